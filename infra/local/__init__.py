@@ -1,0 +1,1 @@
+"""The local cloud stack: emulators, moto and the Personalize-compatible engine."""

@@ -1,0 +1,1 @@
+"""storyrec's common code: settings, ports and adapters, and the pipeline's core logic."""

@@ -1,0 +1,1 @@
+"""Adapters: the ports of :mod:`shared.ports` implemented over real cloud clients and in memory."""

@@ -1,0 +1,80 @@
+"""ObjectStore over an injected boto3 S3 client (moto server locally via AWS_ENDPOINT_URL_S3)."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from botocore.exceptions import ClientError, EndpointConnectionError
+
+from shared.errors import NotFound, ServiceUnavailable
+from shared.ports import ObjectInfo
+
+if TYPE_CHECKING:
+    from mypy_boto3_s3 import S3Client
+
+MULTIPART_THRESHOLD = 16 * 1024 * 1024
+
+
+def _is_missing(exc: ClientError) -> bool:
+    return exc.response.get("Error", {}).get("Code") in {"404", "NoSuchKey", "NotFound", "NoSuchBucket"}
+
+
+class S3ObjectStore:
+    """One S3 bucket. ``put_file`` uses boto3's managed transfer (multipart above 16 MiB)."""
+
+    def __init__(self, client: S3Client, bucket: str) -> None:
+        self._client = client
+        self.bucket = bucket
+
+    def _call(self, fn: Any, /, **kwargs: Any) -> Any:
+        try:
+            return fn(**kwargs)
+        except EndpointConnectionError as exc:
+            raise ServiceUnavailable(f"S3 unreachable for bucket {self.bucket}: {exc}") from exc
+
+    def put_bytes(self, key: str, data: bytes, *, content_type: str = "application/octet-stream") -> None:
+        self._call(self._client.put_object, Bucket=self.bucket, Key=key, Body=data, ContentType=content_type)
+
+    def put_file(self, key: str, path: str, *, content_type: str = "application/octet-stream") -> None:
+        from boto3.s3.transfer import TransferConfig
+
+        config = TransferConfig(multipart_threshold=MULTIPART_THRESHOLD, multipart_chunksize=MULTIPART_THRESHOLD)
+        self._call(
+            self._client.upload_file,
+            Filename=path, Bucket=self.bucket, Key=key,
+            ExtraArgs={"ContentType": content_type}, Config=config,
+        )
+
+    def get_bytes(self, key: str) -> bytes:
+        try:
+            body = self._call(self._client.get_object, Bucket=self.bucket, Key=key)["Body"]
+        except ClientError as exc:
+            if _is_missing(exc):
+                raise NotFound(f"s3://{self.bucket}/{key}") from exc
+            raise
+        return body.read()  # type: ignore[no-any-return]
+
+    def head(self, key: str) -> ObjectInfo | None:
+        try:
+            meta = self._call(self._client.head_object, Bucket=self.bucket, Key=key)
+        except ClientError as exc:
+            if _is_missing(exc):
+                return None
+            raise
+        return ObjectInfo(key=key, size=int(meta["ContentLength"]), etag=str(meta.get("ETag", "")).strip('"'))
+
+    def list(self, prefix: str = "") -> list[ObjectInfo]:
+        paginator = self._client.get_paginator("list_objects_v2")
+        out: list[ObjectInfo] = []
+        try:
+            for page in paginator.paginate(Bucket=self.bucket, Prefix=prefix):
+                out.extend(
+                    ObjectInfo(key=o["Key"], size=int(o["Size"]), etag=str(o.get("ETag", "")).strip('"'))
+                    for o in page.get("Contents", [])
+                )
+        except EndpointConnectionError as exc:
+            raise ServiceUnavailable(f"S3 unreachable for bucket {self.bucket}: {exc}") from exc
+        return out
+
+    def delete(self, key: str) -> None:
+        self._call(self._client.delete_object, Bucket=self.bucket, Key=key)

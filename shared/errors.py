@@ -1,0 +1,27 @@
+"""Domain errors. Adapters translate cloud SDK exceptions into these."""
+
+from __future__ import annotations
+
+
+class StoryrecError(Exception):
+    """Base class for every error storyrec raises on purpose."""
+
+
+class ConfigError(StoryrecError):
+    """A setting is missing or malformed; the message names the variable."""
+
+
+class NotFound(StoryrecError):
+    """The addressed document, object or resource does not exist."""
+
+
+class AlreadyExists(StoryrecError):
+    """A create-only write met an existing document or object."""
+
+
+class PreconditionFailed(StoryrecError):
+    """A conditional write lost its race (generation or version mismatch)."""
+
+
+class ServiceUnavailable(StoryrecError):
+    """A backing service could not be reached; the operation may be retried."""

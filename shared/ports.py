@@ -1,0 +1,147 @@
+"""Ports: what the core needs from the outside world, as Protocols.
+
+The core depends only on these. Adapters in :mod:`shared.adapters` implement
+them for Firestore, S3, GCS, SNS, CloudWatch and Personalize; in-memory fakes
+implement them for unit tests. One contract suite (tests/integration/test_contracts.py)
+runs against both so the fakes cannot drift.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, Literal, Protocol, runtime_checkable
+
+Document = dict[str, Any]
+Clock = Callable[[], datetime]
+"""Returns the current time as an aware datetime. Injected so tests control time."""
+
+FilterOp = Literal["==", "!=", "<", "<=", ">", ">=", "in", "array-contains"]
+
+
+@dataclass(frozen=True)
+class Where:
+    """One field filter of a document query."""
+
+    field: str
+    op: FilterOp
+    value: Any
+
+
+@dataclass(frozen=True)
+class Query:
+    """A single-collection query, ordered so it can be paged with a cursor."""
+
+    collection: str
+    where: tuple[Where, ...] = ()
+    order_by: tuple[str, ...] = ()
+    limit: int | None = None
+    start_after: tuple[Any, ...] | None = None
+    """Values of the ``order_by`` fields of the last document of the previous page."""
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    """A document read from the store: its id, full path and data."""
+
+    id: str
+    path: str
+    data: Document
+
+
+@dataclass(frozen=True)
+class Write:
+    """One write of a batch. ``kind`` 'set' replaces (or merges), 'delete' removes."""
+
+    path: str
+    kind: Literal["set", "delete"] = "set"
+    data: Document = field(default_factory=dict)
+    merge: bool = False
+
+
+@runtime_checkable
+class DocumentStore(Protocol):
+    """A document database addressed by slash paths (``collection/doc[/sub/doc]``)."""
+
+    def get(self, path: str) -> Document | None: ...
+
+    def set(self, path: str, data: Mapping[str, Any], *, merge: bool = False) -> None: ...
+
+    def create(self, path: str, data: Mapping[str, Any]) -> bool:
+        """Write only if absent. True if written, False if the document already existed."""
+        ...
+
+    def delete(self, path: str) -> None: ...
+
+    def write_batch(self, writes: Sequence[Write]) -> int:
+        """Apply writes in atomic batches of at most 500; return how many were applied."""
+        ...
+
+    def query(self, query: Query) -> list[Snapshot]: ...
+
+    def stream(self, query: Query, *, page_size: int = 1000) -> Iterator[Snapshot]:
+        """Yield every matching document, reading page by page with cursors."""
+        ...
+
+
+@dataclass(frozen=True)
+class ObjectInfo:
+    """Metadata of a stored object."""
+
+    key: str
+    size: int
+    etag: str | None = None
+
+
+@runtime_checkable
+class ObjectStore(Protocol):
+    """A bucket of objects (S3 or GCS). Keys are bucket-relative."""
+
+    bucket: str
+
+    def put_bytes(self, key: str, data: bytes, *, content_type: str = "application/octet-stream") -> None: ...
+
+    def put_file(self, key: str, path: str, *, content_type: str = "application/octet-stream") -> None:
+        """Upload a local file; large files go as multipart (S3) or resumable (GCS) uploads."""
+        ...
+
+    def get_bytes(self, key: str) -> bytes: ...
+
+    def head(self, key: str) -> ObjectInfo | None: ...
+
+    def list(self, prefix: str = "") -> list[ObjectInfo]: ...
+
+    def delete(self, key: str) -> None: ...
+
+
+@runtime_checkable
+class Notifier(Protocol):
+    """Sends an alert to the operators (SNS in production)."""
+
+    def notify(self, subject: str, message: str, attributes: Mapping[str, str] | None = None) -> str:
+        """Publish; return the message id."""
+        ...
+
+
+@runtime_checkable
+class MetricsSink(Protocol):
+    """Records one business metric (CloudWatch in production)."""
+
+    def put(
+        self, name: str, value: float = 1.0, *, unit: str = "Count", dimensions: Mapping[str, str] | None = None
+    ) -> None: ...
+
+    def flush(self) -> None: ...
+
+
+def chunked(items: Iterable[Any], size: int) -> Iterator[list[Any]]:
+    """Split an iterable into lists of at most ``size`` items."""
+    chunk: list[Any] = []
+    for item in items:
+        chunk.append(item)
+        if len(chunk) == size:
+            yield chunk
+            chunk = []
+    if chunk:
+        yield chunk

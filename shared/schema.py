@@ -1,0 +1,72 @@
+"""The Personalize Avro schemas: the single source of truth for dataset columns.
+
+The canonical files are ``infra/personalize/schemas/*.avsc``. Deploy bundles carry a
+copy at ``shared/schemas/`` (made by ``make bundle``), which wins when present.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from functools import cache
+from pathlib import Path
+from typing import Any, Literal
+
+DatasetType = Literal["interactions", "items", "users"]
+DATASET_TYPES: tuple[DatasetType, ...] = ("interactions", "items", "users")
+
+_BUNDLED = Path(__file__).resolve().parent / "schemas"
+_REPO = Path(__file__).resolve().parent.parent / "infra" / "personalize" / "schemas"
+
+
+@dataclass(frozen=True)
+class Column:
+    """One dataset column as the Avro schema declares it."""
+
+    name: str
+    avro_type: str
+    nullable: bool
+    categorical: bool = False
+    textual: bool = False
+
+
+@dataclass(frozen=True)
+class DatasetSchema:
+    """A parsed schema: its raw Avro JSON (for CreateSchema) and its columns in order."""
+
+    dataset_type: DatasetType
+    avro: dict[str, Any]
+    columns: tuple[Column, ...]
+    version: str
+
+    @property
+    def header(self) -> list[str]:
+        return [c.name for c in self.columns]
+
+    def as_json(self) -> str:
+        return json.dumps(self.avro, separators=(",", ":"))
+
+
+def schema_dir() -> Path:
+    """Where the schema files are read from."""
+    return _BUNDLED if _BUNDLED.is_dir() else _REPO
+
+
+@cache
+def load_schema(dataset_type: DatasetType) -> DatasetSchema:
+    """Parse ``<dataset_type>.avsc``."""
+    avro = json.loads((schema_dir() / f"{dataset_type}.avsc").read_text(encoding="utf-8"))
+    columns = []
+    for f in avro["fields"]:
+        types = f["type"] if isinstance(f["type"], list) else [f["type"]]
+        non_null = [t for t in types if t != "null"]
+        columns.append(
+            Column(
+                name=f["name"],
+                avro_type=non_null[0],
+                nullable="null" in types,
+                categorical=bool(f.get("categorical", False)),
+                textual=bool(f.get("textual", False)),
+            )
+        )
+    return DatasetSchema(dataset_type, avro, tuple(columns), str(avro.get("version", "1.0")))

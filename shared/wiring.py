@@ -1,0 +1,109 @@
+"""Composition root: builds real adapters from Settings. Called by handlers and the CLI, never at import.
+
+Every client honours the standard emulator switches (FIRESTORE_EMULATOR_HOST,
+STORAGE_EMULATOR_HOST, AWS_ENDPOINT_URL_<SERVICE>), so local and production share these code paths.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import TYPE_CHECKING, Any
+
+from shared.config import Settings
+
+if TYPE_CHECKING:
+    from google.cloud.firestore import Client as FirestoreClient
+    from google.cloud.storage import Client as StorageClient
+
+    from shared.adapters.cloudwatch import CloudWatchMetrics
+    from shared.adapters.firestore import FirestoreDocumentStore
+    from shared.adapters.gcs import GCSObjectStore
+    from shared.adapters.personalize import PersonalizeGateway
+    from shared.adapters.s3 import S3ObjectStore
+    from shared.adapters.sns import SnsNotifier
+    from shared.ports import MetricsSink, Notifier
+
+
+def _anonymous_if_emulated(env_var: str) -> Any:
+    if os.environ.get(env_var):
+        from google.auth.credentials import AnonymousCredentials
+
+        return AnonymousCredentials()
+    return None
+
+
+def firestore_client(settings: Settings) -> FirestoreClient:
+    """A Firestore client for the project; anonymous credentials against the emulator."""
+    from google.cloud import firestore
+
+    return firestore.Client(
+        project=settings.gcp_project, credentials=_anonymous_if_emulated("FIRESTORE_EMULATOR_HOST")
+    )
+
+
+def storage_client(settings: Settings) -> StorageClient:
+    """A Cloud Storage client; anonymous credentials against the emulator."""
+    from google.cloud import storage
+
+    return storage.Client(
+        project=settings.gcp_project, credentials=_anonymous_if_emulated("STORAGE_EMULATOR_HOST")
+    )
+
+
+def aws_client(service: str, settings: Settings) -> Any:
+    """A boto3 client; boto3 itself reads AWS_ENDPOINT_URL_<SERVICE> for local stand-ins."""
+    import boto3
+    from botocore.config import Config
+
+    return boto3.client(
+        service,  # type: ignore[call-overload]
+        region_name=settings.region,
+        config=Config(retries={"mode": "standard", "max_attempts": 5}, connect_timeout=5, read_timeout=60),
+    )
+
+
+def document_store(settings: Settings) -> FirestoreDocumentStore:
+    from shared.adapters.firestore import FirestoreDocumentStore
+
+    return FirestoreDocumentStore(firestore_client(settings))
+
+
+def import_store(settings: Settings) -> S3ObjectStore:
+    """The S3 bucket Personalize imports from."""
+    from shared.adapters.s3 import S3ObjectStore
+
+    return S3ObjectStore(aws_client("s3", settings), settings.import_bucket)
+
+
+def backup_store(settings: Settings) -> GCSObjectStore:
+    """The GCS bucket that keeps a copy of every export."""
+    from shared.adapters.gcs import GCSObjectStore
+
+    return GCSObjectStore(storage_client(settings), settings.backup_bucket)
+
+
+def notifier(settings: Settings) -> Notifier:
+    """SNS when a topic is configured; otherwise alerts go to the structured log."""
+    if settings.sns_topic_arn:
+        from shared.adapters.sns import SnsNotifier
+
+        sns: SnsNotifier = SnsNotifier(aws_client("sns", settings), settings.sns_topic_arn)
+        return sns
+    from shared.adapters.logging_sinks import LogNotifier
+
+    return LogNotifier()
+
+
+def metrics(settings: Settings) -> MetricsSink:
+    """CloudWatch metrics in the configured namespace."""
+    from shared.adapters.cloudwatch import CloudWatchMetrics
+
+    cw: CloudWatchMetrics = CloudWatchMetrics(aws_client("cloudwatch", settings), settings.metrics_namespace)
+    return cw
+
+
+def personalize(settings: Settings) -> PersonalizeGateway:
+    """Personalize control plane and runtime behind one gateway."""
+    from shared.adapters.personalize import PersonalizeGateway
+
+    return PersonalizeGateway(aws_client("personalize", settings), aws_client("personalize-runtime", settings))

@@ -1,0 +1,156 @@
+"""One contract per port, run against the emulator-backed adapter and the in-memory fake alike."""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+import pytest
+
+from shared.adapters.memory import InMemoryDocumentStore, InMemoryObjectStore, RecordingNotifier
+from shared.errors import NotFound
+from shared.ports import DocumentStore, ObjectStore, Query, Where, Write
+
+
+@pytest.fixture(params=["firestore", "memory"])
+def store(request: pytest.FixtureRequest) -> DocumentStore:
+    if request.param == "memory":
+        return InMemoryDocumentStore()
+    return request.getfixturevalue("doc_store")  # type: ignore[no-any-return]
+
+
+@pytest.fixture(params=["s3", "gcs", "memory"])
+def objects(request: pytest.FixtureRequest) -> ObjectStore:
+    if request.param == "memory":
+        return InMemoryObjectStore()
+    return request.getfixturevalue(f"{request.param}_store")  # type: ignore[no-any-return]
+
+
+pytestmark = pytest.mark.integration
+
+
+def test_document_get_set_merge_delete(store: DocumentStore) -> None:
+    assert store.get("stories/a") is None
+    store.set("stories/a", {"title": "One", "tags": ["x", "y"]})
+    store.set("stories/a", {"lang": "en"}, merge=True)
+    assert store.get("stories/a") == {"title": "One", "tags": ["x", "y"], "lang": "en"}
+    store.set("stories/a", {"lang": "pt"})
+    assert store.get("stories/a") == {"lang": "pt"}
+    store.delete("stories/a")
+    assert store.get("stories/a") is None
+
+
+def test_document_create_is_write_once(store: DocumentStore) -> None:
+    assert store.create("ml_interactions/c1", {"n": 1}) is True
+    assert store.create("ml_interactions/c1", {"n": 2}) is False
+    assert store.get("ml_interactions/c1") == {"n": 1}
+
+
+def test_batch_of_more_than_500_writes(store: DocumentStore) -> None:
+    writes = [Write(f"items/{i:04d}", data={"i": i, "even": i % 2 == 0}) for i in range(1203)]
+    assert store.write_batch(writes) == 1203
+    assert store.get("items/1202") == {"i": 1202, "even": True}
+    store.write_batch([Write("items/0000", kind="delete")])
+    assert store.get("items/0000") is None
+
+
+def test_query_filters_orders_and_pages(store: DocumentStore) -> None:
+    store.write_batch([Write(f"clicks/k{i:03d}", data={"t": i // 3, "type": "open" if i % 2 else "like"})
+                       for i in range(60)])
+    page = store.query(Query("clicks", (Where("type", "==", "open"),), ("t",), limit=5))
+    assert [s.id for s in page] == ["k001", "k003", "k005", "k007", "k009"]
+    last = page[-1]
+    nxt = store.query(Query("clicks", (Where("type", "==", "open"),), ("t",), limit=3,
+                            start_after=(last.data["t"], last.id)))
+    assert [s.id for s in nxt] == ["k011", "k013", "k015"]
+    ranged = store.query(Query("clicks", (Where("t", ">=", 18), Where("t", "<", 19)), ("t",)))
+    assert [s.id for s in ranged] == ["k054", "k055", "k056"]
+    assert [s.id for s in store.query(Query("clicks", (Where("type", "in", ["like"]),), limit=2))] == ["k000", "k002"]
+
+
+def test_stream_reads_every_document_across_pages(store: DocumentStore) -> None:
+    store.write_batch([Write(f"ml_items/s{i:04d}", data={"n": i}) for i in range(1234)])
+    ids = [s.id for s in store.stream(Query("ml_items", order_by=("n",)), page_size=100)]
+    assert ids == [f"s{i:04d}" for i in range(1234)]
+    limited = list(store.stream(Query("ml_items", order_by=("n",), limit=250), page_size=100))
+    assert len(limited) == 250
+
+
+def test_subcollection_paths(store: DocumentStore) -> None:
+    store.set("feeds/u1/items/a", {"rank": 1})
+    store.set("feeds/u2/items/b", {"rank": 1})
+    assert [s.path for s in store.query(Query("feeds/u1/items"))] == ["feeds/u1/items/a"]
+
+
+def test_objects_roundtrip_list_head_delete(objects: ObjectStore, tmp_path: Any) -> None:
+    text = "ITEM_ID,SUMMARY\n1,\"a, \"\"quoted\"\"\nline\"\n".encode()
+    objects.put_bytes("items/dt=2026-11-29/part-00000.csv", text, content_type="text/csv")
+    assert objects.get_bytes("items/dt=2026-11-29/part-00000.csv") == text
+    big = tmp_path / "big.bin"
+    big.write_bytes(os.urandom(17 * 1024 * 1024 + 5))  # above the multipart/resumable chunk size
+    objects.put_file("interactions/dt=2026-11-29/part-00000.csv", str(big))
+    assert objects.get_bytes("interactions/dt=2026-11-29/part-00000.csv") == big.read_bytes()
+    info = objects.head("interactions/dt=2026-11-29/part-00000.csv")
+    assert info is not None and info.size == big.stat().st_size
+    assert objects.head("missing") is None
+    assert [o.key for o in objects.list("items/")] == ["items/dt=2026-11-29/part-00000.csv"]
+    objects.delete("items/dt=2026-11-29/part-00000.csv")
+    assert objects.list("items/") == []
+    with pytest.raises(NotFound):
+        objects.get_bytes("items/dt=2026-11-29/part-00000.csv")
+
+
+def test_sns_notifier_delivers_to_subscribers(settings: Any, sns_topic: Any) -> None:
+    from shared.adapters.sns import SnsNotifier
+    from shared.wiring import aws_client
+
+    notifier = SnsNotifier(aws_client("sns", settings), sns_topic.topic_arn)
+    message_id = notifier.notify("export failed\non 2026-11-29", "step=upload reason=boom", {"step": "upload"})
+    [envelope] = sns_topic.messages(expect=1)
+    assert envelope["MessageId"] == message_id
+    assert envelope["Subject"] == "export failed on 2026-11-29"
+    assert envelope["Message"] == "step=upload reason=boom"
+    assert envelope["MessageAttributes"]["step"]["Value"] == "upload"
+
+
+def test_recording_notifier_matches_port() -> None:
+    notifier = RecordingNotifier()
+    assert notifier.notify("s", "m") == "memory-1"
+    assert notifier.sent == [("s", "m", {})]
+
+
+def test_cloudwatch_metrics_are_queryable(settings: Any) -> None:
+    from datetime import UTC, datetime, timedelta
+
+    from shared.adapters.cloudwatch import CloudWatchMetrics
+    from shared.wiring import aws_client
+
+    client = aws_client("cloudwatch", settings)
+    namespace = f"storyrec-test-{os.urandom(4).hex()}"
+    metrics = CloudWatchMetrics(client, namespace)
+    for _ in range(3):
+        metrics.put("ClickAccepted", dimensions={"type": "open"})
+    metrics.flush()
+    now = datetime.now(UTC)
+    stats = client.get_metric_statistics(
+        Namespace=namespace, MetricName="ClickAccepted", Dimensions=[{"Name": "type", "Value": "open"}],
+        StartTime=now - timedelta(minutes=5), EndTime=now + timedelta(minutes=5), Period=60, Statistics=["Sum"],
+    )
+    assert sum(p["Sum"] for p in stats["Datapoints"]) == 3
+
+
+def test_pubsub_emulator_publish_and_pull(settings: Any) -> None:
+    from google.cloud import pubsub_v1
+
+    publisher = pubsub_v1.PublisherClient()
+    subscriber = pubsub_v1.SubscriberClient()
+    suffix = os.urandom(4).hex()
+    topic = publisher.topic_path(settings.gcp_project, f"firebase-schedule-export-{suffix}")
+    sub = subscriber.subscription_path(settings.gcp_project, f"probe-{suffix}")
+    publisher.create_topic(name=topic)
+    subscriber.create_subscription(name=sub, topic=topic)
+    publisher.publish(topic, b"{}", origin="test").result(timeout=30)
+    response = subscriber.pull(subscription=sub, max_messages=1, timeout=30)
+    [received] = response.received_messages
+    assert received.message.attributes["origin"] == "test"
+    subscriber.acknowledge(subscription=sub, ack_ids=[received.ack_id])
