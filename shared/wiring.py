@@ -28,7 +28,7 @@ def _anonymous_if_emulated(env_var: str) -> Any:
     if os.environ.get(env_var):
         from google.auth.credentials import AnonymousCredentials
 
-        return AnonymousCredentials()
+        return AnonymousCredentials()  # type: ignore[no-untyped-call]
     return None
 
 

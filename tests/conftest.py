@@ -82,7 +82,7 @@ def reset_firestore(host: str, project: str) -> None:
     """Delete every document in the emulator's default database."""
     url = f"http://{host}/emulator/v1/projects/{project}/databases/(default)/documents"
     request = urllib.request.Request(url, method="DELETE")
-    with urllib.request.urlopen(request, timeout=30) as response:  # noqa: S310 - loopback
+    with urllib.request.urlopen(request, timeout=30) as response:
         assert response.status == 200
 
 

@@ -8,6 +8,7 @@ the whole process group, so the emulators' java children never outlive the stack
 
 from __future__ import annotations
 
+import contextlib
 import importlib.util
 import json
 import os
@@ -173,7 +174,7 @@ START_ORDER = ("moto", "gcs", "firestore", "pubsub", "personalize")
 
 def _healthy(url: str, timeout: float = 2.0) -> bool:
     try:
-        with urllib.request.urlopen(url, timeout=timeout) as response:  # noqa: S310 - loopback only
+        with urllib.request.urlopen(url, timeout=timeout) as response:
             return bool(200 <= response.status < 500)
     except urllib.error.HTTPError as exc:
         return exc.code < 500
@@ -212,7 +213,9 @@ class LocalStack:
         tmp.replace(self.state_file)
 
     # -- lifecycle --------------------------------------------------------------------------------
-    def up(self, services: tuple[str, ...] | None = None, *, log: Callable[[str], None] = lambda _: None) -> dict[str, str]:
+    def up(
+        self, services: tuple[str, ...] | None = None, *, log: Callable[[str], None] = lambda _: None
+    ) -> dict[str, str]:
         """Start every requested service not already healthy; return the environment to export.
 
         Raises StackError naming the service and how to install it when one is missing,
@@ -245,7 +248,7 @@ class LocalStack:
         env = {**os.environ, **self.env(running), "GOOGLE_CLOUD_PROJECT": LOCAL_PROJECT}
         env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(REPO_ROOT), env.get("PYTHONPATH")]))
         with open(log_path, "ab") as log_file:
-            proc = subprocess.Popen(  # noqa: S603 - fixed argv, no shell
+            proc = subprocess.Popen(
                 spec.command(port, self.state_dir), stdout=log_file, stderr=subprocess.STDOUT,
                 stdin=subprocess.DEVNULL, start_new_session=True, env=env, cwd=REPO_ROOT,
             )
@@ -320,10 +323,8 @@ def _kill_group(pid: int, grace: float = 10.0) -> None:
 
 
 def _reap(pid: int) -> None:
-    try:
+    with contextlib.suppress(ChildProcessError):
         os.waitpid(pid, os.WNOHANG)
-    except ChildProcessError:
-        pass
 
 
 def shell_exports(env: Mapping[str, str]) -> str:

@@ -17,7 +17,6 @@ from shared.ports import Document, Query, Snapshot, Write, chunked
 
 if TYPE_CHECKING:
     from google.cloud.firestore import Client
-    from google.cloud.firestore_v1.base_query import BaseQuery
 
 MAX_BATCH = 500
 _OPS = {"==": "==", "!=": "!=", "<": "<", "<=": "<=", ">": ">", ">=": ">=", "in": "in",
@@ -64,7 +63,7 @@ class FirestoreDocumentStore:
             applied += len(chunk)
         return applied
 
-    def _build(self, query: Query) -> BaseQuery:
+    def _build(self, query: Query) -> Any:
         collection = self._client.collection(query.collection)
         q: Any = collection
         for cond in query.where:
@@ -79,7 +78,7 @@ class FirestoreDocumentStore:
             q = q.start_after(values)
         if query.limit is not None:
             q = q.limit(query.limit)
-        return q  # type: ignore[no-any-return]
+        return q
 
     def query(self, query: Query) -> list[Snapshot]:
         return [Snapshot(s.id, s.reference.path, s.to_dict() or {}) for s in self._build(query).stream()]

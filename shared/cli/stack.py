@@ -13,6 +13,10 @@ app = typer.Typer(help="Start, stop and inspect the local stand-ins of the cloud
                   no_args_is_help=True)
 _console = Console(stderr=True)
 
+
+def _log(message: str) -> None:
+    _console.print(message, markup=False, highlight=False)
+
 StateDir = Annotated[
     Path | None, typer.Option("--state-dir", envvar="STORYREC_STACK_DIR", help="Where pids, ports and logs live.")
 ]
@@ -33,9 +37,9 @@ def up(state_dir: StateDir = None, service: Services = None) -> None:
     from infra.local.stack import StackError, shell_exports
 
     try:
-        env = _stack(state_dir).up(tuple(service) if service else None, log=_console.print)
+        env = _stack(state_dir).up(tuple(service) if service else None, log=_log)
     except StackError as exc:
-        _console.print(f"[red]stack up failed:[/red] {exc}")
+        _console.print(f"stack up failed: {exc}", style="red", markup=False)
         raise typer.Exit(1) from exc
     _console.print("[green]stack is up[/green]; load it with: eval \"$(storyrec stack env)\"")
     typer.echo(shell_exports(env))
@@ -44,7 +48,7 @@ def up(state_dir: StateDir = None, service: Services = None) -> None:
 @app.command()
 def down(state_dir: StateDir = None) -> None:
     """Stop every service of the stack (whole process groups: no orphan java)."""
-    _stack(state_dir).down(log=_console.print)
+    _stack(state_dir).down(log=_log)
 
 
 @app.command()

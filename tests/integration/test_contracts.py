@@ -83,7 +83,7 @@ def test_subcollection_paths(store: DocumentStore) -> None:
 
 
 def test_objects_roundtrip_list_head_delete(objects: ObjectStore, tmp_path: Any) -> None:
-    text = "ITEM_ID,SUMMARY\n1,\"a, \"\"quoted\"\"\nline\"\n".encode()
+    text = b"ITEM_ID,SUMMARY\n1,\"a, \"\"quoted\"\"\nline\"\n"
     objects.put_bytes("items/dt=2026-11-29/part-00000.csv", text, content_type="text/csv")
     assert objects.get_bytes("items/dt=2026-11-29/part-00000.csv") == text
     big = tmp_path / "big.bin"

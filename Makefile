@@ -1,0 +1,59 @@
+# storyrec developer entry points. A newcomer needs two: `make demo` and `make test`.
+SHELL := /bin/bash
+PYTHON ?= python3.11
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed-$(shell cat pyproject.toml | sha256sum | cut -c1-12)
+
+.PHONY: help venv demo test test-unit test-integration lint typecheck stack-up stack-down stack-status bundle clean
+
+help:
+	@echo "make demo   - run the whole pipeline locally against the local cloud stack"
+	@echo "make test   - install everything and run lint plus the whole test suite"
+	@echo "other: venv lint typecheck test-unit test-integration stack-up stack-down stack-status bundle clean"
+
+$(STAMP): pyproject.toml
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -e '.[dev]'
+	rm -f $(VENV)/.installed-* && touch $(STAMP)
+
+venv: $(STAMP)
+
+demo: venv
+	$(VENV)/bin/storyrec demo
+
+test: venv lint
+	$(PY) -m pytest
+
+test-unit: venv
+	$(PY) -m pytest -m unit
+
+test-integration: venv
+	$(PY) -m pytest -m "integration or e2e"
+
+lint: venv
+	$(VENV)/bin/ruff check .
+
+typecheck: venv
+	$(VENV)/bin/mypy shared
+
+stack-up: venv
+	$(VENV)/bin/storyrec stack up
+
+stack-down: venv
+	$(VENV)/bin/storyrec stack down
+
+stack-status: venv
+	$(VENV)/bin/storyrec stack status
+
+# Firebase deploys only functions_gcp/: copy the common code and the schemas into it.
+bundle:
+	rm -rf functions_gcp/shared
+	cp -r shared functions_gcp/shared
+	find functions_gcp/shared -name __pycache__ -prune -exec rm -rf {} +
+	mkdir -p functions_gcp/shared/schemas && cp infra/personalize/schemas/*.avsc functions_gcp/shared/schemas/
+
+clean:
+	-$(VENV)/bin/storyrec stack down
+	rm -rf functions_gcp/shared .pytest_cache .ruff_cache .mypy_cache

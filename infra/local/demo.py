@@ -1,0 +1,170 @@
+"""``storyrec demo``: the pipeline end to end against the local stack, narrated.
+
+Each step is a plain function taking the demo context; stages add their steps as they land.
+The stack is always stopped at the end (unless ``keep``), even when a step fails.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from rich.console import Console
+from rich.table import Table
+from rich.text import Text
+
+from infra.local.stack import DEFAULT_STATE_DIR, LocalStack, StackError
+from shared import wiring
+from shared.config import Settings
+from shared.ports import Query, Where, Write
+
+
+@dataclass
+class DemoContext:
+    """What the steps share: settings pointed at the stack, and notes for the summary."""
+
+    settings: Settings
+    env: dict[str, str]
+    console: Console
+    facts: dict[str, Any] = field(default_factory=dict)
+
+
+Step = Callable[[DemoContext], str]
+
+
+def step_firestore(ctx: DemoContext) -> str:
+    """Write sample stories, users and clicks as the app would, then query them back."""
+    store = wiring.document_store(ctx.settings)
+    c = ctx.settings.collections
+    now = datetime.now(UTC)
+    stories = [Write(f"{c.stories}/story-{i}", data={
+        "title": f"Story {i}, with \"quotes\"", "url": f"https://news.example/{i}", "source": "example",
+        "category": ["tech", "cloud", "fintech"][i % 3], "tags": ["ai", "serverless"][: 1 + i % 2],
+        "lang": "en", "summary": f"Summary {i}", "publishedAt": now - timedelta(days=i), "status": "published",
+    }) for i in range(12)]
+    users = [Write(f"{c.users}/user-{u}", data={"displayName": f"User {u}", "lang": "en", "country": "BR"})
+             for u in range(4)]
+    writes = store.write_batch(stories + users)
+    page = store.query(Query(c.stories, (Where("category", "==", "tech"),), ("publishedAt",)))
+    ctx.facts["stories"] = len(stories)
+    return f"{writes} documents written in one batch; {len(page)} tech stories read back in order"
+
+
+def step_object_stores(ctx: DemoContext) -> str:
+    """Put and read back a CSV in the S3 import bucket and the GCS backup bucket."""
+    s = ctx.settings
+    wiring.aws_client("s3", s).create_bucket(Bucket=s.import_bucket)
+    wiring.storage_client(s).create_bucket(s.backup_bucket)
+    body = b"ITEM_ID,SUMMARY\nstory-1,\"commas, \"\"quotes\"\" and\nnewlines\"\n"
+    key = f"demo/dt={datetime.now(UTC):%Y-%m-%d}/part-00000.csv"
+    out = []
+    for store in (wiring.import_store(s), wiring.backup_store(s)):
+        store.put_bytes(key, body, content_type="text/csv")
+        assert store.get_bytes(key) == body
+        out.append(f"{type(store).__name__.removesuffix('ObjectStore')}:{store.bucket}")
+    return f"{key} round-tripped byte for byte on " + " and ".join(out)
+
+
+def step_alerts_and_metrics(ctx: DemoContext) -> str:
+    """Publish an operator alert through SNS (read back via SQS) and a CloudWatch metric."""
+    s = ctx.settings
+    sns, sqs, cw = (wiring.aws_client(n, s) for n in ("sns", "sqs", "cloudwatch"))
+    topic = sns.create_topic(Name="storyrec-alerts")["TopicArn"]
+    queue = sqs.create_queue(QueueName="storyrec-ops-inbox")["QueueUrl"]
+    queue_arn = sqs.get_queue_attributes(QueueUrl=queue, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    sns.subscribe(TopicArn=topic, Protocol="sqs", Endpoint=queue_arn)
+    from shared.adapters.cloudwatch import CloudWatchMetrics
+    from shared.adapters.sns import SnsNotifier
+
+    SnsNotifier(sns, topic).notify("storyrec demo", "the ops inbox works", {"step": "demo"})
+    received = sqs.receive_message(QueueUrl=queue, WaitTimeSeconds=2).get("Messages", [])
+    metrics = CloudWatchMetrics(cw, s.metrics_namespace)
+    metrics.put("DemoRun")
+    metrics.flush()
+    listed = cw.list_metrics(Namespace=s.metrics_namespace)["Metrics"]
+    message = json.loads(received[0]["Body"])["Message"] if received else "nothing"
+    return f"SNS→SQS delivered {message!r}; CloudWatch has {len(listed)} metric(s) in {s.metrics_namespace}"
+
+
+def step_pubsub(ctx: DemoContext) -> str:
+    """Create the daily export's schedule topic and publish a tick on it, as Cloud Scheduler would."""
+    from google.cloud import pubsub_v1  # type: ignore[attr-defined]
+
+    publisher, subscriber = pubsub_v1.PublisherClient(), pubsub_v1.SubscriberClient()
+    topic = publisher.topic_path(ctx.settings.gcp_project, "firebase-schedule-export_daily")
+    sub = subscriber.subscription_path(ctx.settings.gcp_project, f"demo-{uuid.uuid4().hex[:6]}")
+    publisher.create_topic(name=topic)
+    subscriber.create_subscription(name=sub, topic=topic)
+    publisher.publish(topic, b"{}").result(timeout=30)
+    got = subscriber.pull(subscription=sub, max_messages=1, timeout=30).received_messages
+    return f"tick published and pulled on {topic.rsplit('/', 1)[1]} ({len(got)} message)"
+
+
+def step_personalize(ctx: DemoContext) -> str:
+    """Create the schemas and dataset group in the local Personalize engine through boto3."""
+    if "AWS_ENDPOINT_URL_PERSONALIZE" not in ctx.env:
+        return "SKIPPED: the local Personalize engine is not installed here"
+    from shared.schema import DATASET_TYPES, load_schema
+
+    gateway = wiring.personalize(ctx.settings)
+    group = gateway.ensure_dataset_group(ctx.settings.personalize.dataset_group)
+    for dataset_type in DATASET_TYPES:
+        schema = load_schema(dataset_type)
+        schema_arn = gateway.ensure_schema(f"storyrec-{dataset_type}-v{schema.version}", schema.as_json())
+        gateway.ensure_dataset(group, dataset_type, schema_arn, f"storyrec-{dataset_type}")
+    ctx.facts["dataset_group_arn"] = group
+    return f"dataset group {group} with interactions, items and users datasets"
+
+
+STEPS: list[tuple[str, Step]] = [
+    ("Firestore: the app's collections", step_firestore),
+    ("S3 import bucket + GCS backup bucket", step_object_stores),
+    ("SNS alerts + CloudWatch metrics", step_alerts_and_metrics),
+    ("Pub/Sub schedule topic", step_pubsub),
+    ("Personalize: dataset group and datasets", step_personalize),
+]
+
+
+def run_demo(state_dir: Path | None, *, keep: bool = False, console: Console | None = None) -> int:
+    """Run every step; return 0 if all passed. Always stops the stack unless ``keep``."""
+    console = console or Console()
+    stack = LocalStack(state_dir or DEFAULT_STATE_DIR.parent / "demo")
+    table = Table("step", "result", "seconds", title="storyrec demo")
+    failed = 0
+    try:
+        console.rule("[bold]starting the local stack")
+        try:
+            env = stack.up(log=lambda m: console.print(m, markup=False))
+        except StackError as exc:
+            console.print(f"stack failed to start: {exc}", style="red", markup=False)
+            return 1
+        import os
+
+        os.environ.update(env)
+        ctx = DemoContext(Settings.from_env(os.environ), env, console)
+        for title, step in STEPS:
+            console.rule(f"[bold]{title}")
+            started = time.monotonic()
+            try:
+                result = step(ctx)
+                style = "yellow" if result.startswith("SKIPPED") else "green"
+            except Exception as exc:  # the demo reports every step, whatever fails
+                failed += 1
+                result, style = f"FAILED: {type(exc).__name__}: {exc}", "red"
+            console.print(result, style=style, markup=False)
+            table.add_row(title, Text(result, style=style), f"{time.monotonic() - started:.2f}")
+        console.print(table)
+    finally:
+        if keep:
+            console.print("stack left running: `storyrec stack status`, stop with `storyrec stack down`"
+                          f" --state-dir {stack.state_dir}")
+        else:
+            console.rule("[bold]stopping the local stack")
+            stack.down(log=lambda m: console.print(m, markup=False))
+    return 1 if failed else 0
