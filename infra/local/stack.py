@@ -84,7 +84,11 @@ def _exists(path: Path, service: str) -> str | None:
 
 
 def _module(name: str, service: str) -> str | None:
-    return None if importlib.util.find_spec(name) is not None else f"{name} missing: {INSTALL_HINTS[service]}"
+    try:
+        found = importlib.util.find_spec(name) is not None
+    except ModuleNotFoundError:  # a missing parent package raises instead of returning None
+        found = False
+    return None if found else f"{name} missing: {INSTALL_HINTS[service]}"
 
 
 def _fake_gcs_binary() -> Path:
