@@ -1,0 +1,277 @@
+"""The daily export: ML records → Personalize CSVs → GCS backup and S3 import bucket → watermark.
+
+One function, :func:`run_export`, serves the scheduled Cloud Function and ``storyrec export``.
+Order of effects: files are written to a temporary directory, uploaded to the GCS backup, then to S3
+(manifest last in each bucket), and only then is the window recorded and the watermark advanced.
+A failure at any step alerts the operators, leaves the watermark where it was, and raises.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import tempfile
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from datetime import date, timedelta
+from functools import partial
+from operator import itemgetter
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from shared.config import Collections
+from shared.errors import StoryrecError
+from shared.export import layout
+from shared.export.csvfiles import MAX_PART_BYTES, Part, PartWriter
+from shared.export.manifest import DatasetExport, ExportedFile, ImportMode, build_manifest
+from shared.export.ordering import OutOfOrder, external_sort, nearly_sorted
+from shared.export.rows import RowConverter
+from shared.export.window import ExportState, Window
+from shared.logs import correlated, get_logger
+from shared.ports import (
+    Clock,
+    DocumentStore,
+    MetricsSink,
+    Notifier,
+    ObjectStore,
+    Query,
+    Snapshot,
+    Where,
+    chunked,
+)
+from shared.schema import DatasetType, load_schema
+
+_log = get_logger("export")
+_ROW = itemgetter(2)
+_BATCH = 10_000
+# interactions are a delta since the watermark; items and users are full snapshots of active records
+IMPORT_MODES: dict[DatasetType, ImportMode] = {"interactions": "INCREMENTAL", "items": "FULL", "users": "FULL"}
+
+
+@dataclass(frozen=True)
+class ExportOptions:
+    """Tuning knobs; the defaults suit production, tests shrink them to exercise splits and spills."""
+
+    max_part_bytes: int = MAX_PART_BYTES
+    page_size: int = 1000
+    sort_buffer_rows: int = 200_000
+    sort_carry_rows: int = 50_000
+    settle: timedelta = timedelta(minutes=10)
+    tmp_dir: str | None = None
+
+
+@dataclass(frozen=True)
+class ExportDeps:
+    """Everything the export touches, built by the caller (see :func:`shared.export.wiring.export_deps`)."""
+
+    docs: DocumentStore
+    import_store: ObjectStore
+    backup_store: ObjectStore
+    notifier: Notifier
+    metrics: MetricsSink
+    clock: Clock
+    collections: Collections = field(default_factory=Collections)
+    time_zone: str = "UTC"
+    prefix: str = ""
+
+
+@dataclass(frozen=True)
+class ExportResult:
+    """What one run exported."""
+
+    date: date
+    run_id: str
+    window: Window
+    datasets: tuple[DatasetExport, ...]
+    manifest_key: str
+
+    def rows(self, dataset: str) -> int:
+        return next(d.rows for d in self.datasets if d.dataset == dataset)
+
+
+class ExportFailed(StoryrecError):
+    """An export step failed; operators were alerted and the watermark did not move."""
+
+    def __init__(self, day: date, step: str, reason: BaseException) -> None:
+        super().__init__(f"export of {day} failed at {step}: {type(reason).__name__}: {reason}")
+        self.day = day
+        self.step = step
+
+
+class _Progress:
+    """The step in progress, named in alerts and metrics."""
+
+    def __init__(self) -> None:
+        self.step = "window"
+        self.run_id: str | None = None
+
+
+def run_id_for(day: date, window: Window) -> str:
+    """Deterministic, so retries and reruns of a date share ids, keys and bytes."""
+    digest = hashlib.sha256(f"{window.start.isoformat()}|{window.end.isoformat()}".encode()).hexdigest()
+    return f"export-{day:%Y%m%d}-{digest[:10]}"
+
+
+def run_export(day: date, deps: ExportDeps, options: ExportOptions | None = None) -> ExportResult:
+    """Export ``day`` (or re-export its recorded window); alert, count and raise :class:`ExportFailed` on failure."""
+    options = options or ExportOptions()
+    progress = _Progress()
+    with correlated():
+        try:
+            result = _run(day, deps, options, progress)
+        except Exception as exc:
+            _report_failure(day, progress, exc, deps)
+            raise ExportFailed(day, progress.step, exc) from exc
+        _report_success(result, deps)
+        return result
+
+
+def _run(day: date, deps: ExportDeps, options: ExportOptions, progress: _Progress) -> ExportResult:
+    state = ExportState(deps.docs, deps.collections.state)
+    window = state.window(day, ZoneInfo(deps.time_zone), deps.clock(), options.settle)
+    progress.run_id = run_id = run_id_for(day, window)
+    with correlated(run_id):
+        _log.info("export started", extra=_window_fields(day, window, run_id))
+        with tempfile.TemporaryDirectory(prefix="storyrec-export-", dir=options.tmp_dir) as tmp:
+            progress.step = "extract"
+            written = _extract_all(day, window, deps, options, tmp)
+            datasets = [d for d, _ in written]
+            manifest = build_manifest(run_id, day, deps.time_zone, window, datasets)
+            manifest_key = layout.manifest_key(deps.prefix, day)
+            uploads = [(f.key, part.path) for d, parts in written for f, part in zip(d.files, parts, strict=True)]
+            progress.step = "upload_gcs"
+            _upload(deps.backup_store, uploads, manifest_key, manifest, _prefixes(deps.prefix, day))
+            progress.step = "upload_s3"
+            _upload(deps.import_store, uploads, manifest_key, manifest, _prefixes(deps.prefix, day))
+        progress.step = "commit"
+        state.commit(day, window, {"run_id": run_id, "manifest_key": manifest_key,
+                                   "rows": {d.dataset: d.rows for d in datasets}})
+        result = ExportResult(day, run_id, window, tuple(datasets), manifest_key)
+        _log.info("export complete", extra={"rows": {d.dataset: d.rows for d in datasets}, "run_id": run_id})
+        return result
+
+
+def _window_fields(day: date, window: Window, run_id: str) -> dict[str, Any]:
+    return {"date": day.isoformat(), "start": window.start.isoformat(), "end": window.end.isoformat(),
+            "rerun": window.rerun, "run_id": run_id}
+
+
+def _prefixes(prefix: str, day: date) -> list[str]:
+    return [layout.date_prefix(prefix, name, day) for name in IMPORT_MODES]
+
+
+def _extract_all(
+    day: date, window: Window, deps: ExportDeps, options: ExportOptions, tmp: str
+) -> list[tuple[DatasetExport, list[Part]]]:
+    cols = deps.collections
+    interactions = Query(
+        cols.ml_interactions,
+        where=(Where("captured_at", ">=", window.start), Where("captured_at", "<", window.end)),
+        order_by=("captured_at",),
+    )
+    active = (Where("active", "==", True),)
+    sources: dict[DatasetType, Query] = {
+        "interactions": interactions,
+        "items": Query(cols.ml_items, where=active),
+        "users": Query(cols.ml_users, where=active),
+    }
+    out = []
+    for dataset, query in sources.items():
+        parts, converter = extract_dataset(
+            dataset, partial(deps.docs.stream, query, page_size=options.page_size), tmp, options
+        )
+        files = tuple(
+            ExportedFile(layout.part_key(deps.prefix, dataset, day, p.index), p.rows, p.size, p.sha256) for p in parts
+        )
+        schema = load_schema(dataset)
+        out.append((DatasetExport(dataset, IMPORT_MODES[dataset], schema.version, tuple(schema.header), files,
+                                  dict(converter.rejected)), parts))
+        _log.info("dataset written", extra={"dataset": dataset, "rows": sum(p.rows for p in parts),
+                                            "parts": len(parts), "rejected": converter.rejected_total,
+                                            "rejected_ids": converter.rejected_ids})
+    return out
+
+
+def extract_dataset(
+    dataset: DatasetType, records: Callable[[], Iterable[Snapshot]], directory: str, options: ExportOptions
+) -> tuple[list[Part], RowConverter]:
+    """Write one dataset's CSV parts to ``directory``. Interactions are sorted by (TIMESTAMP, click id)."""
+    schema = load_schema(dataset)
+    if dataset != "interactions":
+        converter = RowConverter(schema)
+        writer = PartWriter(directory, dataset, schema.header, max_bytes=options.max_part_bytes)
+        for chunk in chunked(records(), _BATCH):
+            writer.write([row for row in map(converter.convert, chunk) if row is not None])
+        return writer.close(), converter
+    try:
+        return _write_sorted(dataset, records, directory, options, spill=False)
+    except OutOfOrder as exc:
+        _log.warning("interactions too disordered for the streaming sort; sorting on disk",
+                     extra={"reason": str(exc)})
+        return _write_sorted(dataset, records, directory, options, spill=True)
+
+
+def _write_sorted(
+    dataset: DatasetType, records: Callable[[], Iterable[Snapshot]], directory: str, options: ExportOptions,
+    *, spill: bool,
+) -> tuple[list[Part], RowConverter]:
+    schema = load_schema(dataset)
+    converter = RowConverter(schema, keyed=True)
+    writer = PartWriter(directory, dataset, schema.header, max_bytes=options.max_part_bytes)
+    if spill:
+        batches = external_sort(records(), converter.convert, run_rows=options.sort_buffer_rows, directory=directory)
+    else:
+        batches = nearly_sorted(records(), converter.convert, buffer_rows=options.sort_buffer_rows,
+                                carry_rows=options.sort_carry_rows)
+    try:
+        for batch in batches:
+            writer.write(list(map(_ROW, batch)))
+    except BaseException:
+        writer.discard()
+        raise
+    return writer.close(), converter
+
+
+def _upload(
+    store: ObjectStore, files: list[tuple[str, str]], manifest_key: str, manifest: bytes, prefixes: list[str]
+) -> None:
+    """Parts first, then remove parts a previous attempt left behind, then the manifest."""
+    for key, path in files:
+        store.put_file(key, path, content_type="text/csv")
+    wanted = {key for key, _ in files}
+    for prefix in prefixes:
+        for obj in store.list(prefix):
+            if obj.key not in wanted:
+                store.delete(obj.key)
+    store.put_bytes(manifest_key, manifest, content_type="application/json")
+
+
+def _report_success(result: ExportResult, deps: ExportDeps) -> None:
+    try:
+        for d in result.datasets:
+            deps.metrics.put("ExportRows", d.rows, dimensions={"Dataset": d.dataset})
+            if d.rejected:
+                deps.metrics.put("ExportRejectedRows", sum(d.rejected.values()), dimensions={"Dataset": d.dataset})
+        deps.metrics.flush()
+    except Exception:  # the data is exported and committed; a lost metric must not make the run fail
+        _log.exception("export metrics could not be sent")
+
+
+def _report_failure(day: date, progress: _Progress, exc: BaseException, deps: ExportDeps) -> None:
+    reason = f"{type(exc).__name__}: {exc}"
+    _log.error("export failed", extra={"date": day.isoformat(), "step": progress.step, "reason": reason,
+                                       "run_id": progress.run_id}, exc_info=exc)
+    message = (
+        f"storyrec export of {day.isoformat()} failed at step '{progress.step}'.\n"
+        f"Reason: {reason}\nRun id: {progress.run_id or '-'}\n"
+        "The watermark was not advanced; the next run (or a retry) exports this window again."
+    )
+    attributes = {"stage": "export", "date": day.isoformat(), "step": progress.step}
+    try:
+        deps.notifier.notify(f"storyrec export failed: {day.isoformat()} at {progress.step}", message, attributes)
+    except Exception:
+        _log.exception("export alert could not be sent")
+    try:
+        deps.metrics.put("ExportFailed", 1, dimensions={"Step": progress.step})
+        deps.metrics.flush()
+    except Exception:
+        _log.exception("export failure metric could not be sent")
