@@ -1,0 +1,55 @@
+"""``python -m infra.local.personalize --host 127.0.0.1 --port PORT --state-dir DIR``."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import signal
+import threading
+import time
+
+
+class JsonFormatter(logging.Formatter):
+    """One JSON object per log line, with any ``extra`` fields."""
+
+    RESERVED = set(logging.makeLogRecord({}).__dict__) | {"message", "asctime"}
+
+    def format(self, record: logging.LogRecord) -> str:
+        entry = {
+            "ts": time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(record.created)),
+            "level": record.levelname,
+            "logger": record.name,
+            "msg": record.getMessage(),
+        }
+        entry.update({k: v for k, v in record.__dict__.items() if k not in self.RESERVED})
+        if record.exc_info:
+            entry["exc"] = self.formatException(record.exc_info)
+        return json.dumps(entry, default=str)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description="Local Amazon Personalize-compatible engine")
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--port", type=int, default=8765)
+    parser.add_argument("--state-dir", default=".personalize-state")
+    parser.add_argument("--log-level", default="INFO")
+    args = parser.parse_args(argv)
+    handler = logging.StreamHandler()
+    handler.setFormatter(JsonFormatter())
+    logging.basicConfig(level=args.log_level.upper(), handlers=[handler])
+
+    from infra.local.personalize.server import start_server
+
+    handle = start_server(args.host, args.port, args.state_dir)
+    logging.getLogger("infra.local.personalize").info("listening", extra={"url": handle.url})
+    done = threading.Event()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, lambda *_: done.set())
+    done.wait()
+    handle.stop()
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,186 @@
+"""Background work: dataset imports, training and batch inference, run on one worker thread."""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
+from typing import Any
+
+import pandas as pd
+
+from infra.local.personalize import schema as schemas
+from infra.local.personalize.metrics import evaluate
+from infra.local.personalize.recipes import Model, config_from_solution, top_n, train
+from infra.local.personalize.store import Store
+
+log = logging.getLogger(__name__)
+MIN_INTERACTIONS = 1000
+MIN_USERS = 25
+METRICS_SEED = 42
+
+
+class TrainingFailed(Exception):
+    """Training cannot run on this data; the message becomes failureReason."""
+
+
+def split_s3(uri: str) -> tuple[str, str]:
+    """``s3://bucket/key`` -> (bucket, key)."""
+    if not uri.startswith("s3://") or "/" not in uri[5:]:
+        raise ValueError(f"Not an S3 URI: {uri}")
+    bucket, key = uri[5:].split("/", 1)
+    return bucket, key
+
+
+def s3_client() -> Any:
+    import boto3
+
+    return boto3.client("s3")
+
+
+def read_s3_csvs(location: str) -> list[tuple[str, bytes]]:
+    """One object, or every ``.csv`` under a prefix ending in ``/``."""
+    bucket, key = split_s3(location)
+    s3 = s3_client()
+    if not key.endswith("/"):
+        return [(key, s3.get_object(Bucket=bucket, Key=key)["Body"].read())]
+    keys = []
+    for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=key):
+        keys += [o["Key"] for o in page.get("Contents", []) if o["Key"].lower().endswith(".csv")]
+    if not keys:
+        raise schemas.ImportFailed(f"No CSV files found under {location}.")
+    return [(k, s3.get_object(Bucket=bucket, Key=k)["Body"].read()) for k in sorted(keys)]
+
+
+class Worker:
+    """Runs jobs one at a time in the background and moves their statuses along."""
+
+    def __init__(self, store: Store) -> None:
+        self.store = store
+        self.pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="personalize-worker")
+
+    def submit(self, fn: Callable[..., None], *args: Any) -> Future[None]:
+        return self.pool.submit(self._guard, fn, *args)
+
+    def stop(self) -> None:
+        self.pool.shutdown(wait=False, cancel_futures=True)
+
+    @staticmethod
+    def _guard(fn: Callable[..., None], *args: Any) -> None:
+        try:
+            fn(*args)
+        except Exception:
+            log.exception("background job crashed", extra={"job": getattr(fn, "__name__", "?")})
+
+    def run_import(self, job_arn: str) -> None:
+        """Read the CSV(s), validate against the schema, merge into the dataset."""
+        store = self.store
+        job = store.update("datasetImportJobs", job_arn, status="CREATE IN_PROGRESS")
+        dataset = store.get("datasets", job["datasetArn"])
+        fields = schemas.parse_schema(store.get("schemas", dataset["schemaArn"])["schema"])
+        try:
+            frames = [
+                schemas.read_csv(body, fields) for _, body in read_s3_csvs(job["dataSource"]["dataLocation"])
+            ]
+        except schemas.ImportFailed as exc:
+            self._fail_import(job_arn, str(exc))
+            return
+        except Exception as exc:  # S3 errors (missing bucket/key) fail the job, not the server
+            self._fail_import(job_arn, f"Unable to read {job['dataSource']['dataLocation']}: {exc}")
+            return
+        new = pd.concat(frames, ignore_index=True)
+        full = job.get("importMode", "FULL") == "FULL"
+        merged = schemas.merge(store.frame(dataset["datasetArn"]), new, dataset["datasetType"], full)
+        store.set_frame(dataset["datasetArn"], merged)
+        store.update("datasetImportJobs", job_arn, status="ACTIVE")
+        log.info("import done", extra={"job": job_arn, "rows": len(new), "total": len(merged)})
+
+    def _fail_import(self, job_arn: str, reason: str) -> None:
+        self.store.update("datasetImportJobs", job_arn, status="CREATE FAILED", failureReason=reason)
+        log.info("import failed", extra={"job": job_arn, "reason": reason})
+
+    def run_training(self, version_arn: str) -> None:
+        """Check data minimums, compute offline metrics, then train the final model on all data."""
+        store = self.store
+        version = store.update("solutionVersions", version_arn, status="CREATE IN_PROGRESS")
+        started = time.monotonic()
+        try:
+            interactions, items = self._training_data(version["datasetGroupArn"])
+            config = config_from_solution(version)
+            metrics = evaluate(interactions, lambda df: train(df, items, config), seed=METRICS_SEED)
+            model = train(interactions, items, config)
+        except TrainingFailed as exc:
+            store.update("solutionVersions", version_arn, status="CREATE FAILED", failureReason=str(exc))
+            return
+        store.set_model(version_arn, model)
+        hours = (time.monotonic() - started) / 3600
+        store.update("solutionVersions", version_arn, status="ACTIVE", trainingHours=hours, _metrics=metrics)
+        log.info("training done", extra={"version": version_arn, "metrics": metrics})
+
+    def _training_data(self, group_arn: str) -> tuple[pd.DataFrame, pd.DataFrame | None]:
+        store = self.store
+        frames = {
+            d["datasetType"]: store.frame(d["datasetArn"])
+            for d in store.find("datasets", datasetGroupArn=group_arn)
+        }
+        interactions = frames.get("Interactions")
+        if interactions is None or not len(interactions):
+            raise TrainingFailed("The dataset group has no interactions data.")
+        check_minimums(interactions)
+        return interactions, frames.get("Items")
+
+    def run_batch(self, job_arn: str) -> None:
+        """Answer every JSON line of the input file and write ``<input name>.out`` to the output path."""
+        store = self.store
+        job = store.update("batchInferenceJobs", job_arn, status="CREATE IN_PROGRESS")
+        try:
+            model = store.model(job["solutionVersionArn"])
+            in_bucket, in_key = split_s3(job["jobInput"]["s3DataSource"]["path"])
+            out_bucket, out_prefix = split_s3(job["jobOutput"]["s3DataDestination"]["path"])
+            s3 = s3_client()
+            lines = s3.get_object(Bucket=in_bucket, Key=in_key)["Body"].read().decode().splitlines()
+            answers = [
+                batch_line(model, line, int(job.get("numResults") or 25)) for line in lines if line.strip()
+            ]
+            out_key = out_prefix.rstrip("/") + "/" + in_key.rsplit("/", 1)[-1] + ".out"
+            s3.put_object(Bucket=out_bucket, Key=out_key.lstrip("/"), Body="\n".join(answers).encode())
+        except Exception as exc:
+            store.update("batchInferenceJobs", job_arn, status="CREATE FAILED", failureReason=str(exc))
+            return
+        store.update("batchInferenceJobs", job_arn, status="ACTIVE")
+
+
+def check_minimums(interactions: pd.DataFrame) -> None:
+    """Personalize's floor: 1,000 interactions and 25 users with at least 2 interactions each."""
+    if len(interactions) < MIN_INTERACTIONS:
+        raise TrainingFailed(
+            f"Insufficient data: {len(interactions)} interactions; at least {MIN_INTERACTIONS} are required."
+        )
+    per_user = interactions.groupby("USER_ID").size()
+    active = int((per_user >= 2).sum())
+    if active < MIN_USERS:
+        raise TrainingFailed(
+            f"Insufficient data: {active} users with at least 2 interactions; "
+            f"at least {MIN_USERS} are required."
+        )
+
+
+def batch_line(model: Model, line: str, n: int) -> str:
+    """One output line in Personalize's batch format."""
+    try:
+        query = json.loads(line)
+        scores = (
+            model.score_item(query["itemId"]) if "itemId" in query else model.score_user(query.get("userId"))
+        )
+        if scores is None:
+            raise KeyError(f"unknown itemId {query['itemId']}")
+        best = top_n(scores, n)
+        output = {
+            "recommendedItems": [str(model.item_ids[i]) for i in best],
+            "scores": [float(scores[i]) for i in best],
+        }
+        return json.dumps({"input": query, "output": output, "error": None})
+    except (ValueError, KeyError, TypeError) as exc:
+        return json.dumps({"input": line, "output": None, "error": str(exc)})

@@ -1,0 +1,113 @@
+"""Offline metrics as GetSolutionMetrics documents them.
+
+10% of eligible users are drawn at random (seeded); for each, the newest 10% of its interactions
+(at least one) are held out. A model trained on everything else recommends 25 items from the older
+90%; the held-out items are the truth. Users need ``MIN_INTERACTIONS`` interactions to be eligible.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from infra.local.personalize.recipes import Model, top_n
+
+K_VALUES = (5, 10, 25)
+MIN_INTERACTIONS = 10
+TEST_USER_FRACTION = 0.1
+HOLDOUT_FRACTION = 0.1
+
+
+@dataclass(frozen=True)
+class Split:
+    """Training rows and, per test user, the held-out item IDs."""
+
+    train: pd.DataFrame
+    truth: dict[str, set[str]]
+
+
+def split_holdout(interactions: pd.DataFrame, seed: int) -> Split:
+    """Hold out the newest 10% of interactions of 10% of eligible users."""
+    counts = interactions.groupby("USER_ID").size()
+    eligible = np.sort(counts.index[counts >= MIN_INTERACTIONS].astype(str).to_numpy())
+    rng = np.random.default_rng(seed)
+    n_test = max(1, round(len(eligible) * TEST_USER_FRACTION)) if len(eligible) else 0
+    test_users = set(rng.choice(eligible, size=n_test, replace=False)) if n_test else set()
+    is_test = interactions["USER_ID"].astype(str).isin(test_users)
+    test = interactions.loc[is_test].sort_values(["USER_ID", "TIMESTAMP"], kind="stable")
+    size = test.groupby("USER_ID")["TIMESTAMP"].transform("size")
+    pos = test.groupby("USER_ID").cumcount()
+    n_hold = np.maximum(1, np.ceil(size * HOLDOUT_FRACTION)).astype(int)
+    held = pos >= size - n_hold
+    truth: dict[str, set[str]] = {}
+    for user, item in zip(
+        test.loc[held, "USER_ID"].astype(str), test.loc[held, "ITEM_ID"].astype(str), strict=True
+    ):
+        truth.setdefault(user, set()).add(item)
+    train = pd.concat([interactions.loc[~is_test], test.loc[~held]], ignore_index=True)
+    return Split(train=train, truth=truth)
+
+
+def ranking_metrics(
+    recommended: Sequence[Sequence[str]], truths: Sequence[set[str]], n_items: int
+) -> dict[str, float]:
+    """Personalize's metric set over parallel lists of recommendations and truths."""
+    out: dict[str, float] = {}
+    if not truths:
+        return out
+    for k in K_VALUES:
+        out[f"precision_at_{k}"] = float(
+            np.mean([_hits(r[:k], t) / k for r, t in zip(recommended, truths, strict=True)])
+        )
+        out[f"normalized_discounted_cumulative_gain_at_{k}"] = float(
+            np.mean([_ndcg(r[:k], t) for r, t in zip(recommended, truths, strict=True)])
+        )
+    out["mean_reciprocal_rank_at_25"] = float(
+        np.mean([_rr(r[:25], t) for r, t in zip(recommended, truths, strict=True)])
+    )
+    unique = {item for rec in recommended for item in rec}
+    out["coverage"] = len(unique) / max(n_items, 1)
+    return dict(sorted(out.items()))
+
+
+def _hits(rec: Sequence[str], truth: set[str]) -> int:
+    return sum(1 for r in rec if r in truth)
+
+
+def _ndcg(rec: Sequence[str], truth: set[str]) -> float:
+    """DCG over the ideal DCG of the same top K sorted by relevance (Personalize's definition)."""
+    ranks = [rank for rank, item in enumerate(rec) if item in truth]
+    dcg = sum(1.0 / math.log2(rank + 2) for rank in ranks)
+    ideal = sum(1.0 / math.log2(rank + 2) for rank in range(len(ranks)))
+    return dcg / ideal if ideal else 0.0
+
+
+def _rr(rec: Sequence[str], truth: set[str]) -> float:
+    for rank, item in enumerate(rec):
+        if item in truth:
+            return 1.0 / (rank + 1)
+    return 0.0
+
+
+def evaluate(
+    interactions: pd.DataFrame,
+    fit: Callable[[pd.DataFrame], Model],
+    seed: int = 0,
+    n_items: int | None = None,
+) -> dict[str, float]:
+    """Train on the split's training rows with ``fit`` and score the held-out users.
+
+    ``n_items`` is the catalogue size coverage is measured against (default: the model's items).
+    """
+    split = split_holdout(interactions, seed)
+    if not split.truth:
+        return {}
+    model = fit(split.train)
+    users = sorted(split.truth)
+    recs = [[str(model.item_ids[i]) for i in top_n(model.score_user(u), 25)] for u in users]
+    catalogue = n_items if n_items is not None else model.n_items
+    return ranking_metrics(recs, [split.truth[u] for u in users], catalogue)
