@@ -1,0 +1,1 @@
+"""Capture: the app's stories, users and clicks become ML records (issue 4)."""

@@ -1,0 +1,116 @@
+// Allow/deny cases for firestore.rules, run with the real Firebase JS SDK against the emulator
+// started with --rules. Usage: FIRESTORE_EMULATOR_HOST=127.0.0.1:PORT node rules.test.mjs
+import { initializeApp } from "firebase/app";
+import {
+  connectFirestoreEmulator, deleteDoc, doc, getDoc, getDocs, collection, getFirestore,
+  serverTimestamp, setDoc, Timestamp, updateDoc, terminate,
+} from "firebase/firestore";
+
+const PROJECT = process.env.GOOGLE_CLOUD_PROJECT || "demo-storyrec";
+const [HOST, PORT] = (process.env.FIRESTORE_EMULATOR_HOST || "127.0.0.1:8080").split(":");
+const apps = [];
+
+function client(uid) {
+  const app = initializeApp({ projectId: PROJECT, apiKey: "fake-api-key" }, `app-${uid ?? "anon"}-${apps.length}`);
+  const db = getFirestore(app);
+  const options = uid ? { mockUserToken: { user_id: uid, sub: uid } } : {};
+  connectFirestoreEmulator(db, HOST, Number(PORT), options);
+  apps.push(db);
+  return db;
+}
+
+// Seed with rules bypassed: the emulator treats "Bearer owner" as an admin.
+async function seed(path, fields) {
+  const url = `http://${HOST}:${PORT}/v1/projects/${PROJECT}/databases/(default)/documents/${path}`;
+  const res = await fetch(url, {
+    method: "PATCH",
+    headers: { Authorization: "Bearer owner", "Content-Type": "application/json" },
+    body: JSON.stringify({ fields }),
+  });
+  if (!res.ok) throw new Error(`seed ${path}: ${res.status} ${await res.text()}`);
+}
+
+const str = (v) => ({ stringValue: v });
+const anon = client(null);
+const alice = client("alice");
+const bob = client("bob");
+
+function click(overrides = {}) {
+  const base = {
+    userId: "alice", storyId: "s1", type: "read", clientTime: Timestamp.now(),
+    createdAt: serverTimestamp(), sessionId: "sess-1", device: "web", value: 12.5,
+  };
+  const out = { ...base, ...overrides };
+  for (const [k, v] of Object.entries(out)) if (v === undefined) delete out[k];
+  return out;
+}
+
+const cases = [
+  ["allow", "owner creates own click", () => setDoc(doc(alice, "clicks/c-ok"), click())],
+  ["allow", "owner creates minimal click", () =>
+    setDoc(doc(alice, "clicks/c-min"), click({ sessionId: undefined, device: undefined, value: undefined }))],
+  ["deny", "unauthenticated creates click", () => setDoc(doc(anon, "clicks/c-anon"), click())],
+  ["deny", "user creates click for another uid", () => setDoc(doc(bob, "clicks/c-bob"), click())],
+  ["deny", "click with unknown type", () => setDoc(doc(alice, "clicks/c-type"), click({ type: "follow" }))],
+  ["deny", "click with client-chosen createdAt", () =>
+    setDoc(doc(alice, "clicks/c-time"), click({ createdAt: Timestamp.now() }))],
+  ["deny", "click without createdAt", () => setDoc(doc(alice, "clicks/c-nocreated"), click({ createdAt: undefined }))],
+  ["deny", "click with extra field", () => setDoc(doc(alice, "clicks/c-extra"), click({ admin: true }))],
+  ["deny", "click with comma in storyId", () => setDoc(doc(alice, "clicks/c-csv"), click({ storyId: "s1,s2" }))],
+  ["deny", "click with negative value", () => setDoc(doc(alice, "clicks/c-neg"), click({ value: -1 }))],
+  ["deny", "owner updates own click", () => updateDoc(doc(alice, "clicks/c-ok"), { type: "like" })],
+  ["deny", "owner overwrites own click", () => setDoc(doc(alice, "clicks/c-ok"), click({ type: "like" }))],
+  ["deny", "owner deletes own click", () => deleteDoc(doc(alice, "clicks/c-ok"))],
+  ["deny", "owner reads own click back", () => getDoc(doc(alice, "clicks/c-ok"))],
+  ["deny", "user lists clicks", () => getDocs(collection(bob, "clicks"))],
+  ["allow", "owner reads own feed", () => getDoc(doc(alice, "feeds/alice"))],
+  ["deny", "user reads another user's feed", () => getDoc(doc(bob, "feeds/alice"))],
+  ["deny", "unauthenticated reads a feed", () => getDoc(doc(anon, "feeds/alice"))],
+  ["deny", "owner writes own feed", () => setDoc(doc(alice, "feeds/alice"), { items: [] })],
+  ["allow", "owner reads own profile", () => getDoc(doc(alice, "users/alice"))],
+  ["allow", "owner updates own profile", () => setDoc(doc(alice, "users/alice"), { lang: "en" }, { merge: true })],
+  ["deny", "user reads another user's profile", () => getDoc(doc(bob, "users/alice"))],
+  ["deny", "user writes another user's profile", () => setDoc(doc(bob, "users/alice"), { lang: "pt" })],
+  ["allow", "signed-in user reads a story", () => getDoc(doc(alice, "stories/s1"))],
+  ["deny", "unauthenticated reads a story", () => getDoc(doc(anon, "stories/s1"))],
+  ["deny", "user writes a story", () => setDoc(doc(alice, "stories/s2"), { title: "x" })],
+  ["deny", "owner reads own ml_interactions record", () => getDoc(doc(alice, "ml_interactions/c-ok"))],
+  ["deny", "user reads ml_users", () => getDoc(doc(alice, "ml_users/alice"))],
+  ["deny", "user lists ml_items", () => getDocs(collection(alice, "ml_items"))],
+  ["deny", "user writes ml_quarantine", () => setDoc(doc(alice, "ml_quarantine/x"), { reason: "x" })],
+  ["deny", "unauthenticated reads ml_state", () => getDoc(doc(anon, "ml_state/export"))],
+];
+
+async function main() {
+  await seed("feeds/alice", { items: { arrayValue: { values: [str("s1")] } } });
+  await seed("feeds/bob", { items: { arrayValue: { values: [str("s1")] } } });
+  await seed("users/alice", { lang: str("en") });
+  await seed("stories/s1", { title: str("A story") });
+  await seed("ml_interactions/c-ok", { USER_ID: str("alice") });
+  await seed("ml_users/alice", { USER_ID: str("alice") });
+  await seed("ml_state/export", { watermark: str("x") });
+
+  let failed = 0;
+  for (const [expected, name, run] of cases) {
+    let actual;
+    let detail = "";
+    try {
+      await run();
+      actual = "allow";
+    } catch (err) {
+      actual = err?.code === "permission-denied" ? "deny" : "error";
+      detail = `${err?.code ?? ""} ${err?.message ?? err}`;
+    }
+    const ok = actual === expected;
+    if (!ok) failed += 1;
+    console.log(`${ok ? "ok  " : "FAIL"} ${expected.padEnd(5)} ${name}${ok ? "" : ` (got ${actual}) ${detail}`}`);
+  }
+  console.log(`${cases.length - failed}/${cases.length} rules cases passed`);
+  await Promise.all(apps.map((db) => terminate(db)));
+  process.exit(failed ? 1 : 0);
+}
+
+main().catch((err) => {
+  console.error(err);
+  process.exit(2);
+});
