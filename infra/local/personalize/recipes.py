@@ -337,7 +337,7 @@ def _fit_neighbours(matrix: sp.csr_matrix, data: Prepared, config: TrainingConfi
     k = int(config.param("neighbours"))
     knn = BM25Recommender(K=k)
     with threadpool_limits(1, "blas"), warnings.catch_warnings():
-        warnings.simplefilter("ignore", category=UserWarning)  # implicit converts its own BM25 COO to CSR
+        warnings.simplefilter("ignore")  # implicit converts its own BM25 COO to CSR
         knn.fit(matrix, show_progress=False)
     sim = knn.similarity.tocsr().astype(np.float32)
     sim.setdiag(0)

@@ -238,6 +238,8 @@ class ControlPlane:
             raise InvalidInputException(f"Invalid importMode {mode!r}.")
         arn = self.arn("dataset-import-job", name)
         with self.store.lock:
+            if arn in self.store.resources["datasetImportJobs"]:
+                raise ResourceAlreadyExistsException(f"Dataset import job {name} already exists.")
             pending = [
                 j for j in self.store.resources["datasetImportJobs"].values() if j["status"] in PENDING
             ]

@@ -1,0 +1,76 @@
+"""The HTTP process itself: health, restart persistence and the module entry point."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+from typing import Any
+
+import boto3
+import pytest
+
+from infra.local.personalize import start_server
+from tests.integration.engine.conftest import INTERACTIONS_SCHEMA, free_port, unique
+
+pytestmark = pytest.mark.integration
+REPO = Path(__file__).resolve().parents[3]
+
+
+def test_health(engine_env: Any) -> None:
+    with urllib.request.urlopen(engine_env.engine.url + "/health", timeout=5) as resp:
+        assert resp.status == 200
+
+
+def test_state_survives_restart(tmp_path: Path, engine_env: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    first = start_server("127.0.0.1", 0, tmp_path)
+    monkeypatch.setenv("AWS_ENDPOINT_URL_PERSONALIZE", first.url)
+    name = unique("kept")
+    arn = boto3.client("personalize").create_schema(name=name, schema=INTERACTIONS_SCHEMA)["schemaArn"]
+    first.stop()
+    second = start_server("127.0.0.1", 0, tmp_path)
+    try:
+        monkeypatch.setenv("AWS_ENDPOINT_URL_PERSONALIZE", second.url)
+        assert boto3.client("personalize").describe_schema(schemaArn=arn)["schema"]["name"] == name
+    finally:
+        second.stop()
+
+
+def test_module_entry_point(tmp_path: Path) -> None:
+    port = free_port()
+    cmd = [
+        sys.executable,
+        "-m",
+        "infra.local.personalize",
+        "--host",
+        "127.0.0.1",
+        "--port",
+        str(port),
+        "--state-dir",
+        str(tmp_path),
+    ]
+    proc = subprocess.Popen(
+        cmd,
+        cwd=REPO,
+        env={**os.environ, "PYTHONPATH": str(REPO)},
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
+    try:
+        deadline = time.monotonic() + 20
+        while True:
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{port}/health", timeout=1) as resp:
+                    assert resp.status == 200
+                    break
+            except OSError:
+                assert proc.poll() is None, proc.stderr.read() if proc.stderr else ""
+                assert time.monotonic() < deadline, "engine did not become healthy"
+                time.sleep(0.1)
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)
+    assert proc.returncode == 0
