@@ -3,8 +3,10 @@
 import { initializeApp } from "firebase/app";
 import {
   connectFirestoreEmulator, deleteDoc, doc, getDoc, getDocs, collection, getFirestore,
-  serverTimestamp, setDoc, Timestamp, updateDoc, terminate,
+  serverTimestamp, setDoc, setLogLevel, Timestamp, updateDoc, terminate,
 } from "firebase/firestore";
+
+setLogLevel("silent"); // denied writes are expected; the SDK would log each one
 
 const PROJECT = process.env.GOOGLE_CLOUD_PROJECT || "demo-storyrec";
 const [HOST, PORT] = (process.env.FIRESTORE_EMULATOR_HOST || "127.0.0.1:8080").split(":");

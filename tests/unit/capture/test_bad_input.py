@@ -55,8 +55,12 @@ BAD_CLICKS: list[tuple[str, Any, str]] = [
 
 @pytest.mark.parametrize(("case", "doc", "reason"), BAD_CLICKS, ids=[c[0] for c in BAD_CLICKS])
 def test_bad_click_is_quarantined_with_reason_and_counted(
-    service: CaptureService, store: InMemoryDocumentStore, metrics: RecordingMetrics,
-    case: str, doc: Any, reason: str,
+    service: CaptureService,
+    store: InMemoryDocumentStore,
+    metrics: RecordingMetrics,
+    case: str,
+    doc: Any,
+    reason: str,
 ) -> None:
     assert service.capture_click("c1", doc) is Outcome.QUARANTINED
     q = store.get("ml_quarantine/clicks-c1")
@@ -68,7 +72,9 @@ def test_bad_click_is_quarantined_with_reason_and_counted(
 
 
 @pytest.mark.parametrize("click_id", ["a,b", "x" * 257, "line\nbreak", "pipe|id"])
-def test_hostile_click_id_is_quarantined(service: CaptureService, store: InMemoryDocumentStore, click_id: str) -> None:
+def test_hostile_click_id_is_quarantined(
+    service: CaptureService, store: InMemoryDocumentStore, click_id: str
+) -> None:
     assert service.capture_click(click_id, click()) is Outcome.QUARANTINED
     assert not [p for p in store.docs if p.startswith("ml_interactions/")]
     assert any(d["doc_id"] == click_id for p, d in store.docs.items() if p.startswith("ml_quarantine/"))
@@ -85,18 +91,31 @@ def test_unauthenticated_click_is_quarantined(service: CaptureService, store: In
     assert store.get("ml_quarantine/clicks-c1")["reason"] == "unauthenticated"  # type: ignore[index]
 
 
-@pytest.mark.parametrize("writer", [Writer("unknown", "u1"), Writer("api_key", "u1"),
-                                    Writer("service_account", "importer@x.iam"), Writer("system", None), None])
+@pytest.mark.parametrize(
+    "writer",
+    [
+        Writer("unknown", "u1"),
+        Writer("api_key", "u1"),
+        Writer("service_account", "importer@x.iam"),
+        Writer("system", None),
+        None,
+    ],
+)
 def test_own_or_trusted_writer_is_accepted(service: CaptureService, writer: Writer | None) -> None:
     assert service.capture_click("c1", click(), writer=writer) is Outcome.CAPTURED
 
 
 def test_writer_check_can_be_disabled_for_the_emulator(store: InMemoryDocumentStore, clock: Any) -> None:
     service = CaptureService(store, clock, RecordingMetrics(), verify_writer=False)
-    assert service.capture_click("c1", click(), writer=Writer("unknown", "fake-auth-id@gmail.com")) is Outcome.CAPTURED
+    assert (
+        service.capture_click("c1", click(), writer=Writer("unknown", "fake-auth-id@gmail.com"))
+        is Outcome.CAPTURED
+    )
 
 
-def test_unforeseen_payload_is_quarantined_not_raised(service: CaptureService, store: InMemoryDocumentStore) -> None:
+def test_unforeseen_payload_is_quarantined_not_raised(
+    service: CaptureService, store: InMemoryDocumentStore
+) -> None:
     class Weird(dict[str, Any]):
         def get(self, *_: Any) -> Any:
             raise RuntimeError("boom")
@@ -108,7 +127,9 @@ def test_unforeseen_payload_is_quarantined_not_raised(service: CaptureService, s
 def test_oversize_raw_payload_is_cut_so_quarantine_can_store_it(
     service: CaptureService, store: InMemoryDocumentStore
 ) -> None:
-    doc = click(type="x" * 1_000_000, extra=list(range(5000)), nested={"a": {"b": {"c": {"d": {"e": {"f": 1}}}}}})
+    doc = click(
+        type="x" * 1_000_000, extra=list(range(5000)), nested={"a": {"b": {"c": {"d": {"e": {"f": 1}}}}}}
+    )
     assert service.capture_click("c1", doc) is Outcome.QUARANTINED
     raw = store.get("ml_quarantine/clicks-c1")["raw"]  # type: ignore[index]
     assert len(raw["type"]) < 2100 and len(raw["extra"]) == 100
@@ -136,8 +157,12 @@ BAD_STORIES: list[tuple[str, dict[str, Any], str]] = [
 
 @pytest.mark.parametrize(("case", "doc", "reason"), BAD_STORIES, ids=[c[0] for c in BAD_STORIES])
 def test_bad_story_is_quarantined(
-    service: CaptureService, store: InMemoryDocumentStore, metrics: RecordingMetrics,
-    case: str, doc: dict[str, Any], reason: str,
+    service: CaptureService,
+    store: InMemoryDocumentStore,
+    metrics: RecordingMetrics,
+    case: str,
+    doc: dict[str, Any],
+    reason: str,
 ) -> None:
     assert service.capture_story("s2", doc) is Outcome.QUARANTINED
     q = store.get("ml_quarantine/stories-s2")
@@ -151,8 +176,14 @@ def test_story_id_with_comma_is_quarantined(service: CaptureService, store: InMe
     assert store.get("ml_quarantine/stories-a,b")["reason"] == "csv_hostile"  # type: ignore[index]
 
 
-@pytest.mark.parametrize(("doc", "reason"), [({"lang": ["en"]}, "wrong_type"), ({"country": "B|R"}, "csv_hostile"),
-                                             ({"lang": "e" * 1001}, "too_long")])
+@pytest.mark.parametrize(
+    ("doc", "reason"),
+    [
+        ({"lang": ["en"]}, "wrong_type"),
+        ({"country": "B|R"}, "csv_hostile"),
+        ({"lang": "e" * 1001}, "too_long"),
+    ],
+)
 def test_bad_user_is_quarantined(
     service: CaptureService, store: InMemoryDocumentStore, doc: dict[str, Any], reason: str
 ) -> None:
@@ -161,7 +192,9 @@ def test_bad_user_is_quarantined(
     assert store.get("ml_users/u1") is None
 
 
-def test_bad_story_replayed_unchanged_is_counted_once(service: CaptureService, metrics: RecordingMetrics) -> None:
+def test_bad_story_replayed_unchanged_is_counted_once(
+    service: CaptureService, metrics: RecordingMetrics
+) -> None:
     for _ in range(2):
         service.capture_story("s2", story(tags=["a|b"]))
     assert metrics.total("StoryQuarantined") == 1

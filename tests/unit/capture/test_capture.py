@@ -84,7 +84,9 @@ def test_published_story_becomes_an_item(service: CaptureService, store: InMemor
     }
 
 
-def test_story_without_status_or_optional_fields(service: CaptureService, store: InMemoryDocumentStore) -> None:
+def test_story_without_status_or_optional_fields(
+    service: CaptureService, store: InMemoryDocumentStore
+) -> None:
     doc = {"createdAt": NOW, "title": "t"}
     assert service.capture_story("s2", doc) is Outcome.CAPTURED
     item = store.get("ml_items/s2")
@@ -92,14 +94,20 @@ def test_story_without_status_or_optional_fields(service: CaptureService, store:
     assert (item["CATEGORY"], item["TAGS"], item["SOURCE"], item["LANGUAGE"], item["SUMMARY"]) == (None,) * 5
 
 
-def test_long_summary_is_cut_to_the_textual_limit(service: CaptureService, store: InMemoryDocumentStore) -> None:
+def test_long_summary_is_cut_to_the_textual_limit(
+    service: CaptureService, store: InMemoryDocumentStore
+) -> None:
     service.capture_story("s2", story(summary="word " * 10_000))
     assert len(store.get("ml_items/s2")["SUMMARY"]) == 20_000  # type: ignore[index]
 
 
 @pytest.mark.parametrize("status", ["draft", "archived", "unpublished", 3])
 def test_unpublished_story_deactivates_its_item(
-    service: CaptureService, store: InMemoryDocumentStore, metrics: RecordingMetrics, clock: Clock, status: object
+    service: CaptureService,
+    store: InMemoryDocumentStore,
+    metrics: RecordingMetrics,
+    clock: Clock,
+    status: object,
 ) -> None:
     service.capture_story("s2", story())
     clock.tick()
@@ -139,11 +147,17 @@ def test_unchanged_story_is_not_rewritten(
     assert metrics.total("StoryCaptured") == 1
 
 
-def test_user_becomes_an_ml_user_without_personal_data(service: CaptureService, store: InMemoryDocumentStore) -> None:
+def test_user_becomes_an_ml_user_without_personal_data(
+    service: CaptureService, store: InMemoryDocumentStore
+) -> None:
     doc = {"displayName": "Ana", "email": "ana@example.com", "lang": "PT", "country": "br"}
     assert service.capture_user("u1", doc) is Outcome.CAPTURED
     assert store.get("ml_users/u1") == {
-        "USER_ID": "u1", "LANGUAGE": "pt", "COUNTRY": "BR", "active": True, "updated_at": NOW,
+        "USER_ID": "u1",
+        "LANGUAGE": "pt",
+        "COUNTRY": "BR",
+        "active": True,
+        "updated_at": NOW,
     }
 
 
@@ -153,7 +167,9 @@ def test_deleted_user_is_deactivated(service: CaptureService, store: InMemoryDoc
     assert store.get("ml_users/u1")["active"] is False  # type: ignore[index]
 
 
-def test_fixed_user_after_quarantine_is_captured(service: CaptureService, store: InMemoryDocumentStore) -> None:
+def test_fixed_user_after_quarantine_is_captured(
+    service: CaptureService, store: InMemoryDocumentStore
+) -> None:
     assert service.capture_user("u1", {"country": "B,R"}) is Outcome.QUARANTINED
     assert service.capture_user("u1", {"country": "BR"}) is Outcome.CAPTURED
 
@@ -164,7 +180,11 @@ def test_records_match_the_personalize_schemas(service: CaptureService, store: I
     service.capture_click("c1", click())
     service.capture_story("s2", story())
     service.capture_user("u1", {"lang": "en"})
-    for path, dataset in (("ml_interactions/c1", "interactions"), ("ml_items/s2", "items"), ("ml_users/u1", "users")):
+    for path, dataset in (
+        ("ml_interactions/c1", "interactions"),
+        ("ml_items/s2", "items"),
+        ("ml_users/u1", "users"),
+    ):
         record = store.get(path)
         assert record is not None
         assert set(load_schema(dataset).header) <= set(record), dataset  # type: ignore[arg-type]

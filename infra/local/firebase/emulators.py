@@ -1,0 +1,184 @@
+"""Run the Firestore emulator with security rules, or the whole Firebase emulator suite, for tests.
+
+Both run in their own process group, stopped by that group's id, so no java or Python child outlives
+them. The suite runs from a scratch project directory holding a generated ``firebase.json`` with free
+ports and symlinks to the repo's ``functions_gcp`` and ``firestore.rules`` (firebase-tools resolves
+paths against the config's directory), so several runs can share a machine.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import signal
+import socket
+import subprocess
+import time
+import urllib.request
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+REPO_ROOT = HERE.parents[2]
+GCLOUD_PLATFORM = Path("/usr/lib/google-cloud-sdk/platform")
+FIRESTORE_JAR = GCLOUD_PLATFORM / "cloud-firestore-emulator" / "cloud-firestore-emulator.jar"
+PROJECT = "demo-storyrec"
+JAVA_HEAP = "-Xmx768m"
+
+
+class EmulatorError(RuntimeError):
+    """An emulator did not start or its setup is missing."""
+
+
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 that nothing listens on right now."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def setup() -> dict[str, str]:
+    """Run the idempotent setup script; return the variables it prints (``export NAME=value`` lines)."""
+    out = subprocess.run(
+        [str(HERE / "setup.sh")], check=False, capture_output=True, text=True, timeout=900, cwd=REPO_ROOT
+    )
+    if out.returncode != 0:
+        raise EmulatorError(f"setup.sh failed ({out.returncode}):\n{out.stderr[-3000:]}")
+    pairs = (line.removeprefix("export ").split("=", 1) for line in out.stdout.splitlines() if "=" in line)
+    return {k: v for k, v in pairs}
+
+
+def bundle() -> None:
+    """Copy shared/ into functions_gcp/ (what the deploy and the functions emulator load)."""
+    subprocess.run([str(HERE / "bundle.sh")], check=True, capture_output=True, timeout=120)
+
+
+def stop_group(proc: subprocess.Popen[bytes], grace: float = 15.0) -> None:
+    """SIGTERM the process group of ``proc``, SIGKILL whatever is left after ``grace`` seconds."""
+    for sig, wait in ((signal.SIGTERM, grace), (signal.SIGKILL, 5.0)):
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(proc.pid, sig)
+        deadline = time.monotonic() + wait
+        while time.monotonic() < deadline:
+            proc.poll()
+            try:
+                os.killpg(proc.pid, 0)
+            except ProcessLookupError:
+                return
+            time.sleep(0.2)
+
+
+def _wait(proc: subprocess.Popen[bytes], ready: Callable[[], bool], log: Path, timeout: float) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            break
+        if ready():
+            return
+        time.sleep(0.3)
+    stop_group(proc)
+    tail = log.read_text(errors="replace")[-3000:]
+    raise EmulatorError(f"emulator not ready after {timeout:.0f}s; log {log}:\n{tail}")
+
+
+def _answers(url: str) -> bool:
+    try:
+        with urllib.request.urlopen(url, timeout=1) as resp:  # loopback only
+            return bool(resp.status == 200)
+    except OSError:
+        return False
+
+
+@contextlib.contextmanager
+def firestore_with_rules(rules: Path, log_dir: Path, timeout: float = 60.0) -> Iterator[str]:
+    """The official Firestore emulator evaluating ``rules``; yields its ``host:port``."""
+    if not FIRESTORE_JAR.exists():
+        raise EmulatorError(f"{FIRESTORE_JAR} not found (google-cloud-cli-firestore-emulator)")
+    port = free_port()
+    log = log_dir / "firestore-rules.log"
+    cmd = ["java", JAVA_HEAP, "-Duser.language=en", "-cp", str(FIRESTORE_JAR),
+           "com.google.cloud.datastore.emulator.firestore.CloudFirestore",
+           "start", "--host=127.0.0.1", f"--port={port}", "--rules", str(rules)]
+    with open(log, "wb") as out:
+        proc = subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+                                start_new_session=True)
+    try:
+        _wait(proc, lambda: _answers(f"http://127.0.0.1:{port}/"), log, timeout)
+        yield f"127.0.0.1:{port}"
+    finally:
+        stop_group(proc)
+
+
+@dataclass(frozen=True)
+class Suite:
+    """A running emulator suite: the Firestore host, the env a client needs, and the suite's log."""
+
+    firestore_host: str
+    functions_port: int
+    log: Path
+
+    @property
+    def env(self) -> dict[str, str]:
+        return {"FIRESTORE_EMULATOR_HOST": self.firestore_host, "GOOGLE_CLOUD_PROJECT": PROJECT}
+
+    def output(self) -> str:
+        return self.log.read_text(errors="replace")
+
+
+def _suite_config() -> tuple[dict[str, object], int, int]:
+    fs, fn = free_port(), free_port()
+    emulators = {
+        "singleProjectMode": True,
+        "firestore": {"host": "127.0.0.1", "port": fs, "websocketPort": free_port()},
+        "functions": {"host": "127.0.0.1", "port": fn},
+        "hub": {"host": "127.0.0.1", "port": free_port()},
+        "logging": {"host": "127.0.0.1", "port": free_port()},
+        "eventarc": {"host": "127.0.0.1", "port": free_port()},
+        "ui": {"enabled": False},
+    }
+    config = {
+        "functions": [{"source": "functions_gcp", "codebase": "default", "runtime": "python311"}],
+        "firestore": {"rules": "firestore.rules"},
+        "emulators": emulators,
+    }
+    return config, fs, fn
+
+
+@contextlib.contextmanager
+def firebase_suite(
+    work: Path, tools_env: Mapping[str, str], functions: int, timeout: float = 120.0
+) -> Iterator[Suite]:
+    """firebase-tools running the Firestore and Functions emulators over the bundled functions_gcp.
+
+    ``functions`` is how many functions must report "initialized" before the suite counts as ready.
+    """
+    firebase = tools_env.get("FIREBASE_TOOLS") or str(HERE / "node_modules" / ".bin" / "firebase")
+    work.mkdir(parents=True, exist_ok=True)
+    for name in ("functions_gcp", "firestore.rules"):
+        link = work / name
+        if not link.exists():
+            link.symlink_to(REPO_ROOT / name)
+    config, fs_port, fn_port = _suite_config()
+    (work / "firebase.json").write_text(json.dumps(config, indent=2))
+    home = work / "home"
+    home.mkdir(exist_ok=True)
+    env = {**os.environ, **tools_env, "HOME": str(home), "JAVA_TOOL_OPTIONS": JAVA_HEAP, "CI": "true"}
+    for key in ("FIRESTORE_EMULATOR_HOST", "PUBSUB_EMULATOR_HOST", "FIREBASE_AUTH_EMULATOR_HOST"):
+        env.pop(key, None)
+    log = work / "suite.log"
+    cmd = [firebase, "emulators:start", "--only", "firestore,functions", "--project", PROJECT]
+    with open(log, "wb") as out:
+        proc = subprocess.Popen(cmd, cwd=work, env=env, stdout=out, stderr=subprocess.STDOUT,
+                                stdin=subprocess.DEVNULL, start_new_session=True)
+
+    def ready() -> bool:
+        text = log.read_text(errors="replace")
+        return "All emulators ready" in text and text.count("function initialized") >= functions
+
+    try:
+        _wait(proc, ready, log, timeout)
+        yield Suite(f"127.0.0.1:{fs_port}", fn_port, log)
+    finally:
+        stop_group(proc)
