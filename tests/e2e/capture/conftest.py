@@ -1,0 +1,47 @@
+"""Capture e2e fixtures: the Firebase emulator suite running functions_gcp through real trigger wiring."""
+
+from __future__ import annotations
+
+import os
+import urllib.request
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+from infra.local.firebase import emulators
+
+
+@pytest.fixture(scope="session")
+def firebase_suite(tmp_path_factory: pytest.TempPathFactory) -> Iterator[emulators.Suite]:
+    """Set up (idempotent), bundle shared/ into functions_gcp, start Firestore + Functions emulators."""
+    try:
+        tools_env = emulators.setup()
+        emulators.bundle()
+        with emulators.firebase_suite(tmp_path_factory.mktemp("firebase"), tools_env, functions=3) as suite:
+            yield suite
+    except emulators.EmulatorError as exc:
+        pytest.fail(f"Firebase emulator suite unavailable: {exc}", pytrace=False)
+
+
+@pytest.fixture
+def suite_client(firebase_suite: emulators.Suite) -> Any:
+    """A Firestore client on the suite's emulator, with the database emptied first."""
+    from google.auth.credentials import AnonymousCredentials
+    from google.cloud import firestore
+
+    url = (
+        f"http://{firebase_suite.firestore_host}/emulator/v1/projects/{emulators.PROJECT}"
+        "/databases/(default)/documents"
+    )
+    with urllib.request.urlopen(urllib.request.Request(url, method="DELETE"), timeout=30):  # loopback
+        pass
+    saved = os.environ.get("FIRESTORE_EMULATOR_HOST")
+    os.environ["FIRESTORE_EMULATOR_HOST"] = firebase_suite.firestore_host
+    try:
+        return firestore.Client(project=emulators.PROJECT, credentials=AnonymousCredentials())
+    finally:
+        if saved is None:
+            os.environ.pop("FIRESTORE_EMULATOR_HOST", None)
+        else:
+            os.environ["FIRESTORE_EMULATOR_HOST"] = saved
