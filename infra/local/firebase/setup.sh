@@ -46,7 +46,9 @@ if [[ ! -x "$VENV/bin/python" ]]; then
   "$PYTHON" -m venv "$VENV"
 fi
 if [[ "$(cat "$STAMP" 2>/dev/null)" != "$WANT" ]]; then
-  "$VENV/bin/pip" install --quiet --disable-pip-version-check -r "$REPO/functions_gcp/requirements.txt"
+  # pip's notes about unreachable local index mirrors are noise here
+  "$VENV/bin/pip" install --quiet --disable-pip-version-check -r "$REPO/functions_gcp/requirements.txt" 2>&1 \
+    | { grep -v '^WARNING: Location' || true; } >&2
   echo "$WANT" > "$STAMP"
 fi
 
