@@ -6,6 +6,7 @@ import argparse
 import json
 import logging
 import signal
+import sys
 import threading
 import time
 
@@ -39,7 +40,14 @@ def main(argv: list[str] | None = None) -> int:
     handler.setFormatter(JsonFormatter())
     logging.basicConfig(level=args.log_level.upper(), handlers=[handler])
 
+    from threadpoolctl import threadpool_limits
+
     from infra.local.personalize.server import start_server
+
+    # Requests are many tiny mat-vecs on request threads; BLAS threads only contend with each other.
+    threadpool_limits(1, "blas")
+    # Shorter GIL slices: a request waiting behind another request thread gets the GIL sooner (tail latency).
+    sys.setswitchinterval(0.002)
 
     handle = start_server(args.host, args.port, args.state_dir)
     logging.getLogger("infra.local.personalize").info("listening", extra={"url": handle.url})

@@ -274,10 +274,9 @@ class Model:
         scores += p("blend_sequence") * seq / max(float(seq.max(initial=0.0)), 1e-9)
         if len(hist_items):
             age = (hist_ts[-1] - hist_ts) / DAY
-            rep = np.bincount(
-                hist_items, weights=0.5 ** (age / p("recency_half_life_days")), minlength=self.n_items
-            )
-            scores += p("blend_repeat") * rep / max(float(rep.max()), 1e-9)
+            seen, inverse = np.unique(hist_items, return_inverse=True)
+            rep = np.bincount(inverse, weights=0.5 ** (age / p("recency_half_life_days")))
+            scores[seen] += p("blend_repeat") * rep / max(float(rep.max()), 1e-9)
         return scores.astype(np.float32, copy=False)
 
     def _sequence_scores(self, hist_items: np.ndarray, hist_ts: np.ndarray) -> np.ndarray:
@@ -289,9 +288,14 @@ class Model:
         items, ts = hist_items[-n:], hist_ts[-n:]
         hours = (ts[-1] - ts) / 3600.0
         w = 0.5 ** (hours / self.config.param("session_half_life_hours")) + 0.5 ** np.arange(len(items))[::-1]
-        rows = self.neighbours[items]
-        out += np.asarray(rows.T @ w, dtype=np.float32).ravel()
-        return out
+        # Gather the CSR rows by hand: scipy fancy indexing costs more than the arithmetic here.
+        nb = self.neighbours
+        starts, ends = nb.indptr[items], nb.indptr[items + 1]
+        if not (ends > starts).any():
+            return out
+        idx = np.concatenate([nb.indices[a:b] for a, b in zip(starts, ends, strict=True)])
+        val = np.concatenate([nb.data[a:b] * wk for a, b, wk in zip(starts, ends, w, strict=True)])
+        return np.bincount(idx, weights=val, minlength=self.n_items).astype(np.float32)
 
 
 def _user_item_matrix(data: Prepared, half_life_days: float) -> sp.csr_matrix:

@@ -93,12 +93,10 @@ class Runtime:
 
 def _items(model: Model, scores: np.ndarray, best: np.ndarray) -> list[dict[str, Any]]:
     """Item list with scores normalised to sum to 1 over all candidates, as Personalize reports them."""
-    positive = scores[np.isfinite(scores) & (scores > 0)]
-    total = float(positive.sum()) or 1.0
-    return [
-        {"itemId": str(model.item_ids[i]), "score": round(max(float(scores[i]), 0.0) / total, 7)}
-        for i in best
-    ]
+    total = float(scores.sum(where=np.isfinite(scores) & (scores > 0))) or 1.0
+    ids = model.item_ids[best].tolist()
+    values = np.round(np.maximum(scores[best], 0.0) / total, 7).tolist()
+    return [{"itemId": str(i), "score": v} for i, v in zip(ids, values, strict=True)]
 
 
 def _rid() -> str:

@@ -1,0 +1,311 @@
+"""Speed of the local Personalize engine.
+
+Subcommands (run from the repo root):
+  train    Deskdrop training time: final model alone, and with the GetSolutionMetrics evaluation.
+  latency  GetRecommendations latency with N concurrent clients over raw HTTP on loopback, against
+           ``python -m infra.local.personalize`` in its own process, set up through the real API
+           (moto S3 import, training, campaign).
+  scale    Training on generated interactions (default 10M events, 1M users, 100k items): time and
+           peak RSS of the training process.
+"""
+
+from __future__ import annotations
+
+import argparse
+import http.client
+import json
+import os
+import resource
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import urllib.request
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+
+from benchmarks.bench_quality import load_deskdrop  # noqa: E402
+from infra.local.personalize.recipes import TrainingConfig, train  # noqa: E402
+
+RECIPE = "arn:aws:personalize:::recipe/aws-user-personalization"
+
+
+def bench_train(repeats: int) -> None:
+    from infra.local.personalize.metrics import evaluate
+
+    interactions, items = load_deskdrop()
+    config = TrainingConfig(recipe="aws-user-personalization")
+    final, full = [], []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        train(interactions, items, config)
+        final.append(time.perf_counter() - start)
+        start = time.perf_counter()
+        evaluate(interactions, lambda df: train(df, items, config), seed=42)
+        train(interactions, items, config)
+        full.append(time.perf_counter() - start)
+    print(
+        f"train_deskdrop rows={len(interactions)} final_model_s={min(final):.2f} "
+        f"with_metrics_s={min(full):.2f} (best of {repeats})"
+    )
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def wait_healthy(url: str, timeout: float = 30) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            with urllib.request.urlopen(url + "/health", timeout=1):
+                return
+        except OSError:
+            time.sleep(0.1)
+    raise RuntimeError("engine did not become healthy")
+
+
+def wait_status(describe: Any, timeout: float = 300) -> dict[str, Any]:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        found: dict[str, Any] = describe()
+        if found["status"] in ("ACTIVE", "CREATE FAILED"):
+            return found
+        time.sleep(0.2)
+    raise RuntimeError("timed out")
+
+
+def setup_campaign(personalize: Any, s3: Any) -> tuple[str, list[str]]:
+    """Deskdrop through the API: schemas, datasets, imports, training, campaign."""
+    interactions, items = load_deskdrop()
+    s3.create_bucket(Bucket="bench")
+    s3.put_object(Bucket="bench", Key="interactions.csv", Body=interactions.to_csv(index=False).encode())
+    s3.put_object(Bucket="bench", Key="items.csv", Body=items.to_csv(index=False).encode())
+    fields = [{"name": n, "type": "string"} for n in ("USER_ID", "ITEM_ID")]
+    ischema = {
+        "type": "record",
+        "name": "Interactions",
+        "fields": [*fields, {"name": "TIMESTAMP", "type": "long"}, {"name": "EVENT_TYPE", "type": "string"}],
+    }
+    tschema = {
+        "type": "record",
+        "name": "Items",
+        "fields": [
+            {"name": "ITEM_ID", "type": "string"},
+            {"name": "CREATION_TIMESTAMP", "type": "long"},
+            {"name": "CATEGORY", "type": ["null", "string"], "categorical": True},
+            {"name": "LANGUAGE", "type": ["null", "string"], "categorical": True},
+        ],
+    }
+    group = personalize.create_dataset_group(name="bench")["datasetGroupArn"]
+    for kind, schema, key in (("Interactions", ischema, "interactions.csv"), ("Items", tschema, "items.csv")):
+        schema_arn = personalize.create_schema(name=f"bench-{kind}", schema=json.dumps(schema))["schemaArn"]
+        dataset = personalize.create_dataset(
+            name=f"bench-{kind}", schemaArn=schema_arn, datasetGroupArn=group, datasetType=kind
+        )["datasetArn"]
+        job = personalize.create_dataset_import_job(
+            jobName=f"bench-{kind}", datasetArn=dataset, dataSource={"dataLocation": f"s3://bench/{key}"}
+        )
+        arn = job["datasetImportJobArn"]
+        found = wait_status(
+            lambda a=arn: personalize.describe_dataset_import_job(datasetImportJobArn=a)["datasetImportJob"]
+        )
+        assert found["status"] == "ACTIVE", found
+    solution = personalize.create_solution(name="bench", datasetGroupArn=group, recipeArn=RECIPE)[
+        "solutionArn"
+    ]
+    version = personalize.create_solution_version(solutionArn=solution)["solutionVersionArn"]
+    wait_status(lambda: personalize.describe_solution_version(solutionVersionArn=version)["solutionVersion"])
+    campaign = personalize.create_campaign(name="bench", solutionVersionArn=version)["campaignArn"]
+    wait_status(lambda: personalize.describe_campaign(campaignArn=campaign)["campaign"])
+    return campaign, sorted(interactions["USER_ID"].unique())
+
+
+def client_loop(
+    port: int, campaign: str, users: list[str], n: int, seed: int, out: list[float], interval: float = 0.0
+) -> None:
+    """One client: keep-alive connection, ``n`` GetRecommendations, latencies appended to ``out``.
+
+    ``interval`` > 0 paces the client (one request every ``interval`` seconds, jittered start);
+    0 sends back to back (closed loop, saturating the server).
+    """
+    rng = np.random.default_rng(seed)
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+    headers = {"Content-Type": "application/json"}
+    local = []
+    next_at = time.perf_counter() + rng.random() * interval
+    for _ in range(n):
+        if interval:
+            time.sleep(max(0.0, next_at - time.perf_counter()))
+            next_at += interval
+        body = json.dumps(
+            {"campaignArn": campaign, "userId": users[rng.integers(len(users))], "numResults": 25}
+        )
+        start = time.perf_counter()
+        conn.request("POST", "/recommendations", body=body, headers=headers)
+        resp = conn.getresponse()
+        resp.read()
+        local.append(time.perf_counter() - start)
+        assert resp.status == 200
+    conn.close()
+    out.extend(local)
+
+
+def bench_latency(clients: int, requests: int, rates: list[float]) -> None:
+    import boto3
+    from moto.server import ThreadedMotoServer
+
+    moto_port, port = free_port(), free_port()
+    moto = ThreadedMotoServer(ip_address="127.0.0.1", port=moto_port, verbose=False)
+    moto.start()
+    env = {
+        **os.environ,
+        "AWS_ENDPOINT_URL_S3": f"http://127.0.0.1:{moto_port}",
+        "AWS_ACCESS_KEY_ID": "testing",
+        "AWS_SECRET_ACCESS_KEY": "testing",
+        "AWS_DEFAULT_REGION": "us-east-1",
+        "PYTHONPATH": str(REPO),
+    }
+    os.environ.update(
+        {
+            k: env[k]
+            for k in (
+                "AWS_ENDPOINT_URL_S3",
+                "AWS_ACCESS_KEY_ID",
+                "AWS_SECRET_ACCESS_KEY",
+                "AWS_DEFAULT_REGION",
+            )
+        }
+    )
+    url = f"http://127.0.0.1:{port}"
+    with tempfile.TemporaryDirectory() as state:
+        proc = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "infra.local.personalize",
+                "--port",
+                str(port),
+                "--state-dir",
+                state,
+                "--log-level",
+                "WARNING",
+            ],
+            cwd=REPO,
+            env=env,
+        )
+        try:
+            wait_healthy(url)
+            personalize = boto3.client("personalize", endpoint_url=url)
+            campaign, users = setup_campaign(personalize, boto3.client("s3"))
+            client_loop(port, campaign, users, 200, 99, [])
+            for rate in rates:
+                run_clients(port, campaign, users, clients, requests, rate)
+        finally:
+            proc.terminate()
+            proc.wait(timeout=10)
+            moto.stop()
+
+
+def run_clients(port: int, campaign: str, users: list[str], clients: int, requests: int, rate: float) -> None:
+    """``clients`` threads at ``rate`` requests/s in total (0 = as fast as they can); prints percentiles."""
+    interval = clients / rate if rate else 0.0
+    latencies: list[float] = []
+    threads = [
+        threading.Thread(target=client_loop, args=(port, campaign, users, requests, k, latencies, interval))
+        for k in range(clients)
+    ]
+    start = time.perf_counter()
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    elapsed = time.perf_counter() - start
+    ms = np.array(latencies) * 1000
+    print(
+        f"get_recommendations clients={clients} offered_rps={rate or 'max'} requests={len(ms)} "
+        f"p50_ms={np.percentile(ms, 50):.2f} p99_ms={np.percentile(ms, 99):.2f} max_ms={ms.max():.1f} "
+        f"throughput_rps={len(ms) / elapsed:.0f}",
+        flush=True,
+    )
+
+
+def generate(n_events: int, n_users: int, n_items: int, seed: int = 0) -> pd.DataFrame:
+    """Zipf-ish item popularity, uniform users, a year of timestamps."""
+    rng = np.random.default_rng(seed)
+    weights = 1.0 / np.arange(1, n_items + 1) ** 0.8
+    items = rng.choice(n_items, size=n_events, p=weights / weights.sum()).astype(np.int32)
+    users = rng.integers(0, n_users, size=n_events, dtype=np.int32)
+    ts = rng.integers(1_700_000_000, 1_700_000_000 + 365 * 86_400, size=n_events)
+    events = pd.Categorical.from_codes(
+        rng.choice(3, size=n_events, p=[0.85, 0.1, 0.05]), ["read", "like", "save"]
+    )
+    user_ids = pd.Categorical.from_codes(users, [f"u{k}" for k in range(n_users)])
+    item_ids = pd.Categorical.from_codes(items, [f"i{k}" for k in range(n_items)])
+    return pd.DataFrame({"USER_ID": user_ids, "ITEM_ID": item_ids, "TIMESTAMP": ts, "EVENT_TYPE": events})
+
+
+def bench_scale(n_events: int, n_users: int, n_items: int, with_metrics: bool) -> None:
+    from infra.local.personalize.metrics import evaluate
+
+    start = time.perf_counter()
+    df = generate(n_events, n_users, n_items)
+    generated = time.perf_counter() - start
+    config = TrainingConfig(recipe="aws-user-personalization")
+    start = time.perf_counter()
+    metrics = evaluate(df, lambda d: train(d, None, config), seed=42) if with_metrics else {}
+    evaluated = time.perf_counter() - start
+    start = time.perf_counter()
+    model = train(df, None, config)
+    trained = time.perf_counter() - start
+    start = time.perf_counter()
+    for user in ("u1", "u2", "u3"):
+        model.score_user(user)
+    score_ms = (time.perf_counter() - start) / 3 * 1000
+    peak_gb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024**2
+    ndcg = metrics.get("normalized_discounted_cumulative_gain_at_10", float("nan"))
+    print(
+        f"scale events={n_events} users={n_users} items={n_items} generate_s={generated:.1f} "
+        f"metrics_s={evaluated:.1f} train_s={trained:.1f} total_s={evaluated + trained:.1f} "
+        f"peak_rss_gb={peak_gb:.2f} score_user_ms={score_ms:.1f} ndcg10={ndcg:.4f}"
+    )
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    sub = parser.add_subparsers(dest="cmd", required=True)
+    t = sub.add_parser("train")
+    t.add_argument("--repeats", type=int, default=3)
+    lat = sub.add_parser("latency")
+    lat.add_argument("--clients", type=int, default=16)
+    lat.add_argument("--requests", type=int, default=500, help="per client")
+    lat.add_argument("--rates", default="0,1000", help="total offered requests/s per run; 0 = closed loop")
+    s = sub.add_parser("scale")
+    s.add_argument("--events", type=int, default=10_000_000)
+    s.add_argument("--users", type=int, default=1_000_000)
+    s.add_argument("--items", type=int, default=100_000)
+    s.add_argument("--no-metrics", action="store_true")
+    args = parser.parse_args(argv)
+    if args.cmd == "train":
+        bench_train(args.repeats)
+    elif args.cmd == "latency":
+        bench_latency(args.clients, args.requests, [float(r) for r in args.rates.split(",")])
+    else:
+        bench_scale(args.events, args.users, args.items, not args.no_metrics)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
