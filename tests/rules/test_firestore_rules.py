@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -17,7 +18,7 @@ HERE = Path(__file__).resolve().parent
 
 
 @pytest.fixture(scope="module")
-def rules_emulator(tmp_path_factory: pytest.TempPathFactory) -> str:
+def rules_emulator(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     if shutil.which("node") is None or shutil.which("java") is None:
         pytest.fail("node and java are required for the rules tests", pytrace=False)
     if not (HERE / "node_modules" / "firebase").is_dir():
@@ -25,7 +26,7 @@ def rules_emulator(tmp_path_factory: pytest.TempPathFactory) -> str:
                        timeout=600, capture_output=True)
     with emulators.firestore_with_rules(emulators.REPO_ROOT / "firestore.rules",
                                         tmp_path_factory.mktemp("rules")) as host:
-        yield host  # type: ignore[misc]
+        yield host
 
 
 def test_rules_allow_and_deny_cases(rules_emulator: str) -> None:

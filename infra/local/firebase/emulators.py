@@ -12,13 +12,14 @@ import contextlib
 import json
 import os
 import signal
-import socket
 import subprocess
 import time
 import urllib.request
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
+
+from infra.local.stack import free_port
 
 HERE = Path(__file__).resolve().parent
 REPO_ROOT = HERE.parents[2]
@@ -30,13 +31,6 @@ JAVA_HEAP = "-Xmx768m"
 
 class EmulatorError(RuntimeError):
     """An emulator did not start or its setup is missing."""
-
-
-def free_port() -> int:
-    """A TCP port on 127.0.0.1 that nothing listens on right now."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def setup() -> dict[str, str]:
@@ -138,7 +132,7 @@ def _suite_config() -> tuple[dict[str, object], int, int]:
         "eventarc": {"host": "127.0.0.1", "port": free_port()},
         "ui": {"enabled": False},
     }
-    config = {
+    config: dict[str, object] = {
         "functions": [{"source": "functions_gcp", "codebase": "default", "runtime": "python311"}],
         "firestore": {"rules": "firestore.rules"},
         "emulators": emulators,

@@ -39,7 +39,7 @@ def suite_client(firebase_suite: emulators.Suite) -> Any:
     saved = os.environ.get("FIRESTORE_EMULATOR_HOST")
     os.environ["FIRESTORE_EMULATOR_HOST"] = firebase_suite.firestore_host
     try:
-        return firestore.Client(project=emulators.PROJECT, credentials=AnonymousCredentials())
+        return firestore.Client(project=emulators.PROJECT, credentials=AnonymousCredentials())  # type: ignore[no-untyped-call]
     finally:
         if saved is None:
             os.environ.pop("FIRESTORE_EMULATOR_HOST", None)

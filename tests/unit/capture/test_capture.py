@@ -187,7 +187,7 @@ def test_records_match_the_personalize_schemas(service: CaptureService, store: I
     ):
         record = store.get(path)
         assert record is not None
-        assert set(load_schema(dataset).header) <= set(record), dataset  # type: ignore[arg-type]
+        assert set(load_schema(dataset).header) <= set(record), dataset
 
 
 def test_empty_store_metrics_untouched_by_reads() -> None:

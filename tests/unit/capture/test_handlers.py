@@ -9,6 +9,7 @@ from types import ModuleType
 from typing import Any
 
 import pytest
+from firebase_functions.core import Change
 
 from shared.adapters.memory import InMemoryDocumentStore, RecordingMetrics
 from shared.capture import wiring
@@ -86,9 +87,9 @@ def test_click_handler_passes_doc_and_writer(main: ModuleType, service: CaptureS
 def test_story_handler_deactivates_on_delete(main: ModuleType, service: CaptureService) -> None:
     from firebase_functions import firestore_fn
 
-    written = firestore_fn.Change(before=None, after=Snap(story()))
+    written = Change(before=None, after=Snap(story()))
     main.capture_story.__wrapped__(_event(firestore_fn.Event, written, {"storyId": "s9"}))
-    deleted = firestore_fn.Change(before=Snap(story()), after=None)
+    deleted = Change(before=Snap(story()), after=None)
     main.capture_story.__wrapped__(_event(firestore_fn.Event, deleted, {"storyId": "s9"}))
     assert service.store.get("ml_items/s9")["active"] is False  # type: ignore[index]
 
@@ -96,7 +97,7 @@ def test_story_handler_deactivates_on_delete(main: ModuleType, service: CaptureS
 def test_user_handler(main: ModuleType, service: CaptureService) -> None:
     from firebase_functions import firestore_fn
 
-    change = firestore_fn.Change(before=None, after=Snap({"lang": "en"}))
+    change = Change(before=None, after=Snap({"lang": "en"}))
     main.capture_user.__wrapped__(_event(firestore_fn.Event, change, {"uid": "u7"}))
     assert service.store.get("ml_users/u7")["LANGUAGE"] == "en"  # type: ignore[index]
 
@@ -136,4 +137,4 @@ def test_failed_metrics_flush_does_not_fail_the_capture(
 
 
 def test_importing_main_creates_no_client(main: ModuleType) -> None:
-    assert wiring.capture_service.cache_info().currsize == 0  # type: ignore[attr-defined]
+    assert wiring.capture_service.cache_info().currsize == 0
