@@ -1,0 +1,181 @@
+"""run_export against the local stand-ins: Firestore emulator → moto S3 + GCS emulator, SNS → SQS alerts."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+
+from shared.config import Settings
+from shared.export import ExportDeps, ExportFailed, ExportOptions, run_export
+from shared.schema import load_schema
+from tests.integration.export.conftest import dead_endpoint
+from tests.unit.export.factories import (
+    DAY,
+    DAY_START,
+    HOSTILE,
+    FailingStore,
+    cell,
+    day_of_clicks,
+    interaction,
+    item,
+    read_csv,
+    seed,
+    user,
+)
+
+pytestmark = pytest.mark.integration
+END = DAY_START + timedelta(days=1)
+
+
+def _everything(store: Any) -> dict[str, bytes]:
+    return {o.key: store.get_bytes(o.key) for o in store.list("")}
+
+
+def _expected(docs: list[tuple[str, dict[str, Any]]]) -> list[list[str]]:
+    header = load_schema("interactions").header
+    return [[cell(d[c]) for c in header] for _, d in sorted(docs, key=lambda x: (x[1]["TIMESTAMP"], x[0]))]
+
+
+def _seed(deps: ExportDeps, clicks: list[tuple[str, dict[str, Any]]]) -> None:
+    later = [interaction(90_000 + i, END + timedelta(minutes=i)) for i in range(3)]
+    seed(deps.docs, "ml_interactions", clicks + later)
+    seed(deps.docs, "ml_items", [item(f"s{i}", CATEGORY=t, SUMMARY=t) for i, t in enumerate(HOSTILE)]
+         + [item("old", active=False)])
+    seed(deps.docs, "ml_users", [user("u1"), user("u2", LANGUAGE=None), user("gone", active=False)])
+
+
+def _watermark(deps: ExportDeps) -> Any:
+    return (deps.docs.get("ml_state/export") or {}).get("watermark")
+
+
+def test_export_round_trips_through_the_emulators_and_reruns_byte_identical(export_deps: ExportDeps) -> None:
+    hostile = [interaction(50_000 + i, DAY_START + timedelta(hours=1, minutes=i), USER_ID=t, DEVICE=t)
+               for i, t in enumerate(HOSTILE)]
+    clicks = day_of_clicks(1_200) + hostile
+    _seed(export_deps, clicks)
+
+    result = run_export(DAY, export_deps, ExportOptions(max_part_bytes=20_000, page_size=300))
+
+    s3, gcs = _everything(export_deps.import_store), _everything(export_deps.backup_store)
+    assert s3 == gcs
+    keys = sorted(k for k in s3 if k.startswith("interactions/"))
+    assert len(keys) > 1
+    rows = [row for key in keys for row in read_csv(s3[key])[1:]]
+    assert rows == _expected(clicks)
+    items = read_csv(s3["items/dt=2026-11-28/part-00000.csv"])[1:]
+    assert [(r[2], r[6]) for r in items] == [(t, t) for t in HOSTILE]
+    users = read_csv(s3["users/dt=2026-11-28/part-00000.csv"])
+    assert users == [["USER_ID", "LANGUAGE", "COUNTRY"], ["u1", "en", "DE"], ["u2", "", "DE"]]
+    manifest = json.loads(s3[result.manifest_key])
+    assert manifest["datasets"]["interactions"]["rows"] == len(clicks)
+    assert _watermark(export_deps) == END
+
+    seed(export_deps.docs, "ml_interactions", day_of_clicks(10, start=END, first=70_000))
+    again = run_export(DAY, replace(export_deps, clock=lambda: END + timedelta(days=2)),
+                       ExportOptions(max_part_bytes=20_000, page_size=300))
+    assert again.run_id == result.run_id
+    assert _everything(export_deps.import_store) == s3
+    assert _everything(export_deps.backup_store) == gcs
+
+
+def _alert(sns_topic: Any) -> dict[str, Any]:
+    [envelope] = sns_topic.messages(expect=1)
+    return envelope
+
+
+def _failed_metric(settings: Settings, step: str) -> bool:
+    from shared import wiring
+
+    cw = wiring.aws_client("cloudwatch", settings)
+    metrics = cw.list_metrics(Namespace=settings.metrics_namespace, MetricName="ExportFailed")["Metrics"]
+    return any({"Name": "Step", "Value": step} in m["Dimensions"] for m in metrics)
+
+
+def test_s3_down_alerts_through_sns_and_keeps_the_watermark(
+    export_deps: ExportDeps, settings: Settings, sns_topic: Any
+) -> None:
+    import boto3
+    from botocore.config import Config
+
+    from shared.adapters.s3 import S3ObjectStore
+
+    clicks = day_of_clicks(50)
+    _seed(export_deps, clicks)
+    dead = boto3.client("s3", region_name=settings.region, endpoint_url=dead_endpoint(),
+                        config=Config(retries={"max_attempts": 1}, connect_timeout=1, read_timeout=1))
+    with pytest.raises(ExportFailed) as info:
+        run_export(DAY, replace(export_deps, import_store=S3ObjectStore(dead, settings.import_bucket)))
+    assert info.value.step == "upload_s3"
+    assert _watermark(export_deps) is None
+    envelope = _alert(sns_topic)
+    assert "2026-11-28" in envelope["Subject"] and "upload_s3" in envelope["Subject"]
+    assert "ServiceUnavailable" in envelope["Message"]
+    assert envelope["MessageAttributes"]["step"]["Value"] == "upload_s3"
+    assert _failed_metric(settings, "upload_s3")
+
+    result = run_export(DAY, export_deps)  # S3 is back: nothing was lost
+    s3 = _everything(export_deps.import_store)
+    assert read_csv(s3["interactions/dt=2026-11-28/part-00000.csv"])[1:] == _expected(clicks)
+    assert result.rows("interactions") == 50 and _watermark(export_deps) == END
+
+
+def test_gcs_down_alerts_and_uploads_nothing_to_s3(
+    export_deps: ExportDeps, settings: Settings, sns_topic: Any
+) -> None:
+    # A wrapper, not a dead port: google-cloud-storage retries a refused connection for ~80 s by default.
+    _seed(export_deps, day_of_clicks(20))
+    with pytest.raises(ExportFailed) as info:
+        run_export(DAY, replace(export_deps, backup_store=FailingStore(export_deps.backup_store)))
+    assert info.value.step == "upload_gcs"
+    assert export_deps.import_store.list("") == []
+    assert _watermark(export_deps) is None
+    envelope = _alert(sns_topic)
+    assert "upload_gcs" in envelope["Subject"] and "injected" in envelope["Message"]
+    assert _failed_metric(settings, "upload_gcs")
+
+
+def test_failure_half_way_then_a_missed_day_is_caught_up(export_deps: ExportDeps, sns_topic: Any) -> None:
+    day1 = day_of_clicks(30)
+    day2 = day_of_clicks(20, start=END, first=1_000)
+    seed(export_deps.docs, "ml_interactions", day1 + day2)
+    half = FailingStore(export_deps.import_store, after=2)  # two parts land, then S3 "goes down"
+    with pytest.raises(ExportFailed):
+        run_export(DAY, replace(export_deps, import_store=half))
+    assert _alert(sns_topic)["MessageAttributes"]["date"]["Value"] == "2026-11-28"
+
+    next_day = DAY + timedelta(days=1)
+    result = run_export(next_day, replace(export_deps, clock=lambda: END + timedelta(days=1, hours=2)))
+    s3 = _everything(export_deps.import_store)
+    assert read_csv(s3["interactions/dt=2026-11-29/part-00000.csv"])[1:] == _expected(day1 + day2)
+    assert result.window.end == END + timedelta(days=1)
+    assert _watermark(export_deps) == END + timedelta(days=1)
+
+
+def test_scheduled_function_runs_against_the_stack(
+    settings: Settings, doc_store: Any, s3_store: Any, gcs_store: Any, sns_topic: Any,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from firebase_functions import scheduler_fn
+
+    from tests.unit.export.test_entrypoints import _function_module
+
+    monkeypatch.setenv("STORYREC_IMPORT_BUCKET", settings.import_bucket)
+    monkeypatch.setenv("STORYREC_BACKUP_BUCKET", settings.backup_bucket)
+    monkeypatch.setenv("STORYREC_SNS_TOPIC_ARN", sns_topic.topic_arn)
+    now = datetime.now(UTC)
+    yesterday_noon = (now - timedelta(days=1)).replace(hour=12, minute=0, second=0, microsecond=0)
+    seed(doc_store, "ml_interactions", [interaction(i, yesterday_noon + timedelta(seconds=i)) for i in range(25)])
+
+    event = scheduler_fn.ScheduledEvent(job_name="export", schedule_time=now)
+    _function_module().export_daily.__wrapped__(event)
+
+    day = (now - timedelta(days=1)).date().isoformat()
+    manifest = json.loads(s3_store.get_bytes(f"manifests/dt={day}/manifest.json"))
+    assert manifest["datasets"]["interactions"]["rows"] == 25
+    assert gcs_store.get_bytes(f"manifests/dt={day}/manifest.json") == s3_store.get_bytes(
+        f"manifests/dt={day}/manifest.json"
+    )
