@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 from enum import StrEnum
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.console import Console
@@ -18,6 +18,10 @@ from rich.progress import (
     TimeElapsedColumn,
 )
 from rich.table import Table
+
+if TYPE_CHECKING:
+    from shared.capture.backfill import AggregatingMetrics
+    from shared.capture.service import CaptureService
 
 _console = Console(stderr=True)
 
@@ -37,12 +41,10 @@ def backfill(
     import logging
     from dataclasses import replace
 
-    from shared.capture.backfill import SOURCES, AggregatingMetrics, ordered, replay
-    from shared.capture.service import Outcome
+    from shared.capture.backfill import AggregatingMetrics
     from shared.capture.wiring import build_service
     from shared.config import Settings
     from shared.errors import ConfigError
-    from shared.logs import correlated
 
     try:
         settings = Settings.from_env(os.environ)
@@ -53,7 +55,22 @@ def backfill(
     metrics = AggregatingMetrics(base.metrics)
     service = replace(base, metrics=metrics)
     # one log line per document would drown the progress bar; quarantines (warnings) still show
-    logging.getLogger("storyrec.capture").setLevel(logging.WARNING)
+    capture_log = logging.getLogger("storyrec.capture")
+    level = capture_log.level
+    capture_log.setLevel(logging.WARNING)
+    try:
+        table = _run(service, target, page_size, metrics)
+    finally:
+        capture_log.setLevel(level)
+    _console.print(table)
+
+
+def _run(service: CaptureService, target: Target, page_size: int, metrics: AggregatingMetrics) -> Table:
+    """Replay the chosen sources under one correlation id, with a progress bar; return the outcome table."""
+    from shared.capture.backfill import SOURCES, ordered, replay
+    from shared.capture.service import Outcome
+    from shared.logs import correlated
+
     sources = ordered(SOURCES if target is Target.all else [s for s in SOURCES if s == target.value])
     table = Table("source", *[o.value for o in Outcome], title="backfill")
     columns = (SpinnerColumn(), TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
@@ -70,7 +87,7 @@ def backfill(
             progress.update(task, total=sum(counts.values()))
             table.add_row(source, *[str(counts.get(o, 0)) for o in Outcome])
         metrics.flush()
-    _console.print(table)
+    return table
 
 
 def register(app: typer.Typer) -> None:
