@@ -57,3 +57,13 @@ bundle:
 clean:
 	-$(VENV)/bin/storyrec stack down
 	rm -rf functions_gcp/shared .pytest_cache .ruff_cache .mypy_cache
+
+# Local Personalize engine benchmarks (docs/BENCHMARKS.md, "Local Personalize engine").
+.PHONY: bench-quality bench-engine
+bench-quality: venv
+	$(PY) benchmarks/bench_quality.py --recipes aws-user-personalization,aws-user-personalization-v2,aws-popularity-count,aws-trending-now,aws-sims --seeds 0,1,2,3,4
+
+bench-engine: venv
+	$(PY) benchmarks/bench_engine.py train
+	$(PY) benchmarks/bench_engine.py latency --clients 16 --requests 500 --rates 0,500,1000
+	$(PY) benchmarks/bench_engine.py scale --events 10000000 --users 1000000 --items 100000

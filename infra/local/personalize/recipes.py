@@ -137,7 +137,7 @@ def select_events(interactions: pd.DataFrame, config: TrainingConfig) -> pd.Data
     if config.event_rules:
         weights[:] = 0.0
         for name, rule in config.event_rules.items():
-            match = (etype == name).to_numpy()
+            match = (etype == name).to_numpy(copy=True)
             if rule.threshold is not None:
                 match &= ~(value < rule.threshold).to_numpy()
             weights[match] = rule.weight
