@@ -24,7 +24,7 @@ from shared.export import layout
 from shared.export.csvfiles import MAX_PART_BYTES, Part, PartWriter
 from shared.export.manifest import DatasetExport, ExportedFile, ImportMode, build_manifest
 from shared.export.ordering import OutOfOrder, external_sort, nearly_sorted
-from shared.export.rows import RowConverter
+from shared.export.rows import Record, RowConverter
 from shared.export.window import ExportState, Window
 from shared.logs import correlated, get_logger
 from shared.ports import (
@@ -34,7 +34,6 @@ from shared.ports import (
     Notifier,
     ObjectStore,
     Query,
-    Snapshot,
     Where,
     chunked,
 )
@@ -192,7 +191,7 @@ def _extract_all(
 
 
 def extract_dataset(
-    dataset: DatasetType, records: Callable[[], Iterable[Snapshot]], directory: str, options: ExportOptions
+    dataset: DatasetType, records: Callable[[], Iterable[Record]], directory: str, options: ExportOptions
 ) -> tuple[list[Part], RowConverter]:
     """Write one dataset's CSV parts to ``directory``. Interactions are sorted by (TIMESTAMP, click id)."""
     schema = load_schema(dataset)
@@ -211,7 +210,7 @@ def extract_dataset(
 
 
 def _write_sorted(
-    dataset: DatasetType, records: Callable[[], Iterable[Snapshot]], directory: str, options: ExportOptions,
+    dataset: DatasetType, records: Callable[[], Iterable[Record]], directory: str, options: ExportOptions,
     *, spill: bool,
 ) -> tuple[list[Part], RowConverter]:
     schema = load_schema(dataset)

@@ -124,18 +124,16 @@ def _source(schema: DatasetSchema, keyed: bool) -> str:
     loads = "; ".join(f"{v} = g({c.name!r})" for v, c in zip(names, cols, strict=True))
     checks = " and ".join(_check(c, v) for v, c in zip(names, cols, strict=True))
     row = f"({', '.join(names)},)"
-    ret = "(row[_TS], record.id, row)" if keyed else "row"
+    fast = f"({names[schema.header.index('TIMESTAMP')]}, record.id, {row})" if keyed else row
+    slow = "(row[_TS], record.id, row)" if keyed else "row"
     return (
         "def convert(record):\n"
         "    g = record.data.get\n"
         f"    {loads}\n"
         f"    if {checks}:\n"
-        f"        row = {row}\n"
-        "    else:\n"
-        "        row = _slow(record)\n"
-        "        if row is None:\n"
-        "            return None\n"
-        f"    return {ret}\n"
+        f"        return {fast}\n"
+        "    row = _slow(record)\n"
+        f"    return None if row is None else {slow}\n"
     )
 
 

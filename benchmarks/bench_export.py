@@ -1,0 +1,206 @@
+"""Speed and memory of the export (run from the repo root).
+
+Subcommands:
+  memory    Transform + sort + CSV of generated interactions from an in-memory source, one subprocess
+            per size (default 1M and 5M rows); reports rows/s and peak RSS, and the RSS growth
+            between the smallest and largest size.
+  emulator  Against a private Firestore emulator: the export's docs/s (paged adapter stream,
+            convert, sort, CSV) as a ratio to the raw ``Query.stream()`` speed of the same query,
+            measured alternately in the same run (default 20k docs, best of 3).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections import deque
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+
+from shared.export.job import ExportOptions, extract_dataset  # noqa: E402
+
+T0 = 1_795_824_000  # 2026-11-28T00:00Z
+EVENT_TYPES = ("open", "read", "comment", "like", "save")
+DEVICES = ("Web", "iOS", "Android", None)
+
+
+class Rec:
+    """A document as the store hands it over: id and data (cheaper than a frozen dataclass)."""
+
+    __slots__ = ("data", "id")
+
+    def __init__(self, doc_id: str, data: dict[str, Any]) -> None:
+        self.id = doc_id
+        self.data = data
+
+
+def interaction(i: int, users: list[str], items: list[str]) -> tuple[str, dict[str, Any]]:
+    """Interaction ``i``: ~12 events a second, TIMESTAMP trailing capture by 0 to 4 s."""
+    click = f"c{i:010d}"
+    return click, {
+        "USER_ID": users[(i * 7919) % len(users)],
+        "ITEM_ID": items[(i * 104_729) % len(items)],
+        "TIMESTAMP": T0 + i // 12 - (i * 31) % 5,
+        "EVENT_TYPE": EVENT_TYPES[i % 5],
+        "EVENT_VALUE": float(i % 100) if i % 4 == 0 else None,
+        "DEVICE": DEVICES[i % 4],
+        "SESSION_ID": f"sess-{i // 20}",
+        "click_id": click,
+    }
+
+
+def generate(n: int) -> Iterator[Rec]:
+    users = [f"user-{u:07d}" for u in range(100_000)]
+    items = [f"story-{s:06d}" for s in range(20_000)]
+    for i in range(n):
+        doc_id, data = interaction(i, users, items)
+        yield Rec(doc_id, data)
+
+
+def _maxrss_mb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def memory_child(n: int) -> dict[str, Any]:
+    """One size in this process: generation alone, then the export of the same stream."""
+    start = time.perf_counter()
+    deque(generate(n), maxlen=0)
+    gen_s = time.perf_counter() - start
+    base_rss = _maxrss_mb()
+    with tempfile.TemporaryDirectory(prefix="bench-export-") as tmp:
+        start = time.perf_counter()
+        parts, converter = extract_dataset("interactions", lambda: generate(n), tmp, ExportOptions())
+        total_s = time.perf_counter() - start
+        size = sum(p.size for p in parts)
+    rows = sum(p.rows for p in parts)
+    assert rows == n and converter.rejected_total == 0
+    net_s = total_s - gen_s
+    return {
+        "rows": rows, "parts": len(parts), "csv_mb": round(size / 1e6, 1),
+        "generate_s": round(gen_s, 2), "total_s": round(total_s, 2), "net_s": round(net_s, 2),
+        "net_rows_per_s": round(rows / net_s), "total_rows_per_s": round(rows / total_s),
+        "rss_before_mb": round(base_rss, 1), "max_rss_mb": round(_maxrss_mb(), 1),
+    }
+
+
+def memory(sizes: list[int]) -> None:
+    results = []
+    for n in sizes:
+        out = subprocess.run(
+            [sys.executable, __file__, "memory-child", str(n)], check=True, capture_output=True, text=True
+        ).stdout
+        result = json.loads(out.strip().splitlines()[-1])
+        results.append(result)
+        print(json.dumps(result))
+    growth = results[-1]["max_rss_mb"] - results[0]["max_rss_mb"]
+    print(json.dumps({"rss_growth_mb": round(growth, 1), "from_rows": sizes[0], "to_rows": sizes[-1]}))
+
+
+def _seed(client: Any, n: int) -> None:
+    users = [f"user-{u:05d}" for u in range(2_000)]
+    items = [f"story-{s:04d}" for s in range(1_000)]
+    base = datetime.fromtimestamp(T0, UTC)
+    batch = client.batch()
+    for i in range(n):
+        doc_id, data = interaction(i, users, items)
+        data["captured_at"] = base + timedelta(seconds=i // 12, microseconds=i % 12)
+        batch.set(client.collection("ml_interactions").document(doc_id), data)
+        if (i + 1) % 500 == 0:
+            batch.commit()
+            batch = client.batch()
+    batch.commit()
+
+
+def _raw(client: Any, start: datetime, end: datetime) -> int:
+    from google.cloud.firestore_v1 import FieldFilter
+
+    query = (
+        client.collection("ml_interactions")
+        .where(filter=FieldFilter("captured_at", ">=", start))
+        .where(filter=FieldFilter("captured_at", "<", end))
+        .order_by("captured_at")
+    )
+    return sum(1 for snap in query.stream() if snap.to_dict() is not None)
+
+
+def _export(client: Any, start: datetime, end: datetime, page_size: int) -> int:
+    from shared.adapters.firestore import FirestoreDocumentStore
+    from shared.ports import Query, Where
+
+    store = FirestoreDocumentStore(client)
+    query = Query("ml_interactions", (Where("captured_at", ">=", start), Where("captured_at", "<", end)),
+                  ("captured_at",))
+    with tempfile.TemporaryDirectory(prefix="bench-export-") as tmp:
+        parts, _ = extract_dataset(
+            "interactions", lambda: store.stream(query, page_size=page_size), tmp, ExportOptions()
+        )
+    return sum(p.rows for p in parts)
+
+
+def emulator(n: int, repeats: int, page_size: int) -> None:
+    from infra.local.stack import LocalStack
+    from shared.config import Settings
+    from shared.wiring import firestore_client
+
+    with tempfile.TemporaryDirectory(prefix="bench-export-stack-") as state:
+        stack = LocalStack(state)
+        try:
+            env = stack.up(("firestore",))
+            os.environ.update(env)
+            client = firestore_client(Settings.from_env(os.environ))
+            t = time.perf_counter()
+            _seed(client, n)
+            seed_s = time.perf_counter() - t
+            start, end = datetime.fromtimestamp(T0, UTC), datetime.fromtimestamp(T0, UTC) + timedelta(days=2)
+            raw, export = [], []
+            for _ in range(repeats):
+                t = time.perf_counter()
+                assert _raw(client, start, end) == n
+                raw.append(n / (time.perf_counter() - t))
+                t = time.perf_counter()
+                assert _export(client, start, end, page_size) == n
+                export.append(n / (time.perf_counter() - t))
+        finally:
+            stack.down()
+    print(json.dumps({
+        "docs": n, "seed_s": round(seed_s, 1), "page_size": page_size,
+        "raw_docs_per_s": [round(x) for x in raw], "export_docs_per_s": [round(x) for x in export],
+        "best_ratio": round(max(export) / max(raw), 2),
+        "median_ratio": round(statistics.median(e / r for e, r in zip(export, raw, strict=True)), 2),
+    }))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    sub = parser.add_subparsers(dest="command", required=True)
+    mem = sub.add_parser("memory")
+    mem.add_argument("--sizes", type=int, nargs="+", default=[1_000_000, 5_000_000])
+    child = sub.add_parser("memory-child")
+    child.add_argument("rows", type=int)
+    emu = sub.add_parser("emulator")
+    emu.add_argument("--docs", type=int, default=20_000)
+    emu.add_argument("--repeats", type=int, default=3)
+    emu.add_argument("--page-size", type=int, default=ExportOptions().page_size)
+    args = parser.parse_args()
+    if args.command == "memory":
+        memory(args.sizes)
+    elif args.command == "memory-child":
+        print(json.dumps(memory_child(args.rows)))
+    else:
+        emulator(args.docs, args.repeats, args.page_size)
+
+
+if __name__ == "__main__":
+    main()
