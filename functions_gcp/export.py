@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 
 from firebase_functions import options, scheduler_fn
+from firebase_functions.options import Timezone
 
 from shared.config import Settings
 
@@ -19,7 +20,7 @@ _TIME_ZONE = os.environ.get("STORYREC_TIME_ZONE") or Settings.time_zone
 
 @scheduler_fn.on_schedule(
     schedule=_SCHEDULE,
-    timezone=scheduler_fn.Timezone(_TIME_ZONE),
+    timezone=Timezone(_TIME_ZONE),
     retry_count=3,
     min_backoff_seconds=300,
     max_instances=1,  # one export at a time: the watermark has a single writer

@@ -84,7 +84,7 @@ def test_export_round_trips_through_the_emulators_and_reruns_byte_identical(expo
 
 def _alert(sns_topic: Any) -> dict[str, Any]:
     [envelope] = sns_topic.messages(expect=1)
-    return envelope
+    return dict(envelope)
 
 
 def _failed_metric(settings: Settings, step: str) -> bool:

@@ -134,7 +134,8 @@ def test_next_day_starts_at_the_watermark(deps: ExportDeps, clock: Any) -> None:
 @pytest.mark.parametrize(("broken", "step"), [("import_store", "upload_s3"), ("backup_store", "upload_gcs")])
 def test_a_store_down_alerts_and_loses_nothing(deps: ExportDeps, broken: str, step: str) -> None:
     inside = _seed_world(deps)
-    failing = replace(deps, **{broken: FailingStore(getattr(deps, broken), after=1)})
+    store = FailingStore(getattr(deps, broken), after=1)
+    failing = replace(deps, import_store=store) if broken == "import_store" else replace(deps, backup_store=store)
     with pytest.raises(ExportFailed) as info:
         run_export(DAY, failing)
     assert info.value.step == step

@@ -10,14 +10,14 @@ import pytest
 
 from shared.export.rows import RowConverter
 from shared.ports import Snapshot
-from shared.schema import load_schema
+from shared.schema import DatasetType, load_schema
 from tests.unit.export.factories import DAY_START, interaction, item, user
 
 pytestmark = pytest.mark.unit
 
 
-def _convert(dataset: str, data: dict[str, Any]) -> tuple[Any, RowConverter]:
-    converter = RowConverter(load_schema(dataset))  # type: ignore[arg-type]
+def _convert(dataset: DatasetType, data: dict[str, Any]) -> tuple[Any, RowConverter]:
+    converter = RowConverter(load_schema(dataset))
     return converter.convert(Snapshot("doc-1", "x/doc-1", data)), converter
 
 
