@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import re
+import threading
 from collections.abc import Callable
 from typing import Any
 
@@ -112,15 +113,18 @@ class ControlPlane:
         self.store = store
         self.worker = worker
         self.region = region
+        self._request = threading.local()  # the calling request's region (ARNs carry it)
 
-    def dispatch(self, operation: str, body: dict[str, Any]) -> dict[str, Any]:
+    def dispatch(self, operation: str, body: dict[str, Any], region: str | None = None) -> dict[str, Any]:
         handler: Callable[[dict[str, Any]], dict[str, Any]] | None = getattr(self, "op_" + operation, None)
         if handler is None:
             raise UnknownOperationException(f"Operation {operation} is not supported by the local engine.")
+        self._request.region = region or self.region
         return handler(body)
 
     def arn(self, kind: str, *parts: str) -> str:
-        return f"arn:aws:personalize:{self.region}:{ACCOUNT}:{kind}/" + "/".join(parts)
+        region = getattr(self._request, "region", self.region)
+        return f"arn:aws:personalize:{region}:{ACCOUNT}:{kind}/" + "/".join(parts)
 
     def _new(self, kind: str, arn: str, record: dict[str, Any]) -> dict[str, Any]:
         if arn in self.store.resources[kind]:

@@ -17,11 +17,18 @@ def test_deskdrop_metrics_are_sane(personalize: Any, s3: Any, bucket: str) -> No
     from benchmarks.bench_quality import load_deskdrop
 
     interactions, items = load_deskdrop(DESKDROP)
-    fields = [{"name": "USER_ID", "type": "string"}, {"name": "ITEM_ID", "type": "string"},
-              {"name": "TIMESTAMP", "type": "long"}, {"name": "EVENT_TYPE", "type": "string"}]
-    item_fields = [{"name": "ITEM_ID", "type": "string"}, {"name": "CREATION_TIMESTAMP", "type": "long"},
-                   {"name": "CATEGORY", "type": ["null", "string"], "categorical": True},
-                   {"name": "LANGUAGE", "type": ["null", "string"], "categorical": True}]
+    fields = [
+        {"name": "USER_ID", "type": "string"},
+        {"name": "ITEM_ID", "type": "string"},
+        {"name": "TIMESTAMP", "type": "long"},
+        {"name": "EVENT_TYPE", "type": "string"},
+    ]
+    item_fields = [
+        {"name": "ITEM_ID", "type": "string"},
+        {"name": "CREATION_TIMESTAMP", "type": "long"},
+        {"name": "CATEGORY", "type": ["null", "string"], "categorical": True},
+        {"name": "LANGUAGE", "type": ["null", "string"], "categorical": True},
+    ]
     group = personalize.create_dataset_group(name=unique("deskdrop"))["datasetGroupArn"]
     arns = {}
     for kind, schema_fields in (("Interactions", fields), ("Items", item_fields)):
@@ -38,7 +45,9 @@ def test_deskdrop_metrics_are_sane(personalize: Any, s3: Any, bucket: str) -> No
         name=unique("deskdrop"), datasetGroupArn=group, recipeArn=RECIPE + "aws-user-personalization"
     )["solutionArn"]
     version = personalize.create_solution_version(solutionArn=solution)["solutionVersionArn"]
-    found = wait_for(lambda: personalize.describe_solution_version(solutionVersionArn=version)["solutionVersion"])
+    found = wait_for(
+        lambda: personalize.describe_solution_version(solutionVersionArn=version)["solutionVersion"]
+    )
     assert found["status"] == "ACTIVE", found
     metrics = personalize.get_solution_metrics(solutionVersionArn=version)["metrics"]
     assert metrics["normalized_discounted_cumulative_gain_at_10"] > 0.2

@@ -69,7 +69,11 @@ def test_read_csv_types_and_nulls() -> None:
 
 @pytest.mark.parametrize(
     "payload",
-    [b"USER_ID,ITEM_ID\nu1,i1\n", b"USER_ID,ITEM_ID,TIMESTAMP\nu1,i1,1.5\n", b"USER_ID,ITEM_ID,TIMESTAMP,X\nu,i,1,x\n"],
+    [
+        b"USER_ID,ITEM_ID\nu1,i1\n",
+        b"USER_ID,ITEM_ID,TIMESTAMP\nu1,i1,1.5\n",
+        b"USER_ID,ITEM_ID,TIMESTAMP,X\nu,i,1,x\n",
+    ],
 )
 def test_read_csv_rejects(payload: bytes) -> None:
     with pytest.raises(schema.ImportFailed):
@@ -101,7 +105,13 @@ def test_filter_expressions_parse(expression: str) -> None:
 
 @pytest.mark.parametrize(
     "expression",
-    ["", "EXCLUDE ItemID", "INCLUDE ItemID WHERE Items.CATEGORY IN (", "DROP TABLE", "EXCLUDE ItemID WHERE Users.X = 1"],
+    [
+        "",
+        "EXCLUDE ItemID",
+        "INCLUDE ItemID WHERE Items.CATEGORY IN (",
+        "DROP TABLE",
+        "EXCLUDE ItemID WHERE Users.X = 1",
+    ],
 )
 def test_filter_expressions_rejected(expression: str) -> None:
     with pytest.raises(InvalidInputException):
