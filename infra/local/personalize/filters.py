@@ -50,7 +50,9 @@ def parse(expression: str) -> list[Clause]:
 
 
 def _split_pipes(expression: str) -> list[str]:
-    parts, buf, quoted = [], [], False
+    parts: list[str] = []
+    buf: list[str] = []
+    quoted = False
     for ch in expression:
         if ch == '"':
             quoted = not quoted
@@ -220,7 +222,7 @@ def _condition_mask(
     column = meta[cond.field]
     if cond.op in ("IN", "NOT IN", "=", "!="):
         wanted = {str(v) for v in values} | {_num_text(v) for v in values}
-        hit = column.map(lambda cell: _any_in(cell, wanted)).to_numpy(dtype=bool)
+        hit: np.ndarray = column.map(lambda cell: _any_in(cell, wanted)).to_numpy(dtype=bool)
         return ~hit if cond.op in ("NOT IN", "!=") else hit
     numbers = pd.to_numeric(column, errors="coerce").to_numpy(dtype=float)
     bound = float(values[0])

@@ -14,6 +14,7 @@ import re
 import threading
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from functools import partial
 from http import HTTPStatus
 from pathlib import Path
 from typing import Any
@@ -143,13 +144,13 @@ class HttpProtocol(asyncio.Protocol):
             if self.engine.is_control(request):
                 self.busy = True
                 future = asyncio.get_running_loop().run_in_executor(self.pool, self.engine.respond, request)
-                future.add_done_callback(lambda f, k=keep_alive: self._finish(f.result(), k))
+                future.add_done_callback(partial(self._finish, keep_alive=keep_alive))
                 return
             self._send(self.engine.respond(request), keep_alive)
 
-    def _finish(self, response: Response, keep_alive: bool) -> None:
+    def _finish(self, done: asyncio.Future[Response], keep_alive: bool) -> None:
         self.busy = False
-        self._send(response, keep_alive)
+        self._send(done.result(), keep_alive)
         self._process()
 
     def _send(self, response: Response, keep_alive: bool) -> None:
@@ -178,7 +179,7 @@ class HttpProtocol(asyncio.Protocol):
             return None
         body = bytes(self.buffer[end + 4 : end + 4 + length])
         del self.buffer[: end + 4 + length]
-        method, path, *_ = (lines[0].split(" ") + ["", ""])[:3]
+        method, path, *_ = [*lines[0].split(" "), "", ""][:3]
         return Request(method.upper(), path, headers, body)
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import re
 import threading
+import uuid
 from collections.abc import Callable
 from typing import Any
 
@@ -346,9 +347,8 @@ class ControlPlane:
             raise InvalidInputException(
                 "trainingMode UPDATE needs an ACTIVE solution version trained with FULL."
             )
-        version_id = "%08x" % (int(now() * 1000) & 0xFFFFFFFF)
-        arn = f"{solution['solutionArn']}/{version_id}"
-        record = {
+        arn = f"{solution['solutionArn']}/{uuid.uuid4().hex[:8]}"
+        record: dict[str, Any] = {
             "solutionVersionArn": arn,
             "solutionArn": solution["solutionArn"],
             "status": "CREATE PENDING",

@@ -1,4 +1,4 @@
-"""Deskdrop through the API: import, train, GetSolutionMetrics are sane (full quality run: make bench-quality)."""
+"""Deskdrop through the API: import, train, sane GetSolutionMetrics (full run: make bench-quality)."""
 
 from __future__ import annotations
 
