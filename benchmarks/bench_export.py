@@ -105,7 +105,8 @@ def memory(sizes: list[int]) -> None:
         results.append(result)
         print(json.dumps(result))
     growth = results[-1]["max_rss_mb"] - results[0]["max_rss_mb"]
-    print(json.dumps({"rss_growth_mb": round(growth, 1), "from_rows": sizes[0], "to_rows": sizes[-1]}))
+    print(json.dumps({"rss_growth_mb": round(growth, 1), "from_rows": sizes[0], "to_rows": sizes[-1],
+                      "load_avg_1m": round(os.getloadavg()[0], 2)}))
 
 
 def _seed(client: Any, n: int) -> None:
@@ -179,6 +180,7 @@ def emulator(n: int, repeats: int, page_size: int) -> None:
         "raw_docs_per_s": [round(x) for x in raw], "export_docs_per_s": [round(x) for x in export],
         "best_ratio": round(max(export) / max(raw), 2),
         "median_ratio": round(statistics.median(e / r for e, r in zip(export, raw, strict=True)), 2),
+        "load_avg_1m": round(os.getloadavg()[0], 2),
     }))
 
 
