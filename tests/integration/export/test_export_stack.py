@@ -11,15 +11,15 @@ import pytest
 
 from shared.config import Settings
 from shared.export import ExportDeps, ExportFailed, ExportOptions, run_export
-from shared.schema import load_schema
 from tests.integration.export.conftest import dead_endpoint
 from tests.unit.export.factories import (
     DAY,
     DAY_START,
+    END,
     HOSTILE,
     FailingStore,
-    cell,
     day_of_clicks,
+    expected_interactions,
     interaction,
     item,
     read_csv,
@@ -28,16 +28,10 @@ from tests.unit.export.factories import (
 )
 
 pytestmark = pytest.mark.integration
-END = DAY_START + timedelta(days=1)
 
 
 def _everything(store: Any) -> dict[str, bytes]:
     return {o.key: store.get_bytes(o.key) for o in store.list("")}
-
-
-def _expected(docs: list[tuple[str, dict[str, Any]]]) -> list[list[str]]:
-    header = load_schema("interactions").header
-    return [[cell(d[c]) for c in header] for _, d in sorted(docs, key=lambda x: (x[1]["TIMESTAMP"], x[0]))]
 
 
 def _seed(deps: ExportDeps, clicks: list[tuple[str, dict[str, Any]]]) -> None:
@@ -65,7 +59,7 @@ def test_export_round_trips_through_the_emulators_and_reruns_byte_identical(expo
     keys = sorted(k for k in s3 if k.startswith("interactions/"))
     assert len(keys) > 1
     rows = [row for key in keys for row in read_csv(s3[key])[1:]]
-    assert rows == _expected(clicks)
+    assert rows == expected_interactions(clicks)
     items = read_csv(s3["items/dt=2026-11-28/part-00000.csv"])[1:]
     assert [(r[2], r[6]) for r in items] == [(t, t) for t in HOSTILE]
     users = read_csv(s3["users/dt=2026-11-28/part-00000.csv"])
@@ -119,7 +113,7 @@ def test_s3_down_alerts_through_sns_and_keeps_the_watermark(
 
     result = run_export(DAY, export_deps)  # S3 is back: nothing was lost
     s3 = _everything(export_deps.import_store)
-    assert read_csv(s3["interactions/dt=2026-11-28/part-00000.csv"])[1:] == _expected(clicks)
+    assert read_csv(s3["interactions/dt=2026-11-28/part-00000.csv"])[1:] == expected_interactions(clicks)
     assert result.rows("interactions") == 50 and _watermark(export_deps) == END
 
 
@@ -150,7 +144,7 @@ def test_failure_half_way_then_a_missed_day_is_caught_up(export_deps: ExportDeps
     next_day = DAY + timedelta(days=1)
     result = run_export(next_day, replace(export_deps, clock=lambda: END + timedelta(days=1, hours=2)))
     s3 = _everything(export_deps.import_store)
-    assert read_csv(s3["interactions/dt=2026-11-29/part-00000.csv"])[1:] == _expected(day1 + day2)
+    assert read_csv(s3["interactions/dt=2026-11-29/part-00000.csv"])[1:] == expected_interactions(day1 + day2)
     assert result.window.end == END + timedelta(days=1)
     assert _watermark(export_deps) == END + timedelta(days=1)
 

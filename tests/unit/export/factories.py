@@ -13,6 +13,7 @@ from shared.ports import DocumentStore, ObjectInfo, ObjectStore, Write
 
 DAY = date(2026, 11, 28)
 DAY_START = datetime(2026, 11, 28, tzinfo=UTC)
+END = DAY_START + timedelta(days=1)
 AFTER_DAY = datetime(2026, 11, 29, 2, 0, tzinfo=UTC)
 HOSTILE = [
     'comma, inside',
@@ -80,6 +81,15 @@ def read_csv(data: bytes) -> list[list[str]]:
 def cell(value: Any) -> str:
     """What a record value looks like in the CSV."""
     return "" if value is None else str(value)
+
+
+def expected_interactions(docs: list[tuple[str, dict[str, Any]]]) -> list[list[str]]:
+    """The interaction CSV rows (without header) the export must write for ``docs``."""
+    from shared.schema import load_schema
+
+    header = load_schema("interactions").header
+    ordered = sorted(docs, key=lambda d: (d[1]["TIMESTAMP"], d[0]))
+    return [[cell(data[c]) for c in header] for _, data in ordered]
 
 
 class FailingStore:

@@ -20,11 +20,12 @@ from tests.unit.export.factories import (
     AFTER_DAY,
     DAY,
     DAY_START,
+    END,
     HOSTILE,
     FailingStore,
     RecordingStore,
-    cell,
     day_of_clicks,
+    expected_interactions,
     interaction,
     item,
     read_csv,
@@ -33,18 +34,11 @@ from tests.unit.export.factories import (
 )
 
 pytestmark = pytest.mark.unit
-END = DAY_START + timedelta(days=1)
 
 
 def _objects(store: Any) -> dict[str, bytes]:
     assert isinstance(store, InMemoryObjectStore)
     return dict(store.objects)
-
-
-def _expected_interactions(docs: list[tuple[str, dict[str, Any]]]) -> list[list[str]]:
-    header = load_schema("interactions").header
-    ordered = sorted(docs, key=lambda d: (d[1]["TIMESTAMP"], d[0]))
-    return [[cell(data[c]) for c in header] for _, data in ordered]
 
 
 def _seed_world(deps: ExportDeps, clicks: int = 60) -> list[tuple[str, dict[str, Any]]]:
@@ -66,7 +60,7 @@ def test_csvs_match_the_source_records_row_by_row(deps: ExportDeps) -> None:
     objects = _objects(deps.import_store)
     interactions = read_csv(objects["interactions/dt=2026-11-28/part-00000.csv"])
     assert interactions[0] == load_schema("interactions").header
-    assert interactions[1:] == _expected_interactions(inside)
+    assert interactions[1:] == expected_interactions(inside)
     items = read_csv(objects["items/dt=2026-11-28/part-00000.csv"])
     assert items == [load_schema("items").header,
                      ["s1", "1764000000", "news", "", "wire", "en", "Summary of s1"],
@@ -161,7 +155,7 @@ def test_a_missed_day_is_caught_up_by_the_next_run(deps: ExportDeps, clock: Any)
     clock.now = AFTER_DAY + timedelta(days=1)
     result = run_export(DAY + timedelta(days=1), deps)
     rows = read_csv(_objects(deps.import_store)["interactions/dt=2026-11-29/part-00000.csv"])[1:]
-    assert rows == _expected_interactions(day1 + day2)
+    assert rows == expected_interactions(day1 + day2)
     assert result.window.start == EPOCH
 
 
@@ -177,7 +171,7 @@ def test_files_split_at_the_size_limit(deps: ExportDeps) -> None:
         parsed = read_csv(objects[key])
         assert parsed[0] == load_schema("interactions").header
         rows.extend(parsed[1:])
-    assert rows == _expected_interactions(inside)
+    assert rows == expected_interactions(inside)
     manifest = json.loads(objects[result.manifest_key])
     assert [f["key"] for f in manifest["datasets"]["interactions"]["files"]] == keys
 
@@ -210,7 +204,7 @@ def test_disordered_input_falls_back_to_the_disk_sort_with_the_same_result(
     seed(deps.docs, "ml_interactions", clicks)
     run_export(DAY, deps, ExportOptions(sort_buffer_rows=50, sort_carry_rows=10))
     rows = read_csv(_objects(deps.import_store)["interactions/dt=2026-11-28/part-00000.csv"])[1:]
-    assert rows == _expected_interactions(clicks)
+    assert rows == expected_interactions(clicks)
     assert spills == [50]
 
 
@@ -222,7 +216,7 @@ def test_hostile_text_round_trips_through_the_whole_export(deps: ExportDeps) -> 
     run_export(DAY, deps)
     objects = _objects(deps.import_store)
     rows = read_csv(objects["interactions/dt=2026-11-28/part-00000.csv"])[1:]
-    assert rows == _expected_interactions(clicks)
+    assert rows == expected_interactions(clicks)
     items = read_csv(objects["items/dt=2026-11-28/part-00000.csv"])[1:]
     assert [(r[2], r[6]) for r in items] == [(t, t) for t in HOSTILE]
 
