@@ -14,6 +14,7 @@ from collections import Counter
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
+from operator import itemgetter
 from typing import Any, Protocol
 
 from shared.schema import Column, DatasetSchema
@@ -121,17 +122,21 @@ def _check(column: Column, var: str) -> str:
 def _source(schema: DatasetSchema, keyed: bool) -> str:
     cols = schema.columns
     names = [f"v{i}" for i in range(len(cols))]
-    loads = "; ".join(f"{v} = g({c.name!r})" for v, c in zip(names, cols, strict=True))
     checks = " and ".join(_check(c, v) for v, c in zip(names, cols, strict=True))
-    row = f"({', '.join(names)},)"
-    fast = f"({names[schema.header.index('TIMESTAMP')]}, record.id, {row})" if keyed else row
+    # one itemgetter call fetches every column; a missing field (KeyError) takes the slow path
+    fetch = "(_get(record.data),)" if len(cols) == 1 else "_get(record.data)"
+    fast = f"({names[schema.header.index('TIMESTAMP')]}, record.id, row)" if keyed else "row"
     slow = "(row[_TS], record.id, row)" if keyed else "row"
     return (
         "def convert(record):\n"
-        "    g = record.data.get\n"
-        f"    {loads}\n"
-        f"    if {checks}:\n"
-        f"        return {fast}\n"
+        "    try:\n"
+        f"        row = {fetch}\n"
+        "    except KeyError:\n"
+        "        pass\n"
+        "    else:\n"
+        f"        {', '.join(names)}, = row\n"
+        f"        if {checks}:\n"
+        f"            return {fast}\n"
         "    row = _slow(record)\n"
         f"    return None if row is None else {slow}\n"
     )
@@ -154,6 +159,7 @@ class RowConverter:
             "_INF": math.inf,
             "_slow": self._slow,
             "_TS": self.schema.header.index("TIMESTAMP") if self.keyed else -1,
+            "_get": itemgetter(*self.schema.header),
         }
         exec(compile(_source(self.schema, self.keyed), f"<rows:{self.schema.dataset_type}>", "exec"), namespace)
         self.convert = namespace["convert"]
