@@ -114,14 +114,15 @@ def run_export(day: date, deps: ExportDeps, options: ExportOptions | None = None
     """Export ``day`` (or re-export its recorded window); alert, count and raise :class:`ExportFailed` on failure."""
     options = options or ExportOptions()
     progress = _Progress()
-    with correlated():
-        try:
-            result = _run(day, deps, options, progress)
-        except Exception as exc:
+    try:
+        result = _run(day, deps, options, progress)
+    except Exception as exc:
+        with correlated(progress.run_id):
             _report_failure(day, progress, exc, deps)
-            raise ExportFailed(day, progress.step, exc) from exc
+        raise ExportFailed(day, progress.step, exc) from exc
+    with correlated(result.run_id):
         _report_success(result, deps)
-        return result
+    return result
 
 
 def _run(day: date, deps: ExportDeps, options: ExportOptions, progress: _Progress) -> ExportResult:

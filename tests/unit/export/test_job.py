@@ -275,3 +275,27 @@ def test_the_time_zone_sets_the_window_end(deps: ExportDeps) -> None:
     result = run_export(DAY, replace(deps, time_zone="Europe/Berlin"))
     assert result.window.end == datetime(2026, 11, 28, 23, tzinfo=UTC)
     assert result.rows("interactions") == 1
+
+
+def test_logs_are_structured_and_carry_the_run_id(deps: ExportDeps) -> None:
+    import io
+    import logging
+
+    from shared.logs import JsonFormatter
+
+    stream = io.StringIO()
+    handler = logging.StreamHandler(stream)
+    handler.setFormatter(JsonFormatter())
+    logger = logging.getLogger("storyrec.export")
+    logger.addHandler(handler)
+    try:
+        _seed_world(deps)
+        result = run_export(DAY, deps)
+        with pytest.raises(ExportFailed):
+            run_export(DAY, replace(deps, import_store=FailingStore(deps.import_store)))
+    finally:
+        logger.removeHandler(handler)
+    lines = [json.loads(line) for line in stream.getvalue().splitlines()]
+    assert {line["correlation_id"] for line in lines} == {result.run_id}
+    assert [line["message"] for line in lines][-1] == "export failed"
+    assert lines[-1]["step"] == "upload_s3" and lines[-1]["date"] == "2026-11-28"
