@@ -49,10 +49,7 @@ stack-status: venv
 
 # Firebase deploys only functions_gcp/: copy the common code and the schemas into it.
 bundle:
-	rm -rf functions_gcp/shared
-	cp -r shared functions_gcp/shared
-	find functions_gcp/shared -name __pycache__ -prune -exec rm -rf {} +
-	mkdir -p functions_gcp/shared/schemas && cp infra/personalize/schemas/*.avsc functions_gcp/shared/schemas/
+	bash infra/local/firebase/bundle.sh
 
 clean:
 	-$(VENV)/bin/storyrec stack down

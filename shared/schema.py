@@ -43,6 +43,11 @@ class DatasetSchema:
     def header(self) -> list[str]:
         return [c.name for c in self.columns]
 
+    @property
+    def resource_name(self) -> str:
+        """The Personalize schema name: versioned, because Personalize schemas are immutable."""
+        return f"storyrec-{self.dataset_type}-v{self.version.replace('.', '-')}"
+
     def as_json(self) -> str:
         return json.dumps(self.avro, separators=(",", ":"))
 

@@ -7,6 +7,7 @@ The stack is always stopped at the end (unless ``keep``), even when a step fails
 from __future__ import annotations
 
 import json
+import logging
 import time
 import uuid
 from collections.abc import Callable
@@ -22,6 +23,7 @@ from rich.text import Text
 from infra.local.stack import DEFAULT_STATE_DIR, LocalStack, StackError
 from shared import wiring
 from shared.config import Settings
+from shared.logs import get_logger
 from shared.ports import Query, Where, Write
 
 
@@ -38,22 +40,69 @@ class DemoContext:
 Step = Callable[[DemoContext], str]
 
 
-def step_firestore(ctx: DemoContext) -> str:
-    """Write sample stories, users and clicks as the app would, then query them back."""
-    store = wiring.document_store(ctx.settings)
-    c = ctx.settings.collections
-    now = datetime.now(UTC)
-    stories = [Write(f"{c.stories}/story-{i}", data={
+CATEGORIES = ("tech", "cloud", "fintech")
+DEMO_USERS, DEMO_STORIES, CLICKS_PER_USER = 60, 90, 25
+
+
+def demo_documents(now: datetime, seed: int = 7) -> tuple[list[Write], list[Write], list[Write]]:
+    """Stories, users and clicks as the app and its clients would write them; each user leans to a category."""
+    import random
+
+    rng = random.Random(seed)
+    stories = [Write(f"stories/story-{i}", data={
         "title": f"Story {i}, with \"quotes\"", "url": f"https://news.example/{i}", "source": "example",
-        "category": ["tech", "cloud", "fintech"][i % 3], "tags": ["ai", "serverless"][: 1 + i % 2],
-        "lang": "en", "summary": f"Summary {i}", "publishedAt": now - timedelta(days=i), "status": "published",
-    }) for i in range(12)]
-    users = [Write(f"{c.users}/user-{u}", data={"displayName": f"User {u}", "lang": "en", "country": "BR"})
-             for u in range(4)]
-    writes = store.write_batch(stories + users)
-    page = store.query(Query(c.stories, (Where("category", "==", "tech"),), ("publishedAt",)))
-    ctx.facts["stories"] = len(stories)
-    return f"{writes} documents written in one batch; {len(page)} tech stories read back in order"
+        "category": CATEGORIES[i % 3], "tags": ["ai", "serverless", "pricing"][: 1 + i % 3],
+        "lang": "en", "summary": f"Summary {i}: commas, \"quotes\" and | pipes", "status": "published",
+        "publishedAt": now - timedelta(days=2, minutes=i),
+    }) for i in range(DEMO_STORIES)]
+    users = [Write(f"users/user-{u}", data={"displayName": f"User {u}", "lang": "en", "country": "br"})
+             for u in range(DEMO_USERS)]
+    clicks = []
+    for u in range(DEMO_USERS):
+        liked = [i for i in range(DEMO_STORIES) if i % 3 == u % 3]
+        for k in range(CLICKS_PER_USER):
+            story = rng.choice(liked) if rng.random() < 0.8 else rng.randrange(DEMO_STORIES)
+            at = now - timedelta(hours=CLICKS_PER_USER - k, minutes=u)
+            clicks.append(Write(f"clicks/click-{u}-{k}", data={
+                "userId": f"user-{u}", "storyId": f"story-{story}", "type": rng.choice(["open", "read", "like"]),
+                "clientTime": at, "createdAt": at, "device": "web", "sessionId": f"s-{u}-{k // 5}",
+            }))
+    bad = [  # what a buggy or hostile client might send: each must land in quarantine, not crash anything
+        {"userId": "user-1", "storyId": "story-1", "type": "teleport", "clientTime": now, "createdAt": now},
+        {"userId": "user-2", "storyId": "no-such-story", "type": "open", "clientTime": now, "createdAt": now},
+        {"userId": "user,3\n", "storyId": "story-3", "type": "open", "clientTime": now, "createdAt": now},
+    ]
+    clicks += [Write(f"clicks/bad-{i}", data=d) for i, d in enumerate(bad)]
+    return stories, users, clicks
+
+
+def step_firestore(ctx: DemoContext) -> str:
+    """Write stories, users and clicks as the app and its clients would, then query them back."""
+    store = wiring.document_store(ctx.settings)
+    stories, users, clicks = demo_documents(datetime.now(UTC))
+    writes = store.write_batch(stories + users + clicks)
+    page = store.query(Query("stories", (Where("category", "==", "tech"),), ("publishedAt",)))
+    return (f"{writes} documents written in batches of 500 ({len(stories)} stories, {len(users)} users, "
+            f"{len(clicks)} clicks); {len(page)} tech stories read back in order")
+
+
+def step_capture(ctx: DemoContext) -> str:
+    """Run the capture use cases (the triggers' code path) over every document, twice."""
+    from collections import Counter
+
+    from shared.capture.backfill import replay
+    from shared.capture.wiring import build_service
+
+    service = build_service(ctx.settings, {})
+    store = wiring.document_store(ctx.settings)
+    first: Counter[str] = Counter()
+    for source in ("stories", "users", "clicks"):
+        first.update({f"{source}:{k!s}": v for k, v in replay(service, store, source).items()})
+    second = {str(k): v for k, v in replay(service, store, "clicks").items()}
+    reasons = sorted(str(q.data.get("reason")) for q in store.query(Query(ctx.settings.collections.quarantine)))
+    summary = ", ".join(f"{k}={v}" for k, v in sorted(first.items()))
+    return (f"{summary}; quarantine reasons {reasons}; a second replay of clicks: "
+            f"{second} (no new interaction)")
 
 
 def step_object_stores(ctx: DemoContext) -> str:
@@ -116,7 +165,7 @@ def step_personalize(ctx: DemoContext) -> str:
     group = gateway.ensure_dataset_group(ctx.settings.personalize.dataset_group)
     for dataset_type in DATASET_TYPES:
         schema = load_schema(dataset_type)
-        schema_arn = gateway.ensure_schema(f"storyrec-{dataset_type}-v{schema.version}", schema.as_json())
+        schema_arn = gateway.ensure_schema(schema.resource_name, schema.as_json())
         gateway.ensure_dataset(group, dataset_type, schema_arn, f"storyrec-{dataset_type}")
     ctx.facts["dataset_group_arn"] = group
     return f"dataset group {group} with interactions, items and users datasets"
@@ -124,6 +173,7 @@ def step_personalize(ctx: DemoContext) -> str:
 
 STEPS: list[tuple[str, Step]] = [
     ("Firestore: the app's collections", step_firestore),
+    ("Capture: triggers' use cases → ML records", step_capture),
     ("S3 import bucket + GCS backup bucket", step_object_stores),
     ("SNS alerts + CloudWatch metrics", step_alerts_and_metrics),
     ("Pub/Sub schedule topic", step_pubsub),
@@ -134,6 +184,8 @@ STEPS: list[tuple[str, Step]] = [
 def run_demo(state_dir: Path | None, *, keep: bool = False, console: Console | None = None) -> int:
     """Run every step; return 0 if all passed. Always stops the stack unless ``keep``."""
     console = console or Console()
+    get_logger("demo")  # installs the JSON handler; the demo narrates, so only errors get through
+    logging.getLogger("storyrec").setLevel(logging.ERROR)
     stack = LocalStack(state_dir or DEFAULT_STATE_DIR.parent / "demo")
     table = Table("step", "result", "seconds", title="storyrec demo")
     failed = 0
