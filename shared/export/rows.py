@@ -1,7 +1,7 @@
 """Record → CSV row conversion, driven by the Personalize Avro schema.
 
-A converter turns one ML record (a Firestore document's data) into a tuple in the schema's column
-order, or rejects it with a reason. The common case runs through a function generated from the schema
+A converter turns one ML record (a Firestore document's data) into a CSV line with the schema's
+columns in order, or rejects it with a reason. The common case runs through a function generated from the schema
 (one straight-line type check per column, no per-column calls) because it is the export's hot loop;
 anything unusual falls back to :func:`normalise`, which either repairs the value (int → float,
 a list of categorical values → ``a|b``, a datetime → epoch seconds) or rejects the row.
@@ -17,6 +17,7 @@ from datetime import datetime
 from operator import itemgetter
 from typing import Any, Protocol
 
+from shared.export.csvfiles import csv_line
 from shared.schema import Column, DatasetSchema
 
 ID_MAX = 256
@@ -27,8 +28,8 @@ _ID_COLUMNS = frozenset({"USER_ID", "ITEM_ID"})
 _SAMPLE_IDS = 20
 
 Row = tuple[Any, ...]
-Entry = tuple[int, str, Row]
-"""An interaction row with its sort key in front: (TIMESTAMP, click id, row)."""
+Entry = tuple[int, str, str]
+"""An interaction's CSV line with its sort key in front: (TIMESTAMP, click id, line)."""
 
 
 class Record(Protocol):
@@ -119,14 +120,24 @@ def _check(column: Column, var: str) -> str:
     return f"({var} is None or {test})" if column.nullable else test
 
 
+def _format(column: Column, var: str) -> str:
+    return f"{{'' if {var} is None else {var}}}" if column.nullable else f"{{{var}}}"
+
+
 def _source(schema: DatasetSchema, keyed: bool) -> str:
+    """The generated converter: fetch, type-check and format a row in straight-line code.
+
+    The f-string line equals :func:`csv_line` whenever no field needs quoting, which the separator
+    counts prove; otherwise the row goes through :func:`csv_line`.
+    """
     cols = schema.columns
     names = [f"v{i}" for i in range(len(cols))]
     checks = " and ".join(_check(c, v) for v, c in zip(names, cols, strict=True))
+    line = ",".join(_format(c, v) for v, c in zip(names, cols, strict=True))
     # one itemgetter call fetches every column; a missing field (KeyError) takes the slow path
     fetch = "(_get(record.data),)" if len(cols) == 1 else "_get(record.data)"
-    fast = f"({names[schema.header.index('TIMESTAMP')]}, record.id, row)" if keyed else "row"
-    slow = "(row[_TS], record.id, row)" if keyed else "row"
+    ts = names[schema.header.index("TIMESTAMP")] if keyed else ""
+    wrap = (lambda body: f"({ts}, record.id, {body})") if keyed else (lambda body: body)
     return (
         "def convert(record):\n"
         "    try:\n"
@@ -136,9 +147,13 @@ def _source(schema: DatasetSchema, keyed: bool) -> str:
         "    else:\n"
         f"        {', '.join(names)}, = row\n"
         f"        if {checks}:\n"
-        f"            return {fast}\n"
+        f"            line = f\"{line}\\n\"\n"
+        f"            if line.count(',') == {len(cols) - 1} and line.count('\\n') == 1 "
+        "and '\"' not in line and '\\r' not in line:\n"
+        f"                return {wrap('line')}\n"
+        f"            return {wrap('_line(row)')}\n"
         "    row = _slow(record)\n"
-        f"    return None if row is None else {slow}\n"
+        f"    return None if row is None else {'(row[_TS], record.id, _line(row))' if keyed else '_line(row)'}\n"
     )
 
 
@@ -160,6 +175,7 @@ class RowConverter:
             "_slow": self._slow,
             "_TS": self.schema.header.index("TIMESTAMP") if self.keyed else -1,
             "_get": itemgetter(*self.schema.header),
+            "_line": csv_line,
         }
         exec(compile(_source(self.schema, self.keyed), f"<rows:{self.schema.dataset_type}>", "exec"), namespace)
         self.convert = namespace["convert"]

@@ -25,6 +25,7 @@ HOSTILE = [
     "  leading and trailing  ",
     "tab\there",
     '",\n|',
+    "lone\rcarriage return",
 ]
 
 

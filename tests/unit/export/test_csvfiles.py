@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import csv
 import hashlib
+import io
+import random
 from pathlib import Path
+from typing import Any
 
 import pytest
 
-from shared.export.csvfiles import PartWriter, RowTooLarge
+from shared.export.csvfiles import PartWriter, RowTooLarge, csv_line
 from tests.unit.export.factories import HOSTILE, read_csv
 
 pytestmark = pytest.mark.unit
@@ -16,7 +20,7 @@ HEADER = ["USER_ID", "ITEM_ID", "TIMESTAMP", "EVENT_VALUE", "DEVICE"]
 
 def test_header_rows_nulls_and_line_ends(tmp_path: Path) -> None:
     writer = PartWriter(str(tmp_path), "interactions", HEADER)
-    writer.write([("u1", "s1", 1, 0.5, None), ("u2", "s2", 2, None, "Web")])
+    writer.write([csv_line(("u1", "s1", 1, 0.5, None)), csv_line(("u2", "s2", 2, None, "Web"))])
     [part] = writer.close()
     data = Path(part.path).read_bytes()
     assert data == b"USER_ID,ITEM_ID,TIMESTAMP,EVENT_VALUE,DEVICE\nu1,s1,1,0.5,\nu2,s2,2,,Web\n"
@@ -26,12 +30,11 @@ def test_header_rows_nulls_and_line_ends(tmp_path: Path) -> None:
 def test_hostile_text_round_trips(tmp_path: Path) -> None:
     rows = [(f"u{i}", text, i, None, text) for i, text in enumerate(HOSTILE)]
     writer = PartWriter(str(tmp_path), "x", HEADER)
-    writer.write(rows)
+    writer.write([csv_line(r) for r in rows])
     [part] = writer.close()
     parsed = read_csv(Path(part.path).read_bytes())
     assert parsed[0] == HEADER
     assert [(r[1], r[4]) for r in parsed[1:]] == [(t, t) for t in HOSTILE]
-    assert b"\r\n" not in Path(part.path).read_bytes().replace(b'\r\ncarriage', b"")
 
 
 def test_empty_dataset_is_a_header_only_part(tmp_path: Path) -> None:
@@ -46,7 +49,7 @@ def test_split_keeps_every_part_under_the_limit_with_its_own_header(tmp_path: Pa
     rows = [(f"user-{i}", f"story-{i}", i, None, "Web") for i in range(500)]
     writer = PartWriter(str(tmp_path), "x", HEADER, max_bytes=600)
     for start in range(0, len(rows), batch):
-        writer.write(rows[start : start + batch])
+        writer.write([csv_line(r) for r in rows[start : start + batch]])
     parts = writer.close()
     assert len(parts) > 5
     assert [p.index for p in parts] == list(range(len(parts)))
@@ -63,7 +66,7 @@ def test_split_keeps_every_part_under_the_limit_with_its_own_header(tmp_path: Pa
 def test_row_larger_than_a_part_is_an_error(tmp_path: Path) -> None:
     writer = PartWriter(str(tmp_path), "x", HEADER, max_bytes=80)
     with pytest.raises(RowTooLarge):
-        writer.write([("u" * 100, "s", 1, None, None)])
+        writer.write([csv_line(("u" * 100, "s", 1, None, None))])
 
 
 def test_limit_must_leave_room_after_the_header(tmp_path: Path) -> None:
@@ -73,6 +76,35 @@ def test_limit_must_leave_room_after_the_header(tmp_path: Path) -> None:
 
 def test_discard_removes_files(tmp_path: Path) -> None:
     writer = PartWriter(str(tmp_path), "x", HEADER, max_bytes=100)
-    writer.write([(f"u{i}", "s", i, None, None) for i in range(50)])
+    writer.write([csv_line((f"u{i}", "s", i, None, None)) for i in range(50)])
     writer.discard()
     assert list(tmp_path.iterdir()) == []
+
+
+def _stdlib(row: tuple[Any, ...]) -> str:
+    buffer = io.StringIO()
+    csv.writer(buffer, quoting=csv.QUOTE_MINIMAL, lineterminator="\n").writerow(row)
+    return buffer.getvalue()
+
+
+def test_csv_line_matches_the_csv_module_except_for_bare_carriage_returns() -> None:
+    rng = random.Random(5)
+    alphabet = ["a", "Z", "0", " ", ",", '"', "\n", "|", "é", "📰", "ע", "\t", "'"]
+    for _ in range(2_000):
+        row = tuple(
+            rng.choice([None, rng.randint(-5, 10**12), rng.random() * 10 ** rng.randint(-8, 8),
+                        "".join(rng.choice(alphabet) for _ in range(rng.randint(0, 8)))])
+            for _ in range(rng.randint(1, 7))
+        )
+        assert csv_line(row) == _stdlib(row), row
+
+
+def test_csv_line_quotes_a_bare_carriage_return_so_readers_keep_the_row() -> None:
+    line = csv_line(("a\rb", "c"))
+    assert line == '"a\rb",c\n'
+    assert list(csv.reader(io.StringIO(line, newline=""))) == [["a\rb", "c"]]
+    assert _stdlib(("a\rb", "c")) == "a\rb,c\n"  # what the csv module would have written
+
+
+def test_a_lone_empty_field_is_quoted() -> None:
+    assert csv_line(("",)) == '""\n' == _stdlib(("",))

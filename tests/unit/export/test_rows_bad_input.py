@@ -8,17 +8,23 @@ from typing import Any
 
 import pytest
 
+from shared.export.csvfiles import csv_line
 from shared.export.rows import RowConverter
 from shared.ports import Snapshot
 from shared.schema import DatasetType, load_schema
-from tests.unit.export.factories import DAY_START, interaction, item, user
+from tests.unit.export.factories import DAY_START, interaction, item, read_csv, user
 
 pytestmark = pytest.mark.unit
 
 
-def _convert(dataset: DatasetType, data: dict[str, Any]) -> tuple[Any, RowConverter]:
+def _convert(dataset: DatasetType, data: dict[str, Any]) -> tuple[list[str] | None, RowConverter]:
+    """The record's CSV cells as Personalize will read them back, or None if rejected."""
     converter = RowConverter(load_schema(dataset))
-    return converter.convert(Snapshot("doc-1", "x/doc-1", data)), converter
+    line = converter.convert(Snapshot("doc-1", "x/doc-1", data))
+    if line is None:
+        return None, converter
+    [cells] = read_csv(line.encode("utf-8"))
+    return cells, converter
 
 
 def _click(**overrides: Any) -> dict[str, Any]:
@@ -68,16 +74,20 @@ def test_missing_field_is_rejected_when_required() -> None:
 @pytest.mark.parametrize(
     ("overrides", "expected"),
     [
-        ({"TIMESTAMP": 1_795_824_000.0}, {2: 1_795_824_000}),
-        ({"TIMESTAMP": datetime(2026, 11, 28, 1, tzinfo=timezone(timedelta(hours=1)))}, {2: 1_795_824_000}),
-        ({"EVENT_VALUE": 3}, {4: 3.0}),
-        ({"EVENT_VALUE": None}, {4: None}),
-        ({"DEVICE": ""}, {5: None}),
-        ({"DEVICE": []}, {5: None}),
+        ({"TIMESTAMP": 1_795_824_000.0}, {2: "1795824000"}),
+        ({"TIMESTAMP": datetime(2026, 11, 28, 1, tzinfo=timezone(timedelta(hours=1)))}, {2: "1795824000"}),
+        ({"EVENT_VALUE": 3}, {4: "3.0"}),
+        ({"EVENT_VALUE": 0.1}, {4: "0.1"}),
+        ({"EVENT_VALUE": 1e-7}, {4: "1e-07"}),
+        ({"EVENT_VALUE": None}, {4: ""}),
+        ({"DEVICE": ""}, {5: ""}),
+        ({"DEVICE": []}, {5: ""}),
         ({"DEVICE": ["ios", "web"]}, {5: "ios|web"}),
+        ({"DEVICE": 'a,"b"'}, {5: 'a,"b"'}),
+        ({"DEVICE": "lone\rreturn"}, {5: "lone\rreturn"}),
     ],
 )
-def test_repairable_interaction_values(overrides: dict[str, Any], expected: dict[int, Any]) -> None:
+def test_repairable_interaction_values(overrides: dict[str, Any], expected: dict[int, str]) -> None:
     row, converter = _convert("interactions", _click(**overrides))
     assert row is not None and converter.rejected_total == 0
     for index, value in expected.items():
@@ -88,7 +98,7 @@ def test_absent_optional_fields_become_nulls() -> None:
     data = _click()
     del data["EVENT_VALUE"], data["DEVICE"]
     row, _ = _convert("interactions", data)
-    assert row is not None and row[4:] == (None, None)
+    assert row is not None and row[4:] == ["", ""]
 
 
 def test_categorical_list_values_never_smuggle_a_separator() -> None:
@@ -97,9 +107,15 @@ def test_categorical_list_values_never_smuggle_a_separator() -> None:
     assert row[3] == "politics world|eu"
 
 
+@pytest.mark.parametrize("text", ["a,b", 'say "hi"', "two\nlines", "cr\ronly", "crlf\r\n", "|", "📰 עברית"])
+def test_text_needing_quotes_leaves_the_fast_path_and_round_trips(text: str) -> None:
+    row, _ = _convert("items", item(text, CATEGORY=text, SUMMARY=text)[1])
+    assert row is not None and (row[0], row[2], row[6]) == (text, text, text)
+
+
 def test_item_extra_fields_are_ignored_and_order_follows_the_schema() -> None:
     row, _ = _convert("items", item("s1", TITLE="x", SURPRISE=1)[1])
-    assert row == ("s1", 1_764_000_000, "news", "a|b", "wire", "en", "Summary of s1")
+    assert row == ["s1", "1764000000", "news", "a|b", "wire", "en", "Summary of s1"]
 
 
 def test_textual_field_allows_long_text_but_not_unbounded() -> None:
@@ -116,7 +132,7 @@ def test_user_without_id_is_rejected() -> None:
 def test_keyed_entry_sorts_by_timestamp_then_document_id() -> None:
     converter = RowConverter(load_schema("interactions"), keyed=True)
     entry = converter.convert(Snapshot("c9", "ml_interactions/c9", _click(TIMESTAMP=7)))
-    assert entry is not None and entry[:2] == (7, "c9") and entry[2][2] == 7
+    assert entry is not None and entry[:2] == (7, "c9") and entry[2].startswith("u1,s1,7,read,")
 
 
 def test_keyed_needs_a_timestamp_column() -> None:
@@ -129,9 +145,10 @@ def test_fast_and_slow_paths_agree_on_valid_records() -> None:
     for n in range(30):
         data = interaction(n, DAY_START + timedelta(minutes=n))[1]
         snap = Snapshot(f"c{n}", f"ml_interactions/c{n}", data)
-        assert converter.convert(snap) == converter._slow(snap)
+        row = converter._slow(snap)
+        assert row is not None and converter.convert(snap) == csv_line(row)
 
 
 def test_aware_utc_datetime_timestamp_is_epoch_seconds() -> None:
     row, _ = _convert("interactions", _click(TIMESTAMP=datetime(1970, 1, 2, tzinfo=UTC)))
-    assert row is not None and row[2] == 86_400
+    assert row is not None and row[2] == "86400"
