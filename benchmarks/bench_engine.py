@@ -4,7 +4,10 @@ Subcommands (run from the repo root):
   train    Deskdrop training time: final model alone, and with the GetSolutionMetrics evaluation.
   latency  GetRecommendations latency with N concurrent clients over raw HTTP on loopback, against
            ``python -m infra.local.personalize`` in its own process, set up through the real API
-           (moto S3 import, training, campaign).
+           (moto S3 import, training, campaign). Clients: ``asyncio`` (N keep-alive connections driven
+           from one event loop, raw HTTP/1.1) and ``threads`` (N threads with http.client; on 2 cores their
+           own GIL contention shows up in the figures). ``--rates 0`` is closed loop (each client sends
+           its next request as soon as it has an answer); a rate paces the clients to that total.
   scale    Training on generated interactions (default 10M events, 1M users, 100k items): time and
            peak RSS of the training process.
 """
@@ -12,6 +15,7 @@ Subcommands (run from the repo root):
 from __future__ import annotations
 
 import argparse
+import asyncio
 import http.client
 import json
 import os
@@ -161,7 +165,7 @@ def client_loop(
     out.extend(local)
 
 
-def bench_latency(clients: int, requests: int, rates: list[float]) -> None:
+def bench_latency(clients: int, requests: int, rates: list[float], modes: list[str]) -> None:
     import boto3
     from moto.server import ThreadedMotoServer
 
@@ -209,31 +213,72 @@ def bench_latency(clients: int, requests: int, rates: list[float]) -> None:
             personalize = boto3.client("personalize", endpoint_url=url)
             campaign, users = setup_campaign(personalize, boto3.client("s3"))
             client_loop(port, campaign, users, 200, 99, [])
-            for rate in rates:
-                run_clients(port, campaign, users, clients, requests, rate)
+            for mode in modes:
+                for rate in rates:
+                    run_clients(port, campaign, users, clients, requests, rate, mode)
         finally:
             proc.terminate()
             proc.wait(timeout=10)
             moto.stop()
 
 
-def run_clients(port: int, campaign: str, users: list[str], clients: int, requests: int, rate: float) -> None:
-    """``clients`` threads at ``rate`` requests/s in total (0 = as fast as they can); prints percentiles."""
+async def async_client(
+    port: int, campaign: str, users: list[str], n: int, seed: int, out: list[float], interval: float
+) -> None:
+    """One client on its own keep-alive connection, written against raw HTTP/1.1 (no client library)."""
+    rng = np.random.default_rng(seed)
+    reader, writer = await asyncio.open_connection("127.0.0.1", port)
+    next_at = time.perf_counter() + rng.random() * interval
+    for _ in range(n):
+        if interval:
+            await asyncio.sleep(max(0.0, next_at - time.perf_counter()))
+            next_at += interval
+        user = users[rng.integers(len(users))]
+        body = json.dumps({"campaignArn": campaign, "userId": user, "numResults": 25}).encode()
+        head = "POST /recommendations HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
+        start = time.perf_counter()
+        writer.write(f"{head}Content-Length: {len(body)}\r\n\r\n".encode() + body)
+        header = await reader.readuntil(b"\r\n\r\n")
+        length = int(header.lower().split(b"content-length:")[1].split(b"\r\n")[0])
+        await reader.readexactly(length)
+        out.append(time.perf_counter() - start)
+        assert header.startswith(b"HTTP/1.1 200")
+    writer.close()
+
+
+def run_clients(
+    port: int, campaign: str, users: list[str], clients: int, requests: int, rate: float, mode: str
+) -> None:
+    """``clients`` concurrent clients at ``rate`` requests/s in all (0 = closed loop); prints percentiles."""
     interval = clients / rate if rate else 0.0
     latencies: list[float] = []
-    threads = [
-        threading.Thread(target=client_loop, args=(port, campaign, users, requests, k, latencies, interval))
-        for k in range(clients)
-    ]
     start = time.perf_counter()
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
+    if mode == "asyncio":
+
+        async def all_clients() -> None:
+            await asyncio.gather(
+                *(
+                    async_client(port, campaign, users, requests, k, latencies, interval)
+                    for k in range(clients)
+                )
+            )
+
+        asyncio.run(all_clients())
+    else:
+        threads = [
+            threading.Thread(
+                target=client_loop, args=(port, campaign, users, requests, k, latencies, interval)
+            )
+            for k in range(clients)
+        ]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
     elapsed = time.perf_counter() - start
     ms = np.array(latencies) * 1000
     print(
-        f"get_recommendations clients={clients} offered_rps={rate or 'max'} requests={len(ms)} "
+        f"get_recommendations client={mode} clients={clients} offered_rps={rate or 'max'} requests={len(ms)} "
         f"p50_ms={np.percentile(ms, 50):.2f} p99_ms={np.percentile(ms, 99):.2f} max_ms={ms.max():.1f} "
         f"throughput_rps={len(ms) / elapsed:.0f}",
         flush=True,
@@ -292,6 +337,11 @@ def main(argv: list[str] | None = None) -> int:
     lat.add_argument("--clients", type=int, default=16)
     lat.add_argument("--requests", type=int, default=500, help="per client")
     lat.add_argument("--rates", default="0,1000", help="total offered requests/s per run; 0 = closed loop")
+    lat.add_argument(
+        "--client",
+        default="asyncio,threads",
+        help="asyncio: raw HTTP on 16 connections; threads: http.client",
+    )
     s = sub.add_parser("scale")
     s.add_argument("--events", type=int, default=10_000_000)
     s.add_argument("--users", type=int, default=1_000_000)
@@ -301,7 +351,8 @@ def main(argv: list[str] | None = None) -> int:
     if args.cmd == "train":
         bench_train(args.repeats)
     elif args.cmd == "latency":
-        bench_latency(args.clients, args.requests, [float(r) for r in args.rates.split(",")])
+        rates = [float(r) for r in args.rates.split(",")]
+        bench_latency(args.clients, args.requests, rates, args.client.split(","))
     else:
         bench_scale(args.events, args.users, args.items, not args.no_metrics)
     return 0

@@ -2,7 +2,8 @@
 
 10% of eligible users are drawn at random (seeded); for each, the newest 10% of its interactions
 (at least one) are held out. A model trained on everything else recommends 25 items from the older
-90%; the held-out items are the truth. Users need ``MIN_INTERACTIONS`` interactions to be eligible.
+90%; the held-out items are the truth. Users need ``MIN_INTERACTIONS`` interactions to be eligible,
+and at most ``MAX_TEST_USERS`` are drawn.
 """
 
 from __future__ import annotations
@@ -20,6 +21,9 @@ K_VALUES = (5, 10, 25)
 MIN_INTERACTIONS = 10
 TEST_USER_FRACTION = 0.1
 HOLDOUT_FRACTION = 0.1
+# Scoring is one full-catalogue pass per test user; beyond this many the metrics barely move but
+# training time would grow with the user count (Personalize does not document a cap).
+MAX_TEST_USERS = 5000
 
 
 @dataclass(frozen=True)
@@ -35,7 +39,7 @@ def split_holdout(interactions: pd.DataFrame, seed: int) -> Split:
     counts = interactions.groupby("USER_ID").size()
     eligible = np.sort(counts.index[counts >= MIN_INTERACTIONS].astype(str).to_numpy())
     rng = np.random.default_rng(seed)
-    n_test = max(1, round(len(eligible) * TEST_USER_FRACTION)) if len(eligible) else 0
+    n_test = min(MAX_TEST_USERS, max(1, round(len(eligible) * TEST_USER_FRACTION))) if len(eligible) else 0
     test_users = set(rng.choice(eligible, size=n_test, replace=False)) if n_test else set()
     is_test = interactions["USER_ID"].astype(str).isin(test_users)
     test = interactions.loc[is_test].sort_values(["USER_ID", "TIMESTAMP"], kind="stable")

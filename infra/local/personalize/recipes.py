@@ -274,9 +274,10 @@ class Model:
         scores += p("blend_sequence") * seq / max(float(seq.max(initial=0.0)), 1e-9)
         if len(hist_items):
             age = (hist_ts[-1] - hist_ts) / DAY
-            seen, inverse = np.unique(hist_items, return_inverse=True)
-            rep = np.bincount(inverse, weights=0.5 ** (age / p("recency_half_life_days")))
-            scores[seen] += p("blend_repeat") * rep / max(float(rep.max()), 1e-9)
+            rep = np.bincount(
+                hist_items, weights=0.5 ** (age / p("recency_half_life_days")), minlength=len(scores)
+            )
+            scores += p("blend_repeat") / max(float(rep.max()), 1e-9) * rep
         return scores.astype(np.float32, copy=False)
 
     def _sequence_scores(self, hist_items: np.ndarray, hist_ts: np.ndarray) -> np.ndarray:
@@ -290,12 +291,14 @@ class Model:
         w = 0.5 ** (hours / self.config.param("session_half_life_hours")) + 0.5 ** np.arange(len(items))[::-1]
         # Gather the CSR rows by hand: scipy fancy indexing costs more than the arithmetic here.
         nb = self.neighbours
-        starts, ends = nb.indptr[items], nb.indptr[items + 1]
-        if not (ends > starts).any():
+        starts, lengths = nb.indptr[items], nb.indptr[items + 1] - nb.indptr[items]
+        total = int(lengths.sum())
+        if not total:
             return out
-        idx = np.concatenate([nb.indices[a:b] for a, b in zip(starts, ends, strict=True)])
-        val = np.concatenate([nb.data[a:b] * wk for a, b, wk in zip(starts, ends, w, strict=True)])
-        return np.bincount(idx, weights=val, minlength=self.n_items).astype(np.float32)
+        row_start = np.cumsum(lengths) - lengths
+        pos = np.repeat(starts - row_start, lengths) + np.arange(total)
+        val = nb.data[pos] * np.repeat(w, lengths)
+        return np.bincount(nb.indices[pos], weights=val, minlength=self.n_items).astype(np.float32)
 
 
 def _user_item_matrix(data: Prepared, half_life_days: float) -> sp.csr_matrix:
@@ -404,5 +407,10 @@ def top_n(scores: np.ndarray, n: int, allowed: np.ndarray | None = None) -> np.n
     n = min(n, int(np.isfinite(s).sum()))
     if n <= 0:
         return np.zeros(0, dtype=np.int64)
-    part = np.argpartition(-s, n - 1)[:n] if n < len(s) else np.arange(len(s))
-    return part[np.lexsort((part, -s[part]))]
+    if n < len(s):
+        # partition + threshold is cheaper than argpartition here (the hot path of every request)
+        threshold = np.partition(s, len(s) - n)[len(s) - n]
+        part = np.flatnonzero(s >= threshold)
+    else:
+        part = np.arange(len(s))
+    return part[np.lexsort((part, -s[part]))][:n]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import uuid
 from functools import lru_cache
 from typing import Any
@@ -93,11 +94,16 @@ class Runtime:
 
 def _items(model: Model, scores: np.ndarray, best: np.ndarray) -> list[dict[str, Any]]:
     """Item list with scores normalised to sum to 1 over all candidates, as Personalize reports them."""
-    total = float(scores.sum(where=np.isfinite(scores) & (scores > 0))) or 1.0
+    total = float(np.maximum(scores, 0.0, where=np.isfinite(scores), out=np.zeros_like(scores)).sum()) or 1.0
     ids = model.item_ids[best].tolist()
     values = np.round(np.maximum(scores[best], 0.0) / total, 7).tolist()
     return [{"itemId": str(i), "score": v} for i, v in zip(ids, values, strict=True)]
 
 
+_RID_PREFIX = uuid.uuid4().hex[:8]
+_RID_COUNTER = itertools.count()
+
+
 def _rid() -> str:
-    return "RID-" + uuid.uuid4().hex[:8] + "-" + uuid.uuid4().hex[:4]
+    """Unique per process start and request; cheaper than a uuid4 per call."""
+    return f"RID-{_RID_PREFIX}-{next(_RID_COUNTER):08x}"
