@@ -8,9 +8,11 @@ A failure at any step alerts the operators, leaves the watermark where it was, a
 
 from __future__ import annotations
 
+import gc
 import hashlib
 import tempfile
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from functools import partial
@@ -195,6 +197,25 @@ def extract_dataset(
     dataset: DatasetType, records: Callable[[], Iterable[Record]], directory: str, options: ExportOptions
 ) -> tuple[list[Part], RowConverter]:
     """Write one dataset's CSV parts to ``directory``. Interactions are sorted by (TIMESTAMP, click id)."""
+    with _gc_paused():
+        return _extract(dataset, records, directory, options)
+
+
+@contextmanager
+def _gc_paused() -> Iterator[None]:
+    """The hot loop allocates millions of acyclic tuples; cyclic GC passes over them cost ~10%."""
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            gc.enable()
+
+
+def _extract(
+    dataset: DatasetType, records: Callable[[], Iterable[Record]], directory: str, options: ExportOptions
+) -> tuple[list[Part], RowConverter]:
     schema = load_schema(dataset)
     if dataset != "interactions":
         converter = RowConverter(schema)
