@@ -91,6 +91,10 @@ def main(argv: list[str] | None = None) -> int:
             print(f"{recipe} {metric}={value:.4f}")
     for metric, value in AMAZON.items():
         print(f"amazon-user-personalization {metric}={value:.4f}")
+    for recipe in ("aws-user-personalization", "aws-user-personalization-v2"):
+        if recipe in results:
+            beaten = [m for m, v in AMAZON.items() if results[recipe][m] > v]
+            print(f"# {recipe} beats Amazon's figure on {len(beaten)}/{len(AMAZON)} metrics")
     print(f"# seeds={args.seeds} elapsed_s={time.perf_counter() - start:.1f}")
     return 0
 
