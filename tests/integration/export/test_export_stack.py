@@ -173,3 +173,22 @@ def test_scheduled_function_runs_against_the_stack(
     assert gcs_store.get_bytes(f"manifests/dt={day}/manifest.json") == s3_store.get_bytes(
         f"manifests/dt={day}/manifest.json"
     )
+
+
+def test_large_files_go_through_multipart_and_resumable_uploads(export_deps: ExportDeps) -> None:
+    import hashlib
+
+    from shared.adapters.memory import InMemoryDocumentStore
+
+    docs = InMemoryDocumentStore()  # the source does not matter here: the uploads do
+    step = timedelta(milliseconds=400)
+    for n in range(200_000):
+        doc_id, data = interaction(n, DAY_START + step * n, DEVICE=f"device-{n % 9}-" + "x" * 80)
+        docs.docs[f"ml_interactions/{doc_id}"] = data
+    result = run_export(DAY, replace(export_deps, docs=docs))
+
+    [part] = next(d for d in result.datasets if d.dataset == "interactions").files
+    assert part.size > 16 * 1024 * 1024  # above the S3 multipart threshold and two GCS resumable chunks
+    for store in (export_deps.import_store, export_deps.backup_store):
+        data = store.get_bytes(part.key)
+        assert len(data) == part.size and hashlib.sha256(data).hexdigest() == part.sha256
