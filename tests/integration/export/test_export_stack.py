@@ -190,5 +190,5 @@ def test_large_files_go_through_multipart_and_resumable_uploads(export_deps: Exp
     [part] = next(d for d in result.datasets if d.dataset == "interactions").files
     assert part.size > 16 * 1024 * 1024  # above the S3 multipart threshold and two GCS resumable chunks
     for store in (export_deps.import_store, export_deps.backup_store):
-        data = store.get_bytes(part.key)
-        assert len(data) == part.size and hashlib.sha256(data).hexdigest() == part.sha256
+        body = store.get_bytes(part.key)
+        assert len(body) == part.size and hashlib.sha256(body).hexdigest() == part.sha256
