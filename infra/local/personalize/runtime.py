@@ -30,7 +30,7 @@ class Runtime:
         self.store = store
 
     def _campaign_model(self, body: dict[str, Any]) -> Model:
-        arn = body.get("campaignArn")
+        arn = _text(body, "campaignArn")
         if not arn:
             raise InvalidInputException("campaignArn is required (recommenders are not supported).")
         campaign = self.store.resources["campaigns"].get(arn)
@@ -41,13 +41,13 @@ class Runtime:
         return self.store.model(campaign["solutionVersionArn"])
 
     def _allowed(self, body: dict[str, Any], model: Model, user_id: str | None) -> np.ndarray | None:
-        arn = body.get("filterArn")
+        arn = _text(body, "filterArn")
         if not arn:
             return None
         found = self.store.resources["filters"].get(arn)
         if found is None:
             raise ResourceNotFoundException(f"Filter not found: {arn}")
-        values = filter_expr.parse_filter_values(body.get("filterValues"))
+        values = filter_expr.parse_filter_values(_mapping(body, "filterValues"))
         return filter_expr.allowed_items(_parsed(found["filterExpression"]), model, user_id, values)
 
     def get_recommendations(self, body: dict[str, Any]) -> dict[str, Any]:
@@ -55,7 +55,7 @@ class Runtime:
         if not isinstance(num, int) or not 1 <= num <= MAX_RESULTS:
             raise InvalidInputException(f"numResults must be between 1 and {MAX_RESULTS}.")
         model = self._campaign_model(body)
-        user_id, item_id = body.get("userId"), body.get("itemId")
+        user_id, item_id = _text(body, "userId"), _text(body, "itemId")
         if model.recipe == RANKING:
             raise InvalidInputException(
                 "A personalized-ranking campaign answers GetPersonalizedRanking only."
@@ -75,7 +75,7 @@ class Runtime:
 
     def get_personalized_ranking(self, body: dict[str, Any]) -> dict[str, Any]:
         inputs = body.get("inputList")
-        user_id = body.get("userId")
+        user_id = _text(body, "userId")
         if not user_id or not isinstance(inputs, list) or not 1 <= len(inputs) <= MAX_RESULTS:
             raise InvalidInputException(f"userId and an inputList of 1-{MAX_RESULTS} item IDs are required.")
         model = self._campaign_model(body)
@@ -90,6 +90,20 @@ class Runtime:
         total = sum(max(s, 0.0) for _, s in ranked) or 1.0
         out = [{"itemId": item, "score": round(max(s, 0.0) / total, 7)} for item, s in ranked + unknown]
         return {"personalizedRanking": out, "recommendationId": _rid()}
+
+
+def _text(body: dict[str, Any], key: str) -> str | None:
+    value = body.get(key)
+    if value is not None and not isinstance(value, str):
+        raise InvalidInputException(f"{key} must be a string.")
+    return value
+
+
+def _mapping(body: dict[str, Any], key: str) -> dict[str, str]:
+    value = body.get(key) or {}
+    if not isinstance(value, dict) or not all(isinstance(v, str) for v in value.values()):
+        raise InvalidInputException(f"{key} must be a map of strings.")
+    return value
 
 
 def _items(model: Model, scores: np.ndarray, best: np.ndarray) -> list[dict[str, Any]]:

@@ -92,10 +92,13 @@ def public(record: dict[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in record.items() if not k.startswith("_")}
 
 
-def required(body: dict[str, Any], key: str) -> Any:
+def required(body: dict[str, Any], key: str, kind: type = str) -> Any:
+    """``body[key]``, which must be present, non-empty and of ``kind``."""
     value = body.get(key)
-    if value in (None, ""):
+    if value in (None, "") or (isinstance(value, dict) and not value):
         raise InvalidInputException(f"Missing required parameter {key}.")
+    if not isinstance(value, kind):
+        raise InvalidInputException(f"Parameter {key} must be of type {kind.__name__}.")
     return value
 
 
@@ -235,7 +238,7 @@ class ControlPlane:
     def op_CreateDatasetImportJob(self, body: dict[str, Any]) -> dict[str, Any]:
         name = check_name(required(body, "jobName"), "jobName")
         dataset = self.store.get("datasets", required(body, "datasetArn"))
-        location = required(required(body, "dataSource"), "dataLocation")
+        location = required(required(body, "dataSource", dict), "dataLocation")
         if not str(location).startswith("s3://"):
             raise InvalidInputException(f"dataLocation must be an s3:// URI: {location}")
         mode = body.get("importMode", "FULL")
@@ -518,8 +521,8 @@ class ControlPlane:
     def op_CreateBatchInferenceJob(self, body: dict[str, Any]) -> dict[str, Any]:
         name = check_name(required(body, "jobName"), "jobName")
         version = self._active_version(required(body, "solutionVersionArn"))
-        source = required(required(body, "jobInput"), "s3DataSource")
-        dest = required(required(body, "jobOutput"), "s3DataDestination")
+        source = required(required(body, "jobInput", dict), "s3DataSource", dict)
+        dest = required(required(body, "jobOutput", dict), "s3DataDestination", dict)
         for path in (required(source, "path"), required(dest, "path")):
             if not str(path).startswith("s3://"):
                 raise InvalidInputException(f"Not an s3:// path: {path}")
