@@ -86,6 +86,28 @@ SUMMARY_KEYS = {
     ),
 }
 
+# Operations that only read one resource or list a kind: operation -> (kind, ARN key, response key).
+DESCRIBE: dict[str, tuple[str, str, str]] = {
+    "DescribeSchema": ("schemas", "schemaArn", "schema"),
+    "DescribeDatasetGroup": ("datasetGroups", "datasetGroupArn", "datasetGroup"),
+    "DescribeDataset": ("datasets", "datasetArn", "dataset"),
+    "DescribeDatasetImportJob": ("datasetImportJobs", "datasetImportJobArn", "datasetImportJob"),
+    "DescribeSolutionVersion": ("solutionVersions", "solutionVersionArn", "solutionVersion"),
+    "DescribeFilter": ("filters", "filterArn", "filter"),
+    "DescribeBatchInferenceJob": ("batchInferenceJobs", "batchInferenceJobArn", "batchInferenceJob"),
+}
+# operation -> (kind, response key, optional parent ARN filter)
+LIST: dict[str, tuple[str, str, str | None]] = {
+    "ListSchemas": ("schemas", "schemas", None),
+    "ListDatasetGroups": ("datasetGroups", "datasetGroups", None),
+    "ListDatasets": ("datasets", "datasets", "datasetGroupArn"),
+    "ListDatasetImportJobs": ("datasetImportJobs", "datasetImportJobs", "datasetArn"),
+    "ListSolutions": ("solutions", "solutions", "datasetGroupArn"),
+    "ListSolutionVersions": ("solutionVersions", "solutionVersions", "solutionArn"),
+    "ListFilters": ("filters", "Filters", "datasetGroupArn"),
+    "ListBatchInferenceJobs": ("batchInferenceJobs", "batchInferenceJobs", "solutionVersionArn"),
+}
+
 
 def public(record: dict[str, Any]) -> dict[str, Any]:
     """Drop the engine's private keys (leading underscore)."""
@@ -121,10 +143,22 @@ class ControlPlane:
 
     def dispatch(self, operation: str, body: dict[str, Any], region: str | None = None) -> dict[str, Any]:
         handler: Callable[[dict[str, Any]], dict[str, Any]] | None = getattr(self, "op_" + operation, None)
-        if handler is None:
+        if handler is None and operation not in DESCRIBE and operation not in LIST:
             raise UnknownOperationException(f"Operation {operation} is not supported by the local engine.")
         self._request.region = region or self.region
+        if operation in DESCRIBE:
+            kind, arn_key, out_key = DESCRIBE[operation]
+            return {out_key: public(self.store.get(kind, required(body, arn_key)))}
+        if operation in LIST:
+            kind, out_key, parent = LIST[operation]
+            return self._list(kind, body, out_key, **({parent: body.get(parent)} if parent else {}))
+        assert handler is not None
         return handler(body)
+
+    @classmethod
+    def operations(cls) -> list[str]:
+        """Every control-plane operation the engine answers."""
+        return sorted([n[3:] for n in dir(cls) if n.startswith("op_")] + [*DESCRIBE, *LIST])
 
     def arn(self, kind: str, *parts: str) -> str:
         region = getattr(self._request, "region", self.region)
@@ -161,12 +195,6 @@ class ControlPlane:
         self._new("schemas", arn, {"name": name, "schemaArn": arn, "schema": text, **_opt(body, "domain")})
         return {"schemaArn": arn}
 
-    def op_DescribeSchema(self, body: dict[str, Any]) -> dict[str, Any]:
-        return {"schema": public(self.store.get("schemas", required(body, "schemaArn")))}
-
-    def op_ListSchemas(self, body: dict[str, Any]) -> dict[str, Any]:
-        return self._list("schemas", body, "schemas")
-
     def op_DeleteSchema(self, body: dict[str, Any]) -> dict[str, Any]:
         arn = required(body, "schemaArn")
         self.store.get("schemas", arn)
@@ -182,12 +210,6 @@ class ControlPlane:
         extra = _opt(body, "roleArn", "kmsKeyArn", "domain")
         self._new("datasetGroups", arn, {"name": name, "datasetGroupArn": arn, "status": "ACTIVE", **extra})
         return {"datasetGroupArn": arn, **_opt(body, "domain")}
-
-    def op_DescribeDatasetGroup(self, body: dict[str, Any]) -> dict[str, Any]:
-        return {"datasetGroup": public(self.store.get("datasetGroups", required(body, "datasetGroupArn")))}
-
-    def op_ListDatasetGroups(self, body: dict[str, Any]) -> dict[str, Any]:
-        return self._list("datasetGroups", body, "datasetGroups")
 
     def op_DeleteDatasetGroup(self, body: dict[str, Any]) -> dict[str, Any]:
         arn = required(body, "datasetGroupArn")
@@ -218,12 +240,6 @@ class ControlPlane:
         }
         self._new("datasets", arn, record)
         return {"datasetArn": arn}
-
-    def op_DescribeDataset(self, body: dict[str, Any]) -> dict[str, Any]:
-        return {"dataset": public(self.store.get("datasets", required(body, "datasetArn")))}
-
-    def op_ListDatasets(self, body: dict[str, Any]) -> dict[str, Any]:
-        return self._list("datasets", body, "datasets", datasetGroupArn=body.get("datasetGroupArn"))
 
     def op_DeleteDataset(self, body: dict[str, Any]) -> dict[str, Any]:
         arn = required(body, "datasetArn")
@@ -268,13 +284,6 @@ class ControlPlane:
         self.worker.submit(self.worker.run_import, arn)
         return {"datasetImportJobArn": arn}
 
-    def op_DescribeDatasetImportJob(self, body: dict[str, Any]) -> dict[str, Any]:
-        job = self.store.get("datasetImportJobs", required(body, "datasetImportJobArn"))
-        return {"datasetImportJob": public(job)}
-
-    def op_ListDatasetImportJobs(self, body: dict[str, Any]) -> dict[str, Any]:
-        return self._list("datasetImportJobs", body, "datasetImportJobs", datasetArn=body.get("datasetArn"))
-
     # Solutions
     def op_CreateSolution(self, body: dict[str, Any]) -> dict[str, Any]:
         name = check_name(required(body, "name"))
@@ -314,9 +323,6 @@ class ControlPlane:
                 k: versions[-1][k] for k in keys if versions[-1].get(k) is not None
             }
         return {"solution": solution}
-
-    def op_ListSolutions(self, body: dict[str, Any]) -> dict[str, Any]:
-        return self._list("solutions", body, "solutions", datasetGroupArn=body.get("datasetGroupArn"))
 
     def op_DeleteSolution(self, body: dict[str, Any]) -> dict[str, Any]:
         arn = required(body, "solutionArn")
@@ -368,16 +374,6 @@ class ControlPlane:
         self._new("solutionVersions", arn, record)
         self.worker.submit(self.worker.run_training, arn)
         return {"solutionVersionArn": arn}
-
-    def op_DescribeSolutionVersion(self, body: dict[str, Any]) -> dict[str, Any]:
-        return {
-            "solutionVersion": public(
-                self.store.get("solutionVersions", required(body, "solutionVersionArn"))
-            )
-        }
-
-    def op_ListSolutionVersions(self, body: dict[str, Any]) -> dict[str, Any]:
-        return self._list("solutionVersions", body, "solutionVersions", solutionArn=body.get("solutionArn"))
 
     def op_GetSolutionMetrics(self, body: dict[str, Any]) -> dict[str, Any]:
         version = self.store.get("solutionVersions", required(body, "solutionVersionArn"))
@@ -507,12 +503,6 @@ class ControlPlane:
         self._new("filters", arn, record)
         return {"filterArn": arn}
 
-    def op_DescribeFilter(self, body: dict[str, Any]) -> dict[str, Any]:
-        return {"filter": public(self.store.get("filters", required(body, "filterArn")))}
-
-    def op_ListFilters(self, body: dict[str, Any]) -> dict[str, Any]:
-        return self._list("filters", body, "Filters", datasetGroupArn=body.get("datasetGroupArn"))
-
     def op_DeleteFilter(self, body: dict[str, Any]) -> dict[str, Any]:
         self.store.delete("filters", required(body, "filterArn"))
         return {}
@@ -547,18 +537,6 @@ class ControlPlane:
         self._new("batchInferenceJobs", arn, record)
         self.worker.submit(self.worker.run_batch, arn)
         return {"batchInferenceJobArn": arn}
-
-    def op_DescribeBatchInferenceJob(self, body: dict[str, Any]) -> dict[str, Any]:
-        job = self.store.get("batchInferenceJobs", required(body, "batchInferenceJobArn"))
-        return {"batchInferenceJob": public(job)}
-
-    def op_ListBatchInferenceJobs(self, body: dict[str, Any]) -> dict[str, Any]:
-        return self._list(
-            "batchInferenceJobs",
-            body,
-            "batchInferenceJobs",
-            solutionVersionArn=body.get("solutionVersionArn"),
-        )
 
     def resume(self) -> None:
         """After a restart, re-queue work that was pending when the engine stopped."""

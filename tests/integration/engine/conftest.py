@@ -242,6 +242,17 @@ def new_group(personalize: Any) -> tuple[str, str, str]:
     return group, interactions, items
 
 
+def train_solution(personalize: Any, group: str, recipe: str, **solution: Any) -> tuple[str, dict[str, Any]]:
+    """Create a solution and one version; wait for training; return its ARN and the version's description."""
+    arn = personalize.create_solution(
+        name=unique("sol"), datasetGroupArn=group, recipeArn=RECIPE + recipe, **solution
+    )["solutionArn"]
+    version = personalize.create_solution_version(solutionArn=arn)["solutionVersionArn"]
+    return arn, wait_for(
+        lambda: personalize.describe_solution_version(solutionVersionArn=version)["solutionVersion"]
+    )
+
+
 @pytest.fixture(scope="session")
 def trained(personalize: Any, s3: Any, bucket: str) -> Trained:
     group, interactions, items = new_group(personalize)
@@ -255,10 +266,10 @@ def trained(personalize: Any, s3: Any, bucket: str) -> Trained:
         import_and_wait(personalize, items, put_csv(s3, bucket, "t/items.csv", make_items()))["status"]
         == "ACTIVE"
     )
-    solution = personalize.create_solution(
-        name=unique("sol"),
-        datasetGroupArn=group,
-        recipeArn=RECIPE + "aws-user-personalization",
+    solution, status = train_solution(
+        personalize,
+        group,
+        "aws-user-personalization",
         performAutoTraining=False,
         solutionConfig={
             "eventsConfig": {
@@ -268,12 +279,9 @@ def trained(personalize: Any, s3: Any, bucket: str) -> Trained:
                 ]
             }
         },
-    )["solutionArn"]
-    version = personalize.create_solution_version(solutionArn=solution)["solutionVersionArn"]
-    status = wait_for(
-        lambda: personalize.describe_solution_version(solutionVersionArn=version)["solutionVersion"]
     )
     assert status["status"] == "ACTIVE", status
+    version = status["solutionVersionArn"]
     campaign = personalize.create_campaign(
         name=unique("camp"), solutionVersionArn=version, minProvisionedTPS=1
     )["campaignArn"]

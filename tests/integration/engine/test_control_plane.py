@@ -17,6 +17,7 @@ from tests.integration.engine.conftest import (
     make_items,
     new_group,
     put_csv,
+    train_solution,
     unique,
     wait_for,
 )
@@ -193,13 +194,7 @@ def test_too_little_data_fails_the_solution_version(personalize: Any, s3: Any, b
     group, interactions, _ = new_group(personalize)
     small = make_interactions(n_users=10, per_user=5)
     import_and_wait(personalize, interactions, put_csv(s3, bucket, f"{unique('small')}.csv", small))
-    solution = personalize.create_solution(
-        name=unique("small"), datasetGroupArn=group, recipeArn=RECIPE + "aws-user-personalization"
-    )["solutionArn"]
-    version = personalize.create_solution_version(solutionArn=solution)["solutionVersionArn"]
-    found = wait_for(
-        lambda: personalize.describe_solution_version(solutionVersionArn=version)["solutionVersion"]
-    )
+    _, found = train_solution(personalize, group, "aws-user-personalization")
     assert found["status"] == "CREATE FAILED"
     assert "1000" in found["failureReason"].replace(",", "")
 

@@ -7,7 +7,13 @@ from typing import Any
 
 import pytest
 
-from tests.integration.engine.conftest import DESKDROP, RECIPE, import_and_wait, put_csv, unique, wait_for
+from tests.integration.engine.conftest import (
+    DESKDROP,
+    import_and_wait,
+    put_csv,
+    train_solution,
+    unique,
+)
 
 pytestmark = pytest.mark.integration
 
@@ -41,15 +47,9 @@ def test_deskdrop_metrics_are_sane(personalize: Any, s3: Any, bucket: str) -> No
     for kind, frame in frames.items():
         location = put_csv(s3, bucket, f"deskdrop/{unique(kind)}.csv", frame)
         assert import_and_wait(personalize, arns[kind], location)["status"] == "ACTIVE"
-    solution = personalize.create_solution(
-        name=unique("deskdrop"), datasetGroupArn=group, recipeArn=RECIPE + "aws-user-personalization"
-    )["solutionArn"]
-    version = personalize.create_solution_version(solutionArn=solution)["solutionVersionArn"]
-    found = wait_for(
-        lambda: personalize.describe_solution_version(solutionVersionArn=version)["solutionVersion"]
-    )
+    _, found = train_solution(personalize, group, "aws-user-personalization")
     assert found["status"] == "ACTIVE", found
-    metrics = personalize.get_solution_metrics(solutionVersionArn=version)["metrics"]
+    metrics = personalize.get_solution_metrics(solutionVersionArn=found["solutionVersionArn"])["metrics"]
     assert metrics["normalized_discounted_cumulative_gain_at_10"] > 0.2
     assert metrics["precision_at_10"] > 0.03
     assert metrics["coverage"] > 0.2

@@ -22,7 +22,7 @@ ERRORS = {
     "ResourceInUseException",
     "LimitExceededException",
 }
-SUPPORTED = sorted(name[3:] for name in dir(ControlPlane) if name.startswith("op_"))
+SUPPORTED = ControlPlane.operations()
 MODEL_OPERATIONS = set(botocore.session.get_session().get_service_model("personalize").operation_names)
 
 

@@ -7,7 +7,7 @@ from typing import Any
 import pytest
 from botocore.exceptions import ClientError
 
-from tests.integration.engine.conftest import RECIPE, unique, wait_for
+from tests.integration.engine.conftest import train_solution, unique, wait_for
 
 pytestmark = pytest.mark.integration
 
@@ -96,15 +96,11 @@ def test_personalized_ranking(personalize: Any, runtime: Any, trained: Any, asse
     "recipe", ["aws-sims", "aws-popularity-count", "aws-trending-now", "aws-personalized-ranking"]
 )
 def test_other_recipes(personalize: Any, runtime: Any, trained: Any, recipe: str) -> None:
-    solution = personalize.create_solution(
-        name=unique("r"), datasetGroupArn=trained.group_arn, recipeArn=RECIPE + recipe
-    )["solutionArn"]
-    version = personalize.create_solution_version(solutionArn=solution)["solutionVersionArn"]
-    found = wait_for(
-        lambda: personalize.describe_solution_version(solutionVersionArn=version)["solutionVersion"]
-    )
+    _, found = train_solution(personalize, trained.group_arn, recipe)
     assert found["status"] == "ACTIVE", found
-    campaign = personalize.create_campaign(name=unique("c"), solutionVersionArn=version)["campaignArn"]
+    campaign = personalize.create_campaign(name=unique("c"), solutionVersionArn=found["solutionVersionArn"])[
+        "campaignArn"
+    ]
     wait_for(lambda: personalize.describe_campaign(campaignArn=campaign)["campaign"])
     if recipe == "aws-sims":
         out = runtime.get_recommendations(campaignArn=campaign, itemId="i3", numResults=10)
