@@ -111,7 +111,8 @@ LIST: dict[str, tuple[str, str, str | None]] = {
 
 def public(record: dict[str, Any]) -> dict[str, Any]:
     """Drop the engine's private keys (leading underscore)."""
-    return {k: v for k, v in record.items() if not k.startswith("_")}
+    snapshot = dict(record)  # one C-level copy: the worker thread may be updating the record
+    return {k: v for k, v in snapshot.items() if not k.startswith("_")}
 
 
 def required(body: dict[str, Any], key: str, kind: type = str) -> Any:

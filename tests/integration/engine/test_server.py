@@ -74,3 +74,17 @@ def test_module_entry_point(tmp_path: Path) -> None:
         proc.terminate()
         proc.wait(timeout=10)
     assert proc.returncode == 0
+
+
+def test_trained_campaign_serves_after_restart(tmp_path: Path, trained: Any, engine_env: Any) -> None:
+    """A copy of the session's state directory, opened by a fresh engine, still recommends."""
+    import shutil
+
+    from infra.local.personalize.runtime import Runtime
+    from infra.local.personalize.store import Store
+
+    with engine_env.engine.engine.store.lock:
+        shutil.copytree(engine_env.engine.engine.store.root, tmp_path / "copy")
+    revived = Runtime(Store(tmp_path / "copy"))
+    out = revived.get_recommendations({"campaignArn": trained.campaign_arn, "userId": "u1", "numResults": 5})
+    assert len(out["itemList"]) == 5
