@@ -21,4 +21,6 @@ def test_demo_runs_green_and_stops_the_stack(tmp_path: Path) -> None:
     assert code == 0, text
     assert "FAILED" not in text and "SKIPPED" not in text
     assert "clicks:captured=1500" in text and "'duplicate': 1500" in text
+    assert "interactions=1500, items=90, users=60 rows" in text and "byte-identical" in text
+    assert "campaign ACTIVE" in text
     assert all(state == "down" for state in LocalStack(tmp_path).status().values())
