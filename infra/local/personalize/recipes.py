@@ -49,6 +49,8 @@ DEFAULTS: dict[str, float] = {
     "blend_sequence": 0.6,
     "blend_repeat": 2.0,
     "blend_popularity": 0.5,
+    "blend_freshness": 0.05,
+    "freshness_half_life_days": 3.0,
     "seed": 42,
 }
 
@@ -214,6 +216,7 @@ class Model:
     event_types: list[str]
     item_meta: pd.DataFrame | None
     popularity: np.ndarray
+    freshness: np.ndarray | None = None
     user_factors: np.ndarray | None = None
     item_factors: np.ndarray | None = None
     neighbours: sp.csr_matrix | None = None
@@ -268,6 +271,8 @@ class Model:
         p = self.config.param
         hist_items, hist_ts, _ = self.history.of(uidx)
         scores = p("blend_popularity") * self.popularity
+        if self.freshness is not None and p("blend_freshness"):
+            scores += p("blend_freshness") * self.freshness
         if self.user_factors is not None and self.item_factors is not None:
             taste = self.item_factors @ self.user_factors[uidx]
             scores += p("blend_taste") * taste / max(float(np.abs(taste).max(initial=0.0)), 1e-9)
@@ -319,6 +324,16 @@ def _popularity(data: Prepared, half_life_days: float | None) -> np.ndarray:
         w = w * 0.5 ** ((data.ts.max() - data.ts) / DAY / half_life_days)
     pop = np.bincount(data.items, weights=w, minlength=data.n_items)
     return (pop / max(float(pop.max(initial=0.0)), 1e-12)).astype(np.float32)
+
+
+def _freshness(data: Prepared, now: float, half_life_days: float) -> np.ndarray | None:
+    """1 for an item created at the newest interaction, halving every half-life; 0 when unknown."""
+    meta = data.item_meta
+    if meta is None or "CREATION_TIMESTAMP" not in meta.columns:
+        return None
+    created = pd.to_numeric(meta["CREATION_TIMESTAMP"], errors="coerce").to_numpy(dtype=float)
+    age = np.maximum(now - created, 0.0) / DAY
+    return np.nan_to_num(0.5 ** (age / half_life_days), nan=0.0).astype(np.float32)
 
 
 def _fit_als(matrix: sp.csr_matrix, config: TrainingConfig) -> tuple[np.ndarray, np.ndarray]:
@@ -393,6 +408,7 @@ def train(interactions: pd.DataFrame, items: pd.DataFrame | None, config: Traini
         popularity=pop,
         reference_time=float(data.ts.max()) if len(data.ts) else 0.0,
     )
+    model.freshness = _freshness(data, model.reference_time, p("freshness_half_life_days"))
     if config.recipe in (POPULARITY, TRENDING):
         return model
     matrix = _user_item_matrix(data, p("recency_half_life_days"))
