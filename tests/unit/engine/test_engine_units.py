@@ -218,7 +218,9 @@ def test_training_minimums() -> None:
 def test_fresh_items_without_reads_still_score_for_known_users() -> None:
     df = synthetic()
     newest = int(df["TIMESTAMP"].max())
-    items = pd.DataFrame({"ITEM_ID": ["fresh", "stale"], "CREATION_TIMESTAMP": [newest, newest - 365 * 86_400]})
+    items = pd.DataFrame(
+        {"ITEM_ID": ["fresh", "stale"], "CREATION_TIMESTAMP": [newest, newest - 365 * 86_400]}
+    )
     model = train(df, items, TrainingConfig(recipe="aws-user-personalization"))
     scores = model.score_user("u1")
     assert scores[model.item_index["fresh"]] > scores[model.item_index["stale"]]
