@@ -23,7 +23,7 @@ venv: $(STAMP)
 demo: venv
 	$(VENV)/bin/storyrec demo
 
-test: venv lint
+test: venv lint typecheck
 	$(PY) -m pytest
 
 test-unit: venv
