@@ -223,10 +223,11 @@ class Model:
     reference_time: float = 0.0
     _user_index: dict[str, int] | None = field(default=None, repr=False)
     _item_index: dict[str, int] | None = field(default=None, repr=False)
+    _prior_scores: np.ndarray | None = field(default=None, repr=False)
 
     def __getstate__(self) -> dict[str, Any]:
         state = dict(self.__dict__)
-        state["_user_index"] = state["_item_index"] = None
+        state["_user_index"] = state["_item_index"] = state["_prior_scores"] = None
         return state
 
     @property
@@ -270,14 +271,14 @@ class Model:
     def _blend(self, uidx: int) -> np.ndarray:
         p = self.config.param
         hist_items, hist_ts, _ = self.history.of(uidx)
-        scores = p("blend_popularity") * self.popularity
-        if self.freshness is not None and p("blend_freshness"):
-            scores += p("blend_freshness") * self.freshness
+        scores = self._prior().copy()
         if self.user_factors is not None and self.item_factors is not None:
             taste = self.item_factors @ self.user_factors[uidx]
-            scores += p("blend_taste") * taste / max(float(np.abs(taste).max(initial=0.0)), 1e-9)
+            taste *= p("blend_taste") / max(float(taste.max()), -float(taste.min()), 1e-9)
+            scores += taste
         seq = self._sequence_scores(hist_items, hist_ts)
-        scores += p("blend_sequence") * seq / max(float(seq.max(initial=0.0)), 1e-9)
+        seq *= p("blend_sequence") / max(float(seq.max(initial=0.0)), 1e-9)
+        scores += seq
         if len(hist_items):
             age = (hist_ts[-1] - hist_ts) / DAY
             rep = np.bincount(
@@ -285,6 +286,16 @@ class Model:
             )
             scores += p("blend_repeat") / max(float(rep.max()), 1e-9) * rep
         return scores.astype(np.float32, copy=False)
+
+    def _prior(self) -> np.ndarray:
+        """The user-independent part of the blend: recent popularity plus freshness (cached)."""
+        if self._prior_scores is None:
+            p = self.config.param
+            prior = p("blend_popularity") * self.popularity.astype(np.float32)
+            if self.freshness is not None:
+                prior += p("blend_freshness") * self.freshness
+            self._prior_scores = prior
+        return self._prior_scores
 
     def _sequence_scores(self, hist_items: np.ndarray, hist_ts: np.ndarray) -> np.ndarray:
         """Neighbours of the user's last few items, the most recent counting most."""
@@ -333,7 +344,8 @@ def _freshness(data: Prepared, now: float, half_life_days: float) -> np.ndarray 
         return None
     created = pd.to_numeric(meta["CREATION_TIMESTAMP"], errors="coerce").to_numpy(dtype=float)
     age = np.maximum(now - created, 0.0) / DAY
-    return np.nan_to_num(0.5 ** (age / half_life_days), nan=0.0).astype(np.float32)
+    fresh: np.ndarray = np.nan_to_num(0.5 ** (age / half_life_days), nan=0.0).astype(np.float32)
+    return fresh
 
 
 def _fit_als(matrix: sp.csr_matrix, config: TrainingConfig) -> tuple[np.ndarray, np.ndarray]:

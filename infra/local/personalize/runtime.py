@@ -60,7 +60,7 @@ class Runtime:
             raise InvalidInputException(
                 "A personalized-ranking campaign answers GetPersonalizedRanking only."
             )
-        if model.recipe == SIMS or (item_id and not user_id):
+        if model.recipe == SIMS:
             if not item_id:
                 raise InvalidInputException("itemId is required for this campaign.")
             scores = model.score_item(item_id)

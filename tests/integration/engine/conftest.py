@@ -45,9 +45,13 @@ class EngineEnv:
     engine: ServerHandle
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def engine_env(tmp_path_factory: pytest.TempPathFactory) -> Iterator[EngineEnv]:
-    """moto S3 and the engine on free loopback ports, with the AWS env pointing at them."""
+    """moto S3 and the engine on free loopback ports, with the AWS env pointing at them.
+
+    Package-scoped: the environment is restored as soon as the engine tests are done, so the shared
+    local-stack fixture of other test packages never sees these endpoints.
+    """
     from moto.server import ThreadedMotoServer
 
     port = free_port()
@@ -73,22 +77,22 @@ def engine_env(tmp_path_factory: pytest.TempPathFactory) -> Iterator[EngineEnv]:
             moto.stop()
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def personalize(engine_env: EngineEnv) -> Any:
     return boto3.client("personalize")
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def runtime(engine_env: EngineEnv) -> Any:
     return boto3.client("personalize-runtime")
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def s3(engine_env: EngineEnv) -> Any:
     return boto3.client("s3")
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def bucket(s3: Any) -> str:
     name = f"engine-{uuid.uuid4().hex[:8]}"
     s3.create_bucket(Bucket=name)
@@ -191,7 +195,7 @@ def _check_scalar(kind: str, value: Any, path: str, shape: Shape) -> list[str]:
     return []
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def assert_shape() -> Callable[[Any, str, dict[str, Any]], None]:
     """``assert_shape(client, "DescribeSchema", response)`` fails on any mismatch with botocore's model."""
 
@@ -253,7 +257,7 @@ def train_solution(personalize: Any, group: str, recipe: str, **solution: Any) -
     )
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def trained(personalize: Any, s3: Any, bucket: str) -> Trained:
     group, interactions, items = new_group(personalize)
     assert (

@@ -39,6 +39,12 @@ def test_num_results_out_of_range(runtime: Any, trained: Any, num: int) -> None:
     assert code(exc) == "InvalidInputException"
 
 
+def test_user_personalization_needs_a_user(runtime: Any, trained: Any) -> None:
+    with pytest.raises(ClientError) as exc:
+        runtime.get_recommendations(campaignArn=trained.campaign_arn, itemId="i1")
+    assert code(exc) == "InvalidInputException"
+
+
 def test_unknown_campaign(runtime: Any) -> None:
     with pytest.raises(ClientError) as exc:
         runtime.get_recommendations(
