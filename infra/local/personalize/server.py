@@ -19,6 +19,11 @@ from http import HTTPStatus
 from pathlib import Path
 from typing import Any
 
+try:
+    import orjson
+except ImportError:  # an older venv without the engine extra's orjson: stdlib json works, slower
+    orjson = None  # type: ignore[assignment]
+
 from infra.local.personalize.errors import InvalidInputException, PersonalizeError, UnknownOperationException
 from infra.local.personalize.jobs import Worker
 from infra.local.personalize.runtime import Runtime
@@ -32,6 +37,17 @@ HEALTH_PATHS = ("/health", "/_health", "/")
 MAX_HEADER = 64 * 1024
 JSON_RPC = "application/x-amz-json-1.1"
 REST_JSON = "application/json"
+
+
+def _dumps(payload: dict[str, Any]) -> bytes:
+    """JSON bytes; orjson (engine extra) when present: encoding is a tenth of a request's cost otherwise."""
+    if orjson is not None:
+        return orjson.dumps(payload)
+    return json.dumps(payload).encode()
+
+
+def _loads(body: bytes) -> Any:
+    return orjson.loads(body) if orjson is not None else json.loads(body)
 
 
 @dataclass
@@ -53,7 +69,7 @@ class Response:
     content_type: str = REST_JSON
 
     def encode(self, keep_alive: bool) -> bytes:
-        data = json.dumps(self.payload).encode()
+        data = _dumps(self.payload)
         reason = HTTPStatus(self.status).phrase
         head = (
             f"HTTP/1.1 {self.status} {reason}\r\nContent-Type: {self.content_type}\r\n"
@@ -89,7 +105,7 @@ class Engine:
                 return Response(200, {"status": "ok"})
             return Response(404, UnknownOperationException(f"No GET route {request.path}").body())
         try:
-            body = json.loads(request.body) if request.body else {}
+            body = _loads(request.body) if request.body else {}
             if not isinstance(body, dict):
                 raise InvalidInputException("Request body must be a JSON object.")
             return Response(200, self._dispatch(request, target, body), ctype)
