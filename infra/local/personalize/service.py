@@ -166,11 +166,12 @@ class ControlPlane:
         return f"arn:aws:personalize:{region}:{ACCOUNT}:{kind}/" + "/".join(parts)
 
     def _new(self, kind: str, arn: str, record: dict[str, Any]) -> dict[str, Any]:
-        if arn in self.store.resources[kind]:
-            raise ResourceAlreadyExistsException(f"Resource already exists: {arn}")
-        stamp = now()
-        record = {**record, "creationDateTime": stamp, "lastUpdatedDateTime": stamp}
-        self.store.put(kind, arn, record)
+        with self.store.lock:  # control calls run on a thread pool: check and insert as one step
+            if arn in self.store.resources[kind]:
+                raise ResourceAlreadyExistsException(f"Resource already exists: {arn}")
+            stamp = now()
+            record = {**record, "creationDateTime": stamp, "lastUpdatedDateTime": stamp}
+            self.store.put(kind, arn, record)
         return record
 
     def _list(self, kind: str, body: dict[str, Any], out_key: str, **match: Any) -> dict[str, Any]:
