@@ -17,6 +17,7 @@ from infra.local.personalize.errors import InvalidInputException
 from infra.local.personalize.recipes import Model
 
 MAX_EXPRESSION = 2500
+MASK_CACHE = 512
 TOKEN = re.compile(
     r'\s*(?:(?P<str>"(?:[^"\\]|\\.)*")|(?P<num>-?\d+(?:\.\d+)?)|(?P<param>\$[A-Za-z0-9_]+)'
     r"|(?P<op><=|>=|!=|=|<|>|\(|\)|,)|(?P<word>[A-Za-z_][A-Za-z0-9_.]*))"
@@ -214,6 +215,17 @@ def _condition_mask(
 ) -> np.ndarray:
     if cond.dataset == "Interactions":
         return _interactions_mask(cond, values, model, user_id)
+    # Item metadata is frozen in the model, so a condition's mask can be reused across requests.
+    key = (cond.field, cond.op, tuple(values))
+    cached = model.item_masks.get(key)
+    if cached is None:
+        if len(model.item_masks) >= MASK_CACHE:
+            model.item_masks.clear()
+        cached = model.item_masks[key] = _items_mask(cond, values, model)
+    return cached
+
+
+def _items_mask(cond: Condition, values: list[str | float], model: Model) -> np.ndarray:
     meta = model.item_meta
     if meta is None or cond.field not in meta.columns:
         return (

@@ -224,10 +224,12 @@ class Model:
     _user_index: dict[str, int] | None = field(default=None, repr=False)
     _item_index: dict[str, int] | None = field(default=None, repr=False)
     _prior_scores: np.ndarray | None = field(default=None, repr=False)
+    item_masks: dict[tuple[Any, ...], np.ndarray] = field(default_factory=dict, repr=False)
 
     def __getstate__(self) -> dict[str, Any]:
         state = dict(self.__dict__)
         state["_user_index"] = state["_item_index"] = state["_prior_scores"] = None
+        state["item_masks"] = {}
         return state
 
     @property
