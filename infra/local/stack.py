@@ -227,21 +227,25 @@ class LocalStack:
         """
         wanted = [s for s in START_ORDER if services is None or s in services]
         running = {k: v for k, v in self._load().items() if _alive(v.pid)}
-        for name in wanted:
-            if name in running and _healthy(running[name].url + SERVICES[name].health_path):
-                log(f"{name}: already running on port {running[name].port}")
-                continue
-            spec = SERVICES[name]
-            problem = spec.available()
-            if problem:
-                if services is None and name == "personalize":
-                    log(f"personalize: skipped ({problem})")
+        try:
+            for name in wanted:
+                if name in running and _healthy(running[name].url + SERVICES[name].health_path):
+                    log(f"{name}: already running on port {running[name].port}")
                     continue
-                self.down()
-                raise StackError(f"{name} cannot start on this machine: {problem}")
-            running[name] = self._start(spec, running)
-            self._save(running)
-            log(f"{name}: healthy on port {running[name].port} (pid {running[name].pid})")
+                spec = SERVICES[name]
+                problem = spec.available()
+                if problem:
+                    if services is None and name == "personalize":
+                        log(f"personalize: skipped ({problem})")
+                        continue
+                    raise StackError(f"{name} cannot start on this machine: {problem}")
+                running[name] = self._start(spec, running)
+                self._save(running)
+                log(f"{name}: healthy on port {running[name].port} (pid {running[name].pid})")
+        except BaseException:
+            # all or nothing: a half-started stack would leave orphans nobody tracks
+            self.down(log=log)
+            raise
         return self.env(running)
 
     def _start(self, spec: ServiceSpec, running: Mapping[str, ServiceState]) -> ServiceState:

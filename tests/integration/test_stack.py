@@ -81,3 +81,29 @@ def test_cli_stack_commands(tmp_path: Path) -> None:
         down = runner.invoke(app, ["stack", "down", *state])
     assert down.exit_code == 0
     assert "moto" in runner.invoke(app, ["stack", "status", *state]).stdout
+
+
+def test_a_service_that_never_gets_healthy_takes_the_half_started_stack_down(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    broken = stack_mod.ServiceSpec(
+        "broken", lambda port, state: ["sleep", "600"], "/", lambda: None, startup_timeout=2.0
+    )
+    monkeypatch.setitem(stack_mod.SERVICES, "broken", broken)
+    monkeypatch.setattr(stack_mod, "START_ORDER", ("moto", "broken"))
+    local = LocalStack(tmp_path)
+    lines: list[str] = []
+    with pytest.raises(StackError, match="broken did not become healthy"):
+        local.up(("moto", "broken"), log=lines.append)
+    started = [int(line.split("(pid ")[1].rstrip(")")) for line in lines if "healthy on port" in line]
+    assert len(started) == 1  # moto came up before the broken service failed
+    assert _pids_alive(started) == []
+    assert not (tmp_path / "stack.json").exists()
+    assert not any("sleep\x00600" in _cmdline(p) for p in Path("/proc").iterdir() if p.name.isdigit())
+
+
+def _cmdline(proc: Path) -> str:
+    try:
+        return (proc / "cmdline").read_text()
+    except OSError:
+        return ""
