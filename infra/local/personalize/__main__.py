@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import os
 import signal
 import sys
 import threading
@@ -29,7 +30,7 @@ class JsonFormatter(logging.Formatter):
         return json.dumps(entry, default=str)
 
 
-def main(argv: list[str] | None = None) -> int:
+def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description="Local Amazon Personalize-compatible engine")
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=8765)
@@ -56,8 +57,12 @@ def main(argv: list[str] | None = None) -> int:
         signal.signal(sig, lambda *_: done.set())
     done.wait()
     handle.stop()
-    return 0
+    logging.getLogger("infra.local.personalize").info("stopped")
+    logging.shutdown()
+    # A training job may still be running on the worker thread; its state is saved as pending and is
+    # re-queued on the next start, so do not wait for it (the stack manager expects a prompt exit).
+    os._exit(0)
 
 
 if __name__ == "__main__":
-    raise SystemExit(main())
+    main()

@@ -88,3 +88,36 @@ def test_trained_campaign_serves_after_restart(tmp_path: Path, trained: Any, eng
     revived = Runtime(Store(tmp_path / "copy"))
     out = revived.get_recommendations({"campaignArn": trained.campaign_arn, "userId": "u1", "numResults": 5})
     assert len(out["itemList"]) == 5
+
+
+def test_pending_import_resumes_after_restart(
+    tmp_path: Path, engine_env: Any, s3: Any, bucket: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import threading
+
+    from tests.integration.engine.conftest import make_interactions, new_group, put_csv, wait_for
+
+    first = start_server("127.0.0.1", 0, tmp_path)
+    gate = threading.Event()
+    first.engine.worker.submit(gate.wait, 30)  # the job stays CREATE PENDING
+    try:
+        monkeypatch.setenv("AWS_ENDPOINT_URL_PERSONALIZE", first.url)
+        personalize = boto3.client("personalize")
+        _, interactions, _ = new_group(personalize)
+        location = put_csv(s3, bucket, f"{unique('resume')}.csv", make_interactions(n_users=3, per_user=3))
+        job = personalize.create_dataset_import_job(
+            jobName=unique("resume"), datasetArn=interactions, dataSource={"dataLocation": location}
+        )["datasetImportJobArn"]
+    finally:
+        first.stop()
+        gate.set()
+    second = start_server("127.0.0.1", 0, tmp_path)
+    try:
+        monkeypatch.setenv("AWS_ENDPOINT_URL_PERSONALIZE", second.url)
+        personalize = boto3.client("personalize")
+        done = wait_for(
+            lambda: personalize.describe_dataset_import_job(datasetImportJobArn=job)["datasetImportJob"]
+        )
+        assert done["status"] == "ACTIVE"
+    finally:
+        second.stop()
