@@ -45,9 +45,10 @@ def main(argv: list[str] | None = None) -> None:
 
     from infra.local.personalize.server import start_server
 
-    # Requests are many tiny mat-vecs on request threads; BLAS threads only contend with each other.
+    # Runtime scoring is many tiny mat-vecs: BLAS threads would only contend with the event loop.
     threadpool_limits(1, "blas")
-    # Shorter GIL slices: a request waiting behind another request thread gets the GIL sooner (tail latency).
+    # The event loop shares the GIL with control-plane and training threads: shorter slices give it back
+    # sooner (tail latency).
     sys.setswitchinterval(0.002)
 
     handle = start_server(args.host, args.port, args.state_dir)
