@@ -141,7 +141,7 @@ class HttpProtocol(asyncio.Protocol):
         self.transport: asyncio.Transport | None = None
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        self.transport = cast(asyncio.Transport, transport)  # uvloop's transports are not subclasses
+        self.transport = cast(asyncio.Transport, transport)
 
     def connection_lost(self, exc: Exception | None) -> None:
         self.transport = None
@@ -198,15 +198,6 @@ class HttpProtocol(asyncio.Protocol):
         return Request(method.upper(), path, headers, body)
 
 
-def _new_loop() -> asyncio.AbstractEventLoop:
-    """uvloop (engine extra) when present: a cheaper event loop per request; else asyncio's own."""
-    try:
-        import uvloop
-    except ImportError:
-        return asyncio.new_event_loop()
-    return uvloop.new_event_loop()
-
-
 @dataclass
 class ServerHandle:
     """A running in-process server: ``url`` to point clients at, ``stop()`` to shut it down."""
@@ -236,7 +227,7 @@ def start_server(
     """Start the engine on its own event-loop thread (port 0 picks a free port)."""
     engine = Engine(state_dir)
     pool = ThreadPoolExecutor(max_workers=4, thread_name_prefix="personalize-control")
-    loop = _new_loop()
+    loop = asyncio.new_event_loop()
     ready = threading.Event()
     holder: dict[str, Any] = {}
 
