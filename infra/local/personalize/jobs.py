@@ -11,7 +11,9 @@ from typing import Any
 
 import pandas as pd
 
+from infra.local.personalize import filters as filter_expr
 from infra.local.personalize import schema as schemas
+from infra.local.personalize.errors import PersonalizeError
 from infra.local.personalize.metrics import evaluate
 from infra.local.personalize.recipes import Model, config_from_solution, top_n, train
 from infra.local.personalize.store import Store
@@ -137,12 +139,17 @@ class Worker:
         job = store.update("batchInferenceJobs", job_arn, status="CREATE IN_PROGRESS")
         try:
             model = store.model(job["solutionVersionArn"])
+            clauses = None
+            if job.get("filterArn"):
+                clauses = filter_expr.parse(store.get("filters", job["filterArn"])["filterExpression"])
             in_bucket, in_key = split_s3(job["jobInput"]["s3DataSource"]["path"])
             out_bucket, out_prefix = split_s3(job["jobOutput"]["s3DataDestination"]["path"])
             s3 = s3_client()
             lines = s3.get_object(Bucket=in_bucket, Key=in_key)["Body"].read().decode().splitlines()
             answers = [
-                batch_line(model, line, int(job.get("numResults") or 25)) for line in lines if line.strip()
+                batch_line(model, line, int(job.get("numResults") or 25), clauses)
+                for line in lines
+                if line.strip()
             ]
             out_key = out_prefix.rstrip("/") + "/" + in_key.rsplit("/", 1)[-1] + ".out"
             s3.put_object(Bucket=out_bucket, Key=out_key.lstrip("/"), Body="\n".join(answers).encode())
@@ -167,8 +174,8 @@ def check_minimums(interactions: pd.DataFrame) -> None:
         )
 
 
-def batch_line(model: Model, line: str, n: int) -> str:
-    """One output line in Personalize's batch format."""
+def batch_line(model: Model, line: str, n: int, clauses: list[filter_expr.Clause] | None = None) -> str:
+    """One output line in Personalize's batch format (a line may carry its own ``filterValues``)."""
     try:
         query = json.loads(line)
         scores = (
@@ -176,11 +183,15 @@ def batch_line(model: Model, line: str, n: int) -> str:
         )
         if scores is None:
             raise KeyError(f"unknown itemId {query['itemId']}")
-        best = top_n(scores, n)
+        allowed = None
+        if clauses:
+            values = filter_expr.parse_filter_values(query.get("filterValues"))
+            allowed = filter_expr.allowed_items(clauses, model, query.get("userId"), values)
+        best = top_n(scores, n, allowed)
         output = {
             "recommendedItems": [str(model.item_ids[i]) for i in best],
             "scores": [float(scores[i]) for i in best],
         }
         return json.dumps({"input": query, "output": output, "error": None})
-    except (ValueError, KeyError, TypeError) as exc:
+    except (ValueError, KeyError, TypeError, PersonalizeError) as exc:
         return json.dumps({"input": line, "output": None, "error": str(exc)})

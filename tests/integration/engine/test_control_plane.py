@@ -321,3 +321,37 @@ def test_batch_inference(personalize: Any, s3: Any, bucket: str, trained: Any, a
     lines = [json.loads(line) for line in body.decode().splitlines()]
     assert [line["input"]["userId"] for line in lines] == ["u1", "u2"]
     assert all(len(line["output"]["recommendedItems"]) == 5 for line in lines)
+
+
+def test_batch_inference_applies_the_filter(
+    personalize: Any, s3: Any, bucket: str, trained: Any, engine_env: Any
+) -> None:
+    unread = personalize.create_filter(
+        name=unique("batch-unread"),
+        datasetGroupArn=trained.group_arn,
+        filterExpression='EXCLUDE ItemID WHERE Interactions.EVENT_TYPE IN ("*")',
+    )["filterArn"]
+    key = f"batch/{unique('filtered')}.json"
+    s3.put_object(Bucket=bucket, Key=key, Body=b'{"userId": "u1"}\n')
+    job = personalize.create_batch_inference_job(
+        jobName=unique("batch-f"),
+        solutionVersionArn=trained.version_arn,
+        filterArn=unread,
+        numResults=50,
+        jobInput={"s3DataSource": {"path": f"s3://{bucket}/{key}"}},
+        jobOutput={"s3DataDestination": {"path": f"s3://{bucket}/batch-filtered/"}},
+        roleArn="arn:aws:iam::000000000000:role/p",
+    )["batchInferenceJobArn"]
+    found = wait_for(
+        lambda: personalize.describe_batch_inference_job(batchInferenceJobArn=job)["batchInferenceJob"]
+    )
+    assert found["status"] == "ACTIVE", found
+    body = s3.get_object(Bucket=bucket, Key="batch-filtered/" + key.rsplit("/", 1)[-1] + ".out")[
+        "Body"
+    ].read()
+    import json
+
+    recommended = set(json.loads(body)["output"]["recommendedItems"])
+    model = engine_env.engine.engine.store.model(trained.version_arn)
+    seen = {str(model.item_ids[i]) for i in model.history.of(model.user_index["u1"])[0]}
+    assert recommended and not recommended & seen
