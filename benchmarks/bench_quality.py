@@ -9,6 +9,7 @@ import argparse
 import logging
 import sys
 import time
+from functools import partial
 from pathlib import Path
 
 import numpy as np
@@ -67,10 +68,9 @@ def run(recipes: list[str], seeds: list[int]) -> dict[str, dict[str, float]]:
     interactions, items = load_deskdrop()
     results: dict[str, dict[str, float]] = {}
     for recipe in recipes:
-        runs = []
-        for seed in seeds:
-            config = TrainingConfig(recipe=recipe)
-            runs.append(evaluate(interactions, lambda df, c=config: train(df, items, c), seed=seed))
+        config = TrainingConfig(recipe=recipe)
+        fit = partial(train, items=items, config=config)
+        runs = [evaluate(interactions, fit, seed=seed) for seed in seeds]
         results[recipe] = {m: float(np.mean([r[m] for r in runs])) for m in runs[0]}
     return results
 
