@@ -63,14 +63,14 @@ class Worker:
         self.store = store
         self.pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="personalize-worker")
 
-    def submit(self, fn: Callable[..., None], *args: Any) -> Future[None]:
+    def submit(self, fn: Callable[..., object], *args: Any) -> Future[None]:
         return self.pool.submit(self._guard, fn, *args)
 
     def stop(self) -> None:
         self.pool.shutdown(wait=False, cancel_futures=True)
 
     @staticmethod
-    def _guard(fn: Callable[..., None], *args: Any) -> None:
+    def _guard(fn: Callable[..., object], *args: Any) -> None:
         try:
             fn(*args)
         except Exception:

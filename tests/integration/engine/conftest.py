@@ -15,7 +15,7 @@ import boto3
 import numpy as np
 import pandas as pd
 import pytest
-from botocore.model import Shape
+from botocore.model import ListShape, MapShape, Shape, StructureShape
 
 from infra.local.personalize import ServerHandle, start_server
 
@@ -136,7 +136,7 @@ def put_csv(s3: Any, bucket: str, key: str, df: pd.DataFrame | str) -> str:
     return f"s3://{bucket}/{key}"
 
 
-def wait_for(describe: Callable[[], dict[str, Any]], timeout: float = 60.0) -> dict[str, Any]:
+def wait_for(describe: Callable[[], Any], timeout: float = 60.0) -> Any:
     """Poll a Describe call until its status is terminal."""
     deadline = time.monotonic() + timeout
     while True:
@@ -151,7 +151,7 @@ def check_shape(shape: Shape | None, value: Any, path: str = "$") -> list[str]:
     if shape is None:
         return []
     kind = shape.type_name
-    if kind == "structure":
+    if isinstance(shape, StructureShape):
         if not isinstance(value, dict):
             return [f"{path}: expected object"]
         errors = [f"{path}: missing required {k}" for k in shape.required_members if k not in value]
@@ -163,11 +163,11 @@ def check_shape(shape: Shape | None, value: Any, path: str = "$") -> list[str]:
             else:
                 errors += check_shape(shape.members[key], item, f"{path}.{key}")
         return errors
-    if kind == "list":
+    if isinstance(shape, ListShape):
         if not isinstance(value, list):
             return [f"{path}: expected list"]
         return [e for i, v in enumerate(value) for e in check_shape(shape.member, v, f"{path}[{i}]")]
-    if kind == "map":
+    if isinstance(shape, MapShape):
         if not isinstance(value, dict):
             return [f"{path}: expected map"]
         return [e for k, v in value.items() for e in check_shape(shape.value, v, f"{path}[{k}]")]
@@ -219,7 +219,7 @@ class Trained:
     campaign_arn: str
 
 
-def import_and_wait(personalize: Any, dataset_arn: str, location: str, mode: str = "FULL") -> dict[str, Any]:
+def import_and_wait(personalize: Any, dataset_arn: str, location: str, mode: str = "FULL") -> Any:
     job = personalize.create_dataset_import_job(
         jobName=unique("job"),
         datasetArn=dataset_arn,

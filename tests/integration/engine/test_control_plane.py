@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable
 from typing import Any
 
 import pytest
@@ -25,7 +26,7 @@ from tests.integration.engine.conftest import (
 pytestmark = pytest.mark.integration
 
 
-def error_code(exc: pytest.ExceptionInfo[ClientError]) -> str:
+def error_code(exc: pytest.ExceptionInfo[Any]) -> str:
     return str(exc.value.response["Error"]["Code"])
 
 
@@ -59,7 +60,7 @@ def test_malformed_schema_is_invalid_input(personalize: Any, bad: str) -> None:
 
 def test_unknown_arns_are_not_found(personalize: Any) -> None:
     missing = "arn:aws:personalize:us-east-1:000000000000:"
-    calls = [
+    calls: list[Callable[[], Any]] = [
         lambda: personalize.describe_dataset_group(datasetGroupArn=missing + "dataset-group/nope"),
         lambda: personalize.describe_dataset(datasetArn=missing + "dataset/nope/INTERACTIONS"),
         lambda: personalize.describe_solution(solutionArn=missing + "solution/nope"),
@@ -258,7 +259,7 @@ def test_campaign_update(personalize: Any, trained: Any, assert_shape: Any) -> N
     wait_for(lambda: personalize.describe_campaign(campaignArn=campaign)["campaign"])
     personalize.update_campaign(campaignArn=campaign, solutionVersionArn=version, minProvisionedTPS=2)
 
-    def latest() -> dict[str, Any]:
+    def latest() -> Any:
         return personalize.describe_campaign(campaignArn=campaign)["campaign"]["latestCampaignUpdate"]
 
     assert wait_for(latest)["status"] == "ACTIVE"
