@@ -62,5 +62,5 @@ bench-quality: venv
 
 bench-engine: venv
 	$(PY) benchmarks/bench_engine.py train
-	$(PY) benchmarks/bench_engine.py latency --clients 16 --requests 500 --rates 0,500,1000
+	$(PY) benchmarks/bench_engine.py latency --clients 16 --requests 500 --rates 0,1000
 	$(PY) benchmarks/bench_engine.py scale --events 10000000 --users 1000000 --items 100000
