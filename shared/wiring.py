@@ -7,6 +7,7 @@ STORAGE_EMULATOR_HOST, AWS_ENDPOINT_URL_<SERVICE>), so local and production shar
 from __future__ import annotations
 
 import os
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from shared.config import Settings
@@ -22,6 +23,11 @@ if TYPE_CHECKING:
     from shared.adapters.s3 import S3ObjectStore
     from shared.adapters.sns import SnsNotifier
     from shared.ports import MetricsSink, Notifier
+
+
+def utc_now() -> datetime:
+    """The production clock (an aware UTC datetime); tests inject their own."""
+    return datetime.now(UTC)
 
 
 def _anonymous_if_emulated(env_var: str) -> Any:

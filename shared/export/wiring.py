@@ -2,16 +2,13 @@
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime, timedelta
+from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from shared.config import Settings
 from shared.export.job import ExportDeps
 from shared.ports import Clock
-
-
-def utc_now() -> datetime:
-    return datetime.now(UTC)
+from shared.wiring import utc_now
 
 
 def export_deps(settings: Settings, clock: Clock = utc_now) -> ExportDeps:
