@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import time
 import uuid
 from collections.abc import Callable
@@ -108,8 +109,6 @@ def step_capture(ctx: DemoContext) -> str:
 def step_object_stores(ctx: DemoContext) -> str:
     """Put and read back a CSV in the S3 import bucket and the GCS backup bucket."""
     s = ctx.settings
-    wiring.aws_client("s3", s).create_bucket(Bucket=s.import_bucket)
-    wiring.storage_client(s).create_bucket(s.backup_bucket)
     body = b"ITEM_ID,SUMMARY\nstory-1,\"commas, \"\"quotes\"\" and\nnewlines\"\n"
     key = f"demo/dt={datetime.now(UTC):%Y-%m-%d}/part-00000.csv"
     out = []
@@ -242,6 +241,12 @@ STEPS: list[tuple[str, Step]] = [
 ]
 
 
+def provision(settings: Settings) -> None:
+    """Create what the deploys (serverless.yml, the Firebase project) create in production: the two buckets."""
+    wiring.aws_client("s3", settings).create_bucket(Bucket=settings.import_bucket)
+    wiring.storage_client(settings).create_bucket(settings.backup_bucket)
+
+
 def run_demo(state_dir: Path | None, *, keep: bool = False, console: Console | None = None) -> int:
     """Run every step; return 0 if all passed. Always stops the stack unless ``keep``."""
     console = console or Console()
@@ -257,10 +262,9 @@ def run_demo(state_dir: Path | None, *, keep: bool = False, console: Console | N
         except StackError as exc:
             console.print(f"stack failed to start: {exc}", style="red", markup=False)
             return 1
-        import os
-
         os.environ.update(env)
         ctx = DemoContext(Settings.from_env(os.environ), env, console)
+        provision(ctx.settings)
         for title, step in STEPS:
             console.rule(f"[bold]{title}")
             started = time.monotonic()

@@ -80,7 +80,8 @@ def test_cli_stack_commands(tmp_path: Path) -> None:
     finally:
         down = runner.invoke(app, ["stack", "down", *state])
     assert down.exit_code == 0
-    assert "moto" in runner.invoke(app, ["stack", "status", *state]).stdout
+    after = runner.invoke(app, ["stack", "status", *state]).stdout
+    assert "healthy" not in after and "down" in after
 
 
 def test_a_service_that_never_gets_healthy_takes_the_half_started_stack_down(
