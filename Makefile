@@ -21,7 +21,7 @@ $(STAMP): pyproject.toml
 venv: $(STAMP)
 
 demo: venv
-	$(VENV)/bin/storyrec demo
+	$(VENV)/bin/storyrec-dev demo
 
 test: venv lint typecheck
 	$(PY) -m pytest
@@ -39,20 +39,20 @@ typecheck: venv
 	$(VENV)/bin/mypy shared
 
 stack-up: venv
-	$(VENV)/bin/storyrec stack up
+	$(VENV)/bin/storyrec-dev stack up
 
 stack-down: venv
-	$(VENV)/bin/storyrec stack down
+	$(VENV)/bin/storyrec-dev stack down
 
 stack-status: venv
-	$(VENV)/bin/storyrec stack status
+	$(VENV)/bin/storyrec-dev stack status
 
 # Firebase deploys only functions_gcp/: copy the common code and the schemas into it.
 bundle:
 	bash infra/local/firebase/bundle.sh
 
 clean:
-	-$(VENV)/bin/storyrec stack down
+	-$(VENV)/bin/storyrec-dev stack down
 	rm -rf functions_gcp/shared .pytest_cache .ruff_cache .mypy_cache
 
 # Local Personalize engine benchmarks (docs/BENCHMARKS.md, "Local Personalize engine").

@@ -1,4 +1,4 @@
-"""``storyrec demo``: the pipeline end to end against the local stack, narrated.
+"""``storyrec-dev demo``: the pipeline end to end against the local stack, narrated.
 
 Each step is a plain function taking the demo context; stages add their steps as they land.
 The stack is always stopped at the end (unless ``keep``), even when a step fails.
@@ -279,7 +279,7 @@ def run_demo(state_dir: Path | None, *, keep: bool = False, console: Console | N
         console.print(table)
     finally:
         if keep:
-            console.print("stack left running: `storyrec stack status`, stop with `storyrec stack down`"
+            console.print("stack left running: `storyrec-dev stack status`, stop with `storyrec-dev stack down`"
                           f" --state-dir {stack.state_dir}")
         else:
             console.rule("[bold]stopping the local stack")

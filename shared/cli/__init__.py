@@ -1,14 +1,16 @@
-"""The operator CLI: ``storyrec stack|demo|backfill|export ...``."""
+"""The operator CLI: ``storyrec backfill|export ...``.
+
+Development commands (the local stack, the demo) are ``storyrec-dev`` in ``infra/local/cli.py``:
+what ships never imports the dev tooling.
+"""
 
 from __future__ import annotations
 
 import typer
 
-from shared.cli import backfill, export, stack
+from shared.cli import backfill, export
 
 app = typer.Typer(help="storyrec: personalised story recommendations for a Firebase news app.", no_args_is_help=True)
-app.add_typer(stack.app, name="stack")
-stack.register_demo(app)
 backfill.register(app)
 export.register(app)
 

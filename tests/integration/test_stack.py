@@ -9,8 +9,8 @@ import pytest
 from typer.testing import CliRunner
 
 from infra.local import stack as stack_mod
+from infra.local.cli import app
 from infra.local.stack import LocalStack, StackError
-from shared.cli import app
 
 pytestmark = pytest.mark.integration
 

@@ -1,0 +1,100 @@
+"""``storyrec-dev``: the development commands (the local cloud stack and the demo), never deployed.
+
+``storyrec`` (shared/cli) keeps the operator commands; these live with the dev tooling they drive,
+so nothing the functions ship imports ``infra``.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from infra.local.stack import DEFAULT_STATE_DIR, LocalStack, StackError, shell_exports
+
+app = typer.Typer(help="storyrec development tooling: the local cloud stack and the demo.", no_args_is_help=True)
+stack_app = typer.Typer(help="Start, stop and inspect the local stand-ins of the clouds.", no_args_is_help=True)
+app.add_typer(stack_app, name="stack")
+_console = Console(stderr=True)
+
+
+def _log(message: str) -> None:
+    _console.print(message, markup=False, highlight=False)
+
+
+StateDir = Annotated[
+    Path | None, typer.Option("--state-dir", envvar="STORYREC_STACK_DIR", help="Where pids, ports and logs live.")
+]
+Services = Annotated[
+    list[str] | None, typer.Option("--service", "-s", help="Only these (firestore, pubsub, moto, gcs, personalize).")
+]
+
+
+def _stack(state_dir: Path | None) -> LocalStack:
+    return LocalStack(state_dir or DEFAULT_STATE_DIR)
+
+
+def _fail(what: str, exc: StackError) -> typer.Exit:
+    _console.print(f"{what} failed: {exc}", style="red", markup=False)
+    return typer.Exit(1)
+
+
+@stack_app.command()
+def up(state_dir: StateDir = None, service: Services = None) -> None:
+    """Start every service that is not already healthy, then print the exports."""
+    try:
+        env = _stack(state_dir).up(tuple(service) if service else None, log=_log)
+    except StackError as exc:
+        raise _fail("stack up", exc) from exc
+    _console.print('[green]stack is up[/green]; load it with: eval "$(storyrec-dev stack env)"')
+    typer.echo(shell_exports(env))
+
+
+@stack_app.command()
+def down(state_dir: StateDir = None) -> None:
+    """Stop every service this stack started (whole process groups: no orphan java)."""
+    try:
+        _stack(state_dir).down(log=_log)
+    except StackError as exc:
+        raise _fail("stack down", exc) from exc
+
+
+@stack_app.command()
+def status(state_dir: StateDir = None) -> None:
+    """Report each service as healthy, unhealthy or down. Exit 1 unless all started ones are healthy."""
+    try:
+        report = _stack(state_dir).status()
+    except StackError as exc:
+        raise _fail("stack status", exc) from exc
+    table = Table("service", "status")
+    for name, state in report.items():
+        colour = "green" if state.startswith("healthy") else "red" if state.startswith("unhealthy") else "dim"
+        table.add_row(name, f"[{colour}]{state}[/{colour}]")
+    Console().print(table)
+    if any(s.startswith("unhealthy") for s in report.values()):
+        raise typer.Exit(1)
+
+
+@stack_app.command()
+def env(state_dir: StateDir = None) -> None:
+    """Print ``export`` lines pointing the SDKs at the stack: eval "$(storyrec-dev stack env)"."""
+    try:
+        typer.echo(shell_exports(_stack(state_dir).env()))
+    except StackError as exc:
+        raise _fail("stack env", exc) from exc
+
+
+@app.command()
+def demo(state_dir: StateDir = None, keep: bool = typer.Option(False, help="Leave the stack running.")) -> None:
+    """Bring the stack up, run the pipeline's stages locally for real, print what happened, stop the stack."""
+    from infra.local.demo import run_demo
+
+    raise typer.Exit(run_demo(state_dir, keep=keep, console=Console()))
+
+
+def main() -> None:
+    """Console-script entry point (``storyrec-dev``)."""
+    app()

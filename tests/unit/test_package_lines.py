@@ -1,0 +1,94 @@
+"""What ships (shared/, functions_gcp/, functions_aws/) never loads dev tooling or test libraries.
+
+Two proofs: every module imported in a fresh interpreter leaves no forbidden module in
+``sys.modules``, and no import statement anywhere in those trees (lazy ones inside functions
+included) names a forbidden package.
+"""
+
+from __future__ import annotations
+
+import ast
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+pytestmark = pytest.mark.unit
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+FORBIDDEN = frozenset({"infra", "tests", "moto", "pytest", "_pytest"})
+PACKAGES = ("shared", "functions_aws")  # imported as packages
+GCP_SOURCE = REPO_ROOT / "functions_gcp"  # Firebase loads main.py as a top-level module from this folder
+
+
+def _shipped_files() -> list[Path]:
+    files = [p for pkg in PACKAGES for p in sorted((REPO_ROOT / pkg).rglob("*.py"))]
+    return files + sorted(GCP_SOURCE.glob("*.py"))  # not venv/ nor the bundled shared/ copy
+
+
+_IMPORT_ALL = r"""
+import importlib, json, pkgutil, sys
+repo, gcp, packages = sys.argv[1], sys.argv[2], json.loads(sys.argv[3])
+sys.path[:0] = [repo, gcp]
+imported = []
+for name in packages:
+    package = importlib.import_module(name)
+    imported.append(name)
+    for info in pkgutil.walk_packages(package.__path__, name + "."):
+        importlib.import_module(info.name)
+        imported.append(info.name)
+for module in json.loads(sys.argv[4]):
+    importlib.import_module(module)
+    imported.append(module)
+print(json.dumps({"imported": imported, "loaded": sorted(sys.modules)}))
+"""
+
+
+def test_importing_every_shipped_module_loads_no_dev_tooling() -> None:
+    gcp_modules = [p.stem for p in sorted(GCP_SOURCE.glob("*.py"))]
+    out = subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            _IMPORT_ALL,
+            str(REPO_ROOT),
+            str(GCP_SOURCE),
+            json.dumps(PACKAGES),
+            json.dumps(gcp_modules),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        cwd="/",
+        env={"PATH": "/usr/bin:/bin", "HOME": "/tmp"},
+    )
+    assert out.returncode == 0, out.stderr[-3000:]
+    result = json.loads(out.stdout.splitlines()[-1])
+    assert {"shared.cli", "shared.wiring", "main", "export"} <= set(result["imported"])
+    leaked = sorted(m for m in result["loaded"] if m.split(".")[0] in FORBIDDEN)
+    assert leaked == []
+
+
+def _imported_roots(path: Path) -> set[str]:
+    roots = set()
+    for node in ast.walk(ast.parse(path.read_text(), str(path))):
+        if isinstance(node, ast.Import):
+            roots |= {alias.name.split(".")[0] for alias in node.names}
+        elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+            roots.add(node.module.split(".")[0])
+    return roots
+
+
+def test_no_shipped_file_names_a_dev_package_even_lazily() -> None:
+    offenders = {
+        str(path.relative_to(REPO_ROOT)): sorted(_imported_roots(path) & FORBIDDEN) for path in _shipped_files()
+    }
+    assert {k: v for k, v in offenders.items() if v} == {}
+
+
+def test_the_proof_can_fail(tmp_path: Path) -> None:
+    sample = tmp_path / "lazy.py"
+    sample.write_text("def f():\n    from infra.local.stack import LocalStack\n    import moto.server\n")
+    assert _imported_roots(sample) & FORBIDDEN == {"infra", "moto"}
