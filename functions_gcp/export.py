@@ -12,10 +12,11 @@ import os
 from firebase_functions import options, scheduler_fn
 from firebase_functions.options import Timezone
 
-from shared.config import Settings
+from shared.config import Settings, TriggerSettings
 
-_SCHEDULE = os.environ.get("STORYREC_EXPORT_SCHEDULE") or Settings.export_schedule
-_TIME_ZONE = os.environ.get("STORYREC_TIME_ZONE") or Settings.time_zone
+_TRIGGERS = TriggerSettings.from_env(os.environ)
+_SCHEDULE = _TRIGGERS.export_schedule
+_TIME_ZONE = _TRIGGERS.time_zone
 
 
 @scheduler_fn.on_schedule(

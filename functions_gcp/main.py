@@ -13,15 +13,16 @@ from google.cloud.firestore_v1 import DocumentSnapshot
 
 from shared.capture.records import Writer
 from shared.capture.service import CaptureService, Outcome
-from shared.config import Collections
+from shared.config import TriggerSettings
 from shared.errors import ServiceUnavailable
 from shared.logs import correlated, get_logger
 
 _log = get_logger("functions")
-# Trigger paths are fixed at deploy time, so they are read here; nothing else is.
-_STORIES = os.environ.get("STORYREC_COLLECTION_STORIES") or Collections.stories
-_USERS = os.environ.get("STORYREC_COLLECTION_USERS") or Collections.users
-_CLICKS = os.environ.get("STORYREC_COLLECTION_CLICKS") or Collections.clicks
+# Trigger paths are fixed at deploy time, so they are read here (through the settings); nothing else is.
+_TRIGGERS = TriggerSettings.from_env(os.environ)
+_STORIES = _TRIGGERS.collections.stories
+_USERS = _TRIGGERS.collections.users
+_CLICKS = _TRIGGERS.collections.clicks
 
 
 def _data(snapshot: DocumentSnapshot | None) -> dict[str, object] | None:

@@ -52,6 +52,54 @@ class PersonalizeSettings:
 
 
 @dataclass(frozen=True)
+class Emulators:
+    """The standard switches to local stand-ins (all unset in production).
+
+    The SDKs read these variables themselves to find the emulators; storyrec reads them here only to
+    decide what it must do differently (anonymous credentials, no writer check under firebase-tools).
+    """
+
+    firestore_host: str | None = None
+    pubsub_host: str | None = None
+    storage_host: str | None = None
+    functions: bool = False
+    """True when firebase-tools' Functions emulator runs the code (``FUNCTIONS_EMULATOR=true``)."""
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str]) -> Emulators:
+        reader = _Reader(env)
+        return cls(
+            firestore_host=reader.first("FIRESTORE_EMULATOR_HOST"),
+            pubsub_host=reader.first("PUBSUB_EMULATOR_HOST"),
+            storage_host=reader.first("STORAGE_EMULATOR_HOST"),
+            functions=reader.first("FUNCTIONS_EMULATOR") == "true",
+        )
+
+
+@dataclass(frozen=True)
+class TriggerSettings:
+    """What the functions' decorators need when Firebase loads ``main.py``: trigger paths and the schedule.
+
+    Read at import (deploy) time, when no project id may be set yet; everything else is read per
+    invocation through :meth:`Settings.from_env`. Both parse the same variables the same way.
+    """
+
+    collections: Collections = field(default_factory=Collections)
+    export_schedule: str = "every day 02:00"
+    time_zone: str = "UTC"
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str]) -> TriggerSettings:
+        """Build from a mapping such as ``os.environ``; raise ConfigError on bad values."""
+        reader = _Reader(env)
+        return cls(
+            collections=_collections(reader),
+            export_schedule=reader.get("STORYREC_EXPORT_SCHEDULE", cls.export_schedule, _CRON_OR_RATE),
+            time_zone=_time_zone(reader),
+        )
+
+
+@dataclass(frozen=True)
 class Settings:
     """Everything storyrec reads from its environment, in one immutable object."""
 
@@ -64,9 +112,12 @@ class Settings:
     sns_topic_arn: str | None = None
     metrics_namespace: str = "storyrec"
     personalize: PersonalizeSettings = field(default_factory=PersonalizeSettings)
-    export_schedule: str = "every day 02:00"
+    export_schedule: str = TriggerSettings.export_schedule
     train_schedule: str = "cron(0 3 1 * ? *)"
-    time_zone: str = "UTC"
+    time_zone: str = TriggerSettings.time_zone
+    emulators: Emulators = field(default_factory=Emulators)
+    capture_metrics: str = "log"
+    """Where capture sends its metrics: ``log`` (the structured log) or ``cloudwatch``."""
 
     @property
     def tz(self) -> ZoneInfo:
@@ -83,13 +134,8 @@ class Settings:
                 "set it to the Firebase project id"
             )
         defaults = cls(gcp_project=project)
-        d_col, d_p = defaults.collections, defaults.personalize
-        collections = Collections(
-            **{
-                name: reader.get(f"STORYREC_COLLECTION_{name.upper()}", getattr(d_col, name), _COLLECTION)
-                for name in Collections.__dataclass_fields__
-            }
-        )
+        triggers = TriggerSettings.from_env(env)
+        d_p = defaults.personalize
         personalize = PersonalizeSettings(
             dataset_group=reader.name_or_arn("STORYREC_PERSONALIZE_DATASET_GROUP", d_p.dataset_group),
             solution=reader.name_or_arn("STORYREC_PERSONALIZE_SOLUTION", d_p.solution),
@@ -100,25 +146,41 @@ class Settings:
             min_campaign_tps=reader.integer("STORYREC_PERSONALIZE_MIN_TPS", d_p.min_campaign_tps, 1, 1000),
             num_results=reader.integer("STORYREC_PERSONALIZE_NUM_RESULTS", d_p.num_results, 1, 500),
         )
-        time_zone = reader.get("STORYREC_TIME_ZONE", defaults.time_zone)
-        try:
-            ZoneInfo(time_zone)
-        except (ZoneInfoNotFoundError, ValueError) as exc:
-            raise ConfigError(f"STORYREC_TIME_ZONE={time_zone!r} is not an IANA time zone") from exc
         return cls(
             gcp_project=project,
             region=reader.first("STORYREC_AWS_REGION", "AWS_REGION", "AWS_DEFAULT_REGION") or defaults.region,
-            collections=collections,
+            collections=triggers.collections,
             import_bucket=reader.get("STORYREC_IMPORT_BUCKET", defaults.import_bucket, _BUCKET),
             import_prefix=_prefix(reader.get("STORYREC_IMPORT_PREFIX", defaults.import_prefix)),
             backup_bucket=reader.get("STORYREC_BACKUP_BUCKET", defaults.backup_bucket, _BUCKET),
             sns_topic_arn=reader.optional("STORYREC_SNS_TOPIC_ARN", _ARN),
             metrics_namespace=reader.get("STORYREC_METRICS_NAMESPACE", defaults.metrics_namespace),
             personalize=personalize,
-            export_schedule=reader.get("STORYREC_EXPORT_SCHEDULE", defaults.export_schedule, _CRON_OR_RATE),
+            export_schedule=triggers.export_schedule,
             train_schedule=reader.get("STORYREC_TRAIN_SCHEDULE", defaults.train_schedule, _CRON_OR_RATE),
-            time_zone=time_zone,
+            time_zone=triggers.time_zone,
+            emulators=Emulators.from_env(env),
+            capture_metrics=reader.choice("STORYREC_CAPTURE_METRICS", defaults.capture_metrics, ("log", "cloudwatch")),
         )
+
+
+def _collections(reader: _Reader) -> Collections:
+    defaults = Collections()
+    return Collections(
+        **{
+            name: reader.get(f"STORYREC_COLLECTION_{name.upper()}", getattr(defaults, name), _COLLECTION)
+            for name in Collections.__dataclass_fields__
+        }
+    )
+
+
+def _time_zone(reader: _Reader) -> str:
+    time_zone = reader.get("STORYREC_TIME_ZONE", TriggerSettings.time_zone)
+    try:
+        ZoneInfo(time_zone)
+    except (ZoneInfoNotFoundError, ValueError) as exc:
+        raise ConfigError(f"STORYREC_TIME_ZONE={time_zone!r} is not an IANA time zone") from exc
+    return time_zone
 
 
 def _prefix(value: str) -> str:
@@ -163,6 +225,14 @@ class _Reader:
             return default
         if not (_NAME.match(value) or _ARN.match(value)):
             raise ConfigError(f"{name}={value!r} is neither a Personalize resource name nor an ARN")
+        return value
+
+    def choice(self, name: str, default: str, allowed: tuple[str, ...]) -> str:
+        value = self._raw(name)
+        if value is None:
+            return default
+        if value not in allowed:
+            raise ConfigError(f"{name}={value!r} is not one of {', '.join(allowed)}")
         return value
 
     def integer(self, name: str, default: int, low: int, high: int) -> int:

@@ -6,7 +6,6 @@ STORAGE_EMULATOR_HOST, AWS_ENDPOINT_URL_<SERVICE>), so local and production shar
 
 from __future__ import annotations
 
-import os
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
@@ -30,8 +29,9 @@ def utc_now() -> datetime:
     return datetime.now(UTC)
 
 
-def _anonymous_if_emulated(env_var: str) -> Any:
-    if os.environ.get(env_var):
+def _anonymous_if_emulated(emulator_host: str | None) -> Any:
+    """Emulators accept any token, but the Google clients insist on credentials: give them anonymous ones."""
+    if emulator_host:
         from google.auth.credentials import AnonymousCredentials
 
         return AnonymousCredentials()  # type: ignore[no-untyped-call]
@@ -43,7 +43,7 @@ def firestore_client(settings: Settings) -> FirestoreClient:
     from google.cloud import firestore
 
     return firestore.Client(
-        project=settings.gcp_project, credentials=_anonymous_if_emulated("FIRESTORE_EMULATOR_HOST")
+        project=settings.gcp_project, credentials=_anonymous_if_emulated(settings.emulators.firestore_host)
     )
 
 
@@ -52,7 +52,7 @@ def storage_client(settings: Settings) -> StorageClient:
     from google.cloud import storage
 
     return storage.Client(
-        project=settings.gcp_project, credentials=_anonymous_if_emulated("STORAGE_EMULATOR_HOST")
+        project=settings.gcp_project, credentials=_anonymous_if_emulated(settings.emulators.storage_host)
     )
 
 

@@ -94,7 +94,7 @@ def step_capture(ctx: DemoContext) -> str:
     from shared.capture.backfill import replay
     from shared.capture.wiring import build_service
 
-    service = build_service(ctx.settings, {})
+    service = build_service(ctx.settings)
     store = wiring.document_store(ctx.settings)
     first: Counter[str] = Counter()
     for source in ("stories", "users", "clicks"):

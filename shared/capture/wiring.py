@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping
 from functools import cache
 
 from shared.adapters.logging_sinks import LogMetrics
@@ -13,23 +12,23 @@ from shared.ports import MetricsSink
 from shared.wiring import utc_now
 
 
-def build_service(settings: Settings, env: Mapping[str, str]) -> CaptureService:
+def build_service(settings: Settings) -> CaptureService:
     """Wire the capture service over Firestore; the emulator's fake auth id disables the writer check."""
     from shared import wiring
 
     metrics: MetricsSink = (
-        wiring.metrics(settings) if env.get("STORYREC_CAPTURE_METRICS") == "cloudwatch" else LogMetrics()
+        wiring.metrics(settings) if settings.capture_metrics == "cloudwatch" else LogMetrics()
     )
     return CaptureService(
         store=wiring.document_store(settings),
         clock=utc_now,
         metrics=metrics,
         collections=settings.collections,
-        verify_writer=env.get("FUNCTIONS_EMULATOR") != "true",
+        verify_writer=not settings.emulators.functions,
     )
 
 
 @cache
 def capture_service() -> CaptureService:
     """The process-wide service, created lazily inside the first invocation (never at import)."""
-    return build_service(Settings.from_env(os.environ), os.environ)
+    return build_service(Settings.from_env(os.environ))

@@ -51,7 +51,7 @@ def backfill(
     except ConfigError as exc:
         _console.print(f"[red]{exc}[/red]")
         raise typer.Exit(2) from exc
-    base = build_service(settings, os.environ)
+    base = build_service(settings)
     metrics = AggregatingMetrics(base.metrics)
     service = replace(base, metrics=metrics)
     # one log line per document would drown the progress bar; quarantines (warnings) still show

@@ -45,7 +45,7 @@ def test_build_service(monkeypatch: pytest.MonkeyPatch, env: dict[str, str], ver
     from shared import wiring as shared_wiring
 
     monkeypatch.setattr(shared_wiring, "document_store", lambda settings: object())
-    service = wiring.build_service(Settings(gcp_project="demo-storyrec"), env)
+    service = wiring.build_service(Settings.from_env({"GOOGLE_CLOUD_PROJECT": "demo-storyrec", **env}))
     assert service.verify_writer is verify and isinstance(service.metrics, sink)
 
 
@@ -55,5 +55,6 @@ def test_cloudwatch_metrics_on_request(monkeypatch: pytest.MonkeyPatch) -> None:
     sentinel = RecordingMetrics()
     monkeypatch.setattr(shared_wiring, "document_store", lambda settings: object())
     monkeypatch.setattr(shared_wiring, "metrics", lambda settings: sentinel)
-    service = wiring.build_service(Settings(gcp_project="p"), {"STORYREC_CAPTURE_METRICS": "cloudwatch"})
+    settings = Settings.from_env({"GOOGLE_CLOUD_PROJECT": "p", "STORYREC_CAPTURE_METRICS": "cloudwatch"})
+    service = wiring.build_service(settings)
     assert service.metrics is sentinel
