@@ -1,6 +1,6 @@
 """Shared fixtures: one local stack per test session, fresh state per test.
 
-The stack is started in a private state directory so a developer's own ``storyrec stack up``
+The stack is started in a private state directory so a developer's own ``storyrec-dev stack up``
 is never touched. In CI (CI=true) a service that cannot start fails the session loudly;
 nothing is skipped silently.
 """

@@ -54,17 +54,20 @@ def up(state_dir: StateDir = None, service: Services = None) -> None:
 
 
 @stack_app.command()
-def down(state_dir: StateDir = None) -> None:
-    """Stop every service this stack started (whole process groups: no orphan java)."""
+def down(
+    state_dir: StateDir = None,
+    forget: bool = typer.Option(False, help="Stop nothing; move the state file aside (e.g. when it is corrupt)."),
+) -> None:
+    """Stop every service this stack provably started (whole process groups: no orphan java)."""
     try:
-        _stack(state_dir).down(log=_log)
+        _stack(state_dir).down(forget=forget, log=_log)
     except StackError as exc:
         raise _fail("stack down", exc) from exc
 
 
 @stack_app.command()
 def status(state_dir: StateDir = None) -> None:
-    """Report each service as healthy, unhealthy or down. Exit 1 unless all started ones are healthy."""
+    """Report each service as healthy, unhealthy or down. Exit 1 unless all recorded ones are healthy."""
     try:
         report = _stack(state_dir).status()
     except StackError as exc:
@@ -74,7 +77,7 @@ def status(state_dir: StateDir = None) -> None:
         colour = "green" if state.startswith("healthy") else "red" if state.startswith("unhealthy") else "dim"
         table.add_row(name, f"[{colour}]{state}[/{colour}]")
     Console().print(table)
-    if any(s.startswith("unhealthy") for s in report.values()):
+    if any(s != "down" and not s.startswith("healthy") for s in report.values()):
         raise typer.Exit(1)
 
 

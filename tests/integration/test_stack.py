@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import json
 import os
+import signal
+import subprocess
 from pathlib import Path
 
 import pytest
 from typer.testing import CliRunner
 
+from infra.local import processes
 from infra.local import stack as stack_mod
 from infra.local.cli import app
 from infra.local.stack import LocalStack, StackError
@@ -16,14 +20,8 @@ pytestmark = pytest.mark.integration
 
 
 def _pids_alive(pids: list[int]) -> list[int]:
-    alive = []
-    for pid in pids:
-        try:
-            os.kill(pid, 0)
-            alive.append(pid)
-        except ProcessLookupError:
-            pass
-    return alive
+    """Those still running (a zombie waiting for init to reap it is not)."""
+    return [pid for pid in pids if (found := processes.identity(pid)) is not None and not found.zombie]
 
 
 def _group_members(pgid: int) -> list[int]:
@@ -108,3 +106,80 @@ def _cmdline(proc: Path) -> str:
         return (proc / "cmdline").read_text()
     except OSError:
         return ""
+
+
+def _environ(pid: int) -> dict[str, str]:
+    raw = Path(f"/proc/{pid}/environ").read_bytes().split(b"\0")
+    return dict(item.decode().split("=", 1) for item in raw if b"=" in item)
+
+
+def test_the_engine_follows_moto_to_its_new_port(tmp_path: Path) -> None:
+    local = LocalStack(tmp_path)
+    local.up(("moto", "personalize"))
+    try:
+        before = local._load()
+        old_moto, old_engine = before["moto"], before["personalize"]
+        assert old_engine.depends == {"moto": old_moto.port}
+        assert _environ(old_engine.pid)["AWS_ENDPOINT_URL_S3"] == old_moto.url
+        os.killpg(old_moto.proof.pgid, signal.SIGKILL)  # moto dies under the engine
+        processes.stop(old_moto.proof)  # reap it
+        status = local.status()
+        assert status["moto"].startswith("down")
+        assert status["personalize"].startswith("unhealthy") and "moto" in status["personalize"]
+        assert CliRunner().invoke(app, ["stack", "status", "--state-dir", str(tmp_path)]).exit_code == 1
+        lines: list[str] = []
+        env = local.up(("moto",), log=lines.append)  # only moto asked for: the engine must follow anyway
+        after = local._load()
+        assert after["moto"].port != old_moto.port
+        assert any(line.startswith("personalize: restarting") for line in lines)
+        assert after["personalize"].depends == {"moto": after["moto"].port}
+        assert _environ(after["personalize"].pid)["AWS_ENDPOINT_URL_S3"] == env["AWS_ENDPOINT_URL_S3"]
+        assert _pids_alive([old_engine.pid]) == []
+        assert all(s.startswith("healthy") for n, s in local.status().items() if n in ("moto", "personalize"))
+    finally:
+        local.down()
+
+
+def test_down_never_kills_a_recorded_pid_that_now_belongs_to_someone_else(tmp_path: Path) -> None:
+    local = LocalStack(tmp_path)
+    local.up(("moto",))
+    moto = local._load()["moto"]
+    stranger = subprocess.Popen(["sleep", "300"], start_new_session=True)
+    try:
+        # the state file now names the stranger's pid, as if moto had died and its number been reused
+        raw = json.loads(local.state_file.read_text())
+        raw["moto"]["proof"]["pid"] = raw["moto"]["proof"]["pgid"] = stranger.pid
+        raw["moto"]["proof"]["members"] = []
+        local.state_file.write_text(json.dumps(raw))
+        assert local.status()["moto"].startswith("down")
+        lines: list[str] = []
+        local.down(log=lines.append)
+        assert stranger.poll() is None, "a process we did not start was signalled"
+        assert lines == [f"moto: not ours: left alone (pid {stranger.pid})"]
+    finally:
+        stranger.kill()
+        stranger.wait()
+        processes.stop(moto.proof)
+    assert _pids_alive([moto.pid]) == []
+
+
+def test_a_corrupt_state_file_is_a_clear_error_with_a_way_out(tmp_path: Path) -> None:
+    runner = CliRunner()
+    state = ["--state-dir", str(tmp_path)]
+    (tmp_path / "stack.json").write_text('{"moto": {"pid": 12')
+    for command in (["stack", "status"], ["stack", "down"], ["stack", "env"], ["stack", "up", "-s", "moto"]):
+        result = runner.invoke(app, [*command, *state])
+        assert result.exit_code == 1, (command, result.output)
+        assert isinstance(result.exception, SystemExit)  # no traceback
+        assert "unreadable" in result.output and "storyrec-dev stack down --forget" in result.output
+    forgot = runner.invoke(app, ["stack", "down", "--forget", *state])
+    assert forgot.exit_code == 0, forgot.output
+    assert not (tmp_path / "stack.json").exists() and list(tmp_path.glob("stack.json.forgotten-*"))
+    assert runner.invoke(app, ["stack", "status", *state]).exit_code == 0
+
+
+def test_a_state_file_of_the_wrong_shape_is_refused_too(tmp_path: Path) -> None:
+    (tmp_path / "stack.json").write_text(json.dumps({"moto": {"name": "moto", "pid": 1, "port": 1, "url": "u"}}))
+    with pytest.raises(StackError, match="unreadable"):
+        LocalStack(tmp_path).down()
+    assert (tmp_path / "stack.json").exists()

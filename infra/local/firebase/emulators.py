@@ -1,9 +1,11 @@
 """Run the Firestore emulator with security rules, or the whole Firebase emulator suite, for tests.
 
-Both run in their own process group, stopped by that group's id, so no java or Python child outlives
-them. The suite runs from a scratch project directory holding a generated ``firebase.json`` with free
-ports and symlinks to the repo's ``functions_gcp`` and ``firestore.rules`` (firebase-tools resolves
-paths against the config's directory), so several runs can share a machine.
+Both run through the stack's process manager (:mod:`infra.local.processes`): each is the leader of its
+own process group, stopped by that group only while it is provably the one started, so no java or
+Python child outlives them and no stranger is ever signalled. The suite runs from a scratch project
+directory holding a generated ``firebase.json`` with free ports and symlinks to the repo's
+``functions_gcp`` and ``firestore.rules`` (firebase-tools resolves paths against the config's
+directory), so several runs can share a machine.
 """
 
 from __future__ import annotations
@@ -11,21 +13,20 @@ from __future__ import annotations
 import contextlib
 import json
 import os
-import signal
 import subprocess
-import time
 import urllib.request
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-from infra.local.stack import free_port
+from infra.local import processes
+from infra.local.processes import free_port
+from infra.local.stack import GCLOUD_PLATFORM, LOCAL_PROJECT
 
 HERE = Path(__file__).resolve().parent
 REPO_ROOT = HERE.parents[2]
-GCLOUD_PLATFORM = Path("/usr/lib/google-cloud-sdk/platform")
 FIRESTORE_JAR = GCLOUD_PLATFORM / "cloud-firestore-emulator" / "cloud-firestore-emulator.jar"
-PROJECT = "demo-storyrec"
+PROJECT = LOCAL_PROJECT
 JAVA_HEAP = "-Xmx768m"
 
 
@@ -49,32 +50,26 @@ def bundle() -> None:
     subprocess.run([str(HERE / "bundle.sh")], check=True, capture_output=True, timeout=120)
 
 
-def stop_group(proc: subprocess.Popen[bytes], grace: float = 15.0) -> None:
-    """SIGTERM the process group of ``proc``, SIGKILL whatever is left after ``grace`` seconds."""
-    for sig, wait in ((signal.SIGTERM, grace), (signal.SIGKILL, 5.0)):
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(proc.pid, sig)
-        deadline = time.monotonic() + wait
-        while time.monotonic() < deadline:
-            proc.poll()
-            try:
-                os.killpg(proc.pid, 0)
-            except ProcessLookupError:
-                return
-            time.sleep(0.2)
-
-
-def _wait(proc: subprocess.Popen[bytes], ready: Callable[[], bool], log: Path, timeout: float) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            break
-        if ready():
-            return
-        time.sleep(0.3)
-    stop_group(proc)
-    tail = log.read_text(errors="replace")[-3000:]
-    raise EmulatorError(f"emulator not ready after {timeout:.0f}s; log {log}:\n{tail}")
+@contextlib.contextmanager
+def _running(
+    cmd: list[str],
+    log: Path,
+    ready: Callable[[], bool],
+    timeout: float,
+    *,
+    env: Mapping[str, str] | None = None,
+    cwd: Path | None = None,
+) -> Iterator[None]:
+    """Start ``cmd`` under the process manager, wait until ``ready()``, stop its whole group on exit."""
+    try:
+        started = processes.start(cmd, log=log, env=env, cwd=cwd, append=False)
+        proof = processes.wait_ready(started, ready, timeout, "emulator")
+    except processes.ProcessError as exc:
+        raise EmulatorError(str(exc)) from exc
+    try:
+        yield
+    finally:
+        processes.stop(proof, grace=15.0)
 
 
 def _answers(url: str) -> bool:
@@ -92,17 +87,21 @@ def firestore_with_rules(rules: Path, log_dir: Path, timeout: float = 60.0) -> I
         raise EmulatorError(f"{FIRESTORE_JAR} not found (google-cloud-cli-firestore-emulator)")
     port = free_port()
     log = log_dir / "firestore-rules.log"
-    cmd = ["java", JAVA_HEAP, "-Duser.language=en", "-cp", str(FIRESTORE_JAR),
-           "com.google.cloud.datastore.emulator.firestore.CloudFirestore",
-           "start", "--host=127.0.0.1", f"--port={port}", "--rules", str(rules)]
-    with open(log, "wb") as out:
-        proc = subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-                                start_new_session=True)
-    try:
-        _wait(proc, lambda: _answers(f"http://127.0.0.1:{port}/"), log, timeout)
+    cmd = [
+        "java",
+        JAVA_HEAP,
+        "-Duser.language=en",
+        "-cp",
+        str(FIRESTORE_JAR),
+        "com.google.cloud.datastore.emulator.firestore.CloudFirestore",
+        "start",
+        "--host=127.0.0.1",
+        f"--port={port}",
+        "--rules",
+        str(rules),
+    ]
+    with _running(cmd, log, lambda: _answers(f"http://127.0.0.1:{port}/"), timeout):
         yield f"127.0.0.1:{port}"
-    finally:
-        stop_group(proc)
 
 
 @dataclass(frozen=True)
@@ -141,9 +140,7 @@ def _suite_config() -> tuple[dict[str, object], int, int]:
 
 
 @contextlib.contextmanager
-def firebase_suite(
-    work: Path, tools_env: Mapping[str, str], functions: int, timeout: float = 120.0
-) -> Iterator[Suite]:
+def firebase_suite(work: Path, tools_env: Mapping[str, str], functions: int, timeout: float = 120.0) -> Iterator[Suite]:
     """firebase-tools running the Firestore and Functions emulators over the bundled functions_gcp.
 
     ``functions`` is how many functions must report "initialized" before the suite counts as ready.
@@ -163,16 +160,10 @@ def firebase_suite(
         env.pop(key, None)
     log = work / "suite.log"
     cmd = [firebase, "emulators:start", "--only", "firestore,functions", "--project", PROJECT]
-    with open(log, "wb") as out:
-        proc = subprocess.Popen(cmd, cwd=work, env=env, stdout=out, stderr=subprocess.STDOUT,
-                                stdin=subprocess.DEVNULL, start_new_session=True)
 
     def ready() -> bool:
         text = log.read_text(errors="replace")
         return "All emulators ready" in text and text.count("function initialized") >= functions
 
-    try:
-        _wait(proc, ready, log, timeout)
+    with _running(cmd, log, ready, timeout, env=env, cwd=work):
         yield Suite(f"127.0.0.1:{fs_port}", fn_port, log)
-    finally:
-        stop_group(proc)
