@@ -25,6 +25,7 @@ if TYPE_CHECKING:
     from google.cloud.firestore import Client
 
 MAX_BATCH = 500
+MAX_VERSIONED_ATTEMPTS = 25
 _OPS = {
     "==": "==",
     "!=": "!=",
@@ -106,25 +107,33 @@ class FirestoreDocumentStore:
     def put_versioned(
         self, path: str, data: Mapping[str, Any], *, version_field: str, stamps: Mapping[str, Any]
     ) -> VersionedOutcome:
-        """Read, decide and write inside one Firestore transaction (retried by the SDK on contention)."""
+        """Read, decide, then write under a precondition on what was read (optimistic, no locks).
+
+        The write is a ``create`` when the document was absent and an ``update`` guarded by the read's
+        ``update_time`` otherwise (fields the new record lacks are deleted, so it replaces). If another
+        writer got in between, the precondition fails and the decision is taken again on fresh data.
+        """
         with _mapped("put_versioned", path):
             ref = self._client.document(path)
-
-            @firestore_v1.transactional
-            def apply(transaction: Any) -> VersionedOutcome:
-                snap = ref.get(transaction=transaction)
-                outcome = versioned_decision(snap.to_dict() if snap.exists else None, data, version_field, stamps)
-                if outcome == "written":
-                    transaction.set(ref, {**data, **stamps})
-                return outcome
-
-            try:
-                result: VersionedOutcome = apply(self._client.transaction())
-            except ValueError as exc:
-                if isinstance(exc.__cause__, gexc.GoogleAPIError):  # contention outlasted the SDK's retries
-                    raise ServiceUnavailable(f"Firestore transaction on {path[:200]!r}: {exc}") from exc
-                raise
-            return result
+        for _ in range(MAX_VERSIONED_ATTEMPTS):
+            with _mapped("put_versioned", path):
+                snap = ref.get()
+                existing = snap.to_dict() if snap.exists else None
+                outcome = versioned_decision(existing, data, version_field, stamps)
+                if outcome != "written":
+                    return outcome
+                new = {**data, **stamps}
+                try:
+                    if existing is None:
+                        ref.create(new)
+                    else:
+                        removed = {k: firestore_v1.DELETE_FIELD for k in existing if k not in new}
+                        fields = {FieldPath(k).to_api_repr(): v for k, v in {**new, **removed}.items()}
+                        ref.update(fields, option=self._client.write_option(last_update_time=snap.update_time))
+                except (gexc.FailedPrecondition, gexc.AlreadyExists, gexc.Conflict, gexc.Aborted):
+                    continue  # another writer won the race: decide again on what it wrote
+                return "written"
+        raise ServiceUnavailable(f"Firestore {path[:200]!r}: still contended after {MAX_VERSIONED_ATTEMPTS} attempts")
 
     def write_batch(self, writes: Sequence[Write]) -> int:
         applied = 0

@@ -76,7 +76,8 @@ class InMemoryDocumentStore:
         return copy.deepcopy(doc) if doc is not None else None
 
     def set(self, path: str, data: Mapping[str, Any], *, merge: bool = False) -> None:
-        base = self.docs.get(_document_path(path), {}) if merge else {}
+        _document_path(path)
+        base = self.docs.get(path, {}) if merge else {}
         self.docs[path] = {**base, **copy.deepcopy(dict(data))}
         self.update_times[path] = datetime.now(UTC)
 

@@ -57,3 +57,43 @@ def test_cloudwatch_metrics_on_request(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(shared_wiring, "metrics", lambda settings: sentinel)
     service = wiring.build_service(Settings(gcp_project="p"), {"STORYREC_CAPTURE_METRICS": "cloudwatch"})
     assert service.metrics is sentinel
+
+
+def test_replay_counts_a_document_the_store_refuses_and_goes_on() -> None:
+    from shared.adapters.memory import InMemoryDocumentStore
+    from shared.capture.backfill import replay
+    from shared.capture.service import CaptureService, Outcome
+    from shared.errors import InvalidRequest
+    from tests.unit.capture.conftest import Clock
+
+    store = InMemoryDocumentStore()
+    for uid in ("a", "b", "c"):
+        store.set(f"users/{uid}", {"lang": "en"})
+    real = store.put_versioned
+
+    def refuse_b(path: str, data: Any, **kwargs: Any) -> Any:
+        if path.endswith("/b"):
+            raise InvalidRequest("document too large")
+        return real(path, data, **kwargs)
+
+    store.put_versioned = refuse_b  # type: ignore[method-assign]
+    service = CaptureService(store, Clock(), RecordingMetrics())
+    assert replay(service, store, "users") == {Outcome.CAPTURED: 2, Outcome.FAILED: 1}
+
+
+def test_replay_stops_when_the_store_is_down() -> None:
+    from shared.adapters.memory import InMemoryDocumentStore
+    from shared.capture.backfill import replay
+    from shared.capture.service import CaptureService
+    from shared.errors import ServiceUnavailable
+    from tests.unit.capture.conftest import Clock
+
+    store = InMemoryDocumentStore()
+    store.set("users/a", {"lang": "en"})
+
+    def down(*_: Any, **__: Any) -> Any:
+        raise ServiceUnavailable("down")
+
+    store.put_versioned = down  # type: ignore[method-assign]
+    with pytest.raises(ServiceUnavailable):
+        replay(CaptureService(store, Clock(), RecordingMetrics()), store, "users")
