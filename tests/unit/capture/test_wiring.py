@@ -59,12 +59,10 @@ def test_cloudwatch_metrics_on_request(monkeypatch: pytest.MonkeyPatch) -> None:
     assert service.metrics is sentinel
 
 
-def test_replay_counts_a_document_the_store_refuses_and_goes_on() -> None:
+def _store_refusing_user_b() -> Any:
+    """Users a, b, c; writing b's ML record fails as a document Firestore refuses would."""
     from shared.adapters.memory import InMemoryDocumentStore
-    from shared.capture.backfill import replay
-    from shared.capture.service import CaptureService, Outcome
     from shared.errors import InvalidRequest
-    from tests.unit.capture.conftest import Clock
 
     store = InMemoryDocumentStore()
     for uid in ("a", "b", "c"):
@@ -77,6 +75,15 @@ def test_replay_counts_a_document_the_store_refuses_and_goes_on() -> None:
         return real(path, data, **kwargs)
 
     store.put_versioned = refuse_b  # type: ignore[method-assign]
+    return store
+
+
+def test_replay_counts_a_document_the_store_refuses_and_goes_on() -> None:
+    from shared.capture.backfill import replay
+    from shared.capture.service import CaptureService, Outcome
+    from tests.unit.capture.conftest import Clock
+
+    store = _store_refusing_user_b()
     service = CaptureService(store, Clock(), RecordingMetrics())
     assert replay(service, store, "users") == {Outcome.CAPTURED: 2, Outcome.FAILED: 1}
 
@@ -97,3 +104,19 @@ def test_replay_stops_when_the_store_is_down() -> None:
     store.put_versioned = down  # type: ignore[method-assign]
     with pytest.raises(ServiceUnavailable):
         replay(CaptureService(store, Clock(), RecordingMetrics()), store, "users")
+
+
+def test_backfill_command_finishes_then_exits_1_when_a_document_failed(monkeypatch: pytest.MonkeyPatch) -> None:
+    from typer.testing import CliRunner
+
+    from shared.capture.service import CaptureService
+    from shared.cli import app
+    from tests.unit.capture.conftest import Clock
+
+    store = _store_refusing_user_b()
+    service = CaptureService(store, Clock(), RecordingMetrics())
+    monkeypatch.setenv("GOOGLE_CLOUD_PROJECT", "demo-storyrec")
+    monkeypatch.setattr(wiring, "build_service", lambda settings, env: service)
+    result = CliRunner().invoke(app, ["backfill", "all"])
+    assert result.exit_code == 1, result.output
+    assert store.get("ml_users/a") is not None and store.get("ml_users/c") is not None
