@@ -1,12 +1,20 @@
 """Cloud Functions (2nd gen, Firebase) for GCP. Handlers only parse the event, call one use case, map errors.
 
 Clients are built lazily on first invocation (``shared.capture.wiring.capture_service``), never at import.
+Every event trigger is deployed with retry on: a handler that raises (an unreachable Firestore) gets the
+event again, and the use cases are idempotent and order-proof, so a redelivery changes nothing it should
+not. firebase-functions 0.6.0 has no ``retry`` option on Firestore triggers and writes ``retry: false``
+into the endpoint manifest the Firebase CLI deploys from (firebase/firebase-functions-python#165), so
+:func:`_retried` sets it in that manifest entry (tests/unit/capture/test_handlers.py reads the manifest).
 """
 
 from __future__ import annotations
 
+import dataclasses
 import os
 from collections.abc import Callable
+from datetime import UTC, datetime
+from typing import Any, TypeVar
 
 from firebase_functions import firestore_fn
 from google.cloud.firestore_v1 import DocumentSnapshot
@@ -25,8 +33,36 @@ _USERS = _TRIGGERS.collections.users
 _CLICKS = _TRIGGERS.collections.clicks
 
 
+_F = TypeVar("_F", bound=Callable[..., Any])
+
+
+def _retried(function: _F) -> _F:
+    """Mark a decorated event function ``retry: true`` in the manifest the Firebase CLI deploys."""
+    endpoint = function.__firebase_endpoint__  # type: ignore[attr-defined]
+    if endpoint.eventTrigger is None:
+        raise TypeError(f"{function.__name__} is not an event-triggered function")
+    trigger = {**endpoint.eventTrigger, "retry": True}
+    function.__firebase_endpoint__ = dataclasses.replace(endpoint, eventTrigger=trigger)  # type: ignore[attr-defined]
+    return function
+
+
 def _data(snapshot: DocumentSnapshot | None) -> dict[str, object] | None:
     return snapshot.to_dict() if snapshot is not None and snapshot.exists else None
+
+
+def _utc(value: Any) -> datetime:
+    """A Firestore/CloudEvent time as a plain aware datetime (microseconds, as Firestore stores them)."""
+    when: datetime = value.ToDatetime(tzinfo=UTC) if hasattr(value, "ToDatetime") else value
+    when = when.replace(tzinfo=UTC) if when.tzinfo is None else when.astimezone(UTC)
+    return datetime(when.year, when.month, when.day, when.hour, when.minute, when.second, when.microsecond, UTC)
+
+
+def _version(event: firestore_fn.Event[firestore_fn.Change[DocumentSnapshot | None]]) -> datetime:
+    """The time of the change: the new document's update time, or the event time for a delete."""
+    after = event.data.after if event.data is not None else None
+    if after is not None and after.exists and after.update_time is not None:
+        return _utc(after.update_time)
+    return _utc(event.time)
 
 
 def _run(event_id: str, use_case: Callable[[CaptureService], Outcome]) -> None:
@@ -55,20 +91,25 @@ def _flush(service: CaptureService) -> None:
         _log.exception("metrics flush failed")
 
 
+@_retried
 @firestore_fn.on_document_written(document=f"{_STORIES}/{{storyId}}")
 def capture_story(event: firestore_fn.Event[firestore_fn.Change[DocumentSnapshot | None]]) -> None:
-    """stories/{storyId} written → ml_items (inactive once deleted or unpublished)."""
+    """stories/{storyId} written → ml_items (a tombstone once deleted or unpublished)."""
     data = _data(event.data.after) if event.data is not None else None
-    _run(event.id, lambda s: s.capture_story(event.params["storyId"], data))
+    version = _version(event)
+    _run(event.id, lambda s: s.capture_story(event.params["storyId"], data, version=version))
 
 
+@_retried
 @firestore_fn.on_document_written(document=f"{_USERS}/{{uid}}")
 def capture_user(event: firestore_fn.Event[firestore_fn.Change[DocumentSnapshot | None]]) -> None:
-    """users/{uid} written → ml_users (inactive once deleted)."""
+    """users/{uid} written → ml_users (a tombstone once deleted)."""
     data = _data(event.data.after) if event.data is not None else None
-    _run(event.id, lambda s: s.capture_user(event.params["uid"], data))
+    version = _version(event)
+    _run(event.id, lambda s: s.capture_user(event.params["uid"], data, version=version))
 
 
+@_retried
 @firestore_fn.on_document_created_with_auth_context(document=f"{_CLICKS}/{{clickId}}")
 def capture_click(event: firestore_fn.AuthEvent[DocumentSnapshot | None]) -> None:
     """clicks/{clickId} created → ml_interactions once (or ml_quarantine with a reason)."""

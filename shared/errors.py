@@ -25,3 +25,11 @@ class PreconditionFailed(StoryrecError):
 
 class ServiceUnavailable(StoryrecError):
     """A backing service could not be reached; the operation may be retried."""
+
+
+class InvalidRequest(StoryrecError):
+    """The service refused the request itself (a malformed path, a document over its size limit)."""
+
+
+class AccessDenied(StoryrecError):
+    """Credentials are missing, invalid or lack a permission; fix the deployment, then retry."""

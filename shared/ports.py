@@ -43,11 +43,34 @@ class Query:
 
 @dataclass(frozen=True)
 class Snapshot:
-    """A document read from the store: its id, full path and data."""
+    """A document read from the store: its id, full path, data and last update time (when known)."""
 
     id: str
     path: str
     data: Document
+    update_time: datetime | None = None
+
+
+VersionedOutcome = Literal["written", "unchanged", "stale"]
+
+
+def versioned_decision(
+    existing: Mapping[str, Any] | None, data: Mapping[str, Any], version_field: str, stamps: Mapping[str, Any]
+) -> VersionedOutcome:
+    """What :meth:`DocumentStore.put_versioned` does, given the current document (one rule for every store).
+
+    'stale' when the stored version is newer than ``data[version_field]``; 'unchanged' when it is the
+    same version with the same content (``stamps`` fields ignored); otherwise 'written'.
+    """
+    if existing is None:
+        return "written"
+    current = existing.get(version_field)
+    new = data[version_field]
+    if isinstance(current, datetime) and current > new:
+        return "stale"
+    if current == new and {k: v for k, v in existing.items() if k not in stamps} == dict(data):
+        return "unchanged"
+    return "written"
 
 
 @dataclass(frozen=True)
@@ -73,6 +96,16 @@ class DocumentStore(Protocol):
         ...
 
     def delete(self, path: str) -> None: ...
+
+    def put_versioned(
+        self, path: str, data: Mapping[str, Any], *, version_field: str, stamps: Mapping[str, Any]
+    ) -> VersionedOutcome:
+        """Replace the document with ``data`` + ``stamps`` unless it holds a newer ``version_field``.
+
+        Atomic (a transaction, not read-then-write): of two concurrent writers the older version never
+        wins, whatever the order they arrive in. See :func:`versioned_decision`.
+        """
+        ...
 
     def write_batch(self, writes: Sequence[Write]) -> int:
         """Apply writes in atomic batches of at most 500; return how many were applied."""

@@ -7,11 +7,23 @@ from __future__ import annotations
 
 import copy
 import itertools
+import threading
 from collections.abc import Iterator, Mapping, Sequence
+from datetime import UTC, datetime
 from typing import Any
 
-from shared.errors import NotFound
-from shared.ports import Document, ObjectInfo, Query, Snapshot, Where, Write, chunked
+from shared.errors import InvalidRequest, NotFound
+from shared.ports import (
+    Document,
+    ObjectInfo,
+    Query,
+    Snapshot,
+    VersionedOutcome,
+    Where,
+    Write,
+    chunked,
+    versioned_decision,
+)
 
 MAX_BATCH = 500
 
@@ -43,28 +55,51 @@ def _matches(data: Mapping[str, Any], cond: Where) -> bool:
     return False
 
 
+def _document_path(path: str) -> str:
+    """Refuse what Firestore refuses as a document path (an odd number of segments, an empty one)."""
+    parts = path.split("/")
+    if len(parts) % 2 or any(p == "" for p in parts):
+        raise InvalidRequest(f"{path[:200]!r} is not a document path")
+    return path
+
+
 class InMemoryDocumentStore:
-    """A dict of documents keyed by path."""
+    """A dict of documents keyed by path, with the update time of each (like Firestore's)."""
 
     def __init__(self) -> None:
         self.docs: dict[str, Document] = {}
+        self.update_times: dict[str, datetime] = {}
+        self._lock = threading.Lock()
 
     def get(self, path: str) -> Document | None:
-        doc = self.docs.get(path)
+        doc = self.docs.get(_document_path(path))
         return copy.deepcopy(doc) if doc is not None else None
 
     def set(self, path: str, data: Mapping[str, Any], *, merge: bool = False) -> None:
+        _document_path(path)
         base = self.docs.get(path, {}) if merge else {}
         self.docs[path] = {**base, **copy.deepcopy(dict(data))}
+        self.update_times[path] = datetime.now(UTC)
 
     def create(self, path: str, data: Mapping[str, Any]) -> bool:
-        if path in self.docs:
+        if _document_path(path) in self.docs:
             return False
-        self.docs[path] = copy.deepcopy(dict(data))
+        self.set(path, data)
         return True
 
     def delete(self, path: str) -> None:
-        self.docs.pop(path, None)
+        self.docs.pop(_document_path(path), None)
+        self.update_times.pop(path, None)
+
+    def put_versioned(
+        self, path: str, data: Mapping[str, Any], *, version_field: str, stamps: Mapping[str, Any]
+    ) -> VersionedOutcome:
+        """The same decision as Firestore's transaction, under a lock."""
+        with self._lock:
+            outcome = versioned_decision(self.get(path), data, version_field, stamps)
+            if outcome == "written":
+                self.set(path, {**data, **stamps})
+            return outcome
 
     def write_batch(self, writes: Sequence[Write]) -> int:
         for batch in chunked(writes, MAX_BATCH):
@@ -80,7 +115,7 @@ class InMemoryDocumentStore:
         out = []
         for path, data in self.docs.items():
             if path.startswith(collection + "/") and path.count("/") + 1 == depth:
-                out.append(Snapshot(id=path.rsplit("/", 1)[1], path=path, data=copy.deepcopy(data)))
+                out.append(Snapshot(path.rsplit("/", 1)[1], path, copy.deepcopy(data), self.update_times.get(path)))
         return out
 
     def query(self, query: Query) -> list[Snapshot]:

@@ -1,6 +1,8 @@
 """Replay existing app documents through the capture use cases (the trigger code path).
 
 Stories go first so clicks find their story; every step is idempotent, so a second run changes nothing.
+A document the store refuses to hold (``InvalidRequest``) or that fails in an unforeseen way is
+counted as ``failed`` and logged, and the replay goes on; an unreachable store stops it.
 """
 
 from __future__ import annotations
@@ -10,7 +12,11 @@ from collections.abc import Callable, Iterable, Mapping
 from typing import Literal
 
 from shared.capture.service import CaptureService, Outcome
-from shared.ports import DocumentStore, MetricsSink, Query
+from shared.errors import AccessDenied, ServiceUnavailable
+from shared.logs import get_logger
+from shared.ports import DocumentStore, MetricsSink, Query, Snapshot
+
+_log = get_logger("backfill")
 
 Source = Literal["stories", "users", "clicks"]
 SOURCES: tuple[Source, ...] = ("stories", "users", "clicks")
@@ -54,15 +60,25 @@ def replay(
     collection = {"stories": col.stories, "users": col.users, "clicks": col.clicks}[source]
     outcomes: Counter[Outcome] = Counter()
     for snap in store.stream(Query(collection), page_size=page_size):
-        if source == "stories":
-            outcome = service.capture_story(snap.id, snap.data)
-        elif source == "users":
-            outcome = service.capture_user(snap.id, snap.data)
-        else:
-            outcome = service.capture_click(snap.id, snap.data)
+        try:
+            outcome = _capture(service, source, snap)
+        except (ServiceUnavailable, AccessDenied):
+            raise
+        except Exception:  # one bad document must not stop the replay at the same place on every run
+            _log.exception("backfill could not capture a document", extra={"source": source, "doc_id": snap.id[:200]})
+            outcome = Outcome.FAILED
         outcomes[outcome] += 1
         on_document(outcome)
     return outcomes
+
+
+def _capture(service: CaptureService, source: Source, snap: Snapshot) -> Outcome:
+    version = snap.update_time or service.clock()
+    if source == "stories":
+        return service.capture_story(snap.id, snap.data, version=version)
+    if source == "users":
+        return service.capture_user(snap.id, snap.data, version=version)
+    return service.capture_click(snap.id, snap.data)
 
 
 def ordered(targets: Iterable[Source]) -> list[Source]:

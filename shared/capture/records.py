@@ -2,7 +2,8 @@
 
 Field names the app writes (camelCase, as Firebase clients naturally do) are listed in docs/capture.md.
 Every function either returns the record (without the server-side ``captured_at``/``updated_at``) or
-raises :class:`~shared.capture.validation.Invalid`.
+raises :class:`~shared.capture.validation.Invalid`. Every value is checked with the rule
+:mod:`shared.limits` derives from the Avro schemas, so whatever is captured can be exported.
 """
 
 from __future__ import annotations
@@ -13,22 +14,29 @@ from datetime import datetime
 from typing import Any
 
 from shared.capture.validation import (
-    MAX_ID,
     Invalid,
     Reason,
-    check_token,
+    check,
+    check_document_id,
+    optional,
+    optional_multi,
     optional_text,
-    optional_token,
-    optional_tokens,
     optional_value,
     plausible_time,
-    required_id,
+    required,
 )
+from shared.limits import EVENT_TYPES, TEXTUAL_MAX_CHARS, rule
 
-EVENT_TYPES = ("open", "read", "comment", "like", "save")
 PUBLISHED = "published"
 TRUSTED_WRITERS = frozenset({"service_account", "system"})
 """Auth types of server-side writers (importers, the Admin SDK): they may write clicks for any user."""
+
+_USER_ID = rule("interactions", "USER_ID")
+_ITEM_ID = rule("interactions", "ITEM_ID")
+_EVENT_TYPE = rule("interactions", "EVENT_TYPE")
+_DEVICE = rule("interactions", "DEVICE")
+_ITEM = {name: rule("items", name) for name in ("ITEM_ID", "CATEGORY", "TAGS", "SOURCE", "LANGUAGE", "SUMMARY")}
+_USER = {name: rule("users", name) for name in ("USER_ID", "LANGUAGE", "COUNTRY")}
 
 
 @dataclass(frozen=True)
@@ -57,24 +65,27 @@ def _mapping(data: Any) -> Mapping[str, Any]:
     return data
 
 
-def click_to_interaction(
-    click_id: str, data: Any, *, now: datetime, writer: Writer | None = None
-) -> dict[str, Any]:
+def check_doc_id(field: str, doc_id: str) -> str:
+    """An id that becomes a path segment and a CSV cell: Firestore's id rules plus the ID column's."""
+    return check(field, check_document_id(field, doc_id), _USER_ID)
+
+
+def click_to_interaction(click_id: str, data: Any, *, now: datetime, writer: Writer | None = None) -> dict[str, Any]:
     """Validate a ``clicks/{clickId}`` document and map it to an ``ml_interactions`` record.
 
     TIMESTAMP is ``createdAt`` (the server receive time: rules force it to ``request.time``);
     ``clientTime`` is only checked for plausibility.
     """
+    check_doc_id("clickId", click_id)
     doc = _mapping(data)
-    check_token("clickId", click_id, MAX_ID)
-    user_id = required_id(doc, "userId")
-    item_id = required_id(doc, "storyId")
+    user_id = required(doc, "userId", _USER_ID)
+    item_id = required(doc, "storyId", _ITEM_ID)
     event_type = doc.get("type")
     if event_type is None:
         raise Invalid(Reason.MISSING_FIELD, "type", "is missing")
     if not isinstance(event_type, str):
         raise Invalid(Reason.WRONG_TYPE, "type", f"expected a string, got {type(event_type).__name__}")
-    if event_type.strip().lower() not in EVENT_TYPES:
+    if _EVENT_TYPE.normalise(event_type) not in EVENT_TYPES:
         detail = f"{event_type[:50]!r} is not one of {', '.join(EVENT_TYPES)}"
         raise Invalid(Reason.UNKNOWN_TYPE, "type", detail)
     received = plausible_time(doc, "createdAt", now)
@@ -84,10 +95,10 @@ def click_to_interaction(
         "USER_ID": user_id,
         "ITEM_ID": item_id,
         "TIMESTAMP": int(received.timestamp()),
-        "EVENT_TYPE": event_type.strip().lower(),
+        "EVENT_TYPE": _EVENT_TYPE.normalise(event_type),
         "EVENT_VALUE": optional_value(doc, "value"),
-        "DEVICE": _lower(optional_token(doc, "device")),
-        "SESSION_ID": optional_token(doc, "sessionId", MAX_ID),
+        "DEVICE": optional(doc, "device", _DEVICE),
+        "SESSION_ID": optional(doc, "sessionId", _USER_ID),
         "click_id": click_id,
     }
     check_writer(user_id, writer)
@@ -96,44 +107,44 @@ def click_to_interaction(
 
 def is_published(data: Mapping[str, Any] | None) -> bool:
     """A story is live unless deleted or its ``status`` says otherwise (absent status = published)."""
-    if data is None:
-        return False
+    if data is None or not isinstance(data, Mapping):
+        return data is not None  # a payload that is not a map is "live" so that it gets quarantined
     status = data.get("status")
     return status is None or (isinstance(status, str) and status.strip().lower() == PUBLISHED)
 
 
 def story_to_item(story_id: str, data: Any, *, now: datetime) -> dict[str, Any]:
-    """Validate a published ``stories/{storyId}`` document and map it to an active ``ml_items`` record."""
+    """Validate a published ``stories/{storyId}`` document and map it to an active ``ml_items`` record.
+
+    Tags are kept whole, in order, while the TAGS cell fits its limit; the rest are counted in
+    ``tags_dropped`` (so the story is captured and exported, never dropped by the export).
+    """
+    check_doc_id("storyId", story_id)
     doc = _mapping(data)
-    check_token("storyId", story_id, MAX_ID)
     created = plausible_time(doc, "publishedAt", now, required=False) or plausible_time(doc, "createdAt", now)
     assert created is not None
-    tags = optional_tokens(doc, "tags")
+    tags, dropped = optional_multi(doc, "tags", _ITEM["TAGS"])
     return {
         "ITEM_ID": story_id,
         "CREATION_TIMESTAMP": int(created.timestamp()),
-        "CATEGORY": optional_token(doc, "category"),
-        "TAGS": "|".join(tags) or None,
-        "SOURCE": optional_token(doc, "source"),
-        "LANGUAGE": _lower(optional_token(doc, "lang")),
-        "SUMMARY": optional_text(doc, "summary"),
-        "TITLE": optional_text(doc, "title"),
+        "CATEGORY": optional(doc, "category", _ITEM["CATEGORY"]),
+        "TAGS": tags,
+        "SOURCE": optional(doc, "source", _ITEM["SOURCE"]),
+        "LANGUAGE": optional(doc, "lang", _ITEM["LANGUAGE"]),
+        "SUMMARY": optional_text(doc, "summary", _ITEM["SUMMARY"].max_chars),
+        "TITLE": optional_text(doc, "title", TEXTUAL_MAX_CHARS),
+        "tags_dropped": len(dropped),
         "active": True,
     }
 
 
 def user_to_ml_user(uid: str, data: Any) -> dict[str, Any]:
     """Validate a ``users/{uid}`` document and map it to an ``ml_users`` record (no personal data copied)."""
+    check_doc_id("uid", uid)
     doc = _mapping(data)
-    check_token("uid", uid, MAX_ID)
-    country = optional_token(doc, "country")
     return {
         "USER_ID": uid,
-        "LANGUAGE": _lower(optional_token(doc, "lang")),
-        "COUNTRY": country.upper() if country else None,
+        "LANGUAGE": optional(doc, "lang", _USER["LANGUAGE"]),
+        "COUNTRY": optional(doc, "country", _USER["COUNTRY"]),
         "active": True,
     }
-
-
-def _lower(value: str | None) -> str | None:
-    return value.lower() if value else None

@@ -1,25 +1,44 @@
 """Capture use cases: one app document in, one ML record (or one quarantine record) out.
 
 Triggers and the backfill command call the same three methods, so a replay follows the trigger path.
-Every method is idempotent: clicks are created once (doc id = click id); items and users are only
-rewritten when their content changes.
+Events arrive at least once and in any order, so every method is idempotent and order-proof:
+
+- clicks are created once (doc id = click id);
+- items and users carry their source document's update time (``source_updated_at``) and are
+  written through :meth:`DocumentStore.put_versioned`, a transaction that never lets an older
+  version replace a newer one; a delete or unpublish writes a *tombstone* (``active: false``) at the
+  time of the delete, which a late, older create or update cannot undo.
+
+Only validation failures (:class:`Invalid`) quarantine; a failing store (``ServiceUnavailable``...)
+propagates so the trigger fails and the platform delivers the event again.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
 from shared.capture.quarantine import quarantine_id, quarantine_record
-from shared.capture.records import Writer, click_to_interaction, is_published, story_to_item, user_to_ml_user
+from shared.capture.records import (
+    Writer,
+    check_doc_id,
+    click_to_interaction,
+    is_published,
+    story_to_item,
+    user_to_ml_user,
+)
 from shared.capture.validation import Invalid, Reason
 from shared.config import Collections
 from shared.logs import get_logger
 from shared.ports import Clock, DocumentStore, MetricsSink
 
 _log = get_logger("capture")
+
+VERSION_FIELD = "source_updated_at"
+"""The update time of the source document (or the time of its deletion) an ML record reflects."""
 
 
 class Outcome(StrEnum):
@@ -30,7 +49,10 @@ class Outcome(StrEnum):
     UNCHANGED = "unchanged"
     DEACTIVATED = "deactivated"
     IGNORED = "ignored"
+    STALE = "stale"
     QUARANTINED = "quarantined"
+    FAILED = "failed"
+    """Only the backfill reports this: a document it logged and skipped."""
 
 
 _METRIC_PREFIX = {"clicks": "Click", "stories": "Story", "users": "User"}
@@ -51,16 +73,15 @@ class CaptureService:
         """Validate, normalise and record one click exactly once; quarantine it if it is bad."""
         now = self.clock()
         try:
-            record = click_to_interaction(
-                click_id, data, now=now, writer=writer if self.verify_writer else None
+            record = _validated(
+                lambda: click_to_interaction(click_id, data, now=now, writer=writer if self.verify_writer else None)
             )
-            if self.store.get(f"{self.collections.stories}/{record['ITEM_ID']}") is None:
-                raise Invalid(Reason.UNKNOWN_STORY, "storyId", f"{record['ITEM_ID']!r} is not a story")
         except Invalid as exc:
-            return self._quarantine("clicks", click_id, exc.reason, exc.detail, data, once=True)
-        except Exception as exc:  # a payload the checks did not foresee must still be kept, not lost
-            _log.exception("click could not be parsed", extra={"click_id": click_id})
-            return self._quarantine("clicks", click_id, Reason.UNPARSEABLE, repr(exc), data, once=True)
+            return self._quarantine("clicks", click_id, exc.reason, exc.detail, data, version=None)
+        # the ITEM_ID is a checked id (no '/'), so this path is always a top-level story, never a sub-document
+        if self.store.get(f"{self.collections.stories}/{record['ITEM_ID']}") is None:
+            detail = f"storyId: {record['ITEM_ID']!r} is not a story"
+            return self._quarantine("clicks", click_id, Reason.UNKNOWN_STORY, detail, data, version=None)
         path = f"{self.collections.ml_interactions}/{click_id}"
         created = self.store.create(path, {**record, "captured_at": now})
         outcome = Outcome.CAPTURED if created else Outcome.DUPLICATE
@@ -68,66 +89,83 @@ class CaptureService:
         _log.info("click %s", outcome, extra={"click_id": click_id, "event_type": record["EVENT_TYPE"]})
         return outcome
 
-    def capture_story(self, story_id: str, data: Mapping[str, Any] | None) -> Outcome:
-        """Upsert the item of a published story; mark it inactive once deleted or unpublished."""
-        path = f"{self.collections.ml_items}/{story_id}"
+    def capture_story(self, story_id: str, data: Any, *, version: datetime) -> Outcome:
+        """Upsert the item of a published story at ``version`` (the story's update time); once it is
+        deleted or unpublished, leave a tombstone at ``version`` (the time of that change)."""
         if not is_published(data):
-            return self._deactivate("Story", path, story_id)
+            return self._tombstone("Story", "stories", self.collections.ml_items, "ITEM_ID", story_id, version)
         try:
-            record = story_to_item(story_id, data, now=self.clock())
+            record = _validated(lambda: story_to_item(story_id, data, now=self.clock()))
         except Invalid as exc:
-            return self._quarantine("stories", story_id, exc.reason, exc.detail, data, once=False)
-        return self._upsert("Story", path, record, story_id)
+            return self._quarantine("stories", story_id, exc.reason, exc.detail, data, version=version)
+        if record["tags_dropped"]:
+            self.metrics.put("StoryTagsDropped", record["tags_dropped"])
+            _log.warning("story tags dropped", extra={"doc_id": story_id, "dropped": record["tags_dropped"]})
+        return self._upsert("Story", f"{self.collections.ml_items}/{story_id}", record, story_id, version)
 
-    def capture_user(self, uid: str, data: Mapping[str, Any] | None) -> Outcome:
-        """Upsert the ML user of a user document; mark it inactive once the user is deleted."""
-        path = f"{self.collections.ml_users}/{uid}"
+    def capture_user(self, uid: str, data: Any, *, version: datetime) -> Outcome:
+        """Upsert the ML user of a user document at ``version``; a deleted user leaves a tombstone that
+        keeps none of the user's data."""
         if data is None:
-            return self._deactivate("User", path, uid)
+            return self._tombstone("User", "users", self.collections.ml_users, "USER_ID", uid, version)
         try:
-            record = user_to_ml_user(uid, data)
+            record = _validated(lambda: user_to_ml_user(uid, data))
         except Invalid as exc:
-            return self._quarantine("users", uid, exc.reason, exc.detail, data, once=False)
-        return self._upsert("User", path, record, uid)
+            return self._quarantine("users", uid, exc.reason, exc.detail, data, version=version)
+        return self._upsert("User", f"{self.collections.ml_users}/{uid}", record, uid, version)
 
-    def _upsert(self, kind: str, path: str, record: dict[str, Any], doc_id: str) -> Outcome:
-        existing = self.store.get(path)
-        if existing is not None and _same(existing, record, "updated_at"):
-            outcome = Outcome.UNCHANGED
-        else:
-            self.store.set(path, {**record, "updated_at": self.clock()})
-            outcome = Outcome.CAPTURED
+    def _upsert(self, kind: str, path: str, record: dict[str, Any], doc_id: str, version: datetime) -> Outcome:
+        written = self.store.put_versioned(
+            path,
+            {**record, VERSION_FIELD: version},
+            version_field=VERSION_FIELD,
+            stamps={"updated_at": self.clock()},
+        )
+        outcome = {"written": Outcome.CAPTURED, "unchanged": Outcome.UNCHANGED, "stale": Outcome.STALE}[written]
         self._count(kind, outcome)
         _log.info("%s %s", kind.lower(), outcome, extra={"doc_id": doc_id})
         return outcome
 
-    def _deactivate(self, kind: str, path: str, doc_id: str) -> Outcome:
-        existing = self.store.get(path)
-        if existing is None or existing.get("active") is False:
+    def _tombstone(
+        self, kind: str, source: str, collection: str, id_column: str, doc_id: str, version: datetime
+    ) -> Outcome:
+        try:
+            check_doc_id(id_column, doc_id)
+        except Invalid:  # no record can exist under an id capture never accepted
             outcome = Outcome.IGNORED
         else:
-            self.store.set(path, {"active": False, "updated_at": self.clock()}, merge=True)
-            outcome = Outcome.DEACTIVATED
+            written = self.store.put_versioned(
+                f"{collection}/{doc_id}",
+                {id_column: doc_id, "active": False, VERSION_FIELD: version},
+                version_field=VERSION_FIELD,
+                stamps={"updated_at": self.clock()},
+            )
+            outcome = {"written": Outcome.DEACTIVATED, "unchanged": Outcome.IGNORED, "stale": Outcome.STALE}[written]
         self._count(kind, outcome)
-        _log.info("%s %s", kind.lower(), outcome, extra={"doc_id": doc_id})
+        _log.info("%s %s", kind.lower(), outcome, extra={"doc_id": doc_id, "source": source})
         return outcome
 
     def _quarantine(
-        self, source: str, doc_id: str, reason: Reason, detail: str, raw: Any, *, once: bool
+        self, source: str, doc_id: str, reason: Reason, detail: str, raw: Any, *, version: datetime | None
     ) -> Outcome:
-        """Keep the rejected payload; count it once (a retried click or an unchanged replay adds nothing)."""
+        """Keep the rejected payload; count it once (a retried click or an unchanged replay adds nothing).
+
+        Clicks (``version`` None) are quarantined once; stories and users per version, never replacing
+        the quarantine record of a newer version.
+        """
         path = f"{self.collections.quarantine}/{quarantine_id(source, doc_id)}"
         record = quarantine_record(source, doc_id, reason.value, detail, raw)
-        if once:
-            fresh = self.store.create(path, {**record, "quarantined_at": self.clock()})
+        stamps = {"quarantined_at": self.clock()}
+        if version is None:
+            fresh = self.store.create(path, {**record, **stamps})
         else:
-            existing = self.store.get(path)
-            fresh = existing is None or not _same(existing, record, "quarantined_at")
-            if fresh:
-                self.store.set(path, {**record, "quarantined_at": self.clock()})
+            written = self.store.put_versioned(
+                path, {**record, VERSION_FIELD: version}, version_field=VERSION_FIELD, stamps=stamps
+            )
+            fresh = written == "written"
         if fresh:
             self.metrics.put(f"{_METRIC_PREFIX[source]}Quarantined", dimensions={"reason": reason.value})
-        extra = {"doc_id": doc_id, "reason": reason.value, "detail": detail}
+        extra = {"doc_id": doc_id[:200], "reason": reason.value, "detail": detail[:500]}
         _log.warning("%s quarantined", source, extra=extra)
         return Outcome.QUARANTINED
 
@@ -137,7 +175,16 @@ class CaptureService:
             self.metrics.put(name, dimensions=dimensions)
         elif outcome is Outcome.DUPLICATE:
             self.metrics.put(f"{kind}Duplicate")
+        elif outcome is Outcome.STALE:
+            self.metrics.put(f"{kind}Stale")
 
 
-def _same(existing: Mapping[str, Any], record: Mapping[str, Any], stamp: str) -> bool:
-    return {k: v for k, v in existing.items() if k != stamp} == dict(record)
+def _validated(check: Callable[[], dict[str, Any]]) -> dict[str, Any]:
+    """Run a pure validation; anything it did not foresee is still a payload problem (it does no I/O)."""
+    try:
+        return check()
+    except Invalid:
+        raise
+    except Exception as exc:
+        _log.exception("payload could not be parsed")
+        raise Invalid(Reason.UNPARSEABLE, "document", f"{type(exc).__name__}: {exc}"[:500]) from exc

@@ -1,36 +1,30 @@
 """Pure checks on values arriving from the app's documents: ids, categorical values, times, numbers.
 
 Each check returns the cleaned value or raises :class:`Invalid` with a reason code, so the
-use-case layer can quarantine the document with that code.
+use-case layer can quarantine the document with that code. Lengths, characters and vocabularies
+come from :mod:`shared.limits` (derived from the Avro schemas), the same rules the export applies.
 """
 
 from __future__ import annotations
 
 import math
-import unicodedata
 from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 from typing import Any
 
-MAX_ID = 256
-"""Personalize limit on USER_ID / ITEM_ID length."""
-MAX_CATEGORICAL = 1000
-"""Personalize limit on one categorical value."""
-MAX_TEXTUAL = 20_000
-"""Personalize limit on a textual field; longer summaries are cut."""
+from shared.limits import FieldRule, has_control_chars, id_problem, join_multi, neutralise_text
+
 MAX_EVENT_VALUE = 86_400.0
 """An EVENT_VALUE is seconds read at most; a day is already absurd."""
 EARLIEST = datetime(2010, 1, 1, tzinfo=UTC)
 """Anything older is an absurd past for a news app (Deskdrop starts in 2016)."""
 FUTURE_SKEW = timedelta(minutes=5)
 """Tolerated client clock skew."""
-CSV_HOSTILE = frozenset(',"|')
-"""Breaks a CSV row or Personalize's multi-value separator when inside an id or categorical value."""
 
 
 class Reason(StrEnum):
-    """Why a document was quarantined."""
+    """Why a document was quarantined (the limit codes of :class:`shared.limits.Problem` included)."""
 
     NOT_A_DOCUMENT = "not_a_document"
     MISSING_FIELD = "missing_field"
@@ -39,6 +33,10 @@ class Reason(StrEnum):
     TOO_LONG = "too_long"
     CONTROL_CHARS = "control_chars"
     CSV_HOSTILE = "csv_hostile"
+    FORMULA_LIKE = "formula_like"
+    NOT_IN_VOCABULARY = "not_in_vocabulary"
+    BAD_PATTERN = "bad_pattern"
+    INVALID_ID = "invalid_id"
     UNKNOWN_TYPE = "unknown_type"
     INVALID_VALUE = "invalid_value"
     FUTURE_TIMESTAMP = "future_timestamp"
@@ -59,11 +57,6 @@ class Invalid(ValueError):
         self.detail = f"{field}: {detail}"
 
 
-def has_control_chars(value: str) -> bool:
-    """True if any character is a control or format character (newline, tab, NUL, bidi marks...)."""
-    return any(unicodedata.category(ch) in ("Cc", "Cf", "Zl", "Zp") for ch in value)
-
-
 def _string(data: Mapping[str, Any], name: str, *, required: bool) -> str | None:
     value = data.get(name)
     if value is None:
@@ -75,56 +68,64 @@ def _string(data: Mapping[str, Any], name: str, *, required: bool) -> str | None
     return value
 
 
-def check_token(field: str, value: str, limit: int) -> str:
-    """Check one id or categorical value: non-empty, short enough, no control or CSV-hostile characters."""
-    if value.strip() == "":
-        raise Invalid(Reason.EMPTY_VALUE, field, "is empty")
-    if len(value) > limit:
-        raise Invalid(Reason.TOO_LONG, field, f"is {len(value)} characters (limit {limit})")
-    if has_control_chars(value):
-        raise Invalid(Reason.CONTROL_CHARS, field, "contains control characters")
-    hostile = sorted(CSV_HOSTILE.intersection(value))
-    if hostile:
-        raise Invalid(Reason.CSV_HOSTILE, field, f"contains {''.join(hostile)!r}")
+def check_document_id(field: str, value: str) -> str:
+    """A document id that will become a path segment: checked before any path is built."""
+    problem = id_problem(value)
+    if problem is not None:
+        raise Invalid(Reason(problem.problem.value), field, problem.detail)
     return value
 
 
-def required_id(data: Mapping[str, Any], name: str) -> str:
-    """A required id field (≤ 256 characters)."""
+def check(field: str, value: str, rule: FieldRule) -> str:
+    """Normalise one value with its column's rule; raise :class:`Invalid` if it breaks a limit."""
+    text = rule.normalise(value)
+    problem = rule.problem(text)
+    if problem is not None:
+        raise Invalid(Reason(problem.problem.value), field, problem.detail)
+    return text
+
+
+def required(data: Mapping[str, Any], name: str, rule: FieldRule) -> str:
+    """A required string field, checked by ``rule``."""
     value = _string(data, name, required=True)
     assert value is not None
-    return check_token(name, value, MAX_ID)
+    if value.strip() == "":
+        raise Invalid(Reason.EMPTY_VALUE, name, "is empty")
+    return check(name, value, rule)
 
 
-def optional_token(data: Mapping[str, Any], name: str, limit: int = MAX_CATEGORICAL) -> str | None:
-    """An optional categorical or id field; blank counts as absent. Surrounding spaces are trimmed."""
+def optional(data: Mapping[str, Any], name: str, rule: FieldRule) -> str | None:
+    """An optional string field; blank counts as absent."""
     value = _string(data, name, required=False)
     if value is None or value.strip() == "":
         return None
-    return check_token(name, value.strip(), limit)
+    return check(name, value, rule)
 
 
-def optional_tokens(data: Mapping[str, Any], name: str) -> list[str]:
-    """An optional list of categorical values (e.g. tags), trimmed, de-duplicated, order kept."""
+def optional_multi(data: Mapping[str, Any], name: str, rule: FieldRule) -> tuple[str | None, list[str]]:
+    """A list of categorical values (e.g. tags): each checked, de-duplicated, order kept, joined with
+    ``|`` while the cell fits its limit. Returns the cell and the values that did not fit."""
     value = data.get(name)
     if value is None:
-        return []
+        return None, []
     if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
         raise Invalid(Reason.WRONG_TYPE, name, "expected a list of strings")
     seen: dict[str, None] = {}
     for i, item in enumerate(value):
         if item.strip():
-            seen[check_token(f"{name}[{i}]", item.strip(), MAX_CATEGORICAL)] = None
-    return list(seen)
+            seen[check(f"{name}[{i}]", item, rule)] = None
+    return join_multi(rule, list(seen))
 
 
-def optional_text(data: Mapping[str, Any], name: str) -> str | None:
-    """A free-text field: control characters become spaces, whitespace collapses, cut at 20,000 chars."""
+def optional_text(data: Mapping[str, Any], name: str, limit: int | None) -> str | None:
+    """A free-text field: control characters become spaces, whitespace collapses, cut at ``limit``,
+    and a leading formula character is neutralised."""
     value = _string(data, name, required=False)
     if value is None:
         return None
     cleaned = "".join(" " if has_control_chars(ch) else ch for ch in value)
-    cleaned = " ".join(cleaned.split())[:MAX_TEXTUAL]
+    cleaned = " ".join(cleaned.split())
+    cleaned = neutralise_text(cleaned)[:limit]
     return cleaned or None
 
 
@@ -135,9 +136,7 @@ def as_utc(value: Any, field: str) -> datetime:
     return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
 
-def plausible_time(
-    data: Mapping[str, Any], name: str, now: datetime, *, required: bool = True
-) -> datetime | None:
+def plausible_time(data: Mapping[str, Any], name: str, now: datetime, *, required: bool = True) -> datetime | None:
     """A timestamp field no later than ``now`` (plus skew) and no earlier than 2010."""
     value = data.get(name)
     if value is None:

@@ -59,22 +59,33 @@ def backfill(
     level = capture_log.level
     capture_log.setLevel(logging.WARNING)
     try:
-        table = _run(service, target, page_size, metrics)
+        table, failed = _run(service, target, page_size, metrics)
     finally:
         capture_log.setLevel(level)
     _console.print(table)
+    if failed:
+        # every other document was captured; the failures are logged with their ids
+        _console.print(f"[red]{failed} document(s) could not be captured (see the log); rerun after fixing[/red]")
+        raise typer.Exit(1)
 
 
-def _run(service: CaptureService, target: Target, page_size: int, metrics: AggregatingMetrics) -> Table:
-    """Replay the chosen sources under one correlation id, with a progress bar; return the outcome table."""
+def _run(service: CaptureService, target: Target, page_size: int, metrics: AggregatingMetrics) -> tuple[Table, int]:
+    """Replay the chosen sources under one correlation id, with a progress bar; return the outcome table
+    and how many documents failed (a failure is logged and skipped, never stops the replay)."""
     from shared.capture.backfill import SOURCES, ordered, replay
     from shared.capture.service import Outcome
     from shared.logs import correlated
 
     sources = ordered(SOURCES if target is Target.all else [s for s in SOURCES if s == target.value])
     table = Table("source", *[o.value for o in Outcome], title="backfill")
-    columns = (SpinnerColumn(), TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
-               TimeElapsedColumn())
+    columns = (
+        SpinnerColumn(),
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+    )
+    failed = 0
     with correlated() as run_id, Progress(*columns, console=_console) as progress:
         _console.print(f"backfill run {run_id}: {', '.join(sources)}")
         for source in sources:
@@ -86,8 +97,9 @@ def _run(service: CaptureService, target: Target, page_size: int, metrics: Aggre
             counts = replay(service, service.store, source, page_size=page_size, on_document=advance)
             progress.update(task, total=sum(counts.values()))
             table.add_row(source, *[str(counts.get(o, 0)) for o in Outcome])
+            failed += counts.get(Outcome.FAILED, 0)
         metrics.flush()
-    return table
+    return table, failed
 
 
 def register(app: typer.Typer) -> None:

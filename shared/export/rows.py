@@ -18,13 +18,12 @@ from operator import itemgetter
 from typing import Any, Protocol
 
 from shared.export.csvfiles import csv_line
+from shared.limits import CATEGORICAL_MAX_CHARS, ID_MAX_CHARS, MULTI_SEPARATOR, TEXTUAL_MAX_CHARS, column_kind
 from shared.schema import Column, DatasetSchema
 
-ID_MAX = 256
-CATEGORICAL_MAX = 1000
-TEXTUAL_MAX = 20_000
-MULTI_SEPARATOR = "|"
-_ID_COLUMNS = frozenset({"USER_ID", "ITEM_ID"})
+ID_MAX = ID_MAX_CHARS
+CATEGORICAL_MAX = CATEGORICAL_MAX_CHARS
+TEXTUAL_MAX = TEXTUAL_MAX_CHARS
 _SAMPLE_IDS = 20
 
 Row = tuple[Any, ...]
@@ -47,9 +46,8 @@ class Rejected(ValueError):
 
 
 def _max_len(column: Column) -> int:
-    if column.name in _ID_COLUMNS:
-        return ID_MAX
-    return TEXTUAL_MAX if column.textual else CATEGORICAL_MAX
+    """The one limit (shared.limits, derived from the schema) capture also applies."""
+    return column_kind(column)[1] or CATEGORICAL_MAX
 
 
 def _as_long(value: Any) -> int:

@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import functools
 import os
+import random
+from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
 
 from shared.adapters.memory import InMemoryDocumentStore, InMemoryObjectStore, RecordingNotifier
-from shared.errors import NotFound
+from shared.errors import InvalidRequest, NotFound
 from shared.ports import DocumentStore, ObjectStore, Query, Where, Write
 
 
@@ -55,13 +59,15 @@ def test_batch_of_more_than_500_writes(store: DocumentStore) -> None:
 
 
 def test_query_filters_orders_and_pages(store: DocumentStore) -> None:
-    store.write_batch([Write(f"clicks/k{i:03d}", data={"t": i // 3, "type": "open" if i % 2 else "like"})
-                       for i in range(60)])
+    store.write_batch(
+        [Write(f"clicks/k{i:03d}", data={"t": i // 3, "type": "open" if i % 2 else "like"}) for i in range(60)]
+    )
     page = store.query(Query("clicks", (Where("type", "==", "open"),), ("t",), limit=5))
     assert [s.id for s in page] == ["k001", "k003", "k005", "k007", "k009"]
     last = page[-1]
-    nxt = store.query(Query("clicks", (Where("type", "==", "open"),), ("t",), limit=3,
-                            start_after=(last.data["t"], last.id)))
+    nxt = store.query(
+        Query("clicks", (Where("type", "==", "open"),), ("t",), limit=3, start_after=(last.data["t"], last.id))
+    )
     assert [s.id for s in nxt] == ["k011", "k013", "k015"]
     ranged = store.query(Query("clicks", (Where("t", ">=", 18), Where("t", "<", 19)), ("t",)))
     assert [s.id for s in ranged] == ["k054", "k055", "k056"]
@@ -82,8 +88,52 @@ def test_subcollection_paths(store: DocumentStore) -> None:
     assert [s.path for s in store.query(Query("feeds/u1/items"))] == ["feeds/u1/items/a"]
 
 
+V1, V2, V3 = (datetime(2026, 11, 29, 10, m, tzinfo=UTC) for m in (1, 2, 3))
+
+
+def test_put_versioned_never_lets_an_older_version_win(store: DocumentStore) -> None:
+    put = functools.partial(store.put_versioned, version_field="v", stamps={"stamped": "now"})
+    assert put("ml_items/a", {"n": 2, "v": V2}) == "written"
+    assert put("ml_items/a", {"n": 2, "v": V2}) == "unchanged"  # stamps are not content
+    assert put("ml_items/a", {"n": 1, "v": V1}) == "stale"
+    assert store.get("ml_items/a") == {"n": 2, "v": V2, "stamped": "now"}
+    assert put("ml_items/a", {"active": False, "v": V3}) == "written"  # replaces, does not merge
+    assert store.get("ml_items/a") == {"active": False, "v": V3, "stamped": "now"}
+    assert put("ml_items/a", {"n": 2, "v": V2}) == "stale"
+    assert put("ml_items/a", {"n": 9, "v": V3}) == "written"  # same version, other content: repaired
+
+
+def test_put_versioned_races_end_at_the_newest(store: DocumentStore) -> None:
+    versions = [V1 + timedelta(milliseconds=i) for i in range(16)]
+    order = random.Random(3).sample(versions, len(versions))
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        list(
+            pool.map(
+                lambda v: store.put_versioned(
+                    "ml_users/u", {"v": v, "i": versions.index(v)}, version_field="v", stamps={}
+                ),
+                order,
+            )
+        )
+    assert store.get("ml_users/u") == {"v": versions[-1], "i": 15}
+
+
+def test_snapshots_carry_the_update_time(store: DocumentStore) -> None:
+    store.set("stories/a", {"n": 1})
+    [snap] = list(store.stream(Query("stories")))
+    assert isinstance(snap.update_time, datetime) and snap.update_time.tzinfo is not None
+
+
+@pytest.mark.parametrize("path", ["stories/a/comments", "stories//a", "stories"])
+def test_a_malformed_path_is_an_invalid_request(store: DocumentStore, path: str) -> None:
+    with pytest.raises(InvalidRequest):
+        store.get(path)
+    with pytest.raises(InvalidRequest):
+        store.set(path, {"n": 1})
+
+
 def test_objects_roundtrip_list_head_delete(objects: ObjectStore, tmp_path: Any) -> None:
-    text = b"ITEM_ID,SUMMARY\n1,\"a, \"\"quoted\"\"\nline\"\n"
+    text = b'ITEM_ID,SUMMARY\n1,"a, ""quoted""\nline"\n'
     objects.put_bytes("items/dt=2026-11-29/part-00000.csv", text, content_type="text/csv")
     assert objects.get_bytes("items/dt=2026-11-29/part-00000.csv") == text
     big = tmp_path / "big.bin"
@@ -133,8 +183,13 @@ def test_cloudwatch_metrics_are_queryable(settings: Any) -> None:
     metrics.flush()
     now = datetime.now(UTC)
     stats = client.get_metric_statistics(
-        Namespace=namespace, MetricName="ClickAccepted", Dimensions=[{"Name": "type", "Value": "open"}],
-        StartTime=now - timedelta(minutes=5), EndTime=now + timedelta(minutes=5), Period=60, Statistics=["Sum"],
+        Namespace=namespace,
+        MetricName="ClickAccepted",
+        Dimensions=[{"Name": "type", "Value": "open"}],
+        StartTime=now - timedelta(minutes=5),
+        EndTime=now + timedelta(minutes=5),
+        Period=60,
+        Statistics=["Sum"],
     )
     assert sum(p["Sum"] for p in stats["Datapoints"]) == 3
 

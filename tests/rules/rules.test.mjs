@@ -1,9 +1,11 @@
 // Allow/deny cases for firestore.rules, run with the real Firebase JS SDK against the emulator
 // started with --rules. Usage: FIRESTORE_EMULATOR_HOST=127.0.0.1:PORT node rules.test.mjs
+// The bad-input corpus of rules cases (tests/corpus/rules_cases.json) runs after the cases below.
+import { readFileSync } from "node:fs";
 import { initializeApp } from "firebase/app";
 import {
-  connectFirestoreEmulator, deleteDoc, doc, getDoc, getDocs, collection, getFirestore,
-  serverTimestamp, setDoc, setLogLevel, Timestamp, updateDoc, terminate,
+  Bytes, connectFirestoreEmulator, deleteDoc, doc, getDoc, getDocs, collection, getFirestore, query,
+  serverTimestamp, setDoc, setLogLevel, Timestamp, updateDoc, terminate, where,
 } from "firebase/firestore";
 
 setLogLevel("silent"); // denied writes are expected; the SDK would log each one
@@ -73,8 +75,8 @@ const cases = [
   ["allow", "owner updates own profile", () => setDoc(doc(alice, "users/alice"), { lang: "en" }, { merge: true })],
   ["deny", "user reads another user's profile", () => getDoc(doc(bob, "users/alice"))],
   ["deny", "user writes another user's profile", () => setDoc(doc(bob, "users/alice"), { lang: "pt" })],
-  ["allow", "signed-in user reads a story", () => getDoc(doc(alice, "stories/s1"))],
-  ["deny", "unauthenticated reads a story", () => getDoc(doc(anon, "stories/s1"))],
+  ["allow", "signed-in user reads a published story", () => getDoc(doc(alice, "stories/pub"))],
+  ["deny", "unauthenticated reads a story", () => getDoc(doc(anon, "stories/pub"))],
   ["deny", "user writes a story", () => setDoc(doc(alice, "stories/s2"), { title: "x" })],
   ["deny", "owner reads own ml_interactions record", () => getDoc(doc(alice, "ml_interactions/c-ok"))],
   ["deny", "user reads ml_users", () => getDoc(doc(alice, "ml_users/alice"))],
@@ -83,7 +85,45 @@ const cases = [
   ["deny", "unauthenticated reads ml_state", () => getDoc(doc(anon, "ml_state/export"))],
 ];
 
+// --- the corpus: data in, SDK calls out ------------------------------------------------------------
+const corpus = JSON.parse(readFileSync(new URL("../corpus/rules_cases.json", import.meta.url), "utf8"));
+const users = { alice, bob, null: anon };
+
+function materialise(value) {
+  if (Array.isArray(value)) return value.map(materialise);
+  if (value === null || typeof value !== "object") return value;
+  if ("$click" in value) return click(Object.fromEntries(
+    Object.entries(value.$click).map(([k, v]) => [k, v === null ? undefined : materialise(v)])));
+  if ("$now" in value) return Timestamp.fromMillis(Date.now() + value.$now * 1000);
+  if ("$epoch" in value) return Timestamp.fromMillis(value.$epoch * 1000);
+  if ("$repeat" in value) return value.$repeat[0].repeat(value.$repeat[1]);
+  if ("$bytes" in value) {
+    return Object.fromEntries(Array.from({ length: value.$bytes }, (_, i) => [`b${i}`, Bytes.fromUint8Array(new Uint8Array([1]))]));
+  }
+  return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, materialise(v)]));
+}
+
+function corpusCase(c) {
+  const db = users[c.as ?? "null"];
+  const run = () => {
+    const data = c.data === undefined ? undefined : materialise(c.data);
+    switch (c.op) {
+      case "set": return setDoc(doc(db, c.path), data, c.merge ? { merge: true } : {});
+      case "update": return updateDoc(doc(db, c.path), data);
+      case "delete": return deleteDoc(doc(db, c.path));
+      case "get": return getDoc(doc(db, c.path));
+      case "list": return getDocs(c.where ? query(collection(db, c.path), where(...c.where)) : collection(db, c.path));
+      default: throw new Error(`unknown op ${c.op}`);
+    }
+  };
+  return [c.expect, `corpus: ${c.name}`, run];
+}
+
+cases.push(...corpus.cases.map(corpusCase));
+
 async function main() {
+  await seed("stories/pub", { title: str("Published"), status: str("published") });
+  await seed("stories/draft", { title: str("Draft"), status: str("draft") });
   await seed("feeds/alice", { items: { arrayValue: { values: [str("s1")] } } });
   await seed("feeds/bob", { items: { arrayValue: { values: [str("s1")] } } });
   await seed("users/alice", { lang: str("en") });

@@ -37,7 +37,7 @@ def test_whole_file_yields_one_interaction_per_valid_click(deskdrop_dir: Path) -
     service = CaptureService(store, lambda: datetime(2026, 11, 29, tzinfo=UTC), metrics)
     for story_id, doc in deskdrop.story_docs(articles):
         store.set(f"stories/{story_id}", doc)  # what the app writes; the trigger then runs
-        assert service.capture_story(story_id, doc) is Outcome.CAPTURED
+        assert service.capture_story(story_id, doc, version=datetime(2026, 11, 28, tzinfo=UTC)) is Outcome.CAPTURED
     clicks = list(deskdrop.click_docs(interactions))
 
     first = Counter(service.capture_click(click_id, doc) for click_id, doc in clicks)

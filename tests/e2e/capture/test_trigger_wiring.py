@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 
 from infra.local.firebase.emulators import Suite
+from shared.capture.quarantine import quarantine_id
 from tests.e2e.capture import deskdrop
 
 pytestmark = pytest.mark.e2e
@@ -67,7 +68,7 @@ def test_story_user_and_click_reach_the_ml_collections(suite_client: Any) -> Non
     _wait_for(
         lambda: (
             client.document("ml_interactions/c1").get().exists
-            and client.document("ml_quarantine/clicks-bad").get().exists
+            and client.document(f"ml_quarantine/{quarantine_id('clicks', 'bad')}").get().exists
         )
     )
     record = client.document("ml_interactions/c1").get().to_dict()
@@ -79,7 +80,8 @@ def test_story_user_and_click_reach_the_ml_collections(suite_client: Any) -> Non
         "read",
         12.0,
     )
-    assert client.document("ml_quarantine/clicks-bad").get().to_dict()["reason"] == "unknown_type"
+    quarantined = client.document(f"ml_quarantine/{quarantine_id('clicks', 'bad')}").get().to_dict()
+    assert quarantined["reason"] == "unknown_type"
     _wait_for(lambda: client.document("ml_users/u1").get().exists)
     assert client.document("ml_users/u1").get().to_dict()["COUNTRY"] == "PT"
 

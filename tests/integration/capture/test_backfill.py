@@ -30,9 +30,7 @@ def test_backfill_all_is_idempotent(firestore_client: Any, monkeypatch: pytest.M
             firestore_client.document(f"stories/s{i}"),
             {"title": f"t{i}", "publishedAt": past, "category": "tech"},
         )
-    batch.set(
-        firestore_client.document("stories/draft"), {"title": "d", "status": "draft", "publishedAt": past}
-    )
+    batch.set(firestore_client.document("stories/draft"), {"title": "d", "status": "draft", "publishedAt": past})
     batch.set(firestore_client.document("users/u1"), {"lang": "en"})
     for i in range(120):
         when = past + timedelta(minutes=i)
@@ -55,7 +53,9 @@ def test_backfill_all_is_idempotent(firestore_client: Any, monkeypatch: pytest.M
     # story ids s0..s29 exist; every 31st click points at the missing "s30"
     assert len(interactions) == 120 - len([i for i in range(120) if i % 31 == 30])
     assert {q["reason"] for q in quarantined} == {"unknown_story"}
-    assert len([k for k in after_first if k.startswith("ml_items/")]) == 30
+    items = [v for k, v in after_first.items() if k.startswith("ml_items/")]
+    assert len([i for i in items if i["active"]]) == 30
+    assert after_first["ml_items/draft"]["active"] is False  # the draft's tombstone
     assert after_first["ml_interactions/c5"]["TIMESTAMP"] == int((past + timedelta(minutes=5)).timestamp())
 
 
@@ -67,3 +67,27 @@ def test_backfill_one_source(firestore_client: Any) -> None:
     assert result.exit_code == 0, result.output
     assert firestore_client.document("ml_users/u2").get().to_dict()["COUNTRY"] == "PT"
     assert not list(firestore_client.collection("ml_items").stream())
+
+
+def test_backfill_all_goes_past_hostile_documents(firestore_client: Any) -> None:
+    from shared.capture.quarantine import quarantine_id
+    from shared.cli import app
+
+    past = datetime(2024, 5, 1, tzinfo=UTC)
+    long_id = "s" * 1500
+    firestore_client.document(f"stories/{long_id}").set({"title": "t", "publishedAt": past})
+    firestore_client.document("stories/ok").set({"title": "t", "publishedAt": past})
+    firestore_client.document("users/bytes").set({"lang": "english", **{f"b{i}": b"\x01" for i in range(20_000)}})
+    firestore_client.document("users/fine").set({"lang": "en"})
+    firestore_client.document("clicks/c-list").set({"userId": ["u"], "storyId": "ok", "type": "read"})
+    result = CliRunner().invoke(app, ["backfill", "all"])
+    assert result.exit_code == 0, result.output
+    assert firestore_client.document("ml_items/ok").get().exists
+    assert firestore_client.document("ml_users/fine").get().exists
+    for source, doc_id, reason in (
+        ("stories", long_id, "too_long"),
+        ("users", "bytes", "bad_pattern"),
+        ("clicks", "c-list", "wrong_type"),
+    ):
+        q = firestore_client.document(f"ml_quarantine/{quarantine_id(source, doc_id)}").get().to_dict()
+        assert q["reason"] == reason, q["detail"]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -9,6 +10,7 @@ from typing import Any
 import pytest
 
 from shared.adapters.memory import RecordingMetrics
+from shared.capture.quarantine import quarantine_id
 from shared.capture.service import CaptureService, Outcome
 
 pytestmark = pytest.mark.integration
@@ -64,26 +66,80 @@ def test_concurrent_redeliveries_record_one_interaction(
 def test_quarantine_keeps_the_raw_payload_in_firestore(seeded: Any, service: CaptureService) -> None:
     raw = _click(type="follow", extra={"nested": ["x" * 5000]})
     assert service.capture_click("c1", raw) is Outcome.QUARANTINED
-    q = seeded.document("ml_quarantine/clicks-c1").get().to_dict()
+    q = seeded.document(f"ml_quarantine/{quarantine_id('clicks', 'c1')}").get().to_dict()
     assert (q["source"], q["doc_id"], q["reason"]) == ("clicks", "c1", "unknown_type")
-    assert q["raw"]["type"] == "follow" and q["raw"]["clientTime"] == raw["clientTime"]
-    assert len(q["raw"]["extra"]["nested"][0]) < 2100
+    assert json.loads(q["raw"])["type"] == "follow" and q["raw_truncated"] is False
     assert not list(seeded.collection("ml_interactions").stream())
+
+
+@pytest.mark.parametrize(
+    ("click_id", "payload"),
+    [
+        ("x" * 1500, _click()),
+        ("y" * 700, ["a", "list", {"not": "a map"}]),
+        ("c-huge", _click(type="t" * 3_000_000)),
+        ("c-bytes", {f"b{i}": b"\x01" for i in range(30_000)}),
+        ("c-nested", {"a": [{"b": [{"c": [{"d": [{"e": 1}]}]}]}]}),
+    ],
+    ids=["1500-byte id", "a list", "3 MB string", "30k byte values", "nested"],
+)
+def test_any_quarantine_record_fits_in_a_real_firestore_document(
+    seeded: Any, service: CaptureService, click_id: str, payload: Any
+) -> None:
+    assert service.capture_click(click_id, payload) is Outcome.QUARANTINED
+    q = seeded.document(f"ml_quarantine/{quarantine_id('clicks', click_id)}").get().to_dict()
+    assert q["doc_id"] == click_id and q["raw_bytes"] >= len(q["raw"].encode())
+
+
+def test_click_on_a_sub_document_path_does_not_pass_the_story_check(seeded: Any, service: CaptureService) -> None:
+    seeded.document("stories/s1/comments/c1").set({"text": "hi"})
+    assert service.capture_click("c1", _click(storyId="s1/comments/c1")) is Outcome.QUARANTINED
+    assert not list(seeded.collection("ml_interactions").stream())
+
+
+T1, T2, T3 = (datetime(2026, 11, 29, 10, m, tzinfo=UTC) for m in (1, 2, 3))
 
 
 def test_story_lifecycle(seeded: Any, service: CaptureService) -> None:
     story = seeded.document("stories/s1").get().to_dict()
-    assert service.capture_story("s1", story) is Outcome.CAPTURED
-    assert service.capture_story("s1", story) is Outcome.UNCHANGED
+    assert service.capture_story("s1", story, version=T1) is Outcome.CAPTURED
+    assert service.capture_story("s1", story, version=T1) is Outcome.UNCHANGED
     item = seeded.document("ml_items/s1").get().to_dict()
-    assert (item["TAGS"], item["active"]) == ("ai|cloud", True)
-    assert service.capture_story("s1", {**story, "status": "draft"}) is Outcome.DEACTIVATED
+    assert (item["TAGS"], item["active"], item["source_updated_at"]) == ("ai|cloud", True, T1)
+    assert service.capture_story("s1", {**story, "status": "draft"}, version=T2) is Outcome.DEACTIVATED
     assert seeded.document("ml_items/s1").get().to_dict()["active"] is False
-    assert service.capture_story("s1", story) is Outcome.CAPTURED
+    assert service.capture_story("s1", story, version=T1) is Outcome.STALE
+    assert seeded.document("ml_items/s1").get().to_dict()["active"] is False
+    assert service.capture_story("s1", story, version=T3) is Outcome.CAPTURED
 
 
 def test_user_lifecycle(seeded: Any, service: CaptureService) -> None:
-    assert service.capture_user("u1", {"lang": "pt", "country": "br", "email": "a@b.c"}) is Outcome.CAPTURED
+    doc = {"lang": "pt", "country": "br", "email": "a@b.c"}
+    assert service.capture_user("u1", doc, version=T1) is Outcome.CAPTURED
     user = seeded.document("ml_users/u1").get().to_dict()
     assert (user["LANGUAGE"], user["COUNTRY"], "email" in user) == ("pt", "BR", False)
-    assert service.capture_user("u1", None) is Outcome.DEACTIVATED
+    assert service.capture_user("u1", None, version=T2) is Outcome.DEACTIVATED
+    assert service.capture_user("u1", doc, version=T1) is Outcome.STALE
+    assert set(seeded.document("ml_users/u1").get().to_dict()) == {
+        "USER_ID",
+        "active",
+        "source_updated_at",
+        "updated_at",
+    }
+
+
+def test_concurrent_out_of_order_writers_end_at_the_newest_version(seeded: Any, service: CaptureService) -> None:
+    """Twelve versions raced by four threads in shuffled order: the transaction lets only newer ones in."""
+    import random
+
+    versions = [T1 + timedelta(seconds=i) for i in range(12)]
+    order = random.Random(7).sample(versions, len(versions))
+    story = seeded.document("stories/s1").get().to_dict()
+
+    def capture(version: datetime) -> Outcome:
+        return service.capture_story("s1", {**story, "category": f"v{versions.index(version)}"}, version=version)
+
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        list(pool.map(capture, order))
+    item = seeded.document("ml_items/s1").get().to_dict()
+    assert (item["CATEGORY"], item["source_updated_at"]) == ("v11", versions[-1])

@@ -2,15 +2,15 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
-from typing import Any
+from datetime import datetime, timedelta
 
 import pytest
 
 from shared.adapters.memory import InMemoryDocumentStore, RecordingMetrics
 from shared.capture.service import CaptureService
+from tests.corpus.capture_cases import NOW, STORIES, VERSION, click, story
 
-NOW = datetime(2026, 11, 29, 12, 0, tzinfo=UTC)
+__all__ = ["NOW", "VERSION", "Clock", "click", "story"]
 
 
 class Clock:
@@ -26,44 +26,11 @@ class Clock:
         self.now += timedelta(seconds=seconds)
 
 
-def click(**overrides: Any) -> dict[str, Any]:
-    """A valid click document as the web client writes it, with fields overridden or removed (None)."""
-    doc: dict[str, Any] = {
-        "userId": "u1",
-        "storyId": "s1",
-        "type": "read",
-        "clientTime": NOW - timedelta(seconds=3),
-        "createdAt": NOW - timedelta(seconds=1),
-        "sessionId": "sess-1",
-        "device": "Web",
-        "value": 42.5,
-    }
-    doc.update(overrides)
-    return {k: v for k, v in doc.items() if v is not None}
-
-
-def story(**overrides: Any) -> dict[str, Any]:
-    """A valid published story document."""
-    doc: dict[str, Any] = {
-        "title": "Cloud costs, explained",
-        "url": "https://example.com/a",
-        "source": "Example News",
-        "image": "https://example.com/a.jpg",
-        "category": "tech",
-        "tags": ["cloud", "finops"],
-        "lang": "EN",
-        "summary": "Why the bill\ngrew.\t",
-        "publishedAt": NOW - timedelta(days=1),
-        "status": "published",
-    }
-    doc.update(overrides)
-    return {k: v for k, v in doc.items() if v is not None}
-
-
 @pytest.fixture
 def store() -> InMemoryDocumentStore:
     s = InMemoryDocumentStore()
-    s.set("stories/s1", story())
+    for story_id in STORIES:
+        s.set(f"stories/{story_id}", story())
     return s
 
 

@@ -1,35 +1,39 @@
-"""The trigger handlers: parse the event, call one use case, map errors (service faked, decorators real)."""
+"""The trigger functions as deployed: their endpoint manifest, and CloudEvents through the real decorators.
+
+The manifest is the one the Firebase CLI reads (``firebase_functions.private.serving``, the code behind
+``/__/functions.yaml``); the events are the protobuf CloudEvents Eventarc delivers. Nothing here calls
+``__wrapped__``.
+"""
 
 from __future__ import annotations
 
-import sys
 from collections.abc import Iterator
-from datetime import UTC, datetime
 from types import ModuleType
 from typing import Any
 
 import pytest
-from firebase_functions.core import Change
+import yaml
 
 from shared.adapters.memory import InMemoryDocumentStore, RecordingMetrics
 from shared.capture import wiring
+from shared.capture.quarantine import quarantine_id
 from shared.capture.service import CaptureService
 from shared.errors import ServiceUnavailable
-from tests.unit.capture.conftest import NOW, Clock, click, story
+from tests.unit.capture import events
+from tests.unit.capture.conftest import NOW, VERSION, Clock, click, story
 
 pytestmark = pytest.mark.unit
 
-REPO = __import__("pathlib").Path(__file__).resolve().parents[3]
+CAPTURE_TRIGGERS = {
+    "capture_story": ("google.cloud.firestore.document.v1.written", "stories/{storyId}"),
+    "capture_user": ("google.cloud.firestore.document.v1.written", "users/{uid}"),
+    "capture_click": ("google.cloud.firestore.document.v1.created.withAuthContext", "clicks/{clickId}"),
+}
 
 
 @pytest.fixture
 def main(monkeypatch: pytest.MonkeyPatch) -> Iterator[ModuleType]:
-    monkeypatch.syspath_prepend(str(REPO / "functions_gcp"))
-    sys.modules.pop("main", None)
-    import main as module
-
-    yield module
-    sys.modules.pop("main", None)
+    yield from events.load_main(monkeypatch)
 
 
 @pytest.fixture
@@ -41,100 +45,97 @@ def service(monkeypatch: pytest.MonkeyPatch) -> CaptureService:
     return svc
 
 
-class Snap:
-    """The part of a Firestore DocumentSnapshot the handlers read."""
+@pytest.fixture
+def manifest(main: ModuleType, monkeypatch: pytest.MonkeyPatch) -> dict[str, Any]:
+    """The endpoint manifest exactly as the Firebase CLI gets it from the functions' admin server."""
+    from firebase_functions.private import serving
 
-    def __init__(self, data: dict[str, Any] | None) -> None:
-        self._data = data
-        self.exists = data is not None
-
-    def to_dict(self) -> dict[str, Any] | None:
-        return self._data
+    monkeypatch.chdir(events.REPO / "functions_gcp")
+    spec: dict[str, Any] = yaml.safe_load(serving.functions_as_yaml(serving.get_functions()))
+    return spec["endpoints"]  # type: ignore[no-any-return]
 
 
-def _event(cls: Any, data: Any, params: dict[str, str], **extra: Any) -> Any:
-    return cls(
-        specversion="1.0",
-        id="evt-1",
-        source="//firestore",
-        type="t",
-        time=datetime.now(UTC),
-        data=data,
-        subject=None,
-        location="nam5",
-        project="demo",
-        database="(default)",
-        namespace="(default)",
-        document="x/y",
-        params=params,
-        **extra,
+def test_every_event_trigger_is_deployed_with_retry(manifest: dict[str, Any]) -> None:
+    triggered = {name: e["eventTrigger"] for name, e in manifest.items() if e.get("eventTrigger")}
+    assert set(CAPTURE_TRIGGERS) <= set(triggered)
+    assert {name: t["retry"] for name, t in triggered.items()} == {name: True for name in triggered}
+
+
+@pytest.mark.parametrize("name", sorted(CAPTURE_TRIGGERS))
+def test_capture_trigger_watches_its_collection(manifest: dict[str, Any], name: str) -> None:
+    event_type, document = CAPTURE_TRIGGERS[name]
+    trigger = manifest[name]["eventTrigger"]
+    assert trigger["eventType"] == event_type
+    assert trigger["eventFilterPathPatterns"]["document"] == document
+
+
+def test_click_event_carries_doc_and_writer(main: ModuleType, service: CaptureService) -> None:
+    main.capture_click(
+        events.event(
+            "clicks/c1", after=click(), updated=NOW, event_type=events.CREATED_WITH_AUTH, auth=("unknown", "u1")
+        )
     )
-
-
-def test_click_handler_passes_doc_and_writer(main: ModuleType, service: CaptureService) -> None:
-    from firebase_functions import firestore_fn
-
-    event = _event(
-        firestore_fn.AuthEvent, Snap(click()), {"clickId": "c1"}, auth_type="unknown", auth_id="u1"
-    )
-    main.capture_click.__wrapped__(event)
     assert service.store.get("ml_interactions/c1") is not None
-    bad = _event(firestore_fn.AuthEvent, Snap(click()), {"clickId": "c2"}, auth_type="unknown", auth_id="eve")
-    main.capture_click.__wrapped__(bad)
-    assert service.store.get("ml_quarantine/clicks-c2")["reason"] == "user_mismatch"  # type: ignore[index]
+    main.capture_click(
+        events.event(
+            "clicks/c2", after=click(), updated=NOW, event_type=events.CREATED_WITH_AUTH, auth=("unknown", "eve")
+        )
+    )
+    quarantined = service.store.get(f"ml_quarantine/{quarantine_id('clicks', 'c2')}")
+    assert quarantined is not None and quarantined["reason"] == "user_mismatch"
 
 
-def test_story_handler_deactivates_on_delete(main: ModuleType, service: CaptureService) -> None:
-    from firebase_functions import firestore_fn
-
-    written = Change(before=None, after=Snap(story()))
-    main.capture_story.__wrapped__(_event(firestore_fn.Event, written, {"storyId": "s9"}))
-    deleted = Change(before=Snap(story()), after=None)
-    main.capture_story.__wrapped__(_event(firestore_fn.Event, deleted, {"storyId": "s9"}))
-    assert service.store.get("ml_items/s9")["active"] is False  # type: ignore[index]
+def test_story_event_version_is_the_documents_update_time(main: ModuleType, service: CaptureService) -> None:
+    main.capture_story(events.event("stories/s9", after=story(), updated=VERSION))
+    assert service.store.get("ml_items/s9")["source_updated_at"] == VERSION  # type: ignore[index]
 
 
-def test_user_handler(main: ModuleType, service: CaptureService) -> None:
-    from firebase_functions import firestore_fn
+def test_delete_event_version_is_the_event_time(main: ModuleType, service: CaptureService) -> None:
+    main.capture_user(events.event("users/u7", after={"lang": "en"}, updated=VERSION))
+    later = VERSION.replace(microsecond=123456)
+    main.capture_user(events.event("users/u7", before={"lang": "en"}, after=None, updated=later))
+    assert service.store.get("ml_users/u7") == {
+        "USER_ID": "u7",
+        "active": False,
+        "source_updated_at": later,
+        "updated_at": NOW,
+    }
 
-    change = Change(before=None, after=Snap({"lang": "en"}))
-    main.capture_user.__wrapped__(_event(firestore_fn.Event, change, {"uid": "u7"}))
-    assert service.store.get("ml_users/u7")["LANGUAGE"] == "en"  # type: ignore[index]
 
-
-def test_unavailable_store_propagates_for_a_retry(
+def test_unavailable_store_fails_the_invocation_so_it_is_retried(
     main: ModuleType, service: CaptureService, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from firebase_functions import firestore_fn
-
-    def down(*_: Any, **__: Any) -> bool:
+    def down(*_: Any, **__: Any) -> Any:
         raise ServiceUnavailable("firestore down")
 
-    monkeypatch.setattr(service.store, "create", down)
-    event = _event(firestore_fn.AuthEvent, Snap(click()), {"clickId": "c1"}, auth_type="system", auth_id=None)
+    monkeypatch.setattr(service.store, "get", down)
     with pytest.raises(ServiceUnavailable):
-        main.capture_click.__wrapped__(event)
+        main.capture_click(
+            events.event(
+                "clicks/c1", after=click(), updated=NOW, event_type=events.CREATED_WITH_AUTH, auth=("system", None)
+            )
+        )
+    assert not [p for p in service.store.docs if p.startswith("ml_")]  # type: ignore[attr-defined]
 
 
 def test_failed_metrics_flush_does_not_fail_the_capture(
     main: ModuleType, service: CaptureService, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from firebase_functions import firestore_fn
-
     def broken() -> None:
         raise OSError("cloudwatch unreachable")
 
     monkeypatch.setattr(service.metrics, "flush", broken)
-    event = _event(
-        firestore_fn.AuthEvent,
-        Snap(click(createdAt=NOW)),
-        {"clickId": "c1"},
-        auth_type="system",
-        auth_id=None,
+    main.capture_click(
+        events.event(
+            "clicks/c1",
+            after=click(createdAt=NOW),
+            updated=NOW,
+            event_type=events.CREATED_WITH_AUTH,
+            auth=("system", None),
+        )
     )
-    main.capture_click.__wrapped__(event)
     assert service.store.get("ml_interactions/c1") is not None
 
 
 def test_importing_main_creates_no_client(main: ModuleType) -> None:
-    assert wiring.capture_service.cache_info().currsize == 0
+    assert wiring.capture_service.cache_info().currsize == 0  # type: ignore[attr-defined]

@@ -58,3 +58,66 @@ def test_cloudwatch_metrics_on_request(monkeypatch: pytest.MonkeyPatch) -> None:
     settings = Settings.from_env({"GOOGLE_CLOUD_PROJECT": "p", "STORYREC_CAPTURE_METRICS": "cloudwatch"})
     service = wiring.build_service(settings)
     assert service.metrics is sentinel
+
+
+def _store_refusing_user_b() -> Any:
+    """Users a, b, c; writing b's ML record fails as a document Firestore refuses would."""
+    from shared.adapters.memory import InMemoryDocumentStore
+    from shared.errors import InvalidRequest
+
+    store = InMemoryDocumentStore()
+    for uid in ("a", "b", "c"):
+        store.set(f"users/{uid}", {"lang": "en"})
+    real = store.put_versioned
+
+    def refuse_b(path: str, data: Any, **kwargs: Any) -> Any:
+        if path.endswith("/b"):
+            raise InvalidRequest("document too large")
+        return real(path, data, **kwargs)
+
+    store.put_versioned = refuse_b  # type: ignore[method-assign]
+    return store
+
+
+def test_replay_counts_a_document_the_store_refuses_and_goes_on() -> None:
+    from shared.capture.backfill import replay
+    from shared.capture.service import CaptureService, Outcome
+    from tests.unit.capture.conftest import Clock
+
+    store = _store_refusing_user_b()
+    service = CaptureService(store, Clock(), RecordingMetrics())
+    assert replay(service, store, "users") == {Outcome.CAPTURED: 2, Outcome.FAILED: 1}
+
+
+def test_replay_stops_when_the_store_is_down() -> None:
+    from shared.adapters.memory import InMemoryDocumentStore
+    from shared.capture.backfill import replay
+    from shared.capture.service import CaptureService
+    from shared.errors import ServiceUnavailable
+    from tests.unit.capture.conftest import Clock
+
+    store = InMemoryDocumentStore()
+    store.set("users/a", {"lang": "en"})
+
+    def down(*_: Any, **__: Any) -> Any:
+        raise ServiceUnavailable("down")
+
+    store.put_versioned = down  # type: ignore[method-assign]
+    with pytest.raises(ServiceUnavailable):
+        replay(CaptureService(store, Clock(), RecordingMetrics()), store, "users")
+
+
+def test_backfill_command_finishes_then_exits_1_when_a_document_failed(monkeypatch: pytest.MonkeyPatch) -> None:
+    from typer.testing import CliRunner
+
+    from shared.capture.service import CaptureService
+    from shared.cli import app
+    from tests.unit.capture.conftest import Clock
+
+    store = _store_refusing_user_b()
+    service = CaptureService(store, Clock(), RecordingMetrics())
+    monkeypatch.setenv("GOOGLE_CLOUD_PROJECT", "demo-storyrec")
+    monkeypatch.setattr(wiring, "build_service", lambda settings, env: service)
+    result = CliRunner().invoke(app, ["backfill", "all"])
+    assert result.exit_code == 1, result.output
+    assert store.get("ml_users/a") is not None and store.get("ml_users/c") is not None
