@@ -52,6 +52,62 @@ class PersonalizeSettings:
 
 
 @dataclass(frozen=True)
+class ServiceTimeouts:
+    """How long one call to a backing service may take before it fails (seconds), retries included."""
+
+    firestore: float = 20.0
+    gcs: float = 60.0
+    aws_connect: float = 5.0
+    aws_read: float = 30.0
+    aws_attempts: int = 3
+
+
+@dataclass(frozen=True)
+class ExportSettings:
+    """The export's guards, its Pub/Sub trigger and its sharding."""
+
+    topic: str = "storyrec-export"
+    scheduler_job: str = "storyrec-export-daily"
+    min_snapshot_share: float = 0.5
+    rows_per_run: int = 1_000_000
+    max_event_age_hours: int = 24
+
+
+def _read_float(env: Mapping[str, str], name: str, default: float, low: float, high: float) -> float:
+    raw = (env.get(name) or "").strip()
+    if not raw:
+        return default
+    try:
+        number = float(raw)
+    except ValueError as exc:
+        raise ConfigError(f"{name}={raw!r} is not a number") from exc
+    if not low <= number <= high:
+        raise ConfigError(f"{name}={number} is outside {low}..{high}")
+    return number
+
+
+def _export_settings(env: Mapping[str, str]) -> tuple[ExportSettings, ServiceTimeouts]:
+    """STORYREC_EXPORT_* and STORYREC_TIMEOUT_* variables."""
+    d, t = ExportSettings(), ServiceTimeouts()
+    reader = _Reader(env)
+    export = ExportSettings(
+        topic=reader.get("STORYREC_EXPORT_TOPIC", d.topic, _NAME),
+        scheduler_job=reader.get("STORYREC_EXPORT_SCHEDULER_JOB", d.scheduler_job, _NAME),
+        min_snapshot_share=_read_float(env, "STORYREC_EXPORT_MIN_SNAPSHOT_SHARE", d.min_snapshot_share, 0.0, 1.0),
+        rows_per_run=reader.integer("STORYREC_EXPORT_ROWS_PER_RUN", d.rows_per_run, 1, 1_000_000_000),
+        max_event_age_hours=reader.integer("STORYREC_EXPORT_MAX_EVENT_AGE_HOURS", d.max_event_age_hours, 1, 168),
+    )
+    timeouts = ServiceTimeouts(
+        firestore=_read_float(env, "STORYREC_TIMEOUT_FIRESTORE", t.firestore, 0.1, 540.0),
+        gcs=_read_float(env, "STORYREC_TIMEOUT_GCS", t.gcs, 0.1, 540.0),
+        aws_connect=_read_float(env, "STORYREC_TIMEOUT_AWS_CONNECT", t.aws_connect, 0.1, 60.0),
+        aws_read=_read_float(env, "STORYREC_TIMEOUT_AWS_READ", t.aws_read, 0.1, 540.0),
+        aws_attempts=reader.integer("STORYREC_TIMEOUT_AWS_ATTEMPTS", t.aws_attempts, 1, 10),
+    )
+    return export, timeouts
+
+
+@dataclass(frozen=True)
 class Settings:
     """Everything storyrec reads from its environment, in one immutable object."""
 
@@ -67,6 +123,8 @@ class Settings:
     export_schedule: str = "every day 02:00"
     train_schedule: str = "cron(0 3 1 * ? *)"
     time_zone: str = "UTC"
+    export: ExportSettings = field(default_factory=ExportSettings)
+    timeouts: ServiceTimeouts = field(default_factory=ServiceTimeouts)
 
     @property
     def tz(self) -> ZoneInfo:
@@ -105,6 +163,7 @@ class Settings:
             ZoneInfo(time_zone)
         except (ZoneInfoNotFoundError, ValueError) as exc:
             raise ConfigError(f"STORYREC_TIME_ZONE={time_zone!r} is not an IANA time zone") from exc
+        export, timeouts = _export_settings(env)
         return cls(
             gcp_project=project,
             region=reader.first("STORYREC_AWS_REGION", "AWS_REGION", "AWS_DEFAULT_REGION") or defaults.region,
@@ -118,6 +177,8 @@ class Settings:
             export_schedule=reader.get("STORYREC_EXPORT_SCHEDULE", defaults.export_schedule, _CRON_OR_RATE),
             train_schedule=reader.get("STORYREC_TRAIN_SCHEDULE", defaults.train_schedule, _CRON_OR_RATE),
             time_zone=time_zone,
+            export=export,
+            timeouts=timeouts,
         )
 
 
