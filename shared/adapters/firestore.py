@@ -9,6 +9,7 @@ from collections.abc import Iterator, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from google.api_core import exceptions as gexc
+from google.api_core.retry import Retry
 from google.cloud.firestore_v1 import FieldFilter
 from google.cloud.firestore_v1.field_path import FieldPath
 
@@ -26,25 +27,27 @@ _OPS = {"==": "==", "!=": "!=", "<": "<", "<=": "<=", ">": ">", ">=": ">=", "in"
 class FirestoreDocumentStore:
     """Documents addressed by slash paths, read and written through a Firestore client."""
 
-    def __init__(self, client: Client) -> None:
+    def __init__(self, client: Client, *, timeout: float | None = None) -> None:
         self._client = client
+        # bounds each call, retries included (the SDK's own default retries an unreachable host for minutes)
+        self._opts: dict[str, Any] = {} if timeout is None else {"timeout": timeout, "retry": Retry(timeout=timeout)}
 
     def get(self, path: str) -> Document | None:
-        snap = self._client.document(path).get()
+        snap = self._client.document(path).get(**self._opts)
         return snap.to_dict() if snap.exists else None
 
     def set(self, path: str, data: Mapping[str, Any], *, merge: bool = False) -> None:
-        self._client.document(path).set(dict(data), merge=merge)
+        self._client.document(path).set(dict(data), merge=merge, **self._opts)
 
     def create(self, path: str, data: Mapping[str, Any]) -> bool:
         try:
-            self._client.document(path).create(dict(data))
+            self._client.document(path).create(dict(data), **self._opts)
         except (gexc.Conflict, gexc.AlreadyExists):
             return False
         return True
 
     def delete(self, path: str) -> None:
-        self._client.document(path).delete()
+        self._client.document(path).delete(**self._opts)
 
     def write_batch(self, writes: Sequence[Write]) -> int:
         applied = 0
@@ -57,8 +60,8 @@ class FirestoreDocumentStore:
                 else:
                     batch.set(ref, dict(w.data), merge=w.merge)
             try:
-                batch.commit()
-            except gexc.ServiceUnavailable as exc:
+                batch.commit(**self._opts)
+            except (gexc.ServiceUnavailable, gexc.RetryError) as exc:
                 raise ServiceUnavailable(f"Firestore batch commit failed after {applied} writes") from exc
             applied += len(chunk)
         return applied
@@ -81,7 +84,7 @@ class FirestoreDocumentStore:
         return q
 
     def query(self, query: Query) -> list[Snapshot]:
-        return [Snapshot(s.id, s.reference.path, s.to_dict() or {}) for s in self._build(query).stream()]
+        return [Snapshot(s.id, s.reference.path, s.to_dict() or {}) for s in self._build(query).stream(**self._opts)]
 
     def stream(self, query: Query, *, page_size: int = 1000) -> Iterator[Snapshot]:
         remaining = query.limit
@@ -90,7 +93,7 @@ class FirestoreDocumentStore:
         while remaining is None or remaining > 0:
             size = page_size if remaining is None else min(page_size, remaining)
             page_query = base.start_after(cursor) if cursor is not None else base
-            page = list(page_query.limit(size).stream())
+            page = list(page_query.limit(size).stream(**self._opts))
             for snap in page:
                 yield Snapshot(snap.id, snap.reference.path, snap.to_dict() or {})
             if len(page) < size:
