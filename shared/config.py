@@ -68,9 +68,13 @@ class ExportSettings:
 
     topic: str = "storyrec-export"
     scheduler_job: str = "storyrec-export-daily"
+    scheduler_location: str = "us-central1"
     min_snapshot_share: float = 0.5
     rows_per_run: int = 1_000_000
     max_event_age_hours: int = 24
+
+
+_REGION = re.compile(r"^[a-z]+-[a-z]+[0-9]+$")
 
 
 def _read_float(env: Mapping[str, str], name: str, default: float, low: float, high: float) -> float:
@@ -93,6 +97,7 @@ def _export_settings(env: Mapping[str, str]) -> tuple[ExportSettings, ServiceTim
     export = ExportSettings(
         topic=reader.get("STORYREC_EXPORT_TOPIC", d.topic, _NAME),
         scheduler_job=reader.get("STORYREC_EXPORT_SCHEDULER_JOB", d.scheduler_job, _NAME),
+        scheduler_location=reader.get("STORYREC_EXPORT_SCHEDULER_LOCATION", d.scheduler_location, _REGION),
         min_snapshot_share=_read_float(env, "STORYREC_EXPORT_MIN_SNAPSHOT_SHARE", d.min_snapshot_share, 0.0, 1.0),
         rows_per_run=reader.integer("STORYREC_EXPORT_ROWS_PER_RUN", d.rows_per_run, 1, 1_000_000_000),
         max_event_age_hours=reader.integer("STORYREC_EXPORT_MAX_EVENT_AGE_HOURS", d.max_event_age_hours, 1, 168),
