@@ -1,37 +1,39 @@
-"""Scheduled export: Cloud Scheduler runs this daily; it exports the previous day in the configured zone.
+"""Daily export, triggered by Pub/Sub: Cloud Scheduler publishes the daily tick to the export topic.
 
-Schedule and time zone are deploy-time values, so they are read from the environment here (Firebase
-loads ``functions_gcp/.env*`` before it imports this file); everything else is read per invocation.
-A failed run returns HTTP 500, so Cloud Scheduler retries it with the same schedule time (same date).
+Operators re-run a day by publishing ``{"date": "YYYY-MM-DD"}`` (optionally ``"force": true`` or
+``"replace": true``) to the same topic (shared/export/trigger.py). Retry is on: a transient failure
+raises and Pub/Sub redelivers the same message (same publish time, so the same day).
+The topic is a deploy-time value, read here (Firebase loads ``functions_gcp/.env*`` before it imports
+this file); everything else is read per invocation.
 """
 
 from __future__ import annotations
 
 import os
 
-from firebase_functions import options, scheduler_fn
-from firebase_functions.options import Timezone
+from firebase_functions import options, pubsub_fn
 
-from shared.config import Settings, TriggerSettings
+from shared.config import TriggerSettings
 
-_TRIGGERS = TriggerSettings.from_env(os.environ)
-_SCHEDULE = _TRIGGERS.export_schedule
-_TIME_ZONE = _TRIGGERS.time_zone
+_TOPIC = TriggerSettings.from_env(os.environ).export_topic
 
 
-@scheduler_fn.on_schedule(
-    schedule=_SCHEDULE,
-    timezone=Timezone(_TIME_ZONE),
-    retry_count=3,
-    min_backoff_seconds=300,
-    max_instances=1,  # one export at a time: the watermark has a single writer
-    timeout_sec=1800,
+@pubsub_fn.on_message_published(
+    topic=_TOPIC,
+    retry=True,
+    timeout_sec=540,  # the most an event-driven function may run
     memory=options.MemoryOption.GB_2,  # /tmp is memory-backed: the CSV parts live there until uploaded
+    max_instances=10,
 )
-def export_daily(event: scheduler_fn.ScheduledEvent) -> None:
-    """Export the day before ``event.schedule_time`` (in the configured time zone)."""
-    from shared.export import run_export
-    from shared.export.wiring import export_deps, yesterday
+def export_daily(event: pubsub_fn.CloudEvent[pubsub_fn.MessagePublishedData[object]]) -> None:
+    """Export the day the message names, or the day before its publish time."""
+    from shared.config import Settings
+    from shared.export.trigger import handle_message
+    from shared.export.wiring import connect
+    from shared.logs import correlated
+    from shared.wiring import utc_now
 
-    settings = Settings.from_env(os.environ)
-    run_export(yesterday(event.schedule_time, settings.time_zone), export_deps(settings))
+    message = event.data.message
+    with correlated(message.message_id):
+        settings = Settings.from_env(os.environ)
+        handle_message(message.data, message.publish_time, settings, connect, utc_now())

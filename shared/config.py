@@ -8,11 +8,14 @@ malformed value raises :class:`ConfigError` naming the variable.
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from typing import TypeVar
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from shared.errors import ConfigError
+
+_N = TypeVar("_N", int, float)
 
 _ARN = re.compile(r"^arn:aws[a-z-]*:[a-z0-9-]+:[a-z0-9-]*:\d{12}:.+$")
 _BUCKET = re.compile(r"^[a-z0-9][a-z0-9.\-_]{1,61}[a-z0-9]$")
@@ -87,6 +90,7 @@ class TriggerSettings:
     collections: Collections = field(default_factory=Collections)
     export_schedule: str = "every day 02:00"
     time_zone: str = "UTC"
+    export_topic: str = "storyrec-export"
 
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> TriggerSettings:
@@ -96,7 +100,56 @@ class TriggerSettings:
             collections=_collections(reader),
             export_schedule=reader.get("STORYREC_EXPORT_SCHEDULE", cls.export_schedule, _CRON_OR_RATE),
             time_zone=_time_zone(reader),
+            export_topic=_export_settings(env)[0].topic,
         )
+
+
+@dataclass(frozen=True)
+class ServiceTimeouts:
+    """How long one call to a backing service may take before it fails (seconds), retries included."""
+
+    firestore: float = 20.0
+    gcs: float = 60.0
+    aws_connect: float = 5.0
+    aws_read: float = 30.0
+    aws_attempts: int = 3
+
+
+@dataclass(frozen=True)
+class ExportSettings:
+    """The export's guards, its Pub/Sub trigger and its sharding."""
+
+    topic: str = TriggerSettings.export_topic
+    scheduler_job: str = "storyrec-export-daily"
+    scheduler_location: str = "us-central1"
+    min_snapshot_share: float = 0.5
+    rows_per_run: int = 1_000_000
+    max_event_age_hours: int = 24
+
+
+_REGION = re.compile(r"^[a-z]+-[a-z]+[0-9]+$")
+
+
+def _export_settings(env: Mapping[str, str]) -> tuple[ExportSettings, ServiceTimeouts]:
+    """STORYREC_EXPORT_* and STORYREC_TIMEOUT_* variables."""
+    d, t = ExportSettings(), ServiceTimeouts()
+    reader = _Reader(env)
+    export = ExportSettings(
+        topic=reader.get("STORYREC_EXPORT_TOPIC", d.topic, _NAME),
+        scheduler_job=reader.get("STORYREC_EXPORT_SCHEDULER_JOB", d.scheduler_job, _NAME),
+        scheduler_location=reader.get("STORYREC_EXPORT_SCHEDULER_LOCATION", d.scheduler_location, _REGION),
+        min_snapshot_share=reader.number("STORYREC_EXPORT_MIN_SNAPSHOT_SHARE", d.min_snapshot_share, 0.0, 1.0),
+        rows_per_run=reader.integer("STORYREC_EXPORT_ROWS_PER_RUN", d.rows_per_run, 1, 1_000_000_000),
+        max_event_age_hours=reader.integer("STORYREC_EXPORT_MAX_EVENT_AGE_HOURS", d.max_event_age_hours, 1, 168),
+    )
+    timeouts = ServiceTimeouts(
+        firestore=reader.number("STORYREC_TIMEOUT_FIRESTORE", t.firestore, 0.1, 540.0),
+        gcs=reader.number("STORYREC_TIMEOUT_GCS", t.gcs, 0.1, 540.0),
+        aws_connect=reader.number("STORYREC_TIMEOUT_AWS_CONNECT", t.aws_connect, 0.1, 60.0),
+        aws_read=reader.number("STORYREC_TIMEOUT_AWS_READ", t.aws_read, 0.1, 540.0),
+        aws_attempts=reader.integer("STORYREC_TIMEOUT_AWS_ATTEMPTS", t.aws_attempts, 1, 10),
+    )
+    return export, timeouts
 
 
 @dataclass(frozen=True)
@@ -118,6 +171,8 @@ class Settings:
     emulators: Emulators = field(default_factory=Emulators)
     capture_metrics: str = "log"
     """Where capture sends its metrics: ``log`` (the structured log) or ``cloudwatch``."""
+    export: ExportSettings = field(default_factory=ExportSettings)
+    timeouts: ServiceTimeouts = field(default_factory=ServiceTimeouts)
 
     @property
     def tz(self) -> ZoneInfo:
@@ -146,6 +201,7 @@ class Settings:
             min_campaign_tps=reader.integer("STORYREC_PERSONALIZE_MIN_TPS", d_p.min_campaign_tps, 1, 1000),
             num_results=reader.integer("STORYREC_PERSONALIZE_NUM_RESULTS", d_p.num_results, 1, 500),
         )
+        export, timeouts = _export_settings(env)
         return cls(
             gcp_project=project,
             region=reader.first("STORYREC_AWS_REGION", "AWS_REGION", "AWS_DEFAULT_REGION") or defaults.region,
@@ -161,6 +217,8 @@ class Settings:
             time_zone=triggers.time_zone,
             emulators=Emulators.from_env(env),
             capture_metrics=reader.choice("STORYREC_CAPTURE_METRICS", defaults.capture_metrics, ("log", "cloudwatch")),
+            export=export,
+            timeouts=timeouts,
         )
 
 
@@ -236,13 +294,19 @@ class _Reader:
         return value
 
     def integer(self, name: str, default: int, low: int, high: int) -> int:
+        return self._bounded(name, default, low, high, int, "an integer")
+
+    def number(self, name: str, default: float, low: float, high: float) -> float:
+        return self._bounded(name, default, low, high, float, "a number")
+
+    def _bounded(self, name: str, default: _N, low: _N, high: _N, parse: Callable[[str], _N], what: str) -> _N:
         value = self._raw(name)
         if value is None:
             return default
         try:
-            number = int(value)
+            number = parse(value)
         except ValueError as exc:
-            raise ConfigError(f"{name}={value!r} is not an integer") from exc
+            raise ConfigError(f"{name}={value!r} is not {what}") from exc
         if not low <= number <= high:
             raise ConfigError(f"{name}={number} is outside {low}..{high}")
         return number

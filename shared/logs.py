@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import json
 import logging
+import re
 import sys
 import uuid
 from collections.abc import Iterator
@@ -14,6 +15,19 @@ from typing import Any
 
 _correlation_id: ContextVar[str | None] = ContextVar("storyrec_correlation_id", default=None)
 _RESERVED = set(vars(logging.makeLogRecord({})))
+# user:password@ in URLs, and secret-looking query parameters (signatures, tokens, keys, passwords)
+_URL_PASSWORD = re.compile(r"(?P<scheme>[A-Za-z][A-Za-z0-9+.\-]*://)(?P<user>[^\s:/@\"']*):[^\s/\"']*@")
+_SECRET_PARAM = re.compile(
+    r"(?P<name>[?&](?:[A-Za-z0-9_\-]*(?:password|passwd|secret|token|signature|credential|key)[A-Za-z0-9_\-]*))="
+    r"[^&\s\"']*",
+    re.IGNORECASE,
+)
+
+
+def redact(text: str) -> str:
+    """``text`` with passwords in URLs and secret query parameters replaced by ``***``."""
+    text = _URL_PASSWORD.sub(r"\g<scheme>\g<user>:***@", text)
+    return _SECRET_PARAM.sub(r"\g<name>=***", text)
 
 
 def correlation_id() -> str | None:
@@ -48,7 +62,7 @@ class JsonFormatter(logging.Formatter):
         payload.update({k: v for k, v in vars(record).items() if k not in _RESERVED and not k.startswith("_")})
         if record.exc_info:
             payload["exception"] = self.formatException(record.exc_info)
-        return json.dumps(payload, default=str, ensure_ascii=False)
+        return redact(json.dumps(payload, default=str, ensure_ascii=False))
 
 
 def get_logger(name: str) -> logging.Logger:

@@ -64,14 +64,18 @@ def aws_client(service: str, settings: Settings) -> Any:
     return boto3.client(
         service,  # type: ignore[call-overload]
         region_name=settings.region,
-        config=Config(retries={"mode": "standard", "max_attempts": 5}, connect_timeout=5, read_timeout=60),
+        config=Config(
+            retries={"mode": "standard", "max_attempts": settings.timeouts.aws_attempts},
+            connect_timeout=settings.timeouts.aws_connect,
+            read_timeout=settings.timeouts.aws_read,
+        ),
     )
 
 
 def document_store(settings: Settings) -> FirestoreDocumentStore:
     from shared.adapters.firestore import FirestoreDocumentStore
 
-    return FirestoreDocumentStore(firestore_client(settings))
+    return FirestoreDocumentStore(firestore_client(settings), timeout=settings.timeouts.firestore)
 
 
 def import_store(settings: Settings) -> S3ObjectStore:
@@ -85,7 +89,7 @@ def backup_store(settings: Settings) -> GCSObjectStore:
     """The GCS bucket that keeps a copy of every export."""
     from shared.adapters.gcs import GCSObjectStore
 
-    return GCSObjectStore(storage_client(settings), settings.backup_bucket)
+    return GCSObjectStore(storage_client(settings), settings.backup_bucket, timeout=settings.timeouts.gcs)
 
 
 def notifier(settings: Settings) -> Notifier:

@@ -13,6 +13,7 @@ from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
 
 from google.api_core import exceptions as gexc
+from google.api_core.retry import Retry
 from google.auth import exceptions as auth_exc
 from google.cloud import firestore_v1
 from google.cloud.firestore_v1 import FieldFilter
@@ -80,29 +81,31 @@ def _mapped(operation: str, path: str) -> Iterator[None]:
 class FirestoreDocumentStore:
     """Documents addressed by slash paths, read and written through a Firestore client."""
 
-    def __init__(self, client: Client) -> None:
+    def __init__(self, client: Client, *, timeout: float | None = None) -> None:
         self._client = client
+        # bounds each call, retries included (the SDK's own default retries an unreachable host for minutes)
+        self._opts: dict[str, Any] = {} if timeout is None else {"timeout": timeout, "retry": Retry(timeout=timeout)}
 
     def get(self, path: str) -> Document | None:
         with _mapped("get", path):
-            snap = self._client.document(path).get()
+            snap = self._client.document(path).get(**self._opts)
             return snap.to_dict() if snap.exists else None
 
     def set(self, path: str, data: Mapping[str, Any], *, merge: bool = False) -> None:
         with _mapped("set", path):
-            self._client.document(path).set(dict(data), merge=merge)
+            self._client.document(path).set(dict(data), merge=merge, **self._opts)
 
     def create(self, path: str, data: Mapping[str, Any]) -> bool:
         with _mapped("create", path):
             try:
-                self._client.document(path).create(dict(data))
+                self._client.document(path).create(dict(data), **self._opts)
             except (gexc.Conflict, gexc.AlreadyExists):
                 return False
             return True
 
     def delete(self, path: str) -> None:
         with _mapped("delete", path):
-            self._client.document(path).delete()
+            self._client.document(path).delete(**self._opts)
 
     def put_versioned(
         self, path: str, data: Mapping[str, Any], *, version_field: str, stamps: Mapping[str, Any]
@@ -117,7 +120,7 @@ class FirestoreDocumentStore:
             ref = self._client.document(path)
         for _ in range(MAX_VERSIONED_ATTEMPTS):
             with _mapped("put_versioned", path):
-                snap = ref.get()
+                snap = ref.get(**self._opts)
                 existing = snap.to_dict() if snap.exists else None
                 outcome = versioned_decision(existing, data, version_field, stamps)
                 if outcome != "written":
@@ -125,11 +128,13 @@ class FirestoreDocumentStore:
                 new = {**data, **stamps}
                 try:
                     if existing is None:
-                        ref.create(new)
+                        ref.create(new, **self._opts)
                     else:
                         removed = {k: firestore_v1.DELETE_FIELD for k in existing if k not in new}
                         fields = {FieldPath(k).to_api_repr(): v for k, v in {**new, **removed}.items()}
-                        ref.update(fields, option=self._client.write_option(last_update_time=snap.update_time))
+                        ref.update(
+                            fields, option=self._client.write_option(last_update_time=snap.update_time), **self._opts
+                        )
                 except (gexc.FailedPrecondition, gexc.AlreadyExists, gexc.Conflict, gexc.Aborted):
                     continue  # another writer won the race: decide again on what it wrote
                 return "written"
@@ -146,7 +151,7 @@ class FirestoreDocumentStore:
                         batch.delete(ref)
                     else:
                         batch.set(ref, dict(w.data), merge=w.merge)
-                batch.commit()
+                batch.commit(**self._opts)
             applied += len(chunk)
         return applied
 
@@ -169,7 +174,7 @@ class FirestoreDocumentStore:
 
     def query(self, query: Query) -> list[Snapshot]:
         with _mapped("query", query.collection):
-            return [_snapshot(s) for s in self._build(query).stream()]
+            return [_snapshot(s) for s in self._build(query).stream(**self._opts)]
 
     def stream(self, query: Query, *, page_size: int = 1000) -> Iterator[Snapshot]:
         remaining = query.limit
@@ -180,7 +185,7 @@ class FirestoreDocumentStore:
             size = page_size if remaining is None else min(page_size, remaining)
             with _mapped("stream", query.collection):
                 page_query = base.start_after(cursor) if cursor is not None else base
-                page = list(page_query.limit(size).stream())
+                page = list(page_query.limit(size).stream(**self._opts))
             for snap in page:
                 yield _snapshot(snap)
             if len(page) < size:

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from botocore.exceptions import ClientError, EndpointConnectionError
+from botocore.exceptions import ClientError, HTTPClientError
+from botocore.exceptions import ConnectionError as BotoConnectionError
 
 from shared.errors import NotFound, ServiceUnavailable
 from shared.ports import ObjectInfo
@@ -29,7 +30,7 @@ class S3ObjectStore:
     def _call(self, fn: Any, /, **kwargs: Any) -> Any:
         try:
             return fn(**kwargs)
-        except EndpointConnectionError as exc:
+        except (BotoConnectionError, HTTPClientError) as exc:
             raise ServiceUnavailable(f"S3 unreachable for bucket {self.bucket}: {exc}") from exc
 
     def put_bytes(self, key: str, data: bytes, *, content_type: str = "application/octet-stream") -> None:
@@ -72,7 +73,7 @@ class S3ObjectStore:
                     ObjectInfo(key=o["Key"], size=int(o["Size"]), etag=str(o.get("ETag", "")).strip('"'))
                     for o in page.get("Contents", [])
                 )
-        except EndpointConnectionError as exc:
+        except (BotoConnectionError, HTTPClientError) as exc:
             raise ServiceUnavailable(f"S3 unreachable for bucket {self.bucket}: {exc}") from exc
         return out
 

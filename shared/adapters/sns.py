@@ -5,7 +5,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import TYPE_CHECKING
 
-from botocore.exceptions import EndpointConnectionError
+from botocore.exceptions import ConnectionError as BotoConnectionError
+from botocore.exceptions import HTTPClientError
 
 from shared.errors import ServiceUnavailable
 
@@ -29,6 +30,6 @@ class SnsNotifier:
             response = self._client.publish(
                 TopicArn=self.topic_arn, Subject=clean_subject, Message=message, MessageAttributes=attrs  # type: ignore[arg-type]
             )
-        except EndpointConnectionError as exc:
+        except (BotoConnectionError, HTTPClientError) as exc:
             raise ServiceUnavailable(f"SNS unreachable: {exc}") from exc
         return response["MessageId"]

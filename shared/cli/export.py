@@ -1,4 +1,4 @@
-"""``storyrec export [--date YYYY-MM-DD]``: the same export the daily Cloud Function runs."""
+"""``storyrec export [--date YYYY-MM-DD] [--force] [--replace]``: the same export the daily function runs."""
 
 from __future__ import annotations
 
@@ -13,38 +13,58 @@ ExportDate = Annotated[
     str | None,
     typer.Option("--date", help="Day to export (YYYY-MM-DD, in STORYREC_TIME_ZONE). Default: yesterday."),
 ]
-MaxPartMb = Annotated[
-    int, typer.Option("--max-part-mb", min=1, max=1000, help="Split CSV files above this size (MB).")
+MaxPartMb = Annotated[int, typer.Option("--max-part-mb", min=1, max=1000, help="Split CSV files above this size (MB).")]
+Force = Annotated[
+    bool, typer.Option("--force", help="Export even if a FULL snapshot shrank or the day has no interactions.")
 ]
+Replace = Annotated[
+    bool, typer.Option("--replace", help="Overwrite a published export of the day whose content differs.")
+]
+
+EXIT_FAILED, EXIT_USAGE, EXIT_REFUSED = 1, 2, 3
 
 
 def _parse_date(value: str) -> date:
     try:
-        return date.fromisoformat(value)
+        return date.fromisoformat(value.strip())
     except ValueError as exc:
         raise typer.BadParameter(f"{value!r} is not a date (YYYY-MM-DD)", param_hint="--date") from exc
 
 
-def export(date_: ExportDate = None, max_part_mb: MaxPartMb = 1000) -> None:
+def export(
+    date_: ExportDate = None, max_part_mb: MaxPartMb = 1000, force: Force = False, replace: Replace = False
+) -> None:
     """Export one day's interactions and the item/user snapshots to S3 (and the GCS backup)."""
     from shared.config import Settings
     from shared.errors import ConfigError
-    from shared.export import ExportFailed, ExportOptions, run_export
-    from shared.export.wiring import export_deps, yesterday
+    from shared.export import ExportFailed, ExportOptions
+    from shared.export.guards import DateRejected, ExportRefused, Overrides
+    from shared.export.wiring import export_day
 
-    day = _parse_date(date_) if date_ else None
+    day = _parse_date(date_) if date_ is not None else None  # "" is a mistake, not "yesterday"
     try:
         settings = Settings.from_env(os.environ)
     except ConfigError as exc:
         typer.echo(f"configuration error: {exc}", err=True)
-        raise typer.Exit(2) from exc
-    deps = export_deps(settings)
-    day = day or yesterday(deps.clock(), settings.time_zone)
+        raise typer.Exit(EXIT_USAGE) from exc
     try:
-        result = run_export(day, deps, ExportOptions(max_part_bytes=max_part_mb * 1_000_000))
+        result = export_day(
+            day,
+            settings,
+            ExportOptions(max_part_bytes=max_part_mb * 1_000_000),
+            Overrides(force=force, replace=replace),
+        )
+    except DateRejected as exc:
+        typer.echo(f"date rejected: {exc}", err=True)
+        raise typer.Exit(EXIT_USAGE) from exc
+    except ExportRefused as exc:
+        typer.echo(f"export refused ({exc.reason}): {exc}", err=True)
+        raise typer.Exit(EXIT_REFUSED) from exc
     except ExportFailed as exc:
-        typer.echo(str(exc), err=True)
-        raise typer.Exit(1) from exc
+        from shared.logs import redact
+
+        typer.echo(redact(str(exc)), err=True)
+        raise typer.Exit(EXIT_FAILED) from exc
     summary = {
         "date": result.date.isoformat(),
         "run_id": result.run_id,

@@ -14,21 +14,22 @@ import tempfile
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 from functools import partial
 from operator import itemgetter
 from typing import Any
 from zoneinfo import ZoneInfo
 
 from shared.config import Collections
-from shared.errors import StoryrecError
+from shared.errors import NotFound, StoryrecError
 from shared.export import layout
 from shared.export.csvfiles import MAX_PART_BYTES, Part, PartWriter
+from shared.export.guards import DateRejected, ExportRefused, Overrides, check_date, check_manifest, check_snapshots
 from shared.export.manifest import DatasetExport, ExportedFile, ImportMode, build_manifest
 from shared.export.ordering import OutOfOrder, external_sort, nearly_sorted
 from shared.export.rows import Record, RowConverter
 from shared.export.window import ExportState, Window
-from shared.logs import correlated, get_logger
+from shared.logs import correlated, get_logger, redact
 from shared.ports import (
     Clock,
     DocumentStore,
@@ -73,6 +74,7 @@ class ExportDeps:
     collections: Collections = field(default_factory=Collections)
     time_zone: str = "UTC"
     prefix: str = ""
+    min_snapshot_share: float = 0.5
 
 
 @dataclass(frozen=True)
@@ -112,22 +114,67 @@ def run_id_for(day: date, window: Window) -> str:
     return f"export-{day:%Y%m%d}-{digest[:10]}"
 
 
-def run_export(day: date, deps: ExportDeps, options: ExportOptions | None = None) -> ExportResult:
-    """Export ``day`` (or re-export its recorded window); alert, count and raise :class:`ExportFailed` on failure."""
+def run_export(
+    day: date, deps: ExportDeps, options: ExportOptions | None = None, overrides: Overrides | None = None
+) -> ExportResult:
+    """Export ``day`` (or re-export its recorded window).
+
+    Raises :class:`DateRejected` (no alert) for a day outside [first data, today), :class:`ExportRefused`
+    (alert + metric) when a guard refuses the result, and :class:`ExportFailed` (alert + metric) when a step fails.
+    """
     options = options or ExportOptions()
     progress = _Progress()
     try:
-        result = _run(day, deps, options, progress)
+        result = _run(day, deps, options, overrides or Overrides(), progress)
+    except DateRejected as exc:
+        _log.warning("export date rejected", extra={"date": day.isoformat(), "reason": str(exc)})
+        raise
+    except ExportRefused as exc:
+        with correlated(progress.run_id):
+            report_refusal(day, exc, deps.notifier, deps.metrics)
+        raise
     except Exception as exc:
         with correlated(progress.run_id):
-            _report_failure(day, progress, exc, deps)
+            report_failure(day, progress.step, progress.run_id, exc, deps.notifier, deps.metrics)
         raise ExportFailed(day, progress.step, exc) from exc
     with correlated(result.run_id):
         _report_success(result, deps)
     return result
 
 
-def _run(day: date, deps: ExportDeps, options: ExportOptions, progress: _Progress) -> ExportResult:
+def first_data_day(deps: ExportDeps) -> date | None:
+    """The day (in the configured zone) of the earliest captured interaction, or None when there is none."""
+    first = deps.docs.query(Query(deps.collections.ml_interactions, order_by=("captured_at",), limit=1))
+    if not first:
+        return None
+    captured = first[0].data.get("captured_at")
+    if not isinstance(captured, datetime):
+        return None
+    return captured.astimezone(ZoneInfo(deps.time_zone)).date()
+
+
+def check_day(day: date, deps: ExportDeps) -> None:
+    """:class:`DateRejected` unless ``day`` is in [first captured interaction, today) in the configured zone."""
+    today = deps.clock().astimezone(ZoneInfo(deps.time_zone)).date()
+    if day >= today:  # no store read needed to refuse a future day
+        check_date(day, today, None)
+    check_date(day, today, first_data_day(deps))
+
+
+def existing_manifest(store: ObjectStore, key: str) -> bytes | None:
+    """The manifest already published under ``key``, if any."""
+    try:
+        return store.get_bytes(key)
+    except NotFound:
+        return None
+
+
+def _run(
+    day: date, deps: ExportDeps, options: ExportOptions, overrides: Overrides, progress: _Progress
+) -> ExportResult:
+    progress.step = "check_date"
+    check_day(day, deps)
+    progress.step = "window"
     state = ExportState(deps.docs, deps.collections.state)
     window = state.window(day, ZoneInfo(deps.time_zone), deps.clock(), options.settle)
     progress.run_id = run_id = run_id_for(day, window)
@@ -139,22 +186,35 @@ def _run(day: date, deps: ExportDeps, options: ExportOptions, progress: _Progres
             datasets = [d for d, _ in written]
             manifest = build_manifest(run_id, day, deps.time_zone, window, datasets)
             manifest_key = layout.manifest_key(deps.prefix, day)
+            progress.step = "guards"
+            check_snapshots(
+                {d.dataset: d.rows for d in datasets}, state.last_rows(), deps.min_snapshot_share, overrides.force
+            )
+            check_manifest(
+                existing_manifest(deps.import_store, manifest_key), manifest, manifest_key, overrides.replace
+            )
             uploads = [(f.key, part.path) for d, parts in written for f, part in zip(d.files, parts, strict=True)]
             progress.step = "upload_gcs"
             _upload(deps.backup_store, uploads, manifest_key, manifest, _prefixes(deps.prefix, day))
             progress.step = "upload_s3"
             _upload(deps.import_store, uploads, manifest_key, manifest, _prefixes(deps.prefix, day))
         progress.step = "commit"
-        state.commit(day, window, {"run_id": run_id, "manifest_key": manifest_key,
-                                   "rows": {d.dataset: d.rows for d in datasets}})
+        state.commit(
+            day, window, {"run_id": run_id, "manifest_key": manifest_key, "rows": {d.dataset: d.rows for d in datasets}}
+        )
         result = ExportResult(day, run_id, window, tuple(datasets), manifest_key)
         _log.info("export complete", extra={"rows": {d.dataset: d.rows for d in datasets}, "run_id": run_id})
         return result
 
 
 def _window_fields(day: date, window: Window, run_id: str) -> dict[str, Any]:
-    return {"date": day.isoformat(), "start": window.start.isoformat(), "end": window.end.isoformat(),
-            "rerun": window.rerun, "run_id": run_id}
+    return {
+        "date": day.isoformat(),
+        "start": window.start.isoformat(),
+        "end": window.end.isoformat(),
+        "rerun": window.rerun,
+        "run_id": run_id,
+    }
 
 
 def _prefixes(prefix: str, day: date) -> list[str]:
@@ -185,11 +245,29 @@ def _extract_all(
             ExportedFile(layout.part_key(deps.prefix, dataset, day, p.index), p.rows, p.size, p.sha256) for p in parts
         )
         schema = load_schema(dataset)
-        out.append((DatasetExport(dataset, IMPORT_MODES[dataset], schema.version, tuple(schema.header), files,
-                                  dict(converter.rejected)), parts))
-        _log.info("dataset written", extra={"dataset": dataset, "rows": sum(p.rows for p in parts),
-                                            "parts": len(parts), "rejected": converter.rejected_total,
-                                            "rejected_ids": converter.rejected_ids})
+        out.append(
+            (
+                DatasetExport(
+                    dataset,
+                    IMPORT_MODES[dataset],
+                    schema.version,
+                    tuple(schema.header),
+                    files,
+                    dict(converter.rejected),
+                ),
+                parts,
+            )
+        )
+        _log.info(
+            "dataset written",
+            extra={
+                "dataset": dataset,
+                "rows": sum(p.rows for p in parts),
+                "parts": len(parts),
+                "rejected": converter.rejected_total,
+                "rejected_ids": converter.rejected_ids,
+            },
+        )
     return out
 
 
@@ -226,14 +304,17 @@ def _extract(
     try:
         return _write_sorted(dataset, records, directory, options, spill=False)
     except OutOfOrder as exc:
-        _log.warning("interactions too disordered for the streaming sort; sorting on disk",
-                     extra={"reason": str(exc)})
+        _log.warning("interactions too disordered for the streaming sort; sorting on disk", extra={"reason": str(exc)})
         return _write_sorted(dataset, records, directory, options, spill=True)
 
 
 def _write_sorted(
-    dataset: DatasetType, records: Callable[[], Iterable[Record]], directory: str, options: ExportOptions,
-    *, spill: bool,
+    dataset: DatasetType,
+    records: Callable[[], Iterable[Record]],
+    directory: str,
+    options: ExportOptions,
+    *,
+    spill: bool,
 ) -> tuple[list[Part], RowConverter]:
     schema = load_schema(dataset)
     converter = RowConverter(schema, keyed=True)
@@ -241,8 +322,9 @@ def _write_sorted(
     if spill:
         batches = external_sort(records(), converter.convert, run_rows=options.sort_buffer_rows, directory=directory)
     else:
-        batches = nearly_sorted(records(), converter.convert, buffer_rows=options.sort_buffer_rows,
-                                carry_rows=options.sort_carry_rows)
+        batches = nearly_sorted(
+            records(), converter.convert, buffer_rows=options.sort_buffer_rows, carry_rows=options.sort_carry_rows
+        )
     try:
         for batch in batches:
             writer.write(list(map(_ROW, batch)))
@@ -277,22 +359,64 @@ def _report_success(result: ExportResult, deps: ExportDeps) -> None:
         _log.exception("export metrics could not be sent")
 
 
-def _report_failure(day: date, progress: _Progress, exc: BaseException, deps: ExportDeps) -> None:
-    reason = f"{type(exc).__name__}: {exc}"
-    _log.error("export failed", extra={"date": day.isoformat(), "step": progress.step, "reason": reason,
-                                       "run_id": progress.run_id}, exc_info=exc)
-    message = (
-        f"storyrec export of {day.isoformat()} failed at step '{progress.step}'.\n"
-        f"Reason: {reason}\nRun id: {progress.run_id or '-'}\n"
-        "The watermark was not advanced; the next run (or a retry) exports this window again."
-    )
-    attributes = {"stage": "export", "date": day.isoformat(), "step": progress.step}
+def _alert(
+    notifier: Notifier,
+    metrics: MetricsSink,
+    subject: str,
+    message: str,
+    attributes: dict[str, str],
+    metric: str,
+    dimensions: dict[str, str],
+) -> None:
+    """Send one alert and one metric; neither failure hides the original problem."""
     try:
-        deps.notifier.notify(f"storyrec export failed: {day.isoformat()} at {progress.step}", message, attributes)
+        notifier.notify(redact(subject), redact(message), attributes)
     except Exception:
         _log.exception("export alert could not be sent")
     try:
-        deps.metrics.put("ExportFailed", 1, dimensions={"Step": progress.step})
-        deps.metrics.flush()
+        metrics.put(metric, 1, dimensions=dimensions)
+        metrics.flush()
     except Exception:
-        _log.exception("export failure metric could not be sent")
+        _log.exception("export metric could not be sent", extra={"metric": metric})
+
+
+def report_failure(
+    day: date, step: str, run_id: str | None, exc: BaseException, notifier: Notifier, metrics: MetricsSink
+) -> None:
+    """Log, alert and count a failed step (secrets in the reason are masked)."""
+    reason = redact(f"{type(exc).__name__}: {exc}")
+    _log.error(
+        "export failed", extra={"date": day.isoformat(), "step": step, "reason": reason, "run_id": run_id}, exc_info=exc
+    )
+    message = (
+        f"storyrec export of {day.isoformat()} failed at step '{step}'.\n"
+        f"Reason: {reason}\nRun id: {run_id or '-'}\n"
+        "The watermark was not advanced; the next run (or a retry) exports this window again."
+    )
+    _alert(
+        notifier,
+        metrics,
+        f"storyrec export failed: {day.isoformat()} at {step}",
+        message,
+        {"stage": "export", "date": day.isoformat(), "step": step},
+        "ExportFailed",
+        {"Step": step},
+    )
+
+
+def report_refusal(day: date, exc: ExportRefused, notifier: Notifier, metrics: MetricsSink) -> None:
+    """Log, alert and count a run a guard refused; nothing was uploaded and the watermark did not move."""
+    _log.error("export refused", extra={"date": day.isoformat(), "reason": exc.reason, "detail": str(exc)})
+    message = (
+        f"storyrec export of {day.isoformat()} was refused ({exc.reason}).\n{exc}\n"
+        "Nothing was uploaded and the watermark was not advanced."
+    )
+    _alert(
+        notifier,
+        metrics,
+        f"storyrec export refused: {day.isoformat()} ({exc.reason})",
+        message,
+        {"stage": "export", "date": day.isoformat(), "reason": exc.reason},
+        "ExportRefused",
+        {"Reason": exc.reason},
+    )

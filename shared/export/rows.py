@@ -145,7 +145,7 @@ def _source(schema: DatasetSchema, keyed: bool) -> str:
         "    else:\n"
         f"        {', '.join(names)}, = row\n"
         f"        if {checks}:\n"
-        f"            line = f\"{line}\\n\"\n"
+        f'            line = f"{line}\\n"\n'
         f"            if line.count(',') == {len(cols) - 1} and line.count('\\n') == 1 "
         "and '\"' not in line and '\\r' not in line:\n"
         f"                return {wrap('line')}\n"

@@ -57,6 +57,11 @@ class ExportState:
         value = doc.get("watermark")
         return None if value is None else _utc(value)
 
+    def last_rows(self) -> dict[str, int]:
+        """Rows per dataset of the export that last advanced the watermark (empty before the first)."""
+        rows = (self._docs.get(self._path) or {}).get("rows")
+        return {str(k): int(v) for k, v in rows.items()} if isinstance(rows, dict) else {}
+
     def recorded(self, day: date) -> Window | None:
         doc = self._docs.get(self._date_path(day))
         if not doc:

@@ -6,26 +6,78 @@ from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from shared.config import Settings
-from shared.export.job import ExportDeps
-from shared.ports import Clock
+from shared.export.guards import Overrides
+from shared.export.job import ExportDeps, ExportFailed, ExportOptions, ExportResult, report_failure, run_export
+from shared.logs import get_logger
+from shared.ports import Clock, MetricsSink, Notifier
 from shared.wiring import utc_now
 
+_log = get_logger("export")
 
-def export_deps(settings: Settings, clock: Clock = utc_now) -> ExportDeps:
+
+def alert_sinks(settings: Settings) -> tuple[Notifier, MetricsSink]:
+    """SNS and CloudWatch (AWS credentials only); the log stands in for whichever cannot be built."""
+    from shared import wiring
+    from shared.adapters.logging_sinks import LogMetrics, LogNotifier
+
+    notifier: Notifier
+    metrics: MetricsSink
+    try:
+        notifier = wiring.notifier(settings)
+    except Exception:
+        _log.exception("SNS client could not be built; alerts go to the log")
+        notifier = LogNotifier()
+    try:
+        metrics = wiring.metrics(settings)
+    except Exception:
+        _log.exception("CloudWatch client could not be built; metrics go to the log")
+        metrics = LogMetrics()
+    return notifier, metrics
+
+
+def export_deps(
+    settings: Settings, clock: Clock = utc_now, sinks: tuple[Notifier, MetricsSink] | None = None
+) -> ExportDeps:
     """Real adapters: Firestore, the S3 import bucket, the GCS backup bucket, SNS and CloudWatch."""
     from shared import wiring
 
+    notifier, metrics = sinks or alert_sinks(settings)
     return ExportDeps(
         docs=wiring.document_store(settings),
         import_store=wiring.import_store(settings),
         backup_store=wiring.backup_store(settings),
-        notifier=wiring.notifier(settings),
-        metrics=wiring.metrics(settings),
+        notifier=notifier,
+        metrics=metrics,
         clock=clock,
         collections=settings.collections,
         time_zone=settings.time_zone,
         prefix=settings.import_prefix,
+        min_snapshot_share=settings.export.min_snapshot_share,
     )
+
+
+def connect(day: date, settings: Settings, clock: Clock = utc_now) -> ExportDeps:
+    """Build the clients inside the error handler: a missing credential alerts and raises ExportFailed."""
+    sinks = alert_sinks(settings)
+    try:
+        return export_deps(settings, clock, sinks)
+    except Exception as exc:
+        report_failure(day, "connect", None, exc, *sinks)
+        raise ExportFailed(day, "connect", exc) from exc
+
+
+def export_day(
+    day: date | None,
+    settings: Settings,
+    options: ExportOptions | None = None,
+    overrides: Overrides | None = None,
+    clock: Clock | None = None,
+) -> ExportResult:
+    """What the CLI runs: connect, then :func:`run_export` of ``day`` (None: yesterday in the configured zone)."""
+    clock = clock or utc_now
+    day = day or yesterday(clock(), settings.time_zone)
+    deps = connect(day, settings, clock)
+    return run_export(day, deps, options, overrides)
 
 
 def yesterday(now: datetime, time_zone: str) -> date:

@@ -23,9 +23,7 @@ def dead_endpoint() -> str:
 
 
 @pytest.fixture
-def export_deps(
-    settings: Settings, doc_store: Any, s3_store: Any, gcs_store: Any, sns_topic: Any
-) -> ExportDeps:
+def export_deps(settings: Settings, doc_store: Any, s3_store: Any, gcs_store: Any, sns_topic: Any) -> ExportDeps:
     from shared import wiring
     from shared.adapters.sns import SnsNotifier
 

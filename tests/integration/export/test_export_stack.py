@@ -37,8 +37,11 @@ def _everything(store: Any) -> dict[str, bytes]:
 def _seed(deps: ExportDeps, clicks: list[tuple[str, dict[str, Any]]]) -> None:
     later = [interaction(90_000 + i, END + timedelta(minutes=i)) for i in range(3)]
     seed(deps.docs, "ml_interactions", clicks + later)
-    seed(deps.docs, "ml_items", [item(f"s{i}", CATEGORY=t, SUMMARY=t) for i, t in enumerate(HOSTILE)]
-         + [item("old", active=False)])
+    seed(
+        deps.docs,
+        "ml_items",
+        [item(f"s{i}", CATEGORY=t, SUMMARY=t) for i, t in enumerate(HOSTILE)] + [item("old", active=False)],
+    )
     seed(deps.docs, "ml_users", [user("u1"), user("u2", LANGUAGE=None), user("gone", active=False)])
 
 
@@ -47,8 +50,10 @@ def _watermark(deps: ExportDeps) -> Any:
 
 
 def test_export_round_trips_through_the_emulators_and_reruns_byte_identical(export_deps: ExportDeps) -> None:
-    hostile = [interaction(50_000 + i, DAY_START + timedelta(hours=1, minutes=i), USER_ID=t, DEVICE=t)
-               for i, t in enumerate(HOSTILE)]
+    hostile = [
+        interaction(50_000 + i, DAY_START + timedelta(hours=1, minutes=i), USER_ID=t, DEVICE=t)
+        for i, t in enumerate(HOSTILE)
+    ]
     clicks = day_of_clicks(1_200) + hostile
     _seed(export_deps, clicks)
 
@@ -69,8 +74,11 @@ def test_export_round_trips_through_the_emulators_and_reruns_byte_identical(expo
     assert _watermark(export_deps) == END
 
     seed(export_deps.docs, "ml_interactions", day_of_clicks(10, start=END, first=70_000))
-    again = run_export(DAY, replace(export_deps, clock=lambda: END + timedelta(days=2)),
-                       ExportOptions(max_part_bytes=20_000, page_size=300))
+    again = run_export(
+        DAY,
+        replace(export_deps, clock=lambda: END + timedelta(days=2)),
+        ExportOptions(max_part_bytes=20_000, page_size=300),
+    )
     assert again.run_id == result.run_id
     assert _everything(export_deps.import_store) == s3
     assert _everything(export_deps.backup_store) == gcs
@@ -89,7 +97,7 @@ def _failed_metric(settings: Settings, step: str) -> bool:
     return any({"Name": "Step", "Value": step} in m["Dimensions"] for m in metrics)
 
 
-def test_s3_down_alerts_through_sns_and_keeps_the_watermark(
+def test_s3_down_alerts_through_sns_and_keeps_the_watermark_at_the_first_s3_read(
     export_deps: ExportDeps, settings: Settings, sns_topic: Any
 ) -> None:
     import boto3
@@ -99,17 +107,21 @@ def test_s3_down_alerts_through_sns_and_keeps_the_watermark(
 
     clicks = day_of_clicks(50)
     _seed(export_deps, clicks)
-    dead = boto3.client("s3", region_name=settings.region, endpoint_url=dead_endpoint(),
-                        config=Config(retries={"max_attempts": 1}, connect_timeout=1, read_timeout=1))
+    dead = boto3.client(
+        "s3",
+        region_name=settings.region,
+        endpoint_url=dead_endpoint(),
+        config=Config(retries={"max_attempts": 1}, connect_timeout=1, read_timeout=1),
+    )
     with pytest.raises(ExportFailed) as info:
         run_export(DAY, replace(export_deps, import_store=S3ObjectStore(dead, settings.import_bucket)))
-    assert info.value.step == "upload_s3"
+    assert info.value.step == "guards"
     assert _watermark(export_deps) is None
     envelope = _alert(sns_topic)
-    assert "2026-11-28" in envelope["Subject"] and "upload_s3" in envelope["Subject"]
+    assert "2026-11-28" in envelope["Subject"] and "guards" in envelope["Subject"]
     assert "ServiceUnavailable" in envelope["Message"]
-    assert envelope["MessageAttributes"]["step"]["Value"] == "upload_s3"
-    assert _failed_metric(settings, "upload_s3")
+    assert envelope["MessageAttributes"]["step"]["Value"] == "guards"
+    assert _failed_metric(settings, "guards")
 
     result = run_export(DAY, export_deps)  # S3 is back: nothing was lost
     s3 = _everything(export_deps.import_store)
@@ -117,9 +129,7 @@ def test_s3_down_alerts_through_sns_and_keeps_the_watermark(
     assert result.rows("interactions") == 50 and _watermark(export_deps) == END
 
 
-def test_gcs_down_alerts_and_uploads_nothing_to_s3(
-    export_deps: ExportDeps, settings: Settings, sns_topic: Any
-) -> None:
+def test_gcs_down_alerts_and_uploads_nothing_to_s3(export_deps: ExportDeps, settings: Settings, sns_topic: Any) -> None:
     # A wrapper, not a dead port: google-cloud-storage retries a refused connection for ~80 s by default.
     _seed(export_deps, day_of_clicks(20))
     with pytest.raises(ExportFailed) as info:
@@ -149,13 +159,16 @@ def test_failure_half_way_then_a_missed_day_is_caught_up(export_deps: ExportDeps
     assert _watermark(export_deps) == END + timedelta(days=1)
 
 
-def test_scheduled_function_runs_against_the_stack(
-    settings: Settings, doc_store: Any, s3_store: Any, gcs_store: Any, sns_topic: Any,
+def test_pubsub_function_runs_against_the_stack(
+    settings: Settings,
+    doc_store: Any,
+    s3_store: Any,
+    gcs_store: Any,
+    sns_topic: Any,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    from firebase_functions import scheduler_fn
-
-    from tests.unit.export.test_entrypoints import _function_module
+    """The deployed function (through its decorator) with real clients built from the environment."""
+    from tests.unit.export.test_entrypoints import _deliver, _function_module
 
     monkeypatch.setenv("STORYREC_IMPORT_BUCKET", settings.import_bucket)
     monkeypatch.setenv("STORYREC_BACKUP_BUCKET", settings.backup_bucket)
@@ -164,8 +177,7 @@ def test_scheduled_function_runs_against_the_stack(
     yesterday_noon = (now - timedelta(days=1)).replace(hour=12, minute=0, second=0, microsecond=0)
     seed(doc_store, "ml_interactions", [interaction(i, yesterday_noon + timedelta(seconds=i)) for i in range(25)])
 
-    event = scheduler_fn.ScheduledEvent(job_name="export", schedule_time=now)
-    _function_module().export_daily.__wrapped__(event)
+    _deliver(_function_module(), {}, publish_time=now.strftime("%Y-%m-%dT%H:%M:%S.%fZ"))
 
     day = (now - timedelta(days=1)).date().isoformat()
     manifest = json.loads(s3_store.get_bytes(f"manifests/dt={day}/manifest.json"))

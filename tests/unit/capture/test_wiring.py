@@ -117,7 +117,7 @@ def test_backfill_command_finishes_then_exits_1_when_a_document_failed(monkeypat
     store = _store_refusing_user_b()
     service = CaptureService(store, Clock(), RecordingMetrics())
     monkeypatch.setenv("GOOGLE_CLOUD_PROJECT", "demo-storyrec")
-    monkeypatch.setattr(wiring, "build_service", lambda settings, env: service)
+    monkeypatch.setattr(wiring, "build_service", lambda settings: service)
     result = CliRunner().invoke(app, ["backfill", "all"])
     assert result.exit_code == 1, result.output
     assert store.get("ml_users/a") is not None and store.get("ml_users/c") is not None

@@ -16,8 +16,8 @@ DAY_START = datetime(2026, 11, 28, tzinfo=UTC)
 END = DAY_START + timedelta(days=1)
 AFTER_DAY = datetime(2026, 11, 29, 2, 0, tzinfo=UTC)
 HOSTILE = [
-    'comma, inside',
-    'double "quotes" and \'single\'',
+    "comma, inside",
+    "double \"quotes\" and 'single'",
     "new\nline and\r\ncarriage",
     "pipe|separated|values",
     "emoji 📰🔥👩‍👩‍👧",
@@ -48,23 +48,30 @@ def interaction(n: int, captured_at: datetime, **overrides: Any) -> tuple[str, d
 
 def item(story: str, **overrides: Any) -> tuple[str, dict[str, Any]]:
     data: dict[str, Any] = {
-        "ITEM_ID": story, "CREATION_TIMESTAMP": 1_764_000_000, "CATEGORY": "news", "TAGS": "a|b",
-        "SOURCE": "wire", "LANGUAGE": "en", "SUMMARY": f"Summary of {story}", "TITLE": "not exported",
-        "active": True, "updated_at": DAY_START,
+        "ITEM_ID": story,
+        "CREATION_TIMESTAMP": 1_764_000_000,
+        "CATEGORY": "news",
+        "TAGS": "a|b",
+        "SOURCE": "wire",
+        "LANGUAGE": "en",
+        "SUMMARY": f"Summary of {story}",
+        "TITLE": "not exported",
+        "active": True,
+        "updated_at": DAY_START,
     }
     data.update(overrides)
     return story, data
 
 
 def user(uid: str, **overrides: Any) -> tuple[str, dict[str, Any]]:
-    data: dict[str, Any] = {"USER_ID": uid, "LANGUAGE": "en", "COUNTRY": "DE", "active": True,
-                            "updated_at": DAY_START}
+    data: dict[str, Any] = {"USER_ID": uid, "LANGUAGE": "en", "COUNTRY": "DE", "active": True, "updated_at": DAY_START}
     data.update(overrides)
     return uid, data
 
 
-def day_of_clicks(count: int, start: datetime = DAY_START, step: timedelta | None = None,
-                  first: int = 0) -> list[tuple[str, dict[str, Any]]]:
+def day_of_clicks(
+    count: int, start: datetime = DAY_START, step: timedelta | None = None, first: int = 0
+) -> list[tuple[str, dict[str, Any]]]:
     """``count`` interactions spread over the day after ``start``."""
     step = step or timedelta(seconds=max(1, 86_000 // max(count, 1)))
     return [interaction(first + i, start + step * i + timedelta(seconds=1)) for i in range(count)]

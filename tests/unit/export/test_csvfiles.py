@@ -92,8 +92,14 @@ def test_csv_line_matches_the_csv_module_except_for_bare_carriage_returns() -> N
     alphabet = ["a", "Z", "0", " ", ",", '"', "\n", "|", "é", "📰", "ע", "\t", "'"]
     for _ in range(2_000):
         row = tuple(
-            rng.choice([None, rng.randint(-5, 10**12), rng.random() * 10 ** rng.randint(-8, 8),
-                        "".join(rng.choice(alphabet) for _ in range(rng.randint(0, 8)))])
+            rng.choice(
+                [
+                    None,
+                    rng.randint(-5, 10**12),
+                    rng.random() * 10 ** rng.randint(-8, 8),
+                    "".join(rng.choice(alphabet) for _ in range(rng.randint(0, 8))),
+                ]
+            )
             for _ in range(rng.randint(1, 7))
         )
         assert csv_line(row) == _stdlib(row), row

@@ -2,18 +2,21 @@
 
 from __future__ import annotations
 
+import base64
 import importlib.util
 import json
 import sys
 from dataclasses import replace
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from types import ModuleType
+from typing import Any
 
 import pytest
 from typer.testing import CliRunner
 
-from shared.export import ExportDeps
+from shared.adapters.memory import RecordingNotifier
+from shared.export import ExportDeps, ExportFailed
 from shared.export import wiring as export_wiring
 from tests.unit.export.factories import DAY_START, FailingStore, day_of_clicks, seed
 
@@ -24,10 +27,11 @@ ENV = {"GOOGLE_CLOUD_PROJECT": "demo-storyrec", "STORYREC_TIME_ZONE": "UTC"}
 
 @pytest.fixture
 def wired(deps: ExportDeps, monkeypatch: pytest.MonkeyPatch) -> ExportDeps:
+    monkeypatch.setattr(export_wiring, "utc_now", deps.clock)
     """Make the entry points build the in-memory deps instead of real clients."""
     for key, value in ENV.items():
         monkeypatch.setenv(key, value)
-    monkeypatch.setattr(export_wiring, "export_deps", lambda settings, clock=None: deps)
+    monkeypatch.setattr(export_wiring, "connect", lambda day, settings, clock=None: deps)
     seed(deps.docs, "ml_interactions", day_of_clicks(12))
     return deps
 
@@ -41,13 +45,36 @@ def _function_module() -> ModuleType:
     return module
 
 
-def _invoke(module: ModuleType, schedule_time: str) -> int:
-    """Call the deployed wrapper the way Cloud Scheduler does; return the HTTP status."""
-    import flask
+def _deliver(
+    module: ModuleType,
+    body: dict[str, Any] | str | None,
+    publish_time: str = "2026-11-29T02:00:00Z",
+    message_id: str = "m-1",
+) -> None:
+    """Deliver a Pub/Sub CloudEvent to the deployed function the way Eventarc does (through the decorator)."""
+    from cloudevents.http import CloudEvent
 
-    headers = {"X-CloudScheduler-ScheduleTime": schedule_time, "X-CloudScheduler-JobName": "export"}
-    with flask.Flask("scheduler").test_request_context(method="POST", headers=headers):
-        return int(module.export_daily(flask.request).status_code)
+    text = body if isinstance(body, str) else json.dumps(body) if body is not None else ""
+    data = base64.b64encode(text.encode()).decode()
+    message = {
+        "data": data,
+        "messageId": message_id,
+        "message_id": message_id,
+        "publishTime": publish_time,
+        "publish_time": publish_time,
+        "attributes": {},
+    }
+    event = CloudEvent(
+        {
+            "type": "google.cloud.pubsub.topic.v1.messagePublished",
+            "specversion": "1.0",
+            "id": message_id,
+            "source": "//pubsub.googleapis.com/projects/demo-storyrec/topics/storyrec-export",
+            "time": publish_time,
+        },
+        {"message": message, "subscription": "projects/demo-storyrec/subscriptions/export"},
+    )
+    module.export_daily(event)
 
 
 def test_cli_exports_the_given_date(wired: ExportDeps) -> None:
@@ -68,6 +95,26 @@ def test_cli_defaults_to_yesterday(wired: ExportDeps) -> None:
     assert json.loads(result.stdout)["date"] == "2026-11-28"
 
 
+def test_cli_rejects_an_empty_date_instead_of_exporting_yesterday(wired: ExportDeps) -> None:
+    from shared.cli import app
+
+    result = CliRunner().invoke(app, ["export", "--date", ""])
+    assert result.exit_code == 2 and "not a date" in result.output
+    assert wired.import_store.list("") == []
+
+
+def test_cli_refusals_and_rejections_have_their_own_exit_codes(wired: ExportDeps) -> None:
+    from shared.cli import app
+
+    seed(wired.docs, "ml_state", [("export", {"watermark": DAY_START, "rows": {"items": 10, "users": 0}})])
+    refused = CliRunner().invoke(app, ["export", "--date", "2026-11-28"])
+    assert refused.exit_code == 3 and "snapshot_shrink" in refused.output
+    forced = CliRunner().invoke(app, ["export", "--date", "2026-11-28", "--force"])
+    assert forced.exit_code == 0, forced.output
+    future = CliRunner().invoke(app, ["export", "--date", "2030-01-01"])
+    assert future.exit_code == 2 and "not over" in future.output
+
+
 def test_cli_rejects_a_malformed_date(wired: ExportDeps) -> None:
     from shared.cli import app
 
@@ -79,38 +126,80 @@ def test_cli_exits_non_zero_when_the_export_fails(wired: ExportDeps, monkeypatch
     from shared.cli import app
 
     broken = replace(wired, import_store=FailingStore(wired.import_store))
-    monkeypatch.setattr(export_wiring, "export_deps", lambda settings, clock=None: broken)
+    monkeypatch.setattr(export_wiring, "connect", lambda day, settings, clock=None: broken)
     result = CliRunner().invoke(app, ["export", "--date", "2026-11-28"])
     assert result.exit_code == 1 and "upload_s3" in result.output
 
 
-def test_scheduled_function_exports_the_day_before_the_schedule_time(wired: ExportDeps) -> None:
-    from firebase_functions import scheduler_fn
-
-    module = _function_module()
-    event = scheduler_fn.ScheduledEvent(job_name="export", schedule_time=datetime(2026, 11, 29, 2, tzinfo=UTC))
-    module.export_daily.__wrapped__(event)
-    keys = set(wired.import_store.list("manifests/"))
-    assert {k.key for k in keys} == {"manifests/dt=2026-11-28/manifest.json"}
+def _manifests(deps: ExportDeps) -> set[str]:
+    return {o.key for o in deps.import_store.list("manifests/")}
 
 
-def test_scheduled_function_answers_500_on_failure_so_the_scheduler_retries(
-    wired: ExportDeps, monkeypatch: pytest.MonkeyPatch
+def test_the_export_subscribes_to_the_topic_with_retry(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("STORYREC_EXPORT_TOPIC", "nightly-export")
+    endpoint = _function_module().export_daily.__firebase_endpoint__
+    assert endpoint.eventTrigger["eventType"] == "google.cloud.pubsub.topic.v1.messagePublished"
+    assert endpoint.eventTrigger["eventFilters"] == {"topic": "nightly-export"}
+    assert endpoint.eventTrigger["retry"] is True
+    assert endpoint.timeoutSeconds == 540 and endpoint.scheduleTrigger is None
+
+
+def test_the_daily_tick_exports_the_day_before_its_publish_time_even_when_redelivered_later(
+    wired: ExportDeps, clock: Any
 ) -> None:
     module = _function_module()
-    assert _invoke(module, "2026-11-29T02:00:00Z") == 200
+    _deliver(module, {})
+    assert _manifests(wired) == {"manifests/dt=2026-11-28/manifest.json"}
+    clock.now = datetime(2026, 11, 30, 1, tzinfo=UTC)  # redelivered a day later: still the 28th
+    _deliver(module, {})
+    assert _manifests(wired) == {"manifests/dt=2026-11-28/manifest.json"}
+
+
+def test_a_message_with_a_date_reruns_that_day(wired: ExportDeps) -> None:
+    seed(wired.docs, "ml_interactions", day_of_clicks(5, start=DAY_START - timedelta(days=1), first=500))
+    module = _function_module()
+    _deliver(module, {"date": "2026-11-27"})
+    assert _manifests(wired) == {"manifests/dt=2026-11-27/manifest.json"}
+
+
+def test_force_and_replace_travel_in_the_message(wired: ExportDeps) -> None:
+    seed(wired.docs, "ml_state", [("export", {"watermark": DAY_START, "rows": {"items": 10, "users": 0}})])
+    module = _function_module()
+    _deliver(module, {"date": "2026-11-28"})  # refused (items shrank to 0): acknowledged, alerted
+    assert _manifests(wired) == set()
+    assert isinstance(wired.notifier, RecordingNotifier) and wired.notifier.sent[0][2]["reason"] == "snapshot_shrink"
+    _deliver(module, {"date": "2026-11-28", "force": True})
+    assert _manifests(wired) == {"manifests/dt=2026-11-28/manifest.json"}
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        "not json",
+        "[1, 2]",
+        '{"date": ""}',
+        '{"date": "28/11/2026"}',
+        '{"date": 20261128}',
+        '{"force": "yes"}',
+        '{"day": "2026-11-28"}',
+    ],
+)
+def test_a_malformed_message_is_acknowledged_and_exports_nothing(wired: ExportDeps, body: str) -> None:
+    _deliver(_function_module(), body)  # returns: no redelivery loop
+    assert _manifests(wired) == set()
+
+
+def test_a_failed_export_raises_so_pubsub_redelivers_until_the_message_is_too_old(
+    wired: ExportDeps, monkeypatch: pytest.MonkeyPatch, clock: Any
+) -> None:
     broken = replace(wired, backup_store=FailingStore(wired.backup_store))
-    monkeypatch.setattr(export_wiring, "export_deps", lambda settings, clock=None: broken)
-    assert _invoke(module, "2026-11-30T02:00:00Z") == 500
-
-
-def test_schedule_and_time_zone_come_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("STORYREC_EXPORT_SCHEDULE", "every day 03:30")
-    monkeypatch.setenv("STORYREC_TIME_ZONE", "Europe/Berlin")
-    endpoint = _function_module().export_daily.__firebase_endpoint__
-    assert endpoint.scheduleTrigger["schedule"] == "every day 03:30"
-    assert endpoint.scheduleTrigger["timeZone"] == "Europe/Berlin"
-    assert endpoint.maxInstances == 1
+    monkeypatch.setattr(export_wiring, "connect", lambda day, settings, clock=None: broken)
+    module = _function_module()
+    monkeypatch.setattr("shared.wiring.utc_now", clock)
+    with pytest.raises(ExportFailed):
+        _deliver(module, {})
+    clock.now = datetime(2026, 12, 1, 3, tzinfo=UTC)  # past STORYREC_EXPORT_MAX_EVENT_AGE_HOURS (24 h)
+    _deliver(module, {})  # dropped: acknowledged, operators already alerted
 
 
 def test_yesterday_is_taken_in_the_configured_zone() -> None:

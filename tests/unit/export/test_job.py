@@ -13,6 +13,7 @@ import pytest
 
 from shared.adapters.memory import InMemoryObjectStore, RecordingMetrics, RecordingNotifier
 from shared.export import ExportDeps, ExportFailed, ExportOptions, run_export
+from shared.export.guards import DateRejected, Overrides
 from shared.export.ordering import external_sort
 from shared.export.window import EPOCH
 from shared.schema import load_schema
@@ -62,9 +63,11 @@ def test_csvs_match_the_source_records_row_by_row(deps: ExportDeps) -> None:
     assert interactions[0] == load_schema("interactions").header
     assert interactions[1:] == expected_interactions(inside)
     items = read_csv(objects["items/dt=2026-11-28/part-00000.csv"])
-    assert items == [load_schema("items").header,
-                     ["s1", "1764000000", "news", "", "wire", "en", "Summary of s1"],
-                     ["s2", "1764000000", "news", "a|b", "wire", "en", "Summary of s2"]]
+    assert items == [
+        load_schema("items").header,
+        ["s1", "1764000000", "news", "", "wire", "en", "Summary of s1"],
+        ["s2", "1764000000", "news", "a|b", "wire", "en", "Summary of s2"],
+    ]
     users = read_csv(objects["users/dt=2026-11-28/part-00000.csv"])
     assert users == [["USER_ID", "LANGUAGE", "COUNTRY"], ["u1", "en", "DE"], ["u2", "en", ""]]
     assert (result.rows("interactions"), result.rows("items"), result.rows("users")) == (60, 2, 2)
@@ -179,7 +182,7 @@ def test_files_split_at_the_size_limit(deps: ExportDeps) -> None:
 def test_a_rerun_with_fewer_parts_removes_the_stale_ones(deps: ExportDeps) -> None:
     _seed_world(deps, clicks=300)
     run_export(DAY, deps, ExportOptions(max_part_bytes=2_000))
-    run_export(DAY, deps)
+    run_export(DAY, deps, overrides=Overrides(replace=True))
     for store in (deps.import_store, deps.backup_store):
         keys = [k for k in _objects(store) if k.startswith("interactions/")]
         assert keys == ["interactions/dt=2026-11-28/part-00000.csv"]
@@ -209,8 +212,10 @@ def test_disordered_input_falls_back_to_the_disk_sort_with_the_same_result(
 
 
 def test_hostile_text_round_trips_through_the_whole_export(deps: ExportDeps) -> None:
-    clicks = [interaction(i, DAY_START + timedelta(minutes=i), USER_ID=t, ITEM_ID=t + "!", DEVICE=t)
-              for i, t in enumerate(HOSTILE)]
+    clicks = [
+        interaction(i, DAY_START + timedelta(minutes=i), USER_ID=t, ITEM_ID=t + "!", DEVICE=t)
+        for i, t in enumerate(HOSTILE)
+    ]
     seed(deps.docs, "ml_interactions", clicks)
     seed(deps.docs, "ml_items", [item(f"s{i}", CATEGORY=t, SUMMARY=t) for i, t in enumerate(HOSTILE)])
     run_export(DAY, deps)
@@ -223,8 +228,10 @@ def test_hostile_text_round_trips_through_the_whole_export(deps: ExportDeps) -> 
 
 def test_rejected_records_are_counted_not_exported(deps: ExportDeps) -> None:
     good = day_of_clicks(5)
-    bad = [interaction(900, DAY_START + timedelta(hours=1), USER_ID=None),
-           interaction(901, DAY_START + timedelta(hours=2), TIMESTAMP="soon")]
+    bad = [
+        interaction(900, DAY_START + timedelta(hours=1), USER_ID=None),
+        interaction(901, DAY_START + timedelta(hours=2), TIMESTAMP="soon"),
+    ]
     seed(deps.docs, "ml_interactions", good + bad)
     result = run_export(DAY, deps)
     manifest = json.loads(_objects(deps.import_store)[result.manifest_key])
@@ -245,19 +252,23 @@ def test_success_counts_rows_per_dataset(deps: ExportDeps) -> None:
     assert not [p for p in metrics.points if p[0] == "ExportFailed"]
 
 
-def test_an_empty_day_exports_header_only_files(deps: ExportDeps) -> None:
-    result = run_export(DAY, deps)
+def test_a_forced_empty_day_exports_header_only_files(deps: ExportDeps) -> None:
+    seed(deps.docs, "ml_interactions", [interaction(1, DAY_START - timedelta(days=3))])
+    seed(deps.docs, "ml_state", [("export", {"watermark": DAY_START - timedelta(days=2)})])
+    result = run_export(DAY, deps, overrides=Overrides(force=True))
     assert [d.rows for d in result.datasets] == [0, 0, 0]
     assert read_csv(_objects(deps.import_store)["users/dt=2026-11-28/part-00000.csv"]) == [
         ["USER_ID", "LANGUAGE", "COUNTRY"]
     ]
 
 
-def test_a_day_not_over_fails_at_the_window_step(deps: ExportDeps, clock: Any) -> None:
+def test_a_day_not_over_is_rejected_without_paging(deps: ExportDeps, clock: Any) -> None:
+    _seed_world(deps)
     clock.now = datetime(2026, 11, 28, 23, tzinfo=UTC)
-    with pytest.raises(ExportFailed) as info:
+    with pytest.raises(DateRejected, match="not over"):
         run_export(DAY, deps)
-    assert info.value.step == "window" and _objects(deps.import_store) == {}
+    assert _objects(deps.import_store) == {}
+    assert isinstance(deps.notifier, RecordingNotifier) and deps.notifier.sent == []
 
 
 def test_an_unreachable_notifier_does_not_hide_the_failure(deps: ExportDeps) -> None:
@@ -265,13 +276,20 @@ def test_an_unreachable_notifier_does_not_hide_the_failure(deps: ExportDeps) -> 
         def notify(self, subject: str, message: str, attributes: Any = None) -> str:
             raise ConnectionError("sns down")
 
+    _seed_world(deps)
     with pytest.raises(ExportFailed, match="upload_gcs"):
         run_export(DAY, replace(deps, notifier=DeadNotifier(), backup_store=FailingStore(deps.backup_store)))
 
 
 def test_the_time_zone_sets_the_window_end(deps: ExportDeps) -> None:
-    seed(deps.docs, "ml_interactions", [interaction(1, datetime(2026, 11, 28, 22, 30, tzinfo=UTC)),
-                                        interaction(2, datetime(2026, 11, 28, 23, 30, tzinfo=UTC))])
+    seed(
+        deps.docs,
+        "ml_interactions",
+        [
+            interaction(1, datetime(2026, 11, 28, 22, 30, tzinfo=UTC)),
+            interaction(2, datetime(2026, 11, 28, 23, 30, tzinfo=UTC)),
+        ],
+    )
     result = run_export(DAY, replace(deps, time_zone="Europe/Berlin"))
     assert result.window.end == datetime(2026, 11, 28, 23, tzinfo=UTC)
     assert result.rows("interactions") == 1

@@ -23,8 +23,9 @@ def _engine_read(dataset: DatasetType, payload: bytes) -> Any:
 
 
 def test_interactions_items_and_users_import_with_their_values(deps: ExportDeps) -> None:
-    clicks = [interaction(i, DAY_START + timedelta(minutes=i), USER_ID=f"u-{t}", DEVICE=t)
-              for i, t in enumerate(HOSTILE)]
+    clicks = [
+        interaction(i, DAY_START + timedelta(minutes=i), USER_ID=f"u-{t}", DEVICE=t) for i, t in enumerate(HOSTILE)
+    ]
     seed(deps.docs, "ml_interactions", clicks)
     seed(deps.docs, "ml_items", [item(f"s{i}", SUMMARY=t, TAGS=None) for i, t in enumerate(HOSTILE)])
     seed(deps.docs, "ml_users", [user("u1", COUNTRY=None), user("u2")])
