@@ -15,8 +15,9 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from infra.local.personalize.data import TrainingConfig
 from infra.local.personalize.metrics import evaluate
-from infra.local.personalize.recipes import TrainingConfig, train
+from infra.local.personalize.training import train
 
 REPO = Path(__file__).resolve().parents[1]
 DESKDROP = REPO.parent / "shared" / "data" / "deskdrop"
