@@ -104,16 +104,23 @@ def evaluate(
     fit: Callable[[pd.DataFrame], Model],
     seed: int = 0,
     n_items: int | None = None,
+    exclude_seen: bool = False,
 ) -> dict[str, float]:
     """Train on the split's training rows with ``fit`` and score the held-out users.
 
-    ``n_items`` is the catalogue size coverage is measured against (default: the model's items).
+    ``n_items`` is the catalogue size coverage is measured against (default: the model's items);
+    ``exclude_seen`` drops what each user already interacted with (a baseline's filter, not the metric's).
     """
     split = split_holdout(interactions, seed)
     if not split.truth:
         return {}
     model = fit(split.train)
     users = sorted(split.truth)
-    recs = [[str(model.item_ids[i]) for i in top_n(model.score_user(u), 25)] for u in users]
+    recs = []
+    for user in users:
+        scores = model.score_user(user)
+        if exclude_seen and user in model.user_index:
+            scores[model.history.of(model.user_index[user])[0]] = -np.inf
+        recs.append([str(model.item_ids[i]) for i in top_n(scores, 25)])
     catalogue = n_items if n_items is not None else model.n_items
     return ranking_metrics(recs, [split.truth[u] for u in users], catalogue)
