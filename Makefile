@@ -58,7 +58,7 @@ clean:
 # Local Personalize engine benchmarks (docs/BENCHMARKS.md, "Local Personalize engine").
 .PHONY: bench-quality bench-engine
 bench-quality: venv
-	$(PY) benchmarks/bench_quality.py --recipes aws-user-personalization,aws-user-personalization-v2,aws-popularity-count,aws-trending-now,aws-sims --seeds 0,1,2,3,4
+	$(PY) benchmarks/bench_quality.py --datasets deskdrop,catalogue,news,sequence --seeds 0,1,2
 
 bench-engine: venv
 	$(PY) benchmarks/bench_engine.py train

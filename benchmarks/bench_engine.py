@@ -37,7 +37,8 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
 from benchmarks.bench_quality import load_deskdrop  # noqa: E402
-from infra.local.personalize.recipes import TrainingConfig, train  # noqa: E402
+from infra.local.personalize.data import TrainingConfig  # noqa: E402
+from infra.local.personalize.training import train  # noqa: E402
 
 RECIPE = "arn:aws:personalize:::recipe/aws-user-personalization"
 
@@ -125,9 +126,7 @@ def setup_campaign(personalize: Any, s3: Any) -> tuple[str, list[str]]:
             lambda a=arn: personalize.describe_dataset_import_job(datasetImportJobArn=a)["datasetImportJob"]
         )
         assert found["status"] == "ACTIVE", found
-    solution = personalize.create_solution(name="bench", datasetGroupArn=group, recipeArn=RECIPE)[
-        "solutionArn"
-    ]
+    solution = personalize.create_solution(name="bench", datasetGroupArn=group, recipeArn=RECIPE)["solutionArn"]
     version = personalize.create_solution_version(solutionArn=solution)["solutionVersionArn"]
     wait_status(lambda: personalize.describe_solution_version(solutionVersionArn=version)["solutionVersion"])
     campaign = personalize.create_campaign(name="bench", solutionVersionArn=version)["campaignArn"]
@@ -152,9 +151,7 @@ def client_loop(
         if interval:
             time.sleep(max(0.0, next_at - time.perf_counter()))
             next_at += interval
-        body = json.dumps(
-            {"campaignArn": campaign, "userId": users[rng.integers(len(users))], "numResults": 25}
-        )
+        body = json.dumps({"campaignArn": campaign, "userId": users[rng.integers(len(users))], "numResults": 25})
         start = time.perf_counter()
         conn.request("POST", "/recommendations", body=body, headers=headers)
         resp = conn.getresponse()
@@ -257,18 +254,13 @@ def run_clients(
 
         async def all_clients() -> None:
             await asyncio.gather(
-                *(
-                    async_client(port, campaign, users, requests, k, latencies, interval)
-                    for k in range(clients)
-                )
+                *(async_client(port, campaign, users, requests, k, latencies, interval) for k in range(clients))
             )
 
         asyncio.run(all_clients())
     else:
         threads = [
-            threading.Thread(
-                target=client_loop, args=(port, campaign, users, requests, k, latencies, interval)
-            )
+            threading.Thread(target=client_loop, args=(port, campaign, users, requests, k, latencies, interval))
             for k in range(clients)
         ]
         for t in threads:
@@ -292,9 +284,7 @@ def generate(n_events: int, n_users: int, n_items: int, seed: int = 0) -> pd.Dat
     items = rng.choice(n_items, size=n_events, p=weights / weights.sum()).astype(np.int32)
     users = rng.integers(0, n_users, size=n_events, dtype=np.int32)
     ts = rng.integers(1_700_000_000, 1_700_000_000 + 365 * 86_400, size=n_events)
-    events = pd.Categorical.from_codes(
-        rng.choice(3, size=n_events, p=[0.85, 0.1, 0.05]), ["read", "like", "save"]
-    )
+    events = pd.Categorical.from_codes(rng.choice(3, size=n_events, p=[0.85, 0.1, 0.05]), ["read", "like", "save"])
     user_ids = pd.Categorical.from_codes(users, [f"u{k}" for k in range(n_users)])
     item_ids = pd.Categorical.from_codes(items, [f"i{k}" for k in range(n_items)])
     return pd.DataFrame({"USER_ID": user_ids, "ITEM_ID": item_ids, "TIMESTAMP": ts, "EVENT_TYPE": events})
@@ -327,9 +317,7 @@ def bench_scale(n_events: int, n_users: int, n_items: int, with_metrics: bool) -
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(
-        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
-    )
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = parser.add_subparsers(dest="cmd", required=True)
     t = sub.add_parser("train")
     t.add_argument("--repeats", type=int, default=3)

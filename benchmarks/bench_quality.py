@@ -1,6 +1,10 @@
-"""Offline quality of the local Personalize engine on Deskdrop (GetSolutionMetrics, 5-seed mean).
+"""Offline quality of the local Personalize engine (GetSolutionMetrics' protocol, mean over seeds).
 
-Prints ``recipe metric=value`` lines. Run from the repo root: ``make bench-quality``.
+Datasets: Deskdrop (``../shared/data/deskdrop``, skipped when absent) and the seeded generated streams
+of ``infra.local.personalize.synthetic`` (catalogue, news, sequence). Models: user-personalization as
+an operator would create it (blend chosen on validation), popularity-count with seen items excluded,
+plain ALS of unseen items (user-personalization with its blend pinned), plus any ``--recipes``.
+Prints a markdown table. Run from the repo root: ``make bench-quality``.
 """
 
 from __future__ import annotations
@@ -15,8 +19,11 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from infra.local.personalize import synthetic
+from infra.local.personalize.data import TrainingConfig
 from infra.local.personalize.metrics import evaluate
-from infra.local.personalize.recipes import TrainingConfig, train
+from infra.local.personalize.recipes import COMPONENTS
+from infra.local.personalize.training import train
 
 REPO = Path(__file__).resolve().parents[1]
 DESKDROP = REPO.parent / "shared" / "data" / "deskdrop"
@@ -63,38 +70,77 @@ def load_deskdrop(root: Path = DESKDROP) -> tuple[pd.DataFrame, pd.DataFrame]:
     return interactions, items
 
 
-def run(recipes: list[str], seeds: list[int]) -> dict[str, dict[str, float]]:
-    """Mean metrics per recipe over ``seeds``."""
-    interactions, items = load_deskdrop()
+PLAIN_ALS = {f"blend_{c}": 0.0 for c in COMPONENTS} | {"blend_taste": 1.0, "blend_repeat": -1.0}
+SHOWN = (
+    "normalized_discounted_cumulative_gain_at_10",
+    "precision_at_10",
+    "precision_at_25",
+    "mean_reciprocal_rank_at_25",
+    "coverage",
+)
+# label -> (training config, exclude seen items at scoring time)
+BASELINES: dict[str, tuple[TrainingConfig, bool]] = {
+    "user-personalization": (TrainingConfig(recipe="aws-user-personalization"), False),
+    "popularity-count, seen excluded": (TrainingConfig(recipe="aws-popularity-count"), True),
+    "plain ALS, seen excluded": (TrainingConfig(recipe="aws-user-personalization", params=PLAIN_ALS), False),
+}
+
+
+def datasets(names: list[str]) -> dict[str, tuple[pd.DataFrame, pd.DataFrame]]:
+    out = {}
+    for name in names:
+        if name == "deskdrop":
+            if DESKDROP.exists():
+                out[name] = load_deskdrop()
+            else:
+                print(f"# Deskdrop not found at {DESKDROP}: skipped", file=sys.stderr)
+        else:
+            out[name] = synthetic.GENERATORS[name](seed=0)
+    return out
+
+
+def run(
+    data: tuple[pd.DataFrame, pd.DataFrame], models: dict[str, tuple[TrainingConfig, bool]], seeds: list[int]
+) -> dict[str, dict[str, float]]:
+    """Mean metrics per model over ``seeds``."""
+    interactions, items = data
     results: dict[str, dict[str, float]] = {}
-    for recipe in recipes:
-        config = TrainingConfig(recipe=recipe)
+    for label, (config, exclude_seen) in models.items():
         fit = partial(train, items=items, config=config)
-        runs = [evaluate(interactions, fit, seed=seed) for seed in seeds]
-        results[recipe] = {m: float(np.mean([r[m] for r in runs])) for m in runs[0]}
+        runs = [evaluate(interactions, fit, seed=seed, exclude_seen=exclude_seen) for seed in seeds]
+        results[label] = {m: float(np.mean([r[m] for r in runs])) for m in runs[0]}
     return results
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--recipes", default="aws-user-personalization,aws-popularity-count")
+    parser.add_argument("--datasets", default="deskdrop,catalogue,news,sequence")
+    parser.add_argument("--recipes", default="", help="extra recipes to report as they are, comma-separated")
     parser.add_argument("--seeds", default="0,1,2,3,4")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.WARNING)
-    if not DESKDROP.exists():
-        print(f"Deskdrop not found at {DESKDROP}", file=sys.stderr)
-        return 2
+    seeds = [int(s) for s in args.seeds.split(",")]
+    models = dict(BASELINES)
+    for recipe in filter(None, args.recipes.split(",")):
+        models.setdefault(recipe, (TrainingConfig(recipe=recipe), False))
     start = time.perf_counter()
-    results = run(args.recipes.split(","), [int(s) for s in args.seeds.split(",")])
-    for recipe, metrics in results.items():
-        for metric, value in metrics.items():
-            print(f"{recipe} {metric}={value:.4f}")
-    for metric, value in AMAZON.items():
-        print(f"amazon-user-personalization {metric}={value:.4f}")
-    for recipe in ("aws-user-personalization", "aws-user-personalization-v2"):
-        if recipe in results:
-            beaten = [m for m, v in AMAZON.items() if results[recipe][m] > v]
-            print(f"# {recipe} beats Amazon's figure on {len(beaten)}/{len(AMAZON)} metrics")
+    print("| data | model | " + " | ".join(SHOWN) + " |")
+    print("|---|---|" + "---|" * len(SHOWN))
+    deskdrop: dict[str, float] = {}
+    for name, data in datasets(args.datasets.split(",")).items():
+        results = run(data, models, seeds)
+        for label, metrics in results.items():
+            print(f"| {name} | {label} | " + " | ".join(f"{metrics[m]:.4f}" for m in SHOWN) + " |")
+        if name == "deskdrop":
+            deskdrop = results["user-personalization"]
+            print(
+                "| deskdrop | Amazon Personalize (published) | " + " | ".join(f"{AMAZON[m]:.4f}" for m in SHOWN) + " |"
+            )
+    if deskdrop:
+        beaten = [m for m, v in AMAZON.items() if deskdrop[m] >= v]
+        print(f"# Deskdrop user-personalization at or above Amazon's figure on {len(beaten)}/{len(AMAZON)} metrics")
+        for metric, value in AMAZON.items():
+            print(f"# deskdrop {metric}: engine {deskdrop[metric]:.4f} vs Amazon {value:.4f}")
     print(f"# seeds={args.seeds} elapsed_s={time.perf_counter() - start:.1f}")
     return 0
 

@@ -44,6 +44,7 @@ def main(argv: list[str] | None = None) -> None:
     from threadpoolctl import threadpool_limits
 
     from infra.local.personalize.server import start_server
+    from infra.local.personalize.store import StateFormatError
 
     # Runtime scoring is many tiny mat-vecs: BLAS threads would only contend with the event loop.
     threadpool_limits(1, "blas")
@@ -51,7 +52,11 @@ def main(argv: list[str] | None = None) -> None:
     # sooner (tail latency).
     sys.setswitchinterval(0.002)
 
-    handle = start_server(args.host, args.port, args.state_dir)
+    try:
+        handle = start_server(args.host, args.port, args.state_dir)
+    except StateFormatError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        raise SystemExit(2) from exc
     logging.getLogger("infra.local.personalize").info("listening", extra={"url": handle.url})
     done = threading.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):

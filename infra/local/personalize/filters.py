@@ -72,9 +72,7 @@ def _tokens(text: str, expression: str) -> list[tuple[str, str]]:
     while pos < len(text):
         m = TOKEN.match(text, pos)
         if not m or m.end() == pos:
-            raise InvalidInputException(
-                f"Invalid filter expression: {expression!r} (near {text[pos : pos + 20]!r})."
-            )
+            raise InvalidInputException(f"Invalid filter expression: {expression!r} (near {text[pos : pos + 20]!r}).")
         kind = m.lastgroup or ""
         out.append((kind, m.group(kind)))
         pos = m.end()
@@ -167,9 +165,7 @@ def parse_filter_values(raw: dict[str, str] | None) -> dict[str, list[str]]:
     return out
 
 
-def allowed_items(
-    clauses: list[Clause], model: Model, user_id: str | None, values: dict[str, list[str]]
-) -> np.ndarray:
+def allowed_items(clauses: list[Clause], model: Model, user_id: str | None, values: dict[str, list[str]]) -> np.ndarray:
     """Boolean mask over the model's items that pass every clause."""
     allowed = np.ones(model.n_items, dtype=bool)
     for clause in clauses:
@@ -180,9 +176,7 @@ def allowed_items(
     return allowed
 
 
-def _clause_mask(
-    clause: Clause, model: Model, user_id: str | None, values: dict[str, list[str]]
-) -> np.ndarray | None:
+def _clause_mask(clause: Clause, model: Model, user_id: str | None, values: dict[str, list[str]]) -> np.ndarray | None:
     result: np.ndarray | None = None
     for k, cond in enumerate(clause.conditions):
         resolved = _resolve(cond, values, clause.action)
@@ -210,9 +204,7 @@ def _resolve(cond: Condition, values: dict[str, list[str]], action: str) -> list
     return out
 
 
-def _condition_mask(
-    cond: Condition, values: list[str | float], model: Model, user_id: str | None
-) -> np.ndarray:
+def _condition_mask(cond: Condition, values: list[str | float], model: Model, user_id: str | None) -> np.ndarray:
     if cond.dataset == "Interactions":
         return _interactions_mask(cond, values, model, user_id)
     # Item metadata is frozen in the model, so a condition's mask can be reused across requests.
@@ -228,9 +220,7 @@ def _condition_mask(
 def _items_mask(cond: Condition, values: list[str | float], model: Model) -> np.ndarray:
     meta = model.item_meta
     if meta is None or cond.field not in meta.columns:
-        return (
-            np.zeros(model.n_items, dtype=bool) if cond.op != "NOT IN" else np.ones(model.n_items, dtype=bool)
-        )
+        return np.zeros(model.n_items, dtype=bool) if cond.op != "NOT IN" else np.ones(model.n_items, dtype=bool)
     column = meta[cond.field]
     if cond.op in ("IN", "NOT IN", "=", "!="):
         wanted = {str(v) for v in values} | {_num_text(v) for v in values}
@@ -253,9 +243,7 @@ def _any_in(cell: object, wanted: set[str]) -> bool:
     return any(part in wanted for part in str(cell).split("|"))
 
 
-def _interactions_mask(
-    cond: Condition, values: list[str | float], model: Model, user_id: str | None
-) -> np.ndarray:
+def _interactions_mask(cond: Condition, values: list[str | float], model: Model, user_id: str | None) -> np.ndarray:
     mask = np.zeros(model.n_items, dtype=bool)
     uidx = model.user_index.get(user_id) if user_id is not None else None
     if uidx is not None:

@@ -13,10 +13,12 @@ import pandas as pd
 
 from infra.local.personalize import filters as filter_expr
 from infra.local.personalize import schema as schemas
+from infra.local.personalize.data import config_from_solution, top_n
 from infra.local.personalize.errors import PersonalizeError
 from infra.local.personalize.metrics import evaluate
-from infra.local.personalize.recipes import Model, config_from_solution, top_n, train
+from infra.local.personalize.recipes import Model
 from infra.local.personalize.store import Store
+from infra.local.personalize.training import HpoConfigError, train
 
 log = logging.getLogger(__name__)
 MIN_INTERACTIONS = 1000
@@ -83,9 +85,7 @@ class Worker:
         dataset = store.get("datasets", job["datasetArn"])
         fields = schemas.parse_schema(store.get("schemas", dataset["schemaArn"])["schema"])
         try:
-            frames = [
-                schemas.read_csv(body, fields) for _, body in read_s3_csvs(job["dataSource"]["dataLocation"])
-            ]
+            frames = [schemas.read_csv(body, fields) for _, body in read_s3_csvs(job["dataSource"]["dataLocation"])]
         except schemas.ImportFailed as exc:
             self._fail_import(job_arn, str(exc))
             return
@@ -113,19 +113,22 @@ class Worker:
             config = config_from_solution(version)
             metrics = evaluate(interactions, lambda df: train(df, items, config), seed=METRICS_SEED)
             model = train(interactions, items, config)
-        except TrainingFailed as exc:
+        except (TrainingFailed, HpoConfigError) as exc:
             store.update("solutionVersions", version_arn, status="CREATE FAILED", failureReason=str(exc))
             return
         store.set_model(version_arn, model)
         hours = (time.monotonic() - started) / 3600
-        store.update("solutionVersions", version_arn, status="ACTIVE", trainingHours=hours, _metrics=metrics)
+        tuned = {}
+        if model.tuned_params:
+            params = {k: _hyperparameter_text(v) for k, v in model.tuned_params.items()}
+            tuned = {"tunedHPOParams": {"algorithmHyperParameters": params}}
+        store.update("solutionVersions", version_arn, status="ACTIVE", trainingHours=hours, _metrics=metrics, **tuned)
         log.info("training done", extra={"version": version_arn, "metrics": metrics})
 
     def _training_data(self, group_arn: str) -> tuple[pd.DataFrame, pd.DataFrame | None]:
         store = self.store
         frames = {
-            d["datasetType"]: store.frame(d["datasetArn"])
-            for d in store.find("datasets", datasetGroupArn=group_arn)
+            d["datasetType"]: store.frame(d["datasetArn"]) for d in store.find("datasets", datasetGroupArn=group_arn)
         }
         interactions = frames.get("Interactions")
         if interactions is None or not len(interactions):
@@ -147,9 +150,7 @@ class Worker:
             s3 = s3_client()
             lines = s3.get_object(Bucket=in_bucket, Key=in_key)["Body"].read().decode().splitlines()
             answers = [
-                batch_line(model, line, int(job.get("numResults") or 25), clauses)
-                for line in lines
-                if line.strip()
+                batch_line(model, line, int(job.get("numResults") or 25), clauses) for line in lines if line.strip()
             ]
             out_key = out_prefix.rstrip("/") + "/" + in_key.rsplit("/", 1)[-1] + ".out"
             s3.put_object(Bucket=out_bucket, Key=out_key.lstrip("/"), Body="\n".join(answers).encode())
@@ -157,6 +158,11 @@ class Worker:
             store.update("batchInferenceJobs", job_arn, status="CREATE FAILED", failureReason=str(exc))
             return
         store.update("batchInferenceJobs", job_arn, status="ACTIVE")
+
+
+def _hyperparameter_text(value: float) -> str:
+    """Personalize reports hyperparameters as strings: ``64``, ``0.3``."""
+    return str(int(value)) if float(value).is_integer() else f"{value:g}"
 
 
 def check_minimums(interactions: pd.DataFrame) -> None:
@@ -169,8 +175,7 @@ def check_minimums(interactions: pd.DataFrame) -> None:
     active = int((per_user >= 2).sum())
     if active < MIN_USERS:
         raise TrainingFailed(
-            f"Insufficient data: {active} users with at least 2 interactions; "
-            f"at least {MIN_USERS} are required."
+            f"Insufficient data: {active} users with at least 2 interactions; at least {MIN_USERS} are required."
         )
 
 
@@ -178,9 +183,7 @@ def batch_line(model: Model, line: str, n: int, clauses: list[filter_expr.Clause
     """One output line in Personalize's batch format (a line may carry its own ``filterValues``)."""
     try:
         query = json.loads(line)
-        scores = (
-            model.score_item(query["itemId"]) if "itemId" in query else model.score_user(query.get("userId"))
-        )
+        scores = model.score_item(query["itemId"]) if "itemId" in query else model.score_user(query.get("userId"))
         if scores is None:
             raise KeyError(f"unknown itemId {query['itemId']}")
         allowed = None

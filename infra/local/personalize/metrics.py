@@ -15,7 +15,8 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from infra.local.personalize.recipes import Model, top_n
+from infra.local.personalize.data import top_n
+from infra.local.personalize.recipes import Model
 
 K_VALUES = (5, 10, 25)
 MIN_INTERACTIONS = 10
@@ -34,12 +35,17 @@ class Split:
     truth: dict[str, set[str]]
 
 
-def split_holdout(interactions: pd.DataFrame, seed: int) -> Split:
-    """Hold out the newest 10% of interactions of 10% of eligible users."""
+def split_holdout(
+    interactions: pd.DataFrame,
+    seed: int,
+    user_fraction: float = TEST_USER_FRACTION,
+    max_users: int = MAX_TEST_USERS,
+) -> Split:
+    """Hold out the newest 10% of interactions of ``user_fraction`` (10%) of eligible users."""
     counts = interactions.groupby("USER_ID").size()
     eligible = np.sort(counts.index[counts >= MIN_INTERACTIONS].astype(str).to_numpy())
     rng = np.random.default_rng(seed)
-    n_test = min(MAX_TEST_USERS, max(1, round(len(eligible) * TEST_USER_FRACTION))) if len(eligible) else 0
+    n_test = min(max_users, max(1, round(len(eligible) * user_fraction))) if len(eligible) else 0
     test_users = set(rng.choice(eligible, size=n_test, replace=False)) if n_test else set()
     is_test = interactions["USER_ID"].astype(str).isin(test_users)
     test = interactions.loc[is_test].sort_values(["USER_ID", "TIMESTAMP"], kind="stable")
@@ -48,17 +54,13 @@ def split_holdout(interactions: pd.DataFrame, seed: int) -> Split:
     n_hold = np.maximum(1, np.ceil(size * HOLDOUT_FRACTION)).astype(int)
     held = pos >= size - n_hold
     truth: dict[str, set[str]] = {}
-    for user, item in zip(
-        test.loc[held, "USER_ID"].astype(str), test.loc[held, "ITEM_ID"].astype(str), strict=True
-    ):
+    for user, item in zip(test.loc[held, "USER_ID"].astype(str), test.loc[held, "ITEM_ID"].astype(str), strict=True):
         truth.setdefault(user, set()).add(item)
     train = pd.concat([interactions.loc[~is_test], test.loc[~held]], ignore_index=True)
     return Split(train=train, truth=truth)
 
 
-def ranking_metrics(
-    recommended: Sequence[Sequence[str]], truths: Sequence[set[str]], n_items: int
-) -> dict[str, float]:
+def ranking_metrics(recommended: Sequence[Sequence[str]], truths: Sequence[set[str]], n_items: int) -> dict[str, float]:
     """Personalize's metric set over parallel lists of recommendations and truths."""
     out: dict[str, float] = {}
     if not truths:
@@ -102,16 +104,23 @@ def evaluate(
     fit: Callable[[pd.DataFrame], Model],
     seed: int = 0,
     n_items: int | None = None,
+    exclude_seen: bool = False,
 ) -> dict[str, float]:
     """Train on the split's training rows with ``fit`` and score the held-out users.
 
-    ``n_items`` is the catalogue size coverage is measured against (default: the model's items).
+    ``n_items`` is the catalogue size coverage is measured against (default: the model's items);
+    ``exclude_seen`` drops what each user already interacted with (a baseline's filter, not the metric's).
     """
     split = split_holdout(interactions, seed)
     if not split.truth:
         return {}
     model = fit(split.train)
     users = sorted(split.truth)
-    recs = [[str(model.item_ids[i]) for i in top_n(model.score_user(u), 25)] for u in users]
+    recs = []
+    for user in users:
+        scores = model.score_user(user)
+        if exclude_seen and user in model.user_index:
+            scores[model.history.of(model.user_index[user])[0]] = -np.inf
+        recs.append([str(model.item_ids[i]) for i in top_n(scores, 25)])
     catalogue = n_items if n_items is not None else model.n_items
     return ranking_metrics(recs, [split.truth[u] for u in users], catalogue)

@@ -10,8 +10,9 @@ from typing import Any
 import numpy as np
 
 from infra.local.personalize import filters as filter_expr
+from infra.local.personalize.data import top_n
 from infra.local.personalize.errors import InvalidInputException, ResourceNotFoundException
-from infra.local.personalize.recipes import RANKING, SIMS, USER_RECIPES, Model, top_n
+from infra.local.personalize.recipes import Model
 from infra.local.personalize.store import Store
 
 MAX_RESULTS = 500
@@ -56,18 +57,17 @@ class Runtime:
             raise InvalidInputException(f"numResults must be between 1 and {MAX_RESULTS}.")
         model = self._campaign_model(body)
         user_id, item_id = _text(body, "userId"), _text(body, "itemId")
-        if model.recipe == RANKING:
-            raise InvalidInputException(
-                "A personalized-ranking campaign answers GetPersonalizedRanking only."
-            )
-        if model.recipe == SIMS:
+        spec = model.spec
+        if spec.answers == "RANKING":
+            raise InvalidInputException("A personalized-ranking campaign answers GetPersonalizedRanking only.")
+        if spec.answers == "ITEM":
             if not item_id:
                 raise InvalidInputException("itemId is required for this campaign.")
             scores = model.score_item(item_id)
             if scores is None:
                 scores = model.popularity.copy()
         else:
-            if model.recipe in USER_RECIPES and not user_id:
+            if spec.needs_user and not user_id:
                 raise InvalidInputException("userId is required for this campaign.")
             scores = model.score_user(user_id)
         best = top_n(scores, num, self._allowed(body, model, user_id))
@@ -82,9 +82,7 @@ class Runtime:
         scores = model.score_user(user_id)
         allowed = self._allowed(body, model, user_id)
         known = [(item, model.item_index.get(item)) for item in dict.fromkeys(inputs)]
-        ranked = [
-            (item, float(scores[i])) for item, i in known if i is not None and (allowed is None or allowed[i])
-        ]
+        ranked = [(item, float(scores[i])) for item, i in known if i is not None and (allowed is None or allowed[i])]
         ranked.sort(key=lambda pair: -pair[1])
         unknown = [(item, 0.0) for item, i in known if i is None]
         total = sum(max(s, 0.0) for _, s in ranked) or 1.0

@@ -67,16 +67,13 @@ def check_dataset_type(fields: list[Field], dataset_type: str) -> None:
     """A dataset's schema must carry the fields its type requires."""
     required = REQUIRED_BY_TYPE.get(dataset_type)
     if required is None:
-        raise InvalidInputException(
-            f"Invalid datasetType {dataset_type!r}: use Interactions, Items or Users."
-        )
+        raise InvalidInputException(f"Invalid datasetType {dataset_type!r}: use Interactions, Items or Users.")
     by_name = {f.name: f for f in fields}
     for name, allowed in required.items():
         field = by_name.get(name)
         if field is None or field.type not in allowed or field.nullable:
             raise InvalidInputException(
-                f"Schema for a {dataset_type} dataset needs a non-null field {name} "
-                f"of type {sorted(allowed)}."
+                f"Schema for a {dataset_type} dataset needs a non-null field {name} of type {sorted(allowed)}."
             )
 
 
@@ -129,9 +126,7 @@ def _convert(col: pd.Series, field: Field) -> pd.Series:
 def _reject(bad: pd.Series, col: pd.Series, field: Field) -> None:
     if bad.any():
         idx = int(np.flatnonzero(bad.to_numpy())[0])
-        raise ImportFailed(
-            f"Row {idx + 2}: value {col.iloc[idx]!r} of field {field.name} is not of type {field.type}."
-        )
+        raise ImportFailed(f"Row {idx + 2}: value {col.iloc[idx]!r} of field {field.name} is not of type {field.type}.")
 
 
 def merge(old: pd.DataFrame | None, new: pd.DataFrame, dataset_type: str, full: bool) -> pd.DataFrame:

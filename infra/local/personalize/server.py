@@ -221,9 +221,7 @@ class ServerHandle:
         self.engine.worker.stop()
 
 
-def start_server(
-    host: str = "127.0.0.1", port: int = 0, state_dir: str | Path = ".personalize-state"
-) -> ServerHandle:
+def start_server(host: str = "127.0.0.1", port: int = 0, state_dir: str | Path = ".personalize-state") -> ServerHandle:
     """Start the engine on its own event-loop thread (port 0 picks a free port)."""
     engine = Engine(state_dir)
     pool = ThreadPoolExecutor(max_workers=4, thread_name_prefix="personalize-control")
@@ -235,9 +233,7 @@ def start_server(
         asyncio.set_event_loop(loop)
         try:
             holder["server"] = loop.run_until_complete(
-                loop.create_server(
-                    lambda: HttpProtocol(engine, pool), host, port, backlog=256, reuse_address=True
-                )
+                loop.create_server(lambda: HttpProtocol(engine, pool), host, port, backlog=256, reuse_address=True)
             )
         except OSError as exc:
             holder["error"] = exc

@@ -11,6 +11,7 @@ from typing import Any
 
 from infra.local.personalize import filters as filter_expr
 from infra.local.personalize import schema as schemas
+from infra.local.personalize.data import DEFAULT_RECIPE, RECIPE_PREFIX, recipe_name
 from infra.local.personalize.errors import (
     InvalidInputException,
     LimitExceededException,
@@ -19,94 +20,16 @@ from infra.local.personalize.errors import (
     UnknownOperationException,
 )
 from infra.local.personalize.jobs import Worker
-from infra.local.personalize.recipes import RECIPE_PREFIX, RECIPES, USER_RECIPES, recipe_name
+from infra.local.personalize.kinds import DESCRIBE, KINDS, LIST
+from infra.local.personalize.recipes import RECIPES
 from infra.local.personalize.store import Store, now
+from infra.local.personalize.training import HpoConfigError, parse_hpo_config
 
 log = logging.getLogger(__name__)
 ACCOUNT = "000000000000"
 NAME_RE = re.compile(r"^[a-zA-Z0-9][a-zA-Z0-9\-_]*$")
 MAX_PENDING_IMPORTS = 5
 PENDING = ("CREATE PENDING", "CREATE IN_PROGRESS")
-SUMMARY_KEYS = {
-    "schemas": ("name", "schemaArn", "creationDateTime", "lastUpdatedDateTime", "domain"),
-    "datasetGroups": (
-        "name",
-        "datasetGroupArn",
-        "status",
-        "creationDateTime",
-        "lastUpdatedDateTime",
-        "domain",
-    ),
-    "datasets": ("name", "datasetArn", "datasetType", "status", "creationDateTime", "lastUpdatedDateTime"),
-    "datasetImportJobs": (
-        "datasetImportJobArn",
-        "jobName",
-        "status",
-        "creationDateTime",
-        "lastUpdatedDateTime",
-        "failureReason",
-        "importMode",
-    ),
-    "solutions": ("name", "solutionArn", "status", "creationDateTime", "lastUpdatedDateTime", "recipeArn"),
-    "solutionVersions": (
-        "solutionVersionArn",
-        "status",
-        "trainingMode",
-        "trainingType",
-        "creationDateTime",
-        "lastUpdatedDateTime",
-        "failureReason",
-    ),
-    "campaigns": (
-        "name",
-        "campaignArn",
-        "status",
-        "creationDateTime",
-        "lastUpdatedDateTime",
-        "failureReason",
-    ),
-    "filters": (
-        "name",
-        "filterArn",
-        "creationDateTime",
-        "lastUpdatedDateTime",
-        "datasetGroupArn",
-        "failureReason",
-        "status",
-    ),
-    "batchInferenceJobs": (
-        "batchInferenceJobArn",
-        "jobName",
-        "status",
-        "creationDateTime",
-        "lastUpdatedDateTime",
-        "failureReason",
-        "solutionVersionArn",
-        "batchInferenceJobMode",
-    ),
-}
-
-# Operations that only read one resource or list a kind: operation -> (kind, ARN key, response key).
-DESCRIBE: dict[str, tuple[str, str, str]] = {
-    "DescribeSchema": ("schemas", "schemaArn", "schema"),
-    "DescribeDatasetGroup": ("datasetGroups", "datasetGroupArn", "datasetGroup"),
-    "DescribeDataset": ("datasets", "datasetArn", "dataset"),
-    "DescribeDatasetImportJob": ("datasetImportJobs", "datasetImportJobArn", "datasetImportJob"),
-    "DescribeSolutionVersion": ("solutionVersions", "solutionVersionArn", "solutionVersion"),
-    "DescribeFilter": ("filters", "filterArn", "filter"),
-    "DescribeBatchInferenceJob": ("batchInferenceJobs", "batchInferenceJobArn", "batchInferenceJob"),
-}
-# operation -> (kind, response key, optional parent ARN filter)
-LIST: dict[str, tuple[str, str, str | None]] = {
-    "ListSchemas": ("schemas", "schemas", None),
-    "ListDatasetGroups": ("datasetGroups", "datasetGroups", None),
-    "ListDatasets": ("datasets", "datasets", "datasetGroupArn"),
-    "ListDatasetImportJobs": ("datasetImportJobs", "datasetImportJobs", "datasetArn"),
-    "ListSolutions": ("solutions", "solutions", "datasetGroupArn"),
-    "ListSolutionVersions": ("solutionVersions", "solutionVersions", "solutionArn"),
-    "ListFilters": ("filters", "Filters", "datasetGroupArn"),
-    "ListBatchInferenceJobs": ("batchInferenceJobs", "batchInferenceJobs", "solutionVersionArn"),
-}
 
 
 def public(record: dict[str, Any]) -> dict[str, Any]:
@@ -127,9 +50,7 @@ def required(body: dict[str, Any], key: str, kind: type = str) -> Any:
 
 def check_name(name: str, what: str = "name") -> str:
     if not isinstance(name, str) or not 1 <= len(name) <= 63 or not NAME_RE.match(name):
-        raise InvalidInputException(
-            f"Invalid {what} {name!r}: 1-63 characters matching ^[a-zA-Z0-9][a-zA-Z0-9\\-_]*."
-        )
+        raise InvalidInputException(f"Invalid {what} {name!r}: 1-63 characters matching ^[a-zA-Z0-9][a-zA-Z0-9\\-_]*.")
     return name
 
 
@@ -148,11 +69,12 @@ class ControlPlane:
             raise UnknownOperationException(f"Operation {operation} is not supported by the local engine.")
         self._request.region = region or self.region
         if operation in DESCRIBE:
-            kind, arn_key, out_key = DESCRIBE[operation]
-            return {out_key: public(self.store.get(kind, required(body, arn_key)))}
+            kind = DESCRIBE[operation]
+            return {kind.describe_key: public(self.store.get(kind.name, required(body, kind.arn_key)))}
         if operation in LIST:
-            kind, out_key, parent = LIST[operation]
-            return self._list(kind, body, out_key, **({parent: body.get(parent)} if parent else {}))
+            kind = LIST[operation]
+            parent = kind.list_parent
+            return self._list(kind.name, body, kind.list_key, **({parent: body.get(parent)} if parent else {}))
         assert handler is not None
         return handler(body)
 
@@ -181,7 +103,7 @@ class ControlPlane:
         size = int(body.get("maxResults") or 100)
         if not 1 <= size <= 100:
             raise InvalidInputException("maxResults must be between 1 and 100.")
-        keys = SUMMARY_KEYS[kind]
+        keys = KINDS[kind].summary_keys
         page = [{k: r[k] for k in keys if r.get(k) is not None} for r in rows[start : start + size]]
         out: dict[str, Any] = {out_key: page}
         if start + size < len(rows):
@@ -266,13 +188,9 @@ class ControlPlane:
         with self.store.lock:
             if arn in self.store.resources["datasetImportJobs"]:
                 raise ResourceAlreadyExistsException(f"Dataset import job {name} already exists.")
-            pending = [
-                j for j in self.store.resources["datasetImportJobs"].values() if j["status"] in PENDING
-            ]
+            pending = [j for j in self.store.resources["datasetImportJobs"].values() if j["status"] in PENDING]
             if len(pending) >= MAX_PENDING_IMPORTS:
-                raise LimitExceededException(
-                    f"At most {MAX_PENDING_IMPORTS} dataset import jobs may be pending."
-                )
+                raise LimitExceededException(f"At most {MAX_PENDING_IMPORTS} dataset import jobs may be pending.")
             record = {
                 "jobName": name,
                 "datasetImportJobArn": arn,
@@ -290,14 +208,21 @@ class ControlPlane:
     def op_CreateSolution(self, body: dict[str, Any]) -> dict[str, Any]:
         name = check_name(required(body, "name"))
         group = self.store.get("datasetGroups", required(body, "datasetGroupArn"))
-        recipe_arn = body.get("recipeArn") or RECIPE_PREFIX + "aws-user-personalization"
+        recipe_arn = body.get("recipeArn") or RECIPE_PREFIX + DEFAULT_RECIPE
         if recipe_name(recipe_arn) not in RECIPES or not recipe_arn.startswith(RECIPE_PREFIX):
-            raise InvalidInputException(
-                f"Unsupported recipe {recipe_arn}; the local engine knows {list(RECIPES)}."
-            )
-        if body.get("performAutoML") or body.get("performHPO"):
-            raise InvalidInputException("performAutoML and performHPO are not supported by the local engine.")
-        _check_events_config(body.get("solutionConfig") or {})
+            raise InvalidInputException(f"Unsupported recipe {recipe_arn}; the local engine knows {list(RECIPES)}.")
+        if body.get("performAutoML"):
+            raise InvalidInputException("performAutoML is not supported by the local engine.")
+        perform_hpo = bool(body.get("performHPO", False))
+        config = body.get("solutionConfig") or {}
+        if perform_hpo:
+            if not RECIPES[recipe_name(recipe_arn)].tuned:
+                raise InvalidInputException(f"performHPO is not supported by {recipe_name(recipe_arn)}.")
+            try:
+                parse_hpo_config(config.get("hpoConfig") or {})
+            except HpoConfigError as exc:
+                raise InvalidInputException(f"Invalid hpoConfig: {exc}") from exc
+        _check_events_config(config)
         arn = self.arn("solution", name)
         record = {
             "name": name,
@@ -305,7 +230,7 @@ class ControlPlane:
             "recipeArn": recipe_arn,
             "datasetGroupArn": group["datasetGroupArn"],
             "status": "ACTIVE",
-            "performHPO": False,
+            "performHPO": perform_hpo,
             "performAutoML": False,
             "performAutoTraining": bool(body.get("performAutoTraining", True)),
             **_opt(body, "eventType", "solutionConfig", "performIncrementalUpdate"),
@@ -320,10 +245,8 @@ class ControlPlane:
             key=lambda v: v["creationDateTime"],
         )
         if versions:
-            keys = SUMMARY_KEYS["solutionVersions"]
-            solution["latestSolutionVersion"] = {
-                k: versions[-1][k] for k in keys if versions[-1].get(k) is not None
-            }
+            keys = KINDS["solutionVersions"].summary_keys
+            solution["latestSolutionVersion"] = {k: versions[-1][k] for k in keys if versions[-1].get(k) is not None}
         return {"solution": solution}
 
     def op_DeleteSolution(self, body: dict[str, Any]) -> dict[str, Any]:
@@ -345,19 +268,13 @@ class ControlPlane:
         mode = body.get("trainingMode", "FULL")
         if mode not in ("FULL", "UPDATE", "AUTOTRAIN"):
             raise InvalidInputException(f"Invalid trainingMode {mode!r}.")
-        if mode == "UPDATE" and recipe_name(solution["recipeArn"]) not in USER_RECIPES:
-            raise InvalidInputException(
-                "trainingMode UPDATE is only supported by user-personalization recipes."
-            )
+        if mode == "UPDATE" and not RECIPES[recipe_name(solution["recipeArn"])].supports_update:
+            raise InvalidInputException("trainingMode UPDATE is only supported by user-personalization recipes.")
         versions = self.store.find("solutionVersions", solutionArn=solution["solutionArn"])
         if any(v["status"] in PENDING for v in versions):
-            raise ResourceInUseException(
-                f"Solution {solution['solutionArn']} already has a version in training."
-            )
+            raise ResourceInUseException(f"Solution {solution['solutionArn']} already has a version in training.")
         if mode == "UPDATE" and not any(v["status"] == "ACTIVE" for v in versions):
-            raise InvalidInputException(
-                "trainingMode UPDATE needs an ACTIVE solution version trained with FULL."
-            )
+            raise InvalidInputException("trainingMode UPDATE needs an ACTIVE solution version trained with FULL.")
         arn = f"{solution['solutionArn']}/{uuid.uuid4().hex[:8]}"
         record: dict[str, Any] = {
             "solutionVersionArn": arn,
@@ -366,9 +283,7 @@ class ControlPlane:
             "trainingMode": mode,
             "trainingType": "MANUAL",
             **{
-                k: solution[k]
-                for k in ("recipeArn", "datasetGroupArn", "performHPO", "performAutoML")
-                if k in solution
+                k: solution[k] for k in ("recipeArn", "datasetGroupArn", "performHPO", "performAutoML") if k in solution
             },
             **_opt(solution, "eventType", "solutionConfig", "performIncrementalUpdate"),
             **_opt(body, "name"),
@@ -380,9 +295,7 @@ class ControlPlane:
     def op_GetSolutionMetrics(self, body: dict[str, Any]) -> dict[str, Any]:
         version = self.store.get("solutionVersions", required(body, "solutionVersionArn"))
         if version["status"] != "ACTIVE":
-            raise ResourceInUseException(
-                f"Solution version {version['solutionVersionArn']} is {version['status']}."
-            )
+            raise ResourceInUseException(f"Solution version {version['solutionVersionArn']} is {version['status']}.")
         return {"solutionVersionArn": version["solutionVersionArn"], "metrics": version.get("_metrics", {})}
 
     # Campaigns
@@ -408,9 +321,7 @@ class ControlPlane:
     def _active_version(self, version_arn: str) -> str:
         version = self.store.get("solutionVersions", version_arn)
         if version["status"] != "ACTIVE":
-            raise ResourceInUseException(
-                f"Solution version {version_arn} is {version['status']}, not ACTIVE."
-            )
+            raise ResourceInUseException(f"Solution version {version_arn} is {version['status']}, not ACTIVE.")
         return version_arn
 
     def _deploy(self, campaign_arn: str, version_arn: str, is_update: bool) -> None:
@@ -428,21 +339,13 @@ class ControlPlane:
             if campaign is None:
                 return
             if not is_update:
-                self.store.update(
-                    "campaigns", arn, status=status, **({"failureReason": reason} if reason else {})
-                )
+                self.store.update("campaigns", arn, status=status, **({"failureReason": reason} if reason else {}))
                 return
-            update = dict(
-                campaign.get("_update", {}), status=status if status == "ACTIVE" else "UPDATE FAILED"
-            )
+            update = dict(campaign.get("_update", {}), status=status if status == "ACTIVE" else "UPDATE FAILED")
             changes: dict[str, Any] = {"_update": update}
             if status == "ACTIVE":
                 changes.update(
-                    {
-                        k: update[k]
-                        for k in ("solutionVersionArn", "minProvisionedTPS", "campaignConfig")
-                        if k in update
-                    }
+                    {k: update[k] for k in ("solutionVersionArn", "minProvisionedTPS", "campaignConfig") if k in update}
                 )
             self.store.update("campaigns", arn, **changes)
 
@@ -542,20 +445,28 @@ class ControlPlane:
 
     def resume(self) -> None:
         """After a restart, re-queue work that was pending when the engine stopped."""
-        runners = {
-            "datasetImportJobs": self.worker.run_import,
-            "solutionVersions": self.worker.run_training,
-            "batchInferenceJobs": self.worker.run_batch,
-        }
-        for kind, runner in runners.items():
-            for arn, record in list(self.store.resources[kind].items()):
-                if record["status"] in PENDING:
-                    self.worker.submit(runner, arn)
-        for arn, campaign in list(self.store.resources["campaigns"].items()):
-            if campaign["status"] in PENDING:
-                self.worker.submit(self._deploy, arn, campaign["solutionVersionArn"], False)
-            elif campaign.get("_update", {}).get("status") == "UPDATE PENDING":
-                self.worker.submit(self._deploy, arn, campaign["_update"]["solutionVersionArn"], True)
+        for kind in KINDS.values():
+            if kind.resume:
+                for arn, record in list(self.store.resources[kind.name].items()):
+                    getattr(self, kind.resume)(arn, record)
+
+    def resume_import(self, arn: str, record: dict[str, Any]) -> None:
+        if record["status"] in PENDING:
+            self.worker.submit(self.worker.run_import, arn)
+
+    def resume_training(self, arn: str, record: dict[str, Any]) -> None:
+        if record["status"] in PENDING:
+            self.worker.submit(self.worker.run_training, arn)
+
+    def resume_batch(self, arn: str, record: dict[str, Any]) -> None:
+        if record["status"] in PENDING:
+            self.worker.submit(self.worker.run_batch, arn)
+
+    def resume_campaign(self, arn: str, campaign: dict[str, Any]) -> None:
+        if campaign["status"] in PENDING:
+            self.worker.submit(self._deploy, arn, campaign["solutionVersionArn"], False)
+        elif campaign.get("_update", {}).get("status") == "UPDATE PENDING":
+            self.worker.submit(self._deploy, arn, campaign["_update"]["solutionVersionArn"], True)
 
 
 def _opt(body: dict[str, Any], *keys: str) -> dict[str, Any]:
@@ -566,6 +477,4 @@ def _check_events_config(config: dict[str, Any]) -> None:
     for param in (config.get("eventsConfig") or {}).get("eventParametersList", []):
         weight = param.get("weight", 1.0)
         if not param.get("eventType") or not 0.0 <= float(weight) <= 1.0:
-            raise InvalidInputException(
-                "Each event parameter needs an eventType and a weight between 0 and 1."
-            )
+            raise InvalidInputException("Each event parameter needs an eventType and a weight between 0 and 1.")

@@ -15,20 +15,19 @@ from typing import Any
 import pandas as pd
 
 from infra.local.personalize.errors import ResourceNotFoundException
-from infra.local.personalize.recipes import Model
+from infra.local.personalize.kinds import KINDS
+from infra.local.personalize.recipes import MODEL_FORMAT, Model
 
-KINDS = (
-    "schemas",
-    "datasetGroups",
-    "datasets",
-    "datasetImportJobs",
-    "solutions",
-    "solutionVersions",
-    "campaigns",
-    "filters",
-    "batchInferenceJobs",
-)
 MODEL_CACHE = 8
+# state.json's layout; bump (or migrate in _load) when it changes.
+STATE_FORMAT = 2
+FORMAT_KEY = "_format"
+# Every model file starts with this line, so a model of another format is refused before unpickling.
+MODEL_HEADER = b"storyrec-personalize-model %d\n"
+
+
+class StateFormatError(RuntimeError):
+    """The state directory was written by an engine of another format."""
 
 
 def now() -> float:
@@ -55,13 +54,20 @@ class Store:
     def _load(self) -> None:
         if self._state_file.exists():
             saved = json.loads(self._state_file.read_text())
+            found = saved.get(FORMAT_KEY, 1)
+            if found != STATE_FORMAT:
+                raise StateFormatError(
+                    f"{self.root} holds engine state of format {found}; this engine reads format "
+                    f"{STATE_FORMAT} (models and resources changed shape). It is local test state: delete "
+                    "the directory or start the engine with another --state-dir, then import and train again."
+                )
             for kind in KINDS:
                 self.resources[kind] = saved.get(kind, {})
 
     def save(self) -> None:
         with self.lock:
             tmp = self._state_file.with_suffix(".tmp")
-            tmp.write_text(json.dumps(self.resources, indent=1, sort_keys=True))
+            tmp.write_text(json.dumps({FORMAT_KEY: STATE_FORMAT, **self.resources}, indent=1, sort_keys=True))
             os.replace(tmp, self._state_file)
 
     def get(self, kind: str, arn: str) -> dict[str, Any]:
@@ -90,9 +96,7 @@ class Store:
             self.save()
 
     def find(self, kind: str, **match: Any) -> list[dict[str, Any]]:
-        return [
-            r for r in list(self.resources[kind].values()) if all(r.get(k) == v for k, v in match.items())
-        ]
+        return [r for r in list(self.resources[kind].values()) if all(r.get(k) == v for k, v in match.items())]
 
     def _path(self, folder: str, arn: str) -> Path:
         return self.root / folder / (hashlib.sha1(arn.encode()).hexdigest() + ".pkl")
@@ -127,6 +131,12 @@ class Store:
         if not path.exists():
             raise ResourceNotFoundException(f"No trained model for {version_arn}")
         with path.open("rb") as fh:
+            header = fh.readline()
+            if header != MODEL_HEADER % MODEL_FORMAT:
+                raise StateFormatError(
+                    f"The model of {version_arn} ({path.name}) was written by an engine of another format "
+                    f"(header {header[:60]!r}); train a new solution version."
+                )
             loaded: Model = pickle.load(fh)
         with self.lock:
             self._models[version_arn] = loaded
@@ -138,6 +148,7 @@ class Store:
         path = self._path("models", version_arn)
         tmp = path.with_suffix(".tmp")
         with tmp.open("wb") as fh:
+            fh.write(MODEL_HEADER % MODEL_FORMAT)
             pickle.dump(model, fh, protocol=pickle.HIGHEST_PROTOCOL)
         os.replace(tmp, path)
         with self.lock:

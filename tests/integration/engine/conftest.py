@@ -103,9 +103,7 @@ def unique(prefix: str) -> str:
     return f"{prefix}-{uuid.uuid4().hex[:8]}"
 
 
-def make_interactions(
-    n_users: int = 60, n_items: int = 150, per_user: int = 30, seed: int = 0
-) -> pd.DataFrame:
+def make_interactions(n_users: int = 60, n_items: int = 150, per_user: int = 30, seed: int = 0) -> pd.DataFrame:
     """Users with a favourite category who mostly read items of it, in time order."""
     rng = np.random.default_rng(seed)
     rows = []
@@ -227,9 +225,7 @@ def import_and_wait(personalize: Any, dataset_arn: str, location: str, mode: str
         roleArn="arn:aws:iam::000000000000:role/p",
         importMode=mode,
     )["datasetImportJobArn"]
-    return wait_for(
-        lambda: personalize.describe_dataset_import_job(datasetImportJobArn=job)["datasetImportJob"]
-    )
+    return wait_for(lambda: personalize.describe_dataset_import_job(datasetImportJobArn=job)["datasetImportJob"])
 
 
 def new_group(personalize: Any) -> tuple[str, str, str]:
@@ -248,28 +244,21 @@ def new_group(personalize: Any) -> tuple[str, str, str]:
 
 def train_solution(personalize: Any, group: str, recipe: str, **solution: Any) -> tuple[str, dict[str, Any]]:
     """Create a solution and one version; wait for training; return its ARN and the version's description."""
-    arn = personalize.create_solution(
-        name=unique("sol"), datasetGroupArn=group, recipeArn=RECIPE + recipe, **solution
-    )["solutionArn"]
+    arn = personalize.create_solution(name=unique("sol"), datasetGroupArn=group, recipeArn=RECIPE + recipe, **solution)[
+        "solutionArn"
+    ]
     version = personalize.create_solution_version(solutionArn=arn)["solutionVersionArn"]
-    return arn, wait_for(
-        lambda: personalize.describe_solution_version(solutionVersionArn=version)["solutionVersion"]
-    )
+    return arn, wait_for(lambda: personalize.describe_solution_version(solutionVersionArn=version)["solutionVersion"])
 
 
 @pytest.fixture(scope="package")
 def trained(personalize: Any, s3: Any, bucket: str) -> Trained:
     group, interactions, items = new_group(personalize)
     assert (
-        import_and_wait(personalize, interactions, put_csv(s3, bucket, "t/i.csv", make_interactions()))[
-            "status"
-        ]
+        import_and_wait(personalize, interactions, put_csv(s3, bucket, "t/i.csv", make_interactions()))["status"]
         == "ACTIVE"
     )
-    assert (
-        import_and_wait(personalize, items, put_csv(s3, bucket, "t/items.csv", make_items()))["status"]
-        == "ACTIVE"
-    )
+    assert import_and_wait(personalize, items, put_csv(s3, bucket, "t/items.csv", make_items()))["status"] == "ACTIVE"
     solution, status = train_solution(
         personalize,
         group,
@@ -286,13 +275,10 @@ def trained(personalize: Any, s3: Any, bucket: str) -> Trained:
     )
     assert status["status"] == "ACTIVE", status
     version = status["solutionVersionArn"]
-    campaign = personalize.create_campaign(
-        name=unique("camp"), solutionVersionArn=version, minProvisionedTPS=1
-    )["campaignArn"]
-    assert (
-        wait_for(lambda: personalize.describe_campaign(campaignArn=campaign)["campaign"])["status"]
-        == "ACTIVE"
-    )
+    campaign = personalize.create_campaign(name=unique("camp"), solutionVersionArn=version, minProvisionedTPS=1)[
+        "campaignArn"
+    ]
+    assert wait_for(lambda: personalize.describe_campaign(campaignArn=campaign)["campaign"])["status"] == "ACTIVE"
     return Trained(group, interactions, items, solution, version, campaign)
 
 

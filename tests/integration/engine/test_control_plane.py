@@ -48,9 +48,7 @@ def test_schema_lifecycle(personalize: Any, assert_shape: Any) -> None:
     assert error_code(exc) == "ResourceNotFoundException"
 
 
-@pytest.mark.parametrize(
-    "bad", ["{not json", '{"type": "record"}', '{"type": "record", "fields": [{"name": "X"}]}']
-)
+@pytest.mark.parametrize("bad", ["{not json", '{"type": "record"}', '{"type": "record", "fields": [{"name": "X"}]}'])
 def test_malformed_schema_is_invalid_input(personalize: Any, bad: str) -> None:
     with pytest.raises(ClientError) as exc:
         personalize.create_schema(name=unique("bad"), schema=bad)
@@ -77,9 +75,7 @@ def test_unknown_arns_are_not_found(personalize: Any) -> None:
 
 def test_dataset_group_and_datasets(personalize: Any, assert_shape: Any) -> None:
     group, interactions, items = new_group(personalize)
-    assert_shape(
-        personalize, "DescribeDatasetGroup", personalize.describe_dataset_group(datasetGroupArn=group)
-    )
+    assert_shape(personalize, "DescribeDatasetGroup", personalize.describe_dataset_group(datasetGroupArn=group))
     described = personalize.describe_dataset(datasetArn=interactions)
     assert_shape(personalize, "DescribeDataset", described)
     assert described["dataset"]["datasetType"] == "Interactions"
@@ -118,21 +114,15 @@ BAD_CSVS = {
 
 
 @pytest.mark.parametrize("case", sorted(BAD_CSVS))
-def test_bad_csv_fails_the_import_job(
-    personalize: Any, s3: Any, bucket: str, assert_shape: Any, case: str
-) -> None:
+def test_bad_csv_fails_the_import_job(personalize: Any, s3: Any, bucket: str, assert_shape: Any, case: str) -> None:
     _, interactions, _ = new_group(personalize)
-    job = import_and_wait(
-        personalize, interactions, put_csv(s3, bucket, f"bad/{unique('x')}.csv", BAD_CSVS[case])
-    )
+    job = import_and_wait(personalize, interactions, put_csv(s3, bucket, f"bad/{unique('x')}.csv", BAD_CSVS[case]))
     assert job["status"] == "CREATE FAILED"
     assert job["failureReason"]
     assert_shape(personalize, "DescribeDatasetImportJob", {"datasetImportJob": job})
 
 
-def test_import_modes_and_dedup(
-    personalize: Any, s3: Any, bucket: str, engine_env: Any, assert_shape: Any
-) -> None:
+def test_import_modes_and_dedup(personalize: Any, s3: Any, bucket: str, engine_env: Any, assert_shape: Any) -> None:
     _, interactions, items = new_group(personalize)
     store = engine_env.engine.engine.store
     prefix = f"prefix-{unique('p')}/"
@@ -142,9 +132,7 @@ def test_import_modes_and_dedup(
     assert import_and_wait(personalize, interactions, f"s3://{bucket}/{prefix}")["status"] == "ACTIVE"
     assert len(store.frame(interactions)) == len(events.drop_duplicates())
     more = make_interactions(n_users=2, per_user=3, seed=9).assign(USER_ID=lambda d: "new-" + d["USER_ID"])
-    job = import_and_wait(
-        personalize, interactions, put_csv(s3, bucket, f"{unique('inc')}.csv", more), "INCREMENTAL"
-    )
+    job = import_and_wait(personalize, interactions, put_csv(s3, bucket, f"{unique('inc')}.csv", more), "INCREMENTAL")
     assert job["status"] == "ACTIVE" and job["importMode"] == "INCREMENTAL"
     assert len(store.frame(interactions)) == len(events.drop_duplicates()) + len(more)
     import_and_wait(personalize, interactions, put_csv(s3, bucket, f"{unique('full')}.csv", more), "FULL")
@@ -166,9 +154,7 @@ def test_import_job_names_and_limits(personalize: Any, s3: Any, bucket: str, eng
     location = put_csv(s3, bucket, f"{unique('lim')}.csv", make_interactions(n_users=2, per_user=2))
     source = {"dataLocation": location}
     with pytest.raises((ClientError, ParamValidationError)) as bad_name:
-        personalize.create_dataset_import_job(
-            jobName="-starts-with-dash", datasetArn=interactions, dataSource=source
-        )
+        personalize.create_dataset_import_job(jobName="-starts-with-dash", datasetArn=interactions, dataSource=source)
     if bad_name.type is ClientError:
         assert error_code(bad_name) == "InvalidInputException"
     gate = threading.Event()
@@ -178,14 +164,10 @@ def test_import_job_names_and_limits(personalize: Any, s3: Any, bucket: str, eng
         for name in names:
             personalize.create_dataset_import_job(jobName=name, datasetArn=interactions, dataSource=source)
         with pytest.raises(ClientError) as exc:
-            personalize.create_dataset_import_job(
-                jobName=unique("sixth"), datasetArn=interactions, dataSource=source
-            )
+            personalize.create_dataset_import_job(jobName=unique("sixth"), datasetArn=interactions, dataSource=source)
         assert error_code(exc) == "LimitExceededException"
         with pytest.raises(ClientError) as exc:
-            personalize.create_dataset_import_job(
-                jobName=names[0], datasetArn=interactions, dataSource=source
-            )
+            personalize.create_dataset_import_job(jobName=names[0], datasetArn=interactions, dataSource=source)
         assert error_code(exc) == "ResourceAlreadyExistsException"
     finally:
         gate.set()
@@ -249,13 +231,9 @@ def test_campaign_update(personalize: Any, trained: Any, assert_shape: Any) -> N
     version = personalize.create_solution_version(solutionArn=trained.solution_arn, trainingMode="UPDATE")[
         "solutionVersionArn"
     ]
-    found = wait_for(
-        lambda: personalize.describe_solution_version(solutionVersionArn=version)["solutionVersion"]
-    )
+    found = wait_for(lambda: personalize.describe_solution_version(solutionVersionArn=version)["solutionVersion"])
     assert found["status"] == "ACTIVE" and found["trainingMode"] == "UPDATE"
-    campaign = personalize.create_campaign(name=unique("c"), solutionVersionArn=trained.version_arn)[
-        "campaignArn"
-    ]
+    campaign = personalize.create_campaign(name=unique("c"), solutionVersionArn=trained.version_arn)["campaignArn"]
     wait_for(lambda: personalize.describe_campaign(campaignArn=campaign)["campaign"])
     personalize.update_campaign(campaignArn=campaign, solutionVersionArn=version, minProvisionedTPS=2)
 
@@ -292,9 +270,7 @@ def test_filters(personalize: Any, trained: Any, assert_shape: Any) -> None:
         "SELECT * FROM items",
     ]:
         with pytest.raises(ClientError) as exc:
-            personalize.create_filter(
-                name=unique("bad"), datasetGroupArn=trained.group_arn, filterExpression=bad
-            )
+            personalize.create_filter(name=unique("bad"), datasetGroupArn=trained.group_arn, filterExpression=bad)
         assert error_code(exc) == "InvalidInputException"
     personalize.delete_filter(filterArn=arn)
 
@@ -310,9 +286,7 @@ def test_batch_inference(personalize: Any, s3: Any, bucket: str, trained: Any, a
         jobOutput={"s3DataDestination": {"path": f"s3://{bucket}/batch-out/"}},
         roleArn="arn:aws:iam::000000000000:role/p",
     )["batchInferenceJobArn"]
-    found = wait_for(
-        lambda: personalize.describe_batch_inference_job(batchInferenceJobArn=job)["batchInferenceJob"]
-    )
+    found = wait_for(lambda: personalize.describe_batch_inference_job(batchInferenceJobArn=job)["batchInferenceJob"])
     assert found["status"] == "ACTIVE", found
     assert_shape(personalize, "DescribeBatchInferenceJob", {"batchInferenceJob": found})
     assert_shape(personalize, "ListBatchInferenceJobs", personalize.list_batch_inference_jobs())
@@ -343,13 +317,9 @@ def test_batch_inference_applies_the_filter(
         jobOutput={"s3DataDestination": {"path": f"s3://{bucket}/batch-filtered/"}},
         roleArn="arn:aws:iam::000000000000:role/p",
     )["batchInferenceJobArn"]
-    found = wait_for(
-        lambda: personalize.describe_batch_inference_job(batchInferenceJobArn=job)["batchInferenceJob"]
-    )
+    found = wait_for(lambda: personalize.describe_batch_inference_job(batchInferenceJobArn=job)["batchInferenceJob"])
     assert found["status"] == "ACTIVE", found
-    body = s3.get_object(Bucket=bucket, Key="batch-filtered/" + key.rsplit("/", 1)[-1] + ".out")[
-        "Body"
-    ].read()
+    body = s3.get_object(Bucket=bucket, Key="batch-filtered/" + key.rsplit("/", 1)[-1] + ".out")["Body"].read()
     import json
 
     recommended = set(json.loads(body)["output"]["recommendedItems"])

@@ -40,9 +40,7 @@ def post(url: str, body: bytes, headers: dict[str, str]) -> tuple[int, dict[str,
 
 
 @pytest.mark.parametrize("operation", SUPPORTED)
-@pytest.mark.parametrize(
-    "body", [b"{}", b"not json", b"[1]", b'{"name": 5, "schemaArn": [], "maxResults": "x"}']
-)
+@pytest.mark.parametrize("body", [b"{}", b"not json", b"[1]", b'{"name": 5, "schemaArn": [], "maxResults": "x"}'])
 def test_control_plane_rejects_garbage(engine_env: Any, operation: str, body: bytes) -> None:
     headers = {"X-Amz-Target": f"AmazonPersonalize.{operation}", "Content-Type": "application/x-amz-json-1.1"}
     status, payload = post(engine_env.engine.url + "/", body, headers)

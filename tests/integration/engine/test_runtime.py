@@ -47,23 +47,17 @@ def test_user_personalization_needs_a_user(runtime: Any, trained: Any) -> None:
 
 def test_unknown_campaign(runtime: Any) -> None:
     with pytest.raises(ClientError) as exc:
-        runtime.get_recommendations(
-            campaignArn="arn:aws:personalize:us-east-1:000000000000:campaign/no", userId="u1"
-        )
+        runtime.get_recommendations(campaignArn="arn:aws:personalize:us-east-1:000000000000:campaign/no", userId="u1")
     assert code(exc) == "ResourceNotFoundException"
 
 
-def test_interaction_filter_excludes_read_items(
-    personalize: Any, runtime: Any, trained: Any, engine_env: Any
-) -> None:
+def test_interaction_filter_excludes_read_items(personalize: Any, runtime: Any, trained: Any, engine_env: Any) -> None:
     arn = personalize.create_filter(
         name=unique("unread"),
         datasetGroupArn=trained.group_arn,
         filterExpression='EXCLUDE ItemID WHERE Interactions.EVENT_TYPE IN ("read", "like")',
     )["filterArn"]
-    out = runtime.get_recommendations(
-        campaignArn=trained.campaign_arn, userId="u1", numResults=50, filterArn=arn
-    )
+    out = runtime.get_recommendations(campaignArn=trained.campaign_arn, userId="u1", numResults=50, filterArn=arn)
     model = engine_env.engine.engine.store.model(trained.version_arn)
     seen = {str(model.item_ids[i]) for i in model.history.of(model.user_index["u1"])[0]}
     assert out["itemList"] and not seen & {i["itemId"] for i in out["itemList"]}
@@ -98,9 +92,7 @@ def test_personalized_ranking(personalize: Any, runtime: Any, trained: Any, asse
     assert int(ranked[0][1:]) % 3 == 1
 
 
-@pytest.mark.parametrize(
-    "recipe", ["aws-sims", "aws-popularity-count", "aws-trending-now", "aws-personalized-ranking"]
-)
+@pytest.mark.parametrize("recipe", ["aws-sims", "aws-popularity-count", "aws-trending-now", "aws-personalized-ranking"])
 def test_other_recipes(personalize: Any, runtime: Any, trained: Any, recipe: str) -> None:
     _, found = train_solution(personalize, trained.group_arn, recipe)
     assert found["status"] == "ACTIVE", found

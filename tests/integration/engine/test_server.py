@@ -115,9 +115,7 @@ def test_pending_import_resumes_after_restart(
     try:
         monkeypatch.setenv("AWS_ENDPOINT_URL_PERSONALIZE", second.url)
         personalize = boto3.client("personalize")
-        done = wait_for(
-            lambda: personalize.describe_dataset_import_job(datasetImportJobArn=job)["datasetImportJob"]
-        )
+        done = wait_for(lambda: personalize.describe_dataset_import_job(datasetImportJobArn=job)["datasetImportJob"])
         assert done["status"] == "ACTIVE"
     finally:
         second.stop()

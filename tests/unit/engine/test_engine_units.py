@@ -7,9 +7,7 @@ import pandas as pd
 import pytest
 
 from infra.local.personalize import filters, metrics, schema
-from infra.local.personalize.errors import InvalidInputException
-from infra.local.personalize.jobs import TrainingFailed, check_minimums
-from infra.local.personalize.recipes import (
+from infra.local.personalize.data import (
     EventRule,
     TrainingConfig,
     build_history,
@@ -17,8 +15,10 @@ from infra.local.personalize.recipes import (
     prepare,
     select_events,
     top_n,
-    train,
 )
+from infra.local.personalize.errors import InvalidInputException
+from infra.local.personalize.jobs import TrainingFailed, check_minimums
+from infra.local.personalize.training import train
 
 pytestmark = pytest.mark.unit
 
@@ -218,9 +218,7 @@ def test_training_minimums() -> None:
 def test_fresh_items_without_reads_still_score_for_known_users() -> None:
     df = synthetic()
     newest = int(df["TIMESTAMP"].max())
-    items = pd.DataFrame(
-        {"ITEM_ID": ["fresh", "stale"], "CREATION_TIMESTAMP": [newest, newest - 365 * 86_400]}
-    )
+    items = pd.DataFrame({"ITEM_ID": ["fresh", "stale"], "CREATION_TIMESTAMP": [newest, newest - 365 * 86_400]})
     model = train(df, items, TrainingConfig(recipe="aws-user-personalization"))
     scores = model.score_user("u1")
     assert scores[model.item_index["fresh"]] > scores[model.item_index["stale"]]

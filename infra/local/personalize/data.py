@@ -1,0 +1,317 @@
+"""Training data and the building blocks recipes are made of.
+
+Interactions become integer codes (``prepare``); each user's recent history is kept in CSR layout
+(``build_history``); the fitted parts (popularity, ALS factors from ``implicit``, BM25 item-item
+neighbours, next-item transitions, freshness) are plain numpy / scipy arrays.
+"""
+
+from __future__ import annotations
+
+import warnings
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import scipy.sparse as sp
+from threadpoolctl import threadpool_limits
+
+RECIPE_PREFIX = "arn:aws:personalize:::recipe/"
+DEFAULT_RECIPE = "aws-user-personalization"
+DAY = 86_400.0
+HISTORY_PER_USER = 200
+
+# Model settings; each can be set through algorithmHyperParameters. The blend_* weights are chosen on
+# a validation split at training time unless the solution sets them (see tuning.py).
+DEFAULTS: dict[str, float] = {
+    "hidden_dimension": 64,
+    "als_iterations": 15,
+    "als_regularization": 0.05,
+    "als_alpha": 10.0,
+    "neighbours": 100,
+    "recent_items": 10,
+    "recency_half_life_days": 30.0,
+    "session_half_life_hours": 6.0,
+    "popularity_half_life_days": 7.0,
+    "freshness_half_life_days": 3.0,
+    "blend_taste": 0.3,
+    "blend_neighbours": 0.3,
+    "blend_sequence": 0.3,
+    "blend_repeat": 2.0,
+    "blend_popularity": 0.0,
+    "blend_trending": 0.5,
+    "blend_freshness": 0.05,
+    "seed": 42,
+}
+BLEND_PREFIX = "blend_"
+BLEND_PARAMS = tuple(k for k in DEFAULTS if k.startswith(BLEND_PREFIX))
+
+
+@dataclass(frozen=True)
+class EventRule:
+    """Weight and threshold for one event type (from solutionConfig.eventsConfig)."""
+
+    weight: float
+    threshold: float | None = None
+
+
+@dataclass(frozen=True)
+class TrainingConfig:
+    """What a solution asks of training."""
+
+    recipe: str
+    event_type: str | None = None
+    event_value_threshold: float | None = None
+    event_rules: Mapping[str, EventRule] = field(default_factory=dict)
+    params: Mapping[str, float] = field(default_factory=dict)
+    perform_hpo: bool = False
+    hpo_config: Mapping[str, Any] = field(default_factory=dict)
+
+    def param(self, name: str) -> float:
+        return float(self.params.get(name, DEFAULTS[name]))
+
+
+def recipe_name(recipe_arn: str) -> str:
+    """``arn:aws:personalize:::recipe/aws-sims`` -> ``aws-sims``."""
+    return recipe_arn.rsplit("/", 1)[-1]
+
+
+def config_from_solution(solution: Mapping[str, Any]) -> TrainingConfig:
+    """Read recipe, event weights and hyperparameters from a stored CreateSolution request."""
+    cfg = solution.get("solutionConfig") or {}
+    rules = {
+        p["eventType"]: EventRule(float(p.get("weight", 1.0)), _opt_float(p.get("eventValueThreshold")))
+        for p in (cfg.get("eventsConfig") or {}).get("eventParametersList", [])
+    }
+    params = {k: float(v) for k, v in (cfg.get("algorithmHyperParameters") or {}).items() if k in DEFAULTS}
+    return TrainingConfig(
+        recipe=recipe_name(solution.get("recipeArn") or RECIPE_PREFIX + DEFAULT_RECIPE),
+        event_type=solution.get("eventType"),
+        event_value_threshold=_opt_float(cfg.get("eventValueThreshold")),
+        event_rules=rules,
+        params=params,
+        perform_hpo=bool(solution.get("performHPO")),
+        hpo_config=cfg.get("hpoConfig") or {},
+    )
+
+
+def _opt_float(value: Any) -> float | None:
+    return None if value in (None, "") else float(value)
+
+
+@dataclass
+class Prepared:
+    """Interactions as integer codes, ready for sparse algebra."""
+
+    user_ids: np.ndarray
+    item_ids: np.ndarray
+    users: np.ndarray
+    items: np.ndarray
+    ts: np.ndarray
+    weights: np.ndarray
+    event_codes: np.ndarray
+    event_types: list[str]
+    item_meta: pd.DataFrame | None
+
+    @property
+    def n_users(self) -> int:
+        return len(self.user_ids)
+
+    @property
+    def n_items(self) -> int:
+        return len(self.item_ids)
+
+
+def select_events(interactions: pd.DataFrame, config: TrainingConfig) -> pd.DataFrame:
+    """Keep the events the solution trains on and attach a per-event weight column ``_w``."""
+    df = interactions
+    etype = df["EVENT_TYPE"] if "EVENT_TYPE" in df else pd.Series("", index=df.index)
+    value = df["EVENT_VALUE"] if "EVENT_VALUE" in df else pd.Series(np.nan, index=df.index)
+    keep = np.ones(len(df), dtype=bool)
+    if config.event_type:
+        keep &= (etype == config.event_type).to_numpy()
+    if config.event_value_threshold is not None:
+        keep &= ~(value < config.event_value_threshold).to_numpy()
+    weights = np.ones(len(df), dtype=np.float32)
+    if config.event_rules:
+        weights[:] = 0.0
+        for name, rule in config.event_rules.items():
+            match = (etype == name).to_numpy(copy=True)
+            if rule.threshold is not None:
+                match &= ~(value < rule.threshold).to_numpy()
+            weights[match] = rule.weight
+        keep &= weights > 0
+    out = df.loc[keep].copy()
+    out["_w"] = weights[keep]
+    return out
+
+
+def prepare(interactions: pd.DataFrame, items: pd.DataFrame | None, config: TrainingConfig) -> Prepared:
+    """Encode IDs; the item universe is interacted items plus the items dataset."""
+    df = select_events(interactions, config)
+    user_cat = pd.Categorical(df["USER_ID"].astype(str))
+    item_values = df["ITEM_ID"].astype(str)
+    known_items = pd.Index(item_values.unique())
+    if items is not None and len(items):
+        known_items = known_items.union(pd.Index(items["ITEM_ID"].astype(str).unique()), sort=False)
+    item_cat = pd.Categorical(item_values, categories=known_items)
+    etype = df["EVENT_TYPE"].astype(str) if "EVENT_TYPE" in df else pd.Series("", index=df.index)
+    event_cat = pd.Categorical(etype)
+    meta = None
+    if items is not None and len(items):
+        meta = items.drop_duplicates("ITEM_ID", keep="last").set_index("ITEM_ID").reindex(known_items)
+    return Prepared(
+        user_ids=np.asarray(user_cat.categories, dtype=object),
+        item_ids=np.asarray(known_items, dtype=object),
+        users=user_cat.codes.astype(np.int32),
+        items=item_cat.codes.astype(np.int32),
+        ts=df["TIMESTAMP"].to_numpy(dtype=np.int64),
+        weights=df["_w"].to_numpy(dtype=np.float32),
+        event_codes=event_cat.codes.astype(np.int16),
+        event_types=[str(c) for c in event_cat.categories],
+        item_meta=meta,
+    )
+
+
+@dataclass
+class History:
+    """Each user's most recent interactions, newest last (CSR layout)."""
+
+    indptr: np.ndarray
+    items: np.ndarray
+    ts: np.ndarray
+    events: np.ndarray
+
+    def of(self, user: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        lo, hi = self.indptr[user], self.indptr[user + 1]
+        return self.items[lo:hi], self.ts[lo:hi], self.events[lo:hi]
+
+
+def build_history(data: Prepared, keep: int = HISTORY_PER_USER) -> History:
+    """Sort by (user, time) and keep the last ``keep`` events of each user."""
+    order = np.lexsort((data.ts, data.users))
+    users = data.users[order]
+    counts = np.bincount(users, minlength=data.n_users)
+    ends = np.cumsum(counts)
+    rank_from_end = ends[users] - np.arange(len(users)) - 1
+    sel = order[rank_from_end < keep]
+    kept = np.minimum(counts, keep)
+    indptr = np.concatenate([[0], np.cumsum(kept)]).astype(np.int64)
+    return History(indptr, data.items[sel], data.ts[sel], data.event_codes[sel])
+
+
+def user_item_matrix(data: Prepared, half_life_days: float) -> sp.csr_matrix:
+    """User x item confidence: event weight decayed by age, summed, then log-damped."""
+    age = (data.ts.max() - data.ts) / DAY if len(data.ts) else np.zeros(0)
+    val = data.weights * (0.5 ** (age / half_life_days)).astype(np.float32)
+    mat = sp.csr_matrix((val, (data.users, data.items)), shape=(data.n_users, data.n_items), dtype=np.float32)
+    mat.sum_duplicates()
+    mat.data = np.log1p(mat.data)
+    return mat
+
+
+def popularity(data: Prepared, half_life_days: float | None) -> np.ndarray:
+    """Weighted interaction count per item, optionally decayed by age; scaled to max 1."""
+    w = data.weights.astype(np.float64)
+    if half_life_days is not None and len(data.ts):
+        w = w * 0.5 ** ((data.ts.max() - data.ts) / DAY / half_life_days)
+    pop = np.bincount(data.items, weights=w, minlength=data.n_items)
+    return (pop / max(float(pop.max(initial=0.0)), 1e-12)).astype(np.float32)
+
+
+def freshness(data: Prepared, now: float, half_life_days: float) -> np.ndarray | None:
+    """1 for an item created at the newest interaction, halving every half-life; 0 when unknown."""
+    meta = data.item_meta
+    if meta is None or "CREATION_TIMESTAMP" not in meta.columns:
+        return None
+    created = pd.to_numeric(meta["CREATION_TIMESTAMP"], errors="coerce").to_numpy(dtype=float)
+    age = np.maximum(now - created, 0.0) / DAY
+    fresh: np.ndarray = np.nan_to_num(0.5 ** (age / half_life_days), nan=0.0).astype(np.float32)
+    return fresh
+
+
+def fit_als(matrix: sp.csr_matrix, config: TrainingConfig) -> tuple[np.ndarray, np.ndarray]:
+    from implicit.cpu.als import AlternatingLeastSquares
+
+    p = config.param
+    with threadpool_limits(1, "blas"):
+        model = AlternatingLeastSquares(
+            factors=int(p("hidden_dimension")),
+            regularization=p("als_regularization"),
+            alpha=p("als_alpha"),
+            iterations=int(p("als_iterations")),
+            random_state=int(p("seed")),
+            calculate_training_loss=False,
+        )
+        model.fit(matrix, show_progress=False)
+    return np.asarray(model.user_factors), np.asarray(model.item_factors)
+
+
+def fit_neighbours(matrix: sp.csr_matrix, config: TrainingConfig) -> sp.csr_matrix:
+    """BM25 item-item neighbours (implicit): items consumed by the same users, row-normalised."""
+    from implicit.nearest_neighbours import BM25Recommender
+
+    k = int(config.param("neighbours"))
+    knn = BM25Recommender(K=k)
+    with threadpool_limits(1, "blas"), warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # implicit converts its own BM25 COO to CSR
+        knn.fit(matrix, show_progress=False)
+    sim = knn.similarity.tocsr().astype(np.float32)
+    sim.setdiag(0)
+    sim.eliminate_zeros()
+    return row_normalise(sim)
+
+
+def fit_transitions(data: Prepared, backward: float = 0.0) -> sp.csr_matrix:
+    """Item a followed by a different item b by the same user within a day: counts, row-normalised.
+
+    ``backward`` adds b -> a with that weight (sims wants both directions; the sequence part of
+    user-personalization wants what comes *next*).
+    """
+    order = np.lexsort((data.ts, data.users))
+    u, i, t = data.users[order], data.items[order], data.ts[order]
+    nxt = (u[1:] == u[:-1]) & (i[1:] != i[:-1]) & (t[1:] - t[:-1] < DAY)
+    a, b = i[:-1][nxt], i[1:][nxt]
+    ones = np.ones(len(a), dtype=np.float32)
+    n = data.n_items
+    mat = sp.csr_matrix((ones, (a, b)), shape=(n, n))
+    if backward:
+        mat = mat + sp.csr_matrix((backward * ones, (b, a)), shape=(n, n))
+    mat.sum_duplicates()
+    return row_normalise(mat.tocsr())
+
+
+def row_normalise(mat: sp.csr_matrix) -> sp.csr_matrix:
+    """Scale each row so its largest entry is 1."""
+    top = np.asarray(mat.max(axis=1).todense(), dtype=np.float32).ravel()
+    scale = np.divide(1.0, top, out=np.zeros_like(top), where=top > 0)
+    return (sp.diags(scale) @ mat).tocsr()
+
+
+def gather_rows(mat: sp.csr_matrix, rows: np.ndarray, weights: np.ndarray, n: int) -> np.ndarray:
+    """``sum_k weights[k] * mat[rows[k]]`` as a dense vector of length ``n``."""
+    # Gather the CSR rows by hand: scipy fancy indexing costs more than the arithmetic here.
+    starts, lengths = mat.indptr[rows], mat.indptr[rows + 1] - mat.indptr[rows]
+    total = int(lengths.sum())
+    if not total:
+        return np.zeros(n, dtype=np.float32)
+    row_start = np.cumsum(lengths) - lengths
+    pos = np.repeat(starts - row_start, lengths) + np.arange(total)
+    val = mat.data[pos] * np.repeat(weights, lengths)
+    return np.bincount(mat.indices[pos], weights=val, minlength=n).astype(np.float32)
+
+
+def top_n(scores: np.ndarray, n: int, allowed: np.ndarray | None = None) -> np.ndarray:
+    """Indices of the ``n`` best finite scores, best first (ties broken by index)."""
+    s = scores if allowed is None else np.where(allowed, scores, -np.inf)
+    n = min(n, int(np.isfinite(s).sum()))
+    if n <= 0:
+        return np.zeros(0, dtype=np.int64)
+    if n < len(s):
+        # partition + threshold is cheaper than argpartition here (the hot path of every request)
+        threshold = np.partition(s, len(s) - n)[len(s) - n]
+        part = np.flatnonzero(s >= threshold)
+    else:
+        part = np.arange(len(s))
+    return part[np.lexsort((part, -s[part]))][:n]

@@ -1,0 +1,128 @@
+"""Seeded interaction streams with a known structure, for the engine's tests and quality benchmark.
+
+* ``catalogue``: items live for years, nobody consumes an item twice, taste clusters decide
+  (MovieLens-like). Right answer: collaborative taste of unseen items.
+* ``news``: short-lived items published every day, readers follow what is fresh and re-open what they
+  read in the last days. Right answer: recent popularity, freshness and re-reading.
+* ``sequence``: what a user consumes next depends on the last item (an item's successors), items
+  are not consumed twice. Right answer: item-to-item transitions from the last items.
+
+Each returns ``(interactions, items)`` as Personalize datasets (USER_ID, ITEM_ID, TIMESTAMP,
+EVENT_TYPE; ITEM_ID, CREATION_TIMESTAMP, CATEGORY).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import numpy as np
+import pandas as pd
+
+DAY = 86_400
+START = 1_600_000_000
+Generated = tuple[pd.DataFrame, pd.DataFrame]
+
+
+def _frames(rows: list[tuple[str, str, int]], created: np.ndarray, clusters: np.ndarray) -> Generated:
+    interactions = pd.DataFrame(rows, columns=["USER_ID", "ITEM_ID", "TIMESTAMP"])
+    interactions["EVENT_TYPE"] = "read"
+    items = pd.DataFrame(
+        {
+            "ITEM_ID": [f"i{k}" for k in range(len(created))],
+            "CREATION_TIMESTAMP": created.astype(np.int64),
+            "CATEGORY": [f"c{c}" for c in clusters],
+        }
+    )
+    return interactions, items
+
+
+def catalogue(n_users: int = 2000, n_items: int = 1000, n_clusters: int = 10, seed: int = 0) -> Generated:
+    """Taste clusters over a long-lived catalogue; every item at most once per user.
+
+    Items are released over the years (some during the data's span) and draw most interest in the
+    months after release, as films do; what a user picks is decided by taste first.
+    """
+    rng = np.random.default_rng(seed)
+    span = 400 * DAY
+    clusters = rng.integers(n_clusters, size=n_items)
+    appeal = rng.pareto(1.2, size=n_items) + 0.1  # some items are popular everywhere
+    created = START + span - rng.integers(0, 4 * 365, size=n_items) * DAY
+    rows: list[tuple[str, str, int]] = []
+    for u in range(n_users):
+        tastes = rng.choice(n_clusters, size=2, replace=False)
+        taste_weight = appeal * np.where(np.isin(clusters, tastes), 20.0, 0.3)
+        t = START + int(rng.integers(0, span - 30 * DAY))
+        seen: set[int] = set()
+        for _ in range(int(rng.integers(15, 60))):
+            t += int(rng.integers(600, DAY))
+            age = (t - created) / DAY
+            weight = np.where(age >= 0, taste_weight * (0.1 + 0.5 ** (np.maximum(age, 0) / 60)), 0.0)
+            weight[list(seen)] = 0.0
+            item = int(rng.choice(n_items, p=weight / weight.sum()))
+            seen.add(item)
+            rows.append((f"u{u}", f"i{item}", t))
+    return _frames(rows, created, clusters)
+
+
+def news(n_users: int = 2000, days: int = 60, per_day: int = 40, seed: int = 0) -> Generated:
+    """Stories live for about two days; readers read what is fresh and popular, and re-read a lot."""
+    rng = np.random.default_rng(seed)
+    n_items = days * per_day
+    created = START + np.repeat(np.arange(days), per_day) * DAY + rng.integers(0, DAY, size=n_items)
+    clusters = rng.integers(5, size=n_items)
+    appeal = rng.pareto(1.5, size=n_items) + 0.05
+    rows: list[tuple[str, str, int]] = []
+    for u in range(n_users):
+        taste = int(rng.integers(5))
+        t = START + int(rng.integers(0, days * DAY // 2))
+        read: list[tuple[int, int]] = []
+        for _ in range(int(rng.integers(15, 50))):
+            t += int(rng.exponential(DAY / 3))
+            if t >= START + days * DAY:
+                break
+            recent = [item for item, when in read if t - when < 3 * DAY]
+            if recent and rng.random() < 0.45:  # re-open a story read in the last days
+                item = int(recent[int(rng.integers(len(recent)))])
+            else:
+                age = (t - created) / DAY
+                live = (age >= 0) & (age < 2.5)
+                if not live.any():
+                    continue
+                weight = np.where(live, appeal * 0.5 ** np.maximum(age, 0) * np.where(clusters == taste, 3.0, 1.0), 0)
+                item = int(rng.choice(n_items, p=weight / weight.sum()))
+            read.append((item, t))
+            rows.append((f"u{u}", f"i{item}", t))
+    return _frames(rows, created, clusters)
+
+
+def sequence(n_users: int = 2000, n_items: int = 800, seed: int = 0) -> Generated:
+    """Each item has two likely successors; a user mostly moves to one of them (no repeats)."""
+    rng = np.random.default_rng(seed)
+    successors = rng.integers(n_items, size=(n_items, 2))
+    appeal = rng.pareto(1.2, size=n_items) + 0.1
+    start_p = appeal / appeal.sum()
+    created = START - rng.integers(30, 2 * 365, size=n_items) * DAY
+    rows: list[tuple[str, str, int]] = []
+    for u in range(n_users):
+        t = START + int(rng.integers(0, 200 * DAY))
+        item = int(rng.choice(n_items, p=start_p))
+        seen = {item}
+        rows.append((f"u{u}", f"i{item}", t))
+        for _ in range(int(rng.integers(15, 50))):
+            nxt = int(successors[item, 0 if rng.random() < 0.6 else 1])
+            if rng.random() < 0.2 or nxt in seen:
+                nxt = int(rng.choice(n_items, p=start_p))
+            if nxt in seen:
+                continue
+            item = nxt
+            seen.add(item)
+            t += int(rng.integers(60, 6 * 3600))
+            rows.append((f"u{u}", f"i{item}", t))
+    return _frames(rows, created, np.zeros(n_items, dtype=int))
+
+
+GENERATORS: dict[str, Callable[..., Generated]] = {
+    "catalogue": catalogue,
+    "news": news,
+    "sequence": sequence,
+}

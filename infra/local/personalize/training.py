@@ -1,0 +1,412 @@
+"""Training: fit a recipe, choosing a tuned recipe's blend (and, with HPO, its settings) from the data.
+
+For user-personalization (and -v2, and personalized-ranking) the weights of the blend's parts —
+long-term taste (ALS), item neighbours of the session, next-item transitions, the user's own items
+(repeat consumption; a negative weight excludes them), all-time popularity, recent popularity,
+freshness — are chosen on a validation split carved out of the training rows with the protocol of the
+offline metrics (users drawn at random, their newest interactions held out). The search is bounded:
+it starts from the simple models (pure popularity of unseen items, pure ALS of unseen items, pure
+transitions, ...) and the solution's defaults, then moves one weight at a time over a small grid while
+the objective improves. It only ever accepts a better candidate, so the chosen blend is never worse on
+validation than the best simple model. With ``performHPO`` the other settings (ALS size, half-lives,
+...) are drawn from ``hpoConfig.algorithmHyperParameterRanges`` for ``maxNumberOfTrainingJobs`` trials,
+each with its own blend search, and the best trial wins.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from infra.local.personalize.data import BLEND_PREFIX, DEFAULTS, TrainingConfig, popularity, prepare
+from infra.local.personalize.metrics import K_VALUES, split_holdout
+from infra.local.personalize.recipes import COMPONENTS, SEEN_PENALTY, Model, fit, recipe
+
+log = logging.getLogger(__name__)
+
+VALIDATION_SEED = 7
+VALIDATION_USER_FRACTION = 0.25
+MAX_VALIDATION_USERS = 1000
+POOL_PER_COMPONENT = 100
+MAX_EVALUATIONS = 120
+# How fast "recent popularity" forgets, tried on validation (news: days; films: months).
+TRENDING_HALF_LIVES = (7.0, 30.0, 120.0)
+HALF_LIFE = "popularity_half_life_days"
+# Among blends within this fraction of the best objective (and no worse than any simple model), the
+# one with the best objective + COVERAGE_WEIGHT * coverage wins: coverage is a reported metric too,
+# and a blend that shows everyone the same popular items is a poor stand-in for a personal one.
+COVERAGE_TOLERANCE = 0.15
+COVERAGE_WEIGHT = 0.5
+DEFAULT_OBJECTIVE = "normalized_discounted_cumulative_gain_at_25"
+OBJECTIVES = (
+    "mean_reciprocal_rank_at_25",
+    *(f"normalized_discounted_cumulative_gain_at_{k}" for k in K_VALUES),
+    *(f"precision_at_{k}" for k in K_VALUES),
+)
+GRID: dict[str, tuple[float, ...]] = {c: (0.0, 0.1, 0.3, 1.0, 3.0) for c in COMPONENTS}
+GRID["repeat"] = (-1.0, 0.0, 0.1, 0.3, 1.0, 3.0, 10.0)
+# The simple models the search starts from (weights not named are 0).
+SIMPLE_MODELS: dict[str, dict[str, float]] = {
+    "popularity-unseen": {"popularity": 1.0, "repeat": -1.0},
+    "trending-unseen": {"trending": 1.0, "repeat": -1.0},
+    "als-unseen": {"taste": 1.0, "repeat": -1.0},
+    "neighbours-unseen": {"neighbours": 1.0, "repeat": -1.0},
+    "sequence-unseen": {"sequence": 1.0, "repeat": -1.0},
+    "repeat": {"repeat": 1.0},
+}
+DEFAULT_TRAINING_JOBS = 8
+# Settings HPO tunes when the solution names no ranges (Personalize tunes its recipe's defaults).
+DEFAULT_RANGES: dict[str, tuple[str, list[Any]]] = {
+    "hidden_dimension": ("integer", [16, 128]),
+    "recency_half_life_days": ("continuous", [3.0, 365.0]),
+    "popularity_half_life_days": ("continuous", [1.0, 60.0]),
+}
+INTEGER_PARAMS = {"hidden_dimension", "als_iterations", "neighbours", "recent_items", "seed"}
+
+
+class HpoConfigError(ValueError):
+    """An hpoConfig the engine cannot honour (the message says why)."""
+
+
+def train(interactions: pd.DataFrame, items: pd.DataFrame | None, config: TrainingConfig) -> Model:
+    """Train one model for ``config.recipe``; tuned recipes choose their blend on validation data."""
+    spec = recipe(config.recipe)
+    if not spec.tuned:
+        return fit(interactions, items, config)
+    choice = choose(interactions, items, config)
+    model = fit(interactions, items, choice.config, choice.weights)
+    model.tuned_params = choice.reported
+    return model
+
+
+@dataclass
+class Choice:
+    """The settings and blend weights training settled on, and how they scored on validation."""
+
+    config: TrainingConfig
+    weights: dict[str, float]
+    objective: str
+    score: float | None = None
+    simple_scores: dict[str, float] = field(default_factory=dict)
+    reported: dict[str, float] = field(default_factory=dict)
+
+
+def choose(interactions: pd.DataFrame, items: pd.DataFrame | None, config: TrainingConfig) -> Choice:
+    """Pick settings (HPO trials) and blend weights on a validation split of ``interactions``."""
+    plan = HpoPlan.from_config(config)
+    fixed = {c: float(config.params[BLEND_PREFIX + c]) for c in COMPONENTS if BLEND_PREFIX + c in config.params}
+    defaults = {c: config.param(BLEND_PREFIX + c) for c in COMPONENTS}
+    split = split_holdout(
+        interactions, VALIDATION_SEED, user_fraction=VALIDATION_USER_FRACTION, max_users=MAX_VALIDATION_USERS
+    )
+    if not split.truth or (len(fixed) == len(COMPONENTS) and not plan.trials):
+        return Choice(config, defaults, plan.objective)
+    best: Choice | None = None
+    for trial_config in plan.configs(config):
+        model = fit(split.train, items, trial_config, defaults)
+        half_lives = [trial_config.param(HALF_LIFE)]
+        if HALF_LIFE not in config.params and HALF_LIFE not in plan.ranges:
+            half_lives = sorted({*half_lives, *TRENDING_HALF_LIVES})
+        data = prepare(split.train, items, trial_config) if len(half_lives) > 1 else None
+        for half_life in half_lives:
+            if data is not None:
+                model.trending = popularity(data, half_life)
+            pool = Pool.build(model, split.truth)
+            search = Search(pool, plan.objective, plan.maximize, plan.grids, fixed)
+            weights, score = search.run(defaults)
+            if best is None or search.better(score, best.score):
+                chosen = replace(trial_config, params={**trial_config.params, HALF_LIFE: half_life})
+                best = Choice(chosen, weights, plan.objective, score, search.simple_scores)
+    assert best is not None
+    best.reported = {BLEND_PREFIX + c: v for c, v in best.weights.items()}
+    best.reported[HALF_LIFE] = best.config.param(HALF_LIFE)
+    if plan.trials:
+        best.reported.update({name: best.config.param(name) for name in plan.tuned_names})
+    log.info(
+        "blend chosen",
+        extra={"weights": best.weights, "objective": plan.objective, "score": best.score, "simple": best.simple_scores},
+    )
+    return best
+
+
+@dataclass
+class Pool:
+    """Per validation user: each blend part's scores over a candidate pool, which items are truth, seen."""
+
+    parts: np.ndarray  # users x components x pool, float32
+    items: np.ndarray  # users x pool: item index of each candidate (-1: padding)
+    valid: np.ndarray  # users x pool: a real candidate (not padding)
+    truth: np.ndarray  # users x pool: held-out item
+    seen: np.ndarray  # users x pool: in the user's training history
+    n_items: int
+
+    @classmethod
+    def build(cls, model: Model, truth: Mapping[str, set[str]]) -> Pool:
+        """Candidates: the union of each part's top ``POOL_PER_COMPONENT`` items and the seen items."""
+        users = [u for u in sorted(truth) if u in model.user_index]
+        width = POOL_PER_COMPONENT * len(COMPONENTS)
+        parts = np.zeros((len(users), len(COMPONENTS), width), dtype=np.float32)
+        valid = np.zeros((len(users), width), dtype=bool)
+        pool_items = np.full((len(users), width), -1, dtype=np.int64)
+        hits = np.zeros((len(users), width), dtype=bool)
+        seen = np.zeros((len(users), width), dtype=bool)
+        for row, user in enumerate(users):
+            uidx = model.user_index[user]
+            vecs = model.components(uidx)
+            picks = [model.history.of(uidx)[0][-POOL_PER_COMPONENT:]]
+            for vec in vecs.values():
+                k = min(POOL_PER_COMPONENT, len(vec))
+                picks.append(np.argpartition(-vec, k - 1)[:k] if k < len(vec) else np.arange(len(vec)))
+            cand = np.unique(np.concatenate(picks))[:width]
+            n = len(cand)
+            for col, name in enumerate(COMPONENTS):
+                if name in vecs:
+                    parts[row, col, :n] = vecs[name][cand]
+            valid[row, :n] = True
+            pool_items[row, :n] = cand
+            wanted = [model.item_index[i] for i in truth[user] if i in model.item_index]
+            hits[row, :n] = np.isin(cand, wanted)
+            seen[row, :n] = np.isin(cand, model.history.of(uidx)[0])
+        return cls(parts, pool_items, valid, hits, seen, model.n_items)
+
+    def metrics(self, weights: np.ndarray, exclude_seen: bool) -> dict[str, float]:
+        """GetSolutionMetrics' ranking metrics of the blend with ``weights`` over the pool."""
+        if not len(self.parts):
+            return {}
+        scores = np.einsum("ucp,c->up", self.parts, weights)
+        if exclude_seen:
+            scores = scores - SEEN_PENALTY * self.seen
+        scores = np.where(self.valid, scores, -np.inf)
+        k = min(25, scores.shape[1])
+        top = np.argpartition(-scores, k - 1, axis=1)[:, :k]
+        order = np.argsort(-np.take_along_axis(scores, top, axis=1), axis=1, kind="stable")
+        top = np.take_along_axis(top, order, axis=1)
+        hit = np.take_along_axis(self.truth, top, axis=1) & np.take_along_axis(self.valid, top, axis=1)
+        out: dict[str, float] = {}
+        gains = 1.0 / np.log2(np.arange(k) + 2.0)
+        for cut in K_VALUES:
+            h = hit[:, :cut]
+            out[f"precision_at_{cut}"] = float(h.sum(axis=1).mean() / cut)
+            dcg = (h * gains[:cut]).sum(axis=1)
+            ideal = np.cumsum(gains[:cut])[np.maximum(h.sum(axis=1) - 1, 0)] * (h.sum(axis=1) > 0)
+            out[f"normalized_discounted_cumulative_gain_at_{cut}"] = float(
+                np.mean(np.divide(dcg, ideal, out=np.zeros_like(dcg), where=ideal > 0))
+            )
+        first = np.where(hit.any(axis=1), hit.argmax(axis=1) + 1.0, np.inf)
+        out["mean_reciprocal_rank_at_25"] = float(np.mean(1.0 / first))
+        recommended = np.take_along_axis(self.items, top, axis=1)
+        out["coverage"] = len(np.unique(recommended[recommended >= 0])) / max(self.n_items, 1)
+        return out
+
+
+class Search:
+    """Bounded coordinate search over the free blend weights, starting from the simple models."""
+
+    def __init__(
+        self,
+        pool: Pool,
+        objective: str,
+        maximize: bool,
+        grids: Mapping[str, tuple[float, ...]],
+        fixed: Mapping[str, float],
+    ) -> None:
+        self.pool = pool
+        self.objective = objective
+        self.maximize = maximize
+        self.grids = grids
+        self.fixed = dict(fixed)
+        self.free = [c for c in COMPONENTS if c not in fixed]
+        self.tried: dict[tuple[float, ...], tuple[float, float]] = {}
+        self.simple_scores: dict[str, float] = {}
+
+    def better(self, a: float | None, b: float | None) -> bool:
+        if a is None or b is None:
+            return b is None and a is not None
+        return a > b if self.maximize else a < b
+
+    def score(self, weights: Mapping[str, float]) -> float:
+        key = tuple(float(weights.get(c, 0.0)) for c in COMPONENTS)
+        if key not in self.tried:
+            vec = np.array(key, dtype=np.float32)
+            result = self.pool.metrics(vec, exclude_seen=weights.get("repeat", 0.0) < 0)
+            self.tried[key] = (result.get(self.objective, 0.0), result.get("coverage", 0.0))
+        return self.tried[key][0]
+
+    def _within_ranges(self, weights: Mapping[str, float]) -> dict[str, float]:
+        """Weights clipped to the HPO ranges the solution gave for them."""
+        out = dict(weights)
+        for comp, grid in self.grids.items():
+            out[comp] = min(max(out[comp], min(grid)), max(grid))
+        return out
+
+    def run(self, defaults: Mapping[str, float]) -> tuple[dict[str, float], float]:
+        starts = {"defaults": dict(defaults)}
+        for name, simple in SIMPLE_MODELS.items():
+            starts[name] = {c: simple.get(c, 0.0) for c in COMPONENTS}
+        best: dict[str, float] | None = None
+        best_score: float | None = None
+        for name, start in starts.items():
+            weights = {**self._within_ranges(start), **self.fixed}
+            score = self.score(weights)
+            if name != "defaults":
+                self.simple_scores[name] = score
+            if self.better(score, best_score):
+                best, best_score = weights, score
+        assert best is not None and best_score is not None
+        improved = True
+        while improved and len(self.tried) < MAX_EVALUATIONS:
+            improved = False
+            for comp in self.free:
+                for value in self.grids.get(comp, GRID[comp]):
+                    if len(self.tried) >= MAX_EVALUATIONS:
+                        break
+                    candidate = {**best, comp: value}
+                    score = self.score(candidate)
+                    if self.better(score, best_score):
+                        best, best_score, improved = candidate, score, True
+        return self._widest(best, best_score)
+
+    def _widest(self, best: dict[str, float], best_score: float) -> tuple[dict[str, float], float]:
+        """The candidate with the most coverage among those close to ``best`` and no worse than a simple model."""
+        if not self.maximize:
+            return best, best_score
+        floor = max(best_score * (1 - COVERAGE_TOLERANCE), *self.simple_scores.values())
+        close = [
+            (score + COVERAGE_WEIGHT * cov, score, key) for key, (score, cov) in self.tried.items() if score >= floor
+        ]
+        fixed_ok = [c for c in close if all(c[2][COMPONENTS.index(n)] == v for n, v in self.fixed.items())]
+        if not fixed_ok:
+            return best, best_score
+        _, score, key = max(fixed_ok)
+        return dict(zip(COMPONENTS, key, strict=True)), score
+
+
+@dataclass
+class HpoPlan:
+    """What ``performHPO`` asks for: trials of settings drawn from ranges, an objective, a budget."""
+
+    objective: str = DEFAULT_OBJECTIVE
+    maximize: bool = True
+    trials: int = 0
+    ranges: dict[str, tuple[str, list[Any]]] = field(default_factory=dict)
+    grids: dict[str, tuple[float, ...]] = field(default_factory=dict)
+    seed: int = 0
+
+    @property
+    def tuned_names(self) -> list[str]:
+        return [n for n in self.ranges if not n.startswith(BLEND_PREFIX)]
+
+    @classmethod
+    def from_config(cls, config: TrainingConfig) -> HpoPlan:
+        plan = cls(seed=int(config.param("seed")))
+        if not config.perform_hpo:
+            return plan
+        hpo = parse_hpo_config(config.hpo_config)
+        plan.objective, plan.maximize = hpo["objective"], hpo["maximize"]
+        plan.ranges = hpo["ranges"] or dict(DEFAULT_RANGES)
+        plan.trials = hpo["trials"]
+        for name, (kind, spec) in plan.ranges.items():
+            if name.startswith(BLEND_PREFIX):
+                plan.grids[name[len(BLEND_PREFIX) :]] = _grid(kind, spec)
+        return plan
+
+    def configs(self, config: TrainingConfig) -> list[TrainingConfig]:
+        """The settings of each trial: the solution's own first, then random draws from the ranges."""
+        names = self.tuned_names
+        if not self.trials or not names:
+            return [config]
+        rng = np.random.default_rng(self.seed)
+        out = []
+        for trial in range(self.trials):
+            params = dict(config.params)
+            for name in names:
+                kind, spec = self.ranges[name]
+                params[name] = (
+                    _clip(name, config.param(name), kind, spec) if trial == 0 else _draw(rng, name, kind, spec)
+                )
+            out.append(replace(config, params=params))
+        return out
+
+
+def _grid(kind: str, spec: list[Any]) -> tuple[float, ...]:
+    if kind == "categorical":
+        return tuple(float(v) for v in spec)
+    lo, hi = float(spec[0]), float(spec[1])
+    return tuple(sorted({round(v, 6) for v in np.linspace(lo, hi, 5)}))
+
+
+def _clip(name: str, value: float, kind: str, spec: list[Any]) -> float:
+    if kind == "categorical":
+        values = [float(v) for v in spec]
+        return value if value in values else values[0]
+    return float(min(max(value, float(spec[0])), float(spec[1])))
+
+
+def _draw(rng: np.random.Generator, name: str, kind: str, spec: list[Any]) -> float:
+    if kind == "categorical":
+        return float(spec[int(rng.integers(len(spec)))])
+    lo, hi = float(spec[0]), float(spec[1])
+    if kind == "integer":
+        return float(rng.integers(int(lo), int(hi) + 1))
+    if lo > 0 and hi / lo >= 10:  # wide positive ranges: draw on a log scale
+        return float(math.exp(rng.uniform(math.log(lo), math.log(hi))))
+    return float(rng.uniform(lo, hi))
+
+
+def parse_hpo_config(hpo: Mapping[str, Any]) -> dict[str, Any]:
+    """Validate ``solutionConfig.hpoConfig``; HpoConfigError names the first problem."""
+    objective = hpo.get("hpoObjective") or {}
+    metric = objective.get("metricName") or DEFAULT_OBJECTIVE
+    if metric not in OBJECTIVES:
+        raise HpoConfigError(f"hpoObjective.metricName {metric!r} is not one of {list(OBJECTIVES)}.")
+    kind = objective.get("type") or "Maximize"
+    if kind not in ("Maximize", "Minimize"):
+        raise HpoConfigError(f"hpoObjective.type must be Maximize or Minimize, not {kind!r}.")
+    resources = hpo.get("hpoResourceConfig") or {}
+    trials = _count(resources.get("maxNumberOfTrainingJobs"), DEFAULT_TRAINING_JOBS, "maxNumberOfTrainingJobs", 40)
+    _count(resources.get("maxParallelTrainingJobs"), 1, "maxParallelTrainingJobs", 10)
+    ranges: dict[str, tuple[str, list[Any]]] = {}
+    given = hpo.get("algorithmHyperParameterRanges") or {}
+    for key, kind_name in (
+        ("integerHyperParameterRanges", "integer"),
+        ("continuousHyperParameterRanges", "continuous"),
+        ("categoricalHyperParameterRanges", "categorical"),
+    ):
+        for entry in given.get(key) or []:
+            name = entry.get("name")
+            if name not in DEFAULTS:
+                raise HpoConfigError(f"{key}: unknown hyperparameter {name!r}; tunable: {sorted(DEFAULTS)}.")
+            if kind_name == "categorical":
+                try:
+                    values = [float(v) for v in entry.get("values") or []]
+                except ValueError as exc:
+                    raise HpoConfigError(f"{name}: categorical values must be numbers here ({exc}).") from exc
+                if not values:
+                    raise HpoConfigError(f"{name}: categorical range needs values.")
+                ranges[name] = (kind_name, values)
+                continue
+            lo, hi = entry.get("minValue"), entry.get("maxValue")
+            if lo is None or hi is None or float(lo) > float(hi):
+                raise HpoConfigError(f"{name}: needs minValue <= maxValue.")
+            if kind_name == "continuous" and name in INTEGER_PARAMS:
+                kind_name = "integer"
+            ranges[name] = (kind_name, [lo, hi])
+    return {"objective": metric, "maximize": kind == "Maximize", "trials": trials, "ranges": ranges}
+
+
+def _count(raw: Any, default: int, name: str, limit: int) -> int:
+    if raw in (None, ""):
+        return default
+    try:
+        value = int(raw)
+    except (TypeError, ValueError) as exc:
+        raise HpoConfigError(f"{name} must be a whole number, not {raw!r}.") from exc
+    if not 1 <= value <= limit:
+        raise HpoConfigError(f"{name} must be between 1 and {limit}.")
+    return value
