@@ -52,6 +52,17 @@ class PersonalizeSettings:
 
 
 @dataclass(frozen=True)
+class PublishSettings:
+    """``storyrec publish-dataset``: how the public release is anonymised, and when it refuses."""
+
+    key: str | None = field(default=None, repr=False)
+    """HMAC-SHA256 key for pseudonymous user ids (``STORYREC_PUBLISH_KEY``); never written anywhere."""
+    min_users: int = 1000
+    min_events_per_user: int = 5
+    time_grain: str = "day"
+
+
+@dataclass(frozen=True)
 class Settings:
     """Everything storyrec reads from its environment, in one immutable object."""
 
@@ -67,6 +78,7 @@ class Settings:
     export_schedule: str = "every day 02:00"
     train_schedule: str = "cron(0 3 1 * ? *)"
     time_zone: str = "UTC"
+    publish: PublishSettings = field(default_factory=PublishSettings)
 
     @property
     def tz(self) -> ZoneInfo:
@@ -118,7 +130,24 @@ class Settings:
             export_schedule=reader.get("STORYREC_EXPORT_SCHEDULE", defaults.export_schedule, _CRON_OR_RATE),
             train_schedule=reader.get("STORYREC_TRAIN_SCHEDULE", defaults.train_schedule, _CRON_OR_RATE),
             time_zone=time_zone,
+            publish=_publish_settings(reader),
         )
+
+
+_GRAIN = re.compile(r"^(day|hour)$")
+
+
+def _publish_settings(reader: _Reader) -> PublishSettings:
+    d = PublishSettings()
+    key = reader.first("STORYREC_PUBLISH_KEY")
+    if key is not None and len(key) < 32:
+        raise ConfigError("STORYREC_PUBLISH_KEY is shorter than 32 characters: use a long random secret")
+    return PublishSettings(
+        key=key,
+        min_users=reader.integer("STORYREC_PUBLISH_MIN_USERS", d.min_users, 1, 1_000_000_000),
+        min_events_per_user=reader.integer("STORYREC_PUBLISH_MIN_EVENTS", d.min_events_per_user, 1, 1_000_000),
+        time_grain=reader.get("STORYREC_PUBLISH_TIME_GRAIN", d.time_grain, _GRAIN),
+    )
 
 
 def _prefix(value: str) -> str:

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import typer
 
-from shared.cli import backfill, export, stack
+from shared.cli import backfill, export, publish, stack
 
 app = typer.Typer(help="storyrec: personalised story recommendations for a Firebase news app.", no_args_is_help=True)
 app.add_typer(stack.app, name="stack")
 stack.register_demo(app)
 backfill.register(app)
 export.register(app)
+publish.register(app)
 
 
 def main() -> None:
