@@ -116,7 +116,8 @@ class _Part:
     sha256: str
 
 
-def _manifests(source: ExportReader, prefix: str) -> list[dict[str, Any]]:
+def read_manifests(source: ExportReader, prefix: str = "") -> list[dict[str, Any]]:
+    """Every export manifest under ``prefix``, oldest date first."""
     keys = [o.key for o in source.list(f"{prefix}{MANIFEST}/") if o.key.endswith("/manifest.json")]
     manifests = [json.loads(source.get_bytes(k)) for k in keys]
     return sorted(manifests, key=lambda m: str(m.get("date")))
@@ -150,7 +151,7 @@ def publish_dataset(source: ExportReader, out_dir: Path, options: PublishOptions
     """Write the public release of the exports in ``source`` to ``out_dir`` (which must not exist yet)."""
     if out_dir.exists() and any(out_dir.iterdir()):
         raise PublishRefused(f"{out_dir} is not empty: a release is written to a new folder")
-    manifests = _manifests(source, prefix)
+    manifests = read_manifests(source, prefix)
     if not manifests:
         raise PublishRefused(f"no export manifest under {prefix}{MANIFEST}/: run an export first")
     interaction_parts = list({p.key: p for m in manifests for p in _parts(m, "interactions")}.values())

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from shared.cli import backfill, export, publish, stack
+from shared.cli import backfill, export, publish, report, stack
 
 app = typer.Typer(help="storyrec: personalised story recommendations for a Firebase news app.", no_args_is_help=True)
 app.add_typer(stack.app, name="stack")
@@ -12,6 +12,7 @@ stack.register_demo(app)
 backfill.register(app)
 export.register(app)
 publish.register(app)
+report.register(app)
 
 
 def main() -> None:
