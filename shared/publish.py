@@ -12,7 +12,8 @@ union of every export's INCREMENTAL parts; items are the newest FULL snapshot. T
 - removes users with fewer than ``min_events_per_user`` events;
 - refuses, writing nothing, when fewer than ``min_users`` users remain.
 
-Each part is checked against the sha256 its manifest records before it is read. The release is
+Each part is downloaded once to a temporary folder (deleted at the end) and checked against the sha256
+its manifest records before it is read. The release is
 written to a temporary folder beside ``out_dir`` and renamed into place at the end, so a failure
 leaves no partial release.
 """
@@ -21,7 +22,6 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-import io
 import json
 import os
 import shutil
@@ -128,19 +128,24 @@ def _parts(manifest: dict[str, Any], dataset: str) -> list[_Part]:
     return [_Part(str(f["key"]), str(f["sha256"])) for f in files]
 
 
-def _read_part(source: ExportReader, part: _Part) -> bytes:
-    data = source.get_bytes(part.key)
-    if hashlib.sha256(data).hexdigest() != part.sha256:
-        raise PublishRefused(f"{part.key} does not match the sha256 its manifest records: re-export it first")
-    return data
+def _download(source: ExportReader, parts: list[_Part], folder: Path) -> dict[str, Path]:
+    """Each part once, to ``folder``, checked against its manifest's sha256 (both passes read the copy)."""
+    local = {}
+    for index, part in enumerate(parts):
+        data = source.get_bytes(part.key)
+        if hashlib.sha256(data).hexdigest() != part.sha256:
+            raise PublishRefused(f"{part.key} does not match the sha256 its manifest records: re-export it first")
+        local[part.key] = folder / f"part-{index:06d}.csv"
+        local[part.key].write_bytes(data)
+    return local
 
 
-def _chunks(part: _Part, data: bytes, columns: list[str]) -> Iterator[pd.DataFrame]:
+def _chunks(key: str, path: Path, columns: list[str]) -> Iterator[pd.DataFrame]:
     try:
-        reader = pd.read_csv(io.BytesIO(data), dtype=str, keep_default_na=False, usecols=columns, chunksize=_CHUNK_ROWS)
+        reader = pd.read_csv(path, dtype=str, keep_default_na=False, usecols=columns, chunksize=_CHUNK_ROWS)
         yield from reader
     except ValueError as exc:  # missing columns, malformed CSV
-        raise PublishRefused(f"{part.key} is not a readable export part: {exc}") from exc
+        raise PublishRefused(f"{key} is not a readable export part: {exc}") from exc
 
 
 def _public_columns(dataset: DatasetType) -> list[str]:
@@ -157,47 +162,54 @@ def publish_dataset(source: ExportReader, out_dir: Path, options: PublishOptions
     interaction_parts = list({p.key: p for m in manifests for p in _parts(m, "interactions")}.values())
     item_parts = _parts(manifests[-1], "items")
 
-    counts = pd.Series(dtype="int64")
-    for part in interaction_parts:
-        for chunk in _chunks(part, _read_part(source, part), ["USER_ID"]):
-            counts = counts.add(chunk["USER_ID"].value_counts(), fill_value=0)
-    kept = counts[counts >= options.min_events_per_user]
-    if len(kept) < options.min_users:
-        raise PublishRefused(
-            f"only {len(kept)} users have at least {options.min_events_per_user} events "
-            f"(of {len(counts)}); a release needs at least {options.min_users}"
-        )
-    names = {uid: pseudonym(options.key, str(uid)) for uid in kept.index}
+    with tempfile.TemporaryDirectory(prefix="storyrec-publish-") as downloads:
+        local = _download(source, interaction_parts + item_parts, Path(downloads))
+        counts = _events_per_user(local, interaction_parts)
+        kept = counts[counts >= options.min_events_per_user]
+        if len(kept) < options.min_users:
+            raise PublishRefused(
+                f"only {len(kept)} users have at least {options.min_events_per_user} events "
+                f"(of {len(counts)}); a release needs at least {options.min_users}"
+            )
+        names = {uid: pseudonym(options.key, str(uid)) for uid in kept.index}
 
-    out_dir.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}-", dir=out_dir.parent))
-    try:
-        rows = _write_interactions(source, interaction_parts, names, options, staging / "interactions.csv")
-        items = _write_items(source, item_parts, staging / "items.csv")
-        files = {p.name: hashlib.sha256(p.read_bytes()).hexdigest() for p in sorted(staging.iterdir())}
-        result = PublishResult(
-            out_dir=out_dir,
-            users=len(kept),
-            interactions=rows,
-            items=items,
-            users_removed=len(counts) - len(kept),
-            interactions_removed=int(counts.sum()) - rows,
-            exports=tuple(str(m.get("date")) for m in manifests),
-            files=files,
-        )
-        (staging / "release.json").write_text(_release_json(result, options), encoding="utf-8")
-        (staging / "README.md").write_text(_readme(result, options), encoding="utf-8")
-        if out_dir.exists():
-            out_dir.rmdir()
-        os.replace(staging, out_dir)
-    except BaseException:
-        shutil.rmtree(staging, ignore_errors=True)
-        raise
+        out_dir.parent.mkdir(parents=True, exist_ok=True)
+        staging = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}-", dir=out_dir.parent))
+        try:
+            rows = _write_interactions(local, interaction_parts, names, options, staging / "interactions.csv")
+            items = _write_items(local, item_parts, staging / "items.csv")
+            files = {p.name: hashlib.sha256(p.read_bytes()).hexdigest() for p in sorted(staging.iterdir())}
+            result = PublishResult(
+                out_dir=out_dir,
+                users=len(kept),
+                interactions=rows,
+                items=items,
+                users_removed=len(counts) - len(kept),
+                interactions_removed=int(counts.sum()) - rows,
+                exports=tuple(str(m.get("date")) for m in manifests),
+                files=files,
+            )
+            (staging / "release.json").write_text(_release_json(result, options), encoding="utf-8")
+            (staging / "README.md").write_text(_readme(result, options), encoding="utf-8")
+            if out_dir.exists():
+                out_dir.rmdir()
+            os.replace(staging, out_dir)
+        except BaseException:
+            shutil.rmtree(staging, ignore_errors=True)
+            raise
     return result
 
 
+def _events_per_user(local: dict[str, Path], parts: list[_Part]) -> pd.Series:
+    counts = pd.Series(dtype="int64")
+    for part in parts:
+        for chunk in _chunks(part.key, local[part.key], ["USER_ID"]):
+            counts = counts.add(chunk["USER_ID"].value_counts(), fill_value=0)
+    return counts
+
+
 def _write_interactions(
-    source: ExportReader, parts: list[_Part], names: dict[str, str], options: PublishOptions, path: Path
+    local: dict[str, Path], parts: list[_Part], names: dict[str, str], options: PublishOptions, path: Path
 ) -> int:
     columns = _public_columns("interactions")
     grain = GRAIN_SECONDS[options.time_grain]
@@ -205,7 +217,7 @@ def _write_interactions(
     with open(path, "w", encoding="utf-8", newline="") as fh:
         fh.write(",".join(columns) + "\n")
         for part in parts:
-            for chunk in _chunks(part, _read_part(source, part), columns):
+            for chunk in _chunks(part.key, local[part.key], columns):
                 chunk = chunk[chunk["USER_ID"].isin(names.keys())]
                 chunk = chunk.assign(
                     USER_ID=chunk["USER_ID"].map(names),
@@ -216,13 +228,13 @@ def _write_interactions(
     return rows
 
 
-def _write_items(source: ExportReader, parts: list[_Part], path: Path) -> int:
+def _write_items(local: dict[str, Path], parts: list[_Part], path: Path) -> int:
     columns = _public_columns("items")
     rows = 0
     with open(path, "w", encoding="utf-8", newline="") as fh:
         fh.write(",".join(columns) + "\n")
         for part in parts:
-            for chunk in _chunks(part, _read_part(source, part), columns):
+            for chunk in _chunks(part.key, local[part.key], columns):
                 chunk[columns].to_csv(fh, header=False, index=False, lineterminator="\n")
                 rows += len(chunk)
     return rows
