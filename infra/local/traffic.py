@@ -125,6 +125,14 @@ class TrafficConfig:
         if self.start.tzinfo is None:
             raise ValueError("start must be an aware datetime")
 
+    @classmethod
+    def ending_before(cls, now: datetime, days: int = 30, **overrides: Any) -> TrafficConfig:
+        """A period of ``days`` that ends a day before ``now`` (hour-aligned, so a seed stays reproducible
+        within the hour): sessions that spill past the period's end still lie in the past, as capture
+        requires (it quarantines timestamps in the future)."""
+        end = now.astimezone(UTC).replace(minute=0, second=0, microsecond=0) - timedelta(days=1)
+        return cls(start=end - timedelta(days=days), days=days, **overrides)
+
     @property
     def start_ts(self) -> int:
         return int(self.start.timestamp())

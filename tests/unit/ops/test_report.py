@@ -83,3 +83,14 @@ def test_gather_counts_by_day_type_and_reason_and_reads_the_manifests() -> None:
     assert now - timedelta(days=3) < datetime.combine(
         min(c.day for c in data.interactions_per_day or ()), datetime.min.time(), UTC
     )
+
+
+def test_the_cli_offers_report_and_publish_dataset() -> None:
+    from typer.testing import CliRunner
+
+    from shared.cli import app
+
+    listed = CliRunner().invoke(app, ["--help"])
+    assert listed.exit_code == 0 and "report" in listed.output and "publish-dataset" in listed.output
+    for command in ("report", "publish-dataset"):
+        assert CliRunner().invoke(app, [command, "--help"]).exit_code == 0

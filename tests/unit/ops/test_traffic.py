@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import csv
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from functools import cache
 from pathlib import Path
 
@@ -163,3 +163,13 @@ def test_documents_pass_capture_and_match_the_csv(tmp_path: Path) -> None:
 
 def _cell(value: object) -> str:
     return "" if value is None else str(value)
+
+
+def test_a_period_ending_before_now_gives_no_click_from_the_future() -> None:
+    now = datetime(2026, 11, 29, 15, 42, 7, tzinfo=UTC)
+    config = TrafficConfig.ending_before(now, days=2, users=50, stories=40, interactions=3_000, seed=4)
+    assert config == TrafficConfig.ending_before(
+        now.replace(minute=1), days=2, users=50, stories=40, interactions=3_000, seed=4
+    )
+    latest = max(w.data["createdAt"] for w in click_documents(config, build_catalogue(config)))
+    assert now - timedelta(days=2) < latest < now - timedelta(hours=12)
