@@ -153,6 +153,17 @@ def _export_settings(env: Mapping[str, str]) -> tuple[ExportSettings, ServiceTim
 
 
 @dataclass(frozen=True)
+class PublishSettings:
+    """``storyrec publish-dataset``: how the public release is anonymised, and when it refuses."""
+
+    key: str | None = field(default=None, repr=False)
+    """HMAC-SHA256 key for pseudonymous user ids (``STORYREC_PUBLISH_KEY``); never written anywhere."""
+    min_users: int = 1000
+    min_events_per_user: int = 5
+    time_grain: str = "day"
+
+
+@dataclass(frozen=True)
 class Settings:
     """Everything storyrec reads from its environment, in one immutable object."""
 
@@ -173,6 +184,7 @@ class Settings:
     """Where capture sends its metrics: ``log`` (the structured log) or ``cloudwatch``."""
     export: ExportSettings = field(default_factory=ExportSettings)
     timeouts: ServiceTimeouts = field(default_factory=ServiceTimeouts)
+    publish: PublishSettings = field(default_factory=PublishSettings)
 
     @property
     def tz(self) -> ZoneInfo:
@@ -219,6 +231,7 @@ class Settings:
             capture_metrics=reader.choice("STORYREC_CAPTURE_METRICS", defaults.capture_metrics, ("log", "cloudwatch")),
             export=export,
             timeouts=timeouts,
+            publish=_publish_settings(reader),
         )
 
 
@@ -239,6 +252,19 @@ def _time_zone(reader: _Reader) -> str:
     except (ZoneInfoNotFoundError, ValueError) as exc:
         raise ConfigError(f"STORYREC_TIME_ZONE={time_zone!r} is not an IANA time zone") from exc
     return time_zone
+
+
+def _publish_settings(reader: _Reader) -> PublishSettings:
+    d = PublishSettings()
+    key = reader.first("STORYREC_PUBLISH_KEY")
+    if key is not None and len(key) < 32:
+        raise ConfigError("STORYREC_PUBLISH_KEY is shorter than 32 characters: use a long random secret")
+    return PublishSettings(
+        key=key,
+        min_users=reader.integer("STORYREC_PUBLISH_MIN_USERS", d.min_users, 1, 1_000_000_000),
+        min_events_per_user=reader.integer("STORYREC_PUBLISH_MIN_EVENTS", d.min_events_per_user, 1, 1_000_000),
+        time_grain=reader.choice("STORYREC_PUBLISH_TIME_GRAIN", d.time_grain, ("day", "hour")),
+    )
 
 
 def _prefix(value: str) -> str:

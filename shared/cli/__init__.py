@@ -8,11 +8,13 @@ from __future__ import annotations
 
 import typer
 
-from shared.cli import backfill, export
+from shared.cli import backfill, export, publish, report
 
 app = typer.Typer(help="storyrec: personalised story recommendations for a Firebase news app.", no_args_is_help=True)
 backfill.register(app)
 export.register(app)
+publish.register(app)
+report.register(app)
 
 
 def main() -> None:

@@ -1,0 +1,56 @@
+"""``storyrec report``: the pipeline's state as one self-contained HTML file with plots."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+Out = Annotated[Path, typer.Option("--out", "-o", help="HTML file to write.")]
+Days = Annotated[int, typer.Option("--days", min=1, max=366, help="Days of interactions to plot.")]
+ExportsDir = Annotated[
+    Path | None,
+    typer.Option(
+        "--exports-dir",
+        exists=True,
+        file_okay=False,
+        help="A local copy of the backup bucket to read export manifests from. Default: the bucket itself.",
+    ),
+]
+
+
+def report(out: Out = Path("storyrec-report.html"), days: Days = 30, exports_dir: ExportsDir = None) -> None:
+    """Interactions per day by type, quarantine reasons, exports, solution versions and feeds, in one file.
+
+    Exit codes: 0 written, 2 configuration (or the `report` extra is not installed).
+    """
+    from shared import wiring
+    from shared.config import Settings
+    from shared.errors import ConfigError
+    from shared.publish import ExportReader, FolderExport
+    from shared.report import gather_report_data, render_html
+    from shared.report.firestore_counter import FirestoreCounter
+
+    try:
+        import matplotlib  # noqa: F401
+    except ImportError as exc:
+        typer.echo("the report needs matplotlib: pip install 'storyrec[report]'", err=True)
+        raise typer.Exit(2) from exc
+    try:
+        settings = Settings.from_env(os.environ)
+    except ConfigError as exc:
+        typer.echo(f"configuration error: {exc}", err=True)
+        raise typer.Exit(2) from exc
+    backup: ExportReader = FolderExport(exports_dir) if exports_dir else wiring.backup_store(settings)
+    counter = FirestoreCounter(wiring.firestore_client(settings))
+    data = gather_report_data(settings, counter, backup, wiring.utc_now(), days=days)
+    page = render_html(data)
+    out.write_text(page, encoding="utf-8")
+    typer.echo(f"{out} ({len(page.encode('utf-8')) / 1000:.0f} kB)")
+
+
+def register(app: typer.Typer) -> None:
+    """Add ``report`` to the operator CLI."""
+    app.command("report")(report)

@@ -1,0 +1,77 @@
+"""What the report shows, as plain typed data. Sources fill it; :mod:`shared.report.render` draws it.
+
+A section that is ``None`` has no data source yet (the renderer says so); an empty tuple means the
+source exists and had nothing to report.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from typing import Literal
+
+Decision = Literal["promoted", "kept", "serving", "failed", "pending"]
+
+
+@dataclass(frozen=True)
+class DailyCount:
+    """Interactions of one type on one day (by TIMESTAMP, in the configured time zone)."""
+
+    day: date
+    event_type: str
+    count: int
+
+
+@dataclass(frozen=True)
+class ReasonCount:
+    """Quarantined documents with one reason code."""
+
+    reason: str
+    count: int
+
+
+@dataclass(frozen=True)
+class ExportRun:
+    """One export, from its manifest."""
+
+    day: date
+    run_id: str
+    rows: dict[str, int]
+    rejected: dict[str, int] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class SolutionVersion:
+    """A trained solution version, its offline metrics and what the promotion step decided."""
+
+    name: str
+    created: datetime
+    metrics: dict[str, float]
+    decision: Decision
+    reason: str = ""
+
+
+@dataclass(frozen=True)
+class FeedSnapshot:
+    """Feeds at report time: how many users have one, how old they are, how much of the catalogue they use."""
+
+    users_total: int
+    users_with_feed: int
+    ages_hours: tuple[float, ...]
+    """Age of each feed (now minus its last refresh)."""
+    items_total: int
+    items_in_feeds: int
+
+
+@dataclass(frozen=True)
+class ReportData:
+    """Everything one report renders."""
+
+    project: str
+    generated_at: datetime
+    interactions_per_day: tuple[DailyCount, ...] | None = None
+    quarantine: tuple[ReasonCount, ...] | None = None
+    exports: tuple[ExportRun, ...] | None = None
+    solution_versions: tuple[SolutionVersion, ...] | None = None
+    feeds: FeedSnapshot | None = None
+    notes: tuple[str, ...] = ()

@@ -1,0 +1,112 @@
+"""Fill :class:`ReportData` from what exists today: Firestore counts and the export manifests.
+
+Counting goes through :class:`DocumentCounter`, a port with one method: Firestore's ``count()``
+aggregation in production (:class:`shared.report.firestore_counter.FirestoreCounter`, one cheap
+aggregation per day and event type, no documents read), or a plain query over any
+:class:`~shared.ports.DocumentStore` (:class:`StoreCounter`) in tests. Solution versions and feeds
+have no source yet: they stay ``None`` and render as "no data yet".
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import UTC, date, datetime, time, timedelta
+from typing import Any, Protocol
+from zoneinfo import ZoneInfo
+
+from shared.capture.validation import Reason
+from shared.config import Settings
+from shared.limits import EVENT_TYPES
+from shared.ports import DocumentStore, Query, Where
+from shared.publish import ExportReader, read_manifests
+from shared.report.data import DailyCount, ExportRun, ReasonCount, ReportData
+
+_RANGE = frozenset({"<", "<=", ">", ">=", "!="})
+
+
+class DocumentCounter(Protocol):
+    """Counts the documents of a collection that match every filter, without reading them."""
+
+    def count(self, collection: str, where: Sequence[Where] = ()) -> int: ...
+
+
+class StoreCounter:
+    """A counter over any DocumentStore (reads the matching documents: for tests and small stores)."""
+
+    def __init__(self, store: DocumentStore) -> None:
+        self._store = store
+
+    def count(self, collection: str, where: Sequence[Where] = ()) -> int:
+        # Firestore wants a range-filtered field ordered first
+        ranged = tuple(dict.fromkeys(w.field for w in where if w.op in _RANGE))
+        return len(self._store.query(Query(collection, tuple(where), order_by=ranged)))
+
+
+def day_bounds(day: date, zone: ZoneInfo) -> tuple[int, int]:
+    """``[start, end)`` of ``day`` in ``zone``, as Unix seconds (what TIMESTAMP holds)."""
+    start = datetime.combine(day, time(0), tzinfo=zone)
+    end = datetime.combine(day + timedelta(days=1), time(0), tzinfo=zone)
+    return int(start.astimezone(UTC).timestamp()), int(end.astimezone(UTC).timestamp())
+
+
+def interactions_per_day(
+    counter: DocumentCounter, collection: str, days: Sequence[date], zone: ZoneInfo
+) -> tuple[DailyCount, ...]:
+    """Interactions per day and event type; days with none are left out."""
+    out = []
+    for day in days:
+        start, end = day_bounds(day, zone)
+        for event_type in EVENT_TYPES:
+            where = (
+                Where("EVENT_TYPE", "==", event_type),
+                Where("TIMESTAMP", ">=", start),
+                Where("TIMESTAMP", "<", end),
+            )
+            n = counter.count(collection, where)
+            if n:
+                out.append(DailyCount(day, event_type, n))
+    return tuple(out)
+
+
+def quarantine_by_reason(counter: DocumentCounter, collection: str) -> tuple[ReasonCount, ...]:
+    """Quarantined documents per known reason code, plus ``other`` for codes this version does not know."""
+    counts = [ReasonCount(r.value, counter.count(collection, (Where("reason", "==", r.value),))) for r in Reason]
+    known = sum(c.count for c in counts)
+    other = counter.count(collection) - known
+    if other > 0:
+        counts.append(ReasonCount("other", other))
+    return tuple(c for c in counts if c.count)
+
+
+def export_runs(reader: ExportReader, prefix: str = "") -> tuple[ExportRun, ...]:
+    """One row per export manifest."""
+    runs = []
+    for m in read_manifests(reader, prefix):
+        datasets: dict[str, Any] = m.get("datasets", {})
+        rows = {name: int(d.get("rows", 0)) for name, d in datasets.items()}
+        rejected: dict[str, int] = {}
+        for d in datasets.values():
+            for reason, n in d.get("rejected", {}).items():
+                rejected[reason] = rejected.get(reason, 0) + int(n)
+        runs.append(ExportRun(date.fromisoformat(str(m["date"])), str(m.get("run_id", "")), rows, rejected))
+    return tuple(runs)
+
+
+def gather_report_data(
+    settings: Settings, counter: DocumentCounter, backup: ExportReader, now: datetime, days: int = 30
+) -> ReportData:
+    """Everything the report can show today, for the last ``days`` days up to ``now``."""
+    zone = settings.tz
+    today = now.astimezone(zone).date()
+    window = [today - timedelta(days=n) for n in range(days - 1, -1, -1)]
+    cols = settings.collections
+    return ReportData(
+        project=settings.gcp_project,
+        generated_at=now,
+        interactions_per_day=interactions_per_day(counter, cols.ml_interactions, window, zone),
+        quarantine=quarantine_by_reason(counter, cols.quarantine),
+        exports=export_runs(backup, settings.import_prefix),
+        solution_versions=None,
+        feeds=None,
+        notes=(f"Interactions: the {days} days up to {today.isoformat()} ({settings.time_zone}).",),
+    )

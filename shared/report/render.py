@@ -1,0 +1,266 @@
+"""One self-contained HTML file from :class:`ReportData`: inline CSS and inline SVG plots, no URL fetched.
+
+Plots are drawn with matplotlib (the ``report`` extra) straight to SVG with text as paths, so the page
+looks the same without any font or network. A section without a data source renders a "no data yet"
+panel naming what will fill it.
+"""
+
+from __future__ import annotations
+
+import html
+import io
+import re
+from collections import defaultdict
+from collections.abc import Callable, Sequence
+from datetime import date
+from typing import TYPE_CHECKING, Any
+
+from shared.report.data import DailyCount, ExportRun, FeedSnapshot, ReasonCount, ReportData, SolutionVersion
+
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
+
+EVENT_ORDER = ("open", "read", "like", "save", "comment")
+METRICS = (
+    "normalized_discounted_cumulative_gain_at_10",
+    "precision_at_10",
+    "mean_reciprocal_rank_at_25",
+    "coverage",
+)
+DECISION_STYLE = {
+    "serving": ("#1b7f3b", "*"),
+    "promoted": ("#2a6fdb", "^"),
+    "kept": ("#888888", "o"),
+    "failed": ("#c0392b", "x"),
+    "pending": ("#e0a100", "s"),
+}
+_XML_PROLOGUE = re.compile(r"<\?xml[^>]*\?>\s*|<!DOCTYPE[^>]*>\s*|<metadata>.*?</metadata>\s*", re.DOTALL)
+_ID_REF = re.compile(r"""(\bid="|href="#|url\(#)([^")]+)""")
+_CSS = """
+body{font-family:system-ui,-apple-system,"Segoe UI",Roboto,sans-serif;margin:2rem auto;max-width:1100px;
+color:#222;padding:0 1rem}
+h1{font-size:1.6rem;margin-bottom:.2rem}.sub{color:#666;margin-top:0}
+section{margin:2rem 0;border-top:1px solid #ddd;padding-top:1rem}
+figure{margin:0}figure svg{width:100%;height:auto;max-width:1000px}
+figcaption{color:#555;font-size:.9rem}
+.empty{background:#f6f6f6;border:1px dashed #bbb;padding:1.2rem;color:#555;border-radius:6px}
+.tiles{display:flex;gap:1rem;flex-wrap:wrap}.tile{background:#f3f6fb;border-radius:6px;padding:.8rem 1rem}
+.tile b{display:block;font-size:1.4rem}
+table{border-collapse:collapse;font-size:.9rem}td,th{border-bottom:1px solid #e3e3e3;padding:.3rem .7rem;
+text-align:right}th:first-child,td:first-child{text-align:left}
+"""
+
+
+def render_html(data: ReportData) -> str:
+    """The whole report as one HTML document."""
+    sections = [
+        _section(
+            "interactions",
+            "Interactions per day, by type",
+            data.interactions_per_day,
+            _interactions,
+            "ml_interactions counts by TIMESTAMP day (Firestore count()).",
+        ),
+        _section(
+            "quarantine",
+            "Quarantined documents, by reason",
+            data.quarantine,
+            _quarantine,
+            "ml_quarantine counts by reason.",
+        ),
+        _section("exports", "Daily exports", data.exports, _exports, "The export manifests in the backup bucket."),
+        _section(
+            "solutions",
+            "Solution versions: offline metrics and promotion decisions",
+            data.solution_versions,
+            _solutions,
+            "Filled once the train/promote stage records its solution versions.",
+        ),
+        _feeds_section(data.feeds),
+    ]
+    notes = "".join(f"<li>{html.escape(n)}</li>" for n in data.notes)
+    generated = data.generated_at.isoformat(timespec="seconds")
+    return f"""<!DOCTYPE html>
+<html lang="en"><head><meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<title>storyrec report: {html.escape(data.project)}</title>
+<style>{_CSS}</style></head>
+<body>
+<h1>storyrec pipeline report</h1>
+<p class="sub">project {html.escape(data.project)} · generated {html.escape(generated)}</p>
+{_tiles(data)}
+{"".join(sections)}
+{f"<section><h2>Notes</h2><ul>{notes}</ul></section>" if notes else ""}
+</body></html>
+"""
+
+
+def _section(
+    name: str, title: str, rows: Sequence[Any] | None, draw: Callable[[Sequence[Any]], str], source: str
+) -> str:
+    if rows is None:
+        body = _empty(f"No data yet: no data source is connected. {source}")
+    elif not rows:
+        body = _empty(f"No data yet: the source has nothing to show. {source}")
+    else:
+        body = draw(rows)
+    return f'<section data-section="{name}"><h2>{html.escape(title)}</h2>{body}</section>\n'
+
+
+def _empty(text: str) -> str:
+    return f'<div class="empty" data-empty="true">{html.escape(text)}</div>'
+
+
+def _tiles(data: ReportData) -> str:
+    tiles = []
+    if data.interactions_per_day:
+        tiles.append(("interactions", f"{sum(c.count for c in data.interactions_per_day):,}"))
+    if data.quarantine is not None:
+        tiles.append(("quarantined", f"{sum(c.count for c in data.quarantine):,}"))
+    if data.exports:
+        tiles.append(("last export", max(e.day for e in data.exports).isoformat()))
+    if data.solution_versions:
+        serving = [v.name for v in data.solution_versions if v.decision == "serving"]
+        tiles.append(("serving version", serving[-1] if serving else "none"))
+    if data.feeds:
+        tiles.append(("users with a feed", f"{data.feeds.users_with_feed:,} / {data.feeds.users_total:,}"))
+    cells = "".join(f'<div class="tile">{html.escape(k)}<b>{html.escape(v)}</b></div>' for k, v in tiles)
+    return f'<div class="tiles">{cells}</div>'
+
+
+def _figure(name: str, fig: Figure, caption: str) -> str:
+    from matplotlib import rc_context
+
+    buf = io.StringIO()
+    with rc_context({"svg.fonttype": "path", "svg.hashsalt": name}):
+        fig.savefig(buf, format="svg", bbox_inches="tight", metadata={"Date": None})
+    svg = _XML_PROLOGUE.sub("", buf.getvalue())
+    # several SVGs share one HTML document: give each its own id namespace (glyphs, clip paths, groups)
+    svg = _ID_REF.sub(lambda m: f"{m.group(1)}{name}-{m.group(2)}", svg)
+    return f'<figure class="plot" data-plot="{name}">{svg}<figcaption>{html.escape(caption)}</figcaption></figure>'
+
+
+def _new_figure(width: float = 10.0, height: float = 4.0) -> Figure:
+    from matplotlib.figure import Figure
+
+    return Figure(figsize=(width, height), layout="constrained")
+
+
+def _dates(days: Sequence[date]) -> Any:
+    import numpy as np
+
+    return np.array(days, dtype="datetime64[D]")
+
+
+def _interactions(rows: Sequence[DailyCount]) -> str:
+    days = sorted({r.day for r in rows})
+    types = [t for t in EVENT_ORDER if any(r.event_type == t for r in rows)]
+    types += sorted({r.event_type for r in rows} - set(types))
+    counts: dict[str, dict[Any, int]] = defaultdict(dict)
+    for r in rows:
+        counts[r.event_type][r.day] = counts[r.event_type].get(r.day, 0) + r.count
+    fig = _new_figure()
+    ax = fig.add_subplot()
+    bottom = [0] * len(days)
+    for t in types:
+        values = [counts[t].get(d, 0) for d in days]
+        ax.bar(_dates(days), values, bottom=bottom, label=t, width=0.8)
+        bottom = [b + v for b, v in zip(bottom, values, strict=True)]
+    ax.set_ylabel("interactions")
+    ax.legend(ncols=len(types), loc="lower left", bbox_to_anchor=(0, 1), frameon=False)
+    fig.autofmt_xdate()
+    total = sum(bottom)
+    return _figure("interactions-per-day", fig, f"{total:,} interactions over {len(days)} days.")
+
+
+def _quarantine(rows: Sequence[ReasonCount]) -> str:
+    ordered = sorted(rows, key=lambda r: r.count)
+    fig = _new_figure(10.0, max(2.0, 0.4 * len(ordered) + 1))
+    ax = fig.add_subplot()
+    bars = ax.barh([r.reason for r in ordered], [r.count for r in ordered], color="#c0392b")
+    ax.bar_label(bars, padding=3)
+    ax.set_xlabel("documents")
+    total = sum(r.count for r in rows)
+    return _figure("quarantine-reasons", fig, f"{total:,} quarantined documents, {len(rows)} reasons.")
+
+
+def _exports(runs: Sequence[ExportRun]) -> str:
+    ordered = sorted(runs, key=lambda r: r.day)
+    datasets = sorted({d for r in ordered for d in r.rows})
+    head = "".join(f"<th>{html.escape(d)} rows</th>" for d in datasets)
+    body = "".join(
+        f"<tr><td>{r.day.isoformat()}</td>"
+        + "".join(f"<td>{r.rows.get(d, 0):,}</td>" for d in datasets)
+        + f"<td>{sum(r.rejected.values()):,}</td><td>{html.escape(r.run_id)}</td></tr>"
+        for r in ordered[-14:]
+    )
+    fig = _new_figure(10.0, 3.0)
+    ax = fig.add_subplot()
+    for d in datasets:
+        ax.plot(_dates([r.day for r in ordered]), [r.rows.get(d, 0) for r in ordered], marker="o", label=d)
+    ax.set_ylabel("rows exported")
+    ax.legend(ncols=len(datasets), loc="lower left", bbox_to_anchor=(0, 1), frameon=False)
+    fig.autofmt_xdate()
+    plot = _figure("export-rows", fig, f"{len(ordered)} export runs (table: the last 14).")
+    table = f"<table><tr><th>date</th>{head}<th>rejected</th><th>run</th></tr>{body}</table>"
+    return plot + table
+
+
+def _solutions(versions: Sequence[SolutionVersion]) -> str:
+    ordered = sorted(versions, key=lambda v: v.created)
+    fig = _new_figure()
+    ax = fig.add_subplot()
+    x = list(range(len(ordered)))
+    for metric in METRICS:
+        ax.plot(x, [v.metrics.get(metric, float("nan")) for v in ordered], label=_short(metric), alpha=0.8)
+    key_metric = METRICS[0]
+    for decision, (colour, marker) in DECISION_STYLE.items():
+        chosen = [i for i, v in enumerate(ordered) if v.decision == decision]
+        if chosen:
+            ys = [ordered[i].metrics.get(key_metric, float("nan")) for i in chosen]
+            ax.scatter(chosen, ys, color=colour, marker=marker, s=120, zorder=3, label=decision)
+    ax.set_xticks(x, [f"{v.name}\n{v.created:%Y-%m-%d}" for v in ordered], fontsize=8)
+    ax.set_ylabel("offline metric")
+    ax.legend(ncols=3, frameon=False, fontsize=8)
+    rows = "".join(
+        f"<tr><td>{html.escape(v.name)}</td><td>{html.escape(v.decision)}</td>"
+        f"<td>{v.metrics.get(key_metric, float('nan')):.4f}</td><td>{html.escape(v.reason)}</td></tr>"
+        for v in ordered
+    )
+    table = f"<table><tr><th>version</th><th>decision</th><th>{_short(key_metric)}</th><th>why</th></tr>{rows}</table>"
+    caption = f"{len(ordered)} solution versions; markers on {_short(key_metric)} show each promotion decision."
+    return _figure("solution-metrics", fig, caption) + table
+
+
+def _short(metric: str) -> str:
+    return (
+        metric.replace("normalized_discounted_cumulative_gain", "NDCG")
+        .replace("mean_reciprocal_rank", "MRR")
+        .replace("precision", "precision")
+        .replace("_at_", "@")
+    )
+
+
+def _feeds_section(feeds: FeedSnapshot | None) -> str:
+    title = "Feeds: coverage and freshness"
+    if feeds is None:
+        body = _empty("No data yet: no data source is connected. Filled once the recommend stage writes feeds.")
+        return f'<section data-section="feeds"><h2>{title}</h2>{body}</section>\n'
+    fig = _new_figure(10.0, 3.5)
+    left, right = fig.subplots(1, 2)
+    shares = [
+        feeds.users_with_feed / max(1, feeds.users_total),
+        feeds.items_in_feeds / max(1, feeds.items_total),
+    ]
+    bars = left.barh(["users with a feed", "catalogue in feeds"], shares, color=["#2a6fdb", "#1b7f3b"])
+    left.bar_label(bars, labels=[f"{s:.0%}" for s in shares], padding=3)
+    left.set_xlim(0, 1.15)
+    left.set_title("coverage")
+    if feeds.ages_hours:
+        right.hist(feeds.ages_hours, bins=24, color="#e0a100")
+    right.set_xlabel("feed age (hours)")
+    right.set_title("freshness")
+    ages = sorted(feeds.ages_hours)
+    median = ages[len(ages) // 2] if ages else float("nan")
+    caption = f"{feeds.users_with_feed:,} of {feeds.users_total:,} users have a feed; median age {median:.1f} h."
+    return f'<section data-section="feeds"><h2>{title}</h2>{_figure("feeds", fig, caption)}</section>\n'

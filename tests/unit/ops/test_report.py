@@ -1,0 +1,96 @@
+"""The report: self-contained HTML, a plot per filled section, "no data yet" panels, and the gathering."""
+
+from __future__ import annotations
+
+import re
+from datetime import UTC, date, datetime, timedelta
+from zoneinfo import ZoneInfo
+
+import pytest
+
+from shared.adapters.memory import InMemoryDocumentStore, InMemoryObjectStore
+from shared.config import Settings
+from shared.ports import Write
+from shared.report import StoreCounter, gather_report_data, render_html
+from shared.report.gather import day_bounds, export_runs
+from tests.unit.ops.report_samples import full_report_data, today_report_data
+
+pytestmark = pytest.mark.unit
+EXTERNAL = re.compile(
+    r"""(?:src|href)\s*=\s*["']?\s*(?:https?:|//)|url\(\s*["']?(?!#)|@import|<script\b[^>]*\bsrc|<link\b|<iframe""",
+    re.I,
+)
+PLOTS = {"interactions-per-day", "quarantine-reasons", "export-rows", "solution-metrics", "feeds"}
+
+
+def _plots(page: str) -> set[str]:
+    return set(re.findall(r'<figure class="plot" data-plot="([^"]+)"><svg', page))
+
+
+def test_every_section_has_its_plot_and_nothing_is_fetched() -> None:
+    page = render_html(full_report_data())
+    assert _plots(page) == PLOTS
+    assert "data-empty" not in page
+    assert not EXTERNAL.search(page), EXTERNAL.search(page)
+    assert len(page.encode()) < 1_000_000
+    ids = re.findall(r'\bid="([^"]+)"', page)
+    assert len(ids) == len(set(ids)), "inline SVGs share element ids: one plot would clip with another's path"
+
+
+def test_sections_without_a_source_say_no_data_yet() -> None:
+    page = render_html(today_report_data())
+    assert _plots(page) == {"interactions-per-day", "export-rows"}
+    for section in ("quarantine", "solutions", "feeds"):
+        block = re.search(rf'<section data-section="{section}">(.*?)</section>', page, re.S)
+        assert block and 'data-empty="true">No data yet' in block.group(1), section
+
+
+def test_text_from_the_data_is_escaped() -> None:
+    data = full_report_data()
+    hostile = "<script>alert(1)</script>"
+    page = render_html(type(data)(**{**data.__dict__, "project": hostile, "notes": (hostile,)}))
+    assert hostile not in page and "&lt;script&gt;" in page
+
+
+def test_gather_counts_by_day_type_and_reason_and_reads_the_manifests() -> None:
+    settings = Settings.from_env({"STORYREC_GCP_PROJECT": "p", "STORYREC_TIME_ZONE": "America/Sao_Paulo"})
+    zone = ZoneInfo("America/Sao_Paulo")
+    docs = InMemoryDocumentStore()
+    start, _ = day_bounds(date(2026, 11, 27), zone)
+    writes = [
+        Write(f"ml_interactions/c{i}", data={"EVENT_TYPE": t, "TIMESTAMP": start + offset})
+        for i, (t, offset) in enumerate(
+            [("open", 0), ("open", 86_399), ("read", 86_400), ("like", 2 * 86_400 + 5), ("open", -1)]
+        )
+    ]
+    writes += [Write(f"ml_quarantine/q{i}", data={"reason": r}) for i, r in enumerate(["unknown_type"] * 3 + ["odd"])]
+    docs.write_batch(writes)
+    backup = InMemoryObjectStore()
+    backup.put_bytes(
+        "manifests/dt=2026-11-27/manifest.json",
+        b'{"date": "2026-11-27", "run_id": "r1", "datasets": {"interactions": {"rows": 3, "rejected": {"too_long": 2}},'
+        b' "items": {"rows": 9, "rejected": {}}}}',
+    )
+    now = datetime(2026, 11, 29, 12, tzinfo=UTC)
+    data = gather_report_data(settings, StoreCounter(docs), backup, now, days=3)
+    counts = {(c.day.isoformat(), c.event_type): c.count for c in data.interactions_per_day or ()}
+    assert counts == {("2026-11-27", "open"): 2, ("2026-11-28", "read"): 1, ("2026-11-29", "like"): 1}
+    assert {(q.reason, q.count) for q in data.quarantine or ()} == {("unknown_type", 3), ("other", 1)}
+    [run] = export_runs(backup)
+    assert (run.day, run.rows, run.rejected) == (date(2026, 11, 27), {"interactions": 3, "items": 9}, {"too_long": 2})
+    assert data.solution_versions is None and data.feeds is None
+    assert _plots(render_html(data)) == {"interactions-per-day", "quarantine-reasons", "export-rows"}
+    assert now - timedelta(days=3) < datetime.combine(
+        min(c.day for c in data.interactions_per_day or ()), datetime.min.time(), UTC
+    )
+
+
+def test_the_cli_offers_report_and_publish_dataset() -> None:
+    from typer.testing import CliRunner
+
+    from shared.cli import app
+
+    listed = CliRunner().invoke(app, ["--help"])
+    assert listed.exit_code == 0 and "report" in listed.output and "publish-dataset" in listed.output
+    for command in ("report", "publish-dataset"):
+        assert CliRunner().invoke(app, [command, "--help"]).exit_code == 0
