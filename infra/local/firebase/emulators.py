@@ -106,23 +106,27 @@ def firestore_with_rules(rules: Path, log_dir: Path, timeout: float = 60.0) -> I
 
 @dataclass(frozen=True)
 class Suite:
-    """A running emulator suite: the Firestore host, the env a client needs, and the suite's log."""
+    """A running emulator suite: the Firestore (and Pub/Sub) host, the env a client needs, the suite's log."""
 
     firestore_host: str
     functions_port: int
     log: Path
+    pubsub_host: str | None = None
 
     @property
     def env(self) -> dict[str, str]:
-        return {"FIRESTORE_EMULATOR_HOST": self.firestore_host, "GOOGLE_CLOUD_PROJECT": PROJECT}
+        env = {"FIRESTORE_EMULATOR_HOST": self.firestore_host, "GOOGLE_CLOUD_PROJECT": PROJECT}
+        if self.pubsub_host:
+            env["PUBSUB_EMULATOR_HOST"] = self.pubsub_host
+        return env
 
     def output(self) -> str:
         return self.log.read_text(errors="replace")
 
 
-def _suite_config() -> tuple[dict[str, object], int, int]:
-    fs, fn = free_port(), free_port()
-    emulators = {
+def _suite_config(pubsub: bool = False) -> tuple[dict[str, object], int, int, int | None]:
+    fs, fn, ps = free_port(), free_port(), free_port() if pubsub else None
+    emulators: dict[str, object] = {
         "singleProjectMode": True,
         "firestore": {"host": "127.0.0.1", "port": fs, "websocketPort": free_port()},
         "functions": {"host": "127.0.0.1", "port": fn},
@@ -131,19 +135,25 @@ def _suite_config() -> tuple[dict[str, object], int, int]:
         "eventarc": {"host": "127.0.0.1", "port": free_port()},
         "ui": {"enabled": False},
     }
+    if ps is not None:
+        emulators["pubsub"] = {"host": "127.0.0.1", "port": ps}
     config: dict[str, object] = {
         "functions": [{"source": "functions_gcp", "codebase": "default", "runtime": "python311"}],
         "firestore": {"rules": "firestore.rules"},
         "emulators": emulators,
     }
-    return config, fs, fn
+    return config, fs, fn, ps
 
 
 @contextlib.contextmanager
-def firebase_suite(work: Path, tools_env: Mapping[str, str], functions: int, timeout: float = 120.0) -> Iterator[Suite]:
+def firebase_suite(
+    work: Path, tools_env: Mapping[str, str], functions: int, timeout: float = 120.0, *, pubsub: bool = False
+) -> Iterator[Suite]:
     """firebase-tools running the Firestore and Functions emulators over the bundled functions_gcp.
 
     ``functions`` is how many functions must report "initialized" before the suite counts as ready.
+    ``pubsub`` adds the Pub/Sub emulator, whose messages the Functions emulator delivers to
+    ``on_message_published`` functions.
     """
     firebase = tools_env.get("FIREBASE_TOOLS") or str(HERE / "node_modules" / ".bin" / "firebase")
     work.mkdir(parents=True, exist_ok=True)
@@ -151,7 +161,7 @@ def firebase_suite(work: Path, tools_env: Mapping[str, str], functions: int, tim
         link = work / name
         if not link.exists():
             link.symlink_to(REPO_ROOT / name)
-    config, fs_port, fn_port = _suite_config()
+    config, fs_port, fn_port, ps_port = _suite_config(pubsub)
     (work / "firebase.json").write_text(json.dumps(config, indent=2))
     home = work / "home"
     home.mkdir(exist_ok=True)
@@ -159,11 +169,12 @@ def firebase_suite(work: Path, tools_env: Mapping[str, str], functions: int, tim
     for key in ("FIRESTORE_EMULATOR_HOST", "PUBSUB_EMULATOR_HOST", "FIREBASE_AUTH_EMULATOR_HOST"):
         env.pop(key, None)
     log = work / "suite.log"
-    cmd = [firebase, "emulators:start", "--only", "firestore,functions", "--project", PROJECT]
+    only = "firestore,functions,pubsub" if pubsub else "firestore,functions"
+    cmd = [firebase, "emulators:start", "--only", only, "--project", PROJECT]
 
     def ready() -> bool:
         text = log.read_text(errors="replace")
         return "All emulators ready" in text and text.count("function initialized") >= functions
 
     with _running(cmd, log, ready, timeout, env=env, cwd=work):
-        yield Suite(f"127.0.0.1:{fs_port}", fn_port, log)
+        yield Suite(f"127.0.0.1:{fs_port}", fn_port, log, f"127.0.0.1:{ps_port}" if ps_port else None)
