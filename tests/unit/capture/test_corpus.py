@@ -73,11 +73,11 @@ def _ml_paths(store: InMemoryDocumentStore, collection: str) -> list[str]:
 
 
 def _assert_exportable(dataset: str, record: dict[str, Any]) -> None:
-    converter = RowConverter(load_schema(dataset))  # type: ignore[arg-type]
+    converter = RowConverter(load_schema(dataset))
     line = converter.convert(Snapshot("x", "x", record))
     assert line is not None, f"the export rejects a captured record: {dict(converter.rejected)}"
     [cells] = list(csv.reader(io.StringIO(line)))
-    for cell, rule in zip(cells, rules(dataset), strict=True):  # type: ignore[arg-type]
+    for cell, rule in zip(cells, rules(dataset), strict=True):
         assert rule.cell_problem(cell) is None, f"{rule.column} cell {cell[:50]!r}: {rule.cell_problem(cell)}"
 
 

@@ -1,4 +1,5 @@
 """Every FirestoreDocumentStore method turns google SDK errors into the port's errors (shared.errors)."""
+# mypy: disable-error-code="no-untyped-call"
 
 from __future__ import annotations
 

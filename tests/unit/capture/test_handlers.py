@@ -51,7 +51,7 @@ def manifest(main: ModuleType, monkeypatch: pytest.MonkeyPatch) -> dict[str, Any
     from firebase_functions.private import serving
 
     monkeypatch.chdir(events.REPO / "functions_gcp")
-    spec: dict[str, Any] = yaml.safe_load(serving.functions_as_yaml(serving.get_functions()))
+    spec: dict[str, Any] = yaml.safe_load(serving.functions_as_yaml(serving.get_functions()))  # type: ignore[no-untyped-call]
     return spec["endpoints"]  # type: ignore[no-any-return]
 
 
@@ -138,4 +138,4 @@ def test_failed_metrics_flush_does_not_fail_the_capture(
 
 
 def test_importing_main_creates_no_client(main: ModuleType) -> None:
-    assert wiring.capture_service.cache_info().currsize == 0  # type: ignore[attr-defined]
+    assert wiring.capture_service.cache_info().currsize == 0

@@ -14,8 +14,8 @@ pytestmark = pytest.mark.unit
 
 @pytest.mark.parametrize("dataset", DATASET_TYPES)
 def test_every_schema_column_has_a_rule_derived_from_its_avro_field(dataset: str) -> None:
-    schema = load_schema(dataset)  # type: ignore[arg-type]
-    by_name = {r.column: r for r in limits.rules(dataset)}  # type: ignore[arg-type]
+    schema = load_schema(dataset)
+    by_name = {r.column: r for r in limits.rules(dataset)}
     assert list(by_name) == schema.header
     for column in schema.columns:
         rule = by_name[column.name]
