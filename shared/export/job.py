@@ -16,7 +16,6 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from functools import partial
-from operator import itemgetter
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -26,7 +25,6 @@ from shared.export import layout
 from shared.export.csvfiles import MAX_PART_BYTES, Part, PartWriter
 from shared.export.guards import DateRejected, ExportRefused, Overrides, check_date, check_manifest, check_snapshots
 from shared.export.manifest import DatasetExport, ExportedFile, ImportMode, build_manifest
-from shared.export.ordering import OutOfOrder, external_sort, nearly_sorted
 from shared.export.rows import Record, RowConverter
 from shared.export.window import ExportState, Window
 from shared.logs import correlated, get_logger, redact
@@ -43,7 +41,6 @@ from shared.ports import (
 from shared.schema import DatasetType, load_schema
 
 _log = get_logger("export")
-_ROW = itemgetter(2)
 _BATCH = 10_000
 # interactions are a delta since the watermark; items and users are full snapshots of active records
 IMPORT_MODES: dict[DatasetType, ImportMode] = {"interactions": "INCREMENTAL", "items": "FULL", "users": "FULL"}
@@ -55,8 +52,6 @@ class ExportOptions:
 
     max_part_bytes: int = MAX_PART_BYTES
     page_size: int = 5000  # one emulator/Firestore query per page: fewer, larger pages read faster
-    sort_buffer_rows: int = 200_000
-    sort_carry_rows: int = 50_000
     settle: timedelta = timedelta(minutes=10)
     tmp_dir: str | None = None
 
@@ -274,9 +269,22 @@ def _extract_all(
 def extract_dataset(
     dataset: DatasetType, records: Callable[[], Iterable[Record]], directory: str, options: ExportOptions
 ) -> tuple[list[Part], RowConverter]:
-    """Write one dataset's CSV parts to ``directory``. Interactions are sorted by (TIMESTAMP, click id)."""
+    """Write one dataset's CSV parts to ``directory``, rows in the order the store returns them.
+
+    Personalize's bulk import reads rows in any order, so nothing is sorted: the query's own order
+    (``captured_at``, then document id) keeps reruns byte-identical, in constant memory.
+    """
     with _gc_paused():
-        return _extract(dataset, records, directory, options)
+        schema = load_schema(dataset)
+        converter = RowConverter(schema)
+        writer = PartWriter(directory, dataset, schema.header, max_bytes=options.max_part_bytes)
+        try:
+            for chunk in chunked(records(), _BATCH):
+                writer.write([line for line in map(converter.convert, chunk) if line is not None])
+        except BaseException:
+            writer.discard()
+            raise
+        return writer.close(), converter
 
 
 @contextmanager
@@ -289,49 +297,6 @@ def _gc_paused() -> Iterator[None]:
     finally:
         if was_enabled:
             gc.enable()
-
-
-def _extract(
-    dataset: DatasetType, records: Callable[[], Iterable[Record]], directory: str, options: ExportOptions
-) -> tuple[list[Part], RowConverter]:
-    schema = load_schema(dataset)
-    if dataset != "interactions":
-        converter = RowConverter(schema)
-        writer = PartWriter(directory, dataset, schema.header, max_bytes=options.max_part_bytes)
-        for chunk in chunked(records(), _BATCH):
-            writer.write([row for row in map(converter.convert, chunk) if row is not None])
-        return writer.close(), converter
-    try:
-        return _write_sorted(dataset, records, directory, options, spill=False)
-    except OutOfOrder as exc:
-        _log.warning("interactions too disordered for the streaming sort; sorting on disk", extra={"reason": str(exc)})
-        return _write_sorted(dataset, records, directory, options, spill=True)
-
-
-def _write_sorted(
-    dataset: DatasetType,
-    records: Callable[[], Iterable[Record]],
-    directory: str,
-    options: ExportOptions,
-    *,
-    spill: bool,
-) -> tuple[list[Part], RowConverter]:
-    schema = load_schema(dataset)
-    converter = RowConverter(schema, keyed=True)
-    writer = PartWriter(directory, dataset, schema.header, max_bytes=options.max_part_bytes)
-    if spill:
-        batches = external_sort(records(), converter.convert, run_rows=options.sort_buffer_rows, directory=directory)
-    else:
-        batches = nearly_sorted(
-            records(), converter.convert, buffer_rows=options.sort_buffer_rows, carry_rows=options.sort_carry_rows
-        )
-    try:
-        for batch in batches:
-            writer.write(list(map(_ROW, batch)))
-    except BaseException:
-        writer.discard()
-        raise
-    return writer.close(), converter
 
 
 def _upload(
