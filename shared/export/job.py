@@ -13,10 +13,10 @@ import hashlib
 import tempfile
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date, datetime, timedelta
 from functools import partial
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
 from shared.config import Collections
@@ -39,6 +39,9 @@ from shared.ports import (
     chunked,
 )
 from shared.schema import DatasetType, load_schema
+
+if TYPE_CHECKING:
+    from shared.export.shards import Counter, Publisher, Shard
 
 _log = get_logger("export")
 _BATCH = 10_000
@@ -70,6 +73,10 @@ class ExportDeps:
     time_zone: str = "UTC"
     prefix: str = ""
     min_snapshot_share: float = 0.5
+    publisher: Publisher | None = None
+    """With ``count``: a day above ``rows_per_run`` interactions is fanned out as shards (shards.py)."""
+    count: Counter | None = None
+    rows_per_run: int = 1_000_000
 
 
 @dataclass(frozen=True)
@@ -112,15 +119,30 @@ def run_id_for(day: date, window: Window) -> str:
 def run_export(
     day: date, deps: ExportDeps, options: ExportOptions | None = None, overrides: Overrides | None = None
 ) -> ExportResult:
-    """Export ``day`` (or re-export its recorded window).
+    """Export ``day`` (or re-export its recorded window) in this process, however large.
 
     Raises :class:`DateRejected` (no alert) for a day outside [first data, today), :class:`ExportRefused`
     (alert + metric) when a guard refuses the result, and :class:`ExportFailed` (alert + metric) when a step fails.
     """
+    result = run_export_event(day, replace(deps, publisher=None, count=None), options, overrides)
+    assert result is not None  # without a publisher nothing is fanned out
+    return result
+
+
+def run_export_event(
+    day: date,
+    deps: ExportDeps,
+    options: ExportOptions | None = None,
+    overrides: Overrides | None = None,
+    shard: Shard | None = None,
+) -> ExportResult | None:
+    """As :func:`run_export`, but a day too large for one run is fanned out as shards (when ``deps`` has a
+    publisher and a counter), and ``shard`` runs one of them. None: fanned out, or a shard that did not finalise.
+    """
     options = options or ExportOptions()
     progress = _Progress()
     try:
-        result = _run(day, deps, options, overrides or Overrides(), progress)
+        result = _run(day, deps, options, overrides or Overrides(), progress, shard)
     except DateRejected as exc:
         _log.warning("export date rejected", extra={"date": day.isoformat(), "reason": str(exc)})
         raise
@@ -132,6 +154,8 @@ def run_export(
         with correlated(progress.run_id):
             report_failure(day, progress.step, progress.run_id, exc, deps.notifier, deps.metrics)
         raise ExportFailed(day, progress.step, exc) from exc
+    if result is None:
+        return None
     with correlated(result.run_id):
         _report_success(result, deps)
     return result
@@ -165,14 +189,30 @@ def existing_manifest(store: ObjectStore, key: str) -> bytes | None:
 
 
 def _run(
-    day: date, deps: ExportDeps, options: ExportOptions, overrides: Overrides, progress: _Progress
-) -> ExportResult:
+    day: date,
+    deps: ExportDeps,
+    options: ExportOptions,
+    overrides: Overrides,
+    progress: _Progress,
+    shard: Shard | None,
+) -> ExportResult | None:
     progress.step = "check_date"
     check_day(day, deps)
     progress.step = "window"
     state = ExportState(deps.docs, deps.collections.state)
     window = state.window(day, ZoneInfo(deps.time_zone), deps.clock(), options.settle)
     progress.run_id = run_id = run_id_for(day, window)
+    if shard is not None or (deps.publisher is not None and deps.count is not None):
+        from shared.export import shards
+
+        with correlated(run_id):
+            if shard is not None:
+                progress.step = f"shard_{shard.index}"
+                return shards.run_shard(day, window, shard, deps, options, overrides)
+            progress.step = "plan"
+            assert deps.publisher is not None and deps.count is not None
+            if shards.fan_out(day, window, deps, deps.publisher, deps.count, deps.rows_per_run, overrides):
+                return None
     with correlated(run_id):
         _log.info("export started", extra=_window_fields(day, window, run_id))
         with tempfile.TemporaryDirectory(prefix="storyrec-export-", dir=options.tmp_dir) as tmp:
