@@ -1,11 +1,11 @@
 """Speed and memory of the export (run from the repo root).
 
 Subcommands:
-  memory    Transform + sort + CSV of generated interactions from an in-memory source, one subprocess
+  memory    Transform + CSV of generated interactions from an in-memory source, one subprocess
             per size (default 1M and 5M rows); reports rows/s and peak RSS, and the RSS growth
             between the smallest and largest size.
   emulator  Against a private Firestore emulator: the export's docs/s (paged adapter stream,
-            convert, sort, CSV) as a ratio to the raw ``Query.stream()`` speed of the same query,
+            convert, CSV) as a ratio to the raw ``Query.stream()`` speed of the same query,
             measured alternately in the same run (default 20k docs, best of 3).
 """
 

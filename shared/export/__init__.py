@@ -1,6 +1,6 @@
 """Export: ML records in Firestore → Personalize bulk CSVs on S3, backed up to GCS.
 
-The core (``job``, ``rows``, ``ordering``, ``csvfiles``, ``window``, ``manifest``, ``layout``) is pure
+The core (``job``, ``rows``, ``csvfiles``, ``window``, ``manifest``, ``layout``) is pure
 and talks to the world only through the ports; ``wiring`` builds real adapters from Settings.
 """
 

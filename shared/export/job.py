@@ -13,11 +13,10 @@ import hashlib
 import tempfile
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date, datetime, timedelta
 from functools import partial
-from operator import itemgetter
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
 from shared.config import Collections
@@ -26,7 +25,6 @@ from shared.export import layout
 from shared.export.csvfiles import MAX_PART_BYTES, Part, PartWriter
 from shared.export.guards import DateRejected, ExportRefused, Overrides, check_date, check_manifest, check_snapshots
 from shared.export.manifest import DatasetExport, ExportedFile, ImportMode, build_manifest
-from shared.export.ordering import OutOfOrder, external_sort, nearly_sorted
 from shared.export.rows import Record, RowConverter
 from shared.export.window import ExportState, Window
 from shared.logs import correlated, get_logger, redact
@@ -42,8 +40,10 @@ from shared.ports import (
 )
 from shared.schema import DatasetType, load_schema
 
+if TYPE_CHECKING:
+    from shared.export.shards import Counter, Publisher, Shard
+
 _log = get_logger("export")
-_ROW = itemgetter(2)
 _BATCH = 10_000
 # interactions are a delta since the watermark; items and users are full snapshots of active records
 IMPORT_MODES: dict[DatasetType, ImportMode] = {"interactions": "INCREMENTAL", "items": "FULL", "users": "FULL"}
@@ -55,8 +55,6 @@ class ExportOptions:
 
     max_part_bytes: int = MAX_PART_BYTES
     page_size: int = 5000  # one emulator/Firestore query per page: fewer, larger pages read faster
-    sort_buffer_rows: int = 200_000
-    sort_carry_rows: int = 50_000
     settle: timedelta = timedelta(minutes=10)
     tmp_dir: str | None = None
 
@@ -75,6 +73,10 @@ class ExportDeps:
     time_zone: str = "UTC"
     prefix: str = ""
     min_snapshot_share: float = 0.5
+    publisher: Publisher | None = None
+    """With ``count``: a day above ``rows_per_run`` interactions is fanned out as shards (shards.py)."""
+    count: Counter | None = None
+    rows_per_run: int = 1_000_000
 
 
 @dataclass(frozen=True)
@@ -117,15 +119,30 @@ def run_id_for(day: date, window: Window) -> str:
 def run_export(
     day: date, deps: ExportDeps, options: ExportOptions | None = None, overrides: Overrides | None = None
 ) -> ExportResult:
-    """Export ``day`` (or re-export its recorded window).
+    """Export ``day`` (or re-export its recorded window) in this process, however large.
 
     Raises :class:`DateRejected` (no alert) for a day outside [first data, today), :class:`ExportRefused`
     (alert + metric) when a guard refuses the result, and :class:`ExportFailed` (alert + metric) when a step fails.
     """
+    result = run_export_event(day, replace(deps, publisher=None, count=None), options, overrides)
+    assert result is not None  # without a publisher nothing is fanned out
+    return result
+
+
+def run_export_event(
+    day: date,
+    deps: ExportDeps,
+    options: ExportOptions | None = None,
+    overrides: Overrides | None = None,
+    shard: Shard | None = None,
+) -> ExportResult | None:
+    """As :func:`run_export`, but a day too large for one run is fanned out as shards (when ``deps`` has a
+    publisher and a counter), and ``shard`` runs one of them. None: fanned out, or a shard that did not finalise.
+    """
     options = options or ExportOptions()
     progress = _Progress()
     try:
-        result = _run(day, deps, options, overrides or Overrides(), progress)
+        result = _run(day, deps, options, overrides or Overrides(), progress, shard)
     except DateRejected as exc:
         _log.warning("export date rejected", extra={"date": day.isoformat(), "reason": str(exc)})
         raise
@@ -137,6 +154,8 @@ def run_export(
         with correlated(progress.run_id):
             report_failure(day, progress.step, progress.run_id, exc, deps.notifier, deps.metrics)
         raise ExportFailed(day, progress.step, exc) from exc
+    if result is None:
+        return None
     with correlated(result.run_id):
         _report_success(result, deps)
     return result
@@ -170,14 +189,30 @@ def existing_manifest(store: ObjectStore, key: str) -> bytes | None:
 
 
 def _run(
-    day: date, deps: ExportDeps, options: ExportOptions, overrides: Overrides, progress: _Progress
-) -> ExportResult:
+    day: date,
+    deps: ExportDeps,
+    options: ExportOptions,
+    overrides: Overrides,
+    progress: _Progress,
+    shard: Shard | None,
+) -> ExportResult | None:
     progress.step = "check_date"
     check_day(day, deps)
     progress.step = "window"
     state = ExportState(deps.docs, deps.collections.state)
     window = state.window(day, ZoneInfo(deps.time_zone), deps.clock(), options.settle)
     progress.run_id = run_id = run_id_for(day, window)
+    if shard is not None or (deps.publisher is not None and deps.count is not None):
+        from shared.export import shards
+
+        with correlated(run_id):
+            if shard is not None:
+                progress.step = f"shard_{shard.index}"
+                return shards.run_shard(day, window, shard, deps, options, overrides)
+            progress.step = "plan"
+            assert deps.publisher is not None and deps.count is not None
+            if shards.fan_out(day, window, deps, deps.publisher, deps.count, deps.rows_per_run, overrides):
+                return None
     with correlated(run_id):
         _log.info("export started", extra=_window_fields(day, window, run_id))
         with tempfile.TemporaryDirectory(prefix="storyrec-export-", dir=options.tmp_dir) as tmp:
@@ -274,9 +309,22 @@ def _extract_all(
 def extract_dataset(
     dataset: DatasetType, records: Callable[[], Iterable[Record]], directory: str, options: ExportOptions
 ) -> tuple[list[Part], RowConverter]:
-    """Write one dataset's CSV parts to ``directory``. Interactions are sorted by (TIMESTAMP, click id)."""
+    """Write one dataset's CSV parts to ``directory``, rows in the order the store returns them.
+
+    Personalize's bulk import reads rows in any order, so nothing is sorted: the query's own order
+    (``captured_at``, then document id) keeps reruns byte-identical, in constant memory.
+    """
     with _gc_paused():
-        return _extract(dataset, records, directory, options)
+        schema = load_schema(dataset)
+        converter = RowConverter(schema)
+        writer = PartWriter(directory, dataset, schema.header, max_bytes=options.max_part_bytes)
+        try:
+            for chunk in chunked(records(), _BATCH):
+                writer.write([line for line in map(converter.convert, chunk) if line is not None])
+        except BaseException:
+            writer.discard()
+            raise
+        return writer.close(), converter
 
 
 @contextmanager
@@ -289,49 +337,6 @@ def _gc_paused() -> Iterator[None]:
     finally:
         if was_enabled:
             gc.enable()
-
-
-def _extract(
-    dataset: DatasetType, records: Callable[[], Iterable[Record]], directory: str, options: ExportOptions
-) -> tuple[list[Part], RowConverter]:
-    schema = load_schema(dataset)
-    if dataset != "interactions":
-        converter = RowConverter(schema)
-        writer = PartWriter(directory, dataset, schema.header, max_bytes=options.max_part_bytes)
-        for chunk in chunked(records(), _BATCH):
-            writer.write([row for row in map(converter.convert, chunk) if row is not None])
-        return writer.close(), converter
-    try:
-        return _write_sorted(dataset, records, directory, options, spill=False)
-    except OutOfOrder as exc:
-        _log.warning("interactions too disordered for the streaming sort; sorting on disk", extra={"reason": str(exc)})
-        return _write_sorted(dataset, records, directory, options, spill=True)
-
-
-def _write_sorted(
-    dataset: DatasetType,
-    records: Callable[[], Iterable[Record]],
-    directory: str,
-    options: ExportOptions,
-    *,
-    spill: bool,
-) -> tuple[list[Part], RowConverter]:
-    schema = load_schema(dataset)
-    converter = RowConverter(schema, keyed=True)
-    writer = PartWriter(directory, dataset, schema.header, max_bytes=options.max_part_bytes)
-    if spill:
-        batches = external_sort(records(), converter.convert, run_rows=options.sort_buffer_rows, directory=directory)
-    else:
-        batches = nearly_sorted(
-            records(), converter.convert, buffer_rows=options.sort_buffer_rows, carry_rows=options.sort_carry_rows
-        )
-    try:
-        for batch in batches:
-            writer.write(list(map(_ROW, batch)))
-    except BaseException:
-        writer.discard()
-        raise
-    return writer.close(), converter
 
 
 def _upload(

@@ -1,20 +1,18 @@
 """Record → CSV row conversion, driven by the Personalize Avro schema.
 
 A converter turns one ML record (a Firestore document's data) into a CSV line with the schema's
-columns in order, or rejects it with a reason. The common case runs through a function generated from the schema
-(one straight-line type check per column, no per-column calls) because it is the export's hot loop;
-anything unusual falls back to :func:`normalise`, which either repairs the value (int → float,
-a list of categorical values → ``a|b``, a datetime → epoch seconds) or rejects the row.
+columns in order, or rejects it with a reason: :func:`normalise` either repairs a value (int → float,
+a list of categorical values → ``a|b``, a datetime → epoch seconds) or rejects the row. Plain code on
+purpose: conversion is a few per cent of a run whose time goes to reading Firestore.
 """
 
 from __future__ import annotations
 
 import math
 from collections import Counter
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
-from operator import itemgetter
 from typing import Any, Protocol
 
 from shared.export.csvfiles import csv_line
@@ -27,8 +25,6 @@ TEXTUAL_MAX = TEXTUAL_MAX_CHARS
 _SAMPLE_IDS = 20
 
 Row = tuple[Any, ...]
-Entry = tuple[int, str, str]
-"""An interaction's CSV line with its sort key in front: (TIMESTAMP, click id, line)."""
 
 
 class Record(Protocol):
@@ -105,87 +101,25 @@ def normalise(column: Column, value: Any) -> Any:
     raise Rejected(f"unsupported_type_{column.avro_type}")
 
 
-def _check(column: Column, var: str) -> str:
-    """A Python expression that is true when ``var`` can go into the CSV as it is."""
-    if column.avro_type in ("long", "int"):
-        test = f"(type({var}) is int and {var} >= 0)"
-    elif column.avro_type in ("float", "double"):
-        test = f"(type({var}) is float and -_INF < {var} < _INF)"
-    elif column.avro_type == "string":
-        test = f"(type({var}) is str and 0 < len({var}) <= {_max_len(column)})"
-    else:
-        test = "False"
-    return f"({var} is None or {test})" if column.nullable else test
-
-
-def _format(column: Column, var: str) -> str:
-    return f"{{'' if {var} is None else {var}}}" if column.nullable else f"{{{var}}}"
-
-
-def _source(schema: DatasetSchema, keyed: bool) -> str:
-    """The generated converter: fetch, type-check and format a row in straight-line code.
-
-    The f-string line equals :func:`csv_line` whenever no field needs quoting, which the separator
-    counts prove; otherwise the row goes through :func:`csv_line`.
-    """
-    cols = schema.columns
-    names = [f"v{i}" for i in range(len(cols))]
-    checks = " and ".join(_check(c, v) for v, c in zip(names, cols, strict=True))
-    line = ",".join(_format(c, v) for v, c in zip(names, cols, strict=True))
-    # one itemgetter call fetches every column; a missing field (KeyError) takes the slow path
-    fetch = "(_get(record.data),)" if len(cols) == 1 else "_get(record.data)"
-    ts = names[schema.header.index("TIMESTAMP")] if keyed else ""
-    wrap = (lambda body: f"({ts}, record.id, {body})") if keyed else (lambda body: body)
-    return (
-        "def convert(record):\n"
-        "    try:\n"
-        f"        row = {fetch}\n"
-        "    except KeyError:\n"
-        "        pass\n"
-        "    else:\n"
-        f"        {', '.join(names)}, = row\n"
-        f"        if {checks}:\n"
-        f'            line = f"{line}\\n"\n'
-        f"            if line.count(',') == {len(cols) - 1} and line.count('\\n') == 1 "
-        "and '\"' not in line and '\\r' not in line:\n"
-        f"                return {wrap('line')}\n"
-        f"            return {wrap('_line(row)')}\n"
-        "    row = _slow(record)\n"
-        f"    return None if row is None else {'(row[_TS], record.id, _line(row))' if keyed else '_line(row)'}\n"
-    )
-
-
 @dataclass
 class RowConverter:
-    """Converts records of one dataset; counts what it rejected and why."""
+    """Converts records of one dataset to CSV lines; counts what it rejected and why."""
 
     schema: DatasetSchema
-    keyed: bool = False
     rejected: Counter[str] = field(default_factory=Counter)
     rejected_ids: list[str] = field(default_factory=list)
-    convert: Callable[[Record], Any] = field(init=False, repr=False)
 
-    def __post_init__(self) -> None:
-        if self.keyed and "TIMESTAMP" not in self.schema.header:
-            raise ValueError(f"{self.schema.dataset_type} has no TIMESTAMP column to sort by")
-        namespace: dict[str, Any] = {
-            "_INF": math.inf,
-            "_slow": self._slow,
-            "_TS": self.schema.header.index("TIMESTAMP") if self.keyed else -1,
-            "_get": itemgetter(*self.schema.header),
-            "_line": csv_line,
-        }
-        exec(compile(_source(self.schema, self.keyed), f"<rows:{self.schema.dataset_type}>", "exec"), namespace)
-        self.convert = namespace["convert"]
-
-    def _slow(self, record: Record) -> Row | None:
+    def convert(self, record: Record) -> str | None:
+        """The record's CSV line (with ``\\n``), or None when it is rejected (counted, id sampled)."""
+        data = record.data
         try:
-            return tuple(normalise(c, record.data.get(c.name)) for c in self.schema.columns)
+            row = tuple(normalise(c, data.get(c.name)) for c in self.schema.columns)
         except Rejected as exc:
             self.rejected[str(exc)] += 1
             if len(self.rejected_ids) < _SAMPLE_IDS:
                 self.rejected_ids.append(record.id)
             return None
+        return csv_line(row)
 
     @property
     def rejected_total(self) -> int:

@@ -24,11 +24,12 @@ from typing import Any
 from shared.config import Settings
 from shared.errors import StoryrecError
 from shared.export.guards import DateRejected, ExportRefused, Overrides
-from shared.export.job import ExportDeps, ExportFailed, ExportOptions, run_export
+from shared.export.job import ExportDeps, ExportFailed, ExportOptions, run_export_event
+from shared.export.shards import Shard
 from shared.logs import get_logger
 
 _log = get_logger("export")
-_FIELDS = frozenset({"date", "force", "replace"})
+_FIELDS = frozenset({"date", "force", "replace", "shard"})
 
 
 class BadMessage(StoryrecError, ValueError):
@@ -49,6 +50,7 @@ class ExportRequest:
 
     day: date | None = None
     overrides: Overrides = field(default_factory=Overrides)
+    shard: Shard | None = None
 
 
 def _flag(body: Mapping[str, Any], name: str) -> bool:
@@ -85,7 +87,15 @@ def parse_request(data: str | bytes | None) -> ExportRequest:
             day = date.fromisoformat(value.strip())
         except ValueError as exc:  # "" included: an empty date is a mistake, not "yesterday"
             raise BadMessage(f"'date' {value!r} is not a date (YYYY-MM-DD)") from exc
-    return ExportRequest(day, Overrides(force=_flag(body, "force"), replace=_flag(body, "replace")))
+    shard = None
+    if "shard" in body:  # published by the export itself when it fans a large day out (shards.py)
+        if day is None or not isinstance(body["shard"], dict):
+            raise BadMessage("'shard' needs a 'date' and must be an object")
+        try:
+            shard = Shard.parse(body["shard"])
+        except (KeyError, TypeError, ValueError) as exc:
+            raise BadMessage(f"'shard' is malformed: {exc}") from exc
+    return ExportRequest(day, Overrides(force=_flag(body, "force"), replace=_flag(body, "replace")), shard)
 
 
 def handle_message(
@@ -106,7 +116,7 @@ def handle_message(
         return Outcome.BAD_MESSAGE
     day = request.day or yesterday(publish_time, settings.time_zone)
     try:
-        run_export(day, connect(day, settings), options, request.overrides)
+        run_export_event(day, connect(day, settings), options, request.overrides, request.shard)
     except DateRejected:
         return Outcome.DATE_REJECTED
     except ExportRefused:

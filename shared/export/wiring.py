@@ -39,11 +39,16 @@ def export_deps(
     settings: Settings, clock: Clock = utc_now, sinks: tuple[Notifier, MetricsSink] | None = None
 ) -> ExportDeps:
     """Real adapters: Firestore, the S3 import bucket, the GCS backup bucket, SNS and CloudWatch."""
+    from google.cloud.pubsub_v1 import PublisherClient
+
     from shared import wiring
+    from shared.adapters.firestore import FirestoreDocumentStore
+    from shared.adapters.pubsub import PubSubPublisher, firestore_counter
 
     notifier, metrics = sinks or alert_sinks(settings)
+    client = wiring.firestore_client(settings)
     return ExportDeps(
-        docs=wiring.document_store(settings),
+        docs=FirestoreDocumentStore(client, timeout=settings.timeouts.firestore),
         import_store=wiring.import_store(settings),
         backup_store=wiring.backup_store(settings),
         notifier=notifier,
@@ -53,6 +58,11 @@ def export_deps(
         time_zone=settings.time_zone,
         prefix=settings.import_prefix,
         min_snapshot_share=settings.export.min_snapshot_share,
+        publisher=PubSubPublisher(
+            PublisherClient(), settings.gcp_project, settings.export.topic, timeout=settings.timeouts.firestore
+        ),
+        count=firestore_counter(client, timeout=settings.timeouts.firestore),
+        rows_per_run=settings.export.rows_per_run,
     )
 
 

@@ -30,7 +30,7 @@ BOUND = 20.0
 @pytest.fixture
 def dead(monkeypatch: pytest.MonkeyPatch) -> Settings:
     """Every service on a dead port; settings with short timeouts."""
-    for var in ("FIRESTORE_EMULATOR_HOST", "STORAGE_EMULATOR_HOST"):
+    for var in ("FIRESTORE_EMULATOR_HOST", "PUBSUB_EMULATOR_HOST"):
         monkeypatch.setenv(var, dead_endpoint().removeprefix("http://"))
     monkeypatch.setenv("STORAGE_EMULATOR_HOST", dead_endpoint())
     for service in ("S3", "SNS", "CLOUDWATCH"):

@@ -96,7 +96,7 @@ def expected_interactions(docs: list[tuple[str, dict[str, Any]]]) -> list[list[s
     from shared.schema import load_schema
 
     header = load_schema("interactions").header
-    ordered = sorted(docs, key=lambda d: (d[1]["TIMESTAMP"], d[0]))
+    ordered = sorted(docs, key=lambda d: (d[1]["captured_at"], d[0]))  # the export query's order
     return [[cell(data[c]) for c in header] for _, data in ordered]
 
 

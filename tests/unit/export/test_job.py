@@ -14,7 +14,6 @@ import pytest
 from shared.adapters.memory import InMemoryObjectStore, RecordingMetrics, RecordingNotifier
 from shared.export import ExportDeps, ExportFailed, ExportOptions, run_export
 from shared.export.guards import DateRejected, Overrides
-from shared.export.ordering import external_sort
 from shared.export.window import EPOCH
 from shared.schema import load_schema
 from tests.unit.export.factories import (
@@ -188,27 +187,18 @@ def test_a_rerun_with_fewer_parts_removes_the_stale_ones(deps: ExportDeps) -> No
         assert keys == ["interactions/dt=2026-11-28/part-00000.csv"]
 
 
-def test_disordered_input_falls_back_to_the_disk_sort_with_the_same_result(
-    deps: ExportDeps, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    from shared.export import job
-
-    spills: list[int] = []
-
-    def spy(*args: Any, **kwargs: Any) -> Any:
-        spills.append(kwargs["run_rows"])
-        return external_sort(*args, **kwargs)
-
-    monkeypatch.setattr(job, "external_sort", spy)
+def test_rows_follow_the_store_order_so_reruns_are_byte_identical(deps: ExportDeps) -> None:
     clicks = day_of_clicks(400)
     rng = random.Random(7)
-    for _, data in clicks:  # TIMESTAMP no longer follows captured_at
+    for _, data in clicks:  # TIMESTAMP no longer follows captured_at: no sort is needed or done
         data["TIMESTAMP"] = int(DAY_START.timestamp()) + rng.randint(0, 86_000)
     seed(deps.docs, "ml_interactions", clicks)
-    run_export(DAY, deps, ExportOptions(sort_buffer_rows=50, sort_carry_rows=10))
-    rows = read_csv(_objects(deps.import_store)["interactions/dt=2026-11-28/part-00000.csv"])[1:]
-    assert rows == expected_interactions(clicks)
-    assert spills == [50]
+    run_export(DAY, deps)
+    first = _objects(deps.import_store)
+    rows = read_csv(first["interactions/dt=2026-11-28/part-00000.csv"])[1:]
+    assert rows == expected_interactions(clicks)  # captured_at order, as read
+    run_export(DAY, deps)
+    assert _objects(deps.import_store) == first
 
 
 def test_hostile_text_round_trips_through_the_whole_export(deps: ExportDeps) -> None:

@@ -129,24 +129,13 @@ def test_user_without_id_is_rejected() -> None:
     assert row is None and converter.rejected == {"missing_required": 1}
 
 
-def test_keyed_entry_sorts_by_timestamp_then_document_id() -> None:
-    converter = RowConverter(load_schema("interactions"), keyed=True)
-    entry = converter.convert(Snapshot("c9", "ml_interactions/c9", _click(TIMESTAMP=7)))
-    assert entry is not None and entry[:2] == (7, "c9") and entry[2].startswith("u1,s1,7,read,")
-
-
-def test_keyed_needs_a_timestamp_column() -> None:
-    with pytest.raises(ValueError, match="TIMESTAMP"):
-        RowConverter(load_schema("items"), keyed=True)
-
-
-def test_fast_and_slow_paths_agree_on_valid_records() -> None:
+def test_valid_records_become_their_columns_in_schema_order() -> None:
     converter = RowConverter(load_schema("interactions"))
+    header = load_schema("interactions").header
     for n in range(30):
         data = interaction(n, DAY_START + timedelta(minutes=n))[1]
-        snap = Snapshot(f"c{n}", f"ml_interactions/c{n}", data)
-        row = converter._slow(snap)
-        assert row is not None and converter.convert(snap) == csv_line(row)
+        line = converter.convert(Snapshot(f"c{n}", f"ml_interactions/c{n}", data))
+        assert line == csv_line([data[c] for c in header])
 
 
 def test_aware_utc_datetime_timestamp_is_epoch_seconds() -> None:

@@ -1,0 +1,145 @@
+"""Sharded export: a day above rows_per_run fans out; duplicated and reordered shard messages still give
+exactly one manifest, one watermark advance and every row exactly once."""
+
+from __future__ import annotations
+
+import base64
+import itertools
+import json
+import random
+from collections.abc import Mapping
+from dataclasses import replace
+from datetime import timedelta
+from typing import Any
+
+import pytest
+
+from shared.adapters.memory import InMemoryObjectStore, RecordingMetrics
+from shared.export import ExportDeps
+from shared.export.guards import ExportRefused, Overrides
+from shared.export.job import run_export, run_export_event
+from shared.export.shards import Shard, plan_shards
+from shared.export.trigger import parse_request
+from shared.export.window import Window
+from shared.ports import Query
+from tests.unit.export.factories import DAY, DAY_START, END, day_of_clicks, expected_interactions, item, read_csv, seed
+from tests.unit.export.factories import user as make_user
+
+pytestmark = pytest.mark.unit
+
+
+class RecordingPublisher:
+    def __init__(self) -> None:
+        self.bodies: list[dict[str, Any]] = []
+
+    def publish(self, body: Mapping[str, Any]) -> str:
+        self.bodies.append(json.loads(json.dumps(body)))  # what survives the wire
+        return str(len(self.bodies))
+
+
+@pytest.fixture
+def sharded(deps: ExportDeps) -> ExportDeps:
+    docs = deps.docs
+    return replace(deps, publisher=RecordingPublisher(), count=lambda q: len(docs.query(q)), rows_per_run=100)
+
+
+def _deliver(deps: ExportDeps, body: dict[str, Any]) -> Any:
+    request = parse_request(base64.b64encode(json.dumps(body).encode()))
+    assert request.day is not None
+    return run_export_event(request.day, deps, None, request.overrides, request.shard)
+
+
+def _seed(deps: ExportDeps, clicks: int = 1000) -> list[tuple[str, dict[str, Any]]]:
+    inside = day_of_clicks(clicks)
+    seed(deps.docs, "ml_interactions", inside)
+    seed(deps.docs, "ml_items", [item(f"s{i}") for i in range(7)])
+    seed(deps.docs, "ml_users", [make_user(f"u{i}") for i in range(5)])
+    return inside
+
+
+def test_plan_covers_the_window_without_gaps_and_adds_a_snapshot_shard() -> None:
+    window = Window(DAY_START - timedelta(days=400), END)
+    shards = plan_shards(window, first=DAY_START, rows=1050, rows_per_run=100)
+    ranges = [s for s in shards if not s.snapshots]
+    assert len(ranges) == 11 and shards[-1].snapshots and all(s.count == 12 for s in shards)
+    assert ranges[0].start == window.start and ranges[-1].end == END
+    assert all(a.end == b.start for a, b in itertools.pairwise(ranges))
+    assert ranges[1].start is not None and ranges[1].start > DAY_START  # ranges split the data, not the epoch
+
+
+def test_a_small_day_runs_in_one_go(sharded: ExportDeps) -> None:
+    _seed(sharded, clicks=50)
+    result = run_export_event(DAY, sharded)
+    assert result is not None and result.rows("interactions") == 50
+    assert isinstance(sharded.publisher, RecordingPublisher) and sharded.publisher.bodies == []
+
+
+def test_duplicated_and_reordered_shards_give_one_manifest_and_every_row_once(sharded: ExportDeps) -> None:
+    inside = _seed(sharded)
+    assert run_export_event(DAY, sharded) is None  # fanned out
+    publisher = sharded.publisher
+    assert isinstance(publisher, RecordingPublisher) and len(publisher.bodies) == 11
+    deliveries = publisher.bodies * 2
+    random.Random(3).shuffle(deliveries)
+    results = [_deliver(sharded, body) for body in deliveries]
+    finals = [r for r in results if r is not None]
+    assert len(finals) == 1  # exactly one shard finalised
+    assert isinstance(sharded.metrics, RecordingMetrics) and sharded.metrics.total("ExportRows") > 0
+
+    store = sharded.import_store
+    assert isinstance(store, InMemoryObjectStore)
+    manifests = [k for k in store.objects if k.startswith("manifests/")]
+    assert manifests == ["manifests/dt=2026-11-28/manifest.json"]
+    manifest = json.loads(store.objects[manifests[0]])
+    keys = [f["key"] for f in manifest["datasets"]["interactions"]["files"]]
+    assert sorted(k for k in store.objects if k.startswith("interactions/")) == sorted(keys)
+    rows = [row for key in keys for row in read_csv(store.objects[key])[1:]]
+    assert sorted(rows) == sorted(expected_interactions(inside))  # every row exactly once
+    assert manifest["datasets"]["items"]["rows"] == 7 and manifest["datasets"]["users"]["rows"] == 5
+    assert sharded.backup_store.get_bytes(manifests[0]) == store.objects[manifests[0]]
+    assert (sharded.docs.get("ml_state/export") or {})["watermark"] == END
+
+
+def test_the_sharded_manifest_equals_a_single_run_export_row_for_row(sharded: ExportDeps, deps: ExportDeps) -> None:
+    inside = _seed(sharded, clicks=300)
+    run_export_event(DAY, sharded)
+    assert isinstance(sharded.publisher, RecordingPublisher)
+    for body in reversed(sharded.publisher.bodies):
+        _deliver(sharded, body)
+    store = sharded.import_store
+    assert isinstance(store, InMemoryObjectStore)
+    manifest = json.loads(store.objects["manifests/dt=2026-11-28/manifest.json"])
+    assert manifest["datasets"]["interactions"]["rows"] == len(inside)
+    keys = [f["key"] for f in manifest["datasets"]["interactions"]["files"]]
+    rows = [row for key in keys for row in read_csv(store.objects[key])[1:]]
+    assert rows == expected_interactions(inside)  # shards in index order = capture order
+
+
+def test_a_shrunken_snapshot_shard_is_refused_before_upload(sharded: ExportDeps) -> None:
+    _seed(sharded)
+    seed(sharded.docs, "ml_state", [("export", {"rows": {"items": 70, "users": 5}})])
+    run_export_event(DAY, sharded)
+    assert isinstance(sharded.publisher, RecordingPublisher)
+    snapshots = sharded.publisher.bodies[-1]
+    assert Shard.parse(snapshots["shard"]).snapshots
+    with pytest.raises(ExportRefused, match="FULL items snapshot"):
+        _deliver(sharded, snapshots)
+    store = sharded.import_store
+    assert isinstance(store, InMemoryObjectStore)
+    assert not any(k.startswith(("items/", "manifests/")) for k in store.objects)
+    forced = dict(snapshots, force=True)
+    assert _deliver(sharded, forced) is None  # uploaded, waits for the interaction shards
+
+
+def test_the_cli_path_never_fans_out(sharded: ExportDeps) -> None:
+    _seed(sharded, clicks=300)
+    assert run_export(DAY, sharded).rows("interactions") == 300
+
+
+def test_a_sharded_rerun_of_a_published_day_needs_replace(sharded: ExportDeps) -> None:
+    _seed(sharded, clicks=300)
+    run_export(DAY, sharded)  # published in one go
+    with pytest.raises(ExportRefused, match="needs replace"):
+        run_export_event(DAY, sharded)
+    assert run_export_event(DAY, sharded, overrides=Overrides(replace=True)) is None
+    assert len(sharded.docs.query(Query("ml_interactions"))) == 300
