@@ -28,6 +28,7 @@ DAY = date(2026, 11, 28)
 class AwsEnv:
     env: dict[str, str]
     moto_url: str
+    engine: Any
 
 
 @pytest.fixture(scope="package")
@@ -53,7 +54,7 @@ def aws_env(tmp_path_factory: pytest.TempPathFactory) -> Iterator[AwsEnv]:
             patch.setenv(key, value)
         patch.delenv("AWS_PROFILE", raising=False)
         try:
-            yield AwsEnv(env, url)
+            yield AwsEnv(env, url, engine)
         finally:
             engine.stop()
             moto.stop()
@@ -90,6 +91,7 @@ class Stage:
     s3: Any
     env: dict[str, str]
     clock: list[datetime]
+    engine: Any
 
     def put_export(
         self, day: date = DAY, users: int = 60, per_user: int = 30, seed: int = 0, items: int = 90, run_suffix: str = ""
@@ -192,7 +194,7 @@ def stage(aws_env: AwsEnv) -> Stage:
     clock = [datetime.now(UTC)]
     deps = stage_deps(settings, clock=lambda: clock[0])
     deps = StageDeps(**{**deps.__dict__, "poll_interval": 0.1})
-    return Stage(settings, deps, Probe(topic, queue, sqs), s3, env, clock)
+    return Stage(settings, deps, Probe(topic, queue, sqs), s3, env, clock, aws_env.engine)
 
 
 def settle(stage: Stage, timeout: float = 120.0) -> None:

@@ -164,3 +164,59 @@ def test_a_better_version_is_promoted_and_a_worse_one_is_not(stage: Stage, handl
     assert len(reports) == 3
     assert "aws personalize update-campaign" in reports[-1]["Message"] and "baseline" in reports[-1]["Message"]
     assert handlers.monitor()["decision"] is None  # decided once
+
+
+def test_the_engines_limit_exceeded_parks_the_manifest_and_nothing_is_dropped(stage: Stage, handlers: Any) -> None:
+    """Five imports of another dataset group fill the engine's pending quota (5 per region) while its worker
+    is held busy (as a loaded Personalize would be); the manifest is parked, then imported by the monitor."""
+    import threading
+
+    from shared.personalize.model import ImportRequest
+    from shared.personalize.stage import ensure_datasets
+    from shared.schema import load_schema
+
+    port = stage.deps.personalize
+    ensure_datasets(stage.deps)
+    group = port.ensure_dataset_group(f"busy-{stage.settings.personalize.dataset_group}")
+    schema = load_schema("interactions")
+    dataset = port.ensure_dataset(
+        group,
+        "interactions",
+        port.ensure_schema(schema.resource_name, schema.as_json()),
+        f"busy-{stage.settings.personalize.dataset_group}",
+    )
+    wait_until(lambda: port.dataset_status(dataset), lambda s: s.value == "ACTIVE", timeout=30, interval=0.1)
+    stage.s3.put_object(
+        Bucket=stage.settings.import_bucket,
+        Key="busy/one.csv",
+        Body=(",".join(schema.header) + "\nu1,i1,1700000000,read,,web\n").encode(),
+    )
+    gate = threading.Event()
+    stage.engine.engine.worker.submit(gate.wait)  # the engine's single worker thread is busy until the gate opens
+    try:
+        for n in range(5):
+            port.start_import(
+                ImportRequest(
+                    f"busy-{stage.settings.personalize.dataset_group}-{n}",
+                    dataset,
+                    f"s3://{stage.settings.import_bucket}/busy/one.csv",
+                    "INCREMENTAL",
+                )
+            )
+        key = stage.put_export()
+        [result] = handlers.imports(key)["manifests"]
+        assert result["parked"] and "LimitExceeded" in result["parked"], result
+        assert stage.deps.state.parked_imports() == [key]
+        assert handlers.monitor()["redriven"] == [key] and stage.deps.state.parked_imports() == [key]
+    finally:
+        gate.set()
+    wait_until(
+        lambda: (handlers.monitor(), stage.deps.state.parked_imports())[1],
+        lambda p: p == [],
+        timeout=180,
+        interval=0.5,
+        what="parked manifest",
+    )
+    settle(stage)
+    jobs = _jobs(stage)
+    assert len(jobs) == 3 and all(j.status.value == "ACTIVE" for j in jobs.values())
