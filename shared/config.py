@@ -199,6 +199,7 @@ class AwsStageSettings:
     guard_tolerance: float = 0.05
     stuck_after_hours: float = 24.0
     max_pending_imports: int = 5
+    min_incremental_rows: int = 1000
     monitor_schedule: str = "rate(15 minutes)"
     aws_role_arn: str | None = None
     aws_role_audience: str = "sts.amazonaws.com"
@@ -230,6 +231,7 @@ class AwsStageSettings:
             guard_tolerance=_fraction(reader, "STORYREC_PROMOTION_GUARD_TOLERANCE", d.guard_tolerance),
             stuck_after_hours=float(reader.integer("STORYREC_TRAINING_STUCK_HOURS", int(d.stuck_after_hours), 1, 720)),
             max_pending_imports=reader.integer("STORYREC_MAX_PENDING_IMPORTS", d.max_pending_imports, 1, 5),
+            min_incremental_rows=reader.integer("STORYREC_MIN_INCREMENTAL_ROWS", d.min_incremental_rows, 1, 10**9),
             monitor_schedule=reader.get("STORYREC_MONITOR_SCHEDULE", d.monitor_schedule, _CRON_OR_RATE),
             aws_role_arn=reader.optional("STORYREC_AWS_ROLE_ARN", _ROLE_ARN),
             aws_role_audience=reader.get("STORYREC_AWS_ROLE_AUDIENCE", d.aws_role_audience),

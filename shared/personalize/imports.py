@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass, field
+from datetime import date
 
 from shared.errors import NotFound
 from shared.logs import get_logger
@@ -38,7 +39,12 @@ class ImportOutcome:
 
 
 def plan_imports(
-    manifest: Manifest, datasets: Datasets, bucket: str, role_arn: str | None, listed: dict[str, int]
+    manifest: Manifest,
+    datasets: Datasets,
+    bucket: str,
+    role_arn: str | None,
+    listed: dict[str, int],
+    min_incremental_rows: int = 1,
 ) -> tuple[list[ImportRequest], dict[str, str]]:
     """The import jobs a manifest asks for, and the datasets skipped with the reason.
 
@@ -55,6 +61,10 @@ def plan_imports(
         if spec.import_mode == "INCREMENTAL":
             if spec.rows == 0:
                 skipped[spec.dataset] = "no new rows"
+                continue
+            if spec.rows < min_incremental_rows:
+                skipped[spec.dataset] = f"held: {spec.rows} rows < {min_incremental_rows} (combined with later days)"
+                continue
             for index, f in enumerate(spec.files):
                 if f.rows:
                     requests.append(
@@ -117,9 +127,18 @@ def import_manifest(manifest_key: str, deps: StageDeps) -> ImportOutcome:
         for spec in manifest.datasets:
             for folder in {f.key.rsplit("/", 1)[0] + "/" for f in spec.files if spec.import_mode == "FULL"}:
                 listed.update({o.key: o.size for o in deps.bucket.list(folder)})
+        stage = deps.settings.aws_stage
         requests, outcome.skipped = plan_imports(
-            manifest, datasets, deps.bucket.bucket, deps.settings.personalize.import_role_arn, listed
+            manifest,
+            datasets,
+            deps.bucket.bucket,
+            deps.settings.personalize.import_role_arn,
+            listed,
+            stage.min_incremental_rows,
         )
+        combined = _hold_small_delta(deps, manifest_key, manifest, datasets)
+        if combined:
+            requests.append(combined)
     except BadManifest as exc:
         _refuse(deps, manifest_key, raw, str(exc))
         outcome.skipped["*"] = str(exc)
@@ -128,6 +147,8 @@ def import_manifest(manifest_key: str, deps: StageDeps) -> ImportOutcome:
     except (NotReady, LimitExceeded, Throttled, ResourceInUse) as exc:
         return _park(deps, outcome, f"set-up not ready: {exc}")
     _start(deps, manifest, datasets, requests, outcome)
+    if combined and (combined.job_name in outcome.started or combined.job_name in outcome.existing):
+        deps.state.set_held_deltas([], combined=[h["manifest_key"] for h in deps.state.held_deltas()])
     if outcome.parked:
         state.park_import(manifest_key, outcome.parked)
     else:
@@ -172,6 +193,51 @@ def _start(
             return
         outcome.started.append(request.job_name)
         pending += 1
+
+
+def _hold_small_delta(
+    deps: StageDeps, manifest_key: str, manifest: Manifest, datasets: Datasets
+) -> ImportRequest | None:
+    """Hold a delta below Personalize's minimum for an INCREMENTAL interactions import (1,000 new records).
+
+    Held deltas accumulate in the stage's state; once they reach the minimum, their rows are combined
+    into one CSV under the state prefix (named by what it holds, so a retry writes the same object)
+    and imported as one job. Nothing is dropped, and nothing is imported that Personalize would refuse.
+    """
+    minimum = deps.settings.aws_stage.min_incremental_rows
+    spec = next((d for d in manifest.datasets if d.dataset == "interactions" and d.import_mode == "INCREMENTAL"), None)
+    held = deps.state.held_deltas()
+    known = {h["manifest_key"] for h in held} | deps.state.combined_manifests()
+    if spec is not None and 0 < spec.rows < minimum and manifest_key not in known:
+        held.append(
+            {
+                "manifest_key": manifest_key,
+                "day": manifest.day.isoformat(),
+                "rows": spec.rows,
+                "files": [f.key for f in spec.files if f.rows],
+            }
+        )
+        deps.state.set_held_deltas(held)
+        deps.metrics.put("ImportDeltaHeld")
+    if not held or sum(int(h["rows"]) for h in held) < minimum:
+        return None
+    name = "|".join(sorted(h["manifest_key"] for h in held))
+    parts: list[bytes] = []
+    for h in held:
+        for key in h["files"]:
+            body = deps.bucket.get_bytes(key)
+            parts.append(body if not parts else body.split(b"\n", 1)[1])
+    digest = hashlib.sha256(name.encode()).hexdigest()[:16]
+    key = f"{deps.settings.aws_stage.state_prefix}held/interactions-{digest}.csv"
+    deps.bucket.put_bytes(key, b"".join(p if p.endswith(b"\n") else p + b"\n" for p in parts), content_type="text/csv")
+    last_day = date.fromisoformat(max(h["day"] for h in held))
+    return ImportRequest(
+        import_job_name("interactions", last_day, name, datasets.by_type["interactions"], 900),
+        datasets.by_type["interactions"],
+        f"s3://{deps.bucket.bucket}/{key}",
+        "INCREMENTAL",
+        deps.settings.personalize.import_role_arn,
+    )
 
 
 def _superseded(jobs: list[ImportJob], manifest: Manifest) -> bool:

@@ -96,6 +96,22 @@ class StageState:
             keys.append(str(value["manifest_key"]))
         return sorted(keys)
 
+    # small interaction deltas held back ---------------------------------------------------------
+    def held_deltas(self) -> list[dict[str, Any]]:
+        """Daily interaction files too small to import alone, waiting to be combined (oldest first)."""
+        value = self._get("held-deltas.json")
+        return list(value.get("deltas", [])) if value else []
+
+    def combined_manifests(self) -> set[str]:
+        """Manifests whose held delta was already imported as part of a combined job (the last 1,000)."""
+        value = self._get("held-deltas.json")
+        return set(value.get("combined", [])) if value else set()
+
+    def set_held_deltas(self, deltas: list[dict[str, Any]], combined: list[str] | None = None) -> None:
+        previous = self._get("held-deltas.json") or {}
+        done = [*previous.get("combined", []), *(combined or [])][-1000:]
+        self._put("held-deltas.json", {"deltas": deltas, "combined": done})
+
     # training requests --------------------------------------------------------------------------
     def request_training(self, name: str, reason: str) -> None:
         self._put("training-request.json", {"name": name, "reason": reason})

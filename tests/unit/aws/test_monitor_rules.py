@@ -29,7 +29,7 @@ def _deps(env: dict[str, str] | None = None) -> tuple[StageDeps, FakePersonalize
     clock = [NOW]
     port = FakePersonalize(NOW)
     notifier = RecordingNotifier()
-    settings = Settings.from_env({"STORYREC_GCP_PROJECT": "p", **(env or {})})
+    settings = Settings.from_env({"STORYREC_GCP_PROJECT": "p", "STORYREC_MIN_INCREMENTAL_ROWS": "1", **(env or {})})
     deps = StageDeps(port, InMemoryObjectStore("b"), notifier, RecordingMetrics(), lambda: clock[0], settings)
     return deps, port, notifier, clock
 
@@ -209,3 +209,20 @@ def test_the_manifest_reader_reads_what_the_export_writes() -> None:
     assert is_manifest_key("p/manifests/dt=2026-12-01/manifest.json", "p/")
     assert not is_manifest_key("p/interactions/dt=2026-12-01/part-00000.csv", "p/")
     assert not is_manifest_key("manifests/dt=2026-12-01/manifest.json.tmp")
+
+
+def test_small_daily_deltas_are_held_then_imported_together_once_they_reach_the_minimum() -> None:
+    deps, port, _, _ = _deps({"STORYREC_MIN_INCREMENTAL_ROWS": "8"})
+    first = import_manifest(_manifest(deps, "2026-11-27", 3, "r1"), deps)  # 5 interactions < 8: held
+    assert not [n for n in first.started if n.startswith("interactions")] and "held" in first.skipped["interactions"]
+    second_key = _manifest(deps, "2026-11-28", 3, "r2")
+    second = import_manifest(second_key, deps)  # 5 + 5 >= 8: one combined job
+    [combined] = [n for n in second.started if n.startswith("interactions")]
+    assert combined.endswith("-900") and deps.state.held_deltas() == []
+    job = next(j for js in port.jobs.values() for j in js if j.name == combined)
+    assert job.import_mode == "INCREMENTAL"
+    location = next(k.key for k in deps.bucket.list("storyrec-state/held/"))
+    body = deps.bucket.get_bytes(location).decode()
+    assert body.count("H\n") == 1 and body.count("r\n") == 10  # one header, both days' rows
+    again = import_manifest(second_key, deps)  # a repeated event: nothing new, nothing held twice
+    assert not [n for n in again.started if n.startswith("interactions")] and deps.state.held_deltas() == []

@@ -60,7 +60,11 @@ class Checked:
 
 def _settings() -> Settings:
     return Settings.from_env(
-        {"STORYREC_GCP_PROJECT": "p", "STORYREC_PERSONALIZE_ROLE_ARN": "arn:aws:iam::123456789012:role/personalize"}
+        {
+            "STORYREC_GCP_PROJECT": "p",
+            "STORYREC_PERSONALIZE_ROLE_ARN": "arn:aws:iam::123456789012:role/personalize",
+            "STORYREC_MIN_INCREMENTAL_ROWS": "1",
+        }
     )
 
 
