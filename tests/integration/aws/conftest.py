@@ -5,8 +5,6 @@ from __future__ import annotations
 
 import csv
 import io
-import json
-import time
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -19,6 +17,7 @@ from infra.local.personalize import start_server
 from shared.config import Settings
 from shared.personalize.stage import StageDeps
 from shared.personalize.wiring import stage_deps
+from tests.conftest import TopicProbe
 from tests.integration.engine.conftest import free_port
 
 DAY = date(2026, 11, 28)
@@ -60,26 +59,10 @@ def aws_env(tmp_path_factory: pytest.TempPathFactory) -> Iterator[AwsEnv]:
             moto.stop()
 
 
-@dataclass
-class Probe:
-    """An SNS topic with an SQS queue subscribed, to read back what was published."""
-
-    topic_arn: str
-    queue_url: str
-    sqs: Any
-
-    def messages(self, expect: int = 1, timeout: float = 5.0) -> list[dict[str, Any]]:
-        out: list[dict[str, Any]] = []
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline and len(out) < expect:
-            resp = self.sqs.receive_message(QueueUrl=self.queue_url, MaxNumberOfMessages=10, WaitTimeSeconds=1)
-            for msg in resp.get("Messages", []):
-                out.append(json.loads(msg["Body"]))
-                self.sqs.delete_message(QueueUrl=self.queue_url, ReceiptHandle=msg["ReceiptHandle"])
-        return out
+class Probe(TopicProbe):
+    """The shared SNS→SQS probe, plus ``drain``: everything published so far."""
 
     def drain(self) -> list[dict[str, Any]]:
-        """Everything published so far (waits a little for stragglers)."""
         return self.messages(expect=10_000, timeout=2.0)
 
 
