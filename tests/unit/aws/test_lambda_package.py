@@ -13,13 +13,32 @@ pytestmark = pytest.mark.unit
 
 REPO = Path(__file__).resolve().parents[3]
 HANDLERS = ("functions_aws.import_manifest", "functions_aws.train", "functions_aws.monitor")
-FORBIDDEN = ("pandas", "numpy", "google.cloud.firestore", "google.cloud.storage", "firebase_admin", "infra",
-             "moto", "tests", "typer", "rich", "shared.export", "shared.capture", "shared.cli")
+FORBIDDEN = (
+    "pandas",
+    "numpy",
+    "google.cloud.firestore",
+    "google.cloud.storage",
+    "firebase_admin",
+    "infra",
+    "moto",
+    "tests",
+    "typer",
+    "rich",
+    "shared.export",
+    "shared.capture",
+    "shared.cli",
+)
 
 
 def _imported(code: str) -> set[str]:
-    out = subprocess.run([sys.executable, "-c", f"import sys, json\n{code}\nprint(json.dumps(sorted(sys.modules)))"],
-                         cwd=REPO, capture_output=True, text=True, check=True, timeout=120)
+    out = subprocess.run(
+        [sys.executable, "-c", f"import sys, json\n{code}\nprint(json.dumps(sorted(sys.modules)))"],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=120,
+    )
     return set(json.loads(out.stdout.splitlines()[-1]))
 
 

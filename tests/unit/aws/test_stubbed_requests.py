@@ -306,3 +306,56 @@ def test_job_names_are_valid_and_deterministic() -> None:
     for hostile in ("", "-", "_a", "a" * 200, "é", "a b/c", "\n\x00"):
         assert VALID_NAME.match(safe_name(hostile)), hostile
     assert safe_name("a" * 70) != safe_name("a" * 71)
+
+
+def test_a_monitor_pass_that_promotes_makes_only_model_valid_requests() -> None:
+    from shared.personalize.monitor import monitor
+
+    control, bucket = Checked("personalize"), InMemoryObjectStore("import-bucket")
+    sol, pop = f"{ACCOUNT}:solution/storyrec-user-personalization", f"{ACCOUNT}:solution/storyrec-popularity-baseline"
+    campaign = f"{ACCOUNT}:campaign/storyrec-feed"
+    old, new, base = f"{sol}/old", f"{sol}/new", f"{pop}/b1"
+    _expect_datasets(control)
+    for t in DATASET_TYPES:
+        control.expect("list_dataset_import_jobs", {"datasetImportJobs": []}, {"datasetArn": _ds(t)})
+    control.expect(
+        "list_solutions",
+        {"solutions": [{"name": "storyrec-user-personalization", "solutionArn": sol}]},
+        {"datasetGroupArn": GROUP},
+    )
+    control.expect(
+        "list_solutions",
+        {"solutions": [{"name": "storyrec-popularity-baseline", "solutionArn": pop}]},
+        {"datasetGroupArn": GROUP},
+    )
+    control.expect(
+        "list_solution_versions",
+        {
+            "solutionVersions": [
+                {"solutionVersionArn": new, "status": "ACTIVE", "creationDateTime": NOW},
+                {"solutionVersionArn": old, "status": "ACTIVE", "creationDateTime": datetime(2026, 11, 1, tzinfo=UTC)},
+            ]
+        },
+        {"solutionArn": sol},
+    )
+    control.expect(
+        "list_solution_versions",
+        {"solutionVersions": [{"solutionVersionArn": base, "status": "ACTIVE", "creationDateTime": NOW}]},
+        {"solutionArn": pop},
+    )
+    control.expect("list_campaigns", {"campaigns": [{"name": "storyrec-feed", "campaignArn": campaign}]})
+    control.expect(
+        "describe_campaign",
+        {"campaign": {"campaignArn": campaign, "name": "storyrec-feed", "status": "ACTIVE", "solutionVersionArn": old}},
+        {"campaignArn": campaign},
+    )
+    ndcg = "normalized_discounted_cumulative_gain_at_10"
+    for arn, value in ((new, 0.4), (old, 0.3), (base, 0.1)):
+        control.expect(
+            "get_solution_metrics", {"solutionVersionArn": arn, "metrics": {ndcg: value}}, {"solutionVersionArn": arn}
+        )
+    control.expect("update_campaign", {"campaignArn": campaign}, {"campaignArn": campaign, "solutionVersionArn": new})
+    with control.stub:
+        report = monitor(_deps(control, bucket))
+        control.stub.assert_no_pending_responses()
+    assert report.decision and report.decision["action"] == "promote"
