@@ -217,9 +217,9 @@ class AwsStageSettings:
             raise ConfigError(f"STORYREC_PERSONALIZE_AUTO_TRAINING={auto!r} is not a boolean")
         guards = reader.get("STORYREC_PROMOTION_GUARD_METRICS", ",".join(d.guard_metrics))
         guard_metrics = tuple(g.strip() for g in guards.split(",") if g.strip())
-        for metric in (reader.get("STORYREC_PROMOTION_METRIC", d.primary_metric), *guard_metrics):
-            if not _METRIC.match(metric):
-                raise ConfigError(f"{metric!r} is not a Personalize metric name")
+        if not all(_METRIC.match(g) for g in guard_metrics):
+            raise ConfigError(f"STORYREC_PROMOTION_GUARD_METRICS={guards!r}: not Personalize metric names")
+        reader.get("STORYREC_PROMOTION_METRIC", d.primary_metric, _METRIC)
         return cls(
             state_prefix=_prefix(reader.get("STORYREC_STATE_PREFIX", d.state_prefix)),
             baseline_solution=reader.name_or_arn("STORYREC_PERSONALIZE_BASELINE_SOLUTION", d.baseline_solution),
