@@ -16,7 +16,7 @@ from datetime import date
 
 from shared.errors import NotFound
 from shared.logs import get_logger
-from shared.personalize.manifest import BadManifest, Manifest, ManifestDataset, parse_manifest
+from shared.personalize.manifest import BadManifest, Manifest, ManifestDataset, is_manifest_key, parse_manifest
 from shared.personalize.model import ImportJob, ImportRequest, LimitExceeded, NotReady, ResourceInUse, Throttled
 from shared.personalize.names import import_job_day, import_job_name
 from shared.personalize.stage import Datasets, StageDeps, ensure_datasets, pending_imports
@@ -143,6 +143,7 @@ def import_manifest(manifest_key: str, deps: StageDeps) -> ImportOutcome:
         _refuse(deps, manifest_key, raw, str(exc))
         outcome.skipped["*"] = str(exc)
         state.unpark_import(manifest_key)
+        state.mark_handled(manifest_key, f"refused: {exc}")
         return outcome
     except (NotReady, LimitExceeded, Throttled, ResourceInUse) as exc:
         return _park(deps, outcome, f"set-up not ready: {exc}")
@@ -153,6 +154,7 @@ def import_manifest(manifest_key: str, deps: StageDeps) -> ImportOutcome:
         state.park_import(manifest_key, outcome.parked)
     else:
         state.unpark_import(manifest_key)
+        state.mark_handled(manifest_key, "imports started")
     deps.metrics.put("ImportJobsStarted", len(outcome.started))
     _log.info(
         "manifest imported",
@@ -269,6 +271,25 @@ def _refuse(deps: StageDeps, manifest_key: str, raw: bytes, reason: str) -> None
 def redrive_parked(deps: StageDeps) -> list[ImportOutcome]:
     """Retry every parked manifest (the monitor calls this on each run)."""
     return [import_manifest(key, deps) for key in deps.state.parked_imports()]
+
+
+def import_missed(deps: StageDeps, since: date) -> list[ImportOutcome]:
+    """Import the manifests of dates ≥ ``since`` that were never handled.
+
+    The S3 event is the fast path; this catch-up (run by the monitor) covers an event lost after the
+    Lambda's own retries were exhausted, or a Lambda that failed on a dead dependency.
+    """
+    prefix = deps.settings.import_prefix
+    parked = set(deps.state.parked_imports())  # re-driven separately
+    outcomes = []
+    for info in deps.bucket.list(f"{prefix}manifests/"):
+        if not is_manifest_key(info.key, prefix) or info.key in parked or deps.state.is_handled(info.key):
+            continue
+        day = info.key[len(prefix) :].split("dt=", 1)[1][:10]
+        if day >= since.isoformat():
+            _log.warning("manifest never imported: catching up", extra={"manifest_key": info.key})
+            outcomes.append(import_manifest(info.key, deps))
+    return outcomes
 
 
 __all__ = ["ImportOutcome", "import_manifest", "pending_imports", "plan_imports", "redrive_parked"]

@@ -1,9 +1,10 @@
 """Monitor use case, run on a schedule: follow imports and training to their end, then decide.
 
-Each run: re-drive parked imports; alert once per failed or stuck import job and solution version and
-per failed campaign update; start a deferred training once imports settle; and when the newest version
-of the serving solution is ACTIVE and undecided, compare its offline metrics with the serving version's
-and the popularity baseline's, promote or hold, keep the decision in S3 and report it over SNS.
+Each run: re-drive parked imports and import recent manifests whose S3 event was lost; alert once per
+failed or stuck import job and solution version and per failed campaign update; start a deferred
+training once imports settle; and when the newest version of the serving solution is ACTIVE and
+undecided, compare its offline metrics with the serving version's and the popularity baseline's,
+promote or hold, keep the decision in S3 and report it over SNS.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from shared.logs import get_logger
-from shared.personalize.imports import ImportOutcome, redrive_parked
+from shared.personalize.imports import ImportOutcome, import_missed, redrive_parked
 from shared.personalize.model import Campaign, PersonalizeError, ResourceInUse, SolutionVersion
 from shared.personalize.promotion import Decision, Policy, decide, metrics_table
 from shared.personalize.stage import (
@@ -28,6 +29,7 @@ from shared.personalize.stage import (
 from shared.personalize.training import TrainOutcome, train
 
 _log = get_logger("personalize.monitor")
+CATCH_UP_DAYS = 3  # manifests this recent that were never imported are imported by the monitor
 
 
 @dataclass
@@ -41,8 +43,9 @@ class MonitorReport:
 
 def monitor(deps: StageDeps) -> MonitorReport:
     """One pass of the monitor (idempotent: alerts and decisions are keyed, so reruns repeat nothing)."""
-    report = MonitorReport(redriven=redrive_parked(deps))
     now = deps.clock()
+    report = MonitorReport(redriven=redrive_parked(deps))
+    report.redriven += import_missed(deps, (now - timedelta(days=CATCH_UP_DAYS)).date())
     stuck = timedelta(hours=deps.settings.aws_stage.stuck_after_hours)
     datasets = ensure_datasets(deps)
     _follow_imports(deps, datasets, now, stuck, report)

@@ -3,6 +3,8 @@
 * ``alerts/<hash>.json``: one marker per alert key, so each failure is announced once;
 * ``decisions/<version>.json``: every promotion decision with all metrics (the history);
 * ``parked-imports/<hash>.json``: manifests whose imports must wait for a free import slot;
+* ``handled-manifests/<hash>.json``: manifests whose imports all started (the catch-up skips them);
+* ``held-deltas.json``: interaction deltas too small to import alone, and those already combined;
 * ``training-request.json``: a training run deferred until the pending imports have settled.
 """
 
@@ -81,6 +83,14 @@ class StageState:
             if isinstance(value, dict):
                 out.append(value)
         return sorted(out, key=lambda d: str(d.get("decided_at", "")))
+
+    # handled manifests --------------------------------------------------------------------------
+    def mark_handled(self, manifest_key: str, outcome: str) -> None:
+        """The manifest's imports all started (or it was refused): the monitor's catch-up skips it."""
+        self._put(f"handled-manifests/{_hash(manifest_key)}.json", {"manifest_key": manifest_key, "outcome": outcome})
+
+    def is_handled(self, manifest_key: str) -> bool:
+        return self.store.head(f"{self.prefix}handled-manifests/{_hash(manifest_key)}.json") is not None
 
     # parked imports -----------------------------------------------------------------------------
     def park_import(self, manifest_key: str, reason: str) -> None:

@@ -226,3 +226,15 @@ def test_small_daily_deltas_are_held_then_imported_together_once_they_reach_the_
     assert body.count("H\n") == 1 and body.count("r\n") == 10  # one header, both days' rows
     again = import_manifest(second_key, deps)  # a repeated event: nothing new, nothing held twice
     assert not [n for n in again.started if n.startswith("interactions")] and deps.state.held_deltas() == []
+
+
+def test_the_monitor_imports_a_recent_manifest_whose_event_was_lost_and_only_once() -> None:
+    deps, port, _, clock = _deps()
+    clock[0] = datetime(2026, 11, 29, 4, 0, tzinfo=UTC)
+    lost = _manifest(deps, "2026-11-28", 3, "r-lost")
+    old = _manifest(deps, "2026-11-01", 3, "r-old")  # older than the catch-up window: left alone
+    first = monitor(deps)
+    assert [o.manifest_key for o in first.redriven] == [lost] and len(first.redriven[0].started) == 3
+    assert monitor(deps).redriven == []  # handled: not imported again
+    assert not deps.state.is_handled(old)
+    assert sum(len(js) for js in port.jobs.values()) == 3
