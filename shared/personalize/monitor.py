@@ -209,11 +209,16 @@ def _act(deps: StageDeps, decision: Decision, candidate: SolutionVersion, campai
 
 
 def promote_command(deps: StageDeps, campaign: Campaign | None, version_arn: str) -> str:
-    """The command an operator runs to promote a held version by hand."""
-    campaign_ref = campaign.arn if campaign else deps.settings.personalize.campaign
+    """The command an operator runs to promote a held version by hand (creates the campaign the first time)."""
+    names = deps.settings.personalize
+    if campaign is None:
+        return (
+            f"aws personalize create-campaign --region {deps.settings.region} --name {names.campaign} "
+            f"--solution-version-arn {version_arn} --min-provisioned-tps {names.min_campaign_tps}"
+        )
     return (
         f"aws personalize update-campaign --region {deps.settings.region} "
-        f"--campaign-arn {campaign_ref} --solution-version-arn {version_arn}"
+        f"--campaign-arn {campaign.arn} --solution-version-arn {version_arn}"
     )
 
 
