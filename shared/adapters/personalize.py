@@ -132,16 +132,21 @@ class PersonalizeGateway:
         operation, key, arn_key, parent_arg = _LISTS[kind]
         kwargs = {parent_arg: parent_arn} if parent_arg and parent_arn else {}
         name_key = _NAME_KEYS.get(kind, "name")
+        for item in self._items(operation, key, **kwargs):
+            if item.get(name_key) == name:
+                return str(item[arn_key])
+        return None
+
+    def _items(self, operation: str, key: str, **kwargs: Any) -> list[dict[str, Any]]:
+        """Every item of a paginated List* call, SDK errors translated."""
         try:
-            for page in self._control.get_paginator(operation).paginate(**kwargs):
-                for item in page.get(key, []):
-                    if item.get(name_key) == name:
-                        return str(item[arn_key])
+            return [
+                item for page in self._control.get_paginator(operation).paginate(**kwargs) for item in page.get(key, [])
+            ]
         except ClientError as exc:
             raise _translate(exc) from exc
         except EndpointConnectionError as exc:
             raise ServiceUnavailable(f"Personalize unreachable: {exc}") from exc
-        return None
 
     def _describe_or_create(
         self, kind: str, resource_name: str, parent_arn: str | None, create: Any, /, **kwargs: Any
@@ -238,13 +243,8 @@ class PersonalizeGateway:
         )
 
     def list_import_jobs(self, dataset_arn: str) -> list[ImportJob]:
-        jobs: list[ImportJob] = []
-        try:
-            for page in self._control.get_paginator("list_dataset_import_jobs").paginate(datasetArn=dataset_arn):
-                jobs.extend(_import_job(j) for j in page.get("datasetImportJobs", []))
-        except ClientError as exc:
-            raise _translate(exc) from exc
-        return jobs
+        items = self._items("list_dataset_import_jobs", "datasetImportJobs", datasetArn=dataset_arn)
+        return [_import_job(j) for j in items]
 
     def describe_import_job(self, arn: str) -> ImportJob:
         body = _call(self._control.describe_dataset_import_job, datasetImportJobArn=arn)
@@ -267,14 +267,8 @@ class PersonalizeGateway:
         return str(response["solutionVersionArn"])
 
     def list_solution_versions(self, solution_arn: str) -> list[SolutionVersion]:
-        versions: list[SolutionVersion] = []
-        try:
-            for page in self._control.get_paginator("list_solution_versions").paginate(solutionArn=solution_arn):
-                versions.extend(
-                    _solution_version({**v, "solutionArn": solution_arn}) for v in page.get("solutionVersions", [])
-                )
-        except ClientError as exc:
-            raise _translate(exc) from exc
+        items = self._items("list_solution_versions", "solutionVersions", solutionArn=solution_arn)
+        versions = [_solution_version({**v, "solutionArn": solution_arn}) for v in items]
         return sorted(versions, key=lambda v: v.created or _OLDEST, reverse=True)
 
     def describe_solution_version(self, arn: str) -> SolutionVersion:

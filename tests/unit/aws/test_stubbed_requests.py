@@ -359,3 +359,24 @@ def test_a_monitor_pass_that_promotes_makes_only_model_valid_requests() -> None:
         report = monitor(_deps(control, bucket))
         control.stub.assert_no_pending_responses()
     assert report.decision and report.decision["action"] == "promote"
+
+
+def test_an_unreachable_personalize_is_service_unavailable_not_a_raw_sdk_error() -> None:
+    from botocore.config import Config
+
+    from shared.errors import ServiceUnavailable
+
+    config = Config(connect_timeout=1, read_timeout=1, retries={"max_attempts": 1})
+    client = boto3.client(
+        "personalize",
+        region_name="us-east-1",
+        endpoint_url="http://127.0.0.1:9",
+        aws_access_key_id="x",
+        aws_secret_access_key="x",
+        config=config,
+    )
+    gateway = PersonalizeGateway(client, client)
+    with pytest.raises(ServiceUnavailable):
+        gateway.list_import_jobs(_ds("interactions"))
+    with pytest.raises(ServiceUnavailable):
+        gateway.describe_campaign(f"{ACCOUNT}:campaign/storyrec-feed")
