@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
+from shared.errors import NotFound
 from shared.logs import get_logger
 from shared.personalize.imports import ImportOutcome, import_missed, redrive_parked
 from shared.personalize.model import Campaign, PersonalizeError, ResourceInUse, SolutionVersion
@@ -179,7 +180,7 @@ def _maybe_decide(
     candidate_metrics = port.solution_metrics(candidate.arn)
     metrics = {
         "candidate": candidate_metrics,
-        "serving": port.solution_metrics(campaign.solution_version_arn) if campaign else None,
+        "serving": _serving_metrics(deps, campaign),
         "baseline": port.solution_metrics(base.arn) if base else None,
     }
     policy = Policy.from_settings(deps.settings.aws_stage)
@@ -190,6 +191,17 @@ def _maybe_decide(
         report.waiting.append(f"campaign busy: {exc}")
         return
     report.decision = _record(deps, now, decision, outcome, candidate, campaign, base, metrics, policy)
+
+
+def _serving_metrics(deps: StageDeps, campaign: Campaign | None) -> dict[str, float] | None:
+    """The serving version's metrics; None if nothing serves or its version is gone (then only the baseline gates)."""
+    if campaign is None or not campaign.solution_version_arn:
+        return None
+    try:
+        return deps.personalize.solution_metrics(campaign.solution_version_arn)
+    except NotFound:
+        _log.warning("the serving version has no metrics", extra={"version": campaign.solution_version_arn})
+        return None
 
 
 def _act(deps: StageDeps, decision: Decision, candidate: SolutionVersion, campaign: Campaign | None) -> str:
