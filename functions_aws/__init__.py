@@ -1,5 +1,6 @@
-"""AWS Lambda handlers (import on S3 object-created, monthly train/promote).
+"""AWS Lambda handlers: import on the export's manifest, monthly training, the monitor.
 
-Handlers stay thin: parse the event with aws-lambda-powertools, call one function of
-``shared``, map errors. The stage itself lands with the AWS-stage issue.
+Handlers stay thin: Powertools parses the event, logs with a correlation id and emits metrics; the
+work is one use case of :mod:`shared.personalize`. Settings are read per invocation, clients are built
+per invocation; nothing here imports pandas or dev tooling.
 """

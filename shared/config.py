@@ -185,6 +185,7 @@ class Settings:
     export: ExportSettings = field(default_factory=ExportSettings)
     timeouts: ServiceTimeouts = field(default_factory=ServiceTimeouts)
     publish: PublishSettings = field(default_factory=PublishSettings)
+    aws_stage: AwsStageSettings = field(default_factory=lambda: AwsStageSettings())
 
     @property
     def tz(self) -> ZoneInfo:
@@ -232,6 +233,7 @@ class Settings:
             export=export,
             timeouts=timeouts,
             publish=_publish_settings(reader),
+            aws_stage=AwsStageSettings.from_env(env),
         )
 
 
@@ -336,3 +338,73 @@ class _Reader:
         if not low <= number <= high:
             raise ConfigError(f"{name}={number} is outside {low}..{high}")
         return number
+
+
+# --- AWS stage (import, train, monitor, promote; cross-cloud identity) --------------------------
+_ROLE_ARN = re.compile(r"^arn:aws[a-z-]*:iam::\d{12}:role/[\w+=,.@\-/]{1,512}$")
+_METRIC = re.compile(r"^[a-z][a-z0-9_]{0,99}$")
+
+
+@dataclass(frozen=True)
+class AwsStageSettings:
+    """The AWS stage: where its state lives, how it trains, and when a new version may serve."""
+
+    state_prefix: str = "storyrec-state/"
+    baseline_solution: str = "storyrec-popularity-baseline"
+    perform_auto_training: bool = False
+    promotion_mode: str = "auto"
+    primary_metric: str = "normalized_discounted_cumulative_gain_at_10"
+    min_improvement: float = 0.01
+    guard_metrics: tuple[str, ...] = ("coverage", "mean_reciprocal_rank_at_25", "precision_at_10")
+    guard_tolerance: float = 0.05
+    stuck_after_hours: float = 24.0
+    max_pending_imports: int = 5
+    min_incremental_rows: int = 1000
+    monitor_schedule: str = "rate(15 minutes)"
+    aws_role_arn: str | None = None
+    aws_role_audience: str = "sts.amazonaws.com"
+    gce_metadata_host: str = "metadata.google.internal"
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str]) -> AwsStageSettings:
+        """Read the ``STORYREC_*`` variables of the AWS stage (and the standard ``GCE_METADATA_HOST``)."""
+        reader, d = _Reader(env), cls()
+        mode = reader.get("STORYREC_PROMOTION_MODE", d.promotion_mode).lower()
+        if mode not in ("auto", "manual"):
+            raise ConfigError(f"STORYREC_PROMOTION_MODE={mode!r} must be auto or manual")
+        auto = reader.get("STORYREC_PERSONALIZE_AUTO_TRAINING", "false").lower()
+        if auto not in ("true", "false", "1", "0", "yes", "no"):
+            raise ConfigError(f"STORYREC_PERSONALIZE_AUTO_TRAINING={auto!r} is not a boolean")
+        guards = reader.get("STORYREC_PROMOTION_GUARD_METRICS", ",".join(d.guard_metrics))
+        guard_metrics = tuple(g.strip() for g in guards.split(",") if g.strip())
+        if not all(_METRIC.match(g) for g in guard_metrics):
+            raise ConfigError(f"STORYREC_PROMOTION_GUARD_METRICS={guards!r}: not Personalize metric names")
+        reader.get("STORYREC_PROMOTION_METRIC", d.primary_metric, _METRIC)
+        return cls(
+            state_prefix=_prefix(reader.get("STORYREC_STATE_PREFIX", d.state_prefix)),
+            baseline_solution=reader.name_or_arn("STORYREC_PERSONALIZE_BASELINE_SOLUTION", d.baseline_solution),
+            perform_auto_training=auto in ("true", "1", "yes"),
+            promotion_mode=mode,
+            primary_metric=reader.get("STORYREC_PROMOTION_METRIC", d.primary_metric),
+            min_improvement=_fraction(reader, "STORYREC_PROMOTION_MIN_IMPROVEMENT", d.min_improvement),
+            guard_metrics=guard_metrics,
+            guard_tolerance=_fraction(reader, "STORYREC_PROMOTION_GUARD_TOLERANCE", d.guard_tolerance),
+            stuck_after_hours=float(reader.integer("STORYREC_TRAINING_STUCK_HOURS", int(d.stuck_after_hours), 1, 720)),
+            max_pending_imports=reader.integer("STORYREC_MAX_PENDING_IMPORTS", d.max_pending_imports, 1, 5),
+            min_incremental_rows=reader.integer("STORYREC_MIN_INCREMENTAL_ROWS", d.min_incremental_rows, 1, 10**9),
+            monitor_schedule=reader.get("STORYREC_MONITOR_SCHEDULE", d.monitor_schedule, _CRON_OR_RATE),
+            aws_role_arn=reader.optional("STORYREC_AWS_ROLE_ARN", _ROLE_ARN),
+            aws_role_audience=reader.get("STORYREC_AWS_ROLE_AUDIENCE", d.aws_role_audience),
+            gce_metadata_host=reader.get("GCE_METADATA_HOST", d.gce_metadata_host),
+        )
+
+
+def _fraction(reader: _Reader, name: str, default: float) -> float:
+    raw = reader.get(name, repr(default))
+    try:
+        value = float(raw)
+    except ValueError as exc:
+        raise ConfigError(f"{name}={raw!r} is not a number") from exc
+    if not 0.0 <= value <= 1.0:
+        raise ConfigError(f"{name}={value} is outside 0..1 (a relative change: 0.01 = 1%)")
+    return value

@@ -6,6 +6,7 @@ STORAGE_EMULATOR_HOST, AWS_ENDPOINT_URL_<SERVICE>), so local and production shar
 
 from __future__ import annotations
 
+import functools
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
@@ -57,12 +58,21 @@ def storage_client(settings: Settings) -> StorageClient:
 
 
 def aws_client(service: str, settings: Settings) -> Any:
-    """A boto3 client; boto3 itself reads AWS_ENDPOINT_URL_<SERVICE> for local stand-ins."""
+    """A boto3 client; boto3 itself reads AWS_ENDPOINT_URL_<SERVICE> for local stand-ins.
+
+    With STORYREC_AWS_ROLE_ARN set (on GCP), credentials come from the function's Google identity
+    (:mod:`shared.aws_identity`), shared and refreshed across the clients of the process.
+    """
     import boto3
     from botocore.config import Config
 
-    return boto3.client(
-        service,  # type: ignore[call-overload]
+    stage = settings.aws_stage
+    factory: Any = boto3
+    if stage.aws_role_arn:
+        factory = _federated_session(stage.aws_role_arn, stage.aws_role_audience, stage.gce_metadata_host,
+                                     settings.region)
+    return factory.client(
+        service,
         region_name=settings.region,
         config=Config(
             retries={"mode": "standard", "max_attempts": settings.timeouts.aws_attempts},
@@ -70,6 +80,13 @@ def aws_client(service: str, settings: Settings) -> Any:
             read_timeout=settings.timeouts.aws_read,
         ),
     )
+
+
+@functools.cache
+def _federated_session(role_arn: str, audience: str, metadata_host: str, region: str) -> Any:
+    from shared.aws_identity import federated_session
+
+    return federated_session(role_arn, audience, metadata_host, region)
 
 
 def document_store(settings: Settings) -> FirestoreDocumentStore:

@@ -178,56 +178,46 @@ def step_export(ctx: DemoContext) -> str:
 
 
 def step_personalize(ctx: DemoContext) -> str:
-    """Import the export into the local Personalize engine, train, and ask for a user's feed."""
+    """The AWS stage's use cases (what the Lambdas run) on the local engine: import, train, decide, recommend."""
     if "AWS_ENDPOINT_URL_PERSONALIZE" not in ctx.env:
         return "SKIPPED: the local Personalize engine is not installed here"
-    from shared.schema import DATASET_TYPES, load_schema
+    from shared.personalize.imports import import_manifest, redrive_parked
+    from shared.personalize.monitor import monitor
+    from shared.personalize.stage import campaign_arn, ensure_datasets, pending_imports
+    from shared.personalize.training import train, training_run_name
+    from shared.personalize.waiter import wait_until
+    from shared.personalize.wiring import stage_deps
 
     s = ctx.settings
-    gateway = wiring.personalize(s)
-    control = wiring.aws_client("personalize", s)
-    group = gateway.ensure_dataset_group(s.personalize.dataset_group)
+    deps = stage_deps(s)
     export = ctx.facts["export"]
-    for dataset_type in DATASET_TYPES:
-        schema = load_schema(dataset_type)
-        schema_arn = gateway.ensure_schema(schema.resource_name, schema.as_json())
-        dataset = gateway.ensure_dataset(group, dataset_type, schema_arn, f"storyrec-{dataset_type}")
-        _wait_active(gateway, "dataset", dataset)
-        exported = next(d for d in export.datasets if d.dataset == dataset_type)
-        for f in exported.files:
-            job_name = f"{dataset_type}-{export.run_id}-{f.key.rsplit('-', 1)[1].split('.')[0]}"[:63]
-            job = gateway.start_import(job_name, dataset, f"s3://{s.import_bucket}/{f.key}",
-                                       s.personalize.import_role_arn, exported.import_mode)
-            _wait_active(gateway, "dataset_import_job", job)
-    solution = gateway.find_arn("solution", s.personalize.solution, group) or control.create_solution(
-        name=s.personalize.solution, datasetGroupArn=group, recipeArn=s.personalize.recipe_arn,
-        performAutoTraining=False)["solutionArn"]
-    version = control.create_solution_version(solutionArn=solution)["solutionVersionArn"]
-    _wait_active(gateway, "solution_version", version, timeout=300)
-    metrics = control.get_solution_metrics(solutionVersionArn=version)["metrics"]
-    campaign = gateway.find_arn("campaign", s.personalize.campaign, solution) or control.create_campaign(
-        name=s.personalize.campaign, solutionVersionArn=version, minProvisionedTPS=1)["campaignArn"]
-    _wait_active(gateway, "campaign", campaign)
-    recs = gateway.get_recommendations(campaign, "user-0", num_results=10)
+    outcome = import_manifest(export.manifest_key, deps)
+    again = import_manifest(export.manifest_key, deps)  # S3 delivers at least once: the retry starts nothing
+
+    def imports_settled() -> bool:
+        redrive_parked(deps)
+        return not deps.state.parked_imports() and pending_imports(deps, ensure_datasets(deps)) == 0
+
+    wait_until(imports_settled, bool, timeout=120, interval=0.2, what="imports")
+    run = train(deps, training_run_name(datetime.now(UTC)))
+    report = wait_until(lambda: monitor(deps), lambda r: r.decision is not None, timeout=300, interval=0.5,
+                        what="training and the promotion decision")
+    decision = report.decision or {}
+    campaign = campaign_arn(deps)
+    if campaign is None:
+        return f"trained {list(run.versions)}, decision {decision.get('action')}: {decision.get('reasons')}"
+    wait_until(lambda: deps.personalize.describe_campaign(campaign), lambda c: c.status.value == "ACTIVE",
+               timeout=120, interval=0.2, what="campaign")
+    recs = deps.personalize.get_recommendations(campaign, "user-0", num_results=10)
     docs = wiring.document_store(s)
     categories = [str((docs.get(f"stories/{r.item_id}") or {}).get("category")) for r in recs]
     share = categories.count(CATEGORIES[0]) / max(1, len(categories))
-    return (f"imported, trained {s.personalize.recipe_arn.rsplit('/', 1)[1]} "
-            f"(NDCG@10 {metrics.get('normalized_discounted_cumulative_gain_at_10', 0):.3f}), campaign ACTIVE; "
-            f"user-0 (leans to {CATEGORIES[0]!r}) gets {[r.item_id for r in recs[:5]]}…, "
-            f"{share:.0%} of the top 10 in {CATEGORIES[0]!r}")
-
-
-def _wait_active(gateway: Any, kind: str, arn: str, timeout: float = 120.0) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        resource = next(v for v in gateway.describe(kind, arn).values() if isinstance(v, dict))
-        if resource.get("status") == "ACTIVE":
-            return
-        if "FAILED" in str(resource.get("status")):
-            raise RuntimeError(f"{kind} {arn}: {resource.get('failureReason')}")
-        time.sleep(0.2)
-    raise TimeoutError(f"{kind} {arn} not ACTIVE after {timeout:.0f} s")
+    ndcg = decision.get("metrics", {}).get("candidate", {}).get("normalized_discounted_cumulative_gain_at_10", 0)
+    base = (decision.get("metrics", {}).get("baseline") or {}).get("normalized_discounted_cumulative_gain_at_10", 0)
+    return (f"{len(outcome.started)} import jobs started (a repeated event started {len(again.started)}); "
+            f"trained {s.personalize.recipe_arn.rsplit('/', 1)[1]} (NDCG@10 {ndcg:.3f} vs popularity {base:.3f}), "
+            f"decision {decision.get('action')!r}, campaign ACTIVE; user-0 (leans to {CATEGORIES[0]!r}) gets "
+            f"{[r.item_id for r in recs[:5]]}…, {share:.0%} of the top 10 in {CATEGORIES[0]!r}")
 
 
 STEPS: list[tuple[str, Step]] = [

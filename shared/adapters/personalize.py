@@ -1,19 +1,37 @@
-"""Personalize control plane and runtime behind one gateway, over injected boto3 clients.
+"""The Personalize port over injected boto3 ``personalize`` and ``personalize-runtime`` clients.
 
-Every create is describe-or-create keyed on the resource name, so a retried Lambda or
-a re-run CLI command finds what the first attempt made instead of failing or duplicating it.
+Every create is describe-or-create keyed on the resource name, so a retried Lambda or a re-run CLI
+command finds what the first attempt made instead of failing or duplicating it. SDK errors become the
+port's errors (:mod:`shared.personalize.model`); responses become typed statuses.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Any, Literal
+from collections.abc import Callable, Mapping
+from datetime import UTC, datetime
+from typing import Any
 
-from botocore.exceptions import ClientError
+from botocore.exceptions import ClientError, EndpointConnectionError
 
-from shared.errors import AlreadyExists, NotFound, StoryrecError
+from shared.errors import AlreadyExists, NotFound, ServiceUnavailable, StoryrecError
+from shared.personalize.model import (
+    Campaign,
+    CampaignUpdate,
+    ImportJob,
+    ImportMode,
+    ImportRequest,
+    LimitExceeded,
+    PersonalizeError,
+    Recommendation,
+    ResourceInUse,
+    SolutionSpec,
+    SolutionVersion,
+    Status,
+    Throttled,
+    TrainingMode,
+)
 
-ImportMode = Literal["FULL", "INCREMENTAL"]
+__all__ = ["ImportMode", "PersonalizeError", "PersonalizeGateway", "Recommendation"]
 
 # list operation, result key, ARN key, parent filter argument
 _LISTS: dict[str, tuple[str, str, str, str | None]] = {
@@ -26,22 +44,9 @@ _LISTS: dict[str, tuple[str, str, str, str | None]] = {
     "filter": ("list_filters", "Filters", "filterArn", "datasetGroupArn"),
 }
 _NAME_KEYS = {"import_job": "jobName", "filter": "name"}
-
-
-@dataclass(frozen=True)
-class Recommendation:
-    """One recommended item with the score Personalize gave it (None for recipes without scores)."""
-
-    item_id: str
-    score: float | None
-
-
-class PersonalizeError(StoryrecError):
-    """Personalize rejected a request; ``code`` is its error type."""
-
-    def __init__(self, code: str, message: str) -> None:
-        super().__init__(f"{code}: {message}")
-        self.code = code
+_THROTTLED = {"ThrottlingException", "TooManyRequestsException", "Throttling", "RequestLimitExceeded"}
+_OLDEST = datetime.min.replace(tzinfo=UTC)
+_VERSIONS_SEARCHED = 50  # describe-or-create of a named version looks at this many newest versions
 
 
 def _translate(exc: ClientError) -> StoryrecError:
@@ -51,29 +56,97 @@ def _translate(exc: ClientError) -> StoryrecError:
         return NotFound(message)
     if code == "ResourceAlreadyExistsException":
         return AlreadyExists(message)
+    if code == "LimitExceededException":
+        return LimitExceeded(code, message)
+    if code in _THROTTLED:
+        return Throttled(f"{code}: {message}")
+    if code == "ResourceInUseException":
+        return ResourceInUse(code, message)
     return PersonalizeError(code, message)
 
 
+def _call(fn: Callable[..., Any], /, **kwargs: Any) -> Any:
+    try:
+        return fn(**kwargs)
+    except ClientError as exc:
+        raise _translate(exc) from exc
+    except EndpointConnectionError as exc:
+        raise ServiceUnavailable(f"Personalize unreachable: {exc}") from exc
+
+
+def _time(value: Any) -> datetime | None:
+    return value if isinstance(value, datetime) else None
+
+
+def _import_job(body: Mapping[str, Any]) -> ImportJob:
+    return ImportJob(
+        arn=str(body["datasetImportJobArn"]),
+        name=str(body.get("jobName", "")),
+        status=Status.parse(body.get("status")),
+        created=_time(body.get("creationDateTime")),
+        failure_reason=body.get("failureReason"),
+        import_mode=body.get("importMode"),
+    )
+
+
+def _solution_version(body: Mapping[str, Any]) -> SolutionVersion:
+    return SolutionVersion(
+        arn=str(body["solutionVersionArn"]),
+        status=Status.parse(body.get("status")),
+        solution_arn=str(body.get("solutionArn", "")),
+        name=body.get("name"),
+        created=_time(body.get("creationDateTime")),
+        failure_reason=body.get("failureReason"),
+        training_mode=body.get("trainingMode"),
+    )
+
+
+def _campaign(body: Mapping[str, Any]) -> Campaign:
+    update = body.get("latestCampaignUpdate")
+    return Campaign(
+        arn=str(body["campaignArn"]),
+        name=str(body.get("name", "")),
+        status=Status.parse(body.get("status")),
+        solution_version_arn=str(body.get("solutionVersionArn", "")),
+        failure_reason=body.get("failureReason"),
+        latest_update=CampaignUpdate(
+            solution_version_arn=str(update.get("solutionVersionArn", "")),
+            status=Status.parse(update.get("status")),
+            failure_reason=update.get("failureReason"),
+            created=_time(update.get("creationDateTime")),
+        )
+        if isinstance(update, Mapping)
+        else None,
+    )
+
+
 class PersonalizeGateway:
-    """What storyrec does with Personalize: set up resources, import, and read recommendations."""
+    """Implements :class:`shared.personalize.port.PersonalizePort` over boto3 clients."""
 
     def __init__(self, control: Any, runtime: Any) -> None:
         self._control = control
         self._runtime = runtime
 
+    # --- set-up -------------------------------------------------------------------------------
     def find_arn(self, kind: str, name: str, parent_arn: str | None = None) -> str | None:
-        """The ARN of the resource of ``kind`` called ``name`` (under ``parent_arn``), or None."""
         operation, key, arn_key, parent_arg = _LISTS[kind]
         kwargs = {parent_arg: parent_arn} if parent_arg and parent_arn else {}
         name_key = _NAME_KEYS.get(kind, "name")
+        for item in self._items(operation, key, **kwargs):
+            if item.get(name_key) == name:
+                return str(item[arn_key])
+        return None
+
+    def _items(self, operation: str, key: str, **kwargs: Any) -> list[dict[str, Any]]:
+        """Every item of a paginated List* call, SDK errors translated."""
         try:
-            for page in self._control.get_paginator(operation).paginate(**kwargs):
-                for item in page.get(key, []):
-                    if item.get(name_key) == name:
-                        return str(item[arn_key])
+            return [
+                item for page in self._control.get_paginator(operation).paginate(**kwargs) for item in page.get(key, [])
+            ]
         except ClientError as exc:
             raise _translate(exc) from exc
-        return None
+        except EndpointConnectionError as exc:
+            raise ServiceUnavailable(f"Personalize unreachable: {exc}") from exc
 
     def _describe_or_create(
         self, kind: str, resource_name: str, parent_arn: str | None, create: Any, /, **kwargs: Any
@@ -82,53 +155,137 @@ class PersonalizeGateway:
         if existing:
             return existing
         try:
-            response = create(**kwargs)
-        except ClientError as exc:
-            translated = _translate(exc)
-            if isinstance(translated, AlreadyExists):  # lost a race with another attempt
-                found = self.find_arn(kind, resource_name, parent_arn)
-                if found:
-                    return found
-            raise translated from exc
+            response = _call(create, **kwargs)
+        except AlreadyExists:  # lost a race with another attempt
+            found = self.find_arn(kind, resource_name, parent_arn)
+            if found:
+                return found
+            raise
         return str(response[_LISTS[kind][2]])
 
     def ensure_schema(self, name: str, schema_json: str) -> str:
-        return self._describe_or_create("schema", name, None, self._control.create_schema,
-                                        name=name, schema=schema_json)
+        return self._describe_or_create(
+            "schema", name, None, self._control.create_schema, name=name, schema=schema_json
+        )
 
     def ensure_dataset_group(self, name: str) -> str:
         return self._describe_or_create("dataset_group", name, None, self._control.create_dataset_group, name=name)
 
     def ensure_dataset(self, group_arn: str, dataset_type: str, schema_arn: str, name: str) -> str:
         return self._describe_or_create(
-            "dataset", name, group_arn, self._control.create_dataset,
-            name=name, datasetGroupArn=group_arn, datasetType=dataset_type.upper(), schemaArn=schema_arn,
+            "dataset",
+            name,
+            group_arn,
+            self._control.create_dataset,
+            name=name,
+            datasetGroupArn=group_arn,
+            datasetType=dataset_type.upper(),
+            schemaArn=schema_arn,
         )
 
-    def start_import(
-        self, job_name: str, dataset_arn: str, s3_uri: str, role_arn: str | None, mode: ImportMode
-    ) -> str:
-        """Start (or find, if already started under this name) a dataset import job."""
-        kwargs: dict[str, Any] = {
-            "jobName": job_name,
-            "datasetArn": dataset_arn,
-            "dataSource": {"dataLocation": s3_uri},
-            "importMode": mode,
-        }
-        if role_arn:
-            kwargs["roleArn"] = role_arn
-        return self._describe_or_create("import_job", job_name, dataset_arn,
-                                        self._control.create_dataset_import_job, **kwargs)
+    def dataset_status(self, dataset_arn: str) -> Status:
+        body = _call(self._control.describe_dataset, datasetArn=dataset_arn)["dataset"]
+        return Status.parse(body.get("status"))
 
-    def describe(self, kind: str, arn: str) -> dict[str, Any]:
-        """The Describe* response body for ``kind`` (e.g. 'dataset_import_job', 'solution_version')."""
-        operation = f"describe_{kind}"
-        arn_arg = "".join(w.capitalize() if i else w for i, w in enumerate(kind.split("_"))) + "Arn"
+    def ensure_solution(self, spec: SolutionSpec) -> str:
+        kwargs: dict[str, Any] = {
+            "name": spec.name,
+            "datasetGroupArn": spec.dataset_group_arn,
+            "recipeArn": spec.recipe_arn,
+            "performAutoTraining": spec.perform_auto_training,
+        }
+        if spec.event_weights:
+            kwargs["solutionConfig"] = {
+                "eventsConfig": {
+                    "eventParametersList": [
+                        {"eventType": t, "weight": w} for t, w in sorted(spec.event_weights.items())
+                    ]
+                }
+            }
+        return self._describe_or_create(
+            "solution", spec.name, spec.dataset_group_arn, self._control.create_solution, **kwargs
+        )
+
+    def ensure_campaign(self, name: str, solution_version_arn: str, min_tps: int) -> str:
+        return self._describe_or_create(
+            "campaign",
+            name,
+            None,
+            self._control.create_campaign,
+            name=name,
+            solutionVersionArn=solution_version_arn,
+            minProvisionedTPS=min_tps,
+        )
+
+    def ensure_filter(self, group_arn: str, name: str, expression: str) -> str:
+        return self._describe_or_create(
+            "filter",
+            name,
+            group_arn,
+            self._control.create_filter,
+            name=name,
+            datasetGroupArn=group_arn,
+            filterExpression=expression,
+        )
+
+    # --- imports ------------------------------------------------------------------------------
+    def start_import(self, request: ImportRequest) -> str:
+        kwargs: dict[str, Any] = {
+            "jobName": request.job_name,
+            "datasetArn": request.dataset_arn,
+            "dataSource": {"dataLocation": request.data_location},
+            "importMode": request.mode,
+        }
+        if request.role_arn:
+            kwargs["roleArn"] = request.role_arn
+        return self._describe_or_create(
+            "import_job", request.job_name, request.dataset_arn, self._control.create_dataset_import_job, **kwargs
+        )
+
+    def list_import_jobs(self, dataset_arn: str) -> list[ImportJob]:
+        items = self._items("list_dataset_import_jobs", "datasetImportJobs", datasetArn=dataset_arn)
+        return [_import_job(j) for j in items]
+
+    def describe_import_job(self, arn: str) -> ImportJob:
+        body = _call(self._control.describe_dataset_import_job, datasetImportJobArn=arn)
+        return _import_job(body["datasetImportJob"])
+
+    # --- training -----------------------------------------------------------------------------
+    def create_solution_version(self, solution_arn: str, name: str, mode: TrainingMode = "FULL") -> str:
+        for summary in self.list_solution_versions(solution_arn)[:_VERSIONS_SEARCHED]:
+            if self.describe_solution_version(summary.arn).name == name:
+                return summary.arn
         try:
-            response = getattr(self._control, operation)(**{arn_arg: arn})
-        except ClientError as exc:
-            raise _translate(exc) from exc
-        return {k: v for k, v in response.items() if k != "ResponseMetadata"}
+            response = _call(
+                self._control.create_solution_version, solutionArn=solution_arn, name=name, trainingMode=mode
+            )
+        except AlreadyExists:
+            for summary in self.list_solution_versions(solution_arn)[:_VERSIONS_SEARCHED]:
+                if self.describe_solution_version(summary.arn).name == name:
+                    return summary.arn
+            raise
+        return str(response["solutionVersionArn"])
+
+    def list_solution_versions(self, solution_arn: str) -> list[SolutionVersion]:
+        items = self._items("list_solution_versions", "solutionVersions", solutionArn=solution_arn)
+        versions = [_solution_version({**v, "solutionArn": solution_arn}) for v in items]
+        return sorted(versions, key=lambda v: v.created or _OLDEST, reverse=True)
+
+    def describe_solution_version(self, arn: str) -> SolutionVersion:
+        return _solution_version(
+            _call(self._control.describe_solution_version, solutionVersionArn=arn)["solutionVersion"]
+        )
+
+    def solution_metrics(self, solution_version_arn: str) -> dict[str, float]:
+        body = _call(self._control.get_solution_metrics, solutionVersionArn=solution_version_arn)
+        return {str(k): float(v) for k, v in body.get("metrics", {}).items()}
+
+    # --- serving ------------------------------------------------------------------------------
+    def describe_campaign(self, arn: str) -> Campaign:
+        return _campaign(_call(self._control.describe_campaign, campaignArn=arn)["campaign"])
+
+    def update_campaign(self, campaign_arn: str, solution_version_arn: str) -> None:
+        _call(self._control.update_campaign, campaignArn=campaign_arn, solutionVersionArn=solution_version_arn)
 
     def get_recommendations(
         self,
@@ -136,16 +293,13 @@ class PersonalizeGateway:
         user_id: str,
         num_results: int = 25,
         filter_arn: str | None = None,
-        filter_values: dict[str, str] | None = None,
+        filter_values: Mapping[str, str] | None = None,
     ) -> list[Recommendation]:
         """Personalize GetRecommendations for one user."""
         kwargs: dict[str, Any] = {"campaignArn": campaign_arn, "userId": user_id, "numResults": num_results}
         if filter_arn:
             kwargs["filterArn"] = filter_arn
             if filter_values:
-                kwargs["filterValues"] = filter_values
-        try:
-            response = self._runtime.get_recommendations(**kwargs)
-        except ClientError as exc:
-            raise _translate(exc) from exc
+                kwargs["filterValues"] = dict(filter_values)
+        response = _call(self._runtime.get_recommendations, **kwargs)
         return [Recommendation(str(i["itemId"]), i.get("score")) for i in response.get("itemList", [])]

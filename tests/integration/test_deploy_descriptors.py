@@ -8,6 +8,7 @@ import shutil
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -23,27 +24,42 @@ def serverless_bin() -> Path:
     if not binary.exists():
         npm = shutil.which("npm")
         assert npm, "npm is needed to install serverless 3 (infra/deploy/package.json)"
-        subprocess.run([npm, "ci", "--no-audit", "--no-fund", "--loglevel=error"], cwd=DEPLOY_TOOLS,
-                       check=True, timeout=600)
+        subprocess.run(
+            [npm, "ci", "--no-audit", "--no-fund", "--loglevel=error"], cwd=DEPLOY_TOOLS, check=True, timeout=600
+        )
     return binary
 
 
 def test_serverless_packages_a_template_cfn_lint_accepts(serverless_bin: Path, tmp_path: Path) -> None:
     env = {
-        **os.environ, "AWS_ACCESS_KEY_ID": "x", "AWS_SECRET_ACCESS_KEY": "x", "SLS_TELEMETRY_DISABLED": "1",
-        "SLS_NOTIFICATIONS_MODE": "off", "HOME": str(tmp_path),
+        **os.environ,
+        "AWS_ACCESS_KEY_ID": "x",
+        "AWS_SECRET_ACCESS_KEY": "x",
+        "SLS_TELEMETRY_DISABLED": "1",
+        "SLS_NOTIFICATIONS_MODE": "off",
+        "HOME": str(tmp_path),
     }
     out = tmp_path / "package"
     result = subprocess.run(
         [str(serverless_bin), "package", "--stage", "ci", "--package", str(out)],
-        cwd=REPO, env=env, capture_output=True, text=True, timeout=300,
+        cwd=REPO,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
     )
     assert result.returncode == 0, result.stdout + result.stderr
     template = out / "cloudformation-template-update-stack.json"
     resources = json.loads(template.read_text())["Resources"]
     assert {"ImportBucket", "ImportBucketPolicy", "AlertsTopic", "PersonalizeRole"} <= set(resources)
-    lint = subprocess.run([str(Path(sys.executable).parent / "cfn-lint"), str(template)],
-                          capture_output=True, text=True, timeout=300)
+    _check_aws_stage(resources)
+    # W3005: serverless adds DependsOn on a function's own role next to its GetAtt (its generated code, harmless)
+    lint = subprocess.run(
+        [str(Path(sys.executable).parent / "cfn-lint"), str(template), "--ignore-checks", "W3005"],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert lint.returncode == 0, lint.stdout + lint.stderr
 
 
@@ -54,3 +70,52 @@ def test_firebase_json_deploys_the_python_functions_folder() -> None:
     assert (REPO / config["firestore"]["rules"]).exists()
     assert (REPO / "functions_gcp" / "requirements.txt").exists()
     assert "bundle" in " ".join(functions["predeploy"])
+
+
+def _statements(resources: dict[str, Any]) -> list[tuple[str, dict[str, Any]]]:
+    return [
+        (name, statement)
+        for name, res in resources.items()
+        if res["Type"] == "AWS::IAM::Role"
+        for policy in res["Properties"].get("Policies", [])
+        for statement in policy["PolicyDocument"]["Statement"]
+    ]
+
+
+def _check_aws_stage(resources: dict[str, Any]) -> None:
+    """The AWS stage's template: functions and events, least privilege, TLS only, alarms, identity, dashboard."""
+    functions = {n: r for n, r in resources.items() if r["Type"] == "AWS::Lambda::Function"}
+    assert set(functions) == {"ImportManifestLambdaFunction", "TrainLambdaFunction", "MonitorLambdaFunction"}
+    for res in functions.values():
+        props = res["Properties"]
+        assert props["Runtime"] == "python3.11"
+        assert "Ref" not in str(props["Role"]) or "IamRoleLambdaExecution" not in str(props["Role"])
+    rules = [r["Properties"] for r in resources.values() if r["Type"] == "AWS::Events::Rule"]
+    assert sorted(r["ScheduleExpression"] for r in rules) == ["cron(0 3 1 * ? *)", "rate(15 minutes)"]
+    notification = resources["ImportBucket"]["Properties"]["NotificationConfiguration"]["LambdaConfigurations"][0]
+    assert {r["Name"]: r["Value"] for r in notification["Filter"]["S3Key"]["Rules"]} == {
+        "prefix": "manifests/",
+        "suffix": "manifest.json",
+    }
+    # no action wildcard anywhere; resource "*" only for actions that have no resource type
+    for role, statement in _statements(resources):
+        actions = statement["Action"] if isinstance(statement["Action"], list) else [statement["Action"]]
+        assert all("*" not in a for a in actions), (role, actions)
+        if statement.get("Resource") == "*":
+            assert all(a.split(":")[1].startswith("List") or a == "cloudwatch:PutMetricData" for a in actions), (
+                role,
+                actions,
+            )
+    deny = [
+        s for s in resources["ImportBucketPolicy"]["Properties"]["PolicyDocument"]["Statement"] if s["Effect"] == "Deny"
+    ]
+    assert deny and deny[0]["Condition"] == {"Bool": {"aws:SecureTransport": "false"}}
+    alarms = [r["Properties"] for r in resources.values() if r["Type"] == "AWS::CloudWatch::Alarm"]
+    watched = {(a["MetricName"], json.dumps(a["Dimensions"][0]["Value"])) for a in alarms}
+    assert watched == {(m, json.dumps({"Ref": f})) for m in ("Errors", "Throttles") for f in functions}
+    assert all(a["AlarmActions"] == [{"Ref": "AlertsTopic"}] for a in alarms)
+    trust = resources["GcpFederatedRole"]["Properties"]["AssumeRolePolicyDocument"]["Statement"][0]
+    assert trust["Principal"] == {"Federated": "accounts.google.com"}
+    assert trust["Action"] == "sts:AssumeRoleWithWebIdentity"
+    assert {"accounts.google.com:aud", "accounts.google.com:oaud"} <= set(trust["Condition"]["StringEquals"])
+    assert "PipelineDashboard" in resources and "AlertsEmailSubscription" in resources

@@ -11,16 +11,18 @@ import pytest
 from shared import wiring
 from shared.config import Settings
 from shared.errors import NotFound
+from shared.personalize.model import ImportRequest
 from shared.schema import DATASET_TYPES, load_schema
 
 pytestmark = pytest.mark.integration
 
 
 def _wait(gateway: Any, kind: str, arn: str, timeout: float = 60.0) -> dict[str, Any]:
+    control = gateway._control
+    key = "".join(w.capitalize() if i else w for i, w in enumerate(kind.split("_")))
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        body = gateway.describe(kind, arn)
-        resource = next(v for v in body.values() if isinstance(v, dict))
+        resource = getattr(control, f"describe_{kind}")(**{f"{key}Arn": arn})[key]
         if resource["status"] in {"ACTIVE", "CREATE FAILED"}:
             return resource  # type: ignore[no-any-return]
         time.sleep(0.2)
@@ -52,14 +54,16 @@ def test_describe_or_create_is_idempotent_and_recommends(settings: Settings, s3_
 
     s3_store.put_bytes("interactions/dt=2026-11-29/part-00000.csv", _interactions_csv(), content_type="text/csv")
     uri = f"s3://{s3_store.bucket}/interactions/dt=2026-11-29/part-00000.csv"
-    job = gateway.start_import(f"interactions-2026-11-29-{suffix}", datasets["interactions"], uri, None, "FULL")
-    again = gateway.start_import(f"interactions-2026-11-29-{suffix}", datasets["interactions"], uri, None, "FULL")
+    request = ImportRequest(f"interactions-2026-11-29-{suffix}", datasets["interactions"], uri, "FULL")
+    job = gateway.start_import(request)
+    again = gateway.start_import(request)
     assert again == job
     assert _wait(gateway, "dataset_import_job", job)["status"] == "ACTIVE"
 
     control = wiring.aws_client("personalize", settings)
-    solution = control.create_solution(name=f"pop-{suffix}", datasetGroupArn=group,
-                                       recipeArn="arn:aws:personalize:::recipe/aws-popularity-count")["solutionArn"]
+    solution = control.create_solution(
+        name=f"pop-{suffix}", datasetGroupArn=group, recipeArn="arn:aws:personalize:::recipe/aws-popularity-count"
+    )["solutionArn"]
     version = control.create_solution_version(solutionArn=solution)["solutionVersionArn"]
     assert _wait(gateway, "solution_version", version, timeout=120)["status"] == "ACTIVE"
     campaign = control.create_campaign(name=f"feed-{suffix}", solutionVersionArn=version)["campaignArn"]
@@ -76,5 +80,5 @@ def test_unknown_resources_are_not_found(settings: Settings) -> None:
     with pytest.raises(NotFound):
         gateway.get_recommendations(missing, "user-1")
     with pytest.raises(NotFound):
-        gateway.describe("campaign", missing)
+        gateway.describe_campaign(missing)
     assert gateway.find_arn("dataset_group", f"absent-{uuid.uuid4().hex[:6]}") is None

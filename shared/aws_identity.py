@@ -1,0 +1,101 @@
+"""AWS credentials for code running on Google Cloud, without long-lived keys.
+
+The function's service account asks the metadata server for a Google ID token (audience: the one the
+IAM role's trust policy expects), and STS exchanges it for temporary credentials of that role
+(AssumeRoleWithWebIdentity; the role trusts ``accounts.google.com`` for that service account only, see
+serverless.yml ``GcpFederatedRole``). botocore refreshes them before they expire: each refresh fetches
+a fresh ID token (they live one hour) and assumes the role again.
+"""
+
+from __future__ import annotations
+
+import urllib.parse
+import urllib.request
+from collections.abc import Callable
+from datetime import datetime
+from typing import Any
+
+from botocore.credentials import CredentialProvider, DeferredRefreshableCredentials
+
+from shared.errors import ServiceUnavailable
+
+IDENTITY_PATH = "/computeMetadata/v1/instance/service-accounts/default/identity"
+SESSION_SECONDS = 3600
+
+
+def metadata_id_token(metadata_host: str, audience: str, timeout: float = 5.0) -> str:
+    """A Google ID token for the default service account, from the metadata server (``GCE_METADATA_HOST``)."""
+    query = urllib.parse.urlencode({"audience": audience, "format": "full"})
+    request = urllib.request.Request(
+        f"http://{metadata_host}{IDENTITY_PATH}?{query}", headers={"Metadata-Flavor": "Google"}
+    )
+    try:
+        with urllib.request.urlopen(request, timeout=timeout) as response:
+            token = str(response.read().decode("ascii")).strip()
+    except OSError as exc:
+        raise ServiceUnavailable(f"metadata server {metadata_host} gave no ID token: {exc}") from exc
+    if token.count(".") != 2:
+        raise ServiceUnavailable(f"metadata server {metadata_host} answered something that is not a JWT")
+    return token
+
+
+class GoogleWebIdentityProvider(CredentialProvider):
+    """A botocore credential provider: Google ID token → AssumeRoleWithWebIdentity, refreshed before expiry."""
+
+    METHOD = "google-web-identity"
+    CANONICAL_NAME = "GoogleWebIdentity"
+
+    def __init__(
+        self,
+        role_arn: str,
+        session_name: str,
+        fetch_token: Callable[[], str],
+        sts_client: Callable[[], Any],
+        duration: int = SESSION_SECONDS,
+    ) -> None:
+        super().__init__()
+        self._role_arn = role_arn
+        self._session_name = session_name
+        self._fetch_token = fetch_token
+        self._sts_client = sts_client
+        self._duration = duration
+
+    def _refresh(self) -> dict[str, str]:
+        response = self._sts_client().assume_role_with_web_identity(
+            RoleArn=self._role_arn,
+            RoleSessionName=self._session_name,
+            WebIdentityToken=self._fetch_token(),
+            DurationSeconds=self._duration,
+        )
+        creds = response["Credentials"]
+        expiry = creds["Expiration"]
+        return {
+            "access_key": creds["AccessKeyId"],
+            "secret_key": creds["SecretAccessKey"],
+            "token": creds["SessionToken"],
+            "expiry_time": expiry.isoformat() if isinstance(expiry, datetime) else str(expiry),
+        }
+
+    def load(self) -> DeferredRefreshableCredentials:
+        return DeferredRefreshableCredentials(refresh_using=self._refresh, method=self.METHOD)
+
+
+def federated_session(
+    role_arn: str, audience: str, metadata_host: str, region: str, session_name: str = "storyrec-gcp"
+) -> Any:
+    """A boto3 Session whose credentials come only from the Google identity (no env keys, no files)."""
+    import boto3
+    import botocore.session
+    from botocore import UNSIGNED
+    from botocore.config import Config
+
+    def sts() -> Any:  # AssumeRoleWithWebIdentity is not signed: the token is the proof
+        return boto3.client("sts", region_name=region, config=Config(signature_version=UNSIGNED))
+
+    provider = GoogleWebIdentityProvider(
+        role_arn, session_name, lambda: metadata_id_token(metadata_host, audience), sts
+    )
+    core = botocore.session.Session()
+    resolver = core.get_component("credential_provider")
+    resolver.providers = [provider]  # this identity or nothing: never fall back to other credentials
+    return boto3.Session(botocore_session=core, region_name=region)

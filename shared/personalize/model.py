@@ -1,0 +1,155 @@
+"""Typed views of Personalize resources: statuses and the few fields storyrec decides on.
+
+Adapters turn Describe/List responses into these, so the use cases never read raw dicts.
+"""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Literal
+
+from shared.errors import ServiceUnavailable, StoryrecError
+
+ImportMode = Literal["FULL", "INCREMENTAL"]
+TrainingMode = Literal["FULL", "UPDATE"]
+
+
+class Status(enum.Enum):
+    """A Personalize resource status (``CREATE PENDING`` ... ``ACTIVE``, ``CREATE FAILED``)."""
+
+    CREATE_PENDING = "CREATE PENDING"
+    CREATE_IN_PROGRESS = "CREATE IN_PROGRESS"
+    ACTIVE = "ACTIVE"
+    CREATE_FAILED = "CREATE FAILED"
+    CREATE_STOPPING = "CREATE STOPPING"
+    CREATE_STOPPED = "CREATE STOPPED"
+    UPDATE_PENDING = "UPDATE PENDING"
+    UPDATE_IN_PROGRESS = "UPDATE IN_PROGRESS"
+    UPDATE_FAILED = "UPDATE FAILED"
+    DELETE_PENDING = "DELETE PENDING"
+    DELETE_IN_PROGRESS = "DELETE IN_PROGRESS"
+    DELETE_FAILED = "DELETE FAILED"
+    UNKNOWN = "UNKNOWN"
+
+    @classmethod
+    def parse(cls, value: object) -> Status:
+        try:
+            return cls(str(value))
+        except ValueError:
+            return cls.UNKNOWN
+
+    @property
+    def pending(self) -> bool:
+        """Still moving: Personalize will change it without being asked."""
+        return self.value.endswith(("PENDING", "IN_PROGRESS", "STOPPING"))
+
+    @property
+    def failed(self) -> bool:
+        return self.value.endswith(("FAILED", "STOPPED"))
+
+    @property
+    def settled(self) -> bool:
+        return not self.pending
+
+
+@dataclass(frozen=True)
+class ImportJob:
+    """A dataset import job."""
+
+    arn: str
+    name: str
+    status: Status
+    created: datetime | None = None
+    failure_reason: str | None = None
+    import_mode: str | None = None
+
+
+@dataclass(frozen=True)
+class SolutionVersion:
+    """A trained (or training) model of a solution."""
+
+    arn: str
+    status: Status
+    solution_arn: str = ""
+    name: str | None = None
+    created: datetime | None = None
+    failure_reason: str | None = None
+    training_mode: str | None = None
+
+
+@dataclass(frozen=True)
+class CampaignUpdate:
+    """The latest UpdateCampaign of a campaign, as Personalize reports it."""
+
+    solution_version_arn: str
+    status: Status
+    failure_reason: str | None = None
+    created: datetime | None = None
+
+
+@dataclass(frozen=True)
+class Campaign:
+    """A deployed solution version."""
+
+    arn: str
+    name: str
+    status: Status
+    solution_version_arn: str
+    failure_reason: str | None = None
+    latest_update: CampaignUpdate | None = None
+
+
+@dataclass(frozen=True)
+class Recommendation:
+    """One recommended item with the score Personalize gave it (None for recipes without scores)."""
+
+    item_id: str
+    score: float | None
+
+
+@dataclass(frozen=True)
+class SolutionSpec:
+    """What storyrec creates a solution with."""
+
+    name: str
+    dataset_group_arn: str
+    recipe_arn: str
+    perform_auto_training: bool = False
+    event_weights: dict[str, float] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class ImportRequest:
+    """One CreateDatasetImportJob."""
+
+    job_name: str
+    dataset_arn: str
+    data_location: str
+    mode: ImportMode
+    role_arn: str | None = None
+
+
+class PersonalizeError(StoryrecError):
+    """Personalize rejected a request; ``code`` is its error type."""
+
+    def __init__(self, code: str, message: str) -> None:
+        super().__init__(f"{code}: {message}")
+        self.code = code
+
+
+class LimitExceeded(PersonalizeError):
+    """A Personalize quota is full (e.g. 5 pending import jobs): try again later, do not drop."""
+
+
+class Throttled(ServiceUnavailable):
+    """Personalize throttled the request after the SDK's own retries."""
+
+
+class ResourceInUse(PersonalizeError):
+    """The resource is busy (a version already training, a campaign update pending)."""
+
+
+class NotReady(StoryrecError):
+    """A waited-for resource did not settle in time."""

@@ -1,0 +1,53 @@
+"""Deterministic Personalize names: the same input always gives the same, valid name.
+
+Personalize names: 1-63 characters, ``^[a-zA-Z0-9][a-zA-Z0-9\\-_]*``. A reused name is refused
+(ResourceAlreadyExistsException), which is what makes a retried create safe.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from datetime import date, datetime
+
+MAX_NAME = 63
+VALID_NAME = re.compile(r"^[a-zA-Z0-9][a-zA-Z0-9\-_]{0,62}$")
+_BAD = re.compile(r"[^a-zA-Z0-9\-_]+")
+_JOB_DATE = re.compile(r"-(\d{8})-[0-9a-f]{10}-\d{3}$")
+
+
+def _digest(text: str, size: int = 10) -> str:
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()[:size]
+
+
+def safe_name(text: str) -> str:
+    """``text`` made a valid name; too long or altered → a readable head plus a hash of the original."""
+    cleaned = _BAD.sub("-", text).strip("-_") or "x"
+    if cleaned == text and len(text) <= MAX_NAME:
+        return text
+    return f"{cleaned[: MAX_NAME - 11]}-{_digest(text)}"
+
+
+def import_job_name(dataset: str, day: date, run_id: str, dataset_arn: str, part: int) -> str:
+    """``<dataset>-<YYYYMMDD>-<hash>-<part>``: one name per (run, dataset, part).
+
+    Job names are unique per account and region, so the hash covers the dataset's ARN as well as the
+    run id: two dataset groups importing the same export get different jobs.
+    """
+    return f"{safe_name(dataset)[:36]}-{day:%Y%m%d}-{_digest(run_id + '|' + dataset_arn)}-{part:03d}"
+
+
+def import_job_day(job_name: str) -> date | None:
+    """The export date a storyrec import job name carries (None for foreign names)."""
+    match = _JOB_DATE.search(job_name)
+    if not match:
+        return None
+    try:
+        return datetime.strptime(match.group(1), "%Y%m%d").date()
+    except ValueError:
+        return None
+
+
+def training_name(prefix: str, period: str) -> str:
+    """A solution version's name for one training period (e.g. the month the schedule fired in)."""
+    return safe_name(f"{prefix}-{period}")

@@ -1,0 +1,80 @@
+"""The Personalize port: what storyrec asks of Amazon Personalize, with no SDK type in it.
+
+``shared.adapters.personalize.PersonalizeGateway`` implements it over boto3; every ``ensure_*`` and
+``create_*`` is describe-or-create on the resource's name, so a retried call returns what the first made.
+Errors: ``NotFound``, ``LimitExceeded``, ``Throttled``, ``ResourceInUse``, ``PersonalizeError``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Protocol, runtime_checkable
+
+from shared.personalize.model import (
+    Campaign,
+    ImportJob,
+    ImportRequest,
+    Recommendation,
+    SolutionSpec,
+    SolutionVersion,
+    Status,
+    TrainingMode,
+)
+
+
+@runtime_checkable
+class PersonalizePort(Protocol):
+    # set-up (describe-or-create by name)
+    def ensure_dataset_group(self, name: str) -> str: ...
+
+    def ensure_schema(self, name: str, schema_json: str) -> str: ...
+
+    def ensure_dataset(self, group_arn: str, dataset_type: str, schema_arn: str, name: str) -> str: ...
+
+    def dataset_status(self, dataset_arn: str) -> Status: ...
+
+    def ensure_solution(self, spec: SolutionSpec) -> str: ...
+
+    def ensure_campaign(self, name: str, solution_version_arn: str, min_tps: int) -> str: ...
+
+    def ensure_filter(self, group_arn: str, name: str, expression: str) -> str: ...
+
+    def find_arn(self, kind: str, name: str, parent_arn: str | None = None) -> str | None:
+        """The ARN of the resource of ``kind`` named ``name`` (under ``parent_arn``), or None."""
+        ...
+
+    # imports
+    def start_import(self, request: ImportRequest) -> str:
+        """CreateDatasetImportJob, or the ARN of the job already started under this name."""
+        ...
+
+    def list_import_jobs(self, dataset_arn: str) -> list[ImportJob]: ...
+
+    def describe_import_job(self, arn: str) -> ImportJob: ...
+
+    # training
+    def create_solution_version(self, solution_arn: str, name: str, mode: TrainingMode = "FULL") -> str:
+        """CreateSolutionVersion, or the ARN of the version already created under this name."""
+        ...
+
+    def list_solution_versions(self, solution_arn: str) -> list[SolutionVersion]:
+        """Newest first; summaries carry no name."""
+        ...
+
+    def describe_solution_version(self, arn: str) -> SolutionVersion: ...
+
+    def solution_metrics(self, solution_version_arn: str) -> dict[str, float]: ...
+
+    # serving
+    def describe_campaign(self, arn: str) -> Campaign: ...
+
+    def update_campaign(self, campaign_arn: str, solution_version_arn: str) -> None: ...
+
+    def get_recommendations(
+        self,
+        campaign_arn: str,
+        user_id: str,
+        num_results: int = 25,
+        filter_arn: str | None = None,
+        filter_values: Mapping[str, str] | None = None,
+    ) -> list[Recommendation]: ...

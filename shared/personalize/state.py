@@ -1,0 +1,134 @@
+"""The AWS stage's own state, as small JSON objects under a prefix of the import bucket.
+
+* ``alerts/<hash>.json``: one marker per alert key, so each failure is announced once;
+* ``decisions/<version>.json``: every promotion decision with all metrics (the history);
+* ``parked-imports/<hash>.json``: manifests whose imports must wait for a free import slot;
+* ``handled-manifests/<hash>.json``: manifests whose imports all started (the catch-up skips them);
+* ``held-deltas.json``: interaction deltas too small to import alone, and those already combined;
+* ``training-request.json``: a training run deferred until the pending imports have settled.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Mapping
+from typing import Any
+
+from shared.errors import NotFound
+from shared.logs import get_logger
+from shared.personalize.names import safe_name
+from shared.ports import Notifier, ObjectStore
+
+_log = get_logger("personalize.state")
+
+
+def _hash(text: str) -> str:
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()[:32]
+
+
+class StageState:
+    """Reads and writes the stage's markers in ``store`` under ``prefix``."""
+
+    def __init__(self, store: ObjectStore, prefix: str) -> None:
+        self.store = store
+        self.prefix = prefix
+
+    def _put(self, key: str, body: Mapping[str, Any]) -> None:
+        data = json.dumps(body, sort_keys=True, indent=2, default=str).encode("utf-8")
+        self.store.put_bytes(self.prefix + key, data, content_type="application/json")
+
+    def _get(self, key: str) -> dict[str, Any] | None:
+        try:
+            raw = self.store.get_bytes(self.prefix + key)
+        except NotFound:
+            return None
+        value = json.loads(raw)
+        return value if isinstance(value, dict) else None
+
+    # alerts -------------------------------------------------------------------------------------
+    def alert_once(
+        self, notifier: Notifier, key: str, subject: str, message: str, attributes: Mapping[str, str] | None = None
+    ) -> bool:
+        """Publish unless an alert with ``key`` was already sent; True if published now.
+
+        The marker is written after a successful publish: a crash in between re-sends (at least
+        once), never loses the alert.
+        """
+        marker = f"alerts/{_hash(key)}.json"
+        if self.store.head(self.prefix + marker) is not None:
+            return False
+        message_id = notifier.notify(subject, message, attributes)
+        self._put(marker, {"key": key, "subject": subject, "message_id": message_id})
+        _log.warning("alert sent", extra={"alert_key": key, "subject": subject})
+        return True
+
+    # decisions ----------------------------------------------------------------------------------
+    def _decision_key(self, version_arn: str) -> str:
+        return f"decisions/{safe_name(version_arn.split(':', 5)[-1])}.json"
+
+    def decision_for(self, version_arn: str) -> dict[str, Any] | None:
+        return self._get(self._decision_key(version_arn))
+
+    def record_decision(self, version_arn: str, body: Mapping[str, Any]) -> str:
+        key = self._decision_key(version_arn)
+        self._put(key, body)
+        return self.prefix + key
+
+    def decisions(self) -> list[dict[str, Any]]:
+        """Every recorded decision, oldest first (by ``decided_at``)."""
+        out = []
+        for info in self.store.list(self.prefix + "decisions/"):
+            value = json.loads(self.store.get_bytes(info.key))
+            if isinstance(value, dict):
+                out.append(value)
+        return sorted(out, key=lambda d: str(d.get("decided_at", "")))
+
+    # handled manifests --------------------------------------------------------------------------
+    def mark_handled(self, manifest_key: str, outcome: str) -> None:
+        """The manifest's imports all started (or it was refused): the monitor's catch-up skips it."""
+        self._put(f"handled-manifests/{_hash(manifest_key)}.json", {"manifest_key": manifest_key, "outcome": outcome})
+
+    def is_handled(self, manifest_key: str) -> bool:
+        return self.store.head(f"{self.prefix}handled-manifests/{_hash(manifest_key)}.json") is not None
+
+    # parked imports -----------------------------------------------------------------------------
+    def park_import(self, manifest_key: str, reason: str) -> None:
+        self._put(f"parked-imports/{_hash(manifest_key)}.json", {"manifest_key": manifest_key, "reason": reason})
+
+    def unpark_import(self, manifest_key: str) -> None:
+        self.store.delete(f"{self.prefix}parked-imports/{_hash(manifest_key)}.json")
+
+    def parked_imports(self) -> list[str]:
+        keys = []
+        for info in self.store.list(self.prefix + "parked-imports/"):
+            value = json.loads(self.store.get_bytes(info.key))
+            keys.append(str(value["manifest_key"]))
+        return sorted(keys)
+
+    # small interaction deltas held back ---------------------------------------------------------
+    def held_deltas(self) -> list[dict[str, Any]]:
+        """Daily interaction files too small to import alone, waiting to be combined (oldest first)."""
+        value = self._get("held-deltas.json")
+        return list(value.get("deltas", [])) if value else []
+
+    def combined_manifests(self) -> set[str]:
+        """Manifests whose held delta was already imported as part of a combined job (the last 1,000)."""
+        value = self._get("held-deltas.json")
+        return set(value.get("combined", [])) if value else set()
+
+    def set_held_deltas(self, deltas: list[dict[str, Any]], combined: list[str] | None = None) -> None:
+        previous = self._get("held-deltas.json") or {}
+        done = [*previous.get("combined", []), *(combined or [])][-1000:]
+        self._put("held-deltas.json", {"deltas": deltas, "combined": done})
+
+    # training requests --------------------------------------------------------------------------
+    def request_training(self, name: str, reason: str) -> None:
+        self._put("training-request.json", {"name": name, "reason": reason})
+
+    def training_request(self) -> str | None:
+        value = self._get("training-request.json")
+        return str(value["name"]) if value else None
+
+    def clear_training_request(self) -> None:
+        self.store.delete(self.prefix + "training-request.json")

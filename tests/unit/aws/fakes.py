@@ -1,0 +1,134 @@
+"""An in-memory PersonalizePort for the monitor's and the planner's unit tests (states the engine cannot reach
+on demand: a version stuck for a day, a campaign update that failed)."""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Mapping
+from dataclasses import replace
+from datetime import datetime
+
+from shared.errors import NotFound
+from shared.personalize.model import (
+    Campaign,
+    CampaignUpdate,
+    ImportJob,
+    ImportRequest,
+    Recommendation,
+    SolutionSpec,
+    SolutionVersion,
+    Status,
+    TrainingMode,
+)
+
+ACCOUNT = "arn:aws:personalize:us-east-1:123456789012"
+
+
+class FakePersonalize:
+    def __init__(self, now: datetime) -> None:
+        self.now = now
+        self.arns: dict[tuple[str, str], str] = {}
+        self.jobs: dict[str, list[ImportJob]] = {}
+        self.versions: dict[str, list[SolutionVersion]] = {}
+        self.metrics: dict[str, dict[str, float]] = {}
+        self.campaigns: dict[str, Campaign] = {}
+        self.updates: list[tuple[str, str]] = []
+        self._ids = itertools.count(1)
+
+    def _ensure(self, kind: str, name: str) -> str:
+        return self.arns.setdefault((kind, name), f"{ACCOUNT}:{kind}/{name}")
+
+    def ensure_dataset_group(self, name: str) -> str:
+        return self._ensure("dataset-group", name)
+
+    def ensure_schema(self, name: str, schema_json: str) -> str:
+        return self._ensure("schema", name)
+
+    def ensure_dataset(self, group_arn: str, dataset_type: str, schema_arn: str, name: str) -> str:
+        arn = self._ensure("dataset", name)
+        self.jobs.setdefault(arn, [])
+        return arn
+
+    def dataset_status(self, dataset_arn: str) -> Status:
+        return Status.ACTIVE
+
+    def ensure_solution(self, spec: SolutionSpec) -> str:
+        arn = self._ensure("solution", spec.name)
+        self.versions.setdefault(arn, [])
+        return arn
+
+    def ensure_campaign(self, name: str, solution_version_arn: str, min_tps: int) -> str:
+        arn = self._ensure("campaign", name)
+        self.campaigns.setdefault(arn, Campaign(arn, name, Status.ACTIVE, solution_version_arn))
+        return arn
+
+    def ensure_filter(self, group_arn: str, name: str, expression: str) -> str:
+        return self._ensure("filter", name)
+
+    def find_arn(self, kind: str, name: str, parent_arn: str | None = None) -> str | None:
+        return self.arns.get((kind.replace("_", "-"), name))
+
+    def start_import(self, request: ImportRequest) -> str:
+        arn = f"{ACCOUNT}:dataset-import-job/{request.job_name}"
+        jobs = self.jobs[request.dataset_arn]
+        if all(j.name != request.job_name for j in jobs):
+            jobs.append(ImportJob(arn, request.job_name, Status.CREATE_PENDING, self.now, None, request.mode))
+        return arn
+
+    def list_import_jobs(self, dataset_arn: str) -> list[ImportJob]:
+        return list(self.jobs.get(dataset_arn, []))
+
+    def describe_import_job(self, arn: str) -> ImportJob:
+        return next(j for js in self.jobs.values() for j in js if j.arn == arn)
+
+    def create_solution_version(self, solution_arn: str, name: str, mode: TrainingMode = "FULL") -> str:
+        arn = f"{solution_arn}/{next(self._ids):04d}"
+        self.versions[solution_arn].insert(0, SolutionVersion(arn, Status.CREATE_PENDING, solution_arn, name, self.now))
+        return arn
+
+    def list_solution_versions(self, solution_arn: str) -> list[SolutionVersion]:
+        return list(self.versions.get(solution_arn, []))
+
+    def describe_solution_version(self, arn: str) -> SolutionVersion:
+        return next(v for vs in self.versions.values() for v in vs if v.arn == arn)
+
+    def solution_metrics(self, solution_version_arn: str) -> dict[str, float]:
+        return dict(self.metrics[solution_version_arn])
+
+    def describe_campaign(self, arn: str) -> Campaign:
+        if arn not in self.campaigns:
+            raise NotFound(arn)
+        return self.campaigns[arn]
+
+    def update_campaign(self, campaign_arn: str, solution_version_arn: str) -> None:
+        self.updates.append((campaign_arn, solution_version_arn))
+        campaign = self.campaigns[campaign_arn]
+        self.campaigns[campaign_arn] = replace(
+            campaign, latest_update=CampaignUpdate(solution_version_arn, Status.UPDATE_PENDING, None, self.now)
+        )
+
+    def get_recommendations(
+        self,
+        campaign_arn: str,
+        user_id: str,
+        num_results: int = 25,
+        filter_arn: str | None = None,
+        filter_values: Mapping[str, str] | None = None,
+    ) -> list[Recommendation]:
+        return []
+
+    # test helpers
+    def set_version(
+        self,
+        arn: str,
+        status: Status,
+        metrics: dict[str, float] | None = None,
+        created: datetime | None = None,
+        reason: str | None = None,
+    ) -> None:
+        for _solution, versions in self.versions.items():
+            for i, v in enumerate(versions):
+                if v.arn == arn:
+                    versions[i] = replace(v, status=status, failure_reason=reason, created=created or v.created)
+        if metrics is not None:
+            self.metrics[arn] = metrics
