@@ -17,7 +17,7 @@ import math
 import tempfile
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from functools import partial
 from typing import Any, Protocol
 
@@ -40,7 +40,7 @@ from shared.ports import ObjectStore, Query, Where
 from shared.schema import DatasetType, load_schema
 
 _log = get_logger("export")
-SNAPSHOTS = "snapshots"
+_RESOLUTION = timedelta(seconds=1)
 
 
 class Publisher(Protocol):
@@ -92,13 +92,29 @@ def interactions_query(deps: ExportDeps, start: datetime, end: datetime) -> Quer
     )
 
 
-def plan_shards(window: Window, first: datetime, rows: int, rows_per_run: int) -> list[Shard]:
-    """Equal time ranges over [first interaction, window end), enough for ``rows_per_run`` each, plus snapshots."""
+def plan_shards(
+    window: Window, first: datetime, rows: int, rows_per_run: int, count_before: Callable[[datetime], int]
+) -> list[Shard]:
+    """Time ranges of about ``rows_per_run`` interactions each (plus the snapshot shard), covering the window.
+
+    Boundaries are found by bisecting time with ``count_before(t)`` (interactions in [window start, t)), so
+    busy hours get narrow shards; a cheap aggregation, never a read of the rows themselves.
+    """
     ranges = max(1, math.ceil(rows / rows_per_run))
-    start = max(window.start, first)
-    step = (window.end - start) / ranges
-    bounds = [start + step * i for i in range(ranges)] + [window.end]
-    bounds[0] = window.start  # the first shard keeps the window's own start
+    per_shard = math.ceil(rows / ranges)
+    bounds = [window.start]
+    lo = max(window.start, first)
+    for k in range(1, ranges):
+        hi = window.end
+        while hi - lo > _RESOLUTION:
+            mid = lo + (hi - lo) / 2
+            if count_before(mid) < k * per_shard:
+                lo = mid
+            else:
+                hi = mid
+        bounds.append(hi)
+        lo = hi
+    bounds.append(window.end)
     total = ranges + 1
     return [Shard(i, total, bounds[i], bounds[i + 1]) for i in range(ranges)] + [Shard(ranges, total)]
 
@@ -123,7 +139,7 @@ def fan_out(
         return None
     first_page = deps.docs.query(Query(query.collection, query.where, query.order_by, limit=1))
     first = first_page[0].data["captured_at"] if first_page else window.start
-    shards = plan_shards(window, first, rows, rows_per_run)
+    shards = plan_shards(window, first, rows, rows_per_run, lambda t: count(interactions_query(deps, window.start, t)))
     if (
         window.rerun
         and not overrides.replace

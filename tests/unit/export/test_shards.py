@@ -57,14 +57,18 @@ def _seed(deps: ExportDeps, clicks: int = 1000) -> list[tuple[str, dict[str, Any
     return inside
 
 
-def test_plan_covers_the_window_without_gaps_and_adds_a_snapshot_shard() -> None:
+def test_plan_covers_the_window_without_gaps_and_balances_rows_per_shard() -> None:
     window = Window(DAY_START - timedelta(days=400), END)
-    shards = plan_shards(window, first=DAY_START, rows=1050, rows_per_run=100)
+    # a busy lunch hour: 1,000 clicks in 10 minutes, 50 spread over the rest of the day
+    times = [DAY_START + timedelta(hours=12, seconds=0.6 * i) for i in range(1000)]
+    times += [DAY_START + timedelta(minutes=25 * i) for i in range(50)]
+    shards = plan_shards(window, min(times), len(times), 100, lambda t: sum(1 for x in times if x < t))
     ranges = [s for s in shards if not s.snapshots]
     assert len(ranges) == 11 and shards[-1].snapshots and all(s.count == 12 for s in shards)
     assert ranges[0].start == window.start and ranges[-1].end == END
     assert all(a.end == b.start for a, b in itertools.pairwise(ranges))
-    assert ranges[1].start is not None and ranges[1].start > DAY_START  # ranges split the data, not the epoch
+    sizes = [sum(1 for x in times if r.start <= x < r.end) for r in ranges]  # type: ignore[operator]
+    assert sum(sizes) == 1050 and max(sizes) <= 102  # boundaries are found to the second
 
 
 def test_a_small_day_runs_in_one_go(sharded: ExportDeps) -> None:
