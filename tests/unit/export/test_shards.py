@@ -68,7 +68,7 @@ def test_plan_covers_the_window_without_gaps_and_balances_rows_per_shard() -> No
     assert ranges[0].start == window.start and ranges[-1].end == END
     assert all(a.end == b.start for a, b in itertools.pairwise(ranges))
     sizes = [sum(1 for x in times if r.start <= x < r.end) for r in ranges]  # type: ignore[operator]
-    assert sum(sizes) == 1050 and max(sizes) <= 102  # boundaries are found to the second
+    assert sum(sizes) == 1050 and max(sizes) <= 100 + 2 * 10  # each boundary within 10% of its share
 
 
 def test_a_small_day_runs_in_one_go(sharded: ExportDeps) -> None:
