@@ -15,6 +15,7 @@ Subcommands:
 from __future__ import annotations
 
 import argparse
+import contextlib
 import gc
 import json
 import os
@@ -165,7 +166,9 @@ def _export(client: Any, start: datetime, end: datetime, page_size: int) -> int:
     return sum(p.rows for p in parts)
 
 
-def emulator(n: int, repeats: int, page_size: int) -> None:
+@contextlib.contextmanager
+def _seeded_emulator(n: int) -> Iterator[tuple[Any, float]]:
+    """A private Firestore emulator holding ``n`` interactions: (client, seconds the seeding took)."""
     from infra.local.stack import LocalStack
     from shared.config import Settings
     from shared.wiring import firestore_client
@@ -173,23 +176,26 @@ def emulator(n: int, repeats: int, page_size: int) -> None:
     with tempfile.TemporaryDirectory(prefix="bench-export-stack-") as state:
         stack = LocalStack(state)
         try:
-            env = stack.up(("firestore",))
-            os.environ.update(env)
+            os.environ.update(stack.up(("firestore",)))
             client = firestore_client(Settings.from_env(os.environ))
             t = time.perf_counter()
             _seed(client, n)
-            seed_s = time.perf_counter() - t
-            start, end = datetime.fromtimestamp(T0, UTC), datetime.fromtimestamp(T0, UTC) + timedelta(days=2)
-            raw, export = [], []
-            for _ in range(repeats):
-                t = time.perf_counter()
-                assert _raw(client, start, end) == n
-                raw.append(n / (time.perf_counter() - t))
-                t = time.perf_counter()
-                assert _export(client, start, end, page_size) == n
-                export.append(n / (time.perf_counter() - t))
+            yield client, time.perf_counter() - t
         finally:
             stack.down()
+
+
+def emulator(n: int, repeats: int, page_size: int) -> None:
+    with _seeded_emulator(n) as (client, seed_s):
+        start, end = datetime.fromtimestamp(T0, UTC), datetime.fromtimestamp(T0, UTC) + timedelta(days=2)
+        raw, export = [], []
+        for _ in range(repeats):
+            t = time.perf_counter()
+            assert _raw(client, start, end) == n
+            raw.append(n / (time.perf_counter() - t))
+            t = time.perf_counter()
+            assert _export(client, start, end, page_size) == n
+            export.append(n / (time.perf_counter() - t))
     print(json.dumps({
         "docs": n, "seed_s": round(seed_s, 1), "page_size": page_size,
         "raw_docs_per_s": [round(x) for x in raw], "export_docs_per_s": [round(x) for x in export],
@@ -272,42 +278,31 @@ def shards(n: int, shard_count: int, repeats: int) -> None:
     """Wall time of one run over the whole day vs the same day as shards run in parallel processes."""
     import multiprocessing
 
-    from infra.local.stack import LocalStack
-    from shared.config import Settings
     from shared.export.job import run_export, run_export_event
-    from shared.wiring import firestore_client
 
     day = datetime.fromtimestamp(T0, UTC).date()
-    with tempfile.TemporaryDirectory(prefix="bench-export-stack-") as state:
-        stack = LocalStack(state)
-        try:
-            env = stack.up(("firestore",))
-            os.environ.update(env)
-            client = firestore_client(Settings.from_env(os.environ))
-            _seed(client, n)
-            single, sharded, per_shard, fan_out = [], [], [], []
-            count_calls: list[tuple[int, float]] = []
-            ctx = multiprocessing.get_context("spawn")
-            with ctx.Pool(shard_count + 1, initializer=_warm) as pool:
-                pool.map(abs, range(shard_count + 1))  # workers started before the clock runs
-                for _ in range(repeats):
-                    client.recursive_delete(client.collection("ml_state"))
-                    t = time.perf_counter()
-                    assert run_export(day, _bench_deps(client, n, None)).rows("interactions") == n
-                    single.append(time.perf_counter() - t)
-                    client.recursive_delete(client.collection("ml_state"))
-                    published: list[dict[str, Any]] = []
-                    COUNTS.clear()
-                    t = time.perf_counter()
-                    assert run_export_event(day, _bench_deps(client, -(-n // shard_count), published)) is None
-                    fan_out.append(time.perf_counter() - t)
-                    count_calls.append((len(COUNTS), sum(COUNTS)))
-                    outcomes = pool.map(_shard_worker, published)
-                    sharded.append(time.perf_counter() - t)
-                    assert sum(1 for finalised, _ in outcomes if finalised) == 1
-                    per_shard.append(max(s for _, s in outcomes))
-        finally:
-            stack.down()
+    single, sharded, per_shard, fan_out = [], [], [], []
+    count_calls: list[tuple[int, float]] = []
+    with _seeded_emulator(n) as (client, _), multiprocessing.get_context("spawn").Pool(
+        shard_count + 1, initializer=_warm
+    ) as pool:
+        pool.map(abs, range(shard_count + 1))  # workers started before the clock runs
+        for _ in range(repeats):
+            client.recursive_delete(client.collection("ml_state"))
+            t = time.perf_counter()
+            assert run_export(day, _bench_deps(client, n, None)).rows("interactions") == n
+            single.append(time.perf_counter() - t)
+            client.recursive_delete(client.collection("ml_state"))
+            published: list[dict[str, Any]] = []
+            COUNTS.clear()
+            t = time.perf_counter()
+            assert run_export_event(day, _bench_deps(client, -(-n // shard_count), published)) is None
+            fan_out.append(time.perf_counter() - t)
+            count_calls.append((len(COUNTS), sum(COUNTS)))
+            outcomes = pool.map(_shard_worker, published)
+            sharded.append(time.perf_counter() - t)
+            assert sum(1 for finalised, _ in outcomes if finalised) == 1
+            per_shard.append(max(s for _, s in outcomes))
     print(json.dumps({
         "docs": n, "shards": shard_count, "single_s": [round(x, 2) for x in single],
         "sharded_s": [round(x, 2) for x in sharded], "slowest_shard_s": [round(x, 2) for x in per_shard],

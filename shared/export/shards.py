@@ -22,21 +22,22 @@ from functools import partial
 from typing import Any, Protocol
 
 from shared.export import layout
-from shared.export.guards import ExportRefused, Overrides, check_manifest, check_snapshots
+from shared.export.guards import ExportRefused, Overrides, check_full_snapshots, check_manifest
 from shared.export.job import (
     IMPORT_MODES,
     ExportDeps,
     ExportOptions,
     ExportResult,
-    _prefixes,
+    date_prefixes,
     existing_manifest,
     extract_dataset,
+    publish_manifest,
     run_id_for,
 )
 from shared.export.manifest import DatasetExport, ExportedFile, build_manifest
 from shared.export.window import ExportState, Window
 from shared.logs import get_logger
-from shared.ports import ObjectStore, Query, Where
+from shared.ports import Query, Where
 from shared.schema import DatasetType, load_schema
 
 _log = get_logger("export")
@@ -181,7 +182,7 @@ def run_shard(
     """Export one shard; the shard that completes the set finalises. Returns the result if it finalised."""
     run_id = run_id_for(day, window)
     root = _shard_root(deps, run_id)
-    if deps.docs.get(f"{root}/final/final") and (deps.docs.get(f"{root}/final/final") or {}).get("done"):
+    if (deps.docs.get(f"{root}/final/final") or {}).get("done"):
         _log.info("shard of a finalised export ignored", extra={"shard": shard.index, "run_id": run_id})
         return None
     datasets: list[DatasetType] = ["items", "users"] if shard.snapshots else ["interactions"]
@@ -215,8 +216,8 @@ def run_shard(
             written.append((export, parts))
             record[dataset] = _files_record(export)
         if shard.snapshots:
-            check_snapshots(
-                {"interactions": 1, **{d.dataset: d.rows for d, _ in written}},
+            check_full_snapshots(
+                {d.dataset: d.rows for d, _ in written},
                 state.last_rows(),
                 deps.min_snapshot_share,
                 overrides.force,
@@ -259,23 +260,14 @@ def _finalise(
         )
     manifest = build_manifest(run_id, day, deps.time_zone, window, datasets)
     key = layout.manifest_key(deps.prefix, day)
-    existing = existing_manifest(deps.import_store, key)
-    if existing != manifest:
-        check_manifest(existing, manifest, key, overrides.replace or not window.rerun)
+    if window.rerun:
+        check_manifest(existing_manifest(deps.import_store, key), manifest, key, overrides.replace)
     wanted = {f.key for d in datasets for f in d.files}
     for store in (deps.backup_store, deps.import_store):
-        _drop_stale(store, wanted, _prefixes(deps.prefix, day))
-        store.put_bytes(key, manifest, content_type="application/json")
+        publish_manifest(store, wanted, key, manifest, date_prefixes(deps.prefix, day))
     ExportState(deps.docs, deps.collections.state).commit(
         day, window, {"run_id": run_id, "manifest_key": key, "rows": {d.dataset: d.rows for d in datasets}}
     )
     deps.docs.set(f"{_shard_root(deps, run_id)}/final/final", {"done": True}, merge=True)
     _log.info("sharded export complete", extra={"run_id": run_id, "rows": {d.dataset: d.rows for d in datasets}})
     return ExportResult(day, run_id, window, tuple(datasets), key)
-
-
-def _drop_stale(store: ObjectStore, wanted: set[str], prefixes: list[str]) -> None:
-    for prefix in prefixes:
-        for obj in store.list(prefix):
-            if obj.key not in wanted:
-                store.delete(obj.key)
