@@ -37,7 +37,7 @@ from shared.export.job import (
 from shared.export.manifest import DatasetExport, ExportedFile, build_manifest
 from shared.export.window import ExportState, Window
 from shared.logs import get_logger
-from shared.ports import Query, Where
+from shared.ports import Query, Where, Write
 from shared.schema import DatasetType, load_schema
 
 _log = get_logger("export")
@@ -146,21 +146,27 @@ def fan_out(
     first_page = deps.docs.query(Query(query.collection, query.where, query.order_by, limit=1))
     first = first_page[0].data["captured_at"] if first_page else window.start
     shards = plan_shards(window, first, rows, rows_per_run, lambda t: count(interactions_query(deps, window.start, t)))
-    if (
-        window.rerun
-        and not overrides.replace
-        and existing_manifest(deps.import_store, layout.manifest_key(deps.prefix, day)) is not None
-    ):
-        raise ExportRefused(
-            "manifest_differs",
-            f"{day} is already published and too large for one run: a sharded rerun rewrites its parts "
-            "before the result is known, so it needs replace",
-        )
     run_id = run_id_for(day, window)
-    deps.docs.create(
-        f"{_shard_root(deps, run_id)}/plan/plan",
-        {"count": len(shards), "rows": rows, "start": window.start, "end": window.end},
-    )
+    root = _shard_root(deps, run_id)
+    if window.rerun and not overrides.replace:
+        if (deps.docs.get(f"{root}/final/final") or {}).get("done"):
+            # a redelivered tick, or a plain rerun, of a day its shards already exported: nothing to redo
+            _log.info(
+                "day already exported by its shards; publish with replace to redo it",
+                extra={"date": day.isoformat(), "run_id": run_id},
+            )
+            return shards
+        if existing_manifest(deps.import_store, layout.manifest_key(deps.prefix, day)) is not None:
+            raise ExportRefused(
+                "manifest_differs",
+                f"{day} is already published and too large for one run: a sharded rerun rewrites its parts "
+                "before the result is known, so it needs replace",
+            )
+    if overrides.replace:  # start the shard bookkeeping afresh, or the old "final" would swallow the rerun
+        stale = [f"{root}/final/final", f"{root}/plan/plan"]
+        stale += [snap.path for snap in deps.docs.query(Query(f"{root}/done"))]
+        deps.docs.write_batch([Write(path, kind="delete") for path in stale])
+    deps.docs.set(f"{root}/plan/plan", {"count": len(shards), "rows": rows, "start": window.start, "end": window.end})
     for shard in shards:
         publisher.publish(shard.message(day, overrides))
     _log.info(

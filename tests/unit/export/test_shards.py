@@ -14,14 +14,13 @@ from typing import Any
 
 import pytest
 
-from shared.adapters.memory import InMemoryObjectStore, RecordingMetrics
+from shared.adapters.memory import InMemoryObjectStore, RecordingMetrics, RecordingNotifier
 from shared.export import ExportDeps
 from shared.export.guards import ExportRefused, Overrides
 from shared.export.job import run_export, run_export_event
 from shared.export.shards import Shard, plan_shards
 from shared.export.trigger import parse_request
 from shared.export.window import Window
-from shared.ports import Query
 from tests.unit.export.factories import DAY, DAY_START, END, day_of_clicks, expected_interactions, item, read_csv, seed
 from tests.unit.export.factories import user as make_user
 
@@ -145,5 +144,23 @@ def test_a_sharded_rerun_of_a_published_day_needs_replace(sharded: ExportDeps) -
     run_export(DAY, sharded)  # published in one go
     with pytest.raises(ExportRefused, match="needs replace"):
         run_export_event(DAY, sharded)
+    seed(sharded.docs, "ml_items", [item("late-story")])
     assert run_export_event(DAY, sharded, overrides=Overrides(replace=True)) is None
-    assert len(sharded.docs.query(Query("ml_interactions"))) == 300
+    publisher = sharded.publisher
+    assert isinstance(publisher, RecordingPublisher)
+    finals = [r for r in (_deliver(sharded, body) for body in publisher.bodies) if r is not None]
+    assert len(finals) == 1 and finals[0].rows("items") == 8
+
+
+def test_a_redelivered_tick_after_the_shards_finished_does_nothing(sharded: ExportDeps) -> None:
+    _seed(sharded, clicks=300)
+    run_export_event(DAY, sharded)
+    publisher = sharded.publisher
+    assert isinstance(publisher, RecordingPublisher)
+    for body in list(publisher.bodies):
+        _deliver(sharded, body)
+    published = len(publisher.bodies)
+    assert isinstance(sharded.notifier, RecordingNotifier)
+    assert run_export_event(DAY, sharded) is None  # the daily tick again, after success
+    assert len(publisher.bodies) == published and sharded.notifier.sent == []
+    assert [_deliver(sharded, body) for body in publisher.bodies] == [None] * published  # late shard copies
