@@ -166,7 +166,7 @@ def fan_out(
         stale = [f"{root}/final/final", f"{root}/plan/plan"]
         stale += [snap.path for snap in deps.docs.query(Query(f"{root}/done"))]
         deps.docs.write_batch([Write(path, kind="delete") for path in stale])
-    deps.docs.set(f"{root}/plan/plan", {"count": len(shards), "rows": rows, "start": window.start, "end": window.end})
+    deps.docs.set(f"{root}/plan/plan", {"rows": rows, "shards": [_plan_entry(s) for s in shards]})
     for shard in shards:
         publisher.publish(shard.message(day, overrides))
     _log.info(
@@ -182,6 +182,16 @@ def _files_record(dataset: DatasetExport) -> dict[str, Any]:
     }
 
 
+def _plan_entry(shard: Shard) -> str:
+    return "snapshots" if shard.snapshots else f"{shard.start.isoformat()}/{shard.end.isoformat()}"  # type: ignore[union-attr]
+
+
+def _in_plan(shard: Shard, plan: Mapping[str, Any] | None) -> bool:
+    """True if ``shard`` is one of the recorded plan's shards (not a stale or hand-made message)."""
+    entries = (plan or {}).get("shards") or []
+    return len(entries) == shard.count and entries[shard.index] == _plan_entry(shard)
+
+
 def run_shard(
     day: date, window: Window, shard: Shard, deps: ExportDeps, options: ExportOptions, overrides: Overrides
 ) -> ExportResult | None:
@@ -190,6 +200,12 @@ def run_shard(
     root = _shard_root(deps, run_id)
     if (deps.docs.get(f"{root}/final/final") or {}).get("done"):
         _log.info("shard of a finalised export ignored", extra={"shard": shard.index, "run_id": run_id})
+        return None
+    if not _in_plan(shard, deps.docs.get(f"{root}/plan/plan")):
+        _log.warning(
+            "shard not in the recorded plan ignored (stale or hand-made message)",
+            extra={"shard": shard.index, "run_id": run_id},
+        )
         return None
     datasets: list[DatasetType] = ["items", "users"] if shard.snapshots else ["interactions"]
     state = ExportState(deps.docs, deps.collections.state)

@@ -164,3 +164,32 @@ def test_a_redelivered_tick_after_the_shards_finished_does_nothing(sharded: Expo
     assert run_export_event(DAY, sharded) is None  # the daily tick again, after success
     assert len(publisher.bodies) == published and sharded.notifier.sent == []
     assert [_deliver(sharded, body) for body in publisher.bodies] == [None] * published  # late shard copies
+
+
+def test_a_stale_shard_from_before_a_replace_rerun_is_ignored(sharded: ExportDeps) -> None:
+    _seed(sharded, clicks=300)
+    run_export_event(DAY, sharded)
+    publisher = sharded.publisher
+    assert isinstance(publisher, RecordingPublisher)
+    old = list(publisher.bodies)
+    for body in old:
+        _deliver(sharded, body)
+    seed(sharded.docs, "ml_interactions", day_of_clicks(300, first=5_000))  # the day is replayed: 600 rows
+    sharded.docs.delete("ml_state/export/dates/2026-11-28")  # an operator clears the recorded window
+    sharded.docs.set("ml_state/export", {"watermark": DAY_START}, merge=True)
+    publisher.bodies.clear()
+    run_export_event(DAY, sharded, overrides=Overrides(replace=True, force=True))
+    new = list(publisher.bodies)
+    assert new != old
+    stale = [b for b in old if b not in new and not Shard.parse(b["shard"]).snapshots]
+    assert stale and all(_deliver(sharded, b) is None for b in stale)
+    finals = [r for r in (_deliver(sharded, b) for b in new) if r is not None]
+    assert len(finals) == 1 and finals[0].rows("interactions") == 600
+
+
+def test_a_hand_made_shard_message_is_ignored(sharded: ExportDeps) -> None:
+    _seed(sharded, clicks=300)
+    body = Shard(0, 2, DAY_START, END).message(DAY, Overrides())
+    assert _deliver(sharded, body) is None
+    store = sharded.import_store
+    assert isinstance(store, InMemoryObjectStore) and store.objects == {}
