@@ -4,6 +4,9 @@ Subcommands:
   memory    Transform + CSV of generated interactions from an in-memory source, one subprocess
             per size (default 1M and 5M rows); reports rows/s and peak RSS, and the RSS growth
             between the smallest and largest size.
+  shards    Against a private Firestore emulator: wall time of one run over a whole day vs the same
+            day fanned out as shards, each run in its own process in parallel (default 40k docs, 4 shards);
+            reports the speed-up and the rows one run exports in 540 s (rows/s x 540).
   emulator  Against a private Firestore emulator: the export's docs/s (paged adapter stream,
             convert, CSV) as a ratio to the raw ``Query.stream()`` speed of the same query,
             measured alternately in the same run (default 20k docs, best of 3).
@@ -12,6 +15,7 @@ Subcommands:
 from __future__ import annotations
 
 import argparse
+import contextlib
 import gc
 import json
 import os
@@ -162,7 +166,9 @@ def _export(client: Any, start: datetime, end: datetime, page_size: int) -> int:
     return sum(p.rows for p in parts)
 
 
-def emulator(n: int, repeats: int, page_size: int) -> None:
+@contextlib.contextmanager
+def _seeded_emulator(n: int) -> Iterator[tuple[Any, float]]:
+    """A private Firestore emulator holding ``n`` interactions: (client, seconds the seeding took)."""
     from infra.local.stack import LocalStack
     from shared.config import Settings
     from shared.wiring import firestore_client
@@ -170,29 +176,142 @@ def emulator(n: int, repeats: int, page_size: int) -> None:
     with tempfile.TemporaryDirectory(prefix="bench-export-stack-") as state:
         stack = LocalStack(state)
         try:
-            env = stack.up(("firestore",))
-            os.environ.update(env)
+            os.environ.update(stack.up(("firestore",)))
             client = firestore_client(Settings.from_env(os.environ))
             t = time.perf_counter()
             _seed(client, n)
-            seed_s = time.perf_counter() - t
-            start, end = datetime.fromtimestamp(T0, UTC), datetime.fromtimestamp(T0, UTC) + timedelta(days=2)
-            raw, export = [], []
-            for _ in range(repeats):
-                t = time.perf_counter()
-                assert _raw(client, start, end) == n
-                raw.append(n / (time.perf_counter() - t))
-                t = time.perf_counter()
-                assert _export(client, start, end, page_size) == n
-                export.append(n / (time.perf_counter() - t))
+            yield client, time.perf_counter() - t
         finally:
             stack.down()
+
+
+def emulator(n: int, repeats: int, page_size: int) -> None:
+    with _seeded_emulator(n) as (client, seed_s):
+        start, end = datetime.fromtimestamp(T0, UTC), datetime.fromtimestamp(T0, UTC) + timedelta(days=2)
+        raw, export = [], []
+        for _ in range(repeats):
+            t = time.perf_counter()
+            assert _raw(client, start, end) == n
+            raw.append(n / (time.perf_counter() - t))
+            t = time.perf_counter()
+            assert _export(client, start, end, page_size) == n
+            export.append(n / (time.perf_counter() - t))
     print(json.dumps({
         "docs": n, "seed_s": round(seed_s, 1), "page_size": page_size,
         "raw_docs_per_s": [round(x) for x in raw], "export_docs_per_s": [round(x) for x in export],
         "best_ratio": round(max(export) / max(raw), 2),
         "median_ratio": round(statistics.median(e / r for e, r in zip(export, raw, strict=True)), 2),
         "load_avg_1m": round(os.getloadavg()[0], 2),
+    }))
+
+
+COUNTS: list[float] = []
+
+
+def _timed(count: Any) -> Any:
+    def timed(query: Any) -> int:
+        t = time.perf_counter()
+        try:
+            return int(count(query))
+        finally:
+            COUNTS.append(time.perf_counter() - t)
+
+    return timed
+
+
+def _bench_deps(client: Any, rows_per_run: int, published: list[dict[str, Any]] | None) -> Any:
+    """Export deps over the Firestore emulator with in-memory buckets (the upload is not what is measured)."""
+    from shared.adapters.firestore import FirestoreDocumentStore
+    from shared.adapters.memory import InMemoryObjectStore, RecordingMetrics, RecordingNotifier
+    from shared.adapters.pubsub import firestore_counter
+    from shared.export import ExportDeps
+
+    class ListPublisher:
+        def publish(self, body: Any) -> str:
+            assert published is not None
+            published.append(json.loads(json.dumps(body)))
+            return str(len(published))
+
+    return ExportDeps(
+        docs=FirestoreDocumentStore(client, timeout=60),
+        import_store=InMemoryObjectStore("import"),
+        backup_store=InMemoryObjectStore("backup"),
+        notifier=RecordingNotifier(),
+        metrics=RecordingMetrics(),
+        clock=lambda: datetime.fromtimestamp(T0, UTC) + timedelta(days=2),
+        publisher=ListPublisher() if published is not None else None,
+        count=_timed(firestore_counter(client, timeout=60)),
+        rows_per_run=rows_per_run,
+    )
+
+
+def _warm() -> None:
+    """Pool initializer: import the export and open a client, as a warm function instance has."""
+    from shared.config import Settings
+    from shared.export import shards  # noqa: F401
+    from shared.wiring import firestore_client
+
+    _WARM["client"] = firestore_client(Settings.from_env(os.environ))
+
+
+_WARM: dict[str, Any] = {}
+
+
+def _shard_worker(body: dict[str, Any]) -> tuple[bool, float]:
+    """One shard in its own process (as one function instance): returns (finalised, seconds)."""
+    from shared.config import Settings
+    from shared.export.guards import Overrides
+    from shared.export.job import run_export_event
+    from shared.export.shards import Shard
+    from shared.wiring import firestore_client
+
+    client = _WARM.get("client") or firestore_client(Settings.from_env(os.environ))
+    t = time.perf_counter()
+    result = run_export_event(
+        datetime.fromisoformat(body["date"]).date(), _bench_deps(client, 1, None), None, Overrides(),
+        Shard.parse(body["shard"]),
+    )
+    return result is not None, time.perf_counter() - t
+
+
+def shards(n: int, shard_count: int, repeats: int) -> None:
+    """Wall time of one run over the whole day vs the same day as shards run in parallel processes."""
+    import multiprocessing
+
+    from shared.export.job import run_export, run_export_event
+
+    day = datetime.fromtimestamp(T0, UTC).date()
+    single, sharded, per_shard, fan_out = [], [], [], []
+    count_calls: list[tuple[int, float]] = []
+    with _seeded_emulator(n) as (client, _), multiprocessing.get_context("spawn").Pool(
+        shard_count + 1, initializer=_warm
+    ) as pool:
+        pool.map(abs, range(shard_count + 1))  # workers started before the clock runs
+        for _ in range(repeats):
+            client.recursive_delete(client.collection("ml_state"))
+            t = time.perf_counter()
+            assert run_export(day, _bench_deps(client, n, None)).rows("interactions") == n
+            single.append(time.perf_counter() - t)
+            client.recursive_delete(client.collection("ml_state"))
+            published: list[dict[str, Any]] = []
+            COUNTS.clear()
+            t = time.perf_counter()
+            assert run_export_event(day, _bench_deps(client, -(-n // shard_count), published)) is None
+            fan_out.append(time.perf_counter() - t)
+            count_calls.append((len(COUNTS), sum(COUNTS)))
+            outcomes = pool.map(_shard_worker, published)
+            sharded.append(time.perf_counter() - t)
+            assert sum(1 for finalised, _ in outcomes if finalised) == 1
+            per_shard.append(max(s for _, s in outcomes))
+    print(json.dumps({
+        "docs": n, "shards": shard_count, "single_s": [round(x, 2) for x in single],
+        "sharded_s": [round(x, 2) for x in sharded], "slowest_shard_s": [round(x, 2) for x in per_shard],
+        "fan_out_s": [round(x, 2) for x in fan_out],
+        "fan_out_count_calls_and_s": [(n_, round(s_, 2)) for n_, s_ in count_calls],
+        "speedup_best": round(min(single) / min(sharded), 2),
+        "single_rows_per_s_best": round(n / min(single)),
+        "rows_in_540s_single_run": round(540 * n / min(single)),
+        "cpus": os.cpu_count(), "load_avg_1m": round(os.getloadavg()[0], 2),
     }))
 
 
@@ -207,11 +326,17 @@ def main() -> None:
     emu.add_argument("--docs", type=int, default=20_000)
     emu.add_argument("--repeats", type=int, default=3)
     emu.add_argument("--page-size", type=int, default=ExportOptions().page_size)
+    sh = sub.add_parser("shards")
+    sh.add_argument("--docs", type=int, default=40_000)
+    sh.add_argument("--shards", type=int, default=4)
+    sh.add_argument("--repeats", type=int, default=2)
     args = parser.parse_args()
     if args.command == "memory":
         memory(args.sizes)
     elif args.command == "memory-child":
         print(json.dumps(memory_child(args.rows)))
+    elif args.command == "shards":
+        shards(args.docs, args.shards, args.repeats)
     else:
         emulator(args.docs, args.repeats, args.page_size)
 

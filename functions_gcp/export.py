@@ -28,12 +28,17 @@ _TOPIC = TriggerSettings.from_env(os.environ).export_topic
 def export_daily(event: pubsub_fn.CloudEvent[pubsub_fn.MessagePublishedData[object]]) -> None:
     """Export the day the message names, or the day before its publish time."""
     from shared.config import Settings
+    from shared.errors import ConfigError
     from shared.export.trigger import handle_message
     from shared.export.wiring import connect
-    from shared.logs import correlated
+    from shared.logs import correlated, get_logger
     from shared.wiring import utc_now
 
     message = event.data.message
     with correlated(message.message_id):
-        settings = Settings.from_env(os.environ)
+        try:
+            settings = Settings.from_env(os.environ)
+        except ConfigError:  # permanent: a redelivery would fail the same way for days
+            get_logger("export").exception("export not configured; message acknowledged without export")
+            return
         handle_message(message.data, message.publish_time, settings, connect, utc_now())

@@ -142,10 +142,10 @@ def step_alerts_and_metrics(ctx: DemoContext) -> str:
 
 def step_pubsub(ctx: DemoContext) -> str:
     """Create the daily export's schedule topic and publish a tick on it, as Cloud Scheduler would."""
-    from google.cloud import pubsub_v1  # type: ignore[attr-defined]
+    from google.cloud import pubsub_v1
 
     publisher, subscriber = pubsub_v1.PublisherClient(), pubsub_v1.SubscriberClient()
-    topic = publisher.topic_path(ctx.settings.gcp_project, "firebase-schedule-export_daily")
+    topic = publisher.topic_path(ctx.settings.gcp_project, ctx.settings.export.topic)
     sub = subscriber.subscription_path(ctx.settings.gcp_project, f"demo-{uuid.uuid4().hex[:6]}")
     publisher.create_topic(name=topic)
     subscriber.create_subscription(name=sub, topic=topic)

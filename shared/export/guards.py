@@ -51,16 +51,20 @@ def check_date(day: date, today: date, first_day: date | None) -> None:
         raise DateRejected(f"{day} is before the first captured interaction ({first_day})")
 
 
-def check_snapshots(rows: Mapping[str, int], last_rows: Mapping[str, int], min_share: float, force: bool) -> None:
-    """Refuse an empty interactions delta, or a FULL snapshot below ``min_share`` of the last one."""
-    if force:
-        return
-    if rows.get("interactions", 0) == 0:
+def check_interactions(rows: int, force: bool) -> None:
+    """Refuse a day whose window holds no interaction (capture down, or the collection setting wrong)."""
+    if rows == 0 and not force:
         raise ExportRefused(
             "empty_interactions",
             "the day has no interactions: capture may be down or the collection setting wrong "
-            "(publish again with force to export it anyway)",
+            "(export with force to accept it)",
         )
+
+
+def check_full_snapshots(rows: Mapping[str, int], last_rows: Mapping[str, int], min_share: float, force: bool) -> None:
+    """Refuse a FULL snapshot below ``min_share`` of the last one: its import would delete the difference."""
+    if force:
+        return
     for dataset in FULL_SNAPSHOTS:
         last = int(last_rows.get(dataset, 0) or 0)
         now = rows.get(dataset, 0)

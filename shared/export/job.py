@@ -23,7 +23,15 @@ from shared.config import Collections
 from shared.errors import NotFound, StoryrecError
 from shared.export import layout
 from shared.export.csvfiles import MAX_PART_BYTES, Part, PartWriter
-from shared.export.guards import DateRejected, ExportRefused, Overrides, check_date, check_manifest, check_snapshots
+from shared.export.guards import (
+    DateRejected,
+    ExportRefused,
+    Overrides,
+    check_date,
+    check_full_snapshots,
+    check_interactions,
+    check_manifest,
+)
 from shared.export.manifest import DatasetExport, ExportedFile, ImportMode, build_manifest
 from shared.export.rows import Record, RowConverter
 from shared.export.window import ExportState, Window
@@ -222,17 +230,18 @@ def _run(
             manifest = build_manifest(run_id, day, deps.time_zone, window, datasets)
             manifest_key = layout.manifest_key(deps.prefix, day)
             progress.step = "guards"
-            check_snapshots(
-                {d.dataset: d.rows for d in datasets}, state.last_rows(), deps.min_snapshot_share, overrides.force
-            )
-            check_manifest(
-                existing_manifest(deps.import_store, manifest_key), manifest, manifest_key, overrides.replace
-            )
+            rows = {d.dataset: d.rows for d in datasets}
+            check_interactions(rows["interactions"], overrides.force)
+            check_full_snapshots(rows, state.last_rows(), deps.min_snapshot_share, overrides.force)
+            if window.rerun:  # a first attempt's leftovers (no commit yet) are simply overwritten
+                check_manifest(
+                    existing_manifest(deps.import_store, manifest_key), manifest, manifest_key, overrides.replace
+                )
             uploads = [(f.key, part.path) for d, parts in written for f, part in zip(d.files, parts, strict=True)]
             progress.step = "upload_gcs"
-            _upload(deps.backup_store, uploads, manifest_key, manifest, _prefixes(deps.prefix, day))
+            _upload(deps.backup_store, uploads, manifest_key, manifest, date_prefixes(deps.prefix, day))
             progress.step = "upload_s3"
-            _upload(deps.import_store, uploads, manifest_key, manifest, _prefixes(deps.prefix, day))
+            _upload(deps.import_store, uploads, manifest_key, manifest, date_prefixes(deps.prefix, day))
         progress.step = "commit"
         state.commit(
             day, window, {"run_id": run_id, "manifest_key": manifest_key, "rows": {d.dataset: d.rows for d in datasets}}
@@ -252,7 +261,8 @@ def _window_fields(day: date, window: Window, run_id: str) -> dict[str, Any]:
     }
 
 
-def _prefixes(prefix: str, day: date) -> list[str]:
+def date_prefixes(prefix: str, day: date) -> list[str]:
+    """The folders of one date's datasets."""
     return [layout.date_prefix(prefix, name, day) for name in IMPORT_MODES]
 
 
@@ -345,12 +355,16 @@ def _upload(
     """Parts first, then remove parts a previous attempt left behind, then the manifest."""
     for key, path in files:
         store.put_file(key, path, content_type="text/csv")
-    wanted = {key for key, _ in files}
+    publish_manifest(store, {key for key, _ in files}, manifest_key, manifest, prefixes)
+
+
+def publish_manifest(store: ObjectStore, wanted: set[str], key: str, manifest: bytes, prefixes: list[str]) -> None:
+    """Delete parts under ``prefixes`` the manifest does not list (a previous attempt's), then write it."""
     for prefix in prefixes:
         for obj in store.list(prefix):
             if obj.key not in wanted:
                 store.delete(obj.key)
-    store.put_bytes(manifest_key, manifest, content_type="application/json")
+    store.put_bytes(key, manifest, content_type="application/json")
 
 
 def _report_success(result: ExportResult, deps: ExportDeps) -> None:

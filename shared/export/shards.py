@@ -17,30 +17,31 @@ import math
 import tempfile
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from functools import partial
 from typing import Any, Protocol
 
 from shared.export import layout
-from shared.export.guards import ExportRefused, Overrides, check_manifest, check_snapshots
+from shared.export.guards import ExportRefused, Overrides, check_full_snapshots, check_manifest
 from shared.export.job import (
     IMPORT_MODES,
     ExportDeps,
     ExportOptions,
     ExportResult,
-    _prefixes,
+    date_prefixes,
     existing_manifest,
     extract_dataset,
+    publish_manifest,
     run_id_for,
 )
 from shared.export.manifest import DatasetExport, ExportedFile, build_manifest
 from shared.export.window import ExportState, Window
 from shared.logs import get_logger
-from shared.ports import ObjectStore, Query, Where
+from shared.ports import Query, Where, Write
 from shared.schema import DatasetType, load_schema
 
 _log = get_logger("export")
-SNAPSHOTS = "snapshots"
+_RESOLUTION = timedelta(seconds=1)
 
 
 class Publisher(Protocol):
@@ -92,13 +93,34 @@ def interactions_query(deps: ExportDeps, start: datetime, end: datetime) -> Quer
     )
 
 
-def plan_shards(window: Window, first: datetime, rows: int, rows_per_run: int) -> list[Shard]:
-    """Equal time ranges over [first interaction, window end), enough for ``rows_per_run`` each, plus snapshots."""
+def plan_shards(
+    window: Window, first: datetime, rows: int, rows_per_run: int, count_before: Callable[[datetime], int]
+) -> list[Shard]:
+    """Time ranges of about ``rows_per_run`` interactions each (plus the snapshot shard), covering the window.
+
+    Boundaries are found by bisecting time with ``count_before(t)`` (interactions in [window start, t)), so
+    busy hours get narrow shards; a cheap aggregation, never a read of the rows themselves.
+    """
     ranges = max(1, math.ceil(rows / rows_per_run))
-    start = max(window.start, first)
-    step = (window.end - start) / ranges
-    bounds = [start + step * i for i in range(ranges)] + [window.end]
-    bounds[0] = window.start  # the first shard keeps the window's own start
+    per_shard = math.ceil(rows / ranges)
+    bounds = [window.start]
+    lo = max(window.start, first)
+    slack = max(1, per_shard // 10)  # a shard within 10% of its share is close enough: fewer count() calls
+    for k in range(1, ranges):
+        hi = window.end
+        while hi - lo > _RESOLUTION:
+            mid = lo + (hi - lo) / 2
+            below = count_before(mid)
+            if abs(below - k * per_shard) <= slack:
+                hi = mid
+                break
+            if below < k * per_shard:
+                lo = mid
+            else:
+                hi = mid
+        bounds.append(hi)
+        lo = hi
+    bounds.append(window.end)
     total = ranges + 1
     return [Shard(i, total, bounds[i], bounds[i + 1]) for i in range(ranges)] + [Shard(ranges, total)]
 
@@ -123,22 +145,28 @@ def fan_out(
         return None
     first_page = deps.docs.query(Query(query.collection, query.where, query.order_by, limit=1))
     first = first_page[0].data["captured_at"] if first_page else window.start
-    shards = plan_shards(window, first, rows, rows_per_run)
-    if (
-        window.rerun
-        and not overrides.replace
-        and existing_manifest(deps.import_store, layout.manifest_key(deps.prefix, day)) is not None
-    ):
-        raise ExportRefused(
-            "manifest_differs",
-            f"{day} is already published and too large for one run: a sharded rerun rewrites its parts "
-            "before the result is known, so it needs replace",
-        )
+    shards = plan_shards(window, first, rows, rows_per_run, lambda t: count(interactions_query(deps, window.start, t)))
     run_id = run_id_for(day, window)
-    deps.docs.create(
-        f"{_shard_root(deps, run_id)}/plan/plan",
-        {"count": len(shards), "rows": rows, "start": window.start, "end": window.end},
-    )
+    root = _shard_root(deps, run_id)
+    if window.rerun and not overrides.replace:
+        if (deps.docs.get(f"{root}/final/final") or {}).get("done"):
+            # a redelivered tick, or a plain rerun, of a day its shards already exported: nothing to redo
+            _log.info(
+                "day already exported by its shards; publish with replace to redo it",
+                extra={"date": day.isoformat(), "run_id": run_id},
+            )
+            return shards
+        if existing_manifest(deps.import_store, layout.manifest_key(deps.prefix, day)) is not None:
+            raise ExportRefused(
+                "manifest_differs",
+                f"{day} is already published and too large for one run: a sharded rerun rewrites its parts "
+                "before the result is known, so it needs replace",
+            )
+    if overrides.replace:  # start the shard bookkeeping afresh, or the old "final" would swallow the rerun
+        stale = [f"{root}/final/final", f"{root}/plan/plan"]
+        stale += [snap.path for snap in deps.docs.query(Query(f"{root}/done"))]
+        deps.docs.write_batch([Write(path, kind="delete") for path in stale])
+    deps.docs.set(f"{root}/plan/plan", {"rows": rows, "shards": [_plan_entry(s) for s in shards]})
     for shard in shards:
         publisher.publish(shard.message(day, overrides))
     _log.info(
@@ -154,14 +182,30 @@ def _files_record(dataset: DatasetExport) -> dict[str, Any]:
     }
 
 
+def _plan_entry(shard: Shard) -> str:
+    return "snapshots" if shard.snapshots else f"{shard.start.isoformat()}/{shard.end.isoformat()}"  # type: ignore[union-attr]
+
+
+def _in_plan(shard: Shard, plan: Mapping[str, Any] | None) -> bool:
+    """True if ``shard`` is one of the recorded plan's shards (not a stale or hand-made message)."""
+    entries = (plan or {}).get("shards") or []
+    return len(entries) == shard.count and entries[shard.index] == _plan_entry(shard)
+
+
 def run_shard(
     day: date, window: Window, shard: Shard, deps: ExportDeps, options: ExportOptions, overrides: Overrides
 ) -> ExportResult | None:
     """Export one shard; the shard that completes the set finalises. Returns the result if it finalised."""
     run_id = run_id_for(day, window)
     root = _shard_root(deps, run_id)
-    if deps.docs.get(f"{root}/final/final") and (deps.docs.get(f"{root}/final/final") or {}).get("done"):
+    if (deps.docs.get(f"{root}/final/final") or {}).get("done"):
         _log.info("shard of a finalised export ignored", extra={"shard": shard.index, "run_id": run_id})
+        return None
+    if not _in_plan(shard, deps.docs.get(f"{root}/plan/plan")):
+        _log.warning(
+            "shard not in the recorded plan ignored (stale or hand-made message)",
+            extra={"shard": shard.index, "run_id": run_id},
+        )
         return None
     datasets: list[DatasetType] = ["items", "users"] if shard.snapshots else ["interactions"]
     state = ExportState(deps.docs, deps.collections.state)
@@ -194,8 +238,8 @@ def run_shard(
             written.append((export, parts))
             record[dataset] = _files_record(export)
         if shard.snapshots:
-            check_snapshots(
-                {"interactions": 1, **{d.dataset: d.rows for d, _ in written}},
+            check_full_snapshots(
+                {d.dataset: d.rows for d, _ in written},
                 state.last_rows(),
                 deps.min_snapshot_share,
                 overrides.force,
@@ -238,23 +282,14 @@ def _finalise(
         )
     manifest = build_manifest(run_id, day, deps.time_zone, window, datasets)
     key = layout.manifest_key(deps.prefix, day)
-    existing = existing_manifest(deps.import_store, key)
-    if existing != manifest:
-        check_manifest(existing, manifest, key, overrides.replace or not window.rerun)
+    if window.rerun:
+        check_manifest(existing_manifest(deps.import_store, key), manifest, key, overrides.replace)
     wanted = {f.key for d in datasets for f in d.files}
     for store in (deps.backup_store, deps.import_store):
-        _drop_stale(store, wanted, _prefixes(deps.prefix, day))
-        store.put_bytes(key, manifest, content_type="application/json")
+        publish_manifest(store, wanted, key, manifest, date_prefixes(deps.prefix, day))
     ExportState(deps.docs, deps.collections.state).commit(
         day, window, {"run_id": run_id, "manifest_key": key, "rows": {d.dataset: d.rows for d in datasets}}
     )
     deps.docs.set(f"{_shard_root(deps, run_id)}/final/final", {"done": True}, merge=True)
     _log.info("sharded export complete", extra={"run_id": run_id, "rows": {d.dataset: d.rows for d in datasets}})
     return ExportResult(day, run_id, window, tuple(datasets), key)
-
-
-def _drop_stale(store: ObjectStore, wanted: set[str], prefixes: list[str]) -> None:
-    for prefix in prefixes:
-        for obj in store.list(prefix):
-            if obj.key not in wanted:
-                store.delete(obj.key)

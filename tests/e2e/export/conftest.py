@@ -17,6 +17,7 @@ from infra.local.firebase import emulators
 from infra.local.stack import free_port
 from tests.conftest import StackHandle
 
+ROWS_PER_RUN = 40  # small, so a 150-click day is fanned out as shards
 TOPIC = "storyrec-export"  # the default: firebase-tools discovers triggers without our process env
 
 
@@ -114,6 +115,7 @@ def export_suite(stack: StackHandle, tmp_path_factory: pytest.TempPathFactory) -
         "STORYREC_IMPORT_BUCKET": import_bucket,
         "STORYREC_BACKUP_BUCKET": backup_bucket,
         "STORYREC_EXPORT_TOPIC": TOPIC,
+        "STORYREC_EXPORT_ROWS_PER_RUN": str(ROWS_PER_RUN),
         "STORYREC_TIME_ZONE": "UTC",
     }
     try:

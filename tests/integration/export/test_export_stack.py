@@ -97,7 +97,7 @@ def _failed_metric(settings: Settings, step: str) -> bool:
     return any({"Name": "Step", "Value": step} in m["Dimensions"] for m in metrics)
 
 
-def test_s3_down_alerts_through_sns_and_keeps_the_watermark_at_the_first_s3_read(
+def test_s3_down_alerts_through_sns_and_keeps_the_watermark(
     export_deps: ExportDeps, settings: Settings, sns_topic: Any
 ) -> None:
     import boto3
@@ -115,13 +115,13 @@ def test_s3_down_alerts_through_sns_and_keeps_the_watermark_at_the_first_s3_read
     )
     with pytest.raises(ExportFailed) as info:
         run_export(DAY, replace(export_deps, import_store=S3ObjectStore(dead, settings.import_bucket)))
-    assert info.value.step == "guards"
+    assert info.value.step == "upload_s3"
     assert _watermark(export_deps) is None
     envelope = _alert(sns_topic)
-    assert "2026-11-28" in envelope["Subject"] and "guards" in envelope["Subject"]
+    assert "2026-11-28" in envelope["Subject"] and "upload_s3" in envelope["Subject"]
     assert "ServiceUnavailable" in envelope["Message"]
-    assert envelope["MessageAttributes"]["step"]["Value"] == "guards"
-    assert _failed_metric(settings, "guards")
+    assert envelope["MessageAttributes"]["step"]["Value"] == "upload_s3"
+    assert _failed_metric(settings, "upload_s3")
 
     result = run_export(DAY, export_deps)  # S3 is back: nothing was lost
     s3 = _everything(export_deps.import_store)

@@ -207,3 +207,12 @@ def test_yesterday_is_taken_in_the_configured_zone() -> None:
     assert export_wiring.yesterday(at, "Europe/Berlin").isoformat() == "2026-11-28"
     assert export_wiring.yesterday(at, "UTC").isoformat() == "2026-11-27"
     assert DAY_START.date().isoformat() == "2026-11-28"
+
+
+def test_a_misconfigured_function_acknowledges_instead_of_retrying_for_days(
+    wired: ExportDeps, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    module = _function_module()  # a malformed value at deploy time fails the deploy (test_config)
+    monkeypatch.setenv("STORYREC_TIME_ZONE", "Mars/Olympus_Mons")
+    _deliver(module, {})  # returns: logged, no redelivery loop
+    assert _manifests(wired) == set()

@@ -218,3 +218,10 @@ def test_export_settings_are_read_and_checked() -> None:
     ):
         with pytest.raises(ConfigError, match=next(iter(bad))):
             Settings.from_env({"GOOGLE_CLOUD_PROJECT": "p", **bad})
+
+
+def test_a_first_attempt_that_died_before_its_commit_is_simply_redone(deps: ExportDeps) -> None:
+    _world(deps, items=5, users=5)
+    deps.import_store.put_bytes("manifests/dt=2026-11-28/manifest.json", b'{"left": "by a crashed attempt"}')
+    result = run_export(DAY, deps)  # not a rerun (no recorded window): the leftover is overwritten
+    assert deps.import_store.get_bytes(result.manifest_key) != b'{"left": "by a crashed attempt"}'

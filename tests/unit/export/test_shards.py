@@ -14,14 +14,13 @@ from typing import Any
 
 import pytest
 
-from shared.adapters.memory import InMemoryObjectStore, RecordingMetrics
+from shared.adapters.memory import InMemoryObjectStore, RecordingMetrics, RecordingNotifier
 from shared.export import ExportDeps
 from shared.export.guards import ExportRefused, Overrides
 from shared.export.job import run_export, run_export_event
 from shared.export.shards import Shard, plan_shards
 from shared.export.trigger import parse_request
 from shared.export.window import Window
-from shared.ports import Query
 from tests.unit.export.factories import DAY, DAY_START, END, day_of_clicks, expected_interactions, item, read_csv, seed
 from tests.unit.export.factories import user as make_user
 
@@ -57,14 +56,18 @@ def _seed(deps: ExportDeps, clicks: int = 1000) -> list[tuple[str, dict[str, Any
     return inside
 
 
-def test_plan_covers_the_window_without_gaps_and_adds_a_snapshot_shard() -> None:
+def test_plan_covers_the_window_without_gaps_and_balances_rows_per_shard() -> None:
     window = Window(DAY_START - timedelta(days=400), END)
-    shards = plan_shards(window, first=DAY_START, rows=1050, rows_per_run=100)
+    # a busy lunch hour: 1,000 clicks in 10 minutes, 50 spread over the rest of the day
+    times = [DAY_START + timedelta(hours=12, seconds=0.6 * i) for i in range(1000)]
+    times += [DAY_START + timedelta(minutes=25 * i) for i in range(50)]
+    shards = plan_shards(window, min(times), len(times), 100, lambda t: sum(1 for x in times if x < t))
     ranges = [s for s in shards if not s.snapshots]
     assert len(ranges) == 11 and shards[-1].snapshots and all(s.count == 12 for s in shards)
     assert ranges[0].start == window.start and ranges[-1].end == END
     assert all(a.end == b.start for a, b in itertools.pairwise(ranges))
-    assert ranges[1].start is not None and ranges[1].start > DAY_START  # ranges split the data, not the epoch
+    sizes = [sum(1 for x in times if r.start <= x < r.end) for r in ranges]  # type: ignore[operator]
+    assert sum(sizes) == 1050 and max(sizes) <= 100 + 2 * 10  # each boundary within 10% of its share
 
 
 def test_a_small_day_runs_in_one_go(sharded: ExportDeps) -> None:
@@ -141,5 +144,52 @@ def test_a_sharded_rerun_of_a_published_day_needs_replace(sharded: ExportDeps) -
     run_export(DAY, sharded)  # published in one go
     with pytest.raises(ExportRefused, match="needs replace"):
         run_export_event(DAY, sharded)
+    seed(sharded.docs, "ml_items", [item("late-story")])
     assert run_export_event(DAY, sharded, overrides=Overrides(replace=True)) is None
-    assert len(sharded.docs.query(Query("ml_interactions"))) == 300
+    publisher = sharded.publisher
+    assert isinstance(publisher, RecordingPublisher)
+    finals = [r for r in (_deliver(sharded, body) for body in publisher.bodies) if r is not None]
+    assert len(finals) == 1 and finals[0].rows("items") == 8
+
+
+def test_a_redelivered_tick_after_the_shards_finished_does_nothing(sharded: ExportDeps) -> None:
+    _seed(sharded, clicks=300)
+    run_export_event(DAY, sharded)
+    publisher = sharded.publisher
+    assert isinstance(publisher, RecordingPublisher)
+    for body in list(publisher.bodies):
+        _deliver(sharded, body)
+    published = len(publisher.bodies)
+    assert isinstance(sharded.notifier, RecordingNotifier)
+    assert run_export_event(DAY, sharded) is None  # the daily tick again, after success
+    assert len(publisher.bodies) == published and sharded.notifier.sent == []
+    assert [_deliver(sharded, body) for body in publisher.bodies] == [None] * published  # late shard copies
+
+
+def test_a_stale_shard_from_before_a_replace_rerun_is_ignored(sharded: ExportDeps) -> None:
+    _seed(sharded, clicks=300)
+    run_export_event(DAY, sharded)
+    publisher = sharded.publisher
+    assert isinstance(publisher, RecordingPublisher)
+    old = list(publisher.bodies)
+    for body in old:
+        _deliver(sharded, body)
+    seed(sharded.docs, "ml_interactions", day_of_clicks(300, first=5_000))  # the day is replayed: 600 rows
+    sharded.docs.delete("ml_state/export/dates/2026-11-28")  # an operator clears the recorded window
+    sharded.docs.set("ml_state/export", {"watermark": DAY_START}, merge=True)
+    publisher.bodies.clear()
+    run_export_event(DAY, sharded, overrides=Overrides(replace=True, force=True))
+    new = list(publisher.bodies)
+    assert new != old
+    stale = [b for b in old if b not in new and not Shard.parse(b["shard"]).snapshots]
+    assert stale and all(_deliver(sharded, b) is None for b in stale)
+    finals = [r for r in (_deliver(sharded, b) for b in new) if r is not None]
+    assert len(finals) == 1 and finals[0].rows("interactions") == 600
+
+
+def test_a_hand_made_shard_message_is_ignored(sharded: ExportDeps) -> None:
+    _seed(sharded, clicks=300)
+    body = Shard(0, 2, DAY_START, END).message(DAY, Overrides())
+    assert _deliver(sharded, body) is None
+    store = sharded.import_store
+    assert isinstance(store, InMemoryObjectStore) and store.objects == {}
