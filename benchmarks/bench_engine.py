@@ -290,19 +290,31 @@ def generate(n_events: int, n_users: int, n_items: int, seed: int = 0) -> pd.Dat
     return pd.DataFrame({"USER_ID": user_ids, "ITEM_ID": item_ids, "TIMESTAMP": ts, "EVENT_TYPE": events})
 
 
+def _cpu_s() -> float:
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
+
+
 def bench_scale(n_events: int, n_users: int, n_items: int, with_metrics: bool) -> None:
+    """Each step's wall and CPU seconds are printed as soon as it ends (CPU time is what a loaded,
+    shared machine distorts least)."""
     from infra.local.personalize.metrics import evaluate
 
-    start = time.perf_counter()
+    def step(name: str, started: float, cpu: float) -> float:
+        wall = time.perf_counter() - started
+        print(f"step={name} wall_s={wall:.1f} cpu_s={_cpu_s() - cpu:.1f}", flush=True)
+        return wall
+
+    start, cpu = time.perf_counter(), _cpu_s()
     df = generate(n_events, n_users, n_items)
-    generated = time.perf_counter() - start
+    generated = step("generate", start, cpu)
     config = TrainingConfig(recipe="aws-user-personalization")
-    start = time.perf_counter()
+    start, cpu = time.perf_counter(), _cpu_s()
     metrics = evaluate(df, lambda d: train(d, None, config), seed=42) if with_metrics else {}
-    evaluated = time.perf_counter() - start
-    start = time.perf_counter()
+    evaluated = step("metrics", start, cpu)
+    start, cpu = time.perf_counter(), _cpu_s()
     model = train(df, None, config)
-    trained = time.perf_counter() - start
+    trained = step("final_train", start, cpu)
     start = time.perf_counter()
     for user in ("u1", "u2", "u3"):
         model.score_user(user)
@@ -312,7 +324,8 @@ def bench_scale(n_events: int, n_users: int, n_items: int, with_metrics: bool) -
     print(
         f"scale events={n_events} users={n_users} items={n_items} generate_s={generated:.1f} "
         f"metrics_s={evaluated:.1f} train_s={trained:.1f} total_s={evaluated + trained:.1f} "
-        f"peak_rss_gb={peak_gb:.2f} score_user_ms={score_ms:.1f} ndcg10={ndcg:.4f}"
+        f"peak_rss_gb={peak_gb:.2f} score_user_ms={score_ms:.1f} ndcg10={ndcg:.4f} "
+        f"tuned={model.tuned_params}"
     )
 
 

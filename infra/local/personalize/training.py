@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import logging
 import math
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -26,7 +26,7 @@ import pandas as pd
 
 from infra.local.personalize.data import BLEND_PREFIX, DEFAULTS, TrainingConfig, popularity, prepare
 from infra.local.personalize.metrics import K_VALUES, split_holdout
-from infra.local.personalize.recipes import COMPONENTS, SEEN_PENALTY, Model, fit, recipe
+from infra.local.personalize.recipes import COMPONENTS, GLOBAL_COMPONENTS, SEEN_PENALTY, Model, fit, recipe
 
 log = logging.getLogger(__name__)
 
@@ -114,10 +114,10 @@ def choose(interactions: pd.DataFrame, items: pd.DataFrame | None, config: Train
         if HALF_LIFE not in config.params and HALF_LIFE not in plan.ranges:
             half_lives = sorted({*half_lives, *TRENDING_HALF_LIVES})
         data = prepare(split.train, items, trial_config) if len(half_lives) > 1 else None
-        for half_life in half_lives:
-            if data is not None:
-                model.trending = popularity(data, half_life)
-            pool = Pool.build(model, split.truth)
+        trending = [popularity(data, h) for h in half_lives] if data is not None else [model.trending]
+        pool = Pool.build(model, split.truth, trending)
+        for half_life, variant in zip(half_lives, trending, strict=True):
+            pool.set_global("trending", variant)
             search = Search(pool, plan.objective, plan.maximize, plan.grids, fixed)
             weights, score = search.run(defaults)
             if best is None or search.better(score, best.score):
@@ -147,33 +147,48 @@ class Pool:
     n_items: int
 
     @classmethod
-    def build(cls, model: Model, truth: Mapping[str, set[str]]) -> Pool:
-        """Candidates: the union of each part's top ``POOL_PER_COMPONENT`` items and the seen items."""
+    def build(cls, model: Model, truth: Mapping[str, set[str]], variants: Sequence[np.ndarray] = ()) -> Pool:
+        """Candidates: each part's top ``POOL_PER_COMPONENT`` items and the user's own items.
+
+        ``variants`` are other versions of a user-independent part (trending with other half-lives)
+        whose top items join every pool, so ``set_global`` can swap them in without a rebuild.
+        """
         users = [u for u in sorted(truth) if u in model.user_index]
-        width = POOL_PER_COMPONENT * len(COMPONENTS)
+        shared = [v for v in (*(getattr(model, n) for n in GLOBAL_COMPONENTS), *variants) if v is not None]
+        shared_picks = np.unique(np.concatenate([_top(v) for v in shared])) if shared else np.zeros(0, np.int64)
+        personal = tuple(c for c in COMPONENTS if c not in GLOBAL_COMPONENTS)
+        width = len(shared_picks) + POOL_PER_COMPONENT * (len(personal) + 1)
         parts = np.zeros((len(users), len(COMPONENTS), width), dtype=np.float32)
-        valid = np.zeros((len(users), width), dtype=bool)
         pool_items = np.full((len(users), width), -1, dtype=np.int64)
         hits = np.zeros((len(users), width), dtype=bool)
         seen = np.zeros((len(users), width), dtype=bool)
         for row, user in enumerate(users):
             uidx = model.user_index[user]
-            vecs = model.components(uidx)
-            picks = [model.history.of(uidx)[0][-POOL_PER_COMPONENT:]]
-            for vec in vecs.values():
-                k = min(POOL_PER_COMPONENT, len(vec))
-                picks.append(np.argpartition(-vec, k - 1)[:k] if k < len(vec) else np.arange(len(vec)))
-            cand = np.unique(np.concatenate(picks))[:width]
+            history = model.history.of(uidx)[0]
+            vecs = model.components(uidx, personal)
+            picks = [shared_picks, history[-POOL_PER_COMPONENT:], *(_top(v) for v in vecs.values())]
+            cand = np.unique(np.concatenate(picks))
             n = len(cand)
             for col, name in enumerate(COMPONENTS):
                 if name in vecs:
                     parts[row, col, :n] = vecs[name][cand]
-            valid[row, :n] = True
             pool_items[row, :n] = cand
             wanted = [model.item_index[i] for i in truth[user] if i in model.item_index]
             hits[row, :n] = np.isin(cand, wanted)
-            seen[row, :n] = np.isin(cand, model.history.of(uidx)[0])
-        return cls(parts, pool_items, valid, hits, seen, model.n_items)
+            seen[row, :n] = np.isin(cand, history)
+        pool = cls(parts, pool_items, pool_items >= 0, hits, seen, model.n_items)
+        for name in GLOBAL_COMPONENTS:
+            pool.set_global(name, getattr(model, name))
+        return pool
+
+    def set_global(self, name: str, vec: np.ndarray | None) -> None:
+        """Fill a user-independent part's column (scaled to a maximum magnitude of 1, as the model does)."""
+        col = COMPONENTS.index(name)
+        if vec is None:
+            self.parts[:, col, :] = 0.0
+            return
+        top = max(float(vec.max(initial=0.0)), -float(vec.min(initial=0.0))) or 1.0
+        self.parts[:, col, :] = np.where(self.valid, vec[np.maximum(self.items, 0)] / top, 0.0)
 
     def metrics(self, weights: np.ndarray, exclude_seen: bool) -> dict[str, float]:
         """GetSolutionMetrics' ranking metrics of the blend with ``weights`` over the pool."""
@@ -203,6 +218,13 @@ class Pool:
         recommended = np.take_along_axis(self.items, top, axis=1)
         out["coverage"] = len(np.unique(recommended[recommended >= 0])) / max(self.n_items, 1)
         return out
+
+
+def _top(vec: np.ndarray, k: int = POOL_PER_COMPONENT) -> np.ndarray:
+    """Indices of the ``k`` largest entries (any order)."""
+    if k >= len(vec):
+        return np.arange(len(vec))
+    return np.argpartition(-vec, k - 1)[:k]
 
 
 class Search:

@@ -29,7 +29,7 @@ MARGINS = {"catalogue": (1.5, 1.0), "news": (2.0, 2.0), "sequence": (2.0, 2.0)}
 
 
 def _campaign(personalize: Any, version: str) -> str:
-    arn = personalize.create_campaign(name=unique("camp"), solutionVersionArn=version)["campaignArn"]
+    arn: str = personalize.create_campaign(name=unique("camp"), solutionVersionArn=version)["campaignArn"]
     found = wait_for(lambda: personalize.describe_campaign(campaignArn=arn)["campaign"])
     assert found["status"] == "ACTIVE", found
     return arn
