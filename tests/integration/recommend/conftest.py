@@ -45,6 +45,8 @@ class Deskdrop:
     """The subset that was imported and trained, and the settings that name its campaign."""
 
     settings: Settings
+    env: dict[str, str]
+    """The environment ``settings`` was read from (what a deployed function would see)."""
     interactions: pd.DataFrame
     items: pd.DataFrame
     now: datetime
@@ -78,7 +80,7 @@ def deskdrop(stack: StackHandle, deskdrop_dir: Path) -> Deskdrop:
     if "AWS_ENDPOINT_URL_PERSONALIZE" not in stack.env:
         pytest.fail("the local Personalize engine is not running (pip install -e '.[engine]')", pytrace=False)
     suffix = uuid.uuid4().hex[:8]
-    settings = Settings.from_env(
+    env = dict(
         {
             **stack.env,
             "STORYREC_IMPORT_BUCKET": f"feeds-{suffix}",
@@ -92,6 +94,7 @@ def deskdrop(stack: StackHandle, deskdrop_dir: Path) -> Deskdrop:
             "STORYREC_FEED_BATCH_ROLE_ARN": "arn:aws:iam::000000000000:role/personalize",
         }
     )
+    settings = Settings.from_env(env)
     interactions, items = _subset(deskdrop_dir)
     control, s3 = wiring.aws_client("personalize", settings), wiring.aws_client("s3", settings)
     s3.create_bucket(Bucket=settings.import_bucket)
@@ -124,7 +127,7 @@ def deskdrop(stack: StackHandle, deskdrop_dir: Path) -> Deskdrop:
     )["campaignArn"]
     _wait(lambda: control.describe_campaign(campaignArn=campaign), "campaign")
     now = datetime.fromtimestamp(int(interactions["TIMESTAMP"].max()) + 3600, UTC)
-    return Deskdrop(settings, interactions, items, now, campaign, version)
+    return Deskdrop(settings, env, interactions, items, now, campaign, version)
 
 
 @pytest.fixture
