@@ -37,6 +37,7 @@ from shared.recommend.ports import (
 _log = get_logger("recommend")
 DAY = 86400
 WRITE_CHUNK = 500
+WRITER_THREADS = 4
 AGE_PARAM = "MIN_CREATED"
 FeedKind = Literal["personalized", "popular"]
 
@@ -248,13 +249,19 @@ def has_history(deps: FeedDeps, uid: str) -> bool:
 
 
 class _Writer:
-    """Writes feeds in batches of 500 on one background thread, so writing overlaps recommending."""
+    """Writes feeds in batches of 500 on background threads, so writing overlaps recommending.
 
-    def __init__(self, docs: DocumentStore) -> None:
+    At most twice as many batches as threads wait at any time: a slow database slows the run down instead
+    of filling memory.
+    """
+
+    def __init__(self, docs: DocumentStore, threads: int = WRITER_THREADS) -> None:
         self._docs = docs
-        self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="feed-writer")
+        self._threads = threads
+        self._pool = ThreadPoolExecutor(max_workers=threads, thread_name_prefix="feed-writer")
         self._pending: list[Write] = []
         self._futures: list[Future[int]] = []
+        self.written = 0
 
     def add(self, write: Write | None) -> None:
         if write is None:
@@ -267,13 +274,17 @@ class _Writer:
         if self._pending:
             self._futures.append(self._pool.submit(self._docs.write_batch, self._pending))
             self._pending = []
+        while len(self._futures) > 2 * self._threads:
+            self.written += self._futures.pop(0).result()
 
     def close(self) -> int:
-        self.flush()
         try:
-            return sum(f.result() for f in self._futures)
+            self.flush()
+            while self._futures:
+                self.written += self._futures.pop(0).result()
         finally:
             self._pool.shutdown()
+        return self.written
 
 
 @dataclass
@@ -288,6 +299,7 @@ class _Run:
     filter_arn: str | None
     filter_values: dict[str, str]
     failures: dict[str, str] = field(default_factory=dict)
+    lock: threading.Lock = field(default_factory=threading.Lock)
 
     def personalized(self, uid: str, ranked: Ranked) -> Write | None:
         limit = self.deps.personalize.num_results
@@ -305,13 +317,14 @@ class _Run:
     def _write(
         self, uid: str, stories: list[tuple[Story, float | None]], kind: FeedKind, rid: str | None
     ) -> Write | None:
-        if not stories:  # nothing showable at all: leave whatever the user has rather than blank it
-            self.summary.missing += 1
-            return None
-        if kind == "personalized":
-            self.summary.personalized += 1
-        else:
-            self.summary.popular += 1
+        with self.lock:  # feeds are built on the worker threads
+            if not stories:  # nothing showable at all: leave whatever the user has rather than blank it
+                self.summary.missing += 1
+                return None
+            if kind == "personalized":
+                self.summary.personalized += 1
+            else:
+                self.summary.popular += 1
         doc = feed_document(
             uid,
             stories,
@@ -330,7 +343,10 @@ def run_id_for(at: datetime) -> str:
 
 
 def fill_feeds(deps: FeedDeps, *, run_id: str | None = None, users: Sequence[str] | None = None) -> FillSummary:
-    """Fill the feed of every user active in the window (or of ``users``); return the run's summary."""
+    """Fill the feed of every user active in the window; return the run's summary.
+
+    ``users`` replaces the active users: each of them is sent to the campaign (none is treated as cold).
+    """
     started = time.monotonic()
     now = deps.clock()
     summary = FillSummary(run_id or run_id_for(now))
@@ -352,7 +368,8 @@ def fill_feeds(deps: FeedDeps, *, run_id: str | None = None, users: Sequence[str
     run = _Run(
         deps, summary, now, history, catalogue, ranking, campaign, filter_arn, {AGE_PARAM: str(catalogue.min_created)}
     )
-    warm = [u for u in targets if u in history.seen or has_history(deps, u)]
+    # explicit users (a backfill, a benchmark) all go to the campaign: it answers unknown users too
+    warm = targets if users is not None else [u for u in targets if u in history.seen or has_history(deps, u)]
     warm_set = set(warm)
     writer = _Writer(deps.docs)
     try:
@@ -398,7 +415,8 @@ def _fill_realtime(run: _Run, users: Sequence[str], writer: _Writer) -> None:
     limiter = RateLimiter(config.campaign_tps)
     breaker = Breaker(config.breaker_failures)
 
-    def one(uid: str) -> tuple[str, Ranked | RecommenderError]:
+    def one(uid: str) -> tuple[str, Write | RecommenderError | None]:
+        """Recommend and build the feed on the worker thread (its catalogue look-ups run in parallel)."""
         if breaker.open:
             return uid, RecommenderError(f"not called: {breaker.reason}", retryable=True, code="CircuitOpen")
 
@@ -412,7 +430,7 @@ def _fill_realtime(run: _Run, users: Sequence[str], writer: _Writer) -> None:
             breaker.record(exc)
             return uid, exc
         breaker.record(None)
-        return uid, ranked
+        return uid, run.personalized(uid, ranked)
 
     progress = _Progress(len(users), run.summary.run_id)
     with ThreadPoolExecutor(max_workers=config.concurrency, thread_name_prefix="feed") as pool:
@@ -421,12 +439,12 @@ def _fill_realtime(run: _Run, users: Sequence[str], writer: _Writer) -> None:
                 run.failures[uid] = str(result)
                 run.summary.errors[result.code] = run.summary.errors.get(result.code, 0) + 1
             else:
-                writer.add(run.personalized(uid, result))
+                writer.add(result)
             progress.tick()
 
 
 def _bounded_map(
-    pool: ThreadPoolExecutor, fn: Callable[[str], Any], items: Iterable[str], window: int
+    pool: ThreadPoolExecutor, fn: Callable[[Any], Any], items: Iterable[Any], window: int
 ) -> Iterator[Any]:
     """``pool.map`` with at most ``window`` calls in flight (memory stays flat for 100k users)."""
     pending: list[Future[Any]] = []
@@ -488,15 +506,23 @@ def _fill_batch(run: _Run, users: Sequence[str], writer: _Writer) -> None:
         run.summary.errors["BatchInference"] = len(users)
         return
     answered: set[str] = set()
-    for line in store.get_bytes(f"{base}output/users.jsonl.out").decode().splitlines():
-        uid, ranked, error = _parse_batch_line(line)
-        if uid is None:
-            continue
-        answered.add(uid)
-        if ranked is None:
-            run.failures[uid] = f"batch inference: {error}"
-        else:
-            writer.add(run.personalized(uid, ranked))
+    parsed = (_parse_batch_line(line) for line in store.get_bytes(f"{base}output/users.jsonl.out").splitlines())
+
+    def build(entry: tuple[str | None, Ranked | None, str | None]) -> tuple[str | None, Write | str | None]:
+        uid, ranked, error = entry
+        if uid is None or ranked is None:
+            return uid, f"batch inference: {error}"
+        return uid, run.personalized(uid, ranked)
+
+    with ThreadPoolExecutor(max_workers=config.concurrency, thread_name_prefix="feed-batch") as pool:
+        for uid, result in _bounded_map(pool, build, parsed, config.concurrency * 4):
+            if uid is None:
+                continue
+            answered.add(uid)
+            if isinstance(result, str):
+                run.failures[uid] = result
+            else:
+                writer.add(result)
     for uid in users:
         if uid not in answered:
             run.failures[uid] = "batch inference: no output line"
@@ -511,7 +537,7 @@ def _await_batch(deps: FeedDeps, job_arn: str) -> tuple[str, str | None]:
         deps.sleep(deps.batch_poll_seconds)
 
 
-def _parse_batch_line(line: str) -> tuple[str | None, Ranked | None, str | None]:
+def _parse_batch_line(line: bytes) -> tuple[str | None, Ranked | None, str | None]:
     try:
         record = json.loads(line)
         query = record.get("input")
