@@ -253,6 +253,11 @@ def main(argv: list[str] | None = None) -> int:
             )
             deps.docs = on_emulator
         if not args.no_batch:
+            raw = raw_run(deps, users, args.concurrency)
+            print(
+                f"raw before_batch concurrency={args.concurrency} users_per_s={raw:.0f} load={load_average()}",
+                flush=True,
+            )
             deps.config = replace(deps.config, batch_threshold=1)
             batch, summary = fill_run(deps, users, "bench-batch")
             print(
