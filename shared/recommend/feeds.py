@@ -665,6 +665,7 @@ def refresh_user(deps: FeedDeps, uid: str) -> RefreshResult:
                 )
                 writer.add(run.personalized(uid, ranked))
             except RecommenderError as exc:
+                _log.warning("feed refresh failed; the previous feed is kept", extra={"uid": uid, "reason": str(exc)})
                 run.failures[uid] = str(exc)
                 _keep_previous(run, writer)
     finally:

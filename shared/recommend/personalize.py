@@ -7,6 +7,7 @@ describe-or-create on their names here. Every SDK error becomes a :class:`Recomm
 
 from __future__ import annotations
 
+import time
 from collections.abc import Mapping
 from typing import Any
 
@@ -16,6 +17,7 @@ from shared.adapters.personalize import PersonalizeGateway
 from shared.errors import NotFound, StoryrecError
 from shared.recommend.ports import BatchRequest, CampaignInfo, Ranked, RecommenderError
 
+FILTER_TIMEOUT = 600.0
 _RETRYABLE = frozenset(
     {
         "ThrottlingException",
@@ -85,8 +87,33 @@ class PersonalizeRecommender:
         return CampaignInfo(arn, str(version))
 
     def ensure_filter(self, name: str, dataset_group: str, expression: str) -> str:
-        if name.startswith("arn:"):
-            return name
+        try:
+            arn = name if name.startswith("arn:") else self._find_or_create_filter(name, dataset_group, expression)
+        except RecommenderError:
+            raise
+        except StoryrecError as exc:  # the gateway's own errors (listing failed)
+            raise RecommenderError(str(exc), retryable=True) from exc
+        self._await_filter(arn)
+        return arn
+
+    def _await_filter(self, arn: str, timeout: float = FILTER_TIMEOUT) -> None:
+        """A new filter is CREATE PENDING for a while; GetRecommendations rejects it until ACTIVE."""
+        deadline, pause = time.monotonic() + timeout, 0.5
+        while True:
+            try:
+                status = str(self._gateway.describe("filter", arn)["filter"].get("status"))
+            except StoryrecError as exc:
+                raise RecommenderError(str(exc), retryable=not isinstance(exc, NotFound)) from exc
+            if status == "ACTIVE":
+                return
+            if "FAILED" in status:
+                raise RecommenderError(f"filter {arn} is {status}", retryable=False, code="FilterFailed")
+            if time.monotonic() > deadline:
+                raise RecommenderError(f"filter {arn} still {status}", retryable=True, code="FilterPending")
+            time.sleep(pause)
+            pause = min(pause * 2, 10.0)
+
+    def _find_or_create_filter(self, name: str, dataset_group: str, expression: str) -> str:
         group = self._arn("dataset_group", dataset_group)
         existing = self._gateway.find_arn("filter", name, group)
         if existing:
@@ -100,6 +127,12 @@ class PersonalizeRecommender:
                 found = self._gateway.find_arn("filter", name, group)  # lost a race with another run
                 if found:
                     return found
+                raise RecommenderError(  # filter names are unique per account and region, not per group
+                    f"filter name {name!r} is taken by another dataset group; choose another "
+                    "STORYREC_PERSONALIZE_FILTER",
+                    retryable=False,
+                    code="ResourceAlreadyExistsException",
+                ) from exc
             raise _error(exc) from exc
 
     def recommend(

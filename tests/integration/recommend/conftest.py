@@ -87,6 +87,7 @@ def deskdrop(stack: StackHandle, deskdrop_dir: Path) -> Deskdrop:
             "STORYREC_PERSONALIZE_DATASET_GROUP": f"feeds-{suffix}",
             "STORYREC_PERSONALIZE_SOLUTION": f"feeds-{suffix}",
             "STORYREC_PERSONALIZE_CAMPAIGN": f"feeds-{suffix}",
+            "STORYREC_PERSONALIZE_FILTER": f"feeds-{suffix}",
             "STORYREC_PERSONALIZE_NUM_RESULTS": "10",
             "STORYREC_FEED_ACTIVE_DAYS": "14",
             "STORYREC_FEED_MAX_STORY_AGE_DAYS": "3650",

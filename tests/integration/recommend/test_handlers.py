@@ -9,6 +9,7 @@ import os
 import signal
 import socket
 import subprocess
+import sys
 import time
 import urllib.error
 import urllib.request
@@ -25,7 +26,6 @@ from tests.integration.recommend.conftest import Deskdrop
 
 pytestmark = pytest.mark.integration
 REPO = Path(__file__).resolve().parents[3]
-FF = REPO / ".venv" / "bin" / "functions-framework"
 
 
 def _b64(data: dict[str, Any]) -> str:
@@ -55,7 +55,9 @@ def serve(target: str, env: dict[str, str], signature: str = "http") -> Iterator
     log = open(f"/tmp/ff-{target}-{port}.log", "wb")  # noqa: SIM115
     proc = subprocess.Popen(
         [
-            str(FF),
+            sys.executable,
+            "-m",
+            "functions_framework",
             "--target",
             target,
             "--source",
