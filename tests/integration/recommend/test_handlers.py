@@ -49,10 +49,10 @@ def id_token(uid: str, project: str) -> str:
 
 
 @contextmanager
-def serve(target: str, env: dict[str, str], signature: str = "http") -> Iterator[str]:
+def serve(target: str, env: dict[str, str], logs: Path, signature: str = "http") -> Iterator[str]:
     """functions-framework serving ``target`` of functions_gcp/main.py; yields its URL; stops its group."""
     port = free_port()
-    log = open(f"/tmp/ff-{target}-{port}.log", "wb")  # noqa: SIM115
+    log = open(logs / f"ff-{target}-{port}.log", "wb")  # noqa: SIM115
     proc = subprocess.Popen(
         [
             sys.executable,
@@ -138,12 +138,12 @@ def call(url: str, project: str, data: dict[str, Any], uid: str | None) -> tuple
 
 
 def test_callable_refreshes_only_the_callers_own_feed(
-    deskdrop: Deskdrop, seeded: Any, function_env: dict[str, str]
+    deskdrop: Deskdrop, seeded: Any, function_env: dict[str, str], tmp_path: Path
 ) -> None:
     project = deskdrop.settings.gcp_project
     users = sorted(deskdrop.interactions["USER_ID"].astype(str).unique())
     me, other = users[0], users[1]
-    with serve("refresh_feed", function_env) as url:
+    with serve("refresh_feed", function_env, tmp_path) as url:
         status, body = call(url, project, {}, me)
         assert status == 200, body
         assert body["result"]["uid"] == me and body["result"]["items"] > 0 and body["result"]["stale"] is False
@@ -164,21 +164,23 @@ def test_callable_refreshes_only_the_callers_own_feed(
 
 
 def test_scheduled_fill_runs_on_the_schedulers_post(
-    deskdrop: Deskdrop, seeded: Any, function_env: dict[str, str]
+    deskdrop: Deskdrop, seeded: Any, function_env: dict[str, str], tmp_path: Path
 ) -> None:
     headers = {
         "X-CloudScheduler-ScheduleTime": "2026-11-29T05:00:00Z",
         "X-CloudScheduler-JobName": "feeds",
         "Content-Type": "application/json",
     }
-    with serve("fill_feeds_daily", function_env) as url:
+    with serve("fill_feeds_daily", function_env, tmp_path) as url:
         status, _ = post(url, b"{}", headers)
     assert status == 200
     written = seeded.get(f"feeds/{deskdrop.interactions['USER_ID'].astype(str).iloc[-1]}")
     assert written is not None and written["runId"] == "20261129T050000" and written["storyIds"]
 
 
-def test_a_new_user_document_gets_a_first_feed(deskdrop: Deskdrop, seeded: Any, function_env: dict[str, str]) -> None:
+def test_a_new_user_document_gets_a_first_feed(
+    deskdrop: Deskdrop, seeded: Any, function_env: dict[str, str], tmp_path: Path
+) -> None:
     from google.events.cloud.firestore import Document, DocumentEventData
 
     project = deskdrop.settings.gcp_project
@@ -199,7 +201,7 @@ def test_a_new_user_document_gets_a_first_feed(deskdrop: Deskdrop, seeded: Any, 
         "ce-subject": f"documents/users/{uid}",
         "Content-Type": "application/protobuf",
     }
-    with serve("first_feed_for_new_user", function_env, signature="cloudevent") as url:
+    with serve("first_feed_for_new_user", function_env, tmp_path, signature="cloudevent") as url:
         status, _ = post(url, body, headers)
         assert status == 200
         feed = seeded.get(f"feeds/{uid}")
