@@ -187,6 +187,10 @@ class PersonalizeGateway:
         body = _call(self._control.describe_dataset, datasetArn=dataset_arn)["dataset"]
         return Status.parse(body.get("status"))
 
+    def filter_status(self, filter_arn: str) -> Status:
+        body = _call(self._control.describe_filter, filterArn=filter_arn)["filter"]
+        return Status.parse(body.get("status"))
+
     def ensure_solution(self, spec: SolutionSpec) -> str:
         kwargs: dict[str, Any] = {
             "name": spec.name,
