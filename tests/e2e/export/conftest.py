@@ -4,9 +4,6 @@ with the function's S3/SNS/CloudWatch on the session stack's moto and its GCS on
 from __future__ import annotations
 
 import contextlib
-import json
-import os
-import subprocess
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -14,7 +11,6 @@ from pathlib import Path
 import pytest
 
 from infra.local.firebase import emulators
-from infra.local.stack import free_port
 from tests.conftest import StackHandle
 
 ROWS_PER_RUN = 40  # small, so a 150-click day is fanned out as shards
@@ -39,62 +35,19 @@ class ExportSuite:
 def _suite(
     work: Path, tools_env: Mapping[str, str], function_env: Mapping[str, str]
 ) -> Iterator[tuple[str, str, Path]]:
-    firebase = tools_env.get("FIREBASE_TOOLS") or str(emulators.HERE / "node_modules" / ".bin" / "firebase")
-    work.mkdir(parents=True, exist_ok=True)
-    for name in ("functions_gcp", "firestore.rules"):
-        link = work / name
-        if not link.exists():
-            link.symlink_to(emulators.REPO_ROOT / name)
-    fs, ps, fn = free_port(), free_port(), free_port()
-    config = {
-        "functions": [{"source": "functions_gcp", "codebase": "default", "runtime": "python311"}],
-        "firestore": {"rules": "firestore.rules"},
-        "emulators": {
-            "singleProjectMode": True,
-            "firestore": {"host": "127.0.0.1", "port": fs, "websocketPort": free_port()},
-            "pubsub": {"host": "127.0.0.1", "port": ps},
-            "functions": {"host": "127.0.0.1", "port": fn},
-            "hub": {"host": "127.0.0.1", "port": free_port()},
-            "logging": {"host": "127.0.0.1", "port": free_port()},
-            "eventarc": {"host": "127.0.0.1", "port": free_port()},
-            "ui": {"enabled": False},
-        },
-    }
-    (work / "firebase.json").write_text(json.dumps(config, indent=2))
-    home = work / "home"
-    home.mkdir(exist_ok=True)
-    env = {
-        **os.environ,
-        **tools_env,
-        **function_env,
-        "HOME": str(home),
-        "JAVA_TOOL_OPTIONS": emulators.JAVA_HEAP,
-        "CI": "true",
-    }
-    for key in ("FIRESTORE_EMULATOR_HOST", "PUBSUB_EMULATOR_HOST", "FIREBASE_AUTH_EMULATOR_HOST"):
-        env.pop(key, None)
-    log = work / "suite.log"
-    cmd = [firebase, "emulators:start", "--only", "firestore,pubsub,functions", "--project", emulators.PROJECT]
-    with open(log, "wb") as out:
-        proc = subprocess.Popen(
-            cmd,
-            cwd=work,
-            env=env,
-            stdout=out,
-            stderr=subprocess.STDOUT,
-            stdin=subprocess.DEVNULL,
-            start_new_session=True,
+    """The shared Firebase suite with Pub/Sub; the function's settings reach it through the suite's environment."""
+    from shared.personalize.waiter import wait_until
+
+    with emulators.firebase_suite(work, {**tools_env, **function_env}, 1, 180.0, pubsub=True) as suite:
+        assert suite.pubsub_host is not None
+        wait_until(
+            suite.output,
+            lambda text: "export_daily]: pubsub function initialized" in text,
+            timeout=120,
+            interval=0.5,
+            what="the export function",
         )
-
-    def ready() -> bool:
-        text = log.read_text(errors="replace")
-        return "All emulators ready" in text and "export_daily" in text and "function initialized" in text
-
-    try:
-        emulators._wait(proc, ready, log, 180.0)
-        yield f"127.0.0.1:{fs}", f"127.0.0.1:{ps}", log
-    finally:
-        emulators.stop_group(proc)
+        yield suite.firestore_host, suite.pubsub_host, suite.log
 
 
 @pytest.fixture(scope="session")

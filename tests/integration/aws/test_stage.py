@@ -220,3 +220,24 @@ def test_the_engines_limit_exceeded_parks_the_manifest_and_nothing_is_dropped(st
     settle(stage)
     jobs = _jobs(stage)
     assert len(jobs) == 3 and all(j.status.value == "ACTIVE" for j in jobs.values())
+
+
+def test_a_version_trained_on_too_little_data_alerts_exactly_once_with_its_reason(stage: Stage, handlers: Any) -> None:
+    """20 users are fewer than Personalize's 25 with two interactions: the engine fails the version, as Amazon does."""
+    handlers.imports(stage.put_export(users=20, per_user=60))
+    settle(stage)
+    train = handlers.train("2026-11-01T03:00:00Z")
+    assert train["deferred"] is None, train
+    failed: set[str] = set()
+
+    def both_failed() -> bool:
+        failed.update(a for a in handlers.monitor()["alerts"] if a.startswith("version-failed:"))
+        return len(failed) == 2  # the serving solution's version and the popularity baseline's
+
+    wait_until(both_failed, bool, timeout=240, interval=0.5, what="failed versions")
+    assert f"version-failed:{train['versions']['main']}" in failed
+    assert [a for a in handlers.monitor()["alerts"] if a.startswith("version-failed:")] == []  # alerted once
+    messages = [m for m in stage.probe.drain() if m["Subject"] == "storyrec training failed"]
+    assert len(messages) == 2
+    assert all("Insufficient data" in m["Message"] and "keeps serving" in m["Message"] for m in messages)
+    assert handlers.monitor()["decision"] is None  # nothing to promote
