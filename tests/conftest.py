@@ -41,6 +41,16 @@ class StackHandle:
         return self.env["GOOGLE_CLOUD_PROJECT"]
 
 
+@pytest.fixture(autouse=True)
+def _environment_restored() -> Iterator[None]:
+    """No test leaks environment variables into the next (the demo exports its own stack's, for one)."""
+    saved = dict(os.environ)
+    yield
+    if os.environ != saved:
+        os.environ.clear()
+        os.environ.update(saved)
+
+
 @pytest.fixture(scope="session")
 def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[StackHandle]:
     """Start Firestore, Pub/Sub, moto, GCS (and the Personalize engine when present) once per session."""
