@@ -8,11 +8,12 @@ from __future__ import annotations
 
 import typer
 
-from shared.cli import backfill, bootstrap, export, publish, report, stage
+from shared.cli import backfill, bootstrap, export, publish, report, stage, status
 
 app = typer.Typer(help="storyrec: personalised story recommendations for a Firebase news app.", no_args_is_help=True)
 bootstrap.register(app)
 stage.register(app)
+status.register(app)
 backfill.register(app)
 export.register(app)
 publish.register(app)

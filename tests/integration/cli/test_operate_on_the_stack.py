@@ -74,3 +74,14 @@ def test_import_train_and_promote_by_hand(cli: Cli, monkeypatch: pytest.MonkeyPa
     assert campaign and port.describe_campaign(campaign).solution_version_arn == run["versions"]["main"]
     refused = cli("promote", "--version", run["versions"]["main"])
     assert refused.exit_code == 1 and "already serves" in refused.output
+
+    status = cli.json("status", "--no-firestore")  # every AWS-side section, read back from moto and the engine
+    assert status["healthy"] and status["problems"] == []
+    assert status["last_export"]["manifest_key"] == key and status["last_export"]["rows"]["interactions"] == 60 * 40
+    assert status["imports"]["pending"] == [] and len(status["imports"]["last"]) == 3
+    versions = {v["arn"]: v for v in status["versions"]}
+    main = versions[run["versions"]["main"]]
+    assert main["decision"] == "promote" and "normalized_discounted_cumulative_gain_at_10" in main["metrics"]
+    assert versions[run["versions"]["baseline"]]["solution"] == "baseline"
+    assert status["campaign"]["solution_version_arn"] == run["versions"]["main"]
+    assert any("hold" in a["subject"] for a in status["alerts"])
