@@ -8,12 +8,13 @@ from __future__ import annotations
 
 import typer
 
-from shared.cli import backfill, bootstrap, export, publish, report, stage, status
+from shared.cli import backfill, bootstrap, evaluate, export, publish, report, stage, status
 
 app = typer.Typer(help="storyrec: personalised story recommendations for a Firebase news app.", no_args_is_help=True)
 bootstrap.register(app)
 stage.register(app)
 status.register(app)
+evaluate.register(app)
 backfill.register(app)
 export.register(app)
 publish.register(app)

@@ -15,6 +15,7 @@ never created here: it needs a trained, evaluated version, and the first promoti
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from functools import partial
 from pathlib import Path
@@ -331,7 +332,11 @@ def apply(boot: Bootstrap, progress: Any = None) -> list[Step]:
         record(by_key[("schema", schema.resource_name)], schemas[dataset_type])
     for dataset_type in config.datasets:
         name = f"storyrec-{dataset_type}"
-        arn = _retry_while_in_use(boot, partial(port.ensure_dataset, group, dataset_type, schemas[dataset_type], name))
+        arn = retry_while_in_use(
+            boot.settle_timeout,
+            boot.poll_interval,
+            partial(port.ensure_dataset, group, dataset_type, schemas[dataset_type], name),
+        )
         status = wait_until(
             partial(port.dataset_status, arn),
             lambda s: s.settled,
@@ -350,11 +355,13 @@ def apply(boot: Bootstrap, progress: Any = None) -> list[Step]:
         spec = SolutionSpec(
             solution.name, group, solution.recipe_arn, solution.perform_auto_training, dict(solution.event_weights)
         )
-        record(step, _retry_while_in_use(boot, partial(port.ensure_solution, spec)))
+        record(step, retry_while_in_use(boot.settle_timeout, boot.poll_interval, partial(port.ensure_solution, spec)))
     for f in config.filters:
         record(
             by_key[("filter", f.name)],
-            _retry_while_in_use(boot, partial(port.ensure_filter, group, f.name, f.expression)),
+            retry_while_in_use(
+                boot.settle_timeout, boot.poll_interval, partial(port.ensure_filter, group, f.name, f.expression)
+            ),
         )
     campaign = next(s for s in steps if s.kind == "campaign")
     done.append(campaign)
@@ -363,7 +370,7 @@ def apply(boot: Bootstrap, progress: Any = None) -> list[Step]:
     return done
 
 
-def _retry_while_in_use(boot: Bootstrap, create: Any) -> str:
+def retry_while_in_use(timeout: float, interval: float, create: Callable[[], str]) -> str:
     """A create refused because its parent is still being created (ResourceInUse) is retried until it settles."""
     outcome: list[str] = []
 
@@ -374,7 +381,7 @@ def _retry_while_in_use(boot: Bootstrap, create: Any) -> str:
             return False
         return True
 
-    wait_until(attempt, bool, timeout=boot.settle_timeout, interval=boot.poll_interval, what="parent resource")
+    wait_until(attempt, bool, timeout=timeout, interval=interval, what="parent resource")
     return outcome[-1]
 
 
