@@ -111,10 +111,17 @@ class PipelineStatus:
 
     @property
     def healthy(self) -> bool:
-        """No unreadable source, no failed import, version or campaign update."""
-        failed_versions = any(v.status.endswith(("FAILED", "STOPPED")) for v in self.versions or [])
+        """No unreadable source; the newest import job of each dataset, the newest version of each solution
+        and the campaign's latest update did not fail (older failures stay listed, not alarming)."""
+        newest: dict[str, str] = {}
+        for v in self.versions or []:  # newest first per solution
+            newest.setdefault(v.solution, v.status)
+        failed_version = any(status.endswith(("FAILED", "STOPPED")) for status in newest.values())
+        failed_import = any(
+            j.status.endswith(("FAILED", "STOPPED")) for j in (self.imports.last if self.imports else [])
+        )
         failed_update = bool(self.campaign and (self.campaign.update_status or "").endswith("FAILED"))
-        return not (self.problems or (self.imports and self.imports.failed) or failed_versions or failed_update)
+        return not (self.problems or failed_import or failed_version or failed_update)
 
     def as_dict(self) -> dict[str, Any]:
         """JSON-ready (``--json``): every section; feeds without the per-feed lists."""

@@ -98,3 +98,18 @@ def test_a_failed_import_makes_status_exit_1(fakes: Fakes) -> None:
 def test_feed_ages_accept_iso_strings_and_skip_missing_times() -> None:
     status = feeds_status([{"generatedAt": "2026-12-01T02:00:00Z"}, {"kind": "popular"}], NOW)
     assert status.feeds == 2 and status.median_hours == pytest.approx(2) and status.by_kind["unknown"] == 1
+
+
+def test_only_the_newest_failure_alarms(fakes: Fakes) -> None:
+    _manifest(fakes, "2026-11-27")
+    assert fakes.run("import").exit_code == 0
+    for jobs in fakes.port.jobs.values():
+        jobs[:] = [j.__class__(j.arn, j.name, Status.CREATE_FAILED, NOW - timedelta(days=1), "old") for j in jobs]
+    _manifest(fakes, "2026-11-28")
+    assert fakes.run("import").exit_code == 0
+    for jobs in fakes.port.jobs.values():
+        if jobs:
+            jobs[-1] = jobs[-1].__class__(jobs[-1].arn, jobs[-1].name, Status.ACTIVE, NOW)
+    result = fakes.run("status", "--json", "--no-firestore")
+    body = json.loads(result.stdout)
+    assert result.exit_code == 0 and body["healthy"] and len(body["imports"]["failed"]) == 1
