@@ -21,6 +21,7 @@ from functools import partial
 from pathlib import Path
 from typing import Any, Literal
 
+from shared.adapters.personalize import solution_request
 from shared.config import Settings
 from shared.errors import ConfigError
 from shared.personalize.model import PersonalizeError, ResourceInUse, SolutionSpec, Status
@@ -145,21 +146,14 @@ def create_requests(config: ResourcesConfig) -> list[tuple[str, dict[str, Any]]]
             )
         )
     for solution in (config.serving, config.baseline):
-        request: dict[str, Any] = {
-            "name": solution.name,
-            "datasetGroupArn": _PLACEHOLDER_ARN,
-            "recipeArn": solution.recipe_arn,
-            "performAutoTraining": solution.perform_auto_training,
-        }
-        if solution.event_weights:
-            request["solutionConfig"] = {
-                "eventsConfig": {
-                    "eventParametersList": [
-                        {"eventType": t, "weight": w} for t, w in sorted(solution.event_weights.items())
-                    ]
-                }
-            }
-        requests.append(("CreateSolution", request))
+        spec = SolutionSpec(
+            solution.name,
+            _PLACEHOLDER_ARN,
+            solution.recipe_arn,
+            solution.perform_auto_training,
+            dict(solution.event_weights),
+        )
+        requests.append(("CreateSolution", solution_request(spec)))
     requests.append(
         (
             "CreateCampaign",
