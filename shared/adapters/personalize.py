@@ -283,6 +283,12 @@ class PersonalizeGateway:
         body = _call(self._control.get_solution_metrics, solutionVersionArn=solution_version_arn)
         return {str(k): float(v) for k, v in body.get("metrics", {}).items()}
 
+    def describe(self, kind: str, arn: str) -> dict[str, Any]:
+        """The Describe* response body for ``kind`` (``campaign``, ``filter``, ``solution_version`` ...)."""
+        arn_arg = "".join(w.capitalize() if i else w for i, w in enumerate(kind.split("_"))) + "Arn"
+        response = _call(getattr(self._control, f"describe_{kind}"), **{arn_arg: arn})
+        return {k: v for k, v in response.items() if k != "ResponseMetadata"}
+
     # --- serving ------------------------------------------------------------------------------
     def describe_campaign(self, arn: str) -> Campaign:
         return _campaign(_call(self._control.describe_campaign, campaignArn=arn)["campaign"])
