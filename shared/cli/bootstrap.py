@@ -55,7 +55,7 @@ def bootstrap(
         else:
             from rich.progress import Progress
 
-            total = 2 + 2 * len(resources.datasets) + 2 + len(resources.filters)
+            total = 2 + 2 * len(resources.datasets) + 2 + len(resources.filters) + 1
             with Progress(console=console, transient=True, disable=json_) as bar:
                 task = bar.add_task("bootstrap", total=total)
 

@@ -280,7 +280,10 @@ def plan(boot: Bootstrap) -> list[Step]:
         steps.append(
             Step("solution", solution.name, "exists" if arn else "create", arn, f"{role}: {solution.recipe_arn}")
         )
-    for f in config.filters:
+    for f in all_filters(boot):
+        if f.name.startswith("arn:"):
+            steps.append(Step("filter", f.name, "given", f.name, "the feed's filter"))
+            continue
         arn = port.find_arn("filter", f.name, group) if group else None
         steps.append(Step("filter", f.name, "exists" if arn else "create", arn, f.expression))
     campaign_setting = boot.settings.personalize.campaign
@@ -298,6 +301,21 @@ def plan(boot: Bootstrap) -> list[Step]:
             )
         )
     return steps
+
+
+def feed_filter(settings: Settings) -> FilterConfig:
+    """The filter the feed fill uses (defined once, in :mod:`shared.recommend.feeds`; its name carries a hash
+    of the expression, so a changed ``STORYREC_FEED_SEEN_EVENT_TYPES`` gets a new filter, never a stale one)."""
+    from shared.recommend.feeds import filter_expression, filter_name
+
+    expression = filter_expression(settings.recommend)
+    base = settings.personalize.filter
+    return FilterConfig(base if base.startswith("arn:") else filter_name(base, expression), expression)
+
+
+def all_filters(boot: Bootstrap) -> list[FilterConfig]:
+    """The feed's filter, then the config file's own."""
+    return [feed_filter(boot.settings), *boot.config.filters]
 
 
 def apply(boot: Bootstrap, progress: Any = None) -> list[Step]:
@@ -350,13 +368,13 @@ def apply(boot: Bootstrap, progress: Any = None) -> list[Step]:
             solution.name, group, solution.recipe_arn, solution.perform_auto_training, dict(solution.event_weights)
         )
         record(step, retry_while_in_use(boot.settle_timeout, boot.poll_interval, partial(port.ensure_solution, spec)))
-    for f in config.filters:
-        record(
-            by_key[("filter", f.name)],
-            retry_while_in_use(
-                boot.settle_timeout, boot.poll_interval, partial(port.ensure_filter, group, f.name, f.expression)
-            ),
-        )
+    for f in all_filters(boot):
+        step = by_key[("filter", f.name)]
+        if step.action == "given":
+            record(step, f.name)
+            continue
+        create = partial(port.ensure_filter, group, f.name, f.expression)
+        record(step, retry_while_in_use(boot.settle_timeout, boot.poll_interval, create))
     campaign = next(s for s in steps if s.kind == "campaign")
     done.append(campaign)
     if progress is not None:

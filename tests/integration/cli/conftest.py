@@ -36,13 +36,14 @@ def cli(stage: Stage, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Cli:  
 
     for key, value in stage.env.items():
         monkeypatch.setenv(key, value)
+    # filter names are unique per account: one per test's dataset group
+    monkeypatch.setenv("STORYREC_PERSONALIZE_FILTER", f"flt-{stage.settings.personalize.dataset_group}")
     names = stage.settings.personalize
     body = json.loads(DEFAULT_CONFIG.read_text(encoding="utf-8"))
     body["datasetGroup"]["name"] = names.dataset_group
     body["solutions"]["serving"]["name"] = names.solution
     body["solutions"]["baseline"]["name"] = stage.settings.aws_stage.baseline_solution
     body["campaign"]["name"] = names.campaign
-    body["filters"][0]["name"] = f"{names.dataset_group}-exclude-seen"
     config = tmp_path / "resources.json"
     config.write_text(json.dumps(body), encoding="utf-8")
     return Cli(stage, config)

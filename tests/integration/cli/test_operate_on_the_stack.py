@@ -28,7 +28,13 @@ def test_bootstrap_plans_creates_once_then_changes_nothing(cli: Cli) -> None:
     first = cli.json("bootstrap", "--config", config)
     assert first["changed"]
     group = port.find_arn("dataset_group", names.dataset_group)
-    assert group and port.find_arn("filter", f"{names.dataset_group}-exclude-seen", group)
+    import os
+
+    from shared.config import Settings
+    from shared.operate.bootstrap import feed_filter
+
+    feed = feed_filter(Settings.from_env(os.environ))
+    assert group and port.find_arn("filter", feed.name, group)  # the filter the feed fill uses
     assert port.find_arn("solution", cli.stage.settings.aws_stage.baseline_solution, group)
     datasets = [s["arn"] for s in first["steps"] if s["kind"] == "dataset"]
     assert len(datasets) == 3 and all(port.dataset_status(a).value == "ACTIVE" for a in datasets)

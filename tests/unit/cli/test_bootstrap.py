@@ -17,6 +17,7 @@ from shared.operate.bootstrap import (
     apply,
     changed,
     check_against_settings,
+    feed_filter,
     load_config,
     parse_config,
     plan,
@@ -59,7 +60,9 @@ def test_apply_creates_then_a_second_run_changes_nothing() -> None:
     assert changed(first) and all(s.arn for s in first if s.kind != "campaign")
     assert len(seen) == len(first)
     created = dict(port.arns)
-    assert ("solution", "storyrec-popularity-baseline") in created and ("filter", "storyrec-exclude-seen") in created
+    feed = feed_filter(Settings(gcp_project="p"))
+    assert ("solution", "storyrec-popularity-baseline") in created and ("filter", feed.name) in created
+    assert feed.name.startswith("storyrec-exclude-seen-") and "$MIN_CREATED" in feed.expression
     second = apply(_boot(port))
     assert not changed(second) and {s.action for s in second if s.kind != "campaign"} == {"exists"}
     assert port.arns == created
@@ -78,13 +81,13 @@ def test_a_resource_given_as_an_arn_is_used_not_created() -> None:
     [
         (lambda b: b["solutions"]["serving"].update(name="bad name!"), "not a valid Personalize name"),
         (lambda b: b["campaign"].update(minProvisionedTPS=0), "minProvisionedTPS"),
-        (lambda b: b["filters"][0].update(filterExpression="x" * 2501), "filterExpression"),
+        (lambda b: b["filters"].append({"name": "f", "filterExpression": "x" * 2501}), "filterExpression"),
         (lambda b: b["solutions"]["baseline"].update(recipeArn=""), "recipeArn"),
         (lambda b: b["solutions"]["serving"].update(eventWeights={"read": "heavy"}), "malformed"),
         (lambda b: b.update(datasets=["interactions", "clicks"]), "dataset types"),
         (lambda b: b.update(format_version="9"), "format_version"),
         (lambda b: b.pop("campaign"), "missing"),
-        (lambda b: b["filters"].append(dict(b["filters"][0])), "repeat"),
+        (lambda b: b["filters"].extend([{"name": "f", "filterExpression": "x"}] * 2), "repeat"),
     ],
 )
 def test_a_bad_config_is_refused_offline_naming_the_problem(edit: Any, expected: str) -> None:
