@@ -31,7 +31,7 @@ from shared.personalize.model import (
     TrainingMode,
 )
 
-__all__ = ["ImportMode", "PersonalizeError", "PersonalizeGateway", "Recommendation"]
+__all__ = ["ImportMode", "PersonalizeError", "PersonalizeGateway", "Recommendation", "solution_request"]
 
 # list operation, result key, ARN key, parent filter argument
 _LISTS: dict[str, tuple[str, str, str, str | None]] = {
@@ -120,6 +120,23 @@ def _campaign(body: Mapping[str, Any]) -> Campaign:
     )
 
 
+def solution_request(spec: SolutionSpec) -> dict[str, Any]:
+    """The CreateSolution parameters of ``spec`` (also what ``storyrec bootstrap`` validates offline)."""
+    kwargs: dict[str, Any] = {
+        "name": spec.name,
+        "datasetGroupArn": spec.dataset_group_arn,
+        "recipeArn": spec.recipe_arn,
+        "performAutoTraining": spec.perform_auto_training,
+    }
+    if spec.event_weights:
+        kwargs["solutionConfig"] = {
+            "eventsConfig": {
+                "eventParametersList": [{"eventType": t, "weight": w} for t, w in sorted(spec.event_weights.items())]
+            }
+        }
+    return kwargs
+
+
 class PersonalizeGateway:
     """Implements :class:`shared.personalize.port.PersonalizePort` over boto3 clients."""
 
@@ -192,22 +209,8 @@ class PersonalizeGateway:
         return Status.parse(body.get("status"))
 
     def ensure_solution(self, spec: SolutionSpec) -> str:
-        kwargs: dict[str, Any] = {
-            "name": spec.name,
-            "datasetGroupArn": spec.dataset_group_arn,
-            "recipeArn": spec.recipe_arn,
-            "performAutoTraining": spec.perform_auto_training,
-        }
-        if spec.event_weights:
-            kwargs["solutionConfig"] = {
-                "eventsConfig": {
-                    "eventParametersList": [
-                        {"eventType": t, "weight": w} for t, w in sorted(spec.event_weights.items())
-                    ]
-                }
-            }
         return self._describe_or_create(
-            "solution", spec.name, spec.dataset_group_arn, self._control.create_solution, **kwargs
+            "solution", spec.name, spec.dataset_group_arn, self._control.create_solution, **solution_request(spec)
         )
 
     def ensure_campaign(self, name: str, solution_version_arn: str, min_tps: int) -> str:

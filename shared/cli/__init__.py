@@ -1,4 +1,4 @@
-"""The operator CLI: ``storyrec backfill|export ...``.
+"""The operator CLI: ``storyrec bootstrap|import|train|promote|status|evaluate|recommend|feeds|report ...``.
 
 Development commands (the local stack, the demo) are ``storyrec-dev`` in ``infra/local/cli.py``:
 what ships never imports the dev tooling.
@@ -8,9 +8,14 @@ from __future__ import annotations
 
 import typer
 
-from shared.cli import backfill, export, publish, report
+from shared.cli import backfill, bootstrap, evaluate, export, feeds, publish, report, stage, status
 
 app = typer.Typer(help="storyrec: personalised story recommendations for a Firebase news app.", no_args_is_help=True)
+bootstrap.register(app)
+stage.register(app)
+status.register(app)
+evaluate.register(app)
+feeds.register(app)
 backfill.register(app)
 export.register(app)
 publish.register(app)

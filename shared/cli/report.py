@@ -21,10 +21,22 @@ ExportsDir = Annotated[
 ]
 
 
-def report(out: Out = Path("storyrec-report.html"), days: Days = 30, exports_dir: ExportsDir = None) -> None:
+NoAws = Annotated[bool, typer.Option("--no-aws", help="Skip the AWS stage's decision history (S3).")]
+NoFeeds = Annotated[bool, typer.Option("--no-feeds", help="Skip reading feeds/* (it reads every feed).")]
+
+
+def report(
+    out: Out = Path("storyrec-report.html"),
+    days: Days = 30,
+    exports_dir: ExportsDir = None,
+    no_aws: NoAws = False,
+    no_feeds: NoFeeds = False,
+) -> None:
     """Interactions per day by type, quarantine reasons, exports, solution versions and feeds, in one file.
 
-    Exit codes: 0 written, 2 configuration (or the `report` extra is not installed).
+    Solution versions come from the AWS stage's decision history (S3), feeds from feeds/* (Firestore);
+    a source that cannot be read is named in the report's notes. Exit codes: 0 written, 2 configuration
+    (or the `report` extra is not installed).
     """
     from shared import wiring
     from shared.config import Settings
@@ -45,7 +57,11 @@ def report(out: Out = Path("storyrec-report.html"), days: Days = 30, exports_dir
         raise typer.Exit(2) from exc
     backup: ExportReader = FolderExport(exports_dir) if exports_dir else wiring.backup_store(settings)
     counter = FirestoreCounter(wiring.firestore_client(settings))
-    data = gather_report_data(settings, counter, backup, wiring.utc_now(), days=days)
+    from shared.personalize.state import StageState
+
+    state = None if no_aws else StageState(wiring.import_store(settings), settings.aws_stage.state_prefix)
+    feeds = None if no_feeds else wiring.document_store(settings)
+    data = gather_report_data(settings, counter, backup, wiring.utc_now(), days=days, state=state, feeds=feeds)
     page = render_html(data)
     out.write_text(page, encoding="utf-8")
     typer.echo(f"{out} ({len(page.encode('utf-8')) / 1000:.0f} kB)")

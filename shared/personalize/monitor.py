@@ -221,14 +221,18 @@ def _act(deps: StageDeps, decision: Decision, candidate: SolutionVersion, campai
 
 
 def promote_command(deps: StageDeps, campaign: Campaign | None, version_arn: str) -> str:
-    """The command an operator runs to promote a held version by hand (creates the campaign the first time)."""
+    """The command an operator runs to promote a held version by hand (creates the campaign the first time).
+
+    ``storyrec promote`` records the decision in the history as well; the AWS CLI line is the fallback.
+    """
     names = deps.settings.personalize
+    storyrec = f"storyrec promote --version {version_arn}  # or, without storyrec: "
     if campaign is None:
-        return (
+        return storyrec + (
             f"aws personalize create-campaign --region {deps.settings.region} --name {names.campaign} "
             f"--solution-version-arn {version_arn} --min-provisioned-tps {names.min_campaign_tps}"
         )
-    return (
+    return storyrec + (
         f"aws personalize update-campaign --region {deps.settings.region} "
         f"--campaign-arn {campaign.arn} --solution-version-arn {version_arn}"
     )

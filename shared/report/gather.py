@@ -3,15 +3,17 @@
 Counting goes through :class:`DocumentCounter`, a port with one method: Firestore's ``count()``
 aggregation in production (:class:`shared.report.firestore_counter.FirestoreCounter`, one cheap
 aggregation per day and event type, no documents read), or a plain query over any
-:class:`~shared.ports.DocumentStore` (:class:`StoreCounter`) in tests. Solution versions and feeds
-have no source yet: they stay ``None`` and render as "no data yet".
+:class:`~shared.ports.DocumentStore` (:class:`StoreCounter`) in tests. Solution versions come from
+the AWS stage's decision history in S3 (:class:`~shared.personalize.state.StageState`), feeds from
+``feeds/*`` (read as ``storyrec status`` reads them, :mod:`shared.operate.status`); a source not
+given stays ``None`` and renders as "no data yet".
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import UTC, date, datetime, time, timedelta
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 from zoneinfo import ZoneInfo
 
 from shared.capture.validation import Reason
@@ -19,8 +21,12 @@ from shared.config import Settings
 from shared.limits import EVENT_TYPES
 from shared.ports import DocumentStore, Query, Where
 from shared.publish import ExportReader, read_manifests
-from shared.report.data import DailyCount, ExportRun, ReasonCount, ReportData
+from shared.report.data import DailyCount, Decision, ExportRun, FeedSnapshot, ReasonCount, ReportData, SolutionVersion
 
+if TYPE_CHECKING:
+    from shared.personalize.state import StageState
+
+T = TypeVar("T")
 _RANGE = frozenset({"<", "<=", ">", ">=", "!="})
 
 
@@ -92,21 +98,95 @@ def export_runs(reader: ExportReader, prefix: str = "") -> tuple[ExportRun, ...]
     return tuple(runs)
 
 
+def _decision(record: dict[str, Any], serving: str | None) -> Decision:
+    if record.get("candidate") == serving:
+        return "serving"
+    if str(record.get("outcome", "")).startswith("update failed"):
+        return "failed"
+    by_action: dict[str, Decision] = {"promote": "promoted", "keep": "kept"}
+    return by_action.get(str(record.get("action")), "pending")
+
+
+def solution_versions(history: list[dict[str, Any]]) -> tuple[SolutionVersion, ...]:
+    """One point per decided version, oldest first, from the decision history (``decisions/*.json``).
+
+    The version serving is the candidate of the newest promotion whose update did not fail; a held
+    version (manual mode) is ``pending`` until an operator promotes it.
+    """
+    promoted = [
+        d for d in history if d.get("action") == "promote" and not str(d.get("outcome", "")).startswith("update failed")
+    ]
+    serving = str(promoted[-1]["candidate"]) if promoted else None
+    out = []
+    for record in history:
+        candidate = str(record.get("candidate", ""))
+        metrics = (record.get("metrics") or {}).get("candidate") or {}
+        out.append(
+            SolutionVersion(
+                name=candidate.rsplit("/", 1)[-1],
+                created=datetime.fromisoformat(str(record["decided_at"])),
+                metrics={str(k): float(v) for k, v in metrics.items()},
+                decision=_decision(record, serving),
+                reason="; ".join(str(r) for r in record.get("reasons", [])),
+            )
+        )
+    return tuple(out)
+
+
+def feed_snapshot(counter: DocumentCounter, store: DocumentStore, settings: Settings, now: datetime) -> FeedSnapshot:
+    """Feed coverage and freshness: users and stories counted, every ``feeds/*`` document read."""
+    from shared.operate.status import read_feeds
+
+    cols = settings.collections
+    feeds = read_feeds(store, cols.feeds, now)
+    return FeedSnapshot(
+        users_total=counter.count(cols.ml_users),
+        users_with_feed=feeds.feeds,
+        ages_hours=feeds.ages_hours,
+        items_total=counter.count(cols.ml_items),
+        items_in_feeds=len(feeds.story_ids),
+    )
+
+
+def _or_note(read: Callable[[], T], what: str, notes: list[str]) -> T | None:
+    """An optional source that cannot be read leaves its section empty and says why, instead of no report."""
+    try:
+        return read()
+    except Exception as exc:  # any SDK's error: the rest of the report is still worth having
+        notes.append(f"{what} unreadable: {type(exc).__name__}: {exc}")
+        return None
+
+
 def gather_report_data(
-    settings: Settings, counter: DocumentCounter, backup: ExportReader, now: datetime, days: int = 30
+    settings: Settings,
+    counter: DocumentCounter,
+    backup: ExportReader,
+    now: datetime,
+    days: int = 30,
+    *,
+    state: StageState | None = None,
+    feeds: DocumentStore | None = None,
 ) -> ReportData:
-    """Everything the report can show today, for the last ``days`` days up to ``now``."""
+    """Everything the report can show, for the last ``days`` days up to ``now``.
+
+    ``state`` (the AWS stage's S3 state) fills the solution versions, ``feeds`` (Firestore) the feeds.
+    """
     zone = settings.tz
     today = now.astimezone(zone).date()
+    notes = [f"Interactions: the {days} days up to {today.isoformat()} ({settings.time_zone})."]
     window = [today - timedelta(days=n) for n in range(days - 1, -1, -1)]
     cols = settings.collections
+    versions = (
+        _or_note(lambda: solution_versions(state.decisions()), "decision history", notes) if state is not None else None
+    )
+    feed = _or_note(lambda: feed_snapshot(counter, feeds, settings, now), "feeds", notes) if feeds is not None else None
     return ReportData(
         project=settings.gcp_project,
         generated_at=now,
         interactions_per_day=interactions_per_day(counter, cols.ml_interactions, window, zone),
         quarantine=quarantine_by_reason(counter, cols.quarantine),
         exports=export_runs(backup, settings.import_prefix),
-        solution_versions=None,
-        feeds=None,
-        notes=(f"Interactions: the {days} days up to {today.isoformat()} ({settings.time_zone}).",),
+        solution_versions=versions,
+        feeds=feed,
+        notes=tuple(notes),
     )

@@ -1,0 +1,111 @@
+"""``storyrec evaluate [--recipe R ...] [--manifest KEY ...] [--json]``: recipes side by side, before a campaign."""
+
+from __future__ import annotations
+
+from dataclasses import asdict
+from typing import Annotated, Any
+
+import typer
+
+from shared.cli.common import EXIT_FAILED, EXIT_USAGE, Json, console, fail, load_settings, print_json
+
+Recipes = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--recipe",
+        "-r",
+        help="Recipe name or ARN (repeatable). Default: aws-user-personalization, aws-popularity-count, "
+        "aws-trending-now.",
+    ),
+]
+Manifests = Annotated[
+    list[str] | None, typer.Option("--manifest", "-m", help="Export manifest key (repeatable). Default: every one.")
+]
+Timeout = Annotated[float, typer.Option("--timeout", min=1.0, help="Seconds to wait for imports and training.")]
+
+
+def evaluate(
+    recipes: Recipes = None, manifests: Manifests = None, timeout: Timeout = 3600.0, json_: Json = False
+) -> None:
+    """Train one solution version per recipe on the exported CSVs and print their offline metrics side by side.
+
+    Runs against whatever Personalize endpoint boto3 is given: the local engine
+    (AWS_ENDPOINT_URL_PERSONALIZE, from `storyrec-dev stack env`) costs nothing; Amazon Personalize
+    bills the training hours but no campaign. The data go to a scratch dataset group named after
+    the exports (a rerun reuses it). Exit codes: 0 every recipe trained, 1 an import or a training
+    failed, 2 configuration or a bad recipe.
+    """
+    from rich.progress import BarColumn, Progress, TaskID, TextColumn
+
+    from shared.errors import StoryrecError
+    from shared.operate.evaluate import DEFAULT_RECIPES
+    from shared.operate.evaluate import evaluate as run
+    from shared.personalize.wiring import stage_deps
+
+    settings = load_settings()
+    chosen = list(recipes or DEFAULT_RECIPES)
+    bad = [r for r in chosen if r.startswith("arn:") and ":recipe/" not in r] + [
+        r for r in chosen if not r.startswith("arn:") and not r.replace("-", "").isalnum()
+    ]
+    if bad:
+        fail(f"not a recipe name or ARN: {bad}", EXIT_USAGE)
+    deps = stage_deps(settings)
+    tasks: dict[str, TaskID] = {}
+    with Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        TextColumn("{task.completed}/{task.total}"),
+        console=console,
+        transient=True,
+        disable=json_,
+    ) as bar:
+
+        def progress(phase: str, done: int, total: int) -> None:
+            if phase not in tasks:
+                tasks[phase] = bar.add_task(phase, total=total)
+            bar.update(tasks[phase], completed=done, total=total)
+
+        try:
+            result = run(deps, chosen, manifests, timeout=timeout, progress=progress)
+        except StoryrecError as exc:
+            fail(f"evaluation failed: {exc}", EXIT_FAILED)
+    if json_:
+        print_json(asdict(result))
+    else:
+        _table(result)
+    if any(r.status != "ACTIVE" for r in result.results):
+        raise typer.Exit(EXIT_FAILED)
+
+
+def _table(result: Any) -> None:
+    from rich.table import Table
+
+    from shared.operate.evaluate import BASELINE
+
+    table = Table(title=f"offline metrics ({len(result.manifests)} export(s), group {result.dataset_group_arn})")
+    table.add_column("metric")
+    for r in result.results:
+        table.add_column(r.recipe + (" (baseline)" if r.recipe == BASELINE else ""), justify="right")
+    for metric in result.metric_names():
+        best = result.best(metric)
+        cells = []
+        for r in result.results:
+            value = r.metrics.get(metric)
+            text = "-" if value is None else f"{value:.4f}"
+            cells.append(f"[b green]{text}[/]" if r.recipe == best else text)
+        table.add_row(metric, *cells)
+    table.add_row("status", *[r.status for r in result.results])
+    console.print(table)
+    for r in result.results:
+        if r.failure_reason:
+            console.print(f"{r.recipe}: {r.failure_reason}", style="red", markup=False)
+    primary = "normalized_discounted_cumulative_gain_at_10"
+    for r in result.results:
+        beats = result.beats_baseline(r.recipe, primary)
+        if r.recipe != BASELINE and beats is not None:
+            console.print(f"{r.recipe} {'beats' if beats else 'does NOT beat'} the popularity baseline on NDCG@10")
+
+
+def register(app: typer.Typer) -> None:
+    """Add ``evaluate`` to the operator CLI."""
+    app.command("evaluate")(evaluate)

@@ -1,0 +1,1 @@
+"""Operator use cases behind ``storyrec``'s commands: bootstrap, the pipeline's status, evaluation."""

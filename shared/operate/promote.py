@@ -1,0 +1,83 @@
+"""The manual path of the promotion decision: an operator switches the campaign to a chosen version.
+
+The same record as the monitor's (``decisions/<version>.json`` in the stage's state, the SNS report,
+the ``PromotionDecision`` metric), with the action ``promote`` and the reason "by hand". Before it acts
+it checks that the switch is sane: the version exists, is ACTIVE, is not already serving, and the
+campaign is not mid-update.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from shared.errors import NotFound, StoryrecError
+from shared.personalize.model import Campaign, Status
+from shared.personalize.monitor import _newest_active, _record, _serving_metrics
+from shared.personalize.promotion import Decision, Policy
+from shared.personalize.stage import StageDeps, campaign_arn
+
+
+class PromotionRefused(StoryrecError):
+    """The manual promotion would not be sane (no such version, not ACTIVE, already serving, campaign busy)."""
+
+
+@dataclass(frozen=True)
+class ManualPromotion:
+    version_arn: str
+    outcome: str
+    decision: dict[str, Any]
+
+
+def held_version(deps: StageDeps) -> str | None:
+    """The newest version a recorded decision held for an operator (manual mode), if any."""
+    held = [d for d in deps.state.decisions() if d.get("action") == "hold"]
+    return str(held[-1]["candidate"]) if held else None
+
+
+def promote_by_hand(deps: StageDeps, version_arn: str | None = None, operator: str = "an operator") -> ManualPromotion:
+    """UpdateCampaign (CreateCampaign the first time) to ``version_arn`` or the held version; record it."""
+    port = deps.personalize
+    version_arn = version_arn or held_version(deps)
+    if not version_arn:
+        raise PromotionRefused("no version was held for an operator: name one with --version")
+    try:
+        version = port.describe_solution_version(version_arn)
+    except NotFound as exc:
+        raise PromotionRefused(f"no solution version {version_arn}") from exc
+    if version.status is not Status.ACTIVE:
+        raise PromotionRefused(f"{version_arn} is {version.status.value}, not ACTIVE")
+    arn = campaign_arn(deps)
+    campaign: Campaign | None = port.describe_campaign(arn) if arn else None
+    if campaign is not None:
+        if campaign.solution_version_arn == version_arn:
+            raise PromotionRefused(f"{version_arn} already serves in {campaign.arn}")
+        busy = campaign.status.pending or (campaign.latest_update and campaign.latest_update.status.pending)
+        if busy:
+            raise PromotionRefused(f"campaign {campaign.arn} is being created or updated: try again when it settles")
+    baseline_arn = deps.settings.aws_stage.baseline_solution
+    baseline_arn = baseline_arn if baseline_arn.startswith("arn:") else port.find_arn("solution", baseline_arn) or ""
+    base = _newest_active(port.list_solution_versions(baseline_arn)) if baseline_arn else None
+    metrics = {
+        "candidate": _metrics_or_none(deps, version_arn) or {},
+        "serving": _serving_metrics(deps, campaign),
+        "baseline": _metrics_or_none(deps, base.arn) if base else None,
+    }
+    names = deps.settings.personalize
+    if campaign is None:
+        created = port.ensure_campaign(names.campaign, version_arn, names.min_campaign_tps)
+        outcome = f"campaign {created} created by hand"
+    else:
+        port.update_campaign(campaign.arn, version_arn)
+        outcome = f"campaign {campaign.arn} updating to the version promoted by hand"
+    decision = Decision("promote", (f"promoted by hand by {operator}",))
+    policy = Policy.from_settings(deps.settings.aws_stage)
+    body = _record(deps, deps.clock(), decision, outcome, version, campaign, base, metrics, policy)
+    return ManualPromotion(version_arn, outcome, body)
+
+
+def _metrics_or_none(deps: StageDeps, arn: str) -> dict[str, float] | None:
+    try:
+        return deps.personalize.solution_metrics(arn)
+    except NotFound:
+        return None

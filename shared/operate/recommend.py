@@ -1,0 +1,76 @@
+"""``storyrec recommend --user UID``: what the campaign recommends to one user now, beside what they read.
+
+Read-only: GetRecommendations through the campaign and the feed's own filter (the same
+``prepare``/filter values a feed fill uses, so the answer is what the next fill would show), titles
+joined from the catalogue. ``storyrec feeds refresh`` writes; this never does.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from shared.ports import Query, Where
+from shared.recommend.catalogue import Catalogue
+from shared.recommend.feeds import AGE_PARAM, FeedDeps, min_created, prepare
+
+RECENT_READS = 10
+
+
+@dataclass(frozen=True)
+class Line:
+    story_id: str
+    title: str | None
+    detail: str = ""
+    """The event type and time for a read; the score for a recommendation."""
+
+
+@dataclass(frozen=True)
+class UserRecommendations:
+    uid: str
+    campaign_arn: str
+    solution_version_arn: str
+    recent: list[Line] = field(default_factory=list)
+    recommended: list[Line] = field(default_factory=list)
+    recommendation_id: str | None = None
+
+
+def _title(deps: FeedDeps, story_id: str) -> str | None:
+    cols = deps.collections
+    for path in (f"{cols.stories}/{story_id}", f"{cols.ml_items}/{story_id}"):
+        doc = deps.docs.get(path) or {}
+        title = doc.get("title") or doc.get("TITLE")
+        if isinstance(title, str):
+            return title
+    return None
+
+
+def recommend_for(deps: FeedDeps, uid: str, num_results: int | None = None) -> UserRecommendations:
+    """GetRecommendations for ``uid`` with the feed's filter; the user's newest reads beside it.
+
+    A recommended story the feed would drop at write time (inactive, too old, unknown) is marked so.
+    """
+    now = deps.clock()
+    catalogue = Catalogue(deps.docs, deps.collections, min_created(now, deps.config))
+    campaign, filter_arn = prepare(deps)
+    n = num_results or deps.personalize.num_results
+    ranked = deps.recommender.recommend(
+        campaign.campaign_arn, uid, min(500, n), filter_arn, {AGE_PARAM: str(catalogue.min_created)}
+    )
+    recommended = []
+    for item, score in zip(ranked.item_ids, ranked.scores, strict=False):
+        shown = catalogue.story(item) is not None
+        detail = (f"{score:.4f}" if score is not None else "") + ("" if shown else " (not showable: dropped)")
+        recommended.append(Line(item, _title(deps, item), detail.strip()))
+    reads = deps.docs.query(Query(deps.collections.ml_interactions, (Where("USER_ID", "==", uid),)))
+    newest = sorted(reads, key=lambda s: int(s.data.get("TIMESTAMP") or 0), reverse=True)[:RECENT_READS]
+    recent = [
+        Line(
+            str(s.data.get("ITEM_ID", "")),
+            _title(deps, str(s.data.get("ITEM_ID", ""))),
+            f"{s.data.get('EVENT_TYPE')} at {s.data.get('TIMESTAMP')}",
+        )
+        for s in newest
+    ]
+    return UserRecommendations(
+        uid, campaign.campaign_arn, campaign.solution_version_arn, recent, recommended, ranked.recommendation_id
+    )

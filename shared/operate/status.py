@@ -1,0 +1,300 @@
+"""Every stage of the pipeline at a glance, gathered read-only (``storyrec status``, ``storyrec report``).
+
+Each section comes from where the stage keeps it: the export's manifests (import bucket), Personalize
+(import jobs, solution versions and their metrics, the campaign), the AWS stage's state in S3 (parked
+imports, the deferred training, decisions, alerts), Firestore (quarantine counts, ``feeds/*``).
+Nothing here creates a resource. A section whose source cannot be read is left ``None`` and the
+reason is listed in ``problems``, so one dead service never hides the others.
+"""
+
+from __future__ import annotations
+
+import json
+import statistics
+from collections.abc import Callable, Iterable
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime
+from typing import Any, TypeVar
+
+from shared.personalize.manifest import BadManifest, is_manifest_key, parse_manifest
+from shared.personalize.port import PersonalizePort
+from shared.personalize.stage import StageDeps
+from shared.ports import DocumentStore, Query
+from shared.schema import DATASET_TYPES
+
+T = TypeVar("T")
+_OLDEST = datetime.min.replace(tzinfo=UTC)
+RECENT_VERSIONS = 5  # per solution: metrics are read for these, newest first
+
+
+@dataclass(frozen=True)
+class ExportStatus:
+    manifest_key: str
+    day: str
+    run_id: str
+    rows: dict[str, int]
+    exports_total: int
+
+
+@dataclass(frozen=True)
+class ImportJobStatus:
+    dataset: str
+    name: str
+    status: str
+    created: datetime | None
+    failure_reason: str | None = None
+
+
+@dataclass(frozen=True)
+class ImportsStatus:
+    pending: list[ImportJobStatus]
+    failed: list[ImportJobStatus]
+    last: list[ImportJobStatus]
+    """The newest job of each dataset."""
+    parked_manifests: list[str]
+    held_delta_rows: int
+
+
+@dataclass(frozen=True)
+class VersionStatus:
+    solution: str
+    """``serving`` (the solution the campaign serves from) or ``baseline`` (popularity count)."""
+    arn: str
+    status: str
+    created: datetime | None
+    metrics: dict[str, float] | None
+    decision: str | None
+    """What the promotion step decided for it (promote, hold, keep), from the history."""
+    failure_reason: str | None = None
+
+
+@dataclass(frozen=True)
+class CampaignStatus:
+    arn: str
+    status: str
+    solution_version_arn: str
+    update_status: str | None
+    update_version_arn: str | None
+
+
+@dataclass(frozen=True)
+class FeedsStatus:
+    feeds: int
+    stale: int
+    by_kind: dict[str, int]
+    oldest_hours: float | None
+    newest_hours: float | None
+    median_hours: float | None
+    ages_hours: tuple[float, ...] = ()
+    story_ids: frozenset[str] = frozenset()
+
+
+@dataclass(frozen=True)
+class AlertStatus:
+    key: str
+    subject: str
+
+
+@dataclass
+class PipelineStatus:
+    generated_at: datetime
+    last_export: ExportStatus | None = None
+    imports: ImportsStatus | None = None
+    training_request: str | None = None
+    versions: list[VersionStatus] | None = None
+    campaign: CampaignStatus | None = None
+    feeds: FeedsStatus | None = None
+    quarantine: dict[str, int] | None = None
+    alerts: list[AlertStatus] | None = None
+    decisions: list[dict[str, Any]] | None = None
+    problems: list[str] = field(default_factory=list)
+
+    @property
+    def healthy(self) -> bool:
+        """No unreadable source; the newest import job of each dataset, the newest version of each solution
+        and the campaign's latest update did not fail (older failures stay listed, not alarming)."""
+        newest: dict[str, str] = {}
+        for v in self.versions or []:  # newest first per solution
+            newest.setdefault(v.solution, v.status)
+        failed_version = any(status.endswith(("FAILED", "STOPPED")) for status in newest.values())
+        failed_import = any(
+            j.status.endswith(("FAILED", "STOPPED")) for j in (self.imports.last if self.imports else [])
+        )
+        failed_update = bool(self.campaign and (self.campaign.update_status or "").endswith("FAILED"))
+        return not (self.problems or failed_import or failed_version or failed_update)
+
+    def as_dict(self) -> dict[str, Any]:
+        """JSON-ready (``--json``): every section; feeds without the per-feed lists."""
+        body = asdict(self)
+        if self.feeds is not None:
+            body["feeds"] = {k: v for k, v in body["feeds"].items() if k not in ("ages_hours", "story_ids")}
+        body["healthy"] = self.healthy
+        return body
+
+
+def _section(status: PipelineStatus, what: str, read: Callable[[], T]) -> T | None:
+    try:
+        return read()
+    except Exception as exc:  # a dead source (any SDK's error) must not hide the other sections
+        status.problems.append(f"{what}: {type(exc).__name__}: {exc}")
+        return None
+
+
+def last_export(deps: StageDeps) -> ExportStatus | None:
+    """The newest manifest in the import bucket, parsed (None before the first export)."""
+    prefix = deps.settings.import_prefix
+    keys = sorted(o.key for o in deps.bucket.list(f"{prefix}manifests/") if is_manifest_key(o.key, prefix))
+    if not keys:
+        return None
+    try:
+        manifest = parse_manifest(deps.bucket.get_bytes(keys[-1]))
+    except BadManifest as exc:
+        raise ValueError(f"{keys[-1]}: {exc}") from exc
+    rows = {d.dataset: d.rows for d in manifest.datasets}
+    return ExportStatus(keys[-1], manifest.day.isoformat(), manifest.run_id, rows, len(keys))
+
+
+def _find(port: PersonalizePort, kind: str, name: str, parent: str | None = None) -> str | None:
+    return name if name.startswith("arn:") else port.find_arn(kind, name, parent)
+
+
+def imports_status(deps: StageDeps) -> ImportsStatus:
+    """Import jobs of the dataset group (pending, failed, the newest per dataset) and what waits in the state."""
+    port = deps.personalize
+    group = _find(port, "dataset_group", deps.settings.personalize.dataset_group)
+    pending: list[ImportJobStatus] = []
+    failed: list[ImportJobStatus] = []
+    last: list[ImportJobStatus] = []
+    for dataset_type in DATASET_TYPES if group else ():
+        arn = port.find_arn("dataset", f"storyrec-{dataset_type}", group)
+        if not arn:
+            continue
+        jobs = sorted(port.list_import_jobs(arn), key=lambda j: j.created or _OLDEST, reverse=True)
+        rows = [ImportJobStatus(dataset_type, j.name, j.status.value, j.created, j.failure_reason) for j in jobs]
+        pending += [r for r, j in zip(rows, jobs, strict=True) if j.status.pending]
+        failed += [r for r, j in zip(rows, jobs, strict=True) if j.status.failed]
+        last += rows[:1]
+    held = sum(int(h.get("rows", 0)) for h in deps.state.held_deltas())
+    return ImportsStatus(pending, failed[:10], last, deps.state.parked_imports(), held)
+
+
+def versions_status(deps: StageDeps, decisions: list[dict[str, Any]]) -> list[VersionStatus]:
+    """The newest versions of the serving and baseline solutions, with metrics for the ACTIVE ones."""
+    port = deps.personalize
+    group = _find(port, "dataset_group", deps.settings.personalize.dataset_group)
+    decided = {str(d.get("candidate")): str(d.get("action")) for d in decisions}
+    out: list[VersionStatus] = []
+    for role, name in (
+        ("serving", deps.settings.personalize.solution),
+        ("baseline", deps.settings.aws_stage.baseline_solution),
+    ):
+        solution = _find(port, "solution", name, group) if group or name.startswith("arn:") else None
+        if not solution:
+            continue
+        for v in port.list_solution_versions(solution)[:RECENT_VERSIONS]:
+            metrics = port.solution_metrics(v.arn) if v.status.value == "ACTIVE" else None
+            out.append(
+                VersionStatus(role, v.arn, v.status.value, v.created, metrics, decided.get(v.arn), v.failure_reason)
+            )
+    return out
+
+
+def campaign_status(deps: StageDeps) -> CampaignStatus | None:
+    """The campaign and the version it serves (None before the first promotion)."""
+    arn = _find(deps.personalize, "campaign", deps.settings.personalize.campaign)
+    if not arn:
+        return None
+    c = deps.personalize.describe_campaign(arn)
+    update = c.latest_update
+    return CampaignStatus(
+        c.arn,
+        c.status.value,
+        c.solution_version_arn,
+        update.status.value if update else None,
+        update.solution_version_arn if update else None,
+    )
+
+
+def alerts_status(deps: StageDeps, limit: int = 20) -> list[AlertStatus]:
+    """Alerts the AWS stage sent (one marker per alert key in its state)."""
+    out = []
+    for info in deps.bucket.list(f"{deps.settings.aws_stage.state_prefix}alerts/")[:limit]:
+        body = json.loads(deps.bucket.get_bytes(info.key))
+        out.append(AlertStatus(str(body.get("key", "")), str(body.get("subject", ""))))
+    return out
+
+
+def _as_datetime(value: Any) -> datetime | None:
+    if isinstance(value, datetime):
+        return value
+    if isinstance(value, str):
+        try:
+            return datetime.fromisoformat(value.replace("Z", "+00:00"))
+        except ValueError:
+            return None
+    return None
+
+
+def feeds_status(docs: Iterable[dict[str, Any]], now: datetime) -> FeedsStatus:
+    """Freshness of the feeds (``generatedAt``), how many are stale, by kind, and the stories they use."""
+    ages: list[float] = []
+    kinds: dict[str, int] = {}
+    stale = 0
+    stories: set[str] = set()
+    count = 0
+    for doc in docs:
+        count += 1
+        generated = _as_datetime(doc.get("generatedAt"))
+        if generated is not None:
+            if generated.tzinfo is None:
+                generated = generated.replace(tzinfo=now.tzinfo)
+            ages.append(max(0.0, (now - generated).total_seconds() / 3600))
+        kind = str(doc.get("kind", "unknown"))
+        kinds[kind] = kinds.get(kind, 0) + 1
+        stale += bool(doc.get("stale"))
+        stories.update(str(s) for s in doc.get("storyIds", []) or [])
+    return FeedsStatus(
+        feeds=count,
+        stale=stale,
+        by_kind=kinds,
+        oldest_hours=max(ages) if ages else None,
+        newest_hours=min(ages) if ages else None,
+        median_hours=statistics.median(ages) if ages else None,
+        ages_hours=tuple(ages),
+        story_ids=frozenset(stories),
+    )
+
+
+def read_feeds(store: DocumentStore, collection: str, now: datetime) -> FeedsStatus:
+    """Stream ``feeds/*`` (every feed is read: a few fields each) into a :class:`FeedsStatus`."""
+    return feeds_status((s.data for s in store.stream(Query(collection))), now)
+
+
+def gather_status(
+    deps: StageDeps,
+    *,
+    docs: DocumentStore | None = None,
+    counter: Any = None,
+    include_feeds: bool = True,
+) -> PipelineStatus:
+    """Read every stage's state; without ``docs``/``counter`` (Firestore) those sections stay None."""
+    from shared.report.gather import quarantine_by_reason
+
+    now = deps.clock()
+    status = PipelineStatus(generated_at=now)
+    status.last_export = _section(status, "export manifests (S3)", lambda: last_export(deps))
+    status.imports = _section(status, "import jobs (Personalize)", lambda: imports_status(deps))
+    status.training_request = _section(status, "training request (S3 state)", deps.state.training_request)
+    status.decisions = _section(status, "decision history (S3 state)", deps.state.decisions)
+    status.versions = _section(
+        status, "solution versions (Personalize)", lambda: versions_status(deps, status.decisions or [])
+    )
+    status.campaign = _section(status, "campaign (Personalize)", lambda: campaign_status(deps))
+    status.alerts = _section(status, "alerts (S3 state)", lambda: alerts_status(deps))
+    cols = deps.settings.collections
+    if counter is not None:
+        reasons = _section(status, "quarantine (Firestore)", lambda: quarantine_by_reason(counter, cols.quarantine))
+        status.quarantine = {r.reason: r.count for r in reasons} if reasons is not None else None
+    if docs is not None and include_feeds:
+        status.feeds = _section(status, "feeds (Firestore)", lambda: read_feeds(docs, cols.feeds, now))
+    return status

@@ -1,0 +1,45 @@
+"""``storyrec recommend --user`` and ``storyrec feeds refresh`` on the stack: the Firestore emulator, moto and the
+local Personalize engine serving a campaign trained on a Deskdrop subset (the recommend stage's fixtures)."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+from typer.testing import CliRunner
+
+from tests.integration.recommend.conftest import Deskdrop, deskdrop, seeded  # noqa: F401  (fixtures)
+
+pytestmark = pytest.mark.integration
+
+
+def test_recommend_then_refresh_one_user_and_two(
+    deskdrop: Deskdrop,  # noqa: F811
+    seeded: Any,  # noqa: F811
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from shared.cli import app
+
+    for key, value in {**deskdrop.env, "STORYREC_FEED_MAX_STORY_AGE_DAYS": "36500"}.items():
+        monkeypatch.setenv(key, value)
+    runner = CliRunner()
+    counts = deskdrop.interactions["USER_ID"].value_counts()
+    uid, other = str(counts.index[0]), str(counts.index[1])
+
+    shown = runner.invoke(app, ["recommend", "--user", uid, "--json"])
+    assert shown.exit_code == 0, shown.output
+    body = json.loads(shown.stdout)
+    read = set(deskdrop.interactions.loc[deskdrop.interactions["USER_ID"] == counts.index[0], "ITEM_ID"].astype(str))
+    assert body["solution_version_arn"] == deskdrop.solution_version_arn and len(body["recommended"]) == 10
+    assert not {line["story_id"] for line in body["recommended"]} & read  # the feed's filter applies
+    assert {line["story_id"] for line in body["recent"]} <= read and body["recent"][0]["title"].startswith("Story ")
+    assert seeded.get(f"feeds/{uid}") is None  # read-only
+
+    one = runner.invoke(app, ["feeds", "refresh", "--user", uid, "--json"])
+    assert one.exit_code == 0, one.output
+    assert json.loads(one.stdout)["kind"] == "personalized" and seeded.get(f"feeds/{uid}")["kind"] == "personalized"
+
+    two = runner.invoke(app, ["feeds", "refresh", "-u", uid, "-u", other, "--json"])
+    assert two.exit_code == 0, two.output
+    assert json.loads(two.stdout)["personalized"] == 2 and seeded.get(f"feeds/{other}") is not None

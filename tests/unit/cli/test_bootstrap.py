@@ -1,0 +1,116 @@
+"""Bootstrap on the in-memory port: the plan, idempotence, and the config checked offline."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from shared.config import Settings
+from shared.errors import ConfigError
+from shared.operate.bootstrap import (
+    DEFAULT_CONFIG,
+    Bootstrap,
+    apply,
+    changed,
+    check_against_settings,
+    feed_filter,
+    load_config,
+    parse_config,
+    plan,
+)
+from tests.unit.aws.fakes import FakePersonalize
+
+pytestmark = pytest.mark.unit
+NOW = datetime(2026, 12, 1, tzinfo=UTC)
+
+
+def _body() -> dict[str, Any]:
+    return json.loads(DEFAULT_CONFIG.read_text(encoding="utf-8"))  # type: ignore[no-any-return]
+
+
+def _boot(port: FakePersonalize | None = None, env: dict[str, str] | None = None) -> Bootstrap:
+    settings = Settings.from_env({"STORYREC_GCP_PROJECT": "p", **(env or {})})
+    return Bootstrap(port or FakePersonalize(NOW), load_config(DEFAULT_CONFIG), settings, poll_interval=0.0)
+
+
+def test_the_shipped_config_names_what_the_functions_use_by_default() -> None:
+    config = load_config(DEFAULT_CONFIG)
+    check_against_settings(config, Settings(gcp_project="p"))
+    assert config.baseline.recipe_arn.endswith("aws-popularity-count")
+    assert config.datasets == ("interactions", "items", "users")
+
+
+def test_dry_run_on_an_empty_account_plans_everything_and_creates_nothing() -> None:
+    port = FakePersonalize(NOW)
+    steps = plan(_boot(port))
+    assert {s.action for s in steps if s.kind != "campaign"} == {"create"}
+    assert [s.kind for s in steps].count("schema") == 3 and [s.kind for s in steps].count("solution") == 2
+    assert next(s for s in steps if s.kind == "campaign").action == "deferred"
+    assert port.arns == {}
+
+
+def test_apply_creates_then_a_second_run_changes_nothing() -> None:
+    port = FakePersonalize(NOW)
+    seen: list[str] = []
+    first = apply(_boot(port), lambda step: seen.append(step.name))
+    assert changed(first) and all(s.arn for s in first if s.kind != "campaign")
+    assert len(seen) == len(first)
+    created = dict(port.arns)
+    feed = feed_filter(Settings(gcp_project="p"))
+    assert ("solution", "storyrec-popularity-baseline") in created and ("filter", feed.name) in created
+    assert feed.name.startswith("storyrec-exclude-seen-") and "$MIN_CREATED" in feed.expression
+    second = apply(_boot(port))
+    assert not changed(second) and {s.action for s in second if s.kind != "campaign"} == {"exists"}
+    assert port.arns == created
+    assert {s.action for s in plan(_boot(port)) if s.kind != "campaign"} == {"exists"}
+
+
+def test_a_resource_given_as_an_arn_is_used_not_created() -> None:
+    port = FakePersonalize(NOW)
+    group = "arn:aws:personalize:us-east-1:123456789012:dataset-group/theirs"
+    steps = apply(_boot(port, {"STORYREC_PERSONALIZE_DATASET_GROUP": group}))
+    assert steps[0].action == "given" and ("dataset-group", "storyrec") not in port.arns
+
+
+@pytest.mark.parametrize(
+    ("edit", "expected"),
+    [
+        (lambda b: b["solutions"]["serving"].update(name="bad name!"), "not a valid Personalize name"),
+        (lambda b: b["campaign"].update(minProvisionedTPS=0), "minProvisionedTPS"),
+        (lambda b: b["filters"].append({"name": "f", "filterExpression": "x" * 2501}), "filterExpression"),
+        (lambda b: b["solutions"]["baseline"].update(recipeArn=""), "recipeArn"),
+        (lambda b: b["solutions"]["serving"].update(eventWeights={"read": "heavy"}), "malformed"),
+        (lambda b: b.update(datasets=["interactions", "clicks"]), "dataset types"),
+        (lambda b: b.update(format_version="9"), "format_version"),
+        (lambda b: b.pop("campaign"), "missing"),
+        (lambda b: b["filters"].extend([{"name": "f", "filterExpression": "x"}] * 2), "repeat"),
+    ],
+)
+def test_a_bad_config_is_refused_offline_naming_the_problem(edit: Any, expected: str) -> None:
+    body = _body()
+    edit(body)
+    with pytest.raises(ConfigError, match=expected):
+        parse_config(body)
+
+
+def test_event_weights_pass_the_service_model() -> None:
+    body = _body()
+    body["solutions"]["serving"]["eventWeights"] = {"read": 1.0, "like": 2.0}
+    assert parse_config(body).serving.event_weights == {"read": 1.0, "like": 2.0}
+
+
+def test_names_that_disagree_with_the_settings_are_refused(tmp_path: Path) -> None:
+    config = load_config(DEFAULT_CONFIG)
+    with pytest.raises(ConfigError, match="STORYREC_PERSONALIZE_SOLUTION"):
+        check_against_settings(
+            config, Settings.from_env({"STORYREC_GCP_PROJECT": "p", "STORYREC_PERSONALIZE_SOLUTION": "x"})
+        )
+    (tmp_path / "r.json").write_text("{not json")
+    with pytest.raises(ConfigError, match="not UTF-8 JSON"):
+        load_config(tmp_path / "r.json")
+    with pytest.raises(ConfigError, match="no such config"):
+        load_config(tmp_path / "missing.json")

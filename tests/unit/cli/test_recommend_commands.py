@@ -1,0 +1,83 @@
+"""``storyrec recommend --user`` and ``storyrec feeds refresh`` over the recommend stage's in-memory fakes."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+from typer.testing import CliRunner
+
+from shared.adapters.memory import InMemoryDocumentStore
+from shared.operate.recommend import recommend_for
+from shared.recommend.ports import RecommenderError
+from tests.unit.recommend.fakes import CAMPAIGN, FakeRecommender, click, make_deps, story
+
+pytestmark = pytest.mark.unit
+ITEMS = [f"s{i}" for i in range(8)]
+
+
+@pytest.fixture
+def world(monkeypatch: pytest.MonkeyPatch) -> Any:
+    docs = InMemoryDocumentStore()
+    for sid in ITEMS:
+        story(docs, sid)
+    story(docs, "old", age_days=400)
+    click(docs, "alice", "s0")
+    click(docs, "alice", "s1", days_ago=0.5, event="like")
+    click(docs, "bob", "s2")
+    rec = FakeRecommender(["old", *ITEMS])
+    deps = make_deps(rec, docs)
+    monkeypatch.setenv("STORYREC_GCP_PROJECT", "p")
+    import shared.recommend.wiring
+
+    monkeypatch.setattr(shared.recommend.wiring, "feed_deps", lambda settings, clock=None: deps)
+
+    class World:
+        def __init__(self) -> None:
+            self.docs, self.rec, self.deps = docs, rec, deps
+
+        def run(self, *args: str) -> Any:
+            from shared.cli import app
+
+            return CliRunner().invoke(app, list(args))
+
+    return World()
+
+
+def test_recommend_shows_reads_beside_recommendations_and_writes_nothing(world: Any) -> None:
+    result = recommend_for(world.deps, "alice")
+    assert [line.story_id for line in result.recent] == ["s1", "s0"]  # newest first
+    assert result.recent[0].title == "Title s1" and result.recent[0].detail.startswith("like")
+    assert result.recommended[0].story_id == "old" and "dropped" in result.recommended[0].detail
+    assert result.recommended[1].title == "Title s0" and result.solution_version_arn == CAMPAIGN.solution_version_arn
+    assert world.rec.calls[-1][1]["MIN_CREATED"]  # the feed's filter value
+    assert world.docs.get("feeds/alice") is None
+    shown = world.run("recommend", "--user", "alice")
+    assert shown.exit_code == 0 and "Title s1" in shown.output and "recommended now" in shown.output
+    body = json.loads(world.run("recommend", "-u", "alice", "--n", "3", "--json").stdout)
+    assert len(body["recommended"]) == 3 and body["uid"] == "alice"
+
+
+def test_recommend_exits_1_when_personalize_fails(world: Any) -> None:
+    world.rec.fail = RecommenderError("no campaign", retryable=False, code="ResourceNotFoundException")
+    result = world.run("recommend", "--user", "alice")
+    assert result.exit_code == 1 and "no campaign" in result.output
+
+
+def test_feeds_refresh_one_user_then_every_active_user(world: Any) -> None:
+    one = json.loads(world.run("feeds", "refresh", "--user", "alice", "--json").stdout)
+    assert one["kind"] == "personalized" and one["stale"] is False
+    assert world.docs.get("feeds/alice") is not None and world.docs.get("feeds/bob") is None
+    everyone = world.run("feeds", "refresh", "--json")
+    assert everyone.exit_code == 0, everyone.output
+    assert json.loads(everyone.stdout)["personalized"] == 2 and world.docs.get("feeds/bob") is not None
+
+
+def test_a_stale_refresh_exits_1_and_keeps_the_previous_feed(world: Any) -> None:
+    assert world.run("feeds", "refresh", "-u", "alice").exit_code == 0
+    before = world.docs.get("feeds/alice")
+    world.rec.fail = RecommenderError("down", retryable=False)
+    result = world.run("feeds", "refresh", "-u", "alice", "--json")
+    assert result.exit_code == 1 and json.loads(result.stdout)["stale"] is True
+    assert world.docs.get("feeds/alice")["storyIds"] == before["storyIds"]
