@@ -60,3 +60,31 @@ def test_mock_user_token_is_unsigned_and_names_the_user() -> None:
     claims = decode(payload)
     assert claims["sub"] == claims["user_id"] == "reader-1" and claims["aud"] == "demo-storyrec"
     assert claims["exp"] > claims["iat"] == 1_700_000_000
+
+
+def _trainable(data: demo.DemoData) -> tuple[int, int]:
+    """(clicks the pipeline keeps, users with at least two of them): Personalize needs 1,000 and 25."""
+    from collections import Counter
+
+    kept = [c for c in data.clicks if c.type != "follow" and c.story in data.stories]
+    per_user = Counter(c.user for c in kept)
+    return len(kept), sum(1 for n in per_user.values() if n >= 2)
+
+
+def test_without_deskdrop_the_demo_generates_traffic_that_can_train(tmp_path: Path) -> None:
+    from datetime import UTC, datetime
+
+    data = demo.demo_data(datetime.now(UTC), deskdrop=tmp_path / "absent")
+    assert data.source == "generated traffic"
+    clicks, users = _trainable(data)
+    assert clicks >= 1000 and users >= 25
+    assert set(data.profiles) >= {c.user for c in data.clicks}
+    assert all(set(p) <= {"lang", "country"} for p in data.profiles.values())  # what the profile rule allows
+
+
+def test_the_deskdrop_subset_fits_the_budget_and_can_train(deskdrop_dir: Path) -> None:
+    data = demo.deskdrop_data(deskdrop_dir)
+    clicks, users = _trainable(data)
+    assert 1000 <= clicks <= 3000 and users >= 25
+    assert any(c.type == "follow" for c in data.clicks)  # real clicks the rules refuse
+    assert all(doc["title"] for doc in data.stories.values())
