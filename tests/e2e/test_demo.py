@@ -88,3 +88,22 @@ def test_the_deskdrop_subset_fits_the_budget_and_can_train(deskdrop_dir: Path) -
     assert 1000 <= clicks <= 3000 and users >= 25
     assert any(c.type == "follow" for c in data.clicks)  # real clicks the rules refuse
     assert all(doc["title"] for doc in data.stories.values())
+
+
+def test_a_failing_step_stops_the_run_and_still_stops_everything(tmp_path: Path) -> None:
+    def boom(ctx: demo.DemoContext) -> str:
+        raise RuntimeError("the step broke")
+
+    reached: list[str] = []
+
+    def after(ctx: demo.DemoContext) -> str:
+        reached.append("after")
+        return "ran"
+
+    out = io.StringIO()
+    outcome = demo.execute(tmp_path, console=Console(file=out, width=200), steps=[("boom", boom), ("after", after)])
+    assert not outcome.ok and reached == []
+    assert outcome.results[0][1] == "FAILED: RuntimeError: the step broke"
+    assert outcome.results[1][1].startswith("not run")
+    assert all(state == "down" for state in LocalStack(tmp_path).status().values())
+    assert _processes_with_home(tmp_path / "run" / "firebase" / "home") == []
