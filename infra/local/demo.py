@@ -328,6 +328,7 @@ class DemoContext:
     data: DemoData
     firestore_host: str = ""
     pubsub_host: str = ""
+    functions_url: str = ""
     suite_log: Path | None = None
     clock_file: Path | None = None
     facts: dict[str, Any] = field(default_factory=dict)
@@ -714,36 +715,50 @@ def _short(metric: str) -> str:
 
 
 FEED_FILL_FUNCTION = "fill_feeds_daily"
-"""The scheduled feed fill in functions_gcp/recommend.py; the emulator serves its schedule as a Pub/Sub topic."""
+"""The scheduled feed fill in functions_gcp/recommend.py."""
+
+
+def scheduler_tick(functions_url: str, function: str, at: datetime, region: str = "us-central1") -> int:
+    """POST to a scheduled function as Cloud Scheduler's job does (its headers name the job and the time).
+
+    firebase-tools serves a scheduled function at ``/<project>/<region>/<name>-0`` (its trigger key);
+    the plain name is tried first. Returns the HTTP status.
+    """
+    headers = {
+        "X-CloudScheduler-JobName": f"firebase-schedule-{function}-{region}",
+        "X-CloudScheduler-ScheduleTime": at.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "User-Agent": "Google-Cloud-Scheduler",
+        "Content-Type": "application/json",
+    }
+    status = 0
+    for name in (function, f"{function}-0"):
+        request = urllib.request.Request(
+            f"{functions_url}/{LOCAL_PROJECT}/{region}/{name}", data=b"{}", headers=headers, method="POST"
+        )
+        try:
+            with urllib.request.urlopen(request, timeout=600) as response:  # loopback emulator only
+                return int(response.status)
+        except urllib.error.HTTPError as exc:
+            status = exc.code
+            if exc.code != 404:
+                raise RuntimeError(f"{function}: HTTP {exc.code}: {exc.read()[:500]!r}") from exc
+    raise RuntimeError(f"{function}: not served by the Functions emulator (HTTP {status})")
 
 
 def step_feeds(ctx: DemoContext) -> str:
-    """The daily feed fill: its schedule's tick, on the topic firebase-tools subscribes a scheduled function to."""
-    from google.cloud import pubsub_v1  # type: ignore[attr-defined]
-
+    """The daily feed fill, invoked the way its Cloud Scheduler job invokes it (an authenticated POST)."""
     s = ctx.settings
     feeds = ctx.firestore().collection(s.collections.feeds)
     started = datetime.now(UTC)
-    publisher = pubsub_v1.PublisherClient()
-    topic = publisher.topic_path(s.gcp_project, f"firebase-schedule-{FEED_FILL_FUNCTION}")
-
-    def filled() -> int:
-        return int(feeds.where("generatedAt", ">=", started).count().get()[0][0].value)
-
-    count, attempts = 0, 0
-    while count < ctx.facts["users"] and attempts < 4:
-        attempts += 1
-        publisher.publish(topic, b"{}").result(timeout=30)  # the first message after start may be missed
-        with contextlib.suppress(TimeoutError):
-            count = wait_for(filled, lambda n: n >= ctx.facts["users"], 60, "feeds", interval=1.0)
-        count = filled()
-    if count == 0:
-        raise RuntimeError(f"no feed written after {attempts} ticks on {topic.rsplit('/', 1)[1]}")
+    status = scheduler_tick(ctx.functions_url, FEED_FILL_FUNCTION, started)
+    written = int(feeds.where("generatedAt", ">=", started).count().get()[0][0].value)
+    if written == 0:
+        raise RuntimeError(f"{FEED_FILL_FUNCTION} answered {status} but wrote no feed")
     docs = {d.id: d.to_dict() or {} for d in feeds.stream()}
     kinds = Counter(str(doc.get("kind")) for doc in docs.values())
-    ctx.facts.update(feeds=len(docs), feed_kinds=dict(kinds), feed_ticks=attempts)
+    ctx.facts.update(feeds=len(docs), feeds_written=written, feed_kinds=dict(kinds))
     ctx.facts["showcase"] = showcase(ctx.data, docs)
-    return f"{attempts} tick(s) on {topic.rsplit('/', 1)[1]} → {len(docs)} feeds written {dict(sorted(kinds.items()))}"
+    return f"Cloud Scheduler's POST → {FEED_FILL_FUNCTION} wrote {written} feeds {dict(sorted(kinds.items()))}"
 
 
 def showcase(data: DemoData, feeds: Mapping[str, Mapping[str, Any]], size: int = 6) -> dict[str, Any] | None:
@@ -946,6 +961,7 @@ def execute(
                 data or demo_data(datetime.now(UTC)),
                 firestore_host=suite.firestore_host,
                 pubsub_host=suite.pubsub_host or "",
+                functions_url=f"http://127.0.0.1:{suite.functions_port}",
                 suite_log=suite.log,
                 clock_file=clock_file,
                 facts=outcome.facts,
