@@ -106,7 +106,7 @@ def _device(user_agent: Any) -> str | None:
     return "ios" if "iPhone" in ua or "iPad" in ua else "desktop"
 
 
-def deskdrop_data(directory: Path, users: int = 60, per_user: int = 40) -> DemoData:
+def deskdrop_data(directory: Path, users: int = 100, per_user: int = 30) -> DemoData:
     """The ``users`` most active Deskdrop readers and their ``per_user`` latest events, with the stories they touched.
 
     Stories missing from articles.csv stay missing (their clicks are quarantined as unknown_story), and
@@ -700,17 +700,8 @@ def step_monitor(ctx: DemoContext) -> str:
     baseline = (decision.get("metrics") or {}).get("baseline") or {}
     return (
         f"{passes[0]} monitor passes; decision {decision.get('action')!r} ({'; '.join(decision.get('reasons', []))}); "
-        f"{_short(metric)} {candidate.get(metric, 0):.3f} vs popularity {baseline.get(metric, 0):.3f}; "
+        f"{metric} {candidate.get(metric, 0):.3f} vs popularity {baseline.get(metric, 0):.3f}; "
         f"campaign ACTIVE{' (no campaign served yet: deployed by hand, as the decision says)' * deployed_by_hand}"
-    )
-
-
-def _short(metric: str) -> str:
-    return (
-        metric.replace("normalized_discounted_cumulative_gain", "NDCG")
-        .replace("precision", "P")
-        .replace("mean_reciprocal_rank", "MRR")
-        .replace("_at_", "@")
     )
 
 
@@ -836,7 +827,7 @@ def summary_tables(ctx: DemoContext) -> list[Table]:
         table = Table("metric", "candidate", "popularity baseline", title=f"promotion: {decision.get('action')}")
         for name in sorted(metrics.get("candidate") or {}):
             base = (metrics.get("baseline") or {}).get(name)
-            table.add_row(_short(name), f"{metrics['candidate'][name]:.4f}", "-" if base is None else f"{base:.4f}")
+            table.add_row(name, f"{metrics['candidate'][name]:.4f}", "-" if base is None else f"{base:.4f}")
         tables.append(table)
     if f.get("showcase"):
         show = f["showcase"]
