@@ -856,6 +856,14 @@ class DemoOutcome:
         return self.stack_error is None and bool(self.results) and all(ok for *_, ok in self.results)
 
 
+def deployed_functions(source: Path = REPO_ROOT / "functions_gcp") -> int:
+    """How many functions ``functions_gcp`` deploys (its ``@*_fn.on_*`` decorators): the suite waits for all."""
+    import re
+
+    pattern = re.compile(r"^@\w+_fn\.on_\w+\(", re.MULTILINE)
+    return sum(len(pattern.findall(path.read_text(encoding="utf-8"))) for path in source.glob("*.py"))
+
+
 def provision(settings: Settings) -> None:
     """Create what the deploys create in production (serverless.yml, the Firebase project): the two buckets."""
     from shared import wiring
@@ -936,7 +944,9 @@ def execute(
                 tools_env = emulators.setup()
                 emulators.bundle()
                 suite = cleanup.enter_context(
-                    emulators.firebase_suite(work / "firebase", tools_env, functions=4, timeout=240.0, pubsub=True)
+                    emulators.firebase_suite(
+                        work / "firebase", tools_env, functions=deployed_functions(), timeout=240.0, pubsub=True
+                    )
                 )
             except emulators.EmulatorError as exc:
                 outcome.stack_error = f"the Firebase emulator suite did not start: {exc}"
