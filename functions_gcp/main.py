@@ -118,3 +118,4 @@ def capture_click(event: firestore_fn.AuthEvent[DocumentSnapshot | None]) -> Non
 
 
 from export import export_daily  # noqa: E402, F401  (the scheduled export; Firebase loads only main.py)
+from recommend import fill_feeds_daily, first_feed_for_new_user, refresh_feed  # noqa: E402, F401  (feeds)

@@ -164,6 +164,61 @@ class PublishSettings:
 
 
 @dataclass(frozen=True)
+class RecommendSettings:
+    """How feeds are filled (docs/recommend.md); ``STORYREC_FEED_*`` variables."""
+
+    active_days: int = 30
+    """A user is active with an interaction (or a profile change) in this many days."""
+    max_story_age_days: int = 30
+    """Stories created longer ago than this never enter a feed."""
+    seen_event_types: tuple[str, ...] = ("*",)
+    """Event types that mark a story as already read ('*' = any interaction)."""
+    concurrency: int = 8
+    campaign_tps: int = 50
+    """GetRecommendations calls per second at most (keep under the campaign's provisioned TPS)."""
+    retries: int = 3
+    backoff_seconds: float = 0.5
+    breaker_failures: int = 20
+    """After this many users failing in a row, stop calling Personalize for the rest of the run."""
+    batch_threshold: int = 50_000
+    """Past this many users to recommend, one batch inference job replaces the per-user calls."""
+    batch_role_arn: str | None = None
+    batch_prefix: str = "batch/feeds/"
+    batch_timeout_seconds: int = 3600
+    schedule: str = "every day 05:00"
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str]) -> RecommendSettings:
+        """Read the ``STORYREC_FEED_*`` variables; raise ConfigError on bad values."""
+        reader, d = _Reader(env), cls()
+        seen = reader.get("STORYREC_FEED_SEEN_EVENT_TYPES", ",".join(d.seen_event_types), _EVENT_TYPES)
+        try:
+            backoff = float(reader.get("STORYREC_FEED_BACKOFF_SECONDS", str(d.backoff_seconds)))
+        except ValueError as exc:
+            raise ConfigError("STORYREC_FEED_BACKOFF_SECONDS is not a number") from exc
+        if not 0 <= backoff <= 60:
+            raise ConfigError(f"STORYREC_FEED_BACKOFF_SECONDS={backoff} is outside 0..60")
+        return cls(
+            active_days=reader.integer("STORYREC_FEED_ACTIVE_DAYS", d.active_days, 1, 3650),
+            max_story_age_days=reader.integer("STORYREC_FEED_MAX_STORY_AGE_DAYS", d.max_story_age_days, 1, 36500),
+            seen_event_types=tuple(t.strip() for t in seen.split(",") if t.strip()),
+            concurrency=reader.integer("STORYREC_FEED_CONCURRENCY", d.concurrency, 1, 256),
+            campaign_tps=reader.integer("STORYREC_FEED_CAMPAIGN_TPS", d.campaign_tps, 1, 100_000),
+            retries=reader.integer("STORYREC_FEED_RETRIES", d.retries, 0, 10),
+            backoff_seconds=backoff,
+            breaker_failures=reader.integer("STORYREC_FEED_BREAKER_FAILURES", d.breaker_failures, 1, 1_000_000),
+            batch_threshold=reader.integer("STORYREC_FEED_BATCH_THRESHOLD", d.batch_threshold, 1, 100_000_000),
+            batch_role_arn=reader.optional("STORYREC_FEED_BATCH_ROLE_ARN", _ARN),
+            batch_prefix=_prefix(reader.get("STORYREC_FEED_BATCH_PREFIX", d.batch_prefix)),
+            batch_timeout_seconds=reader.integer("STORYREC_FEED_BATCH_TIMEOUT", d.batch_timeout_seconds, 10, 86400),
+            schedule=reader.get("STORYREC_FEED_SCHEDULE", d.schedule, _CRON_OR_RATE),
+        )
+
+
+_EVENT_TYPES = re.compile(r"^(\*|[A-Za-z0-9_\-]{1,100}(,\s*[A-Za-z0-9_\-]{1,100})*)$")
+
+
+@dataclass(frozen=True)
 class Settings:
     """Everything storyrec reads from its environment, in one immutable object."""
 
@@ -186,6 +241,7 @@ class Settings:
     timeouts: ServiceTimeouts = field(default_factory=ServiceTimeouts)
     publish: PublishSettings = field(default_factory=PublishSettings)
     aws_stage: AwsStageSettings = field(default_factory=lambda: AwsStageSettings())
+    recommend: RecommendSettings = field(default_factory=RecommendSettings)
 
     @property
     def tz(self) -> ZoneInfo:
@@ -234,6 +290,7 @@ class Settings:
             timeouts=timeouts,
             publish=_publish_settings(reader),
             aws_stage=AwsStageSettings.from_env(env),
+            recommend=RecommendSettings.from_env(env),
         )
 
 

@@ -713,7 +713,7 @@ def scheduler_tick(functions_url: str, function: str, at: datetime, region: str 
     """POST to a scheduled function as Cloud Scheduler's job does (its headers name the job and the time).
 
     firebase-tools serves a scheduled function at ``/<project>/<region>/<name>-0`` (its trigger key);
-    the plain name is tried first. Returns the HTTP status.
+    the plain name is tried next. Returns the HTTP status.
     """
     headers = {
         "X-CloudScheduler-JobName": f"firebase-schedule-{function}-{region}",
@@ -722,7 +722,7 @@ def scheduler_tick(functions_url: str, function: str, at: datetime, region: str 
         "Content-Type": "application/json",
     }
     status = 0
-    for name in (function, f"{function}-0"):
+    for name in (f"{function}-0", function):
         request = urllib.request.Request(
             f"{functions_url}/{LOCAL_PROJECT}/{region}/{name}", data=b"{}", headers=headers, method="POST"
         )
@@ -742,7 +742,9 @@ def step_feeds(ctx: DemoContext) -> str:
     feeds = ctx.firestore().collection(s.collections.feeds)
     started = datetime.now(UTC)
     status = scheduler_tick(ctx.functions_url, FEED_FILL_FUNCTION, started)
-    written = int(feeds.where("generatedAt", ">=", started).count().get()[0][0].value)
+    from google.cloud.firestore_v1.base_query import FieldFilter
+
+    written = int(feeds.where(filter=FieldFilter("generatedAt", ">=", started)).count().get()[0][0].value)
     if written == 0:
         raise RuntimeError(f"{FEED_FILL_FUNCTION} answered {status} but wrote no feed")
     docs = {d.id: d.to_dict() or {} for d in feeds.stream()}
@@ -788,6 +790,7 @@ STEPS: list[tuple[str, Step]] = [
     ("Import Lambda: S3 ObjectCreated of the manifest", step_import),
     ("Train Lambda: EventBridge schedule", step_train),
     ("Monitor Lambda: training → promotion decision", step_monitor),
+    ("Feeds: the scheduled fill", step_feeds),
     ("Report: storyrec report", step_report),
 ]
 
@@ -879,6 +882,8 @@ def function_env(stack_env: Mapping[str, str], clock_file: Path) -> dict[str, st
     return {
         **env,
         "STORYREC_TIME_ZONE": "UTC",
+        # the replayed Deskdrop stories were published in 2016-2017: let feeds show stories of any age
+        "STORYREC_FEED_MAX_STORY_AGE_DAYS": "36500",
         "STORYREC_DEMO_CLOCK_FILE": str(clock_file),
         "PYTHONPATH": path,
         "POWERTOOLS_METRICS_NAMESPACE": "storyrec",

@@ -41,11 +41,15 @@ def test_demo_runs_every_stage_and_stops_everything(tmp_path: Path) -> None:
     assert decision["action"] in {"promote", "keep"} and decision["reasons"]
     assert decision["metrics"]["candidate"] and decision["metrics"]["baseline"]
     assert facts["campaign"]
+    # the scheduled feed fill wrote every active reader's feed from the campaign
+    assert facts["feeds_written"] == facts["users"] and facts["feed_kinds"].get("personalized", 0) >= 1
+    show = facts["showcase"]
+    assert show and show["reads"] and show["feed"] and not set(show["reads"]) & set(show["feed"])
     # the operator's report was written by `storyrec report`
     report = Path(facts["report"]).read_text()
     assert report.count("<svg") >= 3
 
-    assert "counts per stage" in text and "quarantined by capture" in text
+    assert "counts per stage" in text and "quarantined by capture" in text and "recent reads" in text
     assert all(state == "down" for state in LocalStack(tmp_path).status().values())
     assert _processes_with_home(tmp_path / "run" / "firebase" / "home") == []
 

@@ -1,0 +1,271 @@
+"""Feed-fill throughput against the local Personalize engine, beside the engine's raw GetRecommendations.
+
+Starts a private local stack (Firestore emulator, moto, the engine), trains user-personalization on
+generated interactions of ``--users`` users, seeds the stories and ml_items the feeds join, then
+alternates, ``--repeats`` times over the same users at the same concurrency:
+
+* raw: ``--concurrency`` threads calling GetRecommendations (same boto3 client config, filter,
+  filter values and numResults as the fill) and discarding the answers;
+* fill: ``fill_feeds`` for the same users (rate limit lifted), i.e. the calls plus write-time checks,
+  the display-field join and the Firestore writes (batches of 500 on the emulator).
+
+Then one batch-inference fill (CreateBatchInferenceJob, JSON lines on moto S3, the output loaded into
+feeds). Prints one ``key=value`` line per measurement. Usage (from the repo root)::
+
+    .venv/bin/python benchmarks/bench_feeds.py --users 100000 --concurrency 8 --repeats 2
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import tempfile
+import time
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+
+from infra.local.stack import LocalStack  # noqa: E402
+from shared.config import Settings  # noqa: E402
+from shared.ports import Query, Write  # noqa: E402
+
+NOW = 1_764_400_000  # 2025-11-29: generated stories are from the 30 days before it
+
+
+def generate(n_users: int, n_items: int, per_user: int, seed: int = 0) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Zipf-ish item popularity; every user has ``per_user`` reads in the last 30 days."""
+    rng = np.random.default_rng(seed)
+    weights = 1.0 / np.arange(1, n_items + 1) ** 0.8
+    n = n_users * per_user
+    items = rng.choice(n_items, size=n, p=weights / weights.sum())
+    users = np.repeat(np.arange(n_users), per_user)
+    interactions = pd.DataFrame(
+        {
+            "USER_ID": [f"u{u}" for u in users],
+            "ITEM_ID": [f"i{i}" for i in items],
+            "TIMESTAMP": NOW - rng.integers(0, 30 * 86400, size=n),
+            "EVENT_TYPE": "read",
+        }
+    ).drop_duplicates(["USER_ID", "ITEM_ID"])
+    catalogue = pd.DataFrame(
+        {"ITEM_ID": [f"i{i}" for i in range(n_items)], "CREATION_TIMESTAMP": NOW - rng.integers(0, 20 * 86400, n_items)}
+    )
+    return interactions, catalogue
+
+
+def wait(describe: Any, key: str) -> None:
+    while True:
+        found = describe()[key]
+        if found["status"] in ("ACTIVE", "CREATE FAILED"):
+            assert found["status"] == "ACTIVE", found
+            return
+        time.sleep(0.5)
+
+
+def train(settings: Settings, interactions: pd.DataFrame, catalogue: pd.DataFrame) -> None:
+    from shared import wiring
+
+    control, s3 = wiring.aws_client("personalize", settings), wiring.aws_client("s3", settings)
+    s3.create_bucket(Bucket=settings.import_bucket)
+    group = control.create_dataset_group(name=settings.personalize.dataset_group)["datasetGroupArn"]
+    string = [{"name": n, "type": "string"} for n in ("USER_ID", "ITEM_ID")]
+    schemas = {
+        "Interactions": [*string, {"name": "TIMESTAMP", "type": "long"}, {"name": "EVENT_TYPE", "type": "string"}],
+        "Items": [{"name": "ITEM_ID", "type": "string"}, {"name": "CREATION_TIMESTAMP", "type": "long"}],
+    }
+    for kind, frame in (("Interactions", interactions), ("Items", catalogue)):
+        schema = json.dumps({"type": "record", "name": kind, "fields": schemas[kind]})
+        schema_arn = control.create_schema(name=f"bench-{kind}", schema=schema)["schemaArn"]
+        dataset = control.create_dataset(
+            name=f"bench-{kind}", schemaArn=schema_arn, datasetGroupArn=group, datasetType=kind
+        )["datasetArn"]
+        s3.put_object(Bucket=settings.import_bucket, Key=f"{kind}.csv", Body=frame.to_csv(index=False).encode())
+        job = control.create_dataset_import_job(
+            jobName=f"bench-{kind}",
+            datasetArn=dataset,
+            dataSource={"dataLocation": f"s3://{settings.import_bucket}/{kind}.csv"},
+            roleArn="arn:aws:iam::000000000000:role/bench",
+        )["datasetImportJobArn"]
+        wait(lambda j=job: control.describe_dataset_import_job(datasetImportJobArn=j), "datasetImportJob")
+    solution = control.create_solution(
+        name=settings.personalize.solution, datasetGroupArn=group, recipeArn=settings.personalize.recipe_arn
+    )["solutionArn"]
+    version = control.create_solution_version(solutionArn=solution)["solutionVersionArn"]
+    wait(lambda: control.describe_solution_version(solutionVersionArn=version), "solutionVersion")
+    campaign = control.create_campaign(name=settings.personalize.campaign, solutionVersionArn=version)["campaignArn"]
+    wait(lambda: control.describe_campaign(campaignArn=campaign), "campaign")
+
+
+def seed_stories(settings: Settings, catalogue: pd.DataFrame) -> None:
+    from shared import wiring
+
+    writes = []
+    for row in catalogue.itertuples(index=False):
+        sid = str(row.ITEM_ID)
+        writes.append(
+            Write(
+                f"stories/{sid}",
+                data={
+                    "title": f"Story {sid}",
+                    "url": f"https://news/{sid}",
+                    "image": f"https://img/{sid}.jpg",
+                    "source": "wire",
+                },
+            )
+        )
+        writes.append(
+            Write(
+                f"ml_items/{sid}",
+                data={"ITEM_ID": sid, "CREATION_TIMESTAMP": int(row.CREATION_TIMESTAMP), "active": True},
+            )
+        )
+    wiring.document_store(settings).write_batch(writes)
+
+
+def raw_run(deps: Any, users: list[str], concurrency: int) -> float:
+    """GetRecommendations for every user through the same adapter and parameters as the fill; users/s."""
+    from shared.recommend.feeds import AGE_PARAM, min_created, prepare, request_size
+
+    campaign, filter_arn = prepare(deps)
+    values = {AGE_PARAM: str(min_created(deps.clock(), deps.config))}
+    n = request_size(deps.personalize.num_results)
+
+    def one(uid: str) -> int:
+        return len(deps.recommender.recommend(campaign.campaign_arn, uid, n, filter_arn, values).item_ids)
+
+    start = time.perf_counter()
+    with ThreadPoolExecutor(max_workers=concurrency) as pool:
+        answered = sum(1 for count in pool.map(one, users, chunksize=64) if count)
+    elapsed = time.perf_counter() - start
+    assert answered == len(users), answered
+    return len(users) / elapsed
+
+
+def fill_run(deps: Any, users: list[str], label: str) -> tuple[float, Any]:
+    from shared.recommend import fill_feeds
+
+    start = time.perf_counter()
+    summary = fill_feeds(deps, users=users, run_id=label)
+    elapsed = time.perf_counter() - start
+    assert summary.personalized == len(users) and summary.stale == 0, summary
+    return len(users) / elapsed, summary
+
+
+def load_average() -> str:
+    return "/".join(f"{v:.1f}" for v in os.getloadavg())
+
+
+@contextmanager
+def stack_env(state_dir: Path) -> Iterator[dict[str, str]]:
+    """Firestore emulator, moto and the engine in ``state_dir``, with the environment pointing at them."""
+    stack = LocalStack(state_dir)
+    env = stack.up(("moto", "firestore", "personalize"))
+    saved = {k: os.environ.get(k) for k in env}
+    os.environ.update(env)
+    try:
+        yield env
+    finally:
+        stack.down()
+        for key, value in saved.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--users", type=int, default=100_000)
+    parser.add_argument("--items", type=int, default=3_000)
+    parser.add_argument("--per-user", type=int, default=4)
+    parser.add_argument("--concurrency", type=int, default=8)
+    parser.add_argument("--repeats", type=int, default=2)
+    parser.add_argument("--no-batch", action="store_true")
+    parser.add_argument("--memory-store", action="store_true", help="also fill into an in-memory store")
+    args = parser.parse_args(argv)
+    import logging
+
+    logging.getLogger("storyrec").setLevel(logging.WARNING)
+    with tempfile.TemporaryDirectory(prefix="bench-feeds-") as tmp, stack_env(Path(tmp)) as env:
+        from shared.adapters.memory import RecordingMetrics, RecordingNotifier
+        from shared.recommend.wiring import feed_deps
+
+        settings = Settings.from_env(
+            {
+                **env,
+                "STORYREC_IMPORT_BUCKET": "bench-feeds",
+                "STORYREC_FEED_CAMPAIGN_TPS": "100000",
+                "STORYREC_FEED_CONCURRENCY": str(args.concurrency),
+                "STORYREC_FEED_BATCH_ROLE_ARN": "arn:aws:iam::000000000000:role/bench",
+            }
+        )
+        interactions, catalogue = generate(args.users, args.items, args.per_user)
+        started = time.perf_counter()
+        train(settings, interactions, catalogue)
+        seed_stories(settings, catalogue)
+        print(
+            f"setup users={args.users} interactions={len(interactions)} items={args.items} "
+            f"seconds={time.perf_counter() - started:.1f}",
+            flush=True,
+        )
+        deps = feed_deps(settings, clock=lambda: pd.Timestamp(NOW, unit="s", tz="UTC").to_pydatetime())
+        deps.notifier, deps.metrics = RecordingNotifier(), RecordingMetrics()
+        deps.batch_poll_seconds = 1.0
+        users = [f"u{k}" for k in range(args.users)]
+        for repeat in range(1, args.repeats + 1):
+            raw = raw_run(deps, users, args.concurrency)
+            print(
+                f"raw repeat={repeat} concurrency={args.concurrency} users_per_s={raw:.0f} load={load_average()}",
+                flush=True,
+            )
+            fill, summary = fill_run(deps, users, f"bench-{repeat}")
+            print(
+                f"fill repeat={repeat} concurrency={args.concurrency} users_per_s={fill:.0f} "
+                f"ratio={fill / raw:.2f} load={load_average()}",
+                flush=True,
+            )
+        if args.memory_store:  # the same fill writing to an in-memory store: the fill's own cost, no database
+            from shared.adapters.memory import InMemoryDocumentStore
+
+            memory = InMemoryDocumentStore()
+            for snap in deps.docs.stream(Query("ml_items")):
+                memory.set(snap.path, snap.data)
+            for snap in deps.docs.stream(Query("stories")):
+                memory.set(snap.path, snap.data)
+            on_emulator, deps.docs = deps.docs, memory
+            raw = raw_run(deps, users, args.concurrency)
+            fill, _ = fill_run(deps, users, "bench-memory")
+            print(
+                f"fill_memory_store concurrency={args.concurrency} raw_users_per_s={raw:.0f} "
+                f"fill_users_per_s={fill:.0f} ratio={fill / raw:.2f} load={load_average()}",
+                flush=True,
+            )
+            deps.docs = on_emulator
+        if not args.no_batch:
+            raw = raw_run(deps, users, args.concurrency)
+            print(
+                f"raw before_batch concurrency={args.concurrency} users_per_s={raw:.0f} load={load_average()}",
+                flush=True,
+            )
+            deps.config = replace(deps.config, batch_threshold=1)
+            batch, summary = fill_run(deps, users, "bench-batch")
+            print(
+                f"batch users={args.users} users_per_s={batch:.0f} mode={summary.mode} load={load_average()}",
+                flush=True,
+            )
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

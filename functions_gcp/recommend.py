@@ -1,0 +1,80 @@
+"""Feed handlers: the daily fill (Cloud Scheduler), a callable refresh of the caller's own feed, and a
+first feed for a new user. Each parses its event, calls one use case of shared.recommend, maps errors.
+
+The schedule, time zone and users path are deploy-time values, read here from the environment;
+everything else is read per invocation. The daily fill is a ``scheduler_fn`` (Cloud Scheduler → HTTPS),
+run after the export (02:00) and the import and training that follow it.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+import firebase_admin
+from firebase_functions import firestore_fn, https_fn, options, scheduler_fn
+from firebase_functions.options import Timezone
+from google.cloud.firestore_v1 import DocumentSnapshot
+
+from shared.config import Collections, RecommendSettings, Settings
+from shared.logs import correlated, get_logger
+
+_log = get_logger("functions.recommend")
+_SCHEDULE = os.environ.get("STORYREC_FEED_SCHEDULE") or RecommendSettings.schedule
+_TIME_ZONE = os.environ.get("STORYREC_TIME_ZONE") or Settings.time_zone
+_USERS = os.environ.get("STORYREC_COLLECTION_USERS") or Collections.users
+
+# The callable wrapper verifies the caller's ID token with the default Admin app before our code runs.
+# Registering the app opens no connection and loads no credential until a token is verified.
+try:
+    firebase_admin.get_app()
+except ValueError:
+    firebase_admin.initialize_app()
+
+
+@scheduler_fn.on_schedule(
+    schedule=_SCHEDULE,
+    timezone=Timezone(_TIME_ZONE),
+    retry_count=2,
+    min_backoff_seconds=600,
+    max_instances=1,  # one fill at a time
+    timeout_sec=3600,
+    memory=options.MemoryOption.GB_1,
+)
+def fill_feeds_daily(event: scheduler_fn.ScheduledEvent) -> None:
+    """Fill every active user's feed; the run id comes from the schedule time (a retry reuses it)."""
+    from shared.recommend import fill_feeds
+    from shared.recommend.feeds import run_id_for
+    from shared.recommend.wiring import feed_deps
+
+    run_id = run_id_for(event.schedule_time)
+    with correlated(f"feeds-{run_id}"):
+        summary = fill_feeds(feed_deps(Settings.from_env(os.environ)), run_id=run_id)
+        _log.info("feeds filled", extra=summary.as_dict())
+
+
+@https_fn.on_call(timeout_sec=60, max_instances=20)
+def refresh_feed(request: https_fn.CallableRequest[Any]) -> dict[str, Any]:
+    """Refresh the caller's own feed now: ``{"uid": <own uid>}`` or ``{}``; anyone else's is refused."""
+    from shared.recommend import refresh_user
+    from shared.recommend.wiring import feed_deps
+
+    if request.auth is None or not request.auth.uid:
+        raise https_fn.HttpsError(https_fn.FunctionsErrorCode.UNAUTHENTICATED, "sign in to refresh your feed")
+    data = request.data if isinstance(request.data, dict) else {}
+    target = data.get("uid", request.auth.uid)
+    if target != request.auth.uid:
+        raise https_fn.HttpsError(https_fn.FunctionsErrorCode.PERMISSION_DENIED, "you may refresh only your own feed")
+    with correlated():
+        result = refresh_user(feed_deps(Settings.from_env(os.environ)), request.auth.uid)
+    return {"uid": result.uid, "kind": result.kind, "stale": result.stale, "items": result.items}
+
+
+@firestore_fn.on_document_created(document=f"{_USERS}/{{uid}}")
+def first_feed_for_new_user(event: firestore_fn.Event[DocumentSnapshot | None]) -> None:
+    """users/{uid} created → a first (popular) feed, unless the user already has one."""
+    from shared.recommend import first_feed
+    from shared.recommend.wiring import feed_deps
+
+    with correlated(event.id):
+        first_feed(feed_deps(Settings.from_env(os.environ)), event.params["uid"])

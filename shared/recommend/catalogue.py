@@ -1,0 +1,121 @@
+"""What may appear in a feed: live, recent stories, with the fields the homepage shows.
+
+Checked at write time against ``ml_items`` (active, creation time) and ``stories`` (exists, published),
+not only by the Personalize filter, because the filter sees the last training snapshot.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections import Counter
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from shared.capture.records import is_published
+from shared.config import Collections
+from shared.ports import DocumentStore, Query, Where
+
+DISPLAY_FIELDS = ("title", "url", "image", "source")
+
+
+@dataclass(frozen=True)
+class Story:
+    """A story that may be shown, with its display fields."""
+
+    story_id: str
+    created: int
+    display: Mapping[str, Any]
+
+
+class Catalogue:
+    """Looks stories up once per run (thread-safe cache) and says whether each may be shown."""
+
+    def __init__(self, docs: DocumentStore, collections: Collections, min_created: int) -> None:
+        self._docs = docs
+        self._collections = collections
+        self.min_created = min_created
+        self._cache: dict[str, Story | None] = {}
+        self._lock = threading.Lock()
+
+    def story(self, story_id: str) -> Story | None:
+        """The story if it is active, published and recent enough; else None."""
+        with self._lock:
+            if story_id in self._cache:
+                return self._cache[story_id]
+        found = self._load(story_id)
+        with self._lock:
+            self._cache[story_id] = found
+        return found
+
+    def _load(self, story_id: str) -> Story | None:
+        if not story_id or "/" in story_id:
+            return None
+        item = self._docs.get(f"{self._collections.ml_items}/{story_id}")
+        if not item or item.get("active") is not True:
+            return None
+        created = item.get("CREATION_TIMESTAMP")
+        if not isinstance(created, int) or created < self.min_created:
+            return None
+        story = self._docs.get(f"{self._collections.stories}/{story_id}")
+        if story is None or not is_published(story):
+            return None
+        display = {name: _text(story.get(name)) for name in DISPLAY_FIELDS}
+        if display["title"] is None:
+            display["title"] = _text(item.get("TITLE"))
+        if display["source"] is None:
+            display["source"] = _text(item.get("SOURCE"))
+        return Story(story_id, created, display)
+
+    def newest(self, limit: int) -> list[Story]:
+        """Up to ``limit`` showable stories, newest first (the fallback when nothing was read lately)."""
+        query = Query(
+            self._collections.ml_items, (Where("CREATION_TIMESTAMP", ">=", self.min_created),), ("CREATION_TIMESTAMP",)
+        )
+        candidates = [s for s in self._docs.stream(query) if s.data.get("active") is True]
+        candidates.sort(key=lambda s: (-int(s.data.get("CREATION_TIMESTAMP") or 0), s.id))
+        out: list[Story] = []
+        for snap in candidates:
+            story = self.story(snap.id)
+            if story is not None:
+                out.append(story)
+                if len(out) == limit:
+                    break
+        return out
+
+
+def _text(value: Any) -> str | None:
+    return value if isinstance(value, str) and value.strip() else None
+
+
+@dataclass
+class History:
+    """What active users did in the window: items each one touched, and how often each item was read."""
+
+    seen: dict[str, set[str]] = field(default_factory=dict)
+    """user id → items with an interaction of a 'seen' event type."""
+    counts: Counter[str] = field(default_factory=Counter)
+    """item id → interactions in the window (the popularity ranking for cold users)."""
+
+    def add(self, user_id: str, item_id: str, event_type: str, seen_types: Iterable[str]) -> None:
+        self.seen.setdefault(user_id, set())
+        self.counts[item_id] += 1
+        types = set(seen_types)
+        if "*" in types or event_type in types:
+            self.seen[user_id].add(item_id)
+
+
+def popular(history: History, catalogue: Catalogue, limit: int) -> list[Story]:
+    """The most interacted-with showable stories of the window; topped up with the newest ones."""
+    out: list[Story] = []
+    for item_id, _ in sorted(history.counts.items(), key=lambda kv: (-kv[1], kv[0])):
+        story = catalogue.story(item_id)
+        if story is not None:
+            out.append(story)
+            if len(out) == limit:
+                return out
+    chosen = {s.story_id for s in out}
+    for story in catalogue.newest(limit + len(out)):
+        if story.story_id not in chosen and len(out) < limit:
+            out.append(story)
+    return out

@@ -1,0 +1,174 @@
+"""Feed fill end to end: Firestore emulator + the local Personalize engine trained on Deskdrop + moto SNS/SQS."""
+
+from __future__ import annotations
+
+import socket
+from collections.abc import Callable
+from dataclasses import replace
+from datetime import timedelta
+from typing import Any
+
+import pytest
+
+from shared.recommend import FeedDeps, fill_feeds, refresh_user
+from shared.recommend.feeds import AGE_PARAM, filter_expression, filter_name, request_size
+from tests.integration.recommend.conftest import Deskdrop
+
+pytestmark = pytest.mark.integration
+
+
+def dead_endpoint() -> str:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return f"http://127.0.0.1:{sock.getsockname()[1]}"
+
+
+@pytest.fixture
+def make_deps(deskdrop: Deskdrop, seeded: Any, sns_topic: Any) -> Callable[..., FeedDeps]:
+    from shared import wiring
+    from shared.adapters.sns import SnsNotifier
+    from shared.recommend.wiring import feed_deps
+
+    def build(**config: Any) -> FeedDeps:
+        settings = deskdrop.settings
+        deps = feed_deps(settings, clock=lambda: deskdrop.now)
+        deps.notifier = SnsNotifier(wiring.aws_client("sns", settings), sns_topic.topic_arn)
+        deps.config = replace(deps.config, **config)
+        deps.batch_poll_seconds = 0.2
+        return deps
+
+    return build
+
+
+def feeds(docs: Any) -> dict[str, dict[str, Any]]:
+    from shared.ports import Query
+
+    return {s.id: s.data for s in docs.stream(Query("feeds"))}
+
+
+def read_by_user(deskdrop: Deskdrop) -> dict[str, set[str]]:
+    grouped = deskdrop.interactions.groupby("USER_ID")["ITEM_ID"]
+    return {str(u): {str(i) for i in items} for u, items in grouped}
+
+
+def active_users(deskdrop: Deskdrop) -> set[str]:
+    since = int((deskdrop.now - timedelta(days=14)).timestamp())
+    frame = deskdrop.interactions
+    return {str(u) for u in frame.loc[frame["TIMESTAMP"] >= since, "USER_ID"].unique()}
+
+
+def test_every_active_user_gets_a_feed_in_the_campaigns_order(
+    deskdrop: Deskdrop, seeded: Any, make_deps: Callable[..., FeedDeps]
+) -> None:
+    from shared import wiring
+
+    # a popular story is deleted after training: the engine still knows it, the feed must not show it
+    top = deskdrop.interactions["ITEM_ID"].value_counts().index[0]
+    seeded.delete(f"stories/{top}")
+    seeded.set(f"ml_items/{top}", {"active": False}, merge=True)
+    deps = make_deps()
+    summary = fill_feeds(deps)
+    written = feeds(seeded)
+    active = active_users(deskdrop)
+    assert active and set(written) == active
+    assert summary.personalized + summary.popular == len(active) and summary.stale == 0
+    read = read_by_user(deskdrop)
+    for uid, feed in written.items():
+        assert feed["storyIds"], uid
+        assert not set(feed["storyIds"]) & read.get(uid, set()), uid
+        assert str(top) not in feed["storyIds"]
+        assert feed["solutionVersionArn"] in (deskdrop.solution_version_arn, None)
+        assert all(item["url"].endswith(item["storyId"]) for item in feed["items"])
+    # the order is GetRecommendations' order (same filter, same values), minus what the write-time check drops
+    runtime = wiring.aws_client("personalize-runtime", deskdrop.settings)
+    expression = filter_expression(deps.config)
+    filter_arn = deps.recommender.ensure_filter(
+        filter_name(deskdrop.settings.personalize.filter, expression),
+        deskdrop.settings.personalize.dataset_group,
+        expression,
+    )
+    personalized = [u for u, f in written.items() if f["kind"] == "personalized"]
+    assert personalized
+    for uid in sorted(personalized)[:15]:
+        answer = runtime.get_recommendations(
+            campaignArn=deskdrop.campaign_arn,
+            userId=uid,
+            numResults=request_size(10),
+            filterArn=filter_arn,
+            filterValues={AGE_PARAM: str(int(deskdrop.now.timestamp()) - 3650 * 86400)},
+        )["itemList"]
+        expected = [i["itemId"] for i in answer if i["itemId"] != str(top) and i["itemId"] not in read[uid]][:10]
+        assert written[uid]["storyIds"] == expected, uid
+        assert [i["score"] for i in written[uid]["items"]] == [i["score"] for i in answer if i["itemId"] in expected]
+
+
+def test_a_cold_user_gets_a_non_empty_popular_feed(
+    deskdrop: Deskdrop, seeded: Any, make_deps: Callable[..., FeedDeps]
+) -> None:
+    seeded.set("ml_users/newcomer", {"USER_ID": "newcomer", "active": True, "updated_at": deskdrop.now})
+    fill_feeds(make_deps())
+    feed = feeds(seeded)["newcomer"]
+    assert feed["kind"] == "popular" and len(feed["storyIds"]) == 10 and not feed["stale"]
+
+
+def test_rerunning_a_fill_is_idempotent(deskdrop: Deskdrop, seeded: Any, make_deps: Callable[..., FeedDeps]) -> None:
+    deps = make_deps()
+    fill_feeds(deps, run_id="r1")
+    first = feeds(seeded)
+    fill_feeds(deps, run_id="r1")
+    second = feeds(seeded)
+    assert set(first) == set(second)
+    for uid, feed in first.items():
+        again = second[uid]
+        assert again["storyIds"] == feed["storyIds"] and again["items"] == feed["items"], uid
+        assert (again["kind"], again["stale"], again["generatedAt"]) == (feed["kind"], False, feed["generatedAt"])
+
+
+def test_an_engine_outage_keeps_the_old_feeds_marks_them_stale_and_alerts_once(
+    deskdrop: Deskdrop, seeded: Any, make_deps: Callable[..., FeedDeps], sns_topic: Any
+) -> None:
+    from shared.adapters.personalize import PersonalizeGateway
+    from shared.recommend.personalize import PersonalizeRecommender
+
+    fill_feeds(make_deps())
+    before = feeds(seeded)
+    deps = make_deps(retries=1, breaker_failures=3)
+    dead = dead_endpoint()
+    import boto3
+    from botocore.config import Config
+
+    config = Config(retries={"mode": "standard", "max_attempts": 2}, connect_timeout=1, read_timeout=2)
+    control = boto3.client("personalize", endpoint_url=dead, region_name="us-east-1", config=config)
+    runtime = boto3.client("personalize-runtime", endpoint_url=dead, region_name="us-east-1", config=config)
+    deps.recommender = PersonalizeRecommender(PersonalizeGateway(control, runtime), control, runtime)
+    summary = fill_feeds(deps)
+    after = feeds(seeded)
+    assert set(after) == set(before)
+    warm = [u for u, f in before.items() if f["kind"] == "personalized"]
+    for uid in warm:
+        assert after[uid]["storyIds"] == before[uid]["storyIds"]
+        assert after[uid]["stale"] is True and after[uid]["staleReason"]
+    assert summary.stale == len(warm) and summary.alerted
+    messages = sns_topic.messages(expect=2, timeout=5)
+    assert len(messages) == 1
+    assert messages[0]["MessageAttributes"]["affected"]["Value"] == str(len(warm))
+
+
+def test_the_batch_path_writes_the_same_feeds(
+    deskdrop: Deskdrop, seeded: Any, make_deps: Callable[..., FeedDeps]
+) -> None:
+    fill_feeds(make_deps())
+    realtime = feeds(seeded)
+    summary = fill_feeds(make_deps(batch_threshold=1), run_id="batch-1")
+    batch = feeds(seeded)
+    assert summary.mode == "batch" and summary.stale == 0
+    for uid, feed in realtime.items():
+        assert batch[uid]["storyIds"] == feed["storyIds"], uid
+        assert batch[uid]["runId"] == "batch-1"
+
+
+def test_refresh_one_user_on_demand(deskdrop: Deskdrop, seeded: Any, make_deps: Callable[..., FeedDeps]) -> None:
+    uid = sorted(active_users(deskdrop))[0]
+    result = refresh_user(make_deps(), uid)
+    assert result.kind == "personalized" and result.items == 10 and not result.stale
+    assert not set(feeds(seeded)[uid]["storyIds"]) & read_by_user(deskdrop)[uid]

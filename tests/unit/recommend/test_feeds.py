@@ -1,0 +1,211 @@
+"""Feed fill over in-memory fakes: what goes in a feed, what never does, and what happens on failure."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from shared.adapters.memory import InMemoryDocumentStore, InMemoryObjectStore
+from shared.recommend import RecommenderError, fill_feeds, first_feed, refresh_user
+from shared.recommend.feeds import filter_expression, filter_name
+from tests.unit.recommend.fakes import CAMPAIGN, NOW, FakeRecommender, click, make_deps, story
+
+pytestmark = pytest.mark.unit
+ITEMS = [f"s{i}" for i in range(12)]
+
+
+@pytest.fixture
+def docs() -> InMemoryDocumentStore:
+    docs = InMemoryDocumentStore()
+    for sid in ITEMS:
+        story(docs, sid)
+    click(docs, "alice", "s0")
+    click(docs, "alice", "s1", event="like")
+    click(docs, "bob", "s0")
+    click(docs, "bob", "s2")
+    click(docs, "old-user", "s3", days_ago=90)  # outside the active window
+    return docs
+
+
+def feed(docs: InMemoryDocumentStore, uid: str) -> dict[str, Any]:
+    found = docs.get(f"feeds/{uid}")
+    assert found is not None, f"no feed for {uid}"
+    return found
+
+
+def test_every_active_user_gets_the_campaigns_order_minus_what_they_read(docs: InMemoryDocumentStore) -> None:
+    rec = FakeRecommender(ITEMS)
+    summary = fill_feeds(make_deps(rec, docs))
+    assert summary.users == 2 and summary.personalized == 2
+    alice = feed(docs, "alice")
+    assert alice["storyIds"] == ["s2", "s3", "s4", "s5", "s6"]
+    assert feed(docs, "bob")["storyIds"] == ["s1", "s3", "s4", "s5", "s6"]
+    assert docs.get("feeds/old-user") is None
+    first = alice["items"][0]
+    assert first == {
+        "storyId": "s2",
+        "rank": 1,
+        "score": pytest.approx(0.98),
+        "title": "Title s2",
+        "url": "https://x/s2",
+        "image": "https://i/s2",
+        "source": "wire",
+    }
+    assert alice["recommendationId"] == "rid-alice"
+    assert alice["solutionVersionArn"] == CAMPAIGN.solution_version_arn
+    assert alice["generatedAt"] == NOW and alice["stale"] is False and alice["kind"] == "personalized"
+
+
+def test_filter_is_created_once_with_the_age_cutoff_as_a_value(docs: InMemoryDocumentStore) -> None:
+    rec = FakeRecommender(ITEMS)
+    deps = make_deps(rec, docs)
+    fill_feeds(deps)
+    fill_feeds(deps)
+    assert len(rec.filters) == 1
+    ((name, expression),) = rec.filters.items()
+    assert expression == filter_expression(deps.config)
+    assert 'Interactions.EVENT_TYPE IN ("*")' in expression and "$MIN_CREATED" in expression
+    assert name == filter_name("storyrec-exclude-seen", expression) and len(name) <= 63
+    assert {values["MIN_CREATED"] for _, values in rec.calls} == {str(int(NOW.timestamp()) - 30 * 86400)}
+
+
+def test_deleted_unpublished_and_old_stories_never_appear(docs: InMemoryDocumentStore) -> None:
+    story(docs, "s3", active=False)
+    story(docs, "s4", status="draft")
+    story(docs, "s5", age_days=45)
+    docs.delete("stories/s6")
+    fill_feeds(make_deps(FakeRecommender(ITEMS), docs))
+    assert feed(docs, "alice")["storyIds"] == ["s2", "s7", "s8", "s9"]
+
+
+def test_a_user_without_history_gets_the_popular_feed(docs: InMemoryDocumentStore) -> None:
+    docs.set("ml_users/carol", {"USER_ID": "carol", "active": True, "updated_at": NOW})
+    docs.set("ml_users/gone", {"USER_ID": "gone", "active": False, "updated_at": NOW})
+    rec = FakeRecommender(ITEMS)
+    summary = fill_feeds(make_deps(rec, docs))
+    carol = feed(docs, "carol")
+    assert carol["kind"] == "popular" and carol["stale"] is False
+    assert carol["storyIds"][:3] == ["s0", "s1", "s2"]  # most read in the window first
+    assert len(carol["storyIds"]) == 5
+    assert "carol" not in {u for u, _ in rec.calls}
+    assert docs.get("feeds/gone") is None and summary.popular == 1
+
+
+def test_a_feed_whose_recommendations_are_all_gone_falls_back_to_popular(docs: InMemoryDocumentStore) -> None:
+    rec = FakeRecommender(ITEMS)
+    rec.per_user["alice"] = ["s0", "s1", "ghost"]
+    fill_feeds(make_deps(rec, docs))
+    alice = feed(docs, "alice")
+    assert alice["kind"] == "popular" and alice["storyIds"] and not {"s0", "s1"} & set(alice["storyIds"])
+
+
+def test_throttling_is_retried_with_backoff(docs: InMemoryDocumentStore) -> None:
+    rec = FakeRecommender(ITEMS)
+    rec.fail_times = 2
+    waits: list[float] = []
+    deps = make_deps(rec, docs, backoff_seconds=0.2, concurrency=1)
+    deps.sleep = waits.append
+    summary = fill_feeds(deps)
+    assert summary.personalized == 2 and summary.stale == 0
+    assert len([w for w in waits if w >= 0.1]) == 2 and 0.1 <= waits[0] <= 0.2 < waits[1] <= 0.4
+
+
+def test_an_outage_keeps_previous_feeds_marks_them_stale_and_alerts_once(docs: InMemoryDocumentStore) -> None:
+    rec = FakeRecommender(ITEMS)
+    deps = make_deps(rec, docs)
+    fill_feeds(deps)
+    before = feed(docs, "alice")
+    docs.set("ml_users/dave", {"USER_ID": "dave", "active": True, "updated_at": NOW})
+    click(docs, "dave", "s9")  # warm, but no previous feed
+    rec.fail = RecommenderError("unreachable: connection refused", retryable=True, code="EndpointConnectionError")
+    summary = fill_feeds(deps)
+    after = feed(docs, "alice")
+    assert after["storyIds"] == before["storyIds"] and after["stale"] is True
+    assert "connection refused" in after["staleReason"]
+    dave = feed(docs, "dave")
+    assert dave["stale"] is True and dave["kind"] == "popular" and "s9" not in dave["storyIds"]
+    assert summary.stale == 3 and summary.alerted
+    assert len(deps.notifier.sent) == 1  # type: ignore[attr-defined]
+    _subject, message, attrs = deps.notifier.sent[0]  # type: ignore[attr-defined]
+    assert attrs["affected"] == "3" and "3 of 3 users" in message
+
+
+def test_the_breaker_stops_calling_a_dead_service(docs: InMemoryDocumentStore) -> None:
+    for i in range(50):
+        click(docs, f"u{i:02d}", "s5")
+    rec = FakeRecommender(ITEMS)
+    rec.fail = RecommenderError("unreachable", retryable=True)
+    summary = fill_feeds(make_deps(rec, docs, breaker_failures=5, retries=1, concurrency=1))
+    assert summary.stale == 52
+    assert len(rec.calls) == 5 * 2  # 5 users, each tried twice, then the breaker opened
+
+
+def test_a_recovered_user_is_no_longer_stale(docs: InMemoryDocumentStore) -> None:
+    rec = FakeRecommender(ITEMS)
+    deps = make_deps(rec, docs)
+    rec.fail = RecommenderError("boom", retryable=False)
+    fill_feeds(deps)
+    assert feed(docs, "alice")["stale"] is True
+    rec.fail = None
+    fill_feeds(deps)
+    assert feed(docs, "alice")["stale"] is False and feed(docs, "alice")["staleReason"] is None
+
+
+def test_rerun_is_idempotent(docs: InMemoryDocumentStore) -> None:
+    deps = make_deps(FakeRecommender(ITEMS), docs)
+    fill_feeds(deps)
+    first = {p: d for p, d in docs.docs.items() if p.startswith("feeds/")}
+    fill_feeds(deps)
+    assert {p: d for p, d in docs.docs.items() if p.startswith("feeds/")} == first
+
+
+def test_batch_path_past_the_threshold_writes_the_same_feeds(docs: InMemoryDocumentStore) -> None:
+    realtime_docs = InMemoryDocumentStore()
+    realtime_docs.docs = {k: dict(v) for k, v in docs.docs.items()}
+    fill_feeds(make_deps(FakeRecommender(ITEMS), realtime_docs))
+    rec = FakeRecommender(ITEMS, batch_store=InMemoryObjectStore("import"))
+    summary = fill_feeds(make_deps(rec, docs, batch_threshold=1, batch_role_arn="arn:aws:iam::000000000000:role/p"))
+    assert summary.mode == "batch" and summary.personalized == 2 and not rec.calls
+    request = rec.batches[0]
+    assert request.job_name == f"storyrec-feeds-{summary.run_id}"
+    assert request.filter_arn and request.input_uri.startswith("s3://import/batch/feeds/")
+    for uid in ("alice", "bob"):
+        assert feed(docs, uid)["storyIds"] == feed(realtime_docs, uid)["storyIds"]
+        assert feed(docs, uid)["recommendationId"] is None
+
+
+def test_refresh_one_user(docs: InMemoryDocumentStore) -> None:
+    rec = FakeRecommender(ITEMS)
+    result = refresh_user(make_deps(rec, docs), "alice")
+    assert result.kind == "personalized" and not result.stale and result.items == 5
+    assert feed(docs, "alice")["storyIds"] == ["s2", "s3", "s4", "s5", "s6"]
+    cold = refresh_user(make_deps(rec, docs), "nobody")
+    assert cold.kind == "popular" and cold.items == 5
+
+
+def test_refresh_failure_keeps_the_feed_stale(docs: InMemoryDocumentStore) -> None:
+    rec = FakeRecommender(ITEMS)
+    deps = make_deps(rec, docs)
+    refresh_user(deps, "alice")
+    rec.fail = RecommenderError("unreachable", retryable=True)
+    result = refresh_user(deps, "alice")
+    assert result.stale and result.reason and feed(docs, "alice")["storyIds"] == ["s2", "s3", "s4", "s5", "s6"]
+
+
+def test_first_feed_never_replaces_an_existing_feed(docs: InMemoryDocumentStore) -> None:
+    deps = make_deps(FakeRecommender(ITEMS), docs)
+    assert first_feed(deps, "newbie") is True
+    assert feed(docs, "newbie")["kind"] == "popular" and len(feed(docs, "newbie")["items"]) == 5
+    fill_feeds(deps)
+    assert first_feed(deps, "alice") is False
+    assert feed(docs, "alice")["kind"] == "personalized"
+
+
+def test_nothing_showable_writes_nothing_rather_than_an_empty_feed() -> None:
+    docs = InMemoryDocumentStore()
+    docs.set("ml_users/carol", {"USER_ID": "carol", "active": True, "updated_at": NOW})
+    summary = fill_feeds(make_deps(FakeRecommender([]), docs))
+    assert docs.get("feeds/carol") is None
+    assert first_feed(make_deps(FakeRecommender([]), docs), "carol") is False
+    assert summary.users == 1

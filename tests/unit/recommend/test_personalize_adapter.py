@@ -1,0 +1,123 @@
+"""PersonalizeRecommender over botocore Stubbers: requests and responses checked against the real models."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import boto3
+import pytest
+from botocore.exceptions import EndpointConnectionError
+from botocore.stub import Stubber
+
+from shared.adapters.personalize import PersonalizeGateway
+from shared.recommend.personalize import PersonalizeRecommender
+from shared.recommend.ports import RecommenderError
+
+pytestmark = pytest.mark.unit
+ACCOUNT = "arn:aws:personalize:us-east-1:000000000000"
+CAMPAIGN = f"{ACCOUNT}:campaign/feed"
+GROUP = f"{ACCOUNT}:dataset-group/storyrec"
+FILTER = f"{ACCOUNT}:filter/f-1"
+
+
+@pytest.fixture
+def clients() -> Iterator[tuple[Any, Any, Stubber, Stubber]]:
+    control = boto3.client("personalize", region_name="us-east-1", aws_access_key_id="x", aws_secret_access_key="x")
+    runtime = boto3.client(
+        "personalize-runtime", region_name="us-east-1", aws_access_key_id="x", aws_secret_access_key="x"
+    )
+    with Stubber(control) as c, Stubber(runtime) as r:
+        yield control, runtime, c, r
+        c.assert_no_pending_responses()
+        r.assert_no_pending_responses()
+
+
+def adapter(control: Any, runtime: Any) -> PersonalizeRecommender:
+    return PersonalizeRecommender(PersonalizeGateway(control, runtime), control, runtime)
+
+
+def test_recommend_keeps_the_recommendation_id(clients: Any) -> None:
+    control, runtime, _, r = clients
+    r.add_response(
+        "get_recommendations",
+        {"itemList": [{"itemId": "s1", "score": 0.9}, {"itemId": "s2"}], "recommendationId": "rid-1"},
+        {
+            "campaignArn": CAMPAIGN,
+            "userId": "u1",
+            "numResults": 50,
+            "filterArn": FILTER,
+            "filterValues": {"MIN_CREATED": "100"},
+        },
+    )
+    ranked = adapter(control, runtime).recommend(CAMPAIGN, "u1", 50, FILTER, {"MIN_CREATED": "100"})
+    assert ranked.item_ids == ("s1", "s2") and ranked.scores == (0.9, None) and ranked.recommendation_id == "rid-1"
+
+
+@pytest.mark.parametrize(
+    ("code", "status", "retryable"),
+    [
+        ("ThrottlingException", 400, True),
+        ("InternalServerError", 500, True),
+        ("InvalidInputException", 400, False),
+        ("ResourceNotFoundException", 404, False),
+    ],
+)
+def test_errors_say_whether_to_retry(clients: Any, code: str, status: int, retryable: bool) -> None:
+    control, runtime, _, r = clients
+    r.add_client_error("get_recommendations", service_error_code=code, http_status_code=status)
+    with pytest.raises(RecommenderError) as err:
+        adapter(control, runtime).recommend(CAMPAIGN, "u1", 10, None, {})
+    assert err.value.retryable is retryable and err.value.code == code
+
+
+def test_an_unreachable_service_is_retryable(clients: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    control, runtime, _, _ = clients
+
+    def down(**_: Any) -> None:
+        raise EndpointConnectionError(endpoint_url="http://127.0.0.1:1")
+
+    monkeypatch.setattr(runtime, "get_recommendations", down)
+    with pytest.raises(RecommenderError) as err:
+        adapter(control, runtime).recommend(CAMPAIGN, "u1", 10, None, {})
+    assert err.value.retryable
+
+
+def test_campaign_reports_the_version_it_serves(clients: Any) -> None:
+    control, runtime, c, _ = clients
+    version = f"{ACCOUNT}:solution/s/v1"
+    c.add_response(
+        "describe_campaign",
+        {"campaign": {"campaignArn": CAMPAIGN, "status": "ACTIVE", "solutionVersionArn": version}},
+        {"campaignArn": CAMPAIGN},
+    )
+    info = adapter(control, runtime).campaign(CAMPAIGN)
+    assert (info.campaign_arn, info.solution_version_arn) == (CAMPAIGN, version)
+
+
+def test_filter_is_created_once_and_awaited(clients: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    control, runtime, c, _ = clients
+    monkeypatch.setattr("shared.recommend.personalize.time.sleep", lambda _: None)
+    c.add_response("list_dataset_groups", {"datasetGroups": [{"name": "storyrec", "datasetGroupArn": GROUP}]}, {})
+    c.add_response("list_filters", {"Filters": []}, {"datasetGroupArn": GROUP})
+    c.add_response(
+        "create_filter",
+        {"filterArn": FILTER},
+        {"name": "f-1", "datasetGroupArn": GROUP, "filterExpression": "EXCLUDE ItemID WHERE x"},
+    )
+    c.add_response(
+        "describe_filter", {"filter": {"filterArn": FILTER, "status": "CREATE PENDING"}}, {"filterArn": FILTER}
+    )
+    c.add_response("describe_filter", {"filter": {"filterArn": FILTER, "status": "ACTIVE"}}, {"filterArn": FILTER})
+    assert adapter(control, runtime).ensure_filter("f-1", "storyrec", "EXCLUDE ItemID WHERE x") == FILTER
+
+
+def test_a_filter_name_taken_by_another_group_is_a_clear_error(clients: Any) -> None:
+    control, runtime, c, _ = clients
+    c.add_response("list_dataset_groups", {"datasetGroups": [{"name": "storyrec", "datasetGroupArn": GROUP}]}, {})
+    c.add_response("list_filters", {"Filters": []}, {"datasetGroupArn": GROUP})
+    c.add_client_error("create_filter", service_error_code="ResourceAlreadyExistsException")
+    c.add_response("list_filters", {"Filters": []}, {"datasetGroupArn": GROUP})
+    with pytest.raises(RecommenderError, match="STORYREC_PERSONALIZE_FILTER") as err:
+        adapter(control, runtime).ensure_filter("f-1", "storyrec", "EXCLUDE ItemID WHERE x")
+    assert not err.value.retryable
