@@ -5,19 +5,19 @@ Every event trigger is deployed with retry on: a handler that raises (an unreach
 event again, and the use cases are idempotent and order-proof, so a redelivery changes nothing it should
 not. firebase-functions 0.6.0 has no ``retry`` option on Firestore triggers and writes ``retry: false``
 into the endpoint manifest the Firebase CLI deploys from (firebase/firebase-functions-python#165), so
-:func:`_retried` sets it in that manifest entry (tests/unit/capture/test_handlers.py reads the manifest).
+:func:`retry.retried` sets it in that manifest entry (tests/unit/capture/test_handlers.py reads the manifest).
 """
 
 from __future__ import annotations
 
-import dataclasses
 import os
 from collections.abc import Callable
 from datetime import UTC, datetime
-from typing import Any, TypeVar
+from typing import Any
 
 from firebase_functions import firestore_fn
 from google.cloud.firestore_v1 import DocumentSnapshot
+from retry import retried
 
 from shared.capture.records import Writer
 from shared.capture.service import CaptureService, Outcome
@@ -31,19 +31,6 @@ _TRIGGERS = TriggerSettings.from_env(os.environ)
 _STORIES = _TRIGGERS.collections.stories
 _USERS = _TRIGGERS.collections.users
 _CLICKS = _TRIGGERS.collections.clicks
-
-
-_F = TypeVar("_F", bound=Callable[..., Any])
-
-
-def _retried(function: _F) -> _F:
-    """Mark a decorated event function ``retry: true`` in the manifest the Firebase CLI deploys."""
-    endpoint = function.__firebase_endpoint__  # type: ignore[attr-defined]
-    if endpoint.eventTrigger is None:
-        raise TypeError(f"{function.__name__} is not an event-triggered function")
-    trigger = {**endpoint.eventTrigger, "retry": True}
-    function.__firebase_endpoint__ = dataclasses.replace(endpoint, eventTrigger=trigger)  # type: ignore[attr-defined]
-    return function
 
 
 def _data(snapshot: DocumentSnapshot | None) -> dict[str, object] | None:
@@ -91,7 +78,7 @@ def _flush(service: CaptureService) -> None:
         _log.exception("metrics flush failed")
 
 
-@_retried
+@retried
 @firestore_fn.on_document_written(document=f"{_STORIES}/{{storyId}}")
 def capture_story(event: firestore_fn.Event[firestore_fn.Change[DocumentSnapshot | None]]) -> None:
     """stories/{storyId} written → ml_items (a tombstone once deleted or unpublished)."""
@@ -100,7 +87,7 @@ def capture_story(event: firestore_fn.Event[firestore_fn.Change[DocumentSnapshot
     _run(event.id, lambda s: s.capture_story(event.params["storyId"], data, version=version))
 
 
-@_retried
+@retried
 @firestore_fn.on_document_written(document=f"{_USERS}/{{uid}}")
 def capture_user(event: firestore_fn.Event[firestore_fn.Change[DocumentSnapshot | None]]) -> None:
     """users/{uid} written → ml_users (a tombstone once deleted)."""
@@ -109,7 +96,7 @@ def capture_user(event: firestore_fn.Event[firestore_fn.Change[DocumentSnapshot 
     _run(event.id, lambda s: s.capture_user(event.params["uid"], data, version=version))
 
 
-@_retried
+@retried
 @firestore_fn.on_document_created_with_auth_context(document=f"{_CLICKS}/{{clickId}}")
 def capture_click(event: firestore_fn.AuthEvent[DocumentSnapshot | None]) -> None:
     """clicks/{clickId} created → ml_interactions once (or ml_quarantine with a reason)."""

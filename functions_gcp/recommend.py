@@ -15,14 +15,16 @@ import firebase_admin
 from firebase_functions import firestore_fn, https_fn, options, scheduler_fn
 from firebase_functions.options import Timezone
 from google.cloud.firestore_v1 import DocumentSnapshot
+from retry import retried
 
-from shared.config import Collections, RecommendSettings, Settings
+from shared.config import RecommendSettings, Settings, TriggerSettings
 from shared.logs import correlated, get_logger
 
 _log = get_logger("functions.recommend")
-_SCHEDULE = os.environ.get("STORYREC_FEED_SCHEDULE") or RecommendSettings.schedule
-_TIME_ZONE = os.environ.get("STORYREC_TIME_ZONE") or Settings.time_zone
-_USERS = os.environ.get("STORYREC_COLLECTION_USERS") or Collections.users
+_TRIGGERS = TriggerSettings.from_env(os.environ)
+_SCHEDULE = RecommendSettings.from_env(os.environ).schedule
+_TIME_ZONE = _TRIGGERS.time_zone
+_USERS = _TRIGGERS.collections.users
 
 # The callable wrapper verifies the caller's ID token with the default Admin app before our code runs.
 # Registering the app opens no connection and loads no credential until a token is verified.
@@ -70,6 +72,7 @@ def refresh_feed(request: https_fn.CallableRequest[Any]) -> dict[str, Any]:
     return {"uid": result.uid, "kind": result.kind, "stale": result.stale, "items": result.items}
 
 
+@retried
 @firestore_fn.on_document_created(document=f"{_USERS}/{{uid}}")
 def first_feed_for_new_user(event: firestore_fn.Event[DocumentSnapshot | None]) -> None:
     """users/{uid} created → a first (popular) feed, unless the user already has one."""
