@@ -15,6 +15,7 @@ REPO = Path(__file__).resolve().parents[3]
 
 def _module(monkeypatch: pytest.MonkeyPatch) -> ModuleType:
     monkeypatch.setenv("GOOGLE_CLOUD_PROJECT", "demo-storyrec")
+    monkeypatch.syspath_prepend(str(REPO / "functions_gcp"))  # Firebase runs the folder's modules top-level
     spec = importlib.util.spec_from_file_location("storyrec_recommend_fn", REPO / "functions_gcp" / "recommend.py")
     assert spec is not None and spec.loader is not None
     module = importlib.util.module_from_spec(spec)
