@@ -75,7 +75,6 @@ def _subset(directory: Path) -> tuple[pd.DataFrame, pd.DataFrame]:
 @pytest.fixture(scope="module")
 def deskdrop(stack: StackHandle, deskdrop_dir: Path) -> Deskdrop:
     """Import the subset into the engine, train user-personalization, deploy a campaign (once per module)."""
-    from shared import wiring
 
     if "AWS_ENDPOINT_URL_PERSONALIZE" not in stack.env:
         pytest.fail("the local Personalize engine is not running (pip install -e '.[engine]')", pytrace=False)
@@ -95,6 +94,17 @@ def deskdrop(stack: StackHandle, deskdrop_dir: Path) -> Deskdrop:
             "STORYREC_FEED_BATCH_ROLE_ARN": "arn:aws:iam::000000000000:role/personalize",
         }
     )
+    # boto3 reads the endpoints from the process environment: make it this stack's while training, even
+    # when another package's fixture (tests/integration/aws's aws_env) points it at its own moto and engine
+    with pytest.MonkeyPatch.context() as patch:
+        for key, value in env.items():
+            patch.setenv(key, value)
+        return _train(env, deskdrop_dir, suffix)
+
+
+def _train(env: dict[str, str], deskdrop_dir: Path, suffix: str) -> Deskdrop:
+    from shared import wiring
+
     settings = Settings.from_env(env)
     interactions, items = _subset(deskdrop_dir)
     control, s3 = wiring.aws_client("personalize", settings), wiring.aws_client("s3", settings)
