@@ -33,7 +33,6 @@ import time
 import urllib.error
 import urllib.parse
 import urllib.request
-import uuid
 import warnings
 from collections import Counter
 from collections.abc import Callable, Iterator, Mapping, Sequence
@@ -46,6 +45,7 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
+from infra.local.lambda_events import LambdaContext, s3_object_created, scheduled_event
 from infra.local.stack import DEFAULT_STATE_DIR, LOCAL_PROJECT, REPO_ROOT, LocalStack, StackError
 from shared.config import Settings
 
@@ -520,63 +520,6 @@ def step_export(ctx: DemoContext) -> str:
         f"{attempts} message(s) on {s.export.topic} → export_daily wrote {rows} rows for {today}; "
         f"manifest s3://{s.import_bucket}/{key}; {copies} objects backed up to gs://{s.backup_bucket}"
     )
-
-
-@dataclass
-class LambdaContext:
-    """The attributes of a Lambda context object that Powertools reads."""
-
-    function_name: str
-    memory_limit_in_mb: int = 512
-    aws_request_id: str = field(default_factory=lambda: str(uuid.uuid4()))
-
-    @property
-    def invoked_function_arn(self) -> str:
-        return f"arn:aws:lambda:us-east-1:000000000000:function:{self.function_name}"
-
-
-def s3_object_created(bucket: str, key: str, size: int) -> dict[str, Any]:
-    """The S3 ObjectCreated:Put event as S3 delivers it to Lambda (the key URL-encoded)."""
-    return {
-        "Records": [
-            {
-                "eventVersion": "2.1",
-                "eventSource": "aws:s3",
-                "awsRegion": "us-east-1",
-                "eventTime": datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z"),
-                "eventName": "ObjectCreated:Put",
-                "userIdentity": {"principalId": "AWS:AROADEMO:export"},
-                "requestParameters": {"sourceIPAddress": "127.0.0.1"},
-                "responseElements": {"x-amz-request-id": uuid.uuid4().hex[:16].upper(), "x-amz-id-2": "demo"},
-                "s3": {
-                    "s3SchemaVersion": "1.0",
-                    "configurationId": "manifest-created",
-                    "bucket": {"name": bucket, "ownerIdentity": {"principalId": "A1"}, "arn": f"arn:aws:s3:::{bucket}"},
-                    "object": {
-                        "key": urllib.parse.quote_plus(key, safe="/"),
-                        "size": size,
-                        "eTag": uuid.uuid4().hex,
-                        "sequencer": "0A1B2C3D4E5F678901",
-                    },
-                },
-            }
-        ]
-    }
-
-
-def scheduled_event(rule: str, at: datetime) -> dict[str, Any]:
-    """An EventBridge "Scheduled Event" as a rule's schedule sends it."""
-    return {
-        "version": "0",
-        "id": str(uuid.uuid4()),
-        "detail-type": "Scheduled Event",
-        "source": "aws.events",
-        "account": "000000000000",
-        "time": at.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
-        "region": "us-east-1",
-        "resources": [f"arn:aws:events:us-east-1:000000000000:rule/{rule}"],
-        "detail": {},
-    }
 
 
 def invoke(ctx: DemoContext, handler: Callable[[dict[str, Any], Any], T], event: dict[str, Any], name: str) -> T:

@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 import json
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
 
+from infra.local.lambda_events import LambdaContext, s3_object_created, scheduled_event
 from shared.personalize.waiter import wait_until
 from tests.integration.aws.conftest import DAY, Stage, settle
-from tests.integration.aws.events import Context, s3_object_created, scheduled
 
 pytestmark = pytest.mark.integration
 
@@ -29,13 +29,16 @@ def handlers(stage: Stage, monkeypatch: pytest.MonkeyPatch) -> Any:
 
     class Handlers:
         def imports(self, key: str) -> dict[str, Any]:
-            return import_manifest.handler(s3_object_created(stage.settings.import_bucket, key), Context())  # type: ignore[no-any-return]
+            event = s3_object_created(stage.settings.import_bucket, key)
+            return import_manifest.handler(event, LambdaContext("storyrec-import"))  # type: ignore[no-any-return]
 
         def train(self, time: str) -> dict[str, Any]:
-            return train.handler(scheduled(time), Context())  # type: ignore[no-any-return]
+            event = scheduled_event("storyrec-train", datetime.fromisoformat(time))
+            return train.handler(event, LambdaContext("storyrec-train"))  # type: ignore[no-any-return]
 
         def monitor(self) -> dict[str, Any]:
-            return monitor.handler(scheduled("2026-12-01T03:15:00Z", "storyrec-monitor"), Context())  # type: ignore[no-any-return]
+            event = scheduled_event("storyrec-monitor", datetime(2026, 12, 1, 3, 15, tzinfo=UTC))
+            return monitor.handler(event, LambdaContext("storyrec-monitor"))  # type: ignore[no-any-return]
 
     return Handlers()
 
