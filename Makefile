@@ -69,7 +69,7 @@ clean:
 # Local Personalize engine benchmarks (docs/BENCHMARKS.md, "Local Personalize engine").
 .PHONY: bench-quality bench-engine
 bench-quality: venv
-	$(PY) benchmarks/bench_quality.py --datasets deskdrop,catalogue,news,sequence --seeds 0,1,2
+	$(PY) benchmarks/bench_quality.py --datasets deskdrop,catalogue,news,sequence,traffic --seeds 0,1,2
 
 bench-engine: venv
 	$(PY) benchmarks/bench_engine.py train

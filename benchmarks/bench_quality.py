@@ -114,7 +114,7 @@ def run(
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--datasets", default="deskdrop,catalogue,news,sequence")
+    parser.add_argument("--datasets", default="deskdrop,catalogue,news,sequence,traffic")
     parser.add_argument("--recipes", default="", help="extra recipes to report as they are, comma-separated")
     parser.add_argument("--seeds", default="0,1,2,3,4")
     args = parser.parse_args(argv)

@@ -6,6 +6,8 @@
   read in the last days. Right answer: recent popularity, freshness and re-reading.
 * ``sequence``: what a user consumes next depends on the last item (an item's successors), items
   are not consumed twice. Right answer: item-to-item transitions from the last items.
+* ``traffic``: the demo's realistic news traffic from ``infra.local.traffic`` (no single planted
+  structure: popularity, recency, topics and sessions together).
 
 Each returns ``(interactions, items)`` as Personalize datasets (USER_ID, ITEM_ID, TIMESTAMP,
 EVENT_TYPE; ITEM_ID, CREATION_TIMESTAMP, CATEGORY).
@@ -121,8 +123,25 @@ def sequence(n_users: int = 2000, n_items: int = 800, seed: int = 0) -> Generate
     return _frames(rows, created, np.zeros(n_items, dtype=int))
 
 
+def traffic(n_users: int = 2000, seed: int = 0) -> Generated:
+    """The demo's generated news traffic (``infra.local.traffic``): power-law appeal with recency decay,
+    topic interests, sessions and Deskdrop's event mix; about 25 events a user over 30 days."""
+    from infra.local import traffic as news_traffic
+
+    config = news_traffic.TrafficConfig(seed=seed, users=n_users, stories=n_users, interactions=25 * n_users)
+    catalogue = news_traffic.build_catalogue(config)
+    chunks = news_traffic.interaction_chunks(config, catalogue)
+    interactions = pd.concat([news_traffic.interactions_frame(c, catalogue) for c in chunks], ignore_index=True)
+    items = news_traffic.items_frame(config, catalogue)
+    return (
+        interactions[["USER_ID", "ITEM_ID", "TIMESTAMP", "EVENT_TYPE"]],
+        items[["ITEM_ID", "CREATION_TIMESTAMP", "CATEGORY"]],
+    )
+
+
 GENERATORS: dict[str, Callable[..., Generated]] = {
     "catalogue": catalogue,
     "news": news,
     "sequence": sequence,
+    "traffic": traffic,
 }
