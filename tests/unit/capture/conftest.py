@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from datetime import datetime, timedelta
+from types import ModuleType
 
 import pytest
 
 from shared.adapters.memory import InMemoryDocumentStore, RecordingMetrics
+from shared.capture import wiring
 from shared.capture.service import CaptureService
 from tests.corpus.capture_cases import NOW, STORIES, VERSION, click, story
+from tests.unit.capture import events
 
 __all__ = ["NOW", "VERSION", "Clock", "click", "story"]
 
@@ -47,3 +51,19 @@ def clock() -> Clock:
 @pytest.fixture
 def service(store: InMemoryDocumentStore, metrics: RecordingMetrics, clock: Clock) -> CaptureService:
     return CaptureService(store=store, clock=clock, metrics=metrics)
+
+
+@pytest.fixture
+def main(monkeypatch: pytest.MonkeyPatch) -> Iterator[ModuleType]:
+    """functions_gcp.main loaded fresh, its triggers as the Firebase CLI would serve them."""
+    yield from events.load_main(monkeypatch)
+
+
+@pytest.fixture
+def wired_service(monkeypatch: pytest.MonkeyPatch) -> CaptureService:
+    """The service the real triggers get from ``wiring``: in-memory store holding story s1."""
+    store = InMemoryDocumentStore()
+    store.set("stories/s1", story())
+    svc = CaptureService(store, Clock(), RecordingMetrics())
+    monkeypatch.setattr(wiring, "capture_service", lambda: svc)
+    return svc

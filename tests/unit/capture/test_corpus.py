@@ -11,7 +11,6 @@ from __future__ import annotations
 import csv
 import hashlib
 import io
-from collections.abc import Iterator
 from datetime import datetime
 from types import ModuleType
 from typing import Any
@@ -118,11 +117,6 @@ TRIGGERABLE = [
     and not c.id.startswith("__")
     and len(c.id.encode()) <= 1500
 ]
-
-
-@pytest.fixture
-def main(monkeypatch: pytest.MonkeyPatch) -> Iterator[ModuleType]:
-    yield from events.load_main(monkeypatch)
 
 
 @pytest.mark.parametrize("case", TRIGGERABLE, ids=[f"{c.source}:{c.name}" for c in TRIGGERABLE])

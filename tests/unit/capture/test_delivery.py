@@ -4,7 +4,6 @@ older event never overwrites a newer record, and a tombstone is never undone by 
 from __future__ import annotations
 
 import itertools
-from collections.abc import Iterator
 from datetime import timedelta
 from types import ModuleType
 from typing import Any
@@ -12,11 +11,9 @@ from typing import Any
 import pytest
 from cloudevents.http import CloudEvent
 
-from shared.adapters.memory import InMemoryDocumentStore, RecordingMetrics
-from shared.capture import wiring
 from shared.capture.service import CaptureService
 from tests.unit.capture import events
-from tests.unit.capture.conftest import NOW, Clock, click, story
+from tests.unit.capture.conftest import NOW, click, story
 
 pytestmark = pytest.mark.unit
 
@@ -24,17 +21,8 @@ T1, T2, T3 = NOW - timedelta(minutes=3), NOW - timedelta(minutes=2), NOW - timed
 
 
 @pytest.fixture
-def main(monkeypatch: pytest.MonkeyPatch) -> Iterator[ModuleType]:
-    yield from events.load_main(monkeypatch)
-
-
-@pytest.fixture
-def service(monkeypatch: pytest.MonkeyPatch) -> CaptureService:
-    store = InMemoryDocumentStore()
-    store.set("stories/s1", story())
-    svc = CaptureService(store, Clock(), RecordingMetrics())
-    monkeypatch.setattr(wiring, "capture_service", lambda: svc)
-    return svc
+def service(wired_service: CaptureService) -> CaptureService:
+    return wired_service
 
 
 def _ml(service: CaptureService, path: str) -> dict[str, Any] | None:

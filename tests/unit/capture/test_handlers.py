@@ -7,20 +7,18 @@ The manifest is the one the Firebase CLI reads (``firebase_functions.private.ser
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from types import ModuleType
 from typing import Any
 
 import pytest
 import yaml
 
-from shared.adapters.memory import InMemoryDocumentStore, RecordingMetrics
 from shared.capture import wiring
 from shared.capture.quarantine import quarantine_id
 from shared.capture.service import CaptureService
 from shared.errors import ServiceUnavailable
 from tests.unit.capture import events
-from tests.unit.capture.conftest import NOW, VERSION, Clock, click, story
+from tests.unit.capture.conftest import NOW, VERSION, click, story
 
 pytestmark = pytest.mark.unit
 
@@ -32,17 +30,8 @@ CAPTURE_TRIGGERS = {
 
 
 @pytest.fixture
-def main(monkeypatch: pytest.MonkeyPatch) -> Iterator[ModuleType]:
-    yield from events.load_main(monkeypatch)
-
-
-@pytest.fixture
-def service(monkeypatch: pytest.MonkeyPatch) -> CaptureService:
-    store = InMemoryDocumentStore()
-    store.set("stories/s1", story())
-    svc = CaptureService(store, Clock(), RecordingMetrics())
-    monkeypatch.setattr(wiring, "capture_service", lambda: svc)
-    return svc
+def service(wired_service: CaptureService) -> CaptureService:
+    return wired_service
 
 
 @pytest.fixture
