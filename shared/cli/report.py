@@ -59,7 +59,9 @@ def report(
     counter = FirestoreCounter(wiring.firestore_client(settings))
     from shared.personalize.state import StageState
 
-    state = None if no_aws else StageState(wiring.import_store(settings), settings.aws_stage.state_prefix)
+    state = (
+        None if no_aws else StageState(wiring.import_store(settings), settings.aws_stage.state_prefix, wiring.utc_now)
+    )
     feeds = None if no_feeds else wiring.document_store(settings)
     data = gather_report_data(settings, counter, backup, wiring.utc_now(), days=days, state=state, feeds=feeds)
     page = render_html(data)

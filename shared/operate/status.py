@@ -9,7 +9,6 @@ reason is listed in ``problems``, so one dead service never hides the others.
 
 from __future__ import annotations
 
-import json
 import statistics
 from collections.abc import Callable, Iterable
 from dataclasses import asdict, dataclass, field
@@ -93,6 +92,7 @@ class FeedsStatus:
 class AlertStatus:
     key: str
     subject: str
+    sent_at: str | None = None
 
 
 @dataclass
@@ -216,12 +216,11 @@ def campaign_status(deps: StageDeps) -> CampaignStatus | None:
 
 
 def alerts_status(deps: StageDeps, limit: int = 20) -> list[AlertStatus]:
-    """Alerts the AWS stage sent (one marker per alert key in its state)."""
-    out = []
-    for info in deps.bucket.list(f"{deps.settings.aws_stage.state_prefix}alerts/")[:limit]:
-        body = json.loads(deps.bucket.get_bytes(info.key))
-        out.append(AlertStatus(str(body.get("key", "")), str(body.get("subject", ""))))
-    return out
+    """The newest alerts the AWS stage sent (one marker per alert key in its state), newest first."""
+    return [
+        AlertStatus(str(m.get("key", "")), str(m.get("subject", "")), str(m.get("sent_at") or "") or None)
+        for m in deps.state.alerts(limit)
+    ]
 
 
 def _as_datetime(value: Any) -> datetime | None:

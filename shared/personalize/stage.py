@@ -33,7 +33,7 @@ class StageDeps:
 
     @property
     def state(self) -> StageState:
-        return StageState(self.bucket, self.settings.aws_stage.state_prefix)
+        return StageState(self.bucket, self.settings.aws_stage.state_prefix, self.clock)
 
 
 @dataclass(frozen=True)

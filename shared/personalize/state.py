@@ -1,6 +1,6 @@
 """The AWS stage's own state, as small JSON objects under a prefix of the import bucket.
 
-* ``alerts/<hash>.json``: one marker per alert key, so each failure is announced once;
+* ``alerts/<hash>.json``: one marker per alert key (with when it was sent), so each failure is announced once;
 * ``decisions/<version>.json``: every promotion decision with all metrics (the history);
 * ``parked-imports/<hash>.json``: manifests whose imports must wait for a free import slot;
 * ``handled-manifests/<hash>.json``: manifests whose imports all started (the catch-up skips them);
@@ -13,12 +13,13 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Mapping
+from datetime import UTC, datetime
 from typing import Any
 
 from shared.errors import NotFound
 from shared.logs import get_logger
 from shared.personalize.names import safe_name
-from shared.ports import Notifier, ObjectStore
+from shared.ports import Clock, Notifier, ObjectStore
 
 _log = get_logger("personalize.state")
 
@@ -27,12 +28,25 @@ def _hash(text: str) -> str:
     return hashlib.sha256(text.encode("utf-8")).hexdigest()[:32]
 
 
+_NEVER = datetime.min.replace(tzinfo=UTC)
+
+
+def _sent_at(marker: Mapping[str, Any]) -> datetime:
+    """When the alert was sent; markers written before ``sent_at`` existed sort as the oldest."""
+    try:
+        sent = datetime.fromisoformat(str(marker["sent_at"]))
+    except (KeyError, ValueError):
+        return _NEVER
+    return sent if sent.tzinfo else sent.replace(tzinfo=UTC)
+
+
 class StageState:
     """Reads and writes the stage's markers in ``store`` under ``prefix``."""
 
-    def __init__(self, store: ObjectStore, prefix: str) -> None:
+    def __init__(self, store: ObjectStore, prefix: str, clock: Clock) -> None:
         self.store = store
         self.prefix = prefix
+        self.clock = clock
 
     def _put(self, key: str, body: Mapping[str, Any]) -> None:
         data = json.dumps(body, sort_keys=True, indent=2, default=str).encode("utf-8")
@@ -59,9 +73,17 @@ class StageState:
         if self.store.head(self.prefix + marker) is not None:
             return False
         message_id = notifier.notify(subject, message, attributes)
-        self._put(marker, {"key": key, "subject": subject, "message_id": message_id})
+        body = {"key": key, "subject": subject, "message_id": message_id, "sent_at": self.clock().isoformat()}
+        self._put(marker, body)
         _log.warning("alert sent", extra={"alert_key": key, "subject": subject})
         return True
+
+    def alerts(self, limit: int) -> list[dict[str, Any]]:
+        """The newest ``limit`` alert markers, newest first (markers without ``sent_at`` last)."""
+        keys = [info.key[len(self.prefix) :] for info in self.store.list(self.prefix + "alerts/")]
+        markers = [m for m in map(self._get, keys) if m is not None]
+        markers.sort(key=_sent_at, reverse=True)
+        return markers[:limit]
 
     # decisions ----------------------------------------------------------------------------------
     def _decision_key(self, version_arn: str) -> str:

@@ -84,5 +84,7 @@ def test_an_unreadable_history_leaves_the_section_empty_with_a_note() -> None:
 
     settings = Settings(gcp_project="p")
     docs = InMemoryDocumentStore()
-    data = gather_report_data(settings, StoreCounter(docs), InMemoryObjectStore(), NOW, state=StageState(Dead(), "s/"))
+    data = gather_report_data(
+        settings, StoreCounter(docs), InMemoryObjectStore(), NOW, state=StageState(Dead(), "s/", lambda: NOW)
+    )
     assert data.solution_versions is None and any("S3 unreachable" in n for n in data.notes)
