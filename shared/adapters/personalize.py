@@ -7,6 +7,7 @@ port's errors (:mod:`shared.personalize.model`); responses become typed statuses
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 from typing import Any
@@ -42,6 +43,14 @@ _LISTS: dict[str, tuple[str, str, str, str | None]] = {
     "solution": ("list_solutions", "solutions", "solutionArn", "datasetGroupArn"),
     "campaign": ("list_campaigns", "campaigns", "campaignArn", "solutionArn"),
     "filter": ("list_filters", "Filters", "filterArn", "datasetGroupArn"),
+}
+# delete operation, ARN argument
+_DELETES: dict[str, tuple[str, str]] = {
+    "dataset_group": ("delete_dataset_group", "datasetGroupArn"),
+    "dataset": ("delete_dataset", "datasetArn"),
+    "solution": ("delete_solution", "solutionArn"),
+    "campaign": ("delete_campaign", "campaignArn"),
+    "filter": ("delete_filter", "filterArn"),
 }
 _NAME_KEYS = {"import_job": "jobName", "filter": "name"}
 _THROTTLED = {"ThrottlingException", "TooManyRequestsException", "Throttling", "RequestLimitExceeded"}
@@ -153,6 +162,16 @@ class PersonalizeGateway:
             if item.get(name_key) == name:
                 return str(item[arn_key])
         return None
+
+    def list_arns(self, kind: str, parent_arn: str | None = None) -> list[str]:
+        operation, key, arn_key, parent_arg = _LISTS[kind]
+        kwargs = {parent_arg: parent_arn} if parent_arg and parent_arn else {}
+        return [str(item[arn_key]) for item in self._items(operation, key, **kwargs)]
+
+    def delete(self, kind: str, arn: str) -> None:
+        operation, arn_arg = _DELETES[kind]
+        with contextlib.suppress(NotFound):  # deleted already (a retried cleanup)
+            _call(getattr(self._control, operation), **{arn_arg: arn})
 
     def _items(self, operation: str, key: str, **kwargs: Any) -> list[dict[str, Any]]:
         """Every item of a paginated List* call, SDK errors translated."""

@@ -21,24 +21,31 @@ Recipes = Annotated[
 Manifests = Annotated[
     list[str] | None, typer.Option("--manifest", "-m", help="Export manifest key (repeatable). Default: every one.")
 ]
+Cleanup = Annotated[
+    bool, typer.Option("--cleanup", help="Delete the scratch dataset group and its contents after reading the metrics.")
+]
 Timeout = Annotated[float, typer.Option("--timeout", min=1.0, help="Seconds to wait for imports and training.")]
 
 
 def evaluate(
-    recipes: Recipes = None, manifests: Manifests = None, timeout: Timeout = 3600.0, json_: Json = False
+    recipes: Recipes = None,
+    manifests: Manifests = None,
+    timeout: Timeout = 3600.0,
+    cleanup: Cleanup = False,
+    json_: Json = False,
 ) -> None:
     """Train one solution version per recipe on the exported CSVs and print their offline metrics side by side.
 
     Runs against whatever Personalize endpoint boto3 is given: the local engine
     (AWS_ENDPOINT_URL_PERSONALIZE, from `storyrec-dev stack env`) costs nothing; Amazon Personalize
     bills the training hours but no campaign. The data go to a scratch dataset group named after
-    the exports (a rerun reuses it). Exit codes: 0 every recipe trained, 1 an import or a training
-    failed, 2 configuration or a bad recipe.
+    the exports (a rerun reuses it; `--cleanup` deletes it afterwards). Exit codes: 0 every recipe
+    trained, 1 an import, a training or the cleanup failed, 2 configuration or a bad recipe.
     """
     from rich.progress import BarColumn, Progress, TaskID, TextColumn
 
     from shared.errors import StoryrecError
-    from shared.operate.evaluate import DEFAULT_RECIPES
+    from shared.operate.evaluate import DEFAULT_RECIPES, remove_scratch_group
     from shared.operate.evaluate import evaluate as run
     from shared.personalize.wiring import stage_deps
 
@@ -69,10 +76,18 @@ def evaluate(
             result = run(deps, chosen, manifests, timeout=timeout, progress=progress)
         except StoryrecError as exc:
             fail(f"evaluation failed: {exc}", EXIT_FAILED)
+    removed: list[str] = []
+    if cleanup:
+        try:
+            removed = remove_scratch_group(deps, result.dataset_group_arn, timeout=timeout)
+        except StoryrecError as exc:
+            fail(f"cleanup failed: {exc}", EXIT_FAILED)
     if json_:
-        print_json(asdict(result))
+        print_json({**asdict(result), "deleted": removed})
     else:
         _table(result)
+        if removed:
+            console.print(f"deleted the scratch dataset group and {len(removed) - 1} resource(s) in it")
     if any(r.status != "ACTIVE" for r in result.results):
         raise typer.Exit(EXIT_FAILED)
 

@@ -8,7 +8,8 @@ It talks to Personalize through the port, so it runs against any endpoint: the l
 (``AWS_ENDPOINT_URL_PERSONALIZE`` from ``storyrec-dev stack env``: free, minutes) or Amazon
 Personalize itself (training hours, no campaign). The data are the export's manifests in the import
 bucket, imported into a scratch dataset group named after what it holds (``storyrec-eval-<hash>``),
-so a rerun on the same exports reuses its imports and versions instead of paying again. Import
+so a rerun on the same exports reuses its imports and versions instead of paying again; ``--cleanup``
+deletes the scratch group and everything in it once the metrics are read (:func:`remove_scratch_group`). Import
 requests come from the import use case's own planner (:func:`shared.personalize.imports.plan_imports`):
 every interactions file, and the items and users snapshots of the newest manifest only.
 """
@@ -26,6 +27,7 @@ from shared.personalize.imports import plan_imports
 from shared.personalize.manifest import Manifest, is_manifest_key, parse_manifest
 from shared.personalize.model import ImportRequest, SolutionSpec, Status
 from shared.personalize.names import safe_name
+from shared.personalize.port import PersonalizePort
 from shared.personalize.stage import Datasets, StageDeps
 from shared.personalize.waiter import wait_until
 from shared.schema import DATASET_TYPES, load_schema
@@ -34,6 +36,7 @@ RECIPE_PREFIX = "arn:aws:personalize:::recipe/"
 DEFAULT_RECIPES = ("aws-user-personalization", "aws-popularity-count", "aws-trending-now")
 BASELINE = "aws-popularity-count"
 VERSION_NAME = "evaluate"
+SCRATCH_PREFIX = "storyrec-eval-"
 
 Progress = Callable[[str, int, int], None]
 """``progress(phase, done, total)``: phases ``imports`` and ``training``."""
@@ -91,7 +94,7 @@ def manifest_keys(deps: StageDeps) -> list[str]:
 def scratch_group_name(manifests: Sequence[Manifest]) -> str:
     """One scratch dataset group per set of exports (by run id), so a rerun reuses it."""
     digest = hashlib.sha256("|".join(sorted(m.run_id for m in manifests)).encode()).hexdigest()[:12]
-    return f"storyrec-eval-{digest}"
+    return f"{SCRATCH_PREFIX}{digest}"
 
 
 def evaluate(
@@ -232,3 +235,35 @@ def _await_versions(
             reason = port.describe_solution_version(arn).failure_reason
             results.append(RecipeResult(label, arn, status.value, {}, reason))
     return tuple(results)
+
+
+def remove_scratch_group(deps: StageDeps, group_arn: str, *, timeout: float = 3600.0) -> list[str]:
+    """Delete an evaluation's scratch dataset group with its filters, solutions and datasets; the ARNs deleted.
+
+    Refuses any group that is not a scratch group (by name) or is the serving one, and any whose
+    solution serves a campaign. Schemas are shared by name with the serving group and stay.
+    """
+    port, interval = deps.personalize, deps.poll_interval
+    name = group_arn.rsplit("/", 1)[-1]
+    if not name.startswith(SCRATCH_PREFIX) or name == deps.settings.personalize.dataset_group:
+        raise EvaluationFailed(f"{group_arn} is not an evaluation's scratch dataset group; refusing to delete it")
+    solutions = port.list_arns("solution", group_arn)
+    serving = [c for s in solutions for c in port.list_arns("campaign", s)]
+    if serving:
+        raise EvaluationFailed(f"{group_arn} serves campaign(s) {serving}; refusing to delete it")
+    deleted: list[str] = []
+    for kind in ("filter", "solution", "dataset"):
+        for arn in port.list_arns(kind, group_arn):
+            retry_while_in_use(timeout, interval, partial(_delete, port, kind, arn))
+            deleted.append(arn)
+    # Deletes are asynchronous in Personalize: the group refuses (ResourceInUse) until its children are gone.
+    retry_while_in_use(timeout, interval, partial(_delete, port, "dataset_group", group_arn))
+    wait_until(
+        lambda: port.find_arn("dataset_group", name) is None, bool, timeout=timeout, interval=interval, what=name
+    )
+    return [*deleted, group_arn]
+
+
+def _delete(port: PersonalizePort, kind: str, arn: str) -> str:
+    port.delete(kind, arn)
+    return arn

@@ -45,6 +45,14 @@ class PersonalizePort(Protocol):
         """The ARN of the resource of ``kind`` named ``name`` (under ``parent_arn``), or None."""
         ...
 
+    def list_arns(self, kind: str, parent_arn: str | None = None) -> list[str]:
+        """The ARNs of every resource of ``kind`` (under ``parent_arn``)."""
+        ...
+
+    def delete(self, kind: str, arn: str) -> None:
+        """Delete* of the resource of ``kind``; an already deleted one is not an error."""
+        ...
+
     # imports
     def start_import(self, request: ImportRequest) -> str:
         """CreateDatasetImportJob, or the ARN of the job already started under this name."""

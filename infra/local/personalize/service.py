@@ -170,6 +170,8 @@ class ControlPlane:
         self.store.get("datasets", arn)
         if any(j["status"] in PENDING for j in self.store.find("datasetImportJobs", datasetArn=arn)):
             raise ResourceInUseException(f"Dataset {arn} has an import job in progress.")
+        for job in self.store.find("datasetImportJobs", datasetArn=arn):  # a dataset's jobs go with it
+            self.store.delete("datasetImportJobs", job["datasetImportJobArn"])
         self.store.delete("datasets", arn)
         self.store.drop_frame(arn)
         return {}

@@ -54,3 +54,31 @@ def test_recipes_side_by_side_on_the_exports_and_a_rerun_reuses_them(cli: Cli) -
 def test_no_export_or_a_bad_recipe_is_refused(cli: Cli) -> None:
     assert cli("evaluate").exit_code == 1
     assert cli("evaluate", "-r", "not a recipe").exit_code == 2
+
+
+def test_cleanup_deletes_the_scratch_group_and_never_the_serving_one(cli: Cli) -> None:
+    stage = cli.stage
+    port = stage.deps.personalize
+    serving = port.find_arn("dataset_group", stage.settings.personalize.dataset_group)
+    stage.put_export(DAY, per_user=30, seed=5, run_suffix="cleanup")
+    result = cli.json("evaluate", "-r", "aws-popularity-count", "--cleanup")
+    group = result["dataset_group_arn"]
+    assert result["results"][0]["status"] == "ACTIVE"
+    assert group in result["deleted"] and any(":solution/" in arn for arn in result["deleted"])
+    assert port.find_arn("dataset_group", group.rsplit("/", 1)[-1]) is None
+    assert port.list_arns("solution", group) == [] and port.list_arns("dataset", group) == []
+    assert serving is None or port.find_arn("dataset_group", stage.settings.personalize.dataset_group) == serving
+    assert port.list_arns("schema")  # the schemas are shared by name with the serving group and stay
+
+    again = cli.json("evaluate", "-r", "aws-popularity-count", "--cleanup")  # a rerun rebuilds, then cleans again
+    assert again["dataset_group_arn"] == group and group in again["deleted"]
+
+
+def test_cleanup_refuses_a_group_that_is_not_a_scratch_group(cli: Cli) -> None:
+    from shared.operate.evaluate import EvaluationFailed, remove_scratch_group
+
+    stage = cli.stage
+    serving = stage.deps.personalize.ensure_dataset_group(stage.settings.personalize.dataset_group)
+    with pytest.raises(EvaluationFailed, match="not an evaluation's scratch"):
+        remove_scratch_group(stage.deps, serving, timeout=5)
+    assert stage.deps.personalize.find_arn("dataset_group", stage.settings.personalize.dataset_group) == serving

@@ -68,6 +68,12 @@ class FakePersonalize:
     def find_arn(self, kind: str, name: str, parent_arn: str | None = None) -> str | None:
         return self.arns.get((kind.replace("_", "-"), name))
 
+    def list_arns(self, kind: str, parent_arn: str | None = None) -> list[str]:
+        raise NotImplementedError("the fake keeps no parents: cleanup is tested on the local engine")
+
+    def delete(self, kind: str, arn: str) -> None:
+        raise NotImplementedError("the fake keeps no parents: cleanup is tested on the local engine")
+
     def start_import(self, request: ImportRequest) -> str:
         arn = f"{ACCOUNT}:dataset-import-job/{request.job_name}"
         jobs = self.jobs[request.dataset_arn]
