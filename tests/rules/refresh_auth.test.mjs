@@ -121,6 +121,7 @@ async function main() {
     ["permission-denied", "the owner clears its stale flag", () => updateDoc(doc(owner.db, `feeds/${OWNER}`), { stale: false })],
     ["permission-denied", "the owner deletes its feed", () => deleteDoc(doc(owner.db, `feeds/${OWNER}`))],
     ["permission-denied", "a user deletes another user's feed", () => deleteDoc(doc(owner.db, `feeds/${OTHER}`))],
+    ["permission-denied", "a user overwrites another user's feed", () => setDoc(doc(owner.db, `feeds/${OTHER}`), { storyIds: ["x"] })],
     ["permission-denied", "a signed-out client creates a feed", () => setDoc(doc(anon.db, "feeds/carol"), { storyIds: [] })],
   ];
 

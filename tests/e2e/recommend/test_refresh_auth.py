@@ -26,7 +26,7 @@ pytestmark = pytest.mark.e2e
 deskdrop = recommend_fixtures.deskdrop  # the trained campaign (module scope), shared with the integration tests
 Deskdrop = recommend_fixtures.Deskdrop
 OTHER_FEED = {"uid": "seeded", "kind": "popular", "storyIds": ["kept-1", "kept-2"], "stale": False, "runId": "seed"}
-CASES = 43  # the ``ok`` lines refresh_auth.test.mjs prints when every case passes
+CASES = 44  # the ``ok`` lines refresh_auth.test.mjs prints when every case passes
 
 
 def _function_env(deskdrop: Deskdrop) -> dict[str, str]:
