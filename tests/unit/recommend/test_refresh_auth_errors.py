@@ -48,8 +48,8 @@ def _result(uid: str) -> Any:
     return RefreshResult(uid, "personalized", False, 10)
 
 
-def _call(module: ModuleType, body: Any, uid: str | None) -> tuple[int, dict[str, Any]]:
-    headers = {"Authorization": f"Bearer {id_token(uid, PROJECT)}"} if uid else {}
+def _call(module: ModuleType, body: Any, uid: str | None, project: str = PROJECT) -> tuple[int, dict[str, Any]]:
+    headers = {"Authorization": f"Bearer {id_token(uid, project)}"} if uid else {}
     app = flask.Flask(__name__)
     with app.test_request_context(
         "/", method="POST", data=json.dumps(body), headers=headers, content_type="application/json"
@@ -87,6 +87,12 @@ def test_payloads_map_to_clear_codes(refresh: ModuleType, data: Any, status: int
 
 def test_sign_in_is_checked_before_the_payload(refresh: ModuleType) -> None:
     assert _call(refresh, {"data": 42}, None)[1]["error"]["status"] == "UNAUTHENTICATED"
+
+
+def test_a_token_issued_for_another_project_is_refused(refresh: ModuleType) -> None:
+    # even in emulator mode firebase-admin checks the audience and issuer (not the signature)
+    status, body = _call(refresh, {"data": {}}, "alice", project="someone-elses-app")
+    assert (status, body["error"]["status"]) == (401, "UNAUTHENTICATED") and refresh.calls == []
 
 
 def test_a_caller_whose_uid_cannot_be_a_feed_id_is_refused_before_any_work(refresh: ModuleType) -> None:
