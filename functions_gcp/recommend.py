@@ -57,19 +57,56 @@ def fill_feeds_daily(event: scheduler_fn.ScheduledEvent) -> None:
 
 @https_fn.on_call(timeout_sec=60, max_instances=20)
 def refresh_feed(request: https_fn.CallableRequest[Any]) -> dict[str, Any]:
-    """Refresh the caller's own feed now: ``{"uid": <own uid>}`` or ``{}``; anyone else's is refused."""
+    """Refresh the caller's own feed now: ``{"uid": <own uid>}``, ``{}`` or no data; anyone else's is refused."""
+    from shared.errors import ServiceUnavailable
     from shared.recommend import refresh_user
     from shared.recommend.wiring import feed_deps
 
     if request.auth is None or not request.auth.uid:
         raise https_fn.HttpsError(https_fn.FunctionsErrorCode.UNAUTHENTICATED, "sign in to refresh your feed")
-    data = request.data if isinstance(request.data, dict) else {}
-    target = data.get("uid", request.auth.uid)
-    if target != request.auth.uid:
-        raise https_fn.HttpsError(https_fn.FunctionsErrorCode.PERMISSION_DENIED, "you may refresh only your own feed")
+    uid = _refresh_target(request.data, request.auth.uid)
     with correlated():
-        result = refresh_user(feed_deps(Settings.from_env(os.environ)), request.auth.uid)
+        try:
+            result = refresh_user(feed_deps(Settings.from_env(os.environ)), uid)
+        except ServiceUnavailable as exc:
+            _log.warning("feed refresh: a backing service is unavailable", extra={"reason": str(exc)})
+            raise https_fn.HttpsError(https_fn.FunctionsErrorCode.UNAVAILABLE, "try again later") from exc
     return {"uid": result.uid, "kind": result.kind, "stale": result.stale, "items": result.items}
+
+
+_REFRESH_FIELDS = frozenset({"uid"})
+
+
+def _refresh_target(data: Any, caller: str) -> str:
+    """The uid a refresh request names, checked in order: its shape (INVALID_ARGUMENT), then that it is the
+    caller's (PERMISSION_DENIED), then that the caller's uid can be a feed's id and a Personalize user id
+    (FAILED_PRECONDITION). Messages never echo the client's value: it may be huge or hostile."""
+    from shared.limits import rule
+
+    invalid = https_fn.FunctionsErrorCode.INVALID_ARGUMENT
+    if data is None:
+        data = {}
+    if not isinstance(data, dict):
+        raise https_fn.HttpsError(invalid, 'data must be an object: {} or {"uid": "<your uid>"}')
+    unknown = set(data) - _REFRESH_FIELDS
+    if unknown:
+        raise https_fn.HttpsError(invalid, f"unknown fields ({len(unknown)}); only 'uid' is accepted")
+    target = data.get("uid", caller)
+    if not isinstance(target, str):
+        raise https_fn.HttpsError(invalid, "uid must be a string")
+    user_id = rule("interactions", "USER_ID")  # what capture accepts as a user id
+    if target != caller:
+        problem = user_id.problem(target)
+        if problem is not None:
+            raise https_fn.HttpsError(invalid, f"uid {problem.detail}")
+        raise https_fn.HttpsError(https_fn.FunctionsErrorCode.PERMISSION_DENIED, "you may refresh only your own feed")
+    problem = user_id.problem(caller)
+    if problem is not None:
+        raise https_fn.HttpsError(
+            https_fn.FunctionsErrorCode.FAILED_PRECONDITION,
+            f"this account's uid cannot have a feed: it {problem.detail}",
+        )
+    return target
 
 
 @retried  # create-only: a redelivery never overwrites the feed it gave

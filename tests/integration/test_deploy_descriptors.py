@@ -53,6 +53,7 @@ def test_serverless_packages_a_template_cfn_lint_accepts(serverless_bin: Path, t
     resources = json.loads(template.read_text())["Resources"]
     assert {"ImportBucket", "ImportBucketPolicy", "AlertsTopic", "PersonalizeRole"} <= set(resources)
     _check_aws_stage(resources)
+    _check_feed_batch_grants(resources)
     # W3005: serverless adds DependsOn on a function's own role next to its GetAtt (its generated code, harmless)
     lint = subprocess.run(
         [str(Path(sys.executable).parent / "cfn-lint"), str(template), "--ignore-checks", "W3005"],
@@ -119,3 +120,48 @@ def _check_aws_stage(resources: dict[str, Any]) -> None:
     assert trust["Action"] == "sts:AssumeRoleWithWebIdentity"
     assert {"accounts.google.com:aud", "accounts.google.com:oaud"} <= set(trust["Condition"]["StringEquals"])
     assert "PipelineDashboard" in resources and "AlertsEmailSubscription" in resources
+
+
+def _arns(statement: dict[str, Any]) -> list[str]:
+    """A statement's resources as text (``!Sub`` strings and ``!GetAtt`` references alike)."""
+    found = statement["Resource"] if isinstance(statement["Resource"], list) else [statement["Resource"]]
+    return [r if isinstance(r, str) else json.dumps(r) for r in found]
+
+
+def _grants(statements: list[dict[str, Any]], action: str) -> list[str]:
+    return [arn for s in statements if s["Effect"] == "Allow" and action in _actions(s) for arn in _arns(s)]
+
+
+def _actions(statement: dict[str, Any]) -> list[str]:
+    return statement["Action"] if isinstance(statement["Action"], list) else [statement["Action"]]
+
+
+def _check_feed_batch_grants(resources: dict[str, Any]) -> None:
+    """The feed fill's batch inference (shared/recommend/feeds.py ``_fill_batch``), scoped to what it touches."""
+    federated = [s for role, s in _statements(resources) if role == "GcpFederatedRole"]
+    job = "personalize:${AWS::Region}:${AWS::AccountId}:batch-inference-job/storyrec-feeds-*"
+    for action in ("personalize:CreateBatchInferenceJob", "personalize:DescribeBatchInferenceJob"):
+        arns = _grants(federated, action)
+        assert len(arns) == 1 and arns[0].endswith(f'{job}"}}'), (action, arns)
+    assert _grants(federated, "personalize:ListBatchInferenceJobs") == ["*"]  # finding a retried run's job
+    assert _grants(federated, "personalize:CreateFilter") == [
+        '{"Fn::Sub": "arn:aws:personalize:${AWS::Region}:${AWS::AccountId}:filter/storyrec-*"}'
+    ]
+    [pass_role] = [s for s in federated if "iam:PassRole" in _actions(s)]
+    assert _arns(pass_role) == ['{"Fn::GetAtt": ["PersonalizeRole", "Arn"]}']
+    assert pass_role["Condition"] == {"StringEquals": {"iam:PassedToService": "personalize.amazonaws.com"}}
+    bucket = "arn:aws:s3:::storyrec-import-ci-${AWS::AccountId}"  # packaged with --stage ci
+    batch_puts = [a for a in _grants(federated, "s3:PutObject") if "/batch/" in a]
+    batch_gets = [a for a in _grants(federated, "s3:GetObject") if "/batch/" in a]
+    assert batch_puts == [json.dumps({"Fn::Sub": f"{bucket}/batch/feeds/*/users.jsonl"})], batch_puts
+    assert batch_gets == [json.dumps({"Fn::Sub": f"{bucket}/batch/feeds/*/output/*"})], batch_gets
+    objects = _grants(federated, "s3:PutObject") + _grants(federated, "s3:GetObject")
+    assert json.dumps({"Fn::Sub": f"{bucket}/*"}) not in objects, "no bucket-wide object access for the Google side"
+    # the role the job runs with writes only the job's output; the bucket lets Personalize do just that
+    personalize = [s for role, s in _statements(resources) if role == "PersonalizeRole"]
+    assert _grants(personalize, "s3:PutObject") == [json.dumps({"Fn::Sub": f"{bucket}/batch/feeds/*/output/*"})]
+    policy = resources["ImportBucketPolicy"]["Properties"]["PolicyDocument"]["Statement"]
+    by_personalize = [s for s in policy if s.get("Principal") == {"Service": "personalize.amazonaws.com"}]
+    assert _grants(by_personalize, "s3:PutObject") == [
+        json.dumps({"Fn::Sub": "${ImportBucket.Arn}/batch/feeds/*/output/*"})
+    ]

@@ -106,54 +106,75 @@ def firestore_with_rules(rules: Path, log_dir: Path, timeout: float = 60.0) -> I
 
 @dataclass(frozen=True)
 class Suite:
-    """A running emulator suite: the Firestore (and Pub/Sub) host, the env a client needs, the suite's log."""
+    """A running emulator suite: the Firestore (Pub/Sub, Auth) host, the env a client needs, the suite's log."""
 
     firestore_host: str
     functions_port: int
     log: Path
     pubsub_host: str | None = None
+    auth_host: str | None = None
+    hub_port: int | None = None
 
     @property
     def env(self) -> dict[str, str]:
         env = {"FIRESTORE_EMULATOR_HOST": self.firestore_host, "GOOGLE_CLOUD_PROJECT": PROJECT}
         if self.pubsub_host:
             env["PUBSUB_EMULATOR_HOST"] = self.pubsub_host
+        if self.auth_host:
+            env["FIREBASE_AUTH_EMULATOR_HOST"] = self.auth_host
         return env
+
+    def background_triggers(self, enabled: bool) -> None:
+        """Switch the Functions emulator's event triggers on or off (off while a test seeds data)."""
+        action = "enable" if enabled else "disable"
+        url = f"http://127.0.0.1:{self.hub_port}/functions/{action}BackgroundTriggers"
+        with urllib.request.urlopen(urllib.request.Request(url, method="PUT"), timeout=30):  # loopback only
+            pass
 
     def output(self) -> str:
         return self.log.read_text(errors="replace")
 
 
-def _suite_config(pubsub: bool = False) -> tuple[dict[str, object], int, int, int | None]:
-    fs, fn, ps = free_port(), free_port(), free_port() if pubsub else None
+def _suite_config(pubsub: bool = False, auth: bool = False) -> tuple[dict[str, object], dict[str, int]]:
+    ports = {"firestore": free_port(), "functions": free_port(), "hub": free_port()}
+    ports.update({"pubsub": free_port()} if pubsub else {})
+    ports.update({"auth": free_port()} if auth else {})
     emulators: dict[str, object] = {
         "singleProjectMode": True,
-        "firestore": {"host": "127.0.0.1", "port": fs, "websocketPort": free_port()},
-        "functions": {"host": "127.0.0.1", "port": fn},
-        "hub": {"host": "127.0.0.1", "port": free_port()},
+        "firestore": {"host": "127.0.0.1", "port": ports["firestore"], "websocketPort": free_port()},
+        "functions": {"host": "127.0.0.1", "port": ports["functions"]},
+        "hub": {"host": "127.0.0.1", "port": ports["hub"]},
         "logging": {"host": "127.0.0.1", "port": free_port()},
         "eventarc": {"host": "127.0.0.1", "port": free_port()},
         "ui": {"enabled": False},
     }
-    if ps is not None:
-        emulators["pubsub"] = {"host": "127.0.0.1", "port": ps}
+    for optional in ("pubsub", "auth"):
+        if optional in ports:
+            emulators[optional] = {"host": "127.0.0.1", "port": ports[optional]}
     config: dict[str, object] = {
         "functions": [{"source": "functions_gcp", "codebase": "default", "runtime": "python311"}],
         "firestore": {"rules": "firestore.rules"},
         "emulators": emulators,
     }
-    return config, fs, fn, ps
+    return config, ports
 
 
 @contextlib.contextmanager
 def firebase_suite(
-    work: Path, tools_env: Mapping[str, str], functions: int, timeout: float = 120.0, *, pubsub: bool = False
+    work: Path,
+    tools_env: Mapping[str, str],
+    functions: int,
+    timeout: float = 120.0,
+    *,
+    pubsub: bool = False,
+    auth: bool = False,
 ) -> Iterator[Suite]:
     """firebase-tools running the Firestore and Functions emulators over the bundled functions_gcp.
 
     ``functions`` is how many functions must report "initialized" before the suite counts as ready.
     ``pubsub`` adds the Pub/Sub emulator, whose messages the Functions emulator delivers to
-    ``on_message_published`` functions.
+    ``on_message_published`` functions. ``auth`` adds the Auth emulator: clients sign in there, and the
+    functions then verify its (unsigned) ID tokens, as firebase-admin does when FIREBASE_AUTH_EMULATOR_HOST is set.
     """
     firebase = tools_env.get("FIREBASE_TOOLS") or str(HERE / "node_modules" / ".bin" / "firebase")
     work.mkdir(parents=True, exist_ok=True)
@@ -161,7 +182,7 @@ def firebase_suite(
         link = work / name
         if not link.exists():
             link.symlink_to(REPO_ROOT / name)
-    config, fs_port, fn_port, ps_port = _suite_config(pubsub)
+    config, ports = _suite_config(pubsub, auth)
     (work / "firebase.json").write_text(json.dumps(config, indent=2))
     home = work / "home"
     home.mkdir(exist_ok=True)
@@ -169,7 +190,7 @@ def firebase_suite(
     for key in ("FIRESTORE_EMULATOR_HOST", "PUBSUB_EMULATOR_HOST", "FIREBASE_AUTH_EMULATOR_HOST"):
         env.pop(key, None)
     log = work / "suite.log"
-    only = "firestore,functions,pubsub" if pubsub else "firestore,functions"
+    only = ",".join(["firestore", "functions"] + [name for name in ("pubsub", "auth") if name in ports])
     cmd = [firebase, "emulators:start", "--only", only, "--project", PROJECT]
 
     def ready() -> bool:
@@ -177,4 +198,11 @@ def firebase_suite(
         return "All emulators ready" in text and text.count("function initialized") >= functions
 
     with _running(cmd, log, ready, timeout, env=env, cwd=work):
-        yield Suite(f"127.0.0.1:{fs_port}", fn_port, log, f"127.0.0.1:{ps_port}" if ps_port else None)
+        yield Suite(
+            f"127.0.0.1:{ports['firestore']}",
+            ports["functions"],
+            log,
+            f"127.0.0.1:{ports['pubsub']}" if pubsub else None,
+            f"127.0.0.1:{ports['auth']}" if auth else None,
+            ports["hub"],
+        )
