@@ -165,3 +165,6 @@ def _check_feed_batch_grants(resources: dict[str, Any]) -> None:
     assert _grants(by_personalize, "s3:PutObject") == [
         json.dumps({"Fn::Sub": "${ImportBucket.Arn}/batch/feeds/*/output/*"})
     ]
+    rules = resources["ImportBucket"]["Properties"]["LifecycleConfiguration"]["Rules"]
+    expiring = {r["Prefix"]: r["ExpirationInDays"] for r in rules if r["Status"] == "Enabled"}
+    assert expiring.get("batch/feeds/", 99) <= 7, "batch files list user ids: they expire within a week"
