@@ -1,43 +1,13 @@
 // feeds/{uid} under firestore.rules, with the real Firebase JS SDK against the emulator started with
 // --rules: the owner may read (get or listen to) its feed; nobody else may read it; no client may write.
 // Usage: FIRESTORE_EMULATOR_HOST=127.0.0.1:PORT node feeds.test.mjs
-import { initializeApp } from "firebase/app";
 import {
-  collection, connectFirestoreEmulator, deleteDoc, doc, getDoc, getDocs, getFirestore, onSnapshot, query,
-  setDoc, setLogLevel, terminate, updateDoc, where,
+  collection, deleteDoc, doc, getDoc, getDocs, query, setDoc, setLogLevel, updateDoc, where,
 } from "firebase/firestore";
+import { client, finish, listenOnce, runCases, seed, str } from "./harness.mjs";
 
 setLogLevel("silent");
 
-const PROJECT = process.env.GOOGLE_CLOUD_PROJECT || "demo-storyrec";
-const [HOST, PORT] = (process.env.FIRESTORE_EMULATOR_HOST || "127.0.0.1:8080").split(":");
-const apps = [];
-
-function client(uid) {
-  const app = initializeApp({ projectId: PROJECT, apiKey: "fake-api-key" }, `feeds-${uid ?? "anon"}-${apps.length}`);
-  const db = getFirestore(app);
-  connectFirestoreEmulator(db, HOST, Number(PORT), uid ? { mockUserToken: { user_id: uid, sub: uid } } : {});
-  apps.push(db);
-  return db;
-}
-
-async function seed(path, fields) {
-  const url = `http://${HOST}:${PORT}/v1/projects/${PROJECT}/databases/(default)/documents/${path}`;
-  const res = await fetch(url, {
-    method: "PATCH",
-    headers: { Authorization: "Bearer owner", "Content-Type": "application/json" },
-    body: JSON.stringify({ fields }),
-  });
-  if (!res.ok) throw new Error(`seed ${path}: ${res.status} ${await res.text()}`);
-}
-
-function listenOnce(ref) {
-  return new Promise((resolve, reject) => {
-    const stop = onSnapshot(ref, (snap) => { stop(); resolve(snap); }, (err) => reject(err));
-  });
-}
-
-const str = (v) => ({ stringValue: v });
 const feed = (uid) => ({
   uid: str(uid), kind: str("personalized"), stale: { booleanValue: false },
   storyIds: { arrayValue: { values: [str("s1"), str("s2")] } },
@@ -72,24 +42,7 @@ const cases = [
 
 async function main() {
   await seed("feeds/alice", feed("alice"));
-  let failed = 0;
-  for (const [expected, name, run] of cases) {
-    let actual;
-    let detail = "";
-    try {
-      await run();
-      actual = "allow";
-    } catch (err) {
-      actual = err?.code === "permission-denied" ? "deny" : "error";
-      detail = `${err?.code ?? ""} ${err?.message ?? err}`;
-    }
-    const ok = actual === expected;
-    if (!ok) failed += 1;
-    console.log(`${ok ? "ok  " : "FAIL"} ${expected.padEnd(5)} ${name}${ok ? "" : ` (got ${actual}) ${detail}`}`);
-  }
-  console.log(`${cases.length - failed}/${cases.length} feeds rules cases passed`);
-  await Promise.all(apps.map((db) => terminate(db)));
-  process.exit(failed ? 1 : 0);
+  await finish(await runCases(cases), cases.length, "feeds rules cases");
 }
 
 main().catch((err) => {

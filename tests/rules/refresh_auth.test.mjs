@@ -7,10 +7,11 @@
 import { initializeApp } from "firebase/app";
 import { connectAuthEmulator, getAuth, signInWithCustomToken, signOut } from "firebase/auth";
 import {
-  collection, connectFirestoreEmulator, deleteDoc, doc, getDoc, getDocs, getFirestore, onSnapshot, query,
+  collection, connectFirestoreEmulator, deleteDoc, doc, getDoc, getDocs, getFirestore, query,
   setDoc, setLogLevel, terminate, updateDoc, where,
 } from "firebase/firestore";
 import { connectFunctionsEmulator, getFunctions, httpsCallable } from "firebase/functions";
+import { listenOnce, runCases } from "./harness.mjs";
 
 setLogLevel("silent");
 
@@ -47,12 +48,6 @@ async function session(uid) {
   const s = { uid, auth, db, refresh };
   sessions.push(s);
   return s;
-}
-
-function listenOnce(ref) {
-  return new Promise((resolve, reject) => {
-    const stop = onSnapshot(ref, (snap) => { stop(); resolve(snap); }, (err) => reject(err));
-  });
 }
 
 // The SDK's error codes: "functions/<code>" from the callable, "<code>" from Firestore.
@@ -125,21 +120,7 @@ async function main() {
     ["permission-denied", "a signed-out client creates a feed", () => setDoc(doc(anon.db, "feeds/carol"), { storyIds: [] })],
   ];
 
-  let failed = 0;
-  for (const [expected, name, run] of [...callable, ...rules]) {
-    let actual;
-    let detail = "";
-    try {
-      await run();
-      actual = "ok";
-    } catch (err) {
-      actual = codeOf(err);
-      detail = String(err?.message ?? err).slice(0, 300);
-    }
-    const ok = actual === expected;
-    if (!ok) failed += 1;
-    console.log(`${ok ? "ok  " : "FAIL"} ${expected.padEnd(19)} ${name}${ok ? "" : ` (got ${actual}: ${detail})`}`);
-  }
+  let failed = await runCases([...callable, ...rules], { success: "ok", outcome: codeOf, width: 19 });
   // the refused refresh left the other user's feed exactly as it was (read by its owner, through the rules)
   const otherAfter = JSON.stringify((await getDoc(doc(other.db, `feeds/${OTHER}`))).data());
   const unchanged = otherAfter === otherBefore && otherBefore !== undefined;

@@ -2,39 +2,14 @@
 // started with --rules. Usage: FIRESTORE_EMULATOR_HOST=127.0.0.1:PORT node rules.test.mjs
 // The bad-input corpus of rules cases (tests/corpus/rules_cases.json) runs after the cases below.
 import { readFileSync } from "node:fs";
-import { initializeApp } from "firebase/app";
 import {
-  Bytes, connectFirestoreEmulator, deleteDoc, doc, getDoc, getDocs, collection, getFirestore, query,
-  serverTimestamp, setDoc, setLogLevel, Timestamp, updateDoc, terminate, where,
+  Bytes, deleteDoc, doc, getDoc, getDocs, collection, query, serverTimestamp, setDoc, setLogLevel, Timestamp,
+  updateDoc, where,
 } from "firebase/firestore";
+import { client, finish, runCases, seed, str } from "./harness.mjs";
 
 setLogLevel("silent"); // denied writes are expected; the SDK would log each one
 
-const PROJECT = process.env.GOOGLE_CLOUD_PROJECT || "demo-storyrec";
-const [HOST, PORT] = (process.env.FIRESTORE_EMULATOR_HOST || "127.0.0.1:8080").split(":");
-const apps = [];
-
-function client(uid) {
-  const app = initializeApp({ projectId: PROJECT, apiKey: "fake-api-key" }, `app-${uid ?? "anon"}-${apps.length}`);
-  const db = getFirestore(app);
-  const options = uid ? { mockUserToken: { user_id: uid, sub: uid } } : {};
-  connectFirestoreEmulator(db, HOST, Number(PORT), options);
-  apps.push(db);
-  return db;
-}
-
-// Seed with rules bypassed: the emulator treats "Bearer owner" as an admin.
-async function seed(path, fields) {
-  const url = `http://${HOST}:${PORT}/v1/projects/${PROJECT}/databases/(default)/documents/${path}`;
-  const res = await fetch(url, {
-    method: "PATCH",
-    headers: { Authorization: "Bearer owner", "Content-Type": "application/json" },
-    body: JSON.stringify({ fields }),
-  });
-  if (!res.ok) throw new Error(`seed ${path}: ${res.status} ${await res.text()}`);
-}
-
-const str = (v) => ({ stringValue: v });
 const anon = client(null);
 const alice = client("alice");
 const bob = client("bob");
@@ -132,24 +107,7 @@ async function main() {
   await seed("ml_users/alice", { USER_ID: str("alice") });
   await seed("ml_state/export", { watermark: str("x") });
 
-  let failed = 0;
-  for (const [expected, name, run] of cases) {
-    let actual;
-    let detail = "";
-    try {
-      await run();
-      actual = "allow";
-    } catch (err) {
-      actual = err?.code === "permission-denied" ? "deny" : "error";
-      detail = `${err?.code ?? ""} ${err?.message ?? err}`;
-    }
-    const ok = actual === expected;
-    if (!ok) failed += 1;
-    console.log(`${ok ? "ok  " : "FAIL"} ${expected.padEnd(5)} ${name}${ok ? "" : ` (got ${actual}) ${detail}`}`);
-  }
-  console.log(`${cases.length - failed}/${cases.length} rules cases passed`);
-  await Promise.all(apps.map((db) => terminate(db)));
-  process.exit(failed ? 1 : 0);
+  await finish(await runCases(cases), cases.length, "rules cases");
 }
 
 main().catch((err) => {
