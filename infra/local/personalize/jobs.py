@@ -5,8 +5,9 @@ from __future__ import annotations
 import json
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
+from contextlib import contextmanager
 from typing import Any
 
 import pandas as pd
@@ -109,14 +110,18 @@ class Worker:
         version = store.update("solutionVersions", version_arn, status="CREATE IN_PROGRESS")
         started = time.monotonic()
         try:
-            interactions, items = self._training_data(version["datasetGroupArn"])
+            with phase("training data", version_arn):
+                interactions, items = self._training_data(version["datasetGroupArn"])
             config = config_from_solution(version)
-            metrics = evaluate(interactions, lambda df: train(df, items, config), seed=METRICS_SEED)
-            model = train(interactions, items, config)
+            with phase("metrics", version_arn):
+                metrics = evaluate(interactions, lambda df: train(df, items, config), seed=METRICS_SEED)
+            with phase("final model", version_arn):
+                model = train(interactions, items, config)
         except (TrainingFailed, HpoConfigError) as exc:
             store.update("solutionVersions", version_arn, status="CREATE FAILED", failureReason=str(exc))
             return
-        store.set_model(version_arn, model)
+        with phase("persist model", version_arn):
+            store.set_model(version_arn, model)
         hours = (time.monotonic() - started) / 3600
         tuned = {}
         if model.tuned_params:
@@ -158,6 +163,22 @@ class Worker:
             store.update("batchInferenceJobs", job_arn, status="CREATE FAILED", failureReason=str(exc))
             return
         store.update("batchInferenceJobs", job_arn, status="ACTIVE")
+
+
+@contextmanager
+def phase(name: str, version_arn: str) -> Iterator[None]:
+    """Log how long one step of a solution version took (wall and this process's CPU seconds)."""
+    wall, cpu = time.perf_counter(), time.process_time()
+    yield
+    log.info(
+        "training phase",
+        extra={
+            "version": version_arn,
+            "phase": name,
+            "wall_s": round(time.perf_counter() - wall, 2),
+            "cpu_s": round(time.process_time() - cpu, 2),
+        },
+    )
 
 
 def _hyperparameter_text(value: float) -> str:
