@@ -125,7 +125,14 @@ class Prepared:
 
 def select_events(interactions: pd.DataFrame, config: TrainingConfig) -> pd.DataFrame:
     """Keep the events the solution trains on and attach a per-event weight column ``_w``."""
-    df = interactions
+    keep, weights = _selection(interactions, config)
+    out = interactions.loc[keep].copy()
+    out["_w"] = weights[keep]
+    return out
+
+
+def _selection(df: pd.DataFrame, config: TrainingConfig) -> tuple[np.ndarray, np.ndarray]:
+    """Which rows the solution trains on, and each row's event weight."""
     etype = df["EVENT_TYPE"] if "EVENT_TYPE" in df else pd.Series("", index=df.index)
     value = df["EVENT_VALUE"] if "EVENT_VALUE" in df else pd.Series(np.nan, index=df.index)
     keep = np.ones(len(df), dtype=bool)
@@ -142,22 +149,48 @@ def select_events(interactions: pd.DataFrame, config: TrainingConfig) -> pd.Data
                 match &= ~(value < rule.threshold).to_numpy()
             weights[match] = rule.weight
         keep &= weights > 0
-    out = df.loc[keep].copy()
-    out["_w"] = weights[keep]
-    return out
+    return keep, weights
+
+
+ID_COLUMNS = ("USER_ID", "ITEM_ID", "EVENT_TYPE")
+
+
+def encode_ids(interactions: pd.DataFrame) -> pd.DataFrame:
+    """The same rows with the ID and event-type columns dictionary-encoded once (``id_codes``).
+
+    Training splits, groups and encodes the interactions several times (metrics split, validation
+    split, each fit); on categorical columns each of those works on integer codes instead of hashing
+    millions of strings again.
+    """
+    columns = {c: id_codes(interactions[c]) for c in ID_COLUMNS if c in interactions}
+    return interactions.assign(**columns) if columns else interactions
+
+
+def id_codes(column: pd.Series) -> pd.Categorical:
+    """A column's values as strings, dictionary-encoded with sorted categories (as ``pd.Categorical``
+    of the strings would be); an already encoded column is reused, its unused categories dropped."""
+    values = column.array
+    if isinstance(values, pd.Categorical) and pd.api.types.infer_dtype(values.categories) == "string":
+        if not values.categories.is_monotonic_increasing:
+            values = values.set_categories(values.categories.sort_values())
+        return values.remove_unused_categories()
+    return pd.Categorical(column.astype(str))
 
 
 def prepare(interactions: pd.DataFrame, items: pd.DataFrame | None, config: TrainingConfig) -> Prepared:
-    """Encode IDs; the item universe is interacted items plus the items dataset."""
-    df = select_events(interactions, config)
-    user_cat = pd.Categorical(df["USER_ID"].astype(str))
-    item_values = df["ITEM_ID"].astype(str)
-    known_items = pd.Index(item_values.unique())
+    """Encode IDs; the item universe is interacted items (in order of first appearance) plus the items dataset."""
+    keep, weights = _selection(interactions, config)
+    df = interactions if keep.all() else interactions.loc[keep]
+    user_cat = id_codes(df["USER_ID"])
+    item_cat = id_codes(df["ITEM_ID"])
+    first_seen = pd.unique(item_cat.codes)
+    known_items = pd.Index(item_cat.categories[first_seen])
     if items is not None and len(items):
         known_items = known_items.union(pd.Index(items["ITEM_ID"].astype(str).unique()), sort=False)
-    item_cat = pd.Categorical(item_values, categories=known_items)
-    etype = df["EVENT_TYPE"].astype(str) if "EVENT_TYPE" in df else pd.Series("", index=df.index)
-    event_cat = pd.Categorical(etype)
+    position = np.zeros(len(item_cat.categories), dtype=np.int32)
+    position[first_seen] = np.arange(len(first_seen), dtype=np.int32)
+    etype = df["EVENT_TYPE"] if "EVENT_TYPE" in df else pd.Series("", index=df.index)
+    event_cat = id_codes(etype)
     meta = None
     if items is not None and len(items):
         meta = items.drop_duplicates("ITEM_ID", keep="last").set_index("ITEM_ID").reindex(known_items)
@@ -165,9 +198,9 @@ def prepare(interactions: pd.DataFrame, items: pd.DataFrame | None, config: Trai
         user_ids=np.asarray(user_cat.categories, dtype=object),
         item_ids=np.asarray(known_items, dtype=object),
         users=user_cat.codes.astype(np.int32),
-        items=item_cat.codes.astype(np.int32),
+        items=position[item_cat.codes],
         ts=df["TIMESTAMP"].to_numpy(dtype=np.int64),
-        weights=df["_w"].to_numpy(dtype=np.float32),
+        weights=weights[keep],
         event_codes=event_cat.codes.astype(np.int16),
         event_types=[str(c) for c in event_cat.categories],
         item_meta=meta,

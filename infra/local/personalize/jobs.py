@@ -14,7 +14,7 @@ import pandas as pd
 
 from infra.local.personalize import filters as filter_expr
 from infra.local.personalize import schema as schemas
-from infra.local.personalize.data import config_from_solution, top_n
+from infra.local.personalize.data import config_from_solution, encode_ids, top_n
 from infra.local.personalize.errors import PersonalizeError
 from infra.local.personalize.metrics import evaluate
 from infra.local.personalize.recipes import Model
@@ -138,6 +138,7 @@ class Worker:
         interactions = frames.get("Interactions")
         if interactions is None or not len(interactions):
             raise TrainingFailed("The dataset group has no interactions data.")
+        interactions = encode_ids(interactions)
         check_minimums(interactions)
         return interactions, frames.get("Items")
 
@@ -192,7 +193,7 @@ def check_minimums(interactions: pd.DataFrame) -> None:
         raise TrainingFailed(
             f"Insufficient data: {len(interactions)} interactions; at least {MIN_INTERACTIONS} are required."
         )
-    per_user = interactions.groupby("USER_ID").size()
+    per_user = interactions.groupby("USER_ID", observed=True).size()
     active = int((per_user >= 2).sum())
     if active < MIN_USERS:
         raise TrainingFailed(
