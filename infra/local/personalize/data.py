@@ -21,6 +21,8 @@ RECIPE_PREFIX = "arn:aws:personalize:::recipe/"
 DEFAULT_RECIPE = "aws-user-personalization"
 DAY = 86_400.0
 HISTORY_PER_USER = 200
+# ALS sweeps over all rows when a fit starts from the factors of a fit on nearly the same rows.
+WARM_ALS_ITERATIONS = 2
 
 # Model settings; each can be set through algorithmHyperParameters. The blend_* weights are chosen on
 # a validation split at training time unless the solution sets them (see tuning.py).
@@ -264,7 +266,10 @@ def freshness(data: Prepared, now: float, half_life_days: float) -> np.ndarray |
     return fresh
 
 
-def fit_als(matrix: sp.csr_matrix, config: TrainingConfig) -> tuple[np.ndarray, np.ndarray]:
+def fit_als(
+    matrix: sp.csr_matrix, config: TrainingConfig, start: tuple[np.ndarray, np.ndarray] | None = None
+) -> tuple[np.ndarray, np.ndarray]:
+    """ALS factors (implicit); from ``start`` (user, item factors) it runs ``WARM_ALS_ITERATIONS`` sweeps."""
     from implicit.cpu.als import AlternatingLeastSquares
 
     p = config.param
@@ -273,12 +278,23 @@ def fit_als(matrix: sp.csr_matrix, config: TrainingConfig) -> tuple[np.ndarray, 
             factors=int(p("hidden_dimension")),
             regularization=p("als_regularization"),
             alpha=p("als_alpha"),
-            iterations=int(p("als_iterations")),
+            iterations=int(p("als_iterations")) if start is None else WARM_ALS_ITERATIONS,
             random_state=int(p("seed")),
             calculate_training_loss=False,
         )
+        if start is not None:
+            model.user_factors, model.item_factors = (np.ascontiguousarray(f, dtype=np.float32) for f in start)
         model.fit(matrix, show_progress=False)
     return np.asarray(model.user_factors), np.asarray(model.item_factors)
+
+
+def aligned(factors: np.ndarray, ids: np.ndarray, new_ids: np.ndarray) -> np.ndarray:
+    """Rows of ``factors`` (one per ``ids``) reordered for ``new_ids``; IDs it has no row for get zeros."""
+    out = np.zeros((len(new_ids), factors.shape[1]), dtype=np.float32)
+    where = pd.Index(ids).get_indexer(pd.Index(new_ids))
+    found = where >= 0
+    out[found] = factors[where[found]]
+    return out
 
 
 def fit_neighbours(matrix: sp.csr_matrix, config: TrainingConfig) -> sp.csr_matrix:

@@ -6,7 +6,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from infra.local.personalize.data import EventRule, Prepared, TrainingConfig, encode_ids, prepare
+from infra.local.personalize import training
+from infra.local.personalize.data import EventRule, Prepared, TrainingConfig, aligned, encode_ids, prepare
 from infra.local.personalize.metrics import split_holdout
 
 pytestmark = pytest.mark.unit
@@ -56,3 +57,22 @@ def test_encoded_ids_split_like_strings() -> None:
     assert plain.truth == encoded.truth and plain.truth
     as_text = {c: str for c in ("USER_ID", "ITEM_ID", "EVENT_TYPE")}
     pd.testing.assert_frame_equal(plain.train, encoded.train.astype(as_text))
+
+
+def test_aligned_factors_follow_ids() -> None:
+    factors = np.array([[1.0, 1.0], [2.0, 2.0], [3.0, 3.0]], dtype=np.float32)
+    out = aligned(factors, np.array(["a", "b", "c"], dtype=object), np.array(["c", "new", "a"], dtype=object))
+    assert out.tolist() == [[3.0, 3.0], [0.0, 0.0], [1.0, 1.0]]
+
+
+def test_final_fit_starts_from_the_validation_model_only_when_it_saw_nearly_every_row(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    df = interactions(6000)
+    config = TrainingConfig(recipe="aws-user-personalization", params={"als_iterations": 3})
+    assert training.choose(df, None, config).warm_start is None  # 25% of users' newest rows held out
+    monkeypatch.setattr(training, "MAX_VALIDATION_USERS", 2)
+    choice = training.choose(df, None, config)
+    assert choice.warm_start is not None and choice.warm_start.user_factors is not None
+    model = training.train(df, None, config)
+    assert model.user_factors is not None and np.isfinite(model.user_factors).all()
