@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from infra.local.personalize import training
+from infra.local.personalize import jobs, metrics, training
 from infra.local.personalize.data import EventRule, Prepared, TrainingConfig, aligned, encode_ids, prepare
 from infra.local.personalize.metrics import split_holdout
 
@@ -76,3 +76,25 @@ def test_final_fit_starts_from_the_validation_model_only_when_it_saw_nearly_ever
     assert choice.warm_start is not None and choice.warm_start.user_factors is not None
     model = training.train(df, None, config)
     assert model.user_factors is not None and np.isfinite(model.user_factors).all()
+
+
+def test_final_model_reuses_the_evaluated_blend_on_large_data(monkeypatch: pytest.MonkeyPatch) -> None:
+    df = interactions(6000)
+    config = TrainingConfig(recipe="aws-user-personalization", params={"als_iterations": 3})
+    trainings: list[int] = []
+    real_train = jobs.train
+    monkeypatch.setattr(jobs, "train", lambda d, *a: trainings.append(len(d)) or real_train(d, *a))
+    small = jobs.Evaluated(None, config)
+    metrics.evaluate(df, small.train, seed=1)
+    small.final_model(df)
+    assert trainings == [trainings[0], len(df)]  # small data: the final model is trained anew
+    monkeypatch.setattr(jobs, "REUSE_MIN_ROWS", 0)
+    monkeypatch.setattr(jobs, "WARM_START_MAX_HELD_OUT", 0.02)  # this small split holds out 1.2% of the rows
+    trainings.clear()
+    large = jobs.Evaluated(None, config)
+    metrics.evaluate(df, large.train, seed=1)
+    assert large.model is not None
+    final = large.final_model(df)
+    assert trainings == [trainings[0]] and len(df) - trainings[0] < 0.02 * len(df)
+    assert final.weights == large.model.weights and final.tuned_params == large.model.tuned_params
+    assert final.user_factors is not None and len(final.user_ids) >= len(large.model.user_ids)
