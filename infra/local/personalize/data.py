@@ -116,9 +116,17 @@ class Prepared:
     event_types: list[str]
     item_meta: pd.DataFrame | None
 
+    _order: np.ndarray | None = field(default=None, repr=False)
+
     @property
     def n_users(self) -> int:
         return len(self.user_ids)
+
+    def by_user_time(self) -> np.ndarray:
+        """Row indices sorted by user, then time (ties keep row order); computed once."""
+        if self._order is None:
+            self._order = user_time_order(self.users, self.ts)
+        return self._order
 
     @property
     def n_items(self) -> int:
@@ -209,6 +217,17 @@ def prepare(interactions: pd.DataFrame, items: pd.DataFrame | None, config: Trai
     )
 
 
+def user_time_order(users: np.ndarray, ts: np.ndarray) -> np.ndarray:
+    """``np.lexsort((ts, users))``, as one stable sort of a combined int64 key when it fits (2-3x faster)."""
+    if not len(ts):
+        return np.zeros(0, dtype=np.int64)
+    low = int(ts.min())
+    span = int(ts.max()) - low + 1
+    if (int(users.max()) + 1) * span >= 2**62:
+        return np.lexsort((ts, users))
+    return np.argsort(users.astype(np.int64) * span + (ts - low), kind="stable")
+
+
 @dataclass
 class History:
     """Each user's most recent interactions, newest last (CSR layout)."""
@@ -225,7 +244,7 @@ class History:
 
 def build_history(data: Prepared, keep: int = HISTORY_PER_USER) -> History:
     """Sort by (user, time) and keep the last ``keep`` events of each user."""
-    order = np.lexsort((data.ts, data.users))
+    order = data.by_user_time()
     users = data.users[order]
     counts = np.bincount(users, minlength=data.n_users)
     ends = np.cumsum(counts)
@@ -318,7 +337,7 @@ def fit_transitions(data: Prepared, backward: float = 0.0) -> sp.csr_matrix:
     ``backward`` adds b -> a with that weight (sims wants both directions; the sequence part of
     user-personalization wants what comes *next*).
     """
-    order = np.lexsort((data.ts, data.users))
+    order = data.by_user_time()
     u, i, t = data.users[order], data.items[order], data.ts[order]
     nxt = (u[1:] == u[:-1]) & (i[1:] != i[:-1]) & (t[1:] - t[:-1] < DAY)
     a, b = i[:-1][nxt], i[1:][nxt]

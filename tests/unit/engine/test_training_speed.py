@@ -7,7 +7,15 @@ import pandas as pd
 import pytest
 
 from infra.local.personalize import jobs, metrics, training
-from infra.local.personalize.data import EventRule, Prepared, TrainingConfig, aligned, encode_ids, prepare
+from infra.local.personalize.data import (
+    EventRule,
+    Prepared,
+    TrainingConfig,
+    aligned,
+    encode_ids,
+    prepare,
+    user_time_order,
+)
 from infra.local.personalize.metrics import split_holdout
 
 pytestmark = pytest.mark.unit
@@ -98,3 +106,15 @@ def test_final_model_reuses_the_evaluated_blend_on_large_data(monkeypatch: pytes
     assert trainings == [trainings[0]] and len(df) - trainings[0] < 0.02 * len(df)
     assert final.weights == large.model.weights and final.tuned_params == large.model.tuned_params
     assert final.user_factors is not None and len(final.user_ids) >= len(large.model.user_ids)
+
+
+def test_user_time_order_is_lexsort() -> None:
+    rng = np.random.default_rng(0)
+    users = rng.integers(0, 50, 2000).astype(np.int32)
+    ts = rng.integers(-5, 40, 2000)  # many ties: the order among them must be the rows' order
+    assert np.array_equal(user_time_order(users, ts), np.lexsort((ts, users)))
+    huge = np.array([0, 2**40, 5, 2**40 - 1], dtype=np.int64)  # a key that would overflow: lexsort itself
+    assert np.array_equal(
+        user_time_order(np.array([5_000_000, 1, 5_000_000, 1]), huge), np.lexsort((huge, [5_000_000, 1, 5_000_000, 1]))
+    )
+    assert len(user_time_order(np.zeros(0, np.int32), np.zeros(0, np.int64))) == 0
