@@ -183,7 +183,15 @@ def id_codes(column: pd.Series) -> pd.Categorical:
     if isinstance(values, pd.Categorical) and pd.api.types.infer_dtype(values.categories) == "string":
         if not values.categories.is_monotonic_increasing:
             values = values.set_categories(values.categories.sort_values())
-        return values.remove_unused_categories()
+        codes = values.codes
+        if len(codes) and codes.min() < 0:  # missing values: pandas' own (slower) path
+            return values.remove_unused_categories()
+        used = np.bincount(codes, minlength=len(values.categories)) > 0
+        if used.all():
+            return values
+        # remove_unused_categories sorts the codes (np.unique): a bincount and a lookup are linear
+        new_codes = (np.cumsum(used) - 1).astype(codes.dtype)[codes]
+        return pd.Categorical.from_codes(new_codes, values.categories[used], validate=False)
     return pd.Categorical(column.astype(str))
 
 
