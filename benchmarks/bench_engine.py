@@ -357,7 +357,7 @@ def bench_scale(n_events: int, n_users: int, n_items: int, profile: str | None) 
         if profiler:
             profiler.enable()
         arn = api.dispatch("CreateSolutionVersion", {"solutionArn": solution["solutionArn"]})["solutionVersionArn"]
-        if profiler:
+        if profiler and profile:
             profiler.disable()
             profiler.dump_stats(profile)
         wall, cpu = time.perf_counter() - start, _cpu_s() - cpu

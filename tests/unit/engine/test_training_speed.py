@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -17,6 +19,7 @@ from infra.local.personalize.data import (
     user_time_order,
 )
 from infra.local.personalize.metrics import split_holdout
+from infra.local.personalize.recipes import Model
 
 pytestmark = pytest.mark.unit
 
@@ -90,8 +93,13 @@ def test_final_model_reuses_the_evaluated_blend_on_large_data(monkeypatch: pytes
     df = interactions(6000)
     config = TrainingConfig(recipe="aws-user-personalization", params={"als_iterations": 3})
     trainings: list[int] = []
-    real_train = jobs.train
-    monkeypatch.setattr(jobs, "train", lambda d, *a: trainings.append(len(d)) or real_train(d, *a))
+    real_train = training.train
+
+    def counted_train(d: pd.DataFrame, *rest: Any) -> Model:
+        trainings.append(len(d))
+        return real_train(d, *rest)
+
+    monkeypatch.setattr(jobs, "train", counted_train)
     small = jobs.Evaluated(None, config)
     metrics.evaluate(df, small.train, seed=1)
     small.final_model(df)
@@ -114,7 +122,6 @@ def test_user_time_order_is_lexsort() -> None:
     ts = rng.integers(-5, 40, 2000)  # many ties: the order among them must be the rows' order
     assert np.array_equal(user_time_order(users, ts), np.lexsort((ts, users)))
     huge = np.array([0, 2**40, 5, 2**40 - 1], dtype=np.int64)  # a key that would overflow: lexsort itself
-    assert np.array_equal(
-        user_time_order(np.array([5_000_000, 1, 5_000_000, 1]), huge), np.lexsort((huge, [5_000_000, 1, 5_000_000, 1]))
-    )
+    many = np.array([5_000_000, 1, 5_000_000, 1])
+    assert np.array_equal(user_time_order(many, huge), np.lexsort((huge, many)))
     assert len(user_time_order(np.zeros(0, np.int32), np.zeros(0, np.int64))) == 0
