@@ -8,8 +8,9 @@ Subcommands (run from the repo root):
            from one event loop, raw HTTP/1.1) and ``threads`` (N threads with http.client; on 2 cores their
            own GIL contention shows up in the figures). ``--rates 0`` is closed loop (each client sends
            its next request as soon as it has an answer); a rate paces the clients to that total.
-  scale    Training on generated interactions (default 10M events, 1M users, 100k items): time and
-           peak RSS of the training process.
+  scale    CreateSolutionVersion on generated interactions (default 10M events, 1M users, 100k items),
+           through the control plane and the worker's run_training: wall and CPU time, peak RSS, the
+           engine's per-phase log lines.
 """
 
 from __future__ import annotations
@@ -295,38 +296,82 @@ def _cpu_s() -> float:
     return usage.ru_utime + usage.ru_stime
 
 
-def bench_scale(n_events: int, n_users: int, n_items: int, with_metrics: bool) -> None:
-    """Each step's wall and CPU seconds are printed as soon as it ends (CPU time is what a loaded,
-    shared machine distorts least)."""
-    from infra.local.personalize.metrics import evaluate
+def import_shaped(df: pd.DataFrame) -> pd.DataFrame:
+    """The frame a dataset import leaves in the store: string columns (``schema.read_csv``), int64 times."""
+    return pd.DataFrame({c: df[c].astype("str") if c != "TIMESTAMP" else df[c] for c in df.columns})
 
-    def step(name: str, started: float, cpu: float) -> float:
-        wall = time.perf_counter() - started
-        print(f"step={name} wall_s={wall:.1f} cpu_s={_cpu_s() - cpu:.1f}", flush=True)
-        return wall
 
+def bench_scale(n_events: int, n_users: int, n_items: int, profile: str | None) -> None:
+    """CreateSolutionVersion of aws-user-personalization on generated interactions, as the engine runs it:
+    the control plane's call, then the worker's ``run_training`` (data minimums, GetSolutionMetrics'
+    evaluation with its blend search, the final model with its blend search, the model persisted).
+    The interactions are put in the store as an import leaves them (the S3/CSV import is not timed).
+    """
+    import cProfile
+    import logging
+
+    from threadpoolctl import threadpool_limits
+
+    from infra.local.personalize.__main__ import JsonFormatter
+    from infra.local.personalize.jobs import Worker
+    from infra.local.personalize.service import ControlPlane
+    from infra.local.personalize.store import Store
+
+    class InlineWorker(Worker):
+        """The engine's worker, running each job at once on this thread (so cProfile sees it)."""
+
+        def submit(self, fn: Any, *args: Any) -> Any:
+            self._guard(fn, *args)
+
+    handler = logging.StreamHandler(sys.stdout)
+    handler.setFormatter(JsonFormatter())
+    logging.basicConfig(level=logging.INFO, handlers=[handler])
+    threadpool_limits(1, "blas")  # as ``python -m infra.local.personalize`` runs
     start, cpu = time.perf_counter(), _cpu_s()
-    df = generate(n_events, n_users, n_items)
-    generated = step("generate", start, cpu)
-    config = TrainingConfig(recipe="aws-user-personalization")
-    start, cpu = time.perf_counter(), _cpu_s()
-    metrics = evaluate(df, lambda d: train(d, None, config), seed=42) if with_metrics else {}
-    evaluated = step("metrics", start, cpu)
-    start, cpu = time.perf_counter(), _cpu_s()
-    model = train(df, None, config)
-    trained = step("final_train", start, cpu)
-    start = time.perf_counter()
-    for user in ("u1", "u2", "u3"):
-        model.score_user(user)
-    score_ms = (time.perf_counter() - start) / 3 * 1000
-    peak_gb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024**2
-    ndcg = metrics.get("normalized_discounted_cumulative_gain_at_10", float("nan"))
-    print(
-        f"scale events={n_events} users={n_users} items={n_items} generate_s={generated:.1f} "
-        f"metrics_s={evaluated:.1f} train_s={trained:.1f} total_s={evaluated + trained:.1f} "
-        f"peak_rss_gb={peak_gb:.2f} score_user_ms={score_ms:.1f} ndcg10={ndcg:.4f} "
-        f"tuned={model.tuned_params}"
-    )
+    df = import_shaped(generate(n_events, n_users, n_items))
+    print(f"step=generate wall_s={time.perf_counter() - start:.1f} cpu_s={_cpu_s() - cpu:.1f}", flush=True)
+    with tempfile.TemporaryDirectory() as state:
+        store = Store(state)
+        api = ControlPlane(store, InlineWorker(store))
+        schema = {
+            "type": "record",
+            "name": "Interactions",
+            "fields": [
+                {"name": "USER_ID", "type": "string"},
+                {"name": "ITEM_ID", "type": "string"},
+                {"name": "TIMESTAMP", "type": "long"},
+                {"name": "EVENT_TYPE", "type": "string"},
+            ],
+        }
+        schema_arn = api.dispatch("CreateSchema", {"name": "scale", "schema": json.dumps(schema)})["schemaArn"]
+        group = api.dispatch("CreateDatasetGroup", {"name": "scale"})["datasetGroupArn"]
+        dataset = api.dispatch(
+            "CreateDataset",
+            {"name": "scale", "schemaArn": schema_arn, "datasetGroupArn": group, "datasetType": "Interactions"},
+        )["datasetArn"]
+        store.set_frame(dataset, df)
+        del df
+        solution = api.dispatch("CreateSolution", {"name": "scale", "datasetGroupArn": group, "recipeArn": RECIPE})
+        profiler = cProfile.Profile() if profile else None
+        start, cpu = time.perf_counter(), _cpu_s()
+        if profiler:
+            profiler.enable()
+        arn = api.dispatch("CreateSolutionVersion", {"solutionArn": solution["solutionArn"]})["solutionVersionArn"]
+        if profiler and profile:
+            profiler.disable()
+            profiler.dump_stats(profile)
+        wall, cpu = time.perf_counter() - start, _cpu_s() - cpu
+        version = store.get("solutionVersions", arn)
+        peak_gb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024**2
+        metrics = version.get("_metrics", {})
+        ndcg = metrics.get("normalized_discounted_cumulative_gain_at_10", float("nan"))
+        tuned = (version.get("tunedHPOParams") or {}).get("algorithmHyperParameters")
+        print(
+            f"scale events={n_events} users={n_users} items={n_items} status={version['status']} "
+            f"solution_version_s={wall:.1f} cpu_s={cpu:.1f} peak_rss_gb={peak_gb:.2f} ndcg10={ndcg:.4f} "
+            f"load1={os.getloadavg()[0]:.1f} tuned={tuned}",
+            flush=True,
+        )
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -347,7 +392,7 @@ def main(argv: list[str] | None = None) -> int:
     s.add_argument("--events", type=int, default=10_000_000)
     s.add_argument("--users", type=int, default=1_000_000)
     s.add_argument("--items", type=int, default=100_000)
-    s.add_argument("--no-metrics", action="store_true")
+    s.add_argument("--profile", help="write a cProfile of the solution version to this file")
     args = parser.parse_args(argv)
     if args.cmd == "train":
         bench_train(args.repeats)
@@ -355,7 +400,7 @@ def main(argv: list[str] | None = None) -> int:
         rates = [float(r) for r in args.rates.split(",")]
         bench_latency(args.clients, args.requests, rates, args.client.split(","))
     else:
-        bench_scale(args.events, args.users, args.items, not args.no_metrics)
+        bench_scale(args.events, args.users, args.items, args.profile)
     return 0
 
 

@@ -25,6 +25,7 @@ from infra.local.personalize.data import (
     DAY,
     History,
     TrainingConfig,
+    aligned,
     build_history,
     fit_als,
     fit_neighbours,
@@ -280,8 +281,13 @@ def fit(
     items: pd.DataFrame | None,
     config: TrainingConfig,
     weights: dict[str, float] | None = None,
+    warm_start: Model | None = None,
 ) -> Model:
-    """Fit ``config.recipe``'s parts; the blend uses ``weights`` (default: the config's blend_* values)."""
+    """Fit ``config.recipe``'s parts; the blend uses ``weights`` (default: the config's blend_* values).
+
+    ``warm_start``: a model fitted with the same settings on nearly the same rows; ALS starts from its
+    factors (matched by ID) and runs a few sweeps instead of a fit from scratch.
+    """
     spec = recipe(config.recipe)
     data = prepare(interactions, items, config)
     p = config.param
@@ -310,5 +316,11 @@ def fit(
     if "transitions" in spec.parts:
         model.transitions = fit_transitions(data, spec.backward_transitions)
     if "als" in spec.parts:
-        model.user_factors, model.item_factors = fit_als(matrix, config)
+        start = None
+        if warm_start is not None and warm_start.user_factors is not None and warm_start.item_factors is not None:
+            start = (
+                aligned(warm_start.user_factors, warm_start.user_ids, model.user_ids),
+                aligned(warm_start.item_factors, warm_start.item_ids, model.item_ids),
+            )
+        model.user_factors, model.item_factors = fit_als(matrix, config, start)
     return model

@@ -38,6 +38,11 @@ MAX_EVALUATIONS = 120
 # How fast "recent popularity" forgets, tried on validation (news: days; films: months).
 TRENDING_HALF_LIVES = (7.0, 30.0, 120.0)
 HALF_LIFE = "popularity_half_life_days"
+# When the validation split held out at most this share of the rows (large data: at most
+# MAX_VALIDATION_USERS users' newest interactions), the final model's ALS starts from the validation
+# model's factors and runs a few sweeps over all rows instead of a second fit from scratch: the two
+# fits would differ by the effect of under 1% of the rows.
+WARM_START_MAX_HELD_OUT = 0.01
 # Among blends within this fraction of the best objective (and no worse than any simple model), the
 # one with the best objective + COVERAGE_WEIGHT * coverage wins: coverage is a reported metric too,
 # and a blend that shows everyone the same popular items is a poor stand-in for a personal one.
@@ -80,7 +85,7 @@ def train(interactions: pd.DataFrame, items: pd.DataFrame | None, config: Traini
     if not spec.tuned:
         return fit(interactions, items, config)
     choice = choose(interactions, items, config)
-    model = fit(interactions, items, choice.config, choice.weights)
+    model = fit(interactions, items, choice.config, choice.weights, choice.warm_start)
     model.tuned_params = choice.reported
     return model
 
@@ -95,6 +100,7 @@ class Choice:
     score: float | None = None
     simple_scores: dict[str, float] = field(default_factory=dict)
     reported: dict[str, float] = field(default_factory=dict)
+    warm_start: Model | None = None  # the validation model, when the final fit may start from it
 
 
 def choose(interactions: pd.DataFrame, items: pd.DataFrame | None, config: TrainingConfig) -> Choice:
@@ -108,6 +114,7 @@ def choose(interactions: pd.DataFrame, items: pd.DataFrame | None, config: Train
     if not split.truth or (len(fixed) == len(COMPONENTS) and not plan.trials):
         return Choice(config, defaults, plan.objective)
     best: Choice | None = None
+    warm = len(interactions) - len(split.train) <= WARM_START_MAX_HELD_OUT * len(interactions)
     for trial_config in plan.configs(config):
         model = fit(split.train, items, trial_config, defaults)
         half_lives = [trial_config.param(HALF_LIFE)]
@@ -123,6 +130,7 @@ def choose(interactions: pd.DataFrame, items: pd.DataFrame | None, config: Train
             if best is None or search.better(score, best.score):
                 chosen = replace(trial_config, params={**trial_config.params, HALF_LIFE: half_life})
                 best = Choice(chosen, weights, plan.objective, score, search.simple_scores)
+                best.warm_start = model if warm else None
     assert best is not None
     best.reported = {BLEND_PREFIX + c: v for c, v in best.weights.items()}
     best.reported[HALF_LIFE] = best.config.param(HALF_LIFE)
