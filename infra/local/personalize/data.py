@@ -31,6 +31,8 @@ DEFAULTS: dict[str, float] = {
     "als_alpha": 10.0,
     "neighbours": 100,
     "recent_items": 10,
+    "recent_rank_decay": 0.5,
+    "sequence_window": 1,
     "recency_half_life_days": 30.0,
     "session_half_life_hours": 6.0,
     "popularity_half_life_days": 7.0,
@@ -263,21 +265,27 @@ def fit_neighbours(matrix: sp.csr_matrix, config: TrainingConfig) -> sp.csr_matr
     return row_normalise(sim)
 
 
-def fit_transitions(data: Prepared, backward: float = 0.0) -> sp.csr_matrix:
+def fit_transitions(data: Prepared, backward: float = 0.0, window: int = 1) -> sp.csr_matrix:
     """Item a followed by a different item b by the same user within a day: counts, row-normalised.
 
-    ``backward`` adds b -> a with that weight (sims wants both directions; the sequence part of
-    user-personalization wants what comes *next*).
+    With ``window`` > 1, b may come up to ``window`` steps after a, weighted 1/steps (sequential
+    rules: an item two steps later still says something about what follows a). ``backward`` adds
+    b -> a with that weight (sims wants both directions; the sequence part of user-personalization
+    wants what comes *next*). One pass per step: O(window x interactions).
     """
     order = np.lexsort((data.ts, data.users))
     u, i, t = data.users[order], data.items[order], data.ts[order]
-    nxt = (u[1:] == u[:-1]) & (i[1:] != i[:-1]) & (t[1:] - t[:-1] < DAY)
-    a, b = i[:-1][nxt], i[1:][nxt]
-    ones = np.ones(len(a), dtype=np.float32)
+    sources, targets, weights = [], [], []
+    for step in range(1, max(int(window), 1) + 1):
+        nxt = (u[step:] == u[:-step]) & (i[step:] != i[:-step]) & (t[step:] - t[:-step] < DAY)
+        sources.append(i[:-step][nxt])
+        targets.append(i[step:][nxt])
+        weights.append(np.full(int(nxt.sum()), 1.0 / step, dtype=np.float32))
+    a, b, w = np.concatenate(sources), np.concatenate(targets), np.concatenate(weights)
     n = data.n_items
-    mat = sp.csr_matrix((ones, (a, b)), shape=(n, n))
+    mat = sp.csr_matrix((w, (a, b)), shape=(n, n))
     if backward:
-        mat = mat + sp.csr_matrix((backward * ones, (b, a)), shape=(n, n))
+        mat = mat + sp.csr_matrix((backward * w, (b, a)), shape=(n, n))
     mat.sum_duplicates()
     return row_normalise(mat.tocsr())
 

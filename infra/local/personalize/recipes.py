@@ -155,8 +155,8 @@ class Model:
             return np.bincount(hist_items, weights=weights, minlength=self.n_items).astype(np.float32)
         n = int(p("recent_items"))
         items, ts = hist_items[-n:], hist_ts[-n:]
-        by_rank = 0.5 ** np.arange(len(items), dtype=np.float32)[::-1]
-        if name == "sequence":  # what followed the user's last items, the very last counting most
+        by_rank = p("recent_rank_decay") ** np.arange(len(items), dtype=np.float32)[::-1]
+        if name == "sequence":  # what followed the user's last items, the newest counting most
             if self.transitions is None:
                 return None
             return gather_rows(self.transitions, items, by_rank, self.n_items)
@@ -308,7 +308,7 @@ def fit(
     if "neighbours" in spec.parts:
         model.neighbours = fit_neighbours(matrix, config)
     if "transitions" in spec.parts:
-        model.transitions = fit_transitions(data, spec.backward_transitions)
+        model.transitions = fit_transitions(data, spec.backward_transitions, int(p("sequence_window")))
     if "als" in spec.parts:
         model.user_factors, model.item_factors = fit_als(matrix, config)
     return model

@@ -24,7 +24,14 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from infra.local.personalize.data import BLEND_PREFIX, DEFAULTS, TrainingConfig, popularity, prepare
+from infra.local.personalize.data import (
+    BLEND_PREFIX,
+    DEFAULTS,
+    TrainingConfig,
+    fit_transitions,
+    popularity,
+    prepare,
+)
 from infra.local.personalize.metrics import K_VALUES, split_holdout
 from infra.local.personalize.recipes import COMPONENTS, GLOBAL_COMPONENTS, SEEN_PENALTY, Model, fit, recipe
 
@@ -38,6 +45,10 @@ MAX_EVALUATIONS = 120
 # How fast "recent popularity" forgets, tried on validation (news: days; films: months).
 TRENDING_HALF_LIVES = (7.0, 30.0, 120.0)
 HALF_LIFE = "popularity_half_life_days"
+# How the sequence part reads a history, tried on validation: how many steps ahead a transition may
+# reach (1: the next item only; more: sequential rules weighted 1/steps) and how fast the user's older
+# items fade (news: the last item decides; films rated in bursts: the last several count).
+SEQUENCE_SHAPES: dict[str, tuple[float, ...]] = {"sequence_window": (1.0, 5.0), "recent_rank_decay": (0.5, 0.85)}
 # Among blends within this fraction of the best objective (and no worse than any simple model), the
 # one with the best objective + COVERAGE_WEIGHT * coverage wins: coverage is a reported metric too,
 # and a blend that shows everyone the same popular items is a poor stand-in for a personal one.
@@ -67,7 +78,7 @@ DEFAULT_RANGES: dict[str, tuple[str, list[Any]]] = {
     "recency_half_life_days": ("continuous", [3.0, 365.0]),
     "popularity_half_life_days": ("continuous", [1.0, 60.0]),
 }
-INTEGER_PARAMS = {"hidden_dimension", "als_iterations", "neighbours", "recent_items", "seed"}
+INTEGER_PARAMS = {"hidden_dimension", "als_iterations", "neighbours", "recent_items", "sequence_window", "seed"}
 
 
 class HpoConfigError(ValueError):
@@ -108,24 +119,36 @@ def choose(interactions: pd.DataFrame, items: pd.DataFrame | None, config: Train
     if not split.truth or (len(fixed) == len(COMPONENTS) and not plan.trials):
         return Choice(config, defaults, plan.objective)
     best: Choice | None = None
+    spec = recipe(config.recipe)
     for trial_config in plan.configs(config):
         model = fit(split.train, items, trial_config, defaults)
         half_lives = [trial_config.param(HALF_LIFE)]
         if HALF_LIFE not in config.params and HALF_LIFE not in plan.ranges:
             half_lives = sorted({*half_lives, *TRENDING_HALF_LIVES})
-        data = prepare(split.train, items, trial_config) if len(half_lives) > 1 else None
+        shapes = _sequence_shapes(config, plan)
+        data = prepare(split.train, items, trial_config) if len(half_lives) > 1 or len(shapes) > 1 else None
         trending = [popularity(data, h) for h in half_lives] if data is not None else [model.trending]
-        pool = Pool.build(model, split.truth, trending)
-        for half_life, variant in zip(half_lives, trending, strict=True):
-            pool.set_global("trending", variant)
-            search = Search(pool, plan.objective, plan.maximize, plan.grids, fixed)
-            weights, score = search.run(defaults)
-            if best is None or search.better(score, best.score):
-                chosen = replace(trial_config, params={**trial_config.params, HALF_LIFE: half_life})
-                best = Choice(chosen, weights, plan.objective, score, search.simple_scores)
+        for shape in shapes:
+            shaped = replace(trial_config, params={**trial_config.params, **shape})
+            window = int(shaped.param("sequence_window"))
+            if data is not None and model.transitions is not None and window != model.config.param("sequence_window"):
+                model.transitions = fit_transitions(data, spec.backward_transitions, window)
+            model.config = shaped
+            pool = Pool.build(model, split.truth, trending)
+            for half_life, variant in zip(half_lives, trending, strict=True):
+                pool.set_global("trending", variant)
+                search = Search(pool, plan.objective, plan.maximize, plan.grids, fixed)
+                weights, score = search.run(defaults)
+                if best is None or search.better(score, best.score):
+                    chosen = replace(shaped, params={**shaped.params, HALF_LIFE: half_life})
+                    best = Choice(chosen, weights, plan.objective, score, search.simple_scores)
+            if best.config.params.get(HALF_LIFE) in half_lives:  # the other shapes keep the best half-life
+                keep = half_lives.index(best.config.params[HALF_LIFE])
+                half_lives, trending = [half_lives[keep]], [trending[keep]]
     assert best is not None
     best.reported = {BLEND_PREFIX + c: v for c, v in best.weights.items()}
     best.reported[HALF_LIFE] = best.config.param(HALF_LIFE)
+    best.reported.update({name: best.config.param(name) for name in SEQUENCE_SHAPES})
     if plan.trials:
         best.reported.update({name: best.config.param(name) for name in plan.tuned_names})
     log.info(
@@ -133,6 +156,16 @@ def choose(interactions: pd.DataFrame, items: pd.DataFrame | None, config: Train
         extra={"weights": best.weights, "objective": plan.objective, "score": best.score, "simple": best.simple_scores},
     )
     return best
+
+
+def _sequence_shapes(asked: TrainingConfig, plan: HpoPlan) -> list[dict[str, float]]:
+    """The sequence settings to try: every combination of ``SEQUENCE_SHAPES`` the solution left open."""
+    shapes: list[dict[str, float]] = [{}]
+    for name, values in SEQUENCE_SHAPES.items():
+        if name in asked.params or name in plan.ranges:
+            continue
+        shapes = [{**shape, name: value} for shape in shapes for value in values]
+    return shapes
 
 
 @dataclass

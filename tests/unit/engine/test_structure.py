@@ -15,6 +15,7 @@ from infra.local.personalize.metrics import split_holdout
 from infra.local.personalize.recipes import COMPONENTS, RECIPES, fit
 from infra.local.personalize.store import StateFormatError, Store
 from infra.local.personalize.training import (
+    SEQUENCE_SHAPES,
     SIMPLE_MODELS,
     HpoConfigError,
     HpoPlan,
@@ -100,11 +101,39 @@ def test_search_is_never_worse_than_the_simple_models() -> None:
 def test_chosen_weights_are_reported_and_explicit_weights_kept() -> None:
     df = taste_clusters()
     model = train(df, None, TrainingConfig(recipe="aws-user-personalization", params={"blend_freshness": 0.0}))
-    assert set(model.tuned_params) == {"blend_" + c for c in COMPONENTS} | {"popularity_half_life_days"}
+    assert set(model.tuned_params) == {"blend_" + c for c in COMPONENTS} | {"popularity_half_life_days"} | set(
+        SEQUENCE_SHAPES
+    )
     assert model.tuned_params["blend_freshness"] == 0.0
+    for name, value in model.tuned_params.items():
+        if name in SEQUENCE_SHAPES:
+            assert value in SEQUENCE_SHAPES[name]
+            assert model.config.param(name) == value  # the final model is fitted with the chosen shape
     pinned = {"blend_" + c: 0.0 for c in COMPONENTS} | {"blend_taste": 1.0, "blend_repeat": -1.0}
     als = choose(df, None, TrainingConfig(recipe="aws-user-personalization", params=pinned))
     assert als.weights == {c: pinned["blend_" + c] for c in COMPONENTS}
+
+
+def test_a_sequence_setting_the_solution_gives_is_kept_not_searched() -> None:
+    df = taste_clusters()
+    given = {"sequence_window": 3.0, "recent_rank_decay": 0.7}
+    choice = choose(df, None, TrainingConfig(recipe="aws-user-personalization", params=given))
+    assert {name: choice.config.param(name) for name in given} == given
+
+
+def test_sequence_shape_comes_from_validation() -> None:
+    """Users walk a chain of items with a random item between every two links: the next item says
+    nothing, the one after it is the chain's next link. A one-step window cannot see the chain; the
+    search must pick a longer one."""
+    rng = np.random.default_rng(0)
+    rows = []
+    for u in range(400):
+        start = int(rng.integers(0, 300))
+        walk = [x for k in range(15) for x in (f"c{start + k}", f"n{rng.integers(3000)}")]
+        rows += [(f"u{u}", item, 1_000_000 + 600 * k, "read") for k, item in enumerate(walk)]
+    df = pd.DataFrame(rows, columns=["USER_ID", "ITEM_ID", "TIMESTAMP", "EVENT_TYPE"])
+    choice = choose(df, None, TrainingConfig(recipe="aws-user-personalization"))
+    assert choice.config.param("sequence_window") > 1, choice
 
 
 def test_hpo_config_is_validated_and_drives_trials() -> None:
