@@ -204,8 +204,12 @@ def build_history(data: Prepared, keep: int = HISTORY_PER_USER) -> History:
 
 
 def user_item_matrix(data: Prepared, half_life_days: float) -> sp.csr_matrix:
-    """User x item confidence: event weight decayed by age, summed, then log-damped."""
-    age = (data.ts.max() - data.ts) / DAY if len(data.ts) else np.zeros(0)
+    """User x item confidence: event weight decayed by age (at the user's newest event), summed, log-damped."""
+    # Age at the user's own newest interaction: older tastes fade, but a user who has been away for
+    # a year keeps their taste (a global clock would erase whole rows of long-lived catalogues).
+    last = np.full(data.n_users, np.iinfo(np.int64).min, dtype=np.int64)
+    np.maximum.at(last, data.users, data.ts)
+    age = (last[data.users] - data.ts) / DAY
     val = data.weights * (0.5 ** (age / half_life_days)).astype(np.float32)
     mat = sp.csr_matrix((val, (data.users, data.items)), shape=(data.n_users, data.n_items), dtype=np.float32)
     mat.sum_duplicates()
