@@ -43,6 +43,8 @@ SEEN_PENALTY = 1e3
 # The parts of the user-personalization blend, in the order tuning stores them.
 COMPONENTS = tuple(p[len(BLEND_PREFIX) :] for p in BLEND_PARAMS)
 GLOBAL_COMPONENTS = ("popularity", "trending", "freshness")
+# The parts that read the user's last items, shaped by sequence_window and recent_rank_decay.
+SHAPED_COMPONENTS = ("neighbours", "sequence")
 
 Answers = Literal["USER", "ITEM", "RANKING"]
 Part = Literal["als", "neighbours", "transitions"]

@@ -27,13 +27,22 @@ import pandas as pd
 from infra.local.personalize.data import (
     BLEND_PREFIX,
     DEFAULTS,
+    Prepared,
     TrainingConfig,
     fit_transitions,
     popularity,
     prepare,
 )
 from infra.local.personalize.metrics import K_VALUES, split_holdout
-from infra.local.personalize.recipes import COMPONENTS, GLOBAL_COMPONENTS, SEEN_PENALTY, Model, fit, recipe
+from infra.local.personalize.recipes import (
+    COMPONENTS,
+    GLOBAL_COMPONENTS,
+    SEEN_PENALTY,
+    SHAPED_COMPONENTS,
+    Model,
+    fit,
+    recipe,
+)
 
 log = logging.getLogger(__name__)
 
@@ -125,25 +134,22 @@ def choose(interactions: pd.DataFrame, items: pd.DataFrame | None, config: Train
         half_lives = [trial_config.param(HALF_LIFE)]
         if HALF_LIFE not in config.params and HALF_LIFE not in plan.ranges:
             half_lives = sorted({*half_lives, *TRENDING_HALF_LIVES})
-        shapes = _sequence_shapes(config, plan)
+        shapes = [replace(trial_config, params={**trial_config.params, **s}) for s in _sequence_shapes(config, plan)]
         data = prepare(split.train, items, trial_config) if len(half_lives) > 1 or len(shapes) > 1 else None
         trending = [popularity(data, h) for h in half_lives] if data is not None else [model.trending]
-        for shape in shapes:
-            shaped = replace(trial_config, params={**trial_config.params, **shape})
-            window = int(shaped.param("sequence_window"))
-            if data is not None and model.transitions is not None and window != model.config.param("sequence_window"):
-                model.transitions = fit_transitions(data, spec.backward_transitions, window)
-            model.config = shaped
-            pool = Pool.build(model, split.truth, trending)
+        shaped = _shaped_models(model, shapes, data, spec.backward_transitions)
+        pool = Pool.build(shaped[0], split.truth, trending, shaped[1:])
+        for k, shape in enumerate(shapes):
+            pool.set_shape(k)
             for half_life, variant in zip(half_lives, trending, strict=True):
                 pool.set_global("trending", variant)
                 search = Search(pool, plan.objective, plan.maximize, plan.grids, fixed)
                 weights, score = search.run(defaults)
                 if best is None or search.better(score, best.score):
-                    chosen = replace(shaped, params={**shaped.params, HALF_LIFE: half_life})
+                    chosen = replace(shape, params={**shape.params, HALF_LIFE: half_life})
                     best = Choice(chosen, weights, plan.objective, score, search.simple_scores)
-            if best.config.params.get(HALF_LIFE) in half_lives:  # the other shapes keep the best half-life
-                keep = half_lives.index(best.config.params[HALF_LIFE])
+            if best is not None and best.config.params.get(HALF_LIFE) in half_lives:
+                keep = half_lives.index(best.config.params[HALF_LIFE])  # the other shapes keep the best one
                 half_lives, trending = [half_lives[keep]], [trending[keep]]
     assert best is not None
     best.reported = {BLEND_PREFIX + c: v for c, v in best.weights.items()}
@@ -168,6 +174,22 @@ def _sequence_shapes(asked: TrainingConfig, plan: HpoPlan) -> list[dict[str, flo
     return shapes
 
 
+def _shaped_models(
+    model: Model, shapes: Sequence[TrainingConfig], data: Prepared | None, backward: float
+) -> list[Model]:
+    """``model`` under each sequence setting: the same fitted parts, transitions refitted per window."""
+    by_window = {model.config.param("sequence_window"): model.transitions}
+    out = []
+    for shape in shapes:
+        window = shape.param("sequence_window")
+        if window not in by_window and data is not None and model.transitions is not None:
+            by_window[window] = fit_transitions(data, backward, int(window))
+        transitions = by_window.get(window, model.transitions)
+        indexes = {"_user_index": model.user_index, "_item_index": model.item_index}
+        out.append(replace(model, config=shape, transitions=transitions, **indexes))
+    return out
+
+
 @dataclass
 class Pool:
     """Per validation user: each blend part's scores over a candidate pool, which items are truth, seen."""
@@ -178,20 +200,30 @@ class Pool:
     truth: np.ndarray  # users x pool: held-out item
     seen: np.ndarray  # users x pool: in the user's training history
     n_items: int
+    shapes: np.ndarray | None = None  # sequence settings x users x SHAPED_COMPONENTS x pool
 
     @classmethod
-    def build(cls, model: Model, truth: Mapping[str, set[str]], variants: Sequence[np.ndarray] = ()) -> Pool:
+    def build(
+        cls,
+        model: Model,
+        truth: Mapping[str, set[str]],
+        variants: Sequence[np.ndarray] = (),
+        shaped: Sequence[Model] = (),
+    ) -> Pool:
         """Candidates: each part's top ``POOL_PER_COMPONENT`` items and the user's own items.
 
         ``variants`` are other versions of a user-independent part (trending with other half-lives)
-        whose top items join every pool, so ``set_global`` can swap them in without a rebuild.
+        whose top items join every pool, so ``set_global`` can swap them in without a rebuild;
+        ``shaped`` are ``model`` under other sequence settings, whose sequence-shaped parts
+        ``set_shape`` swaps in likewise.
         """
         users = [u for u in sorted(truth) if u in model.user_index]
         shared = [v for v in (*(getattr(model, n) for n in GLOBAL_COMPONENTS), *variants) if v is not None]
         shared_picks = np.unique(np.concatenate([_top(v) for v in shared])) if shared else np.zeros(0, np.int64)
         personal = tuple(c for c in COMPONENTS if c not in GLOBAL_COMPONENTS)
-        width = len(shared_picks) + POOL_PER_COMPONENT * (len(personal) + 1)
+        width = len(shared_picks) + POOL_PER_COMPONENT * (len(personal) + 1 + len(SHAPED_COMPONENTS) * len(shaped))
         parts = np.zeros((len(users), len(COMPONENTS), width), dtype=np.float32)
+        shapes = np.zeros((len(shaped) + 1, len(users), len(SHAPED_COMPONENTS), width), dtype=np.float32)
         pool_items = np.full((len(users), width), -1, dtype=np.int64)
         hits = np.zeros((len(users), width), dtype=bool)
         seen = np.zeros((len(users), width), dtype=bool)
@@ -199,20 +231,32 @@ class Pool:
             uidx = model.user_index[user]
             history = model.history.of(uidx)[0]
             vecs = model.components(uidx, personal)
-            picks = [shared_picks, history[-POOL_PER_COMPONENT:], *(_top(v) for v in vecs.values())]
-            cand = np.unique(np.concatenate(picks))
+            alternatives = [vecs, *(other.components(uidx, SHAPED_COMPONENTS) for other in shaped)]
+            tops = [_top(v) for alt in alternatives for v in alt.values()]
+            cand = np.unique(np.concatenate([shared_picks, history[-POOL_PER_COMPONENT:], *tops]))
             n = len(cand)
             for col, name in enumerate(COMPONENTS):
                 if name in vecs:
                     parts[row, col, :n] = vecs[name][cand]
+            for k, alt in enumerate(alternatives):
+                for col, name in enumerate(SHAPED_COMPONENTS):
+                    if name in alt:
+                        shapes[k, row, col, :n] = alt[name][cand]
             pool_items[row, :n] = cand
             wanted = [model.item_index[i] for i in truth[user] if i in model.item_index]
             hits[row, :n] = np.isin(cand, wanted)
             seen[row, :n] = np.isin(cand, history)
-        pool = cls(parts, pool_items, pool_items >= 0, hits, seen, model.n_items)
+        pool = cls(parts, pool_items, pool_items >= 0, hits, seen, model.n_items, shapes)
         for name in GLOBAL_COMPONENTS:
             pool.set_global(name, getattr(model, name))
         return pool
+
+    def set_shape(self, k: int) -> None:
+        """Use the sequence-shaped parts of the ``k``-th model given to ``build`` (0: the model itself)."""
+        if self.shapes is None:
+            return
+        for col, name in enumerate(SHAPED_COMPONENTS):
+            self.parts[:, COMPONENTS.index(name), :] = self.shapes[k, :, col, :]
 
     def set_global(self, name: str, vec: np.ndarray | None) -> None:
         """Fill a user-independent part's column (scaled to a maximum magnitude of 1, as the model does)."""
