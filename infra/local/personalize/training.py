@@ -58,6 +58,9 @@ HALF_LIFE = "popularity_half_life_days"
 # reach (1: the next item only; more: sequential rules weighted 1/steps) and how fast the user's older
 # items fade (news: the last item decides; films rated in bursts: the last several count).
 SEQUENCE_SHAPES: dict[str, tuple[float, ...]] = {"sequence_window": (1.0, 5.0), "recent_rank_decay": (0.5, 0.85)}
+# Values a solution may give them: a window of a million steps would never finish, a decay above 1
+# would favour the oldest items.
+LIMITS: dict[str, tuple[float, float]] = {"sequence_window": (1.0, 50.0), "recent_rank_decay": (0.0, 1.0)}
 # Among blends within this fraction of the best objective (and no worse than any simple model), the
 # one with the best objective + COVERAGE_WEIGHT * coverage wins: coverage is a reported metric too,
 # and a blend that shows everyone the same popular items is a poor stand-in for a personal one.
@@ -91,12 +94,22 @@ INTEGER_PARAMS = {"hidden_dimension", "als_iterations", "neighbours", "recent_it
 
 
 class HpoConfigError(ValueError):
-    """An hpoConfig the engine cannot honour (the message says why)."""
+    """An hpoConfig or hyperparameter value the engine cannot honour (the message says why)."""
+
+
+def check_limits(name: str, *values: float) -> None:
+    """HpoConfigError if a bounded hyperparameter (``LIMITS``) is given a value outside its bounds."""
+    lo, hi = LIMITS.get(name, (-math.inf, math.inf))
+    for value in values:
+        if not lo <= float(value) <= hi:
+            raise HpoConfigError(f"{name} must be between {lo:g} and {hi:g}, not {float(value):g}.")
 
 
 def train(interactions: pd.DataFrame, items: pd.DataFrame | None, config: TrainingConfig) -> Model:
     """Train one model for ``config.recipe``; tuned recipes choose their blend on validation data."""
     spec = recipe(config.recipe)
+    for name, value in config.params.items():
+        check_limits(name, value)
     if not spec.tuned:
         return fit(interactions, items, config)
     choice = choose(interactions, items, config)
@@ -488,11 +501,13 @@ def parse_hpo_config(hpo: Mapping[str, Any]) -> dict[str, Any]:
                     raise HpoConfigError(f"{name}: categorical values must be numbers here ({exc}).") from exc
                 if not values:
                     raise HpoConfigError(f"{name}: categorical range needs values.")
+                check_limits(name, *values)
                 ranges[name] = (kind_name, values)
                 continue
             lo, hi = entry.get("minValue"), entry.get("maxValue")
             if lo is None or hi is None or float(lo) > float(hi):
                 raise HpoConfigError(f"{name}: needs minValue <= maxValue.")
+            check_limits(name, lo, hi)
             if kind_name == "continuous" and name in INTEGER_PARAMS:
                 kind_name = "integer"
             ranges[name] = (kind_name, [lo, hi])

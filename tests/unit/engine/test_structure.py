@@ -121,6 +121,15 @@ def test_a_sequence_setting_the_solution_gives_is_kept_not_searched() -> None:
     assert {name: choice.config.param(name) for name in given} == given
 
 
+@pytest.mark.parametrize("params", [{"sequence_window": 1e6}, {"sequence_window": 0}, {"recent_rank_decay": 2.0}])
+def test_out_of_bounds_sequence_settings_fail_clearly(params: dict[str, float]) -> None:
+    with pytest.raises(HpoConfigError, match=next(iter(params))):
+        train(taste_clusters(), None, TrainingConfig(recipe="aws-user-personalization", params=params))
+    ranges = {"integerHyperParameterRanges": [{"name": "sequence_window", "minValue": 1, "maxValue": 1000}]}
+    with pytest.raises(HpoConfigError, match="sequence_window must be between 1 and 50"):
+        parse_hpo_config({"algorithmHyperParameterRanges": ranges})
+
+
 def test_sequence_shape_comes_from_validation() -> None:
     """Users walk a chain of items with a random item between every two links: the next item says
     nothing, the one after it is the chain's next link. A one-step window cannot see the chain; the
