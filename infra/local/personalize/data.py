@@ -270,18 +270,20 @@ def fit_neighbours(matrix: sp.csr_matrix, config: TrainingConfig) -> sp.csr_matr
 
 
 def fit_transitions(data: Prepared, backward: float = 0.0, window: int = 1) -> sp.csr_matrix:
-    """Item a followed by a different item b by the same user within a day: counts, row-normalised.
+    """What follows each item in users' histories: weighted counts of a -> b, row-normalised.
 
-    With ``window`` > 1, b may come up to ``window`` steps after a, weighted 1/steps (sequential
-    rules: an item two steps later still says something about what follows a). ``backward`` adds
-    b -> a with that weight (sims wants both directions; the sequence part of user-personalization
-    wants what comes *next*). One pass per step: O(window x interactions).
+    ``window`` 1: b is the next different item of the same user within a day (the same visit: what
+    sims and news want). ``window`` > 1: sequential rules over each user's order, whatever the gap
+    (catalogues are consumed over weeks): b up to ``window`` steps after a, weighted 1/steps.
+    ``backward`` adds b -> a with that weight (sims wants both directions; the sequence part of
+    user-personalization wants what comes *next*). One pass per step: O(window x interactions).
     """
     order = np.lexsort((data.ts, data.users))
     u, i, t = data.users[order], data.items[order], data.ts[order]
+    max_gap = DAY if window <= 1 else np.inf
     sources, targets, weights = [], [], []
     for step in range(1, max(int(window), 1) + 1):
-        nxt = (u[step:] == u[:-step]) & (i[step:] != i[:-step]) & (t[step:] - t[:-step] < DAY)
+        nxt = (u[step:] == u[:-step]) & (i[step:] != i[:-step]) & (t[step:] - t[:-step] < max_gap)
         sources.append(i[:-step][nxt])
         targets.append(i[step:][nxt])
         weights.append(np.full(int(nxt.sum()), 1.0 / step, dtype=np.float32))
