@@ -311,10 +311,19 @@ class Pool:
 
 
 def _top(vec: np.ndarray, k: int = POOL_PER_COMPONENT) -> np.ndarray:
-    """Indices of the ``k`` largest entries (any order)."""
+    """Indices of the ``k`` largest entries (any order), among the nonzero ones if fewer than half.
+
+    The session parts are sparse (a few hundred items of a large catalogue): partitioning only
+    their nonzero entries is what keeps the pools cheap, and a zero-score pick is an arbitrary one.
+    """
     if k >= len(vec):
         return np.arange(len(vec))
-    return np.argpartition(-vec, k - 1)[:k]
+    nonzero = np.flatnonzero(vec)
+    if 2 * len(nonzero) >= len(vec):
+        return np.argpartition(-vec, k - 1)[:k]
+    if len(nonzero) <= k:
+        return nonzero
+    return nonzero[np.argpartition(-vec[nonzero], k - 1)[:k]]
 
 
 class Search:
