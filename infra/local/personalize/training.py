@@ -198,8 +198,8 @@ def _shaped_models(
         if window not in by_window and data is not None and model.transitions is not None:
             by_window[window] = fit_transitions(data, backward, int(window))
         transitions = by_window.get(window, model.transitions)
-        indexes = {"_user_index": model.user_index, "_item_index": model.item_index}
-        out.append(replace(model, config=shape, transitions=transitions, **indexes))
+        users, items = model.user_index, model.item_index
+        out.append(replace(model, config=shape, transitions=transitions, _user_index=users, _item_index=items))
     return out
 
 
