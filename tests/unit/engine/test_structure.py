@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from infra.local.personalize import kinds, service
+from infra.local.personalize import kinds, service, synthetic
 from infra.local.personalize.data import TrainingConfig
 from infra.local.personalize.metrics import split_holdout
 from infra.local.personalize.recipes import COMPONENTS, RECIPES, fit
@@ -175,3 +175,17 @@ def test_hpo_config_is_validated_and_drives_trials() -> None:
     model = train(taste_clusters(), None, config)
     assert 8 <= model.tuned_params["hidden_dimension"] <= 32
     assert 0.5 <= model.tuned_params["blend_taste"] <= 2.0
+
+
+def test_generated_catalogue_has_time_structure_and_no_repeats() -> None:
+    interactions, items = synthetic.catalogue(n_users=300, seed=1)
+    assert not interactions.duplicated(["USER_ID", "ITEM_ID"]).any()  # nobody consumes an item twice
+    created = items.set_index("ITEM_ID")["CREATION_TIMESTAMP"]
+    assert (interactions["TIMESTAMP"].to_numpy() >= created[interactions["ITEM_ID"]].to_numpy()).all()
+    assert (created > interactions["TIMESTAMP"].min()).mean() > 0.3  # released while the data runs
+    gaps = interactions.sort_values(["USER_ID", "TIMESTAMP"]).groupby("USER_ID")["TIMESTAMP"].diff().dropna()
+    assert (gaps < 3 * 3600).mean() > 0.5 and (gaps > 86_400).mean() > 0.1  # bursts, days apart
+    category = items.set_index("ITEM_ID")["CATEGORY"]
+    one_user = interactions[interactions["USER_ID"] == "u0"].sort_values("TIMESTAMP")
+    same_cluster = category[one_user["ITEM_ID"]].to_numpy()[1:] == category[one_user["ITEM_ID"]].to_numpy()[:-1]
+    assert same_cluster.mean() > 0.5  # a session stays with one taste
