@@ -33,6 +33,8 @@ DEFAULTS: dict[str, float] = {
     "als_alpha": 10.0,
     "neighbours": 100,
     "recent_items": 10,
+    "recent_rank_decay": 0.5,
+    "sequence_window": 1,
     "recency_half_life_days": 30.0,
     "session_half_life_hours": 6.0,
     "popularity_half_life_days": 7.0,
@@ -264,8 +266,12 @@ def build_history(data: Prepared, keep: int = HISTORY_PER_USER) -> History:
 
 
 def user_item_matrix(data: Prepared, half_life_days: float) -> sp.csr_matrix:
-    """User x item confidence: event weight decayed by age, summed, then log-damped."""
-    age = (data.ts.max() - data.ts) / DAY if len(data.ts) else np.zeros(0)
+    """User x item confidence: event weight decayed by age (at the user's newest event), summed, log-damped."""
+    # Age at the user's own newest interaction: older tastes fade, but a user who has been away for
+    # a year keeps their taste (a global clock would erase whole rows of long-lived catalogues).
+    last = np.full(data.n_users, np.iinfo(np.int64).min, dtype=np.int64)
+    np.maximum.at(last, data.users, data.ts)
+    age = (last[data.users] - data.ts) / DAY
     val = data.weights * (0.5 ** (age / half_life_days)).astype(np.float32)
     mat = sp.csr_matrix((val, (data.users, data.items)), shape=(data.n_users, data.n_items), dtype=np.float32)
     mat.sum_duplicates()
@@ -339,21 +345,29 @@ def fit_neighbours(matrix: sp.csr_matrix, config: TrainingConfig) -> sp.csr_matr
     return row_normalise(sim)
 
 
-def fit_transitions(data: Prepared, backward: float = 0.0) -> sp.csr_matrix:
-    """Item a followed by a different item b by the same user within a day: counts, row-normalised.
+def fit_transitions(data: Prepared, backward: float = 0.0, window: int = 1) -> sp.csr_matrix:
+    """What follows each item in users' histories: weighted counts of a -> b, row-normalised.
 
+    ``window`` 1: b is the next different item of the same user within a day (the same visit: what
+    sims and news want). ``window`` > 1: sequential rules over each user's order, whatever the gap
+    (catalogues are consumed over weeks): b up to ``window`` steps after a, weighted 1/steps.
     ``backward`` adds b -> a with that weight (sims wants both directions; the sequence part of
-    user-personalization wants what comes *next*).
+    user-personalization wants what comes *next*). One pass per step: O(window x interactions).
     """
     order = data.by_user_time()
     u, i, t = data.users[order], data.items[order], data.ts[order]
-    nxt = (u[1:] == u[:-1]) & (i[1:] != i[:-1]) & (t[1:] - t[:-1] < DAY)
-    a, b = i[:-1][nxt], i[1:][nxt]
-    ones = np.ones(len(a), dtype=np.float32)
+    max_gap = DAY if window <= 1 else np.inf
+    sources, targets, weights = [], [], []
+    for step in range(1, max(int(window), 1) + 1):
+        nxt = (u[step:] == u[:-step]) & (i[step:] != i[:-step]) & (t[step:] - t[:-step] < max_gap)
+        sources.append(i[:-step][nxt])
+        targets.append(i[step:][nxt])
+        weights.append(np.full(int(nxt.sum()), 1.0 / step, dtype=np.float32))
+    a, b, w = np.concatenate(sources), np.concatenate(targets), np.concatenate(weights)
     n = data.n_items
-    mat = sp.csr_matrix((ones, (a, b)), shape=(n, n))
+    mat = sp.csr_matrix((w, (a, b)), shape=(n, n))
     if backward:
-        mat = mat + sp.csr_matrix((backward * ones, (b, a)), shape=(n, n))
+        mat = mat + sp.csr_matrix((backward * w, (b, a)), shape=(n, n))
     mat.sum_duplicates()
     return row_normalise(mat.tocsr())
 

@@ -44,6 +44,8 @@ SEEN_PENALTY = 1e3
 # The parts of the user-personalization blend, in the order tuning stores them.
 COMPONENTS = tuple(p[len(BLEND_PREFIX) :] for p in BLEND_PARAMS)
 GLOBAL_COMPONENTS = ("popularity", "trending", "freshness")
+# The parts that read the user's last items, shaped by sequence_window and recent_rank_decay.
+SHAPED_COMPONENTS = ("neighbours", "sequence")
 
 Answers = Literal["USER", "ITEM", "RANKING"]
 Part = Literal["als", "neighbours", "transitions"]
@@ -156,8 +158,8 @@ class Model:
             return np.bincount(hist_items, weights=weights, minlength=self.n_items).astype(np.float32)
         n = int(p("recent_items"))
         items, ts = hist_items[-n:], hist_ts[-n:]
-        by_rank = 0.5 ** np.arange(len(items), dtype=np.float32)[::-1]
-        if name == "sequence":  # what followed the user's last items, the very last counting most
+        by_rank = p("recent_rank_decay") ** np.arange(len(items), dtype=np.float32)[::-1]
+        if name == "sequence":  # what followed the user's last items, the newest counting most
             if self.transitions is None:
                 return None
             return gather_rows(self.transitions, items, by_rank, self.n_items)
@@ -314,7 +316,7 @@ def fit(
     if "neighbours" in spec.parts:
         model.neighbours = fit_neighbours(matrix, config)
     if "transitions" in spec.parts:
-        model.transitions = fit_transitions(data, spec.backward_transitions)
+        model.transitions = fit_transitions(data, spec.backward_transitions, int(p("sequence_window")))
     if "als" in spec.parts:
         start = None
         if warm_start is not None and warm_start.user_factors is not None and warm_start.item_factors is not None:

@@ -1,7 +1,9 @@
 """Seeded interaction streams with a known structure, for the engine's tests and quality benchmark.
 
-* ``catalogue``: items live for years, nobody consumes an item twice, taste clusters decide
-  (MovieLens-like). Right answer: collaborative taste of unseen items.
+* ``catalogue``: items live for years, nobody consumes an item twice, taste clusters decide; items
+  are released over time, series are consumed in order, users consume in bursts and their taste
+  drifts (MovieLens-like). Right answer: collaborative taste of unseen items, read through the
+  user's latest items.
 * ``news``: short-lived items published every day, readers follow what is fresh and re-open what they
   read in the last days. Right answer: recent popularity, freshness and re-reading.
 * ``sequence``: what a user consumes next depends on the last item (an item's successors), items
@@ -39,30 +41,72 @@ def _frames(rows: list[tuple[str, str, int]], created: np.ndarray, clusters: np.
 
 
 def catalogue(n_users: int = 2000, n_items: int = 1000, n_clusters: int = 10, seed: int = 0) -> Generated:
-    """Taste clusters over a long-lived catalogue; every item at most once per user.
+    """A long-lived catalogue where taste clusters decide, with the time structure of real ones.
 
-    Items are released over the years (some during the data's span) and draw most interest in the
-    months after release, as films do; what a user picks is decided by taste first.
+    Every item at most once per user; what a user picks is decided by taste first. Around that, the
+    structure real catalogues such as MovieLens show, which a model of "taste only" cannot see:
+
+    * items are released over the years (a back catalogue, then releases all through the data's span)
+      and draw most interest in the months after release;
+    * a cluster is made of series (sequels, a director's films, seasons of a show) released in order,
+      and a user who has just consumed an entry often goes on with the next one they have not seen;
+    * users consume in bursts: sessions of a few items minutes apart, days or weeks between sessions,
+      each session about one of the user's tastes (a "mood"), so the last items say what comes next;
+    * taste drifts: now and then one of a user's tastes gives way to another, so recent sessions say
+      more than old ones.
+
+    Right answer: collaborative taste of unseen items, read through the user's latest items
+    (transitions of the last few items, recent sessions) rather than the whole history alike.
     """
     rng = np.random.default_rng(seed)
-    span = 400 * DAY
+    span = 3 * 365 * DAY
+    series_length = 4
     clusters = rng.integers(n_clusters, size=n_items)
     appeal = rng.pareto(1.2, size=n_items) + 0.1  # some items are popular everywhere
-    created = START + span - rng.integers(0, 4 * 365, size=n_items) * DAY
+    # A third of the catalogue is older than the data; the rest is released while it runs.
+    created = np.where(
+        rng.random(n_items) < 1 / 3,
+        START - rng.integers(0, 10 * 365, size=n_items) * DAY,
+        START + rng.integers(0, span, size=n_items),
+    )
+    # Series: within a cluster, consecutive releases in groups of ``series_length``, in release order.
+    successor = np.full(n_items, -1)
+    for c in range(n_clusters):
+        members = np.flatnonzero(clusters == c)
+        members = members[np.argsort(created[members], kind="stable")]
+        for k in range(len(members) - 1):
+            if (k + 1) % series_length:
+                successor[members[k]] = members[k + 1]
     rows: list[tuple[str, str, int]] = []
     for u in range(n_users):
-        tastes = rng.choice(n_clusters, size=2, replace=False)
-        taste_weight = appeal * np.where(np.isin(clusters, tastes), 20.0, 0.3)
-        t = START + int(rng.integers(0, span - 30 * DAY))
-        seen: set[int] = set()
-        for _ in range(int(rng.integers(15, 60))):
-            t += int(rng.integers(600, DAY))
+        tastes = list(rng.choice(n_clusters, size=2, replace=False))
+        t = START + int(rng.integers(0, span - 120 * DAY))
+        seen = np.zeros(n_items, dtype=bool)
+        budget = int(rng.integers(15, 60))
+        while budget > 0:
+            if rng.random() < 0.15:  # taste drift: one taste gives way to a new one
+                tastes[int(rng.integers(2))] = int(rng.integers(n_clusters))
+            mood = tastes[0] if rng.random() < 0.6 else tastes[1]
             age = (t - created) / DAY
-            weight = np.where(age >= 0, taste_weight * (0.1 + 0.5 ** (np.maximum(age, 0) / 60)), 0.0)
-            weight[list(seen)] = 0.0
-            item = int(rng.choice(n_items, p=weight / weight.sum()))
-            seen.add(item)
-            rows.append((f"u{u}", f"i{item}", t))
+            weight = np.where(age >= 0, appeal * (0.1 + 0.5 ** (np.maximum(age, 0) / 90)), 0.0)
+            weight *= np.where(clusters == mood, 20.0, 0.3)
+            last = -1
+            for _ in range(min(budget, int(rng.integers(2, 9)))):
+                nxt = successor[last] if last >= 0 else -1
+                if nxt >= 0 and not seen[nxt] and created[nxt] <= t and rng.random() < 0.5:
+                    item = int(nxt)  # the next entry of the series just consumed
+                else:
+                    w = np.where(seen, 0.0, weight)
+                    if not w.any():
+                        break
+                    item = int(rng.choice(n_items, p=w / w.sum()))
+                seen[item] = True
+                rows.append((f"u{u}", f"i{item}", t))
+                last = item
+                budget -= 1
+                t += int(rng.integers(60, 3 * 3600))
+            budget -= 1 if last < 0 else 0
+            t += int(rng.exponential(10 * DAY))
     return _frames(rows, created, clusters)
 
 

@@ -24,9 +24,25 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from infra.local.personalize.data import BLEND_PREFIX, DEFAULTS, TrainingConfig, popularity, prepare
+from infra.local.personalize.data import (
+    BLEND_PREFIX,
+    DEFAULTS,
+    Prepared,
+    TrainingConfig,
+    fit_transitions,
+    popularity,
+    prepare,
+)
 from infra.local.personalize.metrics import K_VALUES, split_holdout
-from infra.local.personalize.recipes import COMPONENTS, GLOBAL_COMPONENTS, SEEN_PENALTY, Model, fit, recipe
+from infra.local.personalize.recipes import (
+    COMPONENTS,
+    GLOBAL_COMPONENTS,
+    SEEN_PENALTY,
+    SHAPED_COMPONENTS,
+    Model,
+    fit,
+    recipe,
+)
 
 log = logging.getLogger(__name__)
 
@@ -43,6 +59,13 @@ HALF_LIFE = "popularity_half_life_days"
 # model's factors and runs a few sweeps over all rows instead of a second fit from scratch: the two
 # fits would differ by the effect of under 1% of the rows.
 WARM_START_MAX_HELD_OUT = 0.01
+# How the sequence part reads a history, tried on validation: how many steps ahead a transition may
+# reach (1: the next item only; more: sequential rules weighted 1/steps) and how fast the user's older
+# items fade (news: the last item decides; films rated in bursts: the last several count).
+SEQUENCE_SHAPES: dict[str, tuple[float, ...]] = {"sequence_window": (1.0, 5.0), "recent_rank_decay": (0.5, 0.85)}
+# Values a solution may give them: a window of a million steps would never finish, a decay above 1
+# would favour the oldest items.
+LIMITS: dict[str, tuple[float, float]] = {"sequence_window": (1.0, 50.0), "recent_rank_decay": (0.0, 1.0)}
 # Among blends within this fraction of the best objective (and no worse than any simple model), the
 # one with the best objective + COVERAGE_WEIGHT * coverage wins: coverage is a reported metric too,
 # and a blend that shows everyone the same popular items is a poor stand-in for a personal one.
@@ -72,16 +95,26 @@ DEFAULT_RANGES: dict[str, tuple[str, list[Any]]] = {
     "recency_half_life_days": ("continuous", [3.0, 365.0]),
     "popularity_half_life_days": ("continuous", [1.0, 60.0]),
 }
-INTEGER_PARAMS = {"hidden_dimension", "als_iterations", "neighbours", "recent_items", "seed"}
+INTEGER_PARAMS = {"hidden_dimension", "als_iterations", "neighbours", "recent_items", "sequence_window", "seed"}
 
 
 class HpoConfigError(ValueError):
-    """An hpoConfig the engine cannot honour (the message says why)."""
+    """An hpoConfig or hyperparameter value the engine cannot honour (the message says why)."""
+
+
+def check_limits(name: str, *values: float) -> None:
+    """HpoConfigError if a bounded hyperparameter (``LIMITS``) is given a value outside its bounds."""
+    lo, hi = LIMITS.get(name, (-math.inf, math.inf))
+    for value in values:
+        if not lo <= float(value) <= hi:
+            raise HpoConfigError(f"{name} must be between {lo:g} and {hi:g}, not {float(value):g}.")
 
 
 def train(interactions: pd.DataFrame, items: pd.DataFrame | None, config: TrainingConfig) -> Model:
     """Train one model for ``config.recipe``; tuned recipes choose their blend on validation data."""
     spec = recipe(config.recipe)
+    for name, value in config.params.items():
+        check_limits(name, value)
     if not spec.tuned:
         return fit(interactions, items, config)
     choice = choose(interactions, items, config)
@@ -115,25 +148,34 @@ def choose(interactions: pd.DataFrame, items: pd.DataFrame | None, config: Train
         return Choice(config, defaults, plan.objective)
     best: Choice | None = None
     warm = len(interactions) - len(split.train) <= WARM_START_MAX_HELD_OUT * len(interactions)
+    spec = recipe(config.recipe)
     for trial_config in plan.configs(config):
         model = fit(split.train, items, trial_config, defaults)
         half_lives = [trial_config.param(HALF_LIFE)]
         if HALF_LIFE not in config.params and HALF_LIFE not in plan.ranges:
             half_lives = sorted({*half_lives, *TRENDING_HALF_LIVES})
-        data = prepare(split.train, items, trial_config) if len(half_lives) > 1 else None
+        shapes = [replace(trial_config, params={**trial_config.params, **s}) for s in _sequence_shapes(config, plan)]
+        data = prepare(split.train, items, trial_config) if len(half_lives) > 1 or len(shapes) > 1 else None
         trending = [popularity(data, h) for h in half_lives] if data is not None else [model.trending]
-        pool = Pool.build(model, split.truth, trending)
-        for half_life, variant in zip(half_lives, trending, strict=True):
-            pool.set_global("trending", variant)
-            search = Search(pool, plan.objective, plan.maximize, plan.grids, fixed)
-            weights, score = search.run(defaults)
-            if best is None or search.better(score, best.score):
-                chosen = replace(trial_config, params={**trial_config.params, HALF_LIFE: half_life})
-                best = Choice(chosen, weights, plan.objective, score, search.simple_scores)
-                best.warm_start = model if warm else None
+        shaped = _shaped_models(model, shapes, data, spec.backward_transitions)
+        pool = Pool.build(shaped[0], split.truth, trending, shaped[1:])
+        for k, shape in enumerate(shapes):
+            pool.set_shape(k)
+            for half_life, variant in zip(half_lives, trending, strict=True):
+                pool.set_global("trending", variant)
+                search = Search(pool, plan.objective, plan.maximize, plan.grids, fixed)
+                weights, score = search.run(defaults)
+                if best is None or search.better(score, best.score):
+                    chosen = replace(shape, params={**shape.params, HALF_LIFE: half_life})
+                    best = Choice(chosen, weights, plan.objective, score, search.simple_scores)
+                    best.warm_start = model if warm else None
+            if best is not None and best.config.params.get(HALF_LIFE) in half_lives:
+                keep = half_lives.index(best.config.params[HALF_LIFE])  # the other shapes keep the best one
+                half_lives, trending = [half_lives[keep]], [trending[keep]]
     assert best is not None
     best.reported = {BLEND_PREFIX + c: v for c, v in best.weights.items()}
     best.reported[HALF_LIFE] = best.config.param(HALF_LIFE)
+    best.reported.update({name: best.config.param(name) for name in SEQUENCE_SHAPES})
     if plan.trials:
         best.reported.update({name: best.config.param(name) for name in plan.tuned_names})
     log.info(
@@ -141,6 +183,32 @@ def choose(interactions: pd.DataFrame, items: pd.DataFrame | None, config: Train
         extra={"weights": best.weights, "objective": plan.objective, "score": best.score, "simple": best.simple_scores},
     )
     return best
+
+
+def _sequence_shapes(asked: TrainingConfig, plan: HpoPlan) -> list[dict[str, float]]:
+    """The sequence settings to try: every combination of ``SEQUENCE_SHAPES`` the solution left open."""
+    shapes: list[dict[str, float]] = [{}]
+    for name, values in SEQUENCE_SHAPES.items():
+        if name in asked.params or name in plan.ranges:
+            continue
+        shapes = [{**shape, name: value} for shape in shapes for value in values]
+    return shapes
+
+
+def _shaped_models(
+    model: Model, shapes: Sequence[TrainingConfig], data: Prepared | None, backward: float
+) -> list[Model]:
+    """``model`` under each sequence setting: the same fitted parts, transitions refitted per window."""
+    by_window = {model.config.param("sequence_window"): model.transitions}
+    out = []
+    for shape in shapes:
+        window = shape.param("sequence_window")
+        if window not in by_window and data is not None and model.transitions is not None:
+            by_window[window] = fit_transitions(data, backward, int(window))
+        transitions = by_window.get(window, model.transitions)
+        users, items = model.user_index, model.item_index
+        out.append(replace(model, config=shape, transitions=transitions, _user_index=users, _item_index=items))
+    return out
 
 
 @dataclass
@@ -153,20 +221,30 @@ class Pool:
     truth: np.ndarray  # users x pool: held-out item
     seen: np.ndarray  # users x pool: in the user's training history
     n_items: int
+    shapes: np.ndarray | None = None  # sequence settings x users x SHAPED_COMPONENTS x pool
 
     @classmethod
-    def build(cls, model: Model, truth: Mapping[str, set[str]], variants: Sequence[np.ndarray] = ()) -> Pool:
+    def build(
+        cls,
+        model: Model,
+        truth: Mapping[str, set[str]],
+        variants: Sequence[np.ndarray] = (),
+        shaped: Sequence[Model] = (),
+    ) -> Pool:
         """Candidates: each part's top ``POOL_PER_COMPONENT`` items and the user's own items.
 
         ``variants`` are other versions of a user-independent part (trending with other half-lives)
-        whose top items join every pool, so ``set_global`` can swap them in without a rebuild.
+        whose top items join every pool, so ``set_global`` can swap them in without a rebuild;
+        ``shaped`` are ``model`` under other sequence settings, whose sequence-shaped parts
+        ``set_shape`` swaps in likewise.
         """
         users = [u for u in sorted(truth) if u in model.user_index]
         shared = [v for v in (*(getattr(model, n) for n in GLOBAL_COMPONENTS), *variants) if v is not None]
         shared_picks = np.unique(np.concatenate([_top(v) for v in shared])) if shared else np.zeros(0, np.int64)
         personal = tuple(c for c in COMPONENTS if c not in GLOBAL_COMPONENTS)
-        width = len(shared_picks) + POOL_PER_COMPONENT * (len(personal) + 1)
+        width = len(shared_picks) + POOL_PER_COMPONENT * (len(personal) + 1 + len(SHAPED_COMPONENTS) * len(shaped))
         parts = np.zeros((len(users), len(COMPONENTS), width), dtype=np.float32)
+        shapes = np.zeros((len(shaped) + 1, len(users), len(SHAPED_COMPONENTS), width), dtype=np.float32)
         pool_items = np.full((len(users), width), -1, dtype=np.int64)
         hits = np.zeros((len(users), width), dtype=bool)
         seen = np.zeros((len(users), width), dtype=bool)
@@ -174,20 +252,32 @@ class Pool:
             uidx = model.user_index[user]
             history = model.history.of(uidx)[0]
             vecs = model.components(uidx, personal)
-            picks = [shared_picks, history[-POOL_PER_COMPONENT:], *(_top(v) for v in vecs.values())]
-            cand = np.unique(np.concatenate(picks))
+            alternatives = [vecs, *(other.components(uidx, SHAPED_COMPONENTS) for other in shaped)]
+            tops = [_top(v) for alt in alternatives for v in alt.values()]
+            cand = np.unique(np.concatenate([shared_picks, history[-POOL_PER_COMPONENT:], *tops]))
             n = len(cand)
             for col, name in enumerate(COMPONENTS):
                 if name in vecs:
                     parts[row, col, :n] = vecs[name][cand]
+            for k, alt in enumerate(alternatives):
+                for col, name in enumerate(SHAPED_COMPONENTS):
+                    if name in alt:
+                        shapes[k, row, col, :n] = alt[name][cand]
             pool_items[row, :n] = cand
             wanted = [model.item_index[i] for i in truth[user] if i in model.item_index]
             hits[row, :n] = np.isin(cand, wanted)
             seen[row, :n] = np.isin(cand, history)
-        pool = cls(parts, pool_items, pool_items >= 0, hits, seen, model.n_items)
+        pool = cls(parts, pool_items, pool_items >= 0, hits, seen, model.n_items, shapes)
         for name in GLOBAL_COMPONENTS:
             pool.set_global(name, getattr(model, name))
         return pool
+
+    def set_shape(self, k: int) -> None:
+        """Use the sequence-shaped parts of the ``k``-th model given to ``build`` (0: the model itself)."""
+        if self.shapes is None:
+            return
+        for col, name in enumerate(SHAPED_COMPONENTS):
+            self.parts[:, COMPONENTS.index(name), :] = self.shapes[k, :, col, :]
 
     def set_global(self, name: str, vec: np.ndarray | None) -> None:
         """Fill a user-independent part's column (scaled to a maximum magnitude of 1, as the model does)."""
@@ -229,10 +319,19 @@ class Pool:
 
 
 def _top(vec: np.ndarray, k: int = POOL_PER_COMPONENT) -> np.ndarray:
-    """Indices of the ``k`` largest entries (any order)."""
+    """Indices of the ``k`` largest entries (any order), among the nonzero ones if fewer than half.
+
+    The session parts are sparse (a few hundred items of a large catalogue): partitioning only
+    their nonzero entries is what keeps the pools cheap, and a zero-score pick is an arbitrary one.
+    """
     if k >= len(vec):
         return np.arange(len(vec))
-    return np.argpartition(-vec, k - 1)[:k]
+    nonzero = np.flatnonzero(vec)
+    if 2 * len(nonzero) >= len(vec):
+        return np.argpartition(-vec, k - 1)[:k]
+    if len(nonzero) <= k:
+        return nonzero
+    return nonzero[np.argpartition(-vec[nonzero], k - 1)[:k]]
 
 
 class Search:
@@ -419,11 +518,13 @@ def parse_hpo_config(hpo: Mapping[str, Any]) -> dict[str, Any]:
                     raise HpoConfigError(f"{name}: categorical values must be numbers here ({exc}).") from exc
                 if not values:
                     raise HpoConfigError(f"{name}: categorical range needs values.")
+                check_limits(name, *values)
                 ranges[name] = (kind_name, values)
                 continue
             lo, hi = entry.get("minValue"), entry.get("maxValue")
             if lo is None or hi is None or float(lo) > float(hi):
                 raise HpoConfigError(f"{name}: needs minValue <= maxValue.")
+            check_limits(name, lo, hi)
             if kind_name == "continuous" and name in INTEGER_PARAMS:
                 kind_name = "integer"
             ranges[name] = (kind_name, [lo, hi])

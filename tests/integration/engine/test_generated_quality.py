@@ -5,7 +5,8 @@ items and heavy re-reading, a stream where the next item depends on the last one
 realistic news traffic from ``infra.local.traffic``) the held-out split follows GetSolutionMetrics'
 protocol; only the training rows are imported. The engine's
 user-personalization campaign must beat popularity-count with seen items excluded and plain ALS
-(the same recipe with its blend pinned to ALS of unseen items) on NDCG@10 and MRR@25 (``MARGINS``).
+(the same recipe with its blend pinned to ALS of unseen items) on NDCG@10 and MRR@25 by a clear
+margin (``MARGINS``).
 """
 
 from __future__ import annotations
@@ -24,9 +25,11 @@ pytestmark = pytest.mark.integration
 PLAIN_ALS = {f"blend_{c}": "0" for c in COMPONENTS} | {"blend_taste": "1", "blend_repeat": "-1"}
 EXCLUDE_SEEN = 'EXCLUDE ItemID WHERE Interactions.EVENT_TYPE IN ("*")'
 # (dataset, how much better than popularity-unseen, than plain ALS), on NDCG@10 and MRR@25. On the
-# taste-cluster catalogue ALS is the right model: the search picks an ALS-led blend, which must not
-# lose to it (measured margins are in docs/BENCHMARKS.md).
-MARGINS = {"catalogue": (1.5, 1.0), "news": (2.0, 2.0), "sequence": (2.0, 2.0), "traffic": (1.5, 2.0)}
+# catalogue ALS is the better baseline, and the engine must beat it clearly: taste clusters decide,
+# but consumption comes in ordered bursts with drifting taste, which the user's latest items reveal.
+# Measured margins (seeds 0-3 of the generator, this split) are in docs/BENCHMARKS.md: at least 2.5x
+# popularity-unseen and 1.6x plain ALS on the catalogue.
+MARGINS = {"catalogue": (2.0, 1.3), "news": (2.0, 2.0), "sequence": (2.0, 2.0), "traffic": (1.5, 2.0)}
 
 
 def _campaign(personalize: Any, version: str) -> str:

@@ -23,6 +23,7 @@ HPO = {
         ],
     },
 }
+WIDE_WINDOW = {"name": "sequence_window", "minValue": 1, "maxValue": 1000}
 
 
 def test_hpo_reports_tuned_params(
@@ -51,6 +52,7 @@ def test_without_hpo_the_blend_is_still_chosen_and_reported(personalize: Any, tr
     found = personalize.describe_solution_version(solutionVersionArn=trained.version_arn)["solutionVersion"]
     tuned = found["tunedHPOParams"]["algorithmHyperParameters"]
     assert {"blend_taste", "blend_repeat", "blend_sequence", "popularity_half_life_days"} <= set(tuned)
+    assert {"sequence_window", "recent_rank_decay"} <= set(tuned)  # the sequence part's chosen shape
     assert "hidden_dimension" not in tuned  # only HPO tunes the model's own settings
 
 
@@ -60,6 +62,11 @@ def test_without_hpo_the_blend_is_still_chosen_and_reported(personalize: Any, tr
         ("aws-user-personalization", {"hpoObjective": {"metricName": "accuracy"}}, "metricName"),
         ("aws-user-personalization", {"hpoResourceConfig": {"maxNumberOfTrainingJobs": "41"}}, "between 1 and 40"),
         ("aws-popularity-count", {}, "not supported"),
+        (
+            "aws-user-personalization",
+            {"algorithmHyperParameterRanges": {"integerHyperParameterRanges": [WIDE_WINDOW]}},
+            "sequence_window must be between 1 and 50",
+        ),
     ],
 )
 def test_bad_hpo_requests_are_rejected(
@@ -75,3 +82,15 @@ def test_bad_hpo_requests_are_rejected(
         )
     assert err.value.response["Error"]["Code"] == "InvalidInputException"
     assert message in err.value.response["Error"]["Message"]
+
+
+def test_an_out_of_bounds_setting_fails_the_version_with_a_reason(personalize: Any, trained: Any) -> None:
+    _, version = train_solution(
+        personalize,
+        trained.group_arn,
+        "aws-user-personalization",
+        performAutoTraining=False,
+        solutionConfig={"algorithmHyperParameters": {"sequence_window": "1000000"}},
+    )
+    assert version["status"] == "CREATE FAILED"
+    assert "sequence_window must be between 1 and 50" in version["failureReason"]

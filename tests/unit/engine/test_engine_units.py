@@ -12,6 +12,7 @@ from infra.local.personalize.data import (
     TrainingConfig,
     build_history,
     config_from_solution,
+    fit_transitions,
     prepare,
     select_events,
     top_n,
@@ -183,6 +184,19 @@ def test_user_personalization_follows_taste_and_sims_neighbours() -> None:
     similar = [str(sims.item_ids[i]) for i in top_n(scores, 5)]
     assert "i4" not in similar and sum(int(r[1:]) % 2 == 0 for r in similar) >= 4
     assert sims.score_item("nope") is None
+
+
+def test_transitions_reach_window_steps_ahead_weighted_by_distance() -> None:
+    day = 86_400
+    df = events([("u", "a", 0, "read"), ("u", "b", 60, "read"), ("u", "c", 120, "read"), ("u", "d", 2 * day, "read")])
+    data = prepare(df, None, TrainingConfig(recipe="aws-sims"))
+    code = {str(item): k for k, item in enumerate(data.item_ids)}
+    one_step = fit_transitions(data).toarray()
+    assert one_step[code["a"], code["b"]] == 1.0 and one_step[code["a"], code["c"]] == 0.0
+    assert one_step[code["c"], code["d"]] == 0.0  # more than a day later: another visit
+    three_steps = fit_transitions(data, window=3).toarray()
+    assert three_steps[code["a"], code["b"]] == 1.0 and three_steps[code["a"], code["c"]] == 0.5
+    assert np.isclose(three_steps[code["a"], code["d"]], 1 / 3)  # sequential rules: order, not time
 
 
 def test_ranking_metrics_match_personalize_definitions() -> None:

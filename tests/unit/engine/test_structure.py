@@ -9,12 +9,13 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from infra.local.personalize import kinds, service
+from infra.local.personalize import kinds, service, synthetic
 from infra.local.personalize.data import TrainingConfig
 from infra.local.personalize.metrics import split_holdout
 from infra.local.personalize.recipes import COMPONENTS, RECIPES, fit
 from infra.local.personalize.store import StateFormatError, Store
 from infra.local.personalize.training import (
+    SEQUENCE_SHAPES,
     SIMPLE_MODELS,
     HpoConfigError,
     HpoPlan,
@@ -100,11 +101,48 @@ def test_search_is_never_worse_than_the_simple_models() -> None:
 def test_chosen_weights_are_reported_and_explicit_weights_kept() -> None:
     df = taste_clusters()
     model = train(df, None, TrainingConfig(recipe="aws-user-personalization", params={"blend_freshness": 0.0}))
-    assert set(model.tuned_params) == {"blend_" + c for c in COMPONENTS} | {"popularity_half_life_days"}
+    assert set(model.tuned_params) == {"blend_" + c for c in COMPONENTS} | {"popularity_half_life_days"} | set(
+        SEQUENCE_SHAPES
+    )
     assert model.tuned_params["blend_freshness"] == 0.0
+    for name, value in model.tuned_params.items():
+        if name in SEQUENCE_SHAPES:
+            assert value in SEQUENCE_SHAPES[name]
+            assert model.config.param(name) == value  # the final model is fitted with the chosen shape
     pinned = {"blend_" + c: 0.0 for c in COMPONENTS} | {"blend_taste": 1.0, "blend_repeat": -1.0}
     als = choose(df, None, TrainingConfig(recipe="aws-user-personalization", params=pinned))
     assert als.weights == {c: pinned["blend_" + c] for c in COMPONENTS}
+
+
+def test_a_sequence_setting_the_solution_gives_is_kept_not_searched() -> None:
+    df = taste_clusters()
+    given = {"sequence_window": 3.0, "recent_rank_decay": 0.7}
+    choice = choose(df, None, TrainingConfig(recipe="aws-user-personalization", params=given))
+    assert {name: choice.config.param(name) for name in given} == given
+
+
+@pytest.mark.parametrize("params", [{"sequence_window": 1e6}, {"sequence_window": 0}, {"recent_rank_decay": 2.0}])
+def test_out_of_bounds_sequence_settings_fail_clearly(params: dict[str, float]) -> None:
+    with pytest.raises(HpoConfigError, match=next(iter(params))):
+        train(taste_clusters(), None, TrainingConfig(recipe="aws-user-personalization", params=params))
+    ranges = {"integerHyperParameterRanges": [{"name": "sequence_window", "minValue": 1, "maxValue": 1000}]}
+    with pytest.raises(HpoConfigError, match="sequence_window must be between 1 and 50"):
+        parse_hpo_config({"algorithmHyperParameterRanges": ranges})
+
+
+def test_sequence_shape_comes_from_validation() -> None:
+    """Users walk a chain of items with a random item between every two links: the next item says
+    nothing, the one after it is the chain's next link. A one-step window cannot see the chain; the
+    search must pick a longer one."""
+    rng = np.random.default_rng(0)
+    rows = []
+    for u in range(400):
+        start = int(rng.integers(0, 300))
+        walk = [x for k in range(15) for x in (f"c{start + k}", f"n{rng.integers(3000)}")]
+        rows += [(f"u{u}", item, 1_000_000 + 600 * k, "read") for k, item in enumerate(walk)]
+    df = pd.DataFrame(rows, columns=["USER_ID", "ITEM_ID", "TIMESTAMP", "EVENT_TYPE"])
+    choice = choose(df, None, TrainingConfig(recipe="aws-user-personalization"))
+    assert choice.config.param("sequence_window") > 1, choice
 
 
 def test_hpo_config_is_validated_and_drives_trials() -> None:
@@ -137,3 +175,17 @@ def test_hpo_config_is_validated_and_drives_trials() -> None:
     model = train(taste_clusters(), None, config)
     assert 8 <= model.tuned_params["hidden_dimension"] <= 32
     assert 0.5 <= model.tuned_params["blend_taste"] <= 2.0
+
+
+def test_generated_catalogue_has_time_structure_and_no_repeats() -> None:
+    interactions, items = synthetic.catalogue(n_users=300, seed=1)
+    assert not interactions.duplicated(["USER_ID", "ITEM_ID"]).any()  # nobody consumes an item twice
+    created = items.set_index("ITEM_ID")["CREATION_TIMESTAMP"]
+    assert (interactions["TIMESTAMP"].to_numpy() >= created[interactions["ITEM_ID"]].to_numpy()).all()
+    assert (created > interactions["TIMESTAMP"].min()).mean() > 0.3  # released while the data runs
+    gaps = interactions.sort_values(["USER_ID", "TIMESTAMP"]).groupby("USER_ID")["TIMESTAMP"].diff().dropna()
+    assert (gaps < 3 * 3600).mean() > 0.5 and (gaps > 86_400).mean() > 0.1  # bursts, days apart
+    category = items.set_index("ITEM_ID")["CATEGORY"]
+    one_user = interactions[interactions["USER_ID"] == "u0"].sort_values("TIMESTAMP")
+    same_cluster = category[one_user["ITEM_ID"]].to_numpy()[1:] == category[one_user["ITEM_ID"]].to_numpy()[:-1]
+    assert same_cluster.mean() > 0.5  # a session stays with one taste
