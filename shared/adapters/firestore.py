@@ -8,6 +8,7 @@ credentials → AccessDenied, missing → NotFound.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
@@ -16,11 +17,23 @@ from google.api_core import exceptions as gexc
 from google.api_core.retry import Retry
 from google.auth import exceptions as auth_exc
 from google.cloud import firestore_v1
-from google.cloud.firestore_v1 import FieldFilter
+from google.cloud.firestore_v1 import FieldFilter, _helpers
+from google.cloud.firestore_v1.bulk_batch import BulkWriteBatch
 from google.cloud.firestore_v1.field_path import FieldPath
 
 from shared.errors import AccessDenied, InvalidRequest, NotFound, PreconditionFailed, ServiceUnavailable
-from shared.ports import Document, Query, Snapshot, VersionedOutcome, Write, chunked, versioned_decision
+from shared.ports import (
+    Document,
+    NewerOutcome,
+    NewerWrite,
+    Query,
+    Snapshot,
+    VersionedOutcome,
+    Write,
+    chunked,
+    newer_decision,
+    versioned_decision,
+)
 
 if TYPE_CHECKING:
     from google.cloud.firestore import Client
@@ -49,6 +62,10 @@ _UNAVAILABLE = (
     gexc.GatewayTimeout,
     auth_exc.TransportError,
 )
+# google.rpc codes of one write of a BatchWrite: another writer got in between our read and our write
+# (the precondition failed: decide again on fresh data), or a transient refusal (try again after a pause)
+_LOST_RACE = {5, 6, 9, 10}  # NOT_FOUND, ALREADY_EXISTS, FAILED_PRECONDITION, ABORTED
+_TRANSIENT = {4, 8, 13, 14}  # DEADLINE_EXCEEDED, RESOURCE_EXHAUSTED, INTERNAL, UNAVAILABLE
 
 
 @contextmanager
@@ -140,6 +157,60 @@ class FirestoreDocumentStore:
                 return "written"
         raise ServiceUnavailable(f"Firestore {path[:200]!r}: still contended after {MAX_VERSIONED_ATTEMPTS} attempts")
 
+    def write_newer(self, writes: Sequence[NewerWrite], *, version_field: str) -> list[NewerOutcome]:
+        """Read the stored versions of up to 500 documents with one ``get_all`` (that field only), decide,
+        and send the writes as one BatchWrite, each under a precondition on what was read: ``exists=False``
+        for an absent document, its ``update_time`` otherwise.
+
+        BatchWrite applies each write on its own, so a lost race fails only that write: its document is
+        read and decided again. A path written twice in ``writes`` is handled in order.
+        """
+        outcomes: list[NewerOutcome | None] = [None] * len(writes)
+        for round_ in _rounds(writes):
+            for chunk in chunked(round_, MAX_BATCH):
+                self._write_newer_chunk(writes, chunk, version_field, outcomes)
+        return [o or "kept" for o in outcomes]
+
+    def _write_newer_chunk(
+        self, writes: Sequence[NewerWrite], pending: list[int], version_field: str, outcomes: list[NewerOutcome | None]
+    ) -> None:
+        where = f"{len(pending)} versioned writes from {writes[pending[0]].path}"
+        for attempt in range(MAX_VERSIONED_ATTEMPTS):
+            with _mapped("write_newer read", where):
+                refs = [self._client.document(writes[i].path) for i in pending]
+                found = self._client.get_all(refs, field_paths=[version_field], **self._opts)
+                snaps = {snap.reference.path: snap for snap in found}
+                batch = BulkWriteBatch(self._client)
+                sent: list[int] = []
+                for i, ref in zip(pending, refs, strict=True):
+                    write, snap = writes[i], snaps[ref.path]
+                    outcome = newer_decision(snap.to_dict() if snap.exists else None, write, version_field)
+                    if outcome != "written":
+                        outcomes[i] = outcome
+                        continue
+                    _add_guarded(self._client, batch, ref, write, snap)
+                    sent.append(i)
+            if not sent:
+                return
+            with _mapped("write_newer commit", where):
+                response = batch.commit(**self._opts)
+            retry, transient = [], False
+            for i, status in zip(sent, response.status, strict=True):
+                if status.code == 0:
+                    outcomes[i] = "written"
+                elif status.code in _LOST_RACE or status.code in _TRANSIENT:
+                    retry.append(i)
+                    transient = transient or status.code in _TRANSIENT
+                else:
+                    message = f"Firestore write_newer {writes[i].path[:200]!r}: {status.message}"
+                    raise _status_error(status.code, message)
+            if not retry:
+                return
+            if transient:
+                time.sleep(min(0.05 * 2**attempt, 2.0))
+            pending = retry
+        raise ServiceUnavailable(f"Firestore {where}: still contended after {MAX_VERSIONED_ATTEMPTS} attempts")
+
     def write_batch(self, writes: Sequence[Write]) -> int:
         applied = 0
         for chunk in chunked(writes, MAX_BATCH):
@@ -193,6 +264,43 @@ class FirestoreDocumentStore:
             cursor = page[-1]
             if remaining is not None:
                 remaining -= len(page)
+
+
+def _rounds(writes: Sequence[NewerWrite]) -> list[list[int]]:
+    """Indices of ``writes`` in rounds where each path appears once (a BatchWrite may not hold two writes to
+    one document); the n-th write to a path goes in round n."""
+    rounds: list[list[int]] = []
+    count: dict[str, int] = {}
+    for i, write in enumerate(writes):
+        n = count.get(write.path, 0)
+        count[write.path] = n + 1
+        if n == len(rounds):
+            rounds.append([])
+        rounds[n].append(i)
+    return rounds
+
+
+def _add_guarded(client: Any, batch: BulkWriteBatch, ref: Any, write: NewerWrite, snap: Any) -> None:
+    """Add ``write`` to ``batch`` under a precondition on ``snap``: absent, or unchanged since it was read."""
+    if not snap.exists:
+        batch.create(ref, dict(write.data))
+        return
+    option = client.write_option(last_update_time=snap.update_time)
+    if write.merge:
+        batch.update(ref, {FieldPath(k).to_api_repr(): v for k, v in write.data.items()}, option=option)
+        return
+    # a full replace under a precondition: the SDK's set() takes no option, so build its Write and add one
+    pbs = _helpers.pbs_for_set_no_merge(ref._document_path, dict(write.data))
+    option.modify_write(pbs[0])
+    batch._add_write_pbs(pbs)
+
+
+def _status_error(code: int, message: str) -> Exception:
+    if code == 3:  # INVALID_ARGUMENT
+        return InvalidRequest(message)
+    if code in (7, 16):  # PERMISSION_DENIED, UNAUTHENTICATED
+        return AccessDenied(message)
+    return ServiceUnavailable(message)
 
 
 def _snapshot(snap: Any) -> Snapshot:
