@@ -6,10 +6,12 @@ not only by the Personalize filter, because the filter sees the last training sn
 
 from __future__ import annotations
 
+import json
 import threading
 from collections import Counter
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Any
 
 from shared.capture.records import is_published
@@ -17,6 +19,7 @@ from shared.config import Collections
 from shared.ports import DocumentStore, Query, Where
 
 DISPLAY_FIELDS = ("title", "url", "image", "source")
+_MISSING = object()
 
 
 @dataclass(frozen=True)
@@ -26,6 +29,11 @@ class Story:
     story_id: str
     created: int
     display: Mapping[str, Any]
+
+    @cached_property
+    def display_json(self) -> str:
+        """The display fields as JSON object members (no braces), encoded once per story per run."""
+        return json.dumps(dict(self.display), ensure_ascii=False, separators=(",", ":"))[1:-1]
 
 
 class Catalogue:
@@ -40,9 +48,9 @@ class Catalogue:
 
     def story(self, story_id: str) -> Story | None:
         """The story if it is active, published and recent enough; else None."""
-        with self._lock:
-            if story_id in self._cache:
-                return self._cache[story_id]
+        cached = self._cache.get(story_id, _MISSING)  # a dict read is atomic: no lock on the hot path
+        if cached is not _MISSING:
+            return cached  # type: ignore[return-value]
         found = self._load(story_id)
         with self._lock:
             self._cache[story_id] = found
