@@ -48,6 +48,8 @@ from infra.local.stack import LocalStack  # noqa: E402
 from shared.config import Settings  # noqa: E402
 from shared.ports import Query, Write  # noqa: E402
 
+CPU_MS_PER_USER = [0.0]
+"""This process's CPU (the Python client side, not the emulator's or the engine's) per user of the last run."""
 NOW = 1_764_400_000  # 2025-11-29: generated stories are from the 30 days before it
 
 
@@ -152,10 +154,11 @@ def raw_run(deps: Any, users: list[str], concurrency: int) -> float:
     def one(uid: str) -> int:
         return len(deps.recommender.recommend(campaign.campaign_arn, uid, n, filter_arn, values).item_ids)
 
-    start = time.perf_counter()
+    start, cpu = time.perf_counter(), time.process_time()
     with ThreadPoolExecutor(max_workers=concurrency) as pool:
         answered = sum(1 for count in pool.map(one, users, chunksize=64) if count)
     elapsed = time.perf_counter() - start
+    CPU_MS_PER_USER[0] = (time.process_time() - cpu) * 1000 / len(users)
     assert answered == len(users), answered
     return len(users) / elapsed
 
@@ -165,9 +168,10 @@ def fill_run(deps: Any, users: list[str], label: str, run: int) -> tuple[float, 
     from shared.recommend import fill_feeds
 
     deps.clock = lambda: clock() + timedelta(seconds=run)
-    start = time.perf_counter()
+    start, cpu = time.perf_counter(), time.process_time()
     summary = fill_feeds(deps, users=users, run_id=label)
     elapsed = time.perf_counter() - start
+    CPU_MS_PER_USER[0] = (time.process_time() - cpu) * 1000 / len(users)
     assert summary.personalized == len(users) and summary.stale == 0 and summary.superseded == 0, summary
     return len(users) / elapsed, summary
 
@@ -306,13 +310,14 @@ def main(argv: list[str] | None = None) -> int:
         for repeat in range(1, args.repeats + 1):
             raw = raw_run(deps, users, args.concurrency)
             print(
-                f"raw repeat={repeat} concurrency={args.concurrency} users_per_s={raw:.0f} load={load_average()}",
+                f"raw repeat={repeat} concurrency={args.concurrency} users_per_s={raw:.0f} load={load_average()} "
+                f"bench_cpu_ms_per_user={CPU_MS_PER_USER[0]:.2f}",
                 flush=True,
             )
             fill, summary = fill_run(deps, users, f"bench-{repeat}", repeat)
             print(
                 f"fill repeat={repeat} concurrency={args.concurrency} users_per_s={fill:.0f} "
-                f"ratio={fill / raw:.2f} load={load_average()}",
+                f"ratio={fill / raw:.2f} load={load_average()} bench_cpu_ms_per_user={CPU_MS_PER_USER[0]:.2f}",
                 flush=True,
             )
         if args.memory_store:  # the same fill writing to an in-memory store: the fill's own cost, no database
@@ -335,7 +340,8 @@ def main(argv: list[str] | None = None) -> int:
         if not args.no_batch:
             raw = raw_run(deps, users, args.concurrency)
             print(
-                f"raw before_batch concurrency={args.concurrency} users_per_s={raw:.0f} load={load_average()}",
+                f"raw before_batch concurrency={args.concurrency} users_per_s={raw:.0f} load={load_average()} "
+                f"bench_cpu_ms_per_user={CPU_MS_PER_USER[0]:.2f}",
                 flush=True,
             )
             deps.config = replace(deps.config, batch_threshold=1)

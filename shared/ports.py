@@ -141,6 +141,10 @@ class DocumentStore(Protocol):
         """
         ...
 
+    def get_many(self, paths: Sequence[str]) -> list[Document | None]:
+        """Read many documents in a few round trips; one entry per path, in order (None when absent)."""
+        ...
+
     def write_newer(self, writes: Sequence[NewerWrite], *, version_field: str) -> list[NewerOutcome]:
         """Apply each write only if the stored document is absent or older (:func:`newer_decision`).
 

@@ -104,6 +104,9 @@ class InMemoryDocumentStore:
                 self.set(path, {**data, **stamps})
             return outcome
 
+    def get_many(self, paths: Sequence[str]) -> list[Document | None]:
+        return [self.get(p) for p in paths]
+
     def write_newer(self, writes: Sequence[NewerWrite], *, version_field: str) -> list[NewerOutcome]:
         """Each write decided and applied under the lock, so concurrent callers see one order."""
         outcomes: list[NewerOutcome] = []

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 import random
 import re
 import threading
@@ -154,11 +155,14 @@ def feed_document(
 
 
 def _items_json(stories: Sequence[tuple[Story, float | None]]) -> str:
-    # each story's display fields are encoded once per run (Story.display_json), not once per feed
-    parts = [
-        f'{{"storyId":{json.dumps(s.story_id)},"score":{json.dumps(score)},{s.display_json}}}' for s, score in stories
-    ]
-    return "[" + ",".join(parts) + "]"
+    # each story is encoded once per run (Story.json_head/display_json); only its score differs per feed
+    return "[" + ",".join(f"{s.json_head}{_score_json(score)},{s.display_json}}}" for s, score in stories) + "]"
+
+
+def _score_json(score: float | None) -> str:
+    if isinstance(score, float) and math.isfinite(score):
+        return repr(score)  # what json.dumps writes for a finite float
+    return json.dumps(score) if isinstance(score, int) else "null"
 
 
 def feed_items(feed: Mapping[str, Any]) -> list[dict[str, Any]]:
@@ -398,6 +402,7 @@ def fill_feeds(deps: FeedDeps, *, run_id: str | None = None, users: Sequence[str
     targets = list(users) if users is not None else active
     summary.users = len(targets)
     catalogue = Catalogue(deps.docs, deps.collections, min_created(now, config))
+    catalogue.preload()
     ranking = popular(history, catalogue, deps.personalize.num_results * 2)
     save_ranking(deps, ranking, now)
     _log.info("feed fill started", extra={"run_id": summary.run_id, "users": len(targets)})

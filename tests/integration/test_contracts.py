@@ -272,3 +272,29 @@ def test_write_newer_racing_writers_end_at_the_newest(store: DocumentStore) -> N
         list(pool.map(writer, random.Random(5).sample(range(8), 8)))
     for path in paths:
         assert store.get(path) == {"v": versions[-1], "by": 7}, path
+
+
+def test_write_newer_stores_every_value_type_as_set_does(store: DocumentStore) -> None:
+    data = {
+        "v": V2,
+        "none": None,
+        "flag": True,
+        "n": -(2**40),
+        "x": 0.25,
+        "text": "é\n\x01" + "a" * 2000,
+        "raw": b"\x00\xff",
+        "when": datetime(2026, 1, 2, 3, 4, 5, 678901, tzinfo=UTC),
+        "list": [1, "two", None, {"three": [3.0]}],
+        "map": {"a.b": {"c": False}, "d": 1},
+    }
+    store.write_newer([NewerWrite("feeds/t", data, V2)], version_field="v")
+    store.set("feeds/s", data)
+    assert store.get("feeds/t") == store.get("feeds/s") == data
+
+
+def test_get_many_reads_in_order_with_none_for_the_absent(store: DocumentStore) -> None:
+    store.write_batch([Write(f"stories/s{i:04d}", data={"i": i}) for i in range(0, 1203, 2)])
+    paths = [f"stories/s{i:04d}" for i in range(1203)] + ["stories/s0000"]
+    found = store.get_many(paths)
+    assert found[:3] == [{"i": 0}, None, {"i": 2}] and found[-1] == {"i": 0} and len(found) == 1204
+    assert sum(d is not None for d in found) == 602 + 1

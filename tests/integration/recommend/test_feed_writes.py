@@ -23,16 +23,16 @@ def test_a_write_that_lost_the_race_is_decided_again_on_what_won(
 
     doc_store.set("feeds/a", {"generatedAt": OLD, "by": "first"})
     doc_store.set("feeds/b", {"generatedAt": OLD, "by": "first"})
-    real = adapter._add_guarded
+    real = adapter._RawCalls.guarded_write
     sneaks: list[str] = []
 
-    def sneaky(client: Any, batch: Any, ref: Any, write: NewerWrite, snap: Any) -> None:
-        if ref.path == "feeds/a" and not sneaks:
-            sneaks.append(ref.path)
-            ref.set({"generatedAt": sneaked, "by": "other"})
-        real(client, batch, ref, write, snap)
+    def sneaky(raw: Any, name: str, write: NewerWrite, update_time: Any) -> Any:
+        if write.path == "feeds/a" and not sneaks:
+            sneaks.append(write.path)
+            doc_store.set("feeds/a", {"generatedAt": sneaked, "by": "other"})
+        return real(raw, name, write, update_time)
 
-    monkeypatch.setattr(adapter, "_add_guarded", sneaky)
+    monkeypatch.setattr(adapter._RawCalls, "guarded_write", sneaky)
     writes = [NewerWrite(f"feeds/{k}", {"generatedAt": ours, "by": "us"}, ours) for k in ("a", "b")]
     assert doc_store.write_newer(writes, version_field="generatedAt") == [expected, "written"]
     assert sneaks == ["feeds/a"]
