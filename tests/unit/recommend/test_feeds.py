@@ -268,3 +268,19 @@ def test_nothing_showable_writes_nothing_rather_than_an_empty_feed() -> None:
     assert docs.get("feeds/carol") is None
     assert first_feed(make_deps(FakeRecommender([]), docs), "carol") is False
     assert summary.users == 1
+
+
+def test_items_json_is_valid_json_for_any_title_and_score(docs: InMemoryDocumentStore) -> None:
+    import json
+
+    from shared.recommend.catalogue import Story
+    from shared.recommend.feeds import feed_document
+
+    odd = Story('q"\\/\n', 1, {"title": 'He said "hi"\n\u2028é', "url": None, "image": "x", "source": "\x01"})
+    stories = [(odd, 0.1), (odd, None), (odd, float("nan")), (odd, 3)]
+    doc = feed_document(
+        stories, kind="personalized", generated_at=NOW, run_id="r", campaign=None, recommendation_id=None
+    )
+    items = json.loads(doc["itemsJson"])
+    assert [i["score"] for i in items] == [0.1, None, None, 3]
+    assert items[0] == {"storyId": 'q"\\/\n', "score": 0.1, **odd.display}
