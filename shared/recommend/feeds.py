@@ -166,15 +166,25 @@ def _score_json(score: float | None) -> str:
 
 
 def feed_items(feed: Mapping[str, Any]) -> list[dict[str, Any]]:
-    """The stories of a stored feed, best first: ``{storyId, score, title, url, image, source}`` each."""
+    """The stories of a stored feed, best first: ``{storyId, score, title, url, image, source}`` each.
+
+    A feed written before ``itemsJson`` (an ``items`` array of maps) is read too, until a run rewrites it.
+    """
     raw = feed.get("itemsJson")
-    items = json.loads(raw) if isinstance(raw, str) else []
+    try:
+        items = json.loads(raw) if isinstance(raw, str) else feed.get("items")
+    except ValueError:
+        items = None
     return [i for i in items if isinstance(i, dict)] if isinstance(items, list) else []
 
 
 def feed_story_ids(feed: Mapping[str, Any]) -> list[str]:
-    """The story ids of a stored feed, best first."""
-    return [str(i.get("storyId")) for i in feed_items(feed)]
+    """The story ids of a stored feed, best first (``storyIds`` of a feed written before ``itemsJson``)."""
+    items = feed_items(feed)
+    legacy = feed.get("storyIds")
+    if not items and isinstance(legacy, list):
+        return [str(i) for i in legacy]
+    return [str(i.get("storyId")) for i in items]
 
 
 def clean(ranked: Ranked, seen: set[str], catalogue: Catalogue, limit: int) -> list[tuple[Story, float | None]]:

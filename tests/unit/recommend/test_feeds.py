@@ -284,3 +284,12 @@ def test_items_json_is_valid_json_for_any_title_and_score(docs: InMemoryDocument
     items = json.loads(doc["itemsJson"])
     assert [i["score"] for i in items] == [0.1, None, None, 3]
     assert items[0] == {"storyId": 'q"\\/\n', "score": 0.1, **odd.display}
+
+
+def test_a_feed_written_before_items_json_is_still_read() -> None:
+    from shared.recommend.feeds import feed_items, feed_story_ids
+
+    legacy = {"storyIds": ["a", "b"], "items": [{"storyId": "a", "rank": 1}, {"storyId": "b", "rank": 2}]}
+    assert feed_story_ids(legacy) == ["a", "b"] and feed_items(legacy)[1] == {"storyId": "b", "rank": 2}
+    assert feed_story_ids({"storyIds": ["x"]}) == ["x"]
+    assert feed_items({"itemsJson": "not json"}) == [] and feed_story_ids({}) == []
