@@ -460,11 +460,11 @@ def prepare(deps: FeedDeps) -> tuple[CampaignInfo, str]:
 
 
 def save_ranking(deps: FeedDeps, ranking: Sequence[Story], now: datetime) -> None:
-    """Keep the popularity ranking so the new-user trigger gives a first feed without a window scan."""
+    """Keep the popularity ranking so the new-user trigger gives a first feed without a window scan (guarded
+    like a feed: an older run never replaces a newer run's ranking)."""
     if ranking:
-        deps.docs.set(
-            f"{deps.collections.state}/popular_feed", {"storyIds": [s.story_id for s in ranking], "generatedAt": now}
-        )
+        data = {"storyIds": [s.story_id for s in ranking], VERSION_FIELD: now}
+        write_feeds(deps.docs, [NewerWrite(f"{deps.collections.state}/popular_feed", data, now)])
 
 
 def _fill_realtime(run: _Run, users: Sequence[str], writer: _Writer) -> None:

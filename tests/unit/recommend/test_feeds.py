@@ -177,6 +177,15 @@ def test_an_older_run_finishing_late_never_overwrites_a_newer_feed(docs: InMemor
     assert older.superseded == 2 and newer.superseded == 0 and older_rec.calls
 
 
+def test_an_older_run_never_replaces_the_newer_popularity_ranking(docs: InMemoryDocumentStore) -> None:
+    fill_feeds(at(make_deps(FakeRecommender(ITEMS), docs), 24))
+    ranking = docs.get("ml_state/popular_feed")
+    click(docs, "carol", "s9")
+    click(docs, "dave", "s9")  # s9 is now the most read, but in a run that started earlier
+    fill_feeds(make_deps(FakeRecommender(ITEMS), docs))
+    assert docs.get("ml_state/popular_feed") == ranking
+
+
 def test_an_older_failing_run_neither_marks_nor_replaces_a_newer_feed(docs: InMemoryDocumentStore) -> None:
     click(docs, "dave", "s9")
     fill_feeds(at(make_deps(FakeRecommender(ITEMS), docs), 24))
