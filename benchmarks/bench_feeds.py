@@ -7,12 +7,19 @@ alternates, ``--repeats`` times over the same users at the same concurrency:
 * raw: ``--concurrency`` threads calling GetRecommendations (same boto3 client config, filter,
   filter values and numResults as the fill) and discarding the answers;
 * fill: ``fill_feeds`` for the same users (rate limit lifted), i.e. the calls plus write-time checks,
-  the display-field join and the Firestore writes (batches of 500 on the emulator).
+  the display-field join and the version-guarded Firestore writes (``write_newer``: a get_all of the
+  stored versions + a BatchWrite per 500 feeds). Each fill runs at a later clock than the one before,
+  so every feed is really written (the summary's ``superseded`` must be 0).
 
 Then one batch-inference fill (CreateBatchInferenceJob, JSON lines on moto S3, the output loaded into
 feeds). Prints one ``key=value`` line per measurement. Usage (from the repo root)::
 
     .venv/bin/python benchmarks/bench_feeds.py --users 100000 --concurrency 8 --repeats 2
+
+``--shapes N`` only measures the emulator's write rate of N feeds by document shape (the former array
+of maps vs the JSON string) and write API (``write_batch`` vs the guarded ``write_newer``)::
+
+    .venv/bin/python benchmarks/bench_feeds.py --shapes 5000
 """
 
 from __future__ import annotations
@@ -27,6 +34,7 @@ from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import replace
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -40,6 +48,8 @@ from infra.local.stack import LocalStack  # noqa: E402
 from shared.config import Settings  # noqa: E402
 from shared.ports import Query, Write  # noqa: E402
 
+CPU_MS_PER_USER = [0.0]
+"""This process's CPU (the Python client side, not the emulator's or the engine's) per user of the last run."""
 NOW = 1_764_400_000  # 2025-11-29: generated stories are from the 30 days before it
 
 
@@ -144,22 +154,91 @@ def raw_run(deps: Any, users: list[str], concurrency: int) -> float:
     def one(uid: str) -> int:
         return len(deps.recommender.recommend(campaign.campaign_arn, uid, n, filter_arn, values).item_ids)
 
-    start = time.perf_counter()
+    start, cpu = time.perf_counter(), time.process_time()
     with ThreadPoolExecutor(max_workers=concurrency) as pool:
         answered = sum(1 for count in pool.map(one, users, chunksize=64) if count)
     elapsed = time.perf_counter() - start
+    CPU_MS_PER_USER[0] = (time.process_time() - cpu) * 1000 / len(users)
     assert answered == len(users), answered
     return len(users) / elapsed
 
 
-def fill_run(deps: Any, users: list[str], label: str) -> tuple[float, Any]:
+def fill_run(deps: Any, users: list[str], label: str, run: int) -> tuple[float, Any]:
+    """One fill, ``run`` seconds after NOW: later than every fill before it, so each feed is written."""
     from shared.recommend import fill_feeds
 
-    start = time.perf_counter()
+    deps.clock = lambda: clock() + timedelta(seconds=run)
+    start, cpu = time.perf_counter(), time.process_time()
     summary = fill_feeds(deps, users=users, run_id=label)
     elapsed = time.perf_counter() - start
-    assert summary.personalized == len(users) and summary.stale == 0, summary
+    CPU_MS_PER_USER[0] = (time.process_time() - cpu) * 1000 / len(users)
+    assert summary.personalized == len(users) and summary.stale == 0 and summary.superseded == 0, summary
+    assert summary.mode == ("batch" if deps.config.batch_threshold <= len(users) else "realtime"), summary
     return len(users) / elapsed, summary
+
+
+def clock() -> Any:
+    return pd.Timestamp(NOW, unit="s", tz="UTC").to_pydatetime()
+
+
+def legacy_document(doc: dict[str, Any], uid: str) -> dict[str, Any]:
+    """The feed document as it was before itemsJson: an array of maps (+ storyIds, uid, campaignArn)."""
+    from shared.recommend.feeds import feed_items
+
+    items = [{**item, "rank": rank} for rank, item in enumerate(feed_items(doc), start=1)]
+    extra = {"uid": uid, "campaignArn": "arn:aws:personalize:us-east-1:000000000000:campaign/bench"}
+    body = {k: v for k, v in doc.items() if k != "itemsJson"}
+    return {**body, **extra, "storyIds": [i["storyId"] for i in items], "items": items}
+
+
+def shapes(n: int) -> None:
+    """Write rate of n 25-story feeds on the emulator, by shape and write API, on 4 writer threads."""
+    from shared import wiring
+    from shared.ports import NewerWrite
+    from shared.recommend.catalogue import Story
+    from shared.recommend.feeds import feed_document
+
+    with tempfile.TemporaryDirectory(prefix="bench-shapes-") as tmp, stack_env(Path(tmp), ("firestore",)) as env:
+        docs = wiring.document_store(Settings.from_env(env))
+        stories = [
+            Story(f"i{k}", NOW, {"title": f"Story i{k}", "url": f"https://news/i{k}", "image": None, "source": "wire"})
+            for k in range(25)
+        ]
+        for round_, shape in enumerate(("arrays", "json", "arrays", "json")):
+            for api in ("write_batch", "write_newer"):
+                at = clock() + timedelta(seconds=round_ * 10 + (api == "write_newer"))
+                doc = feed_document(
+                    [(s, 0.9 - k / 100) for k, s in enumerate(stories)],
+                    kind="personalized",
+                    generated_at=at,
+                    run_id="shapes",
+                    campaign=None,
+                    recommendation_id="rid",
+                )
+                body = {f"u{u}": legacy_document(doc, f"u{u}") if shape == "arrays" else doc for u in range(n)}
+                chunks = [list(body.items())[i : i + 500] for i in range(0, n, 500)]
+                collection = f"feeds_{shape}"
+
+                def one(
+                    chunk: list[tuple[str, dict[str, Any]]], api: str = api, at: Any = at, collection: str = collection
+                ) -> int:
+                    if api == "write_batch":
+                        return docs.write_batch([Write(f"{collection}/{u}", data=d) for u, d in chunk])
+                    outcomes = docs.write_newer(
+                        [NewerWrite(f"{collection}/{u}", d, at) for u, d in chunk], version_field="generatedAt"
+                    )
+                    return outcomes.count("written")
+
+                start = time.perf_counter()
+                with ThreadPoolExecutor(max_workers=4) as pool:
+                    written = sum(pool.map(one, chunks))
+                elapsed = time.perf_counter() - start
+                assert written == n, written
+                print(
+                    f"shape={shape} api={api} pass={round_ // 2 + 1} docs={n} docs_per_s={n / elapsed:.0f} "
+                    f"load={load_average()}",
+                    flush=True,
+                )
 
 
 def load_average() -> str:
@@ -167,10 +246,12 @@ def load_average() -> str:
 
 
 @contextmanager
-def stack_env(state_dir: Path) -> Iterator[dict[str, str]]:
+def stack_env(
+    state_dir: Path, services: tuple[str, ...] = ("moto", "firestore", "personalize")
+) -> Iterator[dict[str, str]]:
     """Firestore emulator, moto and the engine in ``state_dir``, with the environment pointing at them."""
     stack = LocalStack(state_dir)
-    env = stack.up(("moto", "firestore", "personalize"))
+    env = stack.up(services)
     saved = {k: os.environ.get(k) for k in env}
     os.environ.update(env)
     try:
@@ -193,7 +274,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--repeats", type=int, default=2)
     parser.add_argument("--no-batch", action="store_true")
     parser.add_argument("--memory-store", action="store_true", help="also fill into an in-memory store")
+    parser.add_argument("--shapes", type=int, default=0, help="only the write rate of N feeds by shape and API")
     args = parser.parse_args(argv)
+    if args.shapes:
+        shapes(args.shapes)
+        return 0
     import logging
 
     logging.getLogger("storyrec").setLevel(logging.WARNING)
@@ -207,6 +292,8 @@ def main(argv: list[str] | None = None) -> int:
                 "STORYREC_IMPORT_BUCKET": "bench-feeds",
                 "STORYREC_FEED_CAMPAIGN_TPS": "100000",
                 "STORYREC_FEED_CONCURRENCY": str(args.concurrency),
+                # the realtime fill is the one measured against raw: batch inference only where asked for
+                "STORYREC_FEED_BATCH_THRESHOLD": str(args.users + 1),
                 "STORYREC_FEED_BATCH_ROLE_ARN": "arn:aws:iam::000000000000:role/bench",
             }
         )
@@ -219,20 +306,22 @@ def main(argv: list[str] | None = None) -> int:
             f"seconds={time.perf_counter() - started:.1f}",
             flush=True,
         )
-        deps = feed_deps(settings, clock=lambda: pd.Timestamp(NOW, unit="s", tz="UTC").to_pydatetime())
+        deps = feed_deps(settings, clock=clock)
         deps.notifier, deps.metrics = RecordingNotifier(), RecordingMetrics()
         deps.batch_poll_seconds = 1.0
         users = [f"u{k}" for k in range(args.users)]
         for repeat in range(1, args.repeats + 1):
             raw = raw_run(deps, users, args.concurrency)
             print(
-                f"raw repeat={repeat} concurrency={args.concurrency} users_per_s={raw:.0f} load={load_average()}",
+                f"raw repeat={repeat} concurrency={args.concurrency} users_per_s={raw:.0f} load={load_average()} "
+                f"bench_cpu_ms_per_user={CPU_MS_PER_USER[0]:.2f}",
                 flush=True,
             )
-            fill, summary = fill_run(deps, users, f"bench-{repeat}")
+            fill, summary = fill_run(deps, users, f"bench-{repeat}", repeat)
             print(
                 f"fill repeat={repeat} concurrency={args.concurrency} users_per_s={fill:.0f} "
-                f"ratio={fill / raw:.2f} load={load_average()}",
+                f"ratio={fill / raw:.2f} mode={summary.mode} load={load_average()} "
+                f"bench_cpu_ms_per_user={CPU_MS_PER_USER[0]:.2f}",
                 flush=True,
             )
         if args.memory_store:  # the same fill writing to an in-memory store: the fill's own cost, no database
@@ -245,7 +334,7 @@ def main(argv: list[str] | None = None) -> int:
                 memory.set(snap.path, snap.data)
             on_emulator, deps.docs = deps.docs, memory
             raw = raw_run(deps, users, args.concurrency)
-            fill, _ = fill_run(deps, users, "bench-memory")
+            fill, _ = fill_run(deps, users, "bench-memory", args.repeats + 1)
             print(
                 f"fill_memory_store concurrency={args.concurrency} raw_users_per_s={raw:.0f} "
                 f"fill_users_per_s={fill:.0f} ratio={fill / raw:.2f} load={load_average()}",
@@ -255,11 +344,12 @@ def main(argv: list[str] | None = None) -> int:
         if not args.no_batch:
             raw = raw_run(deps, users, args.concurrency)
             print(
-                f"raw before_batch concurrency={args.concurrency} users_per_s={raw:.0f} load={load_average()}",
+                f"raw before_batch concurrency={args.concurrency} users_per_s={raw:.0f} load={load_average()} "
+                f"bench_cpu_ms_per_user={CPU_MS_PER_USER[0]:.2f}",
                 flush=True,
             )
             deps.config = replace(deps.config, batch_threshold=1)
-            batch, summary = fill_run(deps, users, "bench-batch")
+            batch, summary = fill_run(deps, users, "bench-batch", args.repeats + 2)
             print(
                 f"batch users={args.users} users_per_s={batch:.0f} mode={summary.mode} load={load_average()}",
                 flush=True,

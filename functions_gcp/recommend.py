@@ -109,12 +109,12 @@ def _refresh_target(data: Any, caller: str) -> str:
     return target
 
 
-@retried  # create-only: a redelivery never overwrites the feed it gave
+@retried  # guarded at the event's time: a redelivery never overwrites the feed it gave, nor a newer one
 @firestore_fn.on_document_created(document=f"{_USERS}/{{uid}}")
 def first_feed_for_new_user(event: firestore_fn.Event[DocumentSnapshot | None]) -> None:
     """users/{uid} created → a first (popular) feed, unless the user already has one."""
     from shared.recommend import first_feed
     from shared.recommend.wiring import feed_deps
 
-    with correlated(event.id):
-        first_feed(feed_deps(Settings.from_env(os.environ)), event.params["uid"])
+    with correlated(event.id):  # as of the creation event: a redelivery is a no-op, never over a newer feed
+        first_feed(feed_deps(Settings.from_env(os.environ)), event.params["uid"], as_of=event.time)

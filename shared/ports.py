@@ -73,6 +73,40 @@ def versioned_decision(
     return "written"
 
 
+NewerOutcome = Literal["written", "kept", "absent"]
+"""Of a :class:`NewerWrite`: applied; not applied because the stored version is as new or newer; not
+applied because a merge found no document to merge into."""
+
+
+@dataclass(frozen=True)
+class NewerWrite:
+    """A write applied only if the stored document is absent or holds an older version.
+
+    ``version`` is compared with the stored document's version field. A replacing write's ``data``
+    normally carries ``version`` in that field itself. A ``merge`` write adds ``data`` to the stored
+    document (its version is kept) and is never applied to an absent one.
+    """
+
+    path: str
+    data: Document
+    version: datetime
+    merge: bool = False
+
+
+def newer_decision(stored: Mapping[str, Any] | None, write: NewerWrite, version_field: str) -> NewerOutcome:
+    """What :meth:`DocumentStore.write_newer` does with ``write`` given the stored document (one rule for every
+    store): a stored version that is not an aware datetime counts as older, so a damaged document is repaired.
+    """
+    if stored is None:
+        return "absent" if write.merge else "written"
+    current = stored.get(version_field)
+    try:
+        newer = isinstance(current, datetime) and current >= write.version
+    except TypeError:  # a naive datetime cannot be ordered against an aware one
+        newer = False
+    return "kept" if newer else "written"
+
+
 @dataclass(frozen=True)
 class Write:
     """One write of a batch. ``kind`` 'set' replaces (or merges), 'delete' removes."""
@@ -104,6 +138,19 @@ class DocumentStore(Protocol):
 
         Atomic (a transaction, not read-then-write): of two concurrent writers the older version never
         wins, whatever the order they arrive in. See :func:`versioned_decision`.
+        """
+        ...
+
+    def get_many(self, paths: Sequence[str]) -> list[Document | None]:
+        """Read many documents in a few round trips; one entry per path, in order (None when absent)."""
+        ...
+
+    def write_newer(self, writes: Sequence[NewerWrite], *, version_field: str) -> list[NewerOutcome]:
+        """Apply each write only if the stored document is absent or older (:func:`newer_decision`).
+
+        Correct under concurrency: a write never replaces a version newer than its own, whichever writer
+        arrives first; an equal version is left as is (a rerun is a no-op). Writes are applied one by one,
+        not atomically as a group. Returns one outcome per write, in order.
         """
         ...
 

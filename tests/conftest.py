@@ -41,14 +41,19 @@ class StackHandle:
         return self.env["GOOGLE_CLOUD_PROJECT"]
 
 
+_SESSION_ENV: dict[str, str] = {}
+"""Variables the session's stack exported: kept when a test's environment is restored (the stack may have
+started inside the first test that needed it, after that test's environment was saved)."""
+
+
 @pytest.fixture(autouse=True)
 def _environment_restored() -> Iterator[None]:
     """No test leaks environment variables into the next (the demo exports its own stack's, for one)."""
     saved = dict(os.environ)
     yield
-    if os.environ != saved:
+    if os.environ != {**saved, **_SESSION_ENV}:
         os.environ.clear()
-        os.environ.update(saved)
+        os.environ.update({**saved, **_SESSION_ENV})
 
 
 @pytest.fixture(scope="session")
@@ -64,9 +69,11 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[StackHandle]:
         pytest.fail(f"local stack failed to start: {exc}", pytrace=False)
     saved = {k: os.environ.get(k) for k in env}
     os.environ.update(env)
+    _SESSION_ENV.update(env)
     try:
         yield StackHandle(env, state_dir)
     finally:
+        _SESSION_ENV.clear()
         local.down()
         for key, value in saved.items():
             if value is None:

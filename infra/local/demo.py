@@ -48,6 +48,7 @@ from rich.text import Text
 from infra.local.lambda_events import LambdaContext, s3_object_created, scheduled_event
 from infra.local.stack import DEFAULT_STATE_DIR, LOCAL_PROJECT, REPO_ROOT, LocalStack, StackError
 from shared.config import Settings
+from shared.recommend.feeds import feed_items
 
 DESKDROP_DIR = REPO_ROOT.parent / "shared" / "data" / "deskdrop"
 CLOCK_DIR = Path(__file__).resolve().parent / "demo_clock"
@@ -708,7 +709,7 @@ def showcase(data: DemoData, feeds: Mapping[str, Mapping[str, Any]], size: int =
     for click in sorted((c for c in data.clicks if c.user == chosen and c.story in titles), key=lambda c: -c.at):
         if titles[click.story] not in reads:
             reads.append(titles[click.story])
-    items = feeds[chosen].get("items") or []
+    items = feed_items(feeds[chosen])
     feed = [str(i.get("title") or titles.get(str(i.get("storyId")), i.get("storyId"))) for i in items]
     return {"user": chosen, "reads": reads[:size], "feed": feed[:size]}
 

@@ -8,19 +8,36 @@ credentials → AccessDenied, missing → NotFound.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from google.api_core import exceptions as gexc
 from google.api_core.retry import Retry
 from google.auth import exceptions as auth_exc
 from google.cloud import firestore_v1
-from google.cloud.firestore_v1 import FieldFilter
+from google.cloud.firestore_v1 import FieldFilter, _helpers
 from google.cloud.firestore_v1.field_path import FieldPath
+from google.cloud.firestore_v1.types import common as _common_types
+from google.cloud.firestore_v1.types import document as _document_types
+from google.cloud.firestore_v1.types import firestore as _firestore_types
+from google.cloud.firestore_v1.types import write as _write_types
 
 from shared.errors import AccessDenied, InvalidRequest, NotFound, PreconditionFailed, ServiceUnavailable
-from shared.ports import Document, Query, Snapshot, VersionedOutcome, Write, chunked, versioned_decision
+from shared.ports import (
+    Document,
+    NewerOutcome,
+    NewerWrite,
+    Query,
+    Snapshot,
+    VersionedOutcome,
+    Write,
+    chunked,
+    newer_decision,
+    versioned_decision,
+)
 
 if TYPE_CHECKING:
     from google.cloud.firestore import Client
@@ -49,6 +66,17 @@ _UNAVAILABLE = (
     gexc.GatewayTimeout,
     auth_exc.TransportError,
 )
+# google.rpc codes of one write of a BatchWrite: another writer got in between our read and our write
+# (the precondition failed: decide again on fresh data), or a transient refusal (try again after a pause)
+_LOST_RACE = {5, 6, 9, 10}  # NOT_FOUND, ALREADY_EXISTS, FAILED_PRECONDITION, ABORTED
+_TRANSIENT = {4, 8, 13, 14}  # DEADLINE_EXCEEDED, RESOURCE_EXHAUSTED, INTERNAL, UNAVAILABLE
+# plain protobuf classes behind the SDK's proto-plus types (see _RawCalls)
+_Value = _document_types.Value.pb()
+_Document = _document_types.Document.pb()
+_DocumentMask = _common_types.DocumentMask.pb()
+_Write = _write_types.Write.pb()
+_BatchGetRequest = _firestore_types.BatchGetDocumentsRequest.pb()
+_BatchWriteRequest = _firestore_types.BatchWriteRequest.pb()
 
 
 @contextmanager
@@ -140,6 +168,73 @@ class FirestoreDocumentStore:
                 return "written"
         raise ServiceUnavailable(f"Firestore {path[:200]!r}: still contended after {MAX_VERSIONED_ATTEMPTS} attempts")
 
+    def get_many(self, paths: Sequence[str]) -> list[Document | None]:
+        """``get_all`` in chunks of 500 (one BatchGetDocuments each)."""
+        found: dict[str, Document] = {}
+        for chunk in chunked(dict.fromkeys(paths), MAX_BATCH):
+            with _mapped("get_many", chunk[0]):
+                refs = [self._client.document(p) for p in chunk]
+                for snap in self._client.get_all(refs, **self._opts):
+                    if snap.exists:
+                        found[snap.reference.path] = snap.to_dict() or {}
+        return [found.get(p) for p in paths]
+
+    def write_newer(self, writes: Sequence[NewerWrite], *, version_field: str) -> list[NewerOutcome]:
+        """Read the stored versions of up to 500 documents with one ``get_all`` (that field only), decide,
+        and send the writes as one BatchWrite, each under a precondition on what was read: ``exists=False``
+        for an absent document, its ``update_time`` otherwise.
+
+        BatchWrite applies each write on its own, so a lost race fails only that write: its document is
+        read and decided again. A path written twice in ``writes`` is handled in order.
+        """
+        outcomes: list[NewerOutcome | None] = [None] * len(writes)
+        for round_ in _rounds(writes):
+            for chunk in chunked(round_, MAX_BATCH):
+                self._write_newer_chunk(writes, chunk, version_field, outcomes)
+        return [o or "kept" for o in outcomes]
+
+    def _write_newer_chunk(
+        self, writes: Sequence[NewerWrite], pending: list[int], version_field: str, outcomes: list[NewerOutcome | None]
+    ) -> None:
+        where = f"{len(pending)} versioned writes from {writes[pending[0]].path}"
+        raw = _RawCalls(self._client, self._opts)
+        for attempt in range(MAX_VERSIONED_ATTEMPTS):
+            with _mapped("write_newer read", where):
+                names = {raw.name(writes[i].path): i for i in pending}
+                stored = raw.versions(list(names), version_field)
+                sent: list[int] = []
+                batch = []
+                for name, i in names.items():
+                    write = writes[i]
+                    version, update_time = stored.get(name, (None, None))
+                    current = None if update_time is None else ({} if version is None else {version_field: version})
+                    outcome = newer_decision(current, write, version_field)
+                    if outcome != "written":
+                        outcomes[i] = outcome
+                        continue
+                    batch.append(raw.guarded_write(name, write, update_time))
+                    sent.append(i)
+            if not sent:
+                return
+            with _mapped("write_newer commit", where):
+                statuses = raw.batch_write(batch)
+            retry, transient = [], False
+            for i, status in zip(sent, statuses, strict=True):
+                if status.code == 0:
+                    outcomes[i] = "written"
+                elif status.code in _LOST_RACE or status.code in _TRANSIENT:
+                    retry.append(i)
+                    transient = transient or status.code in _TRANSIENT
+                else:
+                    message = f"Firestore write_newer {writes[i].path[:200]!r}: {status.message}"
+                    raise _status_error(status.code, message)
+            if not retry:
+                return
+            if transient:
+                time.sleep(min(0.05 * 2**attempt, 2.0))
+            pending = retry
+        raise ServiceUnavailable(f"Firestore {where}: still contended after {MAX_VERSIONED_ATTEMPTS} attempts")
+
     def write_batch(self, writes: Sequence[Write]) -> int:
         applied = 0
         for chunk in chunked(writes, MAX_BATCH):
@@ -193,6 +288,123 @@ class FirestoreDocumentStore:
             cursor = page[-1]
             if remaining is not None:
                 remaining -= len(page)
+
+
+def _rounds(writes: Sequence[NewerWrite]) -> list[list[int]]:
+    """Indices of ``writes`` in rounds where each path appears once (a BatchWrite may not hold two writes to
+    one document); the n-th write to a path goes in round n."""
+    rounds: list[list[int]] = []
+    count: dict[str, int] = {}
+    for i, write in enumerate(writes):
+        n = count.get(write.path, 0)
+        count[write.path] = n + 1
+        if n == len(rounds):
+            rounds.append([])
+        rounds[n].append(i)
+    return rounds
+
+
+class _RawCalls:
+    """BatchGetDocuments and BatchWrite with plain protobuf messages, for :meth:`write_newer`.
+
+    The SDK's batch and snapshot classes go through proto-plus wrappers; measured in the feed fill
+    (docs/BENCHMARKS.md, Feeds), that marshalling cost more CPU per feed than the GetRecommendations call
+    itself. This builds the same requests the SDK's ``get_all`` and ``BulkWriteBatch`` send (through the
+    client's own transport, metadata, retry and timeout), as protobuf messages directly.
+    """
+
+    def __init__(self, client: Any, opts: Mapping[str, Any]) -> None:
+        self._client = client
+        self._api = client._firestore_api
+        self._database = client._database_string
+        self._metadata = client._rpc_metadata
+        self._opts = opts
+
+    def name(self, path: str) -> str:
+        return str(self._client.document(path)._document_path)
+
+    def versions(self, names: list[str], version_field: str) -> dict[str, tuple[Any, Any]]:
+        """name → (stored version as a Python value or None, update_time protobuf or None if absent)."""
+        request = _BatchGetRequest(
+            database=self._database,
+            documents=names,
+            mask=_DocumentMask(field_paths=[FieldPath(version_field).to_api_repr()]),
+        )
+        found: dict[str, tuple[Any, Any]] = {}
+        responses = self._api.batch_get_documents(
+            request=_firestore_types.BatchGetDocumentsRequest.wrap(request), metadata=self._metadata, **self._opts
+        )
+        for response in responses:
+            pb = response._pb
+            if pb.WhichOneof("result") == "found":
+                doc = pb.found
+                value = doc.fields.get(version_field)
+                found[doc.name] = (None if value is None else _decode(value), doc.update_time)
+            else:
+                found[pb.missing] = (None, None)
+        return found
+
+    def guarded_write(self, name: str, write: NewerWrite, update_time: Any) -> Any:
+        """A Write of ``write`` under a precondition: absent (``update_time`` None), else unchanged since read."""
+        doc = _Document(name=name, fields={k: _encode(v) for k, v in write.data.items()})
+        pb = _Write(update=doc)
+        if update_time is None:
+            pb.current_document.exists = False
+        else:
+            pb.current_document.update_time.CopyFrom(update_time)
+        if write.merge:
+            pb.update_mask.field_paths.extend(FieldPath(k).to_api_repr() for k in write.data)
+        return pb
+
+    def batch_write(self, writes: list[Any]) -> list[Any]:
+        """One BatchWrite (each write applied on its own); the google.rpc status of each write, in order."""
+        request = _BatchWriteRequest(database=self._database, writes=writes)
+        response = self._api.batch_write(
+            request=_firestore_types.BatchWriteRequest.wrap(request), metadata=self._metadata, **self._opts
+        )
+        return list(response._pb.status)
+
+
+def _encode(value: Any) -> Any:
+    """A Python value as a Firestore ``Value`` protobuf (the types a document of this project holds)."""
+    pb = _Value()
+    if value is None:
+        pb.null_value = 0
+    elif isinstance(value, bool):
+        pb.boolean_value = value
+    elif isinstance(value, int):
+        pb.integer_value = value
+    elif isinstance(value, float):
+        pb.double_value = value
+    elif isinstance(value, str):
+        pb.string_value = value
+    elif isinstance(value, bytes):
+        pb.bytes_value = value
+    elif isinstance(value, datetime):
+        pb.timestamp_value.FromDatetime(value.astimezone(UTC) if value.tzinfo else value.replace(tzinfo=UTC))
+    elif isinstance(value, Mapping):
+        for key, item in value.items():
+            pb.map_value.fields[str(key)].CopyFrom(_encode(item))
+    elif isinstance(value, list | tuple):
+        pb.array_value.values.extend(_encode(item) for item in value)
+    else:  # anything else (a GeoPoint, a reference, a sentinel): the SDK's own encoding
+        pb.CopyFrom(_helpers.encode_value(value)._pb)
+    return pb
+
+
+def _decode(value: Any) -> Any:
+    """The stored version field as a Python value (a timestamp as an aware datetime; others as the SDK reads them)."""
+    if value.WhichOneof("value_type") == "timestamp_value":
+        return value.timestamp_value.ToDatetime(tzinfo=UTC)
+    return _helpers.decode_value(_document_types.Value.wrap(value), None)
+
+
+def _status_error(code: int, message: str) -> Exception:
+    if code == 3:  # INVALID_ARGUMENT
+        return InvalidRequest(message)
+    if code in (7, 16):  # PERMISSION_DENIED, UNAUTHENTICATED
+        return AccessDenied(message)
+    return ServiceUnavailable(message)
 
 
 def _snapshot(snap: Any) -> Snapshot:

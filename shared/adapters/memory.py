@@ -15,6 +15,8 @@ from typing import Any
 from shared.errors import InvalidRequest, NotFound
 from shared.ports import (
     Document,
+    NewerOutcome,
+    NewerWrite,
     ObjectInfo,
     Query,
     Snapshot,
@@ -22,6 +24,7 @@ from shared.ports import (
     Where,
     Write,
     chunked,
+    newer_decision,
     versioned_decision,
 )
 
@@ -100,6 +103,20 @@ class InMemoryDocumentStore:
             if outcome == "written":
                 self.set(path, {**data, **stamps})
             return outcome
+
+    def get_many(self, paths: Sequence[str]) -> list[Document | None]:
+        return [self.get(p) for p in paths]
+
+    def write_newer(self, writes: Sequence[NewerWrite], *, version_field: str) -> list[NewerOutcome]:
+        """Each write decided and applied under the lock, so concurrent callers see one order."""
+        outcomes: list[NewerOutcome] = []
+        for w in writes:
+            with self._lock:
+                outcome = newer_decision(self.get(w.path), w, version_field)
+                if outcome == "written":
+                    self.set(w.path, w.data, merge=w.merge)
+            outcomes.append(outcome)
+        return outcomes
 
     def write_batch(self, writes: Sequence[Write]) -> int:
         for batch in chunked(writes, MAX_BATCH):

@@ -19,6 +19,7 @@ from shared.personalize.manifest import BadManifest, is_manifest_key, parse_mani
 from shared.personalize.port import PersonalizePort
 from shared.personalize.stage import StageDeps
 from shared.ports import DocumentStore, Query
+from shared.recommend.feeds import feed_story_ids
 from shared.schema import DATASET_TYPES
 
 T = TypeVar("T")
@@ -251,7 +252,7 @@ def feeds_status(docs: Iterable[dict[str, Any]], now: datetime) -> FeedsStatus:
         kind = str(doc.get("kind", "unknown"))
         kinds[kind] = kinds.get(kind, 0) + 1
         stale += bool(doc.get("stale"))
-        stories.update(str(s) for s in doc.get("storyIds", []) or [])
+        stories.update(feed_story_ids(doc))
     return FeedsStatus(
         feeds=count,
         stale=stale,

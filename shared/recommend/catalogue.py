@@ -6,10 +6,12 @@ not only by the Personalize filter, because the filter sees the last training sn
 
 from __future__ import annotations
 
+import json
 import threading
 from collections import Counter
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Any
 
 from shared.capture.records import is_published
@@ -17,6 +19,7 @@ from shared.config import Collections
 from shared.ports import DocumentStore, Query, Where
 
 DISPLAY_FIELDS = ("title", "url", "image", "source")
+_MISSING = object()
 
 
 @dataclass(frozen=True)
@@ -26,6 +29,16 @@ class Story:
     story_id: str
     created: int
     display: Mapping[str, Any]
+
+    @cached_property
+    def json_head(self) -> str:
+        """The start of this story's feed item: ``{"storyId":<id>,"score":`` (see feeds._items_json)."""
+        return '{"storyId":' + json.dumps(self.story_id, ensure_ascii=False) + ',"score":'
+
+    @cached_property
+    def display_json(self) -> str:
+        """The display fields as JSON object members (no braces), encoded once per story per run."""
+        return json.dumps(dict(self.display), ensure_ascii=False, separators=(",", ":"))[1:-1]
 
 
 class Catalogue:
@@ -40,13 +53,27 @@ class Catalogue:
 
     def story(self, story_id: str) -> Story | None:
         """The story if it is active, published and recent enough; else None."""
-        with self._lock:
-            if story_id in self._cache:
-                return self._cache[story_id]
+        cached = self._cache.get(story_id, _MISSING)  # a dict read is atomic: no lock on the hot path
+        if cached is not _MISSING:
+            return cached  # type: ignore[return-value]
         found = self._load(story_id)
         with self._lock:
             self._cache[story_id] = found
         return found
+
+    def preload(self) -> int:
+        """Load every story recent enough to be shown, in bulk (a run's display join, read once up front
+        instead of two reads per story on the workers' first sight of it). Returns how many may be shown."""
+        query = Query(
+            self._collections.ml_items, (Where("CREATION_TIMESTAMP", ">=", self.min_created),), ("CREATION_TIMESTAMP",)
+        )
+        items = {s.id: s.data for s in self._docs.stream(query) if s.data.get("active") is True}
+        ids = [i for i in items if i and "/" not in i]
+        stories = self._docs.get_many([f"{self._collections.stories}/{i}" for i in ids])
+        loaded = {i: self._story(i, items[i], story) for i, story in zip(ids, stories, strict=True)}
+        with self._lock:
+            self._cache.update(loaded)
+        return sum(1 for s in loaded.values() if s is not None)
 
     def _load(self, story_id: str) -> Story | None:
         if not story_id or "/" in story_id:
@@ -54,10 +81,12 @@ class Catalogue:
         item = self._docs.get(f"{self._collections.ml_items}/{story_id}")
         if not item or item.get("active") is not True:
             return None
+        return self._story(story_id, item, self._docs.get(f"{self._collections.stories}/{story_id}"))
+
+    def _story(self, story_id: str, item: Mapping[str, Any], story: Mapping[str, Any] | None) -> Story | None:
         created = item.get("CREATION_TIMESTAMP")
         if not isinstance(created, int) or created < self.min_created:
             return None
-        story = self._docs.get(f"{self._collections.stories}/{story_id}")
         if story is None or not is_published(story):
             return None
         display = {name: _text(story.get(name)) for name in DISPLAY_FIELDS}

@@ -3,14 +3,16 @@
 Order of a run: the filter (describe-or-create), the campaign's serving version, the window of recent
 interactions (active users, what each has read, what is popular), then per user GetRecommendations
 under a rate limit (or one batch inference job past a threshold), write-time checks against the
-catalogue, writes in batches of 500 on a writer thread; users the recommender failed keep their
-previous feed marked stale, and one alert tells the operators how many.
+catalogue, version-guarded writes in batches of 500 on writer threads (a feed never replaces a newer
+one); users the recommender failed keep their previous feed marked stale, and one alert tells the
+operators how many.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+import math
 import random
 import re
 import threading
@@ -23,7 +25,17 @@ from typing import Any, Literal
 
 from shared.config import Collections, PersonalizeSettings, RecommendSettings
 from shared.logs import get_logger
-from shared.ports import Clock, DocumentStore, MetricsSink, Notifier, ObjectStore, Query, Where, Write
+from shared.ports import (
+    Clock,
+    DocumentStore,
+    MetricsSink,
+    NewerWrite,
+    Notifier,
+    ObjectStore,
+    Query,
+    Where,
+    chunked,
+)
 from shared.recommend.catalogue import Catalogue, History, Story, popular
 from shared.recommend.ports import (
     BatchRequest,
@@ -39,6 +51,8 @@ DAY = 86400
 WRITE_CHUNK = 500
 WRITER_THREADS = 4
 AGE_PARAM = "MIN_CREATED"
+VERSION_FIELD = "generatedAt"
+"""The field every feed write is guarded on: a feed is written only over an absent or older one."""
 FeedKind = Literal["personalized", "popular"]
 
 
@@ -71,6 +85,8 @@ class FillSummary:
     stale: int = 0
     missing: int = 0
     """Users left without any feed (no previous feed and nothing showable)."""
+    superseded: int = 0
+    """Feeds (or stale marks) not written because the stored feed was as new or newer (another run or a refresh)."""
     mode: str = "realtime"
     solution_version_arn: str | None = None
     seconds: float = 0.0
@@ -112,7 +128,6 @@ def min_created(now: datetime, config: RecommendSettings) -> int:
 
 
 def feed_document(
-    uid: str,
     stories: Sequence[tuple[Story, float | None]],
     *,
     kind: FeedKind,
@@ -122,23 +137,54 @@ def feed_document(
     recommendation_id: str | None,
     stale_reason: str | None = None,
 ) -> dict[str, Any]:
-    """The ``feeds/{uid}`` document the homepage reads."""
+    """The ``feeds/{uid}`` document the homepage reads (docs/recommend.md).
+
+    The stories go as one JSON string, best first: a few top-level values instead of ~200 nested ones,
+    which is what a document costs to write and index (docs/BENCHMARKS.md, Feeds).
+    """
     return {
-        "uid": uid,
-        "storyIds": [s.story_id for s, _ in stories],
-        "items": [
-            {"storyId": s.story_id, "rank": rank, "score": score, **s.display}
-            for rank, (s, score) in enumerate(stories, start=1)
-        ],
+        "itemsJson": _items_json(stories),
         "kind": kind,
         "recommendationId": recommendation_id,
-        "generatedAt": generated_at,
+        VERSION_FIELD: generated_at,
         "runId": run_id,
-        "campaignArn": campaign.campaign_arn if campaign else None,
         "solutionVersionArn": campaign.solution_version_arn if campaign and kind == "personalized" else None,
         "stale": stale_reason is not None,
         "staleReason": stale_reason,
     }
+
+
+def _items_json(stories: Sequence[tuple[Story, float | None]]) -> str:
+    # each story is encoded once per run (Story.json_head/display_json); only its score differs per feed
+    return "[" + ",".join(f"{s.json_head}{_score_json(score)},{s.display_json}}}" for s, score in stories) + "]"
+
+
+def _score_json(score: float | None) -> str:
+    if isinstance(score, float) and math.isfinite(score):
+        return repr(score)  # what json.dumps writes for a finite float
+    return json.dumps(score) if isinstance(score, int) else "null"
+
+
+def feed_items(feed: Mapping[str, Any]) -> list[dict[str, Any]]:
+    """The stories of a stored feed, best first: ``{storyId, score, title, url, image, source}`` each.
+
+    A feed written before ``itemsJson`` (an ``items`` array of maps) is read too, until a run rewrites it.
+    """
+    raw = feed.get("itemsJson")
+    try:
+        items = json.loads(raw) if isinstance(raw, str) else feed.get("items")
+    except ValueError:
+        items = None
+    return [i for i in items if isinstance(i, dict)] if isinstance(items, list) else []
+
+
+def feed_story_ids(feed: Mapping[str, Any]) -> list[str]:
+    """The story ids of a stored feed, best first (``storyIds`` of a feed written before ``itemsJson``)."""
+    items = feed_items(feed)
+    legacy = feed.get("storyIds")
+    if not items and isinstance(legacy, list):
+        return [str(i) for i in legacy]
+    return [str(i.get("storyId")) for i in items]
 
 
 def clean(ranked: Ranked, seen: set[str], catalogue: Catalogue, limit: int) -> list[tuple[Story, float | None]]:
@@ -248,8 +294,13 @@ def has_history(deps: FeedDeps, uid: str) -> bool:
 # ---------------------------------------------------------------- the run
 
 
+def write_feeds(docs: DocumentStore, writes: Sequence[NewerWrite]) -> list[str]:
+    """The one way a feed is written: guarded on ``generatedAt`` (never over a newer feed; equal is a no-op)."""
+    return list(docs.write_newer(writes, version_field=VERSION_FIELD))
+
+
 class _Writer:
-    """Writes feeds in batches of 500 on background threads, so writing overlaps recommending.
+    """Writes feeds in guarded batches of 500 on background threads, so writing overlaps recommending.
 
     At most twice as many batches as threads wait at any time: a slow database slows the run down instead
     of filling memory.
@@ -259,11 +310,13 @@ class _Writer:
         self._docs = docs
         self._threads = threads
         self._pool = ThreadPoolExecutor(max_workers=threads, thread_name_prefix="feed-writer")
-        self._pending: list[Write] = []
-        self._futures: list[Future[int]] = []
+        self._pending: list[NewerWrite] = []
+        self._futures: list[Future[list[str]]] = []
         self.written = 0
+        self.kept = 0
+        """Feeds not written because the stored one was as new or newer."""
 
-    def add(self, write: Write | None) -> None:
+    def add(self, write: NewerWrite | None) -> None:
         if write is None:
             return
         self._pending.append(write)
@@ -272,16 +325,21 @@ class _Writer:
 
     def flush(self) -> None:
         if self._pending:
-            self._futures.append(self._pool.submit(self._docs.write_batch, self._pending))
+            self._futures.append(self._pool.submit(write_feeds, self._docs, self._pending))
             self._pending = []
         while len(self._futures) > 2 * self._threads:
-            self.written += self._futures.pop(0).result()
+            self._count(self._futures.pop(0).result())
+
+    def _count(self, outcomes: list[str]) -> None:
+        written = outcomes.count("written")
+        self.written += written
+        self.kept += len(outcomes) - written
 
     def close(self) -> int:
         try:
             self.flush()
             while self._futures:
-                self.written += self._futures.pop(0).result()
+                self._count(self._futures.pop(0).result())
         finally:
             self._pool.shutdown()
         return self.written
@@ -301,7 +359,7 @@ class _Run:
     failures: dict[str, str] = field(default_factory=dict)
     lock: threading.Lock = field(default_factory=threading.Lock)
 
-    def personalized(self, uid: str, ranked: Ranked) -> Write | None:
+    def personalized(self, uid: str, ranked: Ranked) -> NewerWrite | None:
         limit = self.deps.personalize.num_results
         seen = self.history.seen.get(uid, set())
         stories = clean(ranked, seen, self.catalogue, limit)
@@ -310,13 +368,13 @@ class _Run:
             stories, kind = popular_for(seen, self.ranking, limit), "popular"
         return self._write(uid, stories, kind, ranked.recommendation_id)
 
-    def cold(self, uid: str) -> Write | None:
+    def cold(self, uid: str) -> NewerWrite | None:
         stories = popular_for(self.history.seen.get(uid, set()), self.ranking, self.deps.personalize.num_results)
         return self._write(uid, stories, "popular", None)
 
     def _write(
         self, uid: str, stories: list[tuple[Story, float | None]], kind: FeedKind, rid: str | None
-    ) -> Write | None:
+    ) -> NewerWrite | None:
         with self.lock:  # feeds are built on the worker threads
             if not stories:  # nothing showable at all: leave whatever the user has rather than blank it
                 self.summary.missing += 1
@@ -326,7 +384,6 @@ class _Run:
             else:
                 self.summary.popular += 1
         doc = feed_document(
-            uid,
             stories,
             kind=kind,
             generated_at=self.now,
@@ -334,7 +391,7 @@ class _Run:
             campaign=self.campaign,
             recommendation_id=rid,
         )
-        return Write(f"{self.deps.collections.feeds}/{uid}", data=doc)
+        return NewerWrite(f"{self.deps.collections.feeds}/{uid}", doc, self.now)
 
 
 def run_id_for(at: datetime) -> str:
@@ -355,6 +412,7 @@ def fill_feeds(deps: FeedDeps, *, run_id: str | None = None, users: Sequence[str
     targets = list(users) if users is not None else active
     summary.users = len(targets)
     catalogue = Catalogue(deps.docs, deps.collections, min_created(now, config))
+    catalogue.preload()
     ranking = popular(history, catalogue, deps.personalize.num_results * 2)
     save_ranking(deps, ranking, now)
     _log.info("feed fill started", extra={"run_id": summary.run_id, "users": len(targets)})
@@ -383,9 +441,10 @@ def fill_feeds(deps: FeedDeps, *, run_id: str | None = None, users: Sequence[str
             _fill_batch(run, warm, writer)
         else:
             _fill_realtime(run, warm, writer)
-        _keep_previous(run, writer)
     finally:
         writer.close()
+    summary.superseded += writer.kept
+    _keep_previous(run)
     summary.seconds = round(time.monotonic() - started, 3)
     _finish(deps, summary, run.failures)
     return summary
@@ -401,11 +460,11 @@ def prepare(deps: FeedDeps) -> tuple[CampaignInfo, str]:
 
 
 def save_ranking(deps: FeedDeps, ranking: Sequence[Story], now: datetime) -> None:
-    """Keep the popularity ranking so the new-user trigger gives a first feed without a window scan."""
+    """Keep the popularity ranking so the new-user trigger gives a first feed without a window scan (guarded
+    like a feed: an older run never replaces a newer run's ranking)."""
     if ranking:
-        deps.docs.set(
-            f"{deps.collections.state}/popular_feed", {"storyIds": [s.story_id for s in ranking], "generatedAt": now}
-        )
+        data = {"storyIds": [s.story_id for s in ranking], VERSION_FIELD: now}
+        write_feeds(deps.docs, [NewerWrite(f"{deps.collections.state}/popular_feed", data, now)])
 
 
 def _fill_realtime(run: _Run, users: Sequence[str], writer: _Writer) -> None:
@@ -415,7 +474,7 @@ def _fill_realtime(run: _Run, users: Sequence[str], writer: _Writer) -> None:
     limiter = RateLimiter(config.campaign_tps)
     breaker = Breaker(config.breaker_failures)
 
-    def one(uid: str) -> tuple[str, Write | RecommenderError | None]:
+    def one(uid: str) -> tuple[str, NewerWrite | RecommenderError | None]:
         """Recommend and build the feed on the worker thread (its catalogue look-ups run in parallel)."""
         if breaker.open:
             return uid, RecommenderError(f"not called: {breaker.reason}", retryable=True, code="CircuitOpen")
@@ -508,7 +567,7 @@ def _fill_batch(run: _Run, users: Sequence[str], writer: _Writer) -> None:
     answered: set[str] = set()
     parsed = (_parse_batch_line(line) for line in store.get_bytes(f"{base}output/users.jsonl.out").splitlines())
 
-    def build(entry: tuple[str | None, Ranked | None, str | None]) -> tuple[str | None, Write | str | None]:
+    def build(entry: tuple[str | None, Ranked | None, str | None]) -> tuple[str | None, NewerWrite | str | None]:
         uid, ranked, error = entry
         if uid is None or ranked is None:
             return uid, f"batch inference: {error}"
@@ -554,38 +613,47 @@ def _parse_batch_line(line: bytes) -> tuple[str | None, Ranked | None, str | Non
     return uid, ranked_from_batch_line(output), None
 
 
-def _keep_previous(run: _Run, writer: _Writer) -> None:
-    """Failed users keep their previous feed, marked stale; without one they get a stale popular feed."""
-    deps = run.deps
+def _keep_previous(run: _Run) -> None:
+    """Failed users keep their previous feed, marked stale; without one they get a stale popular feed.
+
+    Both are guarded writes at the run's time: a feed some newer run or refresh wrote is neither marked
+    stale nor replaced.
+    """
+    deps, summary = run.deps, run.summary
     n = deps.personalize.num_results
-
-    def previous(uid: str) -> tuple[str, bool]:
-        return uid, deps.docs.get(f"{deps.collections.feeds}/{uid}") is not None
-
-    with ThreadPoolExecutor(max_workers=deps.config.concurrency) as pool:
-        for uid, exists in _bounded_map(pool, previous, list(run.failures), deps.config.concurrency * 4):
-            reason = run.failures[uid][:500]
-            path = f"{deps.collections.feeds}/{uid}"
-            if exists:
-                writer.add(Write(path, data={"stale": True, "staleReason": reason, "staleSince": run.now}, merge=True))
-                run.summary.stale += 1
+    for uids in chunked(list(run.failures), WRITE_CHUNK):
+        marks = [
+            NewerWrite(
+                f"{deps.collections.feeds}/{uid}",
+                {"stale": True, "staleReason": run.failures[uid][:500], "staleSince": run.now},
+                run.now,
+                merge=True,
+            )
+            for uid in uids
+        ]
+        fallbacks: list[NewerWrite] = []
+        for uid, outcome in zip(uids, write_feeds(deps.docs, marks), strict=True):
+            if outcome != "absent":
+                summary.stale += outcome == "written"
+                summary.superseded += outcome == "kept"
                 continue
             stories = popular_for(run.history.seen.get(uid, set()), run.ranking, n)
             if not stories:
-                run.summary.missing += 1
+                summary.missing += 1
                 continue
             doc = feed_document(
-                uid,
                 stories,
                 kind="popular",
                 generated_at=run.now,
-                run_id=run.summary.run_id,
+                run_id=summary.run_id,
                 campaign=run.campaign,
                 recommendation_id=None,
-                stale_reason=reason,
+                stale_reason=run.failures[uid][:500],
             )
-            writer.add(Write(path, data=doc))
-            run.summary.stale += 1
+            fallbacks.append(NewerWrite(f"{deps.collections.feeds}/{uid}", doc, run.now))
+        for outcome in write_feeds(deps.docs, fallbacks):
+            summary.stale += outcome == "written"
+            summary.superseded += outcome == "kept"
 
 
 def _finish(deps: FeedDeps, summary: FillSummary, failures: Mapping[str, str]) -> None:
@@ -667,9 +735,9 @@ def refresh_user(deps: FeedDeps, uid: str) -> RefreshResult:
             except RecommenderError as exc:
                 _log.warning("feed refresh failed; the previous feed is kept", extra={"uid": uid, "reason": str(exc)})
                 run.failures[uid] = str(exc)
-                _keep_previous(run, writer)
     finally:
         writer.close()
+    _keep_previous(run)
     deps.metrics.put("FeedRefreshed", dimensions={"Outcome": "stale" if run.failures else "fresh"})
     deps.metrics.flush()
     written = deps.docs.get(f"{deps.collections.feeds}/{uid}") or {}
@@ -677,7 +745,7 @@ def refresh_user(deps: FeedDeps, uid: str) -> RefreshResult:
         uid,
         str(written.get("kind")),
         bool(written.get("stale")),
-        len(written.get("items") or []),
+        len(feed_items(written)),
         run.failures.get(uid),
     )
 
@@ -694,16 +762,20 @@ def stored_ranking(deps: FeedDeps, catalogue: Catalogue) -> list[Story]:
     return stories[:limit]
 
 
-def first_feed(deps: FeedDeps, uid: str) -> bool:
-    """A new user's first feed (popular); never replaces a feed that already exists. True if written."""
-    now = deps.clock()
-    catalogue = Catalogue(deps.docs, deps.collections, min_created(now, deps.config))
+def first_feed(deps: FeedDeps, uid: str, *, as_of: datetime | None = None) -> bool:
+    """A new user's first feed (popular), as of ``as_of`` (the user's creation event; default now). True if
+    written.
+
+    Guarded like every feed write, at ``as_of``: a redelivered event (same time) is a no-op, and a feed a
+    run or a refresh wrote after the user appeared is never replaced.
+    """
+    now = as_of or deps.clock()
+    catalogue = Catalogue(deps.docs, deps.collections, min_created(deps.clock(), deps.config))
     stories = popular_for(set(), stored_ranking(deps, catalogue), deps.personalize.num_results)
     if not stories:
         _log.warning("no showable story for a first feed", extra={"uid": uid})
         return False
     doc = feed_document(
-        uid,
         stories,
         kind="popular",
         generated_at=now,
@@ -711,7 +783,7 @@ def first_feed(deps: FeedDeps, uid: str) -> bool:
         campaign=None,
         recommendation_id=None,
     )
-    created = deps.docs.create(f"{deps.collections.feeds}/{uid}", doc)
-    deps.metrics.put("FeedFirst", dimensions={"Outcome": "written" if created else "exists"})
+    [outcome] = write_feeds(deps.docs, [NewerWrite(f"{deps.collections.feeds}/{uid}", doc, now)])
+    deps.metrics.put("FeedFirst", dimensions={"Outcome": outcome})
     deps.metrics.flush()
-    return created
+    return outcome == "written"

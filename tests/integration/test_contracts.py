@@ -13,7 +13,7 @@ import pytest
 
 from shared.adapters.memory import InMemoryDocumentStore, InMemoryObjectStore, RecordingNotifier
 from shared.errors import InvalidRequest, NotFound
-from shared.ports import DocumentStore, ObjectStore, Query, Where, Write
+from shared.ports import DocumentStore, NewerWrite, ObjectStore, Query, Where, Write
 
 
 @pytest.fixture(params=["firestore", "memory"])
@@ -209,3 +209,92 @@ def test_pubsub_emulator_publish_and_pull(settings: Any) -> None:
     [received] = response.received_messages
     assert received.message.attributes["origin"] == "test"
     subscriber.acknowledge(subscription=sub, ack_ids=[received.ack_id])
+
+
+def newer(path: str, version: datetime, **data: Any) -> NewerWrite:
+    return NewerWrite(path, {"v": version, **data}, version)
+
+
+def test_write_newer_writes_only_over_an_absent_or_older_document(store: DocumentStore) -> None:
+    write = functools.partial(store.write_newer, version_field="v")
+    assert write([newer("feeds/a", V2, n=2, old="x")]) == ["written"]
+    assert write([newer("feeds/a", V1, n=1)]) == ["kept"]  # an older run arriving late
+    assert write([newer("feeds/a", V2, n=9)]) == ["kept"]  # the same version again: a no-op
+    assert store.get("feeds/a") == {"v": V2, "n": 2, "old": "x"}
+    assert write([newer("feeds/a", V3, n=3)]) == ["written"]  # replaces, does not merge
+    assert store.get("feeds/a") == {"v": V3, "n": 3}
+
+
+def test_write_newer_merges_only_into_an_older_document(store: DocumentStore) -> None:
+    write = functools.partial(store.write_newer, version_field="v")
+    write([newer("feeds/a", V2, n=2)])
+    mark = {"stale": True}
+    assert write([NewerWrite("feeds/a", mark, V2, merge=True)]) == ["kept"]  # a run as new wrote it: not stale
+    assert write([NewerWrite("feeds/a", mark, V3, merge=True)]) == ["written"]
+    assert store.get("feeds/a") == {"v": V2, "n": 2, "stale": True}  # the version stays the stored one
+    assert write([NewerWrite("feeds/b", mark, V3, merge=True)]) == ["absent"]
+    assert store.get("feeds/b") is None
+
+
+def test_write_newer_repairs_a_document_without_a_usable_version(store: DocumentStore) -> None:
+    store.set("feeds/a", {"v": "2099-01-01"})
+    store.set("feeds/b", {"n": 1})
+    assert store.write_newer([newer("feeds/a", V1), newer("feeds/b", V1)], version_field="v") == ["written"] * 2
+    assert store.get("feeds/a") == {"v": V1}
+
+
+def test_write_newer_many_documents_and_one_path_twice(store: DocumentStore) -> None:
+    store.write_newer([newer(f"feeds/u{i:04d}", V2, i=i) for i in range(0, 1203, 2)], version_field="v")
+    writes = [newer(f"feeds/u{i:04d}", V1 if i % 4 == 0 else V3, i=-i) for i in range(1203)]
+    writes += [newer("feeds/u0001", V2, i=1), newer("feeds/u0001", V3 + timedelta(seconds=1), i=2)]
+    outcomes = store.write_newer(writes, version_field="v")
+    assert outcomes[:4] == ["kept", "written", "written", "written"]
+    assert outcomes[-2:] == ["kept", "written"]  # V2 lost to V3 written before it in the same call
+    assert outcomes.count("kept") == 301 + 1
+    assert store.get("feeds/u0000") == {"v": V2, "i": 0}
+    assert store.get("feeds/u0002") == {"v": V3, "i": -2}
+    assert store.get("feeds/u0001") == {"v": V3 + timedelta(seconds=1), "i": 2}
+
+
+def test_write_newer_racing_writers_end_at_the_newest(store: DocumentStore) -> None:
+    """Eight writers, each sending every document's versions in its own random order, batch by batch."""
+    paths = [f"feeds/r{i:02d}" for i in range(40)]
+    versions = [V1 + timedelta(milliseconds=m) for m in range(8)]
+
+    def writer(seed: int) -> None:
+        rng = random.Random(seed)
+        version = versions[seed]
+        writes = [newer(p, version, by=seed) for p in rng.sample(paths, len(paths))]
+        for start in range(0, len(writes), 7):
+            store.write_newer(writes[start : start + 7], version_field="v")
+
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        list(pool.map(writer, random.Random(5).sample(range(8), 8)))
+    for path in paths:
+        assert store.get(path) == {"v": versions[-1], "by": 7}, path
+
+
+def test_write_newer_stores_every_value_type_as_set_does(store: DocumentStore) -> None:
+    data = {
+        "v": V2,
+        "none": None,
+        "flag": True,
+        "n": -(2**40),
+        "x": 0.25,
+        "text": "é\n\x01" + "a" * 2000,
+        "raw": b"\x00\xff",
+        "when": datetime(2026, 1, 2, 3, 4, 5, 678901, tzinfo=UTC),
+        "list": [1, "two", None, {"three": [3.0]}],
+        "map": {"a.b": {"c": False}, "d": 1},
+    }
+    store.write_newer([NewerWrite("feeds/t", data, V2)], version_field="v")
+    store.set("feeds/s", data)
+    assert store.get("feeds/t") == store.get("feeds/s") == data
+
+
+def test_get_many_reads_in_order_with_none_for_the_absent(store: DocumentStore) -> None:
+    store.write_batch([Write(f"stories/s{i:04d}", data={"i": i}) for i in range(0, 1203, 2)])
+    paths = [f"stories/s{i:04d}" for i in range(1203)] + ["stories/s0000"]
+    found = store.get_many(paths)
+    assert found[:3] == [{"i": 0}, None, {"i": 2}] and found[-1] == {"i": 0} and len(found) == 1204
+    assert sum(d is not None for d in found) == 602 + 1

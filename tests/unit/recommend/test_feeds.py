@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Any
 
 import pytest
 
 from shared.adapters.memory import InMemoryDocumentStore, InMemoryObjectStore
 from shared.recommend import RecommenderError, fill_feeds, first_feed, refresh_user
-from shared.recommend.feeds import filter_expression, filter_name
+from shared.recommend.feeds import feed_items, feed_story_ids, filter_expression, filter_name
 from tests.unit.recommend.fakes import CAMPAIGN, NOW, FakeRecommender, click, make_deps, story
 
 pytestmark = pytest.mark.unit
@@ -28,10 +29,17 @@ def docs() -> InMemoryDocumentStore:
     return docs
 
 
+def at(deps: Any, hours: float) -> Any:
+    """The same deps with the clock ``hours`` after NOW (a later run)."""
+    deps.clock = lambda: NOW + timedelta(hours=hours)
+    return deps
+
+
 def feed(docs: InMemoryDocumentStore, uid: str) -> dict[str, Any]:
+    """The stored feed, with its ``itemsJson`` decoded into ``items`` and ``storyIds`` (as the homepage would)."""
     found = docs.get(f"feeds/{uid}")
     assert found is not None, f"no feed for {uid}"
-    return found
+    return {**found, "items": feed_items(found), "storyIds": feed_story_ids(found)}
 
 
 def test_every_active_user_gets_the_campaigns_order_minus_what_they_read(docs: InMemoryDocumentStore) -> None:
@@ -45,7 +53,6 @@ def test_every_active_user_gets_the_campaigns_order_minus_what_they_read(docs: I
     first = alice["items"][0]
     assert first == {
         "storyId": "s2",
-        "rank": 1,
         "score": pytest.approx(0.98),
         "title": "Title s2",
         "url": "https://x/s2",
@@ -119,7 +126,7 @@ def test_an_outage_keeps_previous_feeds_marks_them_stale_and_alerts_once(docs: I
     docs.set("ml_users/dave", {"USER_ID": "dave", "active": True, "updated_at": NOW})
     click(docs, "dave", "s9")  # warm, but no previous feed
     rec.fail = RecommenderError("unreachable: connection refused", retryable=True, code="EndpointConnectionError")
-    summary = fill_feeds(deps)
+    summary = fill_feeds(at(deps, 24))
     after = feed(docs, "alice")
     assert after["storyIds"] == before["storyIds"] and after["stale"] is True
     assert "connection refused" in after["staleReason"]
@@ -148,7 +155,7 @@ def test_a_recovered_user_is_no_longer_stale(docs: InMemoryDocumentStore) -> Non
     fill_feeds(deps)
     assert feed(docs, "alice")["stale"] is True
     rec.fail = None
-    fill_feeds(deps)
+    fill_feeds(at(deps, 24))
     assert feed(docs, "alice")["stale"] is False and feed(docs, "alice")["staleReason"] is None
 
 
@@ -156,8 +163,58 @@ def test_rerun_is_idempotent(docs: InMemoryDocumentStore) -> None:
     deps = make_deps(FakeRecommender(ITEMS), docs)
     fill_feeds(deps)
     first = {p: d for p, d in docs.docs.items() if p.startswith("feeds/")}
-    fill_feeds(deps)
+    again = fill_feeds(deps)  # a redelivered run: same time, same feeds
     assert {p: d for p, d in docs.docs.items() if p.startswith("feeds/")} == first
+    assert again.superseded == 2
+
+
+def test_an_older_run_finishing_late_never_overwrites_a_newer_feed(docs: InMemoryDocumentStore) -> None:
+    newer = fill_feeds(at(make_deps(FakeRecommender(ITEMS), docs), 24))
+    kept = {p: d for p, d in docs.docs.items() if p.startswith("feeds/")}
+    older_rec = FakeRecommender(list(reversed(ITEMS)))
+    older = fill_feeds(make_deps(older_rec, docs))  # started a day earlier, its writes arrive now
+    assert {p: d for p, d in docs.docs.items() if p.startswith("feeds/")} == kept
+    assert older.superseded == 2 and newer.superseded == 0 and older_rec.calls
+
+
+def test_an_older_run_never_replaces_the_newer_popularity_ranking(docs: InMemoryDocumentStore) -> None:
+    fill_feeds(at(make_deps(FakeRecommender(ITEMS), docs), 24))
+    ranking = docs.get("ml_state/popular_feed")
+    click(docs, "carol", "s9")
+    click(docs, "dave", "s9")  # s9 is now the most read, but in a run that started earlier
+    fill_feeds(make_deps(FakeRecommender(ITEMS), docs))
+    assert docs.get("ml_state/popular_feed") == ranking
+
+
+def test_an_older_failing_run_neither_marks_nor_replaces_a_newer_feed(docs: InMemoryDocumentStore) -> None:
+    click(docs, "dave", "s9")
+    fill_feeds(at(make_deps(FakeRecommender(ITEMS), docs), 24))
+    kept = {p: d for p, d in docs.docs.items() if p.startswith("feeds/")}
+    rec = FakeRecommender(ITEMS)
+    rec.fail = RecommenderError("unreachable", retryable=False)
+    older = fill_feeds(make_deps(rec, docs))
+    assert {p: d for p, d in docs.docs.items() if p.startswith("feeds/")} == kept
+    assert older.stale == 0 and older.superseded == 3
+
+
+def test_a_stale_mark_is_idempotent_and_keeps_the_feeds_version(docs: InMemoryDocumentStore) -> None:
+    rec = FakeRecommender(ITEMS)
+    fill_feeds(make_deps(rec, docs))
+    rec.fail = RecommenderError("unreachable", retryable=False)
+    fill_feeds(at(make_deps(rec, docs), 24))
+    marked = feed(docs, "alice")
+    again = fill_feeds(at(make_deps(rec, docs), 24))
+    assert feed(docs, "alice") == marked and marked["stale"] is True and marked["generatedAt"] == NOW
+    assert marked["staleSince"] == NOW + timedelta(hours=24) and again.stale == 2
+
+
+def test_a_scheduled_run_racing_a_refresh_keeps_the_refreshed_feed(docs: InMemoryDocumentStore) -> None:
+    rec = FakeRecommender(ITEMS)
+    refresh_user(at(make_deps(rec, docs), 2), "alice")  # the user refreshed while the 1 h run was going
+    refreshed = feed(docs, "alice")
+    summary = fill_feeds(at(make_deps(FakeRecommender(list(reversed(ITEMS))), docs), 1))
+    assert feed(docs, "alice") == refreshed and summary.superseded == 1
+    assert feed(docs, "bob")["generatedAt"] == NOW + timedelta(hours=1)
 
 
 def test_batch_path_past_the_threshold_writes_the_same_feeds(docs: InMemoryDocumentStore) -> None:
@@ -189,7 +246,7 @@ def test_refresh_failure_keeps_the_feed_stale(docs: InMemoryDocumentStore) -> No
     deps = make_deps(rec, docs)
     refresh_user(deps, "alice")
     rec.fail = RecommenderError("unreachable", retryable=True)
-    result = refresh_user(deps, "alice")
+    result = refresh_user(at(deps, 1), "alice")
     assert result.stale and result.reason and feed(docs, "alice")["storyIds"] == ["s2", "s3", "s4", "s5", "s6"]
 
 
@@ -202,6 +259,17 @@ def test_first_feed_never_replaces_an_existing_feed(docs: InMemoryDocumentStore)
     assert feed(docs, "alice")["kind"] == "personalized"
 
 
+def test_a_redelivered_first_feed_never_replaces_a_later_refresh(docs: InMemoryDocumentStore) -> None:
+    created = NOW - timedelta(minutes=5)
+    deps = make_deps(FakeRecommender(ITEMS), docs)
+    click(docs, "newbie", "s0")
+    assert first_feed(deps, "newbie", as_of=created) is True
+    assert first_feed(deps, "newbie", as_of=created) is False  # the same event again
+    refresh_user(deps, "newbie")
+    assert first_feed(at(deps, 1), "newbie", as_of=created) is False  # delivered again, an hour late
+    assert feed(docs, "newbie")["kind"] == "personalized"
+
+
 def test_nothing_showable_writes_nothing_rather_than_an_empty_feed() -> None:
     docs = InMemoryDocumentStore()
     docs.set("ml_users/carol", {"USER_ID": "carol", "active": True, "updated_at": NOW})
@@ -209,3 +277,28 @@ def test_nothing_showable_writes_nothing_rather_than_an_empty_feed() -> None:
     assert docs.get("feeds/carol") is None
     assert first_feed(make_deps(FakeRecommender([]), docs), "carol") is False
     assert summary.users == 1
+
+
+def test_items_json_is_valid_json_for_any_title_and_score(docs: InMemoryDocumentStore) -> None:
+    import json
+
+    from shared.recommend.catalogue import Story
+    from shared.recommend.feeds import feed_document
+
+    odd = Story('q"\\/\n', 1, {"title": 'He said "hi"\n\u2028é', "url": None, "image": "x", "source": "\x01"})
+    stories = [(odd, 0.1), (odd, None), (odd, float("nan")), (odd, 3)]
+    doc = feed_document(
+        stories, kind="personalized", generated_at=NOW, run_id="r", campaign=None, recommendation_id=None
+    )
+    items = json.loads(doc["itemsJson"])
+    assert [i["score"] for i in items] == [0.1, None, None, 3]
+    assert items[0] == {"storyId": 'q"\\/\n', "score": 0.1, **odd.display}
+
+
+def test_a_feed_written_before_items_json_is_still_read() -> None:
+    from shared.recommend.feeds import feed_items, feed_story_ids
+
+    legacy = {"storyIds": ["a", "b"], "items": [{"storyId": "a", "rank": 1}, {"storyId": "b", "rank": 2}]}
+    assert feed_story_ids(legacy) == ["a", "b"] and feed_items(legacy)[1] == {"storyId": "b", "rank": 2}
+    assert feed_story_ids({"storyIds": ["x"]}) == ["x"]
+    assert feed_items({"itemsJson": "not json"}) == [] and feed_story_ids({}) == []
