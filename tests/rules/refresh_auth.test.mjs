@@ -66,7 +66,9 @@ async function main() {
       throw new Error(`unexpected result ${JSON.stringify(result)}`);
     }
     const feed = await getDoc(doc(s.db, `feeds/${s.uid}`)); // read back through the rules, as the app does
-    if (!feed.exists() || feed.get("storyIds").length !== result.items || feed.get("kind") !== result.kind) {
+    // the homepage's read: the ranked stories are one JSON string
+    const items = feed.exists() ? JSON.parse(feed.get("itemsJson") ?? "[]") : [];
+    if (items.length !== result.items || !items.every((i) => i.storyId) || feed.get("kind") !== result.kind) {
       throw new Error(`feed does not match the result: ${JSON.stringify(feed.data())}`);
     }
   };

@@ -18,6 +18,7 @@ import pytest
 
 from infra.local.firebase import emulators
 from shared.config import Settings
+from shared.recommend.feeds import feed_story_ids
 from tests.integration.recommend import conftest as recommend_fixtures
 from tests.rules.conftest import run_rules_script
 
@@ -126,7 +127,8 @@ def test_js_sdk_clients_refresh_only_their_own_feed_and_read_only_their_own(
     feed = store.get(f"feeds/{owner}")
     assert feed["kind"] == "personalized" and feed["solutionVersionArn"] == deskdrop.solution_version_arn
     read = set(deskdrop.interactions.loc[deskdrop.interactions["USER_ID"].astype(str) == owner, "ITEM_ID"].astype(str))
-    assert feed["storyIds"] and not read & set(feed["storyIds"])
+    stories = feed_story_ids(feed)
+    assert stories and not read & set(stories)
     # the refused ones wrote nothing
     assert store.get(f"feeds/{other}") == OTHER_FEED
     assert store.get("feeds/carol") is None and store.get("feeds/odd,uid") is None
