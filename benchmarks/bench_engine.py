@@ -43,6 +43,18 @@ from infra.local.personalize.training import train  # noqa: E402
 
 RECIPE = "arn:aws:personalize:::recipe/aws-user-personalization"
 
+# The minimal interactions schema both modes import (Personalize's four required fields).
+INTERACTIONS_SCHEMA = {
+    "type": "record",
+    "name": "Interactions",
+    "fields": [
+        {"name": "USER_ID", "type": "string"},
+        {"name": "ITEM_ID", "type": "string"},
+        {"name": "TIMESTAMP", "type": "long"},
+        {"name": "EVENT_TYPE", "type": "string"},
+    ],
+}
+
 
 def bench_train(repeats: int) -> None:
     from infra.local.personalize.metrics import evaluate
@@ -97,12 +109,7 @@ def setup_campaign(personalize: Any, s3: Any) -> tuple[str, list[str]]:
     s3.create_bucket(Bucket="bench")
     s3.put_object(Bucket="bench", Key="interactions.csv", Body=interactions.to_csv(index=False).encode())
     s3.put_object(Bucket="bench", Key="items.csv", Body=items.to_csv(index=False).encode())
-    fields = [{"name": n, "type": "string"} for n in ("USER_ID", "ITEM_ID")]
-    ischema = {
-        "type": "record",
-        "name": "Interactions",
-        "fields": [*fields, {"name": "TIMESTAMP", "type": "long"}, {"name": "EVENT_TYPE", "type": "string"}],
-    }
+    ischema = INTERACTIONS_SCHEMA
     tschema = {
         "type": "record",
         "name": "Items",
@@ -333,17 +340,9 @@ def bench_scale(n_events: int, n_users: int, n_items: int, profile: str | None) 
     with tempfile.TemporaryDirectory() as state:
         store = Store(state)
         api = ControlPlane(store, InlineWorker(store))
-        schema = {
-            "type": "record",
-            "name": "Interactions",
-            "fields": [
-                {"name": "USER_ID", "type": "string"},
-                {"name": "ITEM_ID", "type": "string"},
-                {"name": "TIMESTAMP", "type": "long"},
-                {"name": "EVENT_TYPE", "type": "string"},
-            ],
-        }
-        schema_arn = api.dispatch("CreateSchema", {"name": "scale", "schema": json.dumps(schema)})["schemaArn"]
+        schema_arn = api.dispatch("CreateSchema", {"name": "scale", "schema": json.dumps(INTERACTIONS_SCHEMA)})[
+            "schemaArn"
+        ]
         group = api.dispatch("CreateDatasetGroup", {"name": "scale"})["datasetGroupArn"]
         dataset = api.dispatch(
             "CreateDataset",

@@ -134,6 +134,13 @@ class Suite:
     def output(self) -> str:
         return self.log.read_text(errors="replace")
 
+    def wait_for_function(self, name: str, kind: str, timeout: float = 120.0) -> None:
+        """Block until the Functions emulator says ``name`` (a ``kind`` function: http, pubsub…) is initialized."""
+        from shared.personalize.waiter import wait_until
+
+        line = f"{name}]: {kind} function initialized"
+        wait_until(self.output, lambda text: line in text, timeout=timeout, interval=0.5, what=f"the {name} function")
+
 
 def _suite_config(pubsub: bool = False, auth: bool = False) -> tuple[dict[str, object], dict[str, int]]:
     ports = {"firestore": free_port(), "functions": free_port(), "hub": free_port()}

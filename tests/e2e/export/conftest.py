@@ -36,17 +36,10 @@ def _suite(
     work: Path, tools_env: Mapping[str, str], function_env: Mapping[str, str]
 ) -> Iterator[tuple[str, str, Path]]:
     """The shared Firebase suite with Pub/Sub; the function's settings reach it through the suite's environment."""
-    from shared.personalize.waiter import wait_until
 
     with emulators.firebase_suite(work, {**tools_env, **function_env}, 1, 180.0, pubsub=True) as suite:
         assert suite.pubsub_host is not None
-        wait_until(
-            suite.output,
-            lambda text: "export_daily]: pubsub function initialized" in text,
-            timeout=120,
-            interval=0.5,
-            what="the export function",
-        )
+        suite.wait_for_function("export_daily", "pubsub")
         yield suite.firestore_host, suite.pubsub_host, suite.log
 
 

@@ -47,7 +47,6 @@ def _users(deskdrop: Deskdrop) -> tuple[str, str]:
 @pytest.fixture(scope="module")
 def suite(deskdrop: Deskdrop, tmp_path_factory: pytest.TempPathFactory) -> Iterator[emulators.Suite]:
     """Auth + Firestore + Functions emulators over the bundled functions_gcp, refresh_feed loaded."""
-    from shared.personalize.waiter import wait_until
 
     try:
         tools_env = {**emulators.setup(), **_function_env(deskdrop)}
@@ -55,13 +54,7 @@ def suite(deskdrop: Deskdrop, tmp_path_factory: pytest.TempPathFactory) -> Itera
         with emulators.firebase_suite(
             tmp_path_factory.mktemp("refresh-suite"), tools_env, 1, 180.0, auth=True
         ) as running:
-            wait_until(
-                running.output,
-                lambda text: "refresh_feed]: http function initialized" in text,
-                timeout=120,
-                interval=0.5,
-                what="the refresh_feed function",
-            )
+            running.wait_for_function("refresh_feed", "http")
             yield running
     except emulators.EmulatorError as exc:
         pytest.fail(f"Firebase emulator suite unavailable: {exc}", pytrace=False)
