@@ -51,9 +51,12 @@ def _environment_restored() -> Iterator[None]:
     """No test leaks environment variables into the next (the demo exports its own stack's, for one)."""
     saved = dict(os.environ)
     yield
-    if os.environ != {**saved, **_SESSION_ENV}:
+    # What the test found wins; the session stack's variables only fill what it did not have (a package
+    # fixture's own endpoints, set before the test, must come back even if the session stack started since).
+    restored = {**_SESSION_ENV, **saved}
+    if os.environ != restored:
         os.environ.clear()
-        os.environ.update({**saved, **_SESSION_ENV})
+        os.environ.update(restored)
 
 
 @pytest.fixture(scope="session")
