@@ -49,6 +49,8 @@ started inside the first test that needed it, after that test's environment was 
 @pytest.fixture(autouse=True)
 def _environment_restored() -> Iterator[None]:
     """No test leaks environment variables into the next (the demo exports its own stack's, for one)."""
+    for key, value in _SESSION_ENV.items():  # lost if a package fixture that predates the stack undid them
+        os.environ.setdefault(key, value)
     saved = dict(os.environ)
     yield
     # What the test found wins; the session stack's variables only fill what it did not have (a package
