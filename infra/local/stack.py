@@ -158,7 +158,8 @@ def _gcs_cmd(port: int, state: Path) -> list[str]:
     ]
 
 
-def _personalize_cmd(port: int, state: Path) -> list[str]:
+def personalize_command(port: int, state: Path) -> list[str]:
+    """The command the local stack starts the Personalize engine with (state under ``state/personalize``)."""
     engine_state = state / "personalize"
     engine_state.mkdir(parents=True, exist_ok=True)
     return [
@@ -218,7 +219,7 @@ SERVICES: dict[str, ServiceSpec] = {
     ),
     "personalize": ServiceSpec(
         "personalize",
-        _personalize_cmd,
+        personalize_command,
         "/health",
         lambda: _module("infra.local.personalize.__main__", "personalize") or _module("implicit", "personalize"),
         lambda r: {

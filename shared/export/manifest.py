@@ -9,12 +9,13 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 from datetime import date
-from typing import Any, Literal
+from typing import Any
 
 from shared.export.window import Window
+from shared.personalize.manifest import FORMAT_VERSION
+from shared.personalize.model import ImportMode
 
-FORMAT_VERSION = "1"
-ImportMode = Literal["FULL", "INCREMENTAL"]
+__all__ = ["FORMAT_VERSION", "DatasetExport", "ExportedFile", "ImportMode", "build_manifest"]
 
 
 @dataclass(frozen=True)

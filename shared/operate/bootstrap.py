@@ -45,6 +45,12 @@ class SolutionConfig:
     perform_auto_training: bool = False
     event_weights: dict[str, float] = field(default_factory=dict)
 
+    def spec(self, dataset_group_arn: str) -> SolutionSpec:
+        """The solution to create in ``dataset_group_arn``."""
+        return SolutionSpec(
+            self.name, dataset_group_arn, self.recipe_arn, self.perform_auto_training, dict(self.event_weights)
+        )
+
 
 @dataclass(frozen=True)
 class FilterConfig:
@@ -146,14 +152,7 @@ def create_requests(config: ResourcesConfig) -> list[tuple[str, dict[str, Any]]]
             )
         )
     for solution in (config.serving, config.baseline):
-        spec = SolutionSpec(
-            solution.name,
-            _PLACEHOLDER_ARN,
-            solution.recipe_arn,
-            solution.perform_auto_training,
-            dict(solution.event_weights),
-        )
-        requests.append(("CreateSolution", solution_request(spec)))
+        requests.append(("CreateSolution", solution_request(solution.spec(_PLACEHOLDER_ARN))))
     requests.append(
         (
             "CreateCampaign",
@@ -364,10 +363,8 @@ def apply(boot: Bootstrap, progress: Any = None) -> list[Step]:
         if step.action == "given":
             record(step, step.name)
             continue
-        spec = SolutionSpec(
-            solution.name, group, solution.recipe_arn, solution.perform_auto_training, dict(solution.event_weights)
-        )
-        record(step, retry_while_in_use(boot.settle_timeout, boot.poll_interval, partial(port.ensure_solution, spec)))
+        create = partial(port.ensure_solution, solution.spec(group))
+        record(step, retry_while_in_use(boot.settle_timeout, boot.poll_interval, create))
     for f in all_filters(boot):
         step = by_key[("filter", f.name)]
         if step.action == "given":

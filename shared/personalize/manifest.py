@@ -15,7 +15,9 @@ from typing import Any
 from shared.errors import StoryrecError
 from shared.personalize.model import ImportMode
 
-SUPPORTED_FORMATS = ("1",)
+FORMAT_VERSION = "1"
+"""The manifest format the export writes (``shared.export.manifest``)."""
+SUPPORTED_FORMATS = (FORMAT_VERSION,)
 _MANIFEST_KEY = re.compile(r"manifests/dt=(\d{4}-\d{2}-\d{2})/manifest\.json$")
 
 

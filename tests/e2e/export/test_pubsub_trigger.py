@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 import json
-import os
 import time
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -19,19 +17,10 @@ pytestmark = pytest.mark.e2e
 
 
 @pytest.fixture
-def suite_env(export_suite: ExportSuite) -> Iterator[None]:
+def suite_env(export_suite: ExportSuite, monkeypatch: pytest.MonkeyPatch) -> None:
     """Point this process's Firestore and Pub/Sub clients at the suite's emulators."""
-    saved = {k: os.environ.get(k) for k in ("FIRESTORE_EMULATOR_HOST", "PUBSUB_EMULATOR_HOST")}
-    os.environ["FIRESTORE_EMULATOR_HOST"] = export_suite.firestore_host
-    os.environ["PUBSUB_EMULATOR_HOST"] = export_suite.pubsub_host
-    try:
-        yield
-    finally:
-        for key, value in saved.items():
-            if value is None:
-                os.environ.pop(key, None)
-            else:
-                os.environ[key] = value
+    monkeypatch.setenv("FIRESTORE_EMULATOR_HOST", export_suite.firestore_host)
+    monkeypatch.setenv("PUBSUB_EMULATOR_HOST", export_suite.pubsub_host)
 
 
 def _firestore() -> Any:

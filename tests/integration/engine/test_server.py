@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 import subprocess
-import sys
 import time
 import urllib.request
 from pathlib import Path
@@ -14,6 +13,7 @@ import boto3
 import pytest
 
 from infra.local.personalize import start_server
+from infra.local.stack import personalize_command
 from tests.integration.engine.conftest import INTERACTIONS_SCHEMA, free_port, unique
 
 pytestmark = pytest.mark.integration
@@ -41,17 +41,7 @@ def test_state_survives_restart(tmp_path: Path, engine_env: Any, monkeypatch: py
 
 def test_module_entry_point(tmp_path: Path) -> None:
     port = free_port()
-    cmd = [
-        sys.executable,
-        "-m",
-        "infra.local.personalize",
-        "--host",
-        "127.0.0.1",
-        "--port",
-        str(port),
-        "--state-dir",
-        str(tmp_path),
-    ]
+    cmd = personalize_command(port, tmp_path)  # exactly what the local stack runs
     proc = subprocess.Popen(
         cmd,
         cwd=REPO,
