@@ -16,6 +16,7 @@ import urllib.request
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -185,27 +186,36 @@ def test_a_new_user_document_gets_a_first_feed(
     from google.events.cloud.firestore import Document, DocumentEventData
 
     project = deskdrop.settings.gcp_project
-    uid = f"new-{uuid.uuid4().hex[:6]}"
-    path = f"projects/{project}/databases/(default)/documents/users/{uid}"
-    body = DocumentEventData.serialize(DocumentEventData(value=Document(name=path)))
-    headers = {
-        "ce-specversion": "1.0",
-        "ce-id": uuid.uuid4().hex,
-        "ce-source": f"//firestore.googleapis.com/projects/{project}",
-        "ce-type": "google.cloud.firestore.document.v1.created",
-        "ce-time": "2026-11-29T05:00:00Z",
-        "ce-location": "nam5",
-        "ce-project": project,
-        "ce-database": "(default)",
-        "ce-namespace": "(default)",
-        "ce-document": f"users/{uid}",
-        "ce-subject": f"documents/users/{uid}",
-        "Content-Type": "application/protobuf",
-    }
+
+    def created(uid: str) -> tuple[bytes, dict[str, str]]:
+        path = f"projects/{project}/databases/(default)/documents/users/{uid}"
+        headers = {
+            "ce-specversion": "1.0",
+            "ce-id": uuid.uuid4().hex,
+            "ce-source": f"//firestore.googleapis.com/projects/{project}",
+            "ce-type": "google.cloud.firestore.document.v1.created",
+            "ce-time": "2026-11-29T05:00:00Z",
+            "ce-location": "nam5",
+            "ce-project": project,
+            "ce-database": "(default)",
+            "ce-namespace": "(default)",
+            "ce-document": f"users/{uid}",
+            "ce-subject": f"documents/users/{uid}",
+            "Content-Type": "application/protobuf",
+        }
+        return DocumentEventData.serialize(DocumentEventData(value=Document(name=path))), headers
+
+    uid, late = f"new-{uuid.uuid4().hex[:6]}", f"late-{uuid.uuid4().hex[:6]}"
+    # a refresh at 06:00 wrote late's feed before the 05:00 creation event was delivered
+    newer = {"kind": "personalized", "generatedAt": datetime(2026, 11, 29, 6, tzinfo=UTC), "itemsJson": "[]"}
+    seeded.set(f"feeds/{late}", newer)
     with serve("first_feed_for_new_user", function_env, tmp_path, signature="cloudevent") as url:
+        body, headers = created(uid)
         status, _ = post(url, body, headers)
         assert status == 200
         feed = seeded.get(f"feeds/{uid}")
         assert feed is not None and feed["kind"] == "popular" and len(feed_story_ids(feed)) == 10
         status, _ = post(url, body, {**headers, "ce-id": uuid.uuid4().hex})  # redelivered: nothing changes
         assert status == 200 and seeded.get(f"feeds/{uid}") == feed
+        status, _ = post(url, *created(late))  # out of order: older than the feed it finds
+        assert status == 200 and seeded.get(f"feeds/{late}") == newer
