@@ -4,7 +4,13 @@ from __future__ import annotations
 
 
 class StoryrecError(Exception):
-    """Base class for every error storyrec raises on purpose."""
+    """Base class for every error storyrec raises on purpose.
+
+    ``retryable`` is the one verdict on whether repeating the same call may succeed; ``shared.retry``
+    reads it, and every adapter's translation table picks the class (and so the verdict) per error.
+    """
+
+    retryable: bool = False
 
 
 class ConfigError(StoryrecError):
@@ -26,6 +32,8 @@ class PreconditionFailed(StoryrecError):
 class ServiceUnavailable(StoryrecError):
     """A backing service could not be reached; the operation may be retried."""
 
+    retryable = True
+
 
 class InvalidRequest(StoryrecError):
     """The service refused the request itself (a malformed path, a document over its size limit)."""
@@ -33,3 +41,7 @@ class InvalidRequest(StoryrecError):
 
 class AccessDenied(StoryrecError):
     """Credentials are missing, invalid or lack a permission; fix the deployment, then retry."""
+
+
+class NotReady(StoryrecError):
+    """A waited-for resource did not settle in time."""

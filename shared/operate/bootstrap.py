@@ -26,7 +26,7 @@ from shared.config import Settings
 from shared.errors import ConfigError
 from shared.personalize.model import PersonalizeError, ResourceInUse, SolutionSpec, Status
 from shared.personalize.port import PersonalizePort
-from shared.personalize.waiter import wait_until
+from shared.retry import wait_until
 from shared.schema import DATASET_TYPES, load_schema
 
 DEFAULT_CONFIG = Path(__file__).resolve().parents[2] / "infra" / "personalize" / "resources.json"

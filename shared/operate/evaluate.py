@@ -29,7 +29,7 @@ from shared.personalize.model import ImportRequest, SolutionSpec, Status
 from shared.personalize.names import safe_name
 from shared.personalize.port import PersonalizePort
 from shared.personalize.stage import Datasets, StageDeps
-from shared.personalize.waiter import wait_until
+from shared.retry import wait_until
 from shared.schema import DATASET_TYPES, load_schema
 
 RECIPE_PREFIX = "arn:aws:personalize:::recipe/"

@@ -14,10 +14,10 @@ import hashlib
 from dataclasses import dataclass, field
 from datetime import date
 
-from shared.errors import NotFound
+from shared.errors import NotFound, NotReady
 from shared.logs import get_logger
 from shared.personalize.manifest import BadManifest, Manifest, ManifestDataset, is_manifest_key, parse_manifest
-from shared.personalize.model import ImportJob, ImportRequest, LimitExceeded, NotReady, ResourceInUse, Throttled
+from shared.personalize.model import ImportJob, ImportRequest, LimitExceeded, ResourceInUse, Throttled
 from shared.personalize.names import import_job_day, import_job_name
 from shared.personalize.stage import Datasets, StageDeps, ensure_datasets, pending_imports
 from shared.schema import DATASET_TYPES

@@ -150,6 +150,3 @@ class Throttled(ServiceUnavailable):
 class ResourceInUse(PersonalizeError):
     """The resource is busy (a version already training, a campaign update pending)."""
 
-
-class NotReady(StoryrecError):
-    """A waited-for resource did not settle in time."""

@@ -10,8 +10,8 @@ from shared.logs import get_logger
 from shared.personalize.model import SolutionSpec, Status
 from shared.personalize.port import PersonalizePort
 from shared.personalize.state import StageState
-from shared.personalize.waiter import wait_until
 from shared.ports import Clock, MetricsSink, Notifier, ObjectStore
+from shared.retry import wait_until
 from shared.schema import DATASET_TYPES, load_schema
 
 _log = get_logger("personalize")

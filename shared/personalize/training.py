@@ -10,8 +10,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime
 
+from shared.errors import NotReady
 from shared.logs import get_logger
-from shared.personalize.model import LimitExceeded, NotReady, ResourceInUse, Throttled
+from shared.personalize.model import LimitExceeded, ResourceInUse, Throttled
 from shared.personalize.names import training_name
 from shared.personalize.stage import StageDeps, ensure_datasets, ensure_solutions, pending_imports
 

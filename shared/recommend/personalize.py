@@ -13,10 +13,10 @@ from typing import Any
 from botocore.exceptions import BotoCoreError, ClientError
 
 from shared.adapters.personalize import PersonalizeGateway
-from shared.errors import AlreadyExists, NotFound, StoryrecError
-from shared.personalize.model import NotReady, Status
-from shared.personalize.waiter import wait_until
+from shared.errors import AlreadyExists, NotFound, NotReady, StoryrecError
+from shared.personalize.model import Status
 from shared.recommend.ports import BatchRequest, CampaignInfo, Ranked, RecommenderError
+from shared.retry import wait_until
 
 FILTER_TIMEOUT = 600.0
 _RETRYABLE = frozenset(

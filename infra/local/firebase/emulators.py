@@ -136,7 +136,7 @@ class Suite:
 
     def wait_for_function(self, name: str, kind: str, timeout: float = 120.0) -> None:
         """Block until the Functions emulator says ``name`` (a ``kind`` function: http, pubsub…) is initialized."""
-        from shared.personalize.waiter import wait_until
+        from shared.retry import wait_until
 
         line = f"{name}]: {kind} function initialized"
         wait_until(self.output, lambda text: line in text, timeout=timeout, interval=0.5, what=f"the {name} function")

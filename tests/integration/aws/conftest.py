@@ -184,7 +184,7 @@ def settle(stage: Stage, timeout: float = 120.0) -> None:
     """Wait until the dataset group has no pending import job (parked ones re-driven as the monitor would)."""
     from shared.personalize.imports import redrive_parked
     from shared.personalize.stage import ensure_datasets, pending_imports
-    from shared.personalize.waiter import wait_until
+    from shared.retry import wait_until
 
     def done() -> bool:
         redrive_parked(stage.deps)

@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from infra.local.lambda_events import LambdaContext, s3_object_created, scheduled_event
-from shared.personalize.waiter import wait_until
+from shared.retry import wait_until
 from tests.integration.aws.conftest import DAY, Stage, settle
 
 pytestmark = pytest.mark.integration

@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from shared.personalize.waiter import wait_until
+from shared.retry import wait_until
 from tests.integration.aws.conftest import settle
 from tests.integration.cli.conftest import Cli
 

@@ -97,7 +97,7 @@ def test_campaign_reports_the_version_it_serves(clients: Any) -> None:
 
 def test_filter_is_created_once_and_awaited(clients: Any, monkeypatch: pytest.MonkeyPatch) -> None:
     control, runtime, c, _ = clients
-    monkeypatch.setattr("shared.personalize.waiter.time.sleep", lambda _: None)
+    monkeypatch.setattr("shared.retry.time.sleep", lambda _: None)
     c.add_response("list_dataset_groups", {"datasetGroups": [{"name": "storyrec", "datasetGroupArn": GROUP}]}, {})
     c.add_response("list_filters", {"Filters": []}, {"datasetGroupArn": GROUP})
     c.add_response(
