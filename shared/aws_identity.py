@@ -10,33 +10,58 @@ a fresh ID token (they live one hour) and assumes the role again.
 from __future__ import annotations
 
 import urllib.parse
-import urllib.request
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from datetime import datetime
 from typing import Any
 
 from botocore.credentials import CredentialProvider, DeferredRefreshableCredentials
+from google.auth import exceptions as auth_exc
+from google.auth.compute_engine import IDTokenCredentials
+from google.auth.transport import Request, Response
+from google.auth.transport.requests import Request as HttpRequest
 
 from shared.errors import ServiceUnavailable
 
-IDENTITY_PATH = "/computeMetadata/v1/instance/service-accounts/default/identity"
 SESSION_SECONDS = 3600
+
+
+class _MetadataHostRequest(Request):
+    """google-auth's HTTP transport, with the metadata server's host taken from the settings.
+
+    google-auth reads ``GCE_METADATA_HOST`` once, when it is imported; the settings read it per process
+    (and tests point it at a loopback server), so the host of the library's own URL is replaced here.
+    """
+
+    def __init__(self, host: str, timeout: float) -> None:
+        self._host = host
+        self._timeout = timeout
+        self._http = HttpRequest()
+
+    def __call__(
+        self,
+        url: str,
+        method: str = "GET",
+        body: Any = None,
+        headers: Mapping[str, str] | None = None,
+        timeout: float | None = None,
+        **kwargs: Any,
+    ) -> Response:
+        url = urllib.parse.urlsplit(url)._replace(netloc=self._host).geturl()
+        response: Response = self._http(url, method=method, body=body, headers=headers, timeout=self._timeout, **kwargs)
+        return response
 
 
 def metadata_id_token(metadata_host: str, audience: str, timeout: float = 5.0) -> str:
     """A Google ID token for the default service account, from the metadata server (``GCE_METADATA_HOST``)."""
-    query = urllib.parse.urlencode({"audience": audience, "format": "full"})
-    request = urllib.request.Request(
-        f"http://{metadata_host}{IDENTITY_PATH}?{query}", headers={"Metadata-Flavor": "Google"}
-    )
+    # no request here: the email look-up it would make is not needed for the identity endpoint
+    credentials = IDTokenCredentials(None, audience, use_metadata_identity_endpoint=True)  # type: ignore[no-untyped-call]
     try:
-        with urllib.request.urlopen(request, timeout=timeout) as response:
-            token = str(response.read().decode("ascii")).strip()
-    except OSError as exc:
+        credentials.refresh(_MetadataHostRequest(metadata_host, timeout))  # type: ignore[no-untyped-call]
+    except (auth_exc.GoogleAuthError, OSError) as exc:
         raise ServiceUnavailable(f"metadata server {metadata_host} gave no ID token: {exc}") from exc
-    if token.count(".") != 2:
-        raise ServiceUnavailable(f"metadata server {metadata_host} answered something that is not a JWT")
-    return token
+    except (ValueError, KeyError) as exc:  # the answer did not decode as a JWT with an expiry
+        raise ServiceUnavailable(f"metadata server {metadata_host} answered something that is not a JWT") from exc
+    return str(credentials.token)
 
 
 class GoogleWebIdentityProvider(CredentialProvider):

@@ -1,4 +1,9 @@
-"""Structured JSON logs with a correlation id carried in a context variable."""
+"""Structured JSON logs with a correlation id carried in a context variable: the one log schema of both clouds.
+
+The Cloud Functions and the Lambdas log through :func:`get_logger` alike; each handler binds one
+correlation id for its whole invocation (:func:`correlated`), and a use case that binds its own (an
+export's run id) keeps the handler's, so every line of one invocation carries the same id.
+"""
 
 from __future__ import annotations
 
@@ -37,7 +42,15 @@ def correlation_id() -> str | None:
 
 @contextlib.contextmanager
 def correlated(value: str | None = None) -> Iterator[str]:
-    """Bind a correlation id (a new uuid when none is given) for the duration of the block."""
+    """Bind a correlation id (``value``, a new uuid when none is given) for the duration of the block.
+
+    Inside a block that has one already, the outer id stays (and is yielded): the edge that received the
+    event or started the run owns the id of all its lines.
+    """
+    bound = _correlation_id.get()
+    if bound is not None:
+        yield bound
+        return
     cid = value or uuid.uuid4().hex
     token = _correlation_id.set(cid)
     try:

@@ -1,18 +1,18 @@
 """DocumentStore over google-cloud-firestore (the client firebase-admin hands out).
 
 The client is injected; with FIRESTORE_EMULATOR_HOST set the same client talks to the emulator.
-Every method maps the SDK's errors to the port's (:mod:`shared.errors`), so the core never sees a
-google exception: unreachable or overloaded → ServiceUnavailable, refused request → InvalidRequest,
-credentials → AccessDenied, missing → NotFound.
+Every method maps the SDK's errors to the port's (:mod:`shared.errors`) through one table,
+:data:`TRANSLATION`, so the core never sees a google exception; the per-write google.rpc statuses of a
+BatchWrite go through the same table.
 """
 
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from google.api_core import exceptions as gexc
 from google.api_core.retry import Retry
@@ -25,7 +25,15 @@ from google.cloud.firestore_v1.types import document as _document_types
 from google.cloud.firestore_v1.types import firestore as _firestore_types
 from google.cloud.firestore_v1.types import write as _write_types
 
-from shared.errors import AccessDenied, InvalidRequest, NotFound, PreconditionFailed, ServiceUnavailable
+from shared.errors import (
+    AccessDenied,
+    AlreadyExists,
+    InvalidRequest,
+    NotFound,
+    PreconditionFailed,
+    ServiceUnavailable,
+    StoryrecError,
+)
 from shared.ports import (
     Document,
     NewerOutcome,
@@ -38,12 +46,17 @@ from shared.ports import (
     newer_decision,
     versioned_decision,
 )
+from shared.retry import Backoff, Sleep, retry_call
 
 if TYPE_CHECKING:
     from google.cloud.firestore import Client
 
+T = TypeVar("T")
+
 MAX_BATCH = 500
 MAX_VERSIONED_ATTEMPTS = 25
+# pause between two rounds of a contended conditional write (jittered, so racing writers fall out of step)
+CONTENTION_BACKOFF = Backoff(initial=0.01, factor=2.0, cap=1.0, jitter=True)
 _OPS = {
     "==": "==",
     "!=": "!=",
@@ -54,22 +67,40 @@ _OPS = {
     "in": "in",
     "array-contains": "array_contains",
 }
-_UNAVAILABLE = (
-    gexc.ServiceUnavailable,
-    gexc.DeadlineExceeded,
-    gexc.InternalServerError,
-    gexc.TooManyRequests,
-    gexc.ResourceExhausted,
-    gexc.Aborted,
-    gexc.Unknown,
-    gexc.RetryError,
-    gexc.GatewayTimeout,
-    auth_exc.TransportError,
+TRANSLATION: tuple[tuple[tuple[type[BaseException], ...], type[StoryrecError]], ...] = (
+    # first match wins: subclasses before their bases (Aborted and AlreadyExists are Conflicts;
+    # FailedPrecondition, InvalidArgument and OutOfRange are BadRequests)
+    (
+        (
+            gexc.ServiceUnavailable,
+            gexc.GatewayTimeout,  # DeadlineExceeded
+            gexc.InternalServerError,
+            gexc.TooManyRequests,  # ResourceExhausted
+            gexc.Aborted,  # contention: the same call may succeed
+            gexc.Unknown,
+            gexc.RetryError,
+            auth_exc.TransportError,
+        ),
+        ServiceUnavailable,
+    ),
+    (
+        (
+            gexc.Forbidden,  # PermissionDenied
+            gexc.Unauthorized,  # Unauthenticated
+            auth_exc.DefaultCredentialsError,
+            auth_exc.RefreshError,
+        ),
+        AccessDenied,
+    ),
+    ((gexc.NotFound,), NotFound),
+    ((gexc.Conflict,), AlreadyExists),  # AlreadyExists
+    ((gexc.FailedPrecondition,), PreconditionFailed),
+    ((gexc.BadRequest, ValueError), InvalidRequest),  # InvalidArgument, OutOfRange; a malformed path
+    ((gexc.GoogleAPIError,), ServiceUnavailable),  # anything else the service answered
 )
-# google.rpc codes of one write of a BatchWrite: another writer got in between our read and our write
-# (the precondition failed: decide again on fresh data), or a transient refusal (try again after a pause)
-_LOST_RACE = {5, 6, 9, 10}  # NOT_FOUND, ALREADY_EXISTS, FAILED_PRECONDITION, ABORTED
-_TRANSIENT = {4, 8, 13, 14}  # DEADLINE_EXCEEDED, RESOURCE_EXHAUSTED, INTERNAL, UNAVAILABLE
+"""SDK exception class → storyrec error (and so its ``retryable`` verdict), for calls and BatchWrite statuses."""
+# a conditional write that failed with one of these lost its race: read and decide again
+_LOST_RACE = (NotFound, AlreadyExists, PreconditionFailed)
 # plain protobuf classes behind the SDK's proto-plus types (see _RawCalls)
 _Value = _document_types.Value.pb()
 _Document = _document_types.Document.pb()
@@ -79,40 +110,55 @@ _BatchGetRequest = _firestore_types.BatchGetDocumentsRequest.pb()
 _BatchWriteRequest = _firestore_types.BatchWriteRequest.pb()
 
 
+def translate(exc: BaseException, where: str) -> StoryrecError | None:
+    """The storyrec error :data:`TRANSLATION` gives ``exc`` (None: not an SDK error, let it through)."""
+    for sdk_errors, error in TRANSLATION:
+        if isinstance(exc, sdk_errors):
+            return error(f"{where}: {type(exc).__name__}: {exc}")
+    return None
+
+
+def status_error(code: int, message: str, where: str) -> StoryrecError:
+    """A failed google.rpc status (one write of a BatchWrite) as the storyrec error of the same table."""
+    error = translate(gexc.from_grpc_status(code, message), where)  # type: ignore[no-untyped-call]
+    assert error is not None  # every GoogleAPIError is in the table
+    return error
+
+
 @contextmanager
 def _mapped(operation: str, path: str) -> Iterator[None]:
     """Translate SDK errors raised inside the block into the port's errors."""
-    where = f"Firestore {operation} {path[:200]!r}"
     try:
         yield
-    except _UNAVAILABLE as exc:
-        raise ServiceUnavailable(f"{where}: {type(exc).__name__}: {exc}") from exc
-    except (
-        gexc.PermissionDenied,
-        gexc.Unauthenticated,
-        gexc.Unauthorized,
-        gexc.Forbidden,
-        auth_exc.DefaultCredentialsError,
-        auth_exc.RefreshError,
-    ) as exc:
-        raise AccessDenied(f"{where}: {type(exc).__name__}: {exc}") from exc
-    except gexc.NotFound as exc:
-        raise NotFound(f"{where}: {exc}") from exc
-    except gexc.FailedPrecondition as exc:
-        raise PreconditionFailed(f"{where}: {exc}") from exc
-    except (gexc.InvalidArgument, gexc.BadRequest, gexc.OutOfRange, ValueError) as exc:
-        raise InvalidRequest(f"{where}: {type(exc).__name__}: {exc}") from exc
-    except gexc.GoogleAPIError as exc:
-        raise ServiceUnavailable(f"{where}: {type(exc).__name__}: {exc}") from exc
+    except Exception as exc:
+        error = translate(exc, f"Firestore {operation} {path[:200]!r}")
+        if error is None:
+            raise
+        raise error from exc
+
+
+class _Contended(StoryrecError):
+    """A conditional write lost its race or met a transient refusal: another round reads and decides again."""
+
+    retryable = True
+
+
+def _again(error: StoryrecError) -> bool:
+    return isinstance(error, _LOST_RACE) or error.retryable
+
+
+def _contended(exc: BaseException) -> bool:
+    return isinstance(exc, _Contended)
 
 
 class FirestoreDocumentStore:
     """Documents addressed by slash paths, read and written through a Firestore client."""
 
-    def __init__(self, client: Client, *, timeout: float | None = None) -> None:
+    def __init__(self, client: Client, *, timeout: float | None = None, sleep: Sleep = time.sleep) -> None:
         self._client = client
         # bounds each call, retries included (the SDK's own default retries an unreachable host for minutes)
         self._opts: dict[str, Any] = {} if timeout is None else {"timeout": timeout, "retry": Retry(timeout=timeout)}
+        self._sleep = sleep
 
     def get(self, path: str) -> Document | None:
         with _mapped("get", path):
@@ -124,12 +170,12 @@ class FirestoreDocumentStore:
             self._client.document(path).set(dict(data), merge=merge, **self._opts)
 
     def create(self, path: str, data: Mapping[str, Any]) -> bool:
-        with _mapped("create", path):
-            try:
+        try:
+            with _mapped("create", path):
                 self._client.document(path).create(dict(data), **self._opts)
-            except (gexc.Conflict, gexc.AlreadyExists):
-                return False
-            return True
+        except AlreadyExists:
+            return False
+        return True
 
     def delete(self, path: str) -> None:
         with _mapped("delete", path):
@@ -146,7 +192,8 @@ class FirestoreDocumentStore:
         """
         with _mapped("put_versioned", path):
             ref = self._client.document(path)
-        for _ in range(MAX_VERSIONED_ATTEMPTS):
+
+        def attempt() -> VersionedOutcome:
             with _mapped("put_versioned", path):
                 snap = ref.get(**self._opts)
                 existing = snap.to_dict() if snap.exists else None
@@ -154,19 +201,36 @@ class FirestoreDocumentStore:
                 if outcome != "written":
                     return outcome
                 new = {**data, **stamps}
-                try:
+            try:
+                with _mapped("put_versioned write", path):
                     if existing is None:
                         ref.create(new, **self._opts)
                     else:
                         removed = {k: firestore_v1.DELETE_FIELD for k in existing if k not in new}
                         fields = {FieldPath(k).to_api_repr(): v for k, v in {**new, **removed}.items()}
-                        ref.update(
-                            fields, option=self._client.write_option(last_update_time=snap.update_time), **self._opts
-                        )
-                except (gexc.FailedPrecondition, gexc.AlreadyExists, gexc.Conflict, gexc.Aborted):
-                    continue  # another writer won the race: decide again on what it wrote
-                return "written"
-        raise ServiceUnavailable(f"Firestore {path[:200]!r}: still contended after {MAX_VERSIONED_ATTEMPTS} attempts")
+                        option = self._client.write_option(last_update_time=snap.update_time)
+                        ref.update(fields, option=option, **self._opts)
+            except StoryrecError as exc:
+                if _again(exc):
+                    raise _Contended(str(exc)) from exc
+                raise
+            return "written"
+
+        return self._until_settled(attempt, repr(path[:200]))
+
+    def _until_settled(self, attempt: Callable[[], T], where: str) -> T:
+        """``attempt`` again (after a backoff pause) while it is contended, at most MAX_VERSIONED_ATTEMPTS times."""
+        try:
+            return retry_call(
+                attempt,
+                attempts=MAX_VERSIONED_ATTEMPTS,
+                backoff=CONTENTION_BACKOFF,
+                retryable=_contended,
+                sleep=self._sleep,
+            )
+        except _Contended as exc:
+            message = f"Firestore {where}: still contended after {MAX_VERSIONED_ATTEMPTS} attempts: {exc}"
+            raise ServiceUnavailable(message) from exc
 
     def get_many(self, paths: Sequence[str]) -> list[Document | None]:
         """``get_all`` in chunks of 500 (one BatchGetDocuments each)."""
@@ -196,44 +260,54 @@ class FirestoreDocumentStore:
     def _write_newer_chunk(
         self, writes: Sequence[NewerWrite], pending: list[int], version_field: str, outcomes: list[NewerOutcome | None]
     ) -> None:
-        where = f"{len(pending)} versioned writes from {writes[pending[0]].path}"
+        where = f"{len(pending)} versioned writes from {writes[pending[0]].path[:200]}"
         raw = _RawCalls(self._client, self._opts)
-        for attempt in range(MAX_VERSIONED_ATTEMPTS):
-            with _mapped("write_newer read", where):
-                names = {raw.name(writes[i].path): i for i in pending}
-                stored = raw.versions(list(names), version_field)
-                sent: list[int] = []
-                batch = []
-                for name, i in names.items():
-                    write = writes[i]
-                    version, update_time = stored.get(name, (None, None))
-                    current = None if update_time is None else ({} if version is None else {version_field: version})
-                    outcome = newer_decision(current, write, version_field)
-                    if outcome != "written":
-                        outcomes[i] = outcome
-                        continue
-                    batch.append(raw.guarded_write(name, write, update_time))
-                    sent.append(i)
-            if not sent:
-                return
-            with _mapped("write_newer commit", where):
-                statuses = raw.batch_write(batch)
-            retry, transient = [], False
-            for i, status in zip(sent, statuses, strict=True):
-                if status.code == 0:
-                    outcomes[i] = "written"
-                elif status.code in _LOST_RACE or status.code in _TRANSIENT:
-                    retry.append(i)
-                    transient = transient or status.code in _TRANSIENT
-                else:
-                    message = f"Firestore write_newer {writes[i].path[:200]!r}: {status.message}"
-                    raise _status_error(status.code, message)
-            if not retry:
-                return
-            if transient:
-                time.sleep(min(0.05 * 2**attempt, 2.0))
-            pending = retry
-        raise ServiceUnavailable(f"Firestore {where}: still contended after {MAX_VERSIONED_ATTEMPTS} attempts")
+
+        def attempt() -> None:
+            pending[:] = self._newer_round(raw, writes, pending, version_field, outcomes, where)
+            if pending:
+                raise _Contended(f"{len(pending)} writes lost their race or were refused for now")
+
+        self._until_settled(attempt, where)
+
+    def _newer_round(
+        self,
+        raw: _RawCalls,
+        writes: Sequence[NewerWrite],
+        pending: list[int],
+        version_field: str,
+        outcomes: list[NewerOutcome | None],
+        where: str,
+    ) -> list[int]:
+        """One read-decide-write round over ``pending``; the indices whose write must be decided again."""
+        with _mapped("write_newer read", where):
+            names = {raw.name(writes[i].path): i for i in pending}
+            stored = raw.versions(list(names), version_field)
+            sent: list[int] = []
+            batch = []
+            for name, i in names.items():
+                version, update_time = stored.get(name, (None, None))
+                current = None if update_time is None else ({} if version is None else {version_field: version})
+                outcome = newer_decision(current, writes[i], version_field)
+                if outcome != "written":
+                    outcomes[i] = outcome
+                    continue
+                batch.append(raw.guarded_write(name, writes[i], update_time))
+                sent.append(i)
+        if not sent:
+            return []
+        with _mapped("write_newer commit", where):
+            statuses = raw.batch_write(batch)
+        again = []
+        for i, status in zip(sent, statuses, strict=True):
+            if status.code == 0:
+                outcomes[i] = "written"
+                continue
+            error = status_error(status.code, status.message, f"Firestore write_newer {writes[i].path[:200]!r}")
+            if not _again(error):
+                raise error
+            again.append(i)
+        return again
 
     def write_batch(self, writes: Sequence[Write]) -> int:
         applied = 0
@@ -397,14 +471,6 @@ def _decode(value: Any) -> Any:
     if value.WhichOneof("value_type") == "timestamp_value":
         return value.timestamp_value.ToDatetime(tzinfo=UTC)
     return _helpers.decode_value(_document_types.Value.wrap(value), None)
-
-
-def _status_error(code: int, message: str) -> Exception:
-    if code == 3:  # INVALID_ARGUMENT
-        return InvalidRequest(message)
-    if code in (7, 16):  # PERMISSION_DENIED, UNAUTHENTICATED
-        return AccessDenied(message)
-    return ServiceUnavailable(message)
 
 
 def _snapshot(snap: Any) -> Snapshot:

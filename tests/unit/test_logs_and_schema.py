@@ -32,3 +32,10 @@ def test_schemas_define_personalize_columns() -> None:
     assert [c.name for c in items.columns if c.categorical] == ["CATEGORY", "TAGS", "SOURCE", "LANGUAGE"]
     assert [c.name for c in items.columns if c.textual] == ["SUMMARY"]
     assert json.loads(load_schema("users").as_json())["name"] == "Users"
+
+
+def test_an_inner_correlated_block_keeps_the_id_its_handler_bound() -> None:
+    with correlated("msg-1"), correlated("run-9") as inner:
+        assert inner == correlation_id() == "msg-1"
+    with correlated("run-9") as alone:
+        assert alone == "run-9"

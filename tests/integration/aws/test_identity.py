@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import json
 import threading
+import time
 import urllib.parse
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -52,6 +53,7 @@ class Metadata:
                         "aud": query.get("audience"),
                         "azp": "110000000000000000001",
                         "sub": "110000000000000000001",
+                        "exp": int(time.time()) + 3600,
                     }
                 ).encode()
                 self.send_response(200)

@@ -10,8 +10,21 @@ import pytest
 from google.api_core import exceptions as gexc
 from google.auth import exceptions as auth_exc
 
-from shared.adapters.firestore import FirestoreDocumentStore
-from shared.errors import AccessDenied, InvalidRequest, NotFound, ServiceUnavailable
+from shared.adapters.firestore import (
+    CONTENTION_BACKOFF,
+    MAX_VERSIONED_ATTEMPTS,
+    FirestoreDocumentStore,
+    status_error,
+    translate,
+)
+from shared.errors import (
+    AccessDenied,
+    AlreadyExists,
+    InvalidRequest,
+    NotFound,
+    PreconditionFailed,
+    ServiceUnavailable,
+)
 from shared.ports import Query, Write
 
 pytestmark = pytest.mark.unit
@@ -62,3 +75,74 @@ def test_sdk_error_becomes_a_port_error(method: str, sdk_error: BaseException, p
     store = FirestoreDocumentStore(Failing(sdk_error))  # type: ignore[arg-type]
     with pytest.raises(port_error):
         CALLS[method](store)
+
+
+@pytest.mark.parametrize(
+    ("code", "port_error", "retryable"),
+    [
+        (3, InvalidRequest, False),  # INVALID_ARGUMENT
+        (4, ServiceUnavailable, True),  # DEADLINE_EXCEEDED
+        (5, NotFound, False),
+        (6, AlreadyExists, False),
+        (7, AccessDenied, False),  # PERMISSION_DENIED
+        (8, ServiceUnavailable, True),  # RESOURCE_EXHAUSTED
+        (9, PreconditionFailed, False),  # FAILED_PRECONDITION
+        (10, ServiceUnavailable, True),  # ABORTED
+        (13, ServiceUnavailable, True),  # INTERNAL
+        (14, ServiceUnavailable, True),  # UNAVAILABLE
+        (16, AccessDenied, False),  # UNAUTHENTICATED
+    ],
+)
+def test_batch_write_statuses_go_through_the_same_table(code: int, port_error: type, retryable: bool) -> None:
+    error = status_error(code, "refused", "Firestore write_newer 'feeds/u'")
+    assert type(error) is port_error and error.retryable is retryable
+    assert type(translate(gexc.from_grpc_status(code, "refused"), "x")) is port_error  # type: ignore[no-untyped-call]
+
+
+class _Snap:
+    exists = True
+    update_time = datetime(2026, 1, 1, tzinfo=UTC)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"v": datetime(2020, 1, 1, tzinfo=UTC)}
+
+
+class _Racing:
+    """A client whose guarded update loses its race ``losses`` times (FAILED_PRECONDITION), then succeeds."""
+
+    def __init__(self, losses: int) -> None:
+        self.losses = losses
+        self.updates = 0
+
+    def document(self, path: str) -> _Racing:
+        return self
+
+    def write_option(self, **_: Any) -> object:
+        return object()
+
+    def get(self, **_: Any) -> _Snap:
+        return _Snap()
+
+    def update(self, *_: Any, **__: Any) -> None:
+        self.updates += 1
+        if self.updates <= self.losses:
+            raise gexc.FailedPrecondition("update_time changed")
+
+
+def test_a_lost_race_is_decided_again_after_a_pause_of_the_one_backoff() -> None:
+    sleeps: list[float] = []
+    client = _Racing(losses=2)
+    store = FirestoreDocumentStore(client, sleep=sleeps.append)  # type: ignore[arg-type]
+    now = datetime.now(UTC)
+    assert store.put_versioned("users/u", {"v": now}, version_field="v", stamps={}) == "written"
+    assert client.updates == 3 and len(sleeps) == 2 and all(0 < s <= CONTENTION_BACKOFF.cap for s in sleeps)
+
+
+def test_endless_contention_is_a_retryable_error_after_the_last_attempt() -> None:
+    sleeps: list[float] = []
+    client = _Racing(losses=10**6)
+    store = FirestoreDocumentStore(client, sleep=sleeps.append)  # type: ignore[arg-type]
+    with pytest.raises(ServiceUnavailable, match="still contended") as caught:
+        store.put_versioned("users/u", {"v": datetime.now(UTC)}, version_field="v", stamps={})
+    assert caught.value.retryable and client.updates == MAX_VERSIONED_ATTEMPTS
+    assert len(sleeps) == MAX_VERSIONED_ATTEMPTS - 1
