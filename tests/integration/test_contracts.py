@@ -11,9 +11,12 @@ from typing import Any
 
 import pytest
 
+from shared.adapters.cloudwatch import CloudWatchMetrics
 from shared.adapters.memory import InMemoryDocumentStore, InMemoryObjectStore, RecordingNotifier
+from shared.adapters.sns import SnsNotifier
 from shared.errors import InvalidRequest, NotFound
 from shared.ports import DocumentStore, NewerWrite, ObjectStore, Query, Where, Write
+from shared.wiring import aws_client
 
 
 @pytest.fixture(params=["firestore", "memory"])
@@ -151,9 +154,6 @@ def test_objects_roundtrip_list_head_delete(objects: ObjectStore, tmp_path: Any)
 
 
 def test_sns_notifier_delivers_to_subscribers(settings: Any, sns_topic: Any) -> None:
-    from shared.adapters.sns import SnsNotifier
-    from shared.wiring import aws_client
-
     notifier = SnsNotifier(aws_client("sns", settings), sns_topic.topic_arn)
     message_id = notifier.notify("export failed\non 2026-11-29", "step=upload reason=boom", {"step": "upload"})
     [envelope] = sns_topic.messages(expect=1)
@@ -170,11 +170,6 @@ def test_recording_notifier_matches_port() -> None:
 
 
 def test_cloudwatch_metrics_are_queryable(settings: Any) -> None:
-    from datetime import UTC, datetime, timedelta
-
-    from shared.adapters.cloudwatch import CloudWatchMetrics
-    from shared.wiring import aws_client
-
     client = aws_client("cloudwatch", settings)
     namespace = f"storyrec-test-{os.urandom(4).hex()}"
     metrics = CloudWatchMetrics(client, namespace)

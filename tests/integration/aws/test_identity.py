@@ -11,9 +11,13 @@ from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
+import boto3
 import pytest
+from botocore import UNSIGNED
+from botocore.config import Config
 
 from shared import wiring
+from shared.aws_identity import GoogleWebIdentityProvider, metadata_id_token
 from shared.config import Settings
 from shared.errors import ServiceUnavailable
 from tests.integration.aws.conftest import AwsEnv
@@ -119,12 +123,6 @@ def test_aws_clients_on_gcp_assume_the_role_with_the_metadata_servers_id_token(
 def test_credentials_are_refreshed_with_a_fresh_token_before_they_expire(
     aws_env: AwsEnv, metadata: Metadata, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    import boto3
-    from botocore import UNSIGNED
-    from botocore.config import Config
-
-    from shared.aws_identity import GoogleWebIdentityProvider, metadata_id_token
-
     def sts() -> Any:
         return boto3.client("sts", region_name="us-east-1", config=Config(signature_version=UNSIGNED))
 
@@ -139,7 +137,5 @@ def test_credentials_are_refreshed_with_a_fresh_token_before_they_expire(
 
 
 def test_an_unreachable_metadata_server_is_a_clear_error(aws_env: AwsEnv, monkeypatch: pytest.MonkeyPatch) -> None:
-    from shared.aws_identity import metadata_id_token
-
     with pytest.raises(ServiceUnavailable, match="metadata server"):
         metadata_id_token("127.0.0.1:9", AUDIENCE, timeout=1)
