@@ -38,11 +38,11 @@ from typing import Any
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
+from bench_feeds import stack_env  # noqa: E402  (the private emulator, the environment pointing at it)
 from google.cloud import firestore_v1  # noqa: E402
 from google.cloud.firestore_v1.bulk_batch import BulkWriteBatch  # noqa: E402
 from google.cloud.firestore_v1.field_path import FieldPath  # noqa: E402
 
-from infra.local.stack import LocalStack  # noqa: E402
 from shared import wiring  # noqa: E402
 from shared.adapters.firestore import FirestoreDocumentStore  # noqa: E402
 from shared.config import Settings  # noqa: E402
@@ -141,20 +141,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--docs", type=int, default=5000)
     parser.add_argument("--repeats", type=int, default=2)
     args = parser.parse_args(argv)
-    with tempfile.TemporaryDirectory(prefix="bench-firestore-paths-") as tmp:
-        stack = LocalStack(Path(tmp))
-        env = stack.up(("firestore",))
-        saved = {k: os.environ.get(k) for k in env}
-        os.environ.update(env)
-        try:
-            run(env, args.docs, args.repeats)
-        finally:
-            stack.down()
-            for key, value in saved.items():
-                if value is None:
-                    os.environ.pop(key, None)
-                else:
-                    os.environ[key] = value
+    with (
+        tempfile.TemporaryDirectory(prefix="bench-firestore-paths-") as tmp,
+        stack_env(Path(tmp), ("firestore",)) as env,
+    ):
+        run(env, args.docs, args.repeats)
     return 0
 
 
