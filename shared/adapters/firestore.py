@@ -248,8 +248,9 @@ class FirestoreDocumentStore:
         and send the writes as one BatchWrite, each under a precondition on what was read: ``exists=False``
         for an absent document, its ``update_time`` otherwise.
 
-        BatchWrite applies each write on its own, so a lost race fails only that write: its document is
-        read and decided again. A path written twice in ``writes`` is handled in order.
+        BatchWrite applies each write on its own, so a lost race (or a retryable refusal, per
+        :data:`TRANSLATION`) fails only that write: its document is read and decided again after a
+        :data:`CONTENTION_BACKOFF` pause. A path written twice in ``writes`` is handled in order.
         """
         outcomes: list[NewerOutcome | None] = [None] * len(writes)
         for round_ in _rounds(writes):
