@@ -38,6 +38,7 @@ class Collections:
     ml_interactions: str = "ml_interactions"
     quarantine: str = "ml_quarantine"
     state: str = "ml_state"
+    click_rate: str = "ml_click_rate"
 
 
 @dataclass(frozen=True)

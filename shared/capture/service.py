@@ -22,6 +22,7 @@ from enum import StrEnum
 from typing import Any
 
 from shared.capture.quarantine import quarantine_id, quarantine_record
+from shared.capture.rate import CLICKS_PER_MINUTE, claim_slot
 from shared.capture.records import (
     Writer,
     check_doc_id,
@@ -83,6 +84,10 @@ class CaptureService:
             detail = f"storyId: {record['ITEM_ID']!r} is not a story"
             return self._quarantine("clicks", click_id, Reason.UNKNOWN_STORY, detail, data, version=None)
         path = f"{self.collections.ml_interactions}/{click_id}"
+        slot = claim_slot(self.store, self.collections.click_rate, record["USER_ID"], record["TIMESTAMP"], click_id)
+        if not slot and self.store.get(path) is None:  # one captured before slots existed stays a duplicate
+            detail = f"userId: over {CLICKS_PER_MINUTE} clicks in the minute of createdAt"
+            return self._quarantine("clicks", click_id, Reason.RATE_LIMITED, detail, data, version=None)
         created = self.store.create(path, {**record, "captured_at": now})
         outcome = Outcome.CAPTURED if created else Outcome.DUPLICATE
         self._count("Click", outcome, {"event_type": record["EVENT_TYPE"]})

@@ -44,6 +44,7 @@ class Reason(StrEnum):
     UNKNOWN_STORY = "unknown_story"
     USER_MISMATCH = "user_mismatch"
     UNAUTHENTICATED = "unauthenticated"
+    RATE_LIMITED = "rate_limited"
     UNPARSEABLE = "unparseable"
 
 

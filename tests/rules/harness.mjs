@@ -9,11 +9,16 @@ const apps = [];
 
 export const str = (v) => ({ stringValue: v });
 
-/** A Firestore client signed in as `uid` (a mock token), or signed out for null. */
-export function client(uid) {
-  const app = initializeApp({ projectId: PROJECT, apiKey: "fake-api-key" }, `app-${uid ?? "anon"}-${apps.length}`);
+/**
+ * A Firestore client signed in as `uid` (a mock token), or signed out for null. `provider` is the token's
+ * `firebase.sign_in_provider` ("anonymous", "password", "google.com" ...; the SDK's default is "custom").
+ */
+export function client(uid, { provider } = {}) {
+  const app = initializeApp({ projectId: PROJECT, apiKey: "fake-api-key" }, `app-${apps.length}`);
   const db = getFirestore(app);
-  connectFirestoreEmulator(db, HOST, Number(PORT), uid ? { mockUserToken: { user_id: uid, sub: uid } } : {});
+  const token = { user_id: uid, sub: uid };
+  if (provider) token.firebase = { sign_in_provider: provider, identities: {} };
+  connectFirestoreEmulator(db, HOST, Number(PORT), uid ? { mockUserToken: token } : {});
   apps.push(db);
   return db;
 }

@@ -4,7 +4,7 @@
 import { readFileSync } from "node:fs";
 import {
   Bytes, deleteDoc, doc, getDoc, getDocs, collection, query, serverTimestamp, setDoc, setLogLevel, Timestamp,
-  updateDoc, where,
+  updateDoc, where, writeBatch,
 } from "firebase/firestore";
 import { client, finish, runCases, seed, str } from "./harness.mjs";
 
@@ -78,11 +78,25 @@ function materialise(value) {
   return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, materialise(v)]));
 }
 
+/** `as` names a user above, or is `{uid, provider}` (values may use the data markers): a client of its own. */
+function corpusClient(as) {
+  if (as === null || typeof as !== "object") return users[as ?? "null"];
+  return client(materialise(as.uid), { provider: as.provider });
+}
+
+/** `count` documents `${prefix}0`, `${prefix}1` ... written in ONE batched write; the last one holds `last` if given. */
+function batchOf(db, prefix, count, data, last) {
+  const batch = writeBatch(db);
+  for (let i = 0; i < count; i += 1) batch.set(doc(db, `${prefix}${i}`), i === count - 1 && last ? last : data);
+  return batch.commit();
+}
+
 function corpusCase(c) {
-  const db = users[c.as ?? "null"];
+  const db = corpusClient(c.as);
   const run = () => {
     const data = c.data === undefined ? undefined : materialise(c.data);
     switch (c.op) {
+      case "batch": return batchOf(db, c.path, c.count, data, c.last && materialise(c.last));
       case "set": return setDoc(doc(db, c.path), data, c.merge ? { merge: true } : {});
       case "update": return updateDoc(doc(db, c.path), data);
       case "delete": return deleteDoc(doc(db, c.path));
