@@ -7,6 +7,7 @@ import os
 import shutil
 import subprocess
 import sys
+import zipfile
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -14,6 +15,7 @@ from typing import Any
 import pytest
 
 from shared.config import Settings
+from tests.integration.test_extras import fresh_venv, import_all
 
 pytestmark = pytest.mark.integration
 
@@ -67,14 +69,31 @@ def _cfn_lint(template: Path, *ignored: str) -> None:
     assert lint.returncode == 0, lint.stdout + lint.stderr
 
 
-def test_serverless_packages_a_template_cfn_lint_accepts(serverless_bin: Path, tmp_path: Path) -> None:
-    template = _package(serverless_bin, tmp_path)
+@pytest.fixture(scope="module")
+def packaged(serverless_bin: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The default package (``--stage ci``, no params): template and Lambda zip."""
+    return _package(serverless_bin, tmp_path_factory.mktemp("sls")).parent
+
+
+def test_serverless_packages_a_template_cfn_lint_accepts(packaged: Path) -> None:
+    template = packaged / "cloudformation-template-update-stack.json"
     resources = json.loads(template.read_text())["Resources"]
     assert {"ImportBucket", "ImportBucketPolicy", "AlertsTopic", "PersonalizeRole"} <= set(resources)
     _check_aws_stage(resources)
     _check_feed_batch_grants(resources)
     _check_defaults_mirror_the_settings(resources)
     _cfn_lint(template)
+
+
+def test_the_lambda_zip_imports_with_the_lambda_runtime_alone(packaged: Path, tmp_path: Path) -> None:
+    """The zip serverless uploads, beside only functions_aws/requirements.txt (the runtime's boto3, the layer)."""
+    code = tmp_path / "task"
+    with zipfile.ZipFile(packaged / "storyrec.zip") as artifact:
+        artifact.extractall(code)
+    python = fresh_venv(tmp_path / "venv", "-r", str(REPO / "functions_aws" / "requirements.txt"))
+    loaded = import_all(python, tmp_path, [str(code)], ["functions_aws"])
+    assert {"functions_aws", "shared", "aws_lambda_powertools", "botocore"} <= loaded
+    assert loaded.isdisjoint({"google", "typer", "rich", "pandas", "matplotlib"})
 
 
 RENAMED = {
