@@ -100,9 +100,9 @@ def wheel(tmp_path_factory: pytest.TempPathFactory) -> Path:
     src = tmp_path_factory.mktemp("src")
     for name in ("pyproject.toml", "README.md"):
         shutil.copy(REPO / name, src / name)
-    ignore = shutil.ignore_patterns("__pycache__", "node_modules", "venv", "*.pyc")
+    ignore = shutil.ignore_patterns("__pycache__", "node_modules", "venv", ".cache", "*.pyc")  # local tooling
     for package in ("shared", "infra", "functions_aws"):
-        shutil.copytree(REPO / package, src / package, ignore=ignore)
+        shutil.copytree(REPO / package, src / package, ignore=ignore, symlinks=True)
     out = tmp_path_factory.mktemp("dist")
     _run([_uv(), "build", "--wheel", "--out-dir", str(out), str(src)], cwd=out)
     [built] = out.glob("storyrec-*.whl")

@@ -147,18 +147,8 @@ def _used() -> set[str]:
         for path in (REPO_ROOT / folder).rglob("*.py"):
             if "venv" in path.parts or "node_modules" in path.parts:
                 continue
-            for node in ast.walk(ast.parse(path.read_text(), str(path))):
-                names = (
-                    [a.name for a in node.names]
-                    if isinstance(node, ast.Import)
-                    else ([node.module] if isinstance(node, ast.ImportFrom) and node.level == 0 and node.module else [])
-                )
-                for name in names:
-                    parts = name.split(".")
-                    if parts[:2] == ["google", "cloud"] and len(parts) > 2 and parts[2] in GOOGLE_CLOUD:
-                        used.add(GOOGLE_CLOUD[parts[2]])
-                    elif parts[0] != "google":
-                        used |= {d.lower().replace("_", "-") for d in dists.get(parts[0], [])}
+            for name in _runtime_imports(path):
+                used |= _distributions(name, dists)
     return used
 
 
@@ -235,15 +225,13 @@ def _runtime_imports(path: Path) -> set[str]:
     return names
 
 
-def _distribution(name: str, dists: Mapping[str, list[str]]) -> str | None:
+def _distributions(name: str, dists: Mapping[str, list[str]]) -> set[str]:
+    """The distributions that provide the module ``name`` (none for the standard library and our packages)."""
     parts = name.split(".")
     if parts[0] == "google":
         key = parts[2] if parts[:2] == ["google", "cloud"] and len(parts) > 2 else parts[1] if len(parts) > 1 else ""
-        return GOOGLE_NAMESPACES.get(key)
-    if parts[0] in sys.stdlib_module_names or parts[0] in {"shared", "functions_aws", "infra", "__future__"}:
-        return None
-    found = dists.get(parts[0])
-    return found[0].lower().replace("_", "-") if found else None
+        return {GOOGLE_NAMESPACES[key]} if key in GOOGLE_NAMESPACES else set()
+    return {d.lower().replace("_", "-") for d in dists.get(parts[0], [])} - {"storyrec"}
 
 
 def test_every_import_is_declared_in_the_group_of_the_code_that_imports_it() -> None:
@@ -259,8 +247,8 @@ def test_every_import_is_declared_in_the_group_of_the_code_that_imports_it() -> 
                 continue
             owners = next(g for prefix, g in GROUP_OF if relative.startswith(prefix))
             provided = _closure([spec for owner in owners for spec in groups[owner]])
-            used = {_distribution(n, dists) for n in _runtime_imports(path) if n.split(".")[0] not in local}
-            lacking = sorted(d for d in used if d and d not in provided)
+            imports = [n for n in _runtime_imports(path) if n.split(".")[0] not in local]
+            lacking = sorted({d for n in imports for d in _distributions(n, dists)} - provided)
             if lacking:
                 missing[relative] = lacking
     assert missing == {}, "declare these in the group of the code that imports them (pyproject.toml)"
