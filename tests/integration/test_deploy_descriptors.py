@@ -7,10 +7,15 @@ import os
 import shutil
 import subprocess
 import sys
+import zipfile
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 import pytest
+
+from shared.config import Settings
+from tests.integration.test_extras import fresh_venv, import_all
 
 pytestmark = pytest.mark.integration
 
@@ -30,7 +35,8 @@ def serverless_bin() -> Path:
     return binary
 
 
-def test_serverless_packages_a_template_cfn_lint_accepts(serverless_bin: Path, tmp_path: Path) -> None:
+def _package(serverless_bin: Path, tmp_path: Path, *params: str) -> Path:
+    """``serverless package --stage ci`` offline (with ``--param`` overrides); the CloudFormation template."""
     env = {
         **os.environ,
         "AWS_ACCESS_KEY_ID": "x",
@@ -41,7 +47,7 @@ def test_serverless_packages_a_template_cfn_lint_accepts(serverless_bin: Path, t
     }
     out = tmp_path / "package"
     result = subprocess.run(
-        [str(serverless_bin), "package", "--stage", "ci", "--package", str(out)],
+        [str(serverless_bin), "package", "--stage", "ci", "--package", str(out), *(f"--param={p}" for p in params)],
         cwd=REPO,
         env=env,
         capture_output=True,
@@ -49,19 +55,146 @@ def test_serverless_packages_a_template_cfn_lint_accepts(serverless_bin: Path, t
         timeout=300,
     )
     assert result.returncode == 0, result.stdout + result.stderr
-    template = out / "cloudformation-template-update-stack.json"
-    resources = json.loads(template.read_text())["Resources"]
-    assert {"ImportBucket", "ImportBucketPolicy", "AlertsTopic", "PersonalizeRole"} <= set(resources)
-    _check_aws_stage(resources)
-    _check_feed_batch_grants(resources)
+    return out / "cloudformation-template-update-stack.json"
+
+
+def _cfn_lint(template: Path, *ignored: str) -> None:
     # W3005: serverless adds DependsOn on a function's own role next to its GetAtt (its generated code, harmless)
     lint = subprocess.run(
-        [str(Path(sys.executable).parent / "cfn-lint"), str(template), "--ignore-checks", "W3005"],
+        [str(Path(sys.executable).parent / "cfn-lint"), str(template), "--ignore-checks", "W3005", *ignored],
         capture_output=True,
         text=True,
         timeout=300,
     )
     assert lint.returncode == 0, lint.stdout + lint.stderr
+
+
+@pytest.fixture(scope="module")
+def packaged(serverless_bin: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The default package (``--stage ci``, no params): template and Lambda zip."""
+    return _package(serverless_bin, tmp_path_factory.mktemp("sls")).parent
+
+
+def test_serverless_packages_a_template_cfn_lint_accepts(packaged: Path) -> None:
+    template = packaged / "cloudformation-template-update-stack.json"
+    resources = json.loads(template.read_text())["Resources"]
+    assert {"ImportBucket", "ImportBucketPolicy", "AlertsTopic", "PersonalizeRole"} <= set(resources)
+    _check_aws_stage(resources)
+    _check_feed_batch_grants(resources)
+    _check_defaults_mirror_the_settings(resources)
+    _cfn_lint(template)
+
+
+def test_the_lambda_zip_imports_with_the_lambda_runtime_alone(packaged: Path, tmp_path: Path) -> None:
+    """The zip serverless uploads, beside only functions_aws/requirements.txt (the runtime's boto3, the layer)."""
+    code = tmp_path / "task"
+    with zipfile.ZipFile(packaged / "storyrec.zip") as artifact:
+        artifact.extractall(code)
+    python = fresh_venv(tmp_path / "venv", "-r", str(REPO / "functions_aws" / "requirements.txt"))
+    loaded = import_all(python, tmp_path, [str(code)], ["functions_aws"])
+    assert {"functions_aws", "shared", "aws_lambda_powertools", "botocore"} <= loaded
+    assert loaded.isdisjoint({"google", "typer", "rich", "pandas", "matplotlib"})
+
+
+RENAMED = {
+    "importBucket": "news-import-bucket",
+    "importPrefix": "exports/",
+    "statePrefix": "news-state/",
+    "feedBatchPrefix": "fill/batch/",
+    "metricsNamespace": "newsrec",
+    "datasetGroup": "news",
+    "solution": "news-main",
+    "baselineSolution": "news-popular",
+    "campaign": "news-feed",
+    "filter": "news-unseen",
+}
+
+
+def test_renamed_resources_yield_matching_arns_and_environment(serverless_bin: Path, tmp_path: Path) -> None:
+    """Every name comes from the stage params: renamed, no ARN nor variable keeps a default name."""
+    template = _package(serverless_bin, tmp_path, *(f"{k}={v}" for k, v in RENAMED.items()))
+    text = template.read_text()
+    resources = json.loads(text)["Resources"]
+    settings = _lambda_settings(resources)
+    assert settings.import_bucket == "news-import-bucket" and settings.import_prefix == "exports/"
+    assert settings.metrics_namespace == "newsrec" and settings.aws_stage.state_prefix == "news-state/"
+    names = settings.personalize
+    assert (names.dataset_group, names.solution, names.campaign, names.filter) == (
+        "news",
+        "news-main",
+        "news-feed",
+        "news-unseen",
+    )
+    assert settings.aws_stage.baseline_solution == "news-popular"
+    arns = [arn for _, statement in _statements(resources) for arn in _arns(statement)]
+    personalize = "arn:aws:personalize:${AWS::Region}:${AWS::AccountId}:"
+    by_kind: dict[str, set[str]] = {}
+    for arn in arns:
+        if personalize in arn:
+            rest = arn.split(personalize)[1].rstrip('"}')
+            by_kind.setdefault(rest.split("/")[0], set()).add(rest)
+    assert by_kind["dataset-group"] == {"dataset-group/news"}
+    assert by_kind["dataset"] == {"dataset/news/*"}
+    assert by_kind["campaign"] == {"campaign/news-feed"}
+    assert by_kind["filter"] == {"filter/news-unseen-*"}
+    assert by_kind["solution"] == {f"solution/{n}{v}" for n in ("news-main", "news-popular") for v in ("", "/*")}
+    buckets = [a for a in arns if "arn:aws:s3:::" in a]
+    assert buckets and all('arn:aws:s3:::news-import-bucket"' in a or "news-import-bucket/" in a for a in buckets)
+    for prefix in ("interactions", "items", "users", "manifests"):
+        assert f"news-import-bucket/exports/{prefix}/*" in text
+    assert "news-import-bucket/news-state/*" in text and "news-import-bucket/fill/batch/*/output/*" in text
+    rules = resources["ImportBucket"]["Properties"]["NotificationConfiguration"]["LambdaConfigurations"][0]
+    assert rules["Filter"]["S3Key"]["Rules"][0] == {"Name": "prefix", "Value": "exports/manifests/"}
+    for default in (
+        "storyrec-import",
+        "dataset-group/storyrec",
+        "dataset/storyrec/",
+        "campaign/storyrec-feed",
+        '"storyrec-feed"',
+        "storyrec-exclude-seen",
+        "storyrec-user-personalization",
+        "storyrec-popularity-baseline",
+        "storyrec-state/",
+        "batch/feeds/",
+        '[\\"storyrec\\"',
+        '"cloudwatch:namespace": "storyrec"',
+    ):
+        assert default not in text, default
+    # W1020: a plain bucket name leaves Fn::Sub nothing to substitute (harmless; the default needs it)
+    _cfn_lint(template, "W1020")
+
+
+def _lambda_settings(resources: dict[str, Any]) -> Settings:
+    """The settings the Lambdas read from their environment (the bucket's ``Fn::Sub`` taken as written)."""
+    [env] = {
+        json.dumps(r["Properties"]["Environment"]["Variables"], sort_keys=True)
+        for r in resources.values()
+        if r["Type"] == "AWS::Lambda::Function"
+    }
+    variables = json.loads(env)
+    plain = {k: v if isinstance(v, str) else v.get("Fn::Sub") for k, v in variables.items()}
+    plain = {k: v for k, v in plain.items() if isinstance(v, str)}
+    return Settings.from_env(
+        {
+            **plain,
+            "STORYREC_IMPORT_BUCKET": plain["STORYREC_IMPORT_BUCKET"].replace("${AWS::AccountId}", "123456789012"),
+        }
+    )
+
+
+def _check_defaults_mirror_the_settings(resources: dict[str, Any]) -> None:
+    """Unset params give the Lambdas shared/config.py's defaults, and the ARNs name those resources."""
+    settings = _lambda_settings(resources)
+    assert settings.import_bucket == "storyrec-import-ci-123456789012"
+    defaults = Settings(gcp_project="storyrec-ci")
+    assert settings.personalize == replace(defaults.personalize, import_role_arn=None)
+    assert settings.aws_stage == replace(defaults.aws_stage, aws_role_arn=None)
+    assert (settings.import_prefix, settings.metrics_namespace) == (defaults.import_prefix, defaults.metrics_namespace)
+    rules = resources["ImportBucket"]["Properties"]["LifecycleConfiguration"]["Rules"]
+    assert defaults.recommend.batch_prefix in {r["Prefix"] for r in rules}
+    text = json.dumps(resources)
+    assert f"dataset-group/{defaults.personalize.dataset_group}" in text
+    assert f"campaign/{defaults.personalize.campaign}" in text
 
 
 def test_firebase_json_deploys_the_python_functions_folder() -> None:
@@ -145,7 +278,7 @@ def _check_feed_batch_grants(resources: dict[str, Any]) -> None:
         assert len(arns) == 1 and arns[0].endswith(f'{job}"}}'), (action, arns)
     assert _grants(federated, "personalize:ListBatchInferenceJobs") == ["*"]  # finding a retried run's job
     assert _grants(federated, "personalize:CreateFilter") == [
-        '{"Fn::Sub": "arn:aws:personalize:${AWS::Region}:${AWS::AccountId}:filter/storyrec-*"}'
+        '{"Fn::Sub": "arn:aws:personalize:${AWS::Region}:${AWS::AccountId}:filter/storyrec-exclude-seen-*"}'
     ]
     [pass_role] = [s for s in federated if "iam:PassRole" in _actions(s)]
     assert _arns(pass_role) == ['{"Fn::GetAtt": ["PersonalizeRole", "Arn"]}']
