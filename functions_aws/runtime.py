@@ -10,7 +10,7 @@ from aws_lambda_powertools.metrics import MetricUnit, single_metric
 
 from shared.config import Settings
 from shared.personalize.stage import StageDeps
-from shared.personalize.wiring import stage_deps
+from shared.wiring import stage_deps
 
 
 class PowertoolsMetricsSink:
@@ -38,4 +38,4 @@ class PowertoolsMetricsSink:
 def deps_for_invocation(metrics: Metrics) -> tuple[Settings, StageDeps]:
     """Read settings once for this invocation and build the stage's adapters."""
     settings = Settings.from_env(os.environ)
-    return settings, stage_deps(settings, metrics=PowertoolsMetricsSink(metrics))
+    return settings, stage_deps(settings, sink=PowertoolsMetricsSink(metrics))

@@ -17,6 +17,7 @@ from firebase_functions import firestore_fn
 from google.cloud.firestore_v1 import DocumentSnapshot
 from triggers import retried
 
+from shared.capture import wiring
 from shared.capture.records import Writer
 from shared.capture.service import CaptureService, Outcome
 from shared.config import TriggerSettings
@@ -52,10 +53,8 @@ def _version(event: firestore_fn.Event[firestore_fn.Change[DocumentSnapshot | No
 
 def _run(event_id: str, use_case: Callable[[CaptureService], Outcome]) -> None:
     """Run one use case under the event id; infrastructure errors propagate so the platform retries."""
-    from shared.capture.wiring import capture_service
-
     with correlated(event_id):
-        service = capture_service()
+        service = wiring.capture_service()
         try:
             outcome = use_case(service)
         except ServiceUnavailable:

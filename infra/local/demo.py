@@ -559,7 +559,7 @@ def logs_to(path: Path) -> Iterator[None]:
 
 
 def _stage(ctx: DemoContext) -> Any:
-    from shared.personalize.wiring import stage_deps
+    from shared.wiring import stage_deps
 
     return stage_deps(ctx.settings)
 

@@ -5,23 +5,21 @@ from __future__ import annotations
 import os
 from functools import cache
 
+from shared import wiring
 from shared.adapters.logging_sinks import LogMetrics
 from shared.capture.service import CaptureService
 from shared.config import Settings
 from shared.ports import MetricsSink
-from shared.wiring import utc_now
 
 
 def build_service(settings: Settings) -> CaptureService:
     """Wire the capture service over Firestore; the emulator's fake auth id disables the writer check."""
-    from shared import wiring
-
     metrics: MetricsSink = (
         wiring.metrics(settings) if settings.capture_metrics == "cloudwatch" else LogMetrics()
     )
     return CaptureService(
         store=wiring.document_store(settings),
-        clock=utc_now,
+        clock=wiring.utc_now,
         metrics=metrics,
         collections=settings.collections,
         verify_writer=not settings.emulators.functions,

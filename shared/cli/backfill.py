@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import logging
 import os
+from dataclasses import replace
 from enum import StrEnum
-from typing import TYPE_CHECKING, Annotated
+from typing import Annotated
 
 import typer
 from rich.console import Console
@@ -19,9 +21,12 @@ from rich.progress import (
 )
 from rich.table import Table
 
-if TYPE_CHECKING:
-    from shared.capture.backfill import AggregatingMetrics
-    from shared.capture.service import CaptureService
+from shared.capture import wiring
+from shared.capture.backfill import SOURCES, AggregatingMetrics, ordered, replay
+from shared.capture.service import CaptureService, Outcome
+from shared.config import Settings
+from shared.errors import ConfigError
+from shared.logs import correlated
 
 _console = Console(stderr=True)
 
@@ -38,20 +43,12 @@ def backfill(
     page_size: Annotated[int, typer.Option(min=1, max=1000, help="Documents read per page.")] = 500,
 ) -> None:
     """Replay existing stories, users and clicks through the capture code path (idempotent)."""
-    import logging
-    from dataclasses import replace
-
-    from shared.capture.backfill import AggregatingMetrics
-    from shared.capture.wiring import build_service
-    from shared.config import Settings
-    from shared.errors import ConfigError
-
     try:
         settings = Settings.from_env(os.environ)
     except ConfigError as exc:
         _console.print(f"[red]{exc}[/red]")
         raise typer.Exit(2) from exc
-    base = build_service(settings)
+    base = wiring.build_service(settings)
     metrics = AggregatingMetrics(base.metrics)
     service = replace(base, metrics=metrics)
     # one log line per document would drown the progress bar; quarantines (warnings) still show
@@ -72,10 +69,6 @@ def backfill(
 def _run(service: CaptureService, target: Target, page_size: int, metrics: AggregatingMetrics) -> tuple[Table, int]:
     """Replay the chosen sources under one correlation id, with a progress bar; return the outcome table
     and how many documents failed (a failure is logged and skipped, never stops the replay)."""
-    from shared.capture.backfill import SOURCES, ordered, replay
-    from shared.capture.service import Outcome
-    from shared.logs import correlated
-
     sources = ordered(SOURCES if target is Target.all else [s for s in SOURCES if s == target.value])
     table = Table("source", *[o.value for o in Outcome], title="backfill")
     columns = (

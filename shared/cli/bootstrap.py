@@ -7,7 +7,20 @@ from typing import Annotated, Any
 
 import typer
 
+from shared import wiring
 from shared.cli.common import EXIT_FAILED, EXIT_USAGE, Json, console, fail, load_settings, print_json
+from shared.errors import ConfigError, StoryrecError
+from shared.operate.bootstrap import (
+    DEFAULT_CONFIG,
+    Bootstrap,
+    Step,
+    apply,
+    changed,
+    check_against_settings,
+    load_config,
+    plan,
+    step_rows,
+)
 
 ConfigFile = Annotated[
     Path | None,
@@ -28,20 +41,6 @@ def bootstrap(
     solutions, filters. The campaign is created by the first promotion. A second run changes nothing.
     Exit codes: 0 done (or nothing to do), 1 Personalize refused or failed, 2 bad config or settings.
     """
-    from shared import wiring
-    from shared.errors import ConfigError, StoryrecError
-    from shared.operate.bootstrap import (
-        DEFAULT_CONFIG,
-        Bootstrap,
-        Step,
-        apply,
-        changed,
-        check_against_settings,
-        load_config,
-        plan,
-        step_rows,
-    )
-
     settings = load_settings()
     try:
         resources = load_config(config or DEFAULT_CONFIG)

@@ -13,6 +13,7 @@ import typer
 from rich.console import Console
 
 from shared.config import Settings
+from shared.errors import ConfigError
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
 
@@ -30,8 +31,6 @@ def fail(message: str, code: int = EXIT_FAILED) -> NoReturn:
 
 def load_settings() -> Settings:
     """Settings from the environment; a configuration error exits 2."""
-    from shared.errors import ConfigError
-
     try:
         return Settings.from_env(os.environ)
     except ConfigError as exc:

@@ -47,7 +47,7 @@ def evaluate(
     from shared.errors import StoryrecError
     from shared.operate.evaluate import DEFAULT_RECIPES, remove_scratch_group
     from shared.operate.evaluate import evaluate as run
-    from shared.personalize.wiring import stage_deps
+    from shared.wiring import stage_deps
 
     settings = load_settings()
     chosen = list(recipes or DEFAULT_RECIPES)

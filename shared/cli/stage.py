@@ -7,12 +7,20 @@ the same name finds its versions, and a promotion is recorded in the decision hi
 
 from __future__ import annotations
 
+import getpass
 from dataclasses import asdict
 from typing import Annotated
 
 import typer
 
+from shared import wiring
 from shared.cli.common import EXIT_FAILED, EXIT_USAGE, Json, console, fail, load_settings, print_json
+from shared.errors import StoryrecError
+from shared.operate.promote import PromotionRefused, promote_by_hand
+from shared.personalize.imports import import_manifest
+from shared.personalize.manifest import is_manifest_key
+from shared.personalize.names import training_name
+from shared.personalize.training import train
 from shared.ports import ObjectStore
 
 ManifestKey = Annotated[
@@ -31,8 +39,6 @@ Version = Annotated[
 
 def latest_manifest(store: ObjectStore, prefix: str) -> str | None:
     """The newest manifest key in the import bucket (by the date in its key)."""
-    from shared.personalize.manifest import is_manifest_key
-
     keys = [o.key for o in store.list(f"{prefix}manifests/") if is_manifest_key(o.key, prefix)]
     return max(keys) if keys else None
 
@@ -43,12 +49,8 @@ def import_(manifest_key: ManifestKey = None, json_: Json = False) -> None:
     Exit codes: 0 started (or already started, or parked until a slot frees), 1 refused or not found,
     2 configuration.
     """
-    from shared.errors import StoryrecError
-    from shared.personalize.imports import import_manifest
-    from shared.personalize.wiring import stage_deps
-
     settings = load_settings()
-    deps = stage_deps(settings)
+    deps = wiring.stage_deps(settings)
     key = manifest_key or latest_manifest(deps.bucket, settings.import_prefix)
     if key is None:
         fail(f"no export manifest in s3://{settings.import_bucket}/{settings.import_prefix}manifests/", EXIT_FAILED)
@@ -80,13 +82,8 @@ def train_(name: RunName = None, json_: Json = False) -> None:
     Exit codes: 0 started (or found under this name), 1 deferred (imports pending or Personalize busy:
     the monitor starts it later), 2 configuration.
     """
-    from shared.errors import StoryrecError
-    from shared.personalize.names import training_name
-    from shared.personalize.training import train
-    from shared.personalize.wiring import stage_deps
-
     settings = load_settings()
-    deps = stage_deps(settings)
+    deps = wiring.stage_deps(settings)
     run = name or training_name("storyrec-manual", f"{deps.clock():%Y%m%d%H%M}")
     try:
         outcome = train(deps, run)
@@ -110,16 +107,10 @@ def promote(version: Version = None, json_: Json = False) -> None:
     for this). Refused unless the version is ACTIVE, not already serving, and the campaign is idle.
     Exit codes: 0 promoted, 1 refused or failed, 2 configuration.
     """
-    import getpass
-
-    from shared.errors import StoryrecError
-    from shared.operate.promote import PromotionRefused, promote_by_hand
-    from shared.personalize.wiring import stage_deps
-
     settings = load_settings()
     if version is not None and not version.startswith("arn:"):
         fail(f"--version {version!r} is not a solution version ARN", EXIT_USAGE)
-    deps = stage_deps(settings)
+    deps = wiring.stage_deps(settings)
     try:
         result = promote_by_hand(deps, version, operator=getpass.getuser())
     except PromotionRefused as exc:

@@ -23,7 +23,7 @@ def status(json_: Json = False, no_firestore: NoFirestore = False, no_feeds: NoF
     """
     from shared import wiring
     from shared.operate.status import gather_status
-    from shared.personalize.wiring import stage_deps
+    from shared.wiring import stage_deps
 
     settings = load_settings()
     deps = stage_deps(settings)

@@ -16,7 +16,7 @@ import pytest
 from infra.local.personalize import start_server
 from shared.config import Settings
 from shared.personalize.stage import StageDeps
-from shared.personalize.wiring import stage_deps
+from shared.wiring import stage_deps
 from tests.conftest import TopicProbe
 from tests.integration.engine.conftest import free_port
 

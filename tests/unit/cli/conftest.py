@@ -40,9 +40,8 @@ def fakes(monkeypatch: pytest.MonkeyPatch) -> Fakes:
         monkeypatch.setenv(key, value)
     port, notifier, bucket = FakePersonalize(NOW), RecordingNotifier(), InMemoryObjectStore("import")
     deps = StageDeps(port, bucket, notifier, RecordingMetrics(), lambda: NOW, Settings.from_env(env))
-    import shared.personalize.wiring
     import shared.wiring
 
-    monkeypatch.setattr(shared.personalize.wiring, "stage_deps", lambda settings, **_: deps)
+    monkeypatch.setattr(shared.wiring, "stage_deps", lambda settings, **_: deps)
     monkeypatch.setattr(shared.wiring, "personalize", lambda settings: port)
     return Fakes(deps, port, notifier, bucket, CliRunner())

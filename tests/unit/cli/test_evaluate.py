@@ -65,9 +65,9 @@ def test_every_interactions_file_and_the_newest_snapshots_then_one_version_per_r
 def test_a_failed_recipe_is_reported_and_the_cli_exits_1(fakes: Fakes, monkeypatch: pytest.MonkeyPatch) -> None:
     engine = Engine()
     deps = replace(fakes.deps, personalize=engine, poll_interval=0.0)
-    import shared.personalize.wiring
+    import shared.wiring
 
-    monkeypatch.setattr(shared.personalize.wiring, "stage_deps", lambda settings, **_: deps)
+    monkeypatch.setattr(shared.wiring, "stage_deps", lambda settings, **_: deps)
     _manifest(fakes)
     result = fakes.run("evaluate", "-r", "aws-user-personalization", "-r", "aws-broken", "--json")
     assert result.exit_code == 1
