@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 from functools import cache
 
-from shared.schema import DATASET_TYPES, Column, DatasetType, load_schema
+from shared.schema import Column, DatasetType, load_schema
 
 ID_MAX_CHARS = 256
 """Personalize: USER_ID and ITEM_ID at most 256 characters."""
@@ -258,8 +258,3 @@ def join_multi(field_rule: FieldRule, values: list[str]) -> tuple[str | None, li
 def neutralise_text(value: str) -> str:
     """A textual value safe in a spreadsheet: a leading formula character gets a ``'`` in front."""
     return "'" + value if formula_like(value) else value
-
-
-def all_rules() -> dict[DatasetType, tuple[FieldRule, ...]]:
-    """Every dataset's rules (for the local engine and documentation)."""
-    return {d: rules(d) for d in DATASET_TYPES}

@@ -26,6 +26,7 @@ from shared.config import Settings
 from shared.errors import ConfigError
 from shared.personalize.model import PersonalizeError, ResourceInUse, SolutionSpec, Status
 from shared.personalize.port import PersonalizePort
+from shared.recommend.feeds import filter_expression, filter_name
 from shared.retry import wait_until
 from shared.schema import DATASET_TYPES, load_schema
 
@@ -305,8 +306,6 @@ def plan(boot: Bootstrap) -> list[Step]:
 def feed_filter(settings: Settings) -> FilterConfig:
     """The filter the feed fill uses (defined once, in :mod:`shared.recommend.feeds`; its name carries a hash
     of the expression, so a changed ``STORYREC_FEED_SEEN_EVENT_TYPES`` gets a new filter, never a stale one)."""
-    from shared.recommend.feeds import filter_expression, filter_name
-
     expression = filter_expression(settings.recommend)
     base = settings.personalize.filter
     return FilterConfig(base if base.startswith("arn:") else filter_name(base, expression), expression)
