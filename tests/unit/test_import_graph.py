@@ -32,26 +32,33 @@ def _path(module: str) -> str:
     return str(package if (REPO / package).exists() else base.with_suffix(".py"))
 
 
-def _direct_imports(graph: grimp.ImportGraph, importer: str, imported: str) -> list[str]:
-    details = graph.get_import_details(importer=importer, imported=imported)
-    return [f"{_path(importer)}:{d['line_number']}: imports {imported}" for d in details]
+def _link(link: dict[str, Any]) -> str:
+    lines = ",".join(str(n) for n in link["line_numbers"])
+    return f"{_path(link['importer'])}:{lines}: imports {link['imported']}"
+
+
+def _is_link(item: Any) -> bool:
+    return isinstance(item, dict) and {"importer", "imported", "line_numbers"} <= item.keys()
 
 
 def _violations(metadata: Any, graph: grimp.ImportGraph) -> Iterator[str]:
-    """Every direct import named in a broken contract's metadata, as ``file:line: imports module``.
+    """Each chain of imports named in a broken contract's metadata, as ``file:line: imports module`` links.
 
-    Chains come as links ``{importer, imported, line_numbers}``; an acyclic contract names the imports
-    whose removal breaks each cycle as ``(importer, imported)`` pairs.
+    Chains come as lists of links ``{importer, imported, line_numbers}``; an acyclic contract names the
+    imports whose removal breaks each cycle as ``(importer, imported)`` pairs.
     """
-    if isinstance(metadata, dict):
-        if {"importer", "imported", "line_numbers"} <= metadata.keys():
-            for line in metadata["line_numbers"]:
-                yield f"{_path(metadata['importer'])}:{line}: imports {metadata['imported']}"
-            return
-        for value in metadata.values():
-            yield from _violations(value, graph)
+    if _is_link(metadata):
+        yield _link(metadata)
+    elif isinstance(metadata, list) and metadata and all(_is_link(item) for item in metadata):
+        yield ", then ".join(_link(link) for link in metadata)
+    elif isinstance(metadata, dict):
+        for key, value in metadata.items():
+            alternatives = key in ("extra_firsts", "extra_lasts") and isinstance(value, list)
+            for item in value if alternatives else [value]:
+                yield from _violations(item, graph)
     elif isinstance(metadata, tuple) and len(metadata) == 2 and all(isinstance(m, str) for m in metadata):
-        yield from _direct_imports(graph, *metadata)
+        for detail in graph.get_import_details(importer=metadata[0], imported=metadata[1]):
+            yield f"{_path(metadata[0])}:{detail['line_number']}: imports {metadata[1]} (closes a cycle)"
     elif isinstance(metadata, list | tuple | set | frozenset):
         for item in metadata:
             yield from _violations(item, graph)
