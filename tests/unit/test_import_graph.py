@@ -45,14 +45,19 @@ def _violations(metadata: Any, graph: grimp.ImportGraph) -> Iterator[str]:
     """Each chain of imports named in a broken contract's metadata, as ``file:line: imports module`` links.
 
     Chains come as lists of links ``{importer, imported, line_numbers}``; an acyclic contract names the
-    imports whose removal breaks each cycle as ``(importer, imported)`` pairs.
+    imports whose removal breaks each cycle as ``(importer, imported)`` pairs; an exhaustive layers
+    contract names its ``undeclared_modules``.
     """
     if _is_link(metadata):
         yield _link(metadata)
     elif isinstance(metadata, list) and metadata and all(_is_link(item) for item in metadata):
         yield ", then ".join(_link(link) for link in metadata)
     elif isinstance(metadata, dict):
+        for module in sorted(metadata.get("undeclared_modules", ())):
+            yield f"{_path(module)}: in no layer (place it in .importlinter)"
         for key, value in metadata.items():
+            if key == "undeclared_modules":
+                continue
             alternatives = key in ("extra_firsts", "extra_lasts") and isinstance(value, list)
             for item in value if alternatives else [value]:
                 yield from _violations(item, graph)
@@ -69,14 +74,14 @@ def test_the_import_contracts_hold(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.chdir(REPO)
     monkeypatch.syspath_prepend(str(REPO))
     configure()  # what `lint-imports` does first: readers, graph builder, file system
-    use_cases._register_built_in_contract_types()
+    use_cases._register_built_in_contract_types()  # private, but what `lint-imports` runs next
     options = use_cases.read_user_options(str(CONTRACTS))
     report = use_cases.create_report(options, cache_dir=None)
     graph = grimp.build_graph(*options.session_options["root_packages"], cache_dir=None)
     broken = []
     for contract, check in report.get_contracts_and_checks():
         if not check.kept:
-            lines = sorted(set(_violations(check.metadata, graph)))
+            lines = sorted(set(_violations(check.metadata, graph))) or ["(`lint-imports` says why)"]
             broken.append("\n".join([f"{contract.name}:", *(f"  {line}" for line in lines)]))
     assert not broken, "import contracts broken (run `lint-imports` for the chains):\n" + "\n".join(broken)
 
