@@ -13,6 +13,7 @@ from typing import Annotated
 import typer
 
 from shared.cli.common import EXIT_FAILED, EXIT_USAGE, Json, console, fail, load_settings, print_json
+from shared.manifest import manifest_keys, manifests_prefix
 from shared.ports import ObjectStore
 
 ManifestKey = Annotated[
@@ -31,10 +32,8 @@ Version = Annotated[
 
 def latest_manifest(store: ObjectStore, prefix: str) -> str | None:
     """The newest manifest key in the import bucket (by the date in its key)."""
-    from shared.personalize.manifest import is_manifest_key
-
-    keys = [o.key for o in store.list(f"{prefix}manifests/") if is_manifest_key(o.key, prefix)]
-    return max(keys) if keys else None
+    keys = manifest_keys(store, prefix)
+    return keys[-1] if keys else None
 
 
 def import_(manifest_key: ManifestKey = None, json_: Json = False) -> None:
@@ -51,7 +50,8 @@ def import_(manifest_key: ManifestKey = None, json_: Json = False) -> None:
     deps = stage_deps(settings)
     key = manifest_key or latest_manifest(deps.bucket, settings.import_prefix)
     if key is None:
-        fail(f"no export manifest in s3://{settings.import_bucket}/{settings.import_prefix}manifests/", EXIT_FAILED)
+        where = manifests_prefix(settings.import_prefix)
+        fail(f"no export manifest in s3://{settings.import_bucket}/{where}", EXIT_FAILED)
     try:
         with console.status(f"importing {key}", spinner="dots"):
             outcome = import_manifest(key, deps)
