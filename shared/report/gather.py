@@ -13,18 +13,16 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from datetime import UTC, date, datetime, time, timedelta
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import Any, TypeVar
 from zoneinfo import ZoneInfo
 
 from shared.config import Settings
 from shared.limits import EVENT_TYPES
 from shared.manifest import ExportReader, read_manifests
 from shared.operate.status import quarantine_by_reason, read_feeds
+from shared.personalize.state import StageState
 from shared.ports import DocumentCounter, DocumentStore, Where
 from shared.report.data import DailyCount, Decision, ExportRun, FeedSnapshot, ReportData, SolutionVersion
-
-if TYPE_CHECKING:
-    from shared.personalize.state import StageState
 
 T = TypeVar("T")
 
