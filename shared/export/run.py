@@ -11,7 +11,6 @@ from dataclasses import replace
 from datetime import date
 from zoneinfo import ZoneInfo
 
-from shared.export import shards
 from shared.export.guards import DateRejected, ExportRefused, Overrides
 from shared.export.job import (
     ExportDeps,
@@ -25,7 +24,7 @@ from shared.export.job import (
     report_refusal,
     run_id_for,
 )
-from shared.export.shards import Shard
+from shared.export.shards import Shard, fan_out, run_shard
 from shared.export.window import ExportState
 from shared.logs import correlated, get_logger
 
@@ -94,10 +93,10 @@ def _run(
     with correlated(run_id):
         if shard is not None:
             progress.step = f"shard_{shard.index}"
-            return shards.run_shard(day, window, shard, deps, options, overrides)
+            return run_shard(day, window, shard, deps, options, overrides)
         if deps.publisher is not None and deps.count is not None:
             progress.step = "plan"
-            if shards.fan_out(day, window, deps, deps.publisher, deps.count, deps.rows_per_run, overrides):
+            if fan_out(day, window, deps, deps.publisher, deps.count, deps.rows_per_run, overrides):
                 return None
         return export_in_one_run(day, window, state, deps, options, overrides, progress)
 

@@ -106,3 +106,13 @@ def test_the_cli_offers_report_and_publish_dataset() -> None:
     assert listed.exit_code == 0 and "report" in listed.output and "publish-dataset" in listed.output
     for command in ("report", "publish-dataset"):
         assert CliRunner().invoke(app, [command, "--help"]).exit_code == 0
+
+
+def test_the_report_imports_without_pandas() -> None:
+    """pandas is publish's dependency, not the report's: ``storyrec report`` runs with its own extra."""
+    import subprocess
+    import sys
+
+    code = "import sys; sys.modules['pandas'] = None; import shared.cli.report, shared.report.gather"
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=False)
+    assert done.returncode == 0, done.stderr
