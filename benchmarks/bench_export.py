@@ -208,22 +208,25 @@ def emulator(n: int, repeats: int, page_size: int) -> None:
 COUNTS: list[float] = []
 
 
-def _timed(count: Any) -> Any:
-    def timed(query: Any) -> int:
+class _Timed:
+    """A DocumentCounter that records how long each count takes."""
+
+    def __init__(self, counter: Any) -> None:
+        self._counter = counter
+
+    def count(self, collection: str, where: Any = ()) -> int:
         t = time.perf_counter()
         try:
-            return int(count(query))
+            return int(self._counter.count(collection, where))
         finally:
             COUNTS.append(time.perf_counter() - t)
-
-    return timed
 
 
 def _bench_deps(client: Any, rows_per_run: int, published: list[dict[str, Any]] | None) -> Any:
     """Export deps over the Firestore emulator with in-memory buckets (the upload is not what is measured)."""
+    from shared.adapters.counters import FirestoreCounter
     from shared.adapters.firestore import FirestoreDocumentStore
     from shared.adapters.memory import InMemoryObjectStore, RecordingMetrics, RecordingNotifier
-    from shared.adapters.pubsub import firestore_counter
     from shared.export import ExportDeps
 
     class ListPublisher:
@@ -240,7 +243,7 @@ def _bench_deps(client: Any, rows_per_run: int, published: list[dict[str, Any]] 
         metrics=RecordingMetrics(),
         clock=lambda: datetime.fromtimestamp(T0, UTC) + timedelta(days=2),
         publisher=ListPublisher() if published is not None else None,
-        count=_timed(firestore_counter(client, timeout=60)),
+        count=_Timed(FirestoreCounter(client, timeout=60)),
         rows_per_run=rows_per_run,
     )
 
@@ -261,7 +264,7 @@ def _shard_worker(body: dict[str, Any]) -> tuple[bool, float]:
     """One shard in its own process (as one function instance): returns (finalised, seconds)."""
     from shared.config import Settings
     from shared.export.guards import Overrides
-    from shared.export.job import run_export_event
+    from shared.export.run import run_export_event
     from shared.export.shards import Shard
     from shared.wiring import firestore_client
 
@@ -278,7 +281,7 @@ def shards(n: int, shard_count: int, repeats: int) -> None:
     """Wall time of one run over the whole day vs the same day as shards run in parallel processes."""
     import multiprocessing
 
-    from shared.export.job import run_export, run_export_event
+    from shared.export.run import run_export, run_export_event
 
     day = datetime.fromtimestamp(T0, UTC).date()
     single, sharded, per_shard, fan_out = [], [], [], []

@@ -12,8 +12,8 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from functions_aws.runtime import deps_for_invocation
 from shared.logs import correlated, get_logger
+from shared.manifest import is_manifest_key
 from shared.personalize.imports import import_manifest
-from shared.personalize.manifest import is_manifest_key
 
 _log = get_logger("aws.import")
 metrics = Metrics()

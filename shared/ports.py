@@ -165,6 +165,12 @@ class DocumentStore(Protocol):
         ...
 
 
+class DocumentCounter(Protocol):
+    """Counts the documents of a collection that match every filter, without reading them."""
+
+    def count(self, collection: str, where: Sequence[Where] = ()) -> int: ...
+
+
 @dataclass(frozen=True)
 class ObjectInfo:
     """Metadata of a stored object."""

@@ -1,7 +1,7 @@
 """A public release of the interaction data: pseudonymous, coarsened, thinned, or refused.
 
 The input is what the daily export already wrote (the backup bucket, or a local copy of it laid out
-the same way: ``manifests/dt=…/manifest.json`` naming each dataset's CSV parts). Interactions are the
+the same way: the manifests of :mod:`shared.manifest` naming each dataset's CSV parts). Interactions are the
 union of every export's INCREMENTAL parts; items are the newest FULL snapshot. The release:
 
 - replaces every USER_ID by ``HMAC-SHA256(key, uid)`` (hex, first 32 characters): stable across
@@ -29,45 +29,18 @@ import tempfile
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal, Protocol
+from typing import Literal
 
 import pandas as pd
 
 from shared.errors import StoryrecError
-from shared.export.layout import MANIFEST
-from shared.ports import ObjectInfo
+from shared.manifest import BadManifest, ExportReader, Manifest, ManifestFile, manifests_prefix, read_manifests
 from shared.schema import DatasetType, load_schema
 
 TimeGrain = Literal["day", "hour"]
 GRAIN_SECONDS: dict[str, int] = {"day": 86_400, "hour": 3_600}
 PSEUDONYM_LENGTH = 32
 _CHUNK_ROWS = 500_000
-
-
-class ExportReader(Protocol):
-    """Read access to exported objects: an :class:`~shared.ports.ObjectStore` or :class:`FolderExport`."""
-
-    def list(self, prefix: str = "") -> list[ObjectInfo]: ...
-
-    def get_bytes(self, key: str) -> bytes: ...
-
-
-class FolderExport:
-    """A local copy of the backup bucket (e.g. ``gcloud storage cp -r gs://BUCKET/* DIR``), keyed alike."""
-
-    def __init__(self, root: Path) -> None:
-        self.root = root
-
-    def list(self, prefix: str = "") -> list[ObjectInfo]:
-        out = []
-        for path in sorted(self.root.rglob("*")):
-            key = path.relative_to(self.root).as_posix()
-            if path.is_file() and key.startswith(prefix):
-                out.append(ObjectInfo(key=key, size=path.stat().st_size))
-        return out
-
-    def get_bytes(self, key: str) -> bytes:
-        return (self.root / key).read_bytes()
 
 
 class PublishRefused(StoryrecError):
@@ -110,25 +83,16 @@ def pseudonym(key: bytes, user_id: str) -> str:
     return hmac.new(key, user_id.encode("utf-8"), hashlib.sha256).hexdigest()[:PSEUDONYM_LENGTH]
 
 
-@dataclass(frozen=True)
-class _Part:
-    key: str
-    sha256: str
+def _parts(manifest: Manifest, dataset: str) -> list[ManifestFile]:
+    found = manifest.dataset(dataset)
+    files = list(found.files) if found else []
+    unchecked = [f.key for f in files if not f.sha256]
+    if unchecked:
+        raise PublishRefused(f"the manifest of {manifest.day} records no sha256 for {unchecked[0]}: re-export it first")
+    return files
 
 
-def read_manifests(source: ExportReader, prefix: str = "") -> list[dict[str, Any]]:
-    """Every export manifest under ``prefix``, oldest date first."""
-    keys = [o.key for o in source.list(f"{prefix}{MANIFEST}/") if o.key.endswith("/manifest.json")]
-    manifests = [json.loads(source.get_bytes(k)) for k in keys]
-    return sorted(manifests, key=lambda m: str(m.get("date")))
-
-
-def _parts(manifest: dict[str, Any], dataset: str) -> list[_Part]:
-    files = manifest.get("datasets", {}).get(dataset, {}).get("files", [])
-    return [_Part(str(f["key"]), str(f["sha256"])) for f in files]
-
-
-def _download(source: ExportReader, parts: list[_Part], folder: Path) -> dict[str, Path]:
+def _download(source: ExportReader, parts: list[ManifestFile], folder: Path) -> dict[str, Path]:
     """Each part once, to ``folder``, checked against its manifest's sha256 (both passes read the copy)."""
     local = {}
     for index, part in enumerate(parts):
@@ -156,9 +120,12 @@ def publish_dataset(source: ExportReader, out_dir: Path, options: PublishOptions
     """Write the public release of the exports in ``source`` to ``out_dir`` (which must not exist yet)."""
     if out_dir.exists() and any(out_dir.iterdir()):
         raise PublishRefused(f"{out_dir} is not empty: a release is written to a new folder")
-    manifests = read_manifests(source, prefix)
+    try:
+        manifests = read_manifests(source, prefix)
+    except BadManifest as exc:
+        raise PublishRefused(f"unusable export manifest: {exc}") from exc
     if not manifests:
-        raise PublishRefused(f"no export manifest under {prefix}{MANIFEST}/: run an export first")
+        raise PublishRefused(f"no export manifest under {manifests_prefix(prefix)}: run an export first")
     interaction_parts = list({p.key: p for m in manifests for p in _parts(m, "interactions")}.values())
     item_parts = _parts(manifests[-1], "items")
 
@@ -186,7 +153,7 @@ def publish_dataset(source: ExportReader, out_dir: Path, options: PublishOptions
                 items=items,
                 users_removed=len(counts) - len(kept),
                 interactions_removed=int(counts.sum()) - rows,
-                exports=tuple(str(m.get("date")) for m in manifests),
+                exports=tuple(m.day.isoformat() for m in manifests),
                 files=files,
             )
             (staging / "release.json").write_text(_release_json(result, options), encoding="utf-8")
@@ -200,7 +167,7 @@ def publish_dataset(source: ExportReader, out_dir: Path, options: PublishOptions
     return result
 
 
-def _events_per_user(local: dict[str, Path], parts: list[_Part]) -> pd.Series:
+def _events_per_user(local: dict[str, Path], parts: list[ManifestFile]) -> pd.Series:
     counts = pd.Series(dtype="int64")
     for part in parts:
         for chunk in _chunks(part.key, local[part.key], ["USER_ID"]):
@@ -209,7 +176,7 @@ def _events_per_user(local: dict[str, Path], parts: list[_Part]) -> pd.Series:
 
 
 def _write_interactions(
-    local: dict[str, Path], parts: list[_Part], names: dict[str, str], options: PublishOptions, path: Path
+    local: dict[str, Path], parts: list[ManifestFile], names: dict[str, str], options: PublishOptions, path: Path
 ) -> int:
     columns = _public_columns("interactions")
     grain = GRAIN_SECONDS[options.time_grain]
@@ -228,7 +195,7 @@ def _write_interactions(
     return rows
 
 
-def _write_items(local: dict[str, Path], parts: list[_Part], path: Path) -> int:
+def _write_items(local: dict[str, Path], parts: list[ManifestFile], path: Path) -> int:
     columns = _public_columns("items")
     rows = 0
     with open(path, "w", encoding="utf-8", newline="") as fh:

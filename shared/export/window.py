@@ -11,6 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta, tzinfo
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from shared.ports import DocumentStore, Write
 
@@ -34,6 +35,11 @@ class Window:
 def end_of_day(day: date, zone: tzinfo) -> datetime:
     """Midnight after ``day`` in ``zone``, as an aware UTC datetime."""
     return datetime.combine(day + timedelta(days=1), time(0), tzinfo=zone).astimezone(UTC)
+
+
+def yesterday(now: datetime, time_zone: str) -> date:
+    """The last complete day in ``time_zone``: what the daily schedule exports."""
+    return (now.astimezone(ZoneInfo(time_zone)) - timedelta(days=1)).date()
 
 
 def _utc(value: Any) -> datetime:

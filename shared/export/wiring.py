@@ -2,12 +2,20 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime, timedelta
-from zoneinfo import ZoneInfo
+from datetime import date
 
+from google.cloud.pubsub_v1 import PublisherClient
+
+from shared import wiring
+from shared.adapters.counters import FirestoreCounter
+from shared.adapters.firestore import FirestoreDocumentStore
+from shared.adapters.logging_sinks import LogMetrics, LogNotifier
+from shared.adapters.pubsub import PubSubPublisher
 from shared.config import Settings
 from shared.export.guards import Overrides
-from shared.export.job import ExportDeps, ExportFailed, ExportOptions, ExportResult, report_failure, run_export
+from shared.export.job import ExportDeps, ExportFailed, ExportOptions, ExportResult, report_failure
+from shared.export.run import run_export
+from shared.export.window import yesterday
 from shared.logs import get_logger
 from shared.ports import Clock, MetricsSink, Notifier
 from shared.wiring import utc_now
@@ -17,9 +25,6 @@ _log = get_logger("export")
 
 def alert_sinks(settings: Settings) -> tuple[Notifier, MetricsSink]:
     """SNS and CloudWatch (AWS credentials only); the log stands in for whichever cannot be built."""
-    from shared import wiring
-    from shared.adapters.logging_sinks import LogMetrics, LogNotifier
-
     notifier: Notifier
     metrics: MetricsSink
     try:
@@ -39,12 +44,6 @@ def export_deps(
     settings: Settings, clock: Clock = utc_now, sinks: tuple[Notifier, MetricsSink] | None = None
 ) -> ExportDeps:
     """Real adapters: Firestore, the S3 import bucket, the GCS backup bucket, SNS and CloudWatch."""
-    from google.cloud.pubsub_v1 import PublisherClient
-
-    from shared import wiring
-    from shared.adapters.firestore import FirestoreDocumentStore
-    from shared.adapters.pubsub import PubSubPublisher, firestore_counter
-
     notifier, metrics = sinks or alert_sinks(settings)
     client = wiring.firestore_client(settings)
     return ExportDeps(
@@ -61,7 +60,7 @@ def export_deps(
         publisher=PubSubPublisher(
             PublisherClient(), settings.gcp_project, settings.export.topic, timeout=settings.timeouts.firestore
         ),
-        count=firestore_counter(client, timeout=settings.timeouts.firestore),
+        count=FirestoreCounter(client, timeout=settings.timeouts.firestore),
         rows_per_run=settings.export.rows_per_run,
     )
 
@@ -88,8 +87,3 @@ def export_day(
     day = day or yesterday(clock(), settings.time_zone)
     deps = connect(day, settings, clock)
     return run_export(day, deps, options, overrides)
-
-
-def yesterday(now: datetime, time_zone: str) -> date:
-    """The last complete day in ``time_zone``: what the daily schedule exports."""
-    return (now.astimezone(ZoneInfo(time_zone)) - timedelta(days=1)).date()

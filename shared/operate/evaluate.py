@@ -18,13 +18,13 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import partial
 
 from shared.errors import StoryrecError
+from shared.manifest import Manifest, manifest_keys, read_manifest
 from shared.operate.bootstrap import retry_while_in_use
 from shared.personalize.imports import plan_imports
-from shared.personalize.manifest import Manifest, is_manifest_key, parse_manifest
 from shared.personalize.model import ImportRequest, SolutionSpec, Status
 from shared.personalize.names import safe_name
 from shared.personalize.port import PersonalizePort
@@ -85,12 +85,6 @@ def recipe_label(arn_or_name: str) -> str:
     return arn_or_name.rsplit("/", 1)[-1]
 
 
-def manifest_keys(deps: StageDeps) -> list[str]:
-    """Every export manifest in the import bucket, oldest first."""
-    prefix = deps.settings.import_prefix
-    return sorted(o.key for o in deps.bucket.list(f"{prefix}manifests/") if is_manifest_key(o.key, prefix))
-
-
 def scratch_group_name(manifests: Sequence[Manifest]) -> str:
     """One scratch dataset group per set of exports (by run id), so a rerun reuses it."""
     digest = hashlib.sha256("|".join(sorted(m.run_id for m in manifests)).encode()).hexdigest()[:12]
@@ -107,10 +101,10 @@ def evaluate(
 ) -> Evaluation:
     """Import the manifests' data into a scratch dataset group, train one version per recipe, read the metrics."""
     report: Progress = progress or (lambda phase, done, total: None)
-    keys = list(keys) if keys is not None else manifest_keys(deps)
+    keys = list(keys) if keys is not None else manifest_keys(deps.bucket, deps.settings.import_prefix)
     if not keys:
         raise EvaluationFailed(f"no export manifest in s3://{deps.bucket.bucket}/{deps.settings.import_prefix}")
-    manifests = [parse_manifest(deps.bucket.get_bytes(k)) for k in keys]
+    manifests = [read_manifest(deps.bucket, k) for k in keys]
     port, interval = deps.personalize, deps.poll_interval
     group_name = scratch_group_name(manifests)
     group = port.ensure_dataset_group(group_name)
@@ -167,9 +161,7 @@ def _import_requests(deps: StageDeps, manifests: Sequence[Manifest], datasets: D
 
 
 def _incremental_only(manifest: Manifest) -> Manifest:
-    return Manifest(
-        manifest.run_id, manifest.day, tuple(d for d in manifest.datasets if d.import_mode == "INCREMENTAL")
-    )
+    return replace(manifest, datasets=tuple(d for d in manifest.datasets if d.import_mode == "INCREMENTAL"))
 
 
 def _run_imports(

@@ -15,10 +15,11 @@ from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from typing import Any, TypeVar
 
-from shared.personalize.manifest import BadManifest, is_manifest_key, parse_manifest
+from shared.capture.validation import Reason
+from shared.manifest import manifest_keys, read_manifest
 from shared.personalize.port import PersonalizePort
 from shared.personalize.stage import StageDeps
-from shared.ports import DocumentStore, Query
+from shared.ports import DocumentCounter, DocumentStore, Query, Where
 from shared.recommend.feeds import feed_story_ids
 from shared.schema import DATASET_TYPES
 
@@ -143,16 +144,30 @@ def _section(status: PipelineStatus, what: str, read: Callable[[], T]) -> T | No
 
 def last_export(deps: StageDeps) -> ExportStatus | None:
     """The newest manifest in the import bucket, parsed (None before the first export)."""
-    prefix = deps.settings.import_prefix
-    keys = sorted(o.key for o in deps.bucket.list(f"{prefix}manifests/") if is_manifest_key(o.key, prefix))
+    keys = manifest_keys(deps.bucket, deps.settings.import_prefix)
     if not keys:
         return None
-    try:
-        manifest = parse_manifest(deps.bucket.get_bytes(keys[-1]))
-    except BadManifest as exc:
-        raise ValueError(f"{keys[-1]}: {exc}") from exc
+    manifest = read_manifest(deps.bucket, keys[-1])
     rows = {d.dataset: d.rows for d in manifest.datasets}
     return ExportStatus(keys[-1], manifest.day.isoformat(), manifest.run_id, rows, len(keys))
+
+
+@dataclass(frozen=True)
+class ReasonCount:
+    """Quarantined documents with one reason code."""
+
+    reason: str
+    count: int
+
+
+def quarantine_by_reason(counter: DocumentCounter, collection: str) -> tuple[ReasonCount, ...]:
+    """Quarantined documents per known reason code, plus ``other`` for codes this version does not know."""
+    counts = [ReasonCount(r.value, counter.count(collection, (Where("reason", "==", r.value),))) for r in Reason]
+    known = sum(c.count for c in counts)
+    other = counter.count(collection) - known
+    if other > 0:
+        counts.append(ReasonCount("other", other))
+    return tuple(c for c in counts if c.count)
 
 
 def _find(port: PersonalizePort, kind: str, name: str, parent: str | None = None) -> str | None:
@@ -274,12 +289,10 @@ def gather_status(
     deps: StageDeps,
     *,
     docs: DocumentStore | None = None,
-    counter: Any = None,
+    counter: DocumentCounter | None = None,
     include_feeds: bool = True,
 ) -> PipelineStatus:
     """Read every stage's state; without ``docs``/``counter`` (Firestore) those sections stay None."""
-    from shared.report.gather import quarantine_by_reason
-
     now = deps.clock()
     status = PipelineStatus(generated_at=now)
     status.last_export = _section(status, "export manifests (S3)", lambda: last_export(deps))

@@ -16,7 +16,7 @@ from datetime import date
 
 from shared.errors import NotFound, NotReady
 from shared.logs import get_logger
-from shared.personalize.manifest import BadManifest, Manifest, ManifestDataset, is_manifest_key, parse_manifest
+from shared.manifest import BadManifest, Manifest, ManifestDataset, manifest_day, manifest_keys, parse_manifest
 from shared.personalize.model import ImportJob, ImportRequest, LimitExceeded, ResourceInUse, Throttled
 from shared.personalize.names import import_job_day, import_job_name
 from shared.personalize.stage import Datasets, StageDeps, ensure_datasets, pending_imports
@@ -282,13 +282,12 @@ def import_missed(deps: StageDeps, since: date) -> list[ImportOutcome]:
     prefix = deps.settings.import_prefix
     parked = set(deps.state.parked_imports())  # re-driven separately
     outcomes = []
-    for info in deps.bucket.list(f"{prefix}manifests/"):
-        if not is_manifest_key(info.key, prefix) or info.key in parked or deps.state.is_handled(info.key):
+    for key in manifest_keys(deps.bucket, prefix):
+        day = manifest_day(key, prefix)
+        if key in parked or day is None or day < since or deps.state.is_handled(key):
             continue
-        day = info.key[len(prefix) :].split("dt=", 1)[1][:10]
-        if day >= since.isoformat():
-            _log.warning("manifest never imported: catching up", extra={"manifest_key": info.key})
-            outcomes.append(import_manifest(info.key, deps))
+        _log.warning("manifest never imported: catching up", extra={"manifest_key": key})
+        outcomes.append(import_manifest(key, deps))
     return outcomes
 
 

@@ -11,8 +11,8 @@ from datetime import datetime
 from typing import Literal
 
 from shared.errors import ServiceUnavailable, StoryrecError
+from shared.manifest import ImportMode as ImportMode  # the manifest's field, read by the import jobs
 
-ImportMode = Literal["FULL", "INCREMENTAL"]
 TrainingMode = Literal["FULL", "UPDATE"]
 
 

@@ -8,18 +8,16 @@ from shared.report.data import (
     ReportData,
     SolutionVersion,
 )
-from shared.report.gather import DocumentCounter, StoreCounter, gather_report_data
+from shared.report.gather import gather_report_data
 from shared.report.render import render_html
 
 __all__ = [
     "DailyCount",
-    "DocumentCounter",
     "ExportRun",
     "FeedSnapshot",
     "ReasonCount",
     "ReportData",
     "SolutionVersion",
-    "StoreCounter",
     "gather_report_data",
     "render_html",
 ]

@@ -10,6 +10,10 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Literal
 
+from shared.operate.status import ReasonCount
+
+__all__ = ["DailyCount", "Decision", "ExportRun", "FeedSnapshot", "ReasonCount", "ReportData", "SolutionVersion"]
+
 Decision = Literal["promoted", "kept", "serving", "failed", "pending"]
 
 
@@ -19,14 +23,6 @@ class DailyCount:
 
     day: date
     event_type: str
-    count: int
-
-
-@dataclass(frozen=True)
-class ReasonCount:
-    """Quarantined documents with one reason code."""
-
-    reason: str
     count: int
 
 

@@ -1,9 +1,9 @@
 """Fill :class:`ReportData` from what exists today: Firestore counts and the export manifests.
 
-Counting goes through :class:`DocumentCounter`, a port with one method: Firestore's ``count()``
-aggregation in production (:class:`shared.report.firestore_counter.FirestoreCounter`, one cheap
-aggregation per day and event type, no documents read), or a plain query over any
-:class:`~shared.ports.DocumentStore` (:class:`StoreCounter`) in tests. Solution versions come from
+Counting goes through :class:`~shared.ports.DocumentCounter`: Firestore's ``count()`` aggregation in
+production (:class:`shared.adapters.counters.FirestoreCounter`, one cheap aggregation per day and event
+type, no documents read), or a plain query over any store (:class:`~shared.adapters.counters.StoreCounter`)
+in tests. Solution versions come from
 the AWS stage's decision history in S3 (:class:`~shared.personalize.state.StageState`), feeds from
 ``feeds/*`` (read as ``storyrec status`` reads them, :mod:`shared.operate.status`); a source not
 given stays ``None`` and renders as "no data yet".
@@ -13,39 +13,18 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from datetime import UTC, date, datetime, time, timedelta
-from typing import TYPE_CHECKING, Any, Protocol, TypeVar
+from typing import Any, TypeVar
 from zoneinfo import ZoneInfo
 
-from shared.capture.validation import Reason
 from shared.config import Settings
 from shared.limits import EVENT_TYPES
-from shared.ports import DocumentStore, Query, Where
-from shared.publish import ExportReader, read_manifests
-from shared.report.data import DailyCount, Decision, ExportRun, FeedSnapshot, ReasonCount, ReportData, SolutionVersion
-
-if TYPE_CHECKING:
-    from shared.personalize.state import StageState
+from shared.manifest import ExportReader, read_manifests
+from shared.operate.status import quarantine_by_reason, read_feeds
+from shared.personalize.state import StageState
+from shared.ports import DocumentCounter, DocumentStore, Where
+from shared.report.data import DailyCount, Decision, ExportRun, FeedSnapshot, ReportData, SolutionVersion
 
 T = TypeVar("T")
-_RANGE = frozenset({"<", "<=", ">", ">=", "!="})
-
-
-class DocumentCounter(Protocol):
-    """Counts the documents of a collection that match every filter, without reading them."""
-
-    def count(self, collection: str, where: Sequence[Where] = ()) -> int: ...
-
-
-class StoreCounter:
-    """A counter over any DocumentStore (reads the matching documents: for tests and small stores)."""
-
-    def __init__(self, store: DocumentStore) -> None:
-        self._store = store
-
-    def count(self, collection: str, where: Sequence[Where] = ()) -> int:
-        # Firestore wants a range-filtered field ordered first
-        ranged = tuple(dict.fromkeys(w.field for w in where if w.op in _RANGE))
-        return len(self._store.query(Query(collection, tuple(where), order_by=ranged)))
 
 
 def day_bounds(day: date, zone: ZoneInfo) -> tuple[int, int]:
@@ -74,27 +53,15 @@ def interactions_per_day(
     return tuple(out)
 
 
-def quarantine_by_reason(counter: DocumentCounter, collection: str) -> tuple[ReasonCount, ...]:
-    """Quarantined documents per known reason code, plus ``other`` for codes this version does not know."""
-    counts = [ReasonCount(r.value, counter.count(collection, (Where("reason", "==", r.value),))) for r in Reason]
-    known = sum(c.count for c in counts)
-    other = counter.count(collection) - known
-    if other > 0:
-        counts.append(ReasonCount("other", other))
-    return tuple(c for c in counts if c.count)
-
-
 def export_runs(reader: ExportReader, prefix: str = "") -> tuple[ExportRun, ...]:
     """One row per export manifest."""
     runs = []
     for m in read_manifests(reader, prefix):
-        datasets: dict[str, Any] = m.get("datasets", {})
-        rows = {name: int(d.get("rows", 0)) for name, d in datasets.items()}
         rejected: dict[str, int] = {}
-        for d in datasets.values():
-            for reason, n in d.get("rejected", {}).items():
-                rejected[reason] = rejected.get(reason, 0) + int(n)
-        runs.append(ExportRun(date.fromisoformat(str(m["date"])), str(m.get("run_id", "")), rows, rejected))
+        for d in m.datasets:
+            for reason, n in d.rejected.items():
+                rejected[reason] = rejected.get(reason, 0) + n
+        runs.append(ExportRun(m.day, m.run_id, {d.dataset: d.rows for d in m.datasets}, rejected))
     return tuple(runs)
 
 
@@ -135,8 +102,6 @@ def solution_versions(history: list[dict[str, Any]]) -> tuple[SolutionVersion, .
 
 def feed_snapshot(counter: DocumentCounter, store: DocumentStore, settings: Settings, now: datetime) -> FeedSnapshot:
     """Feed coverage and freshness: users and stories counted, every ``feeds/*`` document read."""
-    from shared.operate.status import read_feeds
-
     cols = settings.collections
     feeds = read_feeds(store, cols.feeds, now)
     return FeedSnapshot(

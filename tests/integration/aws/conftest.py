@@ -80,9 +80,9 @@ class Stage:
         self, day: date = DAY, users: int = 60, per_user: int = 30, seed: int = 0, items: int = 90, run_suffix: str = ""
     ) -> str:
         """Write an export as shared.export would (CSV parts, then the manifest last); return the manifest key."""
-        from shared.export import layout
-        from shared.export.manifest import DatasetExport, ExportedFile, build_manifest
+        from shared.export.job import build_manifest
         from shared.export.window import Window
+        from shared.manifest import ManifestDataset, ManifestFile, manifest_key, part_key
         from shared.schema import load_schema
 
         start = datetime.combine(day, datetime.min.time(), UTC)
@@ -114,21 +114,21 @@ class Stage:
             writer.writerow(header)
             writer.writerows(rows)
             body = buf.getvalue().encode()
-            key = layout.part_key(self.settings.import_prefix, name, day, 0)
+            key = part_key(self.settings.import_prefix, name, day, 0)
             self.s3.put_object(Bucket=bucket, Key=key, Body=body)
             datasets.append(
-                DatasetExport(
+                ManifestDataset(
                     name,
                     mode,
                     "1.0",
                     tuple(header),  # type: ignore[arg-type]
-                    (ExportedFile(key, len(rows), len(body), "0" * 64),),
+                    (ManifestFile(key, len(rows), len(body), "0" * 64),),
                     {},
                 )
             )
         window = Window(start, start + timedelta(days=1))  # type: ignore[call-arg]
         manifest = build_manifest(f"export-{day:%Y%m%d}-{run_suffix or 'abc'}", day, "UTC", window, datasets)
-        key = layout.manifest_key(self.settings.import_prefix, day)
+        key = manifest_key(self.settings.import_prefix, day)
         self.s3.put_object(Bucket=bucket, Key=key, Body=manifest)
         return key
 

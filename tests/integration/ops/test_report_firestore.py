@@ -11,12 +11,12 @@ import pytest
 from typer.testing import CliRunner
 
 from infra.local.firebase.emulators import firestore_with_rules
+from shared.adapters.counters import FirestoreCounter, StoreCounter
 from shared.adapters.firestore import FirestoreDocumentStore
 from shared.cli import app
 from shared.config import Settings
 from shared.ports import Write
-from shared.report import StoreCounter, gather_report_data
-from shared.report.firestore_counter import FirestoreCounter
+from shared.report import gather_report_data
 from shared.wiring import firestore_client
 
 pytestmark = pytest.mark.integration
@@ -56,7 +56,7 @@ def test_firestore_count_agrees_with_reading_the_documents(settings: Settings, t
     _seed(store, now.date())
     empty = tmp_path / "no-exports"
     empty.mkdir()
-    from shared.publish import FolderExport
+    from shared.adapters.folder import FolderExport
 
     counted = gather_report_data(settings, FirestoreCounter(client), FolderExport(empty), now, days=7)
     read = gather_report_data(settings, StoreCounter(store), FolderExport(empty), now, days=7)

@@ -183,9 +183,9 @@ def test_a_malformed_manifest_is_refused_with_one_alert(raw: bytes) -> None:
 
 
 def test_the_manifest_reader_reads_what_the_export_writes() -> None:
-    from shared.export.manifest import DatasetExport, ExportedFile, build_manifest
+    from shared.export.job import build_manifest
     from shared.export.window import Window
-    from shared.personalize.manifest import is_manifest_key, parse_manifest
+    from shared.manifest import ManifestDataset, ManifestFile, is_manifest_key, parse_manifest
 
     window = Window(NOW - timedelta(days=1), NOW)
     raw = build_manifest(
@@ -194,12 +194,12 @@ def test_the_manifest_reader_reads_what_the_export_writes() -> None:
         "UTC",
         window,
         [
-            DatasetExport(
+            ManifestDataset(
                 "interactions",
                 "INCREMENTAL",
                 "1.0",
                 ("USER_ID",),
-                (ExportedFile("p/interactions/dt=2026-12-01/part-00000.csv", 3, 30, "0" * 64),),
+                (ManifestFile("p/interactions/dt=2026-12-01/part-00000.csv", 3, 30, "0" * 64),),
                 {"bad": 1},
             )
         ],

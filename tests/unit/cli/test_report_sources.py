@@ -7,10 +7,11 @@ from typing import Any
 
 import pytest
 
+from shared.adapters.counters import StoreCounter
 from shared.adapters.memory import InMemoryDocumentStore, InMemoryObjectStore
 from shared.config import Settings
 from shared.personalize.state import StageState
-from shared.report import StoreCounter, gather_report_data, render_html
+from shared.report import gather_report_data, render_html
 from shared.report.gather import solution_versions
 from tests.unit.cli.conftest import GOOD, NOW, Fakes, P
 from tests.unit.ops.test_report import _plots

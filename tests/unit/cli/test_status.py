@@ -8,12 +8,12 @@ from typing import Any
 
 import pytest
 
+from shared.adapters.counters import StoreCounter
 from shared.adapters.memory import InMemoryDocumentStore
 from shared.errors import ServiceUnavailable
 from shared.operate.status import feeds_status, gather_status
 from shared.personalize.model import Status
 from shared.personalize.monitor import monitor
-from shared.report.gather import StoreCounter
 from tests.unit.cli.conftest import GOOD, NOW, Fakes, P
 from tests.unit.cli.test_stage_commands import _manifest
 

@@ -18,6 +18,7 @@ from typer.testing import CliRunner
 from shared.adapters.memory import RecordingNotifier
 from shared.export import ExportDeps, ExportFailed
 from shared.export import wiring as export_wiring
+from shared.export.window import yesterday
 from tests.unit.export.factories import DAY_START, FailingStore, day_of_clicks, seed
 
 pytestmark = pytest.mark.unit
@@ -204,8 +205,8 @@ def test_a_failed_export_raises_so_pubsub_redelivers_until_the_message_is_too_ol
 
 def test_yesterday_is_taken_in_the_configured_zone() -> None:
     at = datetime(2026, 11, 28, 23, 30, tzinfo=UTC)  # already the 29th in Berlin
-    assert export_wiring.yesterday(at, "Europe/Berlin").isoformat() == "2026-11-28"
-    assert export_wiring.yesterday(at, "UTC").isoformat() == "2026-11-27"
+    assert yesterday(at, "Europe/Berlin").isoformat() == "2026-11-28"
+    assert yesterday(at, "UTC").isoformat() == "2026-11-27"
     assert DAY_START.date().isoformat() == "2026-11-28"
 
 

@@ -14,10 +14,11 @@ from typing import Any
 
 import pytest
 
+from shared.adapters.counters import StoreCounter
 from shared.adapters.memory import InMemoryObjectStore, RecordingMetrics, RecordingNotifier
 from shared.export import ExportDeps
 from shared.export.guards import ExportRefused, Overrides
-from shared.export.job import run_export, run_export_event
+from shared.export.run import run_export, run_export_event
 from shared.export.shards import Shard, plan_shards
 from shared.export.trigger import parse_request
 from shared.export.window import Window
@@ -39,7 +40,7 @@ class RecordingPublisher:
 @pytest.fixture
 def sharded(deps: ExportDeps) -> ExportDeps:
     docs = deps.docs
-    return replace(deps, publisher=RecordingPublisher(), count=lambda q: len(docs.query(q)), rows_per_run=100)
+    return replace(deps, publisher=RecordingPublisher(), count=StoreCounter(docs), rows_per_run=100)
 
 
 def _deliver(deps: ExportDeps, body: dict[str, Any]) -> Any:

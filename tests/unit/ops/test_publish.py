@@ -18,11 +18,12 @@ import pytest
 from typer.testing import CliRunner
 
 from infra.local.traffic import TrafficConfig, build_catalogue, click_documents, story_documents, user_documents
+from shared.adapters.folder import FolderExport
 from shared.adapters.memory import InMemoryDocumentStore, InMemoryObjectStore, RecordingMetrics, RecordingNotifier
 from shared.capture.records import click_to_interaction, story_to_item, user_to_ml_user
 from shared.cli import app
 from shared.export import ExportDeps, run_export
-from shared.publish import FolderExport, PublishOptions, PublishRefused, pseudonym, publish_dataset
+from shared.publish import PublishOptions, PublishRefused, pseudonym, publish_dataset
 from shared.schema import load_schema
 
 pytestmark = pytest.mark.unit

@@ -8,10 +8,12 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
+from shared.adapters.counters import StoreCounter
 from shared.adapters.memory import InMemoryDocumentStore, InMemoryObjectStore
 from shared.config import Settings
+from shared.manifest import Manifest, ManifestDataset, ManifestFile, manifest_key, serialize_manifest
 from shared.ports import Write
-from shared.report import StoreCounter, gather_report_data, render_html
+from shared.report import gather_report_data, render_html
 from shared.report.gather import day_bounds, export_runs
 from tests.unit.ops.report_samples import full_report_data, today_report_data
 
@@ -67,9 +69,19 @@ def test_gather_counts_by_day_type_and_reason_and_reads_the_manifests() -> None:
     docs.write_batch(writes)
     backup = InMemoryObjectStore()
     backup.put_bytes(
-        "manifests/dt=2026-11-27/manifest.json",
-        b'{"date": "2026-11-27", "run_id": "r1", "datasets": {"interactions": {"rows": 3, "rejected": {"too_long": 2}},'
-        b' "items": {"rows": 9, "rejected": {}}}}',
+        manifest_key("", date(2026, 11, 27)),
+        serialize_manifest(
+            Manifest(
+                "r1",
+                date(2026, 11, 27),
+                (
+                    ManifestDataset(
+                        "interactions", "INCREMENTAL", "1.0", (), (ManifestFile("i", 3, 30),), {"too_long": 2}
+                    ),
+                    ManifestDataset("items", "FULL", "1.0", (), (ManifestFile("s", 9, 90),)),
+                ),
+            )
+        ),
     )
     now = datetime(2026, 11, 29, 12, tzinfo=UTC)
     data = gather_report_data(settings, StoreCounter(docs), backup, now, days=3)
@@ -94,3 +106,13 @@ def test_the_cli_offers_report_and_publish_dataset() -> None:
     assert listed.exit_code == 0 and "report" in listed.output and "publish-dataset" in listed.output
     for command in ("report", "publish-dataset"):
         assert CliRunner().invoke(app, [command, "--help"]).exit_code == 0
+
+
+def test_the_report_imports_without_pandas() -> None:
+    """pandas is publish's dependency, not the report's: ``storyrec report`` runs with its own extra."""
+    import subprocess
+    import sys
+
+    code = "import sys; sys.modules['pandas'] = None; import shared.cli.report, shared.report.gather"
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=False)
+    assert done.returncode == 0, done.stderr

@@ -1,0 +1,112 @@
+"""Entry of every export: one run in this process, or a day fanned out as shards, with one error policy.
+
+:func:`run_export` serves ``storyrec export``; :func:`run_export_event` the scheduled Cloud Function and
+its shard messages. Either way a refused or failed run alerts the operators, leaves the watermark where it
+was, and raises; a rejected date only logs.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from datetime import date
+from zoneinfo import ZoneInfo
+
+from shared.export.guards import DateRejected, ExportRefused, Overrides
+from shared.export.job import (
+    ExportDeps,
+    ExportFailed,
+    ExportOptions,
+    ExportResult,
+    Progress,
+    check_day,
+    export_in_one_run,
+    report_failure,
+    report_refusal,
+    run_id_for,
+)
+from shared.export.shards import Shard, fan_out, run_shard
+from shared.export.window import ExportState
+from shared.logs import correlated, get_logger
+
+_log = get_logger("export")
+
+
+def run_export(
+    day: date, deps: ExportDeps, options: ExportOptions | None = None, overrides: Overrides | None = None
+) -> ExportResult:
+    """Export ``day`` (or re-export its recorded window) in this process, however large.
+
+    Raises :class:`DateRejected` (no alert) for a day outside [first data, today), :class:`ExportRefused`
+    (alert + metric) when a guard refuses the result, and :class:`ExportFailed` (alert + metric) when a step fails.
+    """
+    result = run_export_event(day, replace(deps, publisher=None, count=None), options, overrides)
+    assert result is not None  # without a publisher nothing is fanned out
+    return result
+
+
+def run_export_event(
+    day: date,
+    deps: ExportDeps,
+    options: ExportOptions | None = None,
+    overrides: Overrides | None = None,
+    shard: Shard | None = None,
+) -> ExportResult | None:
+    """As :func:`run_export`, but a day too large for one run is fanned out as shards (when ``deps`` has a
+    publisher and a counter), and ``shard`` runs one of them. None: fanned out, or a shard that did not finalise.
+    """
+    options = options or ExportOptions()
+    progress = Progress()
+    try:
+        result = _run(day, deps, options, overrides or Overrides(), progress, shard)
+    except DateRejected as exc:
+        _log.warning("export date rejected", extra={"date": day.isoformat(), "reason": str(exc)})
+        raise
+    except ExportRefused as exc:
+        with correlated(progress.run_id):
+            report_refusal(day, exc, deps.notifier, deps.metrics)
+        raise
+    except Exception as exc:
+        with correlated(progress.run_id):
+            report_failure(day, progress.step, progress.run_id, exc, deps.notifier, deps.metrics)
+        raise ExportFailed(day, progress.step, exc) from exc
+    if result is None:
+        return None
+    with correlated(result.run_id):
+        _report_success(result, deps)
+    return result
+
+
+def _run(
+    day: date,
+    deps: ExportDeps,
+    options: ExportOptions,
+    overrides: Overrides,
+    progress: Progress,
+    shard: Shard | None,
+) -> ExportResult | None:
+    progress.step = "check_date"
+    check_day(day, deps)
+    progress.step = "window"
+    state = ExportState(deps.docs, deps.collections.state)
+    window = state.window(day, ZoneInfo(deps.time_zone), deps.clock(), options.settle)
+    progress.run_id = run_id = run_id_for(day, window)
+    with correlated(run_id):
+        if shard is not None:
+            progress.step = f"shard_{shard.index}"
+            return run_shard(day, window, shard, deps, options, overrides)
+        if deps.publisher is not None and deps.count is not None:
+            progress.step = "plan"
+            if fan_out(day, window, deps, deps.publisher, deps.count, deps.rows_per_run, overrides):
+                return None
+        return export_in_one_run(day, window, state, deps, options, overrides, progress)
+
+
+def _report_success(result: ExportResult, deps: ExportDeps) -> None:
+    try:
+        for d in result.datasets:
+            deps.metrics.put("ExportRows", d.rows, dimensions={"Dataset": d.dataset})
+            if d.rejected:
+                deps.metrics.put("ExportRejectedRows", sum(d.rejected.values()), dimensions={"Dataset": d.dataset})
+        deps.metrics.flush()
+    except Exception:  # the data is exported and committed; a lost metric must not make the run fail
+        _log.exception("export metrics could not be sent")
