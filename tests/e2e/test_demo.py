@@ -8,7 +8,10 @@ from pathlib import Path
 import pytest
 from rich.console import Console
 
-from infra.local import demo
+from infra.local.demo.client import mock_user_token
+from infra.local.demo.context import DemoContext
+from infra.local.demo.data import DemoData, demo_data, deskdrop_data
+from infra.local.demo.runner import execute
 from infra.local.stack import LocalStack
 from tests.e2e.test_firebase_suite import _processes_with_home
 
@@ -17,7 +20,7 @@ pytestmark = pytest.mark.e2e
 
 def test_demo_runs_every_stage_and_stops_everything(tmp_path: Path) -> None:
     out = io.StringIO()
-    outcome = demo.execute(tmp_path, console=Console(file=out, width=200))
+    outcome = execute(tmp_path, console=Console(file=out, width=200))
     text = out.getvalue()
     assert outcome.ok, text[-6000:]
     facts = outcome.facts
@@ -58,7 +61,7 @@ def test_mock_user_token_is_unsigned_and_names_the_user() -> None:
     import base64
     import json
 
-    header, payload, signature = demo.mock_user_token("reader-1", now=1_700_000_000).split(".")
+    header, payload, signature = mock_user_token("reader-1", now=1_700_000_000).split(".")
     decode = lambda part: json.loads(base64.urlsafe_b64decode(part + "=" * (-len(part) % 4)))  # noqa: E731
     assert decode(header)["alg"] == "none" and signature == ""
     claims = decode(payload)
@@ -66,7 +69,7 @@ def test_mock_user_token_is_unsigned_and_names_the_user() -> None:
     assert claims["exp"] > claims["iat"] == 1_700_000_000
 
 
-def _trainable(data: demo.DemoData) -> tuple[int, int]:
+def _trainable(data: DemoData) -> tuple[int, int]:
     """(clicks the pipeline keeps, users with at least two of them): Personalize needs 1,000 and 25."""
     from collections import Counter
 
@@ -78,7 +81,7 @@ def _trainable(data: demo.DemoData) -> tuple[int, int]:
 def test_without_deskdrop_the_demo_generates_traffic_that_can_train(tmp_path: Path) -> None:
     from datetime import UTC, datetime
 
-    data = demo.demo_data(datetime.now(UTC), deskdrop=tmp_path / "absent")
+    data = demo_data(datetime.now(UTC), deskdrop=tmp_path / "absent")
     assert data.source == "generated traffic"
     clicks, users = _trainable(data)
     assert clicks >= 1000 and users >= 25
@@ -87,7 +90,7 @@ def test_without_deskdrop_the_demo_generates_traffic_that_can_train(tmp_path: Pa
 
 
 def test_the_deskdrop_subset_fits_the_budget_and_can_train(deskdrop_dir: Path) -> None:
-    data = demo.deskdrop_data(deskdrop_dir)
+    data = deskdrop_data(deskdrop_dir)
     clicks, users = _trainable(data)
     assert 1000 <= clicks <= 3500 and users >= 25
     assert any(c.type == "follow" for c in data.clicks)  # real clicks the rules refuse
@@ -95,17 +98,17 @@ def test_the_deskdrop_subset_fits_the_budget_and_can_train(deskdrop_dir: Path) -
 
 
 def test_a_failing_step_stops_the_run_and_still_stops_everything(tmp_path: Path) -> None:
-    def boom(ctx: demo.DemoContext) -> str:
+    def boom(ctx: DemoContext) -> str:
         raise RuntimeError("the step broke")
 
     reached: list[str] = []
 
-    def after(ctx: demo.DemoContext) -> str:
+    def after(ctx: DemoContext) -> str:
         reached.append("after")
         return "ran"
 
     out = io.StringIO()
-    outcome = demo.execute(tmp_path, console=Console(file=out, width=200), steps=[("boom", boom), ("after", after)])
+    outcome = execute(tmp_path, console=Console(file=out, width=200), steps=[("boom", boom), ("after", after)])
     assert not outcome.ok and reached == []
     assert outcome.results[0][1] == "FAILED: RuntimeError: the step broke"
     assert outcome.results[1][1].startswith("not run")

@@ -3,7 +3,7 @@
 The export covers complete days only, and the demo's clicks are captured minutes before it runs. So
 that the deployed export function can run on them, the demo moves *the product's clock*
 (``shared.wiring.utc_now``, the one clock every use case reads) forward to just after tonight's
-schedule, for the export only: ``infra/local/demo.py`` writes the offset in seconds to the file
+schedule, for the export only: ``infra/local/demo/gcp_steps.py`` writes the offset in seconds to the file
 named by ``STORYREC_DEMO_CLOCK_FILE`` before it publishes the export message and empties it after.
 
 Inert unless that variable is set (the demo sets it only for the emulator it starts); on the

@@ -1,0 +1,126 @@
+"""What the demo writes: real Deskdrop data when it is there, generated traffic otherwise."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from infra.local.stack import REPO_ROOT
+from infra.local.traffic import TrafficConfig, build_catalogue, click_documents, story_documents, user_documents
+
+DESKDROP_DIR = REPO_ROOT.parent / "shared" / "data" / "deskdrop"
+DESKDROP_TYPES = {"VIEW": "open", "LIKE": "like", "BOOKMARK": "save", "COMMENT CREATED": "comment", "FOLLOW": "follow"}
+"""Deskdrop's FOLLOW is sent as ``follow``: a click type storyrec does not have, which the rules refuse."""
+
+
+@dataclass(frozen=True)
+class Click:
+    """One click as the client would send it; ``at`` orders the replay (the server stamps the time)."""
+
+    user: str
+    story: str
+    type: str
+    at: int
+    session: str
+    device: str | None = None
+    value: float | None = None
+
+
+@dataclass
+class DemoData:
+    """Stories (written by the app's backend), user profiles (written by each user) and clicks."""
+
+    source: str
+    stories: dict[str, dict[str, Any]]
+    profiles: dict[str, dict[str, Any]]
+    clicks: list[Click]
+
+    def titles(self) -> dict[str, str]:
+        return {sid: str(doc.get("title") or sid) for sid, doc in self.stories.items()}
+
+
+def _title(text: Any, words: int = 9) -> str:
+    """Deskdrop's items have no title; its summaries open with one, so the first words stand in."""
+    parts = str(text or "").split()
+    return " ".join(parts[:words]) + ("…" if len(parts) > words else "")
+
+
+def _device(user_agent: Any) -> str | None:
+    ua = str(user_agent) if isinstance(user_agent, str) else ""
+    if not ua:
+        return None
+    if "Native Mobile App" in ua:
+        return "android-app" if ua.startswith("Android") else "ios-app"
+    if "Android" in ua:
+        return "android"
+    return "ios" if "iPhone" in ua or "iPad" in ua else "desktop"
+
+
+def deskdrop_data(directory: Path, users: int = 100, per_user: int = 30) -> DemoData:
+    """The ``users`` most active Deskdrop readers and their ``per_user`` latest events, with the stories they touched.
+
+    Stories missing from articles.csv stay missing (their clicks are quarantined as unknown_story), and
+    FOLLOW events are sent as they come (the rules refuse them).
+    """
+    articles = pd.read_csv(directory / "articles.csv", escapechar="\\", doublequote=False)
+    events = pd.read_csv(directory / "users_interactions.csv").sort_values("timestamp", kind="stable")
+    active = events["personId"].value_counts().head(users).index
+    chosen = events[events["personId"].isin(active)].groupby("personId", sort=False).tail(per_user)
+    touched = articles[articles["item_id"].isin(set(chosen["contentId"]))]
+    stories = {
+        str(row.item_id): {
+            "title": _title(row.training_text),
+            "summary": str(row.training_text)[:400],
+            "category": str(row.article_genre),
+            "lang": str(row.lang),
+            "publishedAt": datetime.fromtimestamp(int(row.creation_timestamp), UTC),
+            "status": "published",
+            "source": "deskdrop",
+        }
+        for row in touched.itertuples(index=False)
+    }
+    countries = chosen.groupby("personId")["userCountry"].first()
+    profiles = {
+        str(uid): {"lang": "en", **({"country": str(c)} if isinstance(c, str) and len(c) == 2 else {})}
+        for uid, c in countries.items()
+    }
+    clicks = [
+        Click(
+            str(row.personId),
+            str(row.contentId),
+            DESKDROP_TYPES.get(str(row.eventType), str(row.eventType).lower()),
+            int(row.timestamp),
+            str(row.sessionId),
+            _device(row.userAgent),
+        )
+        for row in chosen.itertuples(index=False)
+    ]
+    return DemoData("Deskdrop", stories, profiles, clicks)
+
+
+def generated_data(now: datetime, users: int = 140, stories: int = 400, interactions: int = 2_200) -> DemoData:
+    """Generated news traffic (infra/local/traffic) of the same size as the Deskdrop subset."""
+    config = TrafficConfig.ending_before(now, days=7, users=users, stories=stories, interactions=interactions)
+    catalogue = build_catalogue(config)
+    story_docs = {w.path.split("/", 1)[1]: dict(w.data or {}) for w in story_documents(config, catalogue)}
+    profiles = {
+        w.path.split("/", 1)[1]: {k: v for k, v in (w.data or {}).items() if k in ("lang", "country")}
+        for w in user_documents(catalogue)
+    }
+    clicks = []
+    for w in click_documents(config, catalogue):
+        d = w.data or {}
+        at = int(d["createdAt"].timestamp())
+        clicks.append(Click(d["userId"], d["storyId"], d["type"], at, d["sessionId"], d.get("device"), d.get("value")))
+    return DemoData("generated traffic", story_docs, profiles, sorted(clicks, key=lambda c: c.at))
+
+
+def demo_data(now: datetime, deskdrop: Path | None = DESKDROP_DIR) -> DemoData:
+    """Deskdrop when it is there, generated traffic otherwise (the product never needs the dataset)."""
+    if deskdrop is not None and (deskdrop / "users_interactions.csv").exists():
+        return deskdrop_data(deskdrop)
+    return generated_data(now)

@@ -1,0 +1,199 @@
+"""The Firebase side: the app's writes, the clients' clicks under the rules, capture, and the export."""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from google.cloud import pubsub_v1  # type: ignore[attr-defined]
+
+from infra.local.demo.client import ClientWrite, RulesClient, click_write, hostile_clicks
+from infra.local.demo.context import DemoContext
+from infra.local.demo.data import Click
+from shared import wiring
+from shared.errors import NotReady
+from shared.manifest import manifest_key
+from shared.retry import Backoff, retry_call, wait_until
+
+EXPORT_MESSAGES = 4
+"""The emulator may miss the first message after start (firebase-tools #8892): publish, wait, repeat."""
+
+
+def step_app_writes(ctx: DemoContext) -> str:
+    """The app's backend publishes the stories (Admin SDK); each user's client writes its own profile."""
+    client = ctx.firestore()
+    items = list(ctx.data.stories.items())
+    for start in range(0, len(items), 500):
+        batch = client.batch()
+        for sid, doc in items[start : start + 500]:
+            batch.set(client.document(f"{ctx.settings.collections.stories}/{sid}"), doc)
+        batch.commit()
+    rules = RulesClient(ctx.firestore_host)
+    refused = []
+    for uid, profile in ctx.data.profiles.items():
+        ok, why = rules.commit(
+            uid, [ClientWrite(f"{ctx.settings.collections.users}/{uid}", profile, create_only=False)]
+        )
+        if not ok:
+            refused.append((uid, why[:200]))
+    if refused:
+        raise RuntimeError(f"the rules refused {len(refused)} profile(s), e.g. {refused[0]}")
+    ctx.facts["stories"], ctx.facts["users"] = len(items), len(ctx.data.profiles)
+    return (
+        f"{ctx.data.source}: {len(items)} stories published by the backend, {len(ctx.data.profiles)} users "
+        "wrote their own profile through the rules"
+    )
+
+
+def _sessions(clicks: list[Click]) -> dict[tuple[str, str], list[Click]]:
+    """Clicks grouped by (user, session), sessions in the order of their first click."""
+    sessions: dict[tuple[str, str], list[Click]] = {}
+    for click in sorted(clicks, key=lambda c: c.at):
+        sessions.setdefault((click.user, click.session), []).append(click)
+    return sessions
+
+
+def _send_sessions(rules: RulesClient, sessions: dict[tuple[str, str], list[Click]], refused: Counter[str]) -> int:
+    """One commit per session of the legitimate clicks, ``follow`` clicks one by one; how many were accepted."""
+    accepted = n = 0
+    for (uid, _), clicks in sessions.items():
+        now = datetime.now(UTC)
+        good = [c for c in clicks if c.type != "follow"]
+        for click in (c for c in clicks if c.type == "follow"):  # a client that sends what storyrec does not know
+            ok, _why = rules.commit(uid, [click_write(click, f"demo-{n}", now)])
+            n += 1
+            accepted += ok
+            refused["follow"] += not ok
+        if good:
+            writes = [click_write(c, f"demo-{n + i}", now) for i, c in enumerate(good)]
+            n += len(good)
+            ok, why = rules.commit(uid, writes)
+            if not ok:
+                raise RuntimeError(f"the rules refused a legitimate session of {uid}: {why[:300]}")
+            accepted += len(writes)
+    return accepted
+
+
+def _send_hostile(ctx: DemoContext, rules: RulesClient, refused: Counter[str]) -> int:
+    """Writes the rules must refuse, then clicks they let through for capture to quarantine; how many passed."""
+    hostile, quarantine_bound = hostile_clicks(ctx.data, datetime.now(UTC))
+    for uid, write in hostile:
+        ok, _why = rules.commit(uid, [write])
+        if ok:
+            raise RuntimeError(f"the rules let a hostile click through: {write.path}")
+        refused[write.path.removeprefix("clicks/hostile-")] += 1
+    for i, click in enumerate(quarantine_bound):
+        ok, why = rules.commit(click.user, [click_write(click, f"demo-q{i}", datetime.now(UTC))])
+        if not ok:
+            raise RuntimeError(f"the rules refused a well-formed click on an unknown story: {why[:300]}")
+    return len(quarantine_bound)
+
+
+def step_client_clicks(ctx: DemoContext) -> str:
+    """Every user's client sends its clicks, one commit per session in time order, plus hostile writes."""
+    rules = RulesClient(ctx.firestore_host)
+    sessions = _sessions(ctx.data.clicks)
+    refused_types: Counter[str] = Counter()
+    accepted = _send_sessions(rules, sessions, refused_types)
+    accepted += _send_hostile(ctx, rules, refused_types)
+    refused = sum(refused_types.values())
+    ctx.facts["clicks_accepted"], ctx.facts["clicks_refused"] = accepted, refused
+    ctx.facts["refused_by_kind"] = dict(refused_types)
+    return (
+        f"{accepted} clicks accepted in {len(sessions)} session commits (mock user tokens, rules applied); "
+        f"{refused} refused by firestore.rules: {dict(sorted(refused_types.items()))}"
+    )
+
+
+def step_capture(ctx: DemoContext) -> str:
+    """Wait for the deployed capture triggers: every accepted click becomes an interaction or a quarantine."""
+    s = ctx.settings
+    quarantine = s.collections.quarantine
+
+    def counts() -> tuple[int, int, int, int]:
+        return (
+            ctx.count(s.collections.ml_interactions),
+            ctx.count(quarantine, "clicks-"),
+            ctx.count(s.collections.ml_items),
+            ctx.count(s.collections.ml_users),
+        )
+
+    expected = ctx.facts["clicks_accepted"]
+    interactions, quarantined, items, users = wait_until(
+        counts,
+        lambda c: c[0] + c[1] >= expected and c[2] >= ctx.facts["stories"] and c[3] >= ctx.facts["users"],
+        timeout=120 + expected * 0.25,
+        interval=2.0,
+        max_interval=2.0,
+        what="capture triggers",
+    )
+    reasons = Counter(str(d.to_dict().get("reason")) for d in ctx.firestore().collection(quarantine).stream())
+    ctx.facts.update(interactions=interactions, quarantined=quarantined, quarantine_reasons=dict(reasons))
+    ctx.facts["ml_items"], ctx.facts["ml_users"] = items, users
+    return (
+        f"the Functions emulator captured {items} items, {users} users, {interactions} interactions; "
+        f"{quarantined} clicks quarantined {dict(sorted(reasons.items()))}"
+    )
+
+
+def _publish_until_exported(ctx: DemoContext, day: str, key: str) -> tuple[dict[str, Any], int]:
+    """Publish the export message and wait for its manifest, up to EXPORT_MESSAGES times; (manifest, messages)."""
+    s = ctx.settings
+    s3 = wiring.aws_client("s3", s)
+    publisher = pubsub_v1.PublisherClient()
+    topic = publisher.topic_path(s.gcp_project, s.export.topic)
+    messages = 0
+
+    def manifest() -> dict[str, Any] | None:
+        try:
+            return json.loads(s3.get_object(Bucket=s.import_bucket, Key=key)["Body"].read())  # type: ignore[no-any-return]
+        except s3.exceptions.NoSuchKey:
+            return None
+
+    def publish_and_wait() -> dict[str, Any]:
+        nonlocal messages
+        messages += 1
+        publisher.publish(topic, json.dumps({"date": day}).encode()).result(timeout=30)
+        found = wait_until(
+            manifest, lambda m: m is not None, timeout=45, interval=1.0, max_interval=1.0, what="export manifest"
+        )
+        assert found is not None
+        return found
+
+    try:
+        found = retry_call(
+            publish_and_wait,
+            attempts=EXPORT_MESSAGES,
+            backoff=Backoff(initial=0.0),
+            retryable=lambda exc: isinstance(exc, NotReady),
+        )
+    except NotReady:
+        raise RuntimeError(f"no manifest at s3://{s.import_bucket}/{key} after {messages} messages") from None
+    return found, messages
+
+
+def step_export(ctx: DemoContext) -> str:
+    """Publish today's export message on the export topic; the deployed export function writes the CSVs.
+
+    The export takes complete days only: the functions' clock is moved to 00:30 tomorrow (the schedule's
+    time) for this step, the demo's time-lapse (infra/local/demo_clock).
+    """
+    s = ctx.settings
+    today = datetime.now(s.tz).date()
+    tick = datetime.combine(today + timedelta(days=1), datetime.min.time(), s.tz) + timedelta(minutes=30)
+    assert ctx.clock_file is not None
+    key = manifest_key(s.import_prefix, today)
+    ctx.clock_file.write_text(str((tick - datetime.now(UTC)).total_seconds()))
+    try:
+        found, attempts = _publish_until_exported(ctx, today.isoformat(), key)
+    finally:
+        ctx.clock_file.write_text("")
+    rows = {name: spec["rows"] for name, spec in found["datasets"].items()}
+    ctx.facts.update(manifest_key=key, exported=rows, export_attempts=attempts, export_day=today.isoformat())
+    copies = len(wiring.backup_store(s).list(s.import_prefix))
+    return (
+        f"{attempts} message(s) on {s.export.topic} → export_daily wrote {rows} rows for {today}; "
+        f"manifest s3://{s.import_bucket}/{key}; {copies} objects backed up to gs://{s.backup_bucket}"
+    )
