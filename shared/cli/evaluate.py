@@ -7,8 +7,11 @@ from typing import Annotated, Any
 
 import typer
 
+from shared import wiring
 from shared.cli.common import EXIT_FAILED, EXIT_USAGE, Json, console, fail, load_settings, print_json
 from shared.errors import StoryrecError
+from shared.operate.evaluate import BASELINE, DEFAULT_RECIPES, remove_scratch_group
+from shared.operate.evaluate import evaluate as run
 
 Recipes = Annotated[
     list[str] | None,
@@ -45,12 +48,6 @@ def evaluate(
     """
     from rich.progress import BarColumn, Progress, TaskID, TextColumn
 
-    # lazy: importing every command's modules at the top of the CLI costs ~0.8 s per command (measured:
-    # google-cloud-firestore 0.3 s, pandas 0.4 s, each stage 0.05-0.1 s) and fails without its extra
-    from shared.operate.evaluate import DEFAULT_RECIPES, remove_scratch_group
-    from shared.operate.evaluate import evaluate as run
-    from shared.wiring import stage_deps
-
     settings = load_settings()
     chosen = list(recipes or DEFAULT_RECIPES)
     bad = [r for r in chosen if r.startswith("arn:") and ":recipe/" not in r] + [
@@ -58,7 +55,7 @@ def evaluate(
     ]
     if bad:
         fail(f"not a recipe name or ARN: {bad}", EXIT_USAGE)
-    deps = stage_deps(settings)
+    deps = wiring.stage_deps(settings)
     tasks: dict[str, TaskID] = {}
     with Progress(
         TextColumn("{task.description}"),
@@ -96,8 +93,6 @@ def evaluate(
 
 def _table(result: Any) -> None:
     from rich.table import Table
-
-    from shared.operate.evaluate import BASELINE  # lazy, as in evaluate()
 
     table = Table(title=f"offline metrics ({len(result.manifests)} export(s), group {result.dataset_group_arn})")
     table.add_column("metric")

@@ -51,10 +51,9 @@ def publish_dataset(
     The HMAC key comes from STORYREC_PUBLISH_KEY (at least 32 characters) and is never written.
     Exit codes: 0 released, 1 refused (too few users, unusable input; nothing written), 2 configuration.
     """
-    # lazy: importing every command's modules at the top of the CLI costs ~0.8 s per command (measured:
-    # google-cloud-firestore 0.3 s, pandas 0.4 s, each stage 0.05-0.1 s) and fails without its extra
-    from shared.publish import PublishOptions, PublishRefused
-    from shared.publish import publish_dataset as publish
+    # pandas: +0.3 s, and only the `publish` extra installs it
+    from shared.publish import PublishOptions, PublishRefused  # cold-start: pandas, see above
+    from shared.publish import publish_dataset as publish  # cold-start: pandas, see above
 
     try:
         settings = Settings.from_env(os.environ)
