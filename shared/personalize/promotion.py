@@ -97,12 +97,16 @@ class Decision:
 def _problem(value: object, name: str) -> str | None:
     """Why ``value`` is not a valid value of metric ``name`` (None: it is valid)."""
     if isinstance(value, bool) or not isinstance(value, int | float):
-        return f"{name} is not a number ({value!r})"
-    if not math.isfinite(value):
-        return f"{name} is {value}"
+        return f"{name} is not a number ({value!r:.40})"
+    try:
+        number = float(value)
+    except OverflowError:
+        return f"{name} is too large for a float"
+    if not math.isfinite(number):
+        return f"{name} is {number}"
     low, high = METRIC_RANGES.get(name, (-math.inf, math.inf))
-    if not low <= value <= high:
-        return f"{name} {value} is outside {low:g}..{high:g}"
+    if not low <= number <= high:
+        return f"{name} {number} is outside {low:g}..{high:g}"
     return None
 
 
@@ -190,7 +194,8 @@ def metrics_table(candidate: Metrics | None, serving: Metrics | None, baseline: 
         if not metrics or name not in metrics:
             return "-"
         value = metrics[name]
-        return f"{value:.4f}" if isinstance(value, int | float) and not isinstance(value, bool) else repr(value)[:10]
+        small_int = isinstance(value, int) and not isinstance(value, bool) and abs(value) < 10**9
+        return f"{value:.4f}" if isinstance(value, float) or small_int else repr(value)[:10]
 
     lines = [f"{'metric':<45} {'candidate':>10} {'serving':>10} {'baseline':>10}"]
     lines += [f"{n:<45} {cell(candidate, n):>10} {cell(serving, n):>10} {cell(baseline, n):>10}" for n in names]

@@ -28,12 +28,18 @@ invalid_values = st.one_of(
     st.sampled_from([math.nan, math.inf, -math.inf, -1.0, 1.0000001, 2.0, -0.0001]),
     st.floats(max_value=-1e-12, allow_nan=False),
     st.floats(min_value=1.0 + 1e-9, allow_nan=False),
+    st.just(10**400),
     st.none(),
     st.booleans(),
     st.text(max_size=5),
 )
 any_values = st.one_of(valid_values, invalid_values)
-metric_sets = st.dictionaries(st.sampled_from(NAMES), any_values, max_size=len(NAMES))
+UNKNOWN = "average_rewards_at_k"  # not compared: it only has to be a finite number
+metric_sets = st.one_of(
+    st.dictionaries(st.sampled_from([*NAMES, UNKNOWN]), any_values, max_size=len(NAMES)),
+    st.fixed_dictionaries({name: valid_values for name in NAMES}),
+    st.fixed_dictionaries({name: valid_values for name in NAMES}, optional={UNKNOWN: st.integers() | any_values}),
+)
 policies = st.builds(
     Policy,
     primary=st.sampled_from(NAMES),
@@ -47,8 +53,12 @@ policies = st.builds(
 def _valid(value: object, name: str) -> bool:
     if isinstance(value, bool) or not isinstance(value, int | float):
         return False
-    low, high = METRIC_RANGES[name]
-    return math.isfinite(value) and low <= value <= high
+    try:
+        number = float(value)
+    except OverflowError:  # an int no float holds
+        return False
+    low, high = METRIC_RANGES.get(name, (-math.inf, math.inf))
+    return math.isfinite(number) and low <= number <= high
 
 
 def _complete(metrics: Metrics | None, required: tuple[str, ...]) -> bool:
@@ -189,3 +199,10 @@ def test_a_compared_metric_with_no_known_range_holds() -> None:
 def test_a_valid_first_version_that_does_not_beat_the_baseline_is_held_for_an_operator() -> None:
     decision = decide(Evidence(GOOD, {P: 0.31}), Policy())
     assert decision.action == "hold" and decision.invalid == () and "baseline" in decision.reasons[0]
+
+
+def test_the_report_table_shows_any_value_without_failing() -> None:
+    from shared.personalize.promotion import metrics_table
+
+    table = metrics_table({P: math.nan, "coverage": 10**400}, {P: None, "precision_at_10": "x"}, None)
+    assert "nan" in table and "1000000000" in table and "None" in table and "'x'" in table
