@@ -1,9 +1,10 @@
 """The manual path of the promotion decision: an operator switches the campaign to a chosen version.
 
-The same record as the monitor's (``decisions/<version>.json`` in the stage's state, the SNS report,
-the ``PromotionDecision`` metric), with the action ``promote`` and the reason "by hand". Before it acts
-it checks that the switch is sane: the version exists, is ACTIVE, is not already serving, and the
-campaign is not mid-update.
+The same evidence and record as the monitor's (``decisions/<version>.json`` in the stage's state, the
+SNS report, the ``PromotionDecision`` metric), with the action ``promote``, the reason "by hand" and
+what the rule alone would have decided. The record keeps the version's metrics, which later decisions
+compare with. Before it acts it checks that the switch is sane: the version exists, is ACTIVE, is not
+already serving, and the campaign is not mid-update.
 """
 
 from __future__ import annotations
@@ -13,8 +14,8 @@ from typing import Any
 
 from shared.errors import NotFound, StoryrecError
 from shared.personalize.model import Campaign, Status
-from shared.personalize.monitor import _newest_active, _record, _serving_metrics
-from shared.personalize.promotion import Decision, Policy
+from shared.personalize.monitor import gather_evidence, newest_active, record_and_report
+from shared.personalize.promotion import Policy, by_hand, decide
 from shared.personalize.stage import StageDeps, campaign_arn
 
 
@@ -57,12 +58,8 @@ def promote_by_hand(deps: StageDeps, version_arn: str | None = None, operator: s
             raise PromotionRefused(f"campaign {campaign.arn} is being created or updated: try again when it settles")
     baseline_arn = deps.settings.aws_stage.baseline_solution
     baseline_arn = baseline_arn if baseline_arn.startswith("arn:") else port.find_arn("solution", baseline_arn) or ""
-    base = _newest_active(port.list_solution_versions(baseline_arn)) if baseline_arn else None
-    metrics = {
-        "candidate": _metrics_or_none(deps, version_arn) or {},
-        "serving": _serving_metrics(deps, campaign),
-        "baseline": _metrics_or_none(deps, base.arn) if base else None,
-    }
+    base = newest_active(port.list_solution_versions(baseline_arn)) if baseline_arn else None
+    evidence = gather_evidence(deps, version_arn, campaign, base)
     names = deps.settings.personalize
     if campaign is None:
         created = port.ensure_campaign(names.campaign, version_arn, names.min_campaign_tps)
@@ -70,14 +67,7 @@ def promote_by_hand(deps: StageDeps, version_arn: str | None = None, operator: s
     else:
         port.update_campaign(campaign.arn, version_arn)
         outcome = f"campaign {campaign.arn} updating to the version promoted by hand"
-    decision = Decision("promote", (f"promoted by hand by {operator}",))
     policy = Policy.from_settings(deps.settings.aws_stage)
-    body = _record(deps, deps.clock(), decision, outcome, version, campaign, base, metrics, policy)
+    decision = by_hand(decide(evidence, policy), operator)
+    body = record_and_report(deps, deps.clock(), decision, outcome, version_arn, campaign, base, evidence, policy)
     return ManualPromotion(version_arn, outcome, body)
-
-
-def _metrics_or_none(deps: StageDeps, arn: str) -> dict[str, float] | None:
-    try:
-        return deps.personalize.solution_metrics(arn)
-    except NotFound:
-        return None

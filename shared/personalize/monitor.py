@@ -3,13 +3,14 @@
 Each run: re-drive parked imports and import recent manifests whose S3 event was lost; alert once per
 failed or stuck import job and solution version and per failed campaign update; start a deferred
 training once imports settle; and when the newest version of the serving solution is ACTIVE and
-undecided, compare its offline metrics with the serving version's and the popularity baseline's,
-promote or hold, keep the decision in S3 and report it over SNS.
+undecided, compare its offline metrics with the serving version's (as recorded when it was promoted)
+and the popularity baseline's by the rule of :mod:`shared.personalize.promotion`, promote, hold or
+keep, keep the decision in S3 and report it over SNS. ``shared.operate.promote`` (the manual path)
+uses the same evidence and record.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -18,7 +19,7 @@ from shared.errors import NotFound
 from shared.logs import get_logger
 from shared.personalize.imports import ImportOutcome, import_missed, redrive_parked
 from shared.personalize.model import Campaign, PersonalizeError, ResourceInUse, SolutionVersion
-from shared.personalize.promotion import Decision, Policy, decide, metrics_table
+from shared.personalize.promotion import Decision, Evidence, Metrics, Policy, decide, metrics_table
 from shared.personalize.stage import (
     Datasets,
     StageDeps,
@@ -146,7 +147,8 @@ def _campaign(deps: StageDeps, report: MonitorReport) -> Campaign | None:
     return campaign
 
 
-def _newest_active(versions: list[SolutionVersion]) -> SolutionVersion | None:
+def newest_active(versions: list[SolutionVersion]) -> SolutionVersion | None:
+    """The newest ACTIVE version of a list that is newest first."""
     return next((v for v in versions if v.status.value == "ACTIVE"), None)
 
 
@@ -159,7 +161,7 @@ def _maybe_decide(
     stuck: timedelta,
     report: MonitorReport,
 ) -> None:
-    candidate = _newest_active(main)
+    candidate = newest_active(main)
     if candidate is None or (campaign and candidate.arn == campaign.solution_version_arn):
         return
     if deps.state.decision_for(candidate.arn) is not None:
@@ -175,33 +177,40 @@ def _maybe_decide(
     ):
         report.waiting.append("baseline still training")
         return
-    base = _newest_active(baseline)
-    port = deps.personalize
-    candidate_metrics = port.solution_metrics(candidate.arn)
-    metrics = {
-        "candidate": candidate_metrics,
-        "serving": _serving_metrics(deps, campaign),
-        "baseline": port.solution_metrics(base.arn) if base else None,
-    }
+    base = newest_active(baseline)
+    evidence = gather_evidence(deps, candidate.arn, campaign, base)
     policy = Policy.from_settings(deps.settings.aws_stage)
-    decision = decide(candidate_metrics, metrics["serving"], metrics["baseline"], policy)
+    decision = decide(evidence, policy)
     try:
         outcome = _act(deps, decision, candidate, campaign)
     except ResourceInUse as exc:  # an update is already deploying: decide again on the next run
         report.waiting.append(f"campaign busy: {exc}")
         return
-    report.decision = _record(deps, now, decision, outcome, candidate, campaign, base, metrics, policy)
+    report.decision = record_and_report(deps, now, decision, outcome, candidate.arn, campaign, base, evidence, policy)
 
 
-def _serving_metrics(deps: StageDeps, campaign: Campaign | None) -> dict[str, float] | None:
-    """The serving version's metrics; None if nothing serves or its version is gone (then only the baseline gates)."""
-    if campaign is None or not campaign.solution_version_arn:
-        return None
+def looked_up_metrics(deps: StageDeps, version_arn: str) -> dict[str, float] | None:
+    """GetSolutionMetrics of ``version_arn``; None if it has none (the rule then holds)."""
     try:
-        return deps.personalize.solution_metrics(campaign.solution_version_arn)
+        return deps.personalize.solution_metrics(version_arn)
     except NotFound:
-        _log.warning("the serving version has no metrics", extra={"version": campaign.solution_version_arn})
+        _log.warning("a solution version has no metrics", extra={"version": version_arn})
         return None
+
+
+def gather_evidence(
+    deps: StageDeps, candidate_arn: str, campaign: Campaign | None, base: SolutionVersion | None
+) -> Evidence:
+    """What the rule compares: the candidate's and the baseline's metrics, looked up now, and the serving
+    version's as recorded when it was promoted (never looked up again: a version whose metrics were not
+    recorded cannot be compared with, so the rule holds)."""
+    serving = campaign.solution_version_arn if campaign and campaign.solution_version_arn else None
+    return Evidence(
+        candidate=looked_up_metrics(deps, candidate_arn),
+        baseline=looked_up_metrics(deps, base.arn) if base else None,
+        serving_version=serving,
+        serving=deps.state.promoted_metrics(serving) if serving else None,
+    )
 
 
 def _act(deps: StageDeps, decision: Decision, candidate: SolutionVersion, campaign: Campaign | None) -> str:
@@ -238,54 +247,64 @@ def promote_command(deps: StageDeps, campaign: Campaign | None, version_arn: str
     )
 
 
-def _record(
+def _plain(metrics: Metrics | None) -> dict[str, Any] | None:
+    return dict(metrics) if metrics is not None else None
+
+
+def record_and_report(
     deps: StageDeps,
     now: datetime,
     decision: Decision,
     outcome: str,
-    candidate: SolutionVersion,
+    candidate_arn: str,
     campaign: Campaign | None,
     base: SolutionVersion | None,
-    metrics: Mapping[str, Mapping[str, float] | None],
+    evidence: Evidence,
     policy: Policy,
 ) -> dict[str, Any]:
+    """Keep the decision in the S3 history (with every metric: a promoted version's are compared with
+    later) and report it once over SNS, with the ``PromotionDecision`` metric."""
     body: dict[str, Any] = {
         "decided_at": now.isoformat(),
         "action": decision.action,
         "reasons": list(decision.reasons),
+        "invalid": list(decision.invalid),
         "outcome": outcome,
-        "candidate": candidate.arn,
+        "candidate": candidate_arn,
         "serving": campaign.solution_version_arn if campaign else None,
         "baseline": base.arn if base else None,
         "campaign": campaign.arn if campaign else deps.settings.personalize.campaign,
-        "metrics": {k: dict(v) if v is not None else None for k, v in metrics.items()},
-        "policy": {
-            "primary": policy.primary,
-            "min_improvement": policy.min_improvement,
-            "guards": list(policy.guards),
-            "guard_tolerance": policy.guard_tolerance,
-            "mode": "auto" if policy.auto else "manual",
+        "metrics": {
+            "candidate": _plain(evidence.candidate),
+            "serving": _plain(evidence.serving),
+            "baseline": _plain(evidence.baseline),
         },
-        "promote_command": promote_command(deps, campaign, candidate.arn),
+        "policy": policy.as_record(),
+        "promote_command": promote_command(deps, campaign, candidate_arn),
     }
-    key = deps.state.record_decision(candidate.arn, body)
+    key = deps.state.record_decision(candidate_arn, body)
     failed = outcome.startswith("update failed")
     deps.metrics.put("PromotionDecision", 1, dimensions={"Action": "failed" if failed else decision.action})
-    table = metrics_table(metrics["candidate"] or {}, metrics["serving"], metrics["baseline"])
-    subject = (
-        "storyrec campaign update failed"
-        if failed
-        else f"storyrec training: {decision.action} {candidate.arn.rsplit('/', 1)[-1]}"
-    )
+    _report(deps, decision, body, key, failed, metrics_table(evidence.candidate, evidence.serving, evidence.baseline))
+    _log.info("promotion decided", extra={k: body[k] for k in ("action", "outcome", "candidate", "serving")})
+    return body
+
+
+def _report(deps: StageDeps, decision: Decision, body: dict[str, Any], key: str, failed: bool, table: str) -> None:
+    """The one SNS report of a decision (it names every missing or invalid metric when it holds for them)."""
+    version = str(body["candidate"])
+    subject = f"storyrec training: {decision.action} {version.rsplit('/', 1)[-1]}"
+    if failed:
+        subject = "storyrec campaign update failed"
+    elif decision.invalid:
+        subject += ": metrics missing or invalid"
     message = (
-        f"Decision: {decision.action} ({outcome})\n"
+        f"Decision: {decision.action} ({body['outcome']})\n"
         + "\n".join(f"- {r}" for r in decision.reasons)
-        + f"\n\n{table}\n\nCandidate: {candidate.arn}\nServing:   {body['serving']}\n"
+        + f"\n\n{table}\n\nCandidate: {version}\nServing:   {body['serving']}\n"
         f"Baseline:  {body['baseline']}\nHistory:   s3://{deps.bucket.bucket}/{key}\n\n"
         f"To promote by hand:\n  {body['promote_command']}\n"
     )
     deps.state.alert_once(
-        deps.notifier, f"decision:{candidate.arn}", subject, message, {"stage": "train", "action": decision.action}
+        deps.notifier, f"decision:{version}", subject, message, {"stage": "train", "action": decision.action}
     )
-    _log.info("promotion decided", extra={k: body[k] for k in ("action", "outcome", "candidate", "serving")})
-    return body

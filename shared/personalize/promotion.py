@@ -1,12 +1,19 @@
-"""The promotion rule, as a pure function of three sets of offline metrics.
+"""The promotion rule: a pure, total function of three sets of offline metrics, with its policy.
 
 A candidate serves only if its primary metric (default NDCG@10) beats the popularity-count baseline
 trained on the same data, improves on the serving version by at least ``min_improvement``
 (relative), and no guard metric falls more than ``guard_tolerance`` (relative) below the serving one.
+
+The rule is total: every metric it compares must be present, a finite number and inside its valid
+range, for the candidate, the serving version and the baseline (and every other metric a set
+reports must be valid too). Anything else is ``hold``, naming what is missing or invalid — never
+``promote``. With nothing serving, a first version is promoted only if it beats the baseline and
+every metric is valid; otherwise it is held for an operator (keeping it would leave nothing serving).
 """
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Literal
@@ -14,7 +21,26 @@ from typing import Literal
 from shared.config import AwsStageSettings
 
 Action = Literal["promote", "hold", "keep"]
-"""promote: switch the campaign; hold: better, waiting for an operator (manual mode); keep: not better."""
+"""promote: switch the campaign; hold: an operator decides (manual mode, missing or invalid metrics, or a
+first version that does not beat the baseline); keep: the serving version stays, the candidate is not better."""
+
+Metrics = Mapping[str, object]
+"""A version's offline metrics as reported or recorded; the rule checks every value before it compares."""
+
+METRIC_RANGES: Mapping[str, tuple[float, float]] = {
+    name: (0.0, 1.0)
+    for name in (
+        "coverage",
+        "mean_reciprocal_rank_at_25",
+        "normalized_discounted_cumulative_gain_at_5",
+        "normalized_discounted_cumulative_gain_at_10",
+        "normalized_discounted_cumulative_gain_at_25",
+        "precision_at_5",
+        "precision_at_10",
+        "precision_at_25",
+    )
+}
+"""Personalize's offline metrics and their valid ranges: a compared metric not listed here cannot be valid."""
 
 
 @dataclass(frozen=True)
@@ -35,62 +61,141 @@ class Policy:
             stage.promotion_mode == "auto",
         )
 
+    def as_record(self) -> dict[str, object]:
+        """The policy as kept in the decision record."""
+        return {
+            "primary": self.primary,
+            "min_improvement": self.min_improvement,
+            "guards": list(self.guards),
+            "guard_tolerance": self.guard_tolerance,
+            "mode": "auto" if self.auto else "manual",
+        }
+
+
+@dataclass(frozen=True)
+class Evidence:
+    """The metric sets one decision compares; a set that is None could not be found.
+
+    ``serving_version`` is None when nothing serves yet; otherwise ``serving`` holds the metrics
+    recorded for it when it was promoted (None: none were recorded, so it cannot be compared with).
+    """
+
+    candidate: Metrics | None
+    baseline: Metrics | None
+    serving_version: str | None = None
+    serving: Metrics | None = None
+
 
 @dataclass(frozen=True)
 class Decision:
     action: Action
     reasons: tuple[str, ...] = field(default_factory=tuple)
+    invalid: tuple[str, ...] = field(default_factory=tuple)
+    """What was missing or invalid (then the action is ``hold``)."""
 
 
-def decide(
-    candidate: Mapping[str, float],
-    serving: Mapping[str, float] | None,
-    baseline: Mapping[str, float] | None,
-    policy: Policy,
-) -> Decision:
-    """Whether ``candidate`` should replace ``serving`` (None: nothing serves yet)."""
+def _problem(value: object, name: str) -> str | None:
+    """Why ``value`` is not a valid value of metric ``name`` (None: it is valid)."""
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return f"{name} is not a number ({value!r:.40})"
+    try:
+        number = float(value)
+    except OverflowError:
+        return f"{name} is too large for a float"
+    if not math.isfinite(number):
+        return f"{name} is {number}"
+    low, high = METRIC_RANGES.get(name, (-math.inf, math.inf))
+    if not low <= number <= high:
+        return f"{name} {number} is outside {low:g}..{high:g}"
+    return None
+
+
+def _problems(role: str, metrics: Metrics | None, required: tuple[str, ...]) -> list[str]:
+    if metrics is None:
+        return [f"{role}: no metrics"]
+    out = [f"{role}: no {name}" for name in required if name not in metrics]
+    out += [f"{role}: {p}" for name, value in metrics.items() if (p := _problem(value, name)) is not None]
+    return out
+
+
+def invalid_metrics(evidence: Evidence, policy: Policy) -> tuple[str, ...]:
+    """Every metric the rule needs that is missing, not a finite number or outside its range, named by role."""
+    compared = (policy.primary, *policy.guards)
+    found = [f"policy: {name} has no known valid range" for name in compared if name not in METRIC_RANGES]
+    found += _problems("candidate", evidence.candidate, compared)
+    found += _problems("baseline", evidence.baseline, (policy.primary,))
+    if evidence.serving_version is not None:
+        found += _problems(f"serving version {evidence.serving_version}", evidence.serving, compared)
+    return tuple(dict.fromkeys(found))
+
+
+def decide(evidence: Evidence, policy: Policy) -> Decision:
+    """Promote, hold or keep the candidate; total: missing or invalid metrics always hold."""
+    invalid = invalid_metrics(evidence, policy)
+    if invalid:
+        why = "metrics missing or invalid: " + "; ".join(invalid)
+        return Decision("hold", (why, "held for an operator: the rule compares only valid metrics"), invalid)
     p = policy.primary
-    if p not in candidate:
-        return Decision("keep", (f"candidate has no {p}",))
-    reasons: list[str] = []
+    candidate, baseline = _floats(evidence.candidate), _floats(evidence.baseline)
+    serving = _floats(evidence.serving) if evidence.serving_version is not None else None
     value = candidate[p]
-    if baseline is not None and p in baseline and not value > baseline[p]:
+    reasons: list[str] = []
+    if not value > baseline[p]:
         reasons.append(f"{p} {value:.4f} does not beat the popularity baseline {baseline[p]:.4f}")
-    if serving is not None and p in serving:
-        needed = serving[p] * (1 + policy.min_improvement)
-        if not (value > serving[p] and value >= needed):
-            reasons.append(
-                f"{p} {value:.4f} is not {policy.min_improvement:.1%} above the serving "
-                f"{serving[p]:.4f} (needs ≥ {needed:.4f})"
-            )
-        for guard in policy.guards:
-            if guard in candidate and guard in serving:
-                floor = serving[guard] * (1 - policy.guard_tolerance)
-                if candidate[guard] < floor:
-                    reasons.append(
-                        f"guard {guard} {candidate[guard]:.4f} fell below {floor:.4f} "
-                        f"(serving {serving[guard]:.4f} minus {policy.guard_tolerance:.0%})"
-                    )
-    if reasons:
-        return Decision("keep", tuple(reasons))
-    why = (
-        f"{p} {value:.4f}"
-        + (f" vs serving {serving[p]:.4f}" if serving and p in serving else " (nothing serves)")
-        + (f", baseline {baseline[p]:.4f}" if baseline and p in baseline else "")
-    )
+    if serving is None:
+        if reasons:
+            return Decision("hold", (*reasons, "nothing serves yet: held for an operator"))
+    else:
+        reasons += _worse_than_serving(candidate, serving, policy)
+        if reasons:
+            return Decision("keep", tuple(reasons))
+    why = f"{p} {value:.4f}" + (f" vs serving {serving[p]:.4f}" if serving is not None else " (nothing serves)")
+    why += f", baseline {baseline[p]:.4f}"
     if policy.auto:
         return Decision("promote", (why,))
     return Decision("hold", (why, "promotion mode is manual: an operator promotes by hand"))
 
 
-def metrics_table(
-    candidate: Mapping[str, float], serving: Mapping[str, float] | None, baseline: Mapping[str, float] | None
-) -> str:
-    """The three metric sets side by side, as fixed-width text for the SNS report."""
-    names = sorted(set(candidate) | set(serving or {}) | set(baseline or {}))
+def _floats(metrics: Metrics | None) -> dict[str, float]:
+    """The numeric values of a set already checked by :func:`invalid_metrics`."""
+    return {k: float(v) for k, v in (metrics or {}).items() if isinstance(v, int | float)}
 
-    def cell(metrics: Mapping[str, float] | None, name: str) -> str:
-        return f"{metrics[name]:.4f}" if metrics and name in metrics else "-"
+
+def _worse_than_serving(candidate: dict[str, float], serving: dict[str, float], policy: Policy) -> list[str]:
+    p = policy.primary
+    reasons = []
+    needed = serving[p] * (1 + policy.min_improvement)
+    if not (candidate[p] > serving[p] and candidate[p] >= needed):
+        reasons.append(
+            f"{p} {candidate[p]:.4f} is not {policy.min_improvement:.1%} above the serving "
+            f"{serving[p]:.4f} (needs ≥ {needed:.4f})"
+        )
+    for guard in policy.guards:
+        floor = serving[guard] * (1 - policy.guard_tolerance)
+        if not candidate[guard] >= floor:
+            reasons.append(
+                f"guard {guard} {candidate[guard]:.4f} fell below {floor:.4f} "
+                f"(serving {serving[guard]:.4f} minus {policy.guard_tolerance:.0%})"
+            )
+    return reasons
+
+
+def by_hand(rule: Decision, operator: str) -> Decision:
+    """An operator's promotion, keeping what the rule alone would have decided (the record shows the override)."""
+    said = f"the rule alone: {rule.action}" + (f" ({'; '.join(rule.reasons)})" if rule.reasons else "")
+    return Decision("promote", (f"promoted by hand by {operator}", said))
+
+
+def metrics_table(candidate: Metrics | None, serving: Metrics | None, baseline: Metrics | None) -> str:
+    """The three metric sets side by side, as fixed-width text for the SNS report ("-": not there)."""
+    names = sorted(set(candidate or {}) | set(serving or {}) | set(baseline or {}))
+
+    def cell(metrics: Metrics | None, name: str) -> str:
+        if not metrics or name not in metrics:
+            return "-"
+        value = metrics[name]
+        small_int = isinstance(value, int) and not isinstance(value, bool) and abs(value) < 10**9
+        return f"{value:.4f}" if isinstance(value, float) or small_int else repr(value)[:10]
 
     lines = [f"{'metric':<45} {'candidate':>10} {'serving':>10} {'baseline':>10}"]
     lines += [f"{n:<45} {cell(candidate, n):>10} {cell(serving, n):>10} {cell(baseline, n):>10}" for n in names]

@@ -1,7 +1,8 @@
 """The AWS stage's own state, as small JSON objects under a prefix of the import bucket.
 
 * ``alerts/<hash>.json``: one marker per alert key (with when it was sent), so each failure is announced once;
-* ``decisions/<version>.json``: every promotion decision with all metrics (the history);
+* ``decisions/<version>.json``: every promotion decision with all metrics (the history); a promoted
+  version's own metrics stay in its record, so later decisions compare with them without a look-up;
 * ``parked-imports/<hash>.json``: manifests whose imports must wait for a free import slot;
 * ``handled-manifests/<hash>.json``: manifests whose imports all started (the catch-up skips them);
 * ``held-deltas.json``: interaction deltas too small to import alone, and those already combined;
@@ -96,6 +97,15 @@ class StageState:
         key = self._decision_key(version_arn)
         self._put(key, body)
         return self.prefix + key
+
+    def promoted_metrics(self, version_arn: str) -> dict[str, Any] | None:
+        """The metrics recorded for ``version_arn`` when it was promoted; None if it never was (by storyrec)."""
+        decision = self.decision_for(version_arn)
+        if decision is None or decision.get("action") != "promote":
+            return None
+        metrics = decision.get("metrics")
+        candidate = metrics.get("candidate") if isinstance(metrics, dict) else None
+        return dict(candidate) if isinstance(candidate, dict) else None
 
     def decisions(self) -> list[dict[str, Any]]:
         """Every recorded decision, oldest first (by ``decided_at``)."""

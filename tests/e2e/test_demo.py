@@ -41,7 +41,7 @@ def test_demo_runs_every_stage_and_stops_everything(tmp_path: Path) -> None:
     # the import Lambda started the three jobs once; training ended in a promotion decision with metrics
     assert facts["import_jobs"] == 3
     decision = facts["decision"]
-    assert decision["action"] in {"promote", "keep"} and decision["reasons"]
+    assert decision["action"] in {"promote", "hold"} and decision["reasons"]
     assert decision["metrics"]["candidate"] and decision["metrics"]["baseline"]
     assert facts["campaign"]
     # the scheduled feed fill wrote every active reader's feed from the campaign

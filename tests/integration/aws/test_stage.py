@@ -135,12 +135,16 @@ def _campaign_settled(stage: Stage) -> Any:
 
 def test_a_better_version_is_promoted_and_a_worse_one_is_not(stage: Stage, handlers: Any) -> None:
     # day 1: random clicks; its version serves first (nothing served before, so it is promoted if it beats popularity,
-    # else an operator deploys it: either way a campaign ends up serving the noise-trained version)
+    # else it is held and an operator promotes it: either way a campaign ends up serving the noise-trained version,
+    # with its metrics recorded for the next comparison)
+    from shared.operate.promote import promote_by_hand
+
     handlers.imports(stage.put_export(DAY - timedelta(days=2), seed=-1, run_suffix="noise1"))
     settle(stage)
     first = _decide(stage, handlers, "2026-10-01T03:00:00Z")
     if first["action"] != "promote":
-        stage.deps.personalize.ensure_campaign(stage.settings.personalize.campaign, first["candidate"], 1)
+        assert first["action"] == "hold", first
+        promote_by_hand(stage.deps, first["candidate"])
     assert _campaign_settled(stage).solution_version_arn == first["candidate"]
 
     # day 2: a large day of clicks that follow the users' tastes → the new version is better → promoted
@@ -244,3 +248,33 @@ def test_a_version_trained_on_too_little_data_alerts_exactly_once_with_its_reaso
     assert len(messages) == 2
     assert all("Insufficient data" in m["Message"] and "keeps serving" in m["Message"] for m in messages)
     assert handlers.monitor()["decision"] is None  # nothing to promote
+
+
+def test_a_campaign_serving_a_version_whose_metrics_were_never_recorded_holds_with_one_report(
+    stage: Stage, handlers: Any
+) -> None:
+    """The campaign was switched outside storyrec (to the baseline's version): its metrics were never recorded,
+    so the monitor Lambda compares with nothing it could trust and holds, naming it, once; no UpdateCampaign."""
+    handlers.imports(stage.put_export())
+    settle(stage)
+    train = handlers.train("2026-11-01T03:00:00Z")
+    port, versions = stage.deps.personalize, train["versions"]
+    for arn in versions.values():
+        wait_until(
+            lambda arn=arn: port.describe_solution_version(arn).status.value,
+            lambda status: status == "ACTIVE",
+            timeout=240,
+            interval=0.5,
+            max_interval=2.0,
+            what="solution version",
+        )
+    port.ensure_campaign(stage.settings.personalize.campaign, versions["baseline"], 1)
+    assert _campaign_settled(stage).solution_version_arn == versions["baseline"]
+    assert handlers.monitor()["decision"] == "hold"
+    decision = stage.deps.state.decision_for(versions["main"])
+    assert decision and decision["invalid"] == [f"serving version {versions['baseline']}: no metrics"]
+    assert handlers.monitor()["decision"] is None  # decided once
+    reports = [m for m in stage.probe.drain() if m["Subject"].startswith("storyrec training")]
+    assert len(reports) == 1 and reports[0]["Subject"].endswith("metrics missing or invalid")
+    assert f"serving version {versions['baseline']}: no metrics" in reports[0]["Message"]
+    assert _campaign_settled(stage).solution_version_arn == versions["baseline"]

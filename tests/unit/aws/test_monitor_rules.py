@@ -13,7 +13,7 @@ from shared.config import Settings
 from shared.personalize.imports import import_manifest
 from shared.personalize.model import CampaignUpdate, Status
 from shared.personalize.monitor import monitor
-from shared.personalize.promotion import Policy, decide
+from shared.personalize.promotion import Evidence, Policy, decide
 from shared.personalize.stage import StageDeps
 from shared.personalize.training import train
 from tests.unit.aws.fakes import FakePersonalize
@@ -42,17 +42,17 @@ def _trained(deps: StageDeps, port: FakePersonalize, main: dict[str, float], bas
 
 
 def test_decide_needs_the_margin_the_baseline_and_every_guard() -> None:
-    policy = Policy()
-    assert decide(GOOD, None, {P: 0.1}, policy).action == "promote"
-    assert decide(GOOD, None, {P: 0.31}, policy).action == "keep"
-    assert decide({**GOOD, P: 0.302}, GOOD, None, policy).action == "keep"  # +0.7% < 1%
-    assert decide({**GOOD, P: 0.31}, GOOD, None, policy).action == "promote"
+    policy, base = Policy(), {P: 0.1}
+    assert decide(Evidence(GOOD, base), policy).action == "promote"
+    assert decide(Evidence(GOOD, {P: 0.31}), policy).action == "hold"  # nothing serves: an operator decides
+    assert decide(Evidence({**GOOD, P: 0.302}, base, "v0", GOOD), policy).action == "keep"  # +0.7% < 1%
+    assert decide(Evidence({**GOOD, P: 0.31}, base, "v0", GOOD), policy).action == "promote"
     worse_guard = {**GOOD, P: 0.4, "coverage": 0.3}  # coverage -25% > 5% tolerance
-    decision = decide(worse_guard, GOOD, None, policy)
+    decision = decide(Evidence(worse_guard, base, "v0", GOOD), policy)
     assert decision.action == "keep" and "coverage" in decision.reasons[0]
-    assert decide({**GOOD, P: 0.4}, GOOD, None, replace(policy, auto=False)).action == "hold"
-    assert decide({"coverage": 1.0}, GOOD, None, policy).action == "keep"  # no primary metric
-    assert decide({**GOOD, P: 0.0}, {**GOOD, P: 0.0}, None, policy).action == "keep"  # 0 → 0 is no gain
+    assert decide(Evidence({**GOOD, P: 0.4}, base, "v0", GOOD), replace(policy, auto=False)).action == "hold"
+    assert decide(Evidence({"coverage": 1.0}, base, "v0", GOOD), policy).action == "hold"  # no primary metric
+    assert decide(Evidence({**GOOD, P: 0.0}, {P: 0.0}, "v0", {**GOOD, P: 0.0}), policy).action == "keep"  # no gain
 
 
 def test_first_version_creates_the_campaign_then_a_better_one_updates_it_once() -> None:
@@ -74,12 +74,13 @@ def test_manual_mode_holds_a_better_version_and_reports_the_command() -> None:
     deps, port, notifier, _ = _deps({"STORYREC_PROMOTION_MODE": "manual"})
     port.ensure_campaign("storyrec-feed", "old", 1)
     port.metrics["old"] = GOOD
+    deps.state.record_decision("old", {"action": "promote", "metrics": {"candidate": GOOD}})  # promoted earlier
     version, _ = _trained(deps, port, {**GOOD, P: 0.5}, {P: 0.1})
     decision = monitor(deps).decision
     assert decision and decision["action"] == "hold" and port.updates == []
     [(_subject, message, _)] = notifier.sent
     assert f"--solution-version-arn {version}" in message and "aws personalize update-campaign" in message
-    history = json.loads(deps.bucket.get_bytes(next(k for k in deps.bucket.list() if "decisions/" in k.key).key))
+    history = deps.state.decision_for(version) or {}
     assert history["metrics"]["candidate"][P] == 0.5 and history["metrics"]["serving"] == GOOD
 
 

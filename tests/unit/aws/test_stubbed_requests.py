@@ -350,13 +350,18 @@ def test_a_monitor_pass_that_promotes_makes_only_model_valid_requests() -> None:
         {"campaignArn": campaign},
     )
     ndcg = "normalized_discounted_cumulative_gain_at_10"
-    for arn, value in ((new, 0.4), (old, 0.3), (base, 0.1)):
+    guards = {"coverage": 0.4, "mean_reciprocal_rank_at_25": 0.2, "precision_at_10": 0.05}
+    for arn, value in ((new, 0.4), (base, 0.1)):  # the serving version's metrics are the recorded ones
         control.expect(
-            "get_solution_metrics", {"solutionVersionArn": arn, "metrics": {ndcg: value}}, {"solutionVersionArn": arn}
+            "get_solution_metrics",
+            {"solutionVersionArn": arn, "metrics": {ndcg: value, **guards}},
+            {"solutionVersionArn": arn},
         )
     control.expect("update_campaign", {"campaignArn": campaign}, {"campaignArn": campaign, "solutionVersionArn": new})
+    deps = _deps(control, bucket)
+    deps.state.record_decision(old, {"action": "promote", "metrics": {"candidate": {ndcg: 0.3, **guards}}})
     with control.stub:
-        report = monitor(_deps(control, bucket))
+        report = monitor(deps)
         control.stub.assert_no_pending_responses()
     assert report.decision and report.decision["action"] == "promote"
 
