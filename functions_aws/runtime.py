@@ -36,6 +36,11 @@ class PowertoolsMetricsSink:
 
 
 def deps_for_invocation(metrics: Metrics) -> tuple[Settings, StageDeps]:
-    """Read settings once for this invocation and build the stage's adapters."""
+    """Read settings once for this invocation and build the stage's adapters.
+
+    The metrics' namespace comes from the settings too, not from what the environment held when the
+    handler's module was imported (a warm container, or a process that set it later).
+    """
     settings = Settings.from_env(os.environ)
+    metrics.namespace = settings.metrics_namespace
     return settings, stage_deps(settings, sink=PowertoolsMetricsSink(metrics))

@@ -18,7 +18,7 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
-from infra.local.demo.aws_steps import lambda_module, step_import, step_monitor, step_train
+from infra.local.demo.aws_steps import step_import, step_monitor, step_train
 from infra.local.demo.context import DemoContext, Step
 from infra.local.demo.data import DemoData, demo_data
 from infra.local.demo.feeds import step_feeds
@@ -33,7 +33,7 @@ from shared.logs import get_logger
 CLOCK_DIR = Path(__file__).resolve().parents[1] / "demo_clock"
 AWS_SERVICES = ("moto", "gcs", "personalize")
 """The stack's services the demo starts; Firestore and Pub/Sub come from the firebase-tools suite."""
-LOGGERS = ("storyrec", "storyrec-import", "storyrec-train", "storyrec-monitor")
+LOGGERS = ("storyrec",)
 """The product's JSON log (shared.logs) and the Lambdas' Powertools loggers (named by service)."""
 
 STEPS: list[tuple[str, Step]] = [
@@ -109,8 +109,6 @@ def _environment(values: Mapping[str, str]) -> Iterator[None]:
 @contextlib.contextmanager
 def logs_to(path: Path) -> Iterator[None]:
     """Send the product's logs to ``path`` while the demo narrates (they stay there for a failing step)."""
-    for name in ("import_manifest", "monitor", "train"):
-        lambda_module(name)  # their loggers exist from import
     get_logger("demo")  # installs the product's handler, which the demo then points at the file
     with open(path, "a", encoding="utf-8") as sink:
         swapped = []

@@ -8,8 +8,10 @@ from datetime import UTC, datetime
 from typing import Any
 
 import pytest
+from aws_lambda_powertools import Metrics
 
 from functions_aws import import_manifest, train
+from functions_aws.runtime import deps_for_invocation
 from infra.local.lambda_events import LambdaContext, s3_object_created, scheduled_event
 from shared.adapters.memory import InMemoryObjectStore, RecordingMetrics, RecordingNotifier
 from shared.config import Settings
@@ -67,3 +69,15 @@ def test_an_import_invocation_logs_under_the_s3_request_id(
 def test_no_powertools_logger_is_left_beside_the_product_log() -> None:
     assert not any(isinstance(getattr(m, "logger", None), logging.Logger) for m in (train, import_manifest))
     assert not hasattr(train, "logger") and not hasattr(import_manifest, "logger")
+
+
+def test_the_metrics_namespace_comes_from_the_settings_whatever_the_import_time_environment(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.delenv("POWERTOOLS_METRICS_NAMESPACE", raising=False)
+    metrics = Metrics()  # as a handler module made it, imported before the variable was set
+    assert metrics.namespace is None
+    monkeypatch.setenv("STORYREC_GCP_PROJECT", "p")
+    monkeypatch.setenv("STORYREC_METRICS_NAMESPACE", "news-metrics")
+    deps_for_invocation(metrics)
+    assert metrics.namespace == "news-metrics"
