@@ -48,7 +48,7 @@ from rich.text import Text
 from infra.local.lambda_events import LambdaContext, s3_object_created, scheduled_event
 from infra.local.stack import DEFAULT_STATE_DIR, LOCAL_PROJECT, REPO_ROOT, LocalStack, StackError
 from shared.config import Settings
-from shared.recommend.feeds import feed_items
+from shared.recommend.document import feed_items
 
 DESKDROP_DIR = REPO_ROOT.parent / "shared" / "data" / "deskdrop"
 CLOCK_DIR = Path(__file__).resolve().parent / "demo_clock"

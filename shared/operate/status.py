@@ -19,7 +19,7 @@ from shared.personalize.manifest import BadManifest, is_manifest_key, parse_mani
 from shared.personalize.port import PersonalizePort
 from shared.personalize.stage import StageDeps
 from shared.ports import DocumentStore, Query
-from shared.recommend.feeds import feed_story_ids
+from shared.recommend.document import feed_story_ids
 from shared.schema import DATASET_TYPES
 
 T = TypeVar("T")

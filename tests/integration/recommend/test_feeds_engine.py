@@ -10,15 +10,10 @@ from typing import Any
 
 import pytest
 
+from shared.adapters.personalize import PersonalizeGateway
 from shared.recommend import FeedDeps, fill_feeds, refresh_user
-from shared.recommend.feeds import (
-    AGE_PARAM,
-    feed_items,
-    feed_story_ids,
-    filter_expression,
-    filter_name,
-    request_size,
-)
+from shared.recommend.campaign import AGE_PARAM, ensure_feed_filter, filter_expression, filter_name, request_size
+from shared.recommend.document import feed_items, feed_story_ids
 from tests.integration.recommend.conftest import Deskdrop
 
 pytestmark = pytest.mark.integration
@@ -96,7 +91,8 @@ def test_every_active_user_gets_a_feed_in_the_campaigns_order(
     # the order is GetRecommendations' order (same filter, same values), minus what the write-time check drops
     runtime = wiring.aws_client("personalize-runtime", deskdrop.settings)
     expression = filter_expression(deps.config)
-    filter_arn = deps.recommender.ensure_filter(
+    filter_arn = ensure_feed_filter(
+        deps.recommender,
         filter_name(deskdrop.settings.personalize.filter, expression),
         deskdrop.settings.personalize.dataset_group,
         expression,
@@ -151,9 +147,6 @@ def test_an_older_run_finishing_after_a_newer_one_changes_no_feed(
 def test_an_engine_outage_keeps_the_old_feeds_marks_them_stale_and_alerts_once(
     deskdrop: Deskdrop, seeded: Any, make_deps: Callable[..., FeedDeps], sns_topic: Any
 ) -> None:
-    from shared.adapters.personalize import PersonalizeGateway
-    from shared.recommend.personalize import PersonalizeRecommender
-
     fill_feeds(make_deps())
     before = feeds(seeded)
     deps = make_deps(later=MS, retries=1, breaker_failures=3)
@@ -164,7 +157,7 @@ def test_an_engine_outage_keeps_the_old_feeds_marks_them_stale_and_alerts_once(
     config = Config(retries={"mode": "standard", "max_attempts": 2}, connect_timeout=1, read_timeout=2)
     control = boto3.client("personalize", endpoint_url=dead, region_name="us-east-1", config=config)
     runtime = boto3.client("personalize-runtime", endpoint_url=dead, region_name="us-east-1", config=config)
-    deps.recommender = PersonalizeRecommender(PersonalizeGateway(control, runtime), control, runtime)
+    deps.recommender = PersonalizeGateway(control, runtime)
     summary = fill_feeds(deps)
     after = feeds(seeded)
     assert set(after) == set(before)
