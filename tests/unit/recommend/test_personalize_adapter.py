@@ -12,9 +12,19 @@ from botocore.exceptions import EndpointConnectionError
 from botocore.stub import Stubber
 
 from shared.adapters.personalize import PersonalizeGateway
-from shared.errors import StoryrecError
-from shared.personalize.model import PersonalizeError, ResourceAlreadyExists
+from shared.errors import NotFound, StoryrecError
+from shared.personalize.model import (
+    BatchInferenceRequest,
+    LimitExceeded,
+    PersonalizeError,
+    ResourceAlreadyExists,
+    ResourceInUse,
+    Status,
+    Throttled,
+    Unavailable,
+)
 from shared.recommend.campaign import ensure_feed_filter, serving_campaign
+from shared.retry import is_retryable
 
 pytestmark = pytest.mark.unit
 ACCOUNT = "arn:aws:personalize:us-east-1:000000000000"
@@ -123,3 +133,58 @@ def test_a_filter_name_taken_by_another_group_is_a_clear_error(clients: Any) -> 
     with pytest.raises(ResourceAlreadyExists, match="STORYREC_PERSONALIZE_FILTER") as err:
         ensure_feed_filter(adapter(control, runtime), "f-1", "storyrec", "EXCLUDE ItemID WHERE x")
     assert not err.value.retryable
+
+
+def test_batch_inference_is_describe_or_create_and_reports_a_typed_status(clients: Any) -> None:
+    control, runtime, c, _ = clients
+    version, job = f"{ACCOUNT}:solution/s/v1", f"{ACCOUNT}:batch-inference-job/feeds-1"
+    request = BatchInferenceRequest("feeds-1", version, "s3://b/in.jsonl", "s3://b/out/", 50, None, FILTER)
+    c.add_response("list_batch_inference_jobs", {"batchInferenceJobs": []}, {"solutionVersionArn": version})
+    c.add_response(
+        "create_batch_inference_job",
+        {"batchInferenceJobArn": job},
+        {
+            "jobName": "feeds-1",
+            "solutionVersionArn": version,
+            "numResults": 50,
+            "jobInput": {"s3DataSource": {"path": "s3://b/in.jsonl"}},
+            "jobOutput": {"s3DataDestination": {"path": "s3://b/out/"}},
+            "roleArn": "",
+            "filterArn": FILTER,
+        },
+    )
+    c.add_response(
+        "list_batch_inference_jobs",
+        {"batchInferenceJobs": [{"jobName": "feeds-1", "batchInferenceJobArn": job}]},
+        {"solutionVersionArn": version},
+    )
+    c.add_response(
+        "describe_batch_inference_job",
+        {"batchInferenceJob": {"batchInferenceJobArn": job, "status": "CREATE FAILED", "failureReason": "no role"}},
+        {"batchInferenceJobArn": job},
+    )
+    gateway = adapter(control, runtime)
+    assert gateway.start_batch_inference(request) == job
+    assert gateway.start_batch_inference(request) == job  # a retried run finds the job its first attempt started
+    found = gateway.describe_batch_inference_job(job)
+    assert (found.status, found.failure_reason) == (Status.CREATE_FAILED, "no role")
+
+
+@pytest.mark.parametrize(
+    ("code", "status", "error", "retryable"),
+    [
+        ("LimitExceededException", 400, LimitExceeded, True),
+        ("TooManyRequestsException", 400, Throttled, True),
+        ("SomethingNew", 503, Unavailable, True),
+        ("ResourceInUseException", 400, ResourceInUse, False),
+        ("ResourceNotFoundException", 404, NotFound, False),
+    ],
+)
+def test_one_table_gives_every_error_its_class(
+    clients: Any, code: str, status: int, error: type[Exception], retryable: bool
+) -> None:
+    control, runtime, c, _ = clients
+    c.add_client_error("describe_campaign", service_error_code=code, http_status_code=status)
+    with pytest.raises(error) as err:
+        adapter(control, runtime).describe_campaign(CAMPAIGN)
+    assert is_retryable(err.value) is retryable
