@@ -14,7 +14,13 @@ from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 from typing import Any
 
-from botocore.exceptions import BotoCoreError, ClientError, HTTPClientError
+from botocore.exceptions import (
+    ClientError,
+    CredentialRetrievalError,
+    HTTPClientError,
+    NoCredentialsError,
+    PartialCredentialsError,
+)
 from botocore.exceptions import ConnectionError as BotoConnectionError
 
 from shared.errors import AlreadyExists, NotFound
@@ -89,11 +95,17 @@ ERRORS: dict[str, type[PersonalizeError]] = {
 :class:`PersonalizeError`, or :class:`Unavailable` when the HTTP status is a 5xx."""
 
 
-def translate(exc: BotoCoreError | ClientError) -> PersonalizeError:
+_UNREACHABLE = (BotoConnectionError, HTTPClientError)  # refused, timed out, closed
+_NO_CREDENTIALS = (NoCredentialsError, PartialCredentialsError, CredentialRetrievalError)
+_TRANSLATED = (ClientError, *_UNREACHABLE, *_NO_CREDENTIALS)
+"""What the adapter translates; other SDK errors (invalid parameters, a stub's assertion) are bugs and pass."""
+
+
+def translate(exc: Exception) -> PersonalizeError:
     """The storyrec error for an SDK error, by :data:`ERRORS`; an unreachable endpoint is Unavailable."""
-    if isinstance(exc, BotoConnectionError | HTTPClientError):  # refused, timed out: out of reach
+    if isinstance(exc, _UNREACHABLE):
         return Unavailable(type(exc).__name__, f"Personalize unreachable: {exc}")
-    if not isinstance(exc, ClientError):  # no credentials, invalid parameters: not worth repeating
+    if not isinstance(exc, ClientError):  # no credentials: fix the deployment, repeating will not help
         return PersonalizeError(type(exc).__name__, str(exc))
     error = exc.response.get("Error", {})
     code, message = str(error.get("Code", "Unknown")), str(error.get("Message", ""))
@@ -104,7 +116,7 @@ def translate(exc: BotoCoreError | ClientError) -> PersonalizeError:
 def _call(fn: Callable[..., Any], /, **kwargs: Any) -> Any:
     try:
         return fn(**kwargs)
-    except (BotoCoreError, ClientError) as exc:
+    except _TRANSLATED as exc:
         raise translate(exc) from exc
 
 
@@ -204,7 +216,7 @@ class PersonalizeGateway:
             return [
                 item for page in self._control.get_paginator(operation).paginate(**kwargs) for item in page.get(key, [])
             ]
-        except (BotoCoreError, ClientError) as exc:
+        except _TRANSLATED as exc:
             raise translate(exc) from exc
 
     def _describe_or_create(

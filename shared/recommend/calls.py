@@ -69,9 +69,7 @@ class Breaker:
         return CircuitOpen(f"not called: {self.reason}")
 
 
-def with_retries(
-    call: Callable[[], Recommendations], config: RecommendSettings, sleep: Sleep
-) -> Recommendations:
+def with_retries(call: Callable[[], Recommendations], config: RecommendSettings, sleep: Sleep) -> Recommendations:
     """Retry a retryable failure with exponential backoff and jitter; re-raise the last one."""
     backoff = Backoff(initial=config.backoff_seconds, factor=2.0, cap=float("inf"), jitter=True)
     return retry_call(call, attempts=config.retries + 1, backoff=backoff, sleep=sleep)

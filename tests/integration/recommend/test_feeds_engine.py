@@ -10,10 +10,14 @@ from typing import Any
 
 import pytest
 
+from shared import wiring
 from shared.adapters.personalize import PersonalizeGateway
+from shared.adapters.sns import SnsNotifier
+from shared.ports import Query
 from shared.recommend import FeedDeps, fill_feeds, refresh_user
 from shared.recommend.campaign import AGE_PARAM, ensure_feed_filter, filter_expression, filter_name, request_size
 from shared.recommend.document import feed_items, feed_story_ids
+from shared.recommend.wiring import feed_deps
 from tests.integration.recommend.conftest import Deskdrop
 
 pytestmark = pytest.mark.integration
@@ -28,10 +32,6 @@ def dead_endpoint() -> str:
 
 @pytest.fixture
 def make_deps(deskdrop: Deskdrop, seeded: Any, sns_topic: Any) -> Callable[..., FeedDeps]:
-    from shared import wiring
-    from shared.adapters.sns import SnsNotifier
-    from shared.recommend.wiring import feed_deps
-
     def build(later: timedelta = timedelta(0), **config: Any) -> FeedDeps:
         """Deps of a run ``later`` than the subset's time: a later run writes over an earlier one's feeds.
         (A millisecond is enough, and keeps the same users in the window.)"""
@@ -47,8 +47,6 @@ def make_deps(deskdrop: Deskdrop, seeded: Any, sns_topic: Any) -> Callable[..., 
 
 def feeds(docs: Any) -> dict[str, dict[str, Any]]:
     """Every stored feed, with its ``itemsJson`` decoded into ``items`` and ``storyIds`` (as the homepage would)."""
-    from shared.ports import Query
-
     return {
         s.id: {**s.data, "items": feed_items(s.data), "storyIds": feed_story_ids(s.data)}
         for s in docs.stream(Query("feeds"))
@@ -69,8 +67,6 @@ def active_users(deskdrop: Deskdrop) -> set[str]:
 def test_every_active_user_gets_a_feed_in_the_campaigns_order(
     deskdrop: Deskdrop, seeded: Any, make_deps: Callable[..., FeedDeps]
 ) -> None:
-    from shared import wiring
-
     # a popular story is deleted after training: the engine still knows it, the feed must not show it
     top = deskdrop.interactions["ITEM_ID"].value_counts().index[0]
     seeded.delete(f"stories/{top}")
