@@ -306,11 +306,9 @@ def plan(boot: Bootstrap) -> list[Step]:
 def feed_filter(settings: Settings) -> FilterConfig:
     """The filter the feed fill uses (defined once, in :mod:`shared.recommend.campaign`; its name carries a hash
     of the expression, so a changed ``STORYREC_FEED_SEEN_EVENT_TYPES`` gets a new filter, never a stale one)."""
-    from shared.recommend.campaign import filter_expression, filter_name
+    from shared.recommend.campaign import feed_filter_spec
 
-    expression = filter_expression(settings.recommend)
-    base = settings.personalize.filter
-    return FilterConfig(base if base.startswith("arn:") else filter_name(base, expression), expression)
+    return FilterConfig(*feed_filter_spec(settings.personalize.filter, settings.recommend))
 
 
 def all_filters(boot: Bootstrap) -> list[FilterConfig]:

@@ -46,6 +46,12 @@ def filter_name(base: str, expression: str) -> str:
     return f"{base[:54]}-{digest}"
 
 
+def feed_filter_spec(base: str, config: RecommendSettings) -> tuple[str, str]:
+    """The feed filter's (name, expression); ``base`` (STORYREC_PERSONALIZE_FILTER) is used as is if an ARN."""
+    expression = filter_expression(config)
+    return (base if base.startswith("arn:") else filter_name(base, expression)), expression
+
+
 def request_size(num_results: int) -> int:
     """Ask for twice the feed's length (at most 500): write-time checks may drop some of the answer."""
     return min(500, 2 * num_results)
@@ -121,8 +127,7 @@ def prepare(deps: FeedDeps) -> tuple[CampaignInfo, str]:
     """The campaign (with its serving solution version) and the feed filter, created once."""
     port, names = deps.recommender, deps.personalize
     campaign = serving_campaign(port, names.campaign)
-    expression = filter_expression(deps.config)
-    name = names.filter if names.filter.startswith("arn:") else filter_name(names.filter, expression)
+    name, expression = feed_filter_spec(names.filter, deps.config)
     filter_arn = ensure_feed_filter(
         port, name, names.dataset_group, expression, sleep=deps.sleep, monotonic=deps.monotonic
     )

@@ -64,7 +64,9 @@ def test_the_report_draws_versions_from_a_real_monitor_pass_and_feeds_from_fires
         docs.set(f"ml_users/u{u}", {"USER_ID": f"u{u}"})
     for i in range(10):
         docs.set(f"ml_items/s{i}", {"ITEM_ID": f"s{i}"})
-    docs.set("feeds/u0", {"generatedAt": NOW - timedelta(hours=3), "kind": "personalized", "itemsJson": _items("s1", "s2")})
+    docs.set(
+        "feeds/u0", {"generatedAt": NOW - timedelta(hours=3), "kind": "personalized", "itemsJson": _items("s1", "s2")}
+    )
     docs.set("feeds/u1", {"generatedAt": NOW - timedelta(hours=5), "kind": "popular", "itemsJson": _items("s2", "s3")})
     data = gather_report_data(
         fakes.deps.settings,
