@@ -9,7 +9,9 @@ from typing import Any
 import pytest
 from typer.testing import CliRunner
 
+import shared.cli.feeds
 from shared.adapters.memory import InMemoryDocumentStore
+from shared.cli import app
 from shared.operate.recommend import recommend_for
 from shared.personalize.model import PersonalizeError, ResourceNotFound
 from shared.recommend.document import feed_story_ids
@@ -31,8 +33,6 @@ def world(monkeypatch: pytest.MonkeyPatch) -> Any:
     rec = recommender(["old", *ITEMS])
     deps = make_deps(rec, docs)
     monkeypatch.setenv("STORYREC_GCP_PROJECT", "p")
-    import shared.cli.feeds
-
     monkeypatch.setattr(shared.cli.feeds, "feed_deps", lambda settings, clock=None: deps)
 
     class World:
@@ -40,8 +40,6 @@ def world(monkeypatch: pytest.MonkeyPatch) -> Any:
             self.docs, self.rec, self.deps = docs, rec, deps
 
         def run(self, *args: str) -> Any:
-            from shared.cli import app
-
             return CliRunner().invoke(app, list(args))
 
     return World()
