@@ -145,14 +145,14 @@ def seed_stories(settings: Settings, catalogue: pd.DataFrame) -> None:
 
 def raw_run(deps: Any, users: list[str], concurrency: int) -> float:
     """GetRecommendations for every user through the same adapter and parameters as the fill; users/s."""
-    from shared.recommend.feeds import AGE_PARAM, min_created, prepare, request_size
+    from shared.recommend.campaign import AGE_PARAM, min_created, prepare, request_size
 
     campaign, filter_arn = prepare(deps)
     values = {AGE_PARAM: str(min_created(deps.clock(), deps.config))}
     n = request_size(deps.personalize.num_results)
 
     def one(uid: str) -> int:
-        return len(deps.recommender.recommend(campaign.campaign_arn, uid, n, filter_arn, values).item_ids)
+        return len(deps.recommender.get_recommendations(campaign.campaign_arn, uid, n, filter_arn, values))
 
     start, cpu = time.perf_counter(), time.process_time()
     with ThreadPoolExecutor(max_workers=concurrency) as pool:
@@ -183,7 +183,7 @@ def clock() -> Any:
 
 def legacy_document(doc: dict[str, Any], uid: str) -> dict[str, Any]:
     """The feed document as it was before itemsJson: an array of maps (+ storyIds, uid, campaignArn)."""
-    from shared.recommend.feeds import feed_items
+    from shared.recommend.document import feed_items
 
     items = [{**item, "rank": rank} for rank, item in enumerate(feed_items(doc), start=1)]
     extra = {"uid": uid, "campaignArn": "arn:aws:personalize:us-east-1:000000000000:campaign/bench"}
@@ -196,7 +196,7 @@ def shapes(n: int) -> None:
     from shared import wiring
     from shared.ports import NewerWrite
     from shared.recommend.catalogue import Story
-    from shared.recommend.feeds import feed_document
+    from shared.recommend.document import feed_document
 
     with tempfile.TemporaryDirectory(prefix="bench-shapes-") as tmp, stack_env(Path(tmp), ("firestore",)) as env:
         docs = wiring.document_store(Settings.from_env(env))

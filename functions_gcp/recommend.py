@@ -18,7 +18,12 @@ from google.cloud.firestore_v1 import DocumentSnapshot
 from triggers import retried
 
 from shared.config import Settings, TriggerSettings
+from shared.errors import ServiceUnavailable
+from shared.limits import rule
 from shared.logs import correlated, get_logger
+from shared.recommend import fill_feeds, first_feed, refresh_user
+from shared.recommend.feeds import run_id_for
+from shared.recommend.wiring import feed_deps
 
 _log = get_logger("functions.recommend")
 _TRIGGERS = TriggerSettings.from_env(os.environ)
@@ -45,10 +50,6 @@ except ValueError:
 )
 def fill_feeds_daily(event: scheduler_fn.ScheduledEvent) -> None:
     """Fill every active user's feed; the run id comes from the schedule time (a retry reuses it)."""
-    from shared.recommend import fill_feeds
-    from shared.recommend.feeds import run_id_for
-    from shared.recommend.wiring import feed_deps
-
     run_id = run_id_for(event.schedule_time)
     with correlated(f"feeds-{run_id}"):
         summary = fill_feeds(feed_deps(Settings.from_env(os.environ)), run_id=run_id)
@@ -58,10 +59,6 @@ def fill_feeds_daily(event: scheduler_fn.ScheduledEvent) -> None:
 @https_fn.on_call(timeout_sec=60, max_instances=20)
 def refresh_feed(request: https_fn.CallableRequest[Any]) -> dict[str, Any]:
     """Refresh the caller's own feed now: ``{"uid": <own uid>}``, ``{}`` or no data; anyone else's is refused."""
-    from shared.errors import ServiceUnavailable
-    from shared.recommend import refresh_user
-    from shared.recommend.wiring import feed_deps
-
     if request.auth is None or not request.auth.uid:
         raise https_fn.HttpsError(https_fn.FunctionsErrorCode.UNAUTHENTICATED, "sign in to refresh your feed")
     uid = _refresh_target(request.data, request.auth.uid)
@@ -81,8 +78,6 @@ def _refresh_target(data: Any, caller: str) -> str:
     """The uid a refresh request names, checked in order: its shape (INVALID_ARGUMENT), then that it is the
     caller's (PERMISSION_DENIED), then that the caller's uid can be a feed's id and a Personalize user id
     (FAILED_PRECONDITION). Messages never echo the client's value: it may be huge or hostile."""
-    from shared.limits import rule
-
     invalid = https_fn.FunctionsErrorCode.INVALID_ARGUMENT
     if data is None:
         data = {}
@@ -113,8 +108,5 @@ def _refresh_target(data: Any, caller: str) -> str:
 @firestore_fn.on_document_created(document=f"{_USERS}/{{uid}}")
 def first_feed_for_new_user(event: firestore_fn.Event[DocumentSnapshot | None]) -> None:
     """users/{uid} created → a first (popular) feed, unless the user already has one."""
-    from shared.recommend import first_feed
-    from shared.recommend.wiring import feed_deps
-
     with correlated(event.id):  # as of the creation event: a redelivery is a no-op, never over a newer feed
         first_feed(feed_deps(Settings.from_env(os.environ)), event.params["uid"], as_of=event.time)

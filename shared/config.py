@@ -14,12 +14,12 @@ from typing import TypeVar
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from shared.errors import ConfigError
+from shared.personalize.names import VALID_NAME as _NAME
 
 _N = TypeVar("_N", int, float)
 
 _ARN = re.compile(r"^arn:aws[a-z-]*:[a-z0-9-]+:[a-z0-9-]*:\d{12}:.+$")
 _BUCKET = re.compile(r"^[a-z0-9][a-z0-9.\-_]{1,61}[a-z0-9]$")
-_NAME = re.compile(r"^[a-zA-Z0-9][a-zA-Z0-9\-_]{0,62}$")
 _COLLECTION = re.compile(r"^[A-Za-z0-9_\-]{1,100}$")
 _ARN_OR_RECIPE = re.compile(r"^arn:aws[a-z-]*:personalize:[a-z0-9-]*:\d{0,12}:recipe/[A-Za-z0-9\-_]+$")
 _CRON_OR_RATE = re.compile(r"^(every .+|(\S+\s+){4}\S+|cron\(.+\)|rate\(.+\))$")

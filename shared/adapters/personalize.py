@@ -1,8 +1,10 @@
 """The Personalize port over injected boto3 ``personalize`` and ``personalize-runtime`` clients.
 
-Every create is describe-or-create keyed on the resource name, so a retried Lambda or a re-run CLI
-command finds what the first attempt made instead of failing or duplicating it. SDK errors become the
-port's errors (:mod:`shared.personalize.model`); responses become typed statuses.
+The one Personalize adapter: set-up, imports, training, serving (GetRecommendations with its
+``recommendationId``, batch inference) and metrics. Every create is describe-or-create keyed on the
+resource name, so a retried Lambda or a re-run CLI command finds what the first attempt made instead of
+failing or duplicating it. Every SDK error goes through one table (:data:`ERRORS`) into the port's errors
+(:mod:`shared.personalize.model`), each class carrying ``retryable``; responses become typed values.
 """
 
 from __future__ import annotations
@@ -12,27 +14,39 @@ from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 from typing import Any
 
-from botocore.exceptions import ClientError, EndpointConnectionError
+from botocore.exceptions import (
+    ClientError,
+    CredentialRetrievalError,
+    HTTPClientError,
+    NoCredentialsError,
+    PartialCredentialsError,
+)
+from botocore.exceptions import ConnectionError as BotoConnectionError
 
-from shared.errors import AlreadyExists, NotFound, ServiceUnavailable, StoryrecError
+from shared.errors import AlreadyExists, NotFound
 from shared.personalize.model import (
+    BatchInferenceJob,
+    BatchInferenceRequest,
     Campaign,
     CampaignUpdate,
     ImportJob,
-    ImportMode,
     ImportRequest,
     LimitExceeded,
     PersonalizeError,
     Recommendation,
+    Recommendations,
+    ResourceAlreadyExists,
     ResourceInUse,
+    ResourceNotFound,
     SolutionSpec,
     SolutionVersion,
     Status,
     Throttled,
     TrainingMode,
+    Unavailable,
 )
 
-__all__ = ["ImportMode", "PersonalizeError", "PersonalizeGateway", "Recommendation", "solution_request"]
+__all__ = ["ERRORS", "PersonalizeGateway", "solution_request", "translate"]
 
 # list operation, result key, ARN key, parent filter argument
 _LISTS: dict[str, tuple[str, str, str, str | None]] = {
@@ -43,6 +57,12 @@ _LISTS: dict[str, tuple[str, str, str, str | None]] = {
     "solution": ("list_solutions", "solutions", "solutionArn", "datasetGroupArn"),
     "campaign": ("list_campaigns", "campaigns", "campaignArn", "solutionArn"),
     "filter": ("list_filters", "Filters", "filterArn", "datasetGroupArn"),
+    "batch_inference_job": (
+        "list_batch_inference_jobs",
+        "batchInferenceJobs",
+        "batchInferenceJobArn",
+        "solutionVersionArn",
+    ),
 }
 # delete operation, ARN argument
 _DELETES: dict[str, tuple[str, str]] = {
@@ -52,35 +72,52 @@ _DELETES: dict[str, tuple[str, str]] = {
     "campaign": ("delete_campaign", "campaignArn"),
     "filter": ("delete_filter", "filterArn"),
 }
-_NAME_KEYS = {"import_job": "jobName", "filter": "name"}
-_THROTTLED = {"ThrottlingException", "TooManyRequestsException", "Throttling", "RequestLimitExceeded"}
+_NAME_KEYS = {"import_job": "jobName", "batch_inference_job": "jobName", "filter": "name"}
 _OLDEST = datetime.min.replace(tzinfo=UTC)
 _VERSIONS_SEARCHED = 50  # describe-or-create of a named version looks at this many newest versions
 
 
-def _translate(exc: ClientError) -> StoryrecError:
+ERRORS: dict[str, type[PersonalizeError]] = {
+    "ResourceNotFoundException": ResourceNotFound,
+    "ResourceAlreadyExistsException": ResourceAlreadyExists,
+    "LimitExceededException": LimitExceeded,
+    "ResourceInUseException": ResourceInUse,
+    "ThrottlingException": Throttled,
+    "TooManyRequestsException": Throttled,
+    "Throttling": Throttled,
+    "RequestLimitExceeded": Throttled,
+    "ServiceUnavailable": Unavailable,
+    "InternalServerError": Unavailable,
+    "InternalFailure": Unavailable,
+    "RequestTimeout": Unavailable,
+}
+"""Personalize's error code → storyrec's error class (and so its ``retryable``); any other code is a
+:class:`PersonalizeError`, or :class:`Unavailable` when the HTTP status is a 5xx."""
+
+
+_UNREACHABLE = (BotoConnectionError, HTTPClientError)  # refused, timed out, closed
+_NO_CREDENTIALS = (NoCredentialsError, PartialCredentialsError, CredentialRetrievalError)
+_TRANSLATED = (ClientError, *_UNREACHABLE, *_NO_CREDENTIALS)
+"""What the adapter translates; other SDK errors (invalid parameters, a stub's assertion) are bugs and pass."""
+
+
+def translate(exc: Exception) -> PersonalizeError:
+    """The storyrec error for an SDK error, by :data:`ERRORS`; an unreachable endpoint is Unavailable."""
+    if isinstance(exc, _UNREACHABLE):
+        return Unavailable(type(exc).__name__, f"Personalize unreachable: {exc}")
+    if not isinstance(exc, ClientError):  # no credentials: fix the deployment, repeating will not help
+        return PersonalizeError(type(exc).__name__, str(exc))
     error = exc.response.get("Error", {})
     code, message = str(error.get("Code", "Unknown")), str(error.get("Message", ""))
-    if code == "ResourceNotFoundException":
-        return NotFound(message)
-    if code == "ResourceAlreadyExistsException":
-        return AlreadyExists(message)
-    if code == "LimitExceededException":
-        return LimitExceeded(code, message)
-    if code in _THROTTLED:
-        return Throttled(f"{code}: {message}")
-    if code == "ResourceInUseException":
-        return ResourceInUse(code, message)
-    return PersonalizeError(code, message)
+    status = int(exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 0) or 0)
+    return ERRORS.get(code, Unavailable if status >= 500 else PersonalizeError)(code, message)
 
 
 def _call(fn: Callable[..., Any], /, **kwargs: Any) -> Any:
     try:
         return fn(**kwargs)
-    except ClientError as exc:
-        raise _translate(exc) from exc
-    except EndpointConnectionError as exc:
-        raise ServiceUnavailable(f"Personalize unreachable: {exc}") from exc
+    except _TRANSLATED as exc:
+        raise translate(exc) from exc
 
 
 def _time(value: Any) -> datetime | None:
@@ -179,10 +216,8 @@ class PersonalizeGateway:
             return [
                 item for page in self._control.get_paginator(operation).paginate(**kwargs) for item in page.get(key, [])
             ]
-        except ClientError as exc:
-            raise _translate(exc) from exc
-        except EndpointConnectionError as exc:
-            raise ServiceUnavailable(f"Personalize unreachable: {exc}") from exc
+        except _TRANSLATED as exc:
+            raise translate(exc) from exc
 
     def _describe_or_create(
         self, kind: str, resource_name: str, parent_arn: str | None, create: Any, /, **kwargs: Any
@@ -320,12 +355,36 @@ class PersonalizeGateway:
         num_results: int = 25,
         filter_arn: str | None = None,
         filter_values: Mapping[str, str] | None = None,
-    ) -> list[Recommendation]:
-        """Personalize GetRecommendations for one user."""
+    ) -> Recommendations:
+        """Personalize GetRecommendations for one user, with the answer's ``recommendationId``."""
         kwargs: dict[str, Any] = {"campaignArn": campaign_arn, "userId": user_id, "numResults": num_results}
         if filter_arn:
             kwargs["filterArn"] = filter_arn
             if filter_values:
                 kwargs["filterValues"] = dict(filter_values)
         response = _call(self._runtime.get_recommendations, **kwargs)
-        return [Recommendation(str(i["itemId"]), i.get("score")) for i in response.get("itemList", [])]
+        items = tuple(Recommendation(str(i["itemId"]), i.get("score")) for i in response.get("itemList", []))
+        return Recommendations(items, response.get("recommendationId"))
+
+    def start_batch_inference(self, request: BatchInferenceRequest) -> str:
+        kwargs: dict[str, Any] = {
+            "jobName": request.job_name,
+            "solutionVersionArn": request.solution_version_arn,
+            "numResults": request.num_results,
+            "jobInput": {"s3DataSource": {"path": request.input_uri}},
+            "jobOutput": {"s3DataDestination": {"path": request.output_uri}},
+            "roleArn": request.role_arn or "",
+        }
+        if request.filter_arn:
+            kwargs["filterArn"] = request.filter_arn
+        return self._describe_or_create(
+            "batch_inference_job",
+            request.job_name,
+            request.solution_version_arn,
+            self._control.create_batch_inference_job,
+            **kwargs,
+        )
+
+    def describe_batch_inference_job(self, arn: str) -> BatchInferenceJob:
+        body = _call(self._control.describe_batch_inference_job, batchInferenceJobArn=arn)["batchInferenceJob"]
+        return BatchInferenceJob(arn, Status.parse(body.get("status")), body.get("failureReason"))

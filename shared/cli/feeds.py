@@ -8,6 +8,10 @@ from typing import Annotated
 import typer
 
 from shared.cli.common import EXIT_FAILED, Json, console, fail, load_settings, print_json
+from shared.errors import StoryrecError
+from shared.operate.recommend import recommend_for
+from shared.recommend.feeds import fill_feeds, refresh_user
+from shared.recommend.wiring import feed_deps
 
 feeds_app = typer.Typer(help="The users' feeds (feeds/{uid} in Firestore).", no_args_is_help=True)
 User = Annotated[str, typer.Option("--user", "-u", help="The user's id (Firebase uid).")]
@@ -25,10 +29,6 @@ def recommend(user: User, n: Count = None, json_: Json = False) -> None:
     Read-only: nothing is written. Exit codes: 0 answered, 1 Personalize failed (no campaign yet,
     unreachable), 2 configuration.
     """
-    from shared.errors import StoryrecError
-    from shared.operate.recommend import recommend_for
-    from shared.recommend.wiring import feed_deps
-
     settings = load_settings()
     try:
         result = recommend_for(feed_deps(settings), user, n)
@@ -62,10 +62,6 @@ def refresh(users: Users = None, json_: Json = False) -> None:
     A user whose recommendation fails keeps their previous feed, marked stale. Exit codes: 0 every feed
     fresh, 1 some feed stale or missing (or the fill failed), 2 configuration.
     """
-    from shared.errors import StoryrecError
-    from shared.recommend.feeds import fill_feeds, refresh_user
-    from shared.recommend.wiring import feed_deps
-
     settings = load_settings()
     deps = feed_deps(settings)
     try:

@@ -25,8 +25,9 @@ from shared.adapters.personalize import solution_request
 from shared.config import Settings
 from shared.errors import ConfigError
 from shared.personalize.model import PersonalizeError, ResourceInUse, SolutionSpec, Status
+from shared.personalize.names import VALID_NAME
 from shared.personalize.port import PersonalizePort
-from shared.recommend.feeds import filter_expression, filter_name
+from shared.recommend.campaign import feed_filter_spec
 from shared.retry import wait_until
 from shared.schema import DATASET_TYPES, load_schema
 
@@ -197,7 +198,7 @@ def validate_requests(config: ResourcesConfig) -> None:
             if isinstance(value, str) and longest is not None and len(value) > longest:
                 problems.append(f"{operation} {member} is {len(value)} characters (at most {longest})")
         name = str(params.get("name", ""))
-        if not re.fullmatch(r"[a-zA-Z0-9][a-zA-Z0-9\-_]*", name):
+        if not VALID_NAME.fullmatch(name):
             problems.append(f"{operation} name {name!r} is not a valid Personalize name")
     if problems:
         raise ConfigError("; ".join(problems))
@@ -304,11 +305,9 @@ def plan(boot: Bootstrap) -> list[Step]:
 
 
 def feed_filter(settings: Settings) -> FilterConfig:
-    """The filter the feed fill uses (defined once, in :mod:`shared.recommend.feeds`; its name carries a hash
+    """The filter the feed fill uses (defined once, in :mod:`shared.recommend.campaign`; its name carries a hash
     of the expression, so a changed ``STORYREC_FEED_SEEN_EVENT_TYPES`` gets a new filter, never a stale one)."""
-    expression = filter_expression(settings.recommend)
-    base = settings.personalize.filter
-    return FilterConfig(base if base.startswith("arn:") else filter_name(base, expression), expression)
+    return FilterConfig(*feed_filter_spec(settings.personalize.filter, settings.recommend))
 
 
 def all_filters(boot: Bootstrap) -> list[FilterConfig]:

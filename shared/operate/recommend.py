@@ -10,8 +10,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from shared.ports import Query, Where
+from shared.recommend.campaign import AGE_PARAM, min_created, prepare
 from shared.recommend.catalogue import Catalogue
-from shared.recommend.feeds import AGE_PARAM, FeedDeps, min_created, prepare
+from shared.recommend.deps import FeedDeps
 
 RECENT_READS = 10
 
@@ -53,14 +54,15 @@ def recommend_for(deps: FeedDeps, uid: str, num_results: int | None = None) -> U
     catalogue = Catalogue(deps.docs, deps.collections, min_created(now, deps.config))
     campaign, filter_arn = prepare(deps)
     n = num_results or deps.personalize.num_results
-    ranked = deps.recommender.recommend(
+    ranked = deps.recommender.get_recommendations(
         campaign.campaign_arn, uid, min(500, n), filter_arn, {AGE_PARAM: str(catalogue.min_created)}
     )
     recommended = []
-    for item, score in zip(ranked.item_ids, ranked.scores, strict=False):
-        shown = catalogue.story(item) is not None
-        detail = (f"{score:.4f}" if score is not None else "") + ("" if shown else " (not showable: dropped)")
-        recommended.append(Line(item, _title(deps, item), detail.strip()))
+    for item in ranked:
+        shown = catalogue.story(item.item_id) is not None
+        score = f"{item.score:.4f}" if item.score is not None else ""
+        detail = score + ("" if shown else " (not showable: dropped)")
+        recommended.append(Line(item.item_id, _title(deps, item.item_id), detail.strip()))
     reads = deps.docs.query(Query(deps.collections.ml_interactions, (Where("USER_ID", "==", uid),)))
     newest = sorted(reads, key=lambda s: int(s.data.get("TIMESTAMP") or 0), reverse=True)[:RECENT_READS]
     recent = [

@@ -20,7 +20,7 @@ from shared.manifest import manifest_keys, read_manifest
 from shared.personalize.port import PersonalizePort
 from shared.personalize.stage import StageDeps
 from shared.ports import DocumentCounter, DocumentStore, Query, Where
-from shared.recommend.feeds import feed_story_ids
+from shared.recommend.document import feed_story_ids
 from shared.schema import DATASET_TYPES
 
 T = TypeVar("T")

@@ -6,11 +6,12 @@ Adapters turn Describe/List responses into these, so the use cases never read ra
 from __future__ import annotations
 
 import enum
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Literal
 
-from shared.errors import ServiceUnavailable, StoryrecError
+from shared.errors import AlreadyExists, NotFound, ServiceUnavailable, StoryrecError
 from shared.manifest import ImportMode as ImportMode  # the manifest's field, read by the import jobs
 
 TrainingMode = Literal["FULL", "UPDATE"]
@@ -131,22 +132,82 @@ class ImportRequest:
     role_arn: str | None = None
 
 
+@dataclass(frozen=True)
+class Recommendations:
+    """One ranked answer, best first, and the id Personalize gave the request (None in batch output)."""
+
+    items: tuple[Recommendation, ...] = ()
+    recommendation_id: str | None = None
+
+    def __iter__(self) -> Iterator[Recommendation]:
+        return iter(self.items)
+
+    def __len__(self) -> int:
+        return len(self.items)
+
+    @property
+    def item_ids(self) -> tuple[str, ...]:
+        return tuple(r.item_id for r in self.items)
+
+    @property
+    def scores(self) -> tuple[float | None, ...]:
+        return tuple(r.score for r in self.items)
+
+
+@dataclass(frozen=True)
+class BatchInferenceRequest:
+    """One CreateBatchInferenceJob over JSON lines on S3 (filter values travel per user in the input lines)."""
+
+    job_name: str
+    solution_version_arn: str
+    input_uri: str
+    output_uri: str
+    num_results: int
+    role_arn: str | None
+    filter_arn: str | None = None
+
+
+@dataclass(frozen=True)
+class BatchInferenceJob:
+    """A batch inference job's state."""
+
+    arn: str
+    status: Status
+    failure_reason: str | None = None
+
+
 class PersonalizeError(StoryrecError):
-    """Personalize rejected a request; ``code`` is its error type."""
+    """Personalize refused or failed a request; ``code`` is its error type (the SDK's error code).
+
+    The adapter's one translation table picks the subclass, and with it ``retryable``.
+    """
 
     def __init__(self, code: str, message: str) -> None:
         super().__init__(f"{code}: {message}")
         self.code = code
 
 
+class ResourceNotFound(PersonalizeError, NotFound):
+    """No resource with that ARN (or name)."""
+
+
+class ResourceAlreadyExists(PersonalizeError, AlreadyExists):
+    """A create met a resource of the same name (Personalize names are unique per account and region)."""
+
+
 class LimitExceeded(PersonalizeError):
     """A Personalize quota is full (e.g. 5 pending import jobs): try again later, do not drop."""
 
+    retryable = True
 
-class Throttled(ServiceUnavailable):
+
+class Throttled(PersonalizeError, ServiceUnavailable):
     """Personalize throttled the request after the SDK's own retries."""
+
+
+class Unavailable(PersonalizeError, ServiceUnavailable):
+    """Personalize failed on its side (a 5xx) or could not be reached."""
 
 
 class ResourceInUse(PersonalizeError):
     """The resource is busy (a version already training, a campaign update pending)."""
-

@@ -1,8 +1,10 @@
 """The Personalize port: what storyrec asks of Amazon Personalize, with no SDK type in it.
 
-``shared.adapters.personalize.PersonalizeGateway`` implements it over boto3; every ``ensure_*`` and
-``create_*`` is describe-or-create on the resource's name, so a retried call returns what the first made.
-Errors: ``NotFound``, ``LimitExceeded``, ``Throttled``, ``ResourceInUse``, ``PersonalizeError``.
+``shared.adapters.personalize.PersonalizeGateway`` implements it over boto3; every ``ensure_*``,
+``create_*`` and ``start_*`` is describe-or-create on the resource's name, so a retried call returns what
+the first made. Errors are :class:`~shared.personalize.model.PersonalizeError` and its subclasses
+(``ResourceNotFound``, ``ResourceAlreadyExists``, ``LimitExceeded``, ``Throttled``, ``Unavailable``,
+``ResourceInUse``), each saying whether a retry may help (``retryable``).
 """
 
 from __future__ import annotations
@@ -11,10 +13,12 @@ from collections.abc import Mapping
 from typing import Protocol, runtime_checkable
 
 from shared.personalize.model import (
+    BatchInferenceJob,
+    BatchInferenceRequest,
     Campaign,
     ImportJob,
     ImportRequest,
-    Recommendation,
+    Recommendations,
     SolutionSpec,
     SolutionVersion,
     Status,
@@ -87,4 +91,12 @@ class PersonalizePort(Protocol):
         num_results: int = 25,
         filter_arn: str | None = None,
         filter_values: Mapping[str, str] | None = None,
-    ) -> list[Recommendation]: ...
+    ) -> Recommendations:
+        """GetRecommendations for one user: items best first, with the answer's ``recommendationId``."""
+        ...
+
+    def start_batch_inference(self, request: BatchInferenceRequest) -> str:
+        """CreateBatchInferenceJob, or the ARN of the job already started under this name."""
+        ...
+
+    def describe_batch_inference_job(self, arn: str) -> BatchInferenceJob: ...

@@ -270,7 +270,7 @@ def _actions(statement: dict[str, Any]) -> list[str]:
 
 
 def _check_feed_batch_grants(resources: dict[str, Any]) -> None:
-    """The feed fill's batch inference (shared/recommend/feeds.py ``_fill_batch``), scoped to what it touches."""
+    """The feed fill's batch inference (shared/recommend/batch.py ``fill_batch``), scoped to what it touches."""
     federated = [s for role, s in _statements(resources) if role == "GcpFederatedRole"]
     job = "personalize:${AWS::Region}:${AWS::AccountId}:batch-inference-job/storyrec-feeds-*"
     for action in ("personalize:CreateBatchInferenceJob", "personalize:DescribeBatchInferenceJob"):

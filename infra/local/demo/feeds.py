@@ -14,7 +14,7 @@ from google.cloud.firestore_v1.base_query import FieldFilter
 from infra.local.demo.context import DemoContext
 from infra.local.demo.data import DemoData
 from infra.local.stack import LOCAL_PROJECT
-from shared.recommend.feeds import feed_items
+from shared.recommend.document import feed_items
 
 FEED_FILL_FUNCTION = "fill_feeds_daily"
 """The scheduled feed fill in functions_gcp/recommend.py."""

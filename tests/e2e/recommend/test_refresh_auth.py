@@ -18,7 +18,7 @@ import pytest
 
 from infra.local.firebase import emulators
 from shared.config import Settings
-from shared.recommend.feeds import feed_story_ids
+from shared.recommend.document import feed_story_ids
 from tests.integration.recommend import conftest as recommend_fixtures
 from tests.rules.conftest import run_rules_script
 

@@ -14,7 +14,9 @@ from typing import Any
 import pandas as pd
 import pytest
 
+from shared import wiring
 from shared.config import Settings
+from shared.ports import Write
 from tests.conftest import StackHandle, reset_firestore
 
 SUBSET = 6000
@@ -103,8 +105,6 @@ def deskdrop(stack: StackHandle, deskdrop_dir: Path) -> Deskdrop:
 
 
 def _train(env: dict[str, str], deskdrop_dir: Path, suffix: str) -> Deskdrop:
-    from shared import wiring
-
     settings = Settings.from_env(env)
     interactions, items = _subset(deskdrop_dir)
     control, s3 = wiring.aws_client("personalize", settings), wiring.aws_client("s3", settings)
@@ -144,8 +144,6 @@ def _train(env: dict[str, str], deskdrop_dir: Path, suffix: str) -> Deskdrop:
 @pytest.fixture
 def seeded(stack: StackHandle, deskdrop: Deskdrop) -> Any:
     """A fresh Firestore holding the subset's stories, ml_items and ml_interactions; returns the store."""
-    from shared import wiring
-    from shared.ports import Write
 
     reset_firestore(stack.firestore_host, stack.project)
     docs = wiring.document_store(deskdrop.settings)

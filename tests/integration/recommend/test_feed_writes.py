@@ -7,6 +7,7 @@ from typing import Any
 
 import pytest
 
+import shared.adapters.firestore as adapter
 from shared.ports import NewerWrite
 
 pytestmark = pytest.mark.integration
@@ -19,8 +20,6 @@ def test_a_write_that_lost_the_race_is_decided_again_on_what_won(
 ) -> None:
     """Another writer commits between our read and our write: the precondition fails, the document is
     read again, and ours is written only if it is still the newer one."""
-    import shared.adapters.firestore as adapter
-
     doc_store.set("feeds/a", {"generatedAt": OLD, "by": "first"})
     doc_store.set("feeds/b", {"generatedAt": OLD, "by": "first"})
     real = adapter._RawCalls.guarded_write

@@ -10,15 +10,14 @@ from typing import Any
 
 import pytest
 
+from shared import wiring
+from shared.adapters.personalize import PersonalizeGateway
+from shared.adapters.sns import SnsNotifier
+from shared.ports import Query
 from shared.recommend import FeedDeps, fill_feeds, refresh_user
-from shared.recommend.feeds import (
-    AGE_PARAM,
-    feed_items,
-    feed_story_ids,
-    filter_expression,
-    filter_name,
-    request_size,
-)
+from shared.recommend.campaign import AGE_PARAM, ensure_feed_filter, filter_expression, filter_name, request_size
+from shared.recommend.document import feed_items, feed_story_ids
+from shared.recommend.wiring import feed_deps
 from tests.integration.recommend.conftest import Deskdrop
 
 pytestmark = pytest.mark.integration
@@ -33,10 +32,6 @@ def dead_endpoint() -> str:
 
 @pytest.fixture
 def make_deps(deskdrop: Deskdrop, seeded: Any, sns_topic: Any) -> Callable[..., FeedDeps]:
-    from shared import wiring
-    from shared.adapters.sns import SnsNotifier
-    from shared.recommend.wiring import feed_deps
-
     def build(later: timedelta = timedelta(0), **config: Any) -> FeedDeps:
         """Deps of a run ``later`` than the subset's time: a later run writes over an earlier one's feeds.
         (A millisecond is enough, and keeps the same users in the window.)"""
@@ -52,8 +47,6 @@ def make_deps(deskdrop: Deskdrop, seeded: Any, sns_topic: Any) -> Callable[..., 
 
 def feeds(docs: Any) -> dict[str, dict[str, Any]]:
     """Every stored feed, with its ``itemsJson`` decoded into ``items`` and ``storyIds`` (as the homepage would)."""
-    from shared.ports import Query
-
     return {
         s.id: {**s.data, "items": feed_items(s.data), "storyIds": feed_story_ids(s.data)}
         for s in docs.stream(Query("feeds"))
@@ -74,8 +67,6 @@ def active_users(deskdrop: Deskdrop) -> set[str]:
 def test_every_active_user_gets_a_feed_in_the_campaigns_order(
     deskdrop: Deskdrop, seeded: Any, make_deps: Callable[..., FeedDeps]
 ) -> None:
-    from shared import wiring
-
     # a popular story is deleted after training: the engine still knows it, the feed must not show it
     top = deskdrop.interactions["ITEM_ID"].value_counts().index[0]
     seeded.delete(f"stories/{top}")
@@ -96,7 +87,8 @@ def test_every_active_user_gets_a_feed_in_the_campaigns_order(
     # the order is GetRecommendations' order (same filter, same values), minus what the write-time check drops
     runtime = wiring.aws_client("personalize-runtime", deskdrop.settings)
     expression = filter_expression(deps.config)
-    filter_arn = deps.recommender.ensure_filter(
+    filter_arn = ensure_feed_filter(
+        deps.recommender,
         filter_name(deskdrop.settings.personalize.filter, expression),
         deskdrop.settings.personalize.dataset_group,
         expression,
@@ -151,9 +143,6 @@ def test_an_older_run_finishing_after_a_newer_one_changes_no_feed(
 def test_an_engine_outage_keeps_the_old_feeds_marks_them_stale_and_alerts_once(
     deskdrop: Deskdrop, seeded: Any, make_deps: Callable[..., FeedDeps], sns_topic: Any
 ) -> None:
-    from shared.adapters.personalize import PersonalizeGateway
-    from shared.recommend.personalize import PersonalizeRecommender
-
     fill_feeds(make_deps())
     before = feeds(seeded)
     deps = make_deps(later=MS, retries=1, breaker_failures=3)
@@ -164,7 +153,7 @@ def test_an_engine_outage_keeps_the_old_feeds_marks_them_stale_and_alerts_once(
     config = Config(retries={"mode": "standard", "max_attempts": 2}, connect_timeout=1, read_timeout=2)
     control = boto3.client("personalize", endpoint_url=dead, region_name="us-east-1", config=config)
     runtime = boto3.client("personalize-runtime", endpoint_url=dead, region_name="us-east-1", config=config)
-    deps.recommender = PersonalizeRecommender(PersonalizeGateway(control, runtime), control, runtime)
+    deps.recommender = PersonalizeGateway(control, runtime)
     summary = fill_feeds(deps)
     after = feeds(seeded)
     assert set(after) == set(before)

@@ -23,7 +23,7 @@ from typing import Any
 import pytest
 
 from infra.local.stack import free_port
-from shared.recommend.feeds import feed_story_ids
+from shared.recommend.document import feed_story_ids
 from tests.integration.recommend.conftest import Deskdrop
 
 pytestmark = pytest.mark.integration

@@ -1,31 +1,41 @@
-"""An in-memory PersonalizePort for the monitor's and the planner's unit tests (states the engine cannot reach
-on demand: a version stuck for a day, a campaign update that failed)."""
+"""The in-memory PersonalizePort: for the monitor's and the planner's unit tests (states the engine cannot reach
+on demand: a version stuck for a day, a campaign update that failed) and for the feed tests (a fixed ranking,
+failures on demand, batch inference over an in-memory bucket)."""
 
 from __future__ import annotations
 
 import itertools
+import json
+import threading
 from collections.abc import Mapping
 from dataclasses import replace
 from datetime import datetime
 
-from shared.errors import NotFound
+from shared.errors import NotFound, StoryrecError
 from shared.personalize.model import (
+    BatchInferenceJob,
+    BatchInferenceRequest,
     Campaign,
     CampaignUpdate,
     ImportJob,
     ImportRequest,
     Recommendation,
+    Recommendations,
     SolutionSpec,
     SolutionVersion,
     Status,
+    Throttled,
     TrainingMode,
 )
+from shared.ports import ObjectStore
 
 ACCOUNT = "arn:aws:personalize:us-east-1:123456789012"
 
 
 class FakePersonalize:
-    def __init__(self, now: datetime) -> None:
+    """Ranks every user's items by ``order`` (or ``per_user``); ``fail``/``fail_times`` make it fail."""
+
+    def __init__(self, now: datetime, order: list[str] | None = None, batch_store: ObjectStore | None = None) -> None:
         self.now = now
         self.arns: dict[tuple[str, str], str] = {}
         self.jobs: dict[str, list[ImportJob]] = {}
@@ -34,6 +44,16 @@ class FakePersonalize:
         self.campaigns: dict[str, Campaign] = {}
         self.updates: list[tuple[str, str]] = []
         self._ids = itertools.count(1)
+        # serving
+        self.order = order or []
+        self.per_user: dict[str, list[str]] = {}
+        self.fail: StoryrecError | None = None
+        self.fail_times = 0
+        self.calls: list[tuple[str, dict[str, str]]] = []
+        self.filters: dict[str, str] = {}
+        self.batch_store = batch_store
+        self.batches: list[BatchInferenceRequest] = []
+        self._lock = threading.Lock()
 
     def _ensure(self, kind: str, name: str) -> str:
         return self.arns.setdefault((kind, name), f"{ACCOUNT}:{kind}/{name}")
@@ -63,7 +83,11 @@ class FakePersonalize:
         return arn
 
     def ensure_filter(self, group_arn: str, name: str, expression: str) -> str:
+        self.filters.setdefault(name, expression)
         return self._ensure("filter", name)
+
+    def filter_status(self, filter_arn: str) -> Status:
+        return Status.ACTIVE
 
     def find_arn(self, kind: str, name: str, parent_arn: str | None = None) -> str | None:
         return self.arns.get((kind.replace("_", "-"), name))
@@ -120,8 +144,35 @@ class FakePersonalize:
         num_results: int = 25,
         filter_arn: str | None = None,
         filter_values: Mapping[str, str] | None = None,
-    ) -> list[Recommendation]:
-        return []
+    ) -> Recommendations:
+        with self._lock:
+            self.calls.append((user_id, dict(filter_values or {})))
+            if self.fail_times:
+                self.fail_times -= 1
+                raise Throttled("ThrottlingException", "slow down")
+        if self.fail is not None:
+            raise self.fail
+        items = self.per_user.get(user_id, self.order)[:num_results]
+        ranked = tuple(Recommendation(item, 1.0 - i / 100) for i, item in enumerate(items))
+        return Recommendations(ranked, f"rid-{user_id}")
+
+    def start_batch_inference(self, request: BatchInferenceRequest) -> str:
+        """Answers at once: the output lines are in the bucket when this returns."""
+        assert self.batch_store is not None
+        self.batches.append(request)
+        key = request.input_uri.split("/", 3)[3]
+        out = []
+        for line in self.batch_store.get_bytes(key).decode().splitlines():
+            query = json.loads(line)
+            items = self.per_user.get(query["userId"], self.order)[: request.num_results]
+            output = {"recommendedItems": items, "scores": [0.5] * len(items)}
+            out.append(json.dumps({"input": query, "output": output, "error": None}))
+        out_key = request.output_uri.split("/", 3)[3] + key.rsplit("/", 1)[1] + ".out"
+        self.batch_store.put_bytes(out_key, "\n".join(out).encode())
+        return f"{ACCOUNT}:batch-inference-job/{request.job_name}"
+
+    def describe_batch_inference_job(self, arn: str) -> BatchInferenceJob:
+        return BatchInferenceJob(arn, Status.ACTIVE)
 
     # test helpers
     def set_version(

@@ -9,11 +9,13 @@ from typing import Any
 import pytest
 from typer.testing import CliRunner
 
+import shared.cli.feeds
 from shared.adapters.memory import InMemoryDocumentStore
+from shared.cli import app
 from shared.operate.recommend import recommend_for
-from shared.recommend.feeds import feed_story_ids
-from shared.recommend.ports import RecommenderError
-from tests.unit.recommend.fakes import CAMPAIGN, NOW, FakeRecommender, click, make_deps, story
+from shared.personalize.model import PersonalizeError, ResourceNotFound
+from shared.recommend.document import feed_story_ids
+from tests.unit.recommend.fakes import CAMPAIGN, NOW, click, make_deps, recommender, story
 
 pytestmark = pytest.mark.unit
 ITEMS = [f"s{i}" for i in range(8)]
@@ -28,20 +30,16 @@ def world(monkeypatch: pytest.MonkeyPatch) -> Any:
     click(docs, "alice", "s0")
     click(docs, "alice", "s1", days_ago=0.5, event="like")
     click(docs, "bob", "s2")
-    rec = FakeRecommender(["old", *ITEMS])
+    rec = recommender(["old", *ITEMS])
     deps = make_deps(rec, docs)
     monkeypatch.setenv("STORYREC_GCP_PROJECT", "p")
-    import shared.recommend.wiring
-
-    monkeypatch.setattr(shared.recommend.wiring, "feed_deps", lambda settings, clock=None: deps)
+    monkeypatch.setattr(shared.cli.feeds, "feed_deps", lambda settings, clock=None: deps)
 
     class World:
         def __init__(self) -> None:
             self.docs, self.rec, self.deps = docs, rec, deps
 
         def run(self, *args: str) -> Any:
-            from shared.cli import app
-
             return CliRunner().invoke(app, list(args))
 
     return World()
@@ -62,7 +60,7 @@ def test_recommend_shows_reads_beside_recommendations_and_writes_nothing(world: 
 
 
 def test_recommend_exits_1_when_personalize_fails(world: Any) -> None:
-    world.rec.fail = RecommenderError("no campaign", retryable=False, code="ResourceNotFoundException")
+    world.rec.fail = ResourceNotFound("ResourceNotFoundException", "no campaign")
     result = world.run("recommend", "--user", "alice")
     assert result.exit_code == 1 and "no campaign" in result.output
 
@@ -80,7 +78,7 @@ def test_a_stale_refresh_exits_1_and_keeps_the_previous_feed(world: Any) -> None
     assert world.run("feeds", "refresh", "-u", "alice").exit_code == 0
     before = feed_story_ids(world.docs.get("feeds/alice"))
     world.deps.clock = lambda: NOW + timedelta(hours=1)  # a later refresh (an equal generatedAt is a no-op)
-    world.rec.fail = RecommenderError("down", retryable=False)
+    world.rec.fail = PersonalizeError("InvalidInputException", "down")
     result = world.run("feeds", "refresh", "-u", "alice", "--json")
     assert result.exit_code == 1 and json.loads(result.stdout)["stale"] is True
     assert feed_story_ids(world.docs.get("feeds/alice")) == before

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from datetime import timedelta
 from typing import Any
 
@@ -17,6 +18,11 @@ from tests.unit.cli.conftest import GOOD, NOW, Fakes, P
 from tests.unit.ops.test_report import _plots
 
 pytestmark = pytest.mark.unit
+
+
+def _items(*story_ids: str) -> str:
+    """A feed's ``itemsJson`` holding these stories."""
+    return json.dumps([{"storyId": sid} for sid in story_ids])
 
 
 def _decided(action: str, n: int, outcome: str = "", **metrics: float) -> dict[str, Any]:
@@ -59,8 +65,10 @@ def test_the_report_draws_versions_from_a_real_monitor_pass_and_feeds_from_fires
         docs.set(f"ml_users/u{u}", {"USER_ID": f"u{u}"})
     for i in range(10):
         docs.set(f"ml_items/s{i}", {"ITEM_ID": f"s{i}"})
-    docs.set("feeds/u0", {"generatedAt": NOW - timedelta(hours=3), "kind": "personalized", "storyIds": ["s1", "s2"]})
-    docs.set("feeds/u1", {"generatedAt": NOW - timedelta(hours=5), "kind": "popular", "storyIds": ["s2", "s3"]})
+    docs.set(
+        "feeds/u0", {"generatedAt": NOW - timedelta(hours=3), "kind": "personalized", "itemsJson": _items("s1", "s2")}
+    )
+    docs.set("feeds/u1", {"generatedAt": NOW - timedelta(hours=5), "kind": "popular", "itemsJson": _items("s2", "s3")})
     data = gather_report_data(
         fakes.deps.settings,
         StoreCounter(docs),

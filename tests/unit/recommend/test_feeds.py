@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
+import json
 from datetime import timedelta
 from typing import Any
 
 import pytest
 
 from shared.adapters.memory import InMemoryDocumentStore, InMemoryObjectStore
-from shared.recommend import RecommenderError, fill_feeds, first_feed, refresh_user
-from shared.recommend.feeds import feed_items, feed_story_ids, filter_expression, filter_name
-from tests.unit.recommend.fakes import CAMPAIGN, NOW, FakeRecommender, click, make_deps, story
+from shared.personalize.model import PersonalizeError, Unavailable
+from shared.recommend import fill_feeds, first_feed, refresh_user
+from shared.recommend.campaign import filter_expression, filter_name
+from shared.recommend.catalogue import Story
+from shared.recommend.document import feed_document, feed_items, feed_story_ids
+from tests.unit.recommend.fakes import CAMPAIGN, NOW, click, make_deps, recommender, story
 
 pytestmark = pytest.mark.unit
 ITEMS = [f"s{i}" for i in range(12)]
@@ -43,7 +47,7 @@ def feed(docs: InMemoryDocumentStore, uid: str) -> dict[str, Any]:
 
 
 def test_every_active_user_gets_the_campaigns_order_minus_what_they_read(docs: InMemoryDocumentStore) -> None:
-    rec = FakeRecommender(ITEMS)
+    rec = recommender(ITEMS)
     summary = fill_feeds(make_deps(rec, docs))
     assert summary.users == 2 and summary.personalized == 2
     alice = feed(docs, "alice")
@@ -65,7 +69,7 @@ def test_every_active_user_gets_the_campaigns_order_minus_what_they_read(docs: I
 
 
 def test_filter_is_created_once_with_the_age_cutoff_as_a_value(docs: InMemoryDocumentStore) -> None:
-    rec = FakeRecommender(ITEMS)
+    rec = recommender(ITEMS)
     deps = make_deps(rec, docs)
     fill_feeds(deps)
     fill_feeds(deps)
@@ -82,14 +86,14 @@ def test_deleted_unpublished_and_old_stories_never_appear(docs: InMemoryDocument
     story(docs, "s4", status="draft")
     story(docs, "s5", age_days=45)
     docs.delete("stories/s6")
-    fill_feeds(make_deps(FakeRecommender(ITEMS), docs))
+    fill_feeds(make_deps(recommender(ITEMS), docs))
     assert feed(docs, "alice")["storyIds"] == ["s2", "s7", "s8", "s9"]
 
 
 def test_a_user_without_history_gets_the_popular_feed(docs: InMemoryDocumentStore) -> None:
     docs.set("ml_users/carol", {"USER_ID": "carol", "active": True, "updated_at": NOW})
     docs.set("ml_users/gone", {"USER_ID": "gone", "active": False, "updated_at": NOW})
-    rec = FakeRecommender(ITEMS)
+    rec = recommender(ITEMS)
     summary = fill_feeds(make_deps(rec, docs))
     carol = feed(docs, "carol")
     assert carol["kind"] == "popular" and carol["stale"] is False
@@ -100,7 +104,7 @@ def test_a_user_without_history_gets_the_popular_feed(docs: InMemoryDocumentStor
 
 
 def test_a_feed_whose_recommendations_are_all_gone_falls_back_to_popular(docs: InMemoryDocumentStore) -> None:
-    rec = FakeRecommender(ITEMS)
+    rec = recommender(ITEMS)
     rec.per_user["alice"] = ["s0", "s1", "ghost"]
     fill_feeds(make_deps(rec, docs))
     alice = feed(docs, "alice")
@@ -108,7 +112,7 @@ def test_a_feed_whose_recommendations_are_all_gone_falls_back_to_popular(docs: I
 
 
 def test_throttling_is_retried_with_backoff(docs: InMemoryDocumentStore) -> None:
-    rec = FakeRecommender(ITEMS)
+    rec = recommender(ITEMS)
     rec.fail_times = 2
     waits: list[float] = []
     deps = make_deps(rec, docs, backoff_seconds=0.2, concurrency=1)
@@ -119,13 +123,13 @@ def test_throttling_is_retried_with_backoff(docs: InMemoryDocumentStore) -> None
 
 
 def test_an_outage_keeps_previous_feeds_marks_them_stale_and_alerts_once(docs: InMemoryDocumentStore) -> None:
-    rec = FakeRecommender(ITEMS)
+    rec = recommender(ITEMS)
     deps = make_deps(rec, docs)
     fill_feeds(deps)
     before = feed(docs, "alice")
     docs.set("ml_users/dave", {"USER_ID": "dave", "active": True, "updated_at": NOW})
     click(docs, "dave", "s9")  # warm, but no previous feed
-    rec.fail = RecommenderError("unreachable: connection refused", retryable=True, code="EndpointConnectionError")
+    rec.fail = Unavailable("EndpointConnectionError", "unreachable: connection refused")
     summary = fill_feeds(at(deps, 24))
     after = feed(docs, "alice")
     assert after["storyIds"] == before["storyIds"] and after["stale"] is True
@@ -141,17 +145,17 @@ def test_an_outage_keeps_previous_feeds_marks_them_stale_and_alerts_once(docs: I
 def test_the_breaker_stops_calling_a_dead_service(docs: InMemoryDocumentStore) -> None:
     for i in range(50):
         click(docs, f"u{i:02d}", "s5")
-    rec = FakeRecommender(ITEMS)
-    rec.fail = RecommenderError("unreachable", retryable=True)
+    rec = recommender(ITEMS)
+    rec.fail = Unavailable("EndpointConnectionError", "unreachable")
     summary = fill_feeds(make_deps(rec, docs, breaker_failures=5, retries=1, concurrency=1))
     assert summary.stale == 52
     assert len(rec.calls) == 5 * 2  # 5 users, each tried twice, then the breaker opened
 
 
 def test_a_recovered_user_is_no_longer_stale(docs: InMemoryDocumentStore) -> None:
-    rec = FakeRecommender(ITEMS)
+    rec = recommender(ITEMS)
     deps = make_deps(rec, docs)
-    rec.fail = RecommenderError("boom", retryable=False)
+    rec.fail = PersonalizeError("InvalidInputException", "boom")
     fill_feeds(deps)
     assert feed(docs, "alice")["stale"] is True
     rec.fail = None
@@ -160,7 +164,7 @@ def test_a_recovered_user_is_no_longer_stale(docs: InMemoryDocumentStore) -> Non
 
 
 def test_rerun_is_idempotent(docs: InMemoryDocumentStore) -> None:
-    deps = make_deps(FakeRecommender(ITEMS), docs)
+    deps = make_deps(recommender(ITEMS), docs)
     fill_feeds(deps)
     first = {p: d for p, d in docs.docs.items() if p.startswith("feeds/")}
     again = fill_feeds(deps)  # a redelivered run: same time, same feeds
@@ -169,38 +173,38 @@ def test_rerun_is_idempotent(docs: InMemoryDocumentStore) -> None:
 
 
 def test_an_older_run_finishing_late_never_overwrites_a_newer_feed(docs: InMemoryDocumentStore) -> None:
-    newer = fill_feeds(at(make_deps(FakeRecommender(ITEMS), docs), 24))
+    newer = fill_feeds(at(make_deps(recommender(ITEMS), docs), 24))
     kept = {p: d for p, d in docs.docs.items() if p.startswith("feeds/")}
-    older_rec = FakeRecommender(list(reversed(ITEMS)))
+    older_rec = recommender(list(reversed(ITEMS)))
     older = fill_feeds(make_deps(older_rec, docs))  # started a day earlier, its writes arrive now
     assert {p: d for p, d in docs.docs.items() if p.startswith("feeds/")} == kept
     assert older.superseded == 2 and newer.superseded == 0 and older_rec.calls
 
 
 def test_an_older_run_never_replaces_the_newer_popularity_ranking(docs: InMemoryDocumentStore) -> None:
-    fill_feeds(at(make_deps(FakeRecommender(ITEMS), docs), 24))
+    fill_feeds(at(make_deps(recommender(ITEMS), docs), 24))
     ranking = docs.get("ml_state/popular_feed")
     click(docs, "carol", "s9")
     click(docs, "dave", "s9")  # s9 is now the most read, but in a run that started earlier
-    fill_feeds(make_deps(FakeRecommender(ITEMS), docs))
+    fill_feeds(make_deps(recommender(ITEMS), docs))
     assert docs.get("ml_state/popular_feed") == ranking
 
 
 def test_an_older_failing_run_neither_marks_nor_replaces_a_newer_feed(docs: InMemoryDocumentStore) -> None:
     click(docs, "dave", "s9")
-    fill_feeds(at(make_deps(FakeRecommender(ITEMS), docs), 24))
+    fill_feeds(at(make_deps(recommender(ITEMS), docs), 24))
     kept = {p: d for p, d in docs.docs.items() if p.startswith("feeds/")}
-    rec = FakeRecommender(ITEMS)
-    rec.fail = RecommenderError("unreachable", retryable=False)
+    rec = recommender(ITEMS)
+    rec.fail = PersonalizeError("InvalidInputException", "unreachable")
     older = fill_feeds(make_deps(rec, docs))
     assert {p: d for p, d in docs.docs.items() if p.startswith("feeds/")} == kept
     assert older.stale == 0 and older.superseded == 3
 
 
 def test_a_stale_mark_is_idempotent_and_keeps_the_feeds_version(docs: InMemoryDocumentStore) -> None:
-    rec = FakeRecommender(ITEMS)
+    rec = recommender(ITEMS)
     fill_feeds(make_deps(rec, docs))
-    rec.fail = RecommenderError("unreachable", retryable=False)
+    rec.fail = PersonalizeError("InvalidInputException", "unreachable")
     fill_feeds(at(make_deps(rec, docs), 24))
     marked = feed(docs, "alice")
     again = fill_feeds(at(make_deps(rec, docs), 24))
@@ -209,10 +213,10 @@ def test_a_stale_mark_is_idempotent_and_keeps_the_feeds_version(docs: InMemoryDo
 
 
 def test_a_scheduled_run_racing_a_refresh_keeps_the_refreshed_feed(docs: InMemoryDocumentStore) -> None:
-    rec = FakeRecommender(ITEMS)
+    rec = recommender(ITEMS)
     refresh_user(at(make_deps(rec, docs), 2), "alice")  # the user refreshed while the 1 h run was going
     refreshed = feed(docs, "alice")
-    summary = fill_feeds(at(make_deps(FakeRecommender(list(reversed(ITEMS))), docs), 1))
+    summary = fill_feeds(at(make_deps(recommender(list(reversed(ITEMS))), docs), 1))
     assert feed(docs, "alice") == refreshed and summary.superseded == 1
     assert feed(docs, "bob")["generatedAt"] == NOW + timedelta(hours=1)
 
@@ -220,8 +224,8 @@ def test_a_scheduled_run_racing_a_refresh_keeps_the_refreshed_feed(docs: InMemor
 def test_batch_path_past_the_threshold_writes_the_same_feeds(docs: InMemoryDocumentStore) -> None:
     realtime_docs = InMemoryDocumentStore()
     realtime_docs.docs = {k: dict(v) for k, v in docs.docs.items()}
-    fill_feeds(make_deps(FakeRecommender(ITEMS), realtime_docs))
-    rec = FakeRecommender(ITEMS, batch_store=InMemoryObjectStore("import"))
+    fill_feeds(make_deps(recommender(ITEMS), realtime_docs))
+    rec = recommender(ITEMS, batch_store=InMemoryObjectStore("import"))
     summary = fill_feeds(make_deps(rec, docs, batch_threshold=1, batch_role_arn="arn:aws:iam::000000000000:role/p"))
     assert summary.mode == "batch" and summary.personalized == 2 and not rec.calls
     request = rec.batches[0]
@@ -233,7 +237,7 @@ def test_batch_path_past_the_threshold_writes_the_same_feeds(docs: InMemoryDocum
 
 
 def test_refresh_one_user(docs: InMemoryDocumentStore) -> None:
-    rec = FakeRecommender(ITEMS)
+    rec = recommender(ITEMS)
     result = refresh_user(make_deps(rec, docs), "alice")
     assert result.kind == "personalized" and not result.stale and result.items == 5
     assert feed(docs, "alice")["storyIds"] == ["s2", "s3", "s4", "s5", "s6"]
@@ -242,16 +246,16 @@ def test_refresh_one_user(docs: InMemoryDocumentStore) -> None:
 
 
 def test_refresh_failure_keeps_the_feed_stale(docs: InMemoryDocumentStore) -> None:
-    rec = FakeRecommender(ITEMS)
+    rec = recommender(ITEMS)
     deps = make_deps(rec, docs)
     refresh_user(deps, "alice")
-    rec.fail = RecommenderError("unreachable", retryable=True)
+    rec.fail = Unavailable("EndpointConnectionError", "unreachable")
     result = refresh_user(at(deps, 1), "alice")
     assert result.stale and result.reason and feed(docs, "alice")["storyIds"] == ["s2", "s3", "s4", "s5", "s6"]
 
 
 def test_first_feed_never_replaces_an_existing_feed(docs: InMemoryDocumentStore) -> None:
-    deps = make_deps(FakeRecommender(ITEMS), docs)
+    deps = make_deps(recommender(ITEMS), docs)
     assert first_feed(deps, "newbie") is True
     assert feed(docs, "newbie")["kind"] == "popular" and len(feed(docs, "newbie")["items"]) == 5
     fill_feeds(deps)
@@ -261,7 +265,7 @@ def test_first_feed_never_replaces_an_existing_feed(docs: InMemoryDocumentStore)
 
 def test_a_redelivered_first_feed_never_replaces_a_later_refresh(docs: InMemoryDocumentStore) -> None:
     created = NOW - timedelta(minutes=5)
-    deps = make_deps(FakeRecommender(ITEMS), docs)
+    deps = make_deps(recommender(ITEMS), docs)
     click(docs, "newbie", "s0")
     assert first_feed(deps, "newbie", as_of=created) is True
     assert first_feed(deps, "newbie", as_of=created) is False  # the same event again
@@ -273,18 +277,13 @@ def test_a_redelivered_first_feed_never_replaces_a_later_refresh(docs: InMemoryD
 def test_nothing_showable_writes_nothing_rather_than_an_empty_feed() -> None:
     docs = InMemoryDocumentStore()
     docs.set("ml_users/carol", {"USER_ID": "carol", "active": True, "updated_at": NOW})
-    summary = fill_feeds(make_deps(FakeRecommender([]), docs))
+    summary = fill_feeds(make_deps(recommender([]), docs))
     assert docs.get("feeds/carol") is None
-    assert first_feed(make_deps(FakeRecommender([]), docs), "carol") is False
+    assert first_feed(make_deps(recommender([]), docs), "carol") is False
     assert summary.users == 1
 
 
 def test_items_json_is_valid_json_for_any_title_and_score(docs: InMemoryDocumentStore) -> None:
-    import json
-
-    from shared.recommend.catalogue import Story
-    from shared.recommend.feeds import feed_document
-
     odd = Story('q"\\/\n', 1, {"title": 'He said "hi"\n\u2028é', "url": None, "image": "x", "source": "\x01"})
     stories = [(odd, 0.1), (odd, None), (odd, float("nan")), (odd, 3)]
     doc = feed_document(
@@ -295,10 +294,7 @@ def test_items_json_is_valid_json_for_any_title_and_score(docs: InMemoryDocument
     assert items[0] == {"storyId": 'q"\\/\n', "score": 0.1, **odd.display}
 
 
-def test_a_feed_written_before_items_json_is_still_read() -> None:
-    from shared.recommend.feeds import feed_items, feed_story_ids
-
-    legacy = {"storyIds": ["a", "b"], "items": [{"storyId": "a", "rank": 1}, {"storyId": "b", "rank": 2}]}
-    assert feed_story_ids(legacy) == ["a", "b"] and feed_items(legacy)[1] == {"storyId": "b", "rank": 2}
-    assert feed_story_ids({"storyIds": ["x"]}) == ["x"]
+def test_only_items_json_is_read() -> None:
+    shapes_never_shipped = {"storyIds": ["a"], "items": [{"storyId": "a", "rank": 1}]}
+    assert feed_story_ids(shapes_never_shipped) == [] and feed_items(shapes_never_shipped) == []
     assert feed_items({"itemsJson": "not json"}) == [] and feed_story_ids({}) == []

@@ -15,6 +15,7 @@ import flask
 import pytest
 
 from shared.errors import ServiceUnavailable
+from shared.recommend import RefreshResult
 from tests.integration.recommend.test_handlers import id_token
 from tests.unit.recommend.test_endpoints import _module
 
@@ -25,26 +26,21 @@ PROJECT = "demo-storyrec"
 @pytest.fixture
 def refresh(monkeypatch: pytest.MonkeyPatch) -> ModuleType:
     """functions_gcp/recommend.py with the use case replaced; ID tokens verified as in the emulator."""
-    import shared.recommend
-    import shared.recommend.wiring
-
     monkeypatch.setenv("FIREBASE_AUTH_EMULATOR_HOST", "127.0.0.1:9")  # firebase-admin accepts unsigned tokens
-    monkeypatch.setattr(shared.recommend.wiring, "feed_deps", lambda settings: None)
     calls: list[str] = []
 
     def refresh_user(deps: Any, uid: str) -> Any:
         calls.append(uid)
         return _result(uid)
 
-    monkeypatch.setattr(shared.recommend, "refresh_user", refresh_user)
     module = _module(monkeypatch)
+    monkeypatch.setattr(module, "feed_deps", lambda settings: None)
+    monkeypatch.setattr(module, "refresh_user", refresh_user)
     module.calls = calls  # type: ignore[attr-defined]
     return module
 
 
 def _result(uid: str) -> Any:
-    from shared.recommend.feeds import RefreshResult
-
     return RefreshResult(uid, "personalized", False, 10)
 
 
@@ -108,11 +104,9 @@ def test_the_framework_refuses_a_body_that_is_not_a_callable_request(refresh: Mo
 def test_an_unavailable_backend_is_unavailable_not_internal(
     refresh: ModuleType, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    import shared.recommend
-
     def down(deps: Any, uid: str) -> Any:
         raise ServiceUnavailable("firestore unreachable")
 
-    monkeypatch.setattr(shared.recommend, "refresh_user", down)
+    monkeypatch.setattr(refresh, "refresh_user", down)
     status, body = _call(refresh, {"data": {}}, "alice")
     assert (status, body["error"]["status"]) == (503, "UNAVAILABLE")

@@ -1,0 +1,121 @@
+"""Batch fill: one batch inference job over every user; its output goes through the same checks and writes."""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
+
+from shared.errors import NotReady, StoryrecError
+from shared.personalize.model import BatchInferenceJob, BatchInferenceRequest, Recommendation, Recommendations, Status
+from shared.ports import NewerWrite
+from shared.recommend.campaign import request_size
+from shared.recommend.deps import FeedDeps
+from shared.recommend.run import FeedRun
+from shared.recommend.writer import FeedWriter, bounded_map
+from shared.retry import wait_until
+
+_JOB_NAME = re.compile(r"[^a-zA-Z0-9\-_]")
+BatchLine = tuple[str | None, Recommendations | None, str | None]
+"""(user id, answer, error) of one output line; no user id when the line is unreadable."""
+
+
+def fill_batch(run: FeedRun, users: Sequence[str], writer: FeedWriter) -> None:
+    """Write each user's input line, run the job, build every answered user's feed; the rest fail."""
+    deps, config = run.deps, run.deps.config
+    store = deps.batch_store
+    assert store is not None and run.campaign is not None
+    base = f"{config.batch_prefix}{run.summary.run_id}/"
+    lines = "\n".join(json.dumps({"userId": u, "filterValues": run.filter_values}) for u in users)
+    store.put_bytes(f"{base}users.jsonl", lines.encode(), content_type="application/json")
+    request = BatchInferenceRequest(
+        job_name=_JOB_NAME.sub("-", f"storyrec-feeds-{run.summary.run_id}")[:63],
+        solution_version_arn=run.campaign.solution_version_arn,
+        input_uri=f"s3://{store.bucket}/{base}users.jsonl",
+        output_uri=f"s3://{store.bucket}/{base}output/",
+        num_results=request_size(deps.personalize.num_results),
+        role_arn=config.batch_role_arn or deps.personalize.import_role_arn,
+        filter_arn=run.filter_arn,
+    )
+    try:
+        status, reason = await_batch(deps, deps.recommender.start_batch_inference(request))
+    except StoryrecError as exc:
+        status, reason = Status.CREATE_FAILED.value, str(exc)
+    if status != Status.ACTIVE.value:
+        run.failures.update(dict.fromkeys(users, f"batch inference {status}: {reason}"))
+        run.summary.errors["BatchInference"] = len(users)
+        return
+    answered: set[str] = set()
+    parsed = (parse_batch_line(line) for line in store.get_bytes(f"{base}output/users.jsonl.out").splitlines())
+
+    def build(entry: BatchLine) -> tuple[str | None, NewerWrite | str | None]:
+        uid, ranked, error = entry
+        if uid is None or ranked is None:
+            return uid, f"batch inference: {error}"
+        return uid, run.personalized(uid, ranked)
+
+    with ThreadPoolExecutor(max_workers=config.concurrency, thread_name_prefix="feed-batch") as pool:
+        for uid, result in bounded_map(pool, build, parsed, config.concurrency * 4):
+            if uid is None:
+                continue
+            answered.add(uid)
+            if isinstance(result, str):
+                run.failures[uid] = result
+            else:
+                writer.add(result)
+    for uid in users:
+        if uid not in answered:
+            run.failures[uid] = "batch inference: no output line"
+
+
+def await_batch(deps: FeedDeps, job_arn: str) -> tuple[str, str | None]:
+    """(status, failure reason) once the job settles, or as it was when the batch timeout ran out."""
+    seen: list[BatchInferenceJob] = []
+
+    def poll() -> BatchInferenceJob:
+        seen.append(deps.recommender.describe_batch_inference_job(job_arn))
+        return seen[-1]
+
+    try:
+        job = wait_until(
+            poll,
+            lambda j: j.status.settled,
+            timeout=deps.config.batch_timeout_seconds,
+            interval=deps.batch_poll_seconds,
+            max_interval=deps.batch_poll_seconds,
+            what=f"batch inference job {job_arn}",
+            sleep=deps.sleep,
+            monotonic=deps.monotonic,
+        )
+    except NotReady:
+        job = seen[-1]
+    return job.status.value, job.failure_reason
+
+
+def parse_batch_line(line: bytes) -> BatchLine:
+    """One line of the job's output: ``{"input": {...}, "output": {...}, "error": ...}``."""
+    try:
+        record = json.loads(line)
+        query = record.get("input")
+        if isinstance(query, str):
+            query = json.loads(query)
+        uid = query.get("userId") if isinstance(query, dict) else None
+    except (ValueError, AttributeError):
+        return None, None, None
+    if not isinstance(uid, str):
+        return None, None, None
+    output = record.get("output")
+    if record.get("error") or not isinstance(output, dict):
+        return uid, None, str(record.get("error"))
+    return uid, recommendations_from_output(output), None
+
+
+def recommendations_from_output(output: Mapping[str, object]) -> Recommendations:
+    """The answer in one batch output's ``output`` object (batch answers carry no recommendation id)."""
+    items = output.get("recommendedItems") or []
+    scores = output.get("scores") or []
+    ids = [str(i) for i in items] if isinstance(items, Sequence) else []
+    values = [float(s) if isinstance(s, int | float) else None for s in scores] if isinstance(scores, Sequence) else []
+    padded = values + [None] * (len(ids) - len(values))
+    return Recommendations(tuple(Recommendation(i, s) for i, s in zip(ids, padded, strict=False)))

@@ -1,0 +1,56 @@
+"""What a feed fill is given (:class:`FeedDeps`) and what it reports (:class:`FillSummary`)."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from shared.config import Collections, PersonalizeSettings, RecommendSettings
+from shared.personalize.port import PersonalizePort
+from shared.ports import Clock, DocumentStore, MetricsSink, Notifier, ObjectStore
+
+
+@dataclass
+class FeedDeps:
+    """Everything a feed fill needs, injected."""
+
+    docs: DocumentStore
+    recommender: PersonalizePort
+    """Amazon Personalize (the campaign, the feed filter, batch inference)."""
+    notifier: Notifier
+    metrics: MetricsSink
+    clock: Clock
+    collections: Collections
+    personalize: PersonalizeSettings
+    config: RecommendSettings
+    batch_store: ObjectStore | None = None
+    """The S3 bucket batch inference reads its input from and writes its output to."""
+    sleep: Callable[[float], None] = time.sleep
+    monotonic: Callable[[], float] = time.monotonic
+    """The clock of waits, rate limits and durations (``clock`` is the wall clock feeds are dated with)."""
+    batch_poll_seconds: float = 30.0
+
+
+@dataclass
+class FillSummary:
+    """What one run did."""
+
+    run_id: str
+    users: int = 0
+    personalized: int = 0
+    popular: int = 0
+    stale: int = 0
+    missing: int = 0
+    """Users left without any feed (no previous feed and nothing showable)."""
+    superseded: int = 0
+    """Feeds (or stale marks) not written because the stored feed was as new or newer (another run or a refresh)."""
+    mode: str = "realtime"
+    solution_version_arn: str | None = None
+    seconds: float = 0.0
+    alerted: bool = False
+    errors: dict[str, int] = field(default_factory=dict)
+
+    def as_dict(self) -> dict[str, Any]:
+        return dict(vars(self))

@@ -1,0 +1,93 @@
+"""The ``feeds/{uid}`` document: what goes in it, how it is encoded, how it is read back (docs/recommend.md)."""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Mapping, Sequence
+from datetime import datetime
+from typing import Any, Literal
+
+from shared.personalize.model import Recommendations
+from shared.recommend.campaign import CampaignInfo
+from shared.recommend.catalogue import Catalogue, Story
+
+VERSION_FIELD = "generatedAt"
+"""The field every feed write is guarded on: a feed is written only over an absent or older one."""
+FeedKind = Literal["personalized", "popular"]
+Scored = tuple[Story, float | None]
+
+
+def feed_document(
+    stories: Sequence[Scored],
+    *,
+    kind: FeedKind,
+    generated_at: datetime,
+    run_id: str,
+    campaign: CampaignInfo | None,
+    recommendation_id: str | None,
+    stale_reason: str | None = None,
+) -> dict[str, Any]:
+    """The ``feeds/{uid}`` document the homepage reads (docs/recommend.md).
+
+    The stories go as one JSON string, best first: a few top-level values instead of ~200 nested ones,
+    which is what a document costs to write and index (docs/BENCHMARKS.md, Feeds).
+    """
+    return {
+        "itemsJson": _items_json(stories),
+        "kind": kind,
+        "recommendationId": recommendation_id,
+        VERSION_FIELD: generated_at,
+        "runId": run_id,
+        "solutionVersionArn": campaign.solution_version_arn if campaign and kind == "personalized" else None,
+        "stale": stale_reason is not None,
+        "staleReason": stale_reason,
+    }
+
+
+def _items_json(stories: Sequence[Scored]) -> str:
+    # each story is encoded once per run (Story.json_head/display_json); only its score differs per feed
+    return "[" + ",".join(f"{s.json_head}{_score_json(score)},{s.display_json}}}" for s, score in stories) + "]"
+
+
+def _score_json(score: float | None) -> str:
+    if isinstance(score, float) and math.isfinite(score):
+        return repr(score)  # what json.dumps writes for a finite float
+    return json.dumps(score) if isinstance(score, int) else "null"
+
+
+def feed_items(feed: Mapping[str, Any]) -> list[dict[str, Any]]:
+    """The stories of a stored feed, best first: ``{storyId, score, title, url, image, source}`` each."""
+    raw = feed.get("itemsJson")
+    try:
+        items = json.loads(raw) if isinstance(raw, str) else None
+    except ValueError:
+        items = None
+    return [i for i in items if isinstance(i, dict)] if isinstance(items, list) else []
+
+
+def feed_story_ids(feed: Mapping[str, Any]) -> list[str]:
+    """The story ids of a stored feed, best first."""
+    return [str(i.get("storyId")) for i in feed_items(feed)]
+
+
+def clean(ranked: Recommendations, seen: set[str], catalogue: Catalogue, limit: int) -> list[Scored]:
+    """Ranked items minus what the user read and what may not be shown, order kept."""
+    out: list[Scored] = []
+    chosen: set[str] = set()
+    for item in ranked:
+        if item.item_id in seen or item.item_id in chosen:
+            continue
+        story = catalogue.story(item.item_id)
+        if story is not None:
+            out.append((story, item.score))
+            chosen.add(item.item_id)
+            if len(out) == limit:
+                break
+    return out
+
+
+def popular_for(seen: set[str], ranking: Sequence[Story], limit: int) -> list[Scored]:
+    """The popular ranking minus what the user read, unscored."""
+    out: list[Scored] = [(s, None) for s in ranking if s.story_id not in seen]
+    return out[:limit]

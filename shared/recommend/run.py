@@ -1,0 +1,166 @@
+"""One feed run's shared state and its common steps: the window read, feed building, stale marks, the report."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from shared.logs import get_logger
+from shared.personalize.model import Recommendations
+from shared.ports import NewerWrite, Query, Where, chunked
+from shared.recommend.campaign import CampaignInfo
+from shared.recommend.catalogue import Catalogue, History, Story
+from shared.recommend.deps import FeedDeps, FillSummary
+from shared.recommend.document import FeedKind, Scored, clean, feed_document, popular_for
+from shared.recommend.writer import WRITE_CHUNK, write_feeds
+
+_log = get_logger("recommend")
+
+
+@dataclass
+class FeedRun:
+    """What every user of one run shares: the time, the window, the catalogue, the campaign, the failures."""
+
+    deps: FeedDeps
+    summary: FillSummary
+    now: datetime
+    history: History
+    catalogue: Catalogue
+    ranking: list[Story]
+    campaign: CampaignInfo | None
+    filter_arn: str | None
+    filter_values: dict[str, str]
+    failures: dict[str, str] = field(default_factory=dict)
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def personalized(self, uid: str, ranked: Recommendations) -> NewerWrite | None:
+        limit = self.deps.personalize.num_results
+        seen = self.history.seen.get(uid, set())
+        stories = clean(ranked, seen, self.catalogue, limit)
+        kind: FeedKind = "personalized"
+        if not stories:  # everything recommended was read, deleted or too old: never an empty feed
+            stories, kind = popular_for(seen, self.ranking, limit), "popular"
+        return self._write(uid, stories, kind, ranked.recommendation_id)
+
+    def cold(self, uid: str) -> NewerWrite | None:
+        stories = popular_for(self.history.seen.get(uid, set()), self.ranking, self.deps.personalize.num_results)
+        return self._write(uid, stories, "popular", None)
+
+    def _write(self, uid: str, stories: list[Scored], kind: FeedKind, rid: str | None) -> NewerWrite | None:
+        with self.lock:  # feeds are built on the worker threads
+            if not stories:  # nothing showable at all: leave whatever the user has rather than blank it
+                self.summary.missing += 1
+                return None
+            if kind == "personalized":
+                self.summary.personalized += 1
+            else:
+                self.summary.popular += 1
+        doc = feed_document(
+            stories,
+            kind=kind,
+            generated_at=self.now,
+            run_id=self.summary.run_id,
+            campaign=self.campaign,
+            recommendation_id=rid,
+        )
+        return NewerWrite(f"{self.deps.collections.feeds}/{uid}", doc, self.now)
+
+
+def read_window(deps: FeedDeps, since: datetime) -> tuple[History, list[str]]:
+    """Interactions since ``since`` and the users active in it (interactions or a profile change)."""
+    cols, config = deps.collections, deps.config
+    history = History()
+    query = Query(cols.ml_interactions, (Where("TIMESTAMP", ">=", int(since.timestamp())),), ("TIMESTAMP",))
+    for snap in deps.docs.stream(query):
+        user, item, event = snap.data.get("USER_ID"), snap.data.get("ITEM_ID"), snap.data.get("EVENT_TYPE")
+        if isinstance(user, str) and isinstance(item, str) and user and item:
+            history.add(user, item, str(event), config.seen_event_types)
+    users = dict.fromkeys(sorted(history.seen))
+    inactive: set[str] = set()
+    for snap in deps.docs.stream(Query(cols.ml_users, (Where("updated_at", ">=", since),), ("updated_at",))):
+        if snap.data.get("active") is False:
+            inactive.add(snap.id)
+        else:
+            users.setdefault(snap.id)
+    return history, [u for u in users if u not in inactive]
+
+
+def has_history(deps: FeedDeps, uid: str) -> bool:
+    """Whether the user ever interacted (outside the window too)."""
+    query = Query(deps.collections.ml_interactions, (Where("USER_ID", "==", uid),), limit=1)
+    return bool(deps.docs.query(query))
+
+
+def keep_previous(run: FeedRun) -> None:
+    """Failed users keep their previous feed, marked stale; without one they get a stale popular feed.
+
+    Both are guarded writes at the run's time: a feed some newer run or refresh wrote is neither marked
+    stale nor replaced.
+    """
+    deps, summary = run.deps, run.summary
+    n = deps.personalize.num_results
+    for uids in chunked(list(run.failures), WRITE_CHUNK):
+        marks = [
+            NewerWrite(
+                f"{deps.collections.feeds}/{uid}",
+                {"stale": True, "staleReason": run.failures[uid][:500], "staleSince": run.now},
+                run.now,
+                merge=True,
+            )
+            for uid in uids
+        ]
+        fallbacks: list[NewerWrite] = []
+        for uid, outcome in zip(uids, write_feeds(deps.docs, marks), strict=True):
+            if outcome != "absent":
+                summary.stale += outcome == "written"
+                summary.superseded += outcome == "kept"
+                continue
+            stories = popular_for(run.history.seen.get(uid, set()), run.ranking, n)
+            if not stories:
+                summary.missing += 1
+                continue
+            doc = feed_document(
+                stories,
+                kind="popular",
+                generated_at=run.now,
+                run_id=summary.run_id,
+                campaign=run.campaign,
+                recommendation_id=None,
+                stale_reason=run.failures[uid][:500],
+            )
+            fallbacks.append(NewerWrite(f"{deps.collections.feeds}/{uid}", doc, run.now))
+        for outcome in write_feeds(deps.docs, fallbacks):
+            summary.stale += outcome == "written"
+            summary.superseded += outcome == "kept"
+
+
+def finish(deps: FeedDeps, summary: FillSummary, failures: Mapping[str, str]) -> None:
+    """One alert when users were left stale, the run's metrics, and its summary in the log."""
+    if failures:
+        sample = next(iter(failures.values()))
+        message = (
+            f"Feed fill {summary.run_id}: Personalize failed for {len(failures)} of {summary.users} users; "
+            f"their previous feeds were kept and marked stale ({summary.missing} had none). First error: {sample}"
+        )
+        try:
+            deps.notifier.notify(
+                "storyrec feed fill degraded", message, {"run_id": summary.run_id, "affected": str(len(failures))}
+            )
+            summary.alerted = True
+        except Exception:  # the alert is best effort; the summary and logs still tell
+            _log.exception("alert failed")
+    for name, value in (
+        ("FeedsPersonalized", summary.personalized),
+        ("FeedsPopular", summary.popular),
+        ("FeedsStale", summary.stale),
+        ("FeedsMissing", summary.missing),
+    ):
+        deps.metrics.put(name, float(value))
+    deps.metrics.put("FeedFillSeconds", summary.seconds, unit="Seconds")
+    try:
+        deps.metrics.flush()
+    except Exception:
+        _log.exception("metrics flush failed")
+    _log.info("feed fill finished", extra=summary.as_dict())
