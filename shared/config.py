@@ -14,7 +14,7 @@ from typing import TypeVar
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from shared.errors import ConfigError
-from shared.personalize.names import VALID_NAME as _NAME
+from shared.limits import VALID_RESOURCE_NAME as _NAME
 
 _N = TypeVar("_N", int, float)
 

@@ -30,6 +30,10 @@ MULTI_SEPARATOR = "|"
 """Personalize's separator of several categorical values in one cell."""
 DOCUMENT_ID_MAX_BYTES = 1500
 """Firestore: a document id is at most 1,500 bytes of UTF-8."""
+RESOURCE_NAME_MAX_CHARS = 63
+"""Personalize: a resource or job name is 1-63 characters, ``^[a-zA-Z0-9][a-zA-Z0-9\\-_]*``."""
+VALID_RESOURCE_NAME = re.compile(r"^[a-zA-Z0-9][a-zA-Z0-9\-_]{0,62}$")
+"""Firestore: a document id is at most 1,500 bytes of UTF-8."""
 
 CSV_HOSTILE = frozenset(',"|')
 """Break a CSV row or Personalize's multi-value separator when inside an id or categorical value."""

@@ -10,8 +10,8 @@ import hashlib
 import re
 from datetime import date, datetime
 
-MAX_NAME = 63
-VALID_NAME = re.compile(r"^[a-zA-Z0-9][a-zA-Z0-9\-_]{0,62}$")
+from shared.limits import RESOURCE_NAME_MAX_CHARS as MAX_NAME
+
 _BAD = re.compile(r"[^a-zA-Z0-9\-_]+")
 _JOB_DATE = re.compile(r"-(\d{8})-[0-9a-f]{10}-\d{3}$")
 
