@@ -24,8 +24,8 @@ from typing import Any, Literal
 from shared.adapters.personalize import solution_request
 from shared.config import Settings
 from shared.errors import ConfigError
+from shared.limits import VALID_RESOURCE_NAME as VALID_NAME
 from shared.personalize.model import PersonalizeError, ResourceInUse, SolutionSpec, Status
-from shared.personalize.names import VALID_NAME
 from shared.personalize.port import PersonalizePort
 from shared.recommend.campaign import feed_filter_spec
 from shared.retry import wait_until

@@ -18,8 +18,8 @@ from botocore.stub import ANY, Stubber
 from shared.adapters.memory import InMemoryObjectStore, RecordingMetrics, RecordingNotifier
 from shared.adapters.personalize import PersonalizeGateway
 from shared.config import Settings
+from shared.limits import VALID_RESOURCE_NAME as VALID_NAME
 from shared.personalize.imports import import_manifest
-from shared.personalize.names import VALID_NAME
 from shared.personalize.stage import StageDeps
 from shared.personalize.training import train
 from shared.schema import DATASET_TYPES, load_schema
