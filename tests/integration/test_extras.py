@@ -109,14 +109,19 @@ def wheel(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return built
 
 
-def _gcp_bundle(root: Path) -> Path:
-    """functions_gcp/ as Firebase uploads it: its modules and a copy of shared/ (infra/local/firebase/bundle.sh)."""
+def _gcp_bundle(root: Path, *, with_shared: bool = True) -> Path:
+    """functions_gcp/ as Firebase uploads it: its modules and a copy of shared/ (infra/local/firebase/bundle.sh).
+
+    Without ``with_shared``, only the function modules: never the repository's folder itself, where a local
+    bundle (left by the e2e tests' bundle.sh) would shadow the installed package.
+    """
     bundle = root / "functions_gcp"
     bundle.mkdir()
     for path in (REPO / "functions_gcp").glob("*.py"):
         shutil.copy(path, bundle / path.name)
-    shutil.copytree(REPO / "shared", bundle / "shared", ignore=shutil.ignore_patterns("__pycache__"))
-    shutil.copytree(REPO / "infra" / "personalize" / "schemas", bundle / "shared" / "schemas")
+    if with_shared:
+        shutil.copytree(REPO / "shared", bundle / "shared", ignore=shutil.ignore_patterns("__pycache__"))
+        shutil.copytree(REPO / "infra" / "personalize" / "schemas", bundle / "shared" / "schemas")
     return bundle
 
 
@@ -148,19 +153,10 @@ def _install(case: Case, wheel: Path, venv: Path) -> tuple[Path, list[str]]:
         return python, [str(_gcp_bundle(venv.parent))]
     extra = f"[{case.install}]" if case.install else ""
     python = fresh_venv(venv, f"storyrec{extra} @ {wheel.as_uri()}")
-    return python, [str(REPO / "functions_gcp")] if case.gcp_source else []
+    return python, [str(_gcp_bundle(venv.parent, with_shared=False))] if case.gcp_source else []
 
 
-def _params() -> list[object]:
-    broken = pytest.mark.xfail(
-        strict=True,
-        reason="shared/publish.py imports pandas at module level and `storyrec report` imports it "
-        "(issue 18; the manifest helper moves that import): drop this mark when it passes",
-    )
-    return [pytest.param(name, marks=broken) if name == "report" else name for name in CASES]
-
-
-@pytest.mark.parametrize("name", _params())
+@pytest.mark.parametrize("name", list(CASES))
 def test_each_part_installed_alone_imports_its_entry_points(name: str, wheel: Path, tmp_path: Path) -> None:
     case = CASES[name]
     python, path = _install(case, wheel, tmp_path / "venv")
