@@ -31,6 +31,7 @@ from shared.export.job import (
     build_manifest,
     date_prefixes,
     existing_manifest,
+    export_quarantine,
     extract_dataset,
     publish_manifest,
     run_id_for,
@@ -205,6 +206,7 @@ def run_shard(
     datasets: list[DatasetType] = ["items", "users"] if shard.snapshots else ["interactions"]
     state = ExportState(deps.docs, deps.collections.state)
     record: dict[str, Any] = {}
+    now = deps.clock()
     with tempfile.TemporaryDirectory(prefix="storyrec-shard-", dir=options.tmp_dir) as tmp:
         written = []
         for dataset in datasets:
@@ -217,7 +219,12 @@ def run_shard(
                 else interactions_query(deps, shard.start, shard.end)  # type: ignore[arg-type]
             )
             parts, converter = extract_dataset(
-                dataset, partial(deps.docs.stream, query, page_size=options.page_size), tmp, options
+                dataset,
+                partial(deps.docs.stream, query, page_size=options.page_size),
+                tmp,
+                options,
+                now=now,
+                quarantine=export_quarantine(deps, query.collection, now),
             )
             stem = "part" if shard.snapshots else f"part-s{shard.index:03d}"
             files = tuple(
