@@ -242,14 +242,7 @@ def _extract_all(
     out = []
     now = deps.clock()
     for dataset, query in sources.items():
-        parts, converter = extract_dataset(
-            dataset,
-            partial(deps.docs.stream, query, page_size=options.page_size),
-            tmp,
-            options,
-            now=now,
-            quarantine=export_quarantine(deps, query.collection, now),
-        )
+        parts, converter = extract_query(dataset, query, deps, options, tmp, now)
         files = tuple(
             ManifestFile(part_key(deps.prefix, dataset, day, p.index), p.rows, p.size, p.sha256) for p in parts
         )
@@ -280,9 +273,13 @@ def _extract_all(
     return out
 
 
-def export_quarantine(deps: ExportDeps, source: str, now: datetime) -> ExportQuarantine:
-    """Where the export quarantines the records of ``source`` (an ML collection) it does not write."""
-    return ExportQuarantine(deps.docs, deps.collections.quarantine, source, now)
+def extract_query(
+    dataset: DatasetType, query: Query, deps: ExportDeps, options: ExportOptions, directory: str, now: datetime
+) -> tuple[list[Part], RowConverter]:
+    """:func:`extract_dataset` of the records ``query`` reads; those that fail are quarantined."""
+    quarantine = ExportQuarantine(deps.docs, deps.collections.quarantine, query.collection, now)
+    records = partial(deps.docs.stream, query, page_size=options.page_size)
+    return extract_dataset(dataset, records, directory, options, now=now, quarantine=quarantine)
 
 
 def extract_dataset(
