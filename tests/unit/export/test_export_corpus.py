@@ -10,21 +10,25 @@ from __future__ import annotations
 
 import json
 from collections import Counter
+from dataclasses import replace
 from typing import Any
 
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from shared.adapters.memory import InMemoryDocumentStore, RecordingMetrics
+from shared.adapters.counters import StoreCounter
+from shared.adapters.memory import InMemoryDocumentStore, InMemoryObjectStore, RecordingMetrics
 from shared.capture.quarantine import quarantine_id
 from shared.export import ExportDeps, run_export
 from shared.export.rows import RowConverter
+from shared.export.run import run_export_event
 from shared.limits import rules
 from shared.ports import Snapshot
 from shared.schema import load_schema
 from tests.corpus.export_cases import CASES, NOW, ExportCase, interaction
 from tests.unit.export.factories import DAY, day_of_clicks, read_csv, seed
+from tests.unit.export.test_shards import RecordingPublisher, _deliver
 
 pytestmark = pytest.mark.unit
 
@@ -132,3 +136,41 @@ def test_any_record_is_exported_clean_or_rejected_never_a_crash(overrides: dict[
         return
     [cells] = read_csv(line.encode("utf-8"))
     assert [r.cell_problem(c) for c, r in zip(cells, rules("interactions"), strict=True)] == [None] * len(cells)
+
+
+def test_whole_corpus_through_a_sharded_export_counts_and_quarantines_the_same(deps: ExportDeps) -> None:
+    """Shards (duplicated deliveries included) quarantine the same records and merge the same counts."""
+    sharded = replace(deps, publisher=RecordingPublisher(), count=StoreCounter(deps.docs), rows_per_run=20)
+    seed(deps.docs, "ml_interactions", day_of_clicks(60))
+    for index, case in enumerate(CASES):
+        seed(deps.docs, case.collection, [(_doc_id(index), case.data)])
+    assert run_export_event(DAY, sharded) is None  # fanned out
+    assert isinstance(sharded.publisher, RecordingPublisher)
+    for body in sharded.publisher.bodies * 2:
+        _deliver(sharded, body)
+    store = sharded.import_store
+    assert isinstance(store, InMemoryObjectStore)
+    manifest = json.loads(store.objects["manifests/dt=2026-11-28/manifest.json"])
+    for dataset in ("interactions", "items", "users"):
+        expected = Counter(
+            c.expect.split(":")[1] for c in CASES if c.dataset == dataset and c.expect.startswith("quarantined")
+        )
+        assert manifest["datasets"][dataset]["rejected"] == dict(expected), dataset
+    docs = deps.docs
+    assert isinstance(docs, InMemoryDocumentStore)
+    quarantined = [p for p in docs.docs if p.startswith("ml_quarantine/")]
+    assert len(quarantined) == sum(1 for c in CASES if c.expect.startswith("quarantined"))
+
+
+def test_exported_corpus_rows_parse_in_the_engines_importer(deps: ExportDeps) -> None:
+    """The CSVs parse with each dataset's Avro schema in the local Personalize engine's importer."""
+    schema = pytest.importorskip("infra.local.personalize.schema")
+    for index, case in enumerate(CASES):
+        seed(deps.docs, case.collection, [(_doc_id(index), case.data)])
+    result = run_export(DAY, deps)
+    for dataset in ("interactions", "items", "users"):
+        [part] = next(d for d in result.datasets if d.dataset == dataset).files
+        frame = schema.read_csv(
+            deps.import_store.get_bytes(part.key), schema.parse_schema(load_schema(dataset).as_json())
+        )
+        assert len(frame) == sum(1 for c in CASES if c.dataset == dataset and c.expect.startswith("exported"))
