@@ -13,7 +13,7 @@ from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 from typing import Any
 
-from shared.limits import FieldRule, has_control_chars, id_problem, join_multi, neutralise_text
+from shared.limits import MULTI_SEPARATOR, FieldRule, Kind, has_control_chars, id_problem, join_multi, neutralise_text
 
 MAX_EVENT_VALUE = 86_400.0
 """An EVENT_VALUE is seconds read at most; a day is already absurd."""
@@ -144,12 +144,27 @@ def plausible_time(data: Mapping[str, Any], name: str, now: datetime, *, require
         if required:
             raise Invalid(Reason.MISSING_FIELD, name, "is missing")
         return None
-    when = as_utc(value, name)
+    return check_time(name, as_utc(value, name), now)
+
+
+def check_time(field: str, when: datetime, now: datetime) -> datetime:
+    """``when`` if it is no later than ``now`` (plus skew) and no earlier than 2010."""
     if when > now + FUTURE_SKEW:
-        raise Invalid(Reason.FUTURE_TIMESTAMP, name, f"{when.isoformat()} is after {now.isoformat()}")
+        raise Invalid(Reason.FUTURE_TIMESTAMP, field, f"{when.isoformat()} is after {now.isoformat()}")
     if when < EARLIEST:
-        raise Invalid(Reason.PAST_TIMESTAMP, name, f"{when.isoformat()} is before {EARLIEST.date()}")
+        raise Invalid(Reason.PAST_TIMESTAMP, field, f"{when.isoformat()} is before {EARLIEST.date()}")
     return when
+
+
+def check_epoch(field: str, seconds: int, now: datetime) -> int:
+    """Epoch seconds (an ML record's TIMESTAMP) checked as :func:`check_time` checks a timestamp."""
+    try:
+        when = datetime.fromtimestamp(seconds, UTC)
+    except (OverflowError, ValueError, OSError):  # beyond the year 9999 (or before year 1)
+        reason = Reason.FUTURE_TIMESTAMP if seconds > 0 else Reason.PAST_TIMESTAMP
+        raise Invalid(reason, field, f"{seconds} is not a representable time") from None
+    check_time(field, when, now)
+    return seconds
 
 
 def optional_value(data: Mapping[str, Any], name: str) -> float | None:
@@ -159,7 +174,35 @@ def optional_value(data: Mapping[str, Any], name: str) -> float | None:
         return None
     if isinstance(value, bool) or not isinstance(value, int | float):
         raise Invalid(Reason.WRONG_TYPE, name, f"expected a number, got {type(value).__name__}")
-    number = float(value)
+    return check_value(name, value)
+
+
+def check_value(field: str, value: float) -> float:
+    """A finite, non-negative number (seconds read) at most a day."""
+    try:
+        number = float(value)
+    except OverflowError:  # an int beyond a float's range
+        number = math.inf
     if not math.isfinite(number) or not 0.0 <= number <= MAX_EVENT_VALUE:
-        raise Invalid(Reason.INVALID_VALUE, name, f"{value!r} is not within 0..{MAX_EVENT_VALUE:g}")
+        raise Invalid(Reason.INVALID_VALUE, field, f"{value!r} is not within 0..{MAX_EVENT_VALUE:g}")
     return number
+
+
+def check_cell(field: str, cell: str, rule: FieldRule) -> str:
+    """A CSV cell an ML record already holds, checked as capture checks the value it came from.
+
+    Ids and categorical values: normalised and checked by the column's rule (a multi-value cell part by
+    part, blanks dropped); free text: its length and its lead. Returns the cell to write.
+    """
+    if rule.kind is Kind.TEXTUAL:
+        problem = rule.cell_problem(cell)
+        if problem is not None:
+            raise Invalid(Reason(problem.problem.value), field, problem.detail)
+        return cell
+    if not rule.multi:
+        return check(field, cell, rule)
+    parts = [check(f"{field}[{i}]", part, rule) for i, part in enumerate(cell.split(MULTI_SEPARATOR)) if part.strip()]
+    joined = MULTI_SEPARATOR.join(dict.fromkeys(parts))
+    if rule.max_chars is not None and len(joined) > rule.max_chars:
+        raise Invalid(Reason.TOO_LONG, field, f"is {len(joined)} characters (limit {rule.max_chars})")
+    return joined

@@ -31,7 +31,8 @@ from shared.export.guards import (
     check_interactions,
     check_manifest,
 )
-from shared.export.rows import Record, RowConverter
+from shared.export.rejects import ExportQuarantine
+from shared.export.rows import Record, Reject, RowConverter
 from shared.export.window import ExportState, Window
 from shared.logs import get_logger, redact
 from shared.manifest import (
@@ -239,10 +240,9 @@ def _extract_all(
         "users": Query(cols.ml_users, where=active),
     }
     out = []
+    now = deps.clock()
     for dataset, query in sources.items():
-        parts, converter = extract_dataset(
-            dataset, partial(deps.docs.stream, query, page_size=options.page_size), tmp, options
-        )
+        parts, converter = extract_query(dataset, query, deps, options, tmp, now)
         files = tuple(
             ManifestFile(part_key(deps.prefix, dataset, day, p.index), p.rows, p.size, p.sha256) for p in parts
         )
@@ -273,21 +273,40 @@ def _extract_all(
     return out
 
 
+def extract_query(
+    dataset: DatasetType, query: Query, deps: ExportDeps, options: ExportOptions, directory: str, now: datetime
+) -> tuple[list[Part], RowConverter]:
+    """:func:`extract_dataset` of the records ``query`` reads; those that fail are quarantined."""
+    quarantine = ExportQuarantine(deps.docs, deps.collections.quarantine, query.collection, now)
+    records = partial(deps.docs.stream, query, page_size=options.page_size)
+    return extract_dataset(dataset, records, directory, options, now=now, quarantine=quarantine)
+
+
 def extract_dataset(
-    dataset: DatasetType, records: Callable[[], Iterable[Record]], directory: str, options: ExportOptions
+    dataset: DatasetType,
+    records: Callable[[], Iterable[Record]],
+    directory: str,
+    options: ExportOptions,
+    *,
+    now: datetime | None = None,
+    quarantine: Callable[[list[Reject]], None] | None = None,
 ) -> tuple[list[Part], RowConverter]:
     """Write one dataset's CSV parts to ``directory``, rows in the order the store returns them.
 
     Personalize's bulk import reads rows in any order, so nothing is sorted: the query's own order
-    (``captured_at``, then document id) keeps reruns byte-identical, in constant memory.
+    (``captured_at``, then document id) keeps reruns byte-identical, in constant memory. Records that
+    fail capture's checks (as of ``now``) are not written but handed to ``quarantine`` after each chunk.
     """
     with _gc_paused():
         schema = load_schema(dataset)
-        converter = RowConverter(schema)
+        converter = RowConverter(schema) if now is None else RowConverter(schema, now)
         writer = PartWriter(directory, dataset, schema.header, max_bytes=options.max_part_bytes)
         try:
             for chunk in chunked(records(), _BATCH):
                 writer.write([line for line in map(converter.convert, chunk) if line is not None])
+                rejects = converter.take_rejects()
+                if rejects and quarantine is not None:
+                    quarantine(rejects)
         except BaseException:
             writer.discard()
             raise

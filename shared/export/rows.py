@@ -1,22 +1,25 @@
-"""Record → CSV row conversion, driven by the Personalize Avro schema.
+"""Record → CSV row conversion, driven by the Personalize Avro schema and capture's checks.
 
 A converter turns one ML record (a Firestore document's data) into a CSV line with the schema's
 columns in order, or rejects it with a reason: :func:`normalise` either repairs a value (int → float,
-a list of categorical values → ``a|b``, a datetime → epoch seconds) or rejects the row. Plain code on
-purpose: conversion is a few per cent of a run whose time goes to reading Firestore.
+a list of categorical values → ``a|b``, a datetime → epoch seconds) or rejects the row. Then every
+cell goes through the checks capture applies (:mod:`shared.capture.validation`, over the limits of
+:mod:`shared.limits`): a record written by anything other than capture (a bug, an admin script) is
+exported only if capture could have written it, and otherwise kept as a :class:`Reject` for quarantine.
 """
 
 from __future__ import annotations
 
 import math
 from collections import Counter
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any, Protocol
 
+from shared.capture.validation import Invalid, check_cell, check_epoch, check_value
 from shared.export.csvfiles import csv_line
-from shared.limits import CATEGORICAL_MAX_CHARS, ID_MAX_CHARS, MULTI_SEPARATOR, TEXTUAL_MAX_CHARS, column_kind
+from shared.limits import CATEGORICAL_MAX_CHARS, ID_MAX_CHARS, MULTI_SEPARATOR, TEXTUAL_MAX_CHARS, column_kind, rule
 from shared.schema import Column, DatasetSchema
 
 ID_MAX = ID_MAX_CHARS
@@ -38,7 +41,22 @@ class Record(Protocol):
 
 
 class Rejected(ValueError):
-    """A record that cannot become a row; the message is the reason code."""
+    """A record that cannot become a row; the message is the reason code, ``detail`` says which column and why."""
+
+    def __init__(self, reason: str, detail: str = "") -> None:
+        super().__init__(reason)
+        self.reason = reason
+        self.detail = detail or reason
+
+
+@dataclass(frozen=True)
+class Reject:
+    """A record the export did not write: its id, the reason code, the detail and the record as read."""
+
+    doc_id: str
+    reason: str
+    detail: str
+    data: Mapping[str, Any]
 
 
 def _max_len(column: Column) -> int:
@@ -101,25 +119,110 @@ def normalise(column: Column, value: Any) -> Any:
     raise Rejected(f"unsupported_type_{column.avro_type}")
 
 
+_CACHE_LIMIT = 100_000
+"""Distinct values per column whose check result is kept (ids and event types repeat across rows)."""
+_NUMBER_CHECKS: dict[str, Callable[[str, Any, datetime], Any]] = {
+    "TIMESTAMP": check_epoch,
+    "CREATION_TIMESTAMP": check_epoch,
+    "EVENT_VALUE": lambda name, value, _now: check_value(name, value),
+}
+"""Numeric columns capture checks beyond their type: times within [2010, now], seconds read within a day."""
+
+
+@dataclass
+class _Column:
+    """One column's conversion and capture's check of it, with the results of checks already made."""
+
+    column: Column
+    check: Callable[[Any], Any] | None
+    cache: dict[Any, Any] | None
+
+    def cell(self, value: Any) -> Any:
+        try:
+            value = normalise(self.column, value)
+        except Rejected as exc:
+            raise Rejected(exc.reason, f"{self.column.name}: {exc.detail}") from None
+        if value is None or self.check is None:
+            return value
+        if self.cache is None:
+            return _checked(self.check, value)
+        cached = self.cache.get(value)
+        if cached is None:
+            try:
+                cached = self.check(value)
+            except Invalid as exc:
+                cached = exc
+            if len(self.cache) >= _CACHE_LIMIT:
+                self.cache.clear()
+            self.cache[value] = cached
+        if isinstance(cached, Invalid):
+            raise Rejected(cached.reason.value, cached.detail)
+        return cached
+
+
+def _checked(check: Callable[[Any], Any], value: Any) -> Any:
+    try:
+        return check(value)
+    except Invalid as exc:
+        raise Rejected(exc.reason.value, exc.detail) from None
+
+
+def _column(schema: DatasetSchema, column: Column, now: datetime) -> _Column:
+    name = column.name
+    if column.avro_type == "string":
+        field_rule = rule(schema.dataset_type, name)
+        return _Column(column, lambda text: check_cell(name, text, field_rule), {})
+    number_check = _NUMBER_CHECKS.get(name)
+    if number_check is None:
+        return _Column(column, None, None)
+    return _Column(column, lambda value: number_check(name, value, now), None)
+
+
 @dataclass
 class RowConverter:
-    """Converts records of one dataset to CSV lines; counts what it rejected and why."""
+    """Converts records of one dataset to CSV lines; counts what it rejected and why, and keeps the rejects.
+
+    ``now`` is the export's clock: a time after it (plus capture's skew) is rejected as capture rejects it.
+    """
 
     schema: DatasetSchema
+    now: datetime = field(default_factory=lambda: datetime.now(UTC))
     rejected: Counter[str] = field(default_factory=Counter)
     rejected_ids: list[str] = field(default_factory=list)
+    rejects: list[Reject] = field(default_factory=list)
+    """The records rejected since the last :meth:`take_rejects`, for the quarantine."""
+
+    def __post_init__(self) -> None:
+        self._columns = [_column(self.schema, c, self.now) for c in self.schema.columns]
 
     def convert(self, record: Record) -> str | None:
-        """The record's CSV line (with ``\\n``), or None when it is rejected (counted, id sampled)."""
+        """The record's CSV line (with ``\\n``), or None when it is rejected (counted, kept, id sampled)."""
         data = record.data
         try:
-            row = tuple(normalise(c, data.get(c.name)) for c in self.schema.columns)
+            line = csv_line(tuple(c.cell(data.get(c.column.name)) for c in self._columns))
+            if not line.isascii():
+                line.encode("utf-8")  # a lone surrogate would otherwise fail the whole part's write
         except Rejected as exc:
-            self.rejected[str(exc)] += 1
-            if len(self.rejected_ids) < _SAMPLE_IDS:
-                self.rejected_ids.append(record.id)
-            return None
-        return csv_line(row)
+            self._reject(record, exc.reason, exc.detail)
+        except UnicodeEncodeError:
+            self._reject(record, "control_chars", "a value holds a lone surrogate (not UTF-8)")
+        except Exception as exc:  # no record may stop the export: it is quarantined instead
+            self._reject(record, "unparseable", f"{type(exc).__name__}: {exc}"[:500])
+        else:
+            return line
+        return None
+
+    def _reject(self, record: Record, reason: str, detail: str) -> None:
+        self.rejected[reason] += 1
+        if len(self.rejected_ids) < _SAMPLE_IDS:
+            self.rejected_ids.append(record.id)
+        data = record.data if isinstance(record.data, Mapping) else {"value": record.data}
+        self.rejects.append(Reject(record.id, reason, detail, data))
+
+    def take_rejects(self) -> list[Reject]:
+        """The rejects kept since the last call (and forget them)."""
+        taken, self.rejects = self.rejects, []
+        return taken
 
     @property
     def rejected_total(self) -> int:

@@ -18,7 +18,6 @@ import tempfile
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
-from functools import partial
 from typing import Any
 
 from shared.export.guards import ExportRefused, Overrides, check_full_snapshots, check_manifest
@@ -31,7 +30,7 @@ from shared.export.job import (
     build_manifest,
     date_prefixes,
     existing_manifest,
-    extract_dataset,
+    extract_query,
     publish_manifest,
     run_id_for,
 )
@@ -205,6 +204,7 @@ def run_shard(
     datasets: list[DatasetType] = ["items", "users"] if shard.snapshots else ["interactions"]
     state = ExportState(deps.docs, deps.collections.state)
     record: dict[str, Any] = {}
+    now = deps.clock()
     with tempfile.TemporaryDirectory(prefix="storyrec-shard-", dir=options.tmp_dir) as tmp:
         written = []
         for dataset in datasets:
@@ -216,9 +216,7 @@ def run_shard(
                 if shard.snapshots
                 else interactions_query(deps, shard.start, shard.end)  # type: ignore[arg-type]
             )
-            parts, converter = extract_dataset(
-                dataset, partial(deps.docs.stream, query, page_size=options.page_size), tmp, options
-            )
+            parts, converter = extract_query(dataset, query, deps, options, tmp, now)
             stem = "part" if shard.snapshots else f"part-s{shard.index:03d}"
             files = tuple(
                 ManifestFile(part_key(deps.prefix, dataset, day, p.index, stem), p.rows, p.size, p.sha256)

@@ -9,11 +9,10 @@ from concurrent.futures import ThreadPoolExecutor
 
 from shared.errors import NotReady, StoryrecError
 from shared.personalize.model import BatchInferenceJob, BatchInferenceRequest, Recommendation, Recommendations, Status
-from shared.ports import NewerWrite
 from shared.recommend.campaign import request_size
 from shared.recommend.deps import FeedDeps
 from shared.recommend.run import FeedRun
-from shared.recommend.writer import FeedWriter, bounded_map
+from shared.recommend.writer import FeedWrite, FeedWriter, bounded_map
 from shared.retry import wait_until
 
 _JOB_NAME = re.compile(r"[^a-zA-Z0-9\-_]")
@@ -49,7 +48,7 @@ def fill_batch(run: FeedRun, users: Sequence[str], writer: FeedWriter) -> None:
     answered: set[str] = set()
     parsed = (parse_batch_line(line) for line in store.get_bytes(f"{base}output/users.jsonl.out").splitlines())
 
-    def build(entry: BatchLine) -> tuple[str | None, NewerWrite | str | None]:
+    def build(entry: BatchLine) -> tuple[str | None, FeedWrite | str | None]:
         uid, ranked, error = entry
         if uid is None or ranked is None:
             return uid, f"batch inference: {error}"

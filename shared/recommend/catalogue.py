@@ -1,7 +1,8 @@
 """What may appear in a feed: live, recent stories, with the fields the homepage shows.
 
-Checked at write time against ``ml_items`` (active, creation time) and ``stories`` (exists, published),
-not only by the Personalize filter, because the filter sees the last training snapshot.
+Checked against ``ml_items`` (active, creation time) and ``stories`` (exists, published) when the run
+reads the catalogue, not only by the Personalize filter (which sees the last training snapshot); and
+:meth:`Catalogue.recheck` reads ``stories`` again just before each batch of feeds is written.
 """
 
 from __future__ import annotations
@@ -9,7 +10,7 @@ from __future__ import annotations
 import json
 import threading
 from collections import Counter
-from collections.abc import Iterable, Mapping
+from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Any
@@ -74,6 +75,17 @@ class Catalogue:
         with self._lock:
             self._cache.update(loaded)
         return sum(1 for s in loaded.values() if s is not None)
+
+    def recheck(self, story_ids: Collection[str]) -> set[str]:
+        """Of ``story_ids``, those deleted or unpublished by now (one bulk read of ``stories``); the run
+        shows none of them from then on."""
+        ids = sorted(story_ids)
+        found = self._docs.get_many([f"{self._collections.stories}/{i}" for i in ids])
+        gone = {i for i, story in zip(ids, found, strict=True) if story is None or not is_published(story)}
+        if gone:
+            with self._lock:
+                self._cache.update(dict.fromkeys(gone))
+        return gone
 
     def _load(self, story_id: str) -> Story | None:
         if not story_id or "/" in story_id:

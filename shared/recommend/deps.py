@@ -43,9 +43,12 @@ class FillSummary:
     popular: int = 0
     stale: int = 0
     missing: int = 0
-    """Users left without any feed (no previous feed and nothing showable)."""
+    """Users given no new feed: nothing showable (without a previous feed), or the write-time re-check left
+    nothing in it (the previous feed stays)."""
     superseded: int = 0
     """Feeds (or stale marks) not written because the stored feed was as new or newer (another run or a refresh)."""
+    withdrawn: int = 0
+    """Stories taken out of feeds at write time: deleted or unpublished after the run read the catalogue."""
     mode: str = "realtime"
     solution_version_arn: str | None = None
     seconds: float = 0.0

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from datetime import datetime
 from typing import Any, Literal
 
@@ -64,6 +64,14 @@ def feed_items(feed: Mapping[str, Any]) -> list[dict[str, Any]]:
     except ValueError:
         items = None
     return [i for i in items if isinstance(i, dict)] if isinstance(items, list) else []
+
+
+def without_stories(feed: Mapping[str, Any], story_ids: Collection[str]) -> dict[str, Any] | None:
+    """The feed document minus the stories ``story_ids``, order kept; None when nothing would be left."""
+    items = [i for i in feed_items(feed) if str(i.get("storyId")) not in story_ids]
+    if not items:
+        return None
+    return {**feed, "itemsJson": json.dumps(items, ensure_ascii=False, separators=(",", ":"))}
 
 
 def feed_story_ids(feed: Mapping[str, Any]) -> list[str]:

@@ -3,8 +3,9 @@
 Order of a run: the filter (describe-or-create), the campaign's serving version, the window of recent
 interactions (active users, what each has read, what is popular), then per user GetRecommendations
 under a rate limit (:mod:`~shared.recommend.realtime`; or one batch inference job past a threshold,
-:mod:`~shared.recommend.batch`), write-time checks against the catalogue, version-guarded writes in
-batches of 500 on writer threads (:mod:`~shared.recommend.writer`; a feed never replaces a newer one);
+:mod:`~shared.recommend.batch`), checks against the catalogue read at the start, version-guarded writes in
+batches of 500 on writer threads, each batch's stories re-read just before it is written
+(:mod:`~shared.recommend.writer`; a feed never replaces a newer one, nor shows a story deleted since);
 users the recommender failed keep their previous feed marked stale, and one alert tells the operators
 how many (:mod:`~shared.recommend.run`). Also here: one user's refresh and a new user's first feed.
 """
@@ -66,7 +67,7 @@ def fill_feeds(deps: FeedDeps, *, run_id: str | None = None, users: Sequence[str
     # explicit users (a backfill, a benchmark) all go to the campaign: it answers unknown users too
     warm = targets if users is not None else [u for u in targets if u in history.seen or has_history(deps, u)]
     warm_set = set(warm)
-    writer = FeedWriter(deps.docs)
+    writer = FeedWriter(deps.docs, recheck=catalogue.recheck)
     try:
         for uid in targets:
             if uid not in warm_set:
@@ -81,6 +82,8 @@ def fill_feeds(deps: FeedDeps, *, run_id: str | None = None, users: Sequence[str
     finally:
         writer.close()
     summary.superseded += writer.kept
+    summary.withdrawn += writer.withdrawn
+    summary.missing += writer.emptied
     keep_previous(run)
     summary.seconds = round(deps.monotonic() - started, 3)
     finish(deps, summary, run.failures)
@@ -132,7 +135,7 @@ def refresh_user(deps: FeedDeps, uid: str) -> RefreshResult:
     ranking = stored_ranking(deps, catalogue)
     summary = FillSummary(run_id=f"refresh-{run_id_for(now)}", users=1)
     run = FeedRun(deps, summary, now, history, catalogue, ranking, None, None, {AGE_PARAM: str(catalogue.min_created)})
-    writer = FeedWriter(deps.docs)
+    writer = FeedWriter(deps.docs, recheck=catalogue.recheck)
     try:
         if not everything:
             writer.add(run.cold(uid))

@@ -8,11 +8,10 @@ from concurrent.futures import ThreadPoolExecutor
 from shared.errors import StoryrecError
 from shared.logs import get_logger
 from shared.personalize.model import Recommendations
-from shared.ports import NewerWrite
 from shared.recommend.calls import Breaker, RateLimiter, error_code, with_retries
 from shared.recommend.campaign import request_size
 from shared.recommend.run import FeedRun
-from shared.recommend.writer import FeedWriter, bounded_map
+from shared.recommend.writer import FeedWrite, FeedWriter, bounded_map
 
 _log = get_logger("recommend")
 
@@ -25,7 +24,7 @@ def fill_realtime(run: FeedRun, users: Sequence[str], writer: FeedWriter) -> Non
     limiter = RateLimiter(config.campaign_tps)  # real time: the campaign's TPS is a real-time quota
     breaker = Breaker(config.breaker_failures)
 
-    def one(uid: str) -> tuple[str, NewerWrite | StoryrecError | None]:
+    def one(uid: str) -> tuple[str, FeedWrite | StoryrecError | None]:
         """Recommend and build the feed on the worker thread (its catalogue look-ups run in parallel)."""
         if breaker.open:
             return uid, breaker.refusal()

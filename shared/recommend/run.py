@@ -14,7 +14,7 @@ from shared.recommend.campaign import CampaignInfo
 from shared.recommend.catalogue import Catalogue, History, Story
 from shared.recommend.deps import FeedDeps, FillSummary
 from shared.recommend.document import FeedKind, Scored, clean, feed_document, popular_for
-from shared.recommend.writer import WRITE_CHUNK, write_feeds
+from shared.recommend.writer import WRITE_CHUNK, FeedWrite, recheck_stories, write_feeds
 
 _log = get_logger("recommend")
 
@@ -35,7 +35,7 @@ class FeedRun:
     failures: dict[str, str] = field(default_factory=dict)
     lock: threading.Lock = field(default_factory=threading.Lock)
 
-    def personalized(self, uid: str, ranked: Recommendations) -> NewerWrite | None:
+    def personalized(self, uid: str, ranked: Recommendations) -> FeedWrite | None:
         limit = self.deps.personalize.num_results
         seen = self.history.seen.get(uid, set())
         stories = clean(ranked, seen, self.catalogue, limit)
@@ -44,11 +44,11 @@ class FeedRun:
             stories, kind = popular_for(seen, self.ranking, limit), "popular"
         return self._write(uid, stories, kind, ranked.recommendation_id)
 
-    def cold(self, uid: str) -> NewerWrite | None:
+    def cold(self, uid: str) -> FeedWrite | None:
         stories = popular_for(self.history.seen.get(uid, set()), self.ranking, self.deps.personalize.num_results)
         return self._write(uid, stories, "popular", None)
 
-    def _write(self, uid: str, stories: list[Scored], kind: FeedKind, rid: str | None) -> NewerWrite | None:
+    def _write(self, uid: str, stories: list[Scored], kind: FeedKind, rid: str | None) -> FeedWrite | None:
         with self.lock:  # feeds are built on the worker threads
             if not stories:  # nothing showable at all: leave whatever the user has rather than blank it
                 self.summary.missing += 1
@@ -65,7 +65,8 @@ class FeedRun:
             campaign=self.campaign,
             recommendation_id=rid,
         )
-        return NewerWrite(f"{self.deps.collections.feeds}/{uid}", doc, self.now)
+        write = NewerWrite(f"{self.deps.collections.feeds}/{uid}", doc, self.now)
+        return FeedWrite(write, tuple(story.story_id for story, _ in stories))
 
 
 def read_window(deps: FeedDeps, since: datetime) -> tuple[History, list[str]]:
@@ -111,7 +112,7 @@ def keep_previous(run: FeedRun) -> None:
             )
             for uid in uids
         ]
-        fallbacks: list[NewerWrite] = []
+        fallbacks: list[FeedWrite] = []
         for uid, outcome in zip(uids, write_feeds(deps.docs, marks), strict=True):
             if outcome != "absent":
                 summary.stale += outcome == "written"
@@ -130,8 +131,12 @@ def keep_previous(run: FeedRun) -> None:
                 recommendation_id=None,
                 stale_reason=run.failures[uid][:500],
             )
-            fallbacks.append(NewerWrite(f"{deps.collections.feeds}/{uid}", doc, run.now))
-        for outcome in write_feeds(deps.docs, fallbacks):
+            write = NewerWrite(f"{deps.collections.feeds}/{uid}", doc, run.now)
+            fallbacks.append(FeedWrite(write, tuple(story.story_id for story, _ in stories)))
+        checked = recheck_stories(fallbacks, run.catalogue.recheck)
+        summary.withdrawn += checked.withdrawn
+        summary.missing += checked.emptied
+        for outcome in write_feeds(deps.docs, checked.writes):
             summary.stale += outcome == "written"
             summary.superseded += outcome == "kept"
 
@@ -156,6 +161,7 @@ def finish(deps: FeedDeps, summary: FillSummary, failures: Mapping[str, str]) ->
         ("FeedsPopular", summary.popular),
         ("FeedsStale", summary.stale),
         ("FeedsMissing", summary.missing),
+        ("FeedStoriesWithdrawn", summary.withdrawn),
     ):
         deps.metrics.put(name, float(value))
     deps.metrics.put("FeedFillSeconds", summary.seconds, unit="Seconds")

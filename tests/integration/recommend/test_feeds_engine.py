@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import socket
+import threading
+from collections import Counter
 from collections.abc import Callable
 from dataclasses import replace
 from datetime import timedelta
@@ -185,3 +187,49 @@ def test_refresh_one_user_on_demand(deskdrop: Deskdrop, seeded: Any, make_deps: 
     result = refresh_user(make_deps(), uid)
     assert result.kind == "personalized" and result.items == 10 and not result.stale
     assert not set(feeds(seeded)[uid]["storyIds"]) & read_by_user(deskdrop)[uid]
+
+
+class WithdrawsAfterAnswering:
+    """The engine, but once its first answer is in, ``delete`` is deleted and ``unpublish`` unpublished:
+    stories the run's catalogue (read at the start) still holds as showable."""
+
+    def __init__(self, inner: Any, docs: Any, delete: str, unpublish: str) -> None:
+        self._inner, self._docs = inner, docs
+        self._delete, self._unpublish = delete, unpublish
+        self._lock = threading.Lock()
+        self.done = False
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._inner, name)
+
+    def get_recommendations(self, *args: Any, **kwargs: Any) -> Any:
+        answer = self._inner.get_recommendations(*args, **kwargs)
+        with self._lock:
+            if not self.done:
+                self._docs.delete(f"stories/{self._delete}")
+                self._docs.set(f"ml_items/{self._delete}", {"active": False}, merge=True)
+                self._docs.set(f"stories/{self._unpublish}", {"status": "draft"}, merge=True)  # ml_items lags
+                self.done = True
+        return answer
+
+
+def test_stories_withdrawn_after_recommending_never_reach_a_feed(
+    deskdrop: Deskdrop, seeded: Any, make_deps: Callable[..., FeedDeps]
+) -> None:
+    """A story deleted, and one unpublished, between GetRecommendations and the write: re-checked at write time."""
+    fill_feeds(make_deps())
+    counts = Counter(s for feed in feeds(seeded).values() for s in feed["storyIds"])
+    (deleted, in_deleted), (unpublished, in_unpublished) = counts.most_common(2)
+    assert in_deleted > 1 and in_unpublished > 1  # both were in many feeds before
+
+    deps = make_deps(later=MS)
+    deps.recommender = WithdrawsAfterAnswering(deps.recommender, seeded, deleted, unpublished)
+    summary = fill_feeds(deps)
+
+    assert deps.recommender.done
+    written = feeds(seeded)
+    assert {f["runId"] for f in written.values()} == {summary.run_id}
+    offending = {u for u, f in written.items() if {deleted, unpublished} & set(f["storyIds"])}
+    assert offending == set()
+    assert all(f["storyIds"] for f in written.values())
+    assert summary.withdrawn >= 1

@@ -37,7 +37,7 @@ def interaction(n: int, captured_at: datetime, **overrides: Any) -> tuple[str, d
         "TIMESTAMP": int(captured_at.timestamp()) - 1,
         "EVENT_TYPE": ("open", "read", "comment", "like", "save")[n % 5],
         "EVENT_VALUE": float(n % 3) if n % 2 else None,
-        "DEVICE": ("Web", "iOS", None)[n % 3],
+        "DEVICE": ("web", "ios", None)[n % 3],
         "SESSION_ID": f"sess-{n}",
         "click_id": f"c{n:06d}",
         "captured_at": captured_at,

@@ -201,19 +201,22 @@ def test_rows_follow_the_store_order_so_reruns_are_byte_identical(deps: ExportDe
     assert _objects(deps.import_store) == first
 
 
-def test_hostile_text_round_trips_through_the_whole_export(deps: ExportDeps) -> None:
-    clicks = [
+def test_hostile_text_round_trips_in_free_text_and_is_quarantined_in_ids(deps: ExportDeps) -> None:
+    hostile = [
         interaction(i, DAY_START + timedelta(minutes=i), USER_ID=t, ITEM_ID=t + "!", DEVICE=t)
         for i, t in enumerate(HOSTILE)
     ]
-    seed(deps.docs, "ml_interactions", clicks)
-    seed(deps.docs, "ml_items", [item(f"s{i}", CATEGORY=t, SUMMARY=t) for i, t in enumerate(HOSTILE)])
-    run_export(DAY, deps)
+    good = day_of_clicks(5, start=DAY_START + timedelta(hours=1), first=100)
+    seed(deps.docs, "ml_interactions", hostile + good)
+    seed(deps.docs, "ml_items", [item(f"s{i}", SUMMARY=t) for i, t in enumerate(HOSTILE)])
+    result = run_export(DAY, deps)
     objects = _objects(deps.import_store)
     rows = read_csv(objects["interactions/dt=2026-11-28/part-00000.csv"])[1:]
-    assert rows == expected_interactions(clicks)
+    assert rows == expected_interactions(good)
+    exported = next(d for d in result.datasets if d.dataset == "interactions")
+    assert sum(exported.rejected.values()) == len(HOSTILE)
     items = read_csv(objects["items/dt=2026-11-28/part-00000.csv"])[1:]
-    assert [(r[2], r[6]) for r in items] == [(t, t) for t in HOSTILE]
+    assert [r[6] for r in items] == HOSTILE
 
 
 def test_rejected_records_are_counted_not_exported(deps: ExportDeps) -> None:

@@ -298,3 +298,64 @@ def test_only_items_json_is_read() -> None:
     shapes_never_shipped = {"storyIds": ["a"], "items": [{"storyId": "a", "rank": 1}]}
     assert feed_story_ids(shapes_never_shipped) == [] and feed_items(shapes_never_shipped) == []
     assert feed_items({"itemsJson": "not json"}) == [] and feed_story_ids({}) == []
+
+
+class _WithdrawAfterAnswering:
+    """Wraps a recommender: once its first answer is in, each of ``changes`` (story id → "delete" or "unpublish")
+    is applied, after the run read its catalogue and before any feed is written."""
+
+    def __init__(self, inner: Any, docs: InMemoryDocumentStore, changes: dict[str, str]) -> None:
+        self._inner, self._docs, self._changes = inner, docs, changes
+        self.applied = False
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._inner, name)
+
+    def _apply(self) -> None:
+        if self.applied:
+            return
+        self.applied = True
+        for sid, change in self._changes.items():
+            if change == "delete":
+                self._docs.delete(f"stories/{sid}")
+            else:
+                self._docs.set(f"stories/{sid}", {"status": "draft"}, merge=True)
+
+    def get_recommendations(self, *args: Any, **kwargs: Any) -> Any:
+        answer = self._inner.get_recommendations(*args, **kwargs)
+        self._apply()
+        return answer
+
+    def start_batch_inference(self, *args: Any, **kwargs: Any) -> Any:
+        job = self._inner.start_batch_inference(*args, **kwargs)
+        self._apply()
+        return job
+
+
+@pytest.mark.parametrize("batch", [False, True], ids=["realtime", "batch"])
+def test_stories_withdrawn_after_recommending_are_rechecked_at_write_time(
+    docs: InMemoryDocumentStore, batch: bool
+) -> None:
+    store = InMemoryObjectStore("batch") if batch else None
+    rec = _WithdrawAfterAnswering(recommender(ITEMS, store), docs, {"s3": "delete", "s4": "unpublish"})
+    docs.set("ml_users/newcomer", {"USER_ID": "newcomer", "active": True, "updated_at": NOW})  # a popular feed
+    deps = make_deps(rec, docs, **({"batch_threshold": 1} if batch else {}))  # type: ignore[arg-type]
+    summary = fill_feeds(deps)
+    assert rec.applied and summary.mode == ("batch" if batch else "realtime")
+    assert feed(docs, "alice")["storyIds"] == ["s2", "s5", "s6"]
+    assert feed(docs, "bob")["storyIds"] == ["s1", "s5", "s6"]
+    for uid in ("alice", "bob", "newcomer"):
+        stored = feed(docs, uid)
+        assert not {"s3", "s4"} & set(stored["storyIds"]), uid
+        assert json.loads(stored["itemsJson"]) == stored["items"]
+    assert summary.withdrawn >= 4
+
+
+def test_a_feed_left_empty_by_the_recheck_is_not_written(docs: InMemoryDocumentStore) -> None:
+    fill_feeds(make_deps(recommender(ITEMS), docs))
+    before = feed(docs, "alice")
+    gone = {sid: "delete" for sid in ITEMS}
+    rec = _WithdrawAfterAnswering(recommender(ITEMS), docs, gone)
+    summary = fill_feeds(at(make_deps(rec, docs), 1))  # type: ignore[arg-type]
+    assert feed(docs, "alice") == before  # the previous feed stays rather than a blank one
+    assert summary.missing == 2 and summary.personalized == 2
