@@ -7,6 +7,11 @@ undecided, compare its offline metrics with the serving version's (as recorded w
 and the popularity baseline's by the rule of :mod:`shared.personalize.promotion`, promote, hold or
 keep, keep the decision in S3 and report it over SNS. ``shared.operate.promote`` (the manual path)
 uses the same evidence and record.
+
+Overlapping runs (a Lambda retry, a manual promotion) act once: the decision record is created
+create-only before acting, and only its writer switches the campaign (after claiming the version's
+promotion, which ``storyrec promote`` claims too) and reports. Each version, the campaign and the
+decision are handled on their own: one failing alerts once and the rest of the pass goes on.
 """
 
 from __future__ import annotations

@@ -145,9 +145,10 @@ class StageState:
     def report_once(
         self, notifier: Notifier, key: str, subject: str, message: str, attributes: Mapping[str, str] | None = None
     ) -> bool:
-        """Like :meth:`alert_once`, but exactly once among overlapping runs: the marker is created
-        create-only BEFORE publishing, so only its writer publishes (a failed publish removes it again;
-        a crash between the two loses the report, never doubles it; the decision record stays)."""
+        """Like :meth:`alert_once`, but at most once among overlapping runs: the marker is created
+        create-only BEFORE publishing, so only its writer publishes. A failed publish removes the marker
+        and raises (the monitor alerts the failed item); a crash between the two loses the report, never
+        doubles it; the decision record stays in the history either way."""
         marker = f"alerts/{_hash(key)}.json"
         body = {"key": key, "subject": subject, "sent_at": self.clock().isoformat()}
         if not self._create(marker, body):
