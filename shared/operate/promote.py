@@ -4,7 +4,8 @@ The same evidence and record as the monitor's (``decisions/<version>.json`` in t
 SNS report, the ``PromotionDecision`` metric), with the action ``promote``, the reason "by hand" and
 what the rule alone would have decided. The record keeps the version's metrics, which later decisions
 compare with. Before it acts it checks that the switch is sane: the version exists, is ACTIVE, is not
-already serving, and the campaign is not mid-update.
+already serving, and the campaign is not mid-update; then it claims the version's promotion create-only
+(``promotions/<version>.json``), so a monitor pass racing it cannot switch the campaign a second time.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from typing import Any
 
 from shared.errors import NotFound, StoryrecError
 from shared.personalize.model import Campaign, Status
-from shared.personalize.monitor import gather_evidence, newest_active, record_and_report
+from shared.personalize.monitor import decision_record, gather_evidence, newest_active, record_and_report
 from shared.personalize.promotion import Policy, by_hand, decide
 from shared.personalize.stage import StageDeps, campaign_arn
 
@@ -60,14 +61,26 @@ def promote_by_hand(deps: StageDeps, version_arn: str | None = None, operator: s
     baseline_arn = baseline_arn if baseline_arn.startswith("arn:") else port.find_arn("solution", baseline_arn) or ""
     base = newest_active(port.list_solution_versions(baseline_arn)) if baseline_arn else None
     evidence = gather_evidence(deps, version_arn, campaign, base)
-    names = deps.settings.personalize
-    if campaign is None:
-        created = port.ensure_campaign(names.campaign, version_arn, names.min_campaign_tps)
-        outcome = f"campaign {created} created by hand"
-    else:
-        port.update_campaign(campaign.arn, version_arn)
-        outcome = f"campaign {campaign.arn} updating to the version promoted by hand"
+    if not deps.state.claim_promotion(version_arn, operator):
+        raise PromotionRefused(
+            f"{version_arn} is being (or was) promoted by another run: nothing done. If its campaign update "
+            "failed, the monitor releases it once it has alerted; try again after that"
+        )
+    try:
+        outcome = _switch(deps, campaign, version_arn)
+    except Exception:
+        deps.state.release_promotion(version_arn)  # refused or failed: nothing switched, a retry may claim it
+        raise
     policy = Policy.from_settings(deps.settings.aws_stage)
     decision = by_hand(decide(evidence, policy), operator)
-    body = record_and_report(deps, deps.clock(), decision, outcome, version_arn, campaign, base, evidence, policy)
-    return ManualPromotion(version_arn, outcome, body)
+    body = decision_record(deps, deps.clock(), decision, outcome, version_arn, campaign, base, evidence, policy)
+    return ManualPromotion(version_arn, outcome, record_and_report(deps, decision, body, evidence))
+
+
+def _switch(deps: StageDeps, campaign: Campaign | None, version_arn: str) -> str:
+    names = deps.settings.personalize
+    if campaign is None:
+        created = deps.personalize.ensure_campaign(names.campaign, version_arn, names.min_campaign_tps)
+        return f"campaign {created} created by hand"
+    deps.personalize.update_campaign(campaign.arn, version_arn)
+    return f"campaign {campaign.arn} updating to the version promoted by hand"

@@ -7,18 +7,24 @@ undecided, compare its offline metrics with the serving version's (as recorded w
 and the popularity baseline's by the rule of :mod:`shared.personalize.promotion`, promote, hold or
 keep, keep the decision in S3 and report it over SNS. ``shared.operate.promote`` (the manual path)
 uses the same evidence and record.
+
+Overlapping runs (a Lambda retry, a manual promotion) act once: the decision record is created
+create-only before acting, and only its writer switches the campaign (after claiming the version's
+promotion, which ``storyrec promote`` claims too) and reports. Each version, the campaign and the
+decision are handled on their own: one failing alerts once and the rest of the pass goes on.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, TypeVar
 
 from shared.errors import NotFound
 from shared.logs import get_logger
 from shared.personalize.imports import ImportOutcome, import_missed, redrive_parked
-from shared.personalize.model import Campaign, PersonalizeError, ResourceInUse, SolutionVersion
+from shared.personalize.model import Campaign, ResourceInUse, SolutionVersion
 from shared.personalize.promotion import Decision, Evidence, Metrics, Policy, decide, metrics_table
 from shared.personalize.stage import (
     Datasets,
@@ -32,6 +38,9 @@ from shared.personalize.training import TrainOutcome, train
 
 _log = get_logger("personalize.monitor")
 CATCH_UP_DAYS = 3  # manifests this recent that were never imported are imported by the monitor
+PENDING = "pending: decided, not carried out yet"
+"""The outcome of a decision record between its create-only write and the end of its action."""
+T = TypeVar("T")
 
 
 @dataclass
@@ -57,20 +66,76 @@ def monitor(deps: StageDeps) -> MonitorReport:
             report.waiting.append("training waits for pending imports")
         else:
             report.training = train(deps, request)
-    solutions = ensure_solutions(deps, datasets.group_arn)
-    main = deps.personalize.list_solution_versions(solutions.main)
-    baseline = deps.personalize.list_solution_versions(solutions.baseline)
-    for version in main + baseline:
-        _follow_version(deps, version, now, stuck, report)
-    campaign = _campaign(deps, report)
-    _maybe_decide(deps, main, baseline, campaign, now, stuck, report)
+    _follow_and_decide(deps, datasets.group_arn, now, stuck, report)
     return report
 
 
-def _alert(deps: StageDeps, report: MonitorReport, key: str, subject: str, message: str, metric: str) -> None:
+class _Failed:
+    """What an isolated item returns when it raised (it was alerted and counted)."""
+
+
+_FAILED = _Failed()
+
+
+def _isolated(deps: StageDeps, report: MonitorReport, kind: str, item: str, run: Callable[[], T]) -> T | _Failed:
+    """Run one item of the pass (a version, the campaign, a decision) on its own: an error is logged,
+    counted (``MonitorItemFailed``, one datum per failure), alerted once per item and error type, and the
+    rest of the pass goes on; the next pass tries the item again."""
+    try:
+        return run()
+    except Exception as exc:
+        _log.exception("a monitor item failed; the pass goes on", extra={"item": item})
+        deps.metrics.put("MonitorItemFailed", 1, dimensions={"Item": kind})
+        key = f"monitor-item-failed:{item}:{type(exc).__name__}"
+        text = f"The monitor could not handle {item}: {type(exc).__name__}: {str(exc)[:1000]}\n" + (
+            "The rest of the pass went on; every pass tries again (this alert is sent once)."
+        )
+        if deps.state.alert_once(deps.notifier, key, f"storyrec monitor: {kind} failed", text, {"stage": "aws"}):
+            report.alerts.append(key)
+        return _FAILED
+
+
+def _follow_and_decide(deps: StageDeps, group_arn: str, now: datetime, stuck: timedelta, report: MonitorReport) -> None:
+    """Follow every solution version and the campaign, then decide on the newest version; each on its own."""
+    solutions = ensure_solutions(deps, group_arn)
+    port = deps.personalize
+    listed = _isolated(
+        deps,
+        report,
+        "listing",
+        "the solution versions",
+        lambda: (port.list_solution_versions(solutions.main), port.list_solution_versions(solutions.baseline)),
+    )
+    if isinstance(listed, _Failed):  # without the baseline's versions a decision would hold for nothing
+        return
+    main, baseline = listed
+    for version in main + baseline:
+        _isolated(
+            deps,
+            report,
+            "version",
+            f"version {version.arn}",
+            lambda v=version: _follow_version(deps, v, now, stuck, report),  # type: ignore[misc]
+        )
+    campaign = _isolated(deps, report, "campaign", "the campaign", lambda: _campaign(deps, report))
+    candidate = newest_active(main)
+    if isinstance(campaign, _Failed) or candidate is None:  # not knowing what serves, deciding could create a
+        return  # second campaign
+    _isolated(
+        deps,
+        report,
+        "decision",
+        f"the decision on {candidate.arn}",
+        lambda: _maybe_decide(deps, candidate, baseline, campaign, now, stuck, report),
+    )
+
+
+def _alert(deps: StageDeps, report: MonitorReport, key: str, subject: str, message: str, metric: str) -> bool:
     if deps.state.alert_once(deps.notifier, key, subject, message, {"stage": "aws"}):
         report.alerts.append(key)
         deps.metrics.put(metric)
+        return True
+    return False
 
 
 def _follow_imports(
@@ -134,7 +199,7 @@ def _campaign(deps: StageDeps, report: MonitorReport) -> Campaign | None:
     update = campaign.latest_update
     if update is not None and update.status.failed:
         when = update.created.isoformat() if update.created else "-"
-        _alert(
+        if _alert(
             deps,
             report,
             f"campaign-update-failed:{arn}:{update.solution_version_arn}:{when}",
@@ -143,7 +208,8 @@ def _campaign(deps: StageDeps, report: MonitorReport) -> Campaign | None:
             f"Reason: {update.failure_reason or 'not given'}\nThe campaign still serves "
             f"{campaign.solution_version_arn}.",
             "CampaignUpdateFailed",
-        )
+        ):  # the switch ended: an operator may try it again with `storyrec promote`
+            deps.state.release_promotion(update.solution_version_arn)
     return campaign
 
 
@@ -154,17 +220,18 @@ def newest_active(versions: list[SolutionVersion]) -> SolutionVersion | None:
 
 def _maybe_decide(
     deps: StageDeps,
-    main: list[SolutionVersion],
+    candidate: SolutionVersion,
     baseline: list[SolutionVersion],
     campaign: Campaign | None,
     now: datetime,
     stuck: timedelta,
     report: MonitorReport,
 ) -> None:
-    candidate = newest_active(main)
-    if candidate is None or (campaign and candidate.arn == campaign.solution_version_arn):
+    if campaign and candidate.arn == campaign.solution_version_arn:
         return
-    if deps.state.decision_for(candidate.arn) is not None:
+    recorded = deps.state.decision_for(candidate.arn)
+    if recorded is not None:
+        _check_carried_out(deps, candidate.arn, recorded, now, stuck, report)
         return
     if campaign and (campaign.status.pending or (campaign.latest_update and campaign.latest_update.status.pending)):
         report.waiting.append("campaign is busy")
@@ -181,12 +248,62 @@ def _maybe_decide(
     evidence = gather_evidence(deps, candidate.arn, campaign, base)
     policy = Policy.from_settings(deps.settings.aws_stage)
     decision = decide(evidence, policy)
+    body = decision_record(deps, now, decision, PENDING, candidate.arn, campaign, base, evidence, policy)
+    report.decision = _decide_once(deps, decision, body, candidate, campaign, evidence, report)
+
+
+def _decide_once(
+    deps: StageDeps,
+    decision: Decision,
+    body: dict[str, Any],
+    candidate: SolutionVersion,
+    campaign: Campaign | None,
+    evidence: Evidence,
+    report: MonitorReport,
+) -> dict[str, Any] | None:
+    """Write the decision record create-only, then act and report only if this run wrote it: of any number
+    of overlapping passes (and a manual promotion) exactly one calls UpdateCampaign and reports."""
+    version = candidate.arn
+    if not deps.state.claim_decision(version, body):
+        _log.info("another run decided this version first: nothing done", extra={"version": version})
+        return None
+    if decision.action == "promote" and not deps.state.claim_promotion(version, "the monitor"):
+        _log.info("another run is promoting this version: nothing done", extra={"version": version})
+        return None  # that run (storyrec promote) rewrites the record and reports
     try:
         outcome = _act(deps, decision, candidate, campaign)
-    except ResourceInUse as exc:  # an update is already deploying: decide again on the next run
+    except ResourceInUse as exc:  # nothing started: give the claims back and decide again on the next pass
+        deps.state.release_promotion(version)
+        deps.state.release_decision(version)
         report.waiting.append(f"campaign busy: {exc}")
+        return None
+    if outcome.startswith("update failed"):
+        deps.state.release_promotion(version)  # nothing switched: an operator may promote it by hand
+    return record_and_report(deps, decision, {**body, "outcome": outcome}, evidence)
+
+
+def _check_carried_out(
+    deps: StageDeps, version: str, recorded: dict[str, Any], now: datetime, stuck: timedelta, report: MonitorReport
+) -> None:
+    """A record still pending long after it was written: its writer stopped between deciding and acting."""
+    if recorded.get("outcome") != PENDING:
         return
-    report.decision = record_and_report(deps, now, decision, outcome, candidate.arn, campaign, base, evidence, policy)
+    try:
+        decided = datetime.fromisoformat(str(recorded.get("decided_at")))
+    except ValueError:
+        decided = None
+    if decided is not None and decided.tzinfo is not None and now - decided <= stuck:
+        return
+    _alert(
+        deps,
+        report,
+        f"decision-not-carried-out:{version}",
+        "storyrec decision not carried out",
+        f"The decision on {version} ({recorded.get('action')}) was recorded at {recorded.get('decided_at')} but "
+        "its run stopped before acting; nothing will retry it.\n"
+        f"To promote by hand:\n  {recorded.get('promote_command')}\n",
+        "DecisionNotCarriedOut",
+    )
 
 
 def looked_up_metrics(deps: StageDeps, version_arn: str) -> dict[str, float] | None:
@@ -214,6 +331,7 @@ def gather_evidence(
 
 
 def _act(deps: StageDeps, decision: Decision, candidate: SolutionVersion, campaign: Campaign | None) -> str:
+    """Carry out the decision (only ``promote`` calls Personalize); ResourceInUse means nothing started."""
     if decision.action != "promote":
         return "held for an operator" if decision.action == "hold" else "kept the serving version"
     port, names = deps.personalize, deps.settings.personalize
@@ -224,8 +342,8 @@ def _act(deps: StageDeps, decision: Decision, candidate: SolutionVersion, campai
         port.update_campaign(campaign.arn, candidate.arn)
     except ResourceInUse:
         raise
-    except PersonalizeError as exc:
-        return f"update failed: {exc}"
+    except Exception as exc:  # the decision stays recorded and is reported as failed, with the command to retry
+        return f"update failed: {type(exc).__name__}: {exc}"
     return f"campaign {campaign.arn} updating to the candidate"
 
 
@@ -251,7 +369,7 @@ def _plain(metrics: Metrics | None) -> dict[str, Any] | None:
     return dict(metrics) if metrics is not None else None
 
 
-def record_and_report(
+def decision_record(
     deps: StageDeps,
     now: datetime,
     decision: Decision,
@@ -262,9 +380,8 @@ def record_and_report(
     evidence: Evidence,
     policy: Policy,
 ) -> dict[str, Any]:
-    """Keep the decision in the S3 history (with every metric: a promoted version's are compared with
-    later) and report it once over SNS, with the ``PromotionDecision`` metric."""
-    body: dict[str, Any] = {
+    """The decision as kept in the S3 history, with every metric (a promoted version's are compared with later)."""
+    return {
         "decided_at": now.isoformat(),
         "action": decision.action,
         "reasons": list(decision.reasons),
@@ -282,8 +399,14 @@ def record_and_report(
         "policy": policy.as_record(),
         "promote_command": promote_command(deps, campaign, candidate_arn),
     }
+
+
+def record_and_report(deps: StageDeps, decision: Decision, body: dict[str, Any], evidence: Evidence) -> dict[str, Any]:
+    """Keep the acted decision in the S3 history and report it once over SNS, with one ``PromotionDecision``
+    datum. Only the run that won the decision (or the promotion) calls this."""
+    candidate_arn = str(body["candidate"])
     key = deps.state.record_decision(candidate_arn, body)
-    failed = outcome.startswith("update failed")
+    failed = str(body["outcome"]).startswith("update failed")
     deps.metrics.put("PromotionDecision", 1, dimensions={"Action": "failed" if failed else decision.action})
     _report(deps, decision, body, key, failed, metrics_table(evidence.candidate, evidence.serving, evidence.baseline))
     _log.info("promotion decided", extra={k: body[k] for k in ("action", "outcome", "candidate", "serving")})
@@ -305,6 +428,6 @@ def _report(deps: StageDeps, decision: Decision, body: dict[str, Any], key: str,
         f"Baseline:  {body['baseline']}\nHistory:   s3://{deps.bucket.bucket}/{key}\n\n"
         f"To promote by hand:\n  {body['promote_command']}\n"
     )
-    deps.state.alert_once(
+    deps.state.report_once(
         deps.notifier, f"decision:{version}", subject, message, {"stage": "train", "action": decision.action}
     )

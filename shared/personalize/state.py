@@ -2,7 +2,10 @@
 
 * ``alerts/<hash>.json``: one marker per alert key (with when it was sent), so each failure is announced once;
 * ``decisions/<version>.json``: every promotion decision with all metrics (the history); a promoted
-  version's own metrics stay in its record, so later decisions compare with them without a look-up;
+  version's own metrics stay in its record, so later decisions compare with them without a look-up.
+  The record is created create-only before anything is done: of overlapping passes only its writer acts;
+* ``promotions/<version>.json``: created create-only by whoever calls UpdateCampaign (or CreateCampaign) for
+  the version, the monitor or ``storyrec promote``: one campaign switch per version, whatever overlaps;
 * ``parked-imports/<hash>.json``: manifests whose imports must wait for a free import slot;
 * ``handled-manifests/<hash>.json``: manifests whose imports all started (the catch-up skips them);
 * ``held-deltas.json``: interaction deltas too small to import alone, and those already combined;
@@ -23,6 +26,21 @@ from shared.personalize.names import safe_name
 from shared.ports import Clock, Notifier, ObjectStore
 
 _log = get_logger("personalize.state")
+
+
+def _json(body: Mapping[str, Any]) -> bytes:
+    return json.dumps(body, sort_keys=True, indent=2, default=str).encode("utf-8")
+
+
+def _object(raw: bytes, key: str) -> dict[str, Any] | None:
+    try:
+        value = json.loads(raw)
+    except ValueError:
+        value = None
+    if not isinstance(value, dict):
+        _log.error("a state object is not a JSON object: ignored", extra={"key": key})
+        return None
+    return value
 
 
 def _hash(text: str) -> str:
@@ -50,16 +68,19 @@ class StageState:
         self.clock = clock
 
     def _put(self, key: str, body: Mapping[str, Any]) -> None:
-        data = json.dumps(body, sort_keys=True, indent=2, default=str).encode("utf-8")
-        self.store.put_bytes(self.prefix + key, data, content_type="application/json")
+        self.store.put_bytes(self.prefix + key, _json(body), content_type="application/json")
+
+    def _create(self, key: str, body: Mapping[str, Any]) -> bool:
+        """Create-only: True if this call wrote ``key``, False if it already existed (another writer won)."""
+        return self.store.put_if_absent(self.prefix + key, _json(body), content_type="application/json")
 
     def _get(self, key: str) -> dict[str, Any] | None:
+        """The JSON object at ``key``; None if it is missing or is not a JSON object (a corrupt marker
+        must not make every later pass raise: it is logged, and create-only writes still see it)."""
         try:
-            raw = self.store.get_bytes(self.prefix + key)
+            return _object(self.store.get_bytes(self.prefix + key), self.prefix + key)
         except NotFound:
             return None
-        value = json.loads(raw)
-        return value if isinstance(value, dict) else None
 
     # alerts -------------------------------------------------------------------------------------
     def alert_once(
@@ -93,10 +114,53 @@ class StageState:
     def decision_for(self, version_arn: str) -> dict[str, Any] | None:
         return self._get(self._decision_key(version_arn))
 
+    def claim_decision(self, version_arn: str, body: Mapping[str, Any]) -> bool:
+        """Create the version's decision record, create-only; True if this writer won (only it acts)."""
+        return self._create(self._decision_key(version_arn), body)
+
     def record_decision(self, version_arn: str, body: Mapping[str, Any]) -> str:
+        """(Over)write the version's decision record: only the writer that claimed the decision, or the
+        promotion, calls this. Returns the record's key."""
         key = self._decision_key(version_arn)
         self._put(key, body)
         return self.prefix + key
+
+    def release_decision(self, version_arn: str) -> None:
+        """Drop a claimed decision that was not acted on (the campaign was busy): the next pass decides."""
+        self.store.delete(self.prefix + self._decision_key(version_arn))
+
+    def _promotion_key(self, version_arn: str) -> str:
+        return f"promotions/{safe_name(version_arn.split(':', 5)[-1])}.json"
+
+    def claim_promotion(self, version_arn: str, by: str) -> bool:
+        """The right to switch the campaign to ``version_arn``, create-only; True if ``by`` won it."""
+        return self._create(
+            self._promotion_key(version_arn), {"version": version_arn, "by": by, "claimed_at": self.clock().isoformat()}
+        )
+
+    def release_promotion(self, version_arn: str) -> None:
+        """Give the right back when the switch was refused before it started (the campaign was busy)."""
+        self.store.delete(self.prefix + self._promotion_key(version_arn))
+
+    def report_once(
+        self, notifier: Notifier, key: str, subject: str, message: str, attributes: Mapping[str, str] | None = None
+    ) -> bool:
+        """Like :meth:`alert_once`, but at most once among overlapping runs: the marker is created
+        create-only BEFORE publishing, so only its writer publishes. A failed publish removes the marker
+        and raises (the monitor alerts the failed item); a crash between the two loses the report, never
+        doubles it; the decision record stays in the history either way."""
+        marker = f"alerts/{_hash(key)}.json"
+        body = {"key": key, "subject": subject, "sent_at": self.clock().isoformat()}
+        if not self._create(marker, body):
+            _log.info("report already sent by another run", extra={"alert_key": key})
+            return False
+        try:
+            message_id = notifier.notify(subject, message, attributes)
+        except Exception:
+            self.store.delete(self.prefix + marker)
+            raise
+        self._put(marker, {**body, "message_id": message_id})
+        return True
 
     def promoted_metrics(self, version_arn: str) -> dict[str, Any] | None:
         """The metrics recorded for ``version_arn`` when it was promoted; None if it never was (by storyrec)."""
@@ -111,8 +175,8 @@ class StageState:
         """Every recorded decision, oldest first (by ``decided_at``)."""
         out = []
         for info in self.store.list(self.prefix + "decisions/"):
-            value = json.loads(self.store.get_bytes(info.key))
-            if isinstance(value, dict):
+            value = _object(self.store.get_bytes(info.key), info.key)
+            if value is not None:
                 out.append(value)
         return sorted(out, key=lambda d: str(d.get("decided_at", "")))
 
