@@ -188,6 +188,11 @@ class ObjectStore(Protocol):
 
     def put_bytes(self, key: str, data: bytes, *, content_type: str = "application/octet-stream") -> None: ...
 
+    def put_if_absent(self, key: str, data: bytes, *, content_type: str = "application/octet-stream") -> bool:
+        """Create ``key`` only if no object has it (S3 ``If-None-Match: *``, GCS generation 0): True if this
+        call created it, False if it already existed. Of writers racing for one key exactly one wins."""
+        ...
+
     def put_file(self, key: str, path: str, *, content_type: str = "application/octet-stream") -> None:
         """Upload a local file; large files go as multipart (S3) or resumable (GCS) uploads."""
         ...

@@ -40,6 +40,18 @@ class GCSObjectStore:
         except _UNREACHABLE as exc:
             raise self._unreachable(exc) from exc
 
+    def put_if_absent(self, key: str, data: bytes, *, content_type: str = "application/octet-stream") -> bool:
+        """Upload with ``if_generation_match=0``: False if the object already exists."""
+        try:
+            self._bucket.blob(key).upload_from_string(
+                data, content_type=content_type, if_generation_match=0, **self._opts
+            )
+        except gexc.PreconditionFailed:
+            return False
+        except _UNREACHABLE as exc:
+            raise self._unreachable(exc) from exc
+        return True
+
     def put_file(self, key: str, path: str, *, content_type: str = "application/octet-stream") -> None:
         blob = self._bucket.blob(key, chunk_size=RESUMABLE_CHUNK)
         try:

@@ -160,9 +160,17 @@ class InMemoryObjectStore:
     def __init__(self, bucket: str = "memory") -> None:
         self.bucket = bucket
         self.objects: dict[str, bytes] = {}
+        self._lock = threading.Lock()
 
     def put_bytes(self, key: str, data: bytes, *, content_type: str = "application/octet-stream") -> None:
         self.objects[key] = bytes(data)
+
+    def put_if_absent(self, key: str, data: bytes, *, content_type: str = "application/octet-stream") -> bool:
+        with self._lock:
+            if key in self.objects:
+                return False
+            self.objects[key] = bytes(data)
+            return True
 
     def put_file(self, key: str, path: str, *, content_type: str = "application/octet-stream") -> None:
         with open(path, "rb") as fh:

@@ -9,6 +9,7 @@ from botocore.exceptions import ConnectionError as BotoConnectionError
 
 from shared.errors import NotFound, ServiceUnavailable
 from shared.ports import ObjectInfo
+from shared.retry import Backoff, retry_call
 
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
@@ -18,6 +19,14 @@ MULTIPART_THRESHOLD = 16 * 1024 * 1024
 
 def _is_missing(exc: ClientError) -> bool:
     return exc.response.get("Error", {}).get("Code") in {"404", "NoSuchKey", "NotFound", "NoSuchBucket"}
+
+
+def _code(exc: ClientError) -> str:
+    return str(exc.response.get("Error", {}).get("Code", ""))
+
+
+class _CreateRaced(ServiceUnavailable):
+    """S3 answered 409 ConditionalRequestConflict: another create of the key is in flight; ask again."""
 
 
 class S3ObjectStore:
@@ -35,6 +44,26 @@ class S3ObjectStore:
 
     def put_bytes(self, key: str, data: bytes, *, content_type: str = "application/octet-stream") -> None:
         self._call(self._client.put_object, Bucket=self.bucket, Key=key, Body=data, ContentType=content_type)
+
+    def put_if_absent(self, key: str, data: bytes, *, content_type: str = "application/octet-stream") -> bool:
+        """PutObject with ``If-None-Match: *``: 412 means the key exists (False); a 409 (a racing create
+        still in flight) is asked again until one of the two answers."""
+
+        def put() -> bool:
+            try:
+                self._call(
+                    self._client.put_object,
+                    Bucket=self.bucket, Key=key, Body=data, ContentType=content_type, IfNoneMatch="*",
+                )
+            except ClientError as exc:
+                if _code(exc) in {"PreconditionFailed", "412"}:
+                    return False
+                if _code(exc) in {"ConditionalRequestConflict", "409"}:
+                    raise _CreateRaced(f"s3://{self.bucket}/{key}: {exc}") from exc
+                raise
+            return True
+
+        return retry_call(put, attempts=5, backoff=Backoff(initial=0.05, cap=1.0, jitter=True))
 
     def put_file(self, key: str, path: str, *, content_type: str = "application/octet-stream") -> None:
         from boto3.s3.transfer import TransferConfig
