@@ -4,6 +4,7 @@ local Personalize engine, both on loopback ports, reached through unmodified bot
 from __future__ import annotations
 
 import csv
+import hashlib
 import io
 import uuid
 from collections.abc import Iterator
@@ -122,7 +123,7 @@ class Stage:
                     mode,
                     "1.0",
                     tuple(header),  # type: ignore[arg-type]
-                    (ManifestFile(key, len(rows), len(body), "0" * 64),),
+                    (ManifestFile(key, len(rows), len(body), hashlib.sha256(body).hexdigest()),),
                     {},
                 )
             )
