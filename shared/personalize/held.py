@@ -6,15 +6,20 @@ and imported later, combined with other held days. Each held day is its own obje
 time are both kept (no read-modify-write of a shared document). A day leaves the set through its
 ``held-done/<hash>.json`` marker, written once its combined job has started, or once it was reported
 lost (a part gone or changed: one alert naming it, the other days still imported).
+
+Days are combined under a lease (``held-lease/<window>.json``, create-only, released when done), so two
+passes that list different days never import one day twice; a pass without the lease leaves the
+held days to the next. A lease left by a crashed pass lapses with its time window.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, datetime
 from typing import Any
 
 from shared.errors import NotFound
@@ -26,6 +31,9 @@ _log = get_logger("personalize.held")
 HELD = "held-days/"
 DONE = "held-done/"
 COMBINED = "held/"
+LEASE = "held-lease/"
+LEASE_SECONDS = 900
+"""The longest a Lambda runs: a pass holding the lease is over after this long."""
 LEGACY = "held-deltas.json"  # the single read-modify-write document of earlier releases
 
 
@@ -87,9 +95,19 @@ class HeldDays:
         return self.store.head(self._done_key(manifest_key)) is not None
 
     def hold(self, day: HeldDay) -> bool:
-        """Keep ``day`` until it is combined; True if this call held it (False: held or imported before)."""
-        if self.is_done(day.manifest_key):
-            return False
+        """Keep ``day`` until it is combined; True if this call held it (False: held or imported before).
+
+        A day reported lost is held again: its manifest was re-exported (the old one's parts are gone, so
+        the import refuses it before it gets here).
+        """
+        try:
+            marker: Any = json.loads(self.store.get_bytes(self._done_key(day.manifest_key)))
+        except NotFound:
+            marker = None
+        if marker is not None:
+            if not str(marker.get("outcome", "")).startswith("lost"):
+                return False
+            self.store.delete(self._done_key(day.manifest_key))
         key = self._held_key(day.manifest_key)
         return self.store.put_if_absent(key, day.as_json(), content_type="application/json")
 
@@ -114,6 +132,29 @@ class HeldDays:
             body = json.dumps({"manifest_key": day.manifest_key, "outcome": outcome}).encode("utf-8")
             self.store.put_if_absent(self._done_key(day.manifest_key), body, content_type="application/json")
             self.store.delete(self._held_key(day.manifest_key))
+
+    @contextmanager
+    def lease(self, now: datetime) -> Iterator[bool]:
+        """Yield True if this pass may combine held days now (no other pass is combining)."""
+        window = int(now.timestamp()) // LEASE_SECONDS
+        key = f"{self.prefix}{LEASE}{window}.json"
+        if not self.store.put_if_absent(key, json.dumps({"at": now.isoformat()}).encode("utf-8")):
+            yield False
+            return
+        try:
+            yield not self._running(window - 1, now)
+        finally:
+            self.store.delete(key)
+
+    def _running(self, window: int, now: datetime) -> bool:
+        """True if the lease of ``window`` is held by a pass that may still run."""
+        try:
+            at = datetime.fromisoformat(json.loads(self.store.get_bytes(f"{self.prefix}{LEASE}{window}.json"))["at"])
+        except NotFound:
+            return False
+        except (ValueError, KeyError, TypeError):
+            return False  # an unreadable lease protects nothing
+        return (now - at).total_seconds() < LEASE_SECONDS
 
     def drop_unreadable(self, key: str) -> None:
         self.store.delete(key)

@@ -286,8 +286,18 @@ def import_held(deps: StageDeps) -> ImportOutcome:
     taken out; the other days are still imported. What cannot start now stays held for the next pass.
     """
     outcome = ImportOutcome(HELD_OUTCOME)
-    held, minimum = _held(deps), deps.settings.aws_stage.min_incremental_rows
-    held.migrate_legacy()
+    held = _held(deps)
+    with held.lease(deps.clock()) as mine:
+        if mine:
+            held.migrate_legacy()
+            _import_groups(deps, held, outcome)
+        else:
+            _log.info("another pass is combining the held days; they wait for the next")
+    return outcome
+
+
+def _import_groups(deps: StageDeps, held: HeldDays, outcome: ImportOutcome) -> None:
+    minimum = deps.settings.aws_stage.min_incremental_rows
     for _ in range(MAX_GROUPS_PER_PASS):
         days, unreadable = held.days()
         for key in unreadable:
@@ -314,7 +324,6 @@ def import_held(deps: StageDeps) -> ImportOutcome:
             _log.warning("held interactions wait for a free import slot", extra={"reason": reason})
             break
         held.done(group, "imported")
-    return outcome
 
 
 def _start_group(deps: StageDeps, group: list[HeldDay], body: bytes, outcome: ImportOutcome) -> str | None:

@@ -8,7 +8,6 @@ against the output shapes. Enum values are checked here too (Stubber does not).
 from __future__ import annotations
 
 import hashlib
-
 import json
 from datetime import UTC, date, datetime
 from typing import Any
