@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -97,6 +98,7 @@ def test_a_failed_import_alerts_exactly_once_with_its_reason(stage: Stage, handl
     stage.s3.put_object(Bucket=stage.settings.import_bucket, Key=bad, Body=broken)
     manifest = json.loads(stage.s3.get_object(Bucket=stage.settings.import_bucket, Key=key)["Body"].read())
     manifest["datasets"]["interactions"]["files"][0]["bytes"] = len(broken)
+    manifest["datasets"]["interactions"]["files"][0]["sha256"] = hashlib.sha256(broken).hexdigest()
     stage.s3.put_object(Bucket=stage.settings.import_bucket, Key=key, Body=json.dumps(manifest).encode())
     handlers.imports(key)
     settle(stage)
