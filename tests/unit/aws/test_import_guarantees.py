@@ -6,6 +6,8 @@ from __future__ import annotations
 import hashlib
 import json
 import threading
+import time
+from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any
 
@@ -311,8 +313,20 @@ def test_one_handler_call_emits_one_import_jobs_started_datum_per_job(
     assert _emf_points(capsys.readouterr().out, "ImportJobsStarted") == []
 
 
+class _SlowLister(FakePersonalize):
+    """Answers ListDatasetImportJobs slowly, as a real endpoint does: concurrent deliveries all see no job."""
+
+    def list_import_jobs(self, dataset_arn: str) -> list[Any]:
+        jobs = super().list_import_jobs(dataset_arn)
+        time.sleep(0.05)
+        return jobs
+
+
 def test_duplicate_deliveries_at_once_count_each_job_once() -> None:
-    deps, port, _, metrics = _deps()
+    """Four deliveries of one 3-job manifest at once reported ImportJobsStarted = 12 before the claims."""
+    deps, _, _, metrics = _deps()
+    port = _SlowLister(NOW)
+    deps = replace(deps, personalize=port)
     key = _export(deps, "2026-11-28")
     barrier = threading.Barrier(4)
 
