@@ -20,14 +20,14 @@ from typing import Any, Literal, Protocol, get_args
 
 from shared.errors import StoryrecError
 from shared.ports import ObjectInfo
-from shared.schema import DATASET_TYPES, load_schema
+from shared.schema import DATASET_TYPES, DatasetType, load_schema
 
 FORMAT_VERSION = "1"
 """The manifest format the export writes."""
 SUPPORTED_FORMATS = (FORMAT_VERSION,)
 ImportMode = Literal["FULL", "INCREMENTAL"]
 """How Personalize imports a dataset's files: FULL replaces the dataset, INCREMENTAL adds to it."""
-DATASET_IMPORT_MODES: dict[str, ImportMode] = {"interactions": "INCREMENTAL", "items": "FULL", "users": "FULL"}
+DATASET_IMPORT_MODES: dict[DatasetType, ImportMode] = {"interactions": "INCREMENTAL", "items": "FULL", "users": "FULL"}
 """How the export writes each storyrec dataset: the day's interactions add to the history (a FULL
 interactions import would replace the whole history with one day); items and users are full snapshots."""
 MAX_COUNT = 10**12
@@ -219,8 +219,9 @@ def _dataset(name: str, spec: Any) -> ManifestDataset:
     mode = spec["import_mode"]
     if mode not in get_args(ImportMode):
         raise BadManifest(f"dataset {name}: import_mode {mode!r}")
-    if name in DATASET_IMPORT_MODES and mode != DATASET_IMPORT_MODES[name]:
-        raise BadManifest(f"dataset {name}: import_mode {mode} (the export writes {DATASET_IMPORT_MODES[name]})")
+    expected = DATASET_IMPORT_MODES.get(name)  # type: ignore[call-overload]
+    if expected is not None and mode != expected:
+        raise BadManifest(f"dataset {name}: import_mode {mode} (the export writes {expected})")
     files = tuple(_file(f) for f in _list(spec, "files"))
     rows = _count(spec["rows"])
     if rows != sum(f.rows for f in files):
