@@ -13,7 +13,6 @@ from typing import Any
 
 import pytest
 
-from infra.local.lambda_events import LambdaContext, s3_object_created, scheduled_event
 from shared.adapters.memory import RecordingMetrics
 from shared.personalize.held import HeldDays
 from shared.personalize.imports import import_manifest
@@ -24,29 +23,10 @@ pytestmark = pytest.mark.integration
 MINIMUM = 1000
 
 
-@pytest.fixture
-def handlers(stage: Stage, monkeypatch: pytest.MonkeyPatch) -> Any:
-    """The import and monitor handlers, with the Lambda's environment (and a minimum of 1,000 new rows)."""
-    for key, value in {
-        **stage.env,
-        "POWERTOOLS_METRICS_NAMESPACE": "storyrec",
-        "POWERTOOLS_SERVICE_NAME": "storyrec",
-        "STORYREC_MIN_INCREMENTAL_ROWS": str(MINIMUM),
-    }.items():
-        monkeypatch.setenv(key, value)
-    from functions_aws import import_manifest as imports
-    from functions_aws import monitor
-
-    class Handlers:
-        def imports(self, key: str) -> dict[str, Any]:
-            event = s3_object_created(stage.settings.import_bucket, key)
-            return imports.handler(event, LambdaContext("storyrec-import"))  # type: ignore[no-any-return]
-
-        def monitor(self) -> dict[str, Any]:
-            event = scheduled_event("storyrec-monitor", datetime(2026, 12, 1, 3, 15, tzinfo=UTC))
-            return monitor.handler(event, LambdaContext("storyrec-monitor"))  # type: ignore[no-any-return]
-
-    return Handlers()
+@pytest.fixture(autouse=True)
+def _minimum(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The handlers hold interaction deltas below 1,000 new rows (read from the environment per invocation)."""
+    monkeypatch.setenv("STORYREC_MIN_INCREMENTAL_ROWS", str(MINIMUM))
 
 
 def _at_once(calls: list[Callable[[], Any]]) -> None:
