@@ -204,6 +204,8 @@ def check_importable(manifest: Manifest, key: str, prefix: str = "") -> None:
         raise BadManifest(f"{key}: the key's date is not a calendar date")
     if day != manifest.day:
         raise BadManifest(f"{key}: the manifest's date {manifest.day} differs from its key's date {day}")
+    if not any(spec.dataset in DATASET_TYPES for spec in manifest.datasets):
+        raise BadManifest(f"{key}: no storyrec dataset")
     for spec in manifest.datasets:
         folder = date_prefix(prefix, spec.dataset, day)
         for f in spec.files:
@@ -250,7 +252,10 @@ def _file(spec: Any) -> ManifestFile:
 def _window(spec: Any) -> ManifestWindow | None:
     if not isinstance(spec, dict) or not spec:
         return None
-    return ManifestWindow(datetime.fromisoformat(_text(spec, "start")), datetime.fromisoformat(_text(spec, "end")))
+    window = ManifestWindow(datetime.fromisoformat(_text(spec, "start")), datetime.fromisoformat(_text(spec, "end")))
+    if not window.start < window.end:  # naive against aware raises TypeError: malformed too
+        raise ValueError(f"window {window.start} .. {window.end} is empty")
+    return window
 
 
 def _text(spec: Mapping[str, Any], name: str, default: str | None = None) -> str:

@@ -96,6 +96,10 @@ BAD: dict[str, dict[str, Any]] = {
     "no schema version": {"interactions__schema_version": ""},
     "unknown format": {"format_version": "2"},
     "a boolean count": {"interactions__rows": True},
+    "a float count": {"interactions__rows": 5.0},
+    "no storyrec dataset": {"datasets": {}},
+    "an empty window": {"window": {"start": "2026-11-28T00:00:00+00:00", "end": "2026-11-28T00:00:00+00:00"}},
+    "naive and aware window": {"window": {"start": "2026-11-28T00:00:00", "end": "2026-11-29T00:00:00+00:00"}},
 }
 
 
