@@ -6,6 +6,11 @@
 Job names come from the manifest's run id, so a second delivery of the same S3 event finds the jobs
 the first started. When Personalize's pending-import slots are full (or it throttles), the manifest
 is parked and the monitor starts the rest later: nothing is dropped.
+
+Before any job, the manifest is checked (the parser, :func:`~shared.manifest.check_importable`,
+:func:`verify_files`); a refused one alerts once and starts nothing. Each manifest is processed on its
+own (one failing never stops the next), and small interaction days are held and combined by
+:mod:`shared.personalize.held`. Guarantees and their tests: docs/aws.md, "Guarantees".
 """
 
 from __future__ import annotations
