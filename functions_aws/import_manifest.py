@@ -12,7 +12,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from functions_aws.runtime import deps_for_invocation
 from shared.logs import correlated, get_logger
-from shared.manifest import is_manifest_key
+from shared.manifest import is_manifest_shaped
 from shared.personalize.imports import import_manifest
 
 _log = get_logger("aws.import")
@@ -22,7 +22,8 @@ metrics = Metrics()
 @metrics.log_metrics
 @event_source(data_class=S3Event)
 def handler(event: S3Event, context: LambdaContext) -> dict[str, Any]:
-    """Import every manifest the event names; other keys (parts, state) are ignored.
+    """Import every manifest the event names, each on its own (one failing never stops the next); other keys
+    (parts, state) are ignored. A key laid out as a manifest's with an impossible date is refused with an alert.
 
     Every line of the invocation carries the S3 request id of the event as its correlation id.
     """
@@ -32,7 +33,7 @@ def handler(event: S3Event, context: LambdaContext) -> dict[str, Any]:
         for record in event.records:
             # S3 URL-encodes keys in events; Powertools decodes only ``event.object_key`` (the first record)
             bucket, key = record.s3.bucket.name, unquote_plus(record.s3.get_object.key)
-            if bucket != settings.import_bucket or not is_manifest_key(key, settings.import_prefix):
+            if bucket != settings.import_bucket or not is_manifest_shaped(key, settings.import_prefix):
                 _log.info("not an export manifest; ignored", extra={"bucket": bucket, "key": key})
                 continue
             outcome = import_manifest(key, deps)

@@ -20,15 +20,24 @@ from typing import Any, Literal, Protocol, get_args
 
 from shared.errors import StoryrecError
 from shared.ports import ObjectInfo
+from shared.schema import DATASET_TYPES, DatasetType, load_schema
 
 FORMAT_VERSION = "1"
 """The manifest format the export writes."""
 SUPPORTED_FORMATS = (FORMAT_VERSION,)
 ImportMode = Literal["FULL", "INCREMENTAL"]
 """How Personalize imports a dataset's files: FULL replaces the dataset, INCREMENTAL adds to it."""
+DATASET_IMPORT_MODES: dict[DatasetType, ImportMode] = {"interactions": "INCREMENTAL", "items": "FULL", "users": "FULL"}
+"""How the export writes each storyrec dataset: the day's interactions add to the history (a FULL
+interactions import would replace the whole history with one day); items and users are full snapshots."""
+MAX_COUNT = 10**12
+"""No count in a manifest is larger (row and byte counts of one day's export are far below it)."""
+MAX_FILE_BYTES = 100 * 1024**3
+"""Personalize's cap on the data of one import job (FULL; an INCREMENTAL job takes 1 GB)."""
 WINDOW_FIELD = "captured_at"
 MANIFESTS = "manifests"
 _MANIFEST_KEY = re.compile(rf"{MANIFESTS}/dt=(\d{{4}}-\d{{2}}-\d{{2}})/manifest\.json")
+_SHA256 = re.compile(r"[0-9a-f]{64}")
 
 
 class BadManifest(StoryrecError):
@@ -111,6 +120,12 @@ def is_manifest_key(key: str, prefix: str = "") -> bool:
     return manifest_day(key, prefix) is not None
 
 
+def is_manifest_shaped(key: str, prefix: str = "") -> bool:
+    """True for a key laid out as a manifest's, whatever its date (``dt=2026-02-30`` included): the import
+    refuses such a key with an alert instead of ignoring it."""
+    return key.startswith(prefix) and _MANIFEST_KEY.fullmatch(key[len(prefix) :]) is not None
+
+
 def manifest_day(key: str, prefix: str = "") -> date | None:
     """The date in a manifest key (None for any other key)."""
     found = _MANIFEST_KEY.fullmatch(key[len(prefix) :]) if key.startswith(prefix) else None
@@ -178,31 +193,69 @@ def parse_manifest(raw: bytes) -> Manifest:
     return Manifest(run_id, day, datasets, time_zone, window)
 
 
+def check_importable(manifest: Manifest, key: str, prefix: str = "") -> None:
+    """Raise BadManifest unless the manifest can be imported as it sits: its key's date is a calendar date
+    equal to the manifest's date, every file lies in its dataset's folder of that date (a CSV object),
+    and each storyrec dataset names its schema version (the parser checks that a named one is known)."""
+    if not is_manifest_shaped(key, prefix):
+        raise BadManifest(f"{key} is not a manifest key under {prefix!r}")
+    day = manifest_day(key, prefix)
+    if day is None:
+        raise BadManifest(f"{key}: the key's date is not a calendar date")
+    if day != manifest.day:
+        raise BadManifest(f"{key}: the manifest's date {manifest.day} differs from its key's date {day}")
+    if not any(spec.dataset in DATASET_TYPES for spec in manifest.datasets):
+        raise BadManifest(f"{key}: no storyrec dataset")
+    for spec in manifest.datasets:
+        folder = date_prefix(prefix, spec.dataset, day)
+        for f in spec.files:
+            if not (f.key.startswith(folder) and f.key.endswith(".csv")) or "/" in f.key[len(folder) :]:
+                raise BadManifest(f"dataset {spec.dataset}: file {f.key} lies outside {folder}")
+        if spec.dataset in DATASET_TYPES and not spec.schema_version:
+            raise BadManifest(f"dataset {spec.dataset}: no schema_version")
+
+
 def _dataset(name: str, spec: Any) -> ManifestDataset:
     if not isinstance(spec, dict):
         raise TypeError(f"dataset {name} is not an object")
     mode = spec["import_mode"]
     if mode not in get_args(ImportMode):
         raise BadManifest(f"dataset {name}: import_mode {mode!r}")
+    expected = DATASET_IMPORT_MODES.get(name)  # type: ignore[call-overload]
+    if expected is not None and mode != expected:
+        raise BadManifest(f"dataset {name}: import_mode {mode} (the export writes {expected})")
     files = tuple(_file(f) for f in _list(spec, "files"))
     rows = _count(spec["rows"])
     if rows != sum(f.rows for f in files):
         raise BadManifest(f"dataset {name}: rows {rows} differ from the sum of its files")
+    if len({f.key for f in files}) != len(files):
+        raise BadManifest(f"dataset {name}: a file is listed twice")
+    version = _text(spec, "schema_version", "")
+    if name in DATASET_TYPES and version and version != load_schema(name).version:
+        raise BadManifest(f"dataset {name}: unknown schema_version {version!r}")
     columns = tuple(_str(c, "column") for c in _list(spec, "columns", []))
     rejected = {str(reason): _count(n) for reason, n in _mapping(spec, "rejected", {}).items()}
-    return ManifestDataset(name, mode, _text(spec, "schema_version", ""), columns, files, rejected)
+    return ManifestDataset(name, mode, version, columns, files, rejected)
 
 
 def _file(spec: Any) -> ManifestFile:
     if not isinstance(spec, dict):
         raise TypeError(f"file entry {spec!r} is not an object")
-    return ManifestFile(_text(spec, "key"), _count(spec["rows"]), _count(spec["bytes"]), _text(spec, "sha256", ""))
+    f = ManifestFile(_text(spec, "key"), _count(spec["rows"]), _count(spec["bytes"]), _text(spec, "sha256", ""))
+    if f.size > MAX_FILE_BYTES or (f.rows and f.rows >= f.size):  # a CSV row takes a byte at least, the header too
+        raise BadManifest(f"file {f.key}: {f.rows} rows in {f.size} bytes")
+    if f.sha256 and not _SHA256.fullmatch(f.sha256):
+        raise BadManifest(f"file {f.key}: sha256 {f.sha256!r} is not 64 lowercase hex digits")
+    return f
 
 
 def _window(spec: Any) -> ManifestWindow | None:
     if not isinstance(spec, dict) or not spec:
         return None
-    return ManifestWindow(datetime.fromisoformat(_text(spec, "start")), datetime.fromisoformat(_text(spec, "end")))
+    window = ManifestWindow(datetime.fromisoformat(_text(spec, "start")), datetime.fromisoformat(_text(spec, "end")))
+    if not window.start < window.end:  # naive against aware raises TypeError: malformed too
+        raise ValueError(f"window {window.start} .. {window.end} is empty")
+    return window
 
 
 def _text(spec: Mapping[str, Any], name: str, default: str | None = None) -> str:
@@ -216,7 +269,7 @@ def _str(value: Any, name: str) -> str:
 
 
 def _count(value: Any) -> int:
-    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+    if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= MAX_COUNT:
         raise TypeError(f"{value!r} is not a count")
     return value
 

@@ -36,6 +36,7 @@ from shared.export.rows import Record, Reject, RowConverter
 from shared.export.window import ExportState, Window
 from shared.logs import get_logger, redact
 from shared.manifest import (
+    DATASET_IMPORT_MODES,
     ImportMode,
     Manifest,
     ManifestDataset,
@@ -62,7 +63,7 @@ from shared.schema import DatasetType, load_schema
 _log = get_logger("export")
 _BATCH = 10_000
 # interactions are a delta since the watermark; items and users are full snapshots of active records
-IMPORT_MODES: dict[DatasetType, ImportMode] = {"interactions": "INCREMENTAL", "items": "FULL", "users": "FULL"}
+IMPORT_MODES: dict[DatasetType, ImportMode] = DATASET_IMPORT_MODES
 
 
 class Publisher(Protocol):

@@ -17,6 +17,7 @@ from typing import Any, TypeVar
 
 from shared.capture.validation import Reason
 from shared.manifest import manifest_keys, read_manifest
+from shared.personalize.held import HeldDays
 from shared.personalize.port import PersonalizePort
 from shared.personalize.stage import StageDeps
 from shared.ports import DocumentCounter, DocumentStore, Query, Where
@@ -190,7 +191,7 @@ def imports_status(deps: StageDeps) -> ImportsStatus:
         pending += [r for r, j in zip(rows, jobs, strict=True) if j.status.pending]
         failed += [r for r, j in zip(rows, jobs, strict=True) if j.status.failed]
         last += rows[:1]
-    held = sum(int(h.get("rows", 0)) for h in deps.state.held_deltas())
+    held = sum(d.rows for d in HeldDays(deps.bucket, deps.settings.aws_stage.state_prefix).days()[0])
     return ImportsStatus(pending, failed[:10], last, deps.state.parked_imports(), held)
 
 

@@ -23,7 +23,7 @@ from typing import Any, TypeVar
 
 from shared.errors import NotFound
 from shared.logs import get_logger
-from shared.personalize.imports import ImportOutcome, import_missed, redrive_parked
+from shared.personalize.imports import ImportOutcome, import_held_isolated, import_missed, redrive_parked
 from shared.personalize.model import Campaign, ResourceInUse, SolutionVersion
 from shared.personalize.promotion import Decision, Evidence, Metrics, Policy, decide, metrics_table
 from shared.personalize.stage import (
@@ -57,6 +57,9 @@ def monitor(deps: StageDeps) -> MonitorReport:
     now = deps.clock()
     report = MonitorReport(redriven=redrive_parked(deps))
     report.redriven += import_missed(deps, (now - timedelta(days=CATCH_UP_DAYS)).date())
+    held = import_held_isolated(deps)  # held days wait for no manifest: a pass imports them once they suffice
+    if held.started:
+        report.redriven.append(held)
     stuck = timedelta(hours=deps.settings.aws_stage.stuck_after_hours)
     datasets = ensure_datasets(deps)
     _follow_imports(deps, datasets, now, stuck, report)

@@ -8,7 +8,7 @@
   the version, the monitor or ``storyrec promote``: one campaign switch per version, whatever overlaps;
 * ``parked-imports/<hash>.json``: manifests whose imports must wait for a free import slot;
 * ``handled-manifests/<hash>.json``: manifests whose imports all started (the catch-up skips them);
-* ``held-deltas.json``: interaction deltas too small to import alone, and those already combined;
+* ``held-days/``, ``held-done/``: interaction deltas too small to import alone (:mod:`shared.personalize.held`);
 * ``training-request.json``: a training run deferred until the pending imports have settled.
 """
 
@@ -201,22 +201,6 @@ class StageState:
             value = json.loads(self.store.get_bytes(info.key))
             keys.append(str(value["manifest_key"]))
         return sorted(keys)
-
-    # small interaction deltas held back ---------------------------------------------------------
-    def held_deltas(self) -> list[dict[str, Any]]:
-        """Daily interaction files too small to import alone, waiting to be combined (oldest first)."""
-        value = self._get("held-deltas.json")
-        return list(value.get("deltas", [])) if value else []
-
-    def combined_manifests(self) -> set[str]:
-        """Manifests whose held delta was already imported as part of a combined job (the last 1,000)."""
-        value = self._get("held-deltas.json")
-        return set(value.get("combined", [])) if value else set()
-
-    def set_held_deltas(self, deltas: list[dict[str, Any]], combined: list[str] | None = None) -> None:
-        previous = self._get("held-deltas.json") or {}
-        done = [*previous.get("combined", []), *(combined or [])][-1000:]
-        self._put("held-deltas.json", {"deltas": deltas, "combined": done})
 
     # training requests --------------------------------------------------------------------------
     def request_training(self, name: str, reason: str) -> None:

@@ -4,6 +4,7 @@ local Personalize engine, both on loopback ports, reached through unmodified bot
 from __future__ import annotations
 
 import csv
+import hashlib
 import io
 import uuid
 from collections.abc import Iterator
@@ -122,7 +123,7 @@ class Stage:
                     mode,
                     "1.0",
                     tuple(header),  # type: ignore[arg-type]
-                    (ManifestFile(key, len(rows), len(body), "0" * 64),),
+                    (ManifestFile(key, len(rows), len(body), hashlib.sha256(body).hexdigest()),),
                     {},
                 )
             )
@@ -191,3 +192,32 @@ def settle(stage: Stage, timeout: float = 120.0) -> None:
         return not stage.deps.state.parked_imports() and pending_imports(stage.deps, ensure_datasets(stage.deps)) == 0
 
     wait_until(done, bool, timeout=timeout, interval=0.2, what="imports")
+
+
+@pytest.fixture
+def handlers(stage: Stage, monkeypatch: pytest.MonkeyPatch) -> Any:
+    """The three handler modules, with the Lambda's environment set as serverless.yml sets it."""
+    for key, value in {
+        **stage.env,
+        "POWERTOOLS_METRICS_NAMESPACE": "storyrec",
+        "POWERTOOLS_SERVICE_NAME": "storyrec",
+        "STORYREC_SNS_TOPIC_ARN": stage.probe.topic_arn,
+    }.items():
+        monkeypatch.setenv(key, value)
+    from functions_aws import import_manifest, monitor, train
+    from infra.local.lambda_events import LambdaContext, s3_object_created, scheduled_event
+
+    class Handlers:
+        def imports(self, key: str) -> dict[str, Any]:
+            event = s3_object_created(stage.settings.import_bucket, key)
+            return import_manifest.handler(event, LambdaContext("storyrec-import"))  # type: ignore[no-any-return]
+
+        def train(self, time: str) -> dict[str, Any]:
+            event = scheduled_event("storyrec-train", datetime.fromisoformat(time))
+            return train.handler(event, LambdaContext("storyrec-train"))  # type: ignore[no-any-return]
+
+        def monitor(self) -> dict[str, Any]:
+            event = scheduled_event("storyrec-monitor", datetime(2026, 12, 1, 3, 15, tzinfo=UTC))
+            return monitor.handler(event, LambdaContext("storyrec-monitor"))  # type: ignore[no-any-return]
+
+    return Handlers()

@@ -2,45 +2,17 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from typing import Any
 
 import pytest
 
-from infra.local.lambda_events import LambdaContext, s3_object_created, scheduled_event
 from shared.retry import wait_until
 from tests.integration.aws.conftest import DAY, Stage, settle
 
 pytestmark = pytest.mark.integration
-
-
-@pytest.fixture
-def handlers(stage: Stage, monkeypatch: pytest.MonkeyPatch) -> Any:
-    """The three handler modules, with the Lambda's environment set as serverless.yml sets it."""
-    for key, value in {
-        **stage.env,
-        "POWERTOOLS_METRICS_NAMESPACE": "storyrec",
-        "POWERTOOLS_SERVICE_NAME": "storyrec",
-        "STORYREC_SNS_TOPIC_ARN": stage.probe.topic_arn,
-    }.items():
-        monkeypatch.setenv(key, value)
-    from functions_aws import import_manifest, monitor, train
-
-    class Handlers:
-        def imports(self, key: str) -> dict[str, Any]:
-            event = s3_object_created(stage.settings.import_bucket, key)
-            return import_manifest.handler(event, LambdaContext("storyrec-import"))  # type: ignore[no-any-return]
-
-        def train(self, time: str) -> dict[str, Any]:
-            event = scheduled_event("storyrec-train", datetime.fromisoformat(time))
-            return train.handler(event, LambdaContext("storyrec-train"))  # type: ignore[no-any-return]
-
-        def monitor(self) -> dict[str, Any]:
-            event = scheduled_event("storyrec-monitor", datetime(2026, 12, 1, 3, 15, tzinfo=UTC))
-            return monitor.handler(event, LambdaContext("storyrec-monitor"))  # type: ignore[no-any-return]
-
-    return Handlers()
 
 
 def _jobs(stage: Stage) -> dict[str, Any]:
@@ -97,6 +69,7 @@ def test_a_failed_import_alerts_exactly_once_with_its_reason(stage: Stage, handl
     stage.s3.put_object(Bucket=stage.settings.import_bucket, Key=bad, Body=broken)
     manifest = json.loads(stage.s3.get_object(Bucket=stage.settings.import_bucket, Key=key)["Body"].read())
     manifest["datasets"]["interactions"]["files"][0]["bytes"] = len(broken)
+    manifest["datasets"]["interactions"]["files"][0]["sha256"] = hashlib.sha256(broken).hexdigest()
     stage.s3.put_object(Bucket=stage.settings.import_bucket, Key=key, Body=json.dumps(manifest).encode())
     handlers.imports(key)
     settle(stage)

@@ -7,6 +7,7 @@ against the output shapes. Enum values are checked here too (Stubber does not).
 
 from __future__ import annotations
 
+import hashlib
 import json
 from datetime import UTC, date, datetime
 from typing import Any
@@ -113,7 +114,7 @@ def _manifest(bucket: InMemoryObjectStore) -> str:
             "columns": ["H"],
             "rows": 1,
             "rejected": {},
-            "files": [{"key": key, "rows": 1, "bytes": 6, "sha256": "0" * 64}],
+            "files": [{"key": key, "rows": 1, "bytes": 6, "sha256": hashlib.sha256(b"H\nrow\n").hexdigest()}],
         }
     body = {
         "format_version": "1",

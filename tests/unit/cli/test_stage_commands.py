@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 
 import pytest
@@ -24,8 +25,9 @@ def _manifest(fakes: Fakes, day: str = "2026-11-28", rows: int = 2) -> str:
         "datasets": {
             "interactions": {
                 "import_mode": "INCREMENTAL",
+                "schema_version": "1.0",
                 "rows": rows,
-                "files": [{"key": part, "rows": rows, "bytes": len(body)}],
+                "files": [{"key": part, "rows": rows, "bytes": len(body), "sha256": hashlib.sha256(body).hexdigest()}],
             }
         },
     }
