@@ -18,7 +18,7 @@ import pytest
 from shared.operate.promote import PromotionRefused, promote_by_hand
 from shared.retry import wait_until
 from tests.integration.aws.conftest import DAY, Stage, settle
-from tests.integration.aws.test_stage import _campaign_settled, handlers  # noqa: F401 - the handlers fixture
+from tests.integration.aws.test_stage import _campaign_settled
 
 pytestmark = pytest.mark.integration
 MONITORS = 4
@@ -63,7 +63,7 @@ def _count_switches(stage: Stage, monkeypatch: pytest.MonkeyPatch) -> list[tuple
     return calls
 
 
-def _trained(stage: Stage, handlers: Any, time: str) -> str:  # noqa: F811
+def _trained(stage: Stage, handlers: Any, time: str) -> str:
     """Train (the real handler) and wait until both versions are ACTIVE, without a monitor pass."""
     train = handlers.train(time)
     assert train["deferred"] is None, train
@@ -102,7 +102,7 @@ def _reports_for(stage: Stage, version: str) -> list[dict[str, Any]]:
 
 def test_overlapping_monitor_passes_and_a_manual_promote_switch_once_and_report_once(
     stage: Stage,
-    handlers: Any,  # noqa: F811 - the fixture imported above
+    handlers: Any,
     atomic_moto_puts: None,
     monkeypatch: pytest.MonkeyPatch,
     capsys: Any,
