@@ -7,14 +7,21 @@ import os
 import shutil
 import subprocess
 import sys
+import urllib.request
 import zipfile
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
+import boto3
 import pytest
+from botocore import UNSIGNED
+from botocore.config import Config
+from botocore.exceptions import ClientError
+from moto.server import ThreadedMotoServer
 
 from shared.config import Settings
+from tests.integration.engine.conftest import free_port
 from tests.integration.test_extras import fresh_venv, import_all
 
 pytestmark = pytest.mark.integration
@@ -414,3 +421,92 @@ def _check_each_role_trusts_only_its_service_account(resources: dict[str, Any]) 
                 "accounts.google.com:oaud": "sts.amazonaws.com",
             }
         }, role
+
+
+# (family, key) → may PutObject; every other pair is denied. moto evaluates the roles' Action and Resource
+# (not their conditions); the keys are those the stages write.
+S3_WRITES = {
+    "manifests/dt=2026-11-28/manifest.json": {"export"},
+    "interactions/dt=2026-11-28/part-00000.csv": {"export"},
+    "items/dt=2026-11-28/part-00000.csv": {"export"},
+    "storyrec-state/held/interactions-0.csv": set(),
+    "storyrec-state/decisions/v1.json": set(),
+    "batch/feeds/20261128T050000/users.jsonl": {"feeds"},
+    "batch/feeds/20261128T050000/output/users.jsonl.out": set(),
+    "anything-else.json": set(),
+}
+
+
+def test_moto_enforcing_the_packaged_google_roles_lets_only_the_export_write_manifests(packaged: Path) -> None:
+    """The packaged policies, loaded into moto with IAM authorization on and assumed as each family would
+    (AssumeRoleWithWebIdentity): S3 writes succeed exactly where the table above says."""
+    resources = json.loads((packaged / "cloudformation-template-update-stack.json").read_text())["Resources"]
+    account, region = "123456789012", "us-east-1"
+    bucket = f"storyrec-import-ci-{account}"
+    port = free_port()
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
+    server.start()
+    url = f"http://127.0.0.1:{port}"
+
+    def no_auth_for(requests: str) -> None:  # moto counts requests process-wide: restored to "inf" below
+        request = urllib.request.Request(
+            f"{url}/moto-api/reset-auth", data=requests.encode(), method="POST", headers={"Content-Type": "text/plain"}
+        )
+        urllib.request.urlopen(request, timeout=10).close()
+
+    root = {"aws_access_key_id": "testing", "aws_secret_access_key": "testing"}
+    no_auth_for(str(1 + 3 * len(GOOGLE_ROLES)))  # the set-up below, then every request is authorized
+    try:
+        boto3.client("s3", region_name=region, endpoint_url=url, **root).create_bucket(Bucket=bucket)
+        iam = boto3.client("iam", region_name=region, endpoint_url=url, **root)
+        sts = boto3.client("sts", region_name=region, endpoint_url=url, config=Config(signature_version=UNSIGNED))
+        clients = {}
+        for family, role in GOOGLE_ROLES.items():
+            trust = resources[role]["Properties"]["AssumeRolePolicyDocument"]
+            iam.create_role(RoleName=role, AssumeRolePolicyDocument=json.dumps(trust))
+            iam.put_role_policy(RoleName=role, PolicyName=role, PolicyDocument=_resolved_policy(resources, role))
+            assumed = sts.assume_role_with_web_identity(
+                RoleArn=f"arn:aws:iam::{account}:role/{role}", RoleSessionName="storyrec-gcp", WebIdentityToken="a.b.c"
+            )["Credentials"]
+            clients[family] = boto3.client(
+                "s3",
+                region_name=region,
+                endpoint_url=url,
+                aws_access_key_id=assumed["AccessKeyId"],
+                aws_secret_access_key=assumed["SecretAccessKey"],
+                aws_session_token=assumed["SessionToken"],
+            )
+        allowed: dict[str, set[str]] = {key: set() for key in S3_WRITES}
+        for family, s3 in clients.items():
+            for key in S3_WRITES:
+                try:
+                    s3.put_object(Bucket=bucket, Key=key, Body=b"{}")
+                    allowed[key].add(family)
+                except ClientError as exc:
+                    assert exc.response["Error"]["Code"] == "AccessDenied", exc
+        assert allowed == S3_WRITES
+    finally:
+        no_auth_for("inf")
+        server.stop()
+
+
+def _resolved_policy(resources: dict[str, Any], role: str) -> str:
+    """A role's inline policies as one document, the template's intrinsics resolved, conditions as written."""
+
+    def resolve(value: Any) -> str:
+        if isinstance(value, str):
+            return value
+        if "Fn::Sub" in value:
+            text = str(value["Fn::Sub"])
+            return text.replace("${AWS::Region}", "us-east-1").replace("${AWS::AccountId}", "123456789012")
+        if "Fn::GetAtt" in value:
+            return f"arn:aws:iam::123456789012:role/{value['Fn::GetAtt'][0]}"
+        return f"arn:aws:sns:us-east-1:123456789012:{value['Ref']}"
+
+    statements = []
+    for policy in resources[role]["Properties"]["Policies"]:
+        for statement in policy["PolicyDocument"]["Statement"]:
+            found = statement["Resource"]
+            resolved = [resolve(r) for r in found] if isinstance(found, list) else resolve(found)
+            statements.append({**statement, "Resource": resolved})
+    return json.dumps({"Version": "2012-10-17", "Statement": statements})
