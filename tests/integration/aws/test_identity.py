@@ -84,7 +84,9 @@ def metadata() -> Iterator[Metadata]:
         md.server.server_close()
 
 
-def _settings(aws_env: AwsEnv, metadata_host: str, monkeypatch: pytest.MonkeyPatch) -> Settings:
+def _settings(
+    aws_env: AwsEnv, metadata_host: str, monkeypatch: pytest.MonkeyPatch, roles: dict[str, str] | None = None
+) -> Settings:
     # on GCP there are no AWS keys in the environment: the Google identity is the only credential
     monkeypatch.delenv("AWS_ACCESS_KEY_ID", raising=False)
     monkeypatch.delenv("AWS_SECRET_ACCESS_KEY", raising=False)
@@ -92,7 +94,7 @@ def _settings(aws_env: AwsEnv, metadata_host: str, monkeypatch: pytest.MonkeyPat
         {
             **aws_env.env,
             "STORYREC_GCP_PROJECT": "p",
-            "STORYREC_AWS_ROLE_ARN": ROLE,
+            **(roles if roles is not None else {"STORYREC_AWS_ROLE_ARN": ROLE}),
             "GCE_METADATA_HOST": metadata_host,
             "AWS_ACCESS_KEY_ID": "",
             "AWS_SECRET_ACCESS_KEY": "",
@@ -150,19 +152,7 @@ FAMILY_ROLES = {
 
 def _function_settings(aws_env: AwsEnv, metadata_host: str, monkeypatch: pytest.MonkeyPatch, target: str) -> Settings:
     """The settings of one deployed function: every family's role in its .env, FUNCTION_TARGET from the runtime."""
-    monkeypatch.delenv("AWS_ACCESS_KEY_ID", raising=False)
-    monkeypatch.delenv("AWS_SECRET_ACCESS_KEY", raising=False)
-    return Settings.from_env(
-        {
-            **aws_env.env,
-            **FAMILY_ROLES,
-            "STORYREC_GCP_PROJECT": "p",
-            "FUNCTION_TARGET": target,
-            "GCE_METADATA_HOST": metadata_host,
-            "AWS_ACCESS_KEY_ID": "",
-            "AWS_SECRET_ACCESS_KEY": "",
-        }
-    )
+    return _settings(aws_env, metadata_host, monkeypatch, {**FAMILY_ROLES, "FUNCTION_TARGET": target})
 
 
 @pytest.mark.parametrize(
