@@ -82,15 +82,8 @@ class Emulators:
 
 
 FUNCTION_FAMILIES: Mapping[str, str] = MappingProxyType(
-    {
-        "capture_story": "capture",
-        "capture_user": "capture",
-        "capture_click": "capture",
-        "export_daily": "export",
-        "fill_feeds_daily": "feeds",
-        "first_feed_for_new_user": "feeds",
-        "refresh_feed": "refresh",
-    }
+    {"capture_story": "capture", "capture_user": "capture", "capture_click": "capture", "export_daily": "export",
+     "fill_feeds_daily": "feeds", "first_feed_for_new_user": "feeds", "refresh_feed": "refresh"}
 )
 """Each Google function's family: the service account it runs as, the AWS role it assumes (docs/deploy.md)."""
 
@@ -99,10 +92,7 @@ _SERVICE_ACCOUNT = re.compile(r"^[a-z0-9][a-z0-9\-]{0,62}@([a-z0-9][a-z0-9.\-]*\
 
 @dataclass(frozen=True)
 class ServiceAccounts:
-    """The service account each function family runs as (``STORYREC_SERVICE_ACCOUNT_<FAMILY>``).
-
-    ``name@`` is firebase-tools' short form of ``name@<project>.iam.gserviceaccount.com``.
-    """
+    """Each function family's service account (``STORYREC_SERVICE_ACCOUNT_<FAMILY>``; ``name@`` = in this project)."""
 
     capture: str = "storyrec-capture@"
     export: str = "storyrec-export@"
@@ -129,19 +119,16 @@ class TriggerSettings:
     def from_env(cls, env: Mapping[str, str]) -> TriggerSettings:
         """Build from a mapping such as ``os.environ``; raise ConfigError on bad values."""
         reader = _Reader(env)
-        accounts = ServiceAccounts()
         return cls(
             collections=_collections(reader),
             export_schedule=reader.get("STORYREC_EXPORT_SCHEDULE", cls.export_schedule, _CRON_OR_RATE),
             time_zone=_time_zone(reader),
             export_topic=_export_settings(env)[0].topic,
             feed_schedule=reader.get("STORYREC_FEED_SCHEDULE", cls.feed_schedule, _CRON_OR_RATE),
-            service_accounts=ServiceAccounts(
-                **{
-                    family: reader.get(f"STORYREC_SERVICE_ACCOUNT_{family.upper()}", default, _SERVICE_ACCOUNT)
-                    for family, default in vars(accounts).items()
-                }
-            ),
+            service_accounts=ServiceAccounts(**{
+                f: reader.get(f"STORYREC_SERVICE_ACCOUNT_{f.upper()}", d, _SERVICE_ACCOUNT)
+                for f, d in vars(ServiceAccounts()).items()
+            }),
         )
 
 
@@ -496,9 +483,8 @@ _AWS_FAMILIES = ("export", "feeds", "refresh")  # capture calls no AWS service
 
 
 def _role_to_assume(reader: _Reader) -> str | None:
-    """The role this process assumes with its Google identity: inside a function (``FUNCTION_TARGET``, set by
-    the Functions runtime) its family's ``STORYREC_AWS_ROLE_ARN_<FAMILY>``, none for capture or an unknown
-    function; outside the functions ``STORYREC_AWS_ROLE_ARN``."""
+    """Inside a function (``FUNCTION_TARGET``) its family's ``STORYREC_AWS_ROLE_ARN_<FAMILY>`` (none for capture
+    or an unknown function); outside the functions ``STORYREC_AWS_ROLE_ARN``."""
     roles = {f: reader.optional(f"STORYREC_AWS_ROLE_ARN_{f.upper()}", _ROLE_ARN) for f in _AWS_FAMILIES}
     single = reader.optional("STORYREC_AWS_ROLE_ARN", _ROLE_ARN)
     target = reader.first("FUNCTION_TARGET")
