@@ -18,7 +18,8 @@ from shared.config import Settings, TriggerSettings
 from shared.errors import ConfigError
 from shared.logs import correlated, get_logger
 
-_TOPIC = TriggerSettings.from_env(os.environ).export_topic
+_TRIGGERS = TriggerSettings.from_env(os.environ)
+_TOPIC = _TRIGGERS.export_topic
 
 
 @pubsub_fn.on_message_published(
@@ -27,6 +28,7 @@ _TOPIC = TriggerSettings.from_env(os.environ).export_topic
     timeout_sec=540,  # the most an event-driven function may run
     memory=options.MemoryOption.GB_2,  # /tmp is memory-backed: the CSV parts live there until uploaded
     max_instances=10,
+    service_account=_TRIGGERS.service_accounts.export,
 )
 def export_daily(event: pubsub_fn.CloudEvent[pubsub_fn.MessagePublishedData[object]]) -> None:
     """Export the day the message names, or the day before its publish time."""

@@ -30,6 +30,7 @@ _TRIGGERS = TriggerSettings.from_env(os.environ)
 _STORIES = _TRIGGERS.collections.stories
 _USERS = _TRIGGERS.collections.users
 _CLICKS = _TRIGGERS.collections.clicks
+_RUN_AS = _TRIGGERS.service_accounts.capture  # capture needs no AWS role (docs/deploy.md, who may do what)
 
 
 def _data(snapshot: DocumentSnapshot | None) -> dict[str, object] | None:
@@ -76,7 +77,7 @@ def _flush(service: CaptureService) -> None:
 
 
 @retried
-@firestore_fn.on_document_written(document=f"{_STORIES}/{{storyId}}")
+@firestore_fn.on_document_written(document=f"{_STORIES}/{{storyId}}", service_account=_RUN_AS)
 def capture_story(event: firestore_fn.Event[firestore_fn.Change[DocumentSnapshot | None]]) -> None:
     """stories/{storyId} written → ml_items (a tombstone once deleted or unpublished)."""
     data = _data(event.data.after) if event.data is not None else None
@@ -85,7 +86,7 @@ def capture_story(event: firestore_fn.Event[firestore_fn.Change[DocumentSnapshot
 
 
 @retried
-@firestore_fn.on_document_written(document=f"{_USERS}/{{uid}}")
+@firestore_fn.on_document_written(document=f"{_USERS}/{{uid}}", service_account=_RUN_AS)
 def capture_user(event: firestore_fn.Event[firestore_fn.Change[DocumentSnapshot | None]]) -> None:
     """users/{uid} written → ml_users (a tombstone once deleted)."""
     data = _data(event.data.after) if event.data is not None else None
@@ -94,7 +95,7 @@ def capture_user(event: firestore_fn.Event[firestore_fn.Change[DocumentSnapshot 
 
 
 @retried
-@firestore_fn.on_document_created_with_auth_context(document=f"{_CLICKS}/{{clickId}}")
+@firestore_fn.on_document_created_with_auth_context(document=f"{_CLICKS}/{{clickId}}", service_account=_RUN_AS)
 def capture_click(event: firestore_fn.AuthEvent[DocumentSnapshot | None]) -> None:
     """clicks/{clickId} created → ml_interactions once (or ml_quarantine with a reason)."""
     writer = Writer(event.auth_type, event.auth_id)

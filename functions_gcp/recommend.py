@@ -30,6 +30,7 @@ _TRIGGERS = TriggerSettings.from_env(os.environ)
 _SCHEDULE = _TRIGGERS.feed_schedule
 _TIME_ZONE = _TRIGGERS.time_zone
 _USERS = _TRIGGERS.collections.users
+_ACCOUNTS = _TRIGGERS.service_accounts  # the fill and the first feed write feeds; the callable only reads
 
 # The callable wrapper verifies the caller's ID token with the default Admin app before our code runs.
 # Registering the app opens no connection and loads no credential until a token is verified.
@@ -47,6 +48,7 @@ except ValueError:
     max_instances=1,  # one fill at a time
     timeout_sec=3600,
     memory=options.MemoryOption.GB_1,
+    service_account=_ACCOUNTS.feeds,
 )
 def fill_feeds_daily(event: scheduler_fn.ScheduledEvent) -> None:
     """Fill every active user's feed; the run id comes from the schedule time (a retry reuses it)."""
@@ -56,7 +58,7 @@ def fill_feeds_daily(event: scheduler_fn.ScheduledEvent) -> None:
         _log.info("feeds filled", extra=summary.as_dict())
 
 
-@https_fn.on_call(timeout_sec=60, max_instances=20)
+@https_fn.on_call(timeout_sec=60, max_instances=20, service_account=_ACCOUNTS.refresh)
 def refresh_feed(request: https_fn.CallableRequest[Any]) -> dict[str, Any]:
     """Refresh the caller's own feed now: ``{"uid": <own uid>}``, ``{}`` or no data; anyone else's is refused."""
     if request.auth is None or not request.auth.uid:
@@ -105,7 +107,7 @@ def _refresh_target(data: Any, caller: str) -> str:
 
 
 @retried  # guarded at the event's time: a redelivery never overwrites the feed it gave, nor a newer one
-@firestore_fn.on_document_created(document=f"{_USERS}/{{uid}}")
+@firestore_fn.on_document_created(document=f"{_USERS}/{{uid}}", service_account=_ACCOUNTS.feeds)
 def first_feed_for_new_user(event: firestore_fn.Event[DocumentSnapshot | None]) -> None:
     """users/{uid} created → a first (popular) feed, unless the user already has one."""
     with correlated(event.id):  # as of the creation event: a redelivery is a no-op, never over a newer feed

@@ -1,9 +1,10 @@
 """AWS credentials for code running on Google Cloud, without long-lived keys.
 
 The function's service account asks the metadata server for a Google ID token (audience: the one the
-IAM role's trust policy expects), and STS exchanges it for temporary credentials of that role
-(AssumeRoleWithWebIdentity; the role trusts ``accounts.google.com`` for that service account only, see
-serverless.yml ``GcpFederatedRole``). botocore refreshes them before they expire: each refresh fetches
+IAM role's trust policy expects), and STS exchanges it for temporary credentials of the role of the
+function's family (AssumeRoleWithWebIdentity; each role trusts ``accounts.google.com`` for its family's
+service account only, see serverless.yml ``GcpExportRole``, ``GcpFeedsRole``, ``GcpRefreshRole``; the
+role is picked in shared/config.py). botocore refreshes them before they expire: each refresh fetches
 a fresh ID token (they live one hour) and assumes the role again.
 """
 

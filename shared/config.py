@@ -10,6 +10,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from types import MappingProxyType
 from typing import TypeVar
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -80,6 +81,25 @@ class Emulators:
         )
 
 
+FUNCTION_FAMILIES: Mapping[str, str] = MappingProxyType(
+    {"capture_story": "capture", "capture_user": "capture", "capture_click": "capture", "export_daily": "export",
+     "fill_feeds_daily": "feeds", "first_feed_for_new_user": "feeds", "refresh_feed": "refresh"}
+)
+"""Each Google function's family: the service account it runs as, the AWS role it assumes (docs/deploy.md)."""
+
+_SERVICE_ACCOUNT = re.compile(r"^[a-z0-9][a-z0-9\-]{0,62}@([a-z0-9][a-z0-9.\-]*\.[a-z]+)?$")
+
+
+@dataclass(frozen=True)
+class ServiceAccounts:
+    """Each function family's service account (``STORYREC_SERVICE_ACCOUNT_<FAMILY>``; ``name@`` = in this project)."""
+
+    capture: str = "storyrec-capture@"
+    export: str = "storyrec-export@"
+    feeds: str = "storyrec-feeds@"
+    refresh: str = "storyrec-refresh@"
+
+
 @dataclass(frozen=True)
 class TriggerSettings:
     """What the functions' decorators need when Firebase loads ``main.py``: trigger paths and the schedule.
@@ -93,6 +113,7 @@ class TriggerSettings:
     time_zone: str = "UTC"
     export_topic: str = "storyrec-export"
     feed_schedule: str = "every day 05:00"
+    service_accounts: ServiceAccounts = field(default_factory=ServiceAccounts)
 
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> TriggerSettings:
@@ -104,6 +125,10 @@ class TriggerSettings:
             time_zone=_time_zone(reader),
             export_topic=_export_settings(env)[0].topic,
             feed_schedule=reader.get("STORYREC_FEED_SCHEDULE", cls.feed_schedule, _CRON_OR_RATE),
+            service_accounts=ServiceAccounts(**{
+                f: reader.get(f"STORYREC_SERVICE_ACCOUNT_{f.upper()}", d, _SERVICE_ACCOUNT)
+                for f, d in vars(ServiceAccounts()).items()
+            }),
         )
 
 
@@ -416,6 +441,7 @@ class AwsStageSettings:
     min_incremental_rows: int = 1000
     monitor_schedule: str = "rate(15 minutes)"
     aws_role_arn: str | None = None
+    """The role this process assumes with its Google identity (:func:`_role_to_assume`); None: no federation."""
     aws_role_audience: str = "sts.amazonaws.com"
     gce_metadata_host: str = "metadata.google.internal"
 
@@ -447,10 +473,27 @@ class AwsStageSettings:
             max_pending_imports=reader.integer("STORYREC_MAX_PENDING_IMPORTS", d.max_pending_imports, 1, 5),
             min_incremental_rows=reader.integer("STORYREC_MIN_INCREMENTAL_ROWS", d.min_incremental_rows, 1, 10**9),
             monitor_schedule=reader.get("STORYREC_MONITOR_SCHEDULE", d.monitor_schedule, _CRON_OR_RATE),
-            aws_role_arn=reader.optional("STORYREC_AWS_ROLE_ARN", _ROLE_ARN),
+            aws_role_arn=_role_to_assume(reader),
             aws_role_audience=reader.get("STORYREC_AWS_ROLE_AUDIENCE", d.aws_role_audience),
             gce_metadata_host=reader.get("GCE_METADATA_HOST", d.gce_metadata_host),
         )
+
+
+_AWS_FAMILIES = ("export", "feeds", "refresh")  # capture calls no AWS service
+
+
+def _role_to_assume(reader: _Reader) -> str | None:
+    """Inside a function (``FUNCTION_TARGET``) its family's ``STORYREC_AWS_ROLE_ARN_<FAMILY>`` (none for capture
+    or an unknown function); outside the functions ``STORYREC_AWS_ROLE_ARN``."""
+    roles = {f: reader.optional(f"STORYREC_AWS_ROLE_ARN_{f.upper()}", _ROLE_ARN) for f in _AWS_FAMILIES}
+    single = reader.optional("STORYREC_AWS_ROLE_ARN", _ROLE_ARN)
+    target = reader.first("FUNCTION_TARGET")
+    if target is None:
+        return single
+    if single is not None:  # the one role every function shared: refuse it rather than run without a role
+        names = ", ".join(f"STORYREC_AWS_ROLE_ARN_{f.upper()}" for f in _AWS_FAMILIES)
+        raise ConfigError(f"STORYREC_AWS_ROLE_ARN is not read by the functions: each family has its own ({names})")
+    return roles.get(FUNCTION_FAMILIES.get(target, ""))
 
 
 def _fraction(reader: _Reader, name: str, default: float) -> float:

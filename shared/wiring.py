@@ -67,7 +67,8 @@ def storage_client(settings: Settings) -> StorageClient:
 def aws_client(service: str, settings: Settings) -> Any:
     """A boto3 client; boto3 itself reads AWS_ENDPOINT_URL_<SERVICE> for local stand-ins.
 
-    With STORYREC_AWS_ROLE_ARN set (on GCP), credentials come from the function's Google identity
+    With a role to assume (on GCP: the function family's, ``Settings.aws_stage.aws_role_arn``), credentials
+    come from the function's Google identity
     (:mod:`shared.aws_identity`), shared and refreshed across the clients of the process.
     """
     import boto3

@@ -7,14 +7,21 @@ import os
 import shutil
 import subprocess
 import sys
+import urllib.request
 import zipfile
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
+import boto3
 import pytest
+from botocore import UNSIGNED
+from botocore.config import Config
+from botocore.exceptions import ClientError
+from moto.server import ThreadedMotoServer
 
 from shared.config import Settings
+from tests.integration.engine.conftest import free_port
 from tests.integration.test_extras import fresh_venv, import_all
 
 pytestmark = pytest.mark.integration
@@ -78,9 +85,13 @@ def packaged(serverless_bin: Path, tmp_path_factory: pytest.TempPathFactory) -> 
 def test_serverless_packages_a_template_cfn_lint_accepts(packaged: Path) -> None:
     template = packaged / "cloudformation-template-update-stack.json"
     resources = json.loads(template.read_text())["Resources"]
+    outputs = set(json.loads(template.read_text())["Outputs"])
+    assert {f"{role}Arn" for role in GOOGLE_ROLES.values()} <= outputs and "GcpFederatedRoleArn" not in outputs
     assert {"ImportBucket", "ImportBucketPolicy", "AlertsTopic", "PersonalizeRole"} <= set(resources)
     _check_aws_stage(resources)
     _check_feed_batch_grants(resources)
+    _check_personalize_is_not_a_confused_deputy(resources)
+    _check_google_families_hold_only_their_grants(resources)
     _check_defaults_mirror_the_settings(resources)
     _cfn_lint(template)
 
@@ -108,13 +119,20 @@ RENAMED = {
     "campaign": "news-feed",
     "filter": "news-unseen",
 }
+SERVICE_ACCOUNT_IDS = {
+    "gcpExportServiceAccountId": "100000000000000000001",
+    "gcpFeedsServiceAccountId": "100000000000000000002",
+    "gcpRefreshServiceAccountId": "100000000000000000003",
+}
 
 
 def test_renamed_resources_yield_matching_arns_and_environment(serverless_bin: Path, tmp_path: Path) -> None:
     """Every name comes from the stage params: renamed, no ARN nor variable keeps a default name."""
-    template = _package(serverless_bin, tmp_path, *(f"{k}={v}" for k, v in RENAMED.items()))
+    params = {**RENAMED, **SERVICE_ACCOUNT_IDS}
+    template = _package(serverless_bin, tmp_path, *(f"{k}={v}" for k, v in params.items()))
     text = template.read_text()
     resources = json.loads(text)["Resources"]
+    _check_each_role_trusts_only_its_service_account(resources)
     settings = _lambda_settings(resources)
     assert settings.import_bucket == "news-import-bucket" and settings.import_prefix == "exports/"
     assert settings.metrics_namespace == "newsrec" and settings.aws_stage.state_prefix == "news-state/"
@@ -143,6 +161,7 @@ def test_renamed_resources_yield_matching_arns_and_environment(serverless_bin: P
     for prefix in ("interactions", "items", "users", "manifests"):
         assert f"news-import-bucket/exports/{prefix}/*" in text
     assert "news-import-bucket/news-state/*" in text and "news-import-bucket/fill/batch/*/output/*" in text
+    assert "${ImportBucket.Arn}/news-state/held/*" in text and "${ImportBucket.Arn}/exports/items/*" in text
     rules = resources["ImportBucket"]["Properties"]["NotificationConfiguration"]["LambdaConfigurations"][0]
     assert rules["Filter"]["S3Key"]["Rules"][0] == {"Name": "prefix", "Value": "exports/manifests/"}
     for default in (
@@ -248,10 +267,11 @@ def _check_aws_stage(resources: dict[str, Any]) -> None:
     watched = {(a["MetricName"], json.dumps(a["Dimensions"][0]["Value"])) for a in alarms}
     assert watched == {(m, json.dumps({"Ref": f})) for m in ("Errors", "Throttles") for f in functions}
     assert all(a["AlarmActions"] == [{"Ref": "AlertsTopic"}] for a in alarms)
-    trust = resources["GcpFederatedRole"]["Properties"]["AssumeRolePolicyDocument"]["Statement"][0]
-    assert trust["Principal"] == {"Federated": "accounts.google.com"}
-    assert trust["Action"] == "sts:AssumeRoleWithWebIdentity"
-    assert {"accounts.google.com:aud", "accounts.google.com:oaud"} <= set(trust["Condition"]["StringEquals"])
+    for role in GOOGLE_ROLES.values():
+        trust = resources[role]["Properties"]["AssumeRolePolicyDocument"]["Statement"][0]
+        assert trust["Principal"] == {"Federated": "accounts.google.com"}
+        assert trust["Action"] == "sts:AssumeRoleWithWebIdentity"
+        assert {"accounts.google.com:aud", "accounts.google.com:oaud"} <= set(trust["Condition"]["StringEquals"])
     assert "PipelineDashboard" in resources and "AlertsEmailSubscription" in resources
 
 
@@ -271,7 +291,7 @@ def _actions(statement: dict[str, Any]) -> list[str]:
 
 def _check_feed_batch_grants(resources: dict[str, Any]) -> None:
     """The feed fill's batch inference (shared/recommend/batch.py ``fill_batch``), scoped to what it touches."""
-    federated = [s for role, s in _statements(resources) if role == "GcpFederatedRole"]
+    federated = [s for role, s in _statements(resources) if role == GOOGLE_ROLES["feeds"]]
     job = "personalize:${AWS::Region}:${AWS::AccountId}:batch-inference-job/storyrec-feeds-*"
     for action in ("personalize:CreateBatchInferenceJob", "personalize:DescribeBatchInferenceJob"):
         arns = _grants(federated, action)
@@ -301,3 +321,192 @@ def _check_feed_batch_grants(resources: dict[str, Any]) -> None:
     rules = resources["ImportBucket"]["Properties"]["LifecycleConfiguration"]["Rules"]
     expiring = {r["Prefix"]: r["ExpirationInDays"] for r in rules if r["Status"] == "Enabled"}
     assert expiring.get("batch/feeds/", 99) <= 7, "batch files list user ids: they expire within a week"
+
+
+# --- least privilege: Personalize acts only for this account, each Google family holds only its grants ---
+GOOGLE_ROLES = {"export": "GcpExportRole", "feeds": "GcpFeedsRole", "refresh": "GcpRefreshRole"}
+PERSONALIZE_SOURCE = {
+    "StringEquals": {"aws:SourceAccount": {"Ref": "AWS::AccountId"}},
+    "ArnLike": {"aws:SourceArn": {"Fn::Sub": "arn:aws:personalize:${AWS::Region}:${AWS::AccountId}:*"}},
+}
+REFRESH_ACTIONS = {
+    "personalize:GetRecommendations",
+    "personalize:DescribeCampaign",
+    "personalize:DescribeFilter",
+    "personalize:ListCampaigns",
+    "personalize:ListDatasetGroups",
+    "personalize:ListFilters",
+    "cloudwatch:PutMetricData",
+}
+
+
+def _check_personalize_is_not_a_confused_deputy(resources: dict[str, Any]) -> None:
+    """AWS's pattern for Personalize: aws:SourceAccount and aws:SourceArn on the role's trust and on every
+    bucket-policy grant to the service; reads narrowed to what jobs read, writes to the batch output."""
+    [trust] = resources["PersonalizeRole"]["Properties"]["AssumeRolePolicyDocument"]["Statement"]
+    assert trust["Principal"] == {"Service": "personalize.amazonaws.com"} and trust["Action"] == "sts:AssumeRole"
+    assert trust["Condition"] == PERSONALIZE_SOURCE
+    policy = resources["ImportBucketPolicy"]["Properties"]["PolicyDocument"]["Statement"]
+    to_personalize = [s for s in policy if s.get("Principal") == {"Service": "personalize.amazonaws.com"}]
+    assert to_personalize and all(s["Effect"] == "Allow" for s in to_personalize)
+    for statement in to_personalize:
+        assert statement["Condition"] == PERSONALIZE_SOURCE, statement.get("Sid")
+    reads = [
+        "${ImportBucket.Arn}/interactions/*",
+        "${ImportBucket.Arn}/items/*",
+        "${ImportBucket.Arn}/users/*",
+        "${ImportBucket.Arn}/storyrec-state/held/*",  # combined held days (shared/personalize/imports.py)
+        "${ImportBucket.Arn}/batch/feeds/*/users.jsonl",
+    ]
+    assert sorted(_grants(to_personalize, "s3:GetObject")) == sorted(json.dumps({"Fn::Sub": r}) for r in reads)
+    assert _grants(to_personalize, "s3:ListBucket") == [json.dumps({"Fn::GetAtt": ["ImportBucket", "Arn"]})]
+    assert {a for s in to_personalize for a in _actions(s)} == {"s3:GetObject", "s3:ListBucket", "s3:PutObject"}
+    # the role's own policy grants the same objects, never the whole bucket
+    role = [s for name, s in _statements(resources) if name == "PersonalizeRole"]
+    bucket = "arn:aws:s3:::storyrec-import-ci-${AWS::AccountId}"
+    role_reads = [json.dumps({"Fn::Sub": r.replace("${ImportBucket.Arn}", bucket)}) for r in reads]
+    assert sorted(_grants(role, "s3:GetObject")) == sorted(role_reads)
+    assert json.dumps({"Fn::Sub": f"{bucket}/*"}) not in _grants(role, "s3:GetObject")
+
+
+def _check_google_families_hold_only_their_grants(resources: dict[str, Any]) -> None:
+    """One role per Google function family; the public callable only reads recommendations."""
+    federated = {
+        name
+        for name, res in resources.items()
+        if res["Type"] == "AWS::IAM::Role"
+        and "accounts.google.com" in json.dumps(res["Properties"]["AssumeRolePolicyDocument"])
+    }
+    assert federated == set(GOOGLE_ROLES.values()), federated
+    by_family = {f: [s for name, s in _statements(resources) if name == r] for f, r in GOOGLE_ROLES.items()}
+    assert all(s["Effect"] == "Allow" for statements in by_family.values() for s in statements)
+
+    def actions(family: str) -> set[str]:
+        return {a for s in by_family[family] for a in _actions(s)}
+
+    refresh = actions("refresh")
+    assert refresh == REFRESH_ACTIONS, refresh ^ REFRESH_ACTIONS
+    assert not any(a.startswith(("s3:", "sns:", "iam:")) for a in refresh)
+    assert "personalize:CreateBatchInferenceJob" not in refresh and "personalize:CreateFilter" not in refresh
+    assert _grants(by_family["refresh"], "personalize:GetRecommendations") == [
+        json.dumps({"Fn::Sub": "arn:aws:personalize:${AWS::Region}:${AWS::AccountId}:campaign/storyrec-feed"}),
+        json.dumps({"Fn::Sub": "arn:aws:personalize:${AWS::Region}:${AWS::AccountId}:filter/storyrec-exclude-seen-*"}),
+    ]
+    export = actions("export")
+    assert not any(a.startswith(("personalize:", "iam:")) for a in export), export
+    assert {"s3:PutObject", "sns:Publish", "cloudwatch:PutMetricData"} <= export
+    feeds = actions("feeds")
+    assert "personalize:CreateBatchInferenceJob" in feeds and "s3:DeleteObject" not in feeds
+    # only the export writes what the import Lambda acts on (the export's files and manifests)
+    manifests = json.dumps({"Fn::Sub": "arn:aws:s3:::storyrec-import-ci-${AWS::AccountId}/manifests/*"})
+    writers = {f for f, statements in by_family.items() if manifests in _grants(statements, "s3:PutObject")}
+    assert writers == {"export"}
+    bucket_wide = json.dumps({"Fn::Sub": "arn:aws:s3:::storyrec-import-ci-${AWS::AccountId}/*"})
+    for family, statements in by_family.items():
+        for action in ("s3:PutObject", "s3:GetObject", "s3:DeleteObject"):
+            assert bucket_wide not in _grants(statements, action), (family, action)
+
+
+def _check_each_role_trusts_only_its_service_account(resources: dict[str, Any]) -> None:
+    """Each family's role is assumed only with that family's service account's Google ID token."""
+    for family, role in GOOGLE_ROLES.items():
+        [trust] = resources[role]["Properties"]["AssumeRolePolicyDocument"]["Statement"]
+        account = SERVICE_ACCOUNT_IDS[f"gcp{family.capitalize()}ServiceAccountId"]
+        assert trust["Principal"] == {"Federated": "accounts.google.com"}
+        assert trust["Action"] == "sts:AssumeRoleWithWebIdentity"
+        assert trust["Condition"] == {
+            "StringEquals": {
+                "accounts.google.com:aud": account,
+                "accounts.google.com:sub": account,
+                "accounts.google.com:oaud": "sts.amazonaws.com",
+            }
+        }, role
+
+
+# (family, key) → may PutObject; every other pair is denied. moto evaluates the roles' Action and Resource
+# (not their conditions); the keys are those the stages write.
+S3_WRITES = {
+    "manifests/dt=2026-11-28/manifest.json": {"export"},
+    "interactions/dt=2026-11-28/part-00000.csv": {"export"},
+    "items/dt=2026-11-28/part-00000.csv": {"export"},
+    "storyrec-state/held/interactions-0.csv": set(),
+    "storyrec-state/decisions/v1.json": set(),
+    "batch/feeds/20261128T050000/users.jsonl": {"feeds"},
+    "batch/feeds/20261128T050000/output/users.jsonl.out": set(),
+    "anything-else.json": set(),
+}
+
+
+def test_moto_enforcing_the_packaged_google_roles_lets_only_the_export_write_manifests(packaged: Path) -> None:
+    """The packaged policies, loaded into moto with IAM authorization on and assumed as each family would
+    (AssumeRoleWithWebIdentity): S3 writes succeed exactly where the table above says."""
+    resources = json.loads((packaged / "cloudformation-template-update-stack.json").read_text())["Resources"]
+    account, region = "123456789012", "us-east-1"
+    bucket = f"storyrec-import-ci-{account}"
+    port = free_port()
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
+    server.start()
+    url = f"http://127.0.0.1:{port}"
+
+    def no_auth_for(requests: str) -> None:  # moto counts requests process-wide: restored to "inf" below
+        request = urllib.request.Request(
+            f"{url}/moto-api/reset-auth", data=requests.encode(), method="POST", headers={"Content-Type": "text/plain"}
+        )
+        urllib.request.urlopen(request, timeout=10).close()
+
+    root = {"aws_access_key_id": "testing", "aws_secret_access_key": "testing"}
+    no_auth_for(str(1 + 3 * len(GOOGLE_ROLES)))  # the set-up below, then every request is authorized
+    try:
+        boto3.client("s3", region_name=region, endpoint_url=url, **root).create_bucket(Bucket=bucket)
+        iam = boto3.client("iam", region_name=region, endpoint_url=url, **root)
+        sts = boto3.client("sts", region_name=region, endpoint_url=url, config=Config(signature_version=UNSIGNED))
+        clients = {}
+        for family, role in GOOGLE_ROLES.items():
+            trust = resources[role]["Properties"]["AssumeRolePolicyDocument"]
+            iam.create_role(RoleName=role, AssumeRolePolicyDocument=json.dumps(trust))
+            iam.put_role_policy(RoleName=role, PolicyName=role, PolicyDocument=_resolved_policy(resources, role))
+            assumed = sts.assume_role_with_web_identity(
+                RoleArn=f"arn:aws:iam::{account}:role/{role}", RoleSessionName="storyrec-gcp", WebIdentityToken="a.b.c"
+            )["Credentials"]
+            clients[family] = boto3.client(
+                "s3",
+                region_name=region,
+                endpoint_url=url,
+                aws_access_key_id=assumed["AccessKeyId"],
+                aws_secret_access_key=assumed["SecretAccessKey"],
+                aws_session_token=assumed["SessionToken"],
+            )
+        allowed: dict[str, set[str]] = {key: set() for key in S3_WRITES}
+        for family, s3 in clients.items():
+            for key in S3_WRITES:
+                try:
+                    s3.put_object(Bucket=bucket, Key=key, Body=b"{}")
+                    allowed[key].add(family)
+                except ClientError as exc:
+                    assert exc.response["Error"]["Code"] == "AccessDenied", exc
+        assert allowed == S3_WRITES
+    finally:
+        no_auth_for("inf")
+        server.stop()
+
+
+def _resolved_policy(resources: dict[str, Any], role: str) -> str:
+    """A role's inline policies as one document, the template's intrinsics resolved, conditions as written."""
+
+    def resolve(value: Any) -> str:
+        if isinstance(value, str):
+            return value
+        if "Fn::Sub" in value:
+            text = str(value["Fn::Sub"])
+            return text.replace("${AWS::Region}", "us-east-1").replace("${AWS::AccountId}", "123456789012")
+        if "Fn::GetAtt" in value:
+            return f"arn:aws:iam::123456789012:role/{value['Fn::GetAtt'][0]}"
+        return f"arn:aws:sns:us-east-1:123456789012:{value['Ref']}"
+
+    statements = []
+    for policy in resources[role]["Properties"]["Policies"]:
+        for statement in policy["PolicyDocument"]["Statement"]:
+            found = statement["Resource"]
+            resolved = [resolve(r) for r in found] if isinstance(found, list) else resolve(found)
+            statements.append({**statement, "Resource": resolved})
+    return json.dumps({"Version": "2012-10-17", "Statement": statements})

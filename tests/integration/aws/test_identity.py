@@ -84,7 +84,9 @@ def metadata() -> Iterator[Metadata]:
         md.server.server_close()
 
 
-def _settings(aws_env: AwsEnv, metadata_host: str, monkeypatch: pytest.MonkeyPatch) -> Settings:
+def _settings(
+    aws_env: AwsEnv, metadata_host: str, monkeypatch: pytest.MonkeyPatch, roles: dict[str, str] | None = None
+) -> Settings:
     # on GCP there are no AWS keys in the environment: the Google identity is the only credential
     monkeypatch.delenv("AWS_ACCESS_KEY_ID", raising=False)
     monkeypatch.delenv("AWS_SECRET_ACCESS_KEY", raising=False)
@@ -92,7 +94,7 @@ def _settings(aws_env: AwsEnv, metadata_host: str, monkeypatch: pytest.MonkeyPat
         {
             **aws_env.env,
             "STORYREC_GCP_PROJECT": "p",
-            "STORYREC_AWS_ROLE_ARN": ROLE,
+            **(roles if roles is not None else {"STORYREC_AWS_ROLE_ARN": ROLE}),
             "GCE_METADATA_HOST": metadata_host,
             "AWS_ACCESS_KEY_ID": "",
             "AWS_SECRET_ACCESS_KEY": "",
@@ -139,3 +141,43 @@ def test_credentials_are_refreshed_with_a_fresh_token_before_they_expire(
 def test_an_unreachable_metadata_server_is_a_clear_error(aws_env: AwsEnv, monkeypatch: pytest.MonkeyPatch) -> None:
     with pytest.raises(ServiceUnavailable, match="metadata server"):
         metadata_id_token("127.0.0.1:9", AUDIENCE, timeout=1)
+
+
+FAMILY_ROLES = {
+    "STORYREC_AWS_ROLE_ARN_EXPORT": "arn:aws:iam::123456789012:role/storyrec-gcp-export",
+    "STORYREC_AWS_ROLE_ARN_FEEDS": "arn:aws:iam::123456789012:role/storyrec-gcp-feeds",
+    "STORYREC_AWS_ROLE_ARN_REFRESH": "arn:aws:iam::123456789012:role/storyrec-gcp-refresh",
+}
+
+
+def _function_settings(aws_env: AwsEnv, metadata_host: str, monkeypatch: pytest.MonkeyPatch, target: str) -> Settings:
+    """The settings of one deployed function: every family's role in its .env, FUNCTION_TARGET from the runtime."""
+    return _settings(aws_env, metadata_host, monkeypatch, {**FAMILY_ROLES, "FUNCTION_TARGET": target})
+
+
+@pytest.mark.parametrize(
+    ("target", "role"),
+    [
+        ("export_daily", "storyrec-gcp-export"),
+        ("fill_feeds_daily", "storyrec-gcp-feeds"),
+        ("first_feed_for_new_user", "storyrec-gcp-feeds"),
+        ("refresh_feed", "storyrec-gcp-refresh"),
+    ],
+)
+def test_each_function_assumes_its_own_familys_role(
+    aws_env: AwsEnv, metadata: Metadata, monkeypatch: pytest.MonkeyPatch, target: str, role: str
+) -> None:
+    settings = _function_settings(aws_env, metadata.host, monkeypatch, target)
+    identity = wiring.aws_client("sts", settings).get_caller_identity()
+    assert f":assumed-role/{role}/" in identity["Arn"]
+    assert [r["query"]["audience"] for r in metadata.requests] == [AUDIENCE]
+
+
+def test_capture_gets_no_federated_credentials(
+    aws_env: AwsEnv, metadata: Metadata, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Capture calls no AWS service: its process never asks for a token nor assumes any role."""
+    settings = _function_settings(aws_env, metadata.host, monkeypatch, "capture_click")
+    assert settings.aws_stage.aws_role_arn is None
+    wiring.aws_client("sts", settings)
+    assert metadata.requests == []
