@@ -25,7 +25,7 @@ console = Console(stderr=True, highlight=False)
 
 def fail(message: str, code: int = EXIT_FAILED) -> NoReturn:
     """Print ``message`` and exit with ``code``."""
-    console.print(message, style="red", markup=False)
+    console.print(message, style="red", markup=False, soft_wrap=True)
     raise typer.Exit(code)
 
 
