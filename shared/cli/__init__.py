@@ -9,7 +9,7 @@ from __future__ import annotations
 import typer
 
 from shared.cli import backfill, bootstrap, evaluate, export, feeds, publish, report, stage, status
-from shared.cli.common import guard_commands
+from shared.cli.common import finish_commands
 
 app = typer.Typer(help="storyrec: personalised story recommendations for a Firebase news app.", no_args_is_help=True)
 bootstrap.register(app)
@@ -21,7 +21,7 @@ backfill.register(app)
 export.register(app)
 publish.register(app)
 report.register(app)
-guard_commands(app)
+finish_commands(app)
 
 
 def main() -> None:

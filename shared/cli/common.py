@@ -1,7 +1,8 @@
 """What every operator command shares: exit codes, settings, JSON output, the console and the guard
 that turns an expected condition (missing bucket, credentials, stack) into one line instead of a traceback.
 
-Exit codes scripts can trust: 0 ok, 1 refused or a failed check, 2 usage or configuration.
+Exit codes scripts can trust: 0 ok, 1 refused or a failed check, 2 usage or configuration,
+3 ``recommend`` for an unknown user.
 """
 
 from __future__ import annotations
@@ -19,11 +20,14 @@ from google.api_core import exceptions as google_exceptions
 from google.auth.exceptions import DefaultCredentialsError
 from requests.exceptions import ConnectionError as RequestsConnectionError
 from rich.console import Console
+from typer.core import TyperCommand, TyperGroup
 
 from shared.config import Settings
 from shared.errors import ConfigError
 
 EXIT_FAILED, EXIT_USAGE = 1, 2
+EXIT_UNKNOWN_USER = 3
+"""``storyrec recommend`` for a user Personalize has never seen (it answers with the popular list)."""
 _LOAD_STACK = 'locally load the stack first: eval "$(storyrec-dev stack env)"'
 _GCS_BUCKET = re.compile(r"/b/([^/?]+)(?:/o)?(?:\?|:|$)")
 """A GCS 404 on a bucket (or its listing), not on one object (``/b/NAME/o/OBJECT``)."""
@@ -117,11 +121,35 @@ def _guard(command: Callable[..., Any]) -> Callable[..., Any]:
     return guarded
 
 
-def guard_commands(app: typer.Typer) -> None:
-    """Wrap every command (sub-commands included) so an expected condition is one line, never a traceback."""
+class _FlagsWithoutType:
+    """Help shows ``--json`` as a flag, not ``--json <bool>`` (typer 0.29 labels every option's type)."""
+
+    def get_params(self, ctx: Any) -> list[Any]:
+        params: list[Any] = super().get_params(ctx)  # type: ignore[misc]
+        for param in params:
+            if getattr(param, "is_flag", False):
+                param.metavar = ""
+        return params
+
+
+class OperatorCommand(_FlagsWithoutType, TyperCommand):
+    """A command whose help lists flags without a type."""
+
+
+class OperatorGroup(_FlagsWithoutType, TyperGroup):
+    """A command group whose help lists flags without a type."""
+
+
+def finish_commands(app: typer.Typer) -> None:
+    """Wrap every command (sub-commands included) so an expected condition is one line, never a traceback,
+    and list flags in help without a type."""
+    if app.info.cls in (None, TyperGroup):
+        app.info.cls = OperatorGroup
     for info in app.registered_commands:
+        if info.cls in (None, TyperCommand):
+            info.cls = OperatorCommand
         if info.callback is not None:
             info.callback = _guard(info.callback)
     for group in app.registered_groups:
         if group.typer_instance is not None:
-            guard_commands(group.typer_instance)
+            finish_commands(group.typer_instance)

@@ -13,6 +13,22 @@ from shared.errors import StoryrecError
 from shared.operate.evaluate import BASELINE, DEFAULT_RECIPES, remove_scratch_group
 from shared.operate.evaluate import evaluate as run
 
+KNOWN_RECIPES = (
+    "aws-user-personalization",
+    "aws-user-personalization-v2",
+    "aws-popularity-count",
+    "aws-trending-now",
+    "aws-personalized-ranking",
+    "aws-personalized-ranking-v2",
+    "aws-similar-items",
+    "aws-sims",
+    "aws-semantic-similarity",
+    "aws-item-affinity",
+    "aws-item-attribute-affinity",
+    "aws-next-best-action",
+)
+"""Amazon Personalize's custom recipes (its developer guide, "Choosing a recipe"); anything else is a typo."""
+
 Recipes = Annotated[
     list[str] | None,
     typer.Option(
@@ -50,11 +66,13 @@ def evaluate(
 
     settings = load_settings()
     chosen = list(recipes or DEFAULT_RECIPES)
-    bad = [r for r in chosen if r.startswith("arn:") and ":recipe/" not in r] + [
-        r for r in chosen if not r.startswith("arn:") and not r.replace("-", "").isalnum()
+    bad = [
+        r
+        for r in chosen
+        if r.rsplit(":recipe/", 1)[-1] not in KNOWN_RECIPES or r.startswith("arn:") != (":recipe/" in r)
     ]
     if bad:
-        fail(f"not a recipe name or ARN: {bad}", EXIT_USAGE)
+        fail(f"unknown recipe {', '.join(bad)}: use a name (or ARN) of {', '.join(KNOWN_RECIPES)}", EXIT_USAGE)
     deps = wiring.stage_deps(settings)
     tasks: dict[str, TaskID] = {}
     with Progress(

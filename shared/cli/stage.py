@@ -54,7 +54,7 @@ def import_(manifest_key: ManifestKey = None, json_: Json = False) -> None:
     key = manifest_key or latest_manifest(deps.bucket, settings.import_prefix)
     if key is None:
         where = manifests_prefix(settings.import_prefix)
-        fail(f"no export manifest in s3://{settings.import_bucket}/{where}", EXIT_FAILED)
+        fail(f"no export manifest in s3://{settings.import_bucket}/{where}: run `storyrec export` first", EXIT_FAILED)
     try:
         with console.status(f"importing {key}", spinner="dots"):
             outcome = import_manifest(key, deps)
@@ -82,8 +82,6 @@ def train_(name: RunName = None, json_: Json = False) -> None:
 
     Refused before anything is created when the exported interactions are below Personalize's minimums
     (1,000 interactions; 25 users with at least 2 each), counted from the export manifests.
-
-    \b
     Exit codes: 0 started (or found running under this name), 1 refused, failed (a rerun found the
     versions of this name failed) or deferred (imports pending or Personalize busy: the monitor
     starts it later), 2 configuration.
