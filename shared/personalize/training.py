@@ -1,11 +1,13 @@
 """Training use case: a new FULL solution version of the serving solution and of the popularity baseline.
 
 Both are created under one deterministic name (from the schedule's time), so a retried invocation
-finds the versions the first one created. Training that
-cannot succeed is refused by ``storyrec train`` before anything is created: the export manifests in the import bucket are
-what Personalize has (or will have) imported, so their interaction rows are counted against its
-documented minimums, and the exported interaction files are read until enough users qualify. While imports are pending the run is deferred: a request
+finds the versions the first one created. While imports are pending the run is deferred: a request
 is stored and the monitor starts the training once the imports have settled.
+
+Training that cannot succeed is refused by ``storyrec train`` before anything is created
+(:func:`training_data_problem`): the export manifests in the import bucket are what Personalize has
+(or will have) imported, so their interaction rows are counted against its documented minimums, and
+the exported interaction files are read, newest first, until enough users qualify.
 """
 
 from __future__ import annotations

@@ -39,7 +39,9 @@ def real(fakes: Fakes, monkeypatch: pytest.MonkeyPatch) -> Fakes:
     ("users", "per_user", "reason"),
     [(0, 0, "too few interactions"), (30, 10, "too few interactions"), (10, 200, "too few users")],
 )
-def test_train_refuses_below_the_minimums_and_creates_nothing(real: Fakes, users: int, per_user: int, reason: str) -> None:
+def test_train_refuses_below_the_minimums_and_creates_nothing(
+    real: Fakes, users: int, per_user: int, reason: str
+) -> None:
     if users:
         _export(real, "2026-11-28", users, per_user)
     result = real.run("train")
