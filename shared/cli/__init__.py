@@ -9,9 +9,13 @@ from __future__ import annotations
 import typer
 
 from shared.cli import backfill, bootstrap, evaluate, export, feeds, publish, report, stage, status
-from shared.cli.common import finish_commands
+from shared.cli.common import OperatorGroup, finish_commands
 
-app = typer.Typer(help="storyrec: personalised story recommendations for a Firebase news app.", no_args_is_help=True)
+app = typer.Typer(
+    cls=OperatorGroup,
+    help="storyrec: personalised story recommendations for a Firebase news app.",
+    no_args_is_help=True,
+)
 bootstrap.register(app)
 stage.register(app)
 status.register(app)

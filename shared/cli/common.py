@@ -142,9 +142,7 @@ class OperatorGroup(_FlagsWithoutType, TyperGroup):
 
 def finish_commands(app: typer.Typer) -> None:
     """Wrap every command (sub-commands included) so an expected condition is one line, never a traceback,
-    and list flags in help without a type."""
-    if app.info.cls in (None, TyperGroup):
-        app.info.cls = OperatorGroup
+    and list flags in help without a type (groups: ``typer.Typer(cls=OperatorGroup)``)."""
     for info in app.registered_commands:
         if info.cls in (None, TyperCommand):
             info.cls = OperatorCommand

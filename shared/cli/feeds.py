@@ -7,14 +7,23 @@ from typing import Annotated
 
 import typer
 
-from shared.cli.common import EXIT_FAILED, EXIT_UNKNOWN_USER, Json, console, fail, load_settings, print_json
+from shared.cli.common import (
+    EXIT_FAILED,
+    EXIT_UNKNOWN_USER,
+    Json,
+    OperatorGroup,
+    console,
+    fail,
+    load_settings,
+    print_json,
+)
 from shared.errors import StoryrecError
 from shared.operate.recommend import UserRecommendations, recommend_for
 from shared.personalize.model import ResourceNotFound
 from shared.recommend.feeds import fill_feeds, refresh_user
 from shared.recommend.wiring import feed_deps
 
-feeds_app = typer.Typer(help="The users' feeds (feeds/{uid} in Firestore).", no_args_is_help=True)
+feeds_app = typer.Typer(cls=OperatorGroup, help="The users' feeds (feeds/{uid} in Firestore).", no_args_is_help=True)
 User = Annotated[str, typer.Option("--user", "-u", help="The user's id (Firebase uid).")]
 Users = Annotated[
     list[str] | None, typer.Option("--user", "-u", help="Only this user (repeatable). Default: every active user.")
