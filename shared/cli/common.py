@@ -57,13 +57,18 @@ def print_json(value: Any) -> None:
     typer.echo(json.dumps(value, indent=2, sort_keys=True, default=str))
 
 
+def missing_s3_bucket(name: str) -> str:
+    """The line for a missing import bucket: its name and the command that makes it."""
+    return (
+        f"S3 bucket s3://{name} (STORYREC_IMPORT_BUCKET) does not exist: create it with `storyrec-dev stack up` "
+        "locally, or `serverless deploy` in production (docs/deploy.md)"
+    )
+
+
 def _bucket_missing(exc: Exception, settings: Settings | None) -> str | None:
     if isinstance(exc, ClientError) and exc.response.get("Error", {}).get("Code") == "NoSuchBucket":
         name = exc.response["Error"].get("BucketName") or (settings.import_bucket if settings else "the import bucket")
-        return (
-            f"S3 bucket s3://{name} (STORYREC_IMPORT_BUCKET) does not exist: create it with `storyrec-dev stack up` "
-            "locally, or `serverless deploy` in production (docs/deploy.md)"
-        )
+        return missing_s3_bucket(name)
     found = _GCS_BUCKET.search(str(exc)) if isinstance(exc, google_exceptions.NotFound) else None
     if found:
         return (

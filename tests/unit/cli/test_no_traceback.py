@@ -18,6 +18,7 @@ from typer.testing import CliRunner
 import shared.cli.feeds
 import shared.wiring
 from shared.cli import app
+from tests.unit.cli.conftest import Fakes
 
 pytestmark = pytest.mark.unit
 
@@ -104,3 +105,16 @@ def test_an_unknown_recipe_exits_2(monkeypatch: pytest.MonkeyPatch) -> None:
     for recipe in ("aws-nope", "arn:aws:personalize:::solution/x", "not a recipe"):
         result = CliRunner().invoke(app, ["evaluate", "--recipe", recipe])
         assert result.exit_code == 2 and "unknown recipe" in result.output
+
+
+def test_status_names_a_missing_import_bucket_once(fakes: Fakes, monkeypatch: pytest.MonkeyPatch) -> None:
+    def missing(*_: Any, **__: Any) -> Any:
+        raise NO_SUCH_BUCKET
+
+    monkeypatch.setattr(fakes.bucket, "list", missing)
+    monkeypatch.setattr(fakes.bucket, "get_bytes", missing)
+    result = fakes.run("status", "--no-firestore")
+    assert result.exit_code == 1 and "Traceback" not in result.output
+    named = [line for line in result.output.splitlines() if "does not exist" in line]
+    assert len(named) == 1 and "s3://storyrec-import" in named[0] and "storyrec-dev stack up" in named[0]
+    assert "NoSuchBucket" not in result.output
