@@ -68,7 +68,7 @@ def missing_s3_bucket(name: str) -> str:
 def _bucket_missing(exc: Exception, settings: Settings | None) -> str | None:
     if isinstance(exc, ClientError) and exc.response.get("Error", {}).get("Code") == "NoSuchBucket":
         name = exc.response["Error"].get("BucketName") or (settings.import_bucket if settings else "the import bucket")
-        return missing_s3_bucket(name)
+        return missing_s3_bucket(str(name))
     found = _GCS_BUCKET.search(str(exc)) if isinstance(exc, google_exceptions.NotFound) else None
     if found:
         return (
