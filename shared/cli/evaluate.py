@@ -10,6 +10,7 @@ import typer
 from shared import wiring
 from shared.cli.common import EXIT_FAILED, EXIT_USAGE, Json, console, fail, load_settings, print_json
 from shared.errors import StoryrecError
+from shared.manifest import manifest_keys, manifests_prefix
 from shared.operate.evaluate import BASELINE, DEFAULT_RECIPES, remove_scratch_group
 from shared.operate.evaluate import evaluate as run
 
@@ -74,6 +75,9 @@ def evaluate(
     if bad:
         fail(f"unknown recipe {', '.join(bad)}: use a name (or ARN) of {', '.join(KNOWN_RECIPES)}", EXIT_USAGE)
     deps = wiring.stage_deps(settings)
+    if not manifests and not manifest_keys(deps.bucket, settings.import_prefix):
+        where = f"s3://{settings.import_bucket}/{manifests_prefix(settings.import_prefix)}"
+        fail(f"no export manifest in {where}: run `storyrec export` first", EXIT_FAILED)
     tasks: dict[str, TaskID] = {}
     with Progress(
         TextColumn("{task.description}"),

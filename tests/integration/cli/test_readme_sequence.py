@@ -32,7 +32,7 @@ EXPECTED: dict[str, tuple[int, str]] = {
     "backfill all": (0, "backfill"),
     "export": (2, "no interactions have been captured yet"),
     "import": (1, "run `storyrec export` first"),
-    "evaluate": (1, "no export manifest"),
+    "evaluate": (1, "run `storyrec export` first"),
     "train": (1, "too few interactions to train: 0 exported, Personalize needs at least 1000"),
     "promote": (1, "no version was held"),
     "recommend": (1, "`storyrec train`, `storyrec promote`"),
