@@ -6,6 +6,8 @@ so nothing the functions ship imports ``infra``.
 
 from __future__ import annotations
 
+import os
+import shlex
 from pathlib import Path
 from typing import Annotated
 
@@ -13,7 +15,9 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from infra.local.stack import DEFAULT_STATE_DIR, LocalStack, StackError, shell_exports
+from infra.local.stack import DEFAULT_STATE_DIR, LocalStack, StackError, provision_buckets, shell_exports
+from shared.config import Settings
+from shared.errors import ConfigError
 
 app = typer.Typer(help="storyrec development tooling: the local cloud stack and the demo.", no_args_is_help=True)
 stack_app = typer.Typer(help="Start, stop and inspect the local stand-ins of the clouds.", no_args_is_help=True)
@@ -37,19 +41,34 @@ def _stack(state_dir: Path | None) -> LocalStack:
     return LocalStack(state_dir or DEFAULT_STATE_DIR)
 
 
-def _fail(what: str, exc: StackError) -> typer.Exit:
-    _console.print(f"{what} failed: {exc}", style="red", markup=False)
+def _fail(what: str, exc: StackError | ConfigError) -> typer.Exit:
+    _console.print(f"{what} failed: {exc}", style="red", markup=False, soft_wrap=True)
     return typer.Exit(1)
+
+
+def _state_flag(state_dir: Path | None) -> str:
+    """The ``--state-dir`` the hints must repeat (none for the default or one set by STORYREC_STACK_DIR)."""
+    if state_dir is None or os.environ.get("STORYREC_STACK_DIR") == str(state_dir):
+        return ""
+    return f" --state-dir {shlex.quote(str(state_dir))}"
 
 
 @stack_app.command()
 def up(state_dir: StateDir = None, service: Services = None) -> None:
-    """Start every service that is not already healthy, then print the exports."""
+    """Start every service that is not already healthy, create the import and backup buckets, print the exports.
+
+    The buckets are what production's deploys create (serverless.yml; docs/deploy.md 1.3), named by
+    STORYREC_IMPORT_BUCKET and STORYREC_BACKUP_BUCKET (defaults storyrec-import, storyrec-backup).
+    """
     try:
         env = _stack(state_dir).up(tuple(service) if service else None, log=_log)
-    except StackError as exc:
+        settings = Settings.from_env({**os.environ, **env})
+        for line in provision_buckets(env, settings.import_bucket, settings.backup_bucket):
+            _log(line)
+    except (StackError, ConfigError) as exc:
         raise _fail("stack up", exc) from exc
-    _console.print('[green]stack is up[/green]; load it with: eval "$(storyrec-dev stack env)"')
+    hint = f'eval "$(storyrec-dev stack env{_state_flag(state_dir)})"'
+    _console.print(f"[green]stack is up[/green]; load it with: {hint}", soft_wrap=True)
     typer.echo(shell_exports(env))
 
 
@@ -83,9 +102,23 @@ def status(state_dir: StateDir = None) -> None:
 
 @stack_app.command()
 def env(state_dir: StateDir = None) -> None:
-    """Print ``export`` lines pointing the SDKs at the stack: eval "$(storyrec-dev stack env)"."""
+    """Print ``export`` lines pointing the SDKs at the stack: eval "$(storyrec-dev stack env)".
+
+    Exit 1, printing nothing on stdout, when no service of this stack is running.
+    """
+    stack = _stack(state_dir)
     try:
-        typer.echo(shell_exports(_stack(state_dir).env()))
+        report = stack.status()
+        if all(state.startswith("down") for state in report.values()):
+            where = stack.state_dir
+            _console.print(
+                f"no local stack is running in {where}: start it with `storyrec-dev stack up{_state_flag(state_dir)}`",
+                style="red",
+                markup=False,
+                soft_wrap=True,
+            )
+            raise typer.Exit(1)
+        typer.echo(shell_exports(stack.env()))
     except StackError as exc:
         raise _fail("stack env", exc) from exc
 

@@ -420,9 +420,58 @@ class LocalStack:
         return env
 
 
+def _answers_ok(url: str) -> bool:
+    try:
+        with urllib.request.urlopen(url, timeout=10):
+            return True
+    except (OSError, ValueError):  # HTTPError (404 NoSuchBucket) is an OSError
+        return False
+
+
+def _create(request: urllib.request.Request) -> str:
+    """'created', or 'exists' when the emulator answers 409 (a rerun of ``stack up``)."""
+    try:
+        with urllib.request.urlopen(request, timeout=10):
+            return "created"
+    except urllib.error.HTTPError as exc:
+        if exc.code == 409:
+            return "exists"
+        raise StackError(f"{request.full_url}: HTTP {exc.code} {exc.reason}") from exc
+    except OSError as exc:
+        raise StackError(f"{request.full_url}: {exc}") from exc
+
+
+def provision_buckets(env: Mapping[str, str], import_bucket: str, backup_bucket: str) -> list[str]:
+    """Create what production's deploys create: the S3 import bucket (serverless.yml) and the GCS backup
+    bucket (docs/deploy.md 1.3), on moto and fake-gcs-server when they run; idempotent. One line each."""
+    lines = []
+    s3 = env.get("AWS_ENDPOINT_URL_S3")
+    if s3:
+        # S3 in us-east-1 answers 200 to re-creating one's own bucket: ask first
+        there = _answers_ok(f"{s3}/{import_bucket}?max-keys=1")
+        outcome = "exists" if there else _create(urllib.request.Request(f"{s3}/{import_bucket}", method="PUT"))
+        lines.append(f"import bucket s3://{import_bucket}: {outcome}")
+    gcs = env.get("STORAGE_EMULATOR_HOST")
+    if gcs:
+        body = json.dumps({"name": backup_bucket}).encode()
+        url = f"{gcs}/storage/v1/b?project={env.get('GOOGLE_CLOUD_PROJECT', LOCAL_PROJECT)}"
+        request = urllib.request.Request(url, body, {"Content-Type": "application/json"}, method="POST")
+        lines.append(f"backup bucket gs://{backup_bucket}: {_create(request)}")
+    return lines
+
+
 def shell_exports(env: Mapping[str, str]) -> str:
     """``export K=V`` lines for ``eval "$(storyrec-dev stack env)"``."""
     return "\n".join(f"export {k}={shlex.quote(v)}" for k, v in sorted(env.items()))
 
 
-__all__ = ["DEFAULT_STATE_DIR", "LOCAL_PROJECT", "SERVICES", "LocalStack", "StackError", "Stopped", "free_port"]
+__all__ = [
+    "DEFAULT_STATE_DIR",
+    "LOCAL_PROJECT",
+    "SERVICES",
+    "LocalStack",
+    "StackError",
+    "Stopped",
+    "free_port",
+    "provision_buckets",
+]

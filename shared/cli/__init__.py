@@ -9,8 +9,13 @@ from __future__ import annotations
 import typer
 
 from shared.cli import backfill, bootstrap, evaluate, export, feeds, publish, report, stage, status
+from shared.cli.common import OperatorGroup, finish_commands
 
-app = typer.Typer(help="storyrec: personalised story recommendations for a Firebase news app.", no_args_is_help=True)
+app = typer.Typer(
+    cls=OperatorGroup,
+    help="storyrec: personalised story recommendations for a Firebase news app.",
+    no_args_is_help=True,
+)
 bootstrap.register(app)
 stage.register(app)
 status.register(app)
@@ -20,6 +25,7 @@ backfill.register(app)
 export.register(app)
 publish.register(app)
 report.register(app)
+finish_commands(app)
 
 
 def main() -> None:

@@ -10,8 +10,25 @@ import typer
 from shared import wiring
 from shared.cli.common import EXIT_FAILED, EXIT_USAGE, Json, console, fail, load_settings, print_json
 from shared.errors import StoryrecError
+from shared.manifest import manifest_keys, manifests_prefix
 from shared.operate.evaluate import BASELINE, DEFAULT_RECIPES, remove_scratch_group
 from shared.operate.evaluate import evaluate as run
+
+KNOWN_RECIPES = (
+    "aws-user-personalization",
+    "aws-user-personalization-v2",
+    "aws-popularity-count",
+    "aws-trending-now",
+    "aws-personalized-ranking",
+    "aws-personalized-ranking-v2",
+    "aws-similar-items",
+    "aws-sims",
+    "aws-semantic-similarity",
+    "aws-item-affinity",
+    "aws-item-attribute-affinity",
+    "aws-next-best-action",
+)
+"""Amazon Personalize's custom recipes (its developer guide, "Choosing a recipe"); anything else is a typo."""
 
 Recipes = Annotated[
     list[str] | None,
@@ -50,12 +67,17 @@ def evaluate(
 
     settings = load_settings()
     chosen = list(recipes or DEFAULT_RECIPES)
-    bad = [r for r in chosen if r.startswith("arn:") and ":recipe/" not in r] + [
-        r for r in chosen if not r.startswith("arn:") and not r.replace("-", "").isalnum()
+    bad = [
+        r
+        for r in chosen
+        if r.rsplit(":recipe/", 1)[-1] not in KNOWN_RECIPES or r.startswith("arn:") != (":recipe/" in r)
     ]
     if bad:
-        fail(f"not a recipe name or ARN: {bad}", EXIT_USAGE)
+        fail(f"unknown recipe {', '.join(bad)}: use a name (or ARN) of {', '.join(KNOWN_RECIPES)}", EXIT_USAGE)
     deps = wiring.stage_deps(settings)
+    if not manifests and not manifest_keys(deps.bucket, settings.import_prefix):
+        where = f"s3://{settings.import_bucket}/{manifests_prefix(settings.import_prefix)}"
+        fail(f"no export manifest in {where}: run `storyrec export` first", EXIT_FAILED)
     tasks: dict[str, TaskID] = {}
     with Progress(
         TextColumn("{task.description}"),

@@ -7,13 +7,23 @@ from typing import Annotated
 
 import typer
 
-from shared.cli.common import EXIT_FAILED, Json, console, fail, load_settings, print_json
+from shared.cli.common import (
+    EXIT_FAILED,
+    EXIT_UNKNOWN_USER,
+    Json,
+    OperatorGroup,
+    console,
+    fail,
+    load_settings,
+    print_json,
+)
 from shared.errors import StoryrecError
-from shared.operate.recommend import recommend_for
+from shared.operate.recommend import UserRecommendations, recommend_for
+from shared.personalize.model import ResourceNotFound
 from shared.recommend.feeds import fill_feeds, refresh_user
 from shared.recommend.wiring import feed_deps
 
-feeds_app = typer.Typer(help="The users' feeds (feeds/{uid} in Firestore).", no_args_is_help=True)
+feeds_app = typer.Typer(cls=OperatorGroup, help="The users' feeds (feeds/{uid} in Firestore).", no_args_is_help=True)
 User = Annotated[str, typer.Option("--user", "-u", help="The user's id (Firebase uid).")]
 Users = Annotated[
     list[str] | None, typer.Option("--user", "-u", help="Only this user (repeatable). Default: every active user.")
@@ -27,16 +37,32 @@ def recommend(user: User, n: Count = None, json_: Json = False) -> None:
     """What the campaign recommends to one user now (with the feed's filter), beside their newest reads.
 
     Read-only: nothing is written. Exit codes: 0 answered, 1 Personalize failed (no campaign yet,
-    unreachable), 2 configuration.
+    unreachable), 2 configuration, 3 unknown user (no ml_users document, no interaction: the answer is
+    the popular list, with a warning).
     """
     settings = load_settings()
     try:
         result = recommend_for(feed_deps(settings), user, n)
+    except ResourceNotFound as exc:
+        fail(f"recommend failed: {exc}: train and promote a version first (`storyrec train`, `storyrec promote`)")
     except StoryrecError as exc:
         fail(f"recommend failed: {exc}", EXIT_FAILED)
     if json_:
         print_json(asdict(result))
-        return
+    else:
+        _print(user, result)
+    if not result.known:
+        console.print(
+            f"warning: unknown user {user!r} (no {settings.collections.ml_users} document, no interaction): "
+            "Personalize answered with popular stories",
+            style="yellow",
+            markup=False,
+            soft_wrap=True,
+        )
+        raise typer.Exit(EXIT_UNKNOWN_USER)
+
+
+def _print(user: str, result: UserRecommendations) -> None:
     from rich.table import Table
 
     table = Table(title=f"{user}: serving {result.solution_version_arn.rsplit('/', 1)[-1]}", title_justify="left")

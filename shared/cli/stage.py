@@ -20,7 +20,7 @@ from shared.manifest import manifest_keys, manifests_prefix
 from shared.operate.promote import PromotionRefused, promote_by_hand
 from shared.personalize.imports import import_manifest
 from shared.personalize.names import training_name
-from shared.personalize.training import train
+from shared.personalize.training import failed_versions, train, training_data_problem
 from shared.ports import ObjectStore
 
 ManifestKey = Annotated[
@@ -54,7 +54,7 @@ def import_(manifest_key: ManifestKey = None, json_: Json = False) -> None:
     key = manifest_key or latest_manifest(deps.bucket, settings.import_prefix)
     if key is None:
         where = manifests_prefix(settings.import_prefix)
-        fail(f"no export manifest in s3://{settings.import_bucket}/{where}", EXIT_FAILED)
+        fail(f"no export manifest in s3://{settings.import_bucket}/{where}: run `storyrec export` first", EXIT_FAILED)
     try:
         with console.status(f"importing {key}", spinner="dots"):
             outcome = import_manifest(key, deps)
@@ -80,23 +80,33 @@ def import_(manifest_key: ManifestKey = None, json_: Json = False) -> None:
 def train_(name: RunName = None, json_: Json = False) -> None:
     """Start new FULL solution versions of the serving and baseline solutions (the train Lambda's use case).
 
-    Exit codes: 0 started (or found under this name), 1 deferred (imports pending or Personalize busy:
-    the monitor starts it later), 2 configuration.
+    Refused before anything is created when the exported interactions are below Personalize's minimums
+    (1,000 interactions; 25 users with at least 2 each), counted from the export manifests.
+    Exit codes: 0 started (or found running under this name), 1 refused, failed (a rerun found the
+    versions of this name failed) or deferred (imports pending or Personalize busy: the monitor
+    starts it later), 2 configuration.
     """
     settings = load_settings()
     deps = wiring.stage_deps(settings)
     run = name or training_name("storyrec-manual", f"{deps.clock():%Y%m%d%H%M}")
     try:
+        problem = training_data_problem(deps)
+        if problem:
+            fail(f"training refused: {problem}", EXIT_FAILED)
         outcome = train(deps, run)
+        failed = failed_versions(deps, outcome)
     except StoryrecError as exc:
         fail(f"training failed: {exc}", EXIT_FAILED)
     if json_:
-        print_json(asdict(outcome))
+        print_json({**asdict(outcome), "failed": failed})
     elif outcome.deferred:
         console.print(f"training {run} deferred: {outcome.deferred}; the monitor starts it later", style="yellow")
     else:
         for role, arn in outcome.versions.items():
-            console.print(f"{role:<9} {arn}")
+            state = f"FAILED: {failed[role]}" if role in failed else "started"
+            console.print(f"{role:<9} {state:<8} {arn}")
+    if failed:
+        fail(f"training {run} failed (rerun with another --name after fixing the cause)", EXIT_FAILED)
     if outcome.deferred:
         raise typer.Exit(EXIT_FAILED)
 

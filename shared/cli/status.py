@@ -8,7 +8,7 @@ from typing import Annotated, Any
 import typer
 
 from shared import wiring
-from shared.cli.common import EXIT_FAILED, Json, console, load_settings, print_json
+from shared.cli.common import EXIT_FAILED, Json, console, load_settings, missing_s3_bucket, print_json
 from shared.operate.status import gather_status
 
 NoFirestore = Annotated[
@@ -36,7 +36,7 @@ def status(json_: Json = False, no_firestore: NoFirestore = False, no_feeds: NoF
     if json_:
         print_json(result.as_dict())
     else:
-        _render(result)
+        _render(result, settings.import_bucket)
     if not result.healthy:
         raise typer.Exit(EXIT_FAILED)
 
@@ -49,7 +49,7 @@ def _short(arn: str | None) -> str:
     return arn.rsplit("/", 1)[-1] if arn else "-"
 
 
-def _render(s: Any) -> None:
+def _render(s: Any, import_bucket: str) -> None:
     from rich.table import Table
 
     export = s.last_export
@@ -109,9 +109,19 @@ def _render(s: Any) -> None:
         console.print(f"[b]alerts[/b]   {len(s.alerts)} sent")
         for a in s.alerts[-5:]:
             console.print(f"         {a.subject}", markup=False)
-    for problem in s.problems:
-        console.print(f"unreadable: {problem}", style="red", markup=False)
+    _problems(s.problems, import_bucket)
     console.print("[green]healthy[/green]" if s.healthy else "[red]needs attention[/red]")
+
+
+def _problems(problems: list[str], import_bucket: str) -> None:
+    """Each unreadable source; those that failed on a missing import bucket in one line that names it."""
+    no_bucket = [p.split(": ", 1)[0] for p in problems if "NoSuchBucket" in p]
+    for problem in problems:
+        if "NoSuchBucket" not in problem:
+            console.print(f"unreadable: {problem}", style="red", markup=False, soft_wrap=True)
+    if no_bucket:
+        line = f"unreadable: {', '.join(no_bucket)}: {missing_s3_bucket(import_bucket)}"
+        console.print(line, style="red", markup=False, soft_wrap=True)
 
 
 def register(app: typer.Typer) -> None:

@@ -8,6 +8,7 @@ joined from the catalogue. ``storyrec feeds refresh`` writes; this never does.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 
 from shared.ports import Query, Where
 from shared.recommend.campaign import AGE_PARAM, min_created, prepare
@@ -33,6 +34,9 @@ class UserRecommendations:
     recent: list[Line] = field(default_factory=list)
     recommended: list[Line] = field(default_factory=list)
     recommendation_id: str | None = None
+    known: bool = True
+    """False when the user has no ``ml_users`` document and no interaction: Personalize answers a stranger
+    with what is popular, so the list says nothing about this user."""
 
 
 def _title(deps: FeedDeps, story_id: str) -> str | None:
@@ -43,6 +47,14 @@ def _title(deps: FeedDeps, story_id: str) -> str | None:
         if isinstance(title, str):
             return title
     return None
+
+
+def when(timestamp: object) -> str:
+    """A Unix-seconds TIMESTAMP as ``2026-12-05 14:03 UTC`` ('?' when it is not a number)."""
+    try:
+        return f"{datetime.fromtimestamp(int(str(timestamp)), UTC):%Y-%m-%d %H:%M} UTC"
+    except (ValueError, OverflowError, OSError):
+        return "?"
 
 
 def recommend_for(deps: FeedDeps, uid: str, num_results: int | None = None) -> UserRecommendations:
@@ -69,10 +81,11 @@ def recommend_for(deps: FeedDeps, uid: str, num_results: int | None = None) -> U
         Line(
             str(s.data.get("ITEM_ID", "")),
             _title(deps, str(s.data.get("ITEM_ID", ""))),
-            f"{s.data.get('EVENT_TYPE')} at {s.data.get('TIMESTAMP')}",
+            f"{s.data.get('EVENT_TYPE')} at {when(s.data.get('TIMESTAMP'))}",
         )
         for s in newest
     ]
+    known = bool(reads) or deps.docs.get(f"{deps.collections.ml_users}/{uid}") is not None
     return UserRecommendations(
-        uid, campaign.campaign_arn, campaign.solution_version_arn, recent, recommended, ranked.recommendation_id
+        uid, campaign.campaign_arn, campaign.solution_version_arn, recent, recommended, ranked.recommendation_id, known
     )

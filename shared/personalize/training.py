@@ -3,16 +3,25 @@
 Both are created under one deterministic name (from the schedule's time), so a retried invocation
 finds the versions the first one created. While imports are pending the run is deferred: a request
 is stored and the monitor starts the training once the imports have settled.
+
+Training that cannot succeed is refused by ``storyrec train`` before anything is created
+(:func:`training_data_problem`): the export manifests in the import bucket are what Personalize has
+(or will have) imported, so their interaction rows are counted against its documented minimums, and
+the exported interaction files are read, newest first, until enough users qualify.
 """
 
 from __future__ import annotations
 
+import csv
+import io
+from collections import Counter
 from dataclasses import dataclass, field
 from datetime import datetime
 
 from shared.errors import NotReady
 from shared.logs import get_logger
-from shared.personalize.model import LimitExceeded, ResourceInUse, Throttled
+from shared.manifest import read_manifests
+from shared.personalize.model import LimitExceeded, ResourceInUse, Status, Throttled
 from shared.personalize.names import training_name
 from shared.personalize.stage import StageDeps, ensure_datasets, ensure_solutions, pending_imports
 
@@ -27,13 +36,49 @@ class TrainOutcome:
     deferred: str | None = None
 
 
+MIN_INTERACTIONS = 1000
+MIN_USERS = 25
+"""Personalize's documented minimums: 1,000 interactions and 25 users with at least 2 interactions each."""
+
+
+def training_data_problem(deps: StageDeps) -> str | None:
+    """Why the exported interactions are below Personalize's minimums, or None when training can succeed."""
+    manifests = read_manifests(deps.bucket, deps.settings.import_prefix)
+    specs = [d for m in manifests for d in m.datasets if d.dataset == "interactions"]
+    full = max((i for i, d in enumerate(specs) if d.import_mode == "FULL"), default=0)
+    specs = specs[full:]  # a FULL import replaces what came before it
+    rows = sum(d.rows for d in specs)
+    if rows < MIN_INTERACTIONS:
+        return (
+            f"too few interactions to train: {rows} exported, Personalize needs at least {MIN_INTERACTIONS} "
+            "(run `storyrec export` for more days, then `storyrec import`)"
+        )
+    per_user: Counter[str] = Counter()
+    for spec in reversed(specs):  # newest first: stop as soon as enough users qualify
+        for file in spec.files:
+            reader = csv.DictReader(io.StringIO(deps.bucket.get_bytes(file.key).decode("utf-8")))
+            per_user.update(row.get("USER_ID", "") for row in reader)
+            if sum(1 for n in per_user.values() if n >= 2) >= MIN_USERS:
+                return None
+    qualified = sum(1 for n in per_user.values() if n >= 2)
+    return (
+        f"too few users to train: {qualified} with at least 2 interactions, Personalize needs {MIN_USERS} "
+        "(export more days with `storyrec export`, then `storyrec import`)"
+    )
+
+
 def training_run_name(scheduled_at: datetime) -> str:
     """The versions' name for a run scheduled at ``scheduled_at`` (one per day: reruns that day reuse it)."""
     return training_name("storyrec", f"{scheduled_at:%Y%m%d}")
 
 
 def train(deps: StageDeps, name: str) -> TrainOutcome:
-    """Start (or find) the run's solution versions; defer while imports are pending or Personalize is busy."""
+    """Start (or find) the run's solution versions; defer while imports are pending or Personalize is busy.
+
+    Callers that act for an operator check :func:`training_data_problem` first and
+    :func:`failed_versions` after (the scheduled Lambda lets a version fail, as Personalize would, and
+    the monitor alerts on it).
+    """
     outcome = TrainOutcome(name)
     try:
         datasets = ensure_datasets(deps)
@@ -49,6 +94,16 @@ def train(deps: StageDeps, name: str) -> TrainOutcome:
     deps.metrics.put("TrainingStarted")
     _log.info("training started", extra={"run": name, "versions": outcome.versions})
     return outcome
+
+
+def failed_versions(deps: StageDeps, outcome: TrainOutcome) -> dict[str, str]:
+    """The outcome's versions that already failed (a rerun re-found them), role -> reason."""
+    failed = {}
+    for role, arn in outcome.versions.items():
+        version = deps.personalize.describe_solution_version(arn)
+        if version.status is Status.CREATE_FAILED:
+            failed[role] = version.failure_reason or version.status.value
+    return failed
 
 
 def _defer(deps: StageDeps, outcome: TrainOutcome, reason: str) -> TrainOutcome:

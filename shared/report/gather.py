@@ -150,7 +150,7 @@ def gather_report_data(
         generated_at=now,
         interactions_per_day=interactions_per_day(counter, cols.ml_interactions, window, zone),
         quarantine=quarantine_by_reason(counter, cols.quarantine),
-        exports=export_runs(backup, settings.import_prefix),
+        exports=_or_note(lambda: export_runs(backup, settings.import_prefix), "exports", notes) or (),
         solution_versions=versions,
         feeds=feed,
         notes=tuple(notes),

@@ -25,7 +25,7 @@ from infra.local.demo.feeds import step_feeds
 from infra.local.demo.gcp_steps import step_app_writes, step_capture, step_client_clicks, step_export
 from infra.local.demo.summary import step_report, summary_tables
 from infra.local.firebase import emulators
-from infra.local.stack import DEFAULT_STATE_DIR, LOCAL_PROJECT, REPO_ROOT, LocalStack, StackError
+from infra.local.stack import DEFAULT_STATE_DIR, LOCAL_PROJECT, REPO_ROOT, LocalStack, StackError, provision_buckets
 from shared import wiring
 from shared.config import Settings
 from shared.logs import get_logger
@@ -71,8 +71,7 @@ def deployed_functions(source: Path = REPO_ROOT / "functions_gcp") -> int:
 
 def provision(settings: Settings) -> None:
     """Create what the deploys create in production (serverless.yml, the Firebase project): the two buckets."""
-    wiring.aws_client("s3", settings).create_bucket(Bucket=settings.import_bucket)
-    wiring.storage_client(settings).create_bucket(settings.backup_bucket)
+    provision_buckets(os.environ, settings.import_bucket, settings.backup_bucket)  # as `storyrec-dev stack up` does
 
 
 def function_env(stack_env: Mapping[str, str], clock_file: Path) -> dict[str, str]:

@@ -44,4 +44,8 @@ def fakes(monkeypatch: pytest.MonkeyPatch) -> Fakes:
 
     monkeypatch.setattr(shared.wiring, "stage_deps", lambda settings, **_: deps)
     monkeypatch.setattr(shared.wiring, "personalize", lambda settings: port)
+    import shared.cli.stage
+
+    # these tests' few rows stand for enough data; tests/unit/cli/test_train_minimums.py checks the minimums
+    monkeypatch.setattr(shared.cli.stage, "training_data_problem", lambda deps: None)
     return Fakes(deps, port, notifier, bucket, CliRunner())

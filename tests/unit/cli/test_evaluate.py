@@ -69,10 +69,10 @@ def test_a_failed_recipe_is_reported_and_the_cli_exits_1(fakes: Fakes, monkeypat
 
     monkeypatch.setattr(shared.wiring, "stage_deps", lambda settings, **_: deps)
     _manifest(fakes)
-    result = fakes.run("evaluate", "-r", "aws-user-personalization", "-r", "aws-broken", "--json")
+    result = fakes.run("evaluate", "-r", "aws-user-personalization", "-r", "aws-next-best-action", "--json")
     assert result.exit_code == 1
     body = json.loads(result.stdout)
-    failed = {r["recipe"]: r for r in body["results"]}["aws-broken"]
+    failed = {r["recipe"]: r for r in body["results"]}["aws-next-best-action"]
     assert failed["status"] == "CREATE FAILED" and "cannot train" in failed["failure_reason"]
     shown = fakes.run("evaluate", "-r", "aws-user-personalization", "-r", "aws-popularity-count")
     assert shown.exit_code == 0 and "beats the popularity baseline" in shown.output
