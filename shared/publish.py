@@ -292,9 +292,15 @@ def known_and_released(
 def _measure_risk(
     eligible: Sequence[Event], released: Sequence[Event], times: Sequence[int], options: PublishOptions
 ) -> risk.RiskReport:
+    """The threshold's attacker for every k, plus (reported, not thresholded) one who knows released reads."""
     known, points = known_and_released(eligible, released, times, options.time_grain)
     ks = tuple(sorted(set(risk.DEFAULT_KS) | {options.risk_k}))
-    return risk.measure_all(known, points, ks, group_size=options.group_size, draws=3)
+    report = risk.measure_all(known, points, ks, group_size=options.group_size, draws=3)
+    kept = {u: sorted(p, key=repr) for u, p in points.items()}
+    informed = risk.measure_all(
+        kept, points, (options.risk_k,), group_size=options.group_size, draws=3, knowledge="release"
+    )
+    return risk.RiskReport(options.group_size, report.figures + informed.figures)
 
 
 def _write_interactions(

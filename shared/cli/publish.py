@@ -14,8 +14,8 @@ from shared.adapters.folder import FolderExport
 from shared.config import Settings
 from shared.errors import ConfigError
 from shared.manifest import ExportReader
+from shared.release.transforms import TIME_GRAINS
 
-GRAINS = ("hour", "day", "week", "order")
 OutDir = Annotated[Path, typer.Argument(help="New folder for the release (must not exist or be empty).")]
 FromDir = Annotated[
     Path | None,
@@ -87,13 +87,13 @@ def publish_dataset(
         if not settings.publish.key:
             raise ConfigError("STORYREC_PUBLISH_KEY is not set: the release needs a secret key for user pseudonyms")
         chosen = grain or settings.publish.time_grain
-        if chosen not in GRAINS:
-            raise ConfigError(f"--grain {chosen!r} is none of {', '.join(GRAINS)}")
+        if chosen not in TIME_GRAINS:
+            raise ConfigError(f"--grain {chosen!r} is none of {', '.join(TIME_GRAINS)}")
         options = PublishOptions(
             key=settings.publish.key.encode("utf-8"),
             min_users=min_users or settings.publish.min_users,
             min_events_per_user=min_events or settings.publish.min_events_per_user,
-            time_grain=next(g for g in GRAINS if g == chosen),
+            time_grain=next(g for g in TIME_GRAINS if g == chosen),
             min_item_readers=min_readers,
             max_items_per_user=max_items or None,
             max_singled_out=max_singled_out,

@@ -71,11 +71,19 @@ def _dp(epsilon: float | None, settings: Mapping[str, Any]) -> dict[str, Any] | 
 
 
 def _risk_table(risk: RiskReport) -> str:
-    lines = ["| attacker knows | k = " + " | k = ".join(str(f.k) for f in risk.figures if f.with_time) + " |"]
-    lines.append("|---" * (1 + sum(1 for f in risk.figures if f.with_time)) + "|")
-    for with_time, label in ((True, "k stories and their released time"), (False, "k stories, no time")):
-        cells = [f"{f.singled_out:.1%} ({f.small_group:.1%})" for f in risk.figures if f.with_time == with_time]
-        lines.append(f"| {label} | " + " | ".join(cells) + " |")
+    ks = [f.k for f in risk.figures if f.with_time and f.knowledge == "history"]
+    lines = ["| attacker knows | " + " | ".join(f"k = {k}" for k in ks) + " |", "|---" * (1 + len(ks)) + "|"]
+    rows = (
+        (True, "history", "k of their reads, and when (at the released grain)"),
+        (False, "history", "k of their reads, not when"),
+        (True, "release", "k of their reads that this release kept, and when"),
+        (False, "release", "k of their reads that this release kept, not when"),
+    )
+    for with_time, knowledge, label in rows:
+        found = {f.k: f for f in risk.figures if (f.with_time, f.knowledge) == (with_time, knowledge)}
+        if found:
+            cells = [f"{found[k].singled_out:.1%} ({found[k].small_group:.1%})" if k in found else "n/a" for k in ks]
+            lines.append(f"| {label} | " + " | ".join(cells) + " |")
     return "\n".join(lines)
 
 
@@ -153,8 +161,12 @@ above {s.get("max_singled_out", 0):.0%} for k = {s.get("risk_k")}.
 
 {_risk_table(facts.risk)}
 
-This bounds an exact-match attacker only; one who tolerates mismatches, or combines this release with
-another made with the same key, can do better. It is not a formal guarantee.
+The threshold is for the first two rows: what someone who knows a user's real reads can find. The last
+two rows are an attacker who also knows which of those reads the release kept (or who knows a whole
+history and tries every subset): the cap and the suppression protect mainly by making a known read
+likely to be missing, so against that attacker most users stay unique. All figures are for exact
+matching; an attacker who tolerates mismatches, or combines this release with another made with the same
+key, does better. None of this is a formal guarantee; only `item_counts.csv` is differentially private.
 
 ## Utility
 Recommenders trained on this release vs on the original data, scored on the same held-out original

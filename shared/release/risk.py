@@ -36,12 +36,16 @@ class RiskFigure:
     """Share of targets that are the only released user matching what the attacker knows."""
     small_group: float
     """Share of targets among fewer than ``group_size`` matches (includes ``singled_out``)."""
+    knowledge: str = "history"
+    """``history``: the known events are drawn from the target's real history (the threshold's attacker);
+    ``release``: from what the release kept of it (an attacker who knows which reads survived)."""
 
     def as_dict(self) -> dict[str, object]:
         """The figure for JSON (shares rounded to 4 decimals)."""
         return {
             "k": self.k,
             "with_time": self.with_time,
+            "knowledge": self.knowledge,
             "targets": self.targets,
             "singled_out": round(self.singled_out, 4),
             "small_group": round(self.small_group, 4),
@@ -55,13 +59,14 @@ class RiskReport:
     group_size: int
     figures: tuple[RiskFigure, ...]
 
-    def figure(self, k: int, with_time: bool) -> RiskFigure | None:
+    def figure(self, k: int, with_time: bool, knowledge: str = "history") -> RiskFigure | None:
         """The figure for ``k`` known events (with or without times), if measured."""
-        return next((f for f in self.figures if f.k == k and f.with_time == with_time), None)
+        found = (f for f in self.figures if (f.k, f.with_time, f.knowledge) == (k, with_time, knowledge))
+        return next(found, None)
 
     def worst(self, k: int) -> RiskFigure:
-        """The highest singled-out share over both attackers for ``k`` known events."""
-        return max((f for f in self.figures if f.k == k), key=lambda f: f.singled_out)
+        """The highest singled-out share for ``k`` events known from the real history (with or without times)."""
+        return max((f for f in self.figures if f.k == k and f.knowledge == "history"), key=lambda f: f.singled_out)
 
 
 class _Index:
@@ -130,6 +135,7 @@ def measure_all(
     group_size: int = 2,
     draws: int = 1,
     seed: int = 0,
+    knowledge: str = "history",
 ) -> RiskReport:
     """Every ``k`` for both attackers: knowing ``(item, time)`` pairs, and knowing items only.
 
@@ -146,5 +152,5 @@ def measure_all(
         index = _Index(released)
         for k in ks:
             one, few, n = measure(known, released, k, group_size=group_size, draws=draws, seed=seed + k, index=index)
-            figures.append(RiskFigure(k, with_time, n, one, few))
+            figures.append(RiskFigure(k, with_time, n, one, few, knowledge))
     return RiskReport(group_size, tuple(figures))
