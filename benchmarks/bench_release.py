@@ -31,8 +31,8 @@ from threadpoolctl import threadpool_limits
 from infra.local.traffic import TrafficConfig, build_catalogue, interaction_chunks, interactions_frame, items_frame
 from shared.adapters.folder import FolderExport
 from shared.manifest import Manifest, ManifestDataset, ManifestFile, manifest_key, part_key, serialize_manifest
-from shared.publish import PublishOptions, PublishRefused, publish_dataset, subsample_seed
-from shared.release import transforms, utility
+from shared.publish import PublishOptions, PublishRefused, anonymise_events, publish_dataset, subsample_seed
+from shared.release import risk, transforms, utility
 from shared.release.transforms import Event
 from shared.schema import load_schema
 
@@ -42,6 +42,8 @@ SETTINGS: dict[str, dict[str, object]] = {
     "default (week, ≥20 readers, cap 10)": {},
     "order, ≥10 readers, cap 8": {"time_grain": "order", "min_item_readers": 10, "max_items_per_user": 8},
     "week, ≥10 readers, cap 20": {"time_grain": "week", "min_item_readers": 10, "max_items_per_user": 20},
+    "default + (2, 3)-anonymity": {"anonymity_m": 3},
+    "week, ≥10 readers, cap 20, (2, 3)-anonymity": {"min_item_readers": 10, "max_items_per_user": 20, "anonymity_m": 3},
 }
 
 
@@ -119,6 +121,8 @@ def run(name: str, interactions: pd.DataFrame, items: pd.DataFrame, settings: Se
             except PublishRefused:
                 verdict = "refused"
             released = transforms.apply(events, options.transform_settings(), subsample_seed(KEY))
+            if options.anonymity_m:
+                released = anonymise_events(released, options)
             als_figure = utility.measure(eligible, released, models={"als": als})[0]
             line: dict[str, object] = {
                 "data": name,
@@ -126,7 +130,7 @@ def run(name: str, interactions: pd.DataFrame, items: pd.DataFrame, settings: Se
                 "users": result.users,
                 "interactions": result.interactions,
                 "verdict at 5 %": verdict,
-                "risk": {f"{'T' if f.with_time else 'I'}{f.k}": round(f.singled_out, 3) for f in result.risk.figures},
+                "risk": {_label(f): round(f.singled_out, 3) for f in result.risk.figures},
                 "utility": {u.model: round(u.ratio, 2) for u in (*result.utility, als_figure)},
                 "recall_original": {u.model: round(u.original, 4) for u in (*result.utility, als_figure)},
             }
@@ -135,16 +139,25 @@ def run(name: str, interactions: pd.DataFrame, items: pd.DataFrame, settings: Se
     return lines
 
 
+def _label(figure: risk.RiskFigure) -> str:
+    """T3: k = 3 with time; I3: items only; a trailing R: the attacker knows which reads were kept."""
+    return f"{'T' if figure.with_time else 'I'}{figure.k}{'R' if figure.knowledge == 'release' else ''}"
+
+
 def table(lines: list[dict[str, object]]) -> str:
     """Markdown: one row per data set and setting."""
-    risk = "k=1 | k=2 | k=3 | k=5 | k=3, no time"
+    risk = "k=1 | k=2 | k=3 | k=5 | k=3, no time | k=3, knows kept reads"
     head = f"| data | setting | users | rows | {risk} | at 5 % | popularity | item-kNN | ALS |"
     out = [head, "|" + "---|" * (head.count("|") - 1)]
     for line in lines:
         r, u = line["risk"], line["utility"]
         assert isinstance(r, dict) and isinstance(u, dict)
         cells = [line["data"], line["setting"], f"{line['users']:,}", f"{line['interactions']:,}"]
-        cells += [f"{r[f'T{k}']:.1%}" for k in (1, 2, 3, 5)] + [f"{r['I3']:.1%}", line["verdict at 5 %"]]
+        cells += [f"{r[f'T{k}']:.1%}" for k in (1, 2, 3, 5)] + [
+            f"{r['I3']:.1%}",
+            f"{r['T3R']:.1%}",
+            line["verdict at 5 %"],
+        ]
         cells += [f"{u[m]:.2f}" for m in ("popularity", "item_knn", "als")]
         out.append("| " + " | ".join(str(c) for c in cells) + " |")
     return "\n".join(out)

@@ -11,7 +11,8 @@ union of every export's INCREMENTAL parts; items are the newest FULL snapshot. T
   quasi-identifiers with nothing to add to a click dataset);
 - removes users with fewer than ``min_events_per_user`` events, caps long histories to a random
   ``max_items_per_user`` stories and suppresses stories with fewer than ``min_item_readers`` readers
-  (:mod:`shared.release.transforms`);
+  (:mod:`shared.release.transforms`), and optionally suppresses points until no ``anonymity_m`` of them
+  single anyone out (:mod:`shared.release.anonymity`);
 - measures the re-identification risk of what it would write (:mod:`shared.release.risk`) and refuses,
   writing nothing, above ``max_singled_out`` for ``risk_k`` known events, or when fewer than
   ``min_users`` users remain;
@@ -43,7 +44,7 @@ import pandas as pd
 
 from shared.errors import StoryrecError
 from shared.manifest import BadManifest, ExportReader, Manifest, ManifestFile, manifests_prefix, read_manifests
-from shared.release import datasheet, dp, risk, transforms, utility
+from shared.release import anonymity, datasheet, dp, risk, transforms, utility
 from shared.release.transforms import TIME_GRAINS, Event, TimeGrain, TransformSettings
 from shared.schema import DatasetType, load_schema
 
@@ -72,6 +73,10 @@ class PublishOptions:
     """Refuse when the attacker knowing ``risk_k`` events singles out a larger share (either attacker)."""
     risk_k: int = 3
     group_size: int = 2
+    anonymity_m: int = 0
+    """When > 0, suppress points until every ``anonymity_m`` released (story, time) points that a user has are
+    shared by ``group_size`` users: (g, m)-anonymity, which also holds against an attacker who knows which
+    reads were kept (:mod:`shared.release.anonymity`). 0: off."""
     epsilon: float | None = 1.0
     """ε of the DP story counts (item_counts.csv); ``None`` leaves the file out. Needs a history cap."""
     measure_utility: bool = True
@@ -82,8 +87,8 @@ class PublishOptions:
             raise ValueError("the pseudonymisation key must be at least 32 bytes")
         if self.time_grain not in TIME_GRAINS:
             raise ValueError(f"time_grain must be one of {', '.join(TIME_GRAINS)}")
-        if not 0 <= self.max_singled_out <= 1 or self.risk_k < 1 or self.group_size < 2:
-            raise ValueError("max_singled_out must be in [0, 1], risk_k ≥ 1 and group_size ≥ 2")
+        if not 0 <= self.max_singled_out <= 1 or self.risk_k < 1 or self.group_size < 2 or self.anonymity_m < 0:
+            raise ValueError("max_singled_out must be in [0, 1], risk_k ≥ 1, group_size ≥ 2 and anonymity_m ≥ 0")
         if self.epsilon is not None and (self.epsilon <= 0 or self.max_items_per_user is None):
             raise ValueError("epsilon must be > 0, and the DP counts need max_items_per_user (their sensitivity)")
         self.transform_settings()  # validates the rest
@@ -186,6 +191,8 @@ def publish_dataset(source: ExportReader, out_dir: Path, options: PublishOptions
         read = _read_interactions(local, interaction_parts)
         eligible = transforms.drop_thin_users(read.events, options.min_events_per_user)
         released = transforms.apply(read.events, options.transform_settings(), subsample_seed(options.key))
+        if options.anonymity_m:
+            released = anonymise_events(released, options)
         users = {e.user for e in released}
         if len(users) < options.min_users:
             raise PublishRefused(
@@ -287,6 +294,18 @@ def known_and_released(
             when = None if grain == "order" else transforms.coarse_time(event.timestamp, grain)
             known.setdefault(event.user, set()).add((event.item, when))
     return {u: sorted(points, key=repr) for u, points in known.items()}, released_points
+
+
+def anonymise_events(released: Sequence[Event], options: PublishOptions) -> list[Event]:
+    """The events whose released point survives (g, m)-anonymisation."""
+    times = transforms.released_times(released, options.time_grain)
+    _, points = known_and_released((), released, times, options.time_grain)
+    kept = anonymity.anonymise(points, options.anonymity_m, options.group_size)
+    return [
+        event
+        for event, time in zip(released, times, strict=True)
+        if (event.item, None if options.time_grain == "order" else time) in kept.get(event.user, ())
+    ]
 
 
 def _measure_risk(

@@ -50,6 +50,10 @@ MaxRisk = Annotated[
     float,
     typer.Option("--max-singled-out", min=0.0, max=1.0, help="Refuse above this singled-out share for --risk-k."),
 ]
+AnonymityM = Annotated[
+    int,
+    typer.Option("--anonymity-m", min=0, help="Suppress until no M released reads single a user out (0: off)."),
+]
 RiskK = Annotated[int, typer.Option("--risk-k", min=1, help="Known events of the attacker the threshold is for.")]
 Epsilon = Annotated[
     float, typer.Option("--epsilon", min=0.0, help="ε of the DP story counts, item_counts.csv (0: no such file).")
@@ -68,6 +72,7 @@ def publish_dataset(
     max_items: MaxItems = 10,
     max_singled_out: MaxRisk = 0.05,
     risk_k: RiskK = 3,
+    anonymity_m: AnonymityM = 0,
     epsilon: Epsilon = 1.0,
     utility: Utility = True,
     licence: Licence = "CC BY-NC 4.0",
@@ -98,6 +103,7 @@ def publish_dataset(
             max_items_per_user=max_items or None,
             max_singled_out=max_singled_out,
             risk_k=risk_k,
+            anonymity_m=anonymity_m,
             epsilon=epsilon or None,
             measure_utility=utility,
             licence=licence,

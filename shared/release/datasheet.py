@@ -107,6 +107,15 @@ def _suppression_line(readers: object) -> str:
     return f"Stories with fewer than {readers} readers in the release are suppressed"
 
 
+def _anonymity_line(m: object, group_size: object) -> str:
+    if not m:
+        return "No (g, m)-anonymisation: a combination of released reads may be unique to one user."
+    return (
+        f"Reads were suppressed until every {m} released (story, time) pairs a user has are shared by at least "
+        f"{group_size} users ((g, m)-anonymity): knowing up to {m} of a user's released reads never singles them out."
+    )
+
+
 def datasheet(facts: ReleaseFacts) -> str:
     """README.md of the release: a datasheet with the measured risk and utility."""
     s = facts.settings
@@ -152,6 +161,7 @@ EVENT_TYPE is one of open, read, comment, like, save; EVENT_VALUE is the seconds
   long histories are the most identifying, and a known read may be missing from the release.
 - {_suppression_line(s.get("min_item_readers"))}:
   a rarely read story points at its few readers.
+- {_anonymity_line(s.get("anonymity_m"), s.get("group_size"))}
 
 ## Measured re-identification risk
 Share of released users an attacker singles out (in brackets: leaves among fewer than
