@@ -38,12 +38,22 @@ from shared.schema import load_schema
 
 KEY = b"benchmark-key-not-a-secret-0123456789"
 SETTINGS: dict[str, dict[str, object]] = {
-    "before (day, nothing else)": {"time_grain": "day", "min_item_readers": 0, "max_items_per_user": None},
-    "default (week, ≥20 readers, cap 10)": {},
-    "order, ≥10 readers, cap 8": {"time_grain": "order", "min_item_readers": 10, "max_items_per_user": 8},
-    "week, ≥10 readers, cap 20": {"time_grain": "week", "min_item_readers": 10, "max_items_per_user": 20},
-    "default + (2, 3)-anonymity": {"anonymity_m": 3},
-    "week, ≥10 readers, cap 20, (2, 3)-anonymity": {"min_item_readers": 10, "max_items_per_user": 20, "anonymity_m": 3},
+    "before (day, nothing else)": {
+        "time_grain": "day",
+        "min_item_readers": 0,
+        "max_items_per_user": None,
+        "anonymity_m": 0,
+    },
+    "week, ≥20 readers, cap 10, no anonymity": {"anonymity_m": 0},
+    "order, ≥10 readers, cap 8": {
+        "time_grain": "order",
+        "min_item_readers": 10,
+        "max_items_per_user": 8,
+        "anonymity_m": 0,
+    },
+    "week, ≥10 readers, cap 20": {"min_item_readers": 10, "max_items_per_user": 20, "anonymity_m": 0},
+    "default: week, ≥20 readers, cap 10, (2, 3)-anonymity": {},
+    "week, ≥10 readers, cap 20, (2, 3)-anonymity": {"min_item_readers": 10, "max_items_per_user": 20},
 }
 
 

@@ -11,8 +11,8 @@ union of every export's INCREMENTAL parts; items are the newest FULL snapshot. T
   quasi-identifiers with nothing to add to a click dataset);
 - removes users with fewer than ``min_events_per_user`` events, caps long histories to a random
   ``max_items_per_user`` stories and suppresses stories with fewer than ``min_item_readers`` readers
-  (:mod:`shared.release.transforms`), and optionally suppresses points until no ``anonymity_m`` of them
-  single anyone out (:mod:`shared.release.anonymity`);
+  (:mod:`shared.release.transforms`), then suppresses points until no ``anonymity_m`` of them single
+  anyone out (:mod:`shared.release.anonymity`);
 - measures the re-identification risk of what it would write (:mod:`shared.release.risk`) and refuses,
   writing nothing, above ``max_singled_out`` for ``risk_k`` known events, or when fewer than
   ``min_users`` users remain;
@@ -60,7 +60,8 @@ class PublishRefused(StoryrecError):
 class PublishOptions:
     """How to anonymise, and when to refuse. ``key`` is the HMAC secret: passed in, never stored.
 
-    The defaults bring the k = 3 singled-out share of Deskdrop-shaped data under 5 % (docs/release.md).
+    The defaults bring the k = 3 singled-out share of Deskdrop-shaped data to 0 %, also for an attacker who
+    knows which reads were kept, and keep more than 1,000 of its users (docs/release.md).
     """
 
     key: bytes = field(repr=False)
@@ -73,7 +74,7 @@ class PublishOptions:
     """Refuse when the attacker knowing ``risk_k`` events singles out a larger share (either attacker)."""
     risk_k: int = 3
     group_size: int = 2
-    anonymity_m: int = 0
+    anonymity_m: int = 3
     """When > 0, suppress points until every ``anonymity_m`` released (story, time) points that a user has are
     shared by ``group_size`` users: (g, m)-anonymity, which also holds against an attacker who knows which
     reads were kept (:mod:`shared.release.anonymity`). 0: off."""

@@ -72,7 +72,7 @@ def publish_dataset(
     max_items: MaxItems = 10,
     max_singled_out: MaxRisk = 0.05,
     risk_k: RiskK = 3,
-    anonymity_m: AnonymityM = 0,
+    anonymity_m: AnonymityM = 3,
     epsilon: Epsilon = 1.0,
     utility: Utility = True,
     licence: Licence = "CC BY-NC 4.0",

@@ -36,6 +36,7 @@ LEGACY = {
     "max_singled_out": 1.0,
     "epsilon": None,
     "measure_utility": False,
+    "anonymity_m": 0,
 }
 """The transformations and measures of tests/unit/ops/test_release.py switched off: these tests check the rest."""
 TRAFFIC = TrafficConfig(seed=21, users=1_500, stories=300, interactions=30_000, days=DAYS, start=START)

@@ -16,7 +16,15 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from shared.publish import PublishOptions, PublishRefused, pseudonym, publish_dataset
+from shared.publish import (
+    PublishOptions,
+    PublishRefused,
+    anonymise_events,
+    known_and_released,
+    pseudonym,
+    publish_dataset,
+    subsample_seed,
+)
 from shared.release import anonymity, dp, risk, transforms, utility
 from shared.release.transforms import Event, TransformSettings
 from tests.unit.ops.test_publish import KEY, LEGACY, exported
@@ -209,8 +217,6 @@ def test_a_tight_release_is_written_with_its_datasheet(tmp_path: Path) -> None:
 
 @pytest.mark.skipif(not DESKDROP.exists(), reason="Deskdrop is not beside the repository")
 def test_the_defaults_reach_five_percent_on_deskdrop() -> None:
-    from shared.publish import known_and_released, subsample_seed
-
     with open(DESKDROP, encoding="utf-8") as fh:
         events = [
             Event(r["personId"], r["contentId"], int(r["timestamp"]), n) for n, r in enumerate(csv.DictReader(fh))
@@ -218,9 +224,12 @@ def test_the_defaults_reach_five_percent_on_deskdrop() -> None:
     options = _options()
     eligible = transforms.drop_thin_users(events, options.min_events_per_user)
     released = transforms.apply(events, options.transform_settings(), subsample_seed(options.key))
+    released = anonymise_events(released, options)
     known, points = known_and_released(eligible, released, transforms.released_times(released, "week"), "week")
     report = risk.measure_all(known, points, (3,), draws=3)
-    assert len(points) >= 1000 and report.worst(3).singled_out <= 0.05
+    assert len(points) >= options.min_users and report.worst(3).singled_out <= 0.05
+    informed = risk.measure_all({u: sorted(p, key=repr) for u, p in points.items()}, points, (3,), knowledge="release")
+    assert max(f.singled_out for f in informed.figures) == 0.0
 
 
 # --- (g, m)-anonymity ----------------------------------------------------------------------------------------
@@ -252,7 +261,7 @@ def test_no_m_released_points_single_anyone_out(points: dict[str, set[risk.Point
 
 def test_an_anonymised_release_survives_the_informed_attacker(tmp_path: Path) -> None:
     data = exported()
-    result = publish_dataset(data.backup, tmp_path / "release", _options(**TIGHT, anonymity_m=3))
+    result = publish_dataset(data.backup, tmp_path / "release", _options())  # the defaults, (2, 3)-anonymity on
     informed = [f for f in result.risk.figures if f.knowledge == "release"]
     assert informed and all(f.singled_out == 0.0 for f in informed)
     assert "(g, m)-anonymity" in (result.out_dir / "README.md").read_text()
