@@ -106,20 +106,11 @@ class PublishOptions:
 
 
 @dataclass(frozen=True)
-class PublishResult:
-    """What was released."""
+class PublishResult(datasheet.ReleaseFacts):
+    """What was released: the datasheet's facts, where, and each file's sha256."""
 
     out_dir: Path
-    users: int
-    interactions: int
-    items: int
-    users_removed: int
-    interactions_removed: int
-    exports: tuple[str, ...]
     files: dict[str, str]
-    """File name → sha256."""
-    risk: risk.RiskReport
-    utility: tuple[utility.UtilityFigure, ...]
 
 
 @dataclass(frozen=True)
@@ -191,24 +182,8 @@ def publish_dataset(source: ExportReader, out_dir: Path, options: PublishOptions
         local = _download(source, interaction_parts + item_parts, Path(downloads))
         read = _read_interactions(local, interaction_parts)
         eligible = transforms.drop_thin_users(read.events, options.min_events_per_user)
-        released = transforms.apply(read.events, options.transform_settings(), subsample_seed(options.key))
-        if options.anonymity_m:
-            released = anonymise_events(released, options)
+        released, times, report = _release_or_refuse(read.events, eligible, options)
         users = {e.user for e in released}
-        if len(users) < options.min_users:
-            raise PublishRefused(
-                f"only {len(users)} users have at least {options.min_events_per_user} events and remain after the "
-                f"transformations (of {len({e.user for e in read.events})}); a release needs {options.min_users}"
-            )
-        times = transforms.released_times(released, options.time_grain)
-        report = _measure_risk(eligible, released, times, options)
-        worst = report.worst(options.risk_k)
-        if worst.singled_out > options.max_singled_out:
-            raise PublishRefused(
-                f"an attacker who knows {options.risk_k} of a user's reads{' and when' if worst.with_time else ''} "
-                f"singles out {worst.singled_out:.1%} of the {worst.targets} users (threshold "
-                f"{options.max_singled_out:.1%}): coarsen the time, cap histories or suppress more rare stories"
-            )
         kept = utility.measure(eligible, released) if options.measure_utility else ()
         out_dir.parent.mkdir(parents=True, exist_ok=True)
         staging = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}-", dir=out_dir.parent))
@@ -242,18 +217,32 @@ def publish_dataset(source: ExportReader, out_dir: Path, options: PublishOptions
         except BaseException:
             shutil.rmtree(staging, ignore_errors=True)
             raise
-    return PublishResult(
-        out_dir=out_dir,
-        users=facts.users,
-        interactions=facts.interactions,
-        items=items,
-        users_removed=facts.users_removed,
-        interactions_removed=facts.interactions_removed,
-        exports=facts.exports,
-        files=files,
-        risk=report,
-        utility=kept,
-    )
+    return PublishResult(**vars(facts), out_dir=out_dir, files=files)
+
+
+def _release_or_refuse(
+    events: Sequence[Event], eligible: Sequence[Event], options: PublishOptions
+) -> tuple[list[Event], list[int], risk.RiskReport]:
+    """The released events, their released times and measured risk; PublishRefused if too few or too identifying."""
+    released = transforms.apply(events, options.transform_settings(), subsample_seed(options.key))
+    if options.anonymity_m:
+        released = anonymise_events(released, options)
+    users = {e.user for e in released}
+    if len(users) < options.min_users:
+        raise PublishRefused(
+            f"only {len(users)} users have at least {options.min_events_per_user} events and remain after the "
+            f"transformations (of {len({e.user for e in events})}); a release needs {options.min_users}"
+        )
+    times = transforms.released_times(released, options.time_grain)
+    report = _measure_risk(eligible, released, times, options)
+    worst = report.worst(options.risk_k)
+    if worst.singled_out > options.max_singled_out:
+        raise PublishRefused(
+            f"an attacker who knows {options.risk_k} of a user's reads{' and when' if worst.with_time else ''} "
+            f"singles out {worst.singled_out:.1%} of the {worst.targets} users (threshold "
+            f"{options.max_singled_out:.1%}): coarsen the time, cap histories or suppress more rare stories"
+        )
+    return released, times, report
 
 
 def _day(timestamp: int) -> str:
