@@ -95,6 +95,22 @@ def _utility_lines(utility: Sequence[UtilityFigure]) -> str:
     return "\n".join(rows)
 
 
+def _risk_note(m: object) -> str:
+    informed = (
+        f"(g, m)-anonymity makes them 0 for up to {m} known reads."
+        if m
+        else "Without (g, m)-anonymity the cap and the suppression protect mainly by making a known read likely "
+        "to be missing, so against that attacker most users stay unique."
+    )
+    return (
+        "The threshold is for the first two rows: what someone who knows a user's real reads can find. The last "
+        "two rows are an attacker who also knows which of those reads the release kept (or who knows a whole "
+        f"history and tries every subset): {informed} All figures are for exact matching; an attacker who "
+        "tolerates mismatches, knows more reads, or combines this release with another made with the same key, "
+        "does better. None of this is a formal guarantee; only `item_counts.csv` is differentially private."
+    )
+
+
 def _cap_line(cap: object) -> str:
     if not cap:
         return "Histories are not capped"
@@ -120,7 +136,7 @@ def datasheet(facts: ReleaseFacts) -> str:
     """README.md of the release: a datasheet with the measured risk and utility."""
     s = facts.settings
     cap = s.get("max_items_per_user")
-    files = "\n".join(f"- `{name}`: {', '.join(cols)}" for name, cols in facts.columns.items())
+    files = "\n".join(f"- `{n}`: {', '.join(c)}" for n, c in facts.columns.items() if n != "item_counts.csv")
     dp = (
         f"- `item_counts.csv` (ITEM_ID, READERS): readers per story with ε = {facts.epsilon} differential privacy "
         f"(two-sided geometric noise, sensitivity {cap}); this file alone is formally private.\n"
@@ -171,12 +187,7 @@ above {s.get("max_singled_out", 0):.0%} for k = {s.get("risk_k")}.
 
 {_risk_table(facts.risk)}
 
-The threshold is for the first two rows: what someone who knows a user's real reads can find. The last
-two rows are an attacker who also knows which of those reads the release kept (or who knows a whole
-history and tries every subset): the cap and the suppression protect mainly by making a known read
-likely to be missing, so against that attacker most users stay unique. All figures are for exact
-matching; an attacker who tolerates mismatches, or combines this release with another made with the same
-key, does better. None of this is a formal guarantee; only `item_counts.csv` is differentially private.
+{_risk_note(s.get("anonymity_m"))}
 
 ## Utility
 Recommenders trained on this release vs on the original data, scored on the same held-out original
