@@ -188,7 +188,7 @@ class PublishSettings:
     """HMAC-SHA256 key for pseudonymous user ids (``STORYREC_PUBLISH_KEY``); never written anywhere."""
     min_users: int = 1000
     min_events_per_user: int = 5
-    time_grain: str = "day"
+    time_grain: str = "week"
 
 
 @dataclass(frozen=True)
@@ -344,7 +344,7 @@ def _publish_settings(reader: _Reader) -> PublishSettings:
         key=key,
         min_users=reader.integer("STORYREC_PUBLISH_MIN_USERS", d.min_users, 1, 1_000_000_000),
         min_events_per_user=reader.integer("STORYREC_PUBLISH_MIN_EVENTS", d.min_events_per_user, 1, 1_000_000),
-        time_grain=reader.choice("STORYREC_PUBLISH_TIME_GRAIN", d.time_grain, ("day", "hour")),
+        time_grain=reader.choice("STORYREC_PUBLISH_TIME_GRAIN", d.time_grain, ("hour", "day", "week", "order")),
     )
 
 

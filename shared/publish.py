@@ -1,4 +1,4 @@
-"""A public release of the interaction data: pseudonymous, coarsened, thinned, or refused.
+"""A public release of the interaction data: pseudonymous, coarsened, thinned, measured, or refused.
 
 The input is what the daily export already wrote (the backup bucket, or a local copy of it laid out
 the same way: the manifests of :mod:`shared.manifest` naming each dataset's CSV parts). Interactions are the
@@ -6,11 +6,20 @@ union of every export's INCREMENTAL parts; items are the newest FULL snapshot. T
 
 - replaces every USER_ID by ``HMAC-SHA256(key, uid)`` (hex, first 32 characters): stable across
   releases made with the same key, unlinkable to the uid without it. The key is never written;
-- floors TIMESTAMP to the day or hour (``time_grain``);
+- coarsens TIMESTAMP to the hour, day or week, or replaces it by the order within the user (``time_grain``);
 - drops every textual column (free text: SUMMARY) and the users dataset (language and country are
   quasi-identifiers with nothing to add to a click dataset);
-- removes users with fewer than ``min_events_per_user`` events;
-- refuses, writing nothing, when fewer than ``min_users`` users remain.
+- removes users with fewer than ``min_events_per_user`` events, caps long histories to a random
+  ``max_items_per_user`` stories and suppresses stories with fewer than ``min_item_readers`` readers
+  (:mod:`shared.release.transforms`), then suppresses points until no ``anonymity_m`` of them single
+  anyone out (:mod:`shared.release.anonymity`);
+- measures the re-identification risk of what it would write (:mod:`shared.release.risk`) and refuses,
+  writing nothing, above ``max_singled_out`` for ``risk_k`` known events, or when fewer than
+  ``min_users`` users remain;
+- measures the utility kept (:mod:`shared.release.utility`), adds DP story counts when ``epsilon`` is
+  set (:mod:`shared.release.dp`) and writes a datasheet (:mod:`shared.release.datasheet`).
+
+Every interaction is held in memory (the risk measure needs whole histories): about 200 bytes a row.
 
 Each part is downloaded once to a temporary folder (deleted at the end) and checked against the sha256
 its manifest records before it is read. The release is
@@ -22,65 +31,105 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-import json
 import os
+import random
 import shutil
 import tempfile
-from collections.abc import Iterator
-from dataclasses import dataclass, field
+from collections.abc import Iterator, Sequence
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
-from typing import Literal
 
 import pandas as pd
 
 from shared.errors import StoryrecError
 from shared.manifest import BadManifest, ExportReader, Manifest, ManifestFile, manifests_prefix, read_manifests
+from shared.release import anonymity, datasheet, dp, risk, transforms, utility
+from shared.release.transforms import TIME_GRAINS, Event, TimeGrain, TransformSettings
 from shared.schema import DatasetType, load_schema
 
-TimeGrain = Literal["day", "hour"]
-GRAIN_SECONDS: dict[str, int] = {"day": 86_400, "hour": 3_600}
 PSEUDONYM_LENGTH = 32
 _CHUNK_ROWS = 500_000
 
 
 class PublishRefused(StoryrecError):
-    """The release would not be safe (too few users) or its input is unusable; nothing was written."""
+    """The release would not be safe (too few users, too identifying) or its input is unusable; nothing was written."""
 
 
 @dataclass(frozen=True)
 class PublishOptions:
-    """How to anonymise. ``key`` is the HMAC secret: passed in, never stored."""
+    """How to anonymise, and when to refuse. ``key`` is the HMAC secret: passed in, never stored.
+
+    The defaults bring the k = 3 singled-out share of Deskdrop-shaped data to 0 %, also for an attacker who
+    knows which reads were kept, and keep more than 1,000 of its users (docs/release.md).
+    """
 
     key: bytes = field(repr=False)
     min_users: int = 1000
     min_events_per_user: int = 5
-    time_grain: TimeGrain = "day"
+    time_grain: TimeGrain = "week"
+    min_item_readers: int = 20
+    max_items_per_user: int | None = 10
+    max_singled_out: float = 0.05
+    """Refuse when the attacker knowing ``risk_k`` events singles out a larger share (either attacker)."""
+    risk_k: int = 3
+    group_size: int = 2
+    anonymity_m: int = 3
+    """When > 0, suppress points until every ``anonymity_m`` released (story, time) points that a user has are
+    shared by ``group_size`` users: (g, m)-anonymity, which also holds against an attacker who knows which
+    reads were kept (:mod:`shared.release.anonymity`). 0: off."""
+    epsilon: float | None = 1.0
+    """ε of the DP story counts (item_counts.csv); ``None`` leaves the file out. Needs a history cap."""
+    measure_utility: bool = True
+    licence: str = "CC BY-NC 4.0"
 
     def __post_init__(self) -> None:
         if len(self.key) < 32:
             raise ValueError("the pseudonymisation key must be at least 32 bytes")
-        if self.time_grain not in GRAIN_SECONDS:
-            raise ValueError(f"time_grain must be one of {sorted(GRAIN_SECONDS)}")
+        if self.time_grain not in TIME_GRAINS:
+            raise ValueError(f"time_grain must be one of {', '.join(TIME_GRAINS)}")
+        if not 0 <= self.max_singled_out <= 1 or self.risk_k < 1 or self.group_size < 2 or self.anonymity_m < 0:
+            raise ValueError("max_singled_out must be in [0, 1], risk_k ≥ 1, group_size ≥ 2 and anonymity_m ≥ 0")
+        if self.epsilon is not None and (self.epsilon <= 0 or self.max_items_per_user is None):
+            raise ValueError("epsilon must be > 0, and the DP counts need max_items_per_user (their sensitivity)")
+        self.transform_settings()  # validates the rest
+
+    def transform_settings(self) -> TransformSettings:
+        """The transformation part of the options."""
+        return TransformSettings(
+            self.time_grain, self.min_item_readers, self.max_items_per_user, self.min_events_per_user
+        )
+
+    def public_settings(self) -> dict[str, object]:
+        """Every setting but the key, as written to release.json."""
+        return {k: v for k, v in asdict(self).items() if k != "key"}
 
 
 @dataclass(frozen=True)
-class PublishResult:
-    """What was released."""
+class PublishResult(datasheet.ReleaseFacts):
+    """What was released: the datasheet's facts, where, and each file's sha256."""
 
     out_dir: Path
-    users: int
-    interactions: int
-    items: int
-    users_removed: int
-    interactions_removed: int
-    exports: tuple[str, ...]
     files: dict[str, str]
-    """File name → sha256."""
+
+
+@dataclass(frozen=True)
+class _Input:
+    """The interactions as read: their public columns (row i is ``Event.row == i``) and the events."""
+
+    columns: list[str]
+    rows: list[tuple[str, ...]]
+    events: list[Event]
 
 
 def pseudonym(key: bytes, user_id: str) -> str:
     """The published id of ``user_id``: keyed, so nobody without the key can recompute or reverse it."""
     return hmac.new(key, user_id.encode("utf-8"), hashlib.sha256).hexdigest()[:PSEUDONYM_LENGTH]
+
+
+def subsample_seed(key: bytes) -> int:
+    """The seed of the random history cap: derived from the key, so only its holder can redo the draw."""
+    return int.from_bytes(hmac.new(key, b"storyrec-release-subsample", hashlib.sha256).digest()[:8], "big")
 
 
 def _parts(manifest: Manifest, dataset: str) -> list[ManifestFile]:
@@ -131,116 +180,182 @@ def publish_dataset(source: ExportReader, out_dir: Path, options: PublishOptions
 
     with tempfile.TemporaryDirectory(prefix="storyrec-publish-") as downloads:
         local = _download(source, interaction_parts + item_parts, Path(downloads))
-        counts = _events_per_user(local, interaction_parts)
-        kept = counts[counts >= options.min_events_per_user]
-        if len(kept) < options.min_users:
-            raise PublishRefused(
-                f"only {len(kept)} users have at least {options.min_events_per_user} events "
-                f"(of {len(counts)}); a release needs at least {options.min_users}"
-            )
-        names = {uid: pseudonym(options.key, str(uid)) for uid in kept.index}
-
+        read = _read_interactions(local, interaction_parts)
+        eligible = transforms.drop_thin_users(read.events, options.min_events_per_user)
+        released, times, report = _release_or_refuse(read.events, eligible, options)
+        users = {e.user for e in released}
+        kept = utility.measure(eligible, released) if options.measure_utility else ()
         out_dir.parent.mkdir(parents=True, exist_ok=True)
         staging = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}-", dir=out_dir.parent))
         try:
-            rows = _write_interactions(local, interaction_parts, names, options, staging / "interactions.csv")
-            items = _write_items(local, item_parts, staging / "items.csv")
-            files = {p.name: hashlib.sha256(p.read_bytes()).hexdigest() for p in sorted(staging.iterdir())}
-            result = PublishResult(
-                out_dir=out_dir,
-                users=len(kept),
-                interactions=rows,
+            _write_interactions(read, released, times, options, staging / "interactions.csv")
+            items, item_ids = _write_items(local, item_parts, staging / "items.csv")
+            if options.epsilon is not None:
+                _write_dp_counts(eligible, item_ids, options, staging / "item_counts.csv")
+            facts = datasheet.ReleaseFacts(
+                users=len(users),
+                interactions=len(released),
                 items=items,
-                users_removed=len(counts) - len(kept),
-                interactions_removed=int(counts.sum()) - rows,
+                users_removed=len({e.user for e in read.events}) - len(users),
+                interactions_removed=len(read.events) - len(released),
+                first_day=_day(min(e.timestamp for e in released)),
+                last_day=_day(max(e.timestamp for e in released)),
                 exports=tuple(m.day.isoformat() for m in manifests),
-                files=files,
+                settings=options.public_settings(),
+                risk=report,
+                utility=kept,
+                licence=options.licence,
+                columns={p.name: _header(p) for p in sorted(staging.iterdir())},
+                epsilon=options.epsilon,
             )
-            (staging / "release.json").write_text(_release_json(result, options), encoding="utf-8")
-            (staging / "README.md").write_text(_readme(result, options), encoding="utf-8")
+            files = {p.name: hashlib.sha256(p.read_bytes()).hexdigest() for p in sorted(staging.iterdir())}
+            (staging / "release.json").write_text(datasheet.manifest_json(facts, files), encoding="utf-8")
+            (staging / "README.md").write_text(datasheet.datasheet(facts), encoding="utf-8")
             if out_dir.exists():
                 out_dir.rmdir()
             os.replace(staging, out_dir)
         except BaseException:
             shutil.rmtree(staging, ignore_errors=True)
             raise
-    return result
+    return PublishResult(**vars(facts), out_dir=out_dir, files=files)
 
 
-def _events_per_user(local: dict[str, Path], parts: list[ManifestFile]) -> pd.Series:
-    counts = pd.Series(dtype="int64")
+def _release_or_refuse(
+    events: Sequence[Event], eligible: Sequence[Event], options: PublishOptions
+) -> tuple[list[Event], list[int], risk.RiskReport]:
+    """The released events, their released times and measured risk; PublishRefused if too few or too identifying."""
+    released = transforms.apply(events, options.transform_settings(), subsample_seed(options.key))
+    if options.anonymity_m:
+        released = anonymise_events(released, options)
+    users = {e.user for e in released}
+    if len(users) < options.min_users:
+        raise PublishRefused(
+            f"only {len(users)} users have at least {options.min_events_per_user} events and remain after the "
+            f"transformations (of {len({e.user for e in events})}); a release needs {options.min_users}"
+        )
+    times = transforms.released_times(released, options.time_grain)
+    report = _measure_risk(eligible, released, times, options)
+    worst = report.worst(options.risk_k)
+    if worst.singled_out > options.max_singled_out:
+        raise PublishRefused(
+            f"an attacker who knows {options.risk_k} of a user's reads{' and when' if worst.with_time else ''} "
+            f"singles out {worst.singled_out:.1%} of the {worst.targets} users (threshold "
+            f"{options.max_singled_out:.1%}): coarsen the time, cap histories or suppress more rare stories"
+        )
+    return released, times, report
+
+
+def _day(timestamp: int) -> str:
+    return datetime.fromtimestamp(timestamp, UTC).date().isoformat()
+
+
+def _header(path: Path) -> list[str]:
+    with open(path, encoding="utf-8") as fh:
+        return fh.readline().strip().split(",")
+
+
+def _read_interactions(local: dict[str, Path], parts: list[ManifestFile]) -> _Input:
+    columns = _public_columns("interactions")
+    rows: list[tuple[str, ...]] = []
+    events: list[Event] = []
     for part in parts:
-        for chunk in _chunks(part.key, local[part.key], ["USER_ID"]):
-            counts = counts.add(chunk["USER_ID"].value_counts(), fill_value=0)
-    return counts
+        for chunk in _chunks(part.key, local[part.key], columns):
+            for values in chunk[columns].itertuples(index=False, name=None):
+                row = dict(zip(columns, values, strict=True))
+                try:
+                    timestamp = int(row["TIMESTAMP"])
+                except ValueError as exc:
+                    raise PublishRefused(f"{part.key}: TIMESTAMP {row['TIMESTAMP']!r} is not an integer") from exc
+                events.append(Event(row["USER_ID"], row["ITEM_ID"], timestamp, len(rows)))
+                rows.append(tuple(values))
+    return _Input(columns, rows, events)
+
+
+def known_and_released(
+    eligible: Sequence[Event], released: Sequence[Event], times: Sequence[int], grain: TimeGrain
+) -> tuple[dict[str, list[risk.Point]], dict[str, set[risk.Point]]]:
+    """What the attacker knows of each released user (its eligible history, at the released grain), and the release."""
+    released_points: dict[str, set[risk.Point]] = {}
+    for event, time in zip(released, times, strict=True):
+        released_points.setdefault(event.user, set()).add((event.item, None if grain == "order" else time))
+    known: dict[str, set[risk.Point]] = {}
+    for event in eligible:
+        if event.user in released_points:
+            when = None if grain == "order" else transforms.coarse_time(event.timestamp, grain)
+            known.setdefault(event.user, set()).add((event.item, when))
+    return {u: sorted(points, key=repr) for u, points in known.items()}, released_points
+
+
+def anonymise_events(released: Sequence[Event], options: PublishOptions) -> list[Event]:
+    """The events whose released point survives (g, m)-anonymisation."""
+    times = transforms.released_times(released, options.time_grain)
+    _, points = known_and_released((), released, times, options.time_grain)
+    kept = anonymity.anonymise(points, options.anonymity_m, options.group_size)
+    return [
+        event
+        for event, time in zip(released, times, strict=True)
+        if (event.item, None if options.time_grain == "order" else time) in kept.get(event.user, ())
+    ]
+
+
+def _measure_risk(
+    eligible: Sequence[Event], released: Sequence[Event], times: Sequence[int], options: PublishOptions
+) -> risk.RiskReport:
+    """The threshold's attacker for every k, plus (reported, not thresholded) one who knows released reads."""
+    known, points = known_and_released(eligible, released, times, options.time_grain)
+    ks = tuple(sorted(set(risk.DEFAULT_KS) | {options.risk_k}))
+    report = risk.measure_all(known, points, ks, group_size=options.group_size, draws=3)
+    kept = {u: sorted(p, key=repr) for u, p in points.items()}
+    informed = risk.measure_all(
+        kept, points, (options.risk_k,), group_size=options.group_size, draws=3, knowledge="release"
+    )
+    return risk.RiskReport(options.group_size, report.figures + informed.figures)
 
 
 def _write_interactions(
-    local: dict[str, Path], parts: list[ManifestFile], names: dict[str, str], options: PublishOptions, path: Path
-) -> int:
-    columns = _public_columns("interactions")
-    grain = GRAIN_SECONDS[options.time_grain]
-    rows = 0
-    with open(path, "w", encoding="utf-8", newline="") as fh:
-        fh.write(",".join(columns) + "\n")
-        for part in parts:
-            for chunk in _chunks(part.key, local[part.key], columns):
-                chunk = chunk[chunk["USER_ID"].isin(names.keys())]
-                chunk = chunk.assign(
-                    USER_ID=chunk["USER_ID"].map(names),
-                    TIMESTAMP=pd.to_numeric(chunk["TIMESTAMP"]) // grain * grain,
-                )
-                chunk[columns].to_csv(fh, header=False, index=False, lineterminator="\n")
-                rows += len(chunk)
-    return rows
+    read: _Input, released: Sequence[Event], times: Sequence[int], options: PublishOptions, path: Path
+) -> None:
+    """Released rows, pseudonymous, with their released TIMESTAMP, sorted so row order reveals nothing finer."""
+    user_at, time_at = read.columns.index("USER_ID"), read.columns.index("TIMESTAMP")
+    names = {user: pseudonym(options.key, user) for user in {e.user for e in released}}
+    out = []
+    for event, time in zip(released, times, strict=True):
+        row = list(read.rows[event.row])
+        row[user_at], row[time_at] = names[event.user], str(time)
+        out.append(row)
+    if options.time_grain == "order":
+        out.sort(key=lambda r: (r[user_at], int(r[time_at])))
+    else:
+        out.sort(key=lambda r: (int(r[time_at]), r[user_at], r))
+    frame = pd.DataFrame(out, columns=read.columns)
+    frame.to_csv(path, index=False, lineterminator="\n")
 
 
-def _write_items(local: dict[str, Path], parts: list[ManifestFile], path: Path) -> int:
+def _write_dp_counts(eligible: Sequence[Event], item_ids: set[str], options: PublishOptions, path: Path) -> None:
+    """Readers per catalogue story, over the capped (not suppressed) histories, with ε-DP geometric noise.
+
+    Suppression is left out on purpose: whether a story passes it depends on other users, which would
+    break the per-user sensitivity bound.
+    """
+    assert options.epsilon is not None and options.max_items_per_user is not None
+    capped = transforms.cap_histories(eligible, options.max_items_per_user, subsample_seed(options.key))
+    readers = {item: 0 for item in item_ids}
+    for user_items in utility.histories(capped).values():
+        for item in user_items & item_ids:
+            readers[item] += 1
+    noisy = dp.noisy_counts(readers, options.epsilon, options.max_items_per_user, random.SystemRandom())
+    pd.DataFrame(sorted(noisy.items()), columns=["ITEM_ID", "READERS"]).to_csv(path, index=False, lineterminator="\n")
+
+
+def _write_items(local: dict[str, Path], parts: list[ManifestFile], path: Path) -> tuple[int, set[str]]:
     columns = _public_columns("items")
     rows = 0
+    ids: set[str] = set()
     with open(path, "w", encoding="utf-8", newline="") as fh:
         fh.write(",".join(columns) + "\n")
         for part in parts:
             for chunk in _chunks(part.key, local[part.key], columns):
                 chunk[columns].to_csv(fh, header=False, index=False, lineterminator="\n")
                 rows += len(chunk)
-    return rows
-
-
-def _release_json(result: PublishResult, options: PublishOptions) -> str:
-    body = {
-        "users": result.users,
-        "interactions": result.interactions,
-        "items": result.items,
-        "users_removed": result.users_removed,
-        "interactions_removed": result.interactions_removed,
-        "min_events_per_user": options.min_events_per_user,
-        "min_users": options.min_users,
-        "time_grain": options.time_grain,
-        "pseudonym": f"HMAC-SHA256(secret key, uid), hex, first {PSEUDONYM_LENGTH} characters",
-        "exports": list(result.exports),
-        "files": result.files,
-    }
-    return json.dumps(body, indent=2, sort_keys=True) + "\n"
-
-
-def _readme(result: PublishResult, options: PublishOptions) -> str:
-    first, last = result.exports[0], result.exports[-1]
-    return f"""# storyrec interactions: public release
-
-News-story clicks from {first} to {last}: {result.interactions:,} interactions by {result.users:,} users
-on {result.items:,} stories, in Amazon Personalize's bulk CSV format.
-
-- `interactions.csv`: {", ".join(_public_columns("interactions"))}. EVENT_TYPE is one of open, read,
-  comment, like, save; EVENT_VALUE is the seconds read (read events).
-- `items.csv`: {", ".join(_public_columns("items"))}.
-
-How it was anonymised:
-- user ids are pseudonyms (a keyed hash; the key is secret and not part of this release);
-- timestamps are rounded down to the {options.time_grain};
-- free text (story summaries) and user attributes are left out;
-- users with fewer than {options.min_events_per_user} events were removed ({result.users_removed:,} users,
-  {result.interactions_removed:,} interactions).
-
-`release.json` lists the counts, settings and each file's sha256.
-"""
+                ids.update(chunk["ITEM_ID"])
+    return rows, ids
