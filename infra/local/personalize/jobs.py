@@ -221,8 +221,10 @@ def phase(name: str, version_arn: str) -> Iterator[None]:
     )
 
 
-def _hyperparameter_text(value: float) -> str:
-    """Personalize reports hyperparameters as strings: ``64``, ``0.3``."""
+def _hyperparameter_text(value: float | str) -> str:
+    """Personalize reports hyperparameters as strings: ``64``, ``0.3`` (a name stays as it is)."""
+    if isinstance(value, str):
+        return value
     return str(int(value)) if float(value).is_integer() else f"{value:g}"
 
 

@@ -33,7 +33,7 @@ from infra.local.personalize.data import (
     popularity,
     prepare,
 )
-from infra.local.personalize.metrics import K_VALUES, split_holdout
+from infra.local.personalize.metrics import K_VALUES, coarse_timestamps, split_holdout, split_in_time
 from infra.local.personalize.recipes import (
     COMPONENTS,
     GLOBAL_COMPONENTS,
@@ -79,15 +79,33 @@ OBJECTIVES = (
 )
 GRID: dict[str, tuple[float, ...]] = {c: (0.0, 0.1, 0.3, 1.0, 3.0) for c in COMPONENTS}
 GRID["repeat"] = (-1.0, 0.0, 0.1, 0.3, 1.0, 3.0, 10.0)
-# The simple models the search starts from (weights not named are 0).
-SIMPLE_MODELS: dict[str, dict[str, float]] = {
+# The plain models a user would compare against, in their plain form (weights not named are 0):
+# popularity and trending of unseen items, ALS of plain counts (no recency decay, no damping) and
+# item-kNN over the whole history, seen items excluded. The chosen blend is never below any of them
+# on validation: they are starts of the search and floors of the coverage preference.
+PLAIN_MODELS: dict[str, dict[str, float]] = {
     "popularity-unseen": {"popularity": 1.0, "repeat": -1.0},
     "trending-unseen": {"trending": 1.0, "repeat": -1.0},
+    "plain-als-unseen": {"plain_taste": 1.0, "repeat": -1.0},
+    "item-knn-unseen": {"knn": 1.0, "repeat": -1.0},
+}
+# The simple models the search starts from: the plain ones and the engine's own parts alone.
+SIMPLE_MODELS: dict[str, dict[str, float]] = {
+    **PLAIN_MODELS,
     "als-unseen": {"taste": 1.0, "repeat": -1.0},
     "neighbours-unseen": {"neighbours": 1.0, "repeat": -1.0},
     "sequence-unseen": {"sequence": 1.0, "repeat": -1.0},
     "repeat": {"repeat": 1.0},
 }
+# The validation split mirrors use (a model trained on the past answers for the next period) when the
+# timestamps allow: the newest TIME_VALIDATION_SHARE of the rows, at most TIME_VALIDATION_MAX_ROWS (so
+# large data keeps the warm-start path), and at least MIN_TIME_VALIDATION_USERS returning users. A
+# coarse timestamp puts its whole period on one side; when that period holds more than
+# MAX_TIME_HOLDOUT_SHARE of the rows, or too few users return, the split is the metrics' protocol.
+TIME_VALIDATION_SHARE = 0.1
+TIME_VALIDATION_MAX_ROWS = 50_000
+MIN_TIME_VALIDATION_USERS = 25
+MAX_TIME_HOLDOUT_SHARE = 0.3
 DEFAULT_TRAINING_JOBS = 8
 # Settings HPO tunes when the solution names no ranges (Personalize tunes its recipe's defaults).
 DEFAULT_RANGES: dict[str, tuple[str, list[Any]]] = {
@@ -132,7 +150,8 @@ class Choice:
     objective: str
     score: float | None = None
     simple_scores: dict[str, float] = field(default_factory=dict)
-    reported: dict[str, float] = field(default_factory=dict)
+    candidate: str = "defaults"  # which start the chosen weights are, or "blend"
+    reported: dict[str, float | str] = field(default_factory=dict)
     warm_start: Model | None = None  # the validation model, when the final fit may start from it
 
 
@@ -141,16 +160,14 @@ def choose(interactions: pd.DataFrame, items: pd.DataFrame | None, config: Train
     plan = HpoPlan.from_config(config)
     fixed = {c: float(config.params[BLEND_PREFIX + c]) for c in COMPONENTS if BLEND_PREFIX + c in config.params}
     defaults = {c: config.param(BLEND_PREFIX + c) for c in COMPONENTS}
-    split = split_holdout(
-        interactions, VALIDATION_SEED, user_fraction=VALIDATION_USER_FRACTION, max_users=MAX_VALIDATION_USERS
-    )
-    if not split.truth or (len(fixed) == len(COMPONENTS) and not plan.trials):
+    split = validation_split(interactions)
+    if not split.truths or (len(fixed) == len(COMPONENTS) and not plan.trials):
         return Choice(config, defaults, plan.objective)
     best: Choice | None = None
     warm = len(interactions) - len(split.train) <= WARM_START_MAX_HELD_OUT * len(interactions)
     spec = recipe(config.recipe)
     for trial_config in plan.configs(config):
-        model = fit(split.train, items, trial_config, defaults)
+        model = fit(split.train, items, trial_config, defaults, plain=True, plain_from_taste=warm)
         half_lives = [trial_config.param(HALF_LIFE)]
         if HALF_LIFE not in config.params and HALF_LIFE not in plan.ranges:
             half_lives = sorted({*half_lives, *TRENDING_HALF_LIVES})
@@ -158,16 +175,18 @@ def choose(interactions: pd.DataFrame, items: pd.DataFrame | None, config: Train
         data = prepare(split.train, items, trial_config) if len(half_lives) > 1 or len(shapes) > 1 else None
         trending = [popularity(data, h) for h in half_lives] if data is not None else [model.trending]
         shaped = _shaped_models(model, shapes, data, spec.backward_transitions)
-        pool = Pool.build(shaped[0], split.truth, trending, shaped[1:])
+        pools = [Pool.build(shaped[0], truth, trending, shaped[1:]) for truth in split.truths.values()]
         for k, shape in enumerate(shapes):
-            pool.set_shape(k)
+            for pool in pools:
+                pool.set_shape(k)
             for half_life, variant in zip(half_lives, trending, strict=True):
-                pool.set_global("trending", variant)
-                search = Search(pool, plan.objective, plan.maximize, plan.grids, fixed)
+                for pool in pools:
+                    pool.set_global("trending", variant)
+                search = Search(pools, plan.objective, plan.maximize, plan.grids, fixed)
                 weights, score = search.run(defaults)
                 if best is None or search.better(score, best.score):
                     chosen = replace(shape, params={**shape.params, HALF_LIFE: half_life})
-                    best = Choice(chosen, weights, plan.objective, score, search.simple_scores)
+                    best = Choice(chosen, weights, plan.objective, score, search.simple_scores, search.name_of(weights))
                     best.warm_start = model if warm else None
             if best is not None and best.config.params.get(HALF_LIFE) in half_lives:
                 keep = half_lives.index(best.config.params[HALF_LIFE])  # the other shapes keep the best one
@@ -175,6 +194,7 @@ def choose(interactions: pd.DataFrame, items: pd.DataFrame | None, config: Train
     assert best is not None
     best.reported = {BLEND_PREFIX + c: v for c, v in best.weights.items()}
     best.reported[HALF_LIFE] = best.config.param(HALF_LIFE)
+    best.reported.update(_validation_report(best, split.kind))
     best.reported.update({name: best.config.param(name) for name in SEQUENCE_SHAPES})
     if plan.trials:
         best.reported.update({name: best.config.param(name) for name in plan.tuned_names})
@@ -183,6 +203,60 @@ def choose(interactions: pd.DataFrame, items: pd.DataFrame | None, config: Train
         extra={"weights": best.weights, "objective": plan.objective, "score": best.score, "simple": best.simple_scores},
     )
     return best
+
+
+@dataclass
+class Validation:
+    """The rows the validation model is fitted on and, per protocol, the held-out items of its users."""
+
+    train: pd.DataFrame
+    truths: dict[str, dict[str, set[str]]]
+    kind: str  # "time+users", "users", with "-coarse" when the timestamps are coarse
+
+
+def validation_split(interactions: pd.DataFrame) -> Validation:
+    """The splits the blend is chosen on: both protocols from one fit when the data allows it.
+
+    ``time``: the rows before a cut-off predict what returning users consume after it (how a deployed
+    model is used). ``users``: GetSolutionMetrics' protocol (random users' newest interactions held
+    out), carved out of the rows before the cut-off, so one model serves both; the objective is their
+    mean. When the time split is not possible (a coarse timestamp whose last period holds too much of
+    the data, or too few returning users), ``users`` alone, on all the rows.
+    """
+    coarse = "-coarse" if coarse_timestamps(interactions) else ""
+    timed = split_in_time(
+        interactions,
+        VALIDATION_SEED,
+        share=TIME_VALIDATION_SHARE,
+        max_rows=TIME_VALIDATION_MAX_ROWS,
+        max_users=MAX_VALIDATION_USERS,
+    )
+    held_out = 1 - len(timed.train) / max(len(interactions), 1)
+    usable = len(timed.truth) >= MIN_TIME_VALIDATION_USERS and held_out <= MAX_TIME_HOLDOUT_SHARE
+    base = timed.train if usable else interactions
+    users = split_holdout(base, VALIDATION_SEED, user_fraction=VALIDATION_USER_FRACTION, max_users=MAX_VALIDATION_USERS)
+    if not usable:
+        return Validation(users.train, {"users": users.truth} if users.truth else {}, "users" + coarse)
+    # A user of both splits misses their newest rows before the cut-off: scored on one protocol only.
+    later = {u: items for u, items in timed.truth.items() if u not in users.truth}
+    truths = {name: truth for name, truth in (("time", later), ("users", users.truth)) if truth}
+    return Validation(users.train, truths, "time+users" + coarse)
+
+
+def _validation_report(choice: Choice, split_kind: str) -> dict[str, float | str]:
+    """What tunedHPOParams says about the choice: the winning candidate, the best plain model and the
+    margin over it on validation (relative; 0 when the plain model itself won)."""
+    plain = {n: s for n, s in choice.simple_scores.items() if n in PLAIN_MODELS}
+    if not plain or choice.score is None:
+        return {"validation_split": split_kind}
+    name = max(plain, key=lambda n: plain[n])
+    margin = (choice.score - plain[name]) / plain[name] if plain[name] else 0.0
+    return {
+        "validation_split": split_kind,
+        "validation_candidate": choice.candidate,
+        "validation_best_plain": name,
+        "validation_margin": round(margin, 4),
+    }
 
 
 def _sequence_shapes(asked: TrainingConfig, plan: HpoPlan) -> list[dict[str, float]]:
@@ -339,13 +413,13 @@ class Search:
 
     def __init__(
         self,
-        pool: Pool,
+        pools: Sequence[Pool],
         objective: str,
         maximize: bool,
         grids: Mapping[str, tuple[float, ...]],
         fixed: Mapping[str, float],
     ) -> None:
-        self.pool = pool
+        self.pools = list(pools)
         self.objective = objective
         self.maximize = maximize
         self.grids = grids
@@ -353,18 +427,26 @@ class Search:
         self.free = [c for c in COMPONENTS if c not in fixed]
         self.tried: dict[tuple[float, ...], tuple[float, float]] = {}
         self.simple_scores: dict[str, float] = {}
+        self.starts: dict[str, tuple[float, ...]] = {}
 
     def better(self, a: float | None, b: float | None) -> bool:
         if a is None or b is None:
             return b is None and a is not None
         return a > b if self.maximize else a < b
 
+    def name_of(self, weights: Mapping[str, float]) -> str:
+        """The start (a simple model, or ``defaults``) these weights are, else ``blend``."""
+        key = tuple(float(weights.get(c, 0.0)) for c in COMPONENTS)
+        return next((name for name, start in self.starts.items() if start == key), "blend")
+
     def score(self, weights: Mapping[str, float]) -> float:
         key = tuple(float(weights.get(c, 0.0)) for c in COMPONENTS)
         if key not in self.tried:
             vec = np.array(key, dtype=np.float32)
-            result = self.pool.metrics(vec, exclude_seen=weights.get("repeat", 0.0) < 0)
-            self.tried[key] = (result.get(self.objective, 0.0), result.get("coverage", 0.0))
+            exclude = weights.get("repeat", 0.0) < 0
+            results = [pool.metrics(vec, exclude_seen=exclude) for pool in self.pools]
+            objective = float(np.mean([r.get(self.objective, 0.0) for r in results]))
+            self.tried[key] = (objective, float(np.mean([r.get("coverage", 0.0) for r in results])))
         return self.tried[key][0]
 
     def _within_ranges(self, weights: Mapping[str, float]) -> dict[str, float]:
@@ -383,6 +465,7 @@ class Search:
         for name, start in starts.items():
             weights = {**self._within_ranges(start), **self.fixed}
             score = self.score(weights)
+            self.starts.setdefault(name, tuple(float(weights.get(c, 0.0)) for c in COMPONENTS))
             if name != "defaults":
                 self.simple_scores[name] = score
             if self.better(score, best_score):
