@@ -251,11 +251,14 @@ def _validation_report(choice: Choice, split_kind: str) -> dict[str, float | str
         return {"validation_split": split_kind}
     name = max(plain, key=lambda n: plain[n])
     margin = (choice.score - plain[name]) / plain[name] if plain[name] else 0.0
+    scores = {f"validation_score_{n}": round(v, 6) for n, v in plain.items()}
     return {
         "validation_split": split_kind,
         "validation_candidate": choice.candidate,
         "validation_best_plain": name,
         "validation_margin": round(margin, 4),
+        "validation_score": round(choice.score, 6),
+        **scores,
     }
 
 

@@ -16,6 +16,7 @@ from infra.local.personalize.recipes import COMPONENTS, RECIPES, fit
 from infra.local.personalize.store import StateFormatError, Store
 from infra.local.personalize.training import (
     SEQUENCE_SHAPES,
+    PLAIN_MODELS,
     SIMPLE_MODELS,
     HpoConfigError,
     HpoPlan,
@@ -102,6 +103,7 @@ def test_chosen_weights_are_reported_and_explicit_weights_kept() -> None:
     df = taste_clusters()
     model = train(df, None, TrainingConfig(recipe="aws-user-personalization", params={"blend_freshness": 0.0}))
     reported = {"validation_split", "validation_candidate", "validation_best_plain", "validation_margin"}
+    reported |= {"validation_score"} | {f"validation_score_{name}" for name in PLAIN_MODELS}
     assert (
         set(model.tuned_params)
         == {"blend_" + c for c in COMPONENTS} | {"popularity_half_life_days"} | set(SEQUENCE_SHAPES) | reported
