@@ -151,6 +151,7 @@ class Choice:
     score: float | None = None
     simple_scores: dict[str, float] = field(default_factory=dict)
     candidate: str = "defaults"  # which start the chosen weights are, or "blend"
+    everywhere: bool = False  # at least the best plain model on every validation split
     reported: dict[str, float | str] = field(default_factory=dict)
     warm_start: Model | None = None  # the validation model, when the final fit may start from it
 
@@ -184,9 +185,10 @@ def choose(interactions: pd.DataFrame, items: pd.DataFrame | None, config: Train
                     pool.set_global("trending", variant)
                 search = Search(pools, plan.objective, plan.maximize, plan.grids, fixed)
                 weights, score = search.run(defaults)
-                if best is None or search.better(score, best.score):
+                if best is None or (search.everywhere, search.better(score, best.score)) > (best.everywhere, False):
                     chosen = replace(shape, params={**shape.params, HALF_LIFE: half_life})
                     best = Choice(chosen, weights, plan.objective, score, search.simple_scores, search.name_of(weights))
+                    best.everywhere = search.everywhere
                     best.warm_start = model if warm else None
             if best is not None and best.config.params.get(HALF_LIFE) in half_lives:
                 keep = half_lives.index(best.config.params[HALF_LIFE])  # the other shapes keep the best one
@@ -428,9 +430,11 @@ class Search:
         self.grids = grids
         self.fixed = dict(fixed)
         self.free = [c for c in COMPONENTS if c not in fixed]
-        self.tried: dict[tuple[float, ...], tuple[float, float]] = {}
+        # weights -> (objective: mean over the pools, coverage: mean, the objective on each pool)
+        self.tried: dict[tuple[float, ...], tuple[float, float, tuple[float, ...]]] = {}
         self.simple_scores: dict[str, float] = {}
         self.starts: dict[str, tuple[float, ...]] = {}
+        self.everywhere = False  # the choice is at least the best plain model on every split
 
     def better(self, a: float | None, b: float | None) -> bool:
         if a is None or b is None:
@@ -448,8 +452,9 @@ class Search:
             vec = np.array(key, dtype=np.float32)
             exclude = weights.get("repeat", 0.0) < 0
             results = [pool.metrics(vec, exclude_seen=exclude) for pool in self.pools]
-            objective = float(np.mean([r.get(self.objective, 0.0) for r in results]))
-            self.tried[key] = (objective, float(np.mean([r.get("coverage", 0.0) for r in results])))
+            each = tuple(r.get(self.objective, 0.0) for r in results)
+            coverage = float(np.mean([r.get("coverage", 0.0) for r in results]))
+            self.tried[key] = (float(np.mean(each)), coverage, each)
         return self.tried[key][0]
 
     def _within_ranges(self, weights: Mapping[str, float]) -> dict[str, float]:
@@ -488,17 +493,38 @@ class Search:
         return self._widest(best, best_score)
 
     def _widest(self, best: dict[str, float], best_score: float) -> tuple[dict[str, float], float]:
-        """The candidate with the most coverage among those close to ``best`` and no worse than a simple model."""
+        """The final choice among the tried candidates no worse than any simple model (on the mean).
+
+        Preferred: those at least as good as the best plain model on every validation split (each
+        protocol); among them, the most coverage within ``COVERAGE_TOLERANCE`` of the best. When no
+        candidate is that good everywhere, the one closest to it (the best worst ratio to the best
+        plain model of a split).
+        """
         if not self.maximize:
             return best, best_score
-        floor = max(best_score * (1 - COVERAGE_TOLERANCE), *self.simple_scores.values())
-        close = [
-            (score + COVERAGE_WEIGHT * cov, score, key) for key, (score, cov) in self.tried.items() if score >= floor
-        ]
-        fixed_ok = [c for c in close if all(c[2][COMPONENTS.index(n)] == v for n, v in self.fixed.items())]
-        if not fixed_ok:
+        floor = max(self.simple_scores.values())
+        admissible = {
+            key: entry
+            for key, entry in self.tried.items()
+            if entry[0] >= floor and all(key[COMPONENTS.index(n)] == v for n, v in self.fixed.items())
+        }
+        plain = [self.tried[self.starts[n]][2] for n in PLAIN_MODELS if n in self.starts]
+        if not admissible or not plain:
             return best, best_score
-        _, score, key = max(fixed_ok)
+        per_split = np.max(np.array(plain), axis=0)
+        ratios = {key: float(np.min(np.divide(e[2], np.maximum(per_split, 1e-12)))) for key, e in admissible.items()}
+        everywhere = {key: e for key, e in admissible.items() if ratios[key] >= 1.0 - 1e-9}
+        if not everywhere:
+            key = max(admissible, key=lambda k: (ratios[k], admissible[k][0]))
+            return dict(zip(COMPONENTS, key, strict=True)), admissible[key][0]
+        self.everywhere = True
+        top = max(e[0] for e in everywhere.values())
+        close = [
+            (score + COVERAGE_WEIGHT * cov, score, key)
+            for key, (score, cov, _) in everywhere.items()
+            if score >= top * (1 - COVERAGE_TOLERANCE)
+        ]
+        _, score, key = max(close)
         return dict(zip(COMPONENTS, key, strict=True)), score
 
 

@@ -15,8 +15,8 @@ from infra.local.personalize.metrics import split_holdout
 from infra.local.personalize.recipes import COMPONENTS, RECIPES, fit
 from infra.local.personalize.store import StateFormatError, Store
 from infra.local.personalize.training import (
-    SEQUENCE_SHAPES,
     PLAIN_MODELS,
+    SEQUENCE_SHAPES,
     SIMPLE_MODELS,
     HpoConfigError,
     HpoPlan,

@@ -71,7 +71,7 @@ def test_the_search_never_chooses_below_a_plain_model() -> None:
     assert model.plain_user_factors is not None and model.knn is not None
     pools = [Pool.build(model, truth) for truth in split.truths.values()]
     search = Search(pools, "normalized_discounted_cumulative_gain_at_25", True, {}, {})
-    weights, score = search.run({c: 0.0 for c in COMPONENTS})
+    _, score = search.run({c: 0.0 for c in COMPONENTS})
     assert set(PLAIN_MODELS) <= set(search.simple_scores)
     assert score >= max(search.simple_scores[name] for name in PLAIN_MODELS)
     for name, plain in PLAIN_MODELS.items():
