@@ -36,8 +36,8 @@ import numpy as np
 import pandas as pd
 
 from infra.local.personalize import synthetic
-from infra.local.personalize.data import TrainingConfig, top_n
-from infra.local.personalize.metrics import evaluate, ranking_metrics, split_in_time
+from infra.local.personalize.data import TrainingConfig
+from infra.local.personalize.metrics import evaluate, score_model, split_in_time
 from infra.local.personalize.recipes import COMPONENTS, Model
 from infra.local.personalize.training import train
 
@@ -191,14 +191,7 @@ def evaluate_in_time(
     out = []
     for seed in seeds:
         truth = split_in_time(interactions, seed=seed, user_fraction=0.5).truth
-        users = sorted(truth)
-        recs = []
-        for user in users:
-            scores = model.score_user(user)
-            if exclude_seen and user in model.user_index:
-                scores[model.history.of(model.user_index[user])[0]] = -np.inf
-            recs.append([str(model.item_ids[i]) for i in top_n(scores, 25)])
-        out.append(ranking_metrics(recs, [truth[u] for u in users], model.n_items))
+        out.append(score_model(model, truth, model.n_items, exclude_seen))
     return out
 
 

@@ -182,12 +182,17 @@ def evaluate(
     if not split.truth:
         return {}
     model = fit(split.train)
-    users = sorted(split.truth)
+    catalogue = n_items if n_items is not None else model.n_items
+    return score_model(model, split.truth, catalogue, exclude_seen)
+
+
+def score_model(model: Model, truth: dict[str, set[str]], n_items: int, exclude_seen: bool = False) -> dict[str, float]:
+    """The metrics of ``model``'s top 25 for each user of ``truth`` (``exclude_seen``: a baseline's filter)."""
+    users = sorted(truth)
     recs = []
     for user in users:
         scores = model.score_user(user)
         if exclude_seen and user in model.user_index:
             scores[model.history.of(model.user_index[user])[0]] = -np.inf
         recs.append([str(model.item_ids[i]) for i in top_n(scores, 25)])
-    catalogue = n_items if n_items is not None else model.n_items
-    return ranking_metrics(recs, [split.truth[u] for u in users], catalogue)
+    return ranking_metrics(recs, [truth[u] for u in users], n_items)

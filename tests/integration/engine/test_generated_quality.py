@@ -103,7 +103,7 @@ def _assert_validation_floor(tuned: dict[str, str]) -> None:
 def test_the_chosen_model_is_never_below_the_plain_models_on_its_validation(
     name: str, personalize: Any, s3: Any, bucket: str
 ) -> None:
-    interactions, items = synthetic.GENERATORS[name](n_users=800, seed=5)
+    interactions, items = synthetic.GENERATORS[name](n_users=400, seed=5)
     group, interactions_arn, items_arn = new_group(personalize)
     for arn, frame in ((interactions_arn, interactions.assign(EVENT_VALUE=None)), (items_arn, items)):
         location = put_csv(s3, bucket, f"{name}/{unique('rows')}.csv", frame)
