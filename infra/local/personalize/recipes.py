@@ -347,7 +347,7 @@ def fit(
         model.knn = fit_neighbours(counts, config)
         start = _start(warm_start, model, "plain_user_factors", "plain_item_factors")
         if start is None and plain_from_taste and model.user_factors is not None and model.item_factors is not None:
-            start = (model.user_factors, model.item_factors)
+            start = (model.user_factors.copy(), model.item_factors.copy())  # ALS updates its start in place
         model.plain_user_factors, model.plain_item_factors = fit_als(counts, config, start)
     return model
 

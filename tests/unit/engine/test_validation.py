@@ -94,3 +94,13 @@ def test_the_choice_reports_its_candidate_and_margin_and_plain_parts_are_fitted_
     user = plain_als.user_index["u0"]
     seen = plain_als.history.of(user)[0]
     assert (plain_als.score_user("u0")[seen] < -100).all()
+
+
+def test_plain_als_started_from_the_taste_factors_leaves_them_untouched() -> None:
+    df = _rows()
+    config = TrainingConfig(recipe="aws-user-personalization")
+    model = fit(df, None, config, plain=True, plain_from_taste=True)
+    assert model.user_factors is not None and model.plain_user_factors is not None
+    assert not np.shares_memory(model.user_factors, model.plain_user_factors)
+    assert not np.shares_memory(model.item_factors, model.plain_item_factors)
+    assert not np.allclose(model.item_factors, model.plain_item_factors)
