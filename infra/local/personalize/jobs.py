@@ -17,10 +17,11 @@ from infra.local.personalize import filters as filter_expr
 from infra.local.personalize import schema as schemas
 from infra.local.personalize.data import TrainingConfig, config_from_solution, encode_ids, top_n
 from infra.local.personalize.errors import PersonalizeError
+from infra.local.personalize.hpo import HpoConfigError
 from infra.local.personalize.metrics import evaluate
 from infra.local.personalize.recipes import Model, fit
 from infra.local.personalize.store import Store
-from infra.local.personalize.training import WARM_START_MAX_HELD_OUT, HpoConfigError, train
+from infra.local.personalize.training import WARM_START_MAX_HELD_OUT, train
 
 log = logging.getLogger(__name__)
 MIN_INTERACTIONS = 1000

@@ -11,6 +11,7 @@ import pytest
 
 from infra.local.personalize import kinds, service, synthetic
 from infra.local.personalize.data import TrainingConfig
+from infra.local.personalize.hpo import HpoConfigError, HpoPlan, parse_hpo_config
 from infra.local.personalize.metrics import split_holdout
 from infra.local.personalize.recipes import COMPONENTS, RECIPES, fit
 from infra.local.personalize.store import StateFormatError, Store
@@ -18,12 +19,9 @@ from infra.local.personalize.training import (
     PLAIN_MODELS,
     SEQUENCE_SHAPES,
     SIMPLE_MODELS,
-    HpoConfigError,
-    HpoPlan,
     Pool,
     Search,
     choose,
-    parse_hpo_config,
     train,
 )
 
