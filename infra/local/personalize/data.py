@@ -46,6 +46,10 @@ DEFAULTS: dict[str, float] = {
     "blend_popularity": 0.0,
     "blend_trending": 0.5,
     "blend_freshness": 0.05,
+    # The plain models, searched as candidates and parts (training.PLAIN_MODELS): ALS on plain
+    # weighted counts (no decay, no damping) and item-kNN over the user's whole history.
+    "blend_plain_taste": 0.0,
+    "blend_knn": 0.0,
     "seed": 42,
 }
 BLEND_PREFIX = "blend_"
@@ -276,6 +280,13 @@ def user_item_matrix(data: Prepared, half_life_days: float) -> sp.csr_matrix:
     mat = sp.csr_matrix((val, (data.users, data.items)), shape=(data.n_users, data.n_items), dtype=np.float32)
     mat.sum_duplicates()
     mat.data = np.log1p(mat.data)
+    return mat
+
+
+def plain_matrix(data: Prepared) -> sp.csr_matrix:
+    """User x item weighted interaction counts: the input of plain ALS and item-kNN (no decay, no damping)."""
+    mat = sp.csr_matrix((data.weights.astype(np.float32), (data.users, data.items)), shape=(data.n_users, data.n_items))
+    mat.sum_duplicates()
     return mat
 
 

@@ -17,10 +17,11 @@ from infra.local.personalize import filters as filter_expr
 from infra.local.personalize import schema as schemas
 from infra.local.personalize.data import TrainingConfig, config_from_solution, encode_ids, top_n
 from infra.local.personalize.errors import PersonalizeError
+from infra.local.personalize.hpo import HpoConfigError
 from infra.local.personalize.metrics import evaluate
 from infra.local.personalize.recipes import Model, fit
 from infra.local.personalize.store import Store
-from infra.local.personalize.training import WARM_START_MAX_HELD_OUT, HpoConfigError, train
+from infra.local.personalize.training import WARM_START_MAX_HELD_OUT, train
 
 log = logging.getLogger(__name__)
 MIN_INTERACTIONS = 1000
@@ -221,8 +222,10 @@ def phase(name: str, version_arn: str) -> Iterator[None]:
     )
 
 
-def _hyperparameter_text(value: float) -> str:
-    """Personalize reports hyperparameters as strings: ``64``, ``0.3``."""
+def _hyperparameter_text(value: float | str) -> str:
+    """Personalize reports hyperparameters as strings: ``64``, ``0.3`` (a name stays as it is)."""
+    if isinstance(value, str):
+        return value
     return str(int(value)) if float(value).is_integer() else f"{value:g}"
 
 

@@ -4,6 +4,12 @@
 (at least one) are held out. A model trained on everything else recommends 25 items from the older
 90%; the held-out items are the truth. Users need ``MIN_INTERACTIONS`` interactions to be eligible,
 and at most ``MAX_TEST_USERS`` are drawn.
+
+``split_in_time`` is the production-faithful protocol (a model trained on the past is asked about the
+next period): everything before a cut-off time is training data, and the users who were active before
+it and come back after it are scored on what they consumed after it. Training chooses its blend on it
+when the timestamps are fine enough (``coarse_timestamps``); the quality benchmark reports it beside
+GetSolutionMetrics' protocol.
 """
 
 from __future__ import annotations
@@ -22,6 +28,16 @@ K_VALUES = (5, 10, 25)
 MIN_INTERACTIONS = 10
 TEST_USER_FRACTION = 0.1
 HOLDOUT_FRACTION = 0.1
+# The time split holds out the newest TIME_HOLDOUT_SHARE of the rows (every row at the cut-off time
+# too, so a coarse timestamp's whole period falls on one side).
+TIME_HOLDOUT_SHARE = 0.1
+# Timestamps are coarse when this share of rows repeats another row's (user, timestamp): the order of
+# a user's events within a period is then unknown (month-granular exports, day-granular logs).
+COARSE_TIE_SHARE = 0.3
+# Or when consecutive distinct timestamps are this far apart (a month) at the median.
+COARSE_STEP_SECONDS = 28 * 86_400
+# Ties and steps are measured on a sample of users beyond this many rows (cost, not accuracy).
+GRAIN_SAMPLE_ROWS = 1_000_000
 # Scoring is one full-catalogue pass per test user; beyond this many the metrics barely move but
 # training time would grow with the user count (Personalize does not document a cap).
 MAX_TEST_USERS = 5000
@@ -58,6 +74,57 @@ def split_holdout(
         truth.setdefault(user, set()).add(item)
     train = pd.concat([interactions.loc[~is_test], test.loc[~held]], ignore_index=True)
     return Split(train=train, truth=truth)
+
+
+def split_in_time(
+    interactions: pd.DataFrame,
+    seed: int,
+    share: float = TIME_HOLDOUT_SHARE,
+    max_rows: int | None = None,
+    user_fraction: float = 1.0,
+    max_users: int = MAX_TEST_USERS,
+) -> Split:
+    """Train on the rows before a cut-off; truth: what returning users consumed from the cut-off on.
+
+    The cut-off is the timestamp of the newest ``share`` of the rows (at most ``max_rows``); every row
+    at or after it is held out, and the test users are drawn (``user_fraction``, at most ``max_users``,
+    seeded) among the users who have rows on both sides. An empty truth when there are none.
+    """
+    ts = interactions["TIMESTAMP"].to_numpy(dtype=np.int64)
+    n_hold = max(1, math.ceil(len(ts) * share))
+    if max_rows is not None:
+        n_hold = min(n_hold, max_rows)
+    if len(ts) < 2:
+        return Split(train=interactions, truth={})
+    cutoff = np.partition(ts, len(ts) - n_hold)[len(ts) - n_hold]
+    after = ts >= cutoff
+    codes, _ = pd.factorize(interactions["USER_ID"])
+    before_users = np.zeros(int(codes.max()) + 1, dtype=bool)
+    before_users[codes[~after]] = True
+    returning = np.unique(codes[after][before_users[codes[after]]])
+    rng = np.random.default_rng(seed)
+    n_test = min(max_users, max(1, round(len(returning) * user_fraction))) if len(returning) else 0
+    chosen = np.zeros_like(before_users)
+    chosen[rng.choice(returning, size=n_test, replace=False) if n_test else []] = True
+    held = interactions.loc[after & chosen[codes]]
+    truth: dict[str, set[str]] = {}
+    for user, item in zip(held["USER_ID"].astype(str), held["ITEM_ID"].astype(str), strict=True):
+        truth.setdefault(user, set()).add(item)
+    return Split(train=interactions.loc[~after], truth=truth)
+
+
+def coarse_timestamps(interactions: pd.DataFrame, seed: int = 0) -> bool:
+    """Whether the timestamps are too coarse to order a user's events (many ties, or month steps)."""
+    rows = interactions[["USER_ID", "TIMESTAMP"]]
+    if len(rows) > GRAIN_SAMPLE_ROWS:  # whole users, so their ties stay together
+        codes, _ = pd.factorize(rows["USER_ID"])
+        keep = np.random.default_rng(seed).random(int(codes.max()) + 1) < GRAIN_SAMPLE_ROWS / len(rows)
+        rows = rows.loc[keep[codes]]
+    if not len(rows):
+        return False
+    ties = float(rows.duplicated().mean())
+    steps = np.diff(np.unique(rows["TIMESTAMP"].to_numpy(dtype=np.int64)))
+    return ties >= COARSE_TIE_SHARE or (len(steps) > 0 and float(np.median(steps)) >= COARSE_STEP_SECONDS)
 
 
 def ranking_metrics(recommended: Sequence[Sequence[str]], truths: Sequence[set[str]], n_items: int) -> dict[str, float]:
@@ -115,12 +182,17 @@ def evaluate(
     if not split.truth:
         return {}
     model = fit(split.train)
-    users = sorted(split.truth)
+    catalogue = n_items if n_items is not None else model.n_items
+    return score_model(model, split.truth, catalogue, exclude_seen)
+
+
+def score_model(model: Model, truth: dict[str, set[str]], n_items: int, exclude_seen: bool = False) -> dict[str, float]:
+    """The metrics of ``model``'s top 25 for each user of ``truth`` (``exclude_seen``: a baseline's filter)."""
+    users = sorted(truth)
     recs = []
     for user in users:
         scores = model.score_user(user)
         if exclude_seen and user in model.user_index:
             scores[model.history.of(model.user_index[user])[0]] = -np.inf
         recs.append([str(model.item_ids[i]) for i in top_n(scores, 25)])
-    catalogue = n_items if n_items is not None else model.n_items
-    return ranking_metrics(recs, [split.truth[u] for u in users], catalogue)
+    return ranking_metrics(recs, [truth[u] for u in users], n_items)

@@ -32,13 +32,14 @@ from infra.local.personalize.data import (
     fit_transitions,
     freshness,
     gather_rows,
+    plain_matrix,
     popularity,
     prepare,
     user_item_matrix,
 )
 
 # Bump when Model's fields change: the store refuses models (and state) of another format.
-MODEL_FORMAT = 2
+MODEL_FORMAT = 3
 # Items a user already interacted with sink below every other item when blend_repeat < 0.
 SEEN_PENALTY = 1e3
 # The parts of the user-personalization blend, in the order tuning stores them.
@@ -46,6 +47,9 @@ COMPONENTS = tuple(p[len(BLEND_PREFIX) :] for p in BLEND_PARAMS)
 GLOBAL_COMPONENTS = ("popularity", "trending", "freshness")
 # The parts that read the user's last items, shaped by sequence_window and recent_rank_decay.
 SHAPED_COMPONENTS = ("neighbours", "sequence")
+# The plain models' own parts (ALS of plain counts, item-kNN of the whole history): fitted when the
+# search needs them as candidates or the blend gives them a weight.
+PLAIN_COMPONENTS = ("plain_taste", "knn")
 
 Answers = Literal["USER", "ITEM", "RANKING"]
 Part = Literal["als", "neighbours", "transitions"]
@@ -69,8 +73,11 @@ class Model:
     item_factors: np.ndarray | None = None
     neighbours: sp.csr_matrix | None = None
     transitions: sp.csr_matrix | None = None
+    plain_user_factors: np.ndarray | None = None
+    plain_item_factors: np.ndarray | None = None
+    knn: sp.csr_matrix | None = None
     weights: dict[str, float] = field(default_factory=dict)
-    tuned_params: dict[str, float] = field(default_factory=dict)
+    tuned_params: dict[str, float | str] = field(default_factory=dict)
     reference_time: float = 0.0
     format_version: int = MODEL_FORMAT
     _user_index: dict[str, int] | None = field(default=None, repr=False)
@@ -144,6 +151,10 @@ class Model:
             if self.user_factors is None or self.item_factors is None:
                 return None
             return np.asarray(self.item_factors @ self.user_factors[uidx], dtype=np.float32)
+        if name == "plain_taste":
+            if self.plain_user_factors is None or self.plain_item_factors is None:
+                return None
+            return np.asarray(self.plain_item_factors @ self.plain_user_factors[uidx], dtype=np.float32)
         if name == "popularity":
             return self.popularity
         if name == "trending":
@@ -152,6 +163,10 @@ class Model:
             return self.freshness
         if not len(hist_items):
             return np.zeros(self.n_items, dtype=np.float32)
+        if name == "knn":  # plain item-kNN: neighbours of every item in the history, alike
+            if self.knn is None:
+                return None
+            return gather_rows(self.knn, hist_items, np.ones(len(hist_items), dtype=np.float32), self.n_items)
         if name == "repeat":
             age = (hist_ts[-1] - hist_ts) / DAY
             weights = 0.5 ** (age / p("recency_half_life_days"))
@@ -284,11 +299,16 @@ def fit(
     config: TrainingConfig,
     weights: dict[str, float] | None = None,
     warm_start: Model | None = None,
+    plain: bool | None = None,
+    plain_from_taste: bool = False,
 ) -> Model:
     """Fit ``config.recipe``'s parts; the blend uses ``weights`` (default: the config's blend_* values).
 
     ``warm_start``: a model fitted with the same settings on nearly the same rows; ALS starts from its
-    factors (matched by ID) and runs a few sweeps instead of a fit from scratch.
+    factors (matched by ID) and runs a few sweeps instead of a fit from scratch. ``plain``: fit the
+    plain models' parts (default: when the blend weighs them); ``plain_from_taste``: their ALS starts
+    from the taste part's factors and runs a few sweeps (large data, where a second fit from scratch
+    would double the training time).
     """
     spec = recipe(config.recipe)
     data = prepare(interactions, items, config)
@@ -318,11 +338,25 @@ def fit(
     if "transitions" in spec.parts:
         model.transitions = fit_transitions(data, spec.backward_transitions, int(p("sequence_window")))
     if "als" in spec.parts:
-        start = None
-        if warm_start is not None and warm_start.user_factors is not None and warm_start.item_factors is not None:
-            start = (
-                aligned(warm_start.user_factors, warm_start.user_ids, model.user_ids),
-                aligned(warm_start.item_factors, warm_start.item_ids, model.item_ids),
-            )
+        start = _start(warm_start, model, "user_factors", "item_factors")
         model.user_factors, model.item_factors = fit_als(matrix, config, start)
+    if plain is None:
+        plain = any(model.weights.get(c, 0.0) for c in PLAIN_COMPONENTS)
+    if plain and {"als", "neighbours"} <= spec.parts:
+        counts = plain_matrix(data)
+        model.knn = fit_neighbours(counts, config)
+        start = _start(warm_start, model, "plain_user_factors", "plain_item_factors")
+        if start is None and plain_from_taste and model.user_factors is not None and model.item_factors is not None:
+            start = (model.user_factors.copy(), model.item_factors.copy())  # ALS updates its start in place
+        model.plain_user_factors, model.plain_item_factors = fit_als(counts, config, start)
     return model
+
+
+def _start(warm_start: Model | None, model: Model, users: str, items: str) -> tuple[np.ndarray, np.ndarray] | None:
+    """``warm_start``'s factors (fields ``users``, ``items``) aligned to ``model``'s IDs; None if it has none."""
+    if warm_start is None or getattr(warm_start, users) is None or getattr(warm_start, items) is None:
+        return None
+    return (
+        aligned(getattr(warm_start, users), warm_start.user_ids, model.user_ids),
+        aligned(getattr(warm_start, items), warm_start.item_ids, model.item_ids),
+    )

@@ -19,11 +19,11 @@ from infra.local.personalize.errors import (
     ResourceInUseException,
     UnknownOperationException,
 )
+from infra.local.personalize.hpo import HpoConfigError, parse_hpo_config
 from infra.local.personalize.jobs import Worker
 from infra.local.personalize.kinds import DESCRIBE, KINDS, LIST
 from infra.local.personalize.recipes import RECIPES
 from infra.local.personalize.store import Store, now
-from infra.local.personalize.training import HpoConfigError, parse_hpo_config
 
 log = logging.getLogger(__name__)
 ACCOUNT = "000000000000"

@@ -11,6 +11,13 @@
 * ``traffic``: the demo's realistic news traffic from ``infra.local.traffic`` (no single planted
   structure: popularity, recency, topics and sessions together).
 
+Two more domains, held out from tuning (the engine was not tuned on them; docs/BENCHMARKS.md):
+
+* ``music``: listening logs exported by the month (every timestamp is the first of a month), heavy
+  repeat listening of favourite tracks, discovery through favourite artists and genres.
+* ``shop``: an e-commerce event log (view, cart, purchase) in sessions about one category, with
+  repeat purchases of consumables and short-lived promotions.
+
 Each returns ``(interactions, items)`` as Personalize datasets (USER_ID, ITEM_ID, TIMESTAMP,
 EVENT_TYPE; ITEM_ID, CREATION_TIMESTAMP, CATEGORY).
 """
@@ -183,9 +190,121 @@ def traffic(n_users: int = 2000, seed: int = 0) -> Generated:
     )
 
 
+MONTH = 30 * DAY
+
+
+def music(n_users: int = 1900, n_artists: int = 1200, per_artist: int = 10, seed: int = 0) -> Generated:
+    """Listening logs with month-granular timestamps: favourite tracks replayed, artists and genres explored.
+
+    Each user has one or two genres and a handful of favourite artists; a listen is, in order of
+    likelihood, a replay of one of the user's favourite tracks, a track of a favourite artist, a
+    track of a favourite genre (popular ones first), or a chart hit. Now and then a newly found artist
+    becomes a favourite. Timestamps are truncated to the month (as in exported listening histories),
+    so many of a user's events share one timestamp and their order within the month is unknown.
+    """
+    rng = np.random.default_rng(seed)
+    n_genres = 15
+    n_items = n_artists * per_artist
+    artist_genre = rng.integers(n_genres, size=n_artists)
+    item_artist = np.repeat(np.arange(n_artists), per_artist)
+    clusters = artist_genre[item_artist]
+    appeal = (rng.pareto(1.3, size=n_items) + 0.05) * np.repeat(rng.pareto(1.5, size=n_artists) + 0.1, per_artist)
+    created = START - rng.integers(0, 15 * 365, size=n_items) * DAY
+    months = 24
+    rows: list[tuple[str, str, int]] = []
+    for u in range(n_users):
+        genres = rng.choice(n_genres, size=int(rng.integers(1, 3)), replace=False)
+        in_genre = np.flatnonzero(np.isin(artist_genre, genres))
+        artists = list(rng.choice(in_genre, size=min(len(in_genre), int(rng.integers(2, 7))), replace=False))
+        favourites: list[int] = []
+        month = int(rng.integers(0, months - 3))
+        for _ in range(int(rng.integers(10, 70))):
+            month = min(months - 1, month + int(rng.random() < 0.25))
+            draw = rng.random()
+            if favourites and draw < 0.35:
+                item = favourites[int(rng.integers(len(favourites)))]
+            elif draw < 0.75:
+                artist = artists[int(rng.integers(len(artists)))]
+                tracks = np.arange(artist * per_artist, (artist + 1) * per_artist)
+                item = int(rng.choice(tracks, p=appeal[tracks] / appeal[tracks].sum()))
+            elif draw < 0.93:
+                pool = np.flatnonzero(np.isin(clusters, genres))
+                item = int(rng.choice(pool, p=appeal[pool] / appeal[pool].sum()))
+                if rng.random() < 0.2:
+                    artists.append(int(item_artist[item]))
+            else:
+                item = int(rng.choice(n_items, p=appeal / appeal.sum()))
+            if rng.random() < 0.3 and item not in favourites:
+                favourites.append(item)
+            rows.append((f"u{u}", f"t{item}", START + month * MONTH))
+    interactions, items = _frames(rows, created, clusters)
+    items["ITEM_ID"] = [f"t{k}" for k in range(n_items)]
+    interactions["EVENT_TYPE"] = "listen"
+    # Replays within one month are one identical event, as a Personalize import keeps them.
+    return interactions.drop_duplicates(ignore_index=True), items
+
+
+def shop(n_users: int = 2000, n_items: int = 4000, n_categories: int = 40, seed: int = 0) -> Generated:
+    """An e-commerce log: sessions of views about one category, some carted, a few bought.
+
+    Items belong to categories and have an appeal; some are consumables bought again every few weeks.
+    A session is about one category the user shops (a user has a few); the user views several items
+    of it (appealing and promoted ones first; a promotion lifts a few items for two weeks), puts some
+    in the cart, buys a few of those. Between sessions: days to weeks; a due consumable is bought again.
+    Event types: view, cart, purchase.
+    """
+    rng = np.random.default_rng(seed)
+    span = 365 * DAY
+    clusters = rng.integers(n_categories, size=n_items)
+    appeal = rng.pareto(1.4, size=n_items) + 0.05
+    consumable = rng.random(n_items) < 0.15
+    created = START - rng.integers(0, 3 * 365, size=n_items) * DAY
+    promo_start = START + rng.integers(0, span, size=n_items)
+    promoted = rng.random(n_items) < 0.1
+    by_category = [np.flatnonzero(clusters == c) for c in range(n_categories)]
+    rows: list[tuple[str, str, int, str]] = []
+    for u in range(n_users):
+        categories = rng.choice(n_categories, size=int(rng.integers(1, 4)), replace=False)
+        t = START + int(rng.integers(0, span - 30 * DAY))
+        bought: dict[int, int] = {}
+        for _ in range(int(rng.integers(2, 12))):
+            if t >= START + span:
+                break
+            due = [i for i, when in bought.items() if consumable[i] and t - when > 20 * DAY]
+            if due and rng.random() < 0.5:
+                item = due[int(rng.integers(len(due)))]
+                rows += [(f"u{u}", f"p{item}", t, "view"), (f"u{u}", f"p{item}", t + 30, "purchase")]
+                bought[item] = t
+            members = by_category[int(rng.choice(categories))]
+            live = promoted[members] & (t >= promo_start[members]) & (t < promo_start[members] + 14 * DAY)
+            weight = appeal[members] * np.where(live, 8.0, 1.0)
+            size = min(len(members), int(rng.integers(2, 9)))
+            for item in rng.choice(members, size=size, replace=False, p=weight / weight.sum()):
+                t += int(rng.integers(20, 300))
+                rows.append((f"u{u}", f"p{item}", t, "view"))
+                if rng.random() < 0.25:
+                    t += int(rng.integers(10, 120))
+                    rows.append((f"u{u}", f"p{item}", t, "cart"))
+                    if rng.random() < 0.5:
+                        rows.append((f"u{u}", f"p{item}", t + int(rng.integers(60, 900)), "purchase"))
+                        bought[int(item)] = t
+            t += int(rng.exponential(12 * DAY)) + 3600
+    interactions = pd.DataFrame(rows, columns=["USER_ID", "ITEM_ID", "TIMESTAMP", "EVENT_TYPE"])
+    items = pd.DataFrame(
+        {
+            "ITEM_ID": [f"p{k}" for k in range(n_items)],
+            "CREATION_TIMESTAMP": created.astype(np.int64),
+            "CATEGORY": [f"c{c}" for c in clusters],
+        }
+    )
+    return interactions, items
+
+
 GENERATORS: dict[str, Callable[..., Generated]] = {
     "catalogue": catalogue,
     "news": news,
     "sequence": sequence,
     "traffic": traffic,
+    "music": music,
+    "shop": shop,
 }

@@ -16,24 +16,22 @@ each with its own blend search, and the best trial wins.
 from __future__ import annotations
 
 import logging
-import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
-from typing import Any
 
 import numpy as np
 import pandas as pd
 
 from infra.local.personalize.data import (
     BLEND_PREFIX,
-    DEFAULTS,
     Prepared,
     TrainingConfig,
     fit_transitions,
     popularity,
     prepare,
 )
-from infra.local.personalize.metrics import K_VALUES, split_holdout
+from infra.local.personalize.hpo import HpoPlan, check_limits
+from infra.local.personalize.metrics import K_VALUES, coarse_timestamps, split_holdout, split_in_time
 from infra.local.personalize.recipes import (
     COMPONENTS,
     GLOBAL_COMPONENTS,
@@ -63,51 +61,40 @@ WARM_START_MAX_HELD_OUT = 0.01
 # reach (1: the next item only; more: sequential rules weighted 1/steps) and how fast the user's older
 # items fade (news: the last item decides; films rated in bursts: the last several count).
 SEQUENCE_SHAPES: dict[str, tuple[float, ...]] = {"sequence_window": (1.0, 5.0), "recent_rank_decay": (0.5, 0.85)}
-# Values a solution may give them: a window of a million steps would never finish, a decay above 1
-# would favour the oldest items.
-LIMITS: dict[str, tuple[float, float]] = {"sequence_window": (1.0, 50.0), "recent_rank_decay": (0.0, 1.0)}
 # Among blends within this fraction of the best objective (and no worse than any simple model), the
 # one with the best objective + COVERAGE_WEIGHT * coverage wins: coverage is a reported metric too,
 # and a blend that shows everyone the same popular items is a poor stand-in for a personal one.
 COVERAGE_TOLERANCE = 0.15
 COVERAGE_WEIGHT = 0.5
-DEFAULT_OBJECTIVE = "normalized_discounted_cumulative_gain_at_25"
-OBJECTIVES = (
-    "mean_reciprocal_rank_at_25",
-    *(f"normalized_discounted_cumulative_gain_at_{k}" for k in K_VALUES),
-    *(f"precision_at_{k}" for k in K_VALUES),
-)
 GRID: dict[str, tuple[float, ...]] = {c: (0.0, 0.1, 0.3, 1.0, 3.0) for c in COMPONENTS}
 GRID["repeat"] = (-1.0, 0.0, 0.1, 0.3, 1.0, 3.0, 10.0)
-# The simple models the search starts from (weights not named are 0).
-SIMPLE_MODELS: dict[str, dict[str, float]] = {
+# The plain models a user would compare against, in their plain form (weights not named are 0):
+# popularity and trending of unseen items, ALS of plain counts (no recency decay, no damping) and
+# item-kNN over the whole history, seen items excluded. The chosen blend is never below any of them
+# on validation: they are starts of the search and floors of the coverage preference.
+PLAIN_MODELS: dict[str, dict[str, float]] = {
     "popularity-unseen": {"popularity": 1.0, "repeat": -1.0},
     "trending-unseen": {"trending": 1.0, "repeat": -1.0},
+    "plain-als-unseen": {"plain_taste": 1.0, "repeat": -1.0},
+    "item-knn-unseen": {"knn": 1.0, "repeat": -1.0},
+}
+# The simple models the search starts from: the plain ones and the engine's own parts alone.
+SIMPLE_MODELS: dict[str, dict[str, float]] = {
+    **PLAIN_MODELS,
     "als-unseen": {"taste": 1.0, "repeat": -1.0},
     "neighbours-unseen": {"neighbours": 1.0, "repeat": -1.0},
     "sequence-unseen": {"sequence": 1.0, "repeat": -1.0},
     "repeat": {"repeat": 1.0},
 }
-DEFAULT_TRAINING_JOBS = 8
-# Settings HPO tunes when the solution names no ranges (Personalize tunes its recipe's defaults).
-DEFAULT_RANGES: dict[str, tuple[str, list[Any]]] = {
-    "hidden_dimension": ("integer", [16, 128]),
-    "recency_half_life_days": ("continuous", [3.0, 365.0]),
-    "popularity_half_life_days": ("continuous", [1.0, 60.0]),
-}
-INTEGER_PARAMS = {"hidden_dimension", "als_iterations", "neighbours", "recent_items", "sequence_window", "seed"}
-
-
-class HpoConfigError(ValueError):
-    """An hpoConfig or hyperparameter value the engine cannot honour (the message says why)."""
-
-
-def check_limits(name: str, *values: float) -> None:
-    """HpoConfigError if a bounded hyperparameter (``LIMITS``) is given a value outside its bounds."""
-    lo, hi = LIMITS.get(name, (-math.inf, math.inf))
-    for value in values:
-        if not lo <= float(value) <= hi:
-            raise HpoConfigError(f"{name} must be between {lo:g} and {hi:g}, not {float(value):g}.")
+# The validation split mirrors use (a model trained on the past answers for the next period) when the
+# timestamps allow: the newest TIME_VALIDATION_SHARE of the rows, at most TIME_VALIDATION_MAX_ROWS (so
+# large data keeps the warm-start path), and at least MIN_TIME_VALIDATION_USERS returning users. A
+# coarse timestamp puts its whole period on one side; when that period holds more than
+# MAX_TIME_HOLDOUT_SHARE of the rows, or too few users return, the split is the metrics' protocol.
+TIME_VALIDATION_SHARE = 0.1
+TIME_VALIDATION_MAX_ROWS = 50_000
+MIN_TIME_VALIDATION_USERS = 25
+MAX_TIME_HOLDOUT_SHARE = 0.3
 
 
 def train(interactions: pd.DataFrame, items: pd.DataFrame | None, config: TrainingConfig) -> Model:
@@ -132,7 +119,9 @@ class Choice:
     objective: str
     score: float | None = None
     simple_scores: dict[str, float] = field(default_factory=dict)
-    reported: dict[str, float] = field(default_factory=dict)
+    candidate: str = "defaults"  # which start the chosen weights are, or "blend"
+    everywhere: bool = False  # at least the best plain model on every validation split
+    reported: dict[str, float | str] = field(default_factory=dict)
     warm_start: Model | None = None  # the validation model, when the final fit may start from it
 
 
@@ -141,16 +130,14 @@ def choose(interactions: pd.DataFrame, items: pd.DataFrame | None, config: Train
     plan = HpoPlan.from_config(config)
     fixed = {c: float(config.params[BLEND_PREFIX + c]) for c in COMPONENTS if BLEND_PREFIX + c in config.params}
     defaults = {c: config.param(BLEND_PREFIX + c) for c in COMPONENTS}
-    split = split_holdout(
-        interactions, VALIDATION_SEED, user_fraction=VALIDATION_USER_FRACTION, max_users=MAX_VALIDATION_USERS
-    )
-    if not split.truth or (len(fixed) == len(COMPONENTS) and not plan.trials):
+    split = validation_split(interactions)
+    if not split.truths or (len(fixed) == len(COMPONENTS) and not plan.trials):
         return Choice(config, defaults, plan.objective)
     best: Choice | None = None
     warm = len(interactions) - len(split.train) <= WARM_START_MAX_HELD_OUT * len(interactions)
     spec = recipe(config.recipe)
     for trial_config in plan.configs(config):
-        model = fit(split.train, items, trial_config, defaults)
+        model = fit(split.train, items, trial_config, defaults, plain=True, plain_from_taste=warm)
         half_lives = [trial_config.param(HALF_LIFE)]
         if HALF_LIFE not in config.params and HALF_LIFE not in plan.ranges:
             half_lives = sorted({*half_lives, *TRENDING_HALF_LIVES})
@@ -158,16 +145,19 @@ def choose(interactions: pd.DataFrame, items: pd.DataFrame | None, config: Train
         data = prepare(split.train, items, trial_config) if len(half_lives) > 1 or len(shapes) > 1 else None
         trending = [popularity(data, h) for h in half_lives] if data is not None else [model.trending]
         shaped = _shaped_models(model, shapes, data, spec.backward_transitions)
-        pool = Pool.build(shaped[0], split.truth, trending, shaped[1:])
+        pools = [Pool.build(shaped[0], truth, trending, shaped[1:]) for truth in split.truths.values()]
         for k, shape in enumerate(shapes):
-            pool.set_shape(k)
+            for pool in pools:
+                pool.set_shape(k)
             for half_life, variant in zip(half_lives, trending, strict=True):
-                pool.set_global("trending", variant)
-                search = Search(pool, plan.objective, plan.maximize, plan.grids, fixed)
+                for pool in pools:
+                    pool.set_global("trending", variant)
+                search = Search(pools, plan.objective, plan.maximize, plan.grids, fixed)
                 weights, score = search.run(defaults)
-                if best is None or search.better(score, best.score):
+                if best is None or (search.everywhere, search.better(score, best.score)) > (best.everywhere, False):
                     chosen = replace(shape, params={**shape.params, HALF_LIFE: half_life})
-                    best = Choice(chosen, weights, plan.objective, score, search.simple_scores)
+                    best = Choice(chosen, weights, plan.objective, score, search.simple_scores, search.name_of(weights))
+                    best.everywhere = search.everywhere
                     best.warm_start = model if warm else None
             if best is not None and best.config.params.get(HALF_LIFE) in half_lives:
                 keep = half_lives.index(best.config.params[HALF_LIFE])  # the other shapes keep the best one
@@ -175,6 +165,7 @@ def choose(interactions: pd.DataFrame, items: pd.DataFrame | None, config: Train
     assert best is not None
     best.reported = {BLEND_PREFIX + c: v for c, v in best.weights.items()}
     best.reported[HALF_LIFE] = best.config.param(HALF_LIFE)
+    best.reported.update(_validation_report(best, split.kind))
     best.reported.update({name: best.config.param(name) for name in SEQUENCE_SHAPES})
     if plan.trials:
         best.reported.update({name: best.config.param(name) for name in plan.tuned_names})
@@ -183,6 +174,63 @@ def choose(interactions: pd.DataFrame, items: pd.DataFrame | None, config: Train
         extra={"weights": best.weights, "objective": plan.objective, "score": best.score, "simple": best.simple_scores},
     )
     return best
+
+
+@dataclass
+class Validation:
+    """The rows the validation model is fitted on and, per protocol, the held-out items of its users."""
+
+    train: pd.DataFrame
+    truths: dict[str, dict[str, set[str]]]
+    kind: str  # "time+users", "users", with "-coarse" when the timestamps are coarse
+
+
+def validation_split(interactions: pd.DataFrame) -> Validation:
+    """The splits the blend is chosen on: both protocols from one fit when the data allows it.
+
+    ``time``: the rows before a cut-off predict what returning users consume after it (how a deployed
+    model is used). ``users``: GetSolutionMetrics' protocol (random users' newest interactions held
+    out), carved out of the rows before the cut-off, so one model serves both; the objective is their
+    mean. When the time split is not possible (a coarse timestamp whose last period holds too much of
+    the data, or too few returning users), ``users`` alone, on all the rows.
+    """
+    coarse = "-coarse" if coarse_timestamps(interactions) else ""
+    timed = split_in_time(
+        interactions,
+        VALIDATION_SEED,
+        share=TIME_VALIDATION_SHARE,
+        max_rows=TIME_VALIDATION_MAX_ROWS,
+        max_users=MAX_VALIDATION_USERS,
+    )
+    held_out = 1 - len(timed.train) / max(len(interactions), 1)
+    usable = len(timed.truth) >= MIN_TIME_VALIDATION_USERS and held_out <= MAX_TIME_HOLDOUT_SHARE
+    base = timed.train if usable else interactions
+    users = split_holdout(base, VALIDATION_SEED, user_fraction=VALIDATION_USER_FRACTION, max_users=MAX_VALIDATION_USERS)
+    if not usable:
+        return Validation(users.train, {"users": users.truth} if users.truth else {}, "users" + coarse)
+    # A user of both splits misses their newest rows before the cut-off: scored on one protocol only.
+    later = {u: items for u, items in timed.truth.items() if u not in users.truth}
+    truths = {name: truth for name, truth in (("time", later), ("users", users.truth)) if truth}
+    return Validation(users.train, truths, "time+users" + coarse)
+
+
+def _validation_report(choice: Choice, split_kind: str) -> dict[str, float | str]:
+    """What tunedHPOParams says about the choice: the winning candidate, the best plain model and the
+    margin over it on validation (relative; 0 when the plain model itself won)."""
+    plain = {n: s for n, s in choice.simple_scores.items() if n in PLAIN_MODELS}
+    if not plain or choice.score is None:
+        return {"validation_split": split_kind}
+    name = max(plain, key=lambda n: plain[n])
+    margin = (choice.score - plain[name]) / plain[name] if plain[name] else 0.0
+    scores = {f"validation_score_{n}": round(v, 6) for n, v in plain.items()}
+    return {
+        "validation_split": split_kind,
+        "validation_candidate": choice.candidate,
+        "validation_best_plain": name,
+        "validation_margin": round(margin, 4),
+        "validation_score": round(choice.score, 6),
+        **scores,
+    }
 
 
 def _sequence_shapes(asked: TrainingConfig, plan: HpoPlan) -> list[dict[str, float]]:
@@ -339,32 +387,43 @@ class Search:
 
     def __init__(
         self,
-        pool: Pool,
+        pools: Sequence[Pool],
         objective: str,
         maximize: bool,
         grids: Mapping[str, tuple[float, ...]],
         fixed: Mapping[str, float],
     ) -> None:
-        self.pool = pool
+        self.pools = list(pools)
         self.objective = objective
         self.maximize = maximize
         self.grids = grids
         self.fixed = dict(fixed)
         self.free = [c for c in COMPONENTS if c not in fixed]
-        self.tried: dict[tuple[float, ...], tuple[float, float]] = {}
+        # weights -> (objective: mean over the pools, coverage: mean, the objective on each pool)
+        self.tried: dict[tuple[float, ...], tuple[float, float, tuple[float, ...]]] = {}
         self.simple_scores: dict[str, float] = {}
+        self.starts: dict[str, tuple[float, ...]] = {}
+        self.everywhere = False  # the choice is at least the best plain model on every split
 
     def better(self, a: float | None, b: float | None) -> bool:
         if a is None or b is None:
             return b is None and a is not None
         return a > b if self.maximize else a < b
 
+    def name_of(self, weights: Mapping[str, float]) -> str:
+        """The start (a simple model, or ``defaults``) these weights are, else ``blend``."""
+        key = tuple(float(weights.get(c, 0.0)) for c in COMPONENTS)
+        return next((name for name, start in self.starts.items() if start == key), "blend")
+
     def score(self, weights: Mapping[str, float]) -> float:
         key = tuple(float(weights.get(c, 0.0)) for c in COMPONENTS)
         if key not in self.tried:
             vec = np.array(key, dtype=np.float32)
-            result = self.pool.metrics(vec, exclude_seen=weights.get("repeat", 0.0) < 0)
-            self.tried[key] = (result.get(self.objective, 0.0), result.get("coverage", 0.0))
+            exclude = weights.get("repeat", 0.0) < 0
+            results = [pool.metrics(vec, exclude_seen=exclude) for pool in self.pools]
+            each = tuple(r.get(self.objective, 0.0) for r in results)
+            coverage = float(np.mean([r.get("coverage", 0.0) for r in results]))
+            self.tried[key] = (float(np.mean(each)), coverage, each)
         return self.tried[key][0]
 
     def _within_ranges(self, weights: Mapping[str, float]) -> dict[str, float]:
@@ -383,6 +442,7 @@ class Search:
         for name, start in starts.items():
             weights = {**self._within_ranges(start), **self.fixed}
             score = self.score(weights)
+            self.starts.setdefault(name, tuple(float(weights.get(c, 0.0)) for c in COMPONENTS))
             if name != "defaults":
                 self.simple_scores[name] = score
             if self.better(score, best_score):
@@ -402,142 +462,36 @@ class Search:
         return self._widest(best, best_score)
 
     def _widest(self, best: dict[str, float], best_score: float) -> tuple[dict[str, float], float]:
-        """The candidate with the most coverage among those close to ``best`` and no worse than a simple model."""
+        """The final choice among the tried candidates no worse than any simple model (on the mean).
+
+        Preferred: those at least as good as the best plain model on every validation split (each
+        protocol); among them, the most coverage within ``COVERAGE_TOLERANCE`` of the best. When no
+        candidate is that good everywhere, the one closest to it (the best worst ratio to the best
+        plain model of a split).
+        """
         if not self.maximize:
             return best, best_score
-        floor = max(best_score * (1 - COVERAGE_TOLERANCE), *self.simple_scores.values())
-        close = [
-            (score + COVERAGE_WEIGHT * cov, score, key) for key, (score, cov) in self.tried.items() if score >= floor
-        ]
-        fixed_ok = [c for c in close if all(c[2][COMPONENTS.index(n)] == v for n, v in self.fixed.items())]
-        if not fixed_ok:
+        floor = max(self.simple_scores.values())
+        admissible = {
+            key: entry
+            for key, entry in self.tried.items()
+            if entry[0] >= floor and all(key[COMPONENTS.index(n)] == v for n, v in self.fixed.items())
+        }
+        plain = [self.tried[self.starts[n]][2] for n in PLAIN_MODELS if n in self.starts]
+        if not admissible or not plain:
             return best, best_score
-        _, score, key = max(fixed_ok)
+        per_split = np.max(np.array(plain), axis=0)
+        ratios = {key: float(np.min(np.divide(e[2], np.maximum(per_split, 1e-12)))) for key, e in admissible.items()}
+        everywhere = {key: e for key, e in admissible.items() if ratios[key] >= 1.0 - 1e-9}
+        if not everywhere:
+            key = max(admissible, key=lambda k: (ratios[k], admissible[k][0]))
+            return dict(zip(COMPONENTS, key, strict=True)), admissible[key][0]
+        self.everywhere = True
+        top = max(e[0] for e in everywhere.values())
+        close = [
+            (score + COVERAGE_WEIGHT * cov, score, key)
+            for key, (score, cov, _) in everywhere.items()
+            if score >= top * (1 - COVERAGE_TOLERANCE)
+        ]
+        _, score, key = max(close)
         return dict(zip(COMPONENTS, key, strict=True)), score
-
-
-@dataclass
-class HpoPlan:
-    """What ``performHPO`` asks for: trials of settings drawn from ranges, an objective, a budget."""
-
-    objective: str = DEFAULT_OBJECTIVE
-    maximize: bool = True
-    trials: int = 0
-    ranges: dict[str, tuple[str, list[Any]]] = field(default_factory=dict)
-    grids: dict[str, tuple[float, ...]] = field(default_factory=dict)
-    seed: int = 0
-
-    @property
-    def tuned_names(self) -> list[str]:
-        return [n for n in self.ranges if not n.startswith(BLEND_PREFIX)]
-
-    @classmethod
-    def from_config(cls, config: TrainingConfig) -> HpoPlan:
-        plan = cls(seed=int(config.param("seed")))
-        if not config.perform_hpo:
-            return plan
-        hpo = parse_hpo_config(config.hpo_config)
-        plan.objective, plan.maximize = hpo["objective"], hpo["maximize"]
-        plan.ranges = hpo["ranges"] or dict(DEFAULT_RANGES)
-        plan.trials = hpo["trials"]
-        for name, (kind, spec) in plan.ranges.items():
-            if name.startswith(BLEND_PREFIX):
-                plan.grids[name[len(BLEND_PREFIX) :]] = _grid(kind, spec)
-        return plan
-
-    def configs(self, config: TrainingConfig) -> list[TrainingConfig]:
-        """The settings of each trial: the solution's own first, then random draws from the ranges."""
-        names = self.tuned_names
-        if not self.trials or not names:
-            return [config]
-        rng = np.random.default_rng(self.seed)
-        out = []
-        for trial in range(self.trials):
-            params = dict(config.params)
-            for name in names:
-                kind, spec = self.ranges[name]
-                params[name] = (
-                    _clip(name, config.param(name), kind, spec) if trial == 0 else _draw(rng, name, kind, spec)
-                )
-            out.append(replace(config, params=params))
-        return out
-
-
-def _grid(kind: str, spec: list[Any]) -> tuple[float, ...]:
-    if kind == "categorical":
-        return tuple(float(v) for v in spec)
-    lo, hi = float(spec[0]), float(spec[1])
-    return tuple(sorted({round(v, 6) for v in np.linspace(lo, hi, 5)}))
-
-
-def _clip(name: str, value: float, kind: str, spec: list[Any]) -> float:
-    if kind == "categorical":
-        values = [float(v) for v in spec]
-        return value if value in values else values[0]
-    return float(min(max(value, float(spec[0])), float(spec[1])))
-
-
-def _draw(rng: np.random.Generator, name: str, kind: str, spec: list[Any]) -> float:
-    if kind == "categorical":
-        return float(spec[int(rng.integers(len(spec)))])
-    lo, hi = float(spec[0]), float(spec[1])
-    if kind == "integer":
-        return float(rng.integers(int(lo), int(hi) + 1))
-    if lo > 0 and hi / lo >= 10:  # wide positive ranges: draw on a log scale
-        return float(math.exp(rng.uniform(math.log(lo), math.log(hi))))
-    return float(rng.uniform(lo, hi))
-
-
-def parse_hpo_config(hpo: Mapping[str, Any]) -> dict[str, Any]:
-    """Validate ``solutionConfig.hpoConfig``; HpoConfigError names the first problem."""
-    objective = hpo.get("hpoObjective") or {}
-    metric = objective.get("metricName") or DEFAULT_OBJECTIVE
-    if metric not in OBJECTIVES:
-        raise HpoConfigError(f"hpoObjective.metricName {metric!r} is not one of {list(OBJECTIVES)}.")
-    kind = objective.get("type") or "Maximize"
-    if kind not in ("Maximize", "Minimize"):
-        raise HpoConfigError(f"hpoObjective.type must be Maximize or Minimize, not {kind!r}.")
-    resources = hpo.get("hpoResourceConfig") or {}
-    trials = _count(resources.get("maxNumberOfTrainingJobs"), DEFAULT_TRAINING_JOBS, "maxNumberOfTrainingJobs", 40)
-    _count(resources.get("maxParallelTrainingJobs"), 1, "maxParallelTrainingJobs", 10)
-    ranges: dict[str, tuple[str, list[Any]]] = {}
-    given = hpo.get("algorithmHyperParameterRanges") or {}
-    for key, kind_name in (
-        ("integerHyperParameterRanges", "integer"),
-        ("continuousHyperParameterRanges", "continuous"),
-        ("categoricalHyperParameterRanges", "categorical"),
-    ):
-        for entry in given.get(key) or []:
-            name = entry.get("name")
-            if name not in DEFAULTS:
-                raise HpoConfigError(f"{key}: unknown hyperparameter {name!r}; tunable: {sorted(DEFAULTS)}.")
-            if kind_name == "categorical":
-                try:
-                    values = [float(v) for v in entry.get("values") or []]
-                except ValueError as exc:
-                    raise HpoConfigError(f"{name}: categorical values must be numbers here ({exc}).") from exc
-                if not values:
-                    raise HpoConfigError(f"{name}: categorical range needs values.")
-                check_limits(name, *values)
-                ranges[name] = (kind_name, values)
-                continue
-            lo, hi = entry.get("minValue"), entry.get("maxValue")
-            if lo is None or hi is None or float(lo) > float(hi):
-                raise HpoConfigError(f"{name}: needs minValue <= maxValue.")
-            check_limits(name, lo, hi)
-            if kind_name == "continuous" and name in INTEGER_PARAMS:
-                kind_name = "integer"
-            ranges[name] = (kind_name, [lo, hi])
-    return {"objective": metric, "maximize": kind == "Maximize", "trials": trials, "ranges": ranges}
-
-
-def _count(raw: Any, default: int, name: str, limit: int) -> int:
-    if raw in (None, ""):
-        return default
-    try:
-        value = int(raw)
-    except (TypeError, ValueError) as exc:
-        raise HpoConfigError(f"{name} must be a whole number, not {raw!r}.") from exc
-    if not 1 <= value <= limit:
-        raise HpoConfigError(f"{name} must be between 1 and {limit}.")
-    return value

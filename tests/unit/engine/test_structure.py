@@ -11,18 +11,17 @@ import pytest
 
 from infra.local.personalize import kinds, service, synthetic
 from infra.local.personalize.data import TrainingConfig
+from infra.local.personalize.hpo import HpoConfigError, HpoPlan, parse_hpo_config
 from infra.local.personalize.metrics import split_holdout
 from infra.local.personalize.recipes import COMPONENTS, RECIPES, fit
 from infra.local.personalize.store import StateFormatError, Store
 from infra.local.personalize.training import (
+    PLAIN_MODELS,
     SEQUENCE_SHAPES,
     SIMPLE_MODELS,
-    HpoConfigError,
-    HpoPlan,
     Pool,
     Search,
     choose,
-    parse_hpo_config,
     train,
 )
 
@@ -90,7 +89,7 @@ def test_search_is_never_worse_than_the_simple_models() -> None:
     split = split_holdout(df, seed=1, user_fraction=0.3, max_users=1000)
     config = TrainingConfig(recipe="aws-user-personalization")
     model = fit(split.train, None, config)
-    search = Search(Pool.build(model, split.truth), "normalized_discounted_cumulative_gain_at_25", True, {}, {})
+    search = Search([Pool.build(model, split.truth)], "normalized_discounted_cumulative_gain_at_25", True, {}, {})
     weights, score = search.run({c: config.param("blend_" + c) for c in COMPONENTS})
     assert set(search.simple_scores) == set(SIMPLE_MODELS)
     assert score >= max(search.simple_scores.values())
@@ -101,8 +100,11 @@ def test_search_is_never_worse_than_the_simple_models() -> None:
 def test_chosen_weights_are_reported_and_explicit_weights_kept() -> None:
     df = taste_clusters()
     model = train(df, None, TrainingConfig(recipe="aws-user-personalization", params={"blend_freshness": 0.0}))
-    assert set(model.tuned_params) == {"blend_" + c for c in COMPONENTS} | {"popularity_half_life_days"} | set(
-        SEQUENCE_SHAPES
+    reported = {"validation_split", "validation_candidate", "validation_best_plain", "validation_margin"}
+    reported |= {"validation_score"} | {f"validation_score_{name}" for name in PLAIN_MODELS}
+    assert (
+        set(model.tuned_params)
+        == {"blend_" + c for c in COMPONENTS} | {"popularity_half_life_days"} | set(SEQUENCE_SHAPES) | reported
     )
     assert model.tuned_params["blend_freshness"] == 0.0
     for name, value in model.tuned_params.items():

@@ -1,0 +1,106 @@
+"""The blend search's floor (plain models as candidates) and its validation splits (no network)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from infra.local.personalize import synthetic
+from infra.local.personalize.data import TrainingConfig
+from infra.local.personalize.metrics import coarse_timestamps, split_in_time
+from infra.local.personalize.recipes import COMPONENTS, fit
+from infra.local.personalize.training import PLAIN_MODELS, Pool, Search, choose, validation_split
+
+pytestmark = pytest.mark.unit
+
+DAY = 86_400
+MONTH = 30 * DAY
+
+
+def _rows(n_users: int = 200, per_user: int = 20, step: int = 5 * DAY, seed: int = 0) -> pd.DataFrame:
+    rng = np.random.default_rng(seed)
+    rows = []
+    for u in range(n_users):
+        start = int(rng.integers(0, 100 * DAY))
+        for k in range(per_user):
+            rows.append((f"u{u}", f"i{int(rng.integers(0, 300))}", start + k * step + u, "read"))
+    return pd.DataFrame(rows, columns=["USER_ID", "ITEM_ID", "TIMESTAMP", "EVENT_TYPE"])
+
+
+def test_split_in_time_trains_on_the_past_and_scores_returning_users_on_the_future() -> None:
+    df = _rows()
+    split = split_in_time(df, seed=0)
+    cutoff = df["TIMESTAMP"].sort_values().iloc[int(len(df) * 0.9)]
+    assert split.train["TIMESTAMP"].max() < cutoff
+    assert len(split.train) == int((df["TIMESTAMP"] < cutoff).sum())
+    later = df[df["TIMESTAMP"] >= cutoff]
+    for user, items in split.truth.items():
+        assert user in set(split.train["USER_ID"])  # returning: known before the cut-off
+        assert items == set(later.loc[later["USER_ID"] == user, "ITEM_ID"])
+    half = split_in_time(df, seed=1, user_fraction=0.5).truth
+    assert 0 < len(half) < len(split.truth) and set(half) <= set(split.truth)
+
+
+def test_coarse_timestamps_are_detected() -> None:
+    fine = _rows()
+    assert not coarse_timestamps(fine)
+    monthly = fine.assign(TIMESTAMP=fine["TIMESTAMP"] // MONTH * MONTH)
+    assert coarse_timestamps(monthly)
+    music, _ = synthetic.music(n_users=200, seed=0)
+    assert coarse_timestamps(music)
+    for name in ("catalogue", "news", "shop"):
+        assert not coarse_timestamps(synthetic.GENERATORS[name](n_users=200, seed=0)[0]), name
+
+
+def test_validation_uses_both_protocols_and_falls_back_when_the_last_period_is_too_large() -> None:
+    df = _rows()
+    both = validation_split(df)
+    assert both.kind == "time+users" and set(both.truths) == {"time", "users"}
+    assert not set(both.truths["time"]) & set(both.truths["users"])
+    # Two months of month-granular data: the last month is half the rows, no usable time split.
+    two_months = df.assign(TIMESTAMP=np.where(df.index % 2 == 0, 0, MONTH))
+    fallback = validation_split(two_months)
+    assert fallback.kind == "users-coarse" and set(fallback.truths) == {"users"}
+
+
+def test_the_search_never_chooses_below_a_plain_model() -> None:
+    df = _rows(n_users=300, per_user=25)
+    split = validation_split(df)
+    model = fit(split.train, None, TrainingConfig(recipe="aws-user-personalization"), plain=True)
+    assert model.plain_user_factors is not None and model.knn is not None
+    pools = [Pool.build(model, truth) for truth in split.truths.values()]
+    search = Search(pools, "normalized_discounted_cumulative_gain_at_25", True, {}, {})
+    _, score = search.run({c: 0.0 for c in COMPONENTS})
+    assert set(PLAIN_MODELS) <= set(search.simple_scores)
+    assert score >= max(search.simple_scores[name] for name in PLAIN_MODELS)
+    for name, plain in PLAIN_MODELS.items():
+        assert search.name_of({c: plain.get(c, 0.0) for c in COMPONENTS}) == name
+
+
+def test_the_choice_reports_its_candidate_and_margin_and_plain_parts_are_fitted_only_when_weighed() -> None:
+    df = _rows(n_users=300, per_user=25)
+    choice = choose(df, None, TrainingConfig(recipe="aws-user-personalization"))
+    reported = choice.reported
+    assert reported["validation_split"] == "time+users"
+    assert reported["validation_best_plain"] in PLAIN_MODELS
+    assert float(reported["validation_margin"]) >= 0
+    for name in PLAIN_MODELS:
+        assert float(reported["validation_score"]) >= float(reported[f"validation_score_{name}"])
+    config = TrainingConfig(recipe="aws-user-personalization")
+    assert fit(df, None, config, {c: 0.0 for c in COMPONENTS} | {"taste": 1.0}).plain_user_factors is None
+    plain_als = fit(df, None, config, {c: 0.0 for c in COMPONENTS} | {"plain_taste": 1.0, "repeat": -1.0})
+    assert plain_als.plain_user_factors is not None
+    user = plain_als.user_index["u0"]
+    seen = plain_als.history.of(user)[0]
+    assert (plain_als.score_user("u0")[seen] < -100).all()
+
+
+def test_plain_als_started_from_the_taste_factors_leaves_them_untouched() -> None:
+    df = _rows()
+    config = TrainingConfig(recipe="aws-user-personalization")
+    model = fit(df, None, config, plain=True, plain_from_taste=True)
+    assert model.user_factors is not None and model.plain_user_factors is not None
+    assert not np.shares_memory(model.user_factors, model.plain_user_factors)
+    assert not np.shares_memory(model.item_factors, model.plain_item_factors)
+    assert not np.allclose(model.item_factors, model.plain_item_factors)
