@@ -44,9 +44,8 @@ MIN_USERS = 25
 def training_data_problem(deps: StageDeps) -> str | None:
     """Why the exported interactions are below Personalize's minimums, or None when training can succeed."""
     manifests = read_manifests(deps.bucket, deps.settings.import_prefix)
+    # interactions are imported INCREMENTAL only (the manifest parser refuses FULL), so every day adds up
     specs = [d for m in manifests for d in m.datasets if d.dataset == "interactions"]
-    full = max((i for i, d in enumerate(specs) if d.import_mode == "FULL"), default=0)
-    specs = specs[full:]  # a FULL import replaces what came before it
     rows = sum(d.rows for d in specs)
     if rows < MIN_INTERACTIONS:
         return (

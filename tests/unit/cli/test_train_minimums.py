@@ -14,7 +14,7 @@ from tests.unit.cli.conftest import Fakes
 pytestmark = pytest.mark.unit
 
 
-def _export(fakes: Fakes, day: str, users: int, per_user: int, mode: str = "INCREMENTAL") -> None:
+def _export(fakes: Fakes, day: str, users: int, per_user: int) -> None:
     rows = [f"u{u},i{k},{k},read,,web" for u in range(users) for k in range(per_user)]
     body = ("USER_ID,ITEM_ID,TIMESTAMP,EVENT_TYPE,EVENT_VALUE,DEVICE\n" + "\n".join(rows) + "\n").encode()
     part = f"interactions/dt={day}/part-00000.csv"
@@ -24,7 +24,7 @@ def _export(fakes: Fakes, day: str, users: int, per_user: int, mode: str = "INCR
         "format_version": "1",
         "run_id": f"export-{day}",
         "date": day,
-        "datasets": {"interactions": {"import_mode": mode, "rows": len(rows), "files": files}},
+        "datasets": {"interactions": {"import_mode": "INCREMENTAL", "rows": len(rows), "files": files}},
     }
     fakes.bucket.put_bytes(f"manifests/dt={day}/manifest.json", json.dumps(manifest).encode())
 
@@ -55,12 +55,6 @@ def test_enough_users_across_days_train(real: Fakes) -> None:
     _export(real, "2026-11-27", MIN_USERS, 2)
     _export(real, "2026-11-28", 10, MIN_INTERACTIONS // 10)
     assert training_data_problem(real.deps) is None
-
-
-def test_a_full_interactions_import_replaces_what_came_before(real: Fakes) -> None:
-    _export(real, "2026-11-27", 50, 40)
-    _export(real, "2026-11-28", 5, 2, mode="FULL")
-    assert "too few interactions" in (training_data_problem(real.deps) or "")
 
 
 def test_a_rerun_reports_the_failed_versions_it_re_found(fakes: Fakes) -> None:
