@@ -431,6 +431,6 @@ def _report(deps: StageDeps, decision: Decision, body: dict[str, Any], key: str,
         f"Baseline:  {body['baseline']}\nHistory:   s3://{deps.bucket.bucket}/{key}\n\n"
         f"To promote by hand:\n  {body['promote_command']}\n"
     )
-    deps.state.report_once(
+    deps.state.alert_once(
         deps.notifier, f"decision:{version}", subject, message, {"stage": "train", "action": decision.action}
     )

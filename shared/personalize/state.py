@@ -17,7 +17,7 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Mapping
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from shared.errors import NotFound
@@ -26,6 +26,8 @@ from shared.personalize.names import safe_name
 from shared.ports import Clock, Notifier, ObjectStore
 
 _log = get_logger("personalize.state")
+RESEND_AFTER = timedelta(minutes=30)
+"""An alert claimed this long ago with no message id was lost with its run (a Lambda lives 15 minutes at most)."""
 
 
 def _json(body: Mapping[str, Any]) -> bytes:
@@ -86,19 +88,34 @@ class StageState:
     def alert_once(
         self, notifier: Notifier, key: str, subject: str, message: str, attributes: Mapping[str, str] | None = None
     ) -> bool:
-        """Publish unless an alert with ``key`` was already sent; True if published now.
+        """Publish the alert ``key`` once, however many runs overlap; True if this call published it.
 
-        The marker is written after a successful publish: a crash in between re-sends (at least
-        once), never loses the alert.
+        The marker is created create-only BEFORE publishing, so of overlapping runs only its writer
+        publishes; a failed publish removes it again and raises (the next pass retries). A run that died
+        between the two leaves a marker without ``message_id``: once that is older than
+        ``RESEND_AFTER``, one later call (create-only again) re-sends it, so an alert is never lost.
         """
         marker = f"alerts/{_hash(key)}.json"
-        if self.store.head(self.prefix + marker) is not None:
+        body = {"key": key, "subject": subject, "sent_at": self.clock().isoformat()}
+        if not self._create(marker, body) and not self._takes_over(marker, key):
             return False
-        message_id = notifier.notify(subject, message, attributes)
-        body = {"key": key, "subject": subject, "message_id": message_id, "sent_at": self.clock().isoformat()}
-        self._put(marker, body)
+        try:
+            message_id = notifier.notify(subject, message, attributes)
+        except Exception:
+            self.store.delete(self.prefix + marker)
+            raise
+        self._put(marker, {**body, "message_id": message_id})
         _log.warning("alert sent", extra={"alert_key": key, "subject": subject})
         return True
+
+    def _takes_over(self, marker: str, key: str) -> bool:
+        """True if ``marker`` was claimed by a run that never published and this call wins the re-send."""
+        found = self._get(marker)
+        if found is None or "message_id" in found:
+            return False
+        if self.clock() - _sent_at(found) < RESEND_AFTER:
+            return False
+        return self._create(f"alerts-resend/{_hash(key)}-{found.get('sent_at')}.json", {"key": key})
 
     def alerts(self, limit: int) -> list[dict[str, Any]]:
         """The newest ``limit`` alert markers, newest first (markers without ``sent_at`` last)."""
@@ -141,26 +158,6 @@ class StageState:
     def release_promotion(self, version_arn: str) -> None:
         """Give the right back when the switch was refused before it started (the campaign was busy)."""
         self.store.delete(self.prefix + self._promotion_key(version_arn))
-
-    def report_once(
-        self, notifier: Notifier, key: str, subject: str, message: str, attributes: Mapping[str, str] | None = None
-    ) -> bool:
-        """Like :meth:`alert_once`, but at most once among overlapping runs: the marker is created
-        create-only BEFORE publishing, so only its writer publishes. A failed publish removes the marker
-        and raises (the monitor alerts the failed item); a crash between the two loses the report, never
-        doubles it; the decision record stays in the history either way."""
-        marker = f"alerts/{_hash(key)}.json"
-        body = {"key": key, "subject": subject, "sent_at": self.clock().isoformat()}
-        if not self._create(marker, body):
-            _log.info("report already sent by another run", extra={"alert_key": key})
-            return False
-        try:
-            message_id = notifier.notify(subject, message, attributes)
-        except Exception:
-            self.store.delete(self.prefix + marker)
-            raise
-        self._put(marker, {**body, "message_id": message_id})
-        return True
 
     def promoted_metrics(self, version_arn: str) -> dict[str, Any] | None:
         """The metrics recorded for ``version_arn`` when it was promoted; None if it never was (by storyrec)."""

@@ -1,14 +1,18 @@
-"""The stage's alert markers: one per key, stamped, and listed newest first."""
+"""The stage's alerts: one per key among overlapping runs, never lost; markers stamped and listed newest first."""
 
 from __future__ import annotations
 
+import hashlib
 import json
+from collections.abc import Mapping
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 
 import pytest
 
 from shared.adapters.memory import InMemoryObjectStore, RecordingNotifier
-from shared.personalize.state import StageState
+from shared.errors import ServiceUnavailable
+from shared.personalize.state import RESEND_AFTER, StageState
 
 pytestmark = pytest.mark.unit
 
@@ -34,3 +38,45 @@ def test_markers_written_before_sent_at_existed_sort_last() -> None:
     store.put_bytes("state/alerts/old.json", json.dumps({"key": "old", "subject": "s"}).encode())
     state.alert_once(RecordingNotifier(), "new", "s", "m")
     assert [m["key"] for m in state.alerts(limit=5)] == ["new", "old"]
+
+
+class _FailingOnce(RecordingNotifier):
+    def __init__(self) -> None:
+        super().__init__()
+        self.failed = False
+
+    def notify(self, subject: str, message: str, attributes: Mapping[str, str] | None = None) -> str:
+        if not self.failed:
+            self.failed = True
+            raise ServiceUnavailable("SNS down")
+        return super().notify(subject, message, attributes)
+
+
+def test_overlapping_runs_send_one_alert_per_key() -> None:
+    store, notifier = InMemoryObjectStore("b"), RecordingNotifier()
+    states = [StageState(store, "state/", lambda: T0) for _ in range(8)]
+    with ThreadPoolExecutor(8) as pool:
+        sent = list(pool.map(lambda s: s.alert_once(notifier, "import-failed:x", "s", "m"), states))
+    assert sent.count(True) == 1 and len(notifier.sent) == 1
+
+
+def test_a_failed_publish_is_sent_by_the_next_pass() -> None:
+    state, notifier = StageState(InMemoryObjectStore("b"), "state/", lambda: T0), _FailingOnce()
+    with pytest.raises(ServiceUnavailable):
+        state.alert_once(notifier, "k", "s", "m")
+    assert state.alert_once(notifier, "k", "s", "m") and len(notifier.sent) == 1
+
+
+def test_an_alert_claimed_by_a_run_that_died_is_re_sent_once_later() -> None:
+    now = [T0]
+    store = InMemoryObjectStore("b")
+    state, notifier = StageState(store, "state/", lambda: now[0]), RecordingNotifier()
+    store.put_bytes(  # what a run that died between its claim and its publish leaves
+        f"state/alerts/{hashlib.sha256(b'k').hexdigest()[:32]}.json",
+        json.dumps({"key": "k", "subject": "s", "sent_at": T0.isoformat()}).encode(),
+    )
+    assert not state.alert_once(notifier, "k", "s", "m")  # maybe still publishing: not yet
+    now[0] = T0 + RESEND_AFTER
+    assert state.alert_once(notifier, "k", "s", "m")
+    assert not state.alert_once(notifier, "k", "s", "m")
+    assert len(notifier.sent) == 1
