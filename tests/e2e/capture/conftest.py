@@ -12,7 +12,9 @@ import pytest
 from infra.local.firebase import emulators
 
 
-@pytest.fixture(scope="session")
+# package scope: the suite stops before the next package starts its own (two firebase-tools suites at
+# once met on the Python functions' admin port 8081 in a CI run: "Port 8081 is in use by another program")
+@pytest.fixture(scope="package")
 def firebase_suite(tmp_path_factory: pytest.TempPathFactory) -> Iterator[emulators.Suite]:
     """Set up (idempotent), bundle shared/ into functions_gcp, start Firestore + Functions emulators."""
     try:

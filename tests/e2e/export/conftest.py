@@ -43,7 +43,9 @@ def _suite(
         yield suite.firestore_host, suite.pubsub_host, suite.log
 
 
-@pytest.fixture(scope="session")
+# package scope: the suite stops before the next package starts its own (two firebase-tools suites at
+# once met on the Python functions' admin port 8081 in a CI run: "Port 8081 is in use by another program")
+@pytest.fixture(scope="package")
 def export_suite(stack: StackHandle, tmp_path_factory: pytest.TempPathFactory) -> Iterator[ExportSuite]:
     """The Functions emulator serving the real export function, subscribed to TOPIC."""
     from shared import wiring
