@@ -131,7 +131,8 @@ def test_relative_lift_variance_matches_a_bootstrap() -> None:
 
 def test_the_sequence_is_wider_than_the_fixed_interval_and_shrinks() -> None:
     assert sequential_halfwidth(1.0, 10_000, 0.05, 10_000) > z_value(0.95)
-    assert sequential_halfwidth(1 / 20_000, 20_000, 0.05, 10_000) < sequential_halfwidth(1 / 10_000, 10_000, 0.05, 10_000)
+    later = sequential_halfwidth(1 / 20_000, 20_000, 0.05, 10_000)
+    assert later < sequential_halfwidth(1 / 10_000, 10_000, 0.05, 10_000)
 
 
 def test_power_calculation_matches_statsmodels() -> None:
