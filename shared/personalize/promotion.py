@@ -20,9 +20,11 @@ from typing import Literal
 
 from shared.config import AwsStageSettings
 
-Action = Literal["promote", "hold", "keep"]
+Action = Literal["promote", "hold", "keep", "test", "retire"]
 """promote: switch the campaign; hold: an operator decides (manual mode, missing or invalid metrics, or a
-first version that does not beat the baseline); keep: the serving version stays, the candidate is not better."""
+first version that does not beat the baseline); keep: the serving version stays, the candidate is not better;
+test (promotion mode ``online``): the candidate passed the offline rule and goes to the challenger test, whose
+result promotes or retires it (retire: the test did not show it better; the serving version stays)."""
 
 Metrics = Mapping[str, object]
 """A version's offline metrics as reported or recorded; the rule checks every value before it compares."""
@@ -50,6 +52,8 @@ class Policy:
     guards: tuple[str, ...] = ("coverage", "mean_reciprocal_rank_at_25", "precision_at_10")
     guard_tolerance: float = 0.05
     auto: bool = True
+    online: bool = False
+    """The offline rule only admits a version to the challenger test (promotion mode ``online``)."""
 
     @classmethod
     def from_settings(cls, stage: AwsStageSettings) -> Policy:
@@ -58,7 +62,8 @@ class Policy:
             stage.min_improvement,
             stage.guard_metrics,
             stage.guard_tolerance,
-            stage.promotion_mode == "auto",
+            stage.promotion_mode in ("auto", "online"),
+            stage.promotion_mode == "online",
         )
 
     def as_record(self) -> dict[str, object]:
@@ -68,7 +73,7 @@ class Policy:
             "min_improvement": self.min_improvement,
             "guards": list(self.guards),
             "guard_tolerance": self.guard_tolerance,
-            "mode": "auto" if self.auto else "manual",
+            "mode": "online" if self.online else "auto" if self.auto else "manual",
         }
 
 
@@ -151,6 +156,8 @@ def decide(evidence: Evidence, policy: Policy) -> Decision:
             return Decision("keep", tuple(reasons))
     why = f"{p} {value:.4f}" + (f" vs serving {serving[p]:.4f}" if serving is not None else " (nothing serves)")
     why += f", baseline {baseline[p]:.4f}"
+    if policy.online and serving is not None:  # with nothing serving there is no champion to test against
+        return Decision("test", (why, "promotion mode is online: admitted to the challenger test"))
     if policy.auto:
         return Decision("promote", (why,))
     return Decision("hold", (why, "promotion mode is manual: an operator promotes by hand"))

@@ -101,6 +101,7 @@ def test_an_aa_test_looked_at_daily_stays_within_its_false_positive_rate() -> No
         sequential += hit_seq
         naive += hit_naive
     bound = sps.binom.ppf(0.999, seeds, alpha)  # fails by chance once in a thousand runs at most
+    print(f"A/A over {seeds} seeds: sequential {sequential}, naive daily {naive}, one final look {final}")
     assert sequential <= bound, (sequential, naive, final)
     assert final <= bound  # a single look at the end is a plain 95 % test
     assert naive > sequential and naive > seeds * alpha, (sequential, naive)
