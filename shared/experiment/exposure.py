@@ -71,13 +71,17 @@ def from_csv(data: bytes, experiment_id: str) -> list[UserDay]:
     """Parse one exposure file of ``experiment_id``; a malformed row (or header) becomes a row with NaN counts,
     which the verdict refuses."""
     text = data.decode("utf-8", errors="replace")
-    reader = csv.DictReader(io.StringIO(text))
-    if reader.fieldnames is None or tuple(reader.fieldnames) != COLUMNS:
-        return [UserDay(experiment_id, "?", "?", "?", math.nan, math.nan, math.nan)] if text.strip() else []
-    return [
-        UserDay(
-            r.get("experiment_id") or "", r.get("user_id") or "", r.get("day") or "", r.get("arm") or "",
-            _number(r.get("impressions")), _number(r.get("clicks")), _number(r.get("pre_clicks")),
-        )
-        for r in reader
-    ]
+    broken = [UserDay(experiment_id, "?", "?", "?", math.nan, math.nan, math.nan)] if text.strip() else []
+    try:
+        reader = csv.DictReader(io.StringIO(text, newline=""))
+        if reader.fieldnames is None or tuple(reader.fieldnames) != COLUMNS:
+            return broken
+        return [
+            UserDay(
+                r.get("experiment_id") or "", r.get("user_id") or "", r.get("day") or "", r.get("arm") or "",
+                _number(r.get("impressions")), _number(r.get("clicks")), _number(r.get("pre_clicks")),
+            )
+            for r in reader
+        ]
+    except csv.Error:
+        return broken
