@@ -86,20 +86,21 @@ def test_ratio_variance_matches_a_bootstrap_over_readers() -> None:
     assert e.variance == pytest.approx(boot.var(ddof=1), rel=0.1)
 
 
-def test_cuped_equals_the_ancova_coefficient_of_statsmodels_ols() -> None:
-    """For clicks per reader, the CUPED difference with the slope pooled within arms is exactly OLS's treatment
-    coefficient with the pre-test covariate; its standard error agrees with OLS's robust (HC2) one."""
+def test_cuped_equals_lins_regression_adjustment_in_statsmodels_ols() -> None:
+    """For clicks per reader, the CUPED difference (each arm's own slope, the covariate centred on both arms'
+    mean) is exactly OLS's treatment coefficient with the centred pre-test covariate and its interaction
+    (Lin 2013); its standard error agrees with OLS's robust (HC2) one."""
     rng = np.random.default_rng(4)
     xt, yt, zt = readers(rng, 3000, effect=0.05)
-    xc, yc, zc = readers(rng, 3000)
+    xc, yc, zc = readers(rng, 1000)
     mt, mc = moments(xt, yt, zt), moments(xc, yc, zc)
-    theta = cuped_theta(mt, mc, CLICKS_PER_USER)
     center = (mt.sz + mc.sz) / (mt.n + mc.n)
-    t, c = estimate(mt, CLICKS_PER_USER, theta, center), estimate(mc, CLICKS_PER_USER, theta, center)
+    t = estimate(mt, CLICKS_PER_USER, cuped_theta(mt, CLICKS_PER_USER), center)
+    c = estimate(mc, CLICKS_PER_USER, cuped_theta(mc, CLICKS_PER_USER), center)
     y = np.concatenate([xt, xc])
     treat = np.concatenate([np.ones(len(xt)), np.zeros(len(xc))])
-    pre = np.concatenate([zt, zc])
-    design = sm.add_constant(np.column_stack([treat, pre]))
+    pre = np.concatenate([zt, zc]) - center
+    design = sm.add_constant(np.column_stack([treat, pre, treat * pre]))
     fit = sm.OLS(y, design).fit(cov_type="HC2")
     assert t.value - c.value == pytest.approx(fit.params[1], rel=1e-9)
     assert math.sqrt(t.variance + c.variance) == pytest.approx(fit.bse[1], rel=0.05)
