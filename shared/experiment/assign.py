@@ -90,3 +90,30 @@ def experiment_for(
         return Experiment(None)
     kind = f"test-{version_id(challenger)}-vs-" if challenger else "holdout-"
     return Experiment(f"{kind}{version_id(champion)}", control_share, share, champion, challenger)
+
+
+def experiment_record(experiment: Experiment) -> dict[str, object]:
+    """The test as kept in Firestore's ``ml_state/experiment`` by the fill (read by refresh, first feeds, export)."""
+    return {
+        "experimentId": experiment.experiment_id,
+        "controlShare": experiment.control_share,
+        "challengerShare": experiment.challenger_share,
+        "champion": experiment.champion,
+        "challenger": experiment.challenger,
+    }
+
+
+def experiment_from_record(data: object) -> Experiment:
+    """The test of a stored :func:`experiment_record`; anything malformed is no test."""
+    if not isinstance(data, dict):
+        return Experiment(None)
+    try:
+        return Experiment(
+            data.get("experimentId"),
+            float(data.get("controlShare") or 0.0),
+            float(data.get("challengerShare") or 0.0),
+            data.get("champion"),
+            data.get("challenger"),
+        )
+    except (TypeError, ValueError):
+        return Experiment(None)

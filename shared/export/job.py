@@ -100,6 +100,8 @@ class ExportDeps:
     """With ``count``: a day above ``rows_per_run`` interactions is fanned out as shards (shards.py)."""
     count: DocumentCounter | None = None
     rows_per_run: int = 1_000_000
+    experiment_prefix: str = "experiments/"
+    """Where the online test's exposure files go, under ``prefix`` (STORYREC_EXPERIMENT_PREFIX)."""
 
 
 @dataclass(frozen=True)

@@ -11,6 +11,7 @@ from dataclasses import replace
 from datetime import date
 from zoneinfo import ZoneInfo
 
+from shared.export.exposure import write_exposure_isolated
 from shared.export.guards import DateRejected, ExportRefused, Overrides
 from shared.export.job import (
     ExportDeps,
@@ -73,6 +74,7 @@ def run_export_event(
         return None
     with correlated(result.run_id):
         _report_success(result, deps)
+        write_exposure_isolated(day, deps)  # the online test's exposure file (docs/experiment.md)
     return result
 
 

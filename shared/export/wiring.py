@@ -62,6 +62,7 @@ def export_deps(
         ),
         count=FirestoreCounter(client, timeout=settings.timeouts.firestore),
         rows_per_run=settings.export.rows_per_run,
+        experiment_prefix=settings.experiment.aggregate_prefix,
     )
 
 

@@ -10,6 +10,7 @@ alerts once per test; between looks the latest verdict is kept for ``storyrec st
 from __future__ import annotations
 
 import math
+import re
 from typing import Any
 
 from shared.config import Settings
@@ -17,6 +18,8 @@ from shared.experiment.assign import Experiment, experiment_for
 from shared.experiment.exposure import from_csv
 from shared.experiment.verdict import UserDay, Verdict
 from shared.ports import ObjectStore
+
+_DAY_FILE = re.compile(r"/\d{4}-\d{2}-\d{2}\.csv$")
 
 
 def experiment(settings: Settings, champion: str | None, challenger: str | None) -> Experiment:
@@ -33,7 +36,7 @@ def load_exposure(store: ObjectStore, settings: Settings, experiment_id: str) ->
     """Every day of a test's exposure written so far (one small CSV per day)."""
     rows: list[UserDay] = []
     for info in sorted(store.list(f"{exposure_prefix(settings)}{experiment_id}/"), key=lambda i: i.key):
-        if info.key.endswith(".csv"):
+        if _DAY_FILE.search(info.key):  # the day files, not the pre-test counts kept next to them
             rows += from_csv(store.get_bytes(info.key), experiment_id)
     return rows
 

@@ -16,7 +16,7 @@ from collections.abc import Sequence
 from datetime import datetime
 
 from shared.config import ExperimentSettings
-from shared.experiment.assign import Experiment, experiment_for
+from shared.experiment.assign import Experiment, experiment_for, experiment_from_record, experiment_record
 from shared.logs import get_logger
 from shared.ports import NewerWrite
 from shared.recommend.batch import fill_batch
@@ -58,31 +58,18 @@ EXPERIMENT_DOC = "experiment"
 
 
 def save_experiment(deps: FeedDeps, experiment: Experiment, now: datetime) -> None:
-    """Keep the run's test for the refresh and first-feed paths (an older run never replaces a newer one's)."""
-    data = {
-        "experimentId": experiment.experiment_id,
-        "controlShare": experiment.control_share,
-        "challengerShare": experiment.challenger_share,
-        "champion": experiment.champion,
-        "challenger": experiment.challenger,
-        "generatedAt": now,
-    }
-    write_feeds(deps.docs, [NewerWrite(f"{deps.collections.state}/{EXPERIMENT_DOC}", data, now)])
+    """Keep the run's test for the refresh, first-feed and export paths (an older run never replaces a newer
+    one's). ``startedAt``: when a fill first used this test (kept while the test goes on)."""
+    key = f"{deps.collections.state}/{EXPERIMENT_DOC}"
+    stored = deps.docs.get(key) or {}
+    same = stored.get("experimentId") == experiment.experiment_id and stored.get("startedAt") is not None
+    data = {**experiment_record(experiment), "startedAt": stored["startedAt"] if same else now, "generatedAt": now}
+    write_feeds(deps.docs, [NewerWrite(key, data, now)])
 
 
 def stored_experiment(deps: FeedDeps, serving: str | None) -> Experiment:
     """The test the last fill used, if it was made for the version serving now (else: no test)."""
-    saved = deps.docs.get(f"{deps.collections.state}/{EXPERIMENT_DOC}") or {}
-    try:
-        found = Experiment(
-            saved.get("experimentId"),
-            float(saved.get("controlShare") or 0.0),
-            float(saved.get("challengerShare") or 0.0),
-            saved.get("champion"),
-            saved.get("challenger"),
-        )
-    except (TypeError, ValueError):
-        return Experiment(None)
+    found = experiment_from_record(deps.docs.get(f"{deps.collections.state}/{EXPERIMENT_DOC}"))
     if found.experiment_id is None or (serving is not None and found.champion != serving):
         return Experiment(None)
     return found
