@@ -22,12 +22,13 @@ from datetime import datetime, timedelta
 from typing import Any, TypeVar
 
 from shared.errors import NotFound
-from shared.experiment.verdict import judge
+from shared.experiment.assign import Experiment
+from shared.experiment.verdict import Verdict, judge
 from shared.logs import get_logger
 from shared.personalize.imports import ImportOutcome, import_held_isolated, import_missed, redrive_parked
 from shared.personalize.model import Campaign, ResourceInUse, SolutionVersion
-from shared.personalize.online import experiment, load_exposure, verdict_table
-from shared.personalize.promotion import Decision, Evidence, Metrics, Policy, decide, metrics_table
+from shared.personalize.online import day_files, experiment, fingerprint, load_exposure, verdict_table
+from shared.personalize.promotion import Action, Decision, Evidence, Metrics, Policy, decide, metrics_table
 from shared.personalize.stage import (
     Datasets,
     StageDeps,
@@ -133,6 +134,7 @@ def _follow_and_decide(deps: StageDeps, group_arn: str, now: datetime, stuck: ti
         f"the decision on {candidate.arn}",
         lambda: _maybe_decide(deps, candidate, baseline, campaign, now, stuck, report),
     )
+    _isolated(deps, report, "holdout", "the control arm's holdout", lambda: look_at_holdout(deps, campaign, now))
 
 
 def _alert(deps: StageDeps, report: MonitorReport, key: str, subject: str, message: str, metric: str) -> bool:
@@ -452,6 +454,29 @@ def _report(
     )
 
 
+def _look(deps: StageDeps, test: Experiment, now: datetime, candidate: str | None) -> Verdict | None:
+    """Judge the test's exposure so far and keep the look for status and the report; None when no day file
+    changed since the last look (the files change once a day; the monitor runs every 15 minutes)."""
+    eid = test.experiment_id or ""
+    files = day_files(deps.bucket, deps.settings, eid)
+    seen = fingerprint(files)
+    last = deps.state.look(eid)
+    if last is not None and last.get("fingerprint") == seen and last.get("action") not in ("promote", "retire"):
+        return None
+    verdict = judge(test, load_exposure(deps.bucket, deps.settings, eid, files), deps.settings.experiment)
+    body = {**verdict.as_record(), "looked_at": now.isoformat(), "candidate": candidate, "fingerprint": seen}
+    deps.state.record_look(eid, body)
+    return verdict
+
+
+def look_at_holdout(deps: StageDeps, campaign: Campaign | None, now: datetime) -> Verdict | None:
+    """The control arm's holdout while no challenger is under test: measured and kept, never decided on."""
+    if campaign is None or not campaign.solution_version_arn or deps.state.current_test() is not None:
+        return None
+    test = experiment(deps.settings, campaign.solution_version_arn, None)
+    return _look(deps, test, now, None) if test.experiment_id else None
+
+
 def _judge_test(
     deps: StageDeps,
     candidate: SolutionVersion,
@@ -472,9 +497,11 @@ def _judge_test(
         )
         return None
     test = experiment(deps.settings, str(champion), version)
+    verdict = _look(deps, test, now, version)
+    if verdict is None:
+        report.waiting.append(f"test {test.experiment_id}: no new exposure since the last look")
+        return None
     eid = test.experiment_id or ""
-    verdict = judge(test, load_exposure(deps.bucket, deps.settings, eid), deps.settings.experiment)
-    deps.state.record_look(eid, {**verdict.as_record(), "looked_at": now.isoformat(), "candidate": version})
     if verdict.action == "blocked":
         _alert(
             deps, report, f"test-blocked:{eid}", "storyrec test blocked: sample ratio mismatch",
@@ -486,7 +513,8 @@ def _judge_test(
         report.waiting.append(f"test {eid}: {verdict.action}: {'; '.join(verdict.reasons)}"[:500])
         return None
     auto = deps.settings.experiment.auto
-    action = verdict.action if auto else "hold"
+    said: Action = "promote" if verdict.action == "promote" else "retire"
+    action: Action = said if auto else "hold"
     reasons = verdict.reasons + (() if auto else (f"the test says {verdict.action}: held for an operator",))
     decision = Decision(action, reasons)
     body = {

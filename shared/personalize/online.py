@@ -9,6 +9,7 @@ alerts once per test; between looks the latest verdict is kept for ``storyrec st
 
 from __future__ import annotations
 
+import hashlib
 import math
 import re
 from typing import Any
@@ -17,7 +18,7 @@ from shared.config import Settings
 from shared.experiment.assign import Experiment, experiment_for
 from shared.experiment.exposure import from_csv
 from shared.experiment.verdict import UserDay, Verdict
-from shared.ports import ObjectStore
+from shared.ports import ObjectInfo, ObjectStore
 
 _DAY_FILE = re.compile(r"/\d{4}-\d{2}-\d{2}\.csv$")
 
@@ -32,12 +33,24 @@ def exposure_prefix(settings: Settings) -> str:
     return settings.import_prefix + settings.experiment.aggregate_prefix
 
 
-def load_exposure(store: ObjectStore, settings: Settings, experiment_id: str) -> list[UserDay]:
+def day_files(store: ObjectStore, settings: Settings, experiment_id: str) -> list[ObjectInfo]:
+    """A test's day files so far, oldest first (not the pre-test counts kept next to them)."""
+    found = store.list(f"{exposure_prefix(settings)}{experiment_id}/")
+    return sorted((i for i in found if _DAY_FILE.search(i.key)), key=lambda i: i.key)
+
+
+def fingerprint(files: list[ObjectInfo]) -> str:
+    """What a look read: a new or rewritten day file changes it (the look is then made again)."""
+    return hashlib.sha256("\n".join(f"{i.key}:{i.size}:{i.etag}" for i in files).encode()).hexdigest()[:16]
+
+
+def load_exposure(
+    store: ObjectStore, settings: Settings, experiment_id: str, files: list[ObjectInfo] | None = None
+) -> list[UserDay]:
     """Every day of a test's exposure written so far (one small CSV per day)."""
     rows: list[UserDay] = []
-    for info in sorted(store.list(f"{exposure_prefix(settings)}{experiment_id}/"), key=lambda i: i.key):
-        if _DAY_FILE.search(info.key):  # the day files, not the pre-test counts kept next to them
-            rows += from_csv(store.get_bytes(info.key), experiment_id)
+    for info in files if files is not None else day_files(store, settings, experiment_id):
+        rows += from_csv(store.get_bytes(info.key), experiment_id)
     return rows
 
 

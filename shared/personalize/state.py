@@ -238,6 +238,9 @@ class StageState:
         """The test's latest look (arms, exposure, lifts), overwritten by every pass: what status shows."""
         self._put(f"experiments/{safe_name(experiment_id)}.json", body)
 
+    def look(self, experiment_id: str) -> dict[str, Any] | None:
+        return self._get(f"experiments/{safe_name(experiment_id)}.json")
+
     def looks(self) -> list[dict[str, Any]]:
         """The latest look of every test, oldest first (by ``looked_at``)."""
         found = (_object(self.store.get_bytes(i.key), i.key) for i in self.store.list(self.prefix + "experiments/"))

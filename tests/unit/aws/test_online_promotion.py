@@ -118,3 +118,27 @@ def test_the_offline_rule_only_admits_to_the_test_in_online_mode() -> None:
     assert decide(Evidence({**GOOD, P: 0.4}, {P: 0.1}), online).action == "promote"  # nothing serves yet
     assert decide(Evidence({**GOOD, P: float("nan")}, {P: 0.1}, "v0", GOOD), online).action == "hold"
     assert online.as_record()["mode"] == "online"
+
+
+def test_the_holdout_is_measured_in_every_mode_and_looked_at_once_per_new_day() -> None:
+    deps, port, _notifier, clock = _deps()  # promotion mode auto: the control arm still runs
+    first, _ = _trained(deps, port, GOOD, {P: 0.1})
+    monitor(deps)
+    test = experiment(deps.settings, first, None)
+    policies = {"champion": personalised(1.0), "control": popular}
+    days = run_test(Readers(8000, seed=4), test, policies, 10, 4)
+    prefix = exposure_prefix(deps.settings)
+    for d, rows in enumerate(days[:9]):
+        deps.bucket.put_bytes(exposure_key(prefix, test.experiment_id or "", date(2026, 12, 2) + timedelta(d)),
+                              to_csv(rows))
+    monitor(deps)
+    [look] = deps.state.looks()
+    assert look["experiment_id"] == "holdout-0001" and look["action"] == "wait" and look["days"] == 9
+    lift = next(x for x in look["lifts"] if x["metric"] == "clicks_per_user")
+    assert lift["treatment"] == "champion" and lift["always_valid_interval"][0] > 0  # recommendations beat popular
+    clock[0] += timedelta(minutes=15)
+    monitor(deps)
+    assert deps.state.looks()[0]["looked_at"] == look["looked_at"]  # no new day file: not looked at again
+    deps.bucket.put_bytes(exposure_key(prefix, test.experiment_id or "", date(2026, 12, 11)), to_csv(days[9]))
+    monitor(deps)
+    assert deps.state.looks()[0]["days"] == 10
