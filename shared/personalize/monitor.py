@@ -343,7 +343,10 @@ def gather_evidence(
 def _act(deps: StageDeps, decision: Decision, candidate: SolutionVersion, campaign: Campaign | None) -> str:
     """Carry out the decision (only ``promote`` calls Personalize); ResourceInUse means nothing started."""
     if decision.action == "test" and campaign is not None and campaign.solution_version_arn:
+        previous = deps.state.current_test()
         deps.state.start_test(campaign.solution_version_arn, candidate.arn)
+        if previous and previous.get("challenger") not in (None, candidate.arn):
+            _replaced(deps, str(previous["challenger"]), candidate.arn)
         return "admitted to the challenger test"
     if decision.action != "promote":
         return {"hold": "held for an operator", "retire": "retired: the serving version stays"}.get(
@@ -452,6 +455,25 @@ def _report(
     deps.state.alert_once(
         deps.notifier, f"decision:{version}{once}", subject, message, {"stage": "train", "action": decision.action}
     )
+
+
+def _replaced(deps: StageDeps, previous: str, newer: str) -> None:
+    """A newer candidate took the challenger arm: the one under test is retired (once, reported once)."""
+    recorded = deps.state.decision_for(previous)
+    if recorded is None or recorded.get("action") != "test":
+        return
+    why = f"a newer candidate ({newer}) took its place in the challenger test before it was decided"
+    body = {
+        **recorded, "decided_at": deps.clock().isoformat(), "admitted_at": recorded.get("decided_at"),
+        "action": "retire", "reasons": [why], "outcome": "retired: the serving version stays",
+    }
+    if not deps.state.claim_verdict(previous, body):
+        return
+    kept = recorded.get("metrics")
+    metrics: dict[str, Any] = kept if isinstance(kept, dict) else {}
+    serving = recorded.get("serving")
+    evidence = Evidence(metrics.get("candidate"), metrics.get("baseline"), serving, metrics.get("serving"))
+    record_and_report(deps, Decision("retire", (why,)), body, evidence, test=f"Test replaced: {why}")
 
 
 def _look(deps: StageDeps, test: Experiment, now: datetime, candidate: str | None) -> Verdict | None:

@@ -142,3 +142,17 @@ def test_the_holdout_is_measured_in_every_mode_and_looked_at_once_per_new_day() 
     deps.bucket.put_bytes(exposure_key(prefix, test.experiment_id or "", date(2026, 12, 11)), to_csv(days[9]))
     monitor(deps)
     assert deps.state.looks()[0]["days"] == 10
+
+
+def test_a_newer_candidate_admitted_during_a_test_retires_the_one_under_test_once() -> None:
+    deps, port, notifier, first, second = _admitted()
+    third, _ = _trained(deps, port, {**GOOD, P: 0.6}, {P: 0.1})
+    decision = monitor(deps).decision
+    assert decision and decision["action"] == "test" and decision["candidate"] == third
+    assert (deps.state.current_test() or {})["challenger"] == third
+    retired = deps.state.decision_for(second)
+    assert retired and retired["action"] == "retire" and "a newer candidate" in retired["reasons"][0]
+    assert retired["admitted_at"] and port.updates == []
+    subjects = [s for s, _, _ in notifier.sent if s == f"storyrec training: retire {second.rsplit('/', 1)[-1]}"]
+    assert len(subjects) == 1 and _decisions(deps)[-2:] == ["retire", "test"]
+    assert next(iter(port.campaigns.values())).solution_version_arn == first
