@@ -91,10 +91,17 @@ LANGUAGE_PATTERN = r"[a-z]{2,3}(-[a-z0-9]{2,8}){0,3}"
 """A BCP 47 tag in lower case (``en``, ``pt-br``, ``zh-hant``)."""
 COUNTRY_PATTERN = r"[A-Z]{2}"
 """An ISO 3166-1 alpha-2 code in upper case."""
+ATTRIBUTION_SOURCES = ("storyrec-control", "storyrec-challenger", "storyrec-popular", "latest")
+"""The closed vocabulary of a click's or an impression's ``source`` (EVENT_ATTRIBUTION_SOURCE): the lists
+storyrec makes without a Personalize recommendation id. Personalize accepts at most 100 sources per
+dataset group, so a client may not invent them; firestore.rules lists the same values (checked by a test)."""
+IMPRESSION_MAX_IDS = 25
+"""Personalize: an impression lists at most 25 item ids."""
 
 FIELD_RULES: dict[tuple[DatasetType, str], Overlay] = {
     ("interactions", "EVENT_TYPE"): Overlay(vocabulary=frozenset(EVENT_TYPES), case="lower"),
     ("interactions", "DEVICE"): Overlay(vocabulary=frozenset(DEVICES), case="lower"),
+    ("interactions", "EVENT_ATTRIBUTION_SOURCE"): Overlay(vocabulary=frozenset(ATTRIBUTION_SOURCES)),
     ("items", "LANGUAGE"): Overlay(pattern=LANGUAGE_PATTERN, case="lower"),
     ("users", "LANGUAGE"): Overlay(pattern=LANGUAGE_PATTERN, case="lower"),
     ("users", "COUNTRY"): Overlay(pattern=COUNTRY_PATTERN, case="upper"),
