@@ -87,7 +87,7 @@ async function main() {
   const open = (list) => (storyId) => {
     try {
       const click = storyrec.recordClick(storyId, "open", list);
-      const entry = { id: click.clickId, storyId, done: false, error: null };
+      const entry = { id: click.clickId, storyId, done: false, error: null, written: click.written };
       state.clicks.push(entry);
       click.written.then(
         () => { entry.done = true; showClicks(); },

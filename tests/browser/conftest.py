@@ -26,6 +26,7 @@ from infra.local.firebase import emulators
 REPO_ROOT = Path(__file__).resolve().parents[2]
 ARTIFACTS = Path(os.environ.get("STORYREC_BROWSER_ARTIFACTS", REPO_ROOT / ".storyrec" / "browser-artifacts"))
 PASSWORD = "storyrec-reader"
+STORY_SITE = "https://news.example/"
 CHROMIUM_CANDIDATES = ("chromium", "chromium-browser")
 
 
@@ -133,7 +134,7 @@ class World:
                 self.admin.document(f"stories/{sid}"),
                 {
                     "title": f"Story {sid}: what happened next",
-                    "url": f"https://news.example/{sid}",
+                    "url": f"{STORY_SITE}{sid}",
                     "source": "example",
                     "status": "published",
                     "publishedAt": self.now - timedelta(minutes=i),
@@ -149,7 +150,7 @@ class World:
                 "storyId": s,
                 "score": round(1 - i / 100, 3),
                 "title": f"For {uid}: story {s}",
-                "url": f"https://news.example/{s}",
+                "url": f"{STORY_SITE}{s}",
                 "image": None,
                 "source": "example",
             }
@@ -223,11 +224,16 @@ class Reader:
         return self.page.evaluate(script, arg)
 
 
+def loopback(url: str) -> bool:
+    return url.split("/")[2].split(":")[0] in ("127.0.0.1", "localhost") if "://" in url else True
+
+
 @pytest.fixture
 def open_homepage(browser: Any, world: World) -> Iterator[Callable[..., Reader]]:
     """Opens the homepage in a fresh browser context and signs ``uid`` in through the page's form.
 
-    Requests that would leave the machine (a CDN, Google's APIs) are aborted and recorded in ``outside``.
+    Requests that would leave the machine (a CDN, Google's APIs) are aborted and recorded in ``outside``; the
+    stories' own links (``https://news.example/…``, opened in a new tab by a click) are left out of it.
     """
     contexts: list[Any] = []
 
@@ -237,15 +243,17 @@ def open_homepage(browser: Any, world: World) -> Iterator[Callable[..., Reader]]
         contexts.append(context)
         outside: list[str] = []
 
-        def guard(route: Any) -> None:
-            host = route.request.url.split("/")[2].split(":")[0] if "://" in route.request.url else ""
-            if host in ("127.0.0.1", "localhost"):
-                route.continue_()
-            else:
+        # Only what leaves the machine is routed: intercepting every request (loopback included) left the
+        # Firestore SDK unable to reconnect after set_offline(False) (Playwright 1.65, Chromium 156).
+        def leaving(route: Any) -> None:
+            if not route.request.url.startswith(STORY_SITE):
                 outside.append(route.request.url)
-                route.abort()
+            route.abort()
 
-        context.route("**/*", guard)
+        context.route("https://**", leaving)
+        context.on(
+            "request", lambda r: None if loopback(r.url) or r.url.startswith("https:") else outside.append(r.url)
+        )
         page = context.new_page()
         page.on("console", lambda msg: print(f"[{uid} console] {msg.type}: {msg.text}"))
         page.goto(f"{world.suite.hosting_url}/")
