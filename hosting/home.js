@@ -98,10 +98,11 @@ async function main() {
       say(String(err.message ?? err));
     }
   };
-  const tracked = (write) => {
+  // marks the cards an impression counted, in the list it was made for
+  const tracked = (listId) => (write) => {
     state.impressions.push(write);
     write.written.catch((err) => say(`impression refused: ${err.code ?? err}`));
-    for (const id of write.storyIds) document.querySelector(`[data-story-id="${CSS.escape(id)}"]`)?.classList.add("seen");
+    for (const id of write.storyIds) $(listId).querySelector(`[data-story-id="${CSS.escape(id)}"]`)?.classList.add("seen");
   };
 
   function renderFeed(feed) {
@@ -130,7 +131,7 @@ async function main() {
     state.feedTracker?.stop();
     const cards = feed.stories.map((s) => card(s, open(feed)));
     list.replaceChildren(...cards);
-    state.feedTracker = feed.stories.length ? storyrec.recordImpressions(feed, { onWrite: tracked }) : null;
+    state.feedTracker = feed.stories.length ? storyrec.recordImpressions(feed, { onWrite: tracked("feed-list") }) : null;
     cards.forEach((el, i) => state.feedTracker.observe(el, feed.stories[i].storyId));
   }
 
@@ -141,7 +142,7 @@ async function main() {
     state.latestTracker?.stop();
     const cards = stories.map((s) => card(s, open("latest")));
     $("latest-list").replaceChildren(...cards);
-    state.latestTracker = storyrec.recordImpressions("latest", { onWrite: tracked });
+    state.latestTracker = storyrec.recordImpressions("latest", { onWrite: tracked("latest-list") });
     cards.forEach((el, i) => state.latestTracker.observe(el, stories[i].storyId));
   }
 

@@ -154,6 +154,9 @@ def test_impressions_count_only_cards_that_were_really_seen(world: World, open_h
     assert seen == expected  # in feed order, each once
     assert "s009" not in seen and "s010" not in seen  # scrolled past in 0.3 s: not seen
     assert feed_views[0]["id"] in ids
+    latest_views = [w for w in world.docs("impressions", userId="alice") if w.get("source") == "latest"]
+    assert len(latest_views) == 1 and "recommendationId" not in latest_views[0]
+    assert latest_views[0]["storyIds"] == sorted(latest_views[0]["storyIds"])  # newest first, as listed
     alice.screenshot("homepage-impressions")
 
 
