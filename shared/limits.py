@@ -152,6 +152,8 @@ class FieldRule:
         """What is wrong with one (already normalised) value, or None. Multi-value cells: check each part."""
         if value.strip() == "":
             return Violation(Problem.EMPTY_VALUE, "is empty")
+        if self.kind is Kind.ID_LIST:  # each part is an id (ids_problem checks them one by one)
+            return ids_problem(value.split(MULTI_SEPARATOR))
         if self.max_chars is not None and len(value) > self.max_chars:
             return Violation(Problem.TOO_LONG, f"is {len(value)} characters (limit {self.max_chars})")
         if self.kind is Kind.TEXTUAL:
@@ -161,8 +163,6 @@ class FieldRule:
         hostile = sorted(CSV_HOSTILE.intersection(value))
         if hostile:
             return Violation(Problem.CSV_HOSTILE, f"contains {''.join(hostile)!r}")
-        if self.kind is Kind.ID_LIST:
-            return ids_problem(value.split(MULTI_SEPARATOR))
         if self.kind is Kind.ID:
             bad_id = id_problem(value)
             if bad_id is not None:
