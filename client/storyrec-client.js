@@ -245,8 +245,9 @@ export class ImpressionTracker {
     this.onHidden = () => {
       if (document.visibilityState === "hidden") this.flush();
     };
+    this.onPageHide = () => this.flush();
     document.addEventListener("visibilitychange", this.onHidden);
-    globalThis.addEventListener?.("pagehide", this.onHidden);
+    globalThis.addEventListener?.("pagehide", this.onPageHide);
   }
 
   /** Starts watching the card `element` showing `storyId`. */
@@ -306,7 +307,7 @@ export class ImpressionTracker {
     this.stopped = true;
     this.observer.disconnect();
     document.removeEventListener("visibilitychange", this.onHidden);
-    globalThis.removeEventListener?.("pagehide", this.onHidden);
+    globalThis.removeEventListener?.("pagehide", this.onPageHide);
     return write;
   }
 }

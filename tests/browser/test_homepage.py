@@ -6,8 +6,11 @@ written (stories, feeds) with the rules bypassed, and reads back what the page w
 
 from __future__ import annotations
 
+import csv
+import io
 import time
 from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
@@ -32,10 +35,14 @@ def wait_cards(reader: Reader, section: str, count: int) -> list[str]:
 
 
 def written(reader: Reader, what: str) -> list[dict[str, Any]]:
-    """The page's clicks or impressions once the server acknowledged or refused each."""
-    script = f"Promise.allSettled(window.storyrecHome.{what}.map(w => w.written ?? Promise.resolve()))"
-    reader.page.evaluate(f"{script}.then(() => null)")
-    return list(reader.evaluate(f"window.storyrecHome.{what}.map(w => ({{...w, written: undefined}}))"))
+    """The page's clicks or impressions once the server acknowledged or refused each (``refused``: its code)."""
+    return list(
+        reader.evaluate(
+            f"""Promise.allSettled(window.storyrecHome.{what}.map(w => w.written)).then(outcomes =>
+              window.storyrecHome.{what}.map((w, i) => ({{...w, written: undefined,
+                refused: outcomes[i].status === "rejected" ? String(outcomes[i].reason?.code) : null}})))"""
+        )
+    )
 
 
 def click_card(reader: Reader, section: str, story_id: str) -> None:
@@ -95,25 +102,30 @@ def test_another_readers_feed_cannot_be_read(world: World, open_homepage: Open) 
     assert not set(cards(alice, "feed")) & set(stories[3:])
 
 
-def test_a_click_from_the_feed_is_captured_with_its_recommendation_id(world: World, open_homepage: Open) -> None:
+def test_a_click_from_the_feed_is_captured_and_exported_with_its_recommendation_id(
+    world: World, open_homepage: Open
+) -> None:
     stories = world.stories(8)
     world.feed("alice", stories[2:6], recommendationId="rec-alice-42")
     alice = open_homepage("alice")
     wait_cards(alice, "feed", 4)
     wait_cards(alice, "latest", 8)
+    time.sleep(1.5)  # every feed card is in view: all four are seen
+    alice.evaluate("window.storyrecHome.flushImpressions()")
+    assert [w["refused"] for w in written(alice, "impressions")] == [None, None]  # the feed and latest views
 
     click_card(alice, "feed", stories[3])
     click_card(alice, "latest", stories[0])
     sent = written(alice, "clicks")
 
-    assert [c["error"] for c in sent] == [None, None], sent
+    assert [c["refused"] for c in sent] == [None, None], sent
     by_id = {c["id"]: c for c in world.docs("clicks", userId="alice")}
     feed_click, latest_click = by_id[sent[0]["id"]], by_id[sent[1]["id"]]
     assert feed_click["storyId"] == stories[3] and feed_click["recommendationId"] == "rec-alice-42"
     assert "source" not in feed_click  # the feed had a recommendationId, no attribution source
     assert latest_click["source"] == "latest" and "recommendationId" not in latest_click
     assert feed_click["type"] == "open" and feed_click["device"] == "web"
-    # capture recorded each click once, under the click's own id
+    # capture recorded each click once, under the click's own id, with its attribution
     captured = wait_until(
         lambda: {i: world.admin.document(f"ml_interactions/{i}").get() for i in by_id},
         lambda docs: all(d.exists for d in docs.values()),
@@ -122,8 +134,55 @@ def test_a_click_from_the_feed_is_captured_with_its_recommendation_id(world: Wor
         max_interval=1.0,
         what="the captured clicks",
     )
-    assert {d.get("ITEM_ID") for d in captured.values()} == {stories[3], stories[0]}
+    assert captured[feed_click["id"]].get("RECOMMENDATION_ID") == "rec-alice-42"
+    assert captured[latest_click["id"]].get("EVENT_ATTRIBUTION_SOURCE") == "latest"
+    wait_until(
+        lambda: world.docs("ml_impressions"),
+        lambda docs: len(docs) == 2,
+        timeout=60,
+        interval=0.5,
+        max_interval=1.0,
+        what="the captured impressions",
+    )
     alice.screenshot("homepage-after-clicks")
+
+    # the day's export: the feed click's row carries the recommendation id and what the reader saw of that list
+    rows = exported_interactions(world)
+    assert rows[stories[3]] == {
+        "RECOMMENDATION_ID": "rec-alice-42",
+        "EVENT_ATTRIBUTION_SOURCE": "",
+        "IMPRESSION": "|".join(stories[2:6]),
+    }
+    assert rows[stories[0]]["EVENT_ATTRIBUTION_SOURCE"] == "latest" and rows[stories[0]]["RECOMMENDATION_ID"] == ""
+
+
+def exported_interactions(world: World) -> dict[str, dict[str, str]]:
+    """Export today (the clock moved past its end) from the emulator's Firestore; the interactions rows by story.
+
+    The Firestore side is the real adapter on the emulator; the buckets are in memory (the export's S3 and GCS
+    writes are tested on moto and the GCS emulator by tests/integration/export).
+    """
+    from shared.adapters.firestore import FirestoreDocumentStore
+    from shared.adapters.memory import InMemoryObjectStore, RecordingMetrics, RecordingNotifier
+    from shared.export import ExportDeps, run_export
+    from shared.schema import load_schema
+
+    day = world.now.date()
+    after = datetime.combine(day + timedelta(days=1), datetime.min.time(), UTC) + timedelta(minutes=30)
+    deps = ExportDeps(
+        docs=FirestoreDocumentStore(world.admin),
+        import_store=InMemoryObjectStore("import"),
+        backup_store=InMemoryObjectStore("backup"),
+        notifier=RecordingNotifier(),
+        metrics=RecordingMetrics(),
+        clock=lambda: after,
+    )
+    run_export(day, deps)
+    [key] = [o.key for o in deps.import_store.list("interactions/")]
+    header, *rows = list(csv.reader(io.StringIO(deps.import_store.get_bytes(key).decode())))
+    assert header == load_schema("interactions").header
+    wanted = ("RECOMMENDATION_ID", "EVENT_ATTRIBUTION_SOURCE", "IMPRESSION")
+    return {row[header.index("ITEM_ID")]: {h: row[header.index(h)] for h in wanted} for row in rows}
 
 
 def test_impressions_count_only_cards_that_were_really_seen(world: World, open_homepage: Open) -> None:
@@ -144,7 +203,8 @@ def test_impressions_count_only_cards_that_were_really_seen(world: World, open_h
     ids = alice.evaluate("window.storyrecHome.flushImpressions()")
     sent = written(alice, "impressions")
 
-    assert len(ids) >= 1 and all(w["impressionId"] in ids for w in sent)
+    assert len(ids) >= 1 and {w["impressionId"] for w in sent} == set(ids)
+    assert [w["refused"] for w in sent] == [None] * len(sent)
     feed_views = [
         w for w in world.docs("impressions", userId="alice") if w.get("recommendationId") == "rec-alice-scroll"
     ]
@@ -196,7 +256,7 @@ def test_clicks_made_offline_arrive_exactly_once_after_reconnecting(world: World
     time.sleep(3.0)  # any duplicate would have arrived by now
     arrived = world.docs("clicks", userId="alice")
     assert sorted(d["id"] for d in arrived) == sorted(clicked)
-    assert [c["error"] for c in written(alice, "clicks")] == [None] * 3
+    assert [c["refused"] for c in written(alice, "clicks")] == [None] * 3
     captured = wait_until(
         lambda: [world.admin.document(f"ml_interactions/{i}").get() for i in clicked],
         lambda docs: all(d.exists for d in docs),
