@@ -351,3 +351,36 @@ def test_hostile_writes_from_the_page_are_refused_by_the_rules(world: World, ope
         "moduleFormula": "TypeError",
     }
     assert world.docs("clicks") == [] and world.docs("impressions") == []
+
+
+def test_the_demo_prints_a_homepage_and_a_reader_who_can_sign_in(world: World, browser: Any) -> None:
+    """infra/local/demo/homepage.py on this suite: the account it makes signs in through the page's form."""
+    import io
+    from types import SimpleNamespace
+
+    from rich.console import Console
+
+    from infra.local.demo.homepage import show_homepage
+
+    stories = world.stories(5)
+    world.feed("-1032019229384696495", stories[1:4])  # a Deskdrop person id: the demo's readers look like this
+    out = io.StringIO()
+    ctx = SimpleNamespace(facts={"showcase": {"user": "-1032019229384696495"}}, console=Console(file=out, width=300))
+
+    show_homepage(ctx, world.suite, serve=False)  # type: ignore[arg-type]
+
+    shown = ctx.facts["homepage"]
+    assert f"homepage: {world.suite.hosting_url}/" in out.getvalue() and shown["email"] in out.getvalue()
+    context = browser.new_context()
+    try:
+        page = context.new_page()
+        page.goto(shown["url"] + "/")
+        page.wait_for_selector("body[data-ready=true]", timeout=30_000)
+        page.fill("#email", shown["email"])
+        page.fill("#password", shown["password"])
+        page.click("#sign-in button[type=submit]")
+        page.wait_for_function("document.querySelectorAll('#feed-list .card').length === 3", timeout=30_000)
+        ids = page.evaluate("[...document.querySelectorAll('#feed-list .card')].map(c => c.dataset.storyId)")
+        assert ids == stories[1:4]
+    finally:
+        context.close()
