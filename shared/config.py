@@ -40,6 +40,9 @@ class Collections:
     quarantine: str = "ml_quarantine"
     state: str = "ml_state"
     click_rate: str = "ml_click_rate"
+    impressions: str = "impressions"
+    ml_impressions: str = "ml_impressions"
+    impression_rate: str = "ml_impression_rate"
 
 
 @dataclass(frozen=True)
@@ -82,7 +85,8 @@ class Emulators:
 
 
 FUNCTION_FAMILIES: Mapping[str, str] = MappingProxyType(
-    {"capture_story": "capture", "capture_user": "capture", "capture_click": "capture", "export_daily": "export",
+    {"capture_story": "capture", "capture_user": "capture", "capture_click": "capture",
+     "capture_impression": "capture", "export_daily": "export",
      "fill_feeds_daily": "feeds", "first_feed_for_new_user": "feeds", "refresh_feed": "refresh"}
 )
 """Each Google function's family: the service account it runs as, the AWS role it assumes (docs/deploy.md)."""

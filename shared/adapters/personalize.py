@@ -10,6 +10,7 @@ failing or duplicating it. Every SDK error goes through one table (:data:`ERRORS
 from __future__ import annotations
 
 import contextlib
+import json
 from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 from typing import Any
@@ -257,6 +258,11 @@ class PersonalizeGateway:
     def dataset_status(self, dataset_arn: str) -> Status:
         body = _call(self._control.describe_dataset, datasetArn=dataset_arn)["dataset"]
         return Status.parse(body.get("status"))
+
+    def dataset_columns(self, dataset_arn: str) -> tuple[str, ...]:
+        schema_arn = _call(self._control.describe_dataset, datasetArn=dataset_arn)["dataset"]["schemaArn"]
+        text = _call(self._control.describe_schema, schemaArn=schema_arn)["schema"]["schema"]
+        return tuple(str(f["name"]) for f in json.loads(text).get("fields", []))
 
     def filter_status(self, filter_arn: str) -> Status:
         body = _call(self._control.describe_filter, filterArn=filter_arn)["filter"]

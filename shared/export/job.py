@@ -22,6 +22,7 @@ from zoneinfo import ZoneInfo
 
 from shared.config import Collections
 from shared.errors import NotFound, StoryrecError
+from shared.export.attribution import ImpressionIndex, lookback_start
 from shared.export.csvfiles import MAX_PART_BYTES, Part, PartWriter
 from shared.export.guards import (
     ExportRefused,
@@ -282,7 +283,24 @@ def extract_query(
     """:func:`extract_dataset` of the records ``query`` reads; those that fail are quarantined."""
     quarantine = ExportQuarantine(deps.docs, deps.collections.quarantine, query.collection, now)
     records = partial(deps.docs.stream, query, page_size=options.page_size)
-    return extract_dataset(dataset, records, directory, options, now=now, quarantine=quarantine)
+    impressions = impressions_for(query, deps, options) if dataset == "interactions" else None
+    return extract_dataset(
+        dataset, records, directory, options, now=now, quarantine=quarantine, impressions=impressions
+    )
+
+
+def impressions_for(query: Query, deps: ExportDeps, options: ExportOptions) -> ImpressionIndex:
+    """The impressions the interactions of ``query`` (a ``captured_at`` range) may be joined to: those
+    captured from the day before the range's start to its end (shared.export.attribution)."""
+    bounds = {w.op: w.value for w in query.where if w.field == "captured_at"}
+    start, end = bounds.get(">="), bounds.get("<")
+    where = (Where("captured_at", "<", end),) if end is not None else ()
+    if start is not None:
+        where = (Where("captured_at", ">=", lookback_start(start)), *where)
+    read = Query(deps.collections.ml_impressions, where=where, order_by=("captured_at",))
+    index = ImpressionIndex.build(deps.docs.stream(read, page_size=options.page_size))
+    _log.info("impressions indexed", extra={"impressions": len(index), "skipped": index.skipped})
+    return index
 
 
 def extract_dataset(
@@ -293,6 +311,7 @@ def extract_dataset(
     *,
     now: datetime | None = None,
     quarantine: Callable[[list[Reject]], None] | None = None,
+    impressions: ImpressionIndex | None = None,
 ) -> tuple[list[Part], RowConverter]:
     """Write one dataset's CSV parts to ``directory``, rows in the order the store returns them.
 
@@ -303,6 +322,7 @@ def extract_dataset(
     with _gc_paused():
         schema = load_schema(dataset)
         converter = RowConverter(schema) if now is None else RowConverter(schema, now)
+        converter.impressions = impressions
         writer = PartWriter(directory, dataset, schema.header, max_bytes=options.max_part_bytes)
         try:
             for chunk in chunked(records(), _BATCH):

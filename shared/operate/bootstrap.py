@@ -15,6 +15,7 @@ never created here: it needs a trained, evaluated version, and the first promoti
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from functools import partial
@@ -23,7 +24,8 @@ from typing import Any, Literal
 
 from shared.adapters.personalize import solution_request
 from shared.config import Settings
-from shared.errors import ConfigError
+from shared.errors import ConfigError, StoryrecError
+from shared.limits import RESOURCE_NAME_MAX_CHARS
 from shared.limits import VALID_RESOURCE_NAME as VALID_NAME
 from shared.personalize.model import PersonalizeError, ResourceInUse, SolutionSpec, Status
 from shared.personalize.port import PersonalizePort
@@ -266,6 +268,8 @@ def plan(boot: Bootstrap) -> list[Step]:
     for dataset_type in config.datasets:
         name = f"storyrec-{dataset_type}"
         arn = port.find_arn("dataset", name, group) if group else None
+        if arn and dataset_type == "interactions":
+            check_interactions_schema(port, arn, group_setting if _given(group_setting) else config.dataset_group)
         steps.append(Step("dataset", name, "exists" if arn else "create", arn, dataset_type))
     solutions: dict[str, str | None] = {}
     for role, solution, setting in (
@@ -302,6 +306,31 @@ def plan(boot: Bootstrap) -> list[Step]:
             )
         )
     return steps
+
+
+class OutdatedInteractionsSchema(StoryrecError):
+    """The dataset group's interactions dataset lacks columns of the current schema; only a rebuild adds them."""
+
+
+def rebuild_target(group: str, version: str) -> str:
+    """The dataset group name ``storyrec rebuild`` suggests: the old name with the schema's major version."""
+    base = group.rsplit("/", 1)[-1]
+    base = re.sub(r"-v\d+$", "", base)
+    return f"{base}-v{version.split('.')[0]}"[:RESOURCE_NAME_MAX_CHARS]
+
+
+def check_interactions_schema(port: PersonalizePort, dataset_arn: str, group: str) -> None:
+    """Refuse, naming the fix, an interactions dataset whose schema lacks a current column: Personalize cannot
+    replace an interactions schema (UpdateDataset refuses), so the group is rebuilt (docs/deploy.md)."""
+    current = load_schema("interactions")
+    have = set(port.dataset_columns(dataset_arn))
+    missing = [c for c in current.header if c not in have]
+    if missing:
+        raise OutdatedInteractionsSchema(
+            f"the interactions dataset of {group} lacks {', '.join(missing)} (schema v{current.version}) and "
+            "Personalize cannot replace an interactions schema: run "
+            f"`storyrec rebuild --dataset-group {rebuild_target(group, current.version)}` (docs/deploy.md)"
+        )
 
 
 def feed_filter(settings: Settings) -> FilterConfig:

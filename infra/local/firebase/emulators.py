@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from infra.local import processes
+from infra.local.firebase import site
 from infra.local.processes import free_port
 from infra.local.stack import GCLOUD_PLATFORM, LOCAL_PROJECT
 
@@ -114,6 +115,7 @@ class Suite:
     pubsub_host: str | None = None
     auth_host: str | None = None
     hub_port: int | None = None
+    hosting_url: str | None = None
 
     @property
     def env(self) -> dict[str, str]:
@@ -142,10 +144,17 @@ class Suite:
         wait_until(self.output, lambda text: line in text, timeout=timeout, interval=0.5, what=f"the {name} function")
 
 
-def _suite_config(pubsub: bool = False, auth: bool = False) -> tuple[dict[str, object], dict[str, int]]:
+OPTIONAL = ("pubsub", "auth", "hosting")
+"""Emulators a suite may add to Firestore and Functions."""
+
+
+def _suite_config(
+    pubsub: bool = False, auth: bool = False, hosting: bool = False
+) -> tuple[dict[str, object], dict[str, int]]:
     ports = {"firestore": free_port(), "functions": free_port(), "hub": free_port()}
     ports.update({"pubsub": free_port()} if pubsub else {})
     ports.update({"auth": free_port()} if auth else {})
+    ports.update({"hosting": free_port()} if hosting else {})
     emulators: dict[str, object] = {
         "singleProjectMode": True,
         "firestore": {"host": "127.0.0.1", "port": ports["firestore"], "websocketPort": free_port()},
@@ -155,7 +164,7 @@ def _suite_config(pubsub: bool = False, auth: bool = False) -> tuple[dict[str, o
         "eventarc": {"host": "127.0.0.1", "port": free_port()},
         "ui": {"enabled": False},
     }
-    for optional in ("pubsub", "auth"):
+    for optional in OPTIONAL:
         if optional in ports:
             emulators[optional] = {"host": "127.0.0.1", "port": ports[optional]}
     config: dict[str, object] = {
@@ -163,6 +172,8 @@ def _suite_config(pubsub: bool = False, auth: bool = False) -> tuple[dict[str, o
         "firestore": {"rules": "firestore.rules"},
         "emulators": emulators,
     }
+    if hosting:
+        config["hosting"] = {"public": "public"}
     return config, ports
 
 
@@ -175,6 +186,7 @@ def firebase_suite(
     *,
     pubsub: bool = False,
     auth: bool = False,
+    hosting: bool = False,
 ) -> Iterator[Suite]:
     """firebase-tools running the Firestore and Functions emulators over the bundled functions_gcp.
 
@@ -182,6 +194,8 @@ def firebase_suite(
     ``pubsub`` adds the Pub/Sub emulator, whose messages the Functions emulator delivers to
     ``on_message_published`` functions. ``auth`` adds the Auth emulator: clients sign in there, and the
     functions then verify its (unsigned) ID tokens, as firebase-admin does when FIREBASE_AUTH_EMULATOR_HOST is set.
+    ``hosting`` adds the Hosting emulator serving the reference homepage (:mod:`infra.local.firebase.site`),
+    configured to reach this suite's emulators.
     """
     firebase = tools_env.get("FIREBASE_TOOLS") or str(HERE / "node_modules" / ".bin" / "firebase")
     work.mkdir(parents=True, exist_ok=True)
@@ -189,15 +203,20 @@ def firebase_suite(
         link = work / name
         if not link.exists():
             link.symlink_to(REPO_ROOT / name)
-    config, ports = _suite_config(pubsub, auth)
+    config, ports = _suite_config(pubsub, auth, hosting)
     (work / "firebase.json").write_text(json.dumps(config, indent=2))
+    if hosting:
+        try:
+            site.build(work / "public", site.local_config({k: f"127.0.0.1:{v}" for k, v in ports.items()}))
+        except OSError as exc:
+            raise EmulatorError(f"the homepage could not be built: {exc}") from exc
     home = work / "home"
     home.mkdir(exist_ok=True)
     env = {**os.environ, **tools_env, "HOME": str(home), "JAVA_TOOL_OPTIONS": JAVA_HEAP, "CI": "true"}
     for key in ("FIRESTORE_EMULATOR_HOST", "PUBSUB_EMULATOR_HOST", "FIREBASE_AUTH_EMULATOR_HOST"):
         env.pop(key, None)
     log = work / "suite.log"
-    only = ",".join(["firestore", "functions"] + [name for name in ("pubsub", "auth") if name in ports])
+    only = ",".join(["firestore", "functions"] + [name for name in OPTIONAL if name in ports])
     cmd = [firebase, "emulators:start", "--only", only, "--project", PROJECT]
 
     def ready() -> bool:
@@ -212,4 +231,5 @@ def firebase_suite(
             f"127.0.0.1:{ports['pubsub']}" if pubsub else None,
             f"127.0.0.1:{ports['auth']}" if auth else None,
             ports["hub"],
+            f"http://127.0.0.1:{ports['hosting']}" if hosting else None,
         )

@@ -165,6 +165,21 @@ class ControlPlane:
         self._new("datasets", arn, record)
         return {"datasetArn": arn}
 
+    def op_UpdateDataset(self, body: dict[str, Any]) -> dict[str, Any]:
+        """Replace a dataset's schema: Items and Users only, as Personalize allows (an Interactions dataset's
+        schema is fixed; a deployment that needs new interaction columns rebuilds: docs/deploy.md)."""
+        arn = required(body, "datasetArn")
+        dataset = self.store.get("datasets", arn)
+        schema = self.store.get("schemas", required(body, "schemaArn"))
+        if dataset["datasetType"] == "Interactions":
+            raise InvalidInputException(
+                f"The schema of an Interactions dataset cannot be updated: {arn}. "
+                "Create a new dataset group (or dataset) with the new schema and import the data again."
+            )
+        schemas.check_dataset_type(schemas.parse_schema(schema["schema"]), dataset["datasetType"])
+        self.store.update("datasets", arn, schemaArn=schema["schemaArn"], lastUpdatedDateTime=now())
+        return {"datasetArn": arn}
+
     def op_DeleteDataset(self, body: dict[str, Any]) -> dict[str, Any]:
         arn = required(body, "datasetArn")
         self.store.get("datasets", arn)

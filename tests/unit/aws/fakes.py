@@ -53,6 +53,8 @@ class FakePersonalize:
         self.filters: dict[str, str] = {}
         self.batch_store = batch_store
         self.batches: list[BatchInferenceRequest] = []
+        self.schema_json: dict[str, str] = {}
+        self.dataset_schema: dict[str, str] = {}
         self._lock = threading.Lock()
 
     def _ensure(self, kind: str, name: str) -> str:
@@ -62,12 +64,19 @@ class FakePersonalize:
         return self._ensure("dataset-group", name)
 
     def ensure_schema(self, name: str, schema_json: str) -> str:
-        return self._ensure("schema", name)
+        arn = self._ensure("schema", name)
+        self.schema_json.setdefault(arn, schema_json)
+        return arn
 
     def ensure_dataset(self, group_arn: str, dataset_type: str, schema_arn: str, name: str) -> str:
         arn = self._ensure("dataset", name)
         self.jobs.setdefault(arn, [])
+        self.dataset_schema.setdefault(arn, schema_arn)
         return arn
+
+    def dataset_columns(self, dataset_arn: str) -> tuple[str, ...]:
+        text = self.schema_json[self.dataset_schema[dataset_arn]]
+        return tuple(f["name"] for f in json.loads(text)["fields"])
 
     def dataset_status(self, dataset_arn: str) -> Status:
         return Status.ACTIVE

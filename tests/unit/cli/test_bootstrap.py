@@ -114,3 +114,44 @@ def test_names_that_disagree_with_the_settings_are_refused(tmp_path: Path) -> No
         load_config(tmp_path / "r.json")
     with pytest.raises(ConfigError, match="no such config"):
         load_config(tmp_path / "missing.json")
+
+
+V1_INTERACTIONS = json.dumps(
+    {
+        "type": "record",
+        "name": "Interactions",
+        "namespace": "com.amazonaws.personalize.schema",
+        "fields": [
+            {"name": "USER_ID", "type": "string"},
+            {"name": "ITEM_ID", "type": "string"},
+            {"name": "TIMESTAMP", "type": "long"},
+            {"name": "EVENT_TYPE", "type": "string"},
+            {"name": "EVENT_VALUE", "type": ["null", "float"]},
+            {"name": "DEVICE", "type": ["null", "string"], "categorical": True},
+        ],
+        "version": "1.0",
+    }
+)
+
+
+def test_a_group_whose_interactions_schema_lacks_the_attribution_columns_is_refused_naming_the_fix() -> None:
+    from shared.operate.bootstrap import OutdatedInteractionsSchema
+
+    port = FakePersonalize(NOW)
+    group = port.ensure_dataset_group("storyrec")
+    old = port.ensure_schema("storyrec-interactions-v1-0", V1_INTERACTIONS)
+    port.ensure_dataset(group, "interactions", old, "storyrec-interactions")
+    for run in (plan, apply):
+        with pytest.raises(OutdatedInteractionsSchema) as refused:
+            run(_boot(port))
+        message = str(refused.value)
+        assert "\n" not in message
+        assert "RECOMMENDATION_ID, EVENT_ATTRIBUTION_SOURCE, IMPRESSION" in message
+        assert "`storyrec rebuild --dataset-group storyrec-v2`" in message
+    assert ("solution", "storyrec-user-personalization") not in port.arns  # refused before creating anything else
+
+
+def test_a_group_with_the_current_interactions_schema_passes_the_check() -> None:
+    port = FakePersonalize(NOW)
+    apply(_boot(port))
+    assert not changed(apply(_boot(port)))
