@@ -40,7 +40,11 @@ def click(at: int = T, *, user: str = "u1", rid: str | None = "rid-1", src: str 
 def test_a_click_gets_the_impression_of_its_list() -> None:
     index = ImpressionIndex.build([shown("i1", ["s1", "s2"], T - 60)])
     row = attributed(click(), index)
-    assert (row.get("IMPRESSION"), row["RECOMMENDATION_ID"], row["EVENT_ATTRIBUTION_SOURCE"]) == ("s1|s2", "rid-1", None)
+    assert (row.get("IMPRESSION"), row["RECOMMENDATION_ID"], row["EVENT_ATTRIBUTION_SOURCE"]) == (
+        "s1|s2",
+        "rid-1",
+        None,
+    )
 
 
 def test_the_source_wins_over_the_recommendation_id() -> None:
