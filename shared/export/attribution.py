@@ -114,6 +114,8 @@ def attributed(data: Any, impressions: ImpressionIndex | None) -> Any:
         return data
     source = data.get("EVENT_ATTRIBUTION_SOURCE")
     rid = data.get("RECOMMENDATION_ID")
+    if source is None and rid is None and "IMPRESSION" not in data:
+        return data  # the common, unattributed click: nothing to change (no copy in the export's hot loop)
     out = dict(data)
     if source not in (None, ""):
         out["RECOMMENDATION_ID"] = None  # Personalize attributes by the source when both are given

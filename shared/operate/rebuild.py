@@ -34,7 +34,8 @@ from shared.errors import ConfigError, StoryrecError
 from shared.export.csvfiles import csv_line
 from shared.limits import VALID_RESOURCE_NAME
 from shared.manifest import BadManifest, ExportReader, Manifest, ManifestFile, read_manifests
-from shared.personalize.model import ImportRequest, PersonalizeError, Status
+from shared.operate.bootstrap import check_interactions_schema
+from shared.personalize.model import ImportRequest, PersonalizeError, ResourceInUse, Status
 from shared.personalize.port import PersonalizePort
 from shared.ports import ObjectStore
 from shared.retry import wait_until
@@ -152,8 +153,6 @@ def run_rebuild(
     rebuild: Rebuild, current_group: str | None = None, progress: Callable[[str], Any] | None = None
 ) -> RebuildResult:
     """Stage, reconcile, create, import and wait (see the module docstring). Reruns resume."""
-    from shared.operate.bootstrap import check_interactions_schema  # the one check bootstrap makes too
-
     say = progress or (lambda _msg: None)
     if not VALID_RESOURCE_NAME.match(rebuild.group):
         raise ConfigError(f"dataset group name {rebuild.group!r}: 1-63 characters [a-zA-Z0-9-_]")
@@ -207,8 +206,6 @@ def _job_status(port: PersonalizePort, arn: str) -> Status:
 
 def _created(create: Callable[[], str]) -> Callable[[], str | None]:
     """A create refused because its parent is still being created is tried again (wait_until polls it)."""
-    from shared.personalize.model import ResourceInUse
-
     def attempt() -> str | None:
         try:
             return create()

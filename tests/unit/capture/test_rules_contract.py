@@ -103,3 +103,23 @@ def test_lengths_count_characters_per_id() -> None:
     assert not rules_accept(["s1", "é" * 750])
     assert rules_accept([f"s{i}" for i in range(25)])
     assert not rules_accept([f"s{i}" for i in range(26)])
+
+
+def test_the_rules_corpus_allows_every_source_of_the_vocabulary_and_denies_others() -> None:
+    import json
+
+    corpus = json.loads((Path(__file__).resolve().parents[2] / "corpus" / "rules_cases.json").read_text())["cases"]
+
+    def sources(expect: str) -> set[str]:
+        out = set()
+        for case in corpus:
+            data = case.get("data") or {}
+            fields = data.get("$impression") or data.get("$click") or {}
+            about_source = expect == "allow" or "source" in case["name"]  # denied for its source, not another field
+            if case["expect"] == expect and about_source and isinstance(fields.get("source"), str):
+                out.add(fields["source"])
+        return out
+
+    allowed = sources("allow") | {"storyrec-popular"}  # the default of every $impression case
+    assert allowed == set(ATTRIBUTION_SOURCES)
+    assert sources("deny") and not sources("deny") & set(ATTRIBUTION_SOURCES)
