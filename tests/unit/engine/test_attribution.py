@@ -141,3 +141,18 @@ def test_pending_attribution_cannot_be_updated_or_deleted(tmp_path: Path, monkey
     with pytest.raises(InvalidInputException):  # removing the only metric leaves none
         control.dispatch("UpdateMetricAttribution", {"metricAttributionArn": arn, "removeMetrics": ["C"]})
     control.worker.stop()
+
+
+def test_sum_of_an_items_column_joins_the_items_dataset() -> None:
+    rows = pd.DataFrame(
+        {
+            "ITEM_ID": ["a", "b", "a", "zz"],  # zz is not in the items dataset: counts 0
+            "EVENT_TYPE": ["read"] * 4,
+            "TIMESTAMP": np.array([0, 1, 2, 3], dtype=np.int64),
+            "EVENT_ATTRIBUTION_SOURCE": ["latest"] * 4,
+        }
+    )
+    items = pd.DataFrame({"ITEM_ID": ["a", "b", "b"], "WORDS": [100.0, 5.0, 7.0]})  # the last row of b wins
+    metric = attribution.parse_metric({"eventType": "read", "metricName": "W", "expression": "SUM(Items.WORDS)"})
+    table = attribution.report(rows, items, [metric], {})
+    assert table.VALUE.tolist() == [207.0] and table.MATH_FUNCTION.tolist() == ["sum"]
