@@ -323,7 +323,10 @@ class Pool:
         users = [u for u in sorted(truth) if u in model.user_index]
         shared = [v for v in (*(getattr(model, n) for n in GLOBAL_COMPONENTS), *variants) if v is not None]
         shared_picks = np.unique(np.concatenate([_top(v) for v in shared])) if shared else np.zeros(0, np.int64)
-        personal = tuple(c for c in COMPONENTS if c not in GLOBAL_COMPONENTS)
+        # without impressions the part is empty: leaving it out keeps the pools (and their ties) as before
+        personal = tuple(
+            c for c in COMPONENTS if c not in GLOBAL_COMPONENTS and (c != "impressed" or model.impressions is not None)
+        )
         width = len(shared_picks) + POOL_PER_COMPONENT * (len(personal) + 1 + len(SHAPED_COMPONENTS) * len(shaped))
         parts = np.zeros((len(users), len(COMPONENTS), width), dtype=np.float32)
         shapes = np.zeros((len(shaped) + 1, len(users), len(SHAPED_COMPONENTS), width), dtype=np.float32)
