@@ -33,6 +33,7 @@ from shared.personalize.model import (
     ImportJob,
     ImportRequest,
     LimitExceeded,
+    MetricAttributionSpec,
     PersonalizeError,
     Recommendation,
     Recommendations,
@@ -47,7 +48,7 @@ from shared.personalize.model import (
     Unavailable,
 )
 
-__all__ = ["ERRORS", "PersonalizeGateway", "solution_request", "translate"]
+__all__ = ["ERRORS", "PersonalizeGateway", "metric_attribution_request", "solution_request", "translate"]
 
 # list operation, result key, ARN key, parent filter argument
 _LISTS: dict[str, tuple[str, str, str, str | None]] = {
@@ -58,6 +59,12 @@ _LISTS: dict[str, tuple[str, str, str, str | None]] = {
     "solution": ("list_solutions", "solutions", "solutionArn", "datasetGroupArn"),
     "campaign": ("list_campaigns", "campaigns", "campaignArn", "solutionArn"),
     "filter": ("list_filters", "Filters", "filterArn", "datasetGroupArn"),
+    "metric_attribution": (
+        "list_metric_attributions",
+        "metricAttributions",
+        "metricAttributionArn",
+        "datasetGroupArn",
+    ),
     "batch_inference_job": (
         "list_batch_inference_jobs",
         "batchInferenceJobs",
@@ -72,6 +79,7 @@ _DELETES: dict[str, tuple[str, str]] = {
     "solution": ("delete_solution", "solutionArn"),
     "campaign": ("delete_campaign", "campaignArn"),
     "filter": ("delete_filter", "filterArn"),
+    "metric_attribution": ("delete_metric_attribution", "metricAttributionArn"),
 }
 _NAME_KEYS = {"import_job": "jobName", "batch_inference_job": "jobName", "filter": "name"}
 _OLDEST = datetime.min.replace(tzinfo=UTC)
@@ -182,6 +190,18 @@ def solution_request(spec: SolutionSpec) -> dict[str, Any]:
             }
         }
     return kwargs
+
+
+def metric_attribution_request(spec: MetricAttributionSpec) -> dict[str, Any]:
+    """The CreateMetricAttribution parameters of ``spec`` (also what ``storyrec bootstrap`` validates offline)."""
+    return {
+        "name": spec.name,
+        "datasetGroupArn": spec.dataset_group_arn,
+        "metrics": [
+            {"eventType": m.event_type, "metricName": m.metric_name, "expression": m.expression} for m in spec.metrics
+        ],
+        "metricsOutputConfig": {"s3DataDestination": {"path": spec.output_path}, "roleArn": spec.role_arn},
+    }
 
 
 class PersonalizeGateway:
@@ -295,6 +315,15 @@ class PersonalizeGateway:
             filterExpression=expression,
         )
 
+    def ensure_metric_attribution(self, spec: MetricAttributionSpec) -> str:
+        return self._describe_or_create(
+            "metric_attribution",
+            spec.name,
+            spec.dataset_group_arn,
+            self._control.create_metric_attribution,
+            **metric_attribution_request(spec),
+        )
+
     # --- imports ------------------------------------------------------------------------------
     def start_import(self, request: ImportRequest) -> str:
         kwargs: dict[str, Any] = {
@@ -305,6 +334,8 @@ class PersonalizeGateway:
         }
         if request.role_arn:
             kwargs["roleArn"] = request.role_arn
+        if request.publish_attribution_metrics:
+            kwargs["publishAttributionMetricsToS3"] = True
         return self._describe_or_create(
             "import_job", request.job_name, request.dataset_arn, self._control.create_dataset_import_job, **kwargs
         )

@@ -50,6 +50,8 @@ DEFAULTS: dict[str, float] = {
     # weighted counts (no decay, no damping) and item-kNN over the user's whole history.
     "blend_plain_taste": 0.0,
     "blend_knn": 0.0,
+    # Shown and not clicked (IMPRESSION, impressions.py): a negative part, searched only when the data has impressions.
+    "blend_impressed": 0.0,
     "seed": 42,
 }
 BLEND_PREFIX = "blend_"

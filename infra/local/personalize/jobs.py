@@ -13,6 +13,7 @@ from typing import Any
 
 import pandas as pd
 
+from infra.local.personalize import attribution
 from infra.local.personalize import filters as filter_expr
 from infra.local.personalize import schema as schemas
 from infra.local.personalize.data import TrainingConfig, config_from_solution, encode_ids, top_n
@@ -136,6 +137,10 @@ class Worker:
         full = job.get("importMode", "FULL") == "FULL"
         merged = schemas.merge(store.frame(dataset["datasetArn"]), new, dataset["datasetType"], full)
         store.set_frame(dataset["datasetArn"], merged)
+        try:
+            attribution.publish(store, job, dataset, new, s3_client)
+        except Exception:  # the report is a side product: its failure does not undo the import
+            log.exception("attribution report failed", extra={"job": job_arn})
         store.update("datasetImportJobs", job_arn, status="ACTIVE")
         log.info("import done", extra={"job": job_arn, "rows": len(new), "total": len(merged)})
 

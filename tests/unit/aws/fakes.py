@@ -19,6 +19,7 @@ from shared.personalize.model import (
     CampaignUpdate,
     ImportJob,
     ImportRequest,
+    MetricAttributionSpec,
     Recommendation,
     Recommendations,
     SolutionSpec,
@@ -38,6 +39,7 @@ class FakePersonalize:
     def __init__(self, now: datetime, order: list[str] | None = None, batch_store: ObjectStore | None = None) -> None:
         self.now = now
         self.arns: dict[tuple[str, str], str] = {}
+        self.attributions: dict[str, MetricAttributionSpec] = {}
         self.jobs: dict[str, list[ImportJob]] = {}
         self.versions: dict[str, list[SolutionVersion]] = {}
         self.metrics: dict[str, dict[str, float]] = {}
@@ -94,6 +96,10 @@ class FakePersonalize:
     def ensure_filter(self, group_arn: str, name: str, expression: str) -> str:
         self.filters.setdefault(name, expression)
         return self._ensure("filter", name)
+
+    def ensure_metric_attribution(self, spec: MetricAttributionSpec) -> str:
+        self.attributions[spec.name] = spec
+        return self._ensure("metric-attribution", spec.name)
 
     def filter_status(self, filter_arn: str) -> Status:
         return Status.ACTIVE
