@@ -15,6 +15,7 @@ from collections.abc import Callable, Sequence
 from datetime import date
 from typing import TYPE_CHECKING, Any
 
+from shared.personalize.metrics import metric_label
 from shared.report.data import DailyCount, ExportRun, FeedSnapshot, ReasonCount, ReportData, SolutionVersion
 
 if TYPE_CHECKING:
@@ -233,12 +234,7 @@ def _solutions(versions: Sequence[SolutionVersion]) -> str:
 
 
 def _short(metric: str) -> str:
-    return (
-        metric.replace("normalized_discounted_cumulative_gain", "NDCG")
-        .replace("mean_reciprocal_rank", "MRR")
-        .replace("precision", "precision")
-        .replace("_at_", "@")
-    )
+    return metric_label(metric)
 
 
 def _feeds_section(feeds: FeedSnapshot | None) -> str:

@@ -12,6 +12,7 @@ from rich.table import Table
 
 from infra.local.demo.context import DemoContext
 from infra.local.stack import REPO_ROOT
+from shared.personalize.metrics import metric_label, metric_order
 
 STAGE_COUNTS = (
     ("stories published", "stories"),
@@ -60,9 +61,9 @@ def _quarantine(reasons: dict[str, int]) -> Table:
 def _promotion(decision: dict[str, Any]) -> Table:
     metrics = decision.get("metrics") or {}
     table = Table("metric", "candidate", "popularity baseline", title=f"promotion: {decision.get('action')}")
-    for name in sorted(metrics.get("candidate") or {}):
+    for name in sorted(metrics.get("candidate") or {}, key=metric_order):
         base = (metrics.get("baseline") or {}).get(name)
-        table.add_row(name, f"{metrics['candidate'][name]:.4f}", "-" if base is None else f"{base:.4f}")
+        table.add_row(metric_label(name), f"{metrics['candidate'][name]:.4f}", "-" if base is None else f"{base:.4f}")
     return table
 
 
