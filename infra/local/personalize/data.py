@@ -182,6 +182,28 @@ def encode_ids(interactions: pd.DataFrame) -> pd.DataFrame:
     return interactions.assign(**columns) if columns else interactions
 
 
+def canonical_order(interactions: pd.DataFrame) -> pd.DataFrame:
+    """The rows sorted by time, then user, item and event type: one order whatever order the import read them.
+
+    Personalize reads a bulk import's rows in any order. Without this, rows tied in time (a session sent in
+    one commit shares its server timestamp) kept their file order, which the export does not fix (it follows
+    capture order), so the holdout split, the item index and every tie-break varied from run to run.
+    Expects :func:`encode_ids` columns (integer codes of sorted categories: code order is string order).
+    """
+    if len(interactions) < 2:
+        return interactions
+    keys = [interactions["TIMESTAMP"].to_numpy(dtype=np.int64)]
+    for column in ("USER_ID", "ITEM_ID", "EVENT_TYPE"):
+        if column in interactions:
+            values = interactions[column].array
+            codes = values.codes if isinstance(values, pd.Categorical) else pd.factorize(values, sort=True)[0]
+            keys.append(np.asarray(codes))
+    order = np.lexsort(tuple(reversed(keys)))
+    if (np.diff(order) == 1).all():
+        return interactions
+    return interactions.iloc[order].reset_index(drop=True)
+
+
 def id_codes(column: pd.Series) -> pd.Categorical:
     """A column's values as strings, dictionary-encoded with sorted categories (as ``pd.Categorical``
     of the strings would be); an already encoded column is reused, its unused categories dropped."""
