@@ -2,7 +2,8 @@
 
 The demo's clicks are stamped by the server at replay time: a session sent in one commit shares one
 timestamp, and the export writes rows in capture order, which varies from run to run. Training reads the
-rows in one canonical order (time, user, item, event type), so two runs on the same data agree.
+rows in one canonical order (user, time, item, event type) and indexes items by id, so two runs on the same
+data agree.
 """
 
 from __future__ import annotations
@@ -50,15 +51,15 @@ def test_row_order_does_not_change_metrics_or_recommendations() -> None:
     assert outcome(encode_ids(shuffled)) != reference
 
 
-def test_canonical_order_sorts_by_time_then_user_item_event() -> None:
+def test_canonical_order_sorts_by_user_then_time_item_event() -> None:
     rows = pd.DataFrame(
         [("b", "x", 2, "read"), ("a", "y", 2, "open"), ("a", "x", 2, "read"), ("c", "z", 1, "like")],
         columns=["USER_ID", "ITEM_ID", "TIMESTAMP", "EVENT_TYPE"],
     )
     ordered = canonical_order(encode_ids(rows))
     assert list(zip(ordered["USER_ID"].astype(str), ordered["ITEM_ID"].astype(str), strict=True)) == [
-        ("c", "z"),
         ("a", "x"),
         ("a", "y"),
         ("b", "x"),
+        ("c", "z"),
     ]
