@@ -17,8 +17,9 @@ from shared.recommend.deps import FeedDeps, FillSummary
 
 _log = get_logger("recommend.ticks")
 
-DEAD_AFTER = timedelta(hours=2)
-"""A claim still ``running`` this long after it was made belongs to a run that died (the timeout is 1 h)."""
+DEAD_AFTER = timedelta(minutes=65)
+"""A claim still ``running`` this long after it was made belongs to a run that died: the function's timeout is
+1 h, and Cloud Scheduler's first retry comes 10 min after it (min_backoff_seconds), so that retry takes over."""
 
 
 def claim_path(deps: FeedDeps, run_id: str) -> str:
