@@ -81,7 +81,12 @@ def _promotion(decision: dict[str, Any], scored: tuple[int, int] | None = None) 
             "show read stories. Few readers: a rough signal, not a benchmark (docs/BENCHMARKS.md)."
         )
     table = Table(
-        "metric", "candidate", "popularity baseline", title=f"promotion: {decision.get('action')}", caption=caption
+        "metric",
+        "candidate",
+        "popularity baseline",
+        title=f"promotion: {decision.get('action')}",
+        caption=caption,
+        caption_justify="left",
     )
     for name in sorted(metrics.get("candidate") or {}, key=metric_order):
         base = (metrics.get("baseline") or {}).get(name)
