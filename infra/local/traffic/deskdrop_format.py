@@ -36,11 +36,11 @@ REGIONS = (("SP", "BR"), ("MG", "BR"), ("NY", "US"), ("CA", "US"), ("", ""))
 DESKDROP_START = datetime(2016, 3, 14, tzinfo=UTC)
 
 
-def deskdrop_config(users: int = 600, stories: int = 900, interactions: int = 24_000, seed: int = 7) -> TrafficConfig:
-    """A third of Deskdrop's size over 40 days of its months (seeded): dense enough that the 6,000 latest
+def deskdrop_config(users: int = 400, stories: int = 600, interactions: int = 12_000, seed: int = 7) -> TrafficConfig:
+    """A sixth of Deskdrop's size over 20 days of its months (seeded): dense enough that the 6,000 latest
     interactions (tests/integration/recommend's subset) fall within the feeds' 14-day window."""
     return TrafficConfig(
-        seed=seed, users=users, stories=stories, interactions=interactions, days=40, start=DESKDROP_START
+        seed=seed, users=users, stories=stories, interactions=interactions, days=20, start=DESKDROP_START
     )
 
 
