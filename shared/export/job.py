@@ -177,8 +177,12 @@ def export_in_one_run(
     options: ExportOptions,
     overrides: Overrides,
     progress: Progress,
+    record: Mapping[str, Any] | None = None,
 ) -> ExportResult:
-    """Export ``window`` of ``day`` in this process: extract, check, upload (manifest last), commit."""
+    """Export ``window`` of ``day`` in this process: extract, check, upload (manifest last), commit.
+
+    ``record``: more fields committed with the window and the watermark, in the same batch.
+    """
     run_id = run_id_for(day, window)
     _log.info("export started", extra=_window_fields(day, window, run_id))
     with tempfile.TemporaryDirectory(prefix="storyrec-export-", dir=options.tmp_dir) as tmp:
@@ -199,7 +203,7 @@ def export_in_one_run(
         progress.step = "upload_s3"
         _upload(deps.import_store, uploads, key, manifest, date_prefixes(deps.prefix, day))
     progress.step = "commit"
-    state.commit(day, window, {"run_id": run_id, "manifest_key": key, "rows": rows})
+    state.commit(day, window, {"run_id": run_id, "manifest_key": key, "rows": rows, **(record or {})})
     _log.info("export complete", extra={"rows": rows, "run_id": run_id})
     return ExportResult(day, run_id, window, tuple(datasets), key)
 

@@ -15,6 +15,7 @@ from collections.abc import Callable, Sequence
 from datetime import date
 from typing import TYPE_CHECKING, Any
 
+from shared.personalize.metrics import metric_label
 from shared.report.data import (
     DailyCount,
     ExperimentLook,
@@ -250,12 +251,7 @@ def _solutions(versions: Sequence[SolutionVersion]) -> str:
 
 
 def _short(metric: str) -> str:
-    return (
-        metric.replace("normalized_discounted_cumulative_gain", "NDCG")
-        .replace("mean_reciprocal_rank", "MRR")
-        .replace("precision", "precision")
-        .replace("_at_", "@")
-    )
+    return metric_label(metric)
 
 
 def _feeds_section(feeds: FeedSnapshot | None) -> str:
@@ -330,8 +326,10 @@ def _lift_plot(look: ExperimentLook) -> str:
     ax = fig.subplots()
     ys = list(range(len(shown)))
     values = [x.lift or 0.0 for x in shown]
-    errors = [[v - (x.low or 0.0) for v, x in zip(values, shown, strict=True)],
-              [(x.high or 0.0) - v for v, x in zip(values, shown, strict=True)]]
+    errors = [
+        [v - (x.low or 0.0) for v, x in zip(values, shown, strict=True)],
+        [(x.high or 0.0) - v for v, x in zip(values, shown, strict=True)],
+    ]
     ax.errorbar(values, ys, xerr=errors, fmt="o", color="#2a6fdb", capsize=4)
     ax.axvline(0.0, color="#888888", linewidth=1)
     ax.set_yticks(ys, [x.label for x in shown])

@@ -170,8 +170,10 @@ def _suite_up(
     """Start the Firebase emulator suite over ``functions_gcp``; None, noted in ``outcome``, if it fails."""
     console.rule("[bold]starting the Firebase emulator suite (Firestore + rules, Pub/Sub, Functions)")
     try:
-        tools_env = emulators.setup()
+        tools_env = emulators.setup(log=lambda line: console.print(line, markup=False))
+        began = time.monotonic()
         emulators.bundle()
+        console.print(f"setup: functions_gcp bundle ready ({time.monotonic() - began:.1f} s)", markup=False)
         suite = cleanup.enter_context(
             emulators.firebase_suite(
                 work / "firebase",

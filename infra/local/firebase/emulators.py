@@ -14,6 +14,8 @@ import contextlib
 import json
 import os
 import subprocess
+import threading
+import time
 import urllib.request
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
@@ -31,18 +33,49 @@ PROJECT = LOCAL_PROJECT
 JAVA_HEAP = "-Xmx768m"
 
 
+SETUP_TIMEOUT = 900.0
+"""Seconds setup.sh may take (a first run installs firebase-tools and the functions' venv)."""
+
+
 class EmulatorError(RuntimeError):
     """An emulator did not start or its setup is missing."""
 
 
-def setup() -> dict[str, str]:
-    """Run the idempotent setup script; return the variables it prints (``export NAME=value`` lines)."""
-    out = subprocess.run(
-        [str(HERE / "setup.sh")], check=False, capture_output=True, text=True, timeout=900, cwd=REPO_ROOT
+def setup(log: Callable[[str], None] | None = None) -> dict[str, str]:
+    """Run the idempotent setup script; return the variables it prints (``export NAME=value`` lines).
+
+    ``log`` gets one line per step of the script (its ``== step`` headers) with the step's elapsed time, so
+    a first run's installs (firebase-tools from npm: minutes) are not silent.
+    """
+    proc = subprocess.Popen(
+        [str(HERE / "setup.sh")], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=REPO_ROOT
     )
-    if out.returncode != 0:
-        raise EmulatorError(f"setup.sh failed ({out.returncode}):\n{out.stderr[-3000:]}")
-    pairs = (line.removeprefix("export ").split("=", 1) for line in out.stdout.splitlines() if "=" in line)
+    err: list[str] = []
+    step: tuple[str, float] | None = None
+
+    def close_step() -> None:
+        if step is not None and log is not None:
+            log(f"setup: {step[0]} ready ({time.monotonic() - step[1]:.1f} s)")
+
+    assert proc.stderr is not None and proc.stdout is not None
+    timer = threading.Timer(SETUP_TIMEOUT, proc.kill)  # a stuck install (no output at all) ends too
+    timer.start()
+    try:
+        for line in proc.stderr:
+            err.append(line)
+            if line.startswith("== "):
+                close_step()
+                step = (line[3:].strip(), time.monotonic())
+                if log is not None:
+                    log(f"setup: {step[0]} ...")
+        out = proc.stdout.read()
+        code = proc.wait()
+    finally:
+        timer.cancel()
+    if code != 0:
+        raise EmulatorError(f"setup.sh failed ({code}):\n{''.join(err)[-3000:]}")
+    close_step()
+    pairs = (line.removeprefix("export ").split("=", 1) for line in out.splitlines() if "=" in line)
     return {k: v for k, v in pairs}
 
 
