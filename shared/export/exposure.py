@@ -28,8 +28,6 @@ from shared.logs import get_logger
 from shared.ports import Query, Where
 
 _log = get_logger("export")
-IMPRESSIONS = "ml_impressions"
-"""Capture's impressions collection (docs/client.md)."""
 PRE_DAYS = 28
 
 
@@ -77,7 +75,7 @@ def write_exposure(day: date, deps: ExportDeps) -> str | None:
     first_day = started.astimezone(zone).date() if isinstance(started, datetime) else day
     start, end = _bounds(day, zone)
     impressions: Counter[str] = Counter()
-    for r in _stream(deps, IMPRESSIONS, start, end):
+    for r in _stream(deps, deps.collections.ml_impressions, start, end):
         items = r.get("ITEM_IDS")
         if from_feed(r) and isinstance(r.get("USER_ID"), str) and isinstance(items, list):
             impressions[r["USER_ID"]] += len(items)
