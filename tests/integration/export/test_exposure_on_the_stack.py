@@ -43,3 +43,28 @@ def test_the_day_file_is_made_from_the_emulators_records(export_deps: ExportDeps
     assert all(r.arm == TEST.arm(r.user_id) for r in rows)
     pre = f"{export_deps.prefix}experiments/{TEST.experiment_id}/pre/clicks.csv"
     assert export_deps.import_store.get_bytes(pre).decode().count("\n") == 30
+
+
+def test_the_day_file_counts_what_capture_recorded_from_client_writes(export_deps: ExportDeps) -> None:
+    """Client documents → capture (the trigger's use case) → the exposure file: the field names agree end to end."""
+    from shared.adapters.logging_sinks import LogMetrics
+    from shared.capture.service import CaptureService, Outcome
+
+    docs: Any = export_deps.docs
+    docs.set("ml_state/experiment", {**experiment_record(TEST), "startedAt": DAY_START - timedelta(days=1)})
+    docs.set("stories/s1", {"title": "One", "status": "published"})
+    noon = DAY_START + timedelta(hours=12)
+    capture = CaptureService(store=docs, clock=lambda: noon, metrics=LogMetrics(), collections=export_deps.collections)
+    for n in range(12):
+        uid, sent = f"reader{n}", noon - timedelta(seconds=5)
+        shown = {"userId": uid, "storyIds": ["s1", "s2", "s3"], "source": "storyrec-control",
+                 "clientTime": sent, "createdAt": noon}
+        assert capture.capture_impression(f"imp-{n}", shown) is Outcome.CAPTURED
+        click = {"userId": uid, "storyId": "s1", "type": "open", "source": "storyrec-control" if n % 3 else "latest",
+                 "clientTime": sent, "createdAt": noon}
+        assert capture.capture_click(f"click-{n}", click) is Outcome.CAPTURED
+    key = write_exposure(DAY, export_deps)
+    assert key is not None
+    rows = from_csv(export_deps.import_store.get_bytes(key), TEST.experiment_id or "")
+    assert len(rows) == 12 and all(r.impressions == 3.0 for r in rows)
+    assert sum(r.clicks for r in rows) == 8  # clicks from the feed; the "latest" ones do not count
