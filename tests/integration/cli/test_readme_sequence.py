@@ -29,6 +29,7 @@ LOG_LINE = re.compile(r'^\{"time"')  # the structured log records the stages wri
 EXPECTED: dict[str, tuple[int, str]] = {
     "bootstrap --dry-run": (0, "plan"),
     "bootstrap": (0, "bootstrap"),
+    "rebuild": (1, "no export manifest"),
     "backfill all": (0, "backfill"),
     "export --history": (3, "run `storyrec backfill all` first"),
     "export": (2, "no interactions have been captured yet"),
