@@ -133,6 +133,44 @@ def demo(state_dir: StateDir = None, keep: bool = typer.Option(False, help="Leav
     raise typer.Exit(run_demo(state_dir, keep=keep, console=Console()))
 
 
+@app.command()
+def simulate(
+    days: int = typer.Option(5, "--days", min=1, max=3650, help="Simulated days."),
+    readers: int = typer.Option(50, "--readers", min=2, max=1_000_000, help="Readers over the run."),
+    seed: int = typer.Option(0, "--seed", help="Seed of the readers and the app."),
+    faults: Annotated[
+        Path | None, typer.Option("--faults", help="Fault plan (JSON); default: the built-in plan.")
+    ] = None,
+    readers_model: str = typer.Option("stable", "--readers-model", help="Reader model: stable or drifting."),
+    state_dir: StateDir = None,
+) -> None:
+    """Live N simulated days of the pipeline on the local stack; exit 1 on any invariant violation."""
+    from infra.local.simulate.faults import PlanError, load_plan
+    from infra.local.simulate.readers import MODELS
+    from infra.local.simulate.run import SimConfig, run_simulation
+
+    if readers_model not in MODELS:
+        _console.print(f"--readers-model must be one of {sorted(MODELS)}", style="red", markup=False)
+        raise typer.Exit(2)
+    try:
+        load_plan(faults)
+    except PlanError as exc:
+        _console.print(f"bad fault plan: {exc}", style="red", markup=False, soft_wrap=True)
+        raise typer.Exit(2) from exc
+    config = SimConfig(days, readers, seed, readers_model, faults, state_dir)
+    try:
+        result = run_simulation(config, log=_log)
+    except (StackError, ConfigError) as exc:
+        raise _fail("simulate", exc) from exc
+    colour = "green" if result.violations == 0 else "red"
+    _console.print(
+        f"[{colour}]{result.days} days: {result.violations} invariant violation(s)[/{colour}], "
+        f"{result.not_checked} check(s) not made; ledger {result.ledger}",
+        soft_wrap=True,
+    )
+    raise typer.Exit(0 if result.violations == 0 else 1)
+
+
 def main() -> None:
     """Console-script entry point (``storyrec-dev``)."""
     app()
