@@ -22,6 +22,13 @@ KINDS: dict[str, str] = {
     "client_clock_skew": "devices 4 minutes ahead or 20 hours behind (within the contract) for the day's clicks",
 }
 
+EXPECTED_ALERTS: dict[str, str] = {
+    "s3_down_export": "export failed",
+    "gcs_down_export": "export failed",
+    "engine_down_feeds": "feed fill degraded",
+}
+"""The alert subject each fault must cause exactly once (on its day); a fault not listed must cause none."""
+
 DEFAULT_PLAN = Path(__file__).with_name("default_faults.json")
 
 
@@ -64,3 +71,31 @@ def load_plan(path: Path | None) -> list[Fault]:
 
 def active(faults: list[Fault], day: int) -> set[str]:
     return {f.kind for f in faults if f.on(day)}
+
+
+def match_alerts(
+    faults: set[str], alerts: list[str], explained: dict[str, str]
+) -> tuple[list[str], list[str], list[str]]:
+    """(faults without exactly one alert, alerts no fault and no known state explains, notes on the rest).
+
+    ``explained`` maps an alert subject fragment to the state that explains it without a fault (e.g. the
+    feed fill is degraded every day while no campaign serves).
+    """
+    remaining = list(alerts)
+    unmatched = []
+    for kind in sorted(faults):
+        fragment = EXPECTED_ALERTS.get(kind)
+        if fragment is None:
+            continue
+        hits = [a for a in remaining if fragment in a]
+        if len(hits) < 1:
+            unmatched.append(f"{kind}: no '{fragment}' alert")
+            continue
+        remaining.remove(hits[0])
+        if len(hits) > 1 and not any(fragment in e for e in explained):
+            unmatched.append(f"{kind}: {len(hits)} '{fragment}' alerts")
+    notes, unexplained = [], []
+    for alert in remaining:
+        why = next((state for fragment, state in explained.items() if fragment in alert), None)
+        (notes if why else unexplained).append(f"{alert}: {why}" if why else alert)
+    return unmatched, unexplained, notes

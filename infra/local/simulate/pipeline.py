@@ -75,6 +75,7 @@ class Night:
     def __init__(self, clock: VirtualClock, log: Any) -> None:
         self.clock = clock
         self.log = log
+        self._feed_deps: tuple[tuple[tuple[str, str], ...], Any] | None = None
 
     def export(self, publish_time: datetime) -> str:
         """The daily tick on the export topic; an error is redelivered (same message) 10 minutes later, twice."""
@@ -176,10 +177,17 @@ class Night:
         return fill_feeds(deps, run_id=run_id_for(at)).as_dict()
 
     def first_feed(self, uid: str) -> bool:
+        """A new reader's first feed, as ``first_feed_for_new_user`` gives it (its deps built once per
+        endpoint set, not per reader: building the boto3 clients dominated a day of joins)."""
         from shared.recommend import first_feed
         from shared.recommend.wiring import feed_deps
 
-        return first_feed(feed_deps(settings()), uid, as_of=self.clock())
+        endpoints = tuple(
+            sorted((k, v) for k, v in os.environ.items() if k.startswith(("AWS_ENDPOINT", "STORAGE_", "FIRESTORE_")))
+        )
+        if self._feed_deps is None or self._feed_deps[0] != endpoints:
+            self._feed_deps = (endpoints, feed_deps(settings()))
+        return first_feed(self._feed_deps[1], uid, as_of=self.clock())
 
 
 def at(day: date, hour: int, minute: int = 0) -> datetime:

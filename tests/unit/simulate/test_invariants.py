@@ -1,0 +1,72 @@
+"""The export reconciliation: exactly once, never early, nothing hostile, nothing unknown."""
+
+from __future__ import annotations
+
+from collections import Counter
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+
+from infra.local.simulate import invariants as inv
+from infra.local.simulate.world import SentClick
+
+pytestmark = pytest.mark.unit
+T0 = datetime(2026, 11, 1, 12, tzinfo=UTC)
+
+
+class FakeWorld:
+    def __init__(self, clicks: list[SentClick]) -> None:
+        self.clicks = clicks
+
+
+class FakeExports(inv.Exports):
+    def __init__(self, rows: list[Any]) -> None:
+        super().__init__()
+        self._seen = {"m": ("run", rows)}
+
+
+def _click(i: int, hours: float = 0, hostile: str = "", outcome: str = "captured") -> SentClick:
+    return SentClick(f"c{i}", f"r{i}", f"s{i}", "open", T0 + timedelta(hours=hours), hostile, outcome=outcome)
+
+
+def _statuses(checks: list[inv.Check]) -> dict[str, str]:
+    return {c.name: c.status for c in checks}
+
+
+def test_every_click_before_the_watermark_exported_once_is_ok() -> None:
+    clicks = [_click(1), _click(2), _click(3, hours=20)]
+    checks = inv.check_export(FakeWorld(clicks), FakeExports([clicks[0].key, clicks[1].key]), T0 + timedelta(hours=12))  # type: ignore[arg-type]
+    assert _statuses(checks) == {"clicks exported exactly once": "ok", "nothing hostile exported": "ok"}
+
+
+@pytest.mark.parametrize(
+    "rows",
+    [
+        lambda c: [c[0].key],  # one never exported
+        lambda c: [c[0].key, c[1].key, c[1].key],  # one exported twice
+        lambda c: [c[0].key, c[1].key, c[2].key],  # one exported before its day was over
+        lambda c: [c[0].key, c[1].key, ("r9", "s9", 1, "open")],  # a row no reader sent
+    ],
+)
+def test_a_lost_doubled_early_or_unknown_row_is_a_violation(rows: Any) -> None:
+    clicks = [_click(1), _click(2), _click(3, hours=20)]
+    checks = inv.check_export(FakeWorld(clicks), FakeExports(rows(clicks)), T0 + timedelta(hours=12))  # type: ignore[arg-type]
+    assert _statuses(checks)["clicks exported exactly once"] == "violated"
+
+
+def test_an_exported_hostile_click_is_a_violation() -> None:
+    bad = _click(5, hostile="impersonation", outcome="captured")
+    checks = inv.check_export(FakeWorld([bad]), FakeExports([bad.key]), T0 + timedelta(hours=12))  # type: ignore[arg-type]
+    assert _statuses(checks)["nothing hostile exported"] == "violated"
+
+
+def test_before_any_export_the_check_says_not_checked() -> None:
+    [check] = inv.check_export(FakeWorld([_click(1)]), FakeExports([]), None)  # type: ignore[arg-type]
+    assert check.status == "not checked" and check.detail
+
+
+def test_counts_add_every_manifest() -> None:
+    exports = FakeExports([("a", "b", 1, "open")])
+    exports._seen["n"] = ("run2", [("a", "b", 1, "open")])
+    assert exports.counts() == Counter({("a", "b", 1, "open"): 2})
