@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import shlex
+from datetime import datetime
 from pathlib import Path
 from typing import Annotated
 
@@ -142,6 +143,9 @@ def simulate(
         Path | None, typer.Option("--faults", help="Fault plan (JSON); default: the built-in plan.")
     ] = None,
     readers_model: str = typer.Option("stable", "--readers-model", help="Reader model: stable or drifting."),
+    start: Annotated[
+        datetime | None, typer.Option("--start", formats=["%Y-%m-%d"], help="First simulated day (UTC).")
+    ] = None,
     state_dir: StateDir = None,
 ) -> None:
     """Live N simulated days of the pipeline on the local stack; exit 1 on any invariant violation."""
@@ -157,7 +161,7 @@ def simulate(
     except PlanError as exc:
         _console.print(f"bad fault plan: {exc}", style="red", markup=False, soft_wrap=True)
         raise typer.Exit(2) from exc
-    config = SimConfig(days, readers, seed, readers_model, faults, state_dir)
+    config = SimConfig(days, readers, seed, readers_model, faults, state_dir, start.date() if start else None)
     try:
         result = run_simulation(config, log=_log)
     except (StackError, ConfigError) as exc:
@@ -165,7 +169,7 @@ def simulate(
     colour = "green" if result.violations == 0 else "red"
     _console.print(
         f"[{colour}]{result.days} days: {result.violations} invariant violation(s)[/{colour}], "
-        f"{result.not_checked} check(s) not made; ledger {result.ledger}",
+        f"{result.not_checked} check(s) not made; ledger {result.ledger}; report {result.facts.get('report')}",
         soft_wrap=True,
     )
     raise typer.Exit(0 if result.violations == 0 else 1)

@@ -157,9 +157,27 @@ class Simulation:
             for index in range(self.config.days):
                 self.day(index)
             self.final_night()
+            self.facts["report"] = str(self.report())
         finally:
             uninstall()
         return SimResult(self.config.days, self.violations, self.not_checked, self.ledger_path, self.facts)
+
+    def report(self) -> Path:
+        """The operator's HTML report (``storyrec report``'s code) as of the run's end, over the whole run."""
+        from shared.adapters.counters import FirestoreCounter
+        from shared.personalize.state import StageState
+        from shared.report import gather_report_data, render_html
+
+        s = settings()
+        counter = FirestoreCounter(wiring.firestore_client(s), timeout=s.timeouts.firestore)
+        state = StageState(wiring.import_store(s), s.aws_stage.state_prefix, wiring.utc_now)
+        days = min(366, self.config.days + 1)
+        data = gather_report_data(
+            s, counter, wiring.backup_store(s), self.clock(), days=days, state=state, feeds=wiring.document_store(s)
+        )
+        out = self.work / "report.html"
+        out.write_text(render_html(data), encoding="utf-8")
+        return out
 
     # --- one day ------------------------------------------------------------------------------------
     def day(self, index: int) -> None:
@@ -401,7 +419,7 @@ class Simulation:
     def alert_checks(self, faults: set[str], alerts: list[str], record: dict[str, Any]) -> list[inv.Check]:
         """Exactly one alert per injected fault that must alert; no alert that neither a fault nor a known
         state of the run explains (those explained by state are listed in the ledger)."""
-        explained: dict[str, str] = {}
+        explained: dict[str, str] = {"storyrec training: ": "the promotion decision's report (one per decision)"}
         fill = record["stages"].get("feeds") or {}
         if fill and not fill.get("solution_version_arn"):
             explained["feed fill degraded"] = "no campaign serves yet: warm readers keep their feed, marked stale"
