@@ -166,6 +166,12 @@ def simulate(
         result = run_simulation(config, log=_log)
     except (StackError, ConfigError) as exc:
         raise _fail("simulate", exc) from exc
+    facts = result.facts
+    trainings = [(t.get("name"), t.get("decision") or t.get("deferred") or t.get("failed")) for t in facts["trainings"]]
+    _log(
+        f"{facts.get('wall_seconds')} s wall, {facts.get('days_per_minute')} simulated days per minute; "
+        f"trainings: {trainings}"
+    )
     colour = "green" if result.violations == 0 else "red"
     _console.print(
         f"[{colour}]{result.days} days: {result.violations} invariant violation(s)[/{colour}], "

@@ -295,6 +295,8 @@ def _feeds_section(feeds: FeedSnapshot | None) -> str:
     if feeds is None:
         body = _empty("No data yet: no data source is connected. Filled once the recommend stage writes feeds.")
         return f'<section data-section="feeds"><h2>{title}</h2>{body}</section>\n'
+    from matplotlib.ticker import PercentFormatter
+
     fig = _new_figure(10.0, 3.5)
     left, right = fig.subplots(1, 2)
     shares = [
@@ -304,6 +306,7 @@ def _feeds_section(feeds: FeedSnapshot | None) -> str:
     bars = left.barh(["users with a feed", "catalogue in feeds"], shares, color=["#2a6fdb", "#1b7f3b"])
     left.bar_label(bars, labels=[f"{s:.0%}" for s in shares], padding=3)
     left.set_xlim(0, 1.15)
+    left.xaxis.set_major_formatter(PercentFormatter(1.0, decimals=0))
     left.set_title("coverage")
     if feeds.ages_hours:
         right.hist(feeds.ages_hours, bins=24, color="#e0a100")

@@ -85,6 +85,16 @@ def environment(values: Mapping[str, str]) -> Iterator[None]:
                 os.environ[key] = value
 
 
+@contextlib.contextmanager
+def timed(into: dict[str, float], stage: str) -> Iterator[None]:
+    """Add the block's wall seconds to ``into[stage]`` (the ledger's "where the time goes")."""
+    began = time.monotonic()
+    try:
+        yield
+    finally:
+        into[stage] = round(into.get(stage, 0.0) + time.monotonic() - began, 2)
+
+
 class AlertProbe:
     """The operators' SNS topic, read back through an SQS subscription."""
 
@@ -136,6 +146,7 @@ class Simulation:
         self.not_checked = 0
         self.facts: dict[str, Any] = {"trainings": [], "decisions": [], "alerts": 0}
         self.previous_manifest: tuple[str, int] | None = None
+        self.started = time.monotonic()
 
     def write(self, record: dict[str, Any]) -> None:
         with open(self.ledger_path, "a", encoding="utf-8") as out:
@@ -187,24 +198,35 @@ class Simulation:
         checks: list[inv.Check] = []
         if index > 0:
             checks += self.night_of(today, active, record)
-        self.daytime(index, today, active, record)
-        checks += inv.check_capture(self.world)
+        took = record.setdefault("seconds", {})
+        with timed(took, "daytime"):
+            self.daytime(index, today, active, record)
+        with timed(took, "checks"):
+            checks += inv.check_capture(self.world)
         self.finish(record, checks)
 
     def night_of(self, today: date, active: set[str], record: dict[str, Any]) -> list[inv.Check]:
         """The night before ``today``'s daytime: export of yesterday, import, training, feeds."""
         stages = record["stages"]
-        stages["export"] = self.export(today, active)
-        stages["import"] = self.import_(today - timedelta(days=1), active)
-        checks = self.data_checks()
+        took = record.setdefault("seconds", {})
+        with timed(took, "export"):
+            stages["export"] = self.export(today, active)
+        with timed(took, "import"):
+            stages["import"] = self.import_(today - timedelta(days=1), active)
+        with timed(took, "checks"):
+            checks = self.data_checks()
         if today.day == 1:
-            stages["training"] = self.train(today)
-        checks += inv.check_served(settings(), self.operator_deployed)
+            with timed(took, "training"):
+                stages["training"] = self.train(today)
+        with timed(took, "checks"):
+            checks += inv.check_served(settings(), self.operator_deployed)
         fill_at = at(today, 5)
-        fill, engine_fault = self.feeds(fill_at, active)
+        with timed(took, "feeds"):
+            fill, engine_fault = self.feeds(fill_at, active)
         stages["feeds"] = fill
-        checks += inv.check_feeds(self.world, fill_at, fill, engine_fault, settings().recommend.active_days)
-        stages["quality"] = self.quality()
+        with timed(took, "checks"):
+            checks += inv.check_feeds(self.world, fill_at, fill, engine_fault, settings().recommend.active_days)
+            stages["quality"] = self.quality()
         return checks
 
     def quality(self) -> dict[str, Any]:
@@ -454,6 +476,9 @@ class Simulation:
         self.not_checked += unknown
         if final:
             record["final"] = True
+            wall = time.monotonic() - self.started
+            self.facts["wall_seconds"] = round(wall, 1)
+            self.facts["days_per_minute"] = round(self.config.days / (wall / 60), 2)
             record["totals"] = {"violations": self.violations, "not_checked": self.not_checked, **self.facts}
         self.write(record)
 
@@ -480,10 +505,8 @@ def run_simulation(config: SimConfig, log: Any = print) -> SimResult:
         with environment(values):
             s = settings()
             provision_buckets(os.environ, s.import_bucket, s.backup_bucket)
-            started = time.monotonic()
+            (work / "storyrec.log").write_text("")  # logs_to appends: one run's log per file
             with open(work / "lambda.log", "w", encoding="utf-8") as lambda_log, logs_to(work / "storyrec.log"):
-                result = Simulation(config, stack, work, lambda_log).run()
-            result.facts["wall_seconds"] = round(time.monotonic() - started, 1)
-            return result
+                return Simulation(config, stack, work, lambda_log).run()
     finally:
         stack.down(log=log)
