@@ -18,6 +18,9 @@ KINDS: dict[str, str] = {
     "s3_down_export": "S3 unreachable for the export's first delivery (Pub/Sub redelivers)",
     "gcs_down_export": "GCS unreachable for the export's first delivery (Pub/Sub redelivers)",
     "engine_down_feeds": "the Personalize engine unreachable during the feed fill",
+    "firestore_down_export": "Firestore unreachable for the export's first delivery (Pub/Sub redelivers)",
+    "engine_down_import": "the Personalize engine unreachable when the manifest's S3 event arrives",
+    "overlapping_monitor_passes": "every monitor pass of the night runs twice at once",
     "story_deleted_during_fill": "a story in many feeds is deleted while the fill runs",
     "client_clock_skew": "devices 4 minutes ahead or 20 hours behind (within the contract) for the day's clicks",
 }
@@ -26,6 +29,7 @@ EXPECTED_ALERTS: dict[str, str] = {
     "s3_down_export": "export failed",
     "gcs_down_export": "export failed",
     "engine_down_feeds": "feed fill degraded",
+    "firestore_down_export": "export failed",
 }
 """The alert subject each fault must cause exactly once (on its day); a fault not listed must cause none."""
 

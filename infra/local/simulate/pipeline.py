@@ -117,8 +117,13 @@ class Night:
         event = scheduled_event("storyrec-monitor", self.clock())
         return invoke(self.log, _lambda("monitor").handler, event, "storyrec-monitor")  # type: ignore[no-any-return]
 
-    def settle_imports(self, timeout: float = 180.0) -> list[dict[str, Any]]:
-        """Monitor passes every 15 virtual minutes until no import is parked or pending; their summaries."""
+    def settle_imports(self, timeout: float = 180.0, *, overlap: bool = False) -> list[dict[str, Any]]:
+        """Monitor passes every 15 virtual minutes until no import is parked or pending; their summaries.
+
+        ``overlap``: each pass runs twice at once (two invocations of the schedule overlapping).
+        """
+        from concurrent.futures import ThreadPoolExecutor
+
         from shared.personalize.stage import ensure_datasets, pending_imports
 
         deps = wiring.stage_deps(settings())
@@ -126,7 +131,11 @@ class Night:
         deadline = time.monotonic() + timeout
         while True:
             self.clock.advance(MONITOR_EVERY)
-            passes.append(self.monitor())
+            if overlap:
+                with ThreadPoolExecutor(2) as pool:
+                    passes += list(pool.map(lambda _: self.monitor(), range(2)))
+            else:
+                passes.append(self.monitor())
             if not deps.state.parked_imports() and pending_imports(deps, ensure_datasets(deps)) == 0:
                 return passes
             if time.monotonic() > deadline:

@@ -259,7 +259,11 @@ class Simulation:
         publish = at(today, 2)
         self.clock.set(publish)
         first: dict[str, Any] = {}
-        down = {"s3_down_export": ("AWS_ENDPOINT_URL_S3",), "gcs_down_export": ("STORAGE_EMULATOR_HOST",)}
+        down = {
+            "s3_down_export": ("AWS_ENDPOINT_URL_S3",),
+            "gcs_down_export": ("STORAGE_EMULATOR_HOST",),
+            "firestore_down_export": ("FIRESTORE_EMULATOR_HOST",),
+        }
         for kind, variables in down.items():
             if kind in active:  # the first delivery meets the service down, then Pub/Sub redelivers
                 from shared.export.trigger import handle_message
@@ -282,6 +286,15 @@ class Simulation:
         size = int(found["bytes"])
         if "s3_event_dropped" in active:
             result["events"] = "dropped"
+        elif "engine_down_import" in active:  # the Lambda fails; S3's async retries meet the engine down too
+            variables = ("AWS_ENDPOINT_URL_PERSONALIZE",)
+            with endpoint_down(variables, closed_port()):
+                try:
+                    out = self.night.s3_event(key, size)
+                    result["engine_down"] = [m.get("started") for m in out.get("manifests", [])]
+                except Exception as exc:
+                    result["engine_down"] = f"raised {type(exc).__name__}"
+            result["events"] = 1
         else:
             deliveries = 2 if "s3_event_duplicate" in active else 1
             started = []
@@ -294,7 +307,7 @@ class Simulation:
                 old = self.night.s3_event(*self.previous_manifest)
                 result["reordered_redelivery"] = [m.get("started") for m in old.get("manifests", [])]
         self.previous_manifest = (key, size)
-        passes = self.night.settle_imports()
+        passes = self.night.settle_imports(overlap="overlapping_monitor_passes" in active)
         result["monitor_passes"] = len(passes)
         return result
 
