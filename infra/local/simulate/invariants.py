@@ -239,13 +239,15 @@ def check_served(settings: Settings, operator_deployed: set[str]) -> list[Check]
     if decision is None:
         return [violated(name, "a version serves without a recorded decision", [serving])]
     if decision.get("action") != "promote" or decision.get("invalid"):
-        return [
-            violated(
-                name,
-                f"serving version was decided {decision.get('action')!r}, invalid {decision.get('invalid')}",
-                [serving],
-            )
-        ]
+        why = f"serving version was decided {decision.get('action')!r}, invalid {decision.get('invalid')}"
+        return [violated(name, why, [serving])]
+    metric = settings.aws_stage.primary_metric
+    metrics = decision.get("metrics") or {}
+    mine, theirs = (metrics.get("candidate") or {}).get(metric), (metrics.get("serving") or {}).get(metric)
+    if not isinstance(mine, int | float) or mine != mine:  # missing or NaN: never a valid promotion
+        return [violated(name, f"the serving version's {metric} is {mine!r}", [serving])]
+    if isinstance(theirs, int | float) and mine < theirs:
+        return [violated(name, f"{metric} {mine:.4f} lost to the version it replaced ({theirs:.4f})", [serving])]
     return [ok(name, f"{serving.rsplit('/', 1)[-1]}: {'; '.join(decision.get('reasons', []))}")]
 
 

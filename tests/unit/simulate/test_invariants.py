@@ -70,3 +70,57 @@ def test_counts_add_every_manifest() -> None:
     exports = FakeExports([("a", "b", 1, "open")])
     exports._seen["n"] = ("run2", [("a", "b", 1, "open")])
     assert exports.counts() == Counter({("a", "b", 1, "open"): 2})
+
+
+class _Campaign:
+    solution_version_arn = "arn:aws:personalize:us-east-1:0:solution/main/v2"
+
+
+class _Port:
+    def find_arn(self, kind: str, name: str) -> str:
+        return "arn:aws:personalize:us-east-1:0:campaign/feed"
+
+    def describe_campaign(self, arn: str) -> _Campaign:
+        return _Campaign()
+
+
+class _State:
+    def __init__(self, decision: dict[str, Any] | None) -> None:
+        self.decision = decision
+
+    def decision_for(self, arn: str) -> dict[str, Any] | None:
+        return self.decision
+
+
+NDCG = "normalized_discounted_cumulative_gain_at_10"
+
+
+@pytest.mark.parametrize(
+    ("decision", "status"),
+    [
+        ({"action": "promote", "invalid": [], "metrics": {"candidate": {NDCG: 0.3}, "serving": {NDCG: 0.2}}}, "ok"),
+        ({"action": "promote", "invalid": [], "metrics": {"candidate": {NDCG: 0.3}, "serving": None}}, "ok"),
+        (None, "violated"),  # serving without a recorded decision
+        ({"action": "hold", "invalid": [], "metrics": {"candidate": {NDCG: 0.3}}}, "violated"),
+        ({"action": "promote", "invalid": ["coverage"], "metrics": {"candidate": {NDCG: 0.3}}}, "violated"),
+        ({"action": "promote", "invalid": [], "metrics": {"candidate": {NDCG: float("nan")}}}, "violated"),
+        ({"action": "promote", "invalid": [], "metrics": {"candidate": {}}}, "violated"),
+        (
+            {"action": "promote", "invalid": [], "metrics": {"candidate": {NDCG: 0.1}, "serving": {NDCG: 0.2}}},
+            "violated",
+        ),
+    ],
+)
+def test_a_served_version_needs_a_valid_promotion_that_did_not_lose(
+    monkeypatch: pytest.MonkeyPatch, decision: dict[str, Any] | None, status: str
+) -> None:
+    from types import SimpleNamespace
+
+    from shared.config import Settings
+
+    settings = Settings.from_env({"GOOGLE_CLOUD_PROJECT": "p"})
+    deps = SimpleNamespace(settings=settings, personalize=_Port(), state=_State(decision))
+    monkeypatch.setattr(inv.wiring, "stage_deps", lambda _s: deps)
+    [check] = inv.check_served(settings, set())
+    assert check.status == status, check
+    assert inv.check_served(settings, {_Campaign.solution_version_arn})[0].status == "ok"  # the operator's first
