@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from datetime import date
+from datetime import date, timedelta
 from pathlib import Path
 
 import pytest
@@ -33,8 +33,10 @@ EVERY_NIGHT = EVERY_DAY | {
 
 
 def test_five_days_with_every_default_fault_end_with_no_violation(tmp_path: Path) -> None:
-    # the 1st of December falls on day 2: the monthly training runs (on too little data, so it fails and alerts)
-    config = SimConfig(days=5, readers=50, seed=0, state_dir=tmp_path, start=date(2026, 11, 29))
+    # the 1st of last month falls on day 2 (the run stays in the past of the engine's real clock): the monthly
+    # training runs, on too little data, so its versions fail and alert
+    first = (date.today().replace(day=1) - timedelta(days=1)).replace(day=1)
+    config = SimConfig(days=5, readers=50, seed=0, state_dir=tmp_path, start=first - timedelta(days=2))
     result = run_simulation(config, log=lambda _: None)
     records = [json.loads(line) for line in result.ledger.read_text().splitlines()]
     problems = [(r["day"], c) for r in records for c in r["checks"] if c["status"] == "violated"]
@@ -48,7 +50,7 @@ def test_five_days_with_every_default_fault_end_with_no_violation(tmp_path: Path
     stages = {r["day"]: r["stages"] for r in records}
     assert "first_delivery" in stages[3]["export"] and stages[2]["import"]["events"] == "dropped"
     assert stages[2]["feeds"]["withdrawn"] >= 1
-    assert stages[2]["training"]["name"] == "storyrec-20261201"
+    assert stages[2]["training"]["name"] == f"storyrec-{first:%Y%m%d}" and stages[2]["training"]["failed"]
     # the readers clicked, hostile clients wrote, and the oracle bounds the feeds
     assert sum(s["day"]["clicks"] for d, s in stages.items() if d < 5) > 50
     assert all(s["quality"]["oracle"] >= s["quality"]["feed"] for d, s in stages.items() if d >= 1)
