@@ -14,7 +14,7 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from infra.local.simulate.world import SentClick, World, accepted
+from infra.local.simulate.world import World, accepted
 from shared import wiring
 from shared.config import Settings
 from shared.manifest import Manifest, manifest_keys, read_manifest
@@ -322,7 +322,3 @@ def check_feeds(
 
 def summarize(checks: list[Check]) -> tuple[int, int]:
     return sum(c.status == "violated" for c in checks), sum(c.status == "not checked" for c in checks)
-
-
-def clicks_of(world: World, start: datetime, end: datetime) -> list[SentClick]:
-    return [c for c in world.clicks if start <= c.created < end]

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import datetime
 
 import numpy as np
 
@@ -174,7 +174,3 @@ class ReaderModel:
             if story is not None and sid not in reader.read:
                 total += self.position_bias(i) * self.appeal(reader, story, now)
         return total
-
-
-def next_day(at: datetime) -> datetime:
-    return at + timedelta(days=1)
