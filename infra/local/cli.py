@@ -172,6 +172,8 @@ def simulate(
         f"{facts.get('wall_seconds')} s wall, {facts.get('days_per_minute')} simulated days per minute; "
         f"trainings: {trainings}"
     )
+    for name, row in facts.get("quality", {}).items():
+        _log(f"expected clicks per look, {name:>6}: {row['mean']:.3f} ± {row['ci95']:.3f} over {row['days']} mornings")
     colour = "green" if result.violations == 0 else "red"
     _console.print(
         f"[{colour}]{result.days} days: {result.violations} invariant violation(s)[/{colour}], "

@@ -86,6 +86,21 @@ def environment(values: Mapping[str, str]) -> Iterator[None]:
                 os.environ[key] = value
 
 
+def quality_table(ledger: Path, last: dict[str, Any]) -> dict[str, dict[str, float]]:
+    """Mean expected clicks per look over the run's mornings, per list, with a 95 % interval (normal
+    approximation over the days; days are not independent, so it is a rough width)."""
+    days = [json.loads(line)["stages"].get("quality") for line in ledger.read_text().splitlines() if line]
+    days = [q for q in [*days, last["stages"].get("quality")] if q and q.get("readers")]
+    table: dict[str, dict[str, float]] = {}
+    for name in ("feed", "latest", "oracle"):
+        values = np.array([q[name] for q in days], dtype=float)
+        if len(values) == 0:
+            continue
+        half = 1.96 * values.std(ddof=1) / np.sqrt(len(values)) if len(values) > 1 else float("nan")
+        table[name] = {"mean": round(float(values.mean()), 4), "ci95": round(float(half), 4), "days": len(values)}
+    return table
+
+
 @contextlib.contextmanager
 def timed(into: dict[str, float], stage: str) -> Iterator[None]:
     """Add the block's wall seconds to ``into[stage]`` (the ledger's "where the time goes")."""
@@ -493,6 +508,7 @@ class Simulation:
             wall = time.monotonic() - self.started
             self.facts["wall_seconds"] = round(wall, 1)
             self.facts["days_per_minute"] = round(self.config.days / (wall / 60), 2)
+            self.facts["quality"] = quality_table(self.ledger_path, record)
             record["totals"] = {"violations": self.violations, "not_checked": self.not_checked, **self.facts}
         self.write(record)
 

@@ -124,3 +124,17 @@ def test_a_served_version_needs_a_valid_promotion_that_did_not_lose(
     [check] = inv.check_served(settings, set())
     assert check.status == status, check
     assert inv.check_served(settings, {_Campaign.solution_version_arn})[0].status == "ok"  # the operator's first
+
+
+def test_the_quality_table_averages_every_morning_with_an_interval(tmp_path: Any) -> None:
+    import json
+
+    from infra.local.simulate.run import quality_table
+
+    ledger = tmp_path / "ledger.jsonl"
+    mornings = [{"readers": 3, "feed": f, "latest": 0.5, "oracle": 2.0} for f in (0.1, 0.3)]
+    lines = [{"stages": {}}, {"stages": {"quality": mornings[0]}}, {"stages": {"quality": {"readers": 0}}}]
+    ledger.write_text("".join(json.dumps(line) + "\n" for line in lines))
+    table = quality_table(ledger, {"stages": {"quality": mornings[1]}})
+    assert table["feed"]["mean"] == 0.2 and table["feed"]["days"] == 2 and table["feed"]["ci95"] > 0
+    assert table["latest"] == {"mean": 0.5, "ci95": 0.0, "days": 2} and table["oracle"]["mean"] == 2.0
