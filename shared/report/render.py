@@ -308,15 +308,17 @@ def _feeds_section(feeds: FeedSnapshot | None) -> str:
     left.set_xlim(0, 1.15)
     left.xaxis.set_major_formatter(PercentFormatter(1.0, decimals=0))
     left.set_title("coverage")
+    in_days = bool(feeds.ages_hours) and max(feeds.ages_hours) > 72  # hours past three days are hard to read
+    unit, scale = ("days", 24.0) if in_days else ("hours", 1.0)
     if feeds.ages_hours:
-        right.hist(feeds.ages_hours, bins=24, color="#e0a100")
+        right.hist([a / scale for a in feeds.ages_hours], bins=24, color="#e0a100")
         _whole_numbers(right.yaxis)
     else:
         right.text(0.5, 0.5, "no feed yet", ha="center", va="center", transform=right.transAxes, color="#555")
-    right.set_xlabel("feed age (hours)")
+    right.set_xlabel(f"feed age ({unit})")
     right.set_ylabel("feeds")
     right.set_title("freshness")
     ages = sorted(feeds.ages_hours)
-    median = f"median age {ages[len(ages) // 2]:.1f} h" if ages else "no feed to age yet"
+    median = f"median age {ages[len(ages) // 2] / scale:.1f} {unit[0]}" if ages else "no feed to age yet"
     caption = f"{feeds.users_with_feed:,} of {_plural(feeds.users_total, 'user')} have a feed; {median}."
     return f'<section data-section="feeds"><h2>{title}</h2>{_figure("feeds", fig, caption)}</section>\n'

@@ -62,3 +62,11 @@ def test_the_date_axis_spans_the_days_plotted_with_ticks_on_whole_days(days: int
     ticks = [mdates.num2date(t) for t in ax.xaxis.get_major_locator()()]
     assert ticks and all(t.hour == 0 and t.minute == 0 for t in ticks)
     assert 1 <= len(ticks) <= 13
+
+
+def test_feed_ages_past_three_days_are_told_in_days() -> None:
+    data = _one_day()
+    weeks = ReportData(**{**data.__dict__, "feeds": FeedSnapshot(3, 3, (1.0, 240.0, 350.0), 24, 5)})
+    assert _caption(render_html(weeks), "feeds") == "3 of 3 users have a feed; median age 10.0 d."
+    hours = ReportData(**{**data.__dict__, "feeds": FeedSnapshot(3, 3, (1.0, 2.0, 30.0), 24, 5)})
+    assert _caption(render_html(hours), "feeds") == "3 of 3 users have a feed; median age 2.0 h."
