@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import shlex
+from datetime import datetime
 from pathlib import Path
 from typing import Annotated
 
@@ -134,6 +135,55 @@ def demo(
     from infra.local.demo.runner import run_demo
 
     raise typer.Exit(run_demo(state_dir, keep=keep, console=Console()))
+
+
+@app.command()
+def simulate(
+    days: int = typer.Option(5, "--days", min=1, max=3650, help="Simulated days."),
+    readers: int = typer.Option(50, "--readers", min=2, max=1_000_000, help="Readers over the run."),
+    seed: int = typer.Option(0, "--seed", help="Seed of the readers and the app."),
+    faults: Annotated[
+        Path | None, typer.Option("--faults", help="Fault plan (JSON); default: the built-in plan.")
+    ] = None,
+    readers_model: str = typer.Option("stable", "--readers-model", help="Reader model: stable or drifting."),
+    start: Annotated[
+        datetime | None, typer.Option("--start", formats=["%Y-%m-%d"], help="First simulated day (UTC).")
+    ] = None,
+    state_dir: StateDir = None,
+) -> None:
+    """Live N simulated days of the pipeline on the local stack; exit 1 on any invariant violation."""
+    from infra.local.simulate.faults import PlanError, load_plan
+    from infra.local.simulate.readers import MODELS
+    from infra.local.simulate.run import SimConfig, run_simulation
+
+    if readers_model not in MODELS:
+        _console.print(f"--readers-model must be one of {sorted(MODELS)}", style="red", markup=False)
+        raise typer.Exit(2)
+    try:
+        load_plan(faults)
+    except PlanError as exc:
+        _console.print(f"bad fault plan: {exc}", style="red", markup=False, soft_wrap=True)
+        raise typer.Exit(2) from exc
+    config = SimConfig(days, readers, seed, readers_model, faults, state_dir, start.date() if start else None)
+    try:
+        result = run_simulation(config, log=_log)
+    except (StackError, ConfigError) as exc:
+        raise _fail("simulate", exc) from exc
+    facts = result.facts
+    trainings = [(t.get("name"), t.get("decision") or t.get("deferred") or t.get("failed")) for t in facts["trainings"]]
+    _log(
+        f"{facts.get('wall_seconds')} s wall, {facts.get('days_per_minute')} simulated days per minute; "
+        f"trainings: {trainings}"
+    )
+    for name, row in facts.get("quality", {}).items():
+        _log(f"expected clicks per look, {name:>6}: {row['mean']:.3f} ± {row['ci95']:.3f} over {row['days']} mornings")
+    colour = "green" if result.violations == 0 else "red"
+    _console.print(
+        f"[{colour}]{result.days} days: {result.violations} invariant violation(s)[/{colour}], "
+        f"{result.not_checked} check(s) not made; ledger {result.ledger}; report {result.facts.get('report')}",
+        soft_wrap=True,
+    )
+    raise typer.Exit(0 if result.violations == 0 else 1)
 
 
 def main() -> None:

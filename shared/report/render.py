@@ -170,6 +170,40 @@ def _dates(days: Sequence[date]) -> Any:
     return np.array(days, dtype="datetime64[D]")
 
 
+FEW_DAYS = 3
+"""A plot over time with fewer days than this says in words that there is too little to see a trend."""
+
+
+def _date_axis(ax: Any, days: Sequence[date]) -> None:
+    """Fit the x axis to the days plotted (half a day either side), ticks on whole days, never hours."""
+    import matplotlib.dates
+    import numpy as np
+
+    mdates: Any = matplotlib.dates  # untyped constructors
+    first, last = min(days), max(days)
+    ax.set_xlim(_dates([first]) - np.timedelta64(12, "h"), _dates([last]) + np.timedelta64(12, "h"))
+    span = (last - first).days + 1
+    locator: Any = mdates.DayLocator(interval=max(1, span // 8)) if span <= 60 else mdates.AutoDateLocator()
+    ax.xaxis.set_major_locator(locator)
+    ax.xaxis.set_major_formatter(mdates.ConciseDateFormatter(locator) if span > 60 else mdates.DateFormatter("%b %d"))
+
+
+def _whole_numbers(axis: Any) -> None:
+    from matplotlib.ticker import MaxNLocator
+
+    axis.set_major_locator(MaxNLocator(integer=True))
+
+
+def _plural(n: int, word: str) -> str:
+    return f"{n:,} {word}{'' if n == 1 else 's'}"
+
+
+def _few_days(days: int) -> str:
+    if days >= FEW_DAYS:
+        return ""
+    return f" Only {_plural(days, 'day')} so far: too little data to show a trend."
+
+
 def _interactions(rows: Sequence[DailyCount]) -> str:
     days = sorted({r.day for r in rows})
     types = [t for t in EVENT_ORDER if any(r.event_type == t for r in rows)]
@@ -185,10 +219,13 @@ def _interactions(rows: Sequence[DailyCount]) -> str:
         ax.bar(_dates(days), values, bottom=bottom, label=t, width=0.8)
         bottom = [b + v for b, v in zip(bottom, values, strict=True)]
     ax.set_ylabel("interactions")
+    _whole_numbers(ax.yaxis)
+    _date_axis(ax, days)
     ax.legend(ncols=len(types), loc="lower left", bbox_to_anchor=(0, 1), frameon=False)
     fig.autofmt_xdate()
     total = sum(bottom)
-    return _figure("interactions-per-day", fig, f"{total:,} interactions over {len(days)} days.")
+    caption = f"{_plural(total, 'interaction')} over {_plural(len(days), 'day')}.{_few_days(len(days))}"
+    return _figure("interactions-per-day", fig, caption)
 
 
 def _quarantine(rows: Sequence[ReasonCount]) -> str:
@@ -198,8 +235,10 @@ def _quarantine(rows: Sequence[ReasonCount]) -> str:
     bars = ax.barh([r.reason for r in ordered], [r.count for r in ordered], color="#c0392b")
     ax.bar_label(bars, padding=3)
     ax.set_xlabel("documents")
+    _whole_numbers(ax.xaxis)
     total = sum(r.count for r in rows)
-    return _figure("quarantine-reasons", fig, f"{total:,} quarantined documents, {len(rows)} reasons.")
+    caption = f"{_plural(total, 'quarantined document')}, {_plural(len(rows), 'reason')}."
+    return _figure("quarantine-reasons", fig, caption)
 
 
 def _exports(runs: Sequence[ExportRun]) -> str:
@@ -214,12 +253,17 @@ def _exports(runs: Sequence[ExportRun]) -> str:
     )
     fig = _new_figure(10.0, 3.0)
     ax = fig.add_subplot()
+    marker = "o" if len(ordered) <= 31 else None
     for d in datasets:
-        ax.plot(_dates([r.day for r in ordered]), [r.rows.get(d, 0) for r in ordered], marker="o", label=d)
+        ax.plot(_dates([r.day for r in ordered]), [r.rows.get(d, 0) for r in ordered], marker=marker, label=d)
     ax.set_ylabel("rows exported")
+    _whole_numbers(ax.yaxis)
+    _date_axis(ax, [r.day for r in ordered])
     ax.legend(ncols=len(datasets), loc="lower left", bbox_to_anchor=(0, 1), frameon=False)
     fig.autofmt_xdate()
-    plot = _figure("export-rows", fig, f"{len(ordered)} export runs (table: the last 14).")
+    days = len({r.day for r in ordered})
+    caption = f"{_plural(len(ordered), 'export run')} (table: the last 14).{_few_days(days)}"
+    plot = _figure("export-rows", fig, caption)
     table = f"<table><tr><th>date</th>{head}<th>rejected</th><th>run</th></tr>{body}</table>"
     return plot + table
 
@@ -229,8 +273,9 @@ def _solutions(versions: Sequence[SolutionVersion]) -> str:
     fig = _new_figure()
     ax = fig.add_subplot()
     x = list(range(len(ordered)))
-    for metric in METRICS:
-        ax.plot(x, [v.metrics.get(metric, float("nan")) for v in ordered], label=_short(metric), alpha=0.8)
+    for metric in METRICS:  # markers too: a single version has no line to draw
+        values = [v.metrics.get(metric, float("nan")) for v in ordered]
+        ax.plot(x, values, label=_short(metric), alpha=0.8, marker=".")
     key_metric = METRICS[0]
     for decision, (colour, marker) in DECISION_STYLE.items():
         chosen = [i for i, v in enumerate(ordered) if v.decision == decision]
@@ -246,7 +291,11 @@ def _solutions(versions: Sequence[SolutionVersion]) -> str:
         for v in ordered
     )
     table = f"<table><tr><th>version</th><th>decision</th><th>{_short(key_metric)}</th><th>why</th></tr>{rows}</table>"
-    caption = f"{len(ordered)} solution versions; markers on {_short(key_metric)} show each promotion decision."
+    caption = (
+        f"{_plural(len(ordered), 'solution version')}; markers on {_short(key_metric)} show each promotion decision."
+    )
+    if len(ordered) < 2:
+        caption += " One version so far: nothing to compare it with yet."
     return _figure("solution-metrics", fig, caption) + table
 
 
@@ -259,6 +308,8 @@ def _feeds_section(feeds: FeedSnapshot | None) -> str:
     if feeds is None:
         body = _empty("No data yet: no data source is connected. Filled once the recommend stage writes feeds.")
         return f'<section data-section="feeds"><h2>{title}</h2>{body}</section>\n'
+    from matplotlib.ticker import PercentFormatter
+
     fig = _new_figure(10.0, 3.5)
     left, right = fig.subplots(1, 2)
     shares = [
@@ -268,14 +319,21 @@ def _feeds_section(feeds: FeedSnapshot | None) -> str:
     bars = left.barh(["users with a feed", "catalogue in feeds"], shares, color=["#2a6fdb", "#1b7f3b"])
     left.bar_label(bars, labels=[f"{s:.0%}" for s in shares], padding=3)
     left.set_xlim(0, 1.15)
+    left.xaxis.set_major_formatter(PercentFormatter(1.0, decimals=0))
     left.set_title("coverage")
+    in_days = bool(feeds.ages_hours) and max(feeds.ages_hours) > 72  # hours past three days are hard to read
+    unit, scale = ("days", 24.0) if in_days else ("hours", 1.0)
     if feeds.ages_hours:
-        right.hist(feeds.ages_hours, bins=24, color="#e0a100")
-    right.set_xlabel("feed age (hours)")
+        right.hist([a / scale for a in feeds.ages_hours], bins=24, color="#e0a100")
+        _whole_numbers(right.yaxis)
+    else:
+        right.text(0.5, 0.5, "no feed yet", ha="center", va="center", transform=right.transAxes, color="#555")
+    right.set_xlabel(f"feed age ({unit})")
+    right.set_ylabel("feeds")
     right.set_title("freshness")
     ages = sorted(feeds.ages_hours)
-    median = ages[len(ages) // 2] if ages else float("nan")
-    caption = f"{feeds.users_with_feed:,} of {feeds.users_total:,} users have a feed; median age {median:.1f} h."
+    median = f"median age {ages[len(ages) // 2] / scale:.1f} {unit[0]}" if ages else "no feed to age yet"
+    caption = f"{feeds.users_with_feed:,} of {_plural(feeds.users_total, 'user')} have a feed; {median}."
     return f'<section data-section="feeds"><h2>{title}</h2>{_figure("feeds", fig, caption)}</section>\n'
 
 

@@ -1,0 +1,1 @@
+"""``storyrec-dev simulate``: the whole pipeline lived through simulated days (docs/simulate.md)."""

@@ -1,0 +1,105 @@
+"""Faults on a schedule, from a plan file (JSON): ``{"faults": [{"day": 2, "kind": "s3_event_dropped"}, ...]}``.
+
+``day`` is the 0-based simulated day whose night (export, import, feeds) or daytime (clicks) gets the fault;
+``every`` (optional) repeats it every that many days. The kinds the run can inject (docs/simulate.md):
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+KINDS: dict[str, str] = {
+    "s3_event_duplicate": "the manifest's S3 event is delivered twice",
+    "s3_event_dropped": "the manifest's S3 event is never delivered (the monitor's catch-up must import it)",
+    "s3_event_reordered": "the previous night's S3 event is delivered again after tonight's",
+    "s3_down_export": "S3 unreachable for the export's first delivery (Pub/Sub redelivers)",
+    "gcs_down_export": "GCS unreachable for the export's first delivery (Pub/Sub redelivers)",
+    "engine_down_feeds": "the Personalize engine unreachable during the feed fill",
+    "firestore_down_export": "Firestore unreachable for the export's first delivery (Pub/Sub redelivers)",
+    "engine_down_import": "the Personalize engine unreachable when the manifest's S3 event arrives",
+    "overlapping_monitor_passes": "every monitor pass of the night runs twice at once",
+    "story_deleted_during_fill": "a story in many feeds is deleted while the fill runs",
+    "client_clock_skew": "devices 4 minutes ahead or 20 hours behind (within the contract) for the day's clicks",
+}
+
+EXPECTED_ALERTS: dict[str, str] = {
+    "s3_down_export": "export failed",
+    "gcs_down_export": "export failed",
+    "engine_down_feeds": "feed fill degraded",
+    "firestore_down_export": "export failed",
+}
+"""The alert subject each fault must cause exactly once (on its day); a fault not listed must cause none."""
+
+DEFAULT_PLAN = Path(__file__).with_name("default_faults.json")
+
+
+class PlanError(ValueError):
+    """The plan file is not a plan."""
+
+
+@dataclass(frozen=True)
+class Fault:
+    day: int
+    kind: str
+    every: int = 0
+
+    def on(self, day: int) -> bool:
+        if day < self.day:
+            return False
+        return day == self.day or (self.every > 0 and (day - self.day) % self.every == 0)
+
+
+def load_plan(path: Path | None) -> list[Fault]:
+    """The faults of ``path`` (the default plan when None); PlanError names what is wrong."""
+    source = path or DEFAULT_PLAN
+    try:
+        raw: Any = json.loads(source.read_text(encoding="utf-8"))
+    except (OSError, json.JSONDecodeError) as exc:
+        raise PlanError(f"{source}: {exc}") from exc
+    entries = raw.get("faults") if isinstance(raw, dict) else None
+    if not isinstance(entries, list):
+        raise PlanError(f'{source}: expected {{"faults": [...]}}')
+    faults = []
+    for i, entry in enumerate(entries):
+        if not isinstance(entry, dict) or entry.get("kind") not in KINDS:
+            raise PlanError(f"{source}: fault {i}: kind must be one of {sorted(KINDS)}")
+        day, every = entry.get("day"), entry.get("every", 0)
+        if not isinstance(day, int) or day < 0 or not isinstance(every, int) or every < 0:
+            raise PlanError(f"{source}: fault {i}: day and every must be non-negative integers")
+        faults.append(Fault(day, str(entry["kind"]), every))
+    return faults
+
+
+def active(faults: list[Fault], day: int) -> set[str]:
+    return {f.kind for f in faults if f.on(day)}
+
+
+def match_alerts(
+    faults: set[str], alerts: list[str], explained: dict[str, str]
+) -> tuple[list[str], list[str], list[str]]:
+    """(faults without exactly one alert, alerts no fault and no known state explains, notes on the rest).
+
+    ``explained`` maps an alert subject fragment to the state that explains it without a fault (e.g. the
+    feed fill is degraded every day while no campaign serves).
+    """
+    remaining = list(alerts)
+    unmatched = []
+    for kind in sorted(faults):
+        fragment = EXPECTED_ALERTS.get(kind)
+        if fragment is None:
+            continue
+        hits = [a for a in remaining if fragment in a]
+        if len(hits) < 1:
+            unmatched.append(f"{kind}: no '{fragment}' alert")
+            continue
+        remaining.remove(hits[0])
+        if len(hits) > 1 and not any(fragment in e for e in explained):
+            unmatched.append(f"{kind}: {len(hits)} '{fragment}' alerts")
+    notes, unexplained = [], []
+    for alert in remaining:
+        why = next((state for fragment, state in explained.items() if fragment in alert), None)
+        (notes if why else unexplained).append(f"{alert}: {why}" if why else alert)
+    return unmatched, unexplained, notes

@@ -1,0 +1,548 @@
+"""``storyrec-dev simulate``: days of the whole pipeline on the local stack, on a virtual clock.
+
+Each simulated day D (UTC): at 02:00 the export of D-1 on its Pub/Sub payload, the manifest's S3 event into
+the import Lambda, monitor passes until the imports settle; on the 1st at 03:00 the monthly training and
+monitor passes until its promotion decision; at 05:00 the feed fill (feeds checked right after); at 06:00
+stories published and retired; at 07:00 readers join and leave; from 07:00 to 23:00 visits and clicks, plus
+hostile writes. After the last day, one more night exports, imports and fills what it left. Invariants are
+checked each day and written to the ledger (docs/simulate.md).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import shutil
+import socket
+import time
+import urllib.request
+import warnings
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from infra.local.demo.runner import logs_to
+from infra.local.simulate import faults as fault_plan
+from infra.local.simulate import invariants as inv
+from infra.local.simulate.clock import VirtualClock, install, uninstall
+from infra.local.simulate.pipeline import Night, at, endpoint_down, settings
+from infra.local.simulate.readers import MODELS, ReaderModel
+from infra.local.simulate.world import World, WorldParams
+from infra.local.stack import DEFAULT_STATE_DIR, LOCAL_PROJECT, LocalStack, provision_buckets
+from shared import wiring
+
+SERVICES = ("moto", "gcs", "firestore", "pubsub", "personalize")
+"""Pub/Sub runs for the export's own fan-out publisher; the daily tick's payload is handed to its handler."""
+
+
+@dataclass
+class SimConfig:
+    days: int
+    readers: int
+    seed: int = 0
+    model: str = "stable"
+    faults: Path | None = None
+    state_dir: Path | None = None
+    start: date | None = None
+    world: WorldParams = field(default_factory=WorldParams)
+
+    def start_date(self) -> date:
+        """Default: the run ends yesterday (UTC), so every simulated time is in the engine's past."""
+        return self.start or (datetime.now(UTC).date() - timedelta(days=self.days + 1))
+
+
+@dataclass
+class SimResult:
+    days: int
+    violations: int
+    not_checked: int
+    ledger: Path
+    facts: dict[str, Any]
+
+
+def closed_port() -> int:
+    """A loopback port nothing listens on (bound, then released)."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@contextlib.contextmanager
+def environment(values: Mapping[str, str]) -> Iterator[None]:
+    saved = {k: os.environ.get(k) for k in values}
+    os.environ.update(values)
+    try:
+        yield
+    finally:
+        for key, value in saved.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
+
+
+def quality_table(ledger: Path, last: dict[str, Any]) -> dict[str, dict[str, float]]:
+    """Mean expected clicks per look over the run's mornings, per list, with a 95 % interval (normal
+    approximation over the days; days are not independent, so it is a rough width)."""
+    days = [json.loads(line)["stages"].get("quality") for line in ledger.read_text().splitlines() if line]
+    days = [q for q in [*days, last["stages"].get("quality")] if q and q.get("readers")]
+    table: dict[str, dict[str, float]] = {}
+    for name in ("feed", "latest", "oracle"):
+        values = np.array([q[name] for q in days], dtype=float)
+        if len(values) == 0:
+            continue
+        half = 1.96 * values.std(ddof=1) / np.sqrt(len(values)) if len(values) > 1 else float("nan")
+        table[name] = {"mean": round(float(values.mean()), 4), "ci95": round(float(half), 4), "days": len(values)}
+    return table
+
+
+@contextlib.contextmanager
+def timed(into: dict[str, float], stage: str) -> Iterator[None]:
+    """Add the block's wall seconds to ``into[stage]`` (the ledger's "where the time goes")."""
+    began = time.monotonic()
+    try:
+        yield
+    finally:
+        into[stage] = round(into.get(stage, 0.0) + time.monotonic() - began, 2)
+
+
+class AlertProbe:
+    """The operators' SNS topic, read back through an SQS subscription."""
+
+    def __init__(self) -> None:
+        s = settings()
+        sns, self.sqs = wiring.aws_client("sns", s), wiring.aws_client("sqs", s)
+        self.topic = str(sns.create_topic(Name="storyrec-alerts")["TopicArn"])
+        self.queue = self.sqs.create_queue(QueueName="storyrec-simulate-alerts")["QueueUrl"]
+        arn = self.sqs.get_queue_attributes(QueueUrl=self.queue, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+        sns.subscribe(TopicArn=self.topic, Protocol="sqs", Endpoint=arn)
+
+    def drain(self) -> list[str]:
+        subjects = []
+        while True:
+            resp = self.sqs.receive_message(QueueUrl=self.queue, MaxNumberOfMessages=10, WaitTimeSeconds=0)
+            messages = resp.get("Messages", [])
+            if not messages:
+                return subjects
+            for msg in messages:
+                body = json.loads(msg["Body"])
+                subjects.append(str(body.get("Subject") or body.get("Message", "")[:80]))
+                self.sqs.delete_message(QueueUrl=self.queue, ReceiptHandle=msg["ReceiptHandle"])
+
+
+def _reset_firestore(host: str) -> None:
+    request = urllib.request.Request(
+        f"http://{host}/emulator/v1/projects/{LOCAL_PROJECT}/databases/(default)/documents", method="DELETE"
+    )
+    with urllib.request.urlopen(request, timeout=30):  # loopback emulator only
+        pass
+
+
+class Simulation:
+    """One run: the world, the night's stages, the faults and the ledger."""
+
+    def __init__(self, config: SimConfig, stack: LocalStack, work: Path, log: Any) -> None:
+        self.config = config
+        self.stack = stack
+        self.work = work
+        self.ledger_path = work / "ledger.jsonl"
+        self.ledger_path.write_text("")
+        self.start = config.start_date()
+        self.clock = VirtualClock(at(self.start, 0))
+        self.night = Night(self.clock, log)
+        self.faults = fault_plan.load_plan(config.faults)
+        self.exports = inv.Exports()
+        self.operator_deployed: set[str] = set()
+        self.violations = 0
+        self.not_checked = 0
+        self.facts: dict[str, Any] = {"trainings": [], "decisions": [], "alerts": 0}
+        self.previous_manifest: tuple[str, int] | None = None
+        self.started = time.monotonic()
+
+    def write(self, record: dict[str, Any]) -> None:
+        with open(self.ledger_path, "a", encoding="utf-8") as out:
+            out.write(json.dumps(record, default=str) + "\n")
+
+    def run(self) -> SimResult:
+        install(self.clock)
+        try:
+            self.alerts = AlertProbe()
+            os.environ["STORYREC_SNS_TOPIC_ARN"] = self.alerts.topic
+            rng = np.random.default_rng(self.config.seed)
+            model = ReaderModel(MODELS[self.config.model], np.random.default_rng(self.config.seed + 1))
+            s = settings()
+            from shared.capture.wiring import build_service
+
+            self.world = World(
+                s, model, self.config.world, rng, wiring.firestore_client(s), build_service(s), self.clock
+            )
+            for index in range(self.config.days):
+                self.day(index)
+            self.final_night()
+            self.facts["report"] = str(self.report())
+        finally:
+            uninstall()
+        return SimResult(self.config.days, self.violations, self.not_checked, self.ledger_path, self.facts)
+
+    def report(self) -> Path:
+        """The operator's HTML report (``storyrec report``'s code) as of the run's end, over the whole run."""
+        from shared.adapters.counters import FirestoreCounter
+        from shared.personalize.state import StageState
+        from shared.report import gather_report_data, render_html
+
+        s = settings()
+        counter = FirestoreCounter(wiring.firestore_client(s), timeout=s.timeouts.firestore)
+        state = StageState(wiring.import_store(s), s.aws_stage.state_prefix, wiring.utc_now)
+        days = min(366, self.config.days + 1)
+        data = gather_report_data(
+            s, counter, wiring.backup_store(s), self.clock(), days=days, state=state, feeds=wiring.document_store(s)
+        )
+        out = self.work / "report.html"
+        out.write_text(render_html(data), encoding="utf-8")
+        return out
+
+    # --- one day ------------------------------------------------------------------------------------
+    def day(self, index: int) -> None:
+        today = self.start + timedelta(days=index)
+        active = fault_plan.active(self.faults, index)
+        record: dict[str, Any] = {"day": index, "date": today.isoformat(), "faults": sorted(active), "stages": {}}
+        checks: list[inv.Check] = []
+        if index > 0:
+            checks += self.night_of(today, active, record)
+        took = record.setdefault("seconds", {})
+        with timed(took, "daytime"):
+            self.daytime(index, today, active, record)
+        with timed(took, "checks"):
+            checks += inv.check_capture(self.world)
+        self.finish(record, checks)
+
+    def night_of(self, today: date, active: set[str], record: dict[str, Any]) -> list[inv.Check]:
+        """The night before ``today``'s daytime: export of yesterday, import, training, feeds."""
+        stages = record["stages"]
+        took = record.setdefault("seconds", {})
+        with timed(took, "export"):
+            stages["export"] = self.export(today, active)
+        with timed(took, "import"):
+            stages["import"] = self.import_(today - timedelta(days=1), active)
+        with timed(took, "checks"):
+            checks = self.data_checks()
+        if today.day == 1:
+            with timed(took, "training"):
+                stages["training"] = self.train(today)
+        with timed(took, "checks"):
+            checks += inv.check_served(settings(), self.operator_deployed)
+        fill_at = at(today, 5)
+        with timed(took, "feeds"):
+            fill, engine_fault = self.feeds(fill_at, active)
+        stages["feeds"] = fill
+        with timed(took, "checks"):
+            checks += inv.check_feeds(self.world, fill_at, fill, engine_fault, settings().recommend.active_days)
+            stages["quality"] = self.quality()
+        return checks
+
+    def quality(self) -> dict[str, Any]:
+        """Expected clicks per look at the head of each live reader's feed, beside the latest list and the
+        oracle feed (the readers' true appeal: the upper bound), as the generator knows them."""
+        from shared.recommend.document import feed_story_ids
+
+        w, now = self.world, self.clock()
+        collection = w.firestore.collection(w.settings.collections.feeds)
+        uids = sorted(w.readers)
+        feeds: dict[str, list[str]] = {}
+        for start in range(0, len(uids), 300):
+            refs = [collection.document(u) for u in uids[start : start + 300]]
+            feeds.update({s.id: feed_story_ids(s.to_dict() or {}) for s in w.firestore.get_all(refs) if s.exists})
+        if not feeds:
+            return {"readers": 0}
+        size = w.model.params.feed_shown
+        latest = w.latest()
+        sums = {"feed": 0.0, "latest": 0.0, "oracle": 0.0}
+        for uid, feed in feeds.items():
+            reader = w.readers[uid]
+            sums["feed"] += w.model.expected_clicks(reader, feed, w.stories, now)
+            sums["latest"] += w.model.expected_clicks(reader, latest, w.stories, now)
+            sums["oracle"] += w.model.expected_clicks(
+                reader, w.model.oracle_feed(reader, w.stories, now, size), w.stories, now
+            )
+        return {"readers": len(feeds), **{k: round(v / len(feeds), 4) for k, v in sums.items()}}
+
+    def export(self, today: date, active: set[str]) -> dict[str, Any]:
+        publish = at(today, 2)
+        self.clock.set(publish)
+        first: dict[str, Any] = {}
+        down = {
+            "s3_down_export": ("AWS_ENDPOINT_URL_S3",),
+            "gcs_down_export": ("STORAGE_EMULATOR_HOST",),
+            "firestore_down_export": ("FIRESTORE_EMULATOR_HOST",),
+        }
+        for kind, variables in down.items():
+            if kind in active:  # the first delivery meets the service down, then Pub/Sub redelivers
+                from shared.export.trigger import handle_message
+                from shared.export.wiring import connect
+
+                with endpoint_down(variables, closed_port()):
+                    try:
+                        first[kind] = handle_message("", publish, settings(), connect, self.clock()).value
+                    except Exception as exc:
+                        first[kind] = f"raised {type(exc).__name__} (redelivered)"
+                self.clock.advance(timedelta(minutes=10))
+        outcome = self.night.export(publish)
+        return {"outcome": outcome, **({"first_delivery": first} if first else {})}
+
+    def import_(self, day: date, active: set[str]) -> dict[str, Any]:
+        key, found = self.night.manifest(day)
+        result: dict[str, Any] = {"manifest": key if found else None}
+        if found is None:
+            return result
+        size = int(found["bytes"])
+        if "s3_event_dropped" in active:
+            result["events"] = "dropped"
+        elif "engine_down_import" in active:  # the Lambda fails; S3's async retries meet the engine down too
+            variables = ("AWS_ENDPOINT_URL_PERSONALIZE",)
+            with endpoint_down(variables, closed_port()):
+                try:
+                    out = self.night.s3_event(key, size)
+                    result["engine_down"] = [m.get("started") for m in out.get("manifests", [])]
+                except Exception as exc:
+                    result["engine_down"] = f"raised {type(exc).__name__}"
+            result["events"] = 1
+        else:
+            deliveries = 2 if "s3_event_duplicate" in active else 1
+            started = []
+            for _ in range(deliveries):
+                out = self.night.s3_event(key, size)
+                started += [m.get("started") for m in out.get("manifests", [])]
+            result["events"] = deliveries
+            result["started"] = started
+            if "s3_event_reordered" in active and self.previous_manifest is not None:
+                old = self.night.s3_event(*self.previous_manifest)
+                result["reordered_redelivery"] = [m.get("started") for m in old.get("manifests", [])]
+        self.previous_manifest = (key, size)
+        passes = self.night.settle_imports(overlap="overlapping_monitor_passes" in active)
+        result["monitor_passes"] = len(passes)
+        return result
+
+    def data_checks(self) -> list[inv.Check]:
+        s = settings()
+        self.exports.refresh(s)
+        from shared.export.window import ExportState
+
+        watermark = ExportState(wiring.document_store(s), s.collections.state).watermark()
+        engine_state = self.stack.state_dir / "personalize"
+        return inv.check_export(self.world, self.exports, watermark) + inv.check_import(s, self.exports, engine_state)
+
+    def train(self, today: date) -> dict[str, Any]:
+        outcome = self.night.train(at(today, 3))
+        info: dict[str, Any] = {"name": outcome.get("name"), "deferred": outcome.get("deferred")}
+        if outcome.get("deferred") or not outcome.get("versions"):
+            self.facts["trainings"].append(info)
+            return info
+        decision, passes = self.night.until_decided(outcome["versions"], until=at(today, 4, 45))
+        info["monitor_passes"] = len(passes)
+        deps = wiring.stage_deps(settings())
+        failed = {}
+        for role, arn in outcome["versions"].items():
+            version = deps.personalize.describe_solution_version(arn)
+            if version.status.failed:
+                failed[role] = version.failure_reason or version.status.value
+        if failed:
+            info["failed"] = failed
+        info["decision"] = (decision or {}).get("action")
+        info["reasons"] = (decision or {}).get("reasons")
+        if decision is not None:
+            info["served_by_operator"] = self.operator_serves(decision)
+        self.facts["trainings"].append(info)
+        return info
+
+    def operator_serves(self, decision: dict[str, Any]) -> bool:
+        """Nothing serves and the first candidate was held: the operator runs the decision's promote command."""
+        from shared.personalize.stage import campaign_arn
+        from shared.retry import wait_until
+
+        deps = wiring.stage_deps(settings())
+        if campaign_arn(deps) is not None or decision.get("action") != "hold" or not decision.get("candidate"):
+            return False
+        p = deps.settings.personalize
+        arn = deps.personalize.ensure_campaign(p.campaign, decision["candidate"], p.min_campaign_tps)
+        wait_until(
+            lambda: deps.personalize.describe_campaign(arn),
+            lambda c: c.status.value == "ACTIVE" and not (c.latest_update and c.latest_update.status.pending),
+            timeout=180,
+            interval=0.5,
+            what="campaign",
+        )
+        self.operator_deployed.add(str(decision["candidate"]))
+        return True
+
+    def feeds(self, fill_at: datetime, active: set[str]) -> tuple[dict[str, Any] | None, bool]:
+        hook = self.delete_during_fill if "story_deleted_during_fill" in active else None
+        engine_down = "engine_down_feeds" in active
+        variables = ("AWS_ENDPOINT_URL_PERSONALIZE", "AWS_ENDPOINT_URL_PERSONALIZE_RUNTIME")
+        with endpoint_down(variables, closed_port()) if engine_down else contextlib.nullcontext():
+            summary = self.night.fill_feeds(fill_at, hook)
+        return summary, engine_down
+
+    def delete_during_fill(self, deps: Any) -> Any:
+        """Wrap the fill's recommender so the most-read live story is deleted once the fill has read the catalogue."""
+        world = self.world
+
+        class Recommender:
+            fired = False
+
+            def __getattr__(self, name: str) -> Any:
+                if not Recommender.fired and world.stories:
+                    Recommender.fired = True
+                    counts: dict[str, int] = {}
+                    for c in world.clicks:
+                        if c.sid in world.stories:
+                            counts[c.sid] = counts.get(c.sid, 0) + 1
+                    victim = max(sorted(world.stories), key=lambda s: counts.get(s, 0))
+                    world.delete_story(victim)
+                return getattr(deps.recommender, name)
+
+        from dataclasses import replace
+
+        return replace(deps, recommender=Recommender())
+
+    def daytime(self, index: int, today: date, active: set[str], record: dict[str, Any]) -> None:
+        w, params = self.world, self.config.world
+        self.clock.set(at(today, 6))
+        retired = w.retire_old()
+        published = w.publish(params.stories_per_day)
+        self.clock.set(at(today, 7))
+        if index == 0:
+            joining = max(1, round(self.config.readers * params.initial_share))
+        else:
+            rest = self.config.readers - round(self.config.readers * params.initial_share)
+            joining = rest * index // max(1, self.config.days - 1) - rest * (index - 1) // max(1, self.config.days - 1)
+        left = w.leave() if index > 0 else []
+        joined = w.join(joining)
+        for uid in joined:
+            self.night.first_feed(uid)
+        w.clock_skew_hours = 20.0 if "client_clock_skew" in active else 0.0
+        visits = []
+        for uid in sorted(w.readers):
+            for _ in range(w.model.visits(w.readers[uid])):
+                visits.append((float(w.rng.uniform(7 * 3600, 23 * 3600)), uid))
+        hostile_times = sorted(float(w.rng.uniform(7 * 3600, 23 * 3600)) for _ in range(params.hostile_per_day))
+        clicks = hostile = 0
+        feeds = w.firestore.collection(w.settings.collections.feeds)
+        from shared.recommend.document import feed_story_ids
+
+        for seconds, uid in sorted(visits):
+            while hostile_times and hostile_times[0] <= seconds:
+                self.clock.set(at(today, 0) + timedelta(seconds=hostile_times.pop(0)))
+                hostile += len(w.hostile(1))
+            self.clock.set(at(today, 0) + timedelta(seconds=seconds))
+            snap = feeds.document(uid).get()
+            feed = feed_story_ids(snap.to_dict() or {}) if snap.exists else []
+            clicks += len(w.visit(w.readers[uid], feed))
+        for seconds in hostile_times:
+            self.clock.set(at(today, 0) + timedelta(seconds=seconds))
+            hostile += len(w.hostile(1))
+        self.clock.set(at(today, 23, 59))
+        topic_added = w.model.end_of_day(list(w.readers.values()), index)
+        record["stages"]["day"] = {
+            "published": len(published),
+            "retired": len(retired),
+            "joined": len(joined),
+            "left": len(left),
+            "readers": len(w.readers),
+            "visits": len(visits),
+            "clicks": clicks,
+            "hostile": hostile,
+            **({"new_topic": w.model.topics - 1} if topic_added else {}),
+        }
+
+    def final_night(self) -> None:
+        """The night after the last day: its clicks exported, imported and reconciled too."""
+        today = self.start + timedelta(days=self.config.days)
+        record: dict[str, Any] = {"day": self.config.days, "date": today.isoformat(), "faults": [], "stages": {}}
+        checks = self.night_of(today, set(), record)
+        checks += inv.check_capture(self.world)
+        self.finish(record, checks, final=True)
+
+    def alert_checks(self, faults: set[str], alerts: list[str], record: dict[str, Any]) -> list[inv.Check]:
+        """Exactly one alert per injected fault that must alert; no alert that neither a fault nor a known
+        state of the run explains (those explained by state are listed in the ledger)."""
+        explained: dict[str, str] = {"storyrec training: ": "the promotion decision's report (one per decision)"}
+        fill = record["stages"].get("feeds") or {}
+        if fill and not fill.get("solution_version_arn"):
+            explained["feed fill degraded"] = "no campaign serves yet: warm readers keep their feed, marked stale"
+        training = record["stages"].get("training") or {}
+        data_minimums = ("interactions", "users", "too few", "not enough")
+        if training.get("failed") and all(
+            any(m in str(r).lower() for m in data_minimums) for r in training["failed"].values()
+        ):
+            explained["training failed"] = f"the scheduled training failed: {training['failed']}"
+        unmatched, unexplained, notes = fault_plan.match_alerts(faults, alerts, explained)
+        one = (
+            inv.violated("one alert per injected fault", "; ".join(unmatched), unmatched)
+            if unmatched
+            else inv.ok("one alert per injected fault", f"{len(faults)} fault(s), {len(alerts)} alert(s)")
+        )
+        none = (
+            inv.violated("no alert without a fault", f"{len(unexplained)} unexplained", unexplained)
+            if unexplained
+            else inv.ok("no alert without a fault", "; ".join(notes))
+        )
+        return [one, none]
+
+    def finish(self, record: dict[str, Any], checks: list[inv.Check], *, final: bool = False) -> None:
+        alerts = self.alerts.drain()
+        self.facts["alerts"] += len(alerts)
+        record["alerts"] = alerts
+        checks += self.alert_checks(set(record["faults"]), alerts, record)
+        record["checks"] = [c.as_dict() for c in checks]
+        bad, unknown = inv.summarize(checks)
+        record["violations"] = bad
+        self.violations += bad
+        self.not_checked += unknown
+        if final:
+            record["final"] = True
+            wall = time.monotonic() - self.started
+            self.facts["wall_seconds"] = round(wall, 1)
+            self.facts["days_per_minute"] = round(self.config.days / (wall / 60), 2)
+            self.facts["quality"] = quality_table(self.ledger_path, record)
+            record["totals"] = {"violations": self.violations, "not_checked": self.not_checked, **self.facts}
+        self.write(record)
+
+
+def run_simulation(config: SimConfig, log: Any = print) -> SimResult:
+    """Start the local stack (fresh), run the simulation, stop the stack; the result."""
+    state = Path(config.state_dir or DEFAULT_STATE_DIR.parent / "simulate")
+    work = state / "run"
+    work.mkdir(parents=True, exist_ok=True)
+    stack = LocalStack(state)
+    stack.down(log=log)
+    shutil.rmtree(stack.state_dir / "personalize", ignore_errors=True)
+    env = stack.up(SERVICES, log=log)
+    try:
+        _reset_firestore(env["FIRESTORE_EMULATOR_HOST"])
+        values = {
+            **env,
+            "GOOGLE_CLOUD_PROJECT": LOCAL_PROJECT,
+            "STORYREC_TIME_ZONE": "UTC",
+            "POWERTOOLS_METRICS_NAMESPACE": "storyrec",
+            "POWERTOOLS_SERVICE_NAME": "storyrec",
+            "STORYREC_CAPTURE_METRICS": "log",
+        }
+        with environment(values):
+            s = settings()
+            provision_buckets(os.environ, s.import_bucket, s.backup_bucket)
+            (work / "storyrec.log").write_text("")  # logs_to appends: one run's log per file
+            with (
+                open(work / "lambda.log", "w", encoding="utf-8") as lambda_log,
+                logs_to(work / "storyrec.log"),
+                warnings.catch_warnings(),
+            ):
+                # for the whole run: the overlapping monitor passes invoke Lambdas from two threads at once
+                warnings.filterwarnings("ignore", "No application metrics to publish")
+                return Simulation(config, stack, work, lambda_log).run()
+    finally:
+        stack.down(log=log)

@@ -1,0 +1,241 @@
+"""The simulated app: stories published and retired, readers joining and leaving, clicks written.
+
+What the app and its clients write goes to Firestore with the Admin SDK as the same documents the clients
+write (infra/local/demo/client.py's ``click_write`` shapes), then the capture use case runs on it as the
+deployed trigger would (``CaptureService.capture_*``; the Functions emulator transport is not in the loop:
+docs/simulate.md says why). ``createdAt`` is the virtual request time: the emulator's real
+``REQUEST_TIME`` cannot follow a virtual clock, so the rules' ``createdAt == request.time`` check is
+left to tests/rules and the demo.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+import numpy as np
+
+from infra.local.simulate.readers import Reader, ReaderModel, Shown, Story
+from shared.capture.records import Writer
+from shared.capture.service import CaptureService, Outcome
+from shared.config import Settings
+
+TOPIC_NAMES = ("world", "politics", "business", "tech", "science", "sport", "culture", "health")
+
+
+def topic_name(topic: int) -> str:
+    return TOPIC_NAMES[topic] if topic < len(TOPIC_NAMES) else f"topic{topic}"
+
+
+@dataclass(frozen=True)
+class WorldParams:
+    """The app around the readers (docs/simulate.md)."""
+
+    stories_per_day: int = 24
+    retire_after_days: int = 14
+    """A story is unpublished (deleted) this many days after publication."""
+    initial_share: float = 0.7
+    """Share of ``--readers`` who exist on day 0; the rest join evenly over the run."""
+    leave_per_day: float = 0.004
+    """Daily probability that a reader deletes their account."""
+    hostile_per_day: int = 4
+    """Hostile client writes per day (the capture must quarantine each: never exported)."""
+    latest_size: int = 10
+
+
+@dataclass(frozen=True)
+class SentClick:
+    """A click the simulation wrote: ``hostile`` ones must never be exported."""
+
+    click_id: str
+    uid: str
+    sid: str
+    type: str
+    created: datetime
+    hostile: str = ""
+    source: str = ""
+    position: int = -1
+    outcome: str = ""
+
+    @property
+    def key(self) -> tuple[str, str, int, str]:
+        """What identifies the click in an export row and in the engine's dataset."""
+        return (self.uid, self.sid, int(self.created.timestamp()), self.type)
+
+
+@dataclass
+class World:
+    """Ground truth: every story, reader and click, as the generator knows them."""
+
+    settings: Settings
+    model: ReaderModel
+    params: WorldParams
+    rng: np.random.Generator
+    firestore: Any
+    capture: CaptureService
+    clock: Callable[[], datetime]
+    stories: dict[str, Story] = field(default_factory=dict)
+    retired: dict[str, datetime] = field(default_factory=dict)
+    readers: dict[str, Reader] = field(default_factory=dict)
+    left: dict[str, datetime] = field(default_factory=dict)
+    joined: dict[str, datetime] = field(default_factory=dict)
+    clicks: list[SentClick] = field(default_factory=list)
+    clock_skew_hours: float = 0.0
+    """Client clock skew (a fault): odd readers' devices 4 minutes ahead, even ones this many hours behind
+    (both within docs/client.md's tolerance, so their clicks must be captured)."""
+    _story_seq: int = 0
+    _reader_seq: int = 0
+    _click_seq: int = 0
+
+    # --- stories -------------------------------------------------------------------------------------
+    def publish(self, count: int) -> list[str]:
+        """The backend publishes ``count`` stories now (stories/{id}), captured as ml_items."""
+        now = self.clock()
+        made = []
+        for _ in range(count):
+            self._story_seq += 1
+            sid = f"s{self._story_seq:06d}"
+            topic = self.model.story_topic()
+            doc = {
+                "title": f"{topic_name(topic).title()} story {self._story_seq}",
+                "summary": f"A simulated {topic_name(topic)} story.",
+                "category": topic_name(topic),
+                "lang": "en",
+                "publishedAt": now,
+                "status": "published",
+                "source": "simulate",
+            }
+            self.firestore.document(f"{self.settings.collections.stories}/{sid}").set(doc)
+            self.capture.capture_story(sid, doc, version=now)
+            self.stories[sid] = Story(sid, topic, now)
+            made.append(sid)
+        return made
+
+    def delete_story(self, sid: str) -> None:
+        """The backend deletes a story; capture leaves a tombstone."""
+        now = self.clock()
+        self.firestore.document(f"{self.settings.collections.stories}/{sid}").delete()
+        self.capture.capture_story(sid, None, version=now)
+        self.stories.pop(sid, None)
+        self.retired[sid] = now
+
+    def retire_old(self) -> list[str]:
+        cutoff = self.clock() - timedelta(days=self.params.retire_after_days)
+        old = [sid for sid, s in self.stories.items() if s.published_at <= cutoff]
+        for sid in old:
+            self.delete_story(sid)
+        return old
+
+    def latest(self) -> list[str]:
+        """The app's "latest" list: the newest published stories."""
+        newest = sorted(self.stories.values(), key=lambda s: (s.published_at, s.sid), reverse=True)
+        return [s.sid for s in newest[: self.params.latest_size]]
+
+    # --- readers -------------------------------------------------------------------------------------
+    def join(self, count: int) -> list[str]:
+        """New readers sign up: each client writes its own profile (users/{uid}), captured as ml_users."""
+        now = self.clock()
+        made = []
+        for _ in range(count):
+            self._reader_seq += 1
+            uid = f"r{self._reader_seq:05d}"
+            profile = {"lang": "en", "country": "br"}
+            self.firestore.document(f"{self.settings.collections.users}/{uid}").set(profile)
+            self.capture.capture_user(uid, profile, version=now)
+            self.readers[uid] = self.model.new_reader(uid)
+            self.joined[uid] = now
+            made.append(uid)
+        return made
+
+    def leave(self) -> list[str]:
+        """Some readers delete their account (users/{uid} deleted; capture leaves a tombstone)."""
+        now = self.clock()
+        gone = [uid for uid in sorted(self.readers) if self.rng.random() < self.params.leave_per_day]
+        for uid in gone:
+            self.firestore.document(f"{self.settings.collections.users}/{uid}").delete()
+            self.capture.capture_user(uid, None, version=now)
+            self.readers.pop(uid)
+            self.left[uid] = now
+        return gone
+
+    # --- clicks --------------------------------------------------------------------------------------
+    def _next_click_id(self) -> str:
+        self._click_seq += 1
+        return f"c{self._click_seq:08d}"
+
+    def write_click(
+        self, uid: str, sid: str, kind: str, *, writer: str | None = None, hostile: str = "", shown: Shown | None = None
+    ) -> SentClick:
+        """Write clicks/{id} as the client does and run the capture use case on it, as its trigger would."""
+        now = self.clock()
+        click_id = self._next_click_id()
+        skew_hours = self.clock_skew_hours * (1 if sum(map(ord, uid)) % 2 else -1) if self.clock_skew_hours else 0.0
+        if skew_hours > 0:
+            skew_hours = min(skew_hours, 4 / 60)  # ahead: the contract tolerates 5 minutes
+        if hostile == "clock_ahead":
+            skew_hours = 7.0
+        data: dict[str, Any] = {
+            "userId": uid,
+            "storyId": sid,
+            "type": kind,
+            "clientTime": now + timedelta(hours=skew_hours),  # the device's clock, possibly skewed
+            "sessionId": f"{uid}-{now:%Y%m%d}",
+            "device": "web",
+            "createdAt": now,  # the server's request time (the rules insist), here the virtual one
+        }
+        self.firestore.document(f"{self.settings.collections.clicks}/{click_id}").set(data)
+        outcome = self.capture.capture_click(click_id, data, writer=Writer("user", writer or uid))
+        sent = SentClick(
+            click_id,
+            uid,
+            sid,
+            kind,
+            now,
+            hostile,
+            shown.source if shown else "",
+            shown.position if shown else -1,
+            outcome.value,
+        )
+        self.clicks.append(sent)
+        return sent
+
+    def visit(self, reader: Reader, feed: list[str]) -> list[SentClick]:
+        """One visit: the reader sees their feed and the latest list and clicks (closed loop)."""
+        chosen = self.model.visit(reader, feed, self.latest(), self.stories, self.clock())
+        return [self.write_click(reader.uid, c.sid, self.model.click_type(), shown=c) for c in chosen]
+
+    def hostile(self, count: int) -> list[SentClick]:
+        """Writes a hostile client makes that reach capture: each must be quarantined, never exported."""
+        if not self.readers or not self.stories:
+            return []
+        uids, sids = sorted(self.readers), sorted(self.stories)
+        kinds = ("unknown_story", "impersonation", "bad_type", "csv_injection", "retired_story", "clock_ahead")
+        sent = []
+        for i in range(count):
+            kind = kinds[int(self.rng.integers(len(kinds)))]
+            uid = uids[int(self.rng.integers(len(uids)))]
+            sid = sids[int(self.rng.integers(len(sids)))]
+            if kind == "unknown_story":
+                sent.append(self.write_click(uid, f"never-published-{i}", "open", hostile=kind))
+            elif kind == "impersonation":
+                other = uids[(uids.index(uid) + 1) % len(uids)]
+                if other == uid:
+                    continue
+                sent.append(self.write_click(other, sid, "open", writer=uid, hostile=kind))
+            elif kind == "bad_type":
+                sent.append(self.write_click(uid, sid, "teleport", hostile=kind))
+            elif kind == "csv_injection":
+                sent.append(self.write_click(uid, 's1,"=HYPERLINK(1)"', "open", hostile=kind))
+            elif kind == "clock_ahead":  # a device 7 hours ahead: beyond the contract's 5 minutes
+                sent.append(self.write_click(uid, sid, "open", hostile=kind))
+            elif self.retired:
+                gone = sorted(self.retired)[int(self.rng.integers(len(self.retired)))]
+                sent.append(self.write_click(uid, gone, "open", hostile=kind))
+        return sent
+
+
+def accepted(click: SentClick) -> bool:
+    """A legitimate click the capture took in (the ground truth the export must carry exactly once)."""
+    return not click.hostile and click.outcome in (Outcome.CAPTURED.value, Outcome.DUPLICATE.value)

@@ -1,0 +1,140 @@
+"""The export reconciliation: exactly once, never early, nothing hostile, nothing unknown."""
+
+from __future__ import annotations
+
+from collections import Counter
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+
+from infra.local.simulate import invariants as inv
+from infra.local.simulate.world import SentClick
+
+pytestmark = pytest.mark.unit
+T0 = datetime(2026, 11, 1, 12, tzinfo=UTC)
+
+
+class FakeWorld:
+    def __init__(self, clicks: list[SentClick]) -> None:
+        self.clicks = clicks
+
+
+class FakeExports(inv.Exports):
+    def __init__(self, rows: list[Any]) -> None:
+        super().__init__()
+        self._seen = {"m": ("run", rows)}
+
+
+def _click(i: int, hours: float = 0, hostile: str = "", outcome: str = "captured") -> SentClick:
+    return SentClick(f"c{i}", f"r{i}", f"s{i}", "open", T0 + timedelta(hours=hours), hostile, outcome=outcome)
+
+
+def _statuses(checks: list[inv.Check]) -> dict[str, str]:
+    return {c.name: c.status for c in checks}
+
+
+def test_every_click_before_the_watermark_exported_once_is_ok() -> None:
+    clicks = [_click(1), _click(2), _click(3, hours=20)]
+    checks = inv.check_export(FakeWorld(clicks), FakeExports([clicks[0].key, clicks[1].key]), T0 + timedelta(hours=12))  # type: ignore[arg-type]
+    assert _statuses(checks) == {"clicks exported exactly once": "ok", "nothing hostile exported": "ok"}
+
+
+@pytest.mark.parametrize(
+    "rows",
+    [
+        lambda c: [c[0].key],  # one never exported
+        lambda c: [c[0].key, c[1].key, c[1].key],  # one exported twice
+        lambda c: [c[0].key, c[1].key, c[2].key],  # one exported before its day was over
+        lambda c: [c[0].key, c[1].key, ("r9", "s9", 1, "open")],  # a row no reader sent
+    ],
+)
+def test_a_lost_doubled_early_or_unknown_row_is_a_violation(rows: Any) -> None:
+    clicks = [_click(1), _click(2), _click(3, hours=20)]
+    checks = inv.check_export(FakeWorld(clicks), FakeExports(rows(clicks)), T0 + timedelta(hours=12))  # type: ignore[arg-type]
+    assert _statuses(checks)["clicks exported exactly once"] == "violated"
+
+
+def test_an_exported_hostile_click_is_a_violation() -> None:
+    bad = _click(5, hostile="impersonation", outcome="captured")
+    checks = inv.check_export(FakeWorld([bad]), FakeExports([bad.key]), T0 + timedelta(hours=12))  # type: ignore[arg-type]
+    assert _statuses(checks)["nothing hostile exported"] == "violated"
+
+
+def test_before_any_export_the_check_says_not_checked() -> None:
+    [check] = inv.check_export(FakeWorld([_click(1)]), FakeExports([]), None)  # type: ignore[arg-type]
+    assert check.status == "not checked" and check.detail
+
+
+def test_counts_add_every_manifest() -> None:
+    exports = FakeExports([("a", "b", 1, "open")])
+    exports._seen["n"] = ("run2", [("a", "b", 1, "open")])
+    assert exports.counts() == Counter({("a", "b", 1, "open"): 2})
+
+
+class _Campaign:
+    solution_version_arn = "arn:aws:personalize:us-east-1:0:solution/main/v2"
+
+
+class _Port:
+    def find_arn(self, kind: str, name: str) -> str:
+        return "arn:aws:personalize:us-east-1:0:campaign/feed"
+
+    def describe_campaign(self, arn: str) -> _Campaign:
+        return _Campaign()
+
+
+class _State:
+    def __init__(self, decision: dict[str, Any] | None) -> None:
+        self.decision = decision
+
+    def decision_for(self, arn: str) -> dict[str, Any] | None:
+        return self.decision
+
+
+NDCG = "normalized_discounted_cumulative_gain_at_10"
+
+
+@pytest.mark.parametrize(
+    ("decision", "status"),
+    [
+        ({"action": "promote", "invalid": [], "metrics": {"candidate": {NDCG: 0.3}, "serving": {NDCG: 0.2}}}, "ok"),
+        ({"action": "promote", "invalid": [], "metrics": {"candidate": {NDCG: 0.3}, "serving": None}}, "ok"),
+        (None, "violated"),  # serving without a recorded decision
+        ({"action": "hold", "invalid": [], "metrics": {"candidate": {NDCG: 0.3}}}, "violated"),
+        ({"action": "promote", "invalid": ["coverage"], "metrics": {"candidate": {NDCG: 0.3}}}, "violated"),
+        ({"action": "promote", "invalid": [], "metrics": {"candidate": {NDCG: float("nan")}}}, "violated"),
+        ({"action": "promote", "invalid": [], "metrics": {"candidate": {}}}, "violated"),
+        (
+            {"action": "promote", "invalid": [], "metrics": {"candidate": {NDCG: 0.1}, "serving": {NDCG: 0.2}}},
+            "violated",
+        ),
+    ],
+)
+def test_a_served_version_needs_a_valid_promotion_that_did_not_lose(
+    monkeypatch: pytest.MonkeyPatch, decision: dict[str, Any] | None, status: str
+) -> None:
+    from types import SimpleNamespace
+
+    from shared.config import Settings
+
+    settings = Settings.from_env({"GOOGLE_CLOUD_PROJECT": "p"})
+    deps = SimpleNamespace(settings=settings, personalize=_Port(), state=_State(decision))
+    monkeypatch.setattr(inv.wiring, "stage_deps", lambda _s: deps)
+    [check] = inv.check_served(settings, set())
+    assert check.status == status, check
+    assert inv.check_served(settings, {_Campaign.solution_version_arn})[0].status == "ok"  # the operator's first
+
+
+def test_the_quality_table_averages_every_morning_with_an_interval(tmp_path: Any) -> None:
+    import json
+
+    from infra.local.simulate.run import quality_table
+
+    ledger = tmp_path / "ledger.jsonl"
+    mornings = [{"readers": 3, "feed": f, "latest": 0.5, "oracle": 2.0} for f in (0.1, 0.3)]
+    lines = [{"stages": {}}, {"stages": {"quality": mornings[0]}}, {"stages": {"quality": {"readers": 0}}}]
+    ledger.write_text("".join(json.dumps(line) + "\n" for line in lines))
+    table = quality_table(ledger, {"stages": {"quality": mornings[1]}})
+    assert table["feed"]["mean"] == 0.2 and table["feed"]["days"] == 2 and table["feed"]["ci95"] > 0
+    assert table["latest"] == {"mean": 0.5, "ci95": 0.0, "days": 2} and table["oracle"]["mean"] == 2.0
