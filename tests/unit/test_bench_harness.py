@@ -31,7 +31,7 @@ RESULTS: dict[str, Any] = {
     "machine": {"cpu": "cpu", "cores": 2, "memory_gib": 24.0, "python": "3.11.7", "commit": "abc"},
     "benchmarks": {
         "feeds": {"sizes": [{"users": 1000, "raw_users_per_s": [500.0], "fill_users_per_s": [400.0],
-                             "ratios": [0.8], "median_ratio": 0.8, "fixed_run_s": [0.3],
+                             "ratios": [0.8], "median_ratio": 0.8, "fixed_run_s": [0.3], "extra_s": [0.5],
                              "load_avg_1m_each": [2.0], "command": "x"}]},
         "simulation": {"status": "not built yet (issue #24)"},
     },
@@ -46,5 +46,5 @@ def test_the_docs_section_is_replaced_between_its_markers(tmp_path: Path, monkey
     harness.write_docs({"quick": RESULTS})  # a second run replaces, never duplicates
     text = doc.read_text()
     assert text.count("<!-- harness:begin -->") == 1 and text.index("harness:end") < text.index("## Export")
-    assert "| 1,000 | 500 | 400 | 0.80 | 0.8 | **no** | 0.3 |" in text
+    assert "| 1,000 | 500 | 400 | 0.80 | 0.8 | **no** | 0.5 | 0.3 |" in text
     assert "not built yet (issue #24)" in text and "hand-written" in text
