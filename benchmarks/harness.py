@@ -28,7 +28,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -395,12 +395,18 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--quick", action="store_true", help="small sizes (under 10 minutes)")
     parser.add_argument("--only", default=",".join(BENCHES), help=f"comma-separated subset of {', '.join(BENCHES)}")
     parser.add_argument("--render", action="store_true", help="only regenerate docs/BENCHMARKS.md from the results")
+    parser.add_argument("--export-docs", help="comma-separated sizes instead of the mode's (e.g. 20000,100000)")
+    parser.add_argument("--feeds-users", help="comma-separated sizes instead of the mode's (e.g. 1000,10000)")
     args = parser.parse_args(argv)
     mode = "quick" if args.quick else "full"
     path = results_path(mode)
     if not args.render:
         previous = json.loads(path.read_text()) if path.exists() else {"benchmarks": {}}
         sizes = QUICK if args.quick else FULL
+        if args.export_docs:
+            sizes = replace(sizes, export=tuple(int(x) for x in args.export_docs.split(",")))
+        if args.feeds_users:
+            sizes = replace(sizes, feeds=tuple(int(x) for x in args.feeds_users.split(",")))
         results: dict[str, Any] = {
             "mode": mode, "machine": machine(), "command": shlex.join(["python", "benchmarks/harness.py", *(argv or
                                                                         sys.argv[1:])]),
