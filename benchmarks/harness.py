@@ -80,7 +80,8 @@ def run(command: list[str], timeout: float) -> tuple[str, float, float, float]:
     env = {**os.environ, "PYTHONPATH": str(REPO)}
     done = subprocess.run(command, cwd=REPO, capture_output=True, text=True, timeout=timeout, env=env, check=False)
     if done.returncode != 0:
-        raise RuntimeError(f"{shlex.join(command)} exited {done.returncode}: {done.stderr[-2000:]}")
+        last = (done.stderr.strip().splitlines() or [""])[-1]
+        raise RuntimeError(f"{shlex.join(command)} exited {done.returncode}: {last[:400]}")
     return done.stdout, time.perf_counter() - start, before, load()
 
 
