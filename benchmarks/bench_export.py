@@ -156,7 +156,8 @@ def _raw(client: Any, start: datetime, end: datetime) -> int:
         .where(filter=FieldFilter("captured_at", "<", end))
         .order_by("captured_at")
     )
-    return sum(1 for snap in query.stream() if snap.to_dict() is not None)
+    # one RunQuery with a deadline long enough for a large day (the SDK's default is 300 s)
+    return sum(1 for snap in query.stream(timeout=3600) if snap.to_dict() is not None)
 
 
 class PeakRss:

@@ -240,20 +240,37 @@ def machine() -> dict[str, Any]:
 # ---- the docs tables ------------------------------------------------------------------------------------
 
 
+QUIET = 4.0
+"""A 1-minute load average above this (2 cores) makes a ratio a direction, not a claim."""
+
+
+def _verdict(ratio: float | None, loads: Sequence[float]) -> str:
+    if ratio is None:
+        return "-"
+    met = "yes" if ratio >= TARGET_RATIO else "**no**"
+    return met if loads and max(loads) <= QUIET else f"{met} (noisy: load {max(loads or [0]):.0f})"
+
+
 def _ratio_cell(values: Sequence[float]) -> str:
     return ", ".join(f"{v:.2f}" for v in values)
 
 
 def render(results: dict[str, Any]) -> str:
     """The markdown of one results file (one mode)."""
-    mode, m, b = results["mode"], results["machine"], results["benchmarks"]
+    mode, m = results["mode"], results["machine"]
+    failed = {k: v for k, v in results["benchmarks"].items() if "status" in v and k != "simulation"}
+    b = {k: v for k, v in results["benchmarks"].items() if k not in failed}
     out = [
-        f"Run of {results['finished']} ({mode} sizes, `{results['command']}`), commit {m['commit']}: "
-        f"{m['cores']} x {m['cpu']}, {m['memory_gib']} GiB, Python {m['python']}; 1-minute load average "
-        f"{results['load_before']} at the start, {results['load_after']} at the end, per figure below. "
-        f"Other sessions share the machine: compare only ratios measured side by side.",
+        f"Last run {results.get('finished', results.get('started'))} ({mode} sizes, "
+        f"`{results.get('command')}`), commit {m['commit']}: {m['cores']} x {m['cpu']}, {m['memory_gib']} GiB, "
+        f"Python {m['python']}; 1-minute load average {results.get('load_before')} at its start, "
+        f"{results.get('load_after', '(interrupted)')} at its end, and beside each figure below (each benchmark "
+        "records when it was measured in the results file). Other sessions share the machine: compare only ratios "
+        "measured side by side.",
         "",
     ]
+    for name, figures in failed.items():
+        out += [f"**{name}**: {' '.join(figures['status'].split())} (at {figures.get('measured')})", ""]
     if "export" in b:
         e = b["export"]
         out += [
@@ -268,7 +285,7 @@ def render(results: dict[str, Any]) -> str:
             out.append(
                 f"| {r['docs']:,} | {', '.join(f'{x:,}' for x in r['raw_docs_per_s'])} "
                 f"| {', '.join(f'{x:,}' for x in r['export_docs_per_s'])} | {_ratio_cell(r['ratios'])} "
-                f"| {r['median_ratio']:.2f} | {'yes' if r['median_ratio_meets_target'] else '**no**'} "
+                f"| {r['median_ratio']:.2f} | {_verdict(r['median_ratio'], r['load_avg_1m_each'])} "
                 f"| {', '.join(str(x) for x in r['export_s'])} "
                 f"| {', '.join(str(x) for x in r['export_rss_growth_mb'])} "
                 f"| {', '.join(str(x) for x in r['load_avg_1m_each'])} | `{r['command']}` |"
@@ -296,11 +313,10 @@ def render(results: dict[str, Any]) -> str:
             "|---|---|---|---|---|---|---|---|---|---|",
         ]
         for r in b["feeds"]["sizes"]:
-            ok = r["median_ratio"] is not None and r["median_ratio"] >= TARGET_RATIO
             out.append(
                 f"| {r['users']:,} | {', '.join(f'{x:,.0f}' for x in r['raw_users_per_s'])} "
                 f"| {', '.join(f'{x:,.0f}' for x in r['fill_users_per_s'])} | {_ratio_cell(r['ratios'])} "
-                f"| {r['median_ratio']} | {'yes' if ok else '**no**'} "
+                f"| {r['median_ratio']} | {_verdict(r['median_ratio'], r['load_avg_1m_each'])} "
                 f"| {', '.join(str(x) for x in r.get('extra_s', []))} "
                 f"| {', '.join(str(x) for x in r['fixed_run_s'])} "
                 f"| {', '.join(str(x) for x in r['load_avg_1m_each'])} | `{r['command']}` |"

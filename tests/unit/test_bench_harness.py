@@ -46,5 +46,5 @@ def test_the_docs_section_is_replaced_between_its_markers(tmp_path: Path, monkey
     harness.write_docs({"quick": RESULTS})  # a second run replaces, never duplicates
     text = doc.read_text()
     assert text.count("<!-- harness:begin -->") == 1 and text.index("harness:end") < text.index("## Export")
-    assert "| 1,000 | 500 | 400 | 0.80 | 0.8 | **no** | 0.5 | 0.3 |" in text
+    assert "| 1,000 | 500 | 400 | 0.80 | 0.8 | **no** | 0.5 | 0.3 |" in text  # load 2: a quiet machine
     assert "not built yet (issue #24)" in text and "hand-written" in text
