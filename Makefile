@@ -11,6 +11,7 @@ help:
 	@echo "make demo   - run the whole pipeline locally against the local cloud stack"
 	@echo "make test   - install everything and run lint plus the whole test suite"
 	@echo "other: venv tools lint typecheck test-unit test-integration stack-up stack-down stack-status bundle clean"
+	@echo "bench: make bench (every benchmark, ~1 h+), make bench-quick (< 10 min): docs/BENCHMARKS.md"
 	@echo "dev CLI: .venv/bin/storyrec-dev stack up|down|status|env, demo (operator CLI: .venv/bin/storyrec)"
 
 # One progress line per step with its elapsed time; pip's notes about a machine's unreachable local index
@@ -81,3 +82,12 @@ bench-engine: venv
 	$(PY) benchmarks/bench_engine.py train
 	$(PY) benchmarks/bench_engine.py latency --clients 16 --requests 500 --rates 0,1000
 	$(PY) benchmarks/bench_engine.py scale --events 10000000 --users 1000000 --items 100000
+
+# Every benchmark at stated sizes, one harness: benchmarks/results.json and the tables of docs/BENCHMARKS.md
+# ("All benchmarks in one run"). bench-quick: small sizes, under 10 minutes (benchmarks/results-quick.json).
+.PHONY: bench bench-quick
+bench: venv tools
+	$(PY) benchmarks/harness.py
+
+bench-quick: venv tools
+	$(PY) benchmarks/harness.py --quick

@@ -7,9 +7,10 @@ Subcommands:
   shards    Against a private Firestore emulator: wall time of one run over a whole day vs the same
             day fanned out as shards, each run in its own process in parallel (default 40k docs, 4 shards);
             reports the speed-up and the rows one run exports in 540 s (rows/s x 540).
-  emulator  Against a private Firestore emulator: the export's docs/s (paged adapter stream,
-            convert, CSV) as a ratio to the raw ``Query.stream()`` speed of the same query,
-            measured alternately in the same run (default 20k docs, best of 3).
+  emulator  Against a private Firestore emulator: the export's docs/s (the adapter's stream, capture's
+            checks, CSV) as a ratio to the raw ``Query.stream()`` speed of the same query, measured
+            alternately in the same run, each going first in turn (default 20k docs, 3 pairs); and the
+            export's peak RSS growth (sampled) per run.
 """
 
 from __future__ import annotations
@@ -126,18 +127,24 @@ def memory(sizes: list[int]) -> None:
 
 
 def _seed(client: Any, n: int) -> None:
+    """``n`` interactions in batches of 500, committed on 4 threads."""
+    from concurrent.futures import ThreadPoolExecutor
+
     users = [f"user-{u:05d}" for u in range(2_000)]
     items = [f"story-{s:04d}" for s in range(1_000)]
     base = datetime.fromtimestamp(T0, UTC)
-    batch = client.batch()
-    for i in range(n):
-        doc_id, data = interaction(i, users, items)
-        data["captured_at"] = base + timedelta(seconds=i // 12, microseconds=i % 12)
-        batch.set(client.collection("ml_interactions").document(doc_id), data)
-        if (i + 1) % 500 == 0:
-            batch.commit()
-            batch = client.batch()
-    batch.commit()
+
+    def commit(first: int) -> None:
+        batch = client.batch()
+        for i in range(first, min(first + 500, n)):
+            doc_id, data = interaction(i, users, items)
+            data["captured_at"] = base + timedelta(seconds=i // 12, microseconds=i % 12)
+            batch.set(client.collection("ml_interactions").document(doc_id), data)
+        batch.commit()
+
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        for _ in pool.map(commit, range(0, n, 500)):
+            pass
 
 
 def _raw(client: Any, start: datetime, end: datetime) -> int:
@@ -149,14 +156,46 @@ def _raw(client: Any, start: datetime, end: datetime) -> int:
         .where(filter=FieldFilter("captured_at", "<", end))
         .order_by("captured_at")
     )
-    return sum(1 for snap in query.stream() if snap.to_dict() is not None)
+    # one RunQuery with a deadline long enough for a large day (the SDK's default is 300 s)
+    return sum(1 for snap in query.stream(timeout=3600) if snap.to_dict() is not None)
+
+
+class PeakRss:
+    """Peak resident memory of this process while the block runs, sampled every 20 ms (MB above the start)."""
+
+    def __enter__(self) -> PeakRss:
+        import threading
+
+        self._stop = threading.Event()
+        self.start_mb = self.peak_mb = _rss_mb()
+        self._thread = threading.Thread(target=self._sample, daemon=True)
+        self._thread.start()
+        return self
+
+    def _sample(self) -> None:
+        while not self._stop.wait(0.02):
+            self.peak_mb = max(self.peak_mb, _rss_mb())
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join()
+        self.peak_mb = max(self.peak_mb, _rss_mb())
+
+    @property
+    def growth_mb(self) -> float:
+        return self.peak_mb - self.start_mb
+
+
+def _rss_mb() -> float:
+    with open("/proc/self/statm") as fh:
+        return int(fh.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 1e6
 
 
 def _export(client: Any, start: datetime, end: datetime, page_size: int) -> int:
     from shared.adapters.firestore import FirestoreDocumentStore
     from shared.ports import Query, Where
 
-    store = FirestoreDocumentStore(client)
+    store = FirestoreDocumentStore(client, timeout=20.0)  # the production default of STORYREC_TIMEOUT_FIRESTORE
     query = Query("ml_interactions", (Where("captured_at", ">=", start), Where("captured_at", "<", end)),
                   ("captured_at",))
     with tempfile.TemporaryDirectory(prefix="bench-export-") as tmp:
@@ -186,22 +225,35 @@ def _seeded_emulator(n: int) -> Iterator[tuple[Any, float]]:
 
 
 def emulator(n: int, repeats: int, page_size: int) -> None:
+    """Raw ``stream()`` and the export of the same ``n`` documents, alternately, ``repeats`` times."""
     with _seeded_emulator(n) as (client, seed_s):
         start, end = datetime.fromtimestamp(T0, UTC), datetime.fromtimestamp(T0, UTC) + timedelta(days=2)
-        raw, export = [], []
-        for _ in range(repeats):
-            t = time.perf_counter()
-            assert _raw(client, start, end) == n
-            raw.append(n / (time.perf_counter() - t))
-            t = time.perf_counter()
-            assert _export(client, start, end, page_size) == n
-            export.append(n / (time.perf_counter() - t))
+        raw, export, export_s, rss, loads = [], [], [], [], []
+        for repeat in range(repeats):
+            for step in ("raw", "export") if repeat % 2 == 0 else ("export", "raw"):  # each goes first in turn
+                loads.append(round(os.getloadavg()[0], 2))
+                gc.collect()
+                if step == "raw":
+                    t = time.perf_counter()
+                    assert _raw(client, start, end) == n
+                    raw.append(n / (time.perf_counter() - t))
+                    continue
+                with PeakRss() as peak:
+                    t = time.perf_counter()
+                    assert _export(client, start, end, page_size) == n
+                    export_s.append(time.perf_counter() - t)
+                export.append(n / export_s[-1])
+                rss.append(peak.growth_mb)
+        loads.append(round(os.getloadavg()[0], 2))
     print(json.dumps({
         "docs": n, "seed_s": round(seed_s, 1), "page_size": page_size,
         "raw_docs_per_s": [round(x) for x in raw], "export_docs_per_s": [round(x) for x in export],
+        "export_s": [round(x, 1) for x in export_s],
         "best_ratio": round(max(export) / max(raw), 2),
         "median_ratio": round(statistics.median(e / r for e, r in zip(export, raw, strict=True)), 2),
-        "load_avg_1m": round(os.getloadavg()[0], 2),
+        "ratios": [round(e / r, 2) for e, r in zip(export, raw, strict=True)],
+        "export_rss_growth_mb": [round(x, 1) for x in rss],
+        "load_avg_1m": loads[-1], "load_avg_1m_each": loads,
     }))
 
 

@@ -177,6 +177,16 @@ def fill_run(deps: Any, users: list[str], label: str, run: int) -> tuple[float, 
     return len(users) / elapsed, summary
 
 
+def fixed_run(deps: Any, run: int) -> float:
+    """Seconds of a fill of no user: the fixed cost of a run (window, catalogue, ranking, campaign, report)."""
+    from shared.recommend import fill_feeds
+
+    deps.clock = lambda: clock() + timedelta(seconds=run)
+    start = time.perf_counter()
+    fill_feeds(deps, users=[], run_id=f"bench-fixed-{run}")
+    return time.perf_counter() - start
+
+
 def clock() -> Any:
     return pd.Timestamp(NOW, unit="s", tz="UTC").to_pydatetime()
 
@@ -317,13 +327,15 @@ def main(argv: list[str] | None = None) -> int:
                 f"bench_cpu_ms_per_user={CPU_MS_PER_USER[0]:.2f}",
                 flush=True,
             )
-            fill, summary = fill_run(deps, users, f"bench-{repeat}", repeat)
+            fill, summary = fill_run(deps, users, f"bench-{repeat}", 2 * repeat)
             print(
                 f"fill repeat={repeat} concurrency={args.concurrency} users_per_s={fill:.0f} "
                 f"ratio={fill / raw:.2f} mode={summary.mode} load={load_average()} "
                 f"bench_cpu_ms_per_user={CPU_MS_PER_USER[0]:.2f}",
                 flush=True,
             )
+            fixed = fixed_run(deps, 2 * repeat + 1)
+            print(f"fixed repeat={repeat} seconds={fixed:.3f} load={load_average()}", flush=True)
         if args.memory_store:  # the same fill writing to an in-memory store: the fill's own cost, no database
             from shared.adapters.memory import InMemoryDocumentStore
 
@@ -334,7 +346,7 @@ def main(argv: list[str] | None = None) -> int:
                 memory.set(snap.path, snap.data)
             on_emulator, deps.docs = deps.docs, memory
             raw = raw_run(deps, users, args.concurrency)
-            fill, _ = fill_run(deps, users, "bench-memory", args.repeats + 1)
+            fill, _ = fill_run(deps, users, "bench-memory", 2 * args.repeats + 2)
             print(
                 f"fill_memory_store concurrency={args.concurrency} raw_users_per_s={raw:.0f} "
                 f"fill_users_per_s={fill:.0f} ratio={fill / raw:.2f} load={load_average()}",
@@ -349,7 +361,7 @@ def main(argv: list[str] | None = None) -> int:
                 flush=True,
             )
             deps.config = replace(deps.config, batch_threshold=1)
-            batch, summary = fill_run(deps, users, "bench-batch", args.repeats + 2)
+            batch, summary = fill_run(deps, users, "bench-batch", 2 * args.repeats + 3)
             print(
                 f"batch users={args.users} users_per_s={batch:.0f} mode={summary.mode} load={load_average()}",
                 flush=True,

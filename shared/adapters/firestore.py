@@ -34,6 +34,7 @@ from shared.errors import (
     ServiceUnavailable,
     StoryrecError,
 )
+from shared.logs import get_logger
 from shared.ports import (
     Document,
     NewerOutcome,
@@ -52,9 +53,13 @@ if TYPE_CHECKING:
     from google.cloud.firestore import Client
 
 T = TypeVar("T")
+_log = get_logger("firestore")
 
 MAX_BATCH = 500
 MAX_VERSIONED_ATTEMPTS = 25
+# one RunQuery of stream() lives at most this long, then goes on after its last document: each reopening
+# costs the emulator a scan of the whole result, and a run has 540 s
+STREAM_SECONDS = 300.0
 # pause between two rounds of a contended conditional write (jittered, so racing writers fall out of step)
 CONTENTION_BACKOFF = Backoff(initial=0.01, factor=2.0, cap=1.0, jitter=True)
 _OPS = {
@@ -154,10 +159,21 @@ def _contended(exc: BaseException) -> bool:
 class FirestoreDocumentStore:
     """Documents addressed by slash paths, read and written through a Firestore client."""
 
-    def __init__(self, client: Client, *, timeout: float | None = None, sleep: Sleep = time.sleep) -> None:
+    def __init__(
+        self,
+        client: Client,
+        *,
+        timeout: float | None = None,
+        sleep: Sleep = time.sleep,
+        stream_seconds: float = STREAM_SECONDS,
+    ) -> None:
         self._client = client
         # bounds each call, retries included (the SDK's own default retries an unreachable host for minutes)
         self._opts: dict[str, Any] = {} if timeout is None else {"timeout": timeout, "retry": Retry(timeout=timeout)}
+        # a stream's deadline covers the whole RunQuery: long, so the stream is rarely reopened (see stream)
+        self._stream_opts: dict[str, Any] = (
+            {} if timeout is None else {"timeout": max(timeout, stream_seconds), "retry": Retry(timeout=timeout)}
+        )
         self._sleep = sleep
 
     def get(self, path: str) -> Document | None:
@@ -347,22 +363,41 @@ class FirestoreDocumentStore:
             return [_snapshot(s) for s in self._build(query).stream(**self._opts)]
 
     def stream(self, query: Query, *, page_size: int = 1000) -> Iterator[Snapshot]:
+        """Every matching document from one RunQuery, reopened after the last one delivered if it breaks.
+
+        ``page_size`` is not used here. Reading page by page with cursors cost a query per page, and the
+        emulator scans and sorts the whole result for each query, so a read cost pages x size
+        (docs/BENCHMARKS.md, Export). A stream that breaks (its deadline, a dropped connection) after
+        delivering documents goes on after the last of them; one that breaks before delivering any raises.
+        """
         remaining = query.limit
         with _mapped("query", query.collection):
             base = self._build(Query(query.collection, query.where, query.order_by, None, query.start_after))
         cursor = None
         while remaining is None or remaining > 0:
-            size = page_size if remaining is None else min(page_size, remaining)
             with _mapped("stream", query.collection):
                 page_query = base.start_after(cursor) if cursor is not None else base
-                page = list(page_query.limit(size).stream(**self._opts))
-            for snap in page:
-                yield _snapshot(snap)
-            if len(page) < size:
+                if remaining is not None:
+                    page_query = page_query.limit(remaining)
+            delivered = 0
+            try:
+                for snap in page_query.stream(**self._stream_opts):
+                    cursor = snap
+                    delivered += 1
+                    if remaining is not None:
+                        remaining -= 1
+                    yield _snapshot(snap)
                 return
-            cursor = page[-1]
-            if remaining is not None:
-                remaining -= len(page)
+            except Exception as exc:
+                error = translate(exc, f"Firestore stream {query.collection[:200]!r}")
+                if error is None:
+                    raise
+                if delivered == 0 or not error.retryable:
+                    raise error from exc
+                _log.info(
+                    "stream reopened",
+                    extra={"collection": query.collection, "delivered": delivered, "error": type(exc).__name__},
+                )
 
 
 def _rounds(writes: Sequence[NewerWrite]) -> list[list[int]]:

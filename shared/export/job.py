@@ -78,7 +78,7 @@ class ExportOptions:
     """Tuning knobs; the defaults suit production, tests shrink them to exercise splits and spills."""
 
     max_part_bytes: int = MAX_PART_BYTES
-    page_size: int = 5000  # one emulator/Firestore query per page: fewer, larger pages read faster
+    page_size: int = 5000  # for a store that reads in pages; Firestore reads one stream (its adapter)
     settle: timedelta = timedelta(minutes=10)
     tmp_dir: str | None = None
 

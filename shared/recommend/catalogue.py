@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 import threading
 from collections import Counter
-from collections.abc import Collection, Iterable, Mapping
+from collections.abc import Callable, Collection, Iterable, Mapping
 from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Any
@@ -51,6 +51,7 @@ class Catalogue:
         self.min_created = min_created
         self._cache: dict[str, Story | None] = {}
         self._lock = threading.Lock()
+        self._preloaded = False
 
     def story(self, story_id: str) -> Story | None:
         """The story if it is active, published and recent enough; else None."""
@@ -74,6 +75,7 @@ class Catalogue:
         loaded = {i: self._story(i, items[i], story) for i, story in zip(ids, stories, strict=True)}
         with self._lock:
             self._cache.update(loaded)
+            self._preloaded = True
         return sum(1 for s in loaded.values() if s is not None)
 
     def recheck(self, story_ids: Collection[str]) -> set[str]:
@@ -110,6 +112,11 @@ class Catalogue:
 
     def newest(self, limit: int) -> list[Story]:
         """Up to ``limit`` showable stories, newest first (the fallback when nothing was read lately)."""
+        if self._preloaded:  # every showable recent story is in the cache: no second read of ml_items
+            with self._lock:
+                shown = [s for s in self._cache.values() if s is not None]
+            shown.sort(key=lambda s: (-s.created, s.story_id))
+            return shown[:limit]
         query = Query(
             self._collections.ml_items, (Where("CREATION_TIMESTAMP", ">=", self.min_created),), ("CREATION_TIMESTAMP",)
         )
@@ -144,6 +151,38 @@ class History:
         types = set(seen_types)
         if "*" in types or event_type in types:
             self.seen[user_id].add(item_id)
+
+
+class Loading:
+    """A step run on a thread of its own (the catalogue read and the ranking), so it overlaps the first
+    GetRecommendations calls instead of delaying them: the fixed cost of a run weighs on small runs."""
+
+    def __init__(self, step: Callable[[], list[Story]]) -> None:
+        self._step = step
+        self._value: list[Story] | None = None
+        self._error: BaseException | None = None
+        self._done = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="catalogue", daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        try:
+            self._value = self._step()
+        except BaseException as exc:  # handed to whoever waits for the result
+            self._error = exc
+        finally:
+            self._done.set()
+
+    def done(self) -> bool:
+        return self._done.is_set()
+
+    def result(self) -> list[Story]:
+        """The step's value once it has finished; its error, raised here, if it failed."""
+        self._done.wait()
+        if self._error is not None:
+            raise self._error
+        assert self._value is not None
+        return self._value
 
 
 def popular(history: History, catalogue: Catalogue, limit: int) -> list[Story]:

@@ -23,7 +23,7 @@ from shared.recommend.arms import fill_challenger, fill_control, save_experiment
 from shared.recommend.batch import fill_batch
 from shared.recommend.calls import with_retries
 from shared.recommend.campaign import AGE_PARAM, min_created, prepare, request_size
-from shared.recommend.catalogue import Catalogue, History, Story, popular
+from shared.recommend.catalogue import Catalogue, History, Loading, Story, popular
 from shared.recommend.deps import FeedDeps, FillSummary
 from shared.recommend.document import VERSION_FIELD, feed_document, feed_items, popular_for
 from shared.recommend.realtime import fill_realtime
@@ -59,9 +59,7 @@ def fill_feeds(deps: FeedDeps, *, run_id: str | None = None, users: Sequence[str
     targets = list(users) if users is not None else active
     summary.users = len(targets)
     catalogue = Catalogue(deps.docs, deps.collections, min_created(now, config))
-    catalogue.preload()
-    ranking = popular(history, catalogue, deps.personalize.num_results * 2)
-    save_ranking(deps, ranking, now)
+    loading = Loading(lambda: load_catalogue(deps, history, catalogue, now))
     _log.info("feed fill started", extra={"run_id": summary.run_id, "users": len(targets)})
 
     campaign, filter_arn, setup_error = None, None, None
@@ -71,7 +69,7 @@ def fill_feeds(deps: FeedDeps, *, run_id: str | None = None, users: Sequence[str
     except StoryrecError as exc:  # Personalize is down before we start: every warm user keeps its feed
         setup_error = exc
     run = FeedRun(
-        deps, summary, now, history, catalogue, ranking, campaign, filter_arn, {AGE_PARAM: str(catalogue.min_created)}
+        deps, summary, now, history, catalogue, [], campaign, filter_arn, {AGE_PARAM: str(catalogue.min_created)}
     )
     if campaign is not None and deps.experiment is not None:
         run.experiment = deps.experiment(campaign.solution_version_arn)
@@ -80,8 +78,12 @@ def fill_feeds(deps: FeedDeps, *, run_id: str | None = None, users: Sequence[str
     # explicit users (a backfill, a benchmark) all go to the campaign: it answers unknown users too
     warm = targets if users is not None else [u for u in targets if u in history.seen or has_history(deps, u)]
     warm_set = set(warm)
+    batch = len(warm) > config.batch_threshold and deps.batch_store is not None
     writer = FeedWriter(deps.docs, recheck=catalogue.recheck)
     try:
+        if setup_error is None and not batch:
+            fill_realtime(run, warm, writer, loading)  # builds no feed before the catalogue is loaded
+        run.ranking = loading.result()
         for uid in targets:
             if uid not in warm_set:
                 writer.add(run.cold(uid))
@@ -91,11 +93,9 @@ def fill_feeds(deps: FeedDeps, *, run_id: str | None = None, users: Sequence[str
             fill_challenger(run, challenger, writer)
         if setup_error is not None:
             run.failures.update(dict.fromkeys(warm, str(setup_error)))
-        elif len(warm) > config.batch_threshold and deps.batch_store is not None:
+        elif batch:
             summary.mode = "batch"
             fill_batch(run, warm, writer)
-        else:
-            fill_realtime(run, warm, writer)
     finally:
         writer.close()
     summary.superseded += writer.kept
@@ -105,6 +105,14 @@ def fill_feeds(deps: FeedDeps, *, run_id: str | None = None, users: Sequence[str
     summary.seconds = round(deps.monotonic() - started, 3)
     finish(deps, summary, run.failures)
     return summary
+
+
+def load_catalogue(deps: FeedDeps, history: History, catalogue: Catalogue, now: datetime) -> list[Story]:
+    """Read the catalogue once for the run and rank the popular stories (saved for the new-user trigger)."""
+    catalogue.preload()
+    ranking = popular(history, catalogue, deps.personalize.num_results * 2)
+    save_ranking(deps, ranking, now)
+    return ranking
 
 
 def save_ranking(deps: FeedDeps, ranking: Sequence[Story], now: datetime) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 
@@ -10,21 +11,39 @@ from shared.logs import get_logger
 from shared.personalize.model import Recommendations
 from shared.recommend.calls import Breaker, RateLimiter, error_code, with_retries
 from shared.recommend.campaign import request_size
+from shared.recommend.catalogue import Loading
 from shared.recommend.run import FeedRun
 from shared.recommend.writer import FeedWrite, FeedWriter, bounded_map
 
 _log = get_logger("recommend")
 
 
-def fill_realtime(run: FeedRun, users: Sequence[str], writer: FeedWriter) -> None:
-    """Recommend to each user and hand their feed to ``writer``; failures go to ``run.failures``."""
+def fill_realtime(run: FeedRun, users: Sequence[str], writer: FeedWriter, loading: Loading | None = None) -> None:
+    """Recommend to each user and hand their feed to ``writer``; failures go to ``run.failures``.
+
+    With ``loading`` (the catalogue and ranking being read), the calls start at once: answers that come
+    before it has finished wait, unbuilt, and are built when it has (its ranking becomes ``run.ranking``).
+    """
     deps, config = run.deps, run.deps.config
     assert run.campaign is not None
     campaign_arn, n = run.campaign.campaign_arn, request_size(deps.personalize.num_results)
     limiter = RateLimiter(config.campaign_tps)  # real time: the campaign's TPS is a real-time quota
     breaker = Breaker(config.breaker_failures)
+    ready = threading.Event()
+    waiting: list[tuple[str, Recommendations]] = []
 
-    def one(uid: str) -> tuple[str, FeedWrite | StoryrecError | None]:
+    def build_waiting() -> None:
+        if loading is not None:
+            run.ranking = loading.result()
+        ready.set()
+        for uid, ranked in waiting:
+            writer.add(run.personalized(uid, ranked))
+        waiting.clear()
+
+    if loading is None or loading.done():
+        build_waiting()
+
+    def one(uid: str) -> tuple[str, FeedWrite | Recommendations | StoryrecError | None]:
         """Recommend and build the feed on the worker thread (its catalogue look-ups run in parallel)."""
         if breaker.open:
             return uid, breaker.refusal()
@@ -39,18 +58,29 @@ def fill_realtime(run: FeedRun, users: Sequence[str], writer: FeedWriter) -> Non
             breaker.record(exc)
             return uid, exc
         breaker.record(None)
+        if not ready.is_set():
+            return uid, ranked  # built on the main thread once the catalogue is loaded
         return uid, run.personalized(uid, ranked)
 
     progress = Progress(len(users), run.summary.run_id, deps.monotonic)
     with ThreadPoolExecutor(max_workers=config.concurrency, thread_name_prefix="feed") as pool:
         for uid, result in bounded_map(pool, one, users, config.concurrency * 4):
+            if not ready.is_set() and loading is not None and loading.done():
+                build_waiting()
             if isinstance(result, StoryrecError):
                 code = error_code(result)
                 run.failures[uid] = str(result)
                 run.summary.errors[code] = run.summary.errors.get(code, 0) + 1
+            elif isinstance(result, Recommendations):
+                if ready.is_set():
+                    writer.add(run.personalized(uid, result))
+                else:
+                    waiting.append((uid, result))
             else:
                 writer.add(result)
             progress.tick()
+    if not ready.is_set():
+        build_waiting()
 
 
 class Progress:

@@ -119,7 +119,11 @@ class FeedWriter:
 
     def close(self) -> int:
         try:
-            self.flush()
+            # the last batch is the run's tail (nothing overlaps it): one slice per writer thread
+            pending, self._pending = self._pending, []
+            step = max(1, -(-len(pending) // self._threads))
+            for start in range(0, len(pending), step):
+                self._futures.append(self._pool.submit(self._write, pending[start : start + step]))
             while self._futures:
                 self._count(*self._futures.pop(0).result())
         finally:

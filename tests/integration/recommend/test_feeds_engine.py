@@ -192,13 +192,31 @@ def test_refresh_one_user_on_demand(deskdrop: Deskdrop, seeded: Any, make_deps: 
     assert not set(feeds(seeded)[uid]["storyIds"]) & read_by_user(deskdrop)[uid]
 
 
-class WithdrawsAfterAnswering:
-    """The engine, but once its first answer is in, ``delete`` is deleted and ``unpublish`` unpublished:
-    stories the run's catalogue (read at the start) still holds as showable."""
+class CatalogueRead:
+    """The run's document store, noting when its catalogue read (the first ``get_many``: the stories) is done;
+    the catalogue loads while the first GetRecommendations calls are made."""
 
-    def __init__(self, inner: Any, docs: Any, delete: str, unpublish: str) -> None:
+    def __init__(self, inner: Any) -> None:
+        self._inner = inner
+        self.loaded = threading.Event()
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._inner, name)
+
+    def get_many(self, paths: Any) -> Any:
+        found = self._inner.get_many(paths)
+        self.loaded.set()
+        return found
+
+
+class WithdrawsAfterAnswering:
+    """The engine, but once its first answer is in and the run's catalogue is loaded, ``delete`` is deleted
+    and ``unpublish`` unpublished: stories the run's catalogue still holds as showable."""
+
+    def __init__(self, inner: Any, docs: Any, delete: str, unpublish: str, loaded: threading.Event) -> None:
         self._inner, self._docs = inner, docs
         self._delete, self._unpublish = delete, unpublish
+        self._loaded = loaded
         self._lock = threading.Lock()
         self.done = False
 
@@ -207,6 +225,7 @@ class WithdrawsAfterAnswering:
 
     def get_recommendations(self, *args: Any, **kwargs: Any) -> Any:
         answer = self._inner.get_recommendations(*args, **kwargs)
+        assert self._loaded.wait(120), "the run's catalogue was never read"
         with self._lock:
             if not self.done:
                 self._docs.delete(f"stories/{self._delete}")
@@ -226,7 +245,8 @@ def test_stories_withdrawn_after_recommending_never_reach_a_feed(
     assert in_deleted > 1 and in_unpublished > 1  # both were in many feeds before
 
     deps = make_deps(later=MS)
-    deps.recommender = WithdrawsAfterAnswering(deps.recommender, seeded, deleted, unpublished)
+    deps.docs = store = CatalogueRead(deps.docs)
+    deps.recommender = WithdrawsAfterAnswering(deps.recommender, seeded, deleted, unpublished, store.loaded)
     summary = fill_feeds(deps)
 
     assert deps.recommender.done

@@ -146,3 +146,58 @@ def test_endless_contention_is_a_retryable_error_after_the_last_attempt() -> Non
         store.put_versioned("users/u", {"v": datetime.now(UTC)}, version_field="v", stamps={})
     assert caught.value.retryable and client.updates == MAX_VERSIONED_ATTEMPTS
     assert len(sleeps) == MAX_VERSIONED_ATTEMPTS - 1
+
+
+class _Doc:
+    def __init__(self, n: int) -> None:
+        self.id, self.n = f"d{n:03d}", n
+        self.reference = type("Ref", (), {"path": f"c/{self.id}"})()
+        self.update_time = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"n": self.n}
+
+
+class _BreakingQuery:
+    """A query over documents 0..n-1 whose streams break after ``per_stream`` documents (or at once)."""
+
+    def __init__(self, n: int, per_stream: int, error: BaseException, after: int = -1) -> None:
+        self.n, self.per_stream, self.error, self.after = n, per_stream, error, after
+
+    def start_after(self, snap: _Doc) -> _BreakingQuery:
+        return _BreakingQuery(self.n, self.per_stream, self.error, snap.n)
+
+    def limit(self, k: int) -> _BreakingQuery:
+        return self
+
+    def stream(self, **_: Any) -> Any:
+        OPENED.append(self.after)
+        for sent, n in enumerate(range(self.after + 1, self.n)):
+            if sent == self.per_stream:
+                raise self.error
+            yield _Doc(n)
+
+
+OPENED: list[int] = []
+
+
+def test_a_broken_stream_goes_on_after_its_last_document(monkeypatch: pytest.MonkeyPatch) -> None:
+    OPENED.clear()
+    store = FirestoreDocumentStore(Failing(RuntimeError()), timeout=1.0)  # type: ignore[arg-type]
+    query = _BreakingQuery(10, 4, gexc.DeadlineExceeded("deadline"))
+    monkeypatch.setattr(store, "_build", lambda q: query)
+    assert [s.data["n"] for s in store.stream(Query("c"))] == list(range(10))
+    assert OPENED == [-1, 3, 7]  # one query per break, each after the last document delivered
+
+
+@pytest.mark.parametrize(
+    "error", [gexc.DeadlineExceeded("deadline"), gexc.PermissionDenied("rules")], ids=["no-progress", "not-retryable"]
+)
+def test_a_stream_that_breaks_without_progress_or_for_good_raises(
+    monkeypatch: pytest.MonkeyPatch, error: BaseException
+) -> None:
+    store = FirestoreDocumentStore(Failing(RuntimeError()), timeout=1.0)  # type: ignore[arg-type]
+    per_stream = 0 if isinstance(error, gexc.DeadlineExceeded) else 3
+    monkeypatch.setattr(store, "_build", lambda q: _BreakingQuery(10, per_stream, error))
+    with pytest.raises((ServiceUnavailable, AccessDenied)):
+        list(store.stream(Query("c")))

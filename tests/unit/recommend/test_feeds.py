@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import json
+import threading
 from datetime import timedelta
 from typing import Any
 
 import pytest
 
 from shared.adapters.memory import InMemoryDocumentStore, InMemoryObjectStore
+from shared.errors import ServiceUnavailable
 from shared.personalize.model import PersonalizeError, Unavailable
+from shared.ports import Query
 from shared.recommend import fill_feeds, first_feed, refresh_user
 from shared.recommend.campaign import filter_expression, filter_name
 from shared.recommend.catalogue import Story
@@ -359,3 +362,58 @@ def test_a_feed_left_empty_by_the_recheck_is_not_written(docs: InMemoryDocumentS
     summary = fill_feeds(at(make_deps(rec, docs), 1))  # type: ignore[arg-type]
     assert feed(docs, "alice") == before  # the previous feed stays rather than a blank one
     assert summary.missing == 2 and summary.personalized == 2
+
+
+class SlowCatalogue(InMemoryDocumentStore):
+    """Holds the run's catalogue read (``get_many`` of the stories) until the campaign has answered ``calls``
+    users, or fails it."""
+
+    def __init__(self, source: InMemoryDocumentStore, answered: Any, fail: bool = False) -> None:
+        super().__init__()
+        for snap in source.query(Query("stories")) + source.query(Query("ml_items")):
+            self.set(snap.path, snap.data)
+        for snap in source.query(Query("ml_interactions")):
+            self.set(snap.path, snap.data)
+        self.answered, self.fail, self.held = answered, fail, False
+
+    def get_many(self, paths: Any) -> Any:
+        if not self.held and paths and str(next(iter(paths))).startswith("stories/"):
+            self.held = True
+            assert self.answered.wait(10), "the campaign was not called while the catalogue loaded"
+            if self.fail:
+                raise ServiceUnavailable("firestore down")
+        return super().get_many(paths)
+
+
+def test_recommending_starts_while_the_catalogue_loads_and_builds_the_same_feeds(
+    docs: InMemoryDocumentStore,
+) -> None:
+    users = [f"u{k}" for k in range(40)]
+    answered = threading.Event()
+    rec = recommender(ITEMS)
+    calls = rec.get_recommendations
+
+    def counting(*args: Any, **kwargs: Any) -> Any:
+        out = calls(*args, **kwargs)
+        answered.set()
+        return out
+
+    rec.get_recommendations = counting  # type: ignore[method-assign]
+    slow = SlowCatalogue(docs, answered)
+    summary = fill_feeds(make_deps(rec, slow), users=users)
+    assert slow.held and summary.personalized == len(users)
+    reference = InMemoryDocumentStore()
+    for snap in slow.query(Query("stories")) + slow.query(Query("ml_items")):
+        reference.set(snap.path, snap.data)
+    fill_feeds(make_deps(recommender(ITEMS), reference), users=users)
+    for uid in users:
+        assert feed(slow, uid)["items"] == feed(reference, uid)["items"]
+
+
+def test_a_catalogue_that_cannot_be_read_fails_the_run_without_writing_a_feed(docs: InMemoryDocumentStore) -> None:
+    answered = threading.Event()
+    answered.set()
+    slow = SlowCatalogue(docs, answered, fail=True)
+    with pytest.raises(ServiceUnavailable):
+        fill_feeds(make_deps(recommender(ITEMS), slow), users=["alice", "bob"])
+    assert slow.query(Query("feeds")) == []

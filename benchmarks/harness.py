@@ -1,0 +1,465 @@
+"""Every benchmark in one run, at stated sizes: ``benchmarks/results.json`` and the tables of docs/BENCHMARKS.md.
+
+Usage (from the repo root; ``make bench`` / ``make bench-quick``)::
+
+    .venv/bin/python benchmarks/harness.py            # full sizes, about an hour on 2 cores
+    .venv/bin/python benchmarks/harness.py --quick    # small sizes, under 10 minutes
+    .venv/bin/python benchmarks/harness.py --only export,training   # some benchmarks; the others keep their figures
+    .venv/bin/python benchmarks/harness.py --render   # only regenerate the docs tables from the results file
+
+Each benchmark runs in its own process, the same command an operator can run alone (recorded beside its
+figures). Every comparison is a ratio of two rates measured alternately in the same process, so both see
+the same load; the 1-minute load average is recorded beside every figure. For the export and the engine's
+training the harness fits the growth exponent b of ``seconds = a * size ** b`` (least squares on log-log):
+a day ten times larger costs about ``10 ** b`` times as long.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import os
+import platform
+import re
+import shlex
+import statistics
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, replace
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+REPO = Path(__file__).resolve().parents[1]
+PY = ".venv/bin/python"
+DOC = REPO / "docs" / "BENCHMARKS.md"
+TARGET_RATIO = 0.9
+
+
+@dataclass(frozen=True)
+class Sizes:
+    export: tuple[int, ...]
+    export_repeats: int
+    feeds: tuple[int, ...]
+    feeds_repeats: int
+    training: tuple[tuple[int, int, int], ...]  # events, users, items
+    latency_requests: int
+    import_runs: int
+
+
+FULL = Sizes(
+    export=(20_000, 100_000, 1_000_000),
+    export_repeats=2,
+    feeds=(1_000, 10_000, 20_000, 100_000),
+    feeds_repeats=2,
+    training=((1_000_000, 100_000, 100_000), (3_000_000, 300_000, 100_000), (10_000_000, 1_000_000, 100_000)),
+    latency_requests=500,
+    import_runs=15,
+)
+QUICK = Sizes(
+    export=(5_000, 10_000, 20_000),
+    export_repeats=2,
+    feeds=(1_000, 2_000),
+    feeds_repeats=2,
+    training=((50_000, 5_000, 5_000), (150_000, 15_000, 15_000), (500_000, 50_000, 50_000)),
+    latency_requests=100,
+    import_runs=5,
+)
+
+
+def load() -> float:
+    return round(os.getloadavg()[0], 2)
+
+
+def run(command: list[str], timeout: float) -> tuple[str, float, float, float]:
+    """stdout of ``command`` (from the repo root), its seconds, the load average before and after."""
+    before, start = load(), time.perf_counter()
+    env = {**os.environ, "PYTHONPATH": str(REPO)}
+    done = subprocess.run(command, cwd=REPO, capture_output=True, text=True, timeout=timeout, env=env, check=False)
+    if done.returncode != 0:
+        last = (done.stderr.strip().splitlines() or [""])[-1]
+        raise RuntimeError(f"{shlex.join(command)} exited {done.returncode}: {last[:400]}")
+    return done.stdout, time.perf_counter() - start, before, load()
+
+
+def pairs(line: str) -> dict[str, str]:
+    """``key=value`` tokens of one output line."""
+    return dict(token.split("=", 1) for token in line.split() if "=" in token)
+
+
+def growth(points: Sequence[tuple[float, float]]) -> float | None:
+    """Least-squares slope of log(seconds) on log(size): the exponent b of seconds = a * size ** b."""
+    pts = [(math.log(x), math.log(y)) for x, y in points if x > 0 and y > 0]
+    if len(pts) < 2:
+        return None
+    mx, my = sum(x for x, _ in pts) / len(pts), sum(y for _, y in pts) / len(pts)
+    sxx = sum((x - mx) ** 2 for x, _ in pts)
+    return round(sum((x - mx) * (y - my) for x, y in pts) / sxx, 3) if sxx else None
+
+
+# ---- one function per benchmark: runs it and returns its figures --------------------------------------
+
+
+def bench_export(sizes: Sizes) -> dict[str, Any]:
+    rows = []
+    for docs in sizes.export:
+        command = [PY, "benchmarks/bench_export.py", "emulator", "--docs", str(docs), "--repeats",
+                   str(sizes.export_repeats)]
+        out, seconds, before, after = run(command, timeout=4 * 3600)
+        result = json.loads(out.strip().splitlines()[-1])
+        result.update(command=shlex.join(command), bench_s=round(seconds, 1), load_before=before, load_after=after)
+        result["median_ratio_meets_target"] = result["median_ratio"] >= TARGET_RATIO
+        rows.append(result)
+    fit = growth([(r["docs"], min(r["export_s"])) for r in rows])
+    largest = rows[-1]
+    best_s = min(largest["export_s"])
+    return {
+        "sizes": rows,
+        "growth_exponent_seconds": fit,
+        "ten_times_costs": None if fit is None else round(10**fit, 2),
+        "largest": {
+            "docs": largest["docs"],
+            "export_s_measured": best_s,
+            "rows_in_540s": (
+                {"rows": largest["docs"], "how": f"measured: all {largest['docs']} rows in {best_s} s"}
+                if best_s <= 540
+                else {"rows": None, "how": "the largest size did not finish in 540 s"}
+            ),
+            "rows_in_540s_computed": round(540 * largest["docs"] / best_s),
+        },
+    }
+
+
+def bench_feeds(sizes: Sizes) -> dict[str, Any]:
+    rows = []
+    for users in sizes.feeds:
+        command = [PY, "benchmarks/bench_feeds.py", "--users", str(users), "--repeats", str(sizes.feeds_repeats),
+                   "--no-batch"]
+        out, seconds, before, after = run(command, timeout=3 * 3600)
+        raw, fill, fixed, loads = [], [], [], []
+        for line in out.splitlines():
+            kv = pairs(line)
+            if line.startswith("raw repeat="):
+                raw.append(float(kv["users_per_s"]))
+            elif line.startswith("fill repeat="):
+                fill.append(float(kv["users_per_s"]))
+                loads.append(float(kv["load"].split("/")[0]))
+            elif line.startswith("fixed repeat="):
+                fixed.append(float(kv["seconds"]))
+        ratios = [round(f / r, 2) for f, r in zip(fill, raw, strict=True)]
+        rows.append({
+            "users": users, "raw_users_per_s": raw, "fill_users_per_s": fill, "ratios": ratios,
+            "median_ratio": round(statistics.median(ratios), 2) if ratios else None,
+            "best_ratio": round(max(fill) / max(raw), 2) if raw else None,
+            "fixed_run_s": fixed, "load_avg_1m_each": loads,
+            # what the fill costs over the raw calls, per run: its fixed cost once overlapped (seconds)
+            "extra_s": [round(users / f - users / r, 2) for f, r in zip(fill, raw, strict=True)],
+            "load_before": before, "load_after": after,
+            "command": shlex.join(command), "bench_s": round(seconds, 1),
+        })
+    return {"sizes": rows}
+
+
+def bench_training(sizes: Sizes) -> dict[str, Any]:
+    rows = []
+    for events, users, items in sizes.training:
+        command = [PY, "benchmarks/bench_engine.py", "scale", "--events", str(events), "--users", str(users),
+                   "--items", str(items)]
+        out, seconds, before, after = run(command, timeout=3 * 3600)
+        line = next(x for x in out.splitlines() if x.startswith("scale "))
+        kv = pairs(line)
+        rows.append({
+            "events": events, "users": users, "items": items, "status": kv.get("status"),
+            "solution_version_s": float(kv["solution_version_s"]), "cpu_s": float(kv["cpu_s"]),
+            "peak_rss_gb": float(kv["peak_rss_gb"]), "load_before": before, "load_after": after,
+            "command": shlex.join(command), "bench_s": round(seconds, 1),
+        })
+    return {"sizes": rows, **training_growth(rows)}
+
+
+def training_growth(rows: Sequence[dict[str, Any]]) -> dict[str, Any]:
+    """Growth of the training's CPU seconds (what the machine's load does not inflate) and of its wall seconds."""
+    cpu = growth([(r["events"], r["cpu_s"]) for r in rows])
+    wall = growth([(r["events"], r["solution_version_s"]) for r in rows])
+    return {"growth_exponent_cpu_s": cpu, "ten_times_costs_cpu": None if cpu is None else round(10**cpu, 2),
+            "growth_exponent_wall_s": wall}
+
+
+def bench_latency(sizes: Sizes) -> dict[str, Any]:
+    command = [PY, "benchmarks/bench_engine.py", "latency", "--clients", "16", "--requests",
+               str(sizes.latency_requests), "--rates", "0,1000"]
+    out, _, before, after = run(command, timeout=3600)
+    rows = []
+    for line in out.splitlines():
+        if line.startswith("get_recommendations "):
+            kv = pairs(line)
+            rows.append({k: kv[k] for k in ("client", "clients", "offered_rps", "requests", "p50_ms", "p99_ms",
+                                            "max_ms", "throughput_rps") if k in kv})
+    return {"runs": rows, "command": shlex.join(command), "load_before": before, "load_after": after}
+
+
+def bench_imports(sizes: Sizes) -> dict[str, Any]:
+    command = [PY, "benchmarks/bench_lambda_import.py", "--runs", str(sizes.import_runs)]
+    out, _, before, after = run(command, timeout=1800)
+    rows = []
+    for line in out.splitlines():
+        match = re.match(r"(\S+)\s+min\s+([\d.]+) ms\s+median\s+([\d.]+) ms", line)
+        if match:
+            rows.append({"module": match[1], "min_ms": float(match[2]), "median_ms": float(match[3])})
+    return {"handlers": rows, "command": shlex.join(command), "load_before": before, "load_after": after}
+
+
+def bench_simulation(sizes: Sizes) -> dict[str, Any]:
+    """The simulation's days per minute (issue #24): a hook until that simulation exists."""
+    script = REPO / "benchmarks" / "bench_simulation.py"
+    if not script.exists():
+        return {"status": "not built yet (issue #24): no benchmarks/bench_simulation.py to run"}
+    command = [PY, str(script.relative_to(REPO)), "--json"]
+    out, _, before, after = run(command, timeout=3600)
+    return {**json.loads(out.strip().splitlines()[-1]), "command": shlex.join(command), "load_before": before,
+            "load_after": after}
+
+
+BENCHES: dict[str, Callable[[Sizes], dict[str, Any]]] = {
+    "export": bench_export,
+    "feeds": bench_feeds,
+    "training": bench_training,
+    "latency": bench_latency,
+    "imports": bench_imports,
+    "simulation": bench_simulation,
+}
+
+
+def machine() -> dict[str, Any]:
+    cpu = next((line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines()
+                if line.startswith("model name")), platform.processor())
+    mem_kb = next(int(line.split()[1]) for line in Path("/proc/meminfo").read_text().splitlines()
+                  if line.startswith("MemTotal"))
+    commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=REPO, capture_output=True, text=True).stdout
+    return {"cpu": cpu, "cores": os.cpu_count(), "memory_gib": round(mem_kb / 2**20, 1),
+            "python": platform.python_version(), "commit": commit.strip()}
+
+
+# ---- the docs tables ------------------------------------------------------------------------------------
+
+
+QUIET = 4.0
+"""A 1-minute load average above this (2 cores) makes a ratio a direction, not a claim."""
+
+
+def _verdict(ratio: float | None, loads: Sequence[float]) -> str:
+    if ratio is None:
+        return "-"
+    met = "yes" if ratio >= TARGET_RATIO else "**no**"
+    return met if loads and max(loads) <= QUIET else f"{met} (noisy: load {max(loads or [0]):.0f})"
+
+
+def _ratio_cell(values: Sequence[float]) -> str:
+    return ", ".join(f"{v:.2f}" for v in values)
+
+
+def render(results: dict[str, Any]) -> str:
+    """The markdown of one results file (one mode)."""
+    mode, m = results["mode"], results["machine"]
+    failed = {k: v for k, v in results["benchmarks"].items() if "status" in v and k != "simulation"}
+    b = {k: v for k, v in results["benchmarks"].items() if k not in failed}
+    out = [
+        f"Last run {results.get('finished', results.get('started'))} ({mode} sizes, "
+        f"`{results.get('command')}`), commit {m['commit']}: {m['cores']} x {m['cpu']}, {m['memory_gib']} GiB, "
+        f"Python {m['python']}; 1-minute load average {results.get('load_before')} at its start, "
+        f"{results.get('load_after', '(interrupted)')} at its end, and beside each figure below (each benchmark "
+        "records when it was measured in the results file). Other sessions share the machine: compare only ratios "
+        "measured side by side.",
+        "",
+    ]
+    for name, figures in failed.items():
+        out += [f"**{name}**: {' '.join(figures['status'].split())} (at {figures.get('measured')})", ""]
+    if "export" in b:
+        e = b["export"]
+        out += [
+            "**Export vs the raw Firestore read** (private emulator, the same query: `Query.stream()` alone, then"
+            " the export's read, capture's checks and CSV, alternately):",
+            "",
+            "| docs | raw docs/s | export docs/s | export ÷ raw (each pair) | median | ≥ 0.9 | export s "
+            "| RSS growth MB | load (1 min) | command |",
+            "|---|---|---|---|---|---|---|---|---|---|",
+        ]
+        for r in e["sizes"]:
+            out.append(
+                f"| {r['docs']:,} | {', '.join(f'{x:,}' for x in r['raw_docs_per_s'])} "
+                f"| {', '.join(f'{x:,}' for x in r['export_docs_per_s'])} | {_ratio_cell(r['ratios'])} "
+                f"| {r['median_ratio']:.2f} | {_verdict(r['median_ratio'], r['load_avg_1m_each'])} "
+                f"| {', '.join(str(x) for x in r['export_s'])} "
+                f"| {', '.join(str(x) for x in r['export_rss_growth_mb'])} "
+                f"| {', '.join(str(x) for x in r['load_avg_1m_each'])} | `{r['command']}` |"
+            )
+        lg = e["largest"]
+        out += [
+            "",
+            f"Growth of the export's seconds with the documents: exponent **{e['growth_exponent_seconds']}** "
+            f"(fitted on the {len(e['sizes'])} sizes; 1 is linear): a day ten times larger takes about "
+            f"**{e['ten_times_costs']}x** as long. Largest size: {lg['docs']:,} rows exported in "
+            f"{lg['export_s_measured']} s (measured); {lg['rows_in_540s']['how']}. At that size's rate one 540-s "
+            f"run would export about {lg['rows_in_540s_computed']:,} rows (*computed* from the measured rate, "
+            "not a 540-s run).",
+            "",
+        ]
+    if "feeds" in b:
+        out += [
+            "**Feed fill (realtime) vs raw GetRecommendations** (private emulator, moto and engine; 8 threads "
+            "each, alternately). *fill s - raw s*: what a run costs over the raw calls for the same users (its "
+            "fixed cost as it remains, overlapped); *a fill of no user*: the catalogue read and set-up with "
+            "nothing to overlap them:",
+            "",
+            "| users | raw users/s | fill users/s | fill ÷ raw (each pair) | median | ≥ 0.9 | fill s - raw s "
+            "| a fill of no user s | load (1 min) | command |",
+            "|---|---|---|---|---|---|---|---|---|---|",
+        ]
+        for r in b["feeds"]["sizes"]:
+            out.append(
+                f"| {r['users']:,} | {', '.join(f'{x:,.0f}' for x in r['raw_users_per_s'])} "
+                f"| {', '.join(f'{x:,.0f}' for x in r['fill_users_per_s'])} | {_ratio_cell(r['ratios'])} "
+                f"| {r['median_ratio']} | {_verdict(r['median_ratio'], r['load_avg_1m_each'])} "
+                f"| {', '.join(str(x) for x in r.get('extra_s', []))} "
+                f"| {', '.join(str(x) for x in r['fixed_run_s'])} "
+                f"| {', '.join(str(x) for x in r['load_avg_1m_each'])} | `{r['command']}` |"
+            )
+        out.append("")
+    if "training" in b:
+        t = b["training"]
+        out += [
+            "**Engine training** (`CreateSolutionVersion` of user-personalization on generated interactions, "
+            "the engine bench's `scale`):",
+            "",
+            "| events | users | items | status | solution version s | CPU s | peak RSS GB | load before/after "
+            "| command |",
+            "|---|---|---|---|---|---|---|---|---|",
+        ]
+        for r in t["sizes"]:
+            out.append(
+                f"| {r['events']:,} | {r['users']:,} | {r['items']:,} | {r['status']} | {r['solution_version_s']} "
+                f"| {r['cpu_s']} | {r['peak_rss_gb']} | {r['load_before']} / {r['load_after']} | `{r['command']}` |"
+            )
+        out += [
+            "",
+            f"Growth of the training's CPU seconds with the events: exponent **{t['growth_exponent_cpu_s']}**: ten "
+            f"times the events take about **{t['ten_times_costs_cpu']}x** the CPU (users and items grow with the "
+            f"events here; wall seconds: exponent {t['growth_exponent_wall_s']}, which the load distorts).",
+            "",
+        ]
+    if "latency" in b:
+        lat = b["latency"]
+        out += [
+            f"**GetRecommendations latency** (`{lat['command']}`, load {lat['load_before']} / {lat['load_after']}):",
+            "",
+            "| client | clients | offered req/s | requests | p50 ms | p99 ms | max ms | throughput req/s |",
+            "|---|---|---|---|---|---|---|---|",
+        ]
+        for r in lat["runs"]:
+            out.append(
+                f"| {r.get('client')} | {r.get('clients')} | {r.get('offered_rps')} | {r.get('requests')} "
+                f"| {r.get('p50_ms')} | {r.get('p99_ms')} | {r.get('max_ms')} | {r.get('throughput_rps')} |"
+            )
+        out.append("")
+    if "imports" in b:
+        imp = b["imports"]
+        out += [
+            f"**Lambda handler import time** (`{imp['command']}`, load {imp['load_before']} / {imp['load_after']}; "
+            "budget 300 ms):",
+            "",
+            "| handler | min ms | median ms |",
+            "|---|---|---|",
+        ]
+        out += [f"| {r['module']} | {r['min_ms']} | {r['median_ms']} |" for r in imp["handlers"]]
+        out.append("")
+    if "simulation" in b:
+        sim = b["simulation"]
+        out += [f"**Simulation, days per minute**: {sim.get('status') or sim}", ""]
+    return "\n".join(out).rstrip() + "\n"
+
+
+def write_docs(results_by_mode: dict[str, dict[str, Any]]) -> None:
+    """Replace the harness section of docs/BENCHMARKS.md (between its markers) with the tables of each mode."""
+    begin, end = "<!-- harness:begin -->", "<!-- harness:end -->"
+    text = DOC.read_text()
+    note = "Generated by `benchmarks/harness.py` from `benchmarks/results*.json`: do not edit by hand."
+    parts = [begin, "", note, ""]
+    for mode in ("full", "quick"):
+        if mode in results_by_mode:
+            title = "make bench" if mode == "full" else "make bench-quick"
+            parts += [f"### `{title}`", "", render(results_by_mode[mode])]
+    parts.append(end)
+    block = "\n".join(parts)
+    if begin in text:
+        text = text[: text.index(begin)] + block + text[text.index(end) + len(end):]
+    else:
+        anchor = "\n## Export\n"
+        text = text.replace(anchor, f"\n## All benchmarks in one run\n\n{block}\n{anchor}", 1)
+    DOC.write_text(text)
+
+
+def save(path: Path, results: dict[str, Any], name: str | None) -> None:
+    """Write ``results``, keeping the figures another harness run (``--only`` others) wrote meanwhile."""
+    if path.exists():
+        stored = json.loads(path.read_text()).get("benchmarks", {})
+        mine = {name: results["benchmarks"][name]} if name else {}
+        results["benchmarks"] = {**results["benchmarks"], **stored, **mine}
+    path.write_text(json.dumps(results, indent=1) + "\n")
+
+
+def results_path(mode: str) -> Path:
+    return REPO / "benchmarks" / ("results.json" if mode == "full" else "results-quick.json")
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--quick", action="store_true", help="small sizes (under 10 minutes)")
+    parser.add_argument("--only", default=",".join(BENCHES), help=f"comma-separated subset of {', '.join(BENCHES)}")
+    parser.add_argument("--render", action="store_true", help="only regenerate docs/BENCHMARKS.md from the results")
+    parser.add_argument("--export-docs", help="comma-separated sizes instead of the mode's (e.g. 20000,100000)")
+    parser.add_argument("--feeds-users", help="comma-separated sizes instead of the mode's (e.g. 1000,10000)")
+    args = parser.parse_args(argv)
+    mode = "quick" if args.quick else "full"
+    path = results_path(mode)
+    if not args.render:
+        previous = json.loads(path.read_text()) if path.exists() else {"benchmarks": {}}
+        sizes = QUICK if args.quick else FULL
+        if args.export_docs:
+            sizes = replace(sizes, export=tuple(int(x) for x in args.export_docs.split(",")))
+        if args.feeds_users:
+            sizes = replace(sizes, feeds=tuple(int(x) for x in args.feeds_users.split(",")))
+        results: dict[str, Any] = {
+            "mode": mode, "machine": machine(), "command": shlex.join(["python", "benchmarks/harness.py", *(argv or
+                                                                        sys.argv[1:])]),
+            "started": datetime.now(UTC).isoformat(timespec="seconds"), "load_before": load(),
+            "benchmarks": dict(previous.get("benchmarks", {})),
+        }
+        for name in args.only.split(","):
+            started = time.perf_counter()
+            print(f"harness: {name} ({mode}) load={load()}", flush=True)
+            try:
+                figures = BENCHES[name](sizes)
+            except (RuntimeError, subprocess.TimeoutExpired, StopIteration, KeyError, ValueError) as exc:
+                figures = {"status": f"failed: {type(exc).__name__}: {str(exc)[:500]}"}
+            figures["measured"] = datetime.now(UTC).isoformat(timespec="seconds")
+            figures["seconds"] = round(time.perf_counter() - started, 1)
+            results["benchmarks"][name] = figures
+            print(json.dumps({name: figures}), flush=True)
+            save(path, results, name)  # after each, so a long run keeps what it has
+        results["finished"] = datetime.now(UTC).isoformat(timespec="seconds")
+        results["load_after"] = load()
+        save(path, results, None)
+    by_mode = {m: json.loads(results_path(m).read_text()) for m in ("full", "quick") if results_path(m).exists()}
+    for results in by_mode.values():  # figures written by an older harness get the current growth fit
+        training = results["benchmarks"].get("training", {})
+        if training.get("sizes"):
+            training.update(training_growth(training["sizes"]))
+    write_docs(by_mode)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
