@@ -27,15 +27,15 @@ $(STAMP): pyproject.toml
 venv: $(STAMP)
 
 # The Node tooling the tests drive (each step is a no-op once its lockfile is installed): firebase-tools,
-# the Firestore launcher jar and functions_gcp/venv (setup.sh, which also installs tests/rules), and
-# serverless 3 for the packaging check.
+# the Firestore launcher jar and functions_gcp/venv (setup.sh, which also installs tests/rules and
+# tests/bundler), and serverless 3 for the packaging check.
 DEPLOY_TOOLS := infra/deploy/node_modules/.package-lock.json
 $(DEPLOY_TOOLS): infra/deploy/package-lock.json
 	@t=$$SECONDS; echo "tools: serverless 3 (npm ci infra/deploy) ..."; \
 	npm ci --prefix infra/deploy --no-audit --no-fund --loglevel=error && echo "tools: serverless ready ($$((SECONDS - t)) s)"
 
 tools: venv $(DEPLOY_TOOLS)
-	@t=$$SECONDS; echo "tools: firebase-tools, the emulators' launcher, functions_gcp/venv, rules tests ..."; \
+	@t=$$SECONDS; echo "tools: firebase-tools, the emulators' launcher, functions_gcp/venv, rules and bundler tests ..."; \
 	bash infra/local/firebase/setup.sh >/dev/null && echo "tools: ready ($$((SECONDS - t)) s)"
 
 demo: venv

@@ -5,7 +5,9 @@
 #   2. the launcher jar that lets firebase-tools use the preinstalled Firestore emulator offline;
 #   3. functions_gcp/venv with functions_gcp/requirements.txt installed (firebase-tools runs the
 #      Python functions from there);
-#   4. the rules-test dependencies (npm `firebase`) in tests/rules/node_modules.
+#   4. the rules-test dependencies (npm `firebase`) in tests/rules/node_modules;
+#   5. the bundler check's app (esbuild, typescript, `firebase`, client/ as a linked folder) in
+#      tests/bundler/node_modules.
 # Re-running does only what is missing. Prints the variables to export at the end.
 set -euo pipefail
 
@@ -54,6 +56,9 @@ fi
 
 echo "== rules test dependencies" >&2
 npm_ci "$REPO/tests/rules"
+
+echo "== bundler test dependencies" >&2
+npm_ci "$REPO/tests/bundler"
 
 cat <<EOV
 export FIRESTORE_EMULATOR_BINARY_PATH=$LAUNCHER
