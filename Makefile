@@ -13,11 +13,15 @@ help:
 	@echo "other: venv tools lint typecheck test-unit test-integration stack-up stack-down stack-status bundle clean"
 	@echo "dev CLI: .venv/bin/storyrec-dev stack up|down|status|env, demo (operator CLI: .venv/bin/storyrec)"
 
+# One progress line per step with its elapsed time; pip's notes about a machine's unreachable local index
+# mirrors ("WARNING: Location ... is ignored") are filtered, everything else pip says is shown.
+PIP_QUIET := 2>&1 | { grep -v '^WARNING: Location' || true; }
 $(STAMP): pyproject.toml
-	test -x $(PY) || $(PYTHON) -m venv $(VENV)
-	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -e '.[dev]'
-	rm -f $(VENV)/.installed-* && touch $(STAMP)
+	@set -eo pipefail; t=$$SECONDS; echo "venv: creating $(VENV) ..."; test -x $(PY) || $(PYTHON) -m venv $(VENV); \
+	echo "venv: upgrading pip ..."; $(PY) -m pip install --quiet --upgrade pip $(PIP_QUIET); \
+	echo "venv: installing storyrec[dev] (first time: a few minutes) ..."; \
+	$(PY) -m pip install --quiet -e '.[dev]' $(PIP_QUIET); \
+	rm -f $(VENV)/.installed-* && touch $(STAMP); echo "venv: ready ($$((SECONDS - t)) s)"
 
 venv: $(STAMP)
 
@@ -26,10 +30,12 @@ venv: $(STAMP)
 # serverless 3 for the packaging check.
 DEPLOY_TOOLS := infra/deploy/node_modules/.package-lock.json
 $(DEPLOY_TOOLS): infra/deploy/package-lock.json
-	npm ci --prefix infra/deploy --no-audit --no-fund --loglevel=error
+	@t=$$SECONDS; echo "tools: serverless 3 (npm ci infra/deploy) ..."; \
+	npm ci --prefix infra/deploy --no-audit --no-fund --loglevel=error && echo "tools: serverless ready ($$((SECONDS - t)) s)"
 
 tools: venv $(DEPLOY_TOOLS)
-	bash infra/local/firebase/setup.sh >/dev/null
+	@t=$$SECONDS; echo "tools: firebase-tools, the emulators' launcher, functions_gcp/venv, rules tests ..."; \
+	bash infra/local/firebase/setup.sh >/dev/null && echo "tools: ready ($$((SECONDS - t)) s)"
 
 demo: venv
 	$(VENV)/bin/storyrec-dev demo

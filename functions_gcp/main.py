@@ -30,6 +30,7 @@ _TRIGGERS = TriggerSettings.from_env(os.environ)
 _STORIES = _TRIGGERS.collections.stories
 _USERS = _TRIGGERS.collections.users
 _CLICKS = _TRIGGERS.collections.clicks
+_IMPRESSIONS = _TRIGGERS.collections.impressions
 _RUN_AS = _TRIGGERS.service_accounts.capture  # capture needs no AWS role (docs/deploy.md, who may do what)
 
 
@@ -100,6 +101,16 @@ def capture_click(event: firestore_fn.AuthEvent[DocumentSnapshot | None]) -> Non
     """clicks/{clickId} created → ml_interactions once (or ml_quarantine with a reason)."""
     writer = Writer(event.auth_type, event.auth_id)
     _run(event.id, lambda s: s.capture_click(event.params["clickId"], _data(event.data), writer=writer))
+
+
+@retried
+@firestore_fn.on_document_created_with_auth_context(
+    document=f"{_IMPRESSIONS}/{{impressionId}}", service_account=_RUN_AS
+)
+def capture_impression(event: firestore_fn.AuthEvent[DocumentSnapshot | None]) -> None:
+    """impressions/{impressionId} created → ml_impressions once (or ml_quarantine with a reason)."""
+    writer = Writer(event.auth_type, event.auth_id)
+    _run(event.id, lambda s: s.capture_impression(event.params["impressionId"], _data(event.data), writer=writer))
 
 
 from export import export_daily  # noqa: E402, F401  (the scheduled export; Firebase loads only main.py)

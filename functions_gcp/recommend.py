@@ -23,6 +23,7 @@ from shared.limits import rule
 from shared.logs import correlated, get_logger
 from shared.recommend import fill_feeds, first_feed, refresh_user
 from shared.recommend.feeds import run_id_for
+from shared.recommend.ticks import fill_once
 from shared.recommend.wiring import feed_deps
 
 _log = get_logger("functions.recommend")
@@ -51,11 +52,21 @@ except ValueError:
     service_account=_ACCOUNTS.feeds,
 )
 def fill_feeds_daily(event: scheduler_fn.ScheduledEvent) -> None:
-    """Fill every active user's feed; the run id comes from the schedule time (a retry reuses it)."""
+    """Fill every active user's feed once per tick; the run id comes from the schedule time (a retry reuses it).
+
+    Only Cloud Scheduler's deliveries count: they name the job. The wrapper runs this function for any request
+    (the Functions emulator's ``GET /__/health`` readiness probe did, as a second fill dated "now").
+    """
+    if not event.job_name:
+        _log.info("not a Cloud Scheduler delivery (no job name): ignored")
+        return
     run_id = run_id_for(event.schedule_time)
     with correlated(f"feeds-{run_id}"):
-        summary = fill_feeds(feed_deps(Settings.from_env(os.environ)), run_id=run_id)
-        _log.info("feeds filled", extra=summary.as_dict())
+        summary = fill_once(
+            feed_deps(Settings.from_env(os.environ)), run_id, lambda deps, rid: fill_feeds(deps, run_id=rid)
+        )
+        if summary is not None:
+            _log.info("feeds filled", extra=summary.as_dict())
 
 
 @https_fn.on_call(timeout_sec=60, max_instances=20, service_account=_ACCOUNTS.refresh)

@@ -40,6 +40,9 @@ class Collections:
     quarantine: str = "ml_quarantine"
     state: str = "ml_state"
     click_rate: str = "ml_click_rate"
+    impressions: str = "impressions"
+    ml_impressions: str = "ml_impressions"
+    impression_rate: str = "ml_impression_rate"
 
 
 @dataclass(frozen=True)
@@ -82,7 +85,8 @@ class Emulators:
 
 
 FUNCTION_FAMILIES: Mapping[str, str] = MappingProxyType(
-    {"capture_story": "capture", "capture_user": "capture", "capture_click": "capture", "export_daily": "export",
+    {"capture_story": "capture", "capture_user": "capture", "capture_click": "capture",
+     "capture_impression": "capture", "export_daily": "export",
      "fill_feeds_daily": "feeds", "first_feed_for_new_user": "feeds", "refresh_feed": "refresh"}
 )
 """Each Google function's family: the service account it runs as, the AWS role it assumes (docs/deploy.md)."""
@@ -241,6 +245,58 @@ _EVENT_TYPES = re.compile(r"^(\*|[A-Za-z0-9_\-]{1,100}(,\s*[A-Za-z0-9_\-]{1,100}
 
 
 @dataclass(frozen=True)
+class ExperimentSettings:
+    """The online test (docs/experiment.md): arm shares and when a test decides; ``STORYREC_EXPERIMENT_*``."""
+
+    control_share: float = 0.05
+    """Readers held out on the popularity feed (the baseline every version must beat)."""
+    challenger_share: float = 0.10
+    """Readers served by a candidate version while it is under test (0: no challenger arm)."""
+    auto: bool = True
+    """In promotion mode ``online``: the test's result promotes or retires by itself (False: held for an operator)."""
+    alpha: float = 0.05
+    """The false-positive rate of a decision, over every daily look (an always-valid test)."""
+    min_days: int = 7
+    """No decision before this many days of exposure (a week covers the weekly reading cycle)."""
+    max_days: int = 28
+    """A test still inconclusive after this many days retires the challenger (the champion stays)."""
+    min_users_per_arm: int = 200
+    expected_users_per_arm: int = 5_000
+    """Tunes the sequential test to be tightest at this sample size (valid at every size)."""
+    srm_p: float = 0.001
+    """A sample-ratio-mismatch p-value below this blocks the decision and alerts."""
+    aggregate_prefix: str = "experiments/"
+    """Where the export writes the per-user daily exposure files (next to its manifests)."""
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str]) -> ExperimentSettings:
+        reader, d = _Reader(env), cls()
+        control = reader.number("STORYREC_EXPERIMENT_CONTROL_SHARE", d.control_share, 0.0, 0.5)
+        challenger = reader.number("STORYREC_EXPERIMENT_CHALLENGER_SHARE", d.challenger_share, 0.0, 0.5)
+        auto = reader.get("STORYREC_EXPERIMENT_AUTO", "true").lower()
+        if auto not in ("true", "false", "1", "0", "yes", "no"):
+            raise ConfigError(f"STORYREC_EXPERIMENT_AUTO={auto!r} is not a boolean")
+        min_days = reader.integer("STORYREC_EXPERIMENT_MIN_DAYS", d.min_days, 1, 365)
+        max_days = reader.integer("STORYREC_EXPERIMENT_MAX_DAYS", d.max_days, 1, 365)
+        if max_days < min_days:
+            raise ConfigError(f"STORYREC_EXPERIMENT_MAX_DAYS={max_days} is below STORYREC_EXPERIMENT_MIN_DAYS")
+        return cls(
+            control_share=control,
+            challenger_share=challenger,
+            auto=auto in ("true", "1", "yes"),
+            alpha=reader.number("STORYREC_EXPERIMENT_ALPHA", d.alpha, 0.001, 0.2),
+            min_days=min_days,
+            max_days=max_days,
+            min_users_per_arm=reader.integer("STORYREC_EXPERIMENT_MIN_USERS", d.min_users_per_arm, 2, 10**9),
+            expected_users_per_arm=reader.integer(
+                "STORYREC_EXPERIMENT_EXPECTED_USERS", d.expected_users_per_arm, 10, 10**9
+            ),
+            srm_p=reader.number("STORYREC_EXPERIMENT_SRM_P", d.srm_p, 1e-9, 0.05),
+            aggregate_prefix=_prefix(reader.get("STORYREC_EXPERIMENT_PREFIX", d.aggregate_prefix)),
+        )
+
+
+@dataclass(frozen=True)
 class Settings:
     """Everything storyrec reads from its environment, in one immutable object."""
 
@@ -264,6 +320,7 @@ class Settings:
     publish: PublishSettings = field(default_factory=PublishSettings)
     aws_stage: AwsStageSettings = field(default_factory=lambda: AwsStageSettings())
     recommend: RecommendSettings = field(default_factory=RecommendSettings)
+    experiment: ExperimentSettings = field(default_factory=ExperimentSettings)
 
     @property
     def tz(self) -> ZoneInfo:
@@ -313,6 +370,7 @@ class Settings:
             publish=_publish_settings(reader),
             aws_stage=AwsStageSettings.from_env(env),
             recommend=RecommendSettings.from_env(env),
+            experiment=ExperimentSettings.from_env(env),
         )
 
 
@@ -432,6 +490,8 @@ class AwsStageSettings:
     baseline_solution: str = "storyrec-popularity-baseline"
     perform_auto_training: bool = False
     promotion_mode: str = "auto"
+    """auto: the offline rule promotes; manual: it holds for an operator; online: it admits a version to the
+    challenger test, whose measured lift promotes or retires it (docs/experiment.md)."""
     primary_metric: str = "normalized_discounted_cumulative_gain_at_10"
     min_improvement: float = 0.01
     guard_metrics: tuple[str, ...] = ("coverage", "mean_reciprocal_rank_at_25", "precision_at_10")
@@ -450,8 +510,8 @@ class AwsStageSettings:
         """Read the ``STORYREC_*`` variables of the AWS stage (and the standard ``GCE_METADATA_HOST``)."""
         reader, d = _Reader(env), cls()
         mode = reader.get("STORYREC_PROMOTION_MODE", d.promotion_mode).lower()
-        if mode not in ("auto", "manual"):
-            raise ConfigError(f"STORYREC_PROMOTION_MODE={mode!r} must be auto or manual")
+        if mode not in ("auto", "manual", "online"):
+            raise ConfigError(f"STORYREC_PROMOTION_MODE={mode!r} must be auto, manual or online")
         auto = reader.get("STORYREC_PERSONALIZE_AUTO_TRAINING", "false").lower()
         if auto not in ("true", "false", "1", "0", "yes", "no"):
             raise ConfigError(f"STORYREC_PERSONALIZE_AUTO_TRAINING={auto!r} is not a boolean")

@@ -48,6 +48,8 @@ class Kind(StrEnum):
     """How a column's values are checked."""
 
     ID = "id"
+    ID_LIST = "id_list"
+    """Ids joined with ``|`` (IMPRESSION): at most ``IMPRESSION_MAX_IDS``, distinct, each an id."""
     CATEGORICAL = "categorical"
     TEXTUAL = "textual"
     STRING = "string"
@@ -66,6 +68,8 @@ class Problem(StrEnum):
     NOT_IN_VOCABULARY = "not_in_vocabulary"
     BAD_PATTERN = "bad_pattern"
     INVALID_ID = "invalid_id"
+    TOO_MANY = "too_many"
+    DUPLICATE = "duplicate"
 
 
 @dataclass(frozen=True)
@@ -91,10 +95,17 @@ LANGUAGE_PATTERN = r"[a-z]{2,3}(-[a-z0-9]{2,8}){0,3}"
 """A BCP 47 tag in lower case (``en``, ``pt-br``, ``zh-hant``)."""
 COUNTRY_PATTERN = r"[A-Z]{2}"
 """An ISO 3166-1 alpha-2 code in upper case."""
+ATTRIBUTION_SOURCES = ("storyrec-control", "storyrec-challenger", "storyrec-popular", "latest")
+"""The closed vocabulary of a click's or an impression's ``source`` (EVENT_ATTRIBUTION_SOURCE): the lists
+storyrec makes without a Personalize recommendation id. Personalize accepts at most 100 sources per
+dataset group, so a client may not invent them; firestore.rules lists the same values (checked by a test)."""
+IMPRESSION_MAX_IDS = 25
+"""Personalize: an impression lists at most 25 item ids."""
 
 FIELD_RULES: dict[tuple[DatasetType, str], Overlay] = {
     ("interactions", "EVENT_TYPE"): Overlay(vocabulary=frozenset(EVENT_TYPES), case="lower"),
     ("interactions", "DEVICE"): Overlay(vocabulary=frozenset(DEVICES), case="lower"),
+    ("interactions", "EVENT_ATTRIBUTION_SOURCE"): Overlay(vocabulary=frozenset(ATTRIBUTION_SOURCES)),
     ("items", "LANGUAGE"): Overlay(pattern=LANGUAGE_PATTERN, case="lower"),
     ("users", "LANGUAGE"): Overlay(pattern=LANGUAGE_PATTERN, case="lower"),
     ("users", "COUNTRY"): Overlay(pattern=COUNTRY_PATTERN, case="upper"),
@@ -141,6 +152,8 @@ class FieldRule:
         """What is wrong with one (already normalised) value, or None. Multi-value cells: check each part."""
         if value.strip() == "":
             return Violation(Problem.EMPTY_VALUE, "is empty")
+        if self.kind is Kind.ID_LIST:  # each part is an id (ids_problem checks them one by one)
+            return ids_problem(value.split(MULTI_SEPARATOR))
         if self.max_chars is not None and len(value) > self.max_chars:
             return Violation(Problem.TOO_LONG, f"is {len(value)} characters (limit {self.max_chars})")
         if self.kind is Kind.TEXTUAL:
@@ -166,6 +179,8 @@ class FieldRule:
 
     def cell_problem(self, cell: str) -> Violation | None:
         """What is wrong with a whole CSV cell of this column (as the export writes it), or None."""
+        if self.kind is Kind.ID_LIST:
+            return ids_problem(cell.split(MULTI_SEPARATOR)) if cell else None
         if self.max_chars is not None and len(cell) > self.max_chars:
             return Violation(Problem.TOO_LONG, f"is {len(cell)} characters (limit {self.max_chars})")
         if self.kind is Kind.TEXTUAL:
@@ -177,6 +192,28 @@ class FieldRule:
             if problem is not None:
                 return problem
         return None
+
+
+ID_NAMES = frozenset({"USER_ID", "ITEM_ID", "RECOMMENDATION_ID"})
+"""Columns holding one id (Personalize: at most 256 characters; storyrec: the document-id rules too)."""
+ID_LIST_NAMES = frozenset({"IMPRESSION"})
+"""Columns holding ``|``-joined item ids."""
+
+
+def ids_problem(values: list[str]) -> Violation | None:
+    """Why a list of item ids cannot be an impression (1..25 distinct ids), or None."""
+    if not values:
+        return Violation(Problem.EMPTY_VALUE, "lists no id")
+    if len(values) > IMPRESSION_MAX_IDS:
+        return Violation(Problem.TOO_MANY, f"lists {len(values)} ids (limit {IMPRESSION_MAX_IDS})")
+    if len(set(values)) != len(values):
+        return Violation(Problem.DUPLICATE, "lists an id twice")
+    item = FieldRule("interactions", "IMPRESSION", Kind.ID, False, ID_MAX_CHARS)
+    for i, value in enumerate(values):
+        problem = item.problem(value)
+        if problem is not None:
+            return Violation(problem.problem, f"[{i}] {problem.detail}")
+    return None
 
 
 def id_problem(value: str) -> Violation | None:
@@ -198,8 +235,10 @@ def id_problem(value: str) -> Violation | None:
 
 def column_kind(column: Column) -> tuple[Kind, int | None]:
     """A schema column's kind and longest cell, from its Avro type and ``categorical``/``textual`` flags."""
-    if column.name in ("USER_ID", "ITEM_ID"):
+    if column.name in ID_NAMES:
         return Kind.ID, ID_MAX_CHARS
+    if column.name in ID_LIST_NAMES:
+        return Kind.ID_LIST, IMPRESSION_MAX_IDS * (ID_MAX_CHARS + 1) - 1
     if column.avro_type in ("long", "int"):
         return Kind.LONG, None
     if column.avro_type in ("float", "double"):

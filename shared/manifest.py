@@ -20,7 +20,7 @@ from typing import Any, Literal, Protocol, get_args
 
 from shared.errors import StoryrecError
 from shared.ports import ObjectInfo
-from shared.schema import DATASET_TYPES, DatasetType, load_schema
+from shared.schema import DATASET_TYPES, DatasetType, readable_versions
 
 FORMAT_VERSION = "1"
 """The manifest format the export writes."""
@@ -231,7 +231,7 @@ def _dataset(name: str, spec: Any) -> ManifestDataset:
     if len({f.key for f in files}) != len(files):
         raise BadManifest(f"dataset {name}: a file is listed twice")
     version = _text(spec, "schema_version", "")
-    if name in DATASET_TYPES and version and version != load_schema(name).version:
+    if name in DATASET_TYPES and version and version not in readable_versions(name):
         raise BadManifest(f"dataset {name}: unknown schema_version {version!r}")
     columns = tuple(_str(c, "column") for c in _list(spec, "columns", []))
     rejected = {str(reason): _count(n) for reason, n in _mapping(spec, "rejected", {}).items()}

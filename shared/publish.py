@@ -161,8 +161,13 @@ def _chunks(key: str, path: Path, columns: list[str]) -> Iterator[pd.DataFrame]:
         raise PublishRefused(f"{key} is not a readable export part: {exc}") from exc
 
 
+_NOT_PUBLISHED = frozenset({"RECOMMENDATION_ID", "EVENT_ATTRIBUTION_SOURCE", "IMPRESSION"})
+"""Interactions columns of schema 2.0 kept out of the release: a recommendation id links a reader's events
+across days and the serving arm; exports of schema 1.0 (which lack them) stay publishable."""
+
+
 def _public_columns(dataset: DatasetType) -> list[str]:
-    return [c.name for c in load_schema(dataset).columns if not c.textual]
+    return [c.name for c in load_schema(dataset).columns if not c.textual and c.name not in _NOT_PUBLISHED]
 
 
 def publish_dataset(source: ExportReader, out_dir: Path, options: PublishOptions, *, prefix: str = "") -> PublishResult:

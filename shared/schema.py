@@ -57,6 +57,16 @@ def schema_dir() -> Path:
     return _BUNDLED if _BUNDLED.is_dir() else _REPO
 
 
+EARLIER_VERSIONS: dict[DatasetType, tuple[str, ...]] = {"interactions": ("1.0",)}
+"""Schema versions earlier exports were written with: their manifests and CSVs stay readable (the backup's
+history is what ``storyrec rebuild`` re-imports), their columns a prefix-compatible subset of today's."""
+
+
+def readable_versions(dataset_type: DatasetType) -> frozenset[str]:
+    """The schema versions a manifest of this dataset may name: the current one and the earlier ones."""
+    return frozenset({load_schema(dataset_type).version, *EARLIER_VERSIONS.get(dataset_type, ())})
+
+
 @cache
 def load_schema(dataset_type: DatasetType) -> DatasetSchema:
     """Parse ``<dataset_type>.avsc``."""

@@ -22,7 +22,18 @@ import pytest
 from shared.config import Settings
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
-DESKDROP = REPO_ROOT.parent / "shared" / "data" / "deskdrop"
+DESKDROP = Path(os.environ.get("STORYREC_DESKDROP_DIR") or REPO_ROOT.parent / "shared" / "data" / "deskdrop")
+"""The team's Deskdrop copy beside the repository, or where STORYREC_DESKDROP_DIR says (tests only)."""
+
+
+def deskdrop_or_generated(tmp: Path) -> Path:
+    """Deskdrop when it is there; else generated traffic in its file format (infra/local/traffic/deskdrop_format.py)
+    written under ``tmp``, so a clone without the team's data skips nothing."""
+    if (DESKDROP / "users_interactions.csv").is_file() and (DESKDROP / "articles.csv").is_file():
+        return DESKDROP
+    from infra.local.traffic.deskdrop_format import write_deskdrop_like
+
+    return write_deskdrop_like(tmp)
 
 
 @dataclass
@@ -179,10 +190,12 @@ def sns_topic(settings: Settings) -> TopicProbe:
 
 
 @pytest.fixture(scope="session")
-def deskdrop_dir() -> Path:
-    """The Deskdrop dataset beside the repo (tests may read it; the product never needs it)."""
-    if not DESKDROP.is_dir():
-        if os.environ.get("CI"):
-            pytest.fail(f"{DESKDROP} is missing in CI", pytrace=False)
-        pytest.skip(f"{DESKDROP} not present on this machine")
-    return DESKDROP
+def deskdrop_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The Deskdrop dataset beside the repo, or generated data in its format when it is absent (a public clone)."""
+    return deskdrop_or_generated(tmp_path_factory.mktemp("deskdrop-like"))
+
+
+@pytest.fixture(scope="session")
+def deskdrop_is_real(deskdrop_dir: Path) -> bool:
+    """Whether ``deskdrop_dir`` is the real dataset (a test's thresholds may be set on it)."""
+    return deskdrop_dir == DESKDROP

@@ -124,7 +124,10 @@ def env(state_dir: StateDir = None) -> None:
 
 
 @app.command()
-def demo(state_dir: StateDir = None, keep: bool = typer.Option(False, help="Leave the stack running.")) -> None:
+def demo(
+    state_dir: StateDir = None,
+    keep: bool = typer.Option(False, help="Leave the stack running (and the homepage, until Ctrl-C)."),
+) -> None:
     """Bring the stack up, run the pipeline's stages locally for real, print what happened, stop the stack."""
     # imported here: loading the demo (SDKs, numpy, pandas) takes 0.6-0.9 s against 0.08 s for this module
     # (python -X importtime, 2026-12-06); `storyrec-dev stack env`, eval'ed by shells, should not pay it

@@ -10,6 +10,7 @@ failing or duplicating it. Every SDK error goes through one table (:data:`ERRORS
 from __future__ import annotations
 
 import contextlib
+import json
 from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 from typing import Any
@@ -32,6 +33,7 @@ from shared.personalize.model import (
     ImportJob,
     ImportRequest,
     LimitExceeded,
+    MetricAttributionSpec,
     PersonalizeError,
     Recommendation,
     Recommendations,
@@ -46,7 +48,7 @@ from shared.personalize.model import (
     Unavailable,
 )
 
-__all__ = ["ERRORS", "PersonalizeGateway", "solution_request", "translate"]
+__all__ = ["ERRORS", "PersonalizeGateway", "metric_attribution_request", "solution_request", "translate"]
 
 # list operation, result key, ARN key, parent filter argument
 _LISTS: dict[str, tuple[str, str, str, str | None]] = {
@@ -57,6 +59,12 @@ _LISTS: dict[str, tuple[str, str, str, str | None]] = {
     "solution": ("list_solutions", "solutions", "solutionArn", "datasetGroupArn"),
     "campaign": ("list_campaigns", "campaigns", "campaignArn", "solutionArn"),
     "filter": ("list_filters", "Filters", "filterArn", "datasetGroupArn"),
+    "metric_attribution": (
+        "list_metric_attributions",
+        "metricAttributions",
+        "metricAttributionArn",
+        "datasetGroupArn",
+    ),
     "batch_inference_job": (
         "list_batch_inference_jobs",
         "batchInferenceJobs",
@@ -71,6 +79,7 @@ _DELETES: dict[str, tuple[str, str]] = {
     "solution": ("delete_solution", "solutionArn"),
     "campaign": ("delete_campaign", "campaignArn"),
     "filter": ("delete_filter", "filterArn"),
+    "metric_attribution": ("delete_metric_attribution", "metricAttributionArn"),
 }
 _NAME_KEYS = {"import_job": "jobName", "batch_inference_job": "jobName", "filter": "name"}
 _OLDEST = datetime.min.replace(tzinfo=UTC)
@@ -183,6 +192,18 @@ def solution_request(spec: SolutionSpec) -> dict[str, Any]:
     return kwargs
 
 
+def metric_attribution_request(spec: MetricAttributionSpec) -> dict[str, Any]:
+    """The CreateMetricAttribution parameters of ``spec`` (also what ``storyrec bootstrap`` validates offline)."""
+    return {
+        "name": spec.name,
+        "datasetGroupArn": spec.dataset_group_arn,
+        "metrics": [
+            {"eventType": m.event_type, "metricName": m.metric_name, "expression": m.expression} for m in spec.metrics
+        ],
+        "metricsOutputConfig": {"s3DataDestination": {"path": spec.output_path}, "roleArn": spec.role_arn},
+    }
+
+
 class PersonalizeGateway:
     """Implements :class:`shared.personalize.port.PersonalizePort` over boto3 clients."""
 
@@ -258,6 +279,11 @@ class PersonalizeGateway:
         body = _call(self._control.describe_dataset, datasetArn=dataset_arn)["dataset"]
         return Status.parse(body.get("status"))
 
+    def dataset_columns(self, dataset_arn: str) -> tuple[str, ...]:
+        schema_arn = _call(self._control.describe_dataset, datasetArn=dataset_arn)["dataset"]["schemaArn"]
+        text = _call(self._control.describe_schema, schemaArn=schema_arn)["schema"]["schema"]
+        return tuple(str(f["name"]) for f in json.loads(text).get("fields", []))
+
     def filter_status(self, filter_arn: str) -> Status:
         body = _call(self._control.describe_filter, filterArn=filter_arn)["filter"]
         return Status.parse(body.get("status"))
@@ -289,6 +315,15 @@ class PersonalizeGateway:
             filterExpression=expression,
         )
 
+    def ensure_metric_attribution(self, spec: MetricAttributionSpec) -> str:
+        return self._describe_or_create(
+            "metric_attribution",
+            spec.name,
+            spec.dataset_group_arn,
+            self._control.create_metric_attribution,
+            **metric_attribution_request(spec),
+        )
+
     # --- imports ------------------------------------------------------------------------------
     def start_import(self, request: ImportRequest) -> str:
         kwargs: dict[str, Any] = {
@@ -299,6 +334,8 @@ class PersonalizeGateway:
         }
         if request.role_arn:
             kwargs["roleArn"] = request.role_arn
+        if request.publish_attribution_metrics:
+            kwargs["publishAttributionMetricsToS3"] = True
         return self._describe_or_create(
             "import_job", request.job_name, request.dataset_arn, self._control.create_dataset_import_job, **kwargs
         )

@@ -18,8 +18,8 @@ from shared.ports import DocumentStore, MetricsSink, Query, Snapshot
 
 _log = get_logger("backfill")
 
-Source = Literal["stories", "users", "clicks"]
-SOURCES: tuple[Source, ...] = ("stories", "users", "clicks")
+Source = Literal["stories", "users", "clicks", "impressions"]
+SOURCES: tuple[Source, ...] = ("stories", "users", "clicks", "impressions")
 
 
 class AggregatingMetrics:
@@ -57,7 +57,9 @@ def replay(
 ) -> Counter[Outcome]:
     """Capture every document of one source collection; return how many ended in each outcome."""
     col = service.collections
-    collection = {"stories": col.stories, "users": col.users, "clicks": col.clicks}[source]
+    collection = {"stories": col.stories, "users": col.users, "clicks": col.clicks, "impressions": col.impressions}[
+        source
+    ]
     outcomes: Counter[Outcome] = Counter()
     for snap in store.stream(Query(collection), page_size=page_size):
         try:
@@ -78,6 +80,8 @@ def _capture(service: CaptureService, source: Source, snap: Snapshot) -> Outcome
         return service.capture_story(snap.id, snap.data, version=version)
     if source == "users":
         return service.capture_user(snap.id, snap.data, version=version)
+    if source == "impressions":
+        return service.capture_impression(snap.id, snap.data)
     return service.capture_click(snap.id, snap.data)
 
 

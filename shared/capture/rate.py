@@ -22,23 +22,27 @@ CLICKS_PER_MINUTE = 60
 """A reader opens, reads or likes a few stories a minute; Deskdrop's busiest user-minute holds 26 events."""
 PROBES = 8
 """Slots one click tries before it counts as over the limit."""
+IMPRESSIONS_PER_MINUTE = CLICKS_PER_MINUTE
+"""Impressions are bounded the same way (their own slots): one per feed view, far fewer than clicks."""
 
 
 def _digest(text: str) -> str:
     return hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()
 
 
-def probe_order(click_id: str) -> list[int]:
+def probe_order(click_id: str, slots: int = CLICKS_PER_MINUTE) -> list[int]:
     """The ``PROBES`` distinct slots a click tries, in order: a fixed function of its id (rendezvous hashing)."""
-    return sorted(range(CLICKS_PER_MINUTE), key=lambda slot: _digest(f"{click_id}:{slot}"))[:PROBES]
+    return sorted(range(slots), key=lambda slot: _digest(f"{click_id}:{slot}"))[:PROBES]
 
 
-def claim_slot(store: DocumentStore, collection: str, user_id: str, timestamp: int, click_id: str) -> bool:
+def claim_slot(
+    store: DocumentStore, collection: str, user_id: str, timestamp: int, click_id: str, slots: int = CLICKS_PER_MINUTE
+) -> bool:
     """Claim a slot of ``user_id``'s minute holding ``timestamp`` (epoch seconds) for the click; True if it
     has one (claimed now, or by an earlier delivery of the same click), False if its probes are all taken."""
     minute = timestamp // 60
     prefix = f"{collection}/{_digest(user_id)[:32]}-{minute}"
-    for slot in probe_order(click_id):
+    for slot in probe_order(click_id, slots):
         path = f"{prefix}-{slot:02d}"
         if store.create(path, {"click_id": click_id, "minute": minute}):
             return True

@@ -25,7 +25,7 @@ from shared.capture.validation import (
     plausible_time,
     required,
 )
-from shared.limits import EVENT_TYPES, TEXTUAL_MAX_CHARS, rule
+from shared.limits import EVENT_TYPES, IMPRESSION_MAX_IDS, TEXTUAL_MAX_CHARS, rule
 
 PUBLISHED = "published"
 TRUSTED_WRITERS = frozenset({"service_account", "system"})
@@ -35,6 +35,8 @@ _USER_ID = rule("interactions", "USER_ID")
 _ITEM_ID = rule("interactions", "ITEM_ID")
 _EVENT_TYPE = rule("interactions", "EVENT_TYPE")
 _DEVICE = rule("interactions", "DEVICE")
+_RECOMMENDATION_ID = rule("interactions", "RECOMMENDATION_ID")
+_SOURCE = rule("interactions", "EVENT_ATTRIBUTION_SOURCE")
 _ITEM = {name: rule("items", name) for name in ("ITEM_ID", "CATEGORY", "TAGS", "SOURCE", "LANGUAGE", "SUMMARY")}
 _USER = {name: rule("users", name) for name in ("USER_ID", "LANGUAGE", "COUNTRY")}
 
@@ -99,7 +101,61 @@ def click_to_interaction(click_id: str, data: Any, *, now: datetime, writer: Wri
         "EVENT_VALUE": optional_value(doc, "value"),
         "DEVICE": optional(doc, "device", _DEVICE),
         "SESSION_ID": optional(doc, "sessionId", _USER_ID),
+        **_attribution(doc),
         "click_id": click_id,
+    }
+    check_writer(user_id, writer)
+    return record
+
+
+def _attribution(doc: Mapping[str, Any]) -> dict[str, str | None]:
+    """Where a click or an impression came from: the feed's recommendation id and/or a closed-vocabulary
+    source (docs/client.md). Both are kept; the export decides what Personalize gets."""
+    return {
+        "RECOMMENDATION_ID": optional(doc, "recommendationId", _RECOMMENDATION_ID),
+        "EVENT_ATTRIBUTION_SOURCE": optional(doc, "source", _SOURCE),
+    }
+
+
+def _story_ids(doc: Mapping[str, Any]) -> list[str]:
+    """``storyIds``: 1..25 distinct item ids, in feed order."""
+    value = doc.get("storyIds")
+    if value is None:
+        raise Invalid(Reason.MISSING_FIELD, "storyIds", "is missing")
+    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+        raise Invalid(Reason.WRONG_TYPE, "storyIds", "expected a list of strings")
+    if not value:
+        raise Invalid(Reason.EMPTY_VALUE, "storyIds", "lists no story")
+    if len(value) > IMPRESSION_MAX_IDS:
+        raise Invalid(Reason.TOO_MANY, "storyIds", f"lists {len(value)} stories (limit {IMPRESSION_MAX_IDS})")
+    ids = [check(f"storyIds[{i}]", v, _ITEM_ID) for i, v in enumerate(value)]
+    if len(set(ids)) != len(ids):
+        raise Invalid(Reason.DUPLICATE, "storyIds", "lists a story twice")
+    return ids
+
+
+def impression_to_record(
+    impression_id: str, data: Any, *, now: datetime, writer: Writer | None = None
+) -> dict[str, Any]:
+    """Validate an ``impressions/{impressionId}`` document and map it to an ``ml_impressions`` record.
+
+    TIMESTAMP is ``createdAt`` (the server receive time, as for clicks); the story ids are checked as
+    ids, not looked up (25 reads an impression would cost more than an unknown id harms: the export's
+    IMPRESSION cell only tells Personalize what was shown).
+    """
+    check_doc_id("impressionId", impression_id)
+    doc = _mapping(data)
+    user_id = required(doc, "userId", _USER_ID)
+    item_ids = _story_ids(doc)
+    received = plausible_time(doc, "createdAt", now)
+    assert received is not None
+    plausible_time(doc, "clientTime", received)
+    record = {
+        "USER_ID": user_id,
+        "ITEM_IDS": item_ids,
+        **_attribution(doc),
+        "TIMESTAMP": int(received.timestamp()),
+        "impression_id": impression_id,
     }
     check_writer(user_id, writer)
     return record

@@ -22,11 +22,12 @@ from enum import StrEnum
 from typing import Any
 
 from shared.capture.quarantine import quarantine_id, quarantine_record
-from shared.capture.rate import CLICKS_PER_MINUTE, claim_slot
+from shared.capture.rate import CLICKS_PER_MINUTE, IMPRESSIONS_PER_MINUTE, claim_slot
 from shared.capture.records import (
     Writer,
     check_doc_id,
     click_to_interaction,
+    impression_to_record,
     is_published,
     story_to_item,
     user_to_ml_user,
@@ -56,7 +57,7 @@ class Outcome(StrEnum):
     """Only the backfill reports this: a document it logged and skipped."""
 
 
-_METRIC_PREFIX = {"clicks": "Click", "stories": "Story", "users": "User"}
+_METRIC_PREFIX = {"clicks": "Click", "stories": "Story", "users": "User", "impressions": "Impression"}
 
 
 @dataclass
@@ -92,6 +93,36 @@ class CaptureService:
         outcome = Outcome.CAPTURED if created else Outcome.DUPLICATE
         self._count("Click", outcome, {"event_type": record["EVENT_TYPE"]})
         _log.info("click %s", outcome, extra={"click_id": click_id, "event_type": record["EVENT_TYPE"]})
+        return outcome
+
+    def capture_impression(self, impression_id: str, data: Any, *, writer: Writer | None = None) -> Outcome:
+        """Validate and record one impression exactly once (``ml_impressions``); quarantine it if it is bad."""
+        now = self.clock()
+        try:
+            record = _validated(
+                lambda: impression_to_record(
+                    impression_id, data, now=now, writer=writer if self.verify_writer else None
+                )
+            )
+        except Invalid as exc:
+            return self._quarantine("impressions", impression_id, exc.reason, exc.detail, data, version=None)
+        path = f"{self.collections.ml_impressions}/{impression_id}"
+        slot = claim_slot(
+            self.store,
+            self.collections.impression_rate,
+            record["USER_ID"],
+            record["TIMESTAMP"],
+            impression_id,
+            IMPRESSIONS_PER_MINUTE,
+        )
+        if not slot:
+            detail = f"userId: over {IMPRESSIONS_PER_MINUTE} impressions in the minute of createdAt"
+            return self._quarantine("impressions", impression_id, Reason.RATE_LIMITED, detail, data, version=None)
+        created = self.store.create(path, {**record, "captured_at": now})
+        outcome = Outcome.CAPTURED if created else Outcome.DUPLICATE
+        source = record["EVENT_ATTRIBUTION_SOURCE"] or ("personalize" if record["RECOMMENDATION_ID"] else "none")
+        self._count("Impression", outcome, {"source": source})
+        _log.info("impression %s", outcome, extra={"impression_id": impression_id, "stories": len(record["ITEM_IDS"])})
         return outcome
 
     def capture_story(self, story_id: str, data: Any, *, version: datetime) -> Outcome:

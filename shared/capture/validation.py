@@ -37,6 +37,8 @@ class Reason(StrEnum):
     NOT_IN_VOCABULARY = "not_in_vocabulary"
     BAD_PATTERN = "bad_pattern"
     INVALID_ID = "invalid_id"
+    TOO_MANY = "too_many"
+    DUPLICATE = "duplicate"
     UNKNOWN_TYPE = "unknown_type"
     INVALID_VALUE = "invalid_value"
     FUTURE_TIMESTAMP = "future_timestamp"

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import typer
 
-from shared.cli import backfill, bootstrap, evaluate, export, feeds, publish, report, stage, status
+from shared.cli import backfill, bootstrap, evaluate, export, feeds, publish, rebuild, report, stage, status
 from shared.cli.common import OperatorGroup, finish_commands
 
 app = typer.Typer(
@@ -25,6 +25,7 @@ backfill.register(app)
 export.register(app)
 publish.register(app)
 report.register(app)
+rebuild.register(app)
 finish_commands(app)
 
 

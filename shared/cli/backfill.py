@@ -1,4 +1,4 @@
-"""``storyrec backfill [stories|users|clicks|all]``: replay existing documents into the ML collections."""
+"""``storyrec backfill [stories|users|clicks|impressions|all]``: replay existing documents into the ML collections."""
 
 from __future__ import annotations
 
@@ -35,6 +35,7 @@ class Target(StrEnum):
     stories = "stories"
     users = "users"
     clicks = "clicks"
+    impressions = "impressions"
     all = "all"
 
 
@@ -42,7 +43,7 @@ def backfill(
     target: Annotated[Target, typer.Argument(help="Which collection to replay.")] = Target.all,
     page_size: Annotated[int, typer.Option(min=1, max=1000, help="Documents read per page.")] = 500,
 ) -> None:
-    """Replay existing stories, users and clicks through the capture code path (idempotent)."""
+    """Replay existing stories, users, clicks and impressions through the capture code path (idempotent)."""
     try:
         settings = Settings.from_env(os.environ)
     except ConfigError as exc:

@@ -38,7 +38,8 @@ def bootstrap(
     """Create every Personalize resource the config file names that does not exist yet.
 
     Dataset group, schemas (from the Avro files), datasets, the serving and the popularity-baseline
-    solutions, filters. The campaign is created by the first promotion. A second run changes nothing.
+    solutions, filters, the metric attribution (clicks and reads per source, its reports under the
+    import bucket). The campaign is created by the first promotion. A second run changes nothing.
     Exit codes: 0 done (or nothing to do), 1 Personalize refused or failed, 2 bad config or settings.
     """
     settings = load_settings()
@@ -54,7 +55,9 @@ def bootstrap(
         else:
             from rich.progress import Progress
 
-            total = 2 + 2 * len(resources.datasets) + 2 + len(resources.filters) + 1
+            total = (
+                2 + 2 * len(resources.datasets) + 2 + len(resources.filters) + 1 + (resources.attribution is not None)
+            )
             with Progress(console=console, transient=True, disable=json_) as bar:
                 task = bar.add_task("bootstrap", total=total)
 

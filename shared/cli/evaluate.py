@@ -13,6 +13,7 @@ from shared.errors import StoryrecError
 from shared.manifest import manifest_keys, manifests_prefix
 from shared.operate.evaluate import BASELINE, DEFAULT_RECIPES, remove_scratch_group
 from shared.operate.evaluate import evaluate as run
+from shared.personalize.metrics import metric_label
 
 KNOWN_RECIPES = (
     "aws-user-personalization",
@@ -127,7 +128,7 @@ def _table(result: Any) -> None:
             value = r.metrics.get(metric)
             text = "-" if value is None else f"{value:.4f}"
             cells.append(f"[b green]{text}[/]" if r.recipe == best else text)
-        table.add_row(metric, *cells)
+        table.add_row(metric_label(metric), *cells)
     table.add_row("status", *[r.status for r in result.results])
     console.print(table)
     for r in result.results:
@@ -137,7 +138,8 @@ def _table(result: Any) -> None:
     for r in result.results:
         beats = result.beats_baseline(r.recipe, primary)
         if r.recipe != BASELINE and beats is not None:
-            console.print(f"{r.recipe} {'beats' if beats else 'does NOT beat'} the popularity baseline on NDCG@10")
+            verdict = "beats" if beats else "does NOT beat"
+            console.print(f"{r.recipe} {verdict} the popularity baseline on {metric_label(primary)}")
 
 
 def register(app: typer.Typer) -> None:

@@ -23,6 +23,14 @@ MaxPartMb = Annotated[int, typer.Option("--max-part-mb", min=1, max=1000, help="
 Force = Annotated[
     bool, typer.Option("--force", help="Export even if a FULL snapshot shrank or the day has no interactions.")
 ]
+History = Annotated[
+    bool,
+    typer.Option(
+        "--history",
+        help="The first load of history (after `storyrec backfill all`): everything captured until 10 minutes ago, "
+        "as one bulk import; the daily export then starts where it ends. Once, before any daily export.",
+    ),
+]
 Replace = Annotated[
     bool, typer.Option("--replace", help="Overwrite a published export of the day whose content differs.")
 ]
@@ -38,11 +46,21 @@ def _parse_date(value: str) -> date:
 
 
 def export(
-    date_: ExportDate = None, max_part_mb: MaxPartMb = 1000, force: Force = False, replace: Replace = False
+    date_: ExportDate = None,
+    max_part_mb: MaxPartMb = 1000,
+    force: Force = False,
+    replace: Replace = False,
+    history: History = False,
 ) -> None:
-    """Export one day's interactions and the item/user snapshots to S3 (and the GCS backup)."""
-    from shared.export.wiring import export_day  # cold-start: +0.4 s (Firestore, GCS) for every other command
+    """Export one day's interactions and the item/user snapshots to S3 (and the GCS backup).
 
+    With --history: the whole captured history once, as Personalize's first bulk import (docs/export.md).
+    """
+    from shared.export.wiring import export_day, export_history_now  # cold-start: +0.4 s (Firestore, GCS)
+
+    if history and date_ is not None:
+        typer.echo("--history exports everything captured so far: it takes no --date", err=True)
+        raise typer.Exit(EXIT_USAGE)
     day = _parse_date(date_) if date_ is not None else None  # "" is a mistake, not "yesterday"
     try:
         settings = Settings.from_env(os.environ)
@@ -50,16 +68,23 @@ def export(
         typer.echo(f"configuration error: {exc}", err=True)
         raise typer.Exit(EXIT_USAGE) from exc
     try:
-        result = export_day(
-            day,
-            settings,
-            ExportOptions(max_part_bytes=max_part_mb * 1_000_000),
-            Overrides(force=force, replace=replace),
-        )
+        options = ExportOptions(max_part_bytes=max_part_mb * 1_000_000)
+        overrides = Overrides(force=force, replace=replace)
+        if history:
+            result = export_history_now(settings, options, overrides)
+        else:
+            result = export_day(day, settings, options, overrides)
     except DateRejected as exc:
-        typer.echo(f"date rejected: {exc}", err=True)
+        typer.echo(f"{'history not exported' if history else 'date rejected'}: {exc}", err=True)
         raise typer.Exit(EXIT_USAGE) from exc
     except ExportRefused as exc:
+        if history and exc.reason == "empty_interactions":
+            typer.echo(
+                "history not exported (empty_interactions): nothing was captured until 10 minutes ago: "
+                "run `storyrec backfill all` first (--force exports it empty)",
+                err=True,
+            )
+            raise typer.Exit(EXIT_REFUSED) from exc
         typer.echo(f"export refused ({exc.reason}): {exc}", err=True)
         raise typer.Exit(EXIT_REFUSED) from exc
     except ExportFailed as exc:
@@ -72,6 +97,8 @@ def export(
         "rows": {d.dataset: d.rows for d in result.datasets},
         "manifest": result.manifest_key,
     }
+    if history:
+        summary["daily_exports_start_at"] = result.window.end.isoformat()
     typer.echo(json.dumps(summary, indent=2))
 
 

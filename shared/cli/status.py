@@ -10,6 +10,7 @@ import typer
 from shared import wiring
 from shared.cli.common import EXIT_FAILED, Json, console, load_settings, missing_s3_bucket, print_json
 from shared.operate.status import gather_status
+from shared.personalize.online import verdict_table
 
 NoFirestore = Annotated[
     bool, typer.Option("--no-firestore", help="Skip the Firestore sections (quarantine, feeds): AWS only.")
@@ -96,12 +97,15 @@ def _render(s: Any, import_bucket: str) -> None:
         console.print(f"[b]campaign[/b] {_short(c.arn)} {c.status} serves {_short(c.solution_version_arn)}{update}")
     else:
         console.print("[b]campaign[/b] none yet (the first promotion creates it)")
+    _tests(s)
     f = s.feeds
     if f:
         median = f"{f.median_hours:.1f} h" if f.median_hours is not None else "-"
         oldest = f"{f.oldest_hours:.1f} h" if f.oldest_hours is not None else "-"
         kinds = ", ".join(f"{k} {n:,}" for k, n in sorted(f.by_kind.items()))
         console.print(f"[b]feeds[/b]    {f.feeds:,} ({kinds}); median age {median}, oldest {oldest}; {f.stale} stale")
+        if f.by_arm:
+            console.print("         by arm: " + ", ".join(f"{k} {n:,}" for k, n in sorted(f.by_arm.items())))
     if s.quarantine is not None:
         reasons = ", ".join(f"{k} {n:,}" for k, n in sorted(s.quarantine.items(), key=lambda kv: -kv[1])) or "none"
         console.print(f"[b]quarantine[/b] {reasons}")
@@ -111,6 +115,18 @@ def _render(s: Any, import_bucket: str) -> None:
             console.print(f"         {a.subject}", markup=False)
     _problems(s.problems, import_bucket)
     console.print("[green]healthy[/green]" if s.healthy else "[red]needs attention[/red]")
+
+
+def _tests(s: Any) -> None:
+    """The challenger under test and the newest look at each test: arms, exposure, lifts, verdict."""
+    current = s.current_test
+    if current:
+        console.print(
+            f"[b]test[/b]     challenger {_short(current.get('challenger'))} vs champion "
+            f"{_short(current.get('champion'))} since {current.get('started_at')}"
+        )
+    for look in (s.tests or [])[-2:]:
+        console.print(verdict_table(look), markup=False, soft_wrap=True)
 
 
 def _problems(problems: list[str], import_bucket: str) -> None:

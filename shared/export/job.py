@@ -22,6 +22,7 @@ from zoneinfo import ZoneInfo
 
 from shared.config import Collections
 from shared.errors import NotFound, StoryrecError
+from shared.export.attribution import ImpressionIndex, lookback_start
 from shared.export.csvfiles import MAX_PART_BYTES, Part, PartWriter
 from shared.export.guards import (
     ExportRefused,
@@ -100,6 +101,8 @@ class ExportDeps:
     """With ``count``: a day above ``rows_per_run`` interactions is fanned out as shards (shards.py)."""
     count: DocumentCounter | None = None
     rows_per_run: int = 1_000_000
+    experiment_prefix: str = "experiments/"
+    """Where the online test's exposure files go, under ``prefix`` (STORYREC_EXPERIMENT_PREFIX)."""
 
 
 @dataclass(frozen=True)
@@ -174,8 +177,12 @@ def export_in_one_run(
     options: ExportOptions,
     overrides: Overrides,
     progress: Progress,
+    record: Mapping[str, Any] | None = None,
 ) -> ExportResult:
-    """Export ``window`` of ``day`` in this process: extract, check, upload (manifest last), commit."""
+    """Export ``window`` of ``day`` in this process: extract, check, upload (manifest last), commit.
+
+    ``record``: more fields committed with the window and the watermark, in the same batch.
+    """
     run_id = run_id_for(day, window)
     _log.info("export started", extra=_window_fields(day, window, run_id))
     with tempfile.TemporaryDirectory(prefix="storyrec-export-", dir=options.tmp_dir) as tmp:
@@ -196,7 +203,7 @@ def export_in_one_run(
         progress.step = "upload_s3"
         _upload(deps.import_store, uploads, key, manifest, date_prefixes(deps.prefix, day))
     progress.step = "commit"
-    state.commit(day, window, {"run_id": run_id, "manifest_key": key, "rows": rows})
+    state.commit(day, window, {"run_id": run_id, "manifest_key": key, "rows": rows, **(record or {})})
     _log.info("export complete", extra={"rows": rows, "run_id": run_id})
     return ExportResult(day, run_id, window, tuple(datasets), key)
 
@@ -280,7 +287,24 @@ def extract_query(
     """:func:`extract_dataset` of the records ``query`` reads; those that fail are quarantined."""
     quarantine = ExportQuarantine(deps.docs, deps.collections.quarantine, query.collection, now)
     records = partial(deps.docs.stream, query, page_size=options.page_size)
-    return extract_dataset(dataset, records, directory, options, now=now, quarantine=quarantine)
+    impressions = impressions_for(query, deps, options) if dataset == "interactions" else None
+    return extract_dataset(
+        dataset, records, directory, options, now=now, quarantine=quarantine, impressions=impressions
+    )
+
+
+def impressions_for(query: Query, deps: ExportDeps, options: ExportOptions) -> ImpressionIndex:
+    """The impressions the interactions of ``query`` (a ``captured_at`` range) may be joined to: those
+    captured from the day before the range's start to its end (shared.export.attribution)."""
+    bounds = {w.op: w.value for w in query.where if w.field == "captured_at"}
+    start, end = bounds.get(">="), bounds.get("<")
+    where = (Where("captured_at", "<", end),) if end is not None else ()
+    if start is not None:
+        where = (Where("captured_at", ">=", lookback_start(start)), *where)
+    read = Query(deps.collections.ml_impressions, where=where, order_by=("captured_at",))
+    index = ImpressionIndex.build(deps.docs.stream(read, page_size=options.page_size))
+    _log.info("impressions indexed", extra={"impressions": len(index), "skipped": index.skipped})
+    return index
 
 
 def extract_dataset(
@@ -291,6 +315,7 @@ def extract_dataset(
     *,
     now: datetime | None = None,
     quarantine: Callable[[list[Reject]], None] | None = None,
+    impressions: ImpressionIndex | None = None,
 ) -> tuple[list[Part], RowConverter]:
     """Write one dataset's CSV parts to ``directory``, rows in the order the store returns them.
 
@@ -301,6 +326,7 @@ def extract_dataset(
     with _gc_paused():
         schema = load_schema(dataset)
         converter = RowConverter(schema) if now is None else RowConverter(schema, now)
+        converter.impressions = impressions
         writer = PartWriter(directory, dataset, schema.header, max_bytes=options.max_part_bytes)
         try:
             for chunk in chunked(records(), _BATCH):

@@ -18,6 +18,7 @@ from datetime import UTC, datetime
 from typing import Any, Protocol
 
 from shared.capture.validation import Invalid, check_cell, check_epoch, check_value
+from shared.export.attribution import ImpressionIndex, attributed
 from shared.export.csvfiles import csv_line
 from shared.limits import CATEGORICAL_MAX_CHARS, ID_MAX_CHARS, MULTI_SEPARATOR, TEXTUAL_MAX_CHARS, column_kind, rule
 from shared.schema import Column, DatasetSchema
@@ -191,6 +192,8 @@ class RowConverter:
     rejected_ids: list[str] = field(default_factory=list)
     rejects: list[Reject] = field(default_factory=list)
     """The records rejected since the last :meth:`take_rejects`, for the quarantine."""
+    impressions: ImpressionIndex | None = None
+    """Interactions only: the impressions their IMPRESSION cells are joined from (shared.export.attribution)."""
 
     def __post_init__(self) -> None:
         self._columns = [_column(self.schema, c, self.now) for c in self.schema.columns]
@@ -199,6 +202,8 @@ class RowConverter:
         """The record's CSV line (with ``\\n``), or None when it is rejected (counted, kept, id sampled)."""
         data = record.data
         try:
+            if self.schema.dataset_type == "interactions":
+                data = attributed(data, self.impressions)
             line = csv_line(tuple(c.cell(data.get(c.column.name)) for c in self._columns))
             if not line.isascii():
                 line.encode("utf-8")  # a lone surrogate would otherwise fail the whole part's write

@@ -7,11 +7,14 @@ was, and raises; a rejected date only logs.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import replace
 from datetime import date
 from zoneinfo import ZoneInfo
 
+from shared.export.exposure import write_exposure_isolated
 from shared.export.guards import DateRejected, ExportRefused, Overrides
+from shared.export.history import export_history, history_window
 from shared.export.job import (
     ExportDeps,
     ExportFailed,
@@ -55,9 +58,29 @@ def run_export_event(
     publisher and a counter), and ``shard`` runs one of them. None: fanned out, or a shard that did not finalise.
     """
     options = options or ExportOptions()
+    return _with_policy(day, deps, lambda progress: _run(day, deps, options, overrides or Overrides(), progress, shard))
+
+
+def run_history(
+    deps: ExportDeps, options: ExportOptions | None = None, overrides: Overrides | None = None
+) -> ExportResult:
+    """The first load of history (:mod:`shared.export.history`) under the daily export's error policy."""
+    options = options or ExportOptions()
+    try:
+        day, _ = history_window(deps, options)
+    except DateRejected as exc:
+        _log.warning("history export rejected", extra={"reason": str(exc)})
+        raise
+    result = _with_policy(day, deps, lambda progress: export_history(deps, options, overrides, progress))
+    assert result is not None
+    return result
+
+
+def _with_policy(day: date, deps: ExportDeps, run: Callable[[Progress], ExportResult | None]) -> ExportResult | None:
+    """Run one export: a rejected date only logs; a refusal or a failure alerts, counts and raises."""
     progress = Progress()
     try:
-        result = _run(day, deps, options, overrides or Overrides(), progress, shard)
+        result = run(progress)
     except DateRejected as exc:
         _log.warning("export date rejected", extra={"date": day.isoformat(), "reason": str(exc)})
         raise
@@ -73,6 +96,7 @@ def run_export_event(
         return None
     with correlated(result.run_id):
         _report_success(result, deps)
+        write_exposure_isolated(day, deps)  # the online test's exposure file (docs/experiment.md)
     return result
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import date
 
 from google.cloud.pubsub_v1 import PublisherClient
@@ -14,7 +15,7 @@ from shared.adapters.pubsub import PubSubPublisher
 from shared.config import Settings
 from shared.export.guards import Overrides
 from shared.export.job import ExportDeps, ExportFailed, ExportOptions, ExportResult, report_failure
-from shared.export.run import run_export
+from shared.export.run import run_export, run_history
 from shared.export.window import yesterday
 from shared.logs import get_logger
 from shared.ports import Clock, MetricsSink, Notifier
@@ -62,6 +63,7 @@ def export_deps(
         ),
         count=FirestoreCounter(client, timeout=settings.timeouts.firestore),
         rows_per_run=settings.export.rows_per_run,
+        experiment_prefix=settings.experiment.aggregate_prefix,
     )
 
 
@@ -87,3 +89,15 @@ def export_day(
     day = day or yesterday(clock(), settings.time_zone)
     deps = connect(day, settings, clock)
     return run_export(day, deps, options, overrides)
+
+
+def export_history_now(
+    settings: Settings,
+    options: ExportOptions | None = None,
+    overrides: Overrides | None = None,
+    clock: Clock | None = None,
+) -> ExportResult:
+    """What ``storyrec export --history`` runs: connect, then :func:`run_history` (the first load of history)."""
+    clock = clock or utc_now
+    deps = connect(yesterday(clock(), settings.time_zone), settings, clock)
+    return run_history(replace(deps, publisher=None, count=None), options, overrides)

@@ -15,17 +15,26 @@ never created here: it needs a trained, evaluated version, and the first promoti
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from functools import partial
 from pathlib import Path
 from typing import Any, Literal
 
-from shared.adapters.personalize import solution_request
+from shared.adapters.personalize import metric_attribution_request, solution_request
 from shared.config import Settings
-from shared.errors import ConfigError
+from shared.errors import ConfigError, StoryrecError
+from shared.limits import EVENT_TYPES, RESOURCE_NAME_MAX_CHARS
 from shared.limits import VALID_RESOURCE_NAME as VALID_NAME
-from shared.personalize.model import PersonalizeError, ResourceInUse, SolutionSpec, Status
+from shared.personalize.model import (
+    MetricAttributionSpec,
+    MetricSpec,
+    PersonalizeError,
+    ResourceInUse,
+    SolutionSpec,
+    Status,
+)
 from shared.personalize.port import PersonalizePort
 from shared.recommend.campaign import feed_filter_spec
 from shared.retry import wait_until
@@ -34,6 +43,11 @@ from shared.schema import DATASET_TYPES, load_schema
 DEFAULT_CONFIG = Path(__file__).resolve().parents[2] / "infra" / "personalize" / "resources.json"
 SUPPORTED_FORMATS = ("1",)
 _PLACEHOLDER_ARN = "arn:aws:personalize:us-east-1:000000000000:placeholder/x"
+_PLACEHOLDER_ROLE = "arn:aws:iam::000000000000:role/placeholder"
+_ATTRIBUTION_EXPRESSION = re.compile(
+    r"^(SAMPLECOUNT\(\)|SUM\((DatasetType\.)?(Interactions|Items|INTERACTIONS|ITEMS)\.[A-Z0-9_]+\))$"
+)
+ROLE_SETTING = "STORYREC_PERSONALIZE_ROLE_ARN"
 
 Action = Literal["exists", "create", "created", "deferred", "given"]
 """exists: found by name; create: would be created (dry run); created: created now;
@@ -61,6 +75,23 @@ class FilterConfig:
 
 
 @dataclass(frozen=True)
+class AttributionConfig:
+    """The metric attribution: its metrics, and where under the import bucket its reports go."""
+
+    name: str
+    output_prefix: str
+    metrics: tuple[MetricSpec, ...]
+
+    def spec(self, dataset_group_arn: str, settings: Settings) -> MetricAttributionSpec | None:
+        """The attribution to create (None without the role Personalize writes the report with)."""
+        role = settings.personalize.import_role_arn
+        if not role:
+            return None
+        path = f"s3://{settings.import_bucket}/{settings.import_prefix}{self.output_prefix}"
+        return MetricAttributionSpec(self.name, dataset_group_arn, self.metrics, path, role)
+
+
+@dataclass(frozen=True)
 class ResourcesConfig:
     """The parsed config file."""
 
@@ -71,6 +102,7 @@ class ResourcesConfig:
     campaign: str
     min_tps: int
     filters: tuple[FilterConfig, ...] = ()
+    attribution: AttributionConfig | None = None
 
 
 @dataclass(frozen=True)
@@ -114,6 +146,7 @@ def parse_config(body: Any) -> ResourcesConfig:
             campaign=str(body["campaign"]["name"]),
             min_tps=int(body["campaign"].get("minProvisionedTPS", 1)),
             filters=tuple(FilterConfig(str(f["name"]), str(f["filterExpression"])) for f in body.get("filters", [])),
+            attribution=_attribution(body["metricAttribution"]) if "metricAttribution" in body else None,
         )
     except (KeyError, TypeError, ValueError) as exc:
         raise ConfigError(f"field missing or malformed: {exc!r}") from exc
@@ -134,6 +167,23 @@ def _solution(body: Any) -> SolutionConfig:
         perform_auto_training=bool(body.get("performAutoTraining", False)),
         event_weights={str(k): float(v) for k, v in dict(body.get("eventWeights", {})).items()},
     )
+
+
+def _attribution(body: Any) -> AttributionConfig:
+    metrics = tuple(
+        MetricSpec(str(m["metricName"]), str(m["eventType"]), str(m["expression"])) for m in body["metrics"]
+    )
+    prefix = str(body.get("outputPrefix", "attribution/"))
+    config = AttributionConfig(str(body["name"]), prefix if prefix.endswith("/") else prefix + "/", metrics)
+    unknown = sorted({m.event_type for m in metrics} - set(EVENT_TYPES))
+    if unknown:
+        raise ConfigError(f"metricAttribution: event types {unknown} are not storyrec's {EVENT_TYPES}")
+    bad = [m.expression for m in metrics if not _ATTRIBUTION_EXPRESSION.match(m.expression)]
+    if bad:
+        raise ConfigError(f"metricAttribution: expressions {bad} are not SAMPLECOUNT() or SUM(<Dataset>.<COLUMN>)")
+    if not 1 <= len(metrics) <= 10 or len({m.metric_name for m in metrics}) != len(metrics):
+        raise ConfigError("metricAttribution: 1-10 metrics with distinct metricName")
+    return config
 
 
 def create_requests(config: ResourcesConfig) -> list[tuple[str, dict[str, Any]]]:
@@ -168,6 +218,12 @@ def create_requests(config: ResourcesConfig) -> list[tuple[str, dict[str, Any]]]
                 {"name": f.name, "datasetGroupArn": _PLACEHOLDER_ARN, "filterExpression": f.expression},
             )
         )
+    if config.attribution is not None:
+        a = config.attribution
+        spec = MetricAttributionSpec(
+            a.name, _PLACEHOLDER_ARN, a.metrics, f"s3://bucket/{a.output_prefix}", _PLACEHOLDER_ROLE
+        )
+        requests.append(("CreateMetricAttribution", metric_attribution_request(spec)))
     return requests
 
 
@@ -266,6 +322,8 @@ def plan(boot: Bootstrap) -> list[Step]:
     for dataset_type in config.datasets:
         name = f"storyrec-{dataset_type}"
         arn = port.find_arn("dataset", name, group) if group else None
+        if arn and dataset_type == "interactions":
+            check_interactions_schema(port, arn, group_setting if _given(group_setting) else config.dataset_group)
         steps.append(Step("dataset", name, "exists" if arn else "create", arn, dataset_type))
     solutions: dict[str, str | None] = {}
     for role, solution, setting in (
@@ -287,6 +345,8 @@ def plan(boot: Bootstrap) -> list[Step]:
             continue
         arn = port.find_arn("filter", f.name, group) if group else None
         steps.append(Step("filter", f.name, "exists" if arn else "create", arn, f.expression))
+    if config.attribution is not None:
+        steps.append(_attribution_step(boot, group))
     campaign_setting = boot.settings.personalize.campaign
     if _given(campaign_setting):
         steps.append(Step("campaign", campaign_setting, "given", campaign_setting))
@@ -302,6 +362,45 @@ def plan(boot: Bootstrap) -> list[Step]:
             )
         )
     return steps
+
+
+class OutdatedInteractionsSchema(StoryrecError):
+    """The dataset group's interactions dataset lacks columns of the current schema; only a rebuild adds them."""
+
+
+def rebuild_target(group: str, version: str) -> str:
+    """The dataset group name ``storyrec rebuild`` suggests: the old name with the schema's major version."""
+    base = group.rsplit("/", 1)[-1]
+    base = re.sub(r"-v\d+$", "", base)
+    return f"{base}-v{version.split('.')[0]}"[:RESOURCE_NAME_MAX_CHARS]
+
+
+def check_interactions_schema(port: PersonalizePort, dataset_arn: str, group: str) -> None:
+    """Refuse, naming the fix, an interactions dataset whose schema lacks a current column: Personalize cannot
+    replace an interactions schema (UpdateDataset refuses), so the group is rebuilt (docs/deploy.md)."""
+    current = load_schema("interactions")
+    have = set(port.dataset_columns(dataset_arn))
+    missing = [c for c in current.header if c not in have]
+    if missing:
+        raise OutdatedInteractionsSchema(
+            f"the interactions dataset of {group} lacks {', '.join(missing)} (schema v{current.version}) and "
+            "Personalize cannot replace an interactions schema: run "
+            f"`storyrec rebuild --dataset-group {rebuild_target(group, current.version)}` (docs/deploy.md)"
+        )
+
+
+def _attribution_step(boot: Bootstrap, group: str | None) -> Step:
+    attribution = boot.config.attribution
+    assert attribution is not None
+    arn = boot.port.find_arn("metric_attribution", attribution.name, group) if group else None
+    spec = attribution.spec(group or _PLACEHOLDER_ARN, boot.settings)
+    if arn:
+        return Step("metric_attribution", attribution.name, "exists", arn)
+    if spec is None:
+        detail = f"needs {ROLE_SETTING} (the role Personalize writes the report with); set it and run bootstrap again"
+        return Step("metric_attribution", attribution.name, "deferred", None, detail)
+    metrics = ", ".join(f"{m.metric_name}={m.expression} of {m.event_type}" for m in attribution.metrics)
+    return Step("metric_attribution", attribution.name, "create", None, f"{metrics} -> {spec.output_path}")
 
 
 def feed_filter(settings: Settings) -> FilterConfig:
@@ -370,6 +469,16 @@ def apply(boot: Bootstrap, progress: Any = None) -> list[Step]:
             continue
         create = partial(port.ensure_filter, group, f.name, f.expression)
         record(step, retry_while_in_use(boot.settle_timeout, boot.poll_interval, create))
+    attribution_step = next((s for s in steps if s.kind == "metric_attribution"), None)
+    if attribution_step is not None and boot.config.attribution is not None:
+        spec = boot.config.attribution.spec(group, boot.settings)
+        if spec is None:
+            done.append(attribution_step)
+            if progress is not None:
+                progress(attribution_step)
+        else:
+            create_attribution = partial(port.ensure_metric_attribution, spec)
+            record(attribution_step, retry_while_in_use(boot.settle_timeout, boot.poll_interval, create_attribution))
     campaign = next(s for s in steps if s.kind == "campaign")
     done.append(campaign)
     if progress is not None:

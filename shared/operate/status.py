@@ -89,6 +89,8 @@ class FeedsStatus:
     median_hours: float | None
     ages_hours: tuple[float, ...] = ()
     story_ids: frozenset[str] = frozenset()
+    by_arm: dict[str, int] = field(default_factory=dict)
+    """Feeds per experiment arm (champion, challenger, control; feeds written before arms: ``-``)."""
 
 
 @dataclass(frozen=True)
@@ -110,6 +112,10 @@ class PipelineStatus:
     quarantine: dict[str, int] | None = None
     alerts: list[AlertStatus] | None = None
     decisions: list[dict[str, Any]] | None = None
+    current_test: dict[str, Any] | None = None
+    """The challenger under test (promotion mode ``online``), from the S3 state."""
+    tests: list[dict[str, Any]] | None = None
+    """Each online test's latest look (arms, exposure, lifts with intervals, verdict), oldest first."""
     problems: list[str] = field(default_factory=list)
 
     @property
@@ -255,6 +261,7 @@ def feeds_status(docs: Iterable[dict[str, Any]], now: datetime) -> FeedsStatus:
     """Freshness of the feeds (``generatedAt``), how many are stale, by kind, and the stories they use."""
     ages: list[float] = []
     kinds: dict[str, int] = {}
+    arms: dict[str, int] = {}
     stale = 0
     stories: set[str] = set()
     count = 0
@@ -267,6 +274,8 @@ def feeds_status(docs: Iterable[dict[str, Any]], now: datetime) -> FeedsStatus:
             ages.append(max(0.0, (now - generated).total_seconds() / 3600))
         kind = str(doc.get("kind", "unknown"))
         kinds[kind] = kinds.get(kind, 0) + 1
+        arm = str(doc.get("arm") or "-")
+        arms[arm] = arms.get(arm, 0) + 1
         stale += bool(doc.get("stale"))
         stories.update(feed_story_ids(doc))
     return FeedsStatus(
@@ -278,6 +287,7 @@ def feeds_status(docs: Iterable[dict[str, Any]], now: datetime) -> FeedsStatus:
         median_hours=statistics.median(ages) if ages else None,
         ages_hours=tuple(ages),
         story_ids=frozenset(stories),
+        by_arm=arms,
     )
 
 
@@ -305,6 +315,8 @@ def gather_status(
     )
     status.campaign = _section(status, "campaign (Personalize)", lambda: campaign_status(deps))
     status.alerts = _section(status, "alerts (S3 state)", lambda: alerts_status(deps))
+    status.current_test = _section(status, "online test (S3 state)", deps.state.current_test)
+    status.tests = _section(status, "online test looks (S3 state)", deps.state.looks)
     cols = deps.settings.collections
     if counter is not None:
         reasons = _section(status, "quarantine (Firestore)", lambda: quarantine_by_reason(counter, cols.quarantine))

@@ -96,6 +96,7 @@ def plan_imports(
                             f"s3://{bucket}/{f.key}",
                             "INCREMENTAL",
                             role_arn,
+                            publish_attribution_metrics=spec.dataset == "interactions",
                         )
                     )
             continue
@@ -342,6 +343,7 @@ def _start_group(deps: StageDeps, group: list[HeldDay], body: bytes, outcome: Im
         f"s3://{deps.bucket.bucket}/{key}",
         "INCREMENTAL",
         deps.settings.personalize.import_role_arn,
+        publish_attribution_metrics=True,
     )
     return _start(deps, None, datasets, [request], outcome)
 

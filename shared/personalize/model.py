@@ -122,6 +122,26 @@ class SolutionSpec:
 
 
 @dataclass(frozen=True)
+class MetricSpec:
+    """One metric of a metric attribution: an event type and ``SAMPLECOUNT()`` or ``SUM(Dataset.COLUMN)``."""
+
+    metric_name: str
+    event_type: str
+    expression: str
+
+
+@dataclass(frozen=True)
+class MetricAttributionSpec:
+    """What storyrec creates a metric attribution with (one per dataset group)."""
+
+    name: str
+    dataset_group_arn: str
+    metrics: tuple[MetricSpec, ...]
+    output_path: str  # s3://bucket/prefix/ the bulk imports' reports go to
+    role_arn: str
+
+
+@dataclass(frozen=True)
 class ImportRequest:
     """One CreateDatasetImportJob."""
 
@@ -130,6 +150,7 @@ class ImportRequest:
     data_location: str
     mode: ImportMode
     role_arn: str | None = None
+    publish_attribution_metrics: bool = False  # interactions: the metric attribution's report to S3
 
 
 @dataclass(frozen=True)

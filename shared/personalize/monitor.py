@@ -22,10 +22,13 @@ from datetime import datetime, timedelta
 from typing import Any, TypeVar
 
 from shared.errors import NotFound
+from shared.experiment.assign import Experiment
+from shared.experiment.verdict import Verdict, judge
 from shared.logs import get_logger
 from shared.personalize.imports import ImportOutcome, import_held_isolated, import_missed, redrive_parked
 from shared.personalize.model import Campaign, ResourceInUse, SolutionVersion
-from shared.personalize.promotion import Decision, Evidence, Metrics, Policy, decide, metrics_table
+from shared.personalize.online import day_files, experiment, fingerprint, load_exposure, verdict_table
+from shared.personalize.promotion import Action, Decision, Evidence, Metrics, Policy, decide, metrics_table
 from shared.personalize.stage import (
     Datasets,
     StageDeps,
@@ -131,6 +134,7 @@ def _follow_and_decide(deps: StageDeps, group_arn: str, now: datetime, stuck: ti
         f"the decision on {candidate.arn}",
         lambda: _maybe_decide(deps, candidate, baseline, campaign, now, stuck, report),
     )
+    _isolated(deps, report, "holdout", "the control arm's holdout", lambda: look_at_holdout(deps, campaign, now))
 
 
 def _alert(deps: StageDeps, report: MonitorReport, key: str, subject: str, message: str, metric: str) -> bool:
@@ -234,6 +238,9 @@ def _maybe_decide(
         return
     recorded = deps.state.decision_for(candidate.arn)
     if recorded is not None:
+        if recorded.get("action") == "test" and recorded.get("outcome") != PENDING:
+            report.decision = _judge_test(deps, candidate, recorded, campaign, now, report)
+            return
         _check_carried_out(deps, candidate.arn, recorded, now, stuck, report)
         return
     if campaign and (campaign.status.pending or (campaign.latest_update and campaign.latest_update.status.pending)):
@@ -335,8 +342,16 @@ def gather_evidence(
 
 def _act(deps: StageDeps, decision: Decision, candidate: SolutionVersion, campaign: Campaign | None) -> str:
     """Carry out the decision (only ``promote`` calls Personalize); ResourceInUse means nothing started."""
+    if decision.action == "test" and campaign is not None and campaign.solution_version_arn:
+        previous = deps.state.current_test()
+        deps.state.start_test(campaign.solution_version_arn, candidate.arn)
+        if previous and previous.get("challenger") not in (None, candidate.arn):
+            _replaced(deps, str(previous["challenger"]), candidate.arn)
+        return "admitted to the challenger test"
     if decision.action != "promote":
-        return "held for an operator" if decision.action == "hold" else "kept the serving version"
+        return {"hold": "held for an operator", "retire": "retired: the serving version stays"}.get(
+            decision.action, "kept the serving version"
+        )
     port, names = deps.personalize, deps.settings.personalize
     try:
         if campaign is None:
@@ -404,19 +419,25 @@ def decision_record(
     }
 
 
-def record_and_report(deps: StageDeps, decision: Decision, body: dict[str, Any], evidence: Evidence) -> dict[str, Any]:
+def record_and_report(
+    deps: StageDeps, decision: Decision, body: dict[str, Any], evidence: Evidence, *, test: str = ""
+) -> dict[str, Any]:
     """Keep the acted decision in the S3 history and report it once over SNS, with one ``PromotionDecision``
-    datum. Only the run that won the decision (or the promotion) calls this."""
+    datum. Only the run that won the decision (or the promotion, or the test's verdict) calls this; ``test``
+    is the online test's table when the test decided."""
     candidate_arn = str(body["candidate"])
     key = deps.state.record_decision(candidate_arn, body)
     failed = str(body["outcome"]).startswith("update failed")
     deps.metrics.put("PromotionDecision", 1, dimensions={"Action": "failed" if failed else decision.action})
-    _report(deps, decision, body, key, failed, metrics_table(evidence.candidate, evidence.serving, evidence.baseline))
+    table = metrics_table(evidence.candidate, evidence.serving, evidence.baseline)
+    _report(deps, decision, body, key, failed, f"{test}\n\n{table}" if test else table, once=":test" if test else "")
     _log.info("promotion decided", extra={k: body[k] for k in ("action", "outcome", "candidate", "serving")})
     return body
 
 
-def _report(deps: StageDeps, decision: Decision, body: dict[str, Any], key: str, failed: bool, table: str) -> None:
+def _report(
+    deps: StageDeps, decision: Decision, body: dict[str, Any], key: str, failed: bool, table: str, once: str = ""
+) -> None:
     """The one SNS report of a decision (it names every missing or invalid metric when it holds for them)."""
     version = str(body["candidate"])
     subject = f"storyrec training: {decision.action} {version.rsplit('/', 1)[-1]}"
@@ -432,5 +453,111 @@ def _report(deps: StageDeps, decision: Decision, body: dict[str, Any], key: str,
         f"To promote by hand:\n  {body['promote_command']}\n"
     )
     deps.state.alert_once(
-        deps.notifier, f"decision:{version}", subject, message, {"stage": "train", "action": decision.action}
+        deps.notifier, f"decision:{version}{once}", subject, message, {"stage": "train", "action": decision.action}
     )
+
+
+def _replaced(deps: StageDeps, previous: str, newer: str) -> None:
+    """A newer candidate took the challenger arm: the one under test is retired (once, reported once)."""
+    recorded = deps.state.decision_for(previous)
+    if recorded is None or recorded.get("action") != "test":
+        return
+    why = f"a newer candidate ({newer}) took its place in the challenger test before it was decided"
+    body = {
+        **recorded, "decided_at": deps.clock().isoformat(), "admitted_at": recorded.get("decided_at"),
+        "action": "retire", "reasons": [why], "outcome": "retired: the serving version stays",
+    }
+    if not deps.state.claim_verdict(previous, body):
+        return
+    kept = recorded.get("metrics")
+    metrics: dict[str, Any] = kept if isinstance(kept, dict) else {}
+    serving = recorded.get("serving")
+    evidence = Evidence(metrics.get("candidate"), metrics.get("baseline"), serving, metrics.get("serving"))
+    record_and_report(deps, Decision("retire", (why,)), body, evidence, test=f"Test replaced: {why}")
+
+
+def _look(deps: StageDeps, test: Experiment, now: datetime, candidate: str | None) -> Verdict | None:
+    """Judge the test's exposure so far and keep the look for status and the report; None when no day file
+    changed since the last look (the files change once a day; the monitor runs every 15 minutes)."""
+    eid = test.experiment_id or ""
+    files = day_files(deps.bucket, deps.settings, eid)
+    seen = fingerprint(files)
+    last = deps.state.look(eid)
+    if last is not None and last.get("fingerprint") == seen and last.get("action") not in ("promote", "retire"):
+        return None
+    verdict = judge(test, load_exposure(deps.bucket, deps.settings, eid, files), deps.settings.experiment)
+    body = {**verdict.as_record(), "looked_at": now.isoformat(), "candidate": candidate, "fingerprint": seen}
+    deps.state.record_look(eid, body)
+    return verdict
+
+
+def look_at_holdout(deps: StageDeps, campaign: Campaign | None, now: datetime) -> Verdict | None:
+    """The control arm's holdout while no challenger is under test: measured and kept, never decided on."""
+    if campaign is None or not campaign.solution_version_arn or deps.state.current_test() is not None:
+        return None
+    test = experiment(deps.settings, campaign.solution_version_arn, None)
+    return _look(deps, test, now, None) if test.experiment_id else None
+
+
+def _judge_test(
+    deps: StageDeps,
+    candidate: SolutionVersion,
+    recorded: dict[str, Any],
+    campaign: Campaign | None,
+    now: datetime,
+    report: MonitorReport,
+) -> dict[str, Any] | None:
+    """Look at the challenger test of ``candidate`` (admitted by the offline rule) and act once on its verdict."""
+    version, champion = candidate.arn, recorded.get("serving")
+    if campaign is None or not champion or campaign.solution_version_arn != champion:
+        _alert(
+            deps, report, f"test-void:{version}", "storyrec test void: the champion changed",
+            f"The test of {version} compares it with {champion}, which no longer serves "
+            f"({campaign.solution_version_arn if campaign else 'no campaign'}). Nothing is decided by the test; "
+            f"to promote the candidate by hand:\n  {recorded.get('promote_command')}\n",
+            "ExperimentVoid",
+        )
+        return None
+    test = experiment(deps.settings, str(champion), version)
+    verdict = _look(deps, test, now, version)
+    if verdict is None:
+        report.waiting.append(f"test {test.experiment_id}: no new exposure since the last look")
+        return None
+    eid = test.experiment_id or ""
+    if verdict.action == "blocked":
+        _alert(
+            deps, report, f"test-blocked:{eid}", "storyrec test blocked: sample ratio mismatch",
+            verdict_table(verdict) + "\n\nThe arms' sizes do not match their shares: an assignment or logging "
+            "fault makes them incomparable. Nothing is decided until it is fixed (a new test re-draws the arms).",
+            "ExperimentBlocked",
+        )
+    if verdict.action not in ("promote", "retire"):
+        report.waiting.append(f"test {eid}: {verdict.action}: {'; '.join(verdict.reasons)}"[:500])
+        return None
+    auto = deps.settings.experiment.auto
+    said: Action = "promote" if verdict.action == "promote" else "retire"
+    action: Action = said if auto else "hold"
+    reasons = verdict.reasons + (() if auto else (f"the test says {verdict.action}: held for an operator",))
+    decision = Decision(action, reasons)
+    body = {
+        **recorded, "decided_at": now.isoformat(), "admitted_at": recorded.get("decided_at"), "action": action,
+        "reasons": list(reasons), "outcome": PENDING, "test": verdict.as_record(),
+    }
+    if not deps.state.claim_verdict(version, body):
+        return None
+    if action == "promote" and not deps.state.claim_promotion(version, "the online test"):
+        return None
+    try:
+        outcome = _act(deps, decision, candidate, campaign)
+    except ResourceInUse as exc:
+        deps.state.release_promotion(version)
+        deps.state.release_verdict(version)
+        report.waiting.append(f"campaign busy: {exc}")
+        return None
+    if outcome.startswith("update failed"):
+        deps.state.release_promotion(version)
+    deps.state.end_test(version)
+    kept = recorded.get("metrics")
+    metrics: dict[str, Any] = kept if isinstance(kept, dict) else {}
+    evidence = Evidence(metrics.get("candidate"), metrics.get("baseline"), str(champion), metrics.get("serving"))
+    return record_and_report(deps, decision, {**body, "outcome": outcome}, evidence, test=verdict_table(verdict))

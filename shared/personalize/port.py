@@ -18,6 +18,7 @@ from shared.personalize.model import (
     Campaign,
     ImportJob,
     ImportRequest,
+    MetricAttributionSpec,
     Recommendations,
     SolutionSpec,
     SolutionVersion,
@@ -37,6 +38,10 @@ class PersonalizePort(Protocol):
 
     def dataset_status(self, dataset_arn: str) -> Status: ...
 
+    def dataset_columns(self, dataset_arn: str) -> tuple[str, ...]:
+        """The field names of the schema a dataset was created with (DescribeDataset, DescribeSchema)."""
+        ...
+
     def filter_status(self, filter_arn: str) -> Status: ...
 
     def ensure_solution(self, spec: SolutionSpec) -> str: ...
@@ -44,6 +49,10 @@ class PersonalizePort(Protocol):
     def ensure_campaign(self, name: str, solution_version_arn: str, min_tps: int) -> str: ...
 
     def ensure_filter(self, group_arn: str, name: str, expression: str) -> str: ...
+
+    def ensure_metric_attribution(self, spec: MetricAttributionSpec) -> str:
+        """The dataset group's metric attribution named ``spec.name``, created if missing (one per group)."""
+        ...
 
     def find_arn(self, kind: str, name: str, parent_arn: str | None = None) -> str | None:
         """The ARN of the resource of ``kind`` named ``name`` (under ``parent_arn``), or None."""

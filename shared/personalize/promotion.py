@@ -19,28 +19,16 @@ from dataclasses import dataclass, field
 from typing import Literal
 
 from shared.config import AwsStageSettings
+from shared.personalize.metrics import METRIC_RANGES, metric_label, metric_order
 
-Action = Literal["promote", "hold", "keep"]
+Action = Literal["promote", "hold", "keep", "test", "retire"]
 """promote: switch the campaign; hold: an operator decides (manual mode, missing or invalid metrics, or a
-first version that does not beat the baseline); keep: the serving version stays, the candidate is not better."""
+first version that does not beat the baseline); keep: the serving version stays, the candidate is not better;
+test (promotion mode ``online``): the candidate passed the offline rule and goes to the challenger test, whose
+result promotes or retires it (retire: the test did not show it better; the serving version stays)."""
 
 Metrics = Mapping[str, object]
 """A version's offline metrics as reported or recorded; the rule checks every value before it compares."""
-
-METRIC_RANGES: Mapping[str, tuple[float, float]] = {
-    name: (0.0, 1.0)
-    for name in (
-        "coverage",
-        "mean_reciprocal_rank_at_25",
-        "normalized_discounted_cumulative_gain_at_5",
-        "normalized_discounted_cumulative_gain_at_10",
-        "normalized_discounted_cumulative_gain_at_25",
-        "precision_at_5",
-        "precision_at_10",
-        "precision_at_25",
-    )
-}
-"""Personalize's offline metrics and their valid ranges: a compared metric not listed here cannot be valid."""
 
 
 @dataclass(frozen=True)
@@ -50,6 +38,8 @@ class Policy:
     guards: tuple[str, ...] = ("coverage", "mean_reciprocal_rank_at_25", "precision_at_10")
     guard_tolerance: float = 0.05
     auto: bool = True
+    online: bool = False
+    """The offline rule only admits a version to the challenger test (promotion mode ``online``)."""
 
     @classmethod
     def from_settings(cls, stage: AwsStageSettings) -> Policy:
@@ -58,7 +48,8 @@ class Policy:
             stage.min_improvement,
             stage.guard_metrics,
             stage.guard_tolerance,
-            stage.promotion_mode == "auto",
+            stage.promotion_mode in ("auto", "online"),
+            stage.promotion_mode == "online",
         )
 
     def as_record(self) -> dict[str, object]:
@@ -68,7 +59,7 @@ class Policy:
             "min_improvement": self.min_improvement,
             "guards": list(self.guards),
             "guard_tolerance": self.guard_tolerance,
-            "mode": "auto" if self.auto else "manual",
+            "mode": "online" if self.online else "auto" if self.auto else "manual",
         }
 
 
@@ -135,25 +126,45 @@ def decide(evidence: Evidence, policy: Policy) -> Decision:
     if invalid:
         why = "metrics missing or invalid: " + "; ".join(invalid)
         return Decision("hold", (why, "held for an operator: the rule compares only valid metrics"), invalid)
-    p = policy.primary
+    p, label = policy.primary, metric_label(policy.primary)
     candidate, baseline = _floats(evidence.candidate), _floats(evidence.baseline)
     serving = _floats(evidence.serving) if evidence.serving_version is not None else None
     value = candidate[p]
     reasons: list[str] = []
     if not value > baseline[p]:
-        reasons.append(f"{p} {value:.4f} does not beat the popularity baseline {baseline[p]:.4f}")
+        reasons.append(f"{label} {value:.4f} does not beat the popularity baseline {baseline[p]:.4f}")
     if serving is None:
         if reasons:
             return Decision("hold", (*reasons, "nothing serves yet: held for an operator"))
+        why = (
+            f"rule 'first version': nothing serves, so a candidate whose {label} beats the popularity baseline "
+            f"is promoted (guards compare against a serving version): {label} {value:.4f} > baseline {baseline[p]:.4f}"
+        )
     else:
         reasons += _worse_than_serving(candidate, serving, policy)
         if reasons:
             return Decision("keep", tuple(reasons))
-    why = f"{p} {value:.4f}" + (f" vs serving {serving[p]:.4f}" if serving is not None else " (nothing serves)")
-    why += f", baseline {baseline[p]:.4f}"
+        guards = ", ".join(metric_label(g) for g in policy.guards) or "none"
+        why = (
+            f"rule 'better than serving': {label} beats the baseline and is {policy.min_improvement:.1%} above the "
+            f"serving version, no guard ({guards}) more than {policy.guard_tolerance:.0%} below it: {label} "
+            f"{value:.4f} vs serving {serving[p]:.4f}, baseline {baseline[p]:.4f}"
+        )
+    notes = _below_baseline(candidate, baseline, p)
+    if policy.online and serving is not None:  # with nothing serving there is no champion to test against
+        return Decision("test", (why, *notes, "promotion mode is online: admitted to the challenger test"))
     if policy.auto:
-        return Decision("promote", (why,))
-    return Decision("hold", (why, "promotion mode is manual: an operator promotes by hand"))
+        return Decision("promote", (why, *notes))
+    return Decision("hold", (why, *notes, "promotion mode is manual: an operator promotes by hand"))
+
+
+def _below_baseline(candidate: dict[str, float], baseline: dict[str, float], primary: str) -> list[str]:
+    """Metrics (other than the primary) where the candidate is below popularity: shown, not decisive."""
+    below = [m for m in sorted(set(candidate) & set(baseline), key=metric_order) if candidate[m] < baseline[m]]
+    lower = [f"{metric_label(m)} {candidate[m]:.4f} < {baseline[m]:.4f}" for m in below if m != primary]
+    if not lower:
+        return []
+    return [f"below popularity on {', '.join(lower)} (the rule compares the baseline on {metric_label(primary)} only)"]
 
 
 def _floats(metrics: Metrics | None) -> dict[str, float]:
@@ -167,14 +178,14 @@ def _worse_than_serving(candidate: dict[str, float], serving: dict[str, float], 
     needed = serving[p] * (1 + policy.min_improvement)
     if not (candidate[p] > serving[p] and candidate[p] >= needed):
         reasons.append(
-            f"{p} {candidate[p]:.4f} is not {policy.min_improvement:.1%} above the serving "
+            f"{metric_label(p)} {candidate[p]:.4f} is not {policy.min_improvement:.1%} above the serving "
             f"{serving[p]:.4f} (needs ≥ {needed:.4f})"
         )
     for guard in policy.guards:
         floor = serving[guard] * (1 - policy.guard_tolerance)
         if not candidate[guard] >= floor:
             reasons.append(
-                f"guard {guard} {candidate[guard]:.4f} fell below {floor:.4f} "
+                f"guard {metric_label(guard)} {candidate[guard]:.4f} fell below {floor:.4f} "
                 f"(serving {serving[guard]:.4f} minus {policy.guard_tolerance:.0%})"
             )
     return reasons

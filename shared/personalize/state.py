@@ -9,7 +9,9 @@
 * ``parked-imports/<hash>.json``: manifests whose imports must wait for a free import slot;
 * ``handled-manifests/<hash>.json``: manifests whose imports all started (the catch-up skips them);
 * ``held-days/``, ``held-done/``: interaction deltas too small to import alone (:mod:`shared.personalize.held`);
-* ``training-request.json``: a training run deferred until the pending imports have settled.
+* ``training-request.json``: a training run deferred until the pending imports have settled;
+* ``experiment.json``: the challenger under test (promotion mode ``online``), read by the daily fill;
+  ``verdicts/<version>.json``: the test's verdict on it, created create-only (one verdict, one report).
 """
 
 from __future__ import annotations
@@ -209,3 +211,38 @@ class StageState:
 
     def clear_training_request(self) -> None:
         self.store.delete(self.prefix + "training-request.json")
+
+    # the online test ------------------------------------------------------------------------------
+    def start_test(self, champion: str, challenger: str) -> None:
+        """The challenger under test against ``champion`` (what the daily fill reads to fill its arm)."""
+        self._put("experiment.json", {"champion": champion, "challenger": challenger,
+                                      "started_at": self.clock().isoformat()})
+
+    def current_test(self) -> dict[str, Any] | None:
+        return self._get("experiment.json")
+
+    def end_test(self, challenger: str) -> None:
+        """The test of ``challenger`` is over: the fill goes back to the holdout (unless a newer test started)."""
+        current = self.current_test()
+        if current is not None and current.get("challenger") == challenger:
+            self.store.delete(self.prefix + "experiment.json")
+
+    def claim_verdict(self, version_arn: str, body: Mapping[str, Any]) -> bool:
+        """The test's verdict on ``version_arn``, create-only; True if this writer won (only it acts and reports)."""
+        return self._create(f"verdicts/{safe_name(version_arn.split(':', 5)[-1])}.json", body)
+
+    def release_verdict(self, version_arn: str) -> None:
+        self.store.delete(f"{self.prefix}verdicts/{safe_name(version_arn.split(':', 5)[-1])}.json")
+
+    def record_look(self, experiment_id: str, body: Mapping[str, Any]) -> None:
+        """The test's latest look (arms, exposure, lifts), overwritten by every pass: what status shows."""
+        self._put(f"experiments/{safe_name(experiment_id)}.json", body)
+
+    def look(self, experiment_id: str) -> dict[str, Any] | None:
+        return self._get(f"experiments/{safe_name(experiment_id)}.json")
+
+    def looks(self) -> list[dict[str, Any]]:
+        """The latest look of every test, oldest first (by ``looked_at``)."""
+        found = (_object(self.store.get_bytes(i.key), i.key) for i in self.store.list(self.prefix + "experiments/"))
+        out = [v for v in found if v is not None]
+        return sorted(out, key=lambda d: str(d.get("looked_at", "")))

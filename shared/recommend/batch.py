@@ -20,17 +20,24 @@ BatchLine = tuple[str | None, Recommendations | None, str | None]
 """(user id, answer, error) of one output line; no user id when the line is unreadable."""
 
 
-def fill_batch(run: FeedRun, users: Sequence[str], writer: FeedWriter) -> None:
-    """Write each user's input line, run the job, build every answered user's feed; the rest fail."""
+def fill_batch(
+    run: FeedRun, users: Sequence[str], writer: FeedWriter, *, version: str | None = None, tag: str = ""
+) -> None:
+    """Write each user's input line, run the job, build every answered user's feed; the rest fail.
+
+    ``version``: the solution version to ask (default: the campaign's); ``tag`` names a second job of the
+    same run (``challenger``: the candidate under test, docs/experiment.md).
+    """
     deps, config = run.deps, run.deps.config
     store = deps.batch_store
     assert store is not None and run.campaign is not None
-    base = f"{config.batch_prefix}{run.summary.run_id}/"
+    suffix = f"-{tag}" if tag else ""
+    base = f"{config.batch_prefix}{run.summary.run_id}{suffix}/"
     lines = "\n".join(json.dumps({"userId": u, "filterValues": run.filter_values}) for u in users)
     store.put_bytes(f"{base}users.jsonl", lines.encode(), content_type="application/json")
     request = BatchInferenceRequest(
-        job_name=_JOB_NAME.sub("-", f"storyrec-feeds-{run.summary.run_id}")[:63],
-        solution_version_arn=run.campaign.solution_version_arn,
+        job_name=_JOB_NAME.sub("-", f"storyrec-feeds-{run.summary.run_id}{suffix}")[:63],
+        solution_version_arn=version or run.campaign.solution_version_arn,
         input_uri=f"s3://{store.bucket}/{base}users.jsonl",
         output_uri=f"s3://{store.bucket}/{base}output/",
         num_results=request_size(deps.personalize.num_results),

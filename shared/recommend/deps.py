@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from shared.config import Collections, PersonalizeSettings, RecommendSettings
+from shared.experiment.assign import Experiment
 from shared.personalize.port import PersonalizePort
 from shared.ports import Clock, DocumentStore, MetricsSink, Notifier, ObjectStore
 
@@ -31,6 +32,8 @@ class FeedDeps:
     monotonic: Callable[[], float] = time.monotonic
     """The clock of waits, rate limits and durations (``clock`` is the wall clock feeds are dated with)."""
     batch_poll_seconds: float = 30.0
+    experiment: Callable[[str | None], Experiment] | None = None
+    """The test running while the given version serves (docs/experiment.md); None: no arms."""
 
 
 @dataclass
@@ -50,6 +53,9 @@ class FillSummary:
     withdrawn: int = 0
     """Stories taken out of feeds at write time: deleted or unpublished after the run read the catalogue."""
     mode: str = "realtime"
+    arms: dict[str, int] = field(default_factory=dict)
+    """Feeds written per experiment arm (control, challenger; champion is the rest)."""
+    experiment_id: str | None = None
     solution_version_arn: str | None = None
     seconds: float = 0.0
     alerted: bool = False

@@ -27,6 +27,9 @@ def feed_document(
     campaign: CampaignInfo | None,
     recommendation_id: str | None,
     stale_reason: str | None = None,
+    arm: str = "champion",
+    experiment_id: str | None = None,
+    attribution_source: str | None = None,
 ) -> dict[str, Any]:
     """The ``feeds/{uid}`` document the homepage reads (docs/recommend.md).
 
@@ -37,6 +40,9 @@ def feed_document(
         "itemsJson": _items_json(stories),
         "kind": kind,
         "recommendationId": recommendation_id,
+        "arm": arm,
+        "experimentId": experiment_id,
+        "attributionSource": attribution_source,
         VERSION_FIELD: generated_at,
         "runId": run_id,
         "solutionVersionArn": campaign.solution_version_arn if campaign and kind == "personalized" else None,

@@ -19,6 +19,7 @@ from datetime import datetime, timedelta
 from shared.errors import StoryrecError
 from shared.logs import get_logger
 from shared.ports import NewerWrite, Query, Where
+from shared.recommend.arms import fill_challenger, fill_control, save_experiment, split, stored_experiment
 from shared.recommend.batch import fill_batch
 from shared.recommend.calls import with_retries
 from shared.recommend.campaign import AGE_PARAM, min_created, prepare, request_size
@@ -26,7 +27,15 @@ from shared.recommend.catalogue import Catalogue, History, Story, popular
 from shared.recommend.deps import FeedDeps, FillSummary
 from shared.recommend.document import VERSION_FIELD, feed_document, feed_items, popular_for
 from shared.recommend.realtime import fill_realtime
-from shared.recommend.run import FeedRun, finish, has_history, keep_previous, read_window
+from shared.recommend.run import (
+    ATTRIBUTION_SOURCES,
+    POPULAR_SOURCE,
+    FeedRun,
+    finish,
+    has_history,
+    keep_previous,
+    read_window,
+)
 from shared.recommend.writer import FeedWriter, write_feeds
 
 _log = get_logger("recommend")
@@ -64,6 +73,10 @@ def fill_feeds(deps: FeedDeps, *, run_id: str | None = None, users: Sequence[str
     run = FeedRun(
         deps, summary, now, history, catalogue, ranking, campaign, filter_arn, {AGE_PARAM: str(catalogue.min_created)}
     )
+    if campaign is not None and deps.experiment is not None:
+        run.experiment = deps.experiment(campaign.solution_version_arn)
+        summary.experiment_id = run.experiment.experiment_id
+        save_experiment(deps, run.experiment, now)
     # explicit users (a backfill, a benchmark) all go to the campaign: it answers unknown users too
     warm = targets if users is not None else [u for u in targets if u in history.seen or has_history(deps, u)]
     warm_set = set(warm)
@@ -72,6 +85,10 @@ def fill_feeds(deps: FeedDeps, *, run_id: str | None = None, users: Sequence[str
         for uid in targets:
             if uid not in warm_set:
                 writer.add(run.cold(uid))
+        warm, challenger, control = split(run, warm)
+        fill_control(run, control, writer)
+        if setup_error is None:
+            fill_challenger(run, challenger, writer)
         if setup_error is not None:
             run.failures.update(dict.fromkeys(warm, str(setup_error)))
         elif len(warm) > config.batch_threshold and deps.batch_store is not None:
@@ -142,16 +159,21 @@ def refresh_user(deps: FeedDeps, uid: str) -> RefreshResult:
         else:
             try:
                 run.campaign, run.filter_arn = prepare(deps)
-                campaign_arn = run.campaign.campaign_arn
-                n = request_size(deps.personalize.num_results)
-                ranked = with_retries(
-                    lambda: deps.recommender.get_recommendations(
-                        campaign_arn, uid, n, run.filter_arn, run.filter_values
-                    ),
-                    config,
-                    deps.sleep,
-                )
-                writer.add(run.personalized(uid, ranked))
+                run.experiment = stored_experiment(deps, run.campaign.solution_version_arn)
+                arm = run.experiment.arm(uid)
+                if arm == "control":  # held out: the popularity feed
+                    writer.add(run.cold(uid))
+                elif arm == "champion":  # the challenger's feeds come from the daily batch only: kept as is
+                    campaign_arn = run.campaign.campaign_arn
+                    n = request_size(deps.personalize.num_results)
+                    ranked = with_retries(
+                        lambda: deps.recommender.get_recommendations(
+                            campaign_arn, uid, n, run.filter_arn, run.filter_values
+                        ),
+                        config,
+                        deps.sleep,
+                    )
+                    writer.add(run.personalized(uid, ranked))
             except StoryrecError as exc:
                 _log.warning("feed refresh failed; the previous feed is kept", extra={"uid": uid, "reason": str(exc)})
                 run.failures[uid] = str(exc)
@@ -183,6 +205,8 @@ def first_feed(deps: FeedDeps, uid: str, *, as_of: datetime | None = None) -> bo
     if not stories:
         _log.warning("no showable story for a first feed", extra={"uid": uid})
         return False
+    test = stored_experiment(deps, None)
+    arm = test.arm(uid)
     doc = feed_document(
         stories,
         kind="popular",
@@ -190,6 +214,9 @@ def first_feed(deps: FeedDeps, uid: str, *, as_of: datetime | None = None) -> bo
         run_id=f"first-{run_id_for(now)}",
         campaign=None,
         recommendation_id=None,
+        arm=arm,
+        experiment_id=test.experiment_id,
+        attribution_source=ATTRIBUTION_SOURCES.get(arm, POPULAR_SOURCE),
     )
     [outcome] = write_feeds(deps.docs, [NewerWrite(f"{deps.collections.feeds}/{uid}", doc, now)])
     deps.metrics.put("FeedFirst", dimensions={"Outcome": outcome})

@@ -6,7 +6,9 @@ import threading
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Any
 
+from shared.experiment.assign import Experiment
 from shared.logs import get_logger
 from shared.personalize.model import Recommendations
 from shared.ports import NewerWrite, Query, Where, chunked
@@ -17,6 +19,9 @@ from shared.recommend.document import FeedKind, Scored, clean, feed_document, po
 from shared.recommend.writer import WRITE_CHUNK, FeedWrite, recheck_stories, write_feeds
 
 _log = get_logger("recommend")
+ATTRIBUTION_SOURCES = {"control": "storyrec-control", "challenger": "storyrec-challenger"}
+"""The event attribution source of an arm's feeds (Personalize's metric attribution reports per source)."""
+POPULAR_SOURCE = "storyrec-popular"
 
 
 @dataclass
@@ -34,6 +39,28 @@ class FeedRun:
     filter_values: dict[str, str]
     failures: dict[str, str] = field(default_factory=dict)
     lock: threading.Lock = field(default_factory=threading.Lock)
+    experiment: Experiment = field(default_factory=lambda: Experiment(None))
+
+    def document(
+        self, uid: str, stories: list[Scored], kind: FeedKind, rid: str | None, stale_reason: str | None = None
+    ) -> dict[str, Any]:
+        """The feed document, with the reader's ``arm``, ``experimentId`` and ``attributionSource``
+        (docs/client.md): an arm's own source for control and challenger feeds, ``storyrec-popular`` for
+        another popular feed, none when Personalize's recommendation id attributes it."""
+        arm = self.experiment.arm(uid)
+        source = ATTRIBUTION_SOURCES.get(arm) or (POPULAR_SOURCE if rid is None and kind == "popular" else None)
+        return feed_document(
+            stories,
+            kind=kind,
+            generated_at=self.now,
+            run_id=self.summary.run_id,
+            campaign=self.campaign,
+            recommendation_id=rid,
+            stale_reason=stale_reason,
+            arm=arm,
+            experiment_id=self.experiment.experiment_id,
+            attribution_source=source,
+        )
 
     def personalized(self, uid: str, ranked: Recommendations) -> FeedWrite | None:
         limit = self.deps.personalize.num_results
@@ -57,14 +84,10 @@ class FeedRun:
                 self.summary.personalized += 1
             else:
                 self.summary.popular += 1
-        doc = feed_document(
-            stories,
-            kind=kind,
-            generated_at=self.now,
-            run_id=self.summary.run_id,
-            campaign=self.campaign,
-            recommendation_id=rid,
-        )
+            arm = self.experiment.arm(uid)
+            if arm != "champion":
+                self.summary.arms[arm] = self.summary.arms.get(arm, 0) + 1
+        doc = self.document(uid, stories, kind, rid)
         write = NewerWrite(f"{self.deps.collections.feeds}/{uid}", doc, self.now)
         return FeedWrite(write, tuple(story.story_id for story, _ in stories))
 
@@ -122,15 +145,7 @@ def keep_previous(run: FeedRun) -> None:
             if not stories:
                 summary.missing += 1
                 continue
-            doc = feed_document(
-                stories,
-                kind="popular",
-                generated_at=run.now,
-                run_id=summary.run_id,
-                campaign=run.campaign,
-                recommendation_id=None,
-                stale_reason=run.failures[uid][:500],
-            )
+            doc = run.document(uid, stories, "popular", None, run.failures[uid][:500])
             write = NewerWrite(f"{deps.collections.feeds}/{uid}", doc, run.now)
             fallbacks.append(FeedWrite(write, tuple(story.story_id for story, _ in stories)))
         checked = recheck_stories(fallbacks, run.catalogue.recheck)

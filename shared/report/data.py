@@ -12,9 +12,12 @@ from typing import Literal
 
 from shared.operate.status import ReasonCount
 
-__all__ = ["DailyCount", "Decision", "ExportRun", "FeedSnapshot", "ReasonCount", "ReportData", "SolutionVersion"]
+__all__ = [
+    "DailyCount", "Decision", "ExperimentLook", "ExportRun", "FeedSnapshot", "ReasonCount", "ReportData",
+    "SolutionVersion",
+]
 
-Decision = Literal["promoted", "kept", "serving", "failed", "pending"]
+Decision = Literal["promoted", "kept", "serving", "failed", "pending", "testing", "retired"]
 
 
 @dataclass(frozen=True)
@@ -60,6 +63,40 @@ class FeedSnapshot:
 
 
 @dataclass(frozen=True)
+class ArmRow:
+    arm: str
+    readers: int
+    impressions: float
+    clicks: float
+    clicks_per_reader: float | None
+    clicks_per_impression: float | None
+
+
+@dataclass(frozen=True)
+class LiftRow:
+    label: str
+    """e.g. ``challenger vs champion, clicks_per_user``"""
+    lift: float | None
+    low: float | None
+    """Always-valid interval (what decides)."""
+    high: float | None
+    cuped_reduction: float | None
+
+
+@dataclass(frozen=True)
+class ExperimentLook:
+    """An online test's latest look: its arms' exposure, the lifts with their intervals, the verdict."""
+
+    experiment_id: str
+    action: str
+    days: int
+    arms: tuple[ArmRow, ...]
+    lifts: tuple[LiftRow, ...]
+    reasons: tuple[str, ...] = ()
+    srm_p: float | None = None
+
+
+@dataclass(frozen=True)
 class ReportData:
     """Everything one report renders."""
 
@@ -70,4 +107,5 @@ class ReportData:
     exports: tuple[ExportRun, ...] | None = None
     solution_versions: tuple[SolutionVersion, ...] | None = None
     feeds: FeedSnapshot | None = None
+    experiments: tuple[ExperimentLook, ...] | None = None
     notes: tuple[str, ...] = ()

@@ -22,7 +22,17 @@ from shared.manifest import ExportReader, read_manifests
 from shared.operate.status import quarantine_by_reason, read_feeds
 from shared.personalize.state import StageState
 from shared.ports import DocumentCounter, DocumentStore, Where
-from shared.report.data import DailyCount, Decision, ExportRun, FeedSnapshot, ReportData, SolutionVersion
+from shared.report.data import (
+    ArmRow,
+    DailyCount,
+    Decision,
+    ExperimentLook,
+    ExportRun,
+    FeedSnapshot,
+    LiftRow,
+    ReportData,
+    SolutionVersion,
+)
 
 T = TypeVar("T")
 
@@ -70,7 +80,7 @@ def _decision(record: dict[str, Any], serving: str | None) -> Decision:
         return "serving"
     if str(record.get("outcome", "")).startswith("update failed"):
         return "failed"
-    by_action: dict[str, Decision] = {"promote": "promoted", "keep": "kept"}
+    by_action: dict[str, Decision] = {"promote": "promoted", "keep": "kept", "test": "testing", "retire": "retired"}
     return by_action.get(str(record.get("action")), "pending")
 
 
@@ -98,6 +108,47 @@ def solution_versions(history: list[dict[str, Any]]) -> tuple[SolutionVersion, .
             )
         )
     return tuple(out)
+
+
+def _float(v: Any) -> float | None:
+    return float(v) if isinstance(v, int | float) and not isinstance(v, bool) else None
+
+
+def _first(v: Any) -> float | None:
+    return _float(v[0]) if isinstance(v, list) and v else None
+
+
+def _arm(a: dict[str, Any]) -> ArmRow:
+    return ArmRow(
+        str(a.get("arm")),
+        int(a.get("users") or 0),
+        float(a.get("impressions") or 0),
+        float(a.get("clicks") or 0),
+        _first(a.get("clicks_per_user")),
+        _first(a.get("clicks_per_impression")),
+    )
+
+
+def _lift(x: dict[str, Any]) -> LiftRow:
+    low, high = [*list(x.get("always_valid_interval") or []), None, None][:2]
+    label = f"{x.get('treatment')} vs {x.get('baseline')}, {x.get('metric')}"
+    return LiftRow(label, _float(x.get("lift")), _float(low), _float(high), _float(x.get("cuped_variance_reduction")))
+
+
+def experiment_looks(looks: list[dict[str, Any]]) -> tuple[ExperimentLook, ...]:
+    """Each online test's latest look (``experiments/*.json`` in the AWS stage's state), oldest first."""
+    return tuple(
+        ExperimentLook(
+            str(look.get("experiment_id")),
+            str(look.get("action")),
+            int(look.get("days") or 0),
+            tuple(_arm(a) for a in look.get("arms") or [] if isinstance(a, dict)),
+            tuple(_lift(x) for x in look.get("lifts") or [] if isinstance(x, dict)),
+            tuple(str(r) for r in look.get("reasons") or []),
+            _float(look.get("srm_p")),
+        )
+        for look in looks
+    )
 
 
 def feed_snapshot(counter: DocumentCounter, store: DocumentStore, settings: Settings, now: datetime) -> FeedSnapshot:
@@ -145,6 +196,7 @@ def gather_report_data(
         _or_note(lambda: solution_versions(state.decisions()), "decision history", notes) if state is not None else None
     )
     feed = _or_note(lambda: feed_snapshot(counter, feeds, settings, now), "feeds", notes) if feeds is not None else None
+    tests = _or_note(lambda: experiment_looks(state.looks()), "online tests", notes) if state is not None else None
     return ReportData(
         project=settings.gcp_project,
         generated_at=now,
@@ -153,5 +205,6 @@ def gather_report_data(
         exports=_or_note(lambda: export_runs(backup, settings.import_prefix), "exports", notes) or (),
         solution_versions=versions,
         feeds=feed,
+        experiments=tests,
         notes=tuple(notes),
     )

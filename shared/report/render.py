@@ -15,7 +15,16 @@ from collections.abc import Callable, Sequence
 from datetime import date
 from typing import TYPE_CHECKING, Any
 
-from shared.report.data import DailyCount, ExportRun, FeedSnapshot, ReasonCount, ReportData, SolutionVersion
+from shared.personalize.metrics import metric_label
+from shared.report.data import (
+    DailyCount,
+    ExperimentLook,
+    ExportRun,
+    FeedSnapshot,
+    ReasonCount,
+    ReportData,
+    SolutionVersion,
+)
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
@@ -33,6 +42,8 @@ DECISION_STYLE = {
     "kept": ("#888888", "o"),
     "failed": ("#c0392b", "x"),
     "pending": ("#e0a100", "s"),
+    "testing": ("#7b3fb5", "D"),
+    "retired": ("#555555", "v"),
 }
 _XML_PROLOGUE = re.compile(r"<\?xml[^>]*\?>\s*|<!DOCTYPE[^>]*>\s*|<metadata>.*?</metadata>\s*", re.DOTALL)
 _ID_REF = re.compile(r"""(\bid="|href="#|url\(#)([^")]+)""")
@@ -77,6 +88,13 @@ def render_html(data: ReportData) -> str:
             "Filled once the train/promote stage records its solution versions.",
         ),
         _feeds_section(data.feeds),
+        _section(
+            "experiments",
+            "Online tests: arms, exposure, lift with its always-valid interval, verdict",
+            data.experiments,
+            _experiments,
+            "Filled once the monitor looks at a test (promotion mode online, or the control arm's holdout).",
+        ),
     ]
     notes = "".join(f"<li>{html.escape(n)}</li>" for n in data.notes)
     generated = data.generated_at.isoformat(timespec="seconds")
@@ -233,12 +251,7 @@ def _solutions(versions: Sequence[SolutionVersion]) -> str:
 
 
 def _short(metric: str) -> str:
-    return (
-        metric.replace("normalized_discounted_cumulative_gain", "NDCG")
-        .replace("mean_reciprocal_rank", "MRR")
-        .replace("precision", "precision")
-        .replace("_at_", "@")
-    )
+    return metric_label(metric)
 
 
 def _feeds_section(feeds: FeedSnapshot | None) -> str:
@@ -264,3 +277,61 @@ def _feeds_section(feeds: FeedSnapshot | None) -> str:
     median = ages[len(ages) // 2] if ages else float("nan")
     caption = f"{feeds.users_with_feed:,} of {feeds.users_total:,} users have a feed; median age {median:.1f} h."
     return f'<section data-section="feeds"><h2>{title}</h2>{_figure("feeds", fig, caption)}</section>\n'
+
+
+def _pct(v: float | None) -> str:
+    return f"{v:+.1%}" if v is not None else "-"
+
+
+def _experiments(looks: Sequence[ExperimentLook]) -> str:
+    """Per test: its arms' exposure, and each lift as a point with its always-valid interval."""
+    parts = []
+    for look in looks:
+        arms = "".join(
+            f"<tr><td>{html.escape(a.arm)}</td><td>{a.readers:,}</td><td>{a.impressions:,.0f}</td>"
+            f"<td>{a.clicks:,.0f}</td><td>{_num(a.clicks_per_reader)}</td><td>{_num(a.clicks_per_impression)}</td></tr>"
+            for a in look.arms
+        )
+        lifts = "".join(
+            f"<tr><td>{html.escape(x.label)}</td><td>{_pct(x.lift)}</td><td>{_pct(x.low)} .. {_pct(x.high)}</td>"
+            f"<td>{_pct(x.cuped_reduction).lstrip('+')}</td></tr>"
+            for x in look.lifts
+        )
+        srm = f"{look.srm_p:.3g}" if look.srm_p is not None else "-"
+        head = (
+            f"<h3>{html.escape(look.experiment_id)}: {html.escape(look.action)} after {look.days} day(s)"
+            f" (sample-ratio p = {srm})</h3>"
+        )
+        reasons = "".join(f"<li>{html.escape(r)}</li>" for r in look.reasons)
+        parts.append(
+            head
+            + "<table><tr><th>arm</th><th>readers</th><th>impressions</th><th>feed clicks</th>"
+            + f"<th>clicks / reader</th><th>clicks / impression</th></tr>{arms}</table>"
+            + "<table><tr><th>lift</th><th>estimate</th><th>always-valid interval</th>"
+            + f"<th>CUPED variance reduction</th></tr>{lifts}</table><ul>{reasons}</ul>"
+            + _lift_plot(look)
+        )
+    return "".join(parts)
+
+
+def _num(v: float | None) -> str:
+    return f"{v:.4f}" if v is not None else "-"
+
+
+def _lift_plot(look: ExperimentLook) -> str:
+    shown = [x for x in look.lifts if x.lift is not None and x.low is not None and x.high is not None]
+    if not shown:
+        return ""
+    fig = _new_figure(8.0, 0.6 + 0.5 * len(shown))
+    ax = fig.subplots()
+    ys = list(range(len(shown)))
+    values = [x.lift or 0.0 for x in shown]
+    errors = [
+        [v - (x.low or 0.0) for v, x in zip(values, shown, strict=True)],
+        [(x.high or 0.0) - v for v, x in zip(values, shown, strict=True)],
+    ]
+    ax.errorbar(values, ys, xerr=errors, fmt="o", color="#2a6fdb", capsize=4)
+    ax.axvline(0.0, color="#888888", linewidth=1)
+    ax.set_yticks(ys, [x.label for x in shown])
+    ax.xaxis.set_major_formatter(lambda v, _pos: f"{v:+.0%}")
+    return _figure(f"lift-{look.experiment_id}", fig, "Relative lift with its always-valid interval (0: no change).")

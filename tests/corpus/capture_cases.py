@@ -19,7 +19,7 @@ VERSION = NOW - timedelta(seconds=30)
 STORIES = ("s1", "-4110354420726924665")
 """Stories that exist before any click case runs."""
 
-Source = Literal["clicks", "stories", "users"]
+Source = Literal["clicks", "stories", "users", "impressions"]
 
 
 @dataclass(frozen=True)
@@ -34,7 +34,7 @@ class Case:
 
     @property
     def id(self) -> str:
-        return self.doc_id or {"clicks": "c1", "stories": "s2", "users": "u1"}[self.source]
+        return self.doc_id or {"clicks": "c1", "stories": "s2", "users": "u1", "impressions": "i1"}[self.source]
 
 
 def click(**overrides: Any) -> dict[str, Any]:
@@ -48,6 +48,20 @@ def click(**overrides: Any) -> dict[str, Any]:
         "sessionId": "sess-1",
         "device": "web",
         "value": 42.5,
+    }
+    doc.update(overrides)
+    return {k: v for k, v in doc.items() if v is not None}
+
+
+def impression(**overrides: Any) -> dict[str, Any]:
+    """A valid impression as the web client writes it; a field set to None is removed."""
+    doc: dict[str, Any] = {
+        "userId": "u1",
+        "storyIds": ["s1", "s2", "s3"],
+        "recommendationId": "rid-1",
+        "source": "storyrec-popular",
+        "clientTime": NOW - timedelta(seconds=3),
+        "createdAt": NOW - timedelta(seconds=1),
     }
     doc.update(overrides)
     return {k: v for k, v in doc.items() if v is not None}
@@ -276,7 +290,81 @@ USER_CASES: list[Case] = [
     Case("uid 1500 characters", "users", {"lang": "en"}, "quarantined:too_long", doc_id=LONG_ID),
 ]
 
-CASES: list[Case] = [*CLICKS, *STORY_CASES, *USER_CASES]
+ATTRIBUTED_CLICKS: list[Case] = [
+    Case("click with a recommendation id", "clicks", click(recommendationId="rid-1"), "captured"),
+    Case("click with a source", "clicks", click(source="storyrec-control"), "captured"),
+    Case("click with both", "clicks", click(recommendationId="rid-1", source="latest"), "captured"),
+    Case("click with a blank source", "clicks", click(source="  "), "captured"),
+    Case("click with an unknown source", "clicks", click(source="newsletter"), "quarantined:not_in_vocabulary"),
+    Case("click with a source in capitals", "clicks", click(source="LATEST"), "quarantined:not_in_vocabulary"),
+    Case("click with a formula source", "clicks", click(source="=cmd"), "quarantined:formula_like"),
+    Case("click with a numeric source", "clicks", click(source=3), "quarantined:wrong_type"),
+    Case("recommendation id with a newline", "clicks", click(recommendationId="r\n1"), "quarantined:control_chars"),
+    Case("recommendation id with a pipe", "clicks", click(recommendationId="r|1"), "quarantined:csv_hostile"),
+    Case("recommendation id a path", "clicks", click(recommendationId="a/b"), "quarantined:invalid_id"),
+    Case("recommendation id 257 characters", "clicks", click(recommendationId="r" * 257), "quarantined:too_long"),
+    Case("recommendation id 1,500 bytes", "clicks", click(recommendationId="é" * 750), "quarantined:too_long"),
+    Case("recommendation id reserved", "clicks", click(recommendationId="__x__"), "quarantined:invalid_id"),
+    Case("recommendation id a formula", "clicks", click(recommendationId="@SUM(1)"), "quarantined:formula_like"),
+    Case("recommendation id a list", "clicks", click(recommendationId=["r1"]), "quarantined:wrong_type"),
+]
+
+IMPRESSION_CASES: list[Case] = [
+    Case("valid impression", "impressions", impression(), "captured"),
+    Case("minimal impression", "impressions", impression(recommendationId=None, source=None), "captured"),
+    Case("25 stories", "impressions", impression(storyIds=[f"s{i}" for i in range(25)]), "captured"),
+    Case("numeric story ids", "impressions", impression(storyIds=["-4110354420726924665", "12"]), "captured"),
+    Case("256-character story id", "impressions", impression(storyIds=["s" * 256]), "captured"),
+    Case("story ids with spaces are trimmed", "impressions", impression(storyIds=[" s1 ", "s2"]), "captured"),
+    Case("unknown extra fields", "impressions", impression(arm="champion"), "captured"),
+    Case("own writer", "impressions", impression(), "captured", writer=("unknown", "u1")),
+    Case(
+        "forged userId", "impressions", impression(userId="u2"), "quarantined:user_mismatch", writer=("unknown", "u1")
+    ),
+    Case("signed out", "impressions", impression(), "quarantined:unauthenticated", writer=("unauthenticated", None)),
+    Case("26 stories", "impressions", impression(storyIds=[f"s{i}" for i in range(26)]), "quarantined:too_many"),
+    Case("no story", "impressions", impression(storyIds=[]), "quarantined:empty_value"),
+    Case("storyIds missing", "impressions", impression(storyIds=None), "quarantined:missing_field"),
+    Case("duplicate story ids", "impressions", impression(storyIds=["s1", "s2", "s1"]), "quarantined:duplicate"),
+    Case("duplicates once trimmed", "impressions", impression(storyIds=["s1", " s1"]), "quarantined:duplicate"),
+    Case("storyIds a string", "impressions", impression(storyIds="s1|s2"), "quarantined:wrong_type"),
+    Case("storyIds a map", "impressions", impression(storyIds={"a": "s1"}), "quarantined:wrong_type"),
+    Case("a number among the ids", "impressions", impression(storyIds=["s1", 7]), "quarantined:wrong_type"),
+    Case("blank story id", "impressions", impression(storyIds=["s1", "  "]), "quarantined:empty_value"),
+    Case("story id with a newline", "impressions", impression(storyIds=["s1", "s\n2"]), "quarantined:control_chars"),
+    Case("story id with NUL", "impressions", impression(storyIds=["s\x001"]), "quarantined:control_chars"),
+    Case("story id with a bidi mark", "impressions", impression(storyIds=["s\u202e1"]), "quarantined:control_chars"),
+    Case("story id with a pipe", "impressions", impression(storyIds=["s1|s2"]), "quarantined:csv_hostile"),
+    Case("story id with a comma", "impressions", impression(storyIds=["s1,s2"]), "quarantined:csv_hostile"),
+    Case("story id 257 characters", "impressions", impression(storyIds=["s" * 257]), "quarantined:too_long"),
+    Case("story id 1,500 bytes", "impressions", impression(storyIds=["é" * 750]), "quarantined:too_long"),
+    Case("story id a path", "impressions", impression(storyIds=["s1/comments/c1"]), "quarantined:invalid_id"),
+    Case("story id reserved", "impressions", impression(storyIds=["__name__"]), "quarantined:invalid_id"),
+    Case("story id a formula", "impressions", impression(storyIds=["=1+1"]), "quarantined:formula_like"),
+    Case("unknown source", "impressions", impression(source="my-campaign"), "quarantined:not_in_vocabulary"),
+    Case("recommendation id with a pipe", "impressions", impression(recommendationId="r|1"), "quarantined:csv_hostile"),
+    Case("userId missing", "impressions", impression(userId=None), "quarantined:missing_field"),
+    Case("createdAt missing", "impressions", impression(createdAt=None), "quarantined:missing_field"),
+    Case("createdAt a string", "impressions", impression(createdAt="2026-11-29"), "quarantined:wrong_type"),
+    Case(
+        "createdAt in the future",
+        "impressions",
+        impression(createdAt=NOW + timedelta(hours=1)),
+        "quarantined:future_timestamp",
+    ),
+    Case(
+        "clientTime before 2010",
+        "impressions",
+        impression(clientTime=datetime(2001, 1, 1, tzinfo=UTC)),
+        "quarantined:past_timestamp",
+    ),
+    Case("payload a list", "impressions", ["s1", "s2"], "quarantined:not_a_document"),
+    Case("impression id a path", "impressions", impression(), "quarantined:invalid_id", doc_id="a/b"),
+    Case("impression id 1500 characters", "impressions", impression(), "quarantined:too_long", doc_id=LONG_ID),
+    Case("impression id with a pipe", "impressions", impression(), "quarantined:csv_hostile", doc_id="i|1"),
+]
+
+CASES: list[Case] = [*CLICKS, *ATTRIBUTED_CLICKS, *STORY_CASES, *USER_CASES, *IMPRESSION_CASES]
 
 
 @dataclass(frozen=True)

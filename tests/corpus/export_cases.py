@@ -141,6 +141,26 @@ INTERACTIONS = [
     _i("device outside the vocabulary", "quarantined:not_in_vocabulary", DEVICE="toaster"),
     _i("device list joined with a pipe", "quarantined:csv_hostile", DEVICE=["ios", "web"]),
     _i("device of 1 MB", "quarantined:too_long", DEVICE="d" * BIG),
+    _i("recommendation id", "exported:RECOMMENDATION_ID=rid-1", RECOMMENDATION_ID="rid-1"),
+    _i("source", "exported:EVENT_ATTRIBUTION_SOURCE=storyrec-control", EVENT_ATTRIBUTION_SOURCE="storyrec-control"),
+    _i(
+        "recommendation id dropped when a source is given",
+        "exported:RECOMMENDATION_ID=",
+        RECOMMENDATION_ID="rid-1",
+        EVENT_ATTRIBUTION_SOURCE="latest",
+    ),
+    _i("no impression joined without impressions", "exported:IMPRESSION=", RECOMMENDATION_ID="rid-1"),
+    _i("an IMPRESSION field on the record is not trusted", "exported:IMPRESSION=", IMPRESSION="=cmd|s1"),
+    _i("recommendation id with a newline", "quarantined:control_chars", RECOMMENDATION_ID="r\n1"),
+    _i("recommendation id with a pipe", "quarantined:csv_hostile", RECOMMENDATION_ID="r|1"),
+    _i("recommendation id of 1,500 bytes", "quarantined:too_long", RECOMMENDATION_ID=ID_1500_BYTES),
+    _i("recommendation id a formula", "quarantined:formula_like", RECOMMENDATION_ID="+cmd"),
+    _i("recommendation id a path", "quarantined:invalid_id", RECOMMENDATION_ID="a/b"),
+    _i("recommendation id a number", "quarantined:bad_string", RECOMMENDATION_ID=7),
+    _i("unknown source", "quarantined:not_in_vocabulary", EVENT_ATTRIBUTION_SOURCE="newsletter"),
+    _i("source with a comma", "quarantined:csv_hostile", EVENT_ATTRIBUTION_SOURCE="latest,x"),
+    _i("source a formula", "quarantined:formula_like", EVENT_ATTRIBUTION_SOURCE="=latest"),
+    _i("source a list", "quarantined:bad_string", EVENT_ATTRIBUTION_SOURCE=["latest"]),
 ]
 
 ITEMS = [

@@ -114,3 +114,22 @@ def test_a_failing_step_stops_the_run_and_still_stops_everything(tmp_path: Path)
     assert outcome.results[1][1].startswith("not run")
     assert all(state == "down" for state in LocalStack(tmp_path).status().values())
     assert _processes_with_home(tmp_path / "run" / "firebase" / "home") == []
+
+
+def test_two_runs_on_the_same_input_print_the_same_metrics_and_feeds(tmp_path: Path) -> None:
+    """Seeded and ordered end to end (README, "What the demo seeds"): the engine's split, HPO and model seeds,
+    its canonical row order, the replay's one-second-per-session pacing and the feeds' tie-breaks."""
+    from datetime import UTC, datetime
+
+    data = demo_data(datetime.now(UTC))
+    runs = []
+    for name in ("first", "second"):
+        out = io.StringIO()
+        outcome = execute(tmp_path / name, console=Console(file=out, width=200), data=data)
+        assert outcome.ok, out.getvalue()[-4000:]
+        text = out.getvalue()
+        table = text[text.index("promotion: ") :].split("recent reads")[0]
+        runs.append((outcome.facts["decision"]["metrics"], outcome.facts["feed_lists"], table))
+    (metrics, feeds, table), (metrics2, feeds2, table2) = runs
+    assert metrics == metrics2 and table == table2
+    assert feeds == feeds2 and any(feeds.values())

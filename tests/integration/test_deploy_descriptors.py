@@ -433,6 +433,7 @@ S3_WRITES = {
     "storyrec-state/decisions/v1.json": set(),
     "batch/feeds/20261128T050000/users.jsonl": {"feeds"},
     "batch/feeds/20261128T050000/output/users.jsonl.out": set(),
+    "experiments/test-v2-vs-v1/2026-11-28.csv": {"export"},
     "anything-else.json": set(),
 }
 

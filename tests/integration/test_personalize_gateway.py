@@ -11,7 +11,7 @@ import pytest
 from shared import wiring
 from shared.config import Settings
 from shared.errors import NotFound
-from shared.personalize.model import ImportRequest
+from shared.personalize.model import ImportRequest, MetricAttributionSpec, MetricSpec
 from shared.schema import DATASET_TYPES, load_schema
 
 pytestmark = pytest.mark.integration
@@ -82,3 +82,78 @@ def test_unknown_resources_are_not_found(settings: Settings) -> None:
     with pytest.raises(NotFound):
         gateway.describe_campaign(missing)
     assert gateway.find_arn("dataset_group", f"absent-{uuid.uuid4().hex[:6]}") is None
+
+
+def test_metric_attribution_describe_or_create_and_the_import_report(settings: Settings, s3_store: Any) -> None:
+    """The gateway makes the group's metric attribution once; an interactions import asking for it gets the
+    per-source report (a click's RECOMMENDATION_ID resolves to the campaign that issued it)."""
+    from tests.integration.engine.test_metric_attribution import ATTRIBUTION_SCHEMA
+
+    gateway = wiring.personalize(settings)
+    suffix = uuid.uuid4().hex[:8]
+    group = gateway.ensure_dataset_group(f"attr-{suffix}")
+    schema = gateway.ensure_schema(f"attr-{suffix}", ATTRIBUTION_SCHEMA)
+    dataset = gateway.ensure_dataset(group, "interactions", schema, f"interactions-{suffix}")
+    spec = MetricAttributionSpec(
+        f"attr-{suffix}",
+        group,
+        (MetricSpec("CLICKS", "open", "SAMPLECOUNT()"), MetricSpec("READS", "read", "SAMPLECOUNT()")),
+        f"s3://{s3_store.bucket}/attribution-{suffix}/",
+        "arn:aws:iam::000000000000:role/personalize",
+    )
+    arn = gateway.ensure_metric_attribution(spec)
+    assert gateway.ensure_metric_attribution(spec) == arn  # describe-or-create
+    assert gateway.find_arn("metric_attribution", spec.name, group) == arn
+    assert _wait(gateway, "metric_attribution", arn)["metricsOutputConfig"]["s3DataDestination"]["path"] == (
+        spec.output_path
+    )
+
+    header = "USER_ID,ITEM_ID,TIMESTAMP,EVENT_TYPE,EVENT_VALUE,IMPRESSION,RECOMMENDATION_ID,EVENT_ATTRIBUTION_SOURCE"
+    history = _interactions_csv().decode().splitlines()[1:]
+    rows = [",".join(line.split(",")[:4]) + ",,,," for line in history]
+    s3_store.put_bytes(f"a-{suffix}/base.csv", ("\n".join([header, *rows]) + "\n").encode(), content_type="text/csv")
+    base = ImportRequest(f"base-{suffix}", dataset, f"s3://{s3_store.bucket}/a-{suffix}/base.csv", "INCREMENTAL")
+    assert _wait(gateway, "dataset_import_job", gateway.start_import(base))["status"] == "ACTIVE"
+    control = wiring.aws_client("personalize", settings)
+    solution = control.create_solution(
+        name=f"pop-{suffix}", datasetGroupArn=group, recipeArn="arn:aws:personalize:::recipe/aws-popularity-count"
+    )["solutionArn"]
+    version = control.create_solution_version(solutionArn=solution)["solutionVersionArn"]
+    assert _wait(gateway, "solution_version", version, timeout=120)["status"] == "ACTIVE"
+    campaign = control.create_campaign(name=f"attr-{suffix}", solutionVersionArn=version)["campaignArn"]
+    assert _wait(gateway, "campaign", campaign)["status"] == "ACTIVE"
+    rid = gateway.get_recommendations(campaign, "user-1", num_results=3).recommendation_id
+    assert rid
+
+    t = 1_764_000_000 - 1_764_000_000 % 900
+    clicks = [
+        f"user-1,story-1,{t + 1},open,,story-1|story-2,{rid},",
+        f"user-1,story-1,{t + 2},read,,,{rid},",
+        f"user-2,story-2,{t + 3},open,,story-2,{rid},storyrec-control",
+        f"user-3,story-3,{t + 4},open,,,,",
+    ]
+    s3_store.put_bytes(f"a-{suffix}/day.csv", ("\n".join([header, *clicks]) + "\n").encode(), content_type="text/csv")
+    day = ImportRequest(
+        f"day-{suffix}",
+        dataset,
+        f"s3://{s3_store.bucket}/a-{suffix}/day.csv",
+        "INCREMENTAL",
+        "arn:aws:iam::000000000000:role/personalize",
+        publish_attribution_metrics=True,
+    )
+    assert _wait(gateway, "dataset_import_job", gateway.start_import(day))["status"] == "ACTIVE"
+    reports = [o.key for o in s3_store.list(f"attribution-{suffix}/")]
+    assert len(reports) == 1, reports
+    lines = s3_store.get_bytes(reports[0]).decode().splitlines()
+    assert lines[0] == "METRIC_NAME,EVENT_TYPE,VALUE,MATH_FUNCTION,EVENT_ATTRIBUTION_SOURCE,TIMESTAMP"
+    assert sorted(lines[1:]) == sorted(
+        [
+            f"CLICKS,open,1.0,samplecount,{campaign},{t}",
+            f"CLICKS,open,1.0,samplecount,storyrec-control,{t}",
+            f"CLICKS,open,1.0,samplecount,SOURCE_NAME_UNDEFINED,{t}",
+            f"READS,read,1.0,samplecount,{campaign},{t}",
+        ]
+    )
+    gateway.delete("metric_attribution", arn)
+    gateway.delete("metric_attribution", arn)  # deleted already: not an error
+    assert gateway.find_arn("metric_attribution", spec.name, group) is None

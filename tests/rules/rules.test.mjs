@@ -24,6 +24,16 @@ function click(overrides = {}) {
   return out;
 }
 
+function impression(overrides = {}) {
+  const base = {
+    userId: "alice", storyIds: ["s1", "s2", "s3"], recommendationId: "rid-1", source: "storyrec-popular",
+    clientTime: Timestamp.now(), createdAt: serverTimestamp(),
+  };
+  const out = { ...base, ...overrides };
+  for (const [k, v] of Object.entries(out)) if (v === undefined) delete out[k];
+  return out;
+}
+
 const cases = [
   ["allow", "owner creates own click", () => setDoc(doc(alice, "clicks/c-ok"), click())],
   ["allow", "owner creates minimal click", () =>
@@ -69,6 +79,9 @@ function materialise(value) {
   if (value === null || typeof value !== "object") return value;
   if ("$click" in value) return click(Object.fromEntries(
     Object.entries(value.$click).map(([k, v]) => [k, v === null ? undefined : materialise(v)])));
+  if ("$impression" in value) return impression(Object.fromEntries(
+    Object.entries(value.$impression).map(([k, v]) => [k, v === null ? undefined : materialise(v)])));
+  if ("$ids" in value) return Array.from({ length: value.$ids[1] }, (_, i) => `${value.$ids[0]}${i}`);
   if ("$now" in value) return Timestamp.fromMillis(Date.now() + value.$now * 1000);
   if ("$epoch" in value) return Timestamp.fromMillis(value.$epoch * 1000);
   if ("$repeat" in value) return value.$repeat[0].repeat(value.$repeat[1]);

@@ -13,6 +13,7 @@ from typing import Any, TypeVar
 from infra.local.demo.context import DemoContext
 from infra.local.lambda_events import LambdaContext, s3_object_created, scheduled_event
 from shared import wiring
+from shared.personalize.metrics import metric_label
 from shared.personalize.stage import campaign_arn, ensure_datasets, pending_imports
 from shared.retry import wait_until
 from shared.wiring import stage_deps
@@ -127,8 +128,9 @@ def step_monitor(ctx: DemoContext) -> str:
     metric = deps.settings.aws_stage.primary_metric
     candidate = (decision.get("metrics") or {}).get("candidate") or {}
     baseline = (decision.get("metrics") or {}).get("baseline") or {}
+    why = "\n".join(f"  - {reason}" for reason in decision.get("reasons", []))
     return (
-        f"{passes} monitor passes; decision {decision.get('action')!r} ({'; '.join(decision.get('reasons', []))}); "
-        f"{metric} {candidate.get(metric, 0):.3f} vs popularity {baseline.get(metric, 0):.3f}; "
+        f"{passes} monitor passes; decision {decision.get('action')!r}, because:\n{why}\n"
+        f"{metric_label(metric)} {candidate.get(metric, 0):.3f} vs popularity {baseline.get(metric, 0):.3f}; "
         f"campaign ACTIVE{' (no campaign served yet: deployed by hand, as the decision says)' * deployed_by_hand}"
     )

@@ -102,8 +102,15 @@ def deskdrop_data(directory: Path, users: int = 100, per_user: int = 30) -> Demo
     return DemoData("Deskdrop", stories, profiles, clicks)
 
 
-def generated_data(now: datetime, users: int = 140, stories: int = 400, interactions: int = 2_200) -> DemoData:
-    """Generated news traffic (infra/local/traffic) of the same size as the Deskdrop subset."""
+PER_USER = 30
+"""Clicks replayed per reader at most (each reader's latest), as for the Deskdrop subset: the replay compresses
+days into a minute or two, and capture quarantines a user's clicks past 60 in one minute (rate_limited), which
+ones depending on the replay's speed; a reader with 30 clicks stays clear of it on every run."""
+
+
+def generated_data(now: datetime, users: int = 220, stories: int = 400, interactions: int = 4_500) -> DemoData:
+    """Generated news traffic (infra/local/traffic) of the same size as the Deskdrop subset (each reader's
+    latest :data:`PER_USER` clicks)."""
     config = TrafficConfig.ending_before(now, days=7, users=users, stories=stories, interactions=interactions)
     catalogue = build_catalogue(config)
     story_docs = {w.path.split("/", 1)[1]: dict(w.data or {}) for w in story_documents(config, catalogue)}
@@ -116,7 +123,13 @@ def generated_data(now: datetime, users: int = 140, stories: int = 400, interact
         d = w.data or {}
         at = int(d["createdAt"].timestamp())
         clicks.append(Click(d["userId"], d["storyId"], d["type"], at, d["sessionId"], d.get("device"), d.get("value")))
-    return DemoData("generated traffic", story_docs, profiles, sorted(clicks, key=lambda c: c.at))
+    latest: dict[str, list[Click]] = {}
+    for click in sorted(clicks, key=lambda c: -c.at):
+        if len(mine := latest.setdefault(click.user, [])) < PER_USER:
+            mine.append(click)
+    kept = sorted((c for mine in latest.values() for c in mine), key=lambda c: c.at)
+    readers = {uid: profile for uid, profile in profiles.items() if uid in latest}  # the users who clicked
+    return DemoData("generated traffic", story_docs, readers, kept)
 
 
 def demo_data(now: datetime, deskdrop: Path | None = DESKDROP_DIR) -> DemoData:

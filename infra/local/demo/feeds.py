@@ -59,6 +59,9 @@ def step_feeds(ctx: DemoContext) -> str:
     docs = {d.id: d.to_dict() or {} for d in feeds.stream()}
     kinds = Counter(str(doc.get("kind")) for doc in docs.values())
     ctx.facts.update(feeds=len(docs), feeds_written=written, feed_kinds=dict(kinds))
+    ctx.facts["feed_lists"] = {
+        uid: [str(i.get("storyId")) for i in feed_items(doc)] for uid, doc in sorted(docs.items())
+    }
     ctx.facts["showcase"] = showcase(ctx.data, docs)
     return f"Cloud Scheduler's POST → {FEED_FILL_FUNCTION} wrote {written} feeds {dict(sorted(kinds.items()))}"
 

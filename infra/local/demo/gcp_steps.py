@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import time
 from collections import Counter
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -55,11 +56,27 @@ def _sessions(clicks: list[Click]) -> dict[tuple[str, str], list[Click]]:
     return sessions
 
 
+def _own_second(uid: str, last: dict[str, int]) -> datetime:
+    """Now, after waiting for the next second if ``uid``'s previous session was committed in this one.
+
+    The server stamps a click with its commit's time (the rules pin ``createdAt`` to ``request.time``), to the
+    second in the export. Two sessions of one reader in the same second would tie, and which ones tie depends
+    on the replay's speed: with each session in a second of its own, every reader's order is the replay's order
+    on every run (the engine orders the ties inside one session itself).
+    """
+    now = datetime.now(UTC)
+    if int(now.timestamp()) <= last.get(uid, -1):
+        time.sleep(1.02 - now.microsecond / 1e6)
+        now = datetime.now(UTC)
+    return now
+
+
 def _send_sessions(rules: RulesClient, sessions: dict[tuple[str, str], list[Click]], refused: Counter[str]) -> int:
     """One commit per session of the legitimate clicks, ``follow`` clicks one by one; how many were accepted."""
     accepted = n = 0
+    last: dict[str, int] = {}
     for (uid, _), clicks in sessions.items():
-        now = datetime.now(UTC)
+        now = _own_second(uid, last)
         good = [c for c in clicks if c.type != "follow"]
         for click in (c for c in clicks if c.type == "follow"):  # a client that sends what storyrec does not know
             ok, _why = rules.commit(uid, [click_write(click, f"demo-{n}", now)])
@@ -73,6 +90,7 @@ def _send_sessions(rules: RulesClient, sessions: dict[tuple[str, str], list[Clic
             if not ok:
                 raise RuntimeError(f"the rules refused a legitimate session of {uid}: {why[:300]}")
             accepted += len(writes)
+        last[uid] = int(time.time())  # the commit's server time is no later than this second
     return accepted
 
 

@@ -23,6 +23,7 @@ from infra.local.demo.context import DemoContext, Step
 from infra.local.demo.data import DemoData, demo_data
 from infra.local.demo.feeds import step_feeds
 from infra.local.demo.gcp_steps import step_app_writes, step_capture, step_client_clicks, step_export
+from infra.local.demo.homepage import show_homepage
 from infra.local.demo.summary import step_report, summary_tables
 from infra.local.firebase import emulators
 from infra.local.stack import DEFAULT_STATE_DIR, LOCAL_PROJECT, REPO_ROOT, LocalStack, StackError, provision_buckets
@@ -169,11 +170,19 @@ def _suite_up(
     """Start the Firebase emulator suite over ``functions_gcp``; None, noted in ``outcome``, if it fails."""
     console.rule("[bold]starting the Firebase emulator suite (Firestore + rules, Pub/Sub, Functions)")
     try:
-        tools_env = emulators.setup()
+        tools_env = emulators.setup(log=lambda line: console.print(line, markup=False))
+        began = time.monotonic()
         emulators.bundle()
+        console.print(f"setup: functions_gcp bundle ready ({time.monotonic() - began:.1f} s)", markup=False)
         suite = cleanup.enter_context(
             emulators.firebase_suite(
-                work / "firebase", tools_env, functions=deployed_functions(), timeout=240.0, pubsub=True
+                work / "firebase",
+                tools_env,
+                functions=deployed_functions(),
+                timeout=240.0,
+                pubsub=True,
+                auth=True,
+                hosting=True,
             )
         )
     except emulators.EmulatorError as exc:
@@ -222,6 +231,8 @@ def _run(
             _run_steps(ctx, steps, outcome)
         for table in summary_tables(ctx):
             console.print(table)
+        if outcome.ok:
+            show_homepage(ctx, suite, serve=keep)
 
 
 def execute(

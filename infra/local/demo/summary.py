@@ -5,13 +5,16 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+from collections import Counter
 from pathlib import Path
 from typing import Any
 
 from rich.table import Table
 
 from infra.local.demo.context import DemoContext
+from infra.local.demo.data import DemoData
 from infra.local.stack import REPO_ROOT
+from shared.personalize.metrics import metric_label, metric_order
 
 STAGE_COUNTS = (
     ("stories published", "stories"),
@@ -57,12 +60,37 @@ def _quarantine(reasons: dict[str, int]) -> Table:
     return table
 
 
-def _promotion(decision: dict[str, Any]) -> Table:
+def scored_readers(data: DemoData) -> tuple[int, int]:
+    """(readers the engine's metrics score, readers eligible): 10% of those with 10+ interactions, as the local
+    engine draws them (infra/local/personalize/metrics.py, Personalize's documented protocol)."""
+    from infra.local.personalize.metrics import MAX_TEST_USERS, MIN_INTERACTIONS, TEST_USER_FRACTION
+
+    kept = Counter(c.user for c in data.clicks if c.type != "follow" and c.story in data.stories)
+    eligible = sum(1 for n in kept.values() if n >= MIN_INTERACTIONS)
+    return (min(MAX_TEST_USERS, max(1, round(eligible * TEST_USER_FRACTION))) if eligible else 0), eligible
+
+
+def _promotion(decision: dict[str, Any], scored: tuple[int, int] | None = None) -> Table:
     metrics = decision.get("metrics") or {}
-    table = Table("metric", "candidate", "popularity baseline", title=f"promotion: {decision.get('action')}")
-    for name in sorted(metrics.get("candidate") or {}):
+    caption = None
+    if scored is not None:
+        caption = (
+            f"Offline metrics on {scored[0]} readers (10% of the {scored[1]} with 10+ interactions): each one's "
+            "newest 10% of interactions held out. They include stories the reader had already opened "
+            "(Personalize's protocol), which a model that repeats a reader's stories finds; feeds never "
+            "show read stories. Few readers: a rough signal, not a benchmark (docs/BENCHMARKS.md)."
+        )
+    table = Table(
+        "metric",
+        "candidate",
+        "popularity baseline",
+        title=f"promotion: {decision.get('action')}",
+        caption=caption,
+        caption_justify="left",
+    )
+    for name in sorted(metrics.get("candidate") or {}, key=metric_order):
         base = (metrics.get("baseline") or {}).get(name)
-        table.add_row(name, f"{metrics['candidate'][name]:.4f}", "-" if base is None else f"{base:.4f}")
+        table.add_row(metric_label(name), f"{metrics['candidate'][name]:.4f}", "-" if base is None else f"{base:.4f}")
     return table
 
 
@@ -81,7 +109,7 @@ def summary_tables(ctx: DemoContext) -> list[Table]:
     if f.get("quarantine_reasons"):
         tables.append(_quarantine(f["quarantine_reasons"]))
     if f.get("decision"):
-        tables.append(_promotion(f["decision"]))
+        tables.append(_promotion(f["decision"], scored_readers(ctx.data)))
     if f.get("showcase"):
         tables.append(_reads_beside_feed(f["showcase"]))
     return tables

@@ -14,12 +14,15 @@ import contextlib
 import json
 import os
 import subprocess
+import threading
+import time
 import urllib.request
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
 from infra.local import processes
+from infra.local.firebase import site
 from infra.local.processes import free_port
 from infra.local.stack import GCLOUD_PLATFORM, LOCAL_PROJECT
 
@@ -30,18 +33,49 @@ PROJECT = LOCAL_PROJECT
 JAVA_HEAP = "-Xmx768m"
 
 
+SETUP_TIMEOUT = 900.0
+"""Seconds setup.sh may take (a first run installs firebase-tools and the functions' venv)."""
+
+
 class EmulatorError(RuntimeError):
     """An emulator did not start or its setup is missing."""
 
 
-def setup() -> dict[str, str]:
-    """Run the idempotent setup script; return the variables it prints (``export NAME=value`` lines)."""
-    out = subprocess.run(
-        [str(HERE / "setup.sh")], check=False, capture_output=True, text=True, timeout=900, cwd=REPO_ROOT
+def setup(log: Callable[[str], None] | None = None) -> dict[str, str]:
+    """Run the idempotent setup script; return the variables it prints (``export NAME=value`` lines).
+
+    ``log`` gets one line per step of the script (its ``== step`` headers) with the step's elapsed time, so
+    a first run's installs (firebase-tools from npm: minutes) are not silent.
+    """
+    proc = subprocess.Popen(
+        [str(HERE / "setup.sh")], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=REPO_ROOT
     )
-    if out.returncode != 0:
-        raise EmulatorError(f"setup.sh failed ({out.returncode}):\n{out.stderr[-3000:]}")
-    pairs = (line.removeprefix("export ").split("=", 1) for line in out.stdout.splitlines() if "=" in line)
+    err: list[str] = []
+    step: tuple[str, float] | None = None
+
+    def close_step() -> None:
+        if step is not None and log is not None:
+            log(f"setup: {step[0]} ready ({time.monotonic() - step[1]:.1f} s)")
+
+    assert proc.stderr is not None and proc.stdout is not None
+    timer = threading.Timer(SETUP_TIMEOUT, proc.kill)  # a stuck install (no output at all) ends too
+    timer.start()
+    try:
+        for line in proc.stderr:
+            err.append(line)
+            if line.startswith("== "):
+                close_step()
+                step = (line[3:].strip(), time.monotonic())
+                if log is not None:
+                    log(f"setup: {step[0]} ...")
+        out = proc.stdout.read()
+        code = proc.wait()
+    finally:
+        timer.cancel()
+    if code != 0:
+        raise EmulatorError(f"setup.sh failed ({code}):\n{''.join(err)[-3000:]}")
+    close_step()
+    pairs = (line.removeprefix("export ").split("=", 1) for line in out.splitlines() if "=" in line)
     return {k: v for k, v in pairs}
 
 
@@ -114,6 +148,7 @@ class Suite:
     pubsub_host: str | None = None
     auth_host: str | None = None
     hub_port: int | None = None
+    hosting_url: str | None = None
 
     @property
     def env(self) -> dict[str, str]:
@@ -142,10 +177,17 @@ class Suite:
         wait_until(self.output, lambda text: line in text, timeout=timeout, interval=0.5, what=f"the {name} function")
 
 
-def _suite_config(pubsub: bool = False, auth: bool = False) -> tuple[dict[str, object], dict[str, int]]:
+OPTIONAL = ("pubsub", "auth", "hosting")
+"""Emulators a suite may add to Firestore and Functions."""
+
+
+def _suite_config(
+    pubsub: bool = False, auth: bool = False, hosting: bool = False
+) -> tuple[dict[str, object], dict[str, int]]:
     ports = {"firestore": free_port(), "functions": free_port(), "hub": free_port()}
     ports.update({"pubsub": free_port()} if pubsub else {})
     ports.update({"auth": free_port()} if auth else {})
+    ports.update({"hosting": free_port()} if hosting else {})
     emulators: dict[str, object] = {
         "singleProjectMode": True,
         "firestore": {"host": "127.0.0.1", "port": ports["firestore"], "websocketPort": free_port()},
@@ -155,7 +197,7 @@ def _suite_config(pubsub: bool = False, auth: bool = False) -> tuple[dict[str, o
         "eventarc": {"host": "127.0.0.1", "port": free_port()},
         "ui": {"enabled": False},
     }
-    for optional in ("pubsub", "auth"):
+    for optional in OPTIONAL:
         if optional in ports:
             emulators[optional] = {"host": "127.0.0.1", "port": ports[optional]}
     config: dict[str, object] = {
@@ -163,6 +205,8 @@ def _suite_config(pubsub: bool = False, auth: bool = False) -> tuple[dict[str, o
         "firestore": {"rules": "firestore.rules"},
         "emulators": emulators,
     }
+    if hosting:
+        config["hosting"] = {"public": "public"}
     return config, ports
 
 
@@ -175,6 +219,7 @@ def firebase_suite(
     *,
     pubsub: bool = False,
     auth: bool = False,
+    hosting: bool = False,
 ) -> Iterator[Suite]:
     """firebase-tools running the Firestore and Functions emulators over the bundled functions_gcp.
 
@@ -182,6 +227,8 @@ def firebase_suite(
     ``pubsub`` adds the Pub/Sub emulator, whose messages the Functions emulator delivers to
     ``on_message_published`` functions. ``auth`` adds the Auth emulator: clients sign in there, and the
     functions then verify its (unsigned) ID tokens, as firebase-admin does when FIREBASE_AUTH_EMULATOR_HOST is set.
+    ``hosting`` adds the Hosting emulator serving the reference homepage (:mod:`infra.local.firebase.site`),
+    configured to reach this suite's emulators.
     """
     firebase = tools_env.get("FIREBASE_TOOLS") or str(HERE / "node_modules" / ".bin" / "firebase")
     work.mkdir(parents=True, exist_ok=True)
@@ -189,15 +236,20 @@ def firebase_suite(
         link = work / name
         if not link.exists():
             link.symlink_to(REPO_ROOT / name)
-    config, ports = _suite_config(pubsub, auth)
+    config, ports = _suite_config(pubsub, auth, hosting)
     (work / "firebase.json").write_text(json.dumps(config, indent=2))
+    if hosting:
+        try:
+            site.build(work / "public", site.local_config({k: f"127.0.0.1:{v}" for k, v in ports.items()}))
+        except OSError as exc:
+            raise EmulatorError(f"the homepage could not be built: {exc}") from exc
     home = work / "home"
     home.mkdir(exist_ok=True)
     env = {**os.environ, **tools_env, "HOME": str(home), "JAVA_TOOL_OPTIONS": JAVA_HEAP, "CI": "true"}
     for key in ("FIRESTORE_EMULATOR_HOST", "PUBSUB_EMULATOR_HOST", "FIREBASE_AUTH_EMULATOR_HOST"):
         env.pop(key, None)
     log = work / "suite.log"
-    only = ",".join(["firestore", "functions"] + [name for name in ("pubsub", "auth") if name in ports])
+    only = ",".join(["firestore", "functions"] + [name for name in OPTIONAL if name in ports])
     cmd = [firebase, "emulators:start", "--only", only, "--project", PROJECT]
 
     def ready() -> bool:
@@ -212,4 +264,5 @@ def firebase_suite(
             f"127.0.0.1:{ports['pubsub']}" if pubsub else None,
             f"127.0.0.1:{ports['auth']}" if auth else None,
             ports["hub"],
+            f"http://127.0.0.1:{ports['hosting']}" if hosting else None,
         )

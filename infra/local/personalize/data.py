@@ -50,6 +50,8 @@ DEFAULTS: dict[str, float] = {
     # weighted counts (no decay, no damping) and item-kNN over the user's whole history.
     "blend_plain_taste": 0.0,
     "blend_knn": 0.0,
+    # Shown and not clicked (IMPRESSION, impressions.py): a negative part, searched only when the data has impressions.
+    "blend_impressed": 0.0,
     "seed": 42,
 }
 BLEND_PREFIX = "blend_"
@@ -182,6 +184,30 @@ def encode_ids(interactions: pd.DataFrame) -> pd.DataFrame:
     return interactions.assign(**columns) if columns else interactions
 
 
+def canonical_order(interactions: pd.DataFrame) -> pd.DataFrame:
+    """The rows sorted by user, time, item and event type: one order whatever order the import read them in.
+
+    Personalize reads a bulk import's rows in any order. Without this, rows tied in time (a session sent in
+    one commit shares its server timestamp) kept their file order, which the export does not fix (it follows
+    capture order), so the holdout split, the sums behind every score and every tie-break varied from run
+    to run. User first: the order then depends only on each user's own sequence, not on how the users'
+    events interleave in time. Expects :func:`encode_ids` columns (sorted categories: code order is id order).
+    """
+    if len(interactions) < 2:
+        return interactions
+
+    def codes(column: str) -> np.ndarray:
+        values = interactions[column].array
+        return np.asarray(values.codes if isinstance(values, pd.Categorical) else pd.factorize(values, sort=True)[0])
+
+    keys = [codes("USER_ID"), interactions["TIMESTAMP"].to_numpy(dtype=np.int64)]
+    keys += [codes(column) for column in ("ITEM_ID", "EVENT_TYPE") if column in interactions]
+    order = np.lexsort(tuple(reversed(keys)))
+    if (np.diff(order) == 1).all():
+        return interactions
+    return interactions.iloc[order].reset_index(drop=True)
+
+
 def id_codes(column: pd.Series) -> pd.Categorical:
     """A column's values as strings, dictionary-encoded with sorted categories (as ``pd.Categorical``
     of the strings would be); an already encoded column is reused, its unused categories dropped."""
@@ -202,12 +228,13 @@ def id_codes(column: pd.Series) -> pd.Categorical:
 
 
 def prepare(interactions: pd.DataFrame, items: pd.DataFrame | None, config: TrainingConfig) -> Prepared:
-    """Encode IDs; the item universe is interacted items (in order of first appearance) plus the items dataset."""
+    """Encode IDs; the item universe is interacted items (in id order, whatever the rows' order: ties in a score
+    are broken by index) plus the items dataset."""
     keep, weights = _selection(interactions, config)
     df = interactions if keep.all() else interactions.loc[keep]
     user_cat = id_codes(df["USER_ID"])
     item_cat = id_codes(df["ITEM_ID"])
-    first_seen = pd.unique(item_cat.codes)
+    first_seen = np.unique(item_cat.codes)  # sorted codes of sorted categories: id order
     known_items = pd.Index(item_cat.categories[first_seen])
     if items is not None and len(items):
         known_items = known_items.union(pd.Index(items["ITEM_ID"].astype(str).unique()), sort=False)

@@ -13,9 +13,10 @@ from typing import Any
 
 import pandas as pd
 
+from infra.local.personalize import attribution
 from infra.local.personalize import filters as filter_expr
 from infra.local.personalize import schema as schemas
-from infra.local.personalize.data import TrainingConfig, config_from_solution, encode_ids, top_n
+from infra.local.personalize.data import TrainingConfig, canonical_order, config_from_solution, encode_ids, top_n
 from infra.local.personalize.errors import PersonalizeError
 from infra.local.personalize.hpo import HpoConfigError
 from infra.local.personalize.metrics import evaluate
@@ -33,6 +34,13 @@ METRICS_SEED = 42
 
 class TrainingFailed(Exception):
     """Training cannot run on this data; the message becomes failureReason."""
+
+
+def training_rows(interactions: pd.DataFrame) -> pd.DataFrame:
+    """The dataset's interactions as training reads them: encoded, in one canonical order, minimums checked."""
+    rows = canonical_order(encode_ids(interactions))
+    check_minimums(rows)
+    return rows
 
 
 @dataclass
@@ -139,6 +147,10 @@ class Worker:
         full = job.get("importMode", "FULL") == "FULL"
         merged = schemas.merge(store.frame(dataset["datasetArn"]), new, dataset["datasetType"], full)
         store.set_frame(dataset["datasetArn"], merged)
+        try:
+            attribution.publish(store, job, dataset, new, s3_client)
+        except Exception:  # the report is a side product: its failure does not undo the import
+            log.exception("attribution report failed", extra={"job": job_arn})
         store.update("datasetImportJobs", job_arn, status="ACTIVE")
         log.info("import done", extra={"job": job_arn, "rows": len(new), "total": len(merged)})
 
@@ -181,9 +193,7 @@ class Worker:
         interactions = frames.get("Interactions")
         if interactions is None or not len(interactions):
             raise TrainingFailed("The dataset group has no interactions data.")
-        interactions = encode_ids(interactions)
-        check_minimums(interactions)
-        return interactions, frames.get("Items")
+        return training_rows(interactions), frames.get("Items")
 
     def run_batch(self, job_arn: str) -> None:
         """Answer every JSON line of the input file and write ``<input name>.out`` to the output path."""

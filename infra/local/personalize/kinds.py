@@ -119,6 +119,16 @@ KINDS: dict[str, ResourceKind] = {
             "datasetGroupArn",
         ),
         ResourceKind(
+            "metricAttributions",
+            "metricAttributionArn",
+            ("name", "metricAttributionArn", *STATUS_KEYS, "failureReason"),
+            None,  # Describe and List settle a pending record first: their own operations (attribution.py)
+            "metricAttribution",
+            None,
+            "metricAttributions",
+            "datasetGroupArn",
+        ),
+        ResourceKind(
             "batchInferenceJobs",
             "batchInferenceJobArn",
             (

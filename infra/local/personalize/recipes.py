@@ -19,6 +19,7 @@ import numpy as np
 import pandas as pd
 import scipy.sparse as sp
 
+from infra.local.personalize import impressions
 from infra.local.personalize.data import (
     BLEND_PARAMS,
     BLEND_PREFIX,
@@ -77,6 +78,7 @@ class Model:
     plain_user_factors: np.ndarray | None = None
     plain_item_factors: np.ndarray | None = None
     knn: sp.csr_matrix | None = None
+    impressions: sp.csr_matrix | None = None  # users x items shown and not clicked (impressions.py)
     weights: dict[str, float] = field(default_factory=dict)
     tuned_params: dict[str, float | str] = field(default_factory=dict)
     reference_time: float = 0.0
@@ -162,6 +164,8 @@ class Model:
             return self.trending
         if name == "freshness":
             return self.freshness
+        if name == "impressed":
+            return None if self.impressions is None else impressions.penalty(self.impressions, uidx)
         if not len(hist_items):
             return np.zeros(self.n_items, dtype=np.float32)
         if name == "knn":  # plain item-kNN: neighbours of every item in the history, alike
@@ -336,6 +340,8 @@ def fit(
     model.weights = dict(weights)
     if not spec.parts:
         return model
+    if spec.tuned:
+        model.impressions = impressions.shown_not_clicked(interactions, model.user_ids, model.item_ids)
     matrix = user_item_matrix(data, p("recency_half_life_days"))
     if "neighbours" in spec.parts:
         model.neighbours = fit_neighbours(matrix, config)

@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import itertools
-import uuid
 from functools import lru_cache
 from typing import Any
 
 import numpy as np
 
 from infra.local.personalize import filters as filter_expr
+from infra.local.personalize.attribution import recommendation_id
 from infra.local.personalize.data import top_n
 from infra.local.personalize.errors import InvalidInputException, ResourceNotFoundException
 from infra.local.personalize.recipes import Model
@@ -71,7 +70,7 @@ class Runtime:
                 raise InvalidInputException("userId is required for this campaign.")
             scores = model.score_user(user_id)
         best = top_n(scores, num, self._allowed(body, model, user_id))
-        return {"itemList": _items(model, scores, best), "recommendationId": _rid()}
+        return {"itemList": _items(model, scores, best), "recommendationId": recommendation_id(body["campaignArn"])}
 
     def get_personalized_ranking(self, body: dict[str, Any]) -> dict[str, Any]:
         inputs = body.get("inputList")
@@ -87,7 +86,7 @@ class Runtime:
         unknown = [(item, 0.0) for item, i in known if i is None]
         total = sum(max(s, 0.0) for _, s in ranked) or 1.0
         out = [{"itemId": item, "score": round(max(s, 0.0) / total, 7)} for item, s in ranked + unknown]
-        return {"personalizedRanking": out, "recommendationId": _rid()}
+        return {"personalizedRanking": out, "recommendationId": recommendation_id(body["campaignArn"])}
 
 
 def _text(body: dict[str, Any], key: str) -> str | None:
@@ -110,12 +109,3 @@ def _items(model: Model, scores: np.ndarray, best: np.ndarray) -> list[dict[str,
     ids = model.item_ids[best].tolist()
     values = np.round(np.maximum(scores[best], 0.0) / total, 7).tolist()
     return [{"itemId": str(i), "score": v} for i, v in zip(ids, values, strict=True)]
-
-
-_RID_PREFIX = uuid.uuid4().hex[:8]
-_RID_COUNTER = itertools.count()
-
-
-def _rid() -> str:
-    """Unique per process start and request; cheaper than a uuid4 per call."""
-    return f"RID-{_RID_PREFIX}-{next(_RID_COUNTER):08x}"

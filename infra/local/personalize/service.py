@@ -11,6 +11,7 @@ from typing import Any
 
 from infra.local.personalize import filters as filter_expr
 from infra.local.personalize import schema as schemas
+from infra.local.personalize.attribution import MetricAttributionOps
 from infra.local.personalize.data import DEFAULT_RECIPE, RECIPE_PREFIX, recipe_name
 from infra.local.personalize.errors import (
     InvalidInputException,
@@ -54,7 +55,7 @@ def check_name(name: str, what: str = "name") -> str:
     return name
 
 
-class ControlPlane:
+class ControlPlane(MetricAttributionOps):
     """The Personalize control-plane API over a Store and a background Worker."""
 
     def __init__(self, store: Store, worker: Worker, region: str = "us-east-1") -> None:
@@ -138,7 +139,7 @@ class ControlPlane:
     def op_DeleteDatasetGroup(self, body: dict[str, Any]) -> dict[str, Any]:
         arn = required(body, "datasetGroupArn")
         self.store.get("datasetGroups", arn)
-        for kind in ("datasets", "solutions", "filters"):
+        for kind in ("datasets", "solutions", "filters", "metricAttributions"):
             if self.store.find(kind, datasetGroupArn=arn):
                 raise ResourceInUseException(f"Dataset group {arn} still has {kind}; delete them first.")
         self.store.delete("datasetGroups", arn)
@@ -163,6 +164,21 @@ class ControlPlane:
             "status": "ACTIVE",
         }
         self._new("datasets", arn, record)
+        return {"datasetArn": arn}
+
+    def op_UpdateDataset(self, body: dict[str, Any]) -> dict[str, Any]:
+        """Replace a dataset's schema: Items and Users only, as Personalize allows (an Interactions dataset's
+        schema is fixed; a deployment that needs new interaction columns rebuilds: docs/deploy.md)."""
+        arn = required(body, "datasetArn")
+        dataset = self.store.get("datasets", arn)
+        schema = self.store.get("schemas", required(body, "schemaArn"))
+        if dataset["datasetType"] == "Interactions":
+            raise InvalidInputException(
+                f"The schema of an Interactions dataset cannot be updated: {arn}. "
+                "Create a new dataset group (or dataset) with the new schema and import the data again."
+            )
+        schemas.check_dataset_type(schemas.parse_schema(schema["schema"]), dataset["datasetType"])
+        self.store.update("datasets", arn, schemaArn=schema["schemaArn"], lastUpdatedDateTime=now())
         return {"datasetArn": arn}
 
     def op_DeleteDataset(self, body: dict[str, Any]) -> dict[str, Any]:

@@ -22,6 +22,7 @@ from dataclasses import dataclass, field, replace
 import numpy as np
 import pandas as pd
 
+from infra.local.personalize import impressions
 from infra.local.personalize.data import (
     BLEND_PREFIX,
     Prepared,
@@ -133,7 +134,9 @@ def choose(interactions: pd.DataFrame, items: pd.DataFrame | None, config: Train
     fixed = {c: float(config.params[BLEND_PREFIX + c]) for c in COMPONENTS if BLEND_PREFIX + c in config.params}
     defaults = {c: config.param(BLEND_PREFIX + c) for c in COMPONENTS}
     split = validation_split(interactions)
-    if not split.truths or (len(fixed) == len(COMPONENTS) and not plan.trials):
+    # every part fixed by the solution ("impressed" counts as fixed without the IMPRESSION column)
+    free = set(COMPONENTS) - set(fixed) - (set() if impressions.COLUMN in interactions else {"impressed"})
+    if not split.truths or (not free and not plan.trials):
         return Choice(config, defaults, plan.objective)
     best: Choice | None = None
     # One validation fit per distinct training set of the protocols scored.
@@ -160,8 +163,8 @@ def choose(interactions: pd.DataFrame, items: pd.DataFrame | None, config: Train
             for j, half_life in enumerate(half_lives):
                 for pool, owner in zip(pools, owners, strict=True):
                     pool.set_global("trending", owner.trending[j])
-                search = Search(pools, plan.objective, plan.maximize, plan.grids, fixed)
-                weights, score = search.run(defaults)
+                search = Search(pools, plan.objective, plan.maximize, plan.grids, _pinned(fixed, owners[0].model))
+                weights, score = impressions_if_clear(search, *search.run(defaults))
                 if best is None or (search.everywhere, search.better(score, best.score)) > (best.everywhere, False):
                     chosen = replace(shape, params={**shape.params, HALF_LIFE: half_life})
                     best = Choice(chosen, weights, plan.objective, score, search.simple_scores, search.name_of(weights))
@@ -186,6 +189,37 @@ def choose(interactions: pd.DataFrame, items: pd.DataFrame | None, config: Train
         extra={"weights": best.weights, "objective": plan.objective, "score": best.score, "simple": best.simple_scores},
     )
     return best
+
+
+def _pinned(fixed: Mapping[str, float], model: Model) -> dict[str, float]:
+    """The fixed weights, plus ``impressed`` at 0 when the data has no impressions (its search would find
+    an empty part: data of an older schema then trains exactly as before)."""
+    if model.impressions is None and "impressed" not in fixed:
+        return {**fixed, "impressed": 0.0}
+    return dict(fixed)
+
+
+def impressions_if_clear(search: Search, weights: dict[str, float], score: float) -> tuple[dict[str, float], float]:
+    """A blend that reads impressions is kept only if it beats the best blend without them by
+    ``impressions.MIN_GAIN`` (relative) on the mean and on every validation split; else that one.
+
+    Impressions that carry no information (random, or a feed the user never looked at) would otherwise
+    win on validation noise now and then, and lose on the next data."""
+    col = COMPONENTS.index("impressed")
+    if not weights.get("impressed") or not search.maximize:
+        return weights, score
+    without = {k: e for k, e in search.tried.items() if k[col] == 0.0}
+    if not without:
+        return weights, score
+    key = max(without, key=lambda k: without[k][0])
+    base_mean, _, base_each = without[key]
+    chosen = search.tried[tuple(float(weights.get(c, 0.0)) for c in COMPONENTS)]
+    gain = impressions.MIN_GAIN
+    if chosen[0] >= base_mean * (1 + gain) and all(
+        a >= b * (1 + gain) for a, b in zip(chosen[2], base_each, strict=True)
+    ):
+        return weights, score
+    return dict(zip(COMPONENTS, key, strict=True)), base_mean
 
 
 @dataclass
@@ -342,7 +376,10 @@ class Pool:
         users = [u for u in sorted(truth) if u in model.user_index]
         shared = [v for v in (*(getattr(model, n) for n in GLOBAL_COMPONENTS), *variants) if v is not None]
         shared_picks = np.unique(np.concatenate([_top(v) for v in shared])) if shared else np.zeros(0, np.int64)
-        personal = tuple(c for c in COMPONENTS if c not in GLOBAL_COMPONENTS)
+        # without impressions the part is empty: leaving it out keeps the pools (and their ties) as before
+        personal = tuple(
+            c for c in COMPONENTS if c not in GLOBAL_COMPONENTS and (c != "impressed" or model.impressions is not None)
+        )
         width = len(shared_picks) + POOL_PER_COMPONENT * (len(personal) + 1 + len(SHAPED_COMPONENTS) * len(shaped))
         parts = np.zeros((len(users), len(COMPONENTS), width), dtype=np.float32)
         shapes = np.zeros((len(shaped) + 1, len(users), len(SHAPED_COMPONENTS), width), dtype=np.float32)

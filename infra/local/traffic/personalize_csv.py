@@ -29,6 +29,10 @@ def interactions_frame(chunk: InteractionChunk, catalogue: Catalogue) -> pd.Data
         "EVENT_TYPE": np.asarray(EVENT_TYPES)[chunk.event],
         "EVENT_VALUE": chunk.value,
         "DEVICE": np.asarray(DEVICES)[chunk.device],
+        # generated readers click outside any storyrec list: no attribution, no impression
+        "RECOMMENDATION_ID": None,
+        "EVENT_ATTRIBUTION_SOURCE": None,
+        "IMPRESSION": None,
     }
     return _ordered("interactions", columns)
 

@@ -15,6 +15,7 @@ import pytest
 
 from shared.adapters.memory import InMemoryDocumentStore, RecordingMetrics
 from shared.capture.service import CaptureService, Outcome
+from tests.conftest import DESKDROP
 from tests.e2e.capture import deskdrop
 
 pytestmark = pytest.mark.e2e
@@ -55,4 +56,7 @@ def test_whole_file_yields_one_interaction_per_valid_click(deskdrop_dir: Path) -
     assert metrics.total("ClickCaptured") == expected
     assert metrics.total("ClickQuarantined") == len(clicks) - expected
     sample = records["ml_interactions/dd-1"]
-    assert sample["TIMESTAMP"] == int(interactions.iloc[1]["timestamp"]) and sample["DEVICE"] == "desktop"
+    row = interactions.iloc[1]
+    assert sample["TIMESTAMP"] == int(row["timestamp"]) and sample["DEVICE"] == deskdrop.device(row["userAgent"])
+    if deskdrop_dir == DESKDROP:  # the real file's second row is a desktop browser
+        assert sample["DEVICE"] == "desktop"

@@ -113,7 +113,7 @@ class Stage:
             buf = io.StringIO()
             writer = csv.writer(buf, lineterminator="\n")
             writer.writerow(header)
-            writer.writerows(rows)
+            writer.writerows(r + [""] * (len(header) - len(r)) for r in rows)  # columns a row lacks are empty
             body = buf.getvalue().encode()
             key = part_key(self.settings.import_prefix, name, day, 0)
             self.s3.put_object(Bucket=bucket, Key=key, Body=body)
@@ -121,7 +121,7 @@ class Stage:
                 ManifestDataset(
                     name,
                     mode,
-                    "1.0",
+                    load_schema(name).version,  # type: ignore[arg-type]
                     tuple(header),  # type: ignore[arg-type]
                     (ManifestFile(key, len(rows), len(body), hashlib.sha256(body).hexdigest()),),
                     {},

@@ -13,7 +13,7 @@ pytestmark = pytest.mark.integration
 
 def _snapshot(client: Any) -> dict[str, dict[str, Any]]:
     out = {}
-    for name in ("ml_items", "ml_users", "ml_interactions", "ml_quarantine"):
+    for name in ("ml_items", "ml_users", "ml_interactions", "ml_impressions", "ml_quarantine"):
         for snap in client.collection(name).stream():
             out[f"{name}/{snap.id}"] = snap.to_dict()
     return out
@@ -38,6 +38,13 @@ def test_backfill_all_is_idempotent(firestore_client: Any, monkeypatch: pytest.M
             firestore_client.document(f"clicks/c{i}"),
             {"userId": "u1", "storyId": f"s{i % 31}", "type": "read", "clientTime": when, "createdAt": when},
         )
+    for i in range(5):
+        when = past + timedelta(minutes=i)
+        ids = ["s1", "s2"] if i < 4 else ["s1", "s1"]  # the last one repeats a story: quarantined
+        batch.set(
+            firestore_client.document(f"impressions/i{i}"),
+            {"userId": "u1", "storyIds": ids, "source": "latest", "clientTime": when, "createdAt": when},
+        )
     batch.commit()
 
     runner = CliRunner()
@@ -52,7 +59,8 @@ def test_backfill_all_is_idempotent(firestore_client: Any, monkeypatch: pytest.M
     quarantined = [v for k, v in after_first.items() if k.startswith("ml_quarantine/")]
     # story ids s0..s29 exist; every 31st click points at the missing "s30"
     assert len(interactions) == 120 - len([i for i in range(120) if i % 31 == 30])
-    assert {q["reason"] for q in quarantined} == {"unknown_story"}
+    assert {q["reason"] for q in quarantined} == {"unknown_story", "duplicate"}
+    assert len([k for k in after_first if k.startswith("ml_impressions/")]) == 4
     items = [v for k, v in after_first.items() if k.startswith("ml_items/")]
     assert len([i for i in items if i["active"]]) == 30
     assert after_first["ml_items/draft"]["active"] is False  # the draft's tombstone

@@ -143,3 +143,37 @@ def test_concurrent_out_of_order_writers_end_at_the_newest_version(seeded: Any, 
         list(pool.map(capture, order))
     item = seeded.document("ml_items/s1").get().to_dict()
     assert (item["CATEGORY"], item["source_updated_at"]) == ("v11", versions[-1])
+
+
+def test_impression_written_by_the_sdk_is_captured_once_under_redeliveries(
+    seeded: Any, service: CaptureService
+) -> None:
+    from google.cloud import firestore
+
+    now = datetime.now(UTC)
+    seeded.document("impressions/i1").set(
+        {
+            "userId": "u1",
+            "storyIds": ["s1", "s2", "-4110354420726924665"],
+            "source": "storyrec-control",
+            "clientTime": now - timedelta(seconds=2),
+            "createdAt": firestore.SERVER_TIMESTAMP,
+        }
+    )
+    data = seeded.document("impressions/i1").get().to_dict()
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        outcomes = list(pool.map(lambda _: service.capture_impression("i1", data), range(6)))
+    assert sorted(outcomes) == sorted([Outcome.CAPTURED] + [Outcome.DUPLICATE] * 5)
+    record = seeded.document("ml_impressions/i1").get().to_dict()
+    assert record["ITEM_IDS"] == ["s1", "s2", "-4110354420726924665"]
+    assert (record["RECOMMENDATION_ID"], record["EVENT_ATTRIBUTION_SOURCE"]) == (None, "storyrec-control")
+    assert record["TIMESTAMP"] == int(data["createdAt"].timestamp())
+
+
+def test_bad_impression_is_quarantined_with_its_reason(seeded: Any, service: CaptureService) -> None:
+    now = datetime.now(UTC)
+    bad = {"userId": "u1", "storyIds": ["s1", "s1"], "clientTime": now, "createdAt": now}
+    assert service.capture_impression("i2", bad) is Outcome.QUARANTINED
+    record = seeded.document(f"ml_quarantine/{quarantine_id('impressions', 'i2')}").get().to_dict()
+    assert record["reason"] == "duplicate"
+    assert not seeded.document("ml_impressions/i2").get().exists

@@ -44,6 +44,7 @@ def cli(stage: Stage, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Cli:  
     body["solutions"]["serving"]["name"] = names.solution
     body["solutions"]["baseline"]["name"] = stage.settings.aws_stage.baseline_solution
     body["campaign"]["name"] = names.campaign
+    body["metricAttribution"]["name"] = f"ma-{names.dataset_group}"[:63]  # names are unique per account
     config = tmp_path / "resources.json"
     config.write_text(json.dumps(body), encoding="utf-8")
     return Cli(stage, config)

@@ -38,6 +38,19 @@ def test_bootstrap_plans_creates_once_then_changes_nothing(cli: Cli) -> None:
     assert port.find_arn("solution", cli.stage.settings.aws_stage.baseline_solution, group)
     datasets = [s["arn"] for s in first["steps"] if s["kind"] == "dataset"]
     assert len(datasets) == 3 and all(port.dataset_status(a).value == "ACTIVE" for a in datasets)
+    attribution = next(s for s in first["steps"] if s["kind"] == "metric_attribution")
+    assert attribution["action"] == "created" and attribution["arn"] == port.find_arn(
+        "metric_attribution", attribution["name"], group
+    )
+    control = port._control  # the boto3 client: what the engine stored, as Personalize would describe it
+    described = control.describe_metric_attribution(metricAttributionArn=attribution["arn"])["metricAttribution"]
+    bucket = cli.stage.settings.import_bucket
+    assert described["metricsOutputConfig"]["s3DataDestination"]["path"].startswith(f"s3://{bucket}/")
+    metrics = control.list_metric_attribution_metrics(metricAttributionArn=attribution["arn"])["metrics"]
+    assert {(m["eventType"], m["expression"]) for m in metrics} >= {
+        ("open", "SAMPLECOUNT()"),
+        ("read", "SAMPLECOUNT()"),
+    }
 
     second = cli("bootstrap", "--config", config)
     assert second.exit_code == 0 and "nothing changed" in second.output

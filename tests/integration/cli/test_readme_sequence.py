@@ -30,6 +30,7 @@ EXPECTED: dict[str, tuple[int, str]] = {
     "bootstrap --dry-run": (0, "plan"),
     "bootstrap": (0, "bootstrap"),
     "backfill all": (0, "backfill"),
+    "export --history": (3, "run `storyrec backfill all` first"),
     "export": (2, "no interactions have been captured yet"),
     "import": (1, "run `storyrec export` first"),
     "evaluate": (1, "run `storyrec export` first"),

@@ -105,6 +105,27 @@ def test_items_schema_cannot_back_interactions(personalize: Any) -> None:
     assert error_code(exc) == "InvalidInputException"
 
 
+def test_update_dataset_replaces_an_items_schema_never_an_interactions_one(personalize: Any, assert_shape: Any) -> None:
+    """As Personalize: UpdateDataset takes a new Items/Users schema; an Interactions schema is fixed."""
+    _group, interactions, items = new_group(personalize)
+    wider = ITEMS_SCHEMA.replace(
+        '"categorical": true}]', '"categorical": true}, {"name": "GENRE", "type": ["null", "string"]}]'
+    )
+    new_items = personalize.create_schema(name=unique("itm2"), schema=wider)["schemaArn"]
+    updated = personalize.update_dataset(datasetArn=items, schemaArn=new_items)
+    assert_shape(personalize, "UpdateDataset", updated)
+    assert personalize.describe_dataset(datasetArn=items)["dataset"]["schemaArn"] == new_items
+    before = personalize.describe_dataset(datasetArn=interactions)["dataset"]["schemaArn"]
+    wider_interactions = INTERACTIONS_SCHEMA.replace(
+        '"type": ["null", "float"]}]', '"type": ["null", "float"]}, {"name": "IMPRESSION", "type": ["null", "string"]}]'
+    )
+    new_interactions = personalize.create_schema(name=unique("int2"), schema=wider_interactions)["schemaArn"]
+    with pytest.raises(ClientError) as exc:
+        personalize.update_dataset(datasetArn=interactions, schemaArn=new_interactions)
+    assert error_code(exc) == "InvalidInputException"
+    assert personalize.describe_dataset(datasetArn=interactions)["dataset"]["schemaArn"] == before
+
+
 BAD_CSVS = {
     "missing required column": "USER_ID,ITEM_ID,EVENT_TYPE\nu1,i1,read\n",
     "non-numeric timestamp": "USER_ID,ITEM_ID,TIMESTAMP,EVENT_TYPE\nu1,i1,yesterday,read\n",

@@ -205,3 +205,46 @@ def test_large_files_go_through_multipart_and_resumable_uploads(export_deps: Exp
     for store in (export_deps.import_store, export_deps.backup_store):
         body = store.get_bytes(part.key)
         assert len(body) == part.size and hashlib.sha256(body).hexdigest() == part.sha256
+
+
+def test_impressions_are_joined_from_the_emulator_including_the_day_before(export_deps: ExportDeps) -> None:
+    """The IMPRESSION join reads ml_impressions on the real Firestore (captured_at range one day back)."""
+    before = DAY_START - timedelta(hours=3)
+    noon = DAY_START + timedelta(hours=12)
+    impressions = [
+        ("i-prev", before, ["s1", "s2"], "rid-1", None),
+        ("i-src", noon - timedelta(minutes=1), ["s3"], None, "storyrec-control"),
+        ("i-too-old", DAY_START - timedelta(days=3), ["s4"], "rid-1", None),
+    ]
+    seed(
+        export_deps.docs,
+        "ml_impressions",
+        [
+            (
+                iid,
+                {
+                    "USER_ID": "u1",
+                    "ITEM_IDS": ids,
+                    "RECOMMENDATION_ID": rid,
+                    "EVENT_ATTRIBUTION_SOURCE": src,
+                    "TIMESTAMP": int(at.timestamp()),
+                    "impression_id": iid,
+                    "captured_at": at,
+                },
+            )
+            for iid, at, ids, rid, src in impressions
+        ],
+    )
+    clicks = [
+        interaction(1, noon, USER_ID="u1", RECOMMENDATION_ID="rid-1"),
+        interaction(2, noon + timedelta(seconds=1), USER_ID="u1", EVENT_ATTRIBUTION_SOURCE="storyrec-control"),
+        interaction(3, noon + timedelta(seconds=2), USER_ID="u2", RECOMMENDATION_ID="rid-1"),
+    ]
+    seed(export_deps.docs, "ml_interactions", clicks)
+    result = run_export(DAY, export_deps)
+    assert result.rows("interactions") == 3
+    [key] = [o.key for o in export_deps.import_store.list("interactions/")]
+    rows = read_csv(export_deps.import_store.get_bytes(key))
+    at = {name: rows[0].index(name) for name in ("RECOMMENDATION_ID", "EVENT_ATTRIBUTION_SOURCE", "IMPRESSION")}
+    cells = [(r[at["RECOMMENDATION_ID"]], r[at["EVENT_ATTRIBUTION_SOURCE"]], r[at["IMPRESSION"]]) for r in rows[1:]]
+    assert cells == [("rid-1", "", "s1|s2"), ("", "storyrec-control", "s3"), ("rid-1", "", "")]

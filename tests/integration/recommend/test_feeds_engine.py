@@ -159,7 +159,10 @@ def test_an_engine_outage_keeps_the_old_feeds_marks_them_stale_and_alerts_once(
     summary = fill_feeds(deps)
     after = feeds(seeded)
     assert set(after) == set(before)
-    warm = [u for u, f in before.items() if f["kind"] == "personalized"]
+    # the control arm's readers (the 5 % holdout) had the popularity feed; in the outage they fail like the rest
+    control = [f for f in before.values() if f.get("arm") == "control"]
+    assert control and all(f["kind"] == "popular" and f["attributionSource"] == "storyrec-control" for f in control)
+    warm = [u for u, f in before.items() if f["kind"] == "personalized" or f.get("arm") == "control"]
     for uid in warm:
         assert after[uid]["storyIds"] == before[uid]["storyIds"]
         assert after[uid]["stale"] is True and after[uid]["staleReason"]

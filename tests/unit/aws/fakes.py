@@ -19,6 +19,7 @@ from shared.personalize.model import (
     CampaignUpdate,
     ImportJob,
     ImportRequest,
+    MetricAttributionSpec,
     Recommendation,
     Recommendations,
     SolutionSpec,
@@ -38,6 +39,7 @@ class FakePersonalize:
     def __init__(self, now: datetime, order: list[str] | None = None, batch_store: ObjectStore | None = None) -> None:
         self.now = now
         self.arns: dict[tuple[str, str], str] = {}
+        self.attributions: dict[str, MetricAttributionSpec] = {}
         self.jobs: dict[str, list[ImportJob]] = {}
         self.versions: dict[str, list[SolutionVersion]] = {}
         self.metrics: dict[str, dict[str, float]] = {}
@@ -53,6 +55,8 @@ class FakePersonalize:
         self.filters: dict[str, str] = {}
         self.batch_store = batch_store
         self.batches: list[BatchInferenceRequest] = []
+        self.schema_json: dict[str, str] = {}
+        self.dataset_schema: dict[str, str] = {}
         self._lock = threading.Lock()
 
     def _ensure(self, kind: str, name: str) -> str:
@@ -62,12 +66,19 @@ class FakePersonalize:
         return self._ensure("dataset-group", name)
 
     def ensure_schema(self, name: str, schema_json: str) -> str:
-        return self._ensure("schema", name)
+        arn = self._ensure("schema", name)
+        self.schema_json.setdefault(arn, schema_json)
+        return arn
 
     def ensure_dataset(self, group_arn: str, dataset_type: str, schema_arn: str, name: str) -> str:
         arn = self._ensure("dataset", name)
         self.jobs.setdefault(arn, [])
+        self.dataset_schema.setdefault(arn, schema_arn)
         return arn
+
+    def dataset_columns(self, dataset_arn: str) -> tuple[str, ...]:
+        text = self.schema_json[self.dataset_schema[dataset_arn]]
+        return tuple(f["name"] for f in json.loads(text)["fields"])
 
     def dataset_status(self, dataset_arn: str) -> Status:
         return Status.ACTIVE
@@ -85,6 +96,10 @@ class FakePersonalize:
     def ensure_filter(self, group_arn: str, name: str, expression: str) -> str:
         self.filters.setdefault(name, expression)
         return self._ensure("filter", name)
+
+    def ensure_metric_attribution(self, spec: MetricAttributionSpec) -> str:
+        self.attributions[spec.name] = spec
+        return self._ensure("metric-attribution", spec.name)
 
     def filter_status(self, filter_arn: str) -> Status:
         return Status.ACTIVE

@@ -149,6 +149,8 @@ def test_import_requests_match_the_model() -> None:
                 "dataSource": {"dataLocation": f"s3://import-bucket/{location}"},
                 "roleArn": "arn:aws:iam::123456789012:role/personalize",
                 "importMode": mode,
+                # interactions imports publish the metric attribution's report (docs/operate.md)
+                **({"publishAttributionMetricsToS3": True} if t == "interactions" else {}),
             },
         )
     with control.stub:

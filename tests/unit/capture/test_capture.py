@@ -8,6 +8,7 @@ import pytest
 
 from shared.adapters.memory import InMemoryDocumentStore, RecordingMetrics
 from shared.capture.service import CaptureService, Outcome
+from shared.ports import Query
 from tests.unit.capture.conftest import NOW, VERSION, Clock, click, story
 
 pytestmark = pytest.mark.unit
@@ -23,9 +24,42 @@ def test_click_becomes_an_interaction_record(service: CaptureService, store: InM
         "EVENT_VALUE": 42.5,
         "DEVICE": "web",
         "SESSION_ID": "sess-1",
+        "RECOMMENDATION_ID": None,
+        "EVENT_ATTRIBUTION_SOURCE": None,
         "click_id": "c1",
         "captured_at": NOW,
     }
+
+
+def test_a_click_from_a_feed_keeps_its_attribution(service: CaptureService, store: InMemoryDocumentStore) -> None:
+    service.capture_click("c1", click(recommendationId="rid-1", source="storyrec-control"))
+    record = store.get("ml_interactions/c1")
+    assert record is not None
+    assert (record["RECOMMENDATION_ID"], record["EVENT_ATTRIBUTION_SOURCE"]) == ("rid-1", "storyrec-control")
+
+
+def test_an_impression_becomes_an_ml_impressions_record_once(
+    service: CaptureService, store: InMemoryDocumentStore
+) -> None:
+    doc = {
+        "userId": "u1",
+        "storyIds": ["s1", "s2", "-4110354420726924665"],
+        "recommendationId": "rid-1",
+        "clientTime": NOW - timedelta(seconds=3),
+        "createdAt": NOW - timedelta(seconds=1),
+    }
+    assert service.capture_impression("i1", doc) is Outcome.CAPTURED
+    assert store.get("ml_impressions/i1") == {
+        "USER_ID": "u1",
+        "ITEM_IDS": ["s1", "s2", "-4110354420726924665"],
+        "RECOMMENDATION_ID": "rid-1",
+        "EVENT_ATTRIBUTION_SOURCE": None,
+        "TIMESTAMP": int((NOW - timedelta(seconds=1)).timestamp()),
+        "impression_id": "i1",
+        "captured_at": NOW,
+    }
+    assert service.capture_impression("i1", doc) is Outcome.DUPLICATE
+    assert len(store.query(Query("ml_impressions"))) == 1
 
 
 def test_optional_click_fields_become_null(service: CaptureService, store: InMemoryDocumentStore) -> None:
@@ -206,7 +240,8 @@ def test_records_match_the_personalize_schemas(service: CaptureService, store: I
     ):
         record = store.get(path)
         assert record is not None
-        assert set(load_schema(dataset).header) <= set(record), dataset
+        joined = {"IMPRESSION"}  # the export joins it from ml_impressions (docs/export.md)
+        assert set(load_schema(dataset).header) - joined <= set(record), dataset
 
 
 def test_invalid_id_of_a_deleted_story_writes_nothing() -> None:

@@ -23,6 +23,7 @@ from shared.capture.records import Writer
 from shared.capture.service import CaptureService, Outcome
 from shared.errors import AccessDenied, ServiceUnavailable
 from shared.export.rows import RowConverter
+from shared.limits import rule as field_rule
 from shared.limits import rules
 from shared.ports import Snapshot
 from shared.schema import load_schema
@@ -33,7 +34,12 @@ from tests.unit.capture.conftest import Clock
 pytestmark = pytest.mark.unit
 
 FIRESTORE_MAX_DOC = 1_048_576
-_ML = {"clicks": ("ml_interactions", "interactions"), "stories": ("ml_items", "items"), "users": ("ml_users", "users")}
+_ML = {
+    "clicks": ("ml_interactions", "interactions"),
+    "stories": ("ml_items", "items"),
+    "users": ("ml_users", "users"),
+    "impressions": ("ml_impressions", "impressions"),
+}
 
 
 def _service() -> CaptureService:
@@ -47,6 +53,9 @@ def _run(service: CaptureService, case: Case) -> Outcome:
     if case.source == "clicks":
         writer = Writer(*case.writer) if case.writer else None
         return service.capture_click(case.id, case.data, writer=writer)
+    if case.source == "impressions":
+        writer = Writer(*case.writer) if case.writer else None
+        return service.capture_impression(case.id, case.data, writer=writer)
     if case.source == "stories":
         return service.capture_story(case.id, case.data, version=VERSION)
     return service.capture_user(case.id, case.data, version=VERSION)
@@ -72,6 +81,9 @@ def _ml_paths(store: InMemoryDocumentStore, collection: str) -> list[str]:
 
 
 def _assert_exportable(dataset: str, record: dict[str, Any]) -> None:
+    if dataset == "impressions":  # exported as the IMPRESSION cell of the clicks it is joined to
+        assert field_rule("interactions", "IMPRESSION").cell_problem("|".join(record["ITEM_IDS"])) is None
+        return
     converter = RowConverter(load_schema(dataset))
     line = converter.convert(Snapshot("x", "x", record))
     assert line is not None, f"the export rejects a captured record: {dict(converter.rejected)}"
@@ -126,11 +138,10 @@ def test_corpus_case_through_the_real_trigger(main: ModuleType, monkeypatch: pyt
     _run(direct, case)
     monkeypatch.setattr(wiring, "capture_service", lambda: triggered)
     path = f"{case.source}/{case.id}"
-    if case.source == "clicks":
+    if case.source in ("clicks", "impressions"):
         auth = case.writer or ("service_account", "importer@iam")
-        main.capture_click(
-            events.event(path, after=case.data, updated=VERSION, event_type=events.CREATED_WITH_AUTH, auth=auth)
-        )
+        function = main.capture_click if case.source == "clicks" else main.capture_impression
+        function(events.event(path, after=case.data, updated=VERSION, event_type=events.CREATED_WITH_AUTH, auth=auth))
     else:
         function = main.capture_story if case.source == "stories" else main.capture_user
         function(events.event(path, after=case.data, updated=VERSION))

@@ -26,6 +26,10 @@ CAPTURE_TRIGGERS = {
     "capture_story": ("google.cloud.firestore.document.v1.written", "stories/{storyId}"),
     "capture_user": ("google.cloud.firestore.document.v1.written", "users/{uid}"),
     "capture_click": ("google.cloud.firestore.document.v1.created.withAuthContext", "clicks/{clickId}"),
+    "capture_impression": (
+        "google.cloud.firestore.document.v1.created.withAuthContext",
+        "impressions/{impressionId}",
+    ),
 }
 
 

@@ -85,3 +85,20 @@ def test_limit_and_probes_fit_a_news_reader() -> None:
     assert 26 < CLICKS_PER_MINUTE < 200
     # the 10th click of a legitimate burst fails only if all its probes hit the 9 slots taken before it
     assert (9 / CLICKS_PER_MINUTE) ** PROBES < 1e-6
+
+
+def test_impressions_have_their_own_ceiling_and_keep_their_outcome_on_redelivery(
+    service: CaptureService, store: InMemoryDocumentStore, metrics: RecordingMetrics
+) -> None:
+    from shared.capture.rate import IMPRESSIONS_PER_MINUTE
+    from tests.corpus.capture_cases import impression
+
+    doc = impression(createdAt=NOW - timedelta(seconds=1), clientTime=NOW - timedelta(seconds=2))
+    first = [service.capture_impression(f"i{i}", doc) for i in range(150)]
+    again = [service.capture_impression(f"i{i}", doc) for i in range(150)]
+    captured = first.count(Outcome.CAPTURED)
+    assert IMPRESSIONS_PER_MINUTE - 2 <= captured <= IMPRESSIONS_PER_MINUTE
+    assert [o is Outcome.CAPTURED for o in first] == [o is Outcome.DUPLICATE for o in again]
+    assert metrics.total("ImpressionQuarantined") == 150 - captured  # counted once
+    assert len([p for p in store.docs if p.startswith("ml_impressions/")]) == captured
+    assert _batch(service, "c-", 5) == {Outcome.CAPTURED: 5}  # clicks of the same minute have their own slots

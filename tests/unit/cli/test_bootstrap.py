@@ -32,8 +32,11 @@ def _body() -> dict[str, Any]:
     return json.loads(DEFAULT_CONFIG.read_text(encoding="utf-8"))  # type: ignore[no-any-return]
 
 
+ROLE = "arn:aws:iam::123456789012:role/personalize"
+
+
 def _boot(port: FakePersonalize | None = None, env: dict[str, str] | None = None) -> Bootstrap:
-    settings = Settings.from_env({"STORYREC_GCP_PROJECT": "p", **(env or {})})
+    settings = Settings.from_env({"STORYREC_GCP_PROJECT": "p", "STORYREC_PERSONALIZE_ROLE_ARN": ROLE, **(env or {})})
     return Bootstrap(port or FakePersonalize(NOW), load_config(DEFAULT_CONFIG), settings, poll_interval=0.0)
 
 
@@ -88,6 +91,11 @@ def test_a_resource_given_as_an_arn_is_used_not_created() -> None:
         (lambda b: b.update(format_version="9"), "format_version"),
         (lambda b: b.pop("campaign"), "missing"),
         (lambda b: b["filters"].extend([{"name": "f", "filterExpression": "x"}] * 2), "repeat"),
+        (lambda b: b["metricAttribution"]["metrics"][0].update(eventType="click"), "event types"),
+        (lambda b: b["metricAttribution"]["metrics"][0].update(expression="AVG(x)"), "SAMPLECOUNT"),
+        (lambda b: b["metricAttribution"]["metrics"].append(b["metricAttribution"]["metrics"][0]), "distinct"),
+        (lambda b: b["metricAttribution"].update(name="bad name!"), "not a valid Personalize name"),
+        (lambda b: b["metricAttribution"].pop("metrics"), "missing"),
     ],
 )
 def test_a_bad_config_is_refused_offline_naming_the_problem(edit: Any, expected: str) -> None:
@@ -114,3 +122,79 @@ def test_names_that_disagree_with_the_settings_are_refused(tmp_path: Path) -> No
         load_config(tmp_path / "r.json")
     with pytest.raises(ConfigError, match="no such config"):
         load_config(tmp_path / "missing.json")
+
+
+V1_INTERACTIONS = json.dumps(
+    {
+        "type": "record",
+        "name": "Interactions",
+        "namespace": "com.amazonaws.personalize.schema",
+        "fields": [
+            {"name": "USER_ID", "type": "string"},
+            {"name": "ITEM_ID", "type": "string"},
+            {"name": "TIMESTAMP", "type": "long"},
+            {"name": "EVENT_TYPE", "type": "string"},
+            {"name": "EVENT_VALUE", "type": ["null", "float"]},
+            {"name": "DEVICE", "type": ["null", "string"], "categorical": True},
+        ],
+        "version": "1.0",
+    }
+)
+
+
+def test_a_group_whose_interactions_schema_lacks_the_attribution_columns_is_refused_naming_the_fix() -> None:
+    from shared.operate.bootstrap import OutdatedInteractionsSchema
+
+    port = FakePersonalize(NOW)
+    group = port.ensure_dataset_group("storyrec")
+    old = port.ensure_schema("storyrec-interactions-v1-0", V1_INTERACTIONS)
+    port.ensure_dataset(group, "interactions", old, "storyrec-interactions")
+    for run in (plan, apply):
+        with pytest.raises(OutdatedInteractionsSchema) as refused:
+            run(_boot(port))
+        message = str(refused.value)
+        assert "\n" not in message
+        assert "RECOMMENDATION_ID, EVENT_ATTRIBUTION_SOURCE, IMPRESSION" in message
+        assert "`storyrec rebuild --dataset-group storyrec-v2`" in message
+    assert ("solution", "storyrec-user-personalization") not in port.arns  # refused before creating anything else
+
+
+def test_a_group_with_the_current_interactions_schema_passes_the_check() -> None:
+    port = FakePersonalize(NOW)
+    apply(_boot(port))
+    assert not changed(apply(_boot(port)))
+
+
+def test_the_metric_attribution_counts_clicks_and_reads_into_the_import_bucket() -> None:
+    port = FakePersonalize(NOW)
+    steps = apply(_boot(port, {"STORYREC_IMPORT_BUCKET": "imports", "STORYREC_IMPORT_PREFIX": "prod"}))
+    step = next(s for s in steps if s.kind == "metric_attribution")
+    assert step.action == "created" and step.arn
+    spec = port.attributions["storyrec-attribution"]
+    assert spec.output_path == "s3://imports/prod/attribution/" and spec.role_arn == ROLE
+    assert spec.dataset_group_arn == steps[0].arn
+    assert {(m.event_type, m.expression) for m in spec.metrics} >= {
+        ("open", "SAMPLECOUNT()"),
+        ("read", "SAMPLECOUNT()"),
+    }
+    again = apply(_boot(port, {"STORYREC_IMPORT_BUCKET": "imports"}))
+    assert next(s for s in again if s.kind == "metric_attribution").action == "exists"
+
+
+def test_without_the_role_the_metric_attribution_waits_and_says_why() -> None:
+    port = FakePersonalize(NOW)
+    settings = Settings.from_env({"STORYREC_GCP_PROJECT": "p"})
+    steps = apply(Bootstrap(port, load_config(DEFAULT_CONFIG), settings, poll_interval=0.0))
+    step = next(s for s in steps if s.kind == "metric_attribution")
+    assert step.action == "deferred" and "STORYREC_PERSONALIZE_ROLE_ARN" in step.detail
+    assert not port.attributions
+
+
+def test_a_config_without_a_metric_attribution_makes_none() -> None:
+    body = _body()
+    body.pop("metricAttribution")
+    config = parse_config(body)
+    port = FakePersonalize(NOW)
+    settings = Settings.from_env({"STORYREC_GCP_PROJECT": "p", "STORYREC_PERSONALIZE_ROLE_ARN": ROLE})
+    steps = apply(Bootstrap(port, config, settings, poll_interval=0.0))
+    assert not any(s.kind == "metric_attribution" for s in steps) and not port.attributions

@@ -113,3 +113,30 @@ def test_only_the_newest_failure_alarms(fakes: Fakes) -> None:
     result = fakes.run("status", "--json", "--no-firestore")
     body = json.loads(result.stdout)
     assert result.exit_code == 0 and body["healthy"] and len(body["imports"]["failed"]) == 1
+
+
+def test_status_shows_the_online_test_arms_exposure_and_lift(fakes: Fakes) -> None:
+    from infra.local.readers import Readers, personalised, popular, run_test
+    from shared.experiment.assign import experiment_for
+    from shared.experiment.verdict import judge
+
+    champion = "arn:aws:personalize:us-east-1:1:solution/s/champ"
+    challenger = "arn:aws:personalize:us-east-1:1:solution/s/cand"
+    test = experiment_for(champion, challenger, 0.05, 0.2)
+    policies = {"champion": personalised(1.0), "challenger": personalised(0.3), "control": popular}
+    rows = [r for day in run_test(Readers(3000, seed=1), test, policies, 8, 1) for r in day]
+    verdict = judge(test, rows, fakes.deps.settings.experiment)
+    fakes.deps.state.start_test(champion, challenger)
+    fakes.deps.state.record_look(test.experiment_id or "", {**verdict.as_record(), "looked_at": NOW.isoformat()})
+    docs = InMemoryDocumentStore()
+    docs.set("feeds/u1", {"generatedAt": NOW, "kind": "personalized", "arm": "challenger"})
+    docs.set("feeds/u2", {"generatedAt": NOW, "kind": "popular", "arm": "control"})
+    status = gather_status(fakes.deps, docs=docs)
+    assert status.current_test and status.current_test["challenger"] == challenger
+    assert status.tests and status.tests[0]["experiment_id"] == "test-cand-vs-champ"
+    assert status.feeds and status.feeds.by_arm == {"challenger": 1, "control": 1}
+    out = fakes.run("status", "--no-firestore").output
+    assert "challenger cand vs champion champ" in out and "Test test-cand-vs-champ" in out
+    assert "challenger vs champion, clicks_per_user" in out and "always-valid" in out and "control" in out
+    body = json.loads(fakes.run("status", "--json", "--no-firestore").stdout)
+    assert body["tests"][0]["lifts"] and body["current_test"]["champion"] == champion

@@ -106,7 +106,7 @@ def test_absent_optional_fields_become_nulls() -> None:
     data = _click()
     del data["EVENT_VALUE"], data["DEVICE"]
     row, _ = _convert("interactions", data)
-    assert row is not None and row[4:] == ["", ""]
+    assert row is not None and row[4:] == ["", "", "", "", ""]  # and no attribution, no impression
 
 
 def test_categorical_list_values_never_smuggle_a_separator() -> None:
@@ -150,7 +150,7 @@ def test_valid_records_become_their_columns_in_schema_order() -> None:
     for n in range(30):
         data = interaction(n, DAY_START + timedelta(minutes=n))[1]
         line = converter.convert(Snapshot(f"c{n}", f"ml_interactions/c{n}", data))
-        assert line == csv_line([data[c] for c in header])
+        assert line == csv_line([data.get(c) for c in header])
 
 
 def test_aware_utc_datetime_timestamp_is_epoch_seconds() -> None:

@@ -5,7 +5,17 @@ from __future__ import annotations
 import random
 from datetime import UTC, date, datetime, timedelta
 
-from shared.report.data import DailyCount, ExportRun, FeedSnapshot, ReasonCount, ReportData, SolutionVersion
+from shared.report.data import (
+    ArmRow,
+    DailyCount,
+    ExperimentLook,
+    ExportRun,
+    FeedSnapshot,
+    LiftRow,
+    ReasonCount,
+    ReportData,
+    SolutionVersion,
+)
 
 NOW = datetime(2026, 11, 29, 6, 0, tzinfo=UTC)
 
@@ -43,6 +53,17 @@ def full_report_data(seed: int = 1) -> ReportData:
         ),
         solution_versions=versions,
         feeds=FeedSnapshot(1800, 1650, tuple(rng.uniform(0, 30) for _ in range(1650)), 3000, 870),
+        experiments=(
+            ExperimentLook(
+                "test-v5-vs-v4", "promote", 12,
+                (ArmRow("champion", 1240, 30100, 1420, 1.15, 0.047), ArmRow("challenger", 330, 8200, 470, 1.42, 0.057),
+                 ArmRow("control", 85, 2000, 61, 0.72, 0.031)),
+                (LiftRow("champion vs control, clicks_per_user", 0.6, 0.31, 0.93, 0.28),
+                 LiftRow("challenger vs champion, clicks_per_user", 0.23, 0.08, 0.39, 0.31)),
+                ("challenger vs champion, clicks per reader: +23.0%", "the challenger is better"),
+                0.41,
+            ),
+        ),
         notes=("generated for a test",),
     )
 

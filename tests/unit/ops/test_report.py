@@ -22,7 +22,7 @@ EXTERNAL = re.compile(
     r"""(?:src|href)\s*=\s*["']?\s*(?:https?:|//)|url\(\s*["']?(?!#)|@import|<script\b[^>]*\bsrc|<link\b|<iframe""",
     re.I,
 )
-PLOTS = {"interactions-per-day", "quarantine-reasons", "export-rows", "solution-metrics", "feeds"}
+PLOTS = {"interactions-per-day", "quarantine-reasons", "export-rows", "solution-metrics", "feeds", "lift-test-v5-vs-v4"}
 
 
 def _plots(page: str) -> set[str]:
@@ -42,7 +42,7 @@ def test_every_section_has_its_plot_and_nothing_is_fetched() -> None:
 def test_sections_without_a_source_say_no_data_yet() -> None:
     page = render_html(today_report_data())
     assert _plots(page) == {"interactions-per-day", "export-rows"}
-    for section in ("quarantine", "solutions", "feeds"):
+    for section in ("quarantine", "solutions", "feeds", "experiments"):
         block = re.search(rf'<section data-section="{section}">(.*?)</section>', page, re.S)
         assert block and 'data-empty="true">No data yet' in block.group(1), section
 
@@ -116,3 +116,21 @@ def test_the_report_imports_without_pandas() -> None:
     code = "import sys; sys.modules['pandas'] = None; import shared.cli.report, shared.report.gather"
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=False)
     assert done.returncode == 0, done.stderr
+
+
+def test_the_online_test_shows_arms_exposure_lift_with_its_interval_and_the_verdict() -> None:
+    from shared.personalize.state import StageState
+    from shared.report.gather import experiment_looks
+
+    page = render_html(full_report_data())
+    block = re.search(r'<section data-section="experiments">(.*?)</section>', page, re.S)
+    assert block and "test-v5-vs-v4: promote after 12 day(s)" in block.group(1)
+    assert "challenger vs champion, clicks_per_user" in block.group(1) and "+8.0% .. +39.0%" in block.group(1)
+    assert "<td>control</td><td>85</td>" in block.group(1)
+    state = StageState(InMemoryObjectStore("b"), "s/", lambda: datetime(2026, 12, 1, tzinfo=UTC))
+    state.record_look("t1", {"experiment_id": "t1", "action": "wait", "days": 3, "arms": [
+        {"arm": "champion", "users": 10, "impressions": 50, "clicks": 4, "clicks_per_user": [0.4, 0.1, 0.7]}],
+        "lifts": [{"treatment": "champion", "baseline": "control", "metric": "clicks_per_user", "lift": 0.1,
+                   "always_valid_interval": [None, 0.5]}], "srm_p": None})
+    [look] = experiment_looks(state.looks())
+    assert look.arms[0].clicks_per_reader == 0.4 and look.lifts[0].low is None and look.lifts[0].high == 0.5

@@ -1,0 +1,106 @@
+"""The online test's daily exposure file (docs/experiment.md), written after a day's export succeeded.
+
+Kept apart from the export's datasets: it reads the test the feed fill used (``ml_state/experiment``), the
+day's impressions from a feed (``ml_impressions``, never sent to Personalize) and the day's clicks that came
+from a feed (interactions with a ``RECOMMENDATION_ID`` or a ``storyrec-*`` ``EVENT_ATTRIBUTION_SOURCE``),
+and writes ``<prefix>experiments/<experimentId>/<day>.csv`` (one row per exposed reader, the arm
+recomputed from the uid) to the import bucket, where the monitor reads it. Each reader's pre-test activity
+(all interactions in the ``PRE_DAYS`` before the test's first day) is counted once per test and kept next
+to the day files (``pre/clicks.csv``). A failure here is logged and counted (``ExposureFailed``); it
+never fails the export (the data is exported; the test waits a day).
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+from collections import Counter
+from collections.abc import Mapping
+from datetime import UTC, date, datetime, time, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from shared.errors import NotFound
+from shared.experiment.assign import experiment_from_record
+from shared.experiment.exposure import exposure_key, exposure_rows, to_csv
+from shared.export.job import ExportDeps
+from shared.logs import get_logger
+from shared.ports import Query, Where
+
+_log = get_logger("export")
+IMPRESSIONS = "ml_impressions"
+"""Capture's impressions collection (docs/client.md)."""
+PRE_DAYS = 28
+
+
+def _bounds(day: date, zone: ZoneInfo) -> tuple[int, int]:
+    start = datetime.combine(day, time(0), tzinfo=zone)
+    end = datetime.combine(day + timedelta(days=1), time(0), tzinfo=zone)
+    return int(start.astimezone(UTC).timestamp()), int(end.astimezone(UTC).timestamp())
+
+
+def from_feed(record: Mapping[str, Any]) -> bool:
+    """Whether an impression or a click came from a feed storyrec made (not ``latest`` or another list)."""
+    source = record.get("EVENT_ATTRIBUTION_SOURCE")
+    return bool(record.get("RECOMMENDATION_ID")) or (isinstance(source, str) and source.startswith("storyrec-"))
+
+
+def _stream(deps: ExportDeps, collection: str, start: int, end: int) -> Any:
+    where = (Where("TIMESTAMP", ">=", start), Where("TIMESTAMP", "<", end))
+    return (s.data for s in deps.docs.stream(Query(collection, where, ("TIMESTAMP",))))
+
+
+def _pre_clicks(deps: ExportDeps, key: str, first_day: date, zone: ZoneInfo) -> dict[str, int]:
+    """Each reader's interactions in the ``PRE_DAYS`` before the test's first day: counted once, then read."""
+    try:
+        rows = csv.reader(io.StringIO(deps.import_store.get_bytes(key).decode("utf-8")))
+        return {r[0]: int(r[1]) for r in rows if len(r) == 2 and r[1].isdigit()}
+    except NotFound:
+        pass
+    start, _ = _bounds(first_day - timedelta(days=PRE_DAYS), zone)
+    end, _ = _bounds(first_day, zone)
+    counts = Counter(str(r.get("USER_ID")) for r in _stream(deps, deps.collections.ml_interactions, start, end))
+    out = io.StringIO()
+    csv.writer(out, lineterminator="\n").writerows(sorted(counts.items()))
+    deps.import_store.put_if_absent(key, out.getvalue().encode("utf-8"), content_type="text/csv")
+    return dict(counts)
+
+
+def write_exposure(day: date, deps: ExportDeps) -> str | None:
+    """Write the day's exposure file of the running test; its key, or None when no test runs."""
+    state = deps.docs.get(f"{deps.collections.state}/experiment")
+    test = experiment_from_record(state)
+    if test.experiment_id is None or state is None:
+        return None
+    zone = ZoneInfo(deps.time_zone)
+    started = state.get("startedAt")
+    first_day = started.astimezone(zone).date() if isinstance(started, datetime) else day
+    start, end = _bounds(day, zone)
+    impressions: Counter[str] = Counter()
+    for r in _stream(deps, IMPRESSIONS, start, end):
+        items = r.get("ITEM_IDS")
+        if from_feed(r) and isinstance(r.get("USER_ID"), str) and isinstance(items, list):
+            impressions[r["USER_ID"]] += len(items)
+    clicks = Counter(
+        str(r["USER_ID"]) for r in _stream(deps, deps.collections.ml_interactions, start, end)
+        if from_feed(r) and isinstance(r.get("USER_ID"), str)
+    )
+    base = f"{deps.prefix}{deps.experiment_prefix}"
+    pre = _pre_clicks(deps, f"{base}{test.experiment_id}/pre/clicks.csv", min(first_day, day), zone)
+    key = exposure_key(base, test.experiment_id, day)
+    rows = exposure_rows(test, day, impressions, clicks, pre)
+    deps.import_store.put_bytes(key, to_csv(rows), content_type="text/csv")
+    return key
+
+
+def write_exposure_isolated(day: date, deps: ExportDeps) -> str | None:
+    """:func:`write_exposure`, never raising (the export has succeeded by then)."""
+    try:
+        return write_exposure(day, deps)
+    except Exception:
+        _log.exception("the test's exposure file could not be written", extra={"date": day.isoformat()})
+        try:
+            deps.metrics.put("ExposureFailed", 1)
+        except Exception:
+            _log.exception("metric failed")
+        return None

@@ -1,0 +1,120 @@
+"""The experiment's arms in the feed fill: control readers get the popularity feed, challenger readers the
+candidate's feeds by batch inference (no second campaign), the rest the campaign; every feed says its arm,
+its test and its attribution source (docs/client.md). Refresh and first feeds keep the same arms."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from shared.adapters.memory import InMemoryDocumentStore, InMemoryObjectStore
+from shared.experiment.assign import Experiment, experiment_for
+from shared.recommend import fill_feeds, first_feed, refresh_user
+from shared.recommend.document import feed_story_ids
+from tests.unit.recommend.fakes import CAMPAIGN, click, make_deps, recommender, story
+
+pytestmark = pytest.mark.unit
+ITEMS = [f"s{i}" for i in range(12)]
+CANDIDATE = "arn:aws:personalize:us-east-1:000000000000:solution/s/v2"
+USERS = [f"u{i}" for i in range(40)]
+
+
+def _docs() -> InMemoryDocumentStore:
+    docs = InMemoryDocumentStore()
+    for sid in ITEMS:
+        story(docs, sid)
+    for uid in USERS:
+        click(docs, uid, "s0")
+    return docs
+
+
+def _test(champion: str | None) -> Experiment:
+    return experiment_for(champion, CANDIDATE, 0.3, 0.3)
+
+
+def _deps(docs: InMemoryDocumentStore, *, batch: bool = True, **config: Any) -> Any:
+    rec = recommender(ITEMS, batch_store=InMemoryObjectStore("import") if batch else None)
+    rec.per_user = {u: list(reversed(ITEMS)) for u in USERS}  # the candidate and the campaign rank alike here
+    deps = make_deps(rec, docs, batch_role_arn="arn:aws:iam::000000000000:role/p", **config)
+    deps.experiment = _test
+    return deps, rec
+
+
+def test_each_arm_is_served_by_its_source_and_says_so() -> None:
+    docs = _docs()
+    deps, rec = _deps(docs)
+    test = _test(CAMPAIGN.solution_version_arn)
+    summary = fill_feeds(deps)
+    arms = {u: test.arm(u) for u in USERS}
+    assert set(arms.values()) == {"champion", "challenger", "control"}
+    assert summary.experiment_id == test.experiment_id == "test-v2-vs-v1"
+    assert summary.arms == {a: list(arms.values()).count(a) for a in ("challenger", "control")}
+    [job] = rec.batches  # one batch job: the challenger arm, from the candidate version
+    assert job.solution_version_arn == CANDIDATE and job.job_name.endswith("-challenger")
+    asked = {c[0] for c in rec.calls}  # the campaign answered the champion arm only
+    assert asked == {u for u, a in arms.items() if a == "champion"}
+    for uid, arm in arms.items():
+        doc = docs.get(f"feeds/{uid}") or {}
+        assert doc["arm"] == arm and doc["experimentId"] == test.experiment_id
+        if arm == "control":
+            assert doc["kind"] == "popular" and doc["attributionSource"] == "storyrec-control"
+            assert doc["recommendationId"] is None
+        elif arm == "challenger":
+            assert doc["kind"] == "personalized" and doc["attributionSource"] == "storyrec-challenger"
+        else:
+            assert doc["recommendationId"] == f"rid-{uid}" and doc["attributionSource"] is None
+    assert (docs.get("ml_state/experiment") or {})["challenger"] == CANDIDATE
+
+
+def test_without_the_batch_bucket_the_challenger_arm_keeps_stale_feeds_and_alerts() -> None:
+    docs = _docs()
+    deps, rec = _deps(docs, batch=False)
+    summary = fill_feeds(deps)
+    challengers = [u for u in USERS if _test(CAMPAIGN.solution_version_arn).arm(u) == "challenger"]
+    assert rec.batches == [] and summary.stale == len(challengers) and summary.alerted
+    assert all((docs.get(f"feeds/{u}") or {}).get("stale") for u in challengers)
+
+
+def test_no_test_means_every_feed_is_champion_without_an_experiment() -> None:
+    docs = _docs()
+    deps, _ = _deps(docs)
+    deps.experiment = None
+    fill_feeds(deps)
+    doc = docs.get("feeds/u1") or {}
+    assert doc["arm"] == "champion" and doc["experimentId"] is None
+
+
+def test_refresh_and_first_feed_keep_the_readers_arm() -> None:
+    docs = _docs()
+    deps, rec = _deps(docs)
+    fill_feeds(deps)
+    test = _test(CAMPAIGN.solution_version_arn)
+    by_arm = {test.arm(u): u for u in USERS}
+    before = docs.get(f"feeds/{by_arm['challenger']}")
+    calls = len(rec.calls)
+    assert refresh_user(deps, by_arm["control"]).kind == "popular"
+    assert (docs.get(f"feeds/{by_arm['control']}") or {})["attributionSource"] == "storyrec-control"
+    refresh_user(deps, by_arm["challenger"])
+    assert docs.get(f"feeds/{by_arm['challenger']}") == before and len(rec.calls) == calls  # the batch's feed stays
+    assert refresh_user(deps, by_arm["champion"]).kind == "personalized" and len(rec.calls) == calls + 1
+    newcomer = next(u for u in (f"new{i}" for i in range(100)) if test.arm(u) == "control")
+    assert first_feed(deps, newcomer)
+    doc = docs.get(f"feeds/{newcomer}") or {}
+    assert doc["arm"] == "control" and doc["experimentId"] == test.experiment_id and feed_story_ids(doc)
+
+
+def test_the_fill_reads_the_challenger_admitted_against_the_serving_version_only() -> None:
+    import json
+
+    from shared.config import ExperimentSettings
+    from shared.recommend.arms import experiment_from_state
+
+    settings, champion = ExperimentSettings(), CAMPAIGN.solution_version_arn
+    state = json.dumps({"champion": champion, "challenger": CANDIDATE}).encode()
+    assert experiment_from_state(settings, state, champion).challenger == CANDIDATE
+    holdout = experiment_from_state(settings, state, "arn:other/v9")  # promoted since: the test is over
+    assert holdout.challenger is None and holdout.experiment_id == "holdout-v9"
+    for broken in (None, b"", b"{", b"[]", json.dumps({"champion": champion, "challenger": 3}).encode()):
+        assert experiment_from_state(settings, broken, champion).experiment_id == "holdout-v1"
+    assert experiment_from_state(settings, state, None).experiment_id is None  # nothing serves
