@@ -20,7 +20,7 @@ from infra.local.personalize.data import TrainingConfig, canonical_order, config
 from infra.local.personalize.errors import PersonalizeError
 from infra.local.personalize.hpo import HpoConfigError
 from infra.local.personalize.metrics import evaluate
-from infra.local.personalize.recipes import Model, fit
+from infra.local.personalize.recipes import PLAIN_COMPONENTS, Model, factors_only, fit
 from infra.local.personalize.store import Store
 from infra.local.personalize.training import WARM_START_MAX_HELD_OUT, train
 
@@ -72,6 +72,9 @@ class Evaluated:
             or held_out > WARM_START_MAX_HELD_OUT * len(interactions)
         ):
             return train(interactions, self.items, self.config)
+        # Only the factors are read: the evaluated model's history and parts are freed before the fit.
+        plain = any(evaluated.weights.get(c, 0.0) for c in PLAIN_COMPONENTS)
+        self.model = evaluated = factors_only(evaluated, plain)
         model = fit(interactions, self.items, evaluated.config, evaluated.weights, warm_start=evaluated)
         model.tuned_params = dict(evaluated.tuned_params)
         log.info("final model reuses the evaluated blend", extra={"held_out_rows": held_out, "weights": model.weights})

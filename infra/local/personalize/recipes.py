@@ -12,7 +12,7 @@ A trained solution version is a ``Model``: plain arrays plus the recipe's name a
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, Literal
 
 import numpy as np
@@ -25,6 +25,7 @@ from infra.local.personalize.data import (
     BLEND_PREFIX,
     DAY,
     History,
+    Prepared,
     TrainingConfig,
     aligned,
     build_history,
@@ -305,6 +306,7 @@ def fit(
     warm_start: Model | None = None,
     plain: bool | None = None,
     plain_from_taste: bool = False,
+    data: Prepared | None = None,
 ) -> Model:
     """Fit ``config.recipe``'s parts; the blend uses ``weights`` (default: the config's blend_* values).
 
@@ -312,10 +314,12 @@ def fit(
     factors (matched by ID) and runs a few sweeps instead of a fit from scratch. ``plain``: fit the
     plain models' parts (default: when the blend weighs them); ``plain_from_taste``: their ALS starts
     from the taste part's factors and runs a few sweeps (large data, where a second fit from scratch
-    would double the training time).
+    would double the training time). ``data``: ``prepare(interactions, items, config)`` when the
+    caller already has it.
     """
     spec = recipe(config.recipe)
-    data = prepare(interactions, items, config)
+    if data is None:
+        data = prepare(interactions, items, config)
     p = config.param
     trending = popularity(data, p("popularity_half_life_days"))
     model = Model(
@@ -356,6 +360,24 @@ def fit(
             start = (model.user_factors.copy(), model.item_factors.copy())  # ALS updates its start in place
         model.plain_user_factors, model.plain_item_factors = fit_als(counts, config, start)
     return model
+
+
+def factors_only(model: Model, plain: bool) -> Model:
+    """What a warm start reads of ``model``: IDs, settings, blend and ALS factors (the plain ones if
+    ``plain``). Its history, neighbours and transitions are dropped, so that on large data they are
+    freed before the next fit instead of living beside the new model's."""
+    empty = np.zeros(0, dtype=np.int64)
+    return replace(
+        model,
+        history=History(np.zeros(len(model.user_ids) + 1, dtype=np.int64), empty, empty, empty),
+        neighbours=None,
+        transitions=None,
+        knn=None,
+        plain_user_factors=model.plain_user_factors if plain else None,
+        plain_item_factors=model.plain_item_factors if plain else None,
+        _prior_scores=None,
+        item_masks={},
+    )
 
 
 def _start(warm_start: Model | None, model: Model, users: str, items: str) -> tuple[np.ndarray, np.ndarray] | None:

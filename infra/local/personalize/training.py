@@ -36,9 +36,11 @@ from infra.local.personalize.metrics import K_VALUES, coarse_timestamps, split_h
 from infra.local.personalize.recipes import (
     COMPONENTS,
     GLOBAL_COMPONENTS,
+    PLAIN_COMPONENTS,
     SEEN_PENALTY,
     SHAPED_COMPONENTS,
     Model,
+    factors_only,
     fit,
     recipe,
 )
@@ -137,35 +139,45 @@ def choose(interactions: pd.DataFrame, items: pd.DataFrame | None, config: Train
     if not split.truths or (not free and not plan.trials):
         return Choice(config, defaults, plan.objective)
     best: Choice | None = None
-    warm = len(interactions) - len(split.train) <= WARM_START_MAX_HELD_OUT * len(interactions)
+    # One validation fit per distinct training set of the protocols scored.
+    frames = {id(split.trains[name]): split.trains[name] for name in split.truths}
+    warm = len(frames) == 1 and len(interactions) - len(split.train) <= WARM_START_MAX_HELD_OUT * len(interactions)
     spec = recipe(config.recipe)
     for trial_config in plan.configs(config):
-        model = fit(split.train, items, trial_config, defaults, plain=True, plain_from_taste=warm)
         half_lives = [trial_config.param(HALF_LIFE)]
         if HALF_LIFE not in config.params and HALF_LIFE not in plan.ranges:
             half_lives = sorted({*half_lives, *TRENDING_HALF_LIVES})
         shapes = [replace(trial_config, params={**trial_config.params, **s}) for s in _sequence_shapes(config, plan)]
-        data = prepare(split.train, items, trial_config) if len(half_lives) > 1 or len(shapes) > 1 else None
-        trending = [popularity(data, h) for h in half_lives] if data is not None else [model.trending]
-        shaped = _shaped_models(model, shapes, data, spec.backward_transitions)
-        pools = [Pool.build(shaped[0], truth, trending, shaped[1:]) for truth in split.truths.values()]
+        fits = {
+            key: _Fitted.of(frame, items, trial_config, defaults, warm, half_lives, shapes, spec.backward_transitions)
+            for key, frame in frames.items()
+        }
+        owners = [fits[id(split.trains[name])] for name in split.truths]
+        pools = [
+            Pool.build(f.shaped[0], truth, f.trending, f.shaped[1:])
+            for f, truth in zip(owners, split.truths.values(), strict=True)
+        ]
         for k, shape in enumerate(shapes):
             for pool in pools:
                 pool.set_shape(k)
-            for half_life, variant in zip(half_lives, trending, strict=True):
-                for pool in pools:
-                    pool.set_global("trending", variant)
-                search = Search(pools, plan.objective, plan.maximize, plan.grids, _pinned(fixed, model))
+            for j, half_life in enumerate(half_lives):
+                for pool, owner in zip(pools, owners, strict=True):
+                    pool.set_global("trending", owner.trending[j])
+                search = Search(pools, plan.objective, plan.maximize, plan.grids, _pinned(fixed, owners[0].model))
                 weights, score = impressions_if_clear(search, *search.run(defaults))
                 if best is None or (search.everywhere, search.better(score, best.score)) > (best.everywhere, False):
                     chosen = replace(shape, params={**shape.params, HALF_LIFE: half_life})
                     best = Choice(chosen, weights, plan.objective, score, search.simple_scores, search.name_of(weights))
                     best.everywhere = search.everywhere
-                    best.warm_start = model if warm else None
+                    best.warm_start = owners[0].model if warm else None
             if best is not None and best.config.params.get(HALF_LIFE) in half_lives:
                 keep = half_lives.index(best.config.params[HALF_LIFE])  # the other shapes keep the best one
-                half_lives, trending = [half_lives[keep]], [trending[keep]]
+                half_lives = [half_lives[keep]]
+                for f in fits.values():
+                    f.trending = [f.trending[keep]]
     assert best is not None
+    if best.warm_start is not None:
+        best.warm_start = factors_only(best.warm_start, any(best.weights.get(c, 0.0) for c in PLAIN_COMPONENTS))
     best.reported = {BLEND_PREFIX + c: v for c, v in best.weights.items()}
     best.reported[HALF_LIFE] = best.config.param(HALF_LIFE)
     best.reported.update(_validation_report(best, split.kind))
@@ -211,22 +223,57 @@ def impressions_if_clear(search: Search, weights: dict[str, float], score: float
 
 
 @dataclass
-class Validation:
-    """The rows the validation model is fitted on and, per protocol, the held-out items of its users."""
+class _Fitted:
+    """One validation model and what the search swaps into its pools: trending variants, sequence shapes."""
 
-    train: pd.DataFrame
+    model: Model
+    trending: list[np.ndarray]
+    shaped: list[Model]
+
+    @classmethod
+    def of(
+        cls,
+        frame: pd.DataFrame,
+        items: pd.DataFrame | None,
+        config: TrainingConfig,
+        defaults: dict[str, float],
+        warm: bool,
+        half_lives: Sequence[float],
+        shapes: Sequence[TrainingConfig],
+        backward: float,
+    ) -> _Fitted:
+        data = prepare(frame, items, config)  # one for the fit, the trending variants and the shapes
+        model = fit(frame, items, config, defaults, plain=True, plain_from_taste=warm, data=data)
+        trending = [popularity(data, h) for h in half_lives] if len(half_lives) > 1 else [model.trending]
+        return cls(model, trending, _shaped_models(model, shapes, data, backward))
+
+
+@dataclass
+class Validation:
+    """Per protocol: the rows its validation model is fitted on (one frame when they share a fit) and
+    the held-out items of its users."""
+
+    trains: dict[str, pd.DataFrame]
     truths: dict[str, dict[str, set[str]]]
     kind: str  # "time+users", "users", with "-coarse" when the timestamps are coarse
 
+    @property
+    def train(self) -> pd.DataFrame:
+        """The training rows of the users protocol (GetSolutionMetrics')."""
+        return self.trains["users"]
+
 
 def validation_split(interactions: pd.DataFrame) -> Validation:
-    """The splits the blend is chosen on: both protocols from one fit when the data allows it.
+    """The splits the blend is chosen on: both protocols when the data allows it.
 
     ``time``: the rows before a cut-off predict what returning users consume after it (how a deployed
     model is used). ``users``: GetSolutionMetrics' protocol (random users' newest interactions held
-    out), carved out of the rows before the cut-off, so one model serves both; the objective is their
-    mean. When the time split is not possible (a coarse timestamp whose last period holds too much of
-    the data, or too few returning users), ``users`` alone, on all the rows.
+    out) on all the rows, as the metrics are computed; the objective is the mean of the two. Each
+    protocol has its own validation model, except on large data, where the time split holds out at
+    most ``WARM_START_MAX_HELD_OUT`` of the rows: there the users split is carved out of the rows
+    before the cut-off and one model serves both (the two fits would differ by under 1% of the rows).
+    When the time split is not possible (a coarse timestamp whose last period holds too much of the
+    data, or too few returning users), ``users`` alone.
     """
     coarse = "-coarse" if coarse_timestamps(interactions) else ""
     timed = split_in_time(
@@ -238,14 +285,20 @@ def validation_split(interactions: pd.DataFrame) -> Validation:
     )
     held_out = 1 - len(timed.train) / max(len(interactions), 1)
     usable = len(timed.truth) >= MIN_TIME_VALIDATION_USERS and held_out <= MAX_TIME_HOLDOUT_SHARE
-    base = timed.train if usable else interactions
+    shared = usable and held_out <= WARM_START_MAX_HELD_OUT
+    base = timed.train if shared else interactions
     users = split_holdout(base, VALIDATION_SEED, user_fraction=VALIDATION_USER_FRACTION, max_users=MAX_VALIDATION_USERS)
     if not usable:
-        return Validation(users.train, {"users": users.truth} if users.truth else {}, "users" + coarse)
-    # A user of both splits misses their newest rows before the cut-off: scored on one protocol only.
+        truths = {"users": users.truth} if users.truth else {}
+        return Validation({"users": users.train}, truths, "users" + coarse)
+    if not shared:
+        trains = {"time": timed.train, "users": users.train}
+        truths = {name: truth for name, truth in (("time", timed.truth), ("users", users.truth)) if truth}
+        return Validation(trains, truths, "time+users" + coarse)
+    # One fit: a user of both splits misses their newest rows before the cut-off, so is scored on one only.
     later = {u: items for u, items in timed.truth.items() if u not in users.truth}
     truths = {name: truth for name, truth in (("time", later), ("users", users.truth)) if truth}
-    return Validation(users.train, truths, "time+users" + coarse)
+    return Validation({"time": users.train, "users": users.train}, truths, "time+users" + coarse)
 
 
 def _validation_report(choice: Choice, split_kind: str) -> dict[str, float | str]:

@@ -85,6 +85,9 @@ def test_final_fit_starts_from_the_validation_model_only_when_it_saw_nearly_ever
     monkeypatch.setattr(training, "MAX_VALIDATION_USERS", 2)
     choice = training.choose(df, None, config)
     assert choice.warm_start is not None and choice.warm_start.user_factors is not None
+    # only what the warm start reads is kept: the validation model's history and parts are freed
+    assert choice.warm_start.neighbours is None and choice.warm_start.transitions is None
+    assert choice.warm_start.knn is None and not len(choice.warm_start.history.items)
     model = training.train(df, None, config)
     assert model.user_factors is not None and np.isfinite(model.user_factors).all()
 
@@ -114,6 +117,7 @@ def test_final_model_reuses_the_evaluated_blend_on_large_data(monkeypatch: pytes
     assert trainings == [trainings[0]] and len(df) - trainings[0] < 0.02 * len(df)
     assert final.weights == large.model.weights and final.tuned_params == large.model.tuned_params
     assert final.user_factors is not None and len(final.user_ids) >= len(large.model.user_ids)
+    assert large.model.neighbours is None and large.model.transitions is None  # freed before the final fit
 
 
 def test_user_time_order_is_lexsort() -> None:

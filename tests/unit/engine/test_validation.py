@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from infra.local.personalize import synthetic
+from infra.local.personalize import synthetic, training
 from infra.local.personalize.data import TrainingConfig
 from infra.local.personalize.metrics import coarse_timestamps, split_in_time
 from infra.local.personalize.recipes import COMPONENTS, fit
@@ -53,11 +53,25 @@ def test_coarse_timestamps_are_detected() -> None:
         assert not coarse_timestamps(synthetic.GENERATORS[name](n_users=200, seed=0)[0]), name
 
 
-def test_validation_uses_both_protocols_and_falls_back_when_the_last_period_is_too_large() -> None:
+def test_validation_uses_both_protocols_and_falls_back_when_the_last_period_is_too_large(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
     df = _rows()
     both = validation_split(df)
     assert both.kind == "time+users" and set(both.truths) == {"time", "users"}
-    assert not set(both.truths["time"]) & set(both.truths["users"])
+    # Each protocol on its own rows: the users split holds out only its users' newest rows (of all the
+    # rows, as GetSolutionMetrics does), the time split everything from the cut-off on.
+    held = sum(len(items) for items in both.truths["users"].values())
+    assert len(both.trains["users"]) == len(df) - held
+    cutoff = df["TIMESTAMP"].sort_values().iloc[len(df) - len(df) // 10]
+    assert both.trains["time"]["TIMESTAMP"].max() < cutoff <= df["TIMESTAMP"].max()
+    # Large data (the time split holds out a negligible share): one fit serves both, users disjoint.
+    monkeypatch.setattr(training, "WARM_START_MAX_HELD_OUT", 0.5)
+    shared = validation_split(df)
+    assert shared.trains["time"] is shared.trains["users"]
+    assert shared.train["TIMESTAMP"].max() < cutoff
+    assert not set(shared.truths["time"]) & set(shared.truths["users"])
+    monkeypatch.undo()
     # Two months of month-granular data: the last month is half the rows, no usable time split.
     two_months = df.assign(TIMESTAMP=np.where(df.index % 2 == 0, 0, MONTH))
     fallback = validation_split(two_months)
@@ -67,9 +81,10 @@ def test_validation_uses_both_protocols_and_falls_back_when_the_last_period_is_t
 def test_the_search_never_chooses_below_a_plain_model() -> None:
     df = _rows(n_users=300, per_user=25)
     split = validation_split(df)
-    model = fit(split.train, None, TrainingConfig(recipe="aws-user-personalization"), plain=True)
-    assert model.plain_user_factors is not None and model.knn is not None
-    pools = [Pool.build(model, truth) for truth in split.truths.values()]
+    config = TrainingConfig(recipe="aws-user-personalization")
+    models = {name: fit(split.trains[name], None, config, plain=True) for name in split.truths}
+    assert all(m.plain_user_factors is not None and m.knn is not None for m in models.values())
+    pools = [Pool.build(models[name], truth) for name, truth in split.truths.items()]
     search = Search(pools, "normalized_discounted_cumulative_gain_at_25", True, {}, {})
     _, score = search.run({c: 0.0 for c in COMPONENTS})
     assert set(PLAIN_MODELS) <= set(search.simple_scores)
