@@ -78,6 +78,8 @@ def fill_feeds(deps: FeedDeps, *, run_id: str | None = None, users: Sequence[str
     # explicit users (a backfill, a benchmark) all go to the campaign: it answers unknown users too
     warm = targets if users is not None else [u for u in targets if u in history.seen or has_history(deps, u)]
     warm_set = set(warm)
+    # the arms first: the control and challenger readers' feeds never come from the campaign
+    warm, challenger, control = split(run, warm)
     batch = len(warm) > config.batch_threshold and deps.batch_store is not None
     writer = FeedWriter(deps.docs, recheck=catalogue.recheck)
     try:
@@ -87,7 +89,6 @@ def fill_feeds(deps: FeedDeps, *, run_id: str | None = None, users: Sequence[str
         for uid in targets:
             if uid not in warm_set:
                 writer.add(run.cold(uid))
-        warm, challenger, control = split(run, warm)
         fill_control(run, control, writer)
         if setup_error is None:
             fill_challenger(run, challenger, writer)
