@@ -30,8 +30,12 @@ def feed_document(
     arm: str = "champion",
     experiment_id: str | None = None,
     attribution_source: str | None = None,
+    solution_version: str | None = None,
 ) -> dict[str, Any]:
     """The ``feeds/{uid}`` document the homepage reads (docs/recommend.md).
+
+    ``solution_version``: the version that made a personalized feed when it is not the campaign's (the
+    challenger arm's batch inference).
 
     The stories go as one JSON string, best first: a few top-level values instead of ~200 nested ones,
     which is what a document costs to write and index (docs/BENCHMARKS.md, Feeds).
@@ -45,7 +49,9 @@ def feed_document(
         "attributionSource": attribution_source,
         VERSION_FIELD: generated_at,
         "runId": run_id,
-        "solutionVersionArn": campaign.solution_version_arn if campaign and kind == "personalized" else None,
+        "solutionVersionArn": (solution_version or (campaign.solution_version_arn if campaign else None))
+        if kind == "personalized"
+        else None,
         "stale": stale_reason is not None,
         "staleReason": stale_reason,
     }

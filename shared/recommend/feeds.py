@@ -78,10 +78,11 @@ def fill_feeds(deps: FeedDeps, *, run_id: str | None = None, users: Sequence[str
     # explicit users (a backfill, a benchmark) all go to the campaign: it answers unknown users too
     warm = targets if users is not None else [u for u in targets if u in history.seen or has_history(deps, u)]
     warm_set = set(warm)
+    # the arms first: the control and challenger readers' feeds never come from the campaign
+    warm, challenger, control = split(run, warm)
+    batch = len(warm) > config.batch_threshold and deps.batch_store is not None
     writer = FeedWriter(deps.docs, recheck=catalogue.recheck)
     try:
-        warm, challenger, control = split(run, warm)  # the campaign serves only the champion arm
-        batch = len(warm) > config.batch_threshold and deps.batch_store is not None
         if setup_error is None and not batch:
             fill_realtime(run, warm, writer, loading)  # builds no feed before the catalogue is loaded
         run.ranking = loading.result()

@@ -60,6 +60,7 @@ class FeedRun:
             arm=arm,
             experiment_id=self.experiment.experiment_id,
             attribution_source=source,
+            solution_version=self.experiment.challenger if arm == "challenger" else None,
         )
 
     def personalized(self, uid: str, ranked: Recommendations) -> FeedWrite | None:

@@ -62,6 +62,7 @@ def test_each_arm_is_served_by_its_source_and_says_so() -> None:
             assert doc["recommendationId"] is None
         elif arm == "challenger":
             assert doc["kind"] == "personalized" and doc["attributionSource"] == "storyrec-challenger"
+            assert doc["solutionVersionArn"] == CANDIDATE and doc["recommendationId"] is None
         else:
             assert doc["recommendationId"] == f"rid-{uid}" and doc["attributionSource"] is None
     assert (docs.get("ml_state/experiment") or {})["challenger"] == CANDIDATE
