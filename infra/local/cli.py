@@ -152,8 +152,8 @@ def simulate(
     state_dir: StateDir = None,
 ) -> None:
     """Live N simulated days of the pipeline on the local stack; exit 1 on any invariant violation."""
+    from infra.local.readers import MODELS
     from infra.local.simulate.faults import PlanError, load_plan
-    from infra.local.simulate.readers import MODELS
     from infra.local.simulate.run import SimConfig, run_simulation
 
     if readers_model not in MODELS:

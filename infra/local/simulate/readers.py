@@ -1,9 +1,13 @@
-"""The simulated readers: the one place for the generative model and every parameter (docs/simulate.md).
+"""The simulated readers, one at a time against the real stack: the agent-based side of the reader model.
+
+The core (tastes, click probability, position bias, drift, every parameter) is ``infra/local/readers.py``,
+shared with the online-test statistics tests; what is here is the simulation's own: readers as objects,
+visits to a feed and a "latest" list, freshness as the story factor, clicks never repeated.
 
 A reader has latent tastes over topics (a probability vector), a visit rate and a position bias. On a visit
 they look at their feed and at a "latest" list; each story shown at position ``p`` is examined with
 probability ``position_bias(p)`` and, once examined, clicked with probability
-``click_scale * taste[topic] * topics * freshness(age)`` (capped at 1), never twice. Two models:
+``click_scale * freshness(age) * taste[topic] * topics`` (capped at ``click_cap``), never twice. Two models:
 
 * ``stable``: tastes drawn once, never change;
 * ``drifting``: tastes move a little each day (toward a random Dirichlet draw), and new topics appear on a
@@ -22,42 +26,15 @@ from datetime import datetime
 
 import numpy as np
 
-
-@dataclass(frozen=True)
-class ReaderParams:
-    """Every parameter of the reader model (docs/simulate.md lists them with their meaning)."""
-
-    topics: int = 8
-    """Topics at the start; stories are published evenly across the topics that exist."""
-    taste_concentration: float = 0.3
-    """Dirichlet alpha of a reader's tastes: small = a reader likes few topics."""
-    visit_rate_mean: float = 0.6
-    """Mean visits per day; each reader's rate is drawn from a gamma with this mean (shape 2)."""
-    position_decay: float = 0.9
-    """Examination probability at 0-based position p: 1 / (1 + p) ** position_decay."""
-    feed_shown: int = 10
-    """Stories of the feed a visit shows (the feed's head)."""
-    latest_shown: int = 10
-    """Stories of the "latest" list (newest published first) a visit shows."""
-    click_scale: float = 0.35
-    """Click probability of an examined, brand-new story whose topic has the average taste (1 / topics)."""
-    freshness_half_life_hours: float = 36.0
-    """A story's appeal halves with each half-life of age."""
-    like_share: float = 0.2
-    """Share of clicks sent as ``like``; the rest are ``open``."""
-    drift_per_day: float = 0.0
-    """Daily step of tastes toward a fresh Dirichlet draw (0: stable)."""
-    new_topic_every_days: int = 0
-    """A new topic appears every this many days (0: never)."""
-    new_topic_adopters: float = 0.3
-    """Share of readers who take up a new topic (half of their taste moves to it)."""
-
-
-MODELS: dict[str, ReaderParams] = {
-    "stable": ReaderParams(),
-    "drifting": ReaderParams(drift_per_day=0.03, new_topic_every_days=14),
-}
-"""The reader models ``--readers-model`` chooses from."""
+from infra.local.readers import (
+    ReaderParams,
+    add_topic,
+    click_probability,
+    draw_tastes,
+    drift,
+    expected_clicks,
+    position_bias,
+)
 
 
 @dataclass
@@ -98,7 +75,7 @@ class ReaderModel:
 
     def new_reader(self, uid: str) -> Reader:
         p = self.params
-        tastes = self.rng.dirichlet([p.taste_concentration] * self.topics)
+        tastes = draw_tastes(p, self.rng, self.topics)
         rate = float(self.rng.gamma(2.0, p.visit_rate_mean / 2.0))
         return Reader(uid, tastes, rate)
 
@@ -111,15 +88,15 @@ class ReaderModel:
         return int(self.rng.integers(self.topics))
 
     def appeal(self, reader: Reader, story: Story, now: datetime) -> float:
-        """Click probability of the story once examined: taste x freshness, capped at 1."""
+        """Click probability of the story once examined: taste x freshness, capped at ``click_cap``."""
         p = self.params
         taste = float(reader.tastes[story.topic]) if story.topic < len(reader.tastes) else 0.0
         age_h = max(0.0, (now - story.published_at).total_seconds() / 3600.0)
         fresh = math.pow(0.5, age_h / p.freshness_half_life_hours)
-        return min(1.0, p.click_scale * taste * self.topics * fresh)
+        return float(click_probability(p, taste, self.topics, fresh))
 
     def position_bias(self, position: int) -> float:
-        return 1.0 / math.pow(1.0 + position, self.params.position_decay)
+        return position_bias(self.params, position)
 
     def visit(
         self, reader: Reader, feed: list[str], latest: list[str], stories: dict[str, Story], now: datetime
@@ -149,15 +126,7 @@ class ReaderModel:
             self.topics += 1
             added = True
         for reader in readers:
-            if len(reader.tastes) < self.topics:
-                reader.tastes = np.append(reader.tastes, np.zeros(self.topics - len(reader.tastes)))
-                if added and self.rng.random() < p.new_topic_adopters:
-                    reader.tastes = reader.tastes * 0.5
-                    reader.tastes[-1] += 0.5
-            if p.drift_per_day > 0:
-                target = self.rng.dirichlet([p.taste_concentration] * self.topics)
-                reader.tastes = (1 - p.drift_per_day) * reader.tastes + p.drift_per_day * target
-            reader.tastes = reader.tastes / reader.tastes.sum()
+            reader.tastes = drift(p, add_topic(p, reader.tastes, self.topics, self.rng, added), self.rng)
         return added
 
     def oracle_feed(self, reader: Reader, stories: dict[str, Story], now: datetime, size: int) -> list[str]:
@@ -168,9 +137,7 @@ class ReaderModel:
 
     def expected_clicks(self, reader: Reader, feed: list[str], stories: dict[str, Story], now: datetime) -> float:
         """Expected clicks on one look at ``feed`` (its shown head): the oracle's and the arms' common yardstick."""
-        total = 0.0
-        for i, sid in enumerate(feed[: self.params.feed_shown]):
-            story = stories.get(sid)
-            if story is not None and sid not in reader.read:
-                total += self.position_bias(i) * self.appeal(reader, story, now)
-        return total
+        head = [(i, stories.get(sid)) for i, sid in enumerate(feed[: self.params.feed_shown]) if sid not in reader.read]
+        seen = [(i, story) for i, story in head if story is not None]
+        examined = np.array([self.position_bias(i) for i, _ in seen])
+        return expected_clicks(examined, np.array([self.appeal(reader, story, now) for _, story in seen]))

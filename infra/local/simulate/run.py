@@ -27,11 +27,12 @@ from typing import Any
 import numpy as np
 
 from infra.local.demo.runner import logs_to
+from infra.local.readers import MODELS
 from infra.local.simulate import faults as fault_plan
 from infra.local.simulate import invariants as inv
 from infra.local.simulate.clock import VirtualClock, install, uninstall
 from infra.local.simulate.pipeline import Night, at, endpoint_down, settings
-from infra.local.simulate.readers import MODELS, ReaderModel
+from infra.local.simulate.readers import ReaderModel
 from infra.local.simulate.world import World, WorldParams
 from infra.local.stack import DEFAULT_STATE_DIR, LOCAL_PROJECT, LocalStack, provision_buckets
 from shared import wiring

@@ -11,9 +11,10 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from infra.local.readers import MODELS
 from infra.local.simulate import faults
 from infra.local.simulate.clock import VirtualClock, install, uninstall
-from infra.local.simulate.readers import MODELS, ReaderModel, Story
+from infra.local.simulate.readers import ReaderModel, Story
 
 pytestmark = pytest.mark.unit
 T0 = datetime(2026, 11, 1, tzinfo=UTC)
