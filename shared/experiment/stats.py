@@ -94,7 +94,7 @@ def estimate(m: Moments, metric: Metric, theta: float = 0.0, z_center: float | N
     """The arm's metric, CUPED-adjusted by ``theta`` around ``z_center`` (theta 0: unadjusted)."""
     num, den = metric
     d = _mean(m, den)
-    if m.n < 2 or not (d > 0 and math.isfinite(d)):
+    if m.n < 2 or not (d > 0 and math.isfinite(d)) or d * d == 0.0:  # a tiny d underflows when squared
         return Estimate(math.nan, math.nan, m.n)
     r = _mean(m, num) / d
     var_l = (m.cov(num, num) - 2 * r * m.cov(num, den) + r * r * m.cov(den, den)) / (d * d)

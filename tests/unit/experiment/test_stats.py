@@ -8,7 +8,7 @@ import math
 import numpy as np
 import pytest
 import statsmodels.api as sm
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 from scipy import stats as sps
 from statsmodels.stats.weightstats import CompareMeans, DescrStatsW
@@ -155,6 +155,8 @@ finite_or_not = st.one_of(
     rows_c=st.lists(st.tuples(finite_or_not, finite_or_not, finite_or_not), max_size=6),
     metric=st.sampled_from(["clicks_per_user", "clicks_per_impression"]),
 )
+@example(rows_t=[], rows_c=[(0.0, 1.6e-232, 0.0), (0.0, 1.6e-232, 0.0)], metric="clicks_per_impression")  # d*d == 0
+@example(rows_t=[(0.0, 1.6e-232, 0.0)] * 2, rows_c=[(1.0, 1.0, 0.0)] * 2, metric="clicks_per_impression")
 def test_the_statistics_are_total(rows_t, rows_c, metric) -> None:  # type: ignore[no-untyped-def]
     """Any input, empty, zero, NaN or infinite: a result, never an exception; a finite lift has a finite,
     ordered interval."""
