@@ -389,26 +389,34 @@ class Simulation:
         return summary, engine_down
 
     def delete_during_fill(self, deps: Any) -> Any:
-        """Wrap the fill's recommender so the most-read live story is deleted once the fill has read the catalogue."""
+        """Wrap the fill's document store so the most-read live story is deleted right after the fill has read
+        the catalogue (its bulk read of ``stories``) and before any feed is written: the write-time re-check
+        must withdraw it. (The catalogue is read on a thread of its own beside the first calls, so the first
+        GetRecommendations is no longer a point where the catalogue is known to be loaded.)"""
         world = self.world
+        stories = f"{deps.collections.stories}/"
 
-        class Recommender:
+        class Docs:
             fired = False
 
             def __getattr__(self, name: str) -> Any:
-                if not Recommender.fired and world.stories:
-                    Recommender.fired = True
+                return getattr(deps.docs, name)
+
+            def get_many(self, paths: Any) -> Any:
+                paths = list(paths)
+                found = deps.docs.get_many(paths)
+                if not Docs.fired and world.stories and paths and all(p.startswith(stories) for p in paths):
+                    Docs.fired = True
                     counts: dict[str, int] = {}
                     for c in world.clicks:
                         if c.sid in world.stories:
                             counts[c.sid] = counts.get(c.sid, 0) + 1
-                    victim = max(sorted(world.stories), key=lambda s: counts.get(s, 0))
-                    world.delete_story(victim)
-                return getattr(deps.recommender, name)
+                    world.delete_story(max(sorted(world.stories), key=lambda s: counts.get(s, 0)))
+                return found
 
         from dataclasses import replace
 
-        return replace(deps, recommender=Recommender())
+        return replace(deps, docs=Docs())
 
     def daytime(self, index: int, today: date, active: set[str], record: dict[str, Any]) -> None:
         w, params = self.world, self.config.world
