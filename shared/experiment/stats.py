@@ -179,9 +179,12 @@ def _ratio(t: Estimate, c: Estimate) -> tuple[float, float]:
     """Relative lift t/c - 1 and its delta-method variance (independent arms)."""
     if not (c.value > 0 and math.isfinite(t.value) and math.isfinite(t.variance) and math.isfinite(c.variance)):
         return math.nan, math.nan
-    lift = t.value / c.value - 1
-    var = t.variance / c.value**2 + t.value**2 * c.variance / c.value**4
-    return lift, var
+    try:  # float ** raises on overflow (where * gives inf): extreme but legal inputs have no lift
+        lift = t.value / c.value - 1
+        var = t.variance / c.value**2 + t.value**2 * c.variance / c.value**4
+    except (OverflowError, ZeroDivisionError):
+        return math.nan, math.nan
+    return (lift, var) if math.isfinite(lift) and math.isfinite(var) else (math.nan, math.nan)
 
 
 def lift(

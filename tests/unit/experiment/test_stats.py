@@ -157,6 +157,8 @@ finite_or_not = st.one_of(
 )
 @example(rows_t=[], rows_c=[(0.0, 1.6e-232, 0.0), (0.0, 1.6e-232, 0.0)], metric="clicks_per_impression")  # d*d == 0
 @example(rows_t=[(0.0, 1.6e-232, 0.0)] * 2, rows_c=[(1.0, 1.0, 0.0)] * 2, metric="clicks_per_impression")
+@example(rows_t=[(0.0, 0.0, 0.0), (0.0, 1.0, 0.0)], rows_c=[(0.0, 0.0, 0.0), (1.0, 1.915964287489999e-90, 0.0)],
+         metric="clicks_per_impression")  # c.value**4 overflows
 def test_the_statistics_are_total(rows_t, rows_c, metric) -> None:  # type: ignore[no-untyped-def]
     """Any input, empty, zero, NaN or infinite: a result, never an exception; a finite lift has a finite,
     ordered interval."""
