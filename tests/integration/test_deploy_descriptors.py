@@ -312,11 +312,16 @@ def _check_feed_batch_grants(resources: dict[str, Any]) -> None:
     assert json.dumps({"Fn::Sub": f"{bucket}/*"}) not in objects, "no bucket-wide object access for the Google side"
     # the role the job runs with writes only the job's output; the bucket lets Personalize do just that
     personalize = [s for role, s in _statements(resources) if role == "PersonalizeRole"]
-    assert _grants(personalize, "s3:PutObject") == [json.dumps({"Fn::Sub": f"{bucket}/batch/feeds/*/output/*"})]
+    # ... and the metric attribution's report (bootstrap points its output at attribution/ in the import bucket)
+    assert _grants(personalize, "s3:PutObject") == [
+        json.dumps({"Fn::Sub": f"{bucket}/batch/feeds/*/output/*"}),
+        json.dumps({"Fn::Sub": f"{bucket}/attribution/*"}),
+    ]
     policy = resources["ImportBucketPolicy"]["Properties"]["PolicyDocument"]["Statement"]
     by_personalize = [s for s in policy if s.get("Principal") == {"Service": "personalize.amazonaws.com"}]
     assert _grants(by_personalize, "s3:PutObject") == [
-        json.dumps({"Fn::Sub": "${ImportBucket.Arn}/batch/feeds/*/output/*"})
+        json.dumps({"Fn::Sub": "${ImportBucket.Arn}/batch/feeds/*/output/*"}),
+        json.dumps({"Fn::Sub": "${ImportBucket.Arn}/attribution/*"}),
     ]
     rules = resources["ImportBucket"]["Properties"]["LifecycleConfiguration"]["Rules"]
     expiring = {r["Prefix"]: r["ExpirationInDays"] for r in rules if r["Status"] == "Enabled"}
