@@ -59,7 +59,7 @@ def test_report_and_release_read_the_backup_bucket(
     shown = runner.invoke(app, ["report", "--out", str(page)])
     assert shown.exit_code == 0, shown.output
     text = page.read_text(encoding="utf-8")
-    assert 'data-plot="export-rows"' in text and text.count('data-empty="true"') == 3  # no Firestore data
+    assert 'data-plot="export-rows"' in text and text.count('data-empty="true"') == 4  # no Firestore data, no test
     assert 'data-plot="feeds"' in text and "decision history unreadable" in text  # feeds/* read (empty); no AWS
 
     release = tmp_path / "release"
