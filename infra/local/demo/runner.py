@@ -128,8 +128,12 @@ def _stack_up(
 ) -> dict[str, str] | None:
     """Start the AWS stand-ins (stopped on the way out unless ``keep``); None, noted in ``outcome``, if they fail."""
     console.rule("[bold]starting the local stack")
+    from infra.local.personalize.service import ID_SEED_VARIABLE
+
     try:
-        stack_env = stack.up(AWS_SERVICES, log=lambda m: console.print(m, markup=False))
+        # the engine inherits this process's environment: seeded version ids, so two runs assign the same arms
+        with environment({ID_SEED_VARIABLE: "20"}):
+            stack_env = stack.up(AWS_SERVICES, log=lambda m: console.print(m, markup=False))
     except StackError as exc:
         outcome.stack_error = str(exc)
         console.print(f"stack failed to start: {exc}", style="red", markup=False)
