@@ -79,18 +79,7 @@ def suite(tmp_path_factory: pytest.TempPathFactory, moto_endpoint: str) -> Itera
 @pytest.fixture(scope="package")
 def admin(suite: emulators.Suite) -> Any:
     """A Firestore client with the rules bypassed (what the backend and the recommend functions are)."""
-    from google.auth.credentials import AnonymousCredentials
-    from google.cloud import firestore
-
-    saved = os.environ.get("FIRESTORE_EMULATOR_HOST")
-    os.environ["FIRESTORE_EMULATOR_HOST"] = suite.firestore_host
-    try:
-        return firestore.Client(project=emulators.PROJECT, credentials=AnonymousCredentials())  # type: ignore[no-untyped-call]
-    finally:
-        if saved is None:
-            os.environ.pop("FIRESTORE_EMULATOR_HOST", None)
-        else:
-            os.environ["FIRESTORE_EMULATOR_HOST"] = saved
+    return emulators.admin_firestore(suite.firestore_host)
 
 
 def _request(url: str, body: dict[str, Any] | None = None, method: str = "POST") -> dict[str, Any]:

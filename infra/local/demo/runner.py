@@ -25,6 +25,7 @@ from infra.local.demo.feeds import step_feeds
 from infra.local.demo.gcp_steps import step_app_writes, step_capture, step_client_clicks, step_export
 from infra.local.demo.homepage import show_homepage
 from infra.local.demo.summary import step_report, summary_tables
+from infra.local.environ import environment
 from infra.local.firebase import emulators
 from infra.local.stack import DEFAULT_STATE_DIR, LOCAL_PROJECT, REPO_ROOT, LocalStack, StackError, provision_buckets
 from shared import wiring
@@ -92,21 +93,6 @@ def function_env(stack_env: Mapping[str, str], clock_file: Path) -> dict[str, st
 
 
 @contextlib.contextmanager
-def _environment(values: Mapping[str, str]) -> Iterator[None]:
-    """Set process variables for the run (the SDKs and the suite read them) and restore them after."""
-    saved = {k: os.environ.get(k) for k in values}
-    os.environ.update(values)
-    try:
-        yield
-    finally:
-        for key, value in saved.items():
-            if value is None:
-                os.environ.pop(key, None)
-            else:
-                os.environ[key] = value
-
-
-@contextlib.contextmanager
 def logs_to(path: Path) -> Iterator[None]:
     """Send the product's logs to ``path`` while the demo narrates (they stay there for a failing step)."""
     get_logger("demo")  # installs the product's handler, which the demo then points at the file
@@ -142,8 +128,12 @@ def _stack_up(
 ) -> dict[str, str] | None:
     """Start the AWS stand-ins (stopped on the way out unless ``keep``); None, noted in ``outcome``, if they fail."""
     console.rule("[bold]starting the local stack")
+    from infra.local.personalize.service import ID_SEED_VARIABLE
+
     try:
-        stack_env = stack.up(AWS_SERVICES, log=lambda m: console.print(m, markup=False))
+        # the engine inherits this process's environment: seeded version ids, so two runs assign the same arms
+        with environment({ID_SEED_VARIABLE: "20"}):
+            stack_env = stack.up(AWS_SERVICES, log=lambda m: console.print(m, markup=False))
     except StackError as exc:
         outcome.stack_error = str(exc)
         console.print(f"stack failed to start: {exc}", style="red", markup=False)
@@ -157,9 +147,9 @@ def _point_at_stack(stack_env: Mapping[str, str], clock_file: Path, cleanup: con
     """Point this process and the functions at the stack, and create what the deploys would; the variables."""
     clock_file.write_text("")
     env = {**stack_env, "GOOGLE_CLOUD_PROJECT": LOCAL_PROJECT}
-    cleanup.enter_context(_environment({**env, **function_env(env, clock_file)}))
+    cleanup.enter_context(environment({**env, **function_env(env, clock_file)}))
     env["STORYREC_SNS_TOPIC_ARN"] = _alerts_topic(Settings.from_env(os.environ))
-    cleanup.enter_context(_environment(env))
+    cleanup.enter_context(environment(env))
     provision(Settings.from_env(os.environ))
     return env
 
@@ -189,7 +179,7 @@ def _suite_up(
         outcome.stack_error = f"the Firebase emulator suite did not start: {exc}"
         console.print(outcome.stack_error, style="red", markup=False)
         return None
-    cleanup.enter_context(_environment(suite.env))
+    cleanup.enter_context(environment(suite.env))
     return suite
 
 

@@ -20,6 +20,7 @@ import urllib.request
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from infra.local import processes
 from infra.local.firebase import site
@@ -266,3 +267,14 @@ def firebase_suite(
             ports["hub"],
             f"http://127.0.0.1:{ports['hosting']}" if hosting else None,
         )
+
+
+def admin_firestore(firestore_host: str) -> Any:
+    """A Firestore client on the emulator at ``firestore_host`` with the rules bypassed (what the functions are)."""
+    from google.auth.credentials import AnonymousCredentials
+    from google.cloud import firestore
+
+    from infra.local.environ import environment
+
+    with environment({"FIRESTORE_EMULATOR_HOST": firestore_host}):  # the client reads it when it is made
+        return firestore.Client(project=PROJECT, credentials=AnonymousCredentials())  # type: ignore[no-untyped-call]

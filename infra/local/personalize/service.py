@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import logging
+import os
+import random
 import re
 import threading
 import uuid
@@ -55,6 +57,10 @@ def check_name(name: str, what: str = "name") -> str:
     return name
 
 
+ID_SEED_VARIABLE = "STORYREC_ENGINE_ID_SEED"
+"""A whole number makes solution version ids repeat from a fresh state (docs/local-personalize.md)."""
+
+
 class ControlPlane(MetricAttributionOps):
     """The Personalize control-plane API over a Store and a background Worker."""
 
@@ -63,6 +69,14 @@ class ControlPlane(MetricAttributionOps):
         self.worker = worker
         self.region = region
         self._request = threading.local()  # the calling request's region (ARNs carry it)
+        seed = os.environ.get(ID_SEED_VARIABLE, "")
+        # Personalize's version ids are random; a seeded engine (the demo) repeats them run after run, so what
+        # is keyed on a version (the online test's arm assignment) is the same in two runs on the same input
+        self._ids = random.Random(int(seed)) if seed.isdigit() else None
+
+    def _version_id(self) -> str:
+        with self.store.lock:
+            return f"{self._ids.getrandbits(32):08x}" if self._ids is not None else uuid.uuid4().hex[:8]
 
     def dispatch(self, operation: str, body: dict[str, Any], region: str | None = None) -> dict[str, Any]:
         handler: Callable[[dict[str, Any]], dict[str, Any]] | None = getattr(self, "op_" + operation, None)
@@ -293,7 +307,7 @@ class ControlPlane(MetricAttributionOps):
             raise ResourceInUseException(f"Solution {solution['solutionArn']} already has a version in training.")
         if mode == "UPDATE" and not any(v["status"] == "ACTIVE" for v in versions):
             raise InvalidInputException("trainingMode UPDATE needs an ACTIVE solution version trained with FULL.")
-        arn = f"{solution['solutionArn']}/{uuid.uuid4().hex[:8]}"
+        arn = f"{solution['solutionArn']}/{self._version_id()}"
         record: dict[str, Any] = {
             "solutionVersionArn": arn,
             "solutionArn": solution["solutionArn"],

@@ -22,6 +22,7 @@ from collections.abc import Callable, Iterator
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
+from infra.local.environ import environment
 from infra.local.lambda_events import LambdaContext, s3_object_created, scheduled_event
 from infra.local.simulate.clock import VirtualClock
 from shared import wiring
@@ -39,19 +40,12 @@ def settings() -> Settings:
 @contextlib.contextmanager
 def endpoint_down(variables: tuple[str, ...], closed_port: int) -> Iterator[None]:
     """Point ``variables`` at a closed loopback port for the block: the service is down for that stage."""
-    saved = {k: os.environ.get(k) for k in variables}
-    for key in variables:
-        os.environ[key] = (
-            f"127.0.0.1:{closed_port}" if key == "FIRESTORE_EMULATOR_HOST" else f"http://127.0.0.1:{closed_port}"
-        )
-    try:
+    down = {
+        key: f"127.0.0.1:{closed_port}" if key == "FIRESTORE_EMULATOR_HOST" else f"http://127.0.0.1:{closed_port}"
+        for key in variables
+    }
+    with environment(down):
         yield
-    finally:
-        for key, value in saved.items():
-            if value is None:
-                os.environ.pop(key, None)
-            else:
-                os.environ[key] = value
 
 
 def _lambda(name: str) -> Any:

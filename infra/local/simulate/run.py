@@ -18,7 +18,7 @@ import socket
 import time
 import urllib.request
 import warnings
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
@@ -27,6 +27,7 @@ from typing import Any
 import numpy as np
 
 from infra.local.demo.runner import logs_to
+from infra.local.environ import environment
 from infra.local.readers import MODELS
 from infra.local.simulate import faults as fault_plan
 from infra.local.simulate import invariants as inv
@@ -71,20 +72,6 @@ def closed_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return int(s.getsockname()[1])
-
-
-@contextlib.contextmanager
-def environment(values: Mapping[str, str]) -> Iterator[None]:
-    saved = {k: os.environ.get(k) for k in values}
-    os.environ.update(values)
-    try:
-        yield
-    finally:
-        for key, value in saved.items():
-            if value is None:
-                os.environ.pop(key, None)
-            else:
-                os.environ[key] = value
 
 
 def quality_table(ledger: Path, last: dict[str, Any]) -> dict[str, dict[str, float]]:

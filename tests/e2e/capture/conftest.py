@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import urllib.request
 from collections.abc import Iterator
 from typing import Any
@@ -29,21 +28,10 @@ def firebase_suite(tmp_path_factory: pytest.TempPathFactory) -> Iterator[emulato
 @pytest.fixture
 def suite_client(firebase_suite: emulators.Suite) -> Any:
     """A Firestore client on the suite's emulator, with the database emptied first."""
-    from google.auth.credentials import AnonymousCredentials
-    from google.cloud import firestore
-
     url = (
         f"http://{firebase_suite.firestore_host}/emulator/v1/projects/{emulators.PROJECT}"
         "/databases/(default)/documents"
     )
     with urllib.request.urlopen(urllib.request.Request(url, method="DELETE"), timeout=30):  # loopback
         pass
-    saved = os.environ.get("FIRESTORE_EMULATOR_HOST")
-    os.environ["FIRESTORE_EMULATOR_HOST"] = firebase_suite.firestore_host
-    try:
-        return firestore.Client(project=emulators.PROJECT, credentials=AnonymousCredentials())  # type: ignore[no-untyped-call]
-    finally:
-        if saved is None:
-            os.environ.pop("FIRESTORE_EMULATOR_HOST", None)
-        else:
-            os.environ["FIRESTORE_EMULATOR_HOST"] = saved
+    return emulators.admin_firestore(firebase_suite.firestore_host)

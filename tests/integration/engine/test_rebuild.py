@@ -5,7 +5,6 @@ interaction lost, and a rerun resumes without importing twice."""
 from __future__ import annotations
 
 import hashlib
-import json
 from datetime import date, timedelta
 from typing import Any
 
@@ -19,27 +18,12 @@ from shared.manifest import Manifest, ManifestDataset, ManifestFile, manifest_ke
 from shared.operate.bootstrap import DEFAULT_CONFIG, Bootstrap, OutdatedInteractionsSchema, load_config, plan
 from shared.operate.rebuild import Rebuild, RebuildRefused, run_rebuild
 from shared.schema import load_schema
+from tests.corpus.old_schemas import INTERACTIONS_V1_COLUMNS, INTERACTIONS_V1_SCHEMA
 from tests.integration.engine.conftest import EngineEnv, unique
 
 pytestmark = pytest.mark.integration
 
-V1 = ["USER_ID", "ITEM_ID", "TIMESTAMP", "EVENT_TYPE", "EVENT_VALUE", "DEVICE"]
-V1_SCHEMA = json.dumps(
-    {
-        "type": "record",
-        "name": "Interactions",
-        "namespace": "com.amazonaws.personalize.schema",
-        "fields": [
-            {"name": "USER_ID", "type": "string"},
-            {"name": "ITEM_ID", "type": "string"},
-            {"name": "TIMESTAMP", "type": "long"},
-            {"name": "EVENT_TYPE", "type": "string"},
-            {"name": "EVENT_VALUE", "type": ["null", "float"]},
-            {"name": "DEVICE", "type": ["null", "string"], "categorical": True},
-        ],
-        "version": "1.0",
-    }
-)
+V1, V1_SCHEMA = INTERACTIONS_V1_COLUMNS, INTERACTIONS_V1_SCHEMA
 FIRST = date(2026, 11, 1)
 
 

@@ -22,6 +22,7 @@ from shared.operate.bootstrap import (
     parse_config,
     plan,
 )
+from tests.corpus.old_schemas import INTERACTIONS_V1_SCHEMA
 from tests.unit.aws.fakes import FakePersonalize
 
 pytestmark = pytest.mark.unit
@@ -124,30 +125,12 @@ def test_names_that_disagree_with_the_settings_are_refused(tmp_path: Path) -> No
         load_config(tmp_path / "missing.json")
 
 
-V1_INTERACTIONS = json.dumps(
-    {
-        "type": "record",
-        "name": "Interactions",
-        "namespace": "com.amazonaws.personalize.schema",
-        "fields": [
-            {"name": "USER_ID", "type": "string"},
-            {"name": "ITEM_ID", "type": "string"},
-            {"name": "TIMESTAMP", "type": "long"},
-            {"name": "EVENT_TYPE", "type": "string"},
-            {"name": "EVENT_VALUE", "type": ["null", "float"]},
-            {"name": "DEVICE", "type": ["null", "string"], "categorical": True},
-        ],
-        "version": "1.0",
-    }
-)
-
-
 def test_a_group_whose_interactions_schema_lacks_the_attribution_columns_is_refused_naming_the_fix() -> None:
     from shared.operate.bootstrap import OutdatedInteractionsSchema
 
     port = FakePersonalize(NOW)
     group = port.ensure_dataset_group("storyrec")
-    old = port.ensure_schema("storyrec-interactions-v1-0", V1_INTERACTIONS)
+    old = port.ensure_schema("storyrec-interactions-v1-0", INTERACTIONS_V1_SCHEMA)
     port.ensure_dataset(group, "interactions", old, "storyrec-interactions")
     for run in (plan, apply):
         with pytest.raises(OutdatedInteractionsSchema) as refused:
