@@ -16,8 +16,8 @@ to a new dataset group. The backup bucket holds every export (manifests and CSV 
    rerun finds the job it started (and a rerun after a new export day imports the longer history).
 
 Every step is idempotent: a rerun after a failure resumes (staged objects are rewritten identically,
-resources and jobs are found by name). Switching the functions to the new group is the operator's
-step that follows (docs/deploy.md, "Rebuilding a dataset group").
+resources and jobs are found by name). The switch to the new group's campaign follows in
+:mod:`shared.operate.switch` (docs/deploy.md, "Rebuilding a dataset group").
 """
 
 from __future__ import annotations
