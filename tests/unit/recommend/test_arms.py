@@ -175,3 +175,24 @@ def test_a_rerun_after_a_failed_challenger_job_starts_a_fresh_one_and_a_redelive
 
     fill_feeds(deps, run_id="tick-1")  # a second delivery once it succeeded: the successful job, no new one
     assert len(jobs.created) == 2
+
+
+def test_a_cold_challenger_reader_gets_the_popular_feed_counted_in_its_arm_but_not_credited_to_the_candidate() -> None:
+    docs = _docs()
+    test = _test(CAMPAIGN.solution_version_arn)
+    arms = ("challenger", "champion")
+    cold = {arm: next(f"new{k}" for k in range(500) if test.arm(f"new{k}") == arm) for arm in arms}
+    for uid in cold.values():  # a profile, no interaction: nobody's model knows them
+        docs.set(f"ml_users/{uid}", {"updated_at": NOW - timedelta(hours=1)})
+    deps, rec = _deps(docs)
+    fill_feeds(deps)
+    [job] = rec.batches
+    sent = str(rec.batch_store.objects)  # the challenger job's input: the warm challenger readers only
+    assert "u" in sent and cold["challenger"] not in sent
+    feeds = {arm: docs.get(f"feeds/{uid}") or {} for arm, uid in cold.items()}
+    # intention to treat: the arm is the assigned one in both arms alike (the lift compares like with like) ...
+    assert feeds["challenger"]["arm"] == "challenger" and feeds["champion"]["arm"] == "champion"
+    assert feeds["challenger"]["kind"] == feeds["champion"]["kind"] == "popular"
+    # ... but the popular feed is never attributed to the candidate (Personalize's per-source report)
+    assert feeds["challenger"]["attributionSource"] == feeds["champion"]["attributionSource"] == "storyrec-popular"
+    assert feeds["challenger"]["solutionVersionArn"] is None and job.solution_version_arn == CANDIDATE
