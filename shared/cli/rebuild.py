@@ -16,6 +16,7 @@ from shared.errors import ConfigError, StoryrecError
 from shared.operate.bootstrap import DEFAULT_CONFIG, check_against_settings, load_config
 from shared.operate.rebuild import Rebuild, RebuildRefused, RebuildResult, run_rebuild
 from shared.operate.switch import Prepared, config_json, finish_switch, newest_served, prepare_switch
+from shared.personalize.stage import StageDeps
 
 Group = Annotated[str, typer.Option("--dataset-group", help="Name of the NEW dataset group (not the one in use).")]
 Timeout = Annotated[
@@ -36,11 +37,11 @@ ConfigFile = Annotated[
 ]
 
 
-def _job(settings: Settings, group: str, timeout: float) -> Rebuild:
+def _job(settings: Settings, deps: StageDeps, group: str, timeout: float) -> Rebuild:
     return Rebuild(
-        port=wiring.personalize(settings),
+        port=deps.personalize,
         backup=wiring.backup_store(settings),
-        staging=wiring.import_store(settings),
+        staging=deps.bucket,  # the import bucket, where the stage's state lives too
         group=group,
         prefix=settings.import_prefix,
         role_arn=settings.personalize.import_role_arn,
@@ -70,8 +71,8 @@ def rebuild(
     """
     settings = load_settings()
     say = None if json_ else console.print
-    job = _job(settings, dataset_group, timeout)
     deps = replace(wiring.stage_deps(settings), settle_timeout=timeout)
+    job = _job(settings, deps, dataset_group, timeout)
     try:
         if finish:
             docs = wiring.document_store(settings)

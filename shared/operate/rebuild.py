@@ -157,7 +157,10 @@ def run_rebuild(
     if not VALID_RESOURCE_NAME.match(rebuild.group):
         raise ConfigError(f"dataset group name {rebuild.group!r}: 1-63 characters [a-zA-Z0-9-_]")
     if current_group is not None and rebuild.group == current_group.rsplit("/", 1)[-1]:
-        raise ConfigError(f"{rebuild.group} is the dataset group in use: name a new one")
+        raise ConfigError(
+            f"{rebuild.group} is the dataset group in use: name a new one (if a rebuild already switched to it, "
+            f"retire the old campaign with `storyrec rebuild --dataset-group {rebuild.group} --finish`)"
+        )
     try:
         manifests = read_manifests(rebuild.backup, rebuild.prefix)
     except BadManifest as exc:

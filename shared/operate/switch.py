@@ -239,13 +239,17 @@ def train_attempt(rebuild: Rebuild, solution_arn: str, role: str) -> SolutionVer
     A rerun finds the running or trained attempt by name; after a failed one, a rerun starts the next.
     """
     port = rebuild.port
-    attempt = 1
-    while attempt < MAX_ATTEMPTS:
-        arn = port.create_solution_version(solution_arn, f"rebuild-{attempt}", "FULL")
-        if port.describe_solution_version(arn).status is not Status.CREATE_FAILED:
-            break
-        attempt += 1
-    arn = port.create_solution_version(solution_arn, f"rebuild-{attempt}", "FULL")
+    failed = {
+        port.describe_solution_version(v.arn).name
+        for v in port.list_solution_versions(solution_arn)
+        if v.status is Status.CREATE_FAILED
+    }
+    attempt = next((a for a in range(1, MAX_ATTEMPTS + 1) if f"rebuild-{a}" not in failed), None)
+    if attempt is None:
+        raise RebuildRefused(
+            f"training of the {role} solution {solution_arn} failed {MAX_ATTEMPTS} times: check the data"
+        )
+    arn = port.create_solution_version(solution_arn, f"rebuild-{attempt}", "FULL")  # or the one started before
     status = _settled(rebuild, partial(_version_status, port, arn), f"{role} version {arn}")
     version = port.describe_solution_version(arn)
     if status is not Status.ACTIVE:

@@ -21,7 +21,7 @@ from shared.manifest import Manifest, ManifestDataset, ManifestFile, manifest_ke
 from shared.operate.bootstrap import DEFAULT_CONFIG, Bootstrap, OutdatedInteractionsSchema, load_config, plan
 from shared.operate.rebuild import Rebuild, RebuildRefused, run_rebuild
 from shared.operate.recommend import recommend_for
-from shared.operate.switch import finish_switch, newest_served, prepare_switch, switched_settings
+from shared.operate.switch import Names, finish_switch, new_names, newest_served, prepare_switch, switched_settings
 from shared.personalize.stage import StageDeps
 from shared.recommend import FeedDeps, fill_feeds
 from shared.schema import load_schema
@@ -320,6 +320,16 @@ def test_the_rebuild_switches_to_the_new_campaign_without_downtime_and_a_rerun_c
     with pytest.raises(ConfigError, match="settings in use do not name"):
         finish_switch(job, old_deps, newest_served(docs, old.collections))
 
+    # a destroyed intermediate state: the new campaign deleted before the switch is named, and a rerun recreates it
+    personalize.delete_campaign(campaignArn=prepared.campaign_arn)
+    with pytest.raises(RebuildRefused, match=r"does not exist: rerun `storyrec rebuild --dataset-group"):
+        finish_switch(job, new_deps, newest_served(docs, new_settings.collections))
+    rerun = run_rebuild(job, current_group=old.personalize.dataset_group)
+    recreated = prepare_switch(job, old_deps, config, result=rerun)
+    assert recreated.campaign_arn == prepared.campaign_arn and recreated.version_arn == prepared.version_arn
+    assert port.describe_campaign(prepared.campaign_arn).status.value == "ACTIVE"
+    assert len(old_deps.notifier.sent) == 1  # type: ignore[attr-defined]  # not reported twice
+
     # a day exported before the redeploy still reaches the new group (the finish imports it)
     late = [[f"u{k}", f"i{k}", str(1_700_100_000 + k), "read"] for k in range(30)]
     total += _history_day(backup, FIRST + timedelta(days=4), late, 90, v2=True)
@@ -365,3 +375,25 @@ def _env(settings: Settings) -> dict[str, str]:
         "STORYREC_PERSONALIZE_CAMPAIGN": settings.personalize.campaign,
         "STORYREC_FEED_ACTIVE_DAYS": str(settings.recommend.active_days),
     }
+
+
+def test_a_failed_training_refuses_the_switch_in_one_line_and_a_rerun_trains_afresh(
+    engine_env: EngineEnv, personalize: Any, port: PersonalizeGateway, backup: S3ObjectStore, staging: S3ObjectStore
+) -> None:
+    for d in range(3):  # too few interactions for Personalize: the training fails
+        _export_day(backup, FIRST + timedelta(days=d), 40, v2=True)
+    settings = Settings.from_env({"STORYREC_GCP_PROJECT": "p", "STORYREC_PERSONALIZE_FILTER": unique("f")})
+    settings = switched_settings(settings, replace(Names.of(settings), dataset_group=unique("cur")))
+    new = unique("new")
+    job = Rebuild(port, backup, staging, new, settle_timeout=120, poll_interval=0.2)
+    deps = _stage_deps(port, staging, settings)
+    config = replace(load_config(DEFAULT_CONFIG), dataset_group=settings.personalize.dataset_group)
+    run_rebuild(job, current_group=settings.personalize.dataset_group)
+    for attempt in (1, 2):
+        refused = r"failed \(.*Insufficient data.*rerun the same command to train again"
+        with pytest.raises(RebuildRefused, match=refused):
+            prepare_switch(job, deps, config)
+        solution = port.find_arn("solution", new_names(settings, new).solution)
+        assert solution is not None and _versions(personalize, solution) == attempt  # rebuild-1, then rebuild-2
+    assert port.find_arn("campaign", new_names(settings, new).campaign) is None  # nothing switched
+    assert deps.bucket.head(f"{settings.aws_stage.state_prefix}rebuild/{new}.json") is None
