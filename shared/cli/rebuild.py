@@ -14,7 +14,7 @@ from shared.cli.common import EXIT_FAILED, EXIT_USAGE, Json, console, fail, load
 from shared.config import Settings
 from shared.errors import ConfigError, StoryrecError
 from shared.operate.bootstrap import DEFAULT_CONFIG, check_against_settings, load_config
-from shared.operate.rebuild import Rebuild, RebuildRefused, RebuildResult, run_rebuild
+from shared.operate.rebuild import Rebuild, RebuildRefused, RebuildResult, check_target, run_rebuild
 from shared.operate.switch import Prepared, config_json, finish_switch, newest_served, prepare_switch
 from shared.personalize.stage import StageDeps
 
@@ -78,6 +78,7 @@ def rebuild(
             docs = wiring.document_store(settings)
             done = finish_switch(job, deps, newest_served(docs, settings.collections), progress=say)
         else:
+            check_target(dataset_group, settings.personalize.dataset_group)
             resources = load_config(config or DEFAULT_CONFIG)
             check_against_settings(resources, settings)
             result = run_rebuild(job, current_group=settings.personalize.dataset_group, progress=say)

@@ -149,18 +149,23 @@ def _wait(rebuild: Rebuild, read: Callable[[], Status], what: str) -> None:
         raise PersonalizeError("RebuildFailed", f"{what} is {status.value}")
 
 
+def check_target(group: str, current_group: str | None) -> None:
+    """A valid name that is not the group in use (ConfigError naming the fix)."""
+    if not VALID_RESOURCE_NAME.match(group):
+        raise ConfigError(f"dataset group name {group!r}: 1-63 characters [a-zA-Z0-9-_]")
+    if current_group is not None and group == current_group.rsplit("/", 1)[-1]:
+        raise ConfigError(
+            f"{group} is the dataset group in use: name a new one (if a rebuild already switched to it, "
+            f"retire the old campaign with `storyrec rebuild --dataset-group {group} --finish`)"
+        )
+
+
 def run_rebuild(
     rebuild: Rebuild, current_group: str | None = None, progress: Callable[[str], Any] | None = None
 ) -> RebuildResult:
     """Stage, reconcile, create, import and wait (see the module docstring). Reruns resume."""
     say = progress or (lambda _msg: None)
-    if not VALID_RESOURCE_NAME.match(rebuild.group):
-        raise ConfigError(f"dataset group name {rebuild.group!r}: 1-63 characters [a-zA-Z0-9-_]")
-    if current_group is not None and rebuild.group == current_group.rsplit("/", 1)[-1]:
-        raise ConfigError(
-            f"{rebuild.group} is the dataset group in use: name a new one (if a rebuild already switched to it, "
-            f"retire the old campaign with `storyrec rebuild --dataset-group {rebuild.group} --finish`)"
-        )
+    check_target(rebuild.group, current_group)
     try:
         manifests = read_manifests(rebuild.backup, rebuild.prefix)
     except BadManifest as exc:

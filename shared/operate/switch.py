@@ -26,9 +26,9 @@ campaign only once the deployed functions demonstrably serve from the new one.
 
 1. the settings in use name the new resources (the operator loaded what they deployed);
 2. the new campaign is ACTIVE;
-3. the history is imported again if an export arrived since (the rebuild's FULL import, by digest: a no-op
+3. the newest personalized feed written since the switch was prepared comes from NEW's version;
+4. the history is imported again if an export arrived since (the rebuild's FULL import, by digest: a no-op
    otherwise), so the days exported before the redeploy reach NEW;
-4. the newest personalized feed written since the switch was prepared comes from NEW's version;
 5. the old campaign is deleted (it bills while ACTIVE); already deleted is not an error.
 """
 
@@ -445,7 +445,6 @@ def finish_switch(
         raise RebuildRefused(f"campaign {campaign_arn} was deleted: recreate it as above") from exc
     if campaign.status is not Status.ACTIVE:
         raise RebuildRefused(f"campaign {campaign_arn} is {campaign.status.value}: wait for ACTIVE, then rerun")
-    result = _catch_up(rebuild, say)
     since = datetime.fromisoformat(str(record["prepared_at"]))
     version, at = served(since)
     solution_arn = port.find_arn("solution", new.solution) or ""
@@ -457,6 +456,7 @@ def finish_switch(
             "wait for a feed fill (or a refresh), then rerun; the old campaign is kept"
         )
     say(f"feeds are served from {version}")
+    result = _catch_up(rebuild, say)  # after the redeploy: every export since goes to NEW by the import Lambda
     old_arn = record.get("old", {}).get("campaign_arn")
     retired = None
     if isinstance(old_arn, str) and old_arn != campaign_arn and _exists(port, old_arn):
