@@ -425,7 +425,14 @@ def finish_switch(
             f"no prepared switch to {group} (s3://{deps.bucket.bucket}/{record_key(deps, group)}): "
             f"run `storyrec rebuild --dataset-group {group}` first"
         )
-    new = Names(**{k: str(record["new"][k]) for k in vars(Names.of(deps.settings))})
+    try:
+        new = Names(**{k: str(record["new"][k]) for k in vars(Names.of(deps.settings))})
+        since = datetime.fromisoformat(str(record["prepared_at"]))
+    except (KeyError, TypeError, ValueError) as exc:
+        raise RebuildRefused(
+            f"s3://{deps.bucket.bucket}/{record_key(deps, group)} is malformed ({exc!r}): delete it and run "
+            f"`storyrec rebuild --dataset-group {group}` with the old settings again"
+        ) from exc
     if Names.of(deps.settings) != new:
         env = " ".join(f"{k}={v}" for k, v in new.env().items())
         raise ConfigError(
@@ -434,18 +441,18 @@ def finish_switch(
         )
     port = rebuild.port
     campaign_arn = port.find_arn("campaign", new.campaign)
+    gone = (
+        f"campaign {new.campaign} does not exist: rerun `storyrec rebuild --dataset-group {group}` with the old "
+        "settings to recreate it (the old campaign, if kept, serves meanwhile)"
+    )
     if campaign_arn is None:
-        raise RebuildRefused(
-            f"campaign {new.campaign} does not exist: rerun `storyrec rebuild --dataset-group {group}` with the old "
-            "settings to recreate it (the old campaign, if kept, serves meanwhile)"
-        )
+        raise RebuildRefused(gone)
     try:
         campaign: Campaign = port.describe_campaign(campaign_arn)
     except ResourceNotFound as exc:
-        raise RebuildRefused(f"campaign {campaign_arn} was deleted: recreate it as above") from exc
+        raise RebuildRefused(gone) from exc
     if campaign.status is not Status.ACTIVE:
         raise RebuildRefused(f"campaign {campaign_arn} is {campaign.status.value}: wait for ACTIVE, then rerun")
-    since = datetime.fromisoformat(str(record["prepared_at"]))
     version, at = served(since)
     solution_arn = port.find_arn("solution", new.solution) or ""
     if version is None or not version.startswith(f"{solution_arn}/"):
@@ -457,7 +464,8 @@ def finish_switch(
         )
     say(f"feeds are served from {version}")
     result = _catch_up(rebuild, say)  # after the redeploy: every export since goes to NEW by the import Lambda
-    old_arn = record.get("old", {}).get("campaign_arn")
+    old = record.get("old")
+    old_arn = old.get("campaign_arn") if isinstance(old, dict) else None
     retired = None
     if isinstance(old_arn, str) and old_arn != campaign_arn and _exists(port, old_arn):
         port.delete("campaign", old_arn)
