@@ -16,6 +16,7 @@ from typing import Any
 from shared.errors import NotFound, StoryrecError
 from shared.personalize.model import Campaign, Status
 from shared.personalize.monitor import decision_record, gather_evidence, newest_active, record_and_report
+from shared.personalize.online import verdict_table
 from shared.personalize.promotion import Policy, by_hand, decide
 from shared.personalize.stage import StageDeps, campaign_arn
 
@@ -61,6 +62,8 @@ def promote_by_hand(deps: StageDeps, version_arn: str | None = None, operator: s
     baseline_arn = baseline_arn if baseline_arn.startswith("arn:") else port.find_arn("solution", baseline_arn) or ""
     base = newest_active(port.list_solution_versions(baseline_arn)) if baseline_arn else None
     evidence = gather_evidence(deps, version_arn, campaign, base)
+    held = deps.state.decision_for(version_arn) or {}
+    tested = held.get("test") if held.get("action") == "hold" and isinstance(held.get("test"), dict) else None
     if not deps.state.claim_promotion(version_arn, operator):
         raise PromotionRefused(
             f"{version_arn} is being (or was) promoted by another run: nothing done. If its campaign update "
@@ -74,7 +77,14 @@ def promote_by_hand(deps: StageDeps, version_arn: str | None = None, operator: s
     policy = Policy.from_settings(deps.settings.aws_stage)
     decision = by_hand(decide(evidence, policy), operator)
     body = decision_record(deps, deps.clock(), decision, outcome, version_arn, campaign, base, evidence, policy)
-    return ManualPromotion(version_arn, outcome, record_and_report(deps, decision, body, evidence))
+    table = ""
+    if tested is not None:  # a verdict the online test held for an operator: it stays in the history
+        body = {**body, "test": tested, "admitted_at": held.get("admitted_at")}
+        table = verdict_table(tested)
+    # its own report: the version's admission (or held verdict) was reported under the version's other keys
+    return ManualPromotion(
+        version_arn, outcome, record_and_report(deps, decision, body, evidence, test=table, once=":by-hand")
+    )
 
 
 def _switch(deps: StageDeps, campaign: Campaign | None, version_arn: str) -> str:

@@ -16,8 +16,8 @@ to a new dataset group. The backup bucket holds every export (manifests and CSV 
    rerun finds the job it started (and a rerun after a new export day imports the longer history).
 
 Every step is idempotent: a rerun after a failure resumes (staged objects are rewritten identically,
-resources and jobs are found by name). Switching the functions to the new group is the operator's
-step that follows (docs/deploy.md, "Rebuilding a dataset group").
+resources and jobs are found by name). The switch to the new group's campaign follows in
+:mod:`shared.operate.switch` (docs/deploy.md, "Rebuilding a dataset group").
 """
 
 from __future__ import annotations
@@ -149,15 +149,23 @@ def _wait(rebuild: Rebuild, read: Callable[[], Status], what: str) -> None:
         raise PersonalizeError("RebuildFailed", f"{what} is {status.value}")
 
 
+def check_target(group: str, current_group: str | None) -> None:
+    """A valid name that is not the group in use (ConfigError naming the fix)."""
+    if not VALID_RESOURCE_NAME.match(group):
+        raise ConfigError(f"dataset group name {group!r}: 1-63 characters [a-zA-Z0-9-_]")
+    if current_group is not None and group == current_group.rsplit("/", 1)[-1]:
+        raise ConfigError(
+            f"{group} is the dataset group in use: name a new one (if a rebuild already switched to it, "
+            f"retire the old campaign with `storyrec rebuild --dataset-group {group} --finish`)"
+        )
+
+
 def run_rebuild(
     rebuild: Rebuild, current_group: str | None = None, progress: Callable[[str], Any] | None = None
 ) -> RebuildResult:
     """Stage, reconcile, create, import and wait (see the module docstring). Reruns resume."""
     say = progress or (lambda _msg: None)
-    if not VALID_RESOURCE_NAME.match(rebuild.group):
-        raise ConfigError(f"dataset group name {rebuild.group!r}: 1-63 characters [a-zA-Z0-9-_]")
-    if current_group is not None and rebuild.group == current_group.rsplit("/", 1)[-1]:
-        raise ConfigError(f"{rebuild.group} is the dataset group in use: name a new one")
+    check_target(rebuild.group, current_group)
     try:
         manifests = read_manifests(rebuild.backup, rebuild.prefix)
     except BadManifest as exc:

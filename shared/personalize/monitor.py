@@ -420,17 +420,25 @@ def decision_record(
 
 
 def record_and_report(
-    deps: StageDeps, decision: Decision, body: dict[str, Any], evidence: Evidence, *, test: str = ""
+    deps: StageDeps,
+    decision: Decision,
+    body: dict[str, Any],
+    evidence: Evidence,
+    *,
+    test: str = "",
+    once: str | None = None,
 ) -> dict[str, Any]:
     """Keep the acted decision in the S3 history and report it once over SNS, with one ``PromotionDecision``
     datum. Only the run that won the decision (or the promotion, or the test's verdict) calls this; ``test``
-    is the online test's table when the test decided."""
+    is the online test's table when the test decided; ``once`` tells this report from the version's earlier
+    ones (default: the admission's, or the test's verdict's)."""
     candidate_arn = str(body["candidate"])
     key = deps.state.record_decision(candidate_arn, body)
     failed = str(body["outcome"]).startswith("update failed")
     deps.metrics.put("PromotionDecision", 1, dimensions={"Action": "failed" if failed else decision.action})
     table = metrics_table(evidence.candidate, evidence.serving, evidence.baseline)
-    _report(deps, decision, body, key, failed, f"{test}\n\n{table}" if test else table, once=":test" if test else "")
+    suffix = once if once is not None else (":test" if test else "")
+    _report(deps, decision, body, key, failed, f"{test}\n\n{table}" if test else table, once=suffix)
     _log.info("promotion decided", extra={k: body[k] for k in ("action", "outcome", "candidate", "serving")})
     return body
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 
 from shared.errors import NotReady, StoryrecError
@@ -35,17 +35,24 @@ def fill_batch(
     base = f"{config.batch_prefix}{run.summary.run_id}{suffix}/"
     lines = "\n".join(json.dumps({"userId": u, "filterValues": run.filter_values}) for u in users)
     store.put_bytes(f"{base}users.jsonl", lines.encode(), content_type="application/json")
-    request = BatchInferenceRequest(
-        job_name=_JOB_NAME.sub("-", f"storyrec-feeds-{run.summary.run_id}{suffix}")[:63],
-        solution_version_arn=version or run.campaign.solution_version_arn,
-        input_uri=f"s3://{store.bucket}/{base}users.jsonl",
-        output_uri=f"s3://{store.bucket}/{base}output/",
-        num_results=request_size(deps.personalize.num_results),
-        role_arn=config.batch_role_arn or deps.personalize.import_role_arn,
-        filter_arn=run.filter_arn,
-    )
+    name = _JOB_NAME.sub("-", f"storyrec-feeds-{run.summary.run_id}{suffix}")
+
+    def request(attempt: int) -> BatchInferenceRequest:
+        again = f"-{attempt}" if attempt > 1 else ""
+        return BatchInferenceRequest(
+            job_name=name[: 63 - len(again)] + again,
+            solution_version_arn=version or run.campaign.solution_version_arn,  # type: ignore[union-attr]
+            input_uri=f"s3://{store.bucket}/{base}users.jsonl",
+            output_uri=f"s3://{store.bucket}/{base}output/" + (f"attempt-{attempt}/" if attempt > 1 else ""),
+            num_results=request_size(deps.personalize.num_results),
+            role_arn=config.batch_role_arn or deps.personalize.import_role_arn,
+            filter_arn=run.filter_arn,
+        )
+
+    output = f"{base}output/"
     try:
-        status, reason = await_batch(deps, deps.recommender.start_batch_inference(request))
+        job, output = start_attempt(deps, request)
+        status, reason = await_batch(deps, job)
     except StoryrecError as exc:
         status, reason = Status.CREATE_FAILED.value, str(exc)
     if status != Status.ACTIVE.value:
@@ -53,7 +60,7 @@ def fill_batch(
         run.summary.errors["BatchInference"] = len(users)
         return
     answered: set[str] = set()
-    parsed = (parse_batch_line(line) for line in store.get_bytes(f"{base}output/users.jsonl.out").splitlines())
+    parsed = (parse_batch_line(line) for line in store.get_bytes(f"{output}users.jsonl.out").splitlines())
 
     def build(entry: BatchLine) -> tuple[str | None, FeedWrite | str | None]:
         uid, ranked, error = entry
@@ -73,6 +80,25 @@ def fill_batch(
     for uid in users:
         if uid not in answered:
             run.failures[uid] = "batch inference: no output line"
+
+
+MAX_ATTEMPTS = 5
+"""Jobs one tick starts at most: a rerun after a failed job starts the next attempt."""
+
+
+def start_attempt(deps: FeedDeps, request: Callable[[int], BatchInferenceRequest]) -> tuple[str, str]:
+    """(job ARN, output key prefix) of the tick's job: the first attempt whose job has not failed.
+
+    Job names are deterministic, so a second delivery of the same tick finds the job the first started
+    (running or done) instead of paying for another; a failed one is not reused: the next attempt
+    (``<name>-2``, output under ``output/attempt-2/``) starts fresh.
+    """
+    for attempt in range(1, MAX_ATTEMPTS + 1):
+        job = request(attempt)
+        arn = deps.recommender.start_batch_inference(job)
+        if attempt == MAX_ATTEMPTS or not deps.recommender.describe_batch_inference_job(arn).status.failed:
+            return arn, job.output_uri.split("/", 3)[3]
+    raise AssertionError("unreachable")  # pragma: no cover - the last attempt returns
 
 
 def await_batch(deps: FeedDeps, job_arn: str) -> tuple[str, str | None]:

@@ -28,9 +28,8 @@ from shared.recommend.deps import FeedDeps, FillSummary
 from shared.recommend.document import VERSION_FIELD, feed_document, feed_items, popular_for
 from shared.recommend.realtime import fill_realtime
 from shared.recommend.run import (
-    ATTRIBUTION_SOURCES,
-    POPULAR_SOURCE,
     FeedRun,
+    attribution_source,
     finish,
     has_history,
     keep_previous,
@@ -225,7 +224,7 @@ def first_feed(deps: FeedDeps, uid: str, *, as_of: datetime | None = None) -> bo
         recommendation_id=None,
         arm=arm,
         experiment_id=test.experiment_id,
-        attribution_source=ATTRIBUTION_SOURCES.get(arm, POPULAR_SOURCE),
+        attribution_source=attribution_source(arm, "popular", None),
     )
     [outcome] = write_feeds(deps.docs, [NewerWrite(f"{deps.collections.feeds}/{uid}", doc, now)])
     deps.metrics.put("FeedFirst", dimensions={"Outcome": outcome})

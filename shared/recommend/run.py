@@ -45,10 +45,9 @@ class FeedRun:
         self, uid: str, stories: list[Scored], kind: FeedKind, rid: str | None, stale_reason: str | None = None
     ) -> dict[str, Any]:
         """The feed document, with the reader's ``arm``, ``experimentId`` and ``attributionSource``
-        (docs/client.md): an arm's own source for control and challenger feeds, ``storyrec-popular`` for
-        another popular feed, none when Personalize's recommendation id attributes it."""
+        (docs/client.md, :func:`attribution_source`)."""
         arm = self.experiment.arm(uid)
-        source = ATTRIBUTION_SOURCES.get(arm) or (POPULAR_SOURCE if rid is None and kind == "popular" else None)
+        source = attribution_source(arm, kind, rid)
         return feed_document(
             stories,
             kind=kind,
@@ -91,6 +90,21 @@ class FeedRun:
         doc = self.document(uid, stories, kind, rid)
         write = NewerWrite(f"{self.deps.collections.feeds}/{uid}", doc, self.now)
         return FeedWrite(write, tuple(story.story_id for story, _ in stories))
+
+
+def attribution_source(arm: str, kind: str, rid: str | None) -> str | None:
+    """Who a feed's clicks are credited to in Personalize's metric attribution: ``storyrec-control`` for the
+    control arm's feed, ``storyrec-challenger`` only for a feed the candidate made, none when Personalize's
+    recommendation id attributes it, else ``storyrec-popular``. A challenger reader the candidate could not
+    serve (cold, or nothing showable) keeps the arm (the lift counts readers by their assigned arm,
+    docs/experiment.md) but its popular feed is not credited to the candidate."""
+    if arm == "control":
+        return ATTRIBUTION_SOURCES["control"]
+    if arm == "challenger" and kind == "personalized":
+        return ATTRIBUTION_SOURCES["challenger"]
+    if rid is not None:
+        return None
+    return POPULAR_SOURCE if kind == "popular" else None
 
 
 def read_window(deps: FeedDeps, since: datetime) -> tuple[History, list[str]]:

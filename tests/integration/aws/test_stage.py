@@ -141,7 +141,7 @@ def test_a_better_version_is_promoted_and_a_worse_one_is_not(stage: Stage, handl
     assert [d["candidate"] for d in history] == [first["candidate"], better["candidate"], worse["candidate"]]
     assert all(set(d["metrics"]) == {"candidate", "serving", "baseline"} for d in history)
     reports = [m for m in stage.probe.drain() if m["Subject"].startswith("storyrec training")]
-    assert len(reports) == 3
+    assert len(reports) == 3 + (first["action"] == "hold")  # a hold, then the operator's promotion, each reported
     assert "aws personalize update-campaign" in reports[-1]["Message"] and "baseline" in reports[-1]["Message"]
     assert handlers.monitor()["decision"] is None  # decided once
 

@@ -11,6 +11,7 @@ import pytest
 from infra.local.readers import Readers, personalised, popular, run_test
 from shared.adapters.memory import RecordingMetrics
 from shared.experiment.exposure import exposure_key, to_csv
+from shared.operate.promote import PromotionRefused, held_version, promote_by_hand
 from shared.personalize.monitor import monitor
 from shared.personalize.online import experiment, exposure_prefix
 from shared.personalize.stage import StageDeps
@@ -156,3 +157,27 @@ def test_a_newer_candidate_admitted_during_a_test_retires_the_one_under_test_onc
     subjects = [s for s, _, _ in notifier.sent if s == f"storyrec training: retire {second.rsplit('/', 1)[-1]}"]
     assert len(subjects) == 1 and _decisions(deps)[-2:] == ["retire", "test"]
     assert next(iter(port.campaigns.values())).solution_version_arn == first
+
+
+def test_a_held_verdict_is_applied_once_by_the_operators_promote_with_one_report() -> None:
+    deps, port, notifier, first, second = _admitted({"STORYREC_EXPERIMENT_AUTO": "false"})
+    _expose(deps, first, second, noise=0.3, days=21)
+    held = monitor(deps).decision
+    assert held and held["action"] == "hold" and port.updates == [] and deps.state.current_test() is None
+    assert held_version(deps) == second
+
+    done = promote_by_hand(deps, operator="ops@example.com")  # no --version: the held one
+    assert done.version_arn == second and port.updates == [(port.updates[0][0], second)]
+    record = deps.state.decision_for(second)
+    assert record and record["action"] == "promote" and record["reasons"][0] == "promoted by hand by ops@example.com"
+    assert record["test"]["action"] == "promote"  # the held verdict stays in the history with the promotion
+    subject = f"storyrec training: promote {second.rsplit('/', 1)[-1]}"
+    assert [s for s, _, _ in notifier.sent].count(subject) == 1
+
+    with pytest.raises(PromotionRefused, match="no version was held"):
+        promote_by_hand(deps, operator="ops@example.com")  # applied once: nothing is held any more
+    with pytest.raises(PromotionRefused, match=r"already serves|being created or updated"):
+        promote_by_hand(deps, second, operator="ops@example.com")
+    assert monitor(deps).decision is None and port.updates == [(port.updates[0][0], second)]
+    assert [s for s, _, _ in notifier.sent].count(subject) == 1
+    assert _decisions(deps) == ["promote", "test", "hold", "promote"]

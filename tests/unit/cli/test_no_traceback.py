@@ -49,7 +49,16 @@ FIX = {
     "stack not running": "storyrec-dev stack status",
     "other AWS error": "",
 }
-COMMANDS = [("import",), ("train",), ("promote",), ("evaluate",), ("recommend", "--user", "u1"), ("feeds", "refresh")]
+COMMANDS = [
+    ("import",),
+    ("train",),
+    ("promote",),
+    ("evaluate",),
+    ("recommend", "--user", "u1"),
+    ("feeds", "refresh"),
+    ("rebuild", "--dataset-group", "storyrec-v2"),
+    ("rebuild", "--dataset-group", "storyrec-v2", "--finish"),
+]
 
 
 @pytest.mark.parametrize("condition", list(CONDITIONS))
@@ -95,7 +104,7 @@ def test_no_project_is_a_configuration_error_exit_2(monkeypatch: pytest.MonkeyPa
 def test_help_shows_flags_without_a_type() -> None:
     runner = CliRunner()
     names = [(), ("import",), ("train",), ("promote",), ("evaluate",), ("recommend",), ("feeds", "refresh")]
-    for command in [*names, ("export",), ("status",), ("report",), ("backfill",), ("publish-dataset",)]:
+    for command in [*names, ("export",), ("status",), ("report",), ("backfill",), ("publish-dataset",), ("rebuild",)]:
         shown = runner.invoke(app, [*command, "--help"])
         assert shown.exit_code == 0 and "<bool>" not in shown.output, command
 

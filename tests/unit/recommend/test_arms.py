@@ -4,15 +4,17 @@ its test and its attribution source (docs/client.md). Refresh and first feeds ke
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Any
 
 import pytest
 
 from shared.adapters.memory import InMemoryDocumentStore, InMemoryObjectStore
 from shared.experiment.assign import Experiment, experiment_for
+from shared.personalize.model import BatchInferenceJob, BatchInferenceRequest, Status
 from shared.recommend import fill_feeds, first_feed, refresh_user
 from shared.recommend.document import feed_story_ids
-from tests.unit.recommend.fakes import CAMPAIGN, click, make_deps, recommender, story
+from tests.unit.recommend.fakes import CAMPAIGN, NOW, click, make_deps, recommender, story
 
 pytestmark = pytest.mark.unit
 ITEMS = [f"s{i}" for i in range(12)]
@@ -119,3 +121,78 @@ def test_the_fill_reads_the_challenger_admitted_against_the_serving_version_only
     for broken in (None, b"", b"{", b"[]", json.dumps({"champion": champion, "challenger": 3}).encode()):
         assert experiment_from_state(settings, broken, champion).experiment_id == "holdout-v1"
     assert experiment_from_state(settings, state, None).experiment_id is None  # nothing serves
+
+
+class _Jobs:
+    """Batch jobs kept by name as Personalize keeps them: a second start of a name returns the first job,
+    whatever its status; ``fail_next`` new jobs fail (CREATE PENDING when first described, then CREATE FAILED,
+    no output)."""
+
+    def __init__(self, rec: Any) -> None:
+        self.rec, self.fail_next = rec, 0
+        self.status: dict[str, Status] = {}
+        self.created: list[str] = []
+        start = rec.start_batch_inference
+
+        def start_batch_inference(request: BatchInferenceRequest) -> str:
+            arn = f"arn:aws:personalize:us-east-1:000000000000:batch-inference-job/{request.job_name}"
+            if arn in self.status:
+                return arn
+            self.created.append(request.job_name)
+            if self.fail_next:
+                self.fail_next -= 1
+                self.status[arn] = Status.CREATE_PENDING
+                return arn
+            start(request)
+            self.status[arn] = Status.ACTIVE
+            return arn
+
+        def describe(arn: str) -> BatchInferenceJob:
+            status = self.status[arn]
+            if status is Status.CREATE_PENDING:
+                self.status[arn] = Status.CREATE_FAILED  # it fails while the fill waits for it
+            return BatchInferenceJob(arn, status, "boom")
+
+        rec.start_batch_inference = start_batch_inference
+        rec.describe_batch_inference_job = describe
+
+
+def test_a_rerun_after_a_failed_challenger_job_starts_a_fresh_one_and_a_redelivery_reuses_it() -> None:
+    docs = _docs()
+    deps, rec = _deps(docs)
+    jobs = _Jobs(rec)
+    challengers = [u for u in USERS if _test(CAMPAIGN.solution_version_arn).arm(u) == "challenger"]
+    jobs.fail_next = 1
+    first = fill_feeds(deps, run_id="tick-1")
+    assert first.errors.get("BatchInference") == len(challengers)
+    assert not any((docs.get(f"feeds/{u}") or {}).get("solutionVersionArn") == CANDIDATE for u in challengers)
+
+    deps.clock = lambda: NOW + timedelta(minutes=20)  # the tick delivered again, later
+    fill_feeds(deps, run_id="tick-1")  # after the failure: a fresh job, not the failed one
+    assert jobs.created == ["storyrec-feeds-tick-1-challenger", "storyrec-feeds-tick-1-challenger-2"]
+    assert all((docs.get(f"feeds/{u}") or {}).get("solutionVersionArn") == CANDIDATE for u in challengers)
+    assert rec.batches[-1].output_uri.endswith("tick-1-challenger/output/attempt-2/")
+
+    fill_feeds(deps, run_id="tick-1")  # a second delivery once it succeeded: the successful job, no new one
+    assert len(jobs.created) == 2
+
+
+def test_a_cold_challenger_reader_gets_the_popular_feed_counted_in_its_arm_but_not_credited_to_the_candidate() -> None:
+    docs = _docs()
+    test = _test(CAMPAIGN.solution_version_arn)
+    arms = ("challenger", "champion")
+    cold = {arm: next(f"new{k}" for k in range(500) if test.arm(f"new{k}") == arm) for arm in arms}
+    for uid in cold.values():  # a profile, no interaction: nobody's model knows them
+        docs.set(f"ml_users/{uid}", {"updated_at": NOW - timedelta(hours=1)})
+    deps, rec = _deps(docs)
+    fill_feeds(deps)
+    [job] = rec.batches
+    sent = str(rec.batch_store.objects)  # the challenger job's input: the warm challenger readers only
+    assert "u" in sent and cold["challenger"] not in sent
+    feeds = {arm: docs.get(f"feeds/{uid}") or {} for arm, uid in cold.items()}
+    # intention to treat: the arm is the assigned one in both arms alike (the lift compares like with like) ...
+    assert feeds["challenger"]["arm"] == "challenger" and feeds["champion"]["arm"] == "champion"
+    assert feeds["challenger"]["kind"] == feeds["champion"]["kind"] == "popular"
+    # ... but the popular feed is never attributed to the candidate (Personalize's per-source report)
+    assert feeds["challenger"]["attributionSource"] == feeds["champion"]["attributionSource"] == "storyrec-popular"
+    assert feeds["challenger"]["solutionVersionArn"] is None and job.solution_version_arn == CANDIDATE
