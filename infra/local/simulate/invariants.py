@@ -17,7 +17,7 @@ from typing import Any
 from infra.local.simulate.world import World, accepted
 from shared import wiring
 from shared.config import Settings
-from shared.manifest import Manifest, manifest_keys, read_manifest
+from shared.manifest import Manifest, is_manifest_key, manifests_prefix, read_manifest
 
 Key = tuple[str, str, int, str]
 
@@ -56,10 +56,12 @@ def _row_key(row: list[str], header: list[str]) -> Key:
 
 
 class Exports:
-    """Every interactions row the export wrote to S3, per manifest (re-read only when a manifest changes)."""
+    """Every interactions row the export wrote to S3, per manifest (re-read only when a manifest changes: its
+    listed ETag, then its run id)."""
 
     def __init__(self) -> None:
         self._seen: dict[str, tuple[str, list[Key]]] = {}
+        self._etags: dict[str, str] = {}
         self.manifests: dict[str, Manifest] = {}
 
     def refresh(self, settings: Settings) -> None:
@@ -67,8 +69,15 @@ class Exports:
         import io
 
         store = wiring.import_store(settings)
-        for key in manifest_keys(store, settings.import_prefix):
+        prefix = settings.import_prefix
+        listed = {o.key: o.etag for o in store.list(manifests_prefix(prefix)) if is_manifest_key(o.key, prefix)}
+        for key in sorted(listed):
+            etag = listed[key]
+            if etag and key in self._seen and self._etags.get(key) == etag:
+                continue
             manifest = read_manifest(store, key)
+            if etag:
+                self._etags[key] = etag
             if key in self._seen and self._seen[key][0] == manifest.run_id:
                 continue
             rows: list[Key] = []
