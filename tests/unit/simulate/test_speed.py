@@ -159,3 +159,22 @@ def test_a_down_google_service_gets_a_short_timeout_only_while_it_is_down() -> N
     with endpoint_down(("AWS_ENDPOINT_URL_PERSONALIZE",), 9):
         assert os.environ.get("STORYREC_TIMEOUT_GCS") == before["STORYREC_TIMEOUT_GCS"]
     assert {k: os.environ.get(k) for k in before} == before
+
+
+def test_aws_clients_are_reused_per_endpoint_set_and_the_real_factory_comes_back() -> None:
+    from infra.local.environ import environment
+    from infra.local.simulate.pipeline import reused_aws_clients
+    from shared import wiring
+
+    real = wiring.aws_client
+    env = {**ENV, "AWS_DEFAULT_REGION": "us-east-1", "AWS_ACCESS_KEY_ID": "x", "AWS_SECRET_ACCESS_KEY": "x"}
+    with environment({**env, "AWS_ENDPOINT_URL_S3": "http://127.0.0.1:1"}), reused_aws_clients():
+        s = Settings.from_env(os.environ)
+        first = wiring.aws_client("s3", s)
+        assert wiring.import_store(s)._client is first  # the product's wiring gets the same client
+        assert wiring.aws_client("sns", s) is not first
+        with endpoint_down(("AWS_ENDPOINT_URL_S3",), 9):
+            down = wiring.aws_client("s3", Settings.from_env(os.environ))
+            assert down is not first and down.meta.endpoint_url == "http://127.0.0.1:9"
+        assert wiring.aws_client("s3", s) is first
+    assert wiring.aws_client is real
