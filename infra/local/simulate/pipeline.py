@@ -17,6 +17,7 @@ import contextlib
 import io
 import os
 import queue
+import sys
 import threading
 import time
 import warnings
@@ -94,13 +95,43 @@ def _lambda(name: str) -> Any:
     return importlib.import_module(f"functions_aws.{name}")
 
 
+_in_lambda = threading.local()
+
+
+class LambdaStdout:
+    """``sys.stdout`` for a run: a thread inside a Lambda handler writes to the Lambda log, any other thread to
+    the real stdout. (``contextlib.redirect_stdout`` per invocation is process-wide: two overlapping monitor
+    passes restored each other's stdout, and the run ended with ``sys.stdout`` on the closed log.)"""
+
+    def __init__(self, real: Any, log: Any) -> None:
+        self.real, self.log = real, log
+
+    def _target(self) -> Any:
+        return self.log if getattr(_in_lambda, "on", False) else self.real
+
+    def write(self, text: str) -> int:
+        return int(self._target().write(text))
+
+    def flush(self) -> None:
+        self._target().flush()
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.real, name)
+
+
 def invoke(
     log: io.TextIOBase | Any, handler: Callable[[dict[str, Any], Any], Any], event: dict[str, Any], name: str
 ) -> Any:
-    """Call a Lambda handler through its decorators; its EMF lines go to ``log``."""
-    with contextlib.redirect_stdout(log), warnings.catch_warnings():
+    """Call a Lambda handler through its decorators; its EMF lines go to ``log`` (through ``LambdaStdout``
+    when the run installed it, else by redirecting stdout for the call)."""
+    routed = isinstance(sys.stdout, LambdaStdout) and sys.stdout.log is log
+    with contextlib.nullcontext() if routed else contextlib.redirect_stdout(log), warnings.catch_warnings():
         warnings.filterwarnings("ignore", "No application metrics to publish")
-        return handler(event, LambdaContext(name))
+        _in_lambda.on = True
+        try:
+            return handler(event, LambdaContext(name))
+        finally:
+            _in_lambda.on = False
 
 
 class Night:

@@ -15,6 +15,7 @@ import json
 import os
 import shutil
 import socket
+import sys
 import time
 import urllib.request
 import warnings
@@ -32,7 +33,7 @@ from infra.local.readers import MODELS
 from infra.local.simulate import faults as fault_plan
 from infra.local.simulate import invariants as inv
 from infra.local.simulate.clock import VirtualClock, install, uninstall
-from infra.local.simulate.pipeline import Night, at, endpoint_down, reused_aws_clients, settings
+from infra.local.simulate.pipeline import LambdaStdout, Night, at, endpoint_down, reused_aws_clients, settings
 from infra.local.simulate.readers import ReaderModel
 from infra.local.simulate.world import World, WorldParams
 from infra.local.stack import DEFAULT_STATE_DIR, LOCAL_PROJECT, LocalStack, provision_buckets
@@ -562,6 +563,7 @@ def run_simulation(config: SimConfig, log: Any = print) -> SimResult:
                 logs_to(work / "storyrec.log"),
                 warnings.catch_warnings(),
                 reused_aws_clients(),
+                contextlib.redirect_stdout(LambdaStdout(sys.stdout, lambda_log)),
             ):
                 # for the whole run: the overlapping monitor passes invoke Lambdas from two threads at once
                 warnings.filterwarnings("ignore", "No application metrics to publish")

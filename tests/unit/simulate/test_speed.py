@@ -178,3 +178,26 @@ def test_aws_clients_are_reused_per_endpoint_set_and_the_real_factory_comes_back
             assert down is not first and down.meta.endpoint_url == "http://127.0.0.1:9"
         assert wiring.aws_client("s3", s) is first
     assert wiring.aws_client is real
+
+
+def test_overlapping_lambda_invocations_print_to_the_lambda_log_and_leave_stdout_alone() -> None:
+    import contextlib
+    import io
+    import sys
+    from concurrent.futures import ThreadPoolExecutor
+
+    from infra.local.simulate.pipeline import LambdaStdout, invoke
+
+    real, log, barrier = sys.stdout, io.StringIO(), threading.Barrier(2)
+
+    def handler(event: dict[str, Any], context: Any) -> str:
+        barrier.wait(timeout=5)  # both invocations inside at once, as overlapping monitor passes are
+        print(f"emf {event['n']}")
+        return "done"
+
+    with contextlib.redirect_stdout(LambdaStdout(real, log)):
+        with ThreadPoolExecutor(2) as pool:
+            outs = list(pool.map(lambda n: invoke(log, handler, {"n": n}, "storyrec-monitor"), range(2)))
+        assert isinstance(sys.stdout, LambdaStdout)
+    assert outs == ["done", "done"] and sys.stdout is real
+    assert sorted(log.getvalue().split("\n")[:2]) == ["emf 0", "emf 1"]
