@@ -80,7 +80,11 @@ def summary(rows: list[dict[str, Any]]) -> dict[str, Any]:
     """Days per minute at the most readers, growth with the readers (seconds per typical day, same days)
     and with the days (last third of the longest run against its first third)."""
     top = max(rows, key=lambda r: (r["readers"], r["days"]))
-    same_days = [r for r in rows if r["days"] == top["days"]]
+    by_days: dict[int, set[int]] = {}
+    for r in rows:
+        by_days.setdefault(r["days"], set()).add(r["readers"])
+    days = max(by_days, key=lambda d: (len(by_days[d]), d))  # the length run at the most reader counts
+    same_days = [r for r in rows if r["days"] == days]
     longest = max(rows, key=lambda r: (r["days"], r["readers"]))
     exponent = growth([(r["readers"], (r["first_third_day_s"] + r["last_third_day_s"]) / 2) for r in same_days])
     return {

@@ -407,7 +407,8 @@ def _simulation_table(sim: dict[str, Any]) -> list[str]:
         f"in {top['wall_s']} s). Growth with the readers (seconds of a typical day, same days): exponent "
         f"**{sim['growth_exponent_readers']}** (ten times the readers cost about {sim['ten_times_readers_costs']}x). "
         f"Growth with the days ({days['days']} days x {days['readers']:,} readers): a day of the first third took "
-        f"{days['first_third_day_s']} s, of the last third {days['last_third_day_s']} s.",
+        f"{days['first_third_day_s']} s, of the last third {days['last_third_day_s']} s (a later third also holds "
+        "what the run's trainings changed: once a version serves, the fill calls the engine for every reader).",
         "",
     ]
     return out
