@@ -32,8 +32,9 @@ from infra.local.environ import environment
 from infra.local.readers import MODELS
 from infra.local.simulate import faults as fault_plan
 from infra.local.simulate import invariants as inv
+from infra.local.simulate import pipeline as stages
 from infra.local.simulate.clock import VirtualClock, install, uninstall
-from infra.local.simulate.pipeline import LambdaStdout, Night, at, endpoint_down, reused_aws_clients, settings
+from infra.local.simulate.pipeline import Night, at, endpoint_down, settings
 from infra.local.simulate.readers import ReaderModel
 from infra.local.simulate.world import World, WorldParams
 from infra.local.stack import DEFAULT_STATE_DIR, LOCAL_PROJECT, LocalStack, provision_buckets
@@ -149,13 +150,13 @@ class Simulation:
         self.night = Night(self.clock, log)
         self.faults = fault_plan.load_plan(config.faults)
         self.exports = inv.Exports()
+        self.capture_checked = 0
+        """Clicks whose ml_interactions document has been checked (each is read the day it is written)."""
         self.operator_deployed: set[str] = set()
         self.violations = 0
         self.not_checked = 0
         self.facts: dict[str, Any] = {"trainings": [], "decisions": [], "alerts": 0}
         self.previous_manifest: tuple[str, int] | None = None
-        self.capture_checked = 0
-        """Clicks whose ml_interactions document has been checked (each is read the day it is written)."""
         self.started = time.monotonic()
 
     def write(self, record: dict[str, Any]) -> None:
@@ -436,13 +437,16 @@ class Simulation:
         hostile_times = sorted(float(w.rng.uniform(7 * 3600, 23 * 3600)) for _ in range(params.hostile_per_day))
         clicks = hostile = 0
         feeds = self.todays_feeds(sorted({uid for _, uid in visits}))
+        from shared.recommend.document import feed_story_ids
+
         w.deferred = []  # the clicks are sent and captured after the day's visits: self.send_clicks()
         for seconds, uid in sorted(visits):
             while hostile_times and hostile_times[0] <= seconds:
                 self.clock.set(at(today, 0) + timedelta(seconds=hostile_times.pop(0)))
                 hostile += len(w.hostile(1))
             self.clock.set(at(today, 0) + timedelta(seconds=seconds))
-            clicks += len(w.visit(w.readers[uid], feeds.get(uid, [])))
+            doc = feeds.get(uid) or {}
+            clicks += len(w.visit(w.readers[uid], feed_story_ids(doc) if doc else []))
         for seconds in hostile_times:
             self.clock.set(at(today, 0) + timedelta(seconds=seconds))
             hostile += len(w.hostile(1))
@@ -460,18 +464,16 @@ class Simulation:
             **({"new_topic": w.model.topics - 1} if topic_added else {}),
         }
 
-    def todays_feeds(self, uids: list[str]) -> dict[str, list[str]]:
-        """The feeds the day's visitors see, read once after the joins (``feeds/{uid}`` as the client reads it):
-        nothing writes a feed between the 07:00 joins and the next morning's fill, so a visit's read would
-        return the same stories, at one round trip per visit."""
-        from shared.recommend.document import feed_story_ids
-
+    def todays_feeds(self, uids: list[str]) -> dict[str, dict[str, Any]]:
+        """The feed documents the day's visitors see, read once after the joins (``feeds/{uid}`` as the client
+        reads it): nothing writes a feed between the 07:00 joins and the next morning's fill, so a visit's read
+        would return the same document, at one round trip per visit."""
         w = self.world
         collection = w.firestore.collection(w.settings.collections.feeds)
-        feeds: dict[str, list[str]] = {}
+        feeds: dict[str, dict[str, Any]] = {}
         for start in range(0, len(uids), 300):
             refs = [collection.document(u) for u in uids[start : start + 300]]
-            feeds.update({s.id: feed_story_ids(s.to_dict() or {}) for s in w.firestore.get_all(refs) if s.exists})
+            feeds.update({s.id: s.to_dict() or {} for s in w.firestore.get_all(refs) if s.exists})
         return feeds
 
     def send_clicks(self) -> None:
@@ -546,13 +548,13 @@ def run_simulation(config: SimConfig, log: Any = print) -> SimResult:
         values = {
             **env,
             "GOOGLE_CLOUD_PROJECT": LOCAL_PROJECT,
+            # the fill's rate limit is the campaign's real-time quota (50 calls a second by default); the local
+            # engine has none, and at 50 a second a fill of 1,000 readers waited 20 real seconds a day
+            "STORYREC_FEED_CAMPAIGN_TPS": "1000",
             "STORYREC_TIME_ZONE": "UTC",
             "POWERTOOLS_METRICS_NAMESPACE": "storyrec",
             "POWERTOOLS_SERVICE_NAME": "storyrec",
             "STORYREC_CAPTURE_METRICS": "log",
-            # the fill's rate limit is the campaign's real-time quota (50 calls a second by default); the local
-            # engine has none, and at 50 a second a fill of 1,000 readers waited 20 real seconds a day
-            "STORYREC_FEED_CAMPAIGN_TPS": "1000",
         }
         with environment(values):
             s = settings()
@@ -562,8 +564,8 @@ def run_simulation(config: SimConfig, log: Any = print) -> SimResult:
                 open(work / "lambda.log", "w", encoding="utf-8") as lambda_log,
                 logs_to(work / "storyrec.log"),
                 warnings.catch_warnings(),
-                reused_aws_clients(),
-                contextlib.redirect_stdout(LambdaStdout(sys.stdout, lambda_log)),
+                stages.reused_aws_clients(),
+                contextlib.redirect_stdout(stages.LambdaStdout(sys.stdout, lambda_log)),
             ):
                 # for the whole run: the overlapping monitor passes invoke Lambdas from two threads at once
                 warnings.filterwarnings("ignore", "No application metrics to publish")

@@ -45,6 +45,12 @@ class WorldParams:
     latest_size: int = 10
 
 
+class _Unsent:
+    """The outcome of a click :meth:`World.write_click` queued for :meth:`World.send_deferred` (until sent)."""
+
+    value = ""
+
+
 @dataclass(frozen=True)
 class SentClick:
     """A click the simulation wrote: ``hostile`` ones must never be exported."""
@@ -82,14 +88,14 @@ class World:
     left: dict[str, datetime] = field(default_factory=dict)
     joined: dict[str, datetime] = field(default_factory=dict)
     clicks: list[SentClick] = field(default_factory=list)
-    deferred: list[tuple[int, str, dict[str, Any], Writer]] | None = None
-    """When a list, :meth:`write_click` queues the click here for :meth:`send_deferred` instead of sending it."""
     clock_skew_hours: float = 0.0
     """Client clock skew (a fault): odd readers' devices 4 minutes ahead, even ones this many hours behind
     (both within docs/client.md's tolerance, so their clicks must be captured)."""
     _story_seq: int = 0
     _reader_seq: int = 0
     _click_seq: int = 0
+    deferred: list[tuple[int, str, dict[str, Any], Writer]] | None = None
+    """When a list, :meth:`write_click` queues the click here for :meth:`send_deferred` instead of sending it."""
 
     # --- stories -------------------------------------------------------------------------------------
     def publish(self, count: int) -> list[str]:
@@ -188,11 +194,11 @@ class World:
             "createdAt": now,  # the server's request time (the rules insist), here the virtual one
         }
         author = Writer("user", writer or uid)
+        outcome: Outcome | type[_Unsent] = _Unsent
         if self.deferred is None:
             outcome = self._send_click(click_id, data, author)
         else:  # sent by send_deferred(), at this virtual time
             self.deferred.append((len(self.clicks), click_id, data, author))
-            outcome = ""
         sent = SentClick(
             click_id,
             uid,
@@ -202,38 +208,10 @@ class World:
             hostile,
             shown.source if shown else "",
             shown.position if shown else -1,
-            outcome,
+            outcome.value,
         )
         self.clicks.append(sent)
         return sent
-
-    def _send_click(self, click_id: str, data: dict[str, Any], writer: Writer) -> str:
-        self.firestore.document(f"{self.settings.collections.clicks}/{click_id}").set(data)
-        return self.capture.capture_click(click_id, data, writer=writer).value
-
-    def send_deferred(self, pin: Callable[[datetime], Any], workers: int = 4) -> None:
-        """Write the clicks :meth:`write_click` deferred and capture them, each under ``pin(its createdAt)``
-        (the virtual clock pinned on the worker's thread), ``workers`` writers at a time: one writer's clicks in
-        order (its rate limit counts them), writers side by side as the capture trigger's instances run them.
-        Each click's outcome is then recorded in ``clicks``."""
-        from concurrent.futures import ThreadPoolExecutor
-
-        pending, self.deferred = self.deferred or [], None
-        by_writer: dict[str, list[tuple[int, str, dict[str, Any], Writer]]] = {}
-        for item in pending:
-            by_writer.setdefault(str(item[2]["userId"]), []).append(item)
-
-        def send(items: list[tuple[int, str, dict[str, Any], Writer]]) -> list[tuple[int, str]]:
-            done = []
-            for index, click_id, data, writer in items:
-                with pin(data["createdAt"]):
-                    done.append((index, self._send_click(click_id, data, writer)))
-            return done
-
-        with ThreadPoolExecutor(max(1, workers)) as pool:
-            for done in pool.map(send, [by_writer[k] for k in sorted(by_writer)]):
-                for index, outcome in done:
-                    self.clicks[index] = replace(self.clicks[index], outcome=outcome)
 
     def visit(self, reader: Reader, feed: list[str]) -> list[SentClick]:
         """One visit: the reader sees their feed and the latest list and clicks (closed loop)."""
@@ -268,6 +246,35 @@ class World:
                 gone = sorted(self.retired)[int(self.rng.integers(len(self.retired)))]
                 sent.append(self.write_click(uid, gone, "open", hostile=kind))
         return sent
+
+    # --- deferred clicks ---------------------------------------------------------------------------------
+    def _send_click(self, click_id: str, data: dict[str, Any], writer: Writer) -> Outcome:
+        self.firestore.document(f"{self.settings.collections.clicks}/{click_id}").set(data)
+        return self.capture.capture_click(click_id, data, writer=writer)
+
+    def send_deferred(self, pin: Callable[[datetime], Any], workers: int = 4) -> None:
+        """Write the clicks :meth:`write_click` deferred and capture them, each under ``pin(its createdAt)``
+        (the virtual clock pinned on the worker's thread), ``workers`` writers at a time: one writer's clicks in
+        order (its rate limit counts them), writers side by side as the capture trigger's instances run them.
+        Each click's outcome is then recorded in ``clicks``."""
+        from concurrent.futures import ThreadPoolExecutor
+
+        pending, self.deferred = self.deferred or [], None
+        by_writer: dict[str, list[tuple[int, str, dict[str, Any], Writer]]] = {}
+        for item in pending:
+            by_writer.setdefault(str(item[2]["userId"]), []).append(item)
+
+        def send(items: list[tuple[int, str, dict[str, Any], Writer]]) -> list[tuple[int, str]]:
+            done = []
+            for index, click_id, data, writer in items:
+                with pin(data["createdAt"]):
+                    done.append((index, self._send_click(click_id, data, writer).value))
+            return done
+
+        with ThreadPoolExecutor(max(1, workers)) as pool:
+            for done in pool.map(send, [by_writer[k] for k in sorted(by_writer)]):
+                for index, outcome in done:
+                    self.clicks[index] = replace(self.clicks[index], outcome=outcome)
 
 
 def accepted(click: SentClick) -> bool:
