@@ -32,7 +32,6 @@ from infra.local.environ import environment
 from infra.local.readers import MODELS
 from infra.local.simulate import faults as fault_plan
 from infra.local.simulate import invariants as inv
-from infra.local.simulate import pipeline as stages
 from infra.local.simulate.clock import VirtualClock, install, uninstall
 from infra.local.simulate.pipeline import Night, at, endpoint_down, settings
 from infra.local.simulate.readers import ReaderModel
@@ -148,10 +147,10 @@ class Simulation:
         self.start = config.start_date()
         self.clock = VirtualClock(at(self.start, 0))
         self.night = Night(self.clock, log)
-        self.faults = fault_plan.load_plan(config.faults)
-        self.exports = inv.Exports()
         self.capture_checked = 0
         """Clicks whose ml_interactions document has been checked (each is read the day it is written)."""
+        self.faults = fault_plan.load_plan(config.faults)
+        self.exports = inv.Exports()
         self.operator_deployed: set[str] = set()
         self.violations = 0
         self.not_checked = 0
@@ -539,6 +538,8 @@ def run_simulation(config: SimConfig, log: Any = print) -> SimResult:
     state = Path(config.state_dir or DEFAULT_STATE_DIR.parent / "simulate")
     work = state / "run"
     work.mkdir(parents=True, exist_ok=True)
+    from infra.local.simulate.pipeline import LambdaStdout, reused_aws_clients
+
     stack = LocalStack(state)
     stack.down(log=log)
     shutil.rmtree(stack.state_dir / "personalize", ignore_errors=True)
@@ -564,8 +565,8 @@ def run_simulation(config: SimConfig, log: Any = print) -> SimResult:
                 open(work / "lambda.log", "w", encoding="utf-8") as lambda_log,
                 logs_to(work / "storyrec.log"),
                 warnings.catch_warnings(),
-                stages.reused_aws_clients(),
-                contextlib.redirect_stdout(stages.LambdaStdout(sys.stdout, lambda_log)),
+                reused_aws_clients(),
+                contextlib.redirect_stdout(LambdaStdout(sys.stdout, lambda_log)),
             ):
                 # for the whole run: the overlapping monitor passes invoke Lambdas from two threads at once
                 warnings.filterwarnings("ignore", "No application metrics to publish")

@@ -85,6 +85,8 @@ class World:
     stories: dict[str, Story] = field(default_factory=dict)
     retired: dict[str, datetime] = field(default_factory=dict)
     readers: dict[str, Reader] = field(default_factory=dict)
+    deferred: list[tuple[int, str, dict[str, Any], Writer]] | None = None
+    """When a list, :meth:`write_click` queues the click here for :meth:`send_deferred` instead of sending it."""
     left: dict[str, datetime] = field(default_factory=dict)
     joined: dict[str, datetime] = field(default_factory=dict)
     clicks: list[SentClick] = field(default_factory=list)
@@ -94,8 +96,6 @@ class World:
     _story_seq: int = 0
     _reader_seq: int = 0
     _click_seq: int = 0
-    deferred: list[tuple[int, str, dict[str, Any], Writer]] | None = None
-    """When a list, :meth:`write_click` queues the click here for :meth:`send_deferred` instead of sending it."""
 
     # --- stories -------------------------------------------------------------------------------------
     def publish(self, count: int) -> list[str]:
