@@ -147,13 +147,13 @@ class Simulation:
         self.start = config.start_date()
         self.clock = VirtualClock(at(self.start, 0))
         self.night = Night(self.clock, log)
-        self.capture_checked = 0
-        """Clicks whose ml_interactions document has been checked (each is read the day it is written)."""
         self.faults = fault_plan.load_plan(config.faults)
         self.exports = inv.Exports()
         self.operator_deployed: set[str] = set()
         self.violations = 0
         self.not_checked = 0
+        self.capture_checked = 0
+        """Clicks whose ml_interactions document has been checked (each is read the day it is written)."""
         self.facts: dict[str, Any] = {"trainings": [], "decisions": [], "alerts": 0}
         self.previous_manifest: tuple[str, int] | None = None
         self.started = time.monotonic()
