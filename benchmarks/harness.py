@@ -5,6 +5,7 @@ Usage (from the repo root; ``make bench`` / ``make bench-quick``)::
     .venv/bin/python benchmarks/harness.py            # full sizes, about an hour on 2 cores
     .venv/bin/python benchmarks/harness.py --quick    # small sizes, under 10 minutes
     .venv/bin/python benchmarks/harness.py --only export,training   # some benchmarks; the others keep their figures
+    .venv/bin/python benchmarks/harness.py --only simulation --simulation-runs 7x300,7x1000   # other sizes
     .venv/bin/python benchmarks/harness.py --render   # only regenerate the docs tables from the results file
 
 Each benchmark runs in its own process, the same command an operator can run alone (recorded beside its
@@ -48,6 +49,7 @@ class Sizes:
     training: tuple[tuple[int, int, int], ...]  # events, users, items
     latency_requests: int
     import_runs: int
+    simulation: str  # DAYSxREADERS runs of benchmarks/bench_simulation.py
 
 
 FULL = Sizes(
@@ -58,6 +60,7 @@ FULL = Sizes(
     training=((1_000_000, 100_000, 100_000), (3_000_000, 300_000, 100_000), (10_000_000, 1_000_000, 100_000)),
     latency_requests=500,
     import_runs=15,
+    simulation="14x300,14x1000,35x1000",
 )
 QUICK = Sizes(
     export=(5_000, 10_000, 20_000),
@@ -67,6 +70,7 @@ QUICK = Sizes(
     training=((50_000, 5_000, 5_000), (150_000, 15_000, 15_000), (500_000, 50_000, 50_000)),
     latency_requests=100,
     import_runs=5,
+    simulation="5x100,5x300",
 )
 
 
@@ -213,12 +217,9 @@ def bench_imports(sizes: Sizes) -> dict[str, Any]:
 
 
 def bench_simulation(sizes: Sizes) -> dict[str, Any]:
-    """The simulation's days per minute (issue #24): a hook until that simulation exists."""
-    script = REPO / "benchmarks" / "bench_simulation.py"
-    if not script.exists():
-        return {"status": "not built yet (issue #24): no benchmarks/bench_simulation.py to run"}
-    command = [PY, str(script.relative_to(REPO)), "--json"]
-    out, _, before, after = run(command, timeout=3600)
+    """``storyrec-dev simulate``: days per minute, where the time goes, growth with readers and days (#24)."""
+    command = [PY, "benchmarks/bench_simulation.py", "--runs", sizes.simulation, "--json"]
+    out, _, before, after = run(command, timeout=3 * 3600)
     return {**json.loads(out.strip().splitlines()[-1]), "command": shlex.join(command), "load_before": before,
             "load_after": after}
 
@@ -376,9 +377,41 @@ def render(results: dict[str, Any]) -> str:
         out += [f"| {r['module']} | {r['min_ms']} | {r['median_ms']} |" for r in imp["handlers"]]
         out.append("")
     if "simulation" in b:
-        sim = b["simulation"]
-        out += [f"**Simulation, days per minute**: {sim.get('status') or sim}", ""]
+        out += _simulation_table(b["simulation"])
     return "\n".join(out).rstrip() + "\n"
+
+
+def _simulation_table(sim: dict[str, Any]) -> list[str]:
+    if "runs" not in sim:
+        return [f"**Simulation, days per minute**: {sim.get('status') or sim}", ""]
+    out = [
+        f"**Simulation** (`{sim['command']}`: whole runs of `storyrec-dev simulate`, default fault plan, stable "
+        "readers, seed 0; wall seconds exclude the stack's start; *stage s*: the ledger's seconds per stage over "
+        "the run, largest first):",
+        "",
+        "| days | readers | clicks | wall s | days/min | day 0 s | a day, first third s | a day, last third s "
+        "| stage s | violations | load before/after |",
+        "|---|---|---|---|---|---|---|---|---|---|---|",
+    ]
+    for r in sim["runs"]:
+        stages = ", ".join(f"{k} {v}" for k, v in r["stage_s"].items())
+        out.append(
+            f"| {r['days']} | {r['readers']:,} | {r['clicks']:,} | {r['wall_s']} | {r['days_per_minute']} "
+            f"| {r['day0_s']} | {r['first_third_day_s']} | {r['last_third_day_s']} | {stages} | {r['violations']} "
+            f"| {r['load_before']} / {r['load_after']} |"
+        )
+    top, days = sim["largest"], sim["days_growth"]
+    out += [
+        "",
+        f"At {top['readers']:,} readers: **{top['days_per_minute']} simulated days per minute** ({top['days']} days "
+        f"in {top['wall_s']} s). Growth with the readers (seconds of a typical day, same days): exponent "
+        f"**{sim['growth_exponent_readers']}** (ten times the readers cost about {sim['ten_times_readers_costs']}x). "
+        f"Growth with the days ({days['days']} days x {days['readers']:,} readers): a day of the first third took "
+        f"{days['first_third_day_s']} s, of the last third {days['last_third_day_s']} s (a later third also holds "
+        "what the run's trainings changed: once a version serves, the fill calls the engine for every reader).",
+        "",
+    ]
+    return out
 
 
 def write_docs(results_by_mode: dict[str, dict[str, Any]]) -> None:
@@ -421,6 +454,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--render", action="store_true", help="only regenerate docs/BENCHMARKS.md from the results")
     parser.add_argument("--export-docs", help="comma-separated sizes instead of the mode's (e.g. 20000,100000)")
     parser.add_argument("--feeds-users", help="comma-separated sizes instead of the mode's (e.g. 1000,10000)")
+    parser.add_argument("--simulation-runs", help="DAYSxREADERS runs instead of the mode's (e.g. 7x300,7x1000)")
     args = parser.parse_args(argv)
     mode = "quick" if args.quick else "full"
     path = results_path(mode)
@@ -431,6 +465,8 @@ def main(argv: list[str] | None = None) -> int:
             sizes = replace(sizes, export=tuple(int(x) for x in args.export_docs.split(",")))
         if args.feeds_users:
             sizes = replace(sizes, feeds=tuple(int(x) for x in args.feeds_users.split(",")))
+        if args.simulation_runs:
+            sizes = replace(sizes, simulation=args.simulation_runs)
         results: dict[str, Any] = {
             "mode": mode, "machine": machine(), "command": shlex.join(["python", "benchmarks/harness.py", *(argv or
                                                                         sys.argv[1:])]),

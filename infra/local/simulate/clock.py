@@ -8,6 +8,7 @@ virtual time as well; :func:`uninstall` puts the real clock back. Dev only: noth
 
 from __future__ import annotations
 
+import contextlib
 import sys
 import threading
 from collections.abc import Callable, Iterator
@@ -24,10 +25,27 @@ class VirtualClock:
             raise ValueError("the virtual clock needs an aware datetime")
         self._now = start.astimezone(UTC)
         self._lock = threading.Lock()
+        self._pinned = threading.local()
 
     def __call__(self) -> datetime:
+        pinned: datetime | None = getattr(self._pinned, "at", None)
+        if pinned is not None:
+            return pinned
         with self._lock:
             return self._now
+
+    @contextlib.contextmanager
+    def pinned(self, when: datetime) -> Iterator[datetime]:
+        """In this thread only, read ``when`` (not after the shared time) for the block: work done later in
+        wall time, e.g. a day's captures run on worker threads, sees the virtual time it belongs to."""
+        when = when.astimezone(UTC)
+        if when > self():
+            raise ValueError(f"a pinned time is never ahead of the clock: {when} > {self()}")
+        self._pinned.at = when
+        try:
+            yield when
+        finally:
+            self._pinned.at = None
 
     def set(self, when: datetime) -> datetime:
         """Move to ``when``; never backwards (a simulated day is lived in order)."""

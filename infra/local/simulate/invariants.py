@@ -17,7 +17,7 @@ from typing import Any
 from infra.local.simulate.world import World, accepted
 from shared import wiring
 from shared.config import Settings
-from shared.manifest import Manifest, manifest_keys, read_manifest
+from shared.manifest import Manifest, is_manifest_key, manifests_prefix, read_manifest
 
 Key = tuple[str, str, int, str]
 
@@ -56,10 +56,12 @@ def _row_key(row: list[str], header: list[str]) -> Key:
 
 
 class Exports:
-    """Every interactions row the export wrote to S3, per manifest (re-read only when a manifest changes)."""
+    """Every interactions row the export wrote to S3, per manifest (re-read only when a manifest changes: its
+    listed ETag, then its run id)."""
 
     def __init__(self) -> None:
         self._seen: dict[str, tuple[str, list[Key]]] = {}
+        self._etags: dict[str, str] = {}
         self.manifests: dict[str, Manifest] = {}
 
     def refresh(self, settings: Settings) -> None:
@@ -67,8 +69,15 @@ class Exports:
         import io
 
         store = wiring.import_store(settings)
-        for key in manifest_keys(store, settings.import_prefix):
+        prefix = settings.import_prefix
+        listed = {o.key: o.etag for o in store.list(manifests_prefix(prefix)) if is_manifest_key(o.key, prefix)}
+        for key in sorted(listed):
+            etag = listed[key]
+            if etag and key in self._seen and self._etags.get(key) == etag:
+                continue
             manifest = read_manifest(store, key)
+            if etag:
+                self._etags[key] = etag
             if key in self._seen and self._seen[key][0] == manifest.run_id:
                 continue
             rows: list[Key] = []
@@ -94,8 +103,13 @@ class Exports:
         return total
 
 
-def check_capture(world: World) -> list[Check]:
-    """Every legitimate click captured once into ml_interactions; every hostile one quarantined, not captured."""
+def check_capture(world: World, since: int = 0) -> list[Check]:
+    """Every legitimate click captured once into ml_interactions; every hostile one quarantined, not captured.
+
+    The outcomes are checked for every click; the ``ml_interactions`` documents for the clicks from index
+    ``since`` on (the run reads each click's document the day it is written and all of them on the final
+    night, instead of every document every day).
+    """
     legit = [c for c in world.clicks if not c.hostile]
     lost = [c for c in legit if not accepted(c)]
     hostile_in = [c for c in world.clicks if c.hostile and c.outcome != "quarantined"]
@@ -114,21 +128,23 @@ def check_capture(world: World) -> list[Check]:
         else ok("hostile clicks quarantined", f"{sum(1 for c in world.clicks if c.hostile)} quarantined"),
     ]
     collection = world.firestore.collection(world.settings.collections.ml_interactions)
-    ids = [c.click_id for c in world.clicks]
+    written = world.clicks[since:]
+    ids = [c.click_id for c in written]
     present: set[str] = set()
     for start in range(0, len(ids), 300):
         refs = [collection.document(i) for i in ids[start : start + 300]]
         present |= {snap.id for snap in world.firestore.get_all(refs) if snap.exists}
-    missing = [c.click_id for c in world.clicks if accepted(c) and c.click_id not in present]
-    leaked = [c.click_id for c in world.clicks if c.hostile and c.click_id in present]
+    missing = [c.click_id for c in written if accepted(c) and c.click_id not in present]
+    leaked = [c.click_id for c in written if c.hostile and c.click_id in present]
+    scope = f"of the {len(written)} clicks written since the last check" if since else f"of all {len(written)} clicks"
     checks.append(
         violated(
             "ml_interactions match the ground truth",
-            f"{len(missing)} missing, {len(leaked)} hostile present",
+            f"{len(missing)} missing, {len(leaked)} hostile present ({scope})",
             missing + leaked,
         )
         if missing or leaked
-        else ok("ml_interactions match the ground truth", f"{len(present)} documents")
+        else ok("ml_interactions match the ground truth", f"{len(present)} documents {scope}")
     )
     return checks
 
@@ -288,20 +304,16 @@ def check_feeds(
         if not fill.get("solution_version_arn")
         else ""
     )
-    read_before: dict[str, set[str]] = {}
+    recent: dict[str, list[Any]] = {}  # each reader's accepted clicks in the window (one pass, not one per feed)
     for c in world.clicks:
-        if accepted(c):
-            read_before.setdefault(c.uid, set()).add(c.sid)
+        if c.uid in feeds and c.created >= window and accepted(c):
+            recent.setdefault(c.uid, []).append(c)
     deleted, read = [], []
     for uid, feed in feeds.items():
         generated = feed.get("generatedAt")
         ids = feed_story_ids(feed)
         deleted += [(uid, s) for s in ids if s in world.retired and generated and world.retired[s] <= generated]
-        done = {
-            c.sid
-            for c in world.clicks
-            if c.uid == uid and accepted(c) and generated and c.created < generated and c.created >= window
-        }
+        done = {c.sid for c in recent.get(uid, ()) if generated and c.created < generated}
         read += [(uid, s) for s in ids if s in done]
     return [
         violated("active readers have a fresh feed", f"{len(stale)} of {len(active)} active readers", stale)

@@ -11,7 +11,7 @@ left to tests/rules and the demo.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -43,6 +43,12 @@ class WorldParams:
     hostile_per_day: int = 4
     """Hostile client writes per day (the capture must quarantine each: never exported)."""
     latest_size: int = 10
+
+
+class _Unsent:
+    """The outcome of a click :meth:`World.write_click` queued for :meth:`World.send_deferred` (until sent)."""
+
+    value = ""
 
 
 @dataclass(frozen=True)
@@ -79,6 +85,8 @@ class World:
     stories: dict[str, Story] = field(default_factory=dict)
     retired: dict[str, datetime] = field(default_factory=dict)
     readers: dict[str, Reader] = field(default_factory=dict)
+    deferred: list[tuple[int, str, dict[str, Any], Writer]] | None = None
+    """When a list, :meth:`write_click` queues the click here for :meth:`send_deferred` instead of sending it."""
     left: dict[str, datetime] = field(default_factory=dict)
     joined: dict[str, datetime] = field(default_factory=dict)
     clicks: list[SentClick] = field(default_factory=list)
@@ -185,8 +193,12 @@ class World:
             "device": "web",
             "createdAt": now,  # the server's request time (the rules insist), here the virtual one
         }
-        self.firestore.document(f"{self.settings.collections.clicks}/{click_id}").set(data)
-        outcome = self.capture.capture_click(click_id, data, writer=Writer("user", writer or uid))
+        author = Writer("user", writer or uid)
+        outcome: Outcome | type[_Unsent] = _Unsent
+        if self.deferred is None:
+            outcome = self._send_click(click_id, data, author)
+        else:  # sent by send_deferred(), at this virtual time
+            self.deferred.append((len(self.clicks), click_id, data, author))
         sent = SentClick(
             click_id,
             uid,
@@ -234,6 +246,35 @@ class World:
                 gone = sorted(self.retired)[int(self.rng.integers(len(self.retired)))]
                 sent.append(self.write_click(uid, gone, "open", hostile=kind))
         return sent
+
+    # --- deferred clicks ---------------------------------------------------------------------------------
+    def _send_click(self, click_id: str, data: dict[str, Any], writer: Writer) -> Outcome:
+        self.firestore.document(f"{self.settings.collections.clicks}/{click_id}").set(data)
+        return self.capture.capture_click(click_id, data, writer=writer)
+
+    def send_deferred(self, pin: Callable[[datetime], Any], workers: int = 4) -> None:
+        """Write the clicks :meth:`write_click` deferred and capture them, each under ``pin(its createdAt)``
+        (the virtual clock pinned on the worker's thread), ``workers`` writers at a time: one writer's clicks in
+        order (its rate limit counts them), writers side by side as the capture trigger's instances run them.
+        Each click's outcome is then recorded in ``clicks``."""
+        from concurrent.futures import ThreadPoolExecutor
+
+        pending, self.deferred = self.deferred or [], None
+        by_writer: dict[str, list[tuple[int, str, dict[str, Any], Writer]]] = {}
+        for item in pending:
+            by_writer.setdefault(str(item[2]["userId"]), []).append(item)
+
+        def send(items: list[tuple[int, str, dict[str, Any], Writer]]) -> list[tuple[int, str]]:
+            done = []
+            for index, click_id, data, writer in items:
+                with pin(data["createdAt"]):
+                    done.append((index, self._send_click(click_id, data, writer).value))
+            return done
+
+        with ThreadPoolExecutor(max(1, workers)) as pool:
+            for done in pool.map(send, [by_writer[k] for k in sorted(by_writer)]):
+                for index, outcome in done:
+                    self.clicks[index] = replace(self.clicks[index], outcome=outcome)
 
 
 def accepted(click: SentClick) -> bool:
