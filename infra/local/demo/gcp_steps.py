@@ -103,18 +103,17 @@ class Replay:
     late: int = 0
 
 
-def _send_session(
-    rules: RulesClient, uid: str, clicks: list[Click], first_id: int, refused: Counter[str]
-) -> tuple[int, float | None]:
-    """One reader's session: its ``follow`` clicks one by one (refused), then one commit of the rest; (accepted,
-    the server time of that commit)."""
-    accepted, n, stamped = 0, first_id, None
+def _send_session(rules: RulesClient, uid: str, clicks: list[Click], first_id: int) -> tuple[int, int, float | None]:
+    """One reader's session: its ``follow`` clicks one by one, then one commit of the rest; (clicks accepted,
+    follow clicks refused, the server time of that commit)."""
+    accepted = refused = 0
+    n, stamped = first_id, None
     now = datetime.now(UTC)
     for click in (c for c in clicks if c.type == "follow"):  # a client that sends what storyrec does not know
         ok, _why = rules.commit(uid, [click_write(click, f"demo-{n}", now)])
         n += 1
         accepted += ok
-        refused["follow"] += not ok
+        refused += not ok
     good = [c for c in clicks if c.type != "follow"]
     if good:
         writes = [click_write(c, f"demo-{n + i}", now) for i, c in enumerate(good)]
@@ -122,7 +121,7 @@ def _send_session(
         if not ok:
             raise RuntimeError(f"the rules refused a legitimate session of {uid}: {why[:300]}")
         accepted += len(writes)
-    return accepted, stamped
+    return accepted, refused, stamped
 
 
 def _send_sessions(
@@ -147,10 +146,12 @@ def _send_sessions(
             due = origin + second
             if (wait := due - clock()) > 0:
                 sleep(wait)
-            done = [pool.submit(_send_session, rules, key[0], sessions[key], ids[key], refused) for key in keys]
+            done = [pool.submit(_send_session, rules, key[0], sessions[key], ids[key]) for key in keys]
             for future in done:
-                accepted, stamped = future.result()
+                accepted, follows_refused, stamped = future.result()
                 replay.accepted += accepted
+                if follows_refused:
+                    refused["follow"] += follows_refused
                 replay.late += stamped is not None and int(stamped) != int(due)
     return replay
 

@@ -95,8 +95,10 @@ class _Rules:
             return True, "", self.t
 
 
-def _replay(rules: _Rules, data: DemoData, origin: int, per_second: int = 8) -> tuple[int, int]:
-    refused: Counter[str] = Counter()
+def _replay(
+    rules: _Rules, data: DemoData, origin: int, per_second: int = 8, refused: Counter[str] | None = None
+) -> tuple[int, int]:
+    refused = Counter() if refused is None else refused
     replay = _send_sessions(
         rules,  # type: ignore[arg-type]
         _sessions(data.clicks),
@@ -113,7 +115,9 @@ def test_one_commit_per_session_and_follow_clicks_refused_one_by_one() -> None:
     rules = _Rules(t=99.5)
     sessions = _sessions(_data().clicks)
     assert list(sessions) == [("u1", "a"), ("u2", "b"), ("u1", "c")]
-    assert _replay(rules, _data(), origin=100) == (4, 0)
+    refused: Counter[str] = Counter()
+    assert _replay(rules, _data(), origin=100, refused=refused) == (4, 0)
+    assert refused == {"follow": 1}
     assert rules.commits == [("u1", 1), ("u1", 2), ("u2", 1), ("u1", 1)]
     # the follow click (demo-0) refused; u1's two sessions in seconds of their own, u2's beside u1's first
     assert {k: int(t) for k, t in rules.stamps.items()} == {
@@ -158,8 +162,9 @@ def test_two_replays_at_other_times_and_speeds_stamp_every_click_alike_relative_
 
 def test_a_server_slower_than_the_plan_is_counted_late() -> None:
     rules = _Rules(t=10.0, latency=lambda _: 0.3)
-    accepted, late = _replay(rules, _generated(), 10)
-    assert accepted > 0 and late > 0
+    refused: Counter[str] = Counter()
+    accepted, late = _replay(rules, _generated(), 10, refused=refused)
+    assert accepted > 0 and late > 0 and refused == {}  # no follow clicks, none refused
 
 
 def test_historical_stories_keep_their_dates_in_any_replay() -> None:
