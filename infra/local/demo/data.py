@@ -34,9 +34,9 @@ class Click:
 class DemoData:
     """Stories (written by the app's backend), user profiles (written by each user) and clicks.
 
-    ``as_of``: the present the data was made for (generated traffic: the ``now`` it was generated at); its
-    stories are published relative to the replay (:meth:`stories_for_replay`). None for a historical dataset,
-    whose stories keep their dates.
+    ``as_of``: the present the data was made for (generated traffic: the end of its period, hour-aligned, so
+    the same within the hour); its stories are published relative to the replay (:meth:`stories_for_replay`).
+    None for a historical dataset, whose stories keep their dates.
     """
 
     source: str
@@ -150,7 +150,8 @@ def generated_data(now: datetime, users: int = 220, stories: int = 400, interact
             mine.append(click)
     kept = sorted((c for mine in latest.values() for c in mine), key=lambda c: c.at)
     readers = {uid: profile for uid, profile in profiles.items() if uid in latest}  # the users who clicked
-    return DemoData("generated traffic", story_docs, readers, kept, as_of=now)
+    as_of = datetime.fromtimestamp(config.end_ts, UTC)
+    return DemoData("generated traffic", story_docs, readers, kept, as_of=as_of)
 
 
 def demo_data(now: datetime, deskdrop: Path | None = DESKDROP_DIR) -> DemoData:

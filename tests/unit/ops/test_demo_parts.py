@@ -157,7 +157,11 @@ def test_two_replays_at_other_times_and_speeds_stamp_every_click_alike_relative_
     origin_a, origin_b = datetime.fromtimestamp(1_000_001, UTC), datetime.fromtimestamp(2_000_003, UTC)
     ages_a = {s: origin_a - d["publishedAt"] for s, d in data.stories_for_replay(origin_a).items()}
     ages_b = {s: origin_b - d["publishedAt"] for s, d in data.stories_for_replay(origin_b).items()}
-    assert ages_a == ages_b and ages_a == {s: NOW - d["publishedAt"] for s, d in data.stories.items()}
+    assert (
+        data.as_of is not None
+        and data.as_of == generated_data(NOW + timedelta(minutes=40), users=40, stories=60, interactions=400).as_of
+    )
+    assert ages_a == ages_b and ages_a == {s: data.as_of - d["publishedAt"] for s, d in data.stories.items()}
 
 
 def test_a_server_slower_than_the_plan_is_counted_late() -> None:
