@@ -21,9 +21,11 @@ from shared.errors import NotReady
 from shared.manifest import manifest_key
 from shared.retry import Backoff, retry_call, wait_until
 
-SESSIONS_PER_SECOND = 8
-"""The replay's pace (:func:`replay_plan`): the clients' sessions committed in one second, side by side."""
-REPLAY_LEAD_SECONDS = 3
+SESSIONS_PER_SECOND = 5
+"""The replay's pace (:func:`replay_plan`): the clients' sessions committed in one second, side by side. Slow
+enough for the capture triggers to keep up on a loaded 2-core machine: at 8, runs at load average 10 had about
+100 of 883 sessions stamped a second late. Generated traffic replays in about 3 minutes, Deskdrop in about 5."""
+REPLAY_LEAD_SECONDS = 5
 """Between the stories' publication and the replay's first second (a batch of 500 stories takes well under it)."""
 EXPORT_MESSAGES = 4
 """The emulator may miss the first message after start (firebase-tools #8892): publish, wait, repeat."""
