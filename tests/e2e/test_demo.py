@@ -116,6 +116,7 @@ def test_a_failing_step_stops_the_run_and_still_stops_everything(tmp_path: Path)
     assert _processes_with_home(tmp_path / "run" / "firebase" / "home") == []
 
 
+@pytest.mark.timeout(1800)  # two whole demos, each replaying its clicks at a fixed pace (about 3 minutes)
 def test_two_runs_on_the_same_input_print_the_same_metrics_and_feeds(tmp_path: Path) -> None:
     """Seeded and ordered end to end (README, "What the demo seeds"): the replay's plan (each session in a second
     fixed by the data, the stories dated from the replay's origin), the engine's split, HPO and model seeds, its
