@@ -18,6 +18,7 @@ from tests.e2e.test_firebase_suite import _processes_with_home
 pytestmark = pytest.mark.e2e
 
 
+@pytest.mark.timeout(1200)  # Deskdrop's clicks replay at a fixed pace: about 5 minutes of the run
 def test_demo_runs_every_stage_and_stops_everything(tmp_path: Path) -> None:
     out = io.StringIO()
     outcome = execute(tmp_path, console=Console(file=out, width=200))
@@ -116,7 +117,7 @@ def test_a_failing_step_stops_the_run_and_still_stops_everything(tmp_path: Path)
     assert _processes_with_home(tmp_path / "run" / "firebase" / "home") == []
 
 
-@pytest.mark.timeout(1800)  # two whole demos, each replaying its clicks at a fixed pace (about 3 minutes)
+@pytest.mark.timeout(2400)  # two whole demos, each replaying its clicks at a fixed pace (3 to 5 minutes)
 def test_two_runs_on_the_same_input_print_the_same_metrics_and_feeds(tmp_path: Path) -> None:
     """Seeded and ordered end to end (README, "What the demo seeds"): the replay's plan (each session in a second
     fixed by the data, the stories dated from the replay's origin), the engine's split, HPO and model seeds, its
