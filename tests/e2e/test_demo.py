@@ -18,6 +18,7 @@ from tests.e2e.test_firebase_suite import _processes_with_home
 pytestmark = pytest.mark.e2e
 
 
+@pytest.mark.timeout(1200)  # Deskdrop's clicks replay at a fixed pace: about 5 minutes of the run
 def test_demo_runs_every_stage_and_stops_everything(tmp_path: Path) -> None:
     out = io.StringIO()
     outcome = execute(tmp_path, console=Console(file=out, width=200))
@@ -116,14 +117,11 @@ def test_a_failing_step_stops_the_run_and_still_stops_everything(tmp_path: Path)
     assert _processes_with_home(tmp_path / "run" / "firebase" / "home") == []
 
 
-@pytest.mark.xfail(
-    strict=False,
-    reason="issue 20, open: two runs on the same input have printed metrics that differ in the last digits "
-    "(NDCG, same coverage) and feeds with two neighbouring stories swapped; the nondeterminism is not yet found",
-)
+@pytest.mark.timeout(2400)  # two whole demos, each replaying its clicks at a fixed pace (3 to 5 minutes)
 def test_two_runs_on_the_same_input_print_the_same_metrics_and_feeds(tmp_path: Path) -> None:
-    """Seeded and ordered end to end (README, "What the demo seeds"): the engine's split, HPO and model seeds,
-    its canonical row order, the replay's one-second-per-session pacing and the feeds' tie-breaks."""
+    """Seeded and ordered end to end (README, "What the demo seeds"): the replay's plan (each session in a second
+    fixed by the data, the stories dated from the replay's origin), the engine's split, HPO and model seeds, its
+    canonical row order and the feeds' tie-breaks."""
     from datetime import UTC, datetime
 
     data = demo_data(datetime.now(UTC))
@@ -135,11 +133,10 @@ def test_two_runs_on_the_same_input_print_the_same_metrics_and_feeds(tmp_path: P
         text = out.getvalue()
         table = text[text.index("promotion: ") :].split("recent reads")[0]
         runs.append((outcome.facts["decision"]["metrics"], outcome.facts["feed_lists"], table))
+        late = outcome.facts["replay_late"]
+        if late:  # the server stamped some clicks a second later than planned: the engine read other times
+            pytest.skip(f"the {name} run's replay fell behind its plan ({late} sessions late): a machine too loaded")
     (metrics, feeds, table), (metrics2, feeds2, table2) = runs
     assert metrics == metrics2 and table == table2
-    # Every reader gets the same stories. The order is the same for almost all of them: two runs have been seen
-    # to swap two neighbouring stories of near-equal score in 2 of ~160 feeds (cause not yet found; issue 20).
     assert feeds.keys() == feeds2.keys() and any(feeds.values())
-    assert all(sorted(feeds[u]) == sorted(feeds2[u]) for u in feeds)
-    reordered = [u for u in feeds if feeds[u] != feeds2[u]]
-    assert len(reordered) <= max(2, len(feeds) // 50), reordered
+    assert feeds == feeds2, [u for u in feeds if feeds[u] != feeds2[u]]

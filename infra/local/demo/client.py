@@ -61,6 +61,18 @@ def firestore_value(value: Any) -> dict[str, Any]:
     raise TypeError(f"no Firestore value for {type(value).__name__}")
 
 
+def commit_seconds(value: Any) -> float | None:
+    """A REST ``commitTime`` (RFC 3339, ``Z``, up to nanoseconds) as epoch seconds; None if it is not one."""
+    if not isinstance(value, str) or len(value) < 20:
+        return None
+    try:
+        whole = datetime.strptime(value[:19], "%Y-%m-%dT%H:%M:%S").replace(tzinfo=UTC).timestamp()
+    except ValueError:
+        return None
+    fraction = value[19:].rstrip("Z")
+    return whole + (float(fraction) if fraction.startswith(".") and fraction[1:].isdigit() else 0.0)
+
+
 @dataclass(frozen=True)
 class ClientWrite:
     """One document a client creates; ``server_time`` names fields the server sets to the request time."""
@@ -81,6 +93,11 @@ class RulesClient:
 
     def commit(self, uid: str | None, writes: Sequence[ClientWrite]) -> tuple[bool, str]:
         """Commit ``writes`` atomically as ``uid`` (None: signed out); (accepted, the error when refused)."""
+        ok, why, _ = self.commit_timed(uid, writes)
+        return ok, why
+
+    def commit_timed(self, uid: str | None, writes: Sequence[ClientWrite]) -> tuple[bool, str, float | None]:
+        """:meth:`commit`, plus the commit's server time (epoch seconds; what ``request.time`` was), if accepted."""
         body = {"writes": [self._write(w) for w in writes]}
         headers = {"Content-Type": "application/json"}
         if uid is not None:
@@ -89,12 +106,12 @@ class RulesClient:
             f"{self._base}:commit", data=json.dumps(body).encode(), headers=headers, method="POST"
         )
         try:
-            with urllib.request.urlopen(request, timeout=self._timeout):  # loopback emulator only
-                return True, ""
+            with urllib.request.urlopen(request, timeout=self._timeout) as response:  # loopback emulator only
+                return True, "", commit_seconds(json.loads(response.read() or b"{}").get("commitTime"))
         except urllib.error.HTTPError as exc:
             detail = exc.read().decode(errors="replace")
             if exc.code in (400, 403):  # PERMISSION_DENIED (rules) or a malformed write
-                return False, detail
+                return False, detail, None
             raise
 
     def _write(self, write: ClientWrite) -> dict[str, Any]:

@@ -32,15 +32,36 @@ class Click:
 
 @dataclass
 class DemoData:
-    """Stories (written by the app's backend), user profiles (written by each user) and clicks."""
+    """Stories (written by the app's backend), user profiles (written by each user) and clicks.
+
+    ``as_of``: the present the data was made for (generated traffic: the end of its period, hour-aligned, so
+    the same within the hour); its stories are published relative to the replay (:meth:`stories_for_replay`).
+    None for a historical dataset, whose stories keep their dates.
+    """
 
     source: str
     stories: dict[str, dict[str, Any]]
     profiles: dict[str, dict[str, Any]]
     clicks: list[Click]
+    as_of: datetime | None = None
 
     def titles(self) -> dict[str, str]:
         return {sid: str(doc.get("title") or sid) for sid, doc in self.stories.items()}
+
+    def stories_for_replay(self, origin: datetime) -> dict[str, dict[str, Any]]:
+        """The stories as the backend publishes them for a replay that starts at ``origin``.
+
+        The server stamps each click with the time it is replayed, and the engine ages stories (freshness)
+        at the newest click: a story must be as old at the replay as it was at ``as_of``, or two runs minutes
+        apart would see it minutes older and rank it differently. So ``publishedAt`` moves by
+        ``origin - as_of``. Historical data (``as_of`` None: Deskdrop's 2016-2017 stories, too old to be
+        fresh on any run) is published as it is.
+        """
+        if self.as_of is None:
+            return self.stories
+        shift = origin - self.as_of
+        moved = {sid: doc["publishedAt"] + shift for sid, doc in self.stories.items() if "publishedAt" in doc}
+        return {sid: {**doc, "publishedAt": moved[sid]} if sid in moved else doc for sid, doc in self.stories.items()}
 
 
 def _title(text: Any, words: int = 9) -> str:
@@ -129,7 +150,8 @@ def generated_data(now: datetime, users: int = 220, stories: int = 400, interact
             mine.append(click)
     kept = sorted((c for mine in latest.values() for c in mine), key=lambda c: c.at)
     readers = {uid: profile for uid, profile in profiles.items() if uid in latest}  # the users who clicked
-    return DemoData("generated traffic", story_docs, readers, kept)
+    as_of = datetime.fromtimestamp(config.end_ts, UTC)
+    return DemoData("generated traffic", story_docs, readers, kept, as_of=as_of)
 
 
 def demo_data(now: datetime, deskdrop: Path | None = DESKDROP_DIR) -> DemoData:
