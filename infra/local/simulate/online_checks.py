@@ -136,7 +136,10 @@ class OnlineChecks:
             if m and m.group(1) != "pre":
                 files.setdefault(m.group(2), []).append((m.group(1), store.get_bytes(info.key)))
         if not files:
-            return not_checked(EXPOSURE, "no exposure file yet (no test ran through an export)")
+            state = world.firestore.document(f"{settings.collections.state}/experiment").get()
+            if not (state.exists and (state.to_dict() or {}).get("experimentId")):
+                return ok(EXPOSURE, "no test has run (nothing serves): no exposure file is due")
+            return not_checked(EXPOSURE, "a test runs but no export has written its first day yet")
         truth = ground_truth(world)
         problems: list[Any] = []
         for day, found in sorted(files.items()):
