@@ -23,6 +23,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from shared.experiment.stats import METRICS, Moments, estimate, lift
+from shared.report.data import SimulatedArm
 
 NO_TEST = "no test"
 ARM_ORDER = ("champion", "challenger", "control")
@@ -202,3 +203,29 @@ def render(table: Mapping[str, Any]) -> str:
                 f"{_fmt(exp.get('served')):>20}{_fmt(exp.get('oracle')):>8}"
             )
     return "\n".join(lines)
+
+
+def report_arms(table: Mapping[str, Any]) -> tuple[SimulatedArm, ...]:
+    """The table as the HTML report's simulation section (``shared.report``'s ``SimulatedArm`` rows)."""
+    out = []
+    for t in table.get("tests") or []:
+        lifts = {x["arm"]: x for x in t.get("lifts") or [] if x.get("metric") == "clicks_per_reader"}
+        for a in t.get("arms") or []:
+            per, x = a.get("clicks_per_reader") or {}, lifts.get(a["arm"]) or {}
+            exp = a.get("expected_clicks_per_look") or {}
+            out.append(
+                SimulatedArm(
+                    str(t["test"]),
+                    str(a["arm"]),
+                    int(a.get("readers") or 0),
+                    per.get("value"),
+                    per.get("low"),
+                    per.get("high"),
+                    x.get("lift"),
+                    x.get("low"),
+                    x.get("high"),
+                    exp.get("served"),
+                    exp.get("oracle"),
+                )
+            )
+    return tuple(out)

@@ -19,7 +19,7 @@ import time
 import urllib.request
 import warnings
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -32,7 +32,7 @@ from infra.local.readers import MODELS
 from infra.local.simulate import faults as fault_plan
 from infra.local.simulate import invariants as inv
 from infra.local.simulate.clock import VirtualClock, install, uninstall
-from infra.local.simulate.lift import add_look, add_looks, events, lift_table
+from infra.local.simulate.lift import add_look, add_looks, events, lift_table, report_arms
 from infra.local.simulate.online_checks import OnlineChecks
 from infra.local.simulate.pipeline import Night, at, endpoint_down, settings
 from infra.local.simulate.readers import ReaderModel
@@ -220,6 +220,7 @@ class Simulation:
         data = gather_report_data(
             s, counter, wiring.backup_store(s), self.clock(), days=days, state=state, feeds=wiring.document_store(s)
         )
+        data = replace(data, simulated_arms=report_arms(self.facts.get("lift") or {}))
         out = self.work / "report.html"
         out.write_text(render_html(data), encoding="utf-8")
         return out

@@ -12,7 +12,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from statsmodels.stats.weightstats import DescrStatsW
 
-from infra.local.simulate.lift import NO_TEST, FeedEvent, add_look, add_looks, events, lift_table, render
+from infra.local.simulate.lift import NO_TEST, FeedEvent, add_look, add_looks, events, lift_table, render, report_arms
 from infra.local.simulate.world import FeedView
 
 T0 = datetime(2026, 11, 1, 9, tzinfo=UTC)
@@ -158,3 +158,17 @@ def test_the_table_is_total(feed_events: list[FeedEvent], expected: dict) -> Non
             assert x["arm"] != "control"
             if x["low"] is not None:
                 assert x["low"] <= x["lift"] + 1e-9 <= x["high"] + 2e-9
+
+
+def test_the_report_shows_the_arms_beside_the_oracle_only_for_a_simulation() -> None:
+    from shared.report import render_html
+    from shared.report.data import ReportData
+
+    feed_events, _ = _synthetic(40, 20, seed=2)
+    looks: dict = {}
+    add_look(looks, {"experimentId": "t1", "arm": "champion"}, 0.31, 2.2)
+    table = lift_table([*feed_events, FeedEvent("t1", "challenger", "z", 0, 0)], looks)
+    html = render_html(ReportData("demo", T0, simulated_arms=report_arms(table)))
+    section = html.split('data-section="simulated-arms"')[1].split("</section>")[0]
+    assert "champion" in section and "0.3100" in section and "2.2000" in section and "no data" in section
+    assert 'data-section="simulated-arms"' not in render_html(ReportData("demo", T0))
