@@ -211,6 +211,14 @@ def simulate(
     )
     for name, row in facts.get("quality", {}).items():
         _log(f"expected clicks per look, {name:>6}: {row['mean']:.3f} ± {row['ci95']:.3f} over {row['days']} mornings")
+    for t in facts.get("online_tests") or []:
+        if "experiment_id" in t:
+            _log(
+                f"online test {t['experiment_id']}: {t.get('action')} after {t.get('days')} day(s), "
+                f"exposed {t.get('exposed')}"
+            )
+        elif t.get("decision") in ("test", "promote", "retire"):
+            _log(f"version {t.get('version')}: {t.get('decision')}: {'; '.join(t.get('reasons') or [])}")
     from infra.local.simulate.lift import render
 
     _console.print(render(facts.get("lift") or {}), markup=False, soft_wrap=True)
