@@ -160,3 +160,20 @@ def test_a_visit_writes_each_lists_impression_before_its_clicks_with_the_lists_a
         assert 1 <= len(imp.story_ids) <= params.feed_shown and len(set(imp.story_ids)) == len(imp.story_ids)
         data = next(d for p, d in firestore.log if p == f"impressions/{imp.impression_id}")
         assert data["storyIds"] == list(imp.story_ids) and data["userId"] == imp.uid and data["createdAt"] == T0
+
+
+def test_the_runs_settings_are_productions_but_for_the_options() -> None:
+    from infra.local.simulate.run import SimConfig
+
+    assert SimConfig(5, 50).settings_env() == {"STORYREC_PROMOTION_MODE": "auto"}
+    config = SimConfig(5, 50, promotion="online", control_share=0.2, env={"STORYREC_EXPERIMENT_MIN_USERS": "20"})
+    assert config.settings_env() == {
+        "STORYREC_PROMOTION_MODE": "online",
+        "STORYREC_EXPERIMENT_CONTROL_SHARE": "0.2",
+        "STORYREC_EXPERIMENT_MIN_USERS": "20",
+    }
+    s = Settings.from_env({"GOOGLE_CLOUD_PROJECT": "demo-test", **config.settings_env()})
+    assert s.experiment.control_share == 0.2 and s.experiment.min_users_per_arm == 20
+    for bad in (SimConfig(5, 50, promotion="sometimes"), SimConfig(5, 50, env={"AWS_ENDPOINT_URL": "x"})):
+        with pytest.raises(ValueError):
+            bad.settings_env()
