@@ -44,6 +44,7 @@ SERVICES = ("moto", "gcs", "firestore", "pubsub", "personalize")
 """Pub/Sub runs for the export's own fan-out publisher; the daily tick's payload is handed to its handler."""
 
 
+LOCAL_BATCH_ROLE = "arn:aws:iam::000000000000:role/storyrec-personalize"
 PROMOTION_MODES = {"offline": "auto", "online": "online"}
 """``--promotion``: the product's ``STORYREC_PROMOTION_MODE`` each runs with."""
 
@@ -598,6 +599,9 @@ def run_simulation(config: SimConfig, log: Any = print) -> SimResult:
             "POWERTOOLS_METRICS_NAMESPACE": "storyrec",
             "POWERTOOLS_SERVICE_NAME": "storyrec",
             "STORYREC_CAPTURE_METRICS": "log",
+            # the role a deployment gives batch inference (the challenger arm's feeds): Personalize, and the local
+            # engine, refuse CreateBatchInferenceJob without one
+            "STORYREC_FEED_BATCH_ROLE_ARN": LOCAL_BATCH_ROLE,
             **config.settings_env(),
         }
         with environment(values):
