@@ -30,7 +30,8 @@ _DAY_FILE = re.compile(r"([^/]+)/(\d{4}-\d{2}-\d{2})\.csv$")
 IMPRESSIONS = "impressions captured"
 ATTRIBUTION = "clicks carry their list's attribution and impression"
 EXPOSURE = "impressions exported once"
-NAMES = (IMPRESSIONS, ATTRIBUTION, EXPOSURE)
+ARMS = "exposure counted in the arm the reader saw"
+NAMES = (IMPRESSIONS, ATTRIBUTION, EXPOSURE, ARMS)
 
 
 def captured(imp: SentImpression) -> bool:
@@ -128,6 +129,11 @@ class OnlineChecks:
 
     # --- the exposure files ---------------------------------------------------------------------------
     def exposure(self, world: World, settings: Settings) -> Check:
+        return self.exposure_checks(world, settings)[0]
+
+    def exposure_checks(self, world: World, settings: Settings) -> list[Check]:
+        """Impressions exported once (counts), and each exposure row's test and arm are those of the feeds
+        the reader saw that day (a reader whose challenger feed was never made must not count as challenger)."""
         store = wiring.import_store(settings)
         prefix = settings.import_prefix + settings.experiment.aggregate_prefix
         files: dict[str, list[tuple[str, bytes]]] = {}
@@ -138,10 +144,14 @@ class OnlineChecks:
         if not files:
             state = world.firestore.document(f"{settings.collections.state}/experiment").get()
             if not (state.exists and (state.to_dict() or {}).get("experimentId")):
-                return ok(EXPOSURE, "no test has run (nothing serves): no exposure file is due")
-            return not_checked(EXPOSURE, "a test runs but no export has written its first day yet")
+                why = "no test has run (nothing serves): no exposure file is due"
+                return [ok(EXPOSURE, why), ok(ARMS, why)]
+            why = "a test runs but no export has written its first day yet"
+            return [not_checked(EXPOSURE, why), not_checked(ARMS, why)]
         truth = ground_truth(world)
+        saw = arms_seen(world)
         problems: list[Any] = []
+        other_arm: list[Any] = []
         for day, found in sorted(files.items()):
             seen: Counter[str] = Counter()
             for experiment_id, data in found:
@@ -152,12 +162,25 @@ class OnlineChecks:
                     got = (int(float(r.get("impressions") or 0)), int(float(r.get("clicks") or 0)))
                     if got != want:
                         problems.append((day, experiment_id, uid, "want", want, "got", got))
+                    arms = saw.get((day, uid), set())
+                    if arms and (experiment_id, r.get("arm") or "") not in arms:
+                        other_arm.append((day, uid, "counted", experiment_id, r.get("arm"), "saw", sorted(arms)))
             problems += [(day, uid, "in", n, "files") for uid, n in seen.items() if n > 1]
             problems += [(day, uid, "missing") for (d, uid) in truth if d == day and uid not in seen]
-        if problems:
-            return violated(EXPOSURE, f"{len(problems)} reader-days differ from the readers' truth", problems)
         rows = sum(1 for d, _ in truth if d in files)
-        return ok(EXPOSURE, f"{len(files)} day(s) with a test: {rows} reader-days as the readers made them")
+        counted = (
+            violated(EXPOSURE, f"{len(problems)} reader-days differ from the readers' truth", problems)
+            if problems
+            else ok(EXPOSURE, f"{len(files)} day(s) with a test: {rows} reader-days as the readers made them")
+        )
+        arm_check = (
+            violated(
+                ARMS, f"{len(other_arm)} reader-days counted in a test or arm whose feed they did not see", other_arm
+            )
+            if other_arm
+            else ok(ARMS, f"{rows} reader-days, each in the test and arm of the feeds the reader saw")
+        )
+        return [counted, arm_check]
 
 
 def expected_row(click: SentClick, impression: SentImpression | None) -> dict[str, str]:
@@ -169,6 +192,16 @@ def expected_row(click: SentClick, impression: SentImpression | None) -> dict[st
         "EVENT_ATTRIBUTION_SOURCE": source,
         "IMPRESSION": "|".join(impression.story_ids) if impression is not None and captured(impression) else "",
     }
+
+
+def arms_seen(world: World) -> dict[tuple[str, str], set[tuple[str, str]]]:
+    """Per (UTC day, reader): the (experimentId, arm) of every feed they saw something of."""
+    out: dict[tuple[str, str], set[tuple[str, str]]] = {}
+    for imp in world.impressions:
+        if captured(imp) and imp.view.list == "feed" and from_feed(imp.view.fields()):
+            key = (imp.created.date().isoformat(), imp.uid)
+            out.setdefault(key, set()).add((imp.view.experiment_id or "", imp.view.arm or ""))
+    return out
 
 
 def ground_truth(world: World) -> dict[tuple[str, str], tuple[int, int]]:

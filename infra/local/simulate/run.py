@@ -365,7 +365,7 @@ class Simulation:
         return [
             self.online.impressions(self.world),
             self.online.attribution(self.world, s, self.exports),
-            self.online.exposure(self.world, s),
+            *self.online.exposure_checks(self.world, s),
         ]
 
     def train(self, today: date) -> dict[str, Any]:

@@ -33,6 +33,7 @@ EVERY_NIGHT = EVERY_DAY | {
     "impressions captured",
     "clicks carry their list's attribution and impression",
     "impressions exported once",
+    "exposure counted in the arm the reader saw",
 }
 
 

@@ -177,3 +177,35 @@ def test_the_runs_settings_are_productions_but_for_the_options() -> None:
     for bad in (SimConfig(5, 50, promotion="sometimes"), SimConfig(5, 50, env={"AWS_ENDPOINT_URL": "x"})):
         with pytest.raises(ValueError):
             bad.settings_env()
+
+
+def test_exposure_rows_must_match_what_each_reader_saw(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Counts equal to the readers' truth pass; a reader counted as challenger while every feed they saw was the
+    champion's (their challenger feed was never made) is a violation of the arm check."""
+    from shared.ports import ObjectInfo
+
+    settings = Settings.from_env({"GOOGLE_CLOUD_PROJECT": "demo-test"})
+    prefix = settings.import_prefix + settings.experiment.aggregate_prefix
+    champion = FeedView("feed", "rid-1", None, "champion", "test-b-vs-a", "personalized")
+    day = T0.date().isoformat()
+
+    class W:
+        impressions = [_imp("i1", champion, ("s1", "s2"))]
+        clicks = [_click(champion)]
+
+    def store(arm: str) -> Any:
+        body = f"experiment_id,user_id,day,arm,impressions,clicks,pre_clicks\ntest-b-vs-a,r1,{day},{arm},2,1,0\n"
+
+        class Store:
+            def list(self, p: str) -> list[ObjectInfo]:
+                return [ObjectInfo(f"{prefix}test-b-vs-a/{day}.csv", len(body), "e")] if p == prefix else []
+
+            def get_bytes(self, key: str) -> bytes:
+                return body.encode()
+
+        return Store()
+
+    for arm, status in (("champion", "ok"), ("challenger", "violated")):
+        monkeypatch.setattr(oc.wiring, "import_store", lambda _s, arm=arm: store(arm))
+        counted, arms = oc.OnlineChecks().exposure_checks(W(), settings)  # type: ignore[arg-type]
+        assert (counted.status, arms.status) == ("ok", status), (counted, arms)
