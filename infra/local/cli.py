@@ -150,6 +150,20 @@ def simulate(
         datetime | None, typer.Option("--start", formats=["%Y-%m-%d"], help="First simulated day (UTC).")
     ] = None,
     state_dir: StateDir = None,
+    promotion: str = typer.Option(
+        "offline", "--promotion", help="offline: the offline rule promotes; online: the challenger test decides."
+    ),
+    control_share: Annotated[
+        float | None, typer.Option("--control-share", min=0.0, max=0.5, help="Control arm's share (default 0.05).")
+    ] = None,
+    challenger_share: Annotated[
+        float | None,
+        typer.Option("--challenger-share", min=0.0, max=0.5, help="Challenger arm's share (default 0.10)."),
+    ] = None,
+    setting: Annotated[
+        list[str] | None,
+        typer.Option("--set", help="A product setting for the run, STORYREC_NAME=VALUE (repeatable)."),
+    ] = None,
 ) -> None:
     """Live N simulated days of the pipeline on the local stack; exit 1 on any invariant violation."""
     from infra.local.readers import MODELS
@@ -164,7 +178,27 @@ def simulate(
     except PlanError as exc:
         _console.print(f"bad fault plan: {exc}", style="red", markup=False, soft_wrap=True)
         raise typer.Exit(2) from exc
-    config = SimConfig(days, readers, seed, readers_model, faults, state_dir, start.date() if start else None)
+    pairs = [item.partition("=") for item in setting or []]
+    config = SimConfig(
+        days,
+        readers,
+        seed,
+        readers_model,
+        faults,
+        state_dir,
+        start.date() if start else None,
+        promotion=promotion,
+        control_share=control_share,
+        challenger_share=challenger_share,
+        env={k.strip(): v for k, eq, v in pairs if eq},
+    )
+    try:
+        if any(not eq for _, eq, _ in pairs):
+            raise ValueError("--set takes STORYREC_NAME=VALUE")
+        config.settings_env()
+    except ValueError as exc:
+        _console.print(str(exc), style="red", markup=False)
+        raise typer.Exit(2) from exc
     try:
         result = run_simulation(config, log=_log)
     except (StackError, ConfigError) as exc:
@@ -177,6 +211,17 @@ def simulate(
     )
     for name, row in facts.get("quality", {}).items():
         _log(f"expected clicks per look, {name:>6}: {row['mean']:.3f} ± {row['ci95']:.3f} over {row['days']} mornings")
+    for t in facts.get("online_tests") or []:
+        if "experiment_id" in t:
+            _log(
+                f"online test {t['experiment_id']}: {t.get('action')} after {t.get('days')} day(s), "
+                f"exposed {t.get('exposed')}"
+            )
+        elif t.get("decision") in ("test", "promote", "retire"):
+            _log(f"version {t.get('version')}: {t.get('decision')}: {'; '.join(t.get('reasons') or [])}")
+    from infra.local.simulate.lift import render
+
+    _console.print(render(facts.get("lift") or {}), markup=False, soft_wrap=True)
     colour = "green" if result.violations == 0 else "red"
     _console.print(
         f"[{colour}]{result.days} days: {result.violations} invariant violation(s)[/{colour}], "

@@ -14,7 +14,7 @@ from shared.operate.status import ReasonCount
 
 __all__ = [
     "DailyCount", "Decision", "ExperimentLook", "ExportRun", "FeedSnapshot", "ReasonCount", "ReportData",
-    "SolutionVersion",
+    "SimulatedArm", "SolutionVersion",
 ]
 
 Decision = Literal["promoted", "kept", "serving", "failed", "pending", "testing", "retired"]
@@ -97,6 +97,25 @@ class ExperimentLook:
 
 
 @dataclass(frozen=True)
+class SimulatedArm:
+    """A simulation's arm (``storyrec-dev simulate``): clicks-from-feed per exposed reader measured from the
+    readers' ground truth, its lift over control, and the expected clicks per look of the arm's feeds beside
+    the oracle's (the upper bound, known only to the generator). ``None``: no data."""
+
+    test: str
+    arm: str
+    readers: int
+    clicks_per_reader: float | None
+    low: float | None
+    high: float | None
+    lift: float | None
+    lift_low: float | None
+    lift_high: float | None
+    expected_served: float | None
+    expected_oracle: float | None
+
+
+@dataclass(frozen=True)
 class ReportData:
     """Everything one report renders."""
 
@@ -109,3 +128,5 @@ class ReportData:
     feeds: FeedSnapshot | None = None
     experiments: tuple[ExperimentLook, ...] | None = None
     notes: tuple[str, ...] = ()
+    simulated_arms: tuple[SimulatedArm, ...] | None = None
+    """Only a simulation fills it (a deployment has no oracle): the section is left out when None."""

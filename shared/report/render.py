@@ -23,6 +23,7 @@ from shared.report.data import (
     FeedSnapshot,
     ReasonCount,
     ReportData,
+    SimulatedArm,
     SolutionVersion,
 )
 
@@ -96,6 +97,16 @@ def render_html(data: ReportData) -> str:
             "Filled once the monitor looks at a test (promotion mode online, or the control arm's holdout).",
         ),
     ]
+    if data.simulated_arms is not None:
+        sections.append(
+            _section(
+                "simulated-arms",
+                "Simulation: the arms' lift beside the oracle",
+                data.simulated_arms,
+                _simulated_arms,
+                "The simulation's lift table (readers' ground truth; the generator's expected clicks).",
+            )
+        )
     notes = "".join(f"<li>{html.escape(n)}</li>" for n in data.notes)
     generated = data.generated_at.isoformat(timespec="seconds")
     return f"""<!DOCTYPE html>
@@ -370,6 +381,27 @@ def _experiments(looks: Sequence[ExperimentLook]) -> str:
             + _lift_plot(look)
         )
     return "".join(parts)
+
+
+def _simulated_arms(arms: Sequence[SimulatedArm]) -> str:
+    """Per test and arm: clicks per exposed reader with its 95 % interval, the lift over control, and the
+    expected clicks of one look at the arm's feeds beside the oracle feed's."""
+
+    def interval(v: float | None, low: float | None, high: float | None, fmt: Callable[[float | None], str]) -> str:
+        return "no data" if v is None else f"{fmt(v)} [{fmt(low)}, {fmt(high)}]"
+
+    rows = "".join(
+        f"<tr><td>{html.escape(a.test)}</td><td>{html.escape(a.arm)}</td><td>{a.readers:,}</td>"
+        f"<td>{interval(a.clicks_per_reader, a.low, a.high, _num)}</td>"
+        f"<td>{'-' if a.arm == 'control' else interval(a.lift, a.lift_low, a.lift_high, _pct)}</td>"
+        f"<td>{_num(a.expected_served)}</td><td>{_num(a.expected_oracle)}</td></tr>"
+        for a in arms
+    )
+    return (
+        "<table><tr><th>test</th><th>arm</th><th>exposed readers</th><th>feed clicks / reader [95 %]</th>"
+        "<th>lift over control [95 %]</th><th>expected clicks / look: feed</th><th>oracle</th></tr>"
+        f"{rows}</table>"
+    )
 
 
 def _num(v: float | None) -> str:

@@ -65,6 +65,18 @@ class Shown:
     position: int
 
 
+@dataclass(frozen=True)
+class Visit:
+    """What one visit did: the stories examined (seen) in each list, and those clicked."""
+
+    seen: tuple[Shown, ...]
+    clicked: list[Shown]
+
+    def seen_in(self, source: str) -> list[str]:
+        """The story ids seen in one list (``feed`` or ``latest``), in list order, each once."""
+        return list(dict.fromkeys(s.sid for s in self.seen if s.source == source))
+
+
 class ReaderModel:
     """The generative model of :class:`ReaderParams`: new readers, visits, drift, oracle scores."""
 
@@ -102,18 +114,32 @@ class ReaderModel:
         self, reader: Reader, feed: list[str], latest: list[str], stories: dict[str, Story], now: datetime
     ) -> list[Shown]:
         """The stories the reader clicks on one visit (at most once each, ever), in click order."""
+        return self.look(reader, feed, latest, stories, now).clicked
+
+    def look(
+        self, reader: Reader, feed: list[str], latest: list[str], stories: dict[str, Story], now: datetime
+    ) -> Visit:
+        """One visit: which stories of each list the reader examined (what the client records as seen: the
+        impressions) and which of those they clicked (at most once each, ever), in list order.
+
+        A story at position ``p`` is examined with probability ``position_bias(p)`` and, once examined, clicked
+        with probability ``appeal``: the same chance of a click as one draw of their product."""
         p = self.params
         shown = [Shown(s, "feed", i) for i, s in enumerate(feed[: p.feed_shown])]
         shown += [Shown(s, "latest", i) for i, s in enumerate(latest[: p.latest_shown])]
+        seen: list[Shown] = []
         clicked: list[Shown] = []
         for item in shown:
+            if self.rng.random() >= self.position_bias(item.position):
+                continue
+            seen.append(item)
             story = stories.get(item.sid)
             if story is None or item.sid in reader.read:
                 continue
-            if self.rng.random() < self.position_bias(item.position) * self.appeal(reader, story, now):
+            if self.rng.random() < self.appeal(reader, story, now):
                 reader.read.add(item.sid)
                 clicked.append(item)
-        return clicked
+        return Visit(tuple(seen), clicked)
 
     def click_type(self) -> str:
         return "like" if self.rng.random() < self.params.like_share else "open"

@@ -20,7 +20,7 @@ import time
 import urllib.request
 import warnings
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -33,6 +33,8 @@ from infra.local.readers import MODELS
 from infra.local.simulate import faults as fault_plan
 from infra.local.simulate import invariants as inv
 from infra.local.simulate.clock import VirtualClock, install, uninstall
+from infra.local.simulate.lift import add_look, add_looks, events, lift_table, report_arms
+from infra.local.simulate.online_checks import OnlineChecks
 from infra.local.simulate.pipeline import Night, at, endpoint_down, settings
 from infra.local.simulate.readers import ReaderModel
 from infra.local.simulate.world import World, WorldParams
@@ -46,6 +48,11 @@ CAPTURE_WORKERS = 4
 parallel too, and a sequential capture cost ~10 ms a click, most of it waiting on the emulator."""
 
 
+LOCAL_BATCH_ROLE = "arn:aws:iam::000000000000:role/storyrec-personalize"
+PROMOTION_MODES = {"offline": "auto", "online": "online"}
+"""``--promotion``: the product's ``STORYREC_PROMOTION_MODE`` each runs with."""
+
+
 @dataclass
 class SimConfig:
     days: int
@@ -56,6 +63,29 @@ class SimConfig:
     state_dir: Path | None = None
     start: date | None = None
     world: WorldParams = field(default_factory=WorldParams)
+    promotion: str = "offline"
+    """``offline``: the offline rule promotes (``STORYREC_PROMOTION_MODE=auto``); ``online``: it only admits a
+    candidate to the challenger test, whose verdict promotes or retires it (docs/experiment.md)."""
+    control_share: float | None = None
+    """The control arm's share (None: the product's default, 5 %); small runs may want more."""
+    challenger_share: float | None = None
+    """The challenger arm's share while a candidate is under test (None: the product's default, 10 %)."""
+    env: dict[str, str] = field(default_factory=dict)
+    """Further ``STORYREC_*`` settings for the run (e.g. ``STORYREC_EXPERIMENT_MIN_USERS``)."""
+
+    def settings_env(self) -> dict[str, str]:
+        """The product settings this run changes from production's (the rest are the defaults)."""
+        if self.promotion not in PROMOTION_MODES:
+            raise ValueError(f"promotion must be one of {sorted(PROMOTION_MODES)}, not {self.promotion!r}")
+        out = {"STORYREC_PROMOTION_MODE": PROMOTION_MODES[self.promotion]}
+        if self.control_share is not None:
+            out["STORYREC_EXPERIMENT_CONTROL_SHARE"] = str(self.control_share)
+        if self.challenger_share is not None:
+            out["STORYREC_EXPERIMENT_CHALLENGER_SHARE"] = str(self.challenger_share)
+        bad = sorted(k for k in self.env if not k.startswith("STORYREC_"))
+        if bad:
+            raise ValueError(f"only STORYREC_* settings may be set: {bad}")
+        return {**out, **self.env}
 
     def start_date(self) -> date:
         """Default: the run ends yesterday (UTC), so every simulated time is in the engine's past."""
@@ -149,6 +179,7 @@ class Simulation:
         self.night = Night(self.clock, log)
         self.faults = fault_plan.load_plan(config.faults)
         self.exports = inv.Exports()
+        self.online = OnlineChecks()
         self.operator_deployed: set[str] = set()
         self.violations = 0
         self.not_checked = 0
@@ -196,6 +227,7 @@ class Simulation:
         data = gather_report_data(
             s, counter, wiring.backup_store(s), self.clock(), days=days, state=state, feeds=wiring.document_store(s)
         )
+        data = replace(data, simulated_arms=report_arms(self.facts.get("lift") or {}))
         out = self.work / "report.html"
         out.write_text(render_html(data), encoding="utf-8")
         return out
@@ -228,6 +260,7 @@ class Simulation:
             stages["import"] = self.import_(today - timedelta(days=1), active)
         with timed(took, "checks"):
             checks = self.data_checks()
+            checks += self.online_checks()
         if today.day == 1:
             with timed(took, "training"):
                 stages["training"] = self.train(today)
@@ -250,23 +283,25 @@ class Simulation:
         w, now = self.world, self.clock()
         collection = w.firestore.collection(w.settings.collections.feeds)
         uids = sorted(w.readers)
-        feeds: dict[str, list[str]] = {}
+        docs: dict[str, dict[str, Any]] = {}
         for start in range(0, len(uids), 300):
             refs = [collection.document(u) for u in uids[start : start + 300]]
-            feeds.update({s.id: feed_story_ids(s.to_dict() or {}) for s in w.firestore.get_all(refs) if s.exists})
-        if not feeds:
+            docs.update({s.id: s.to_dict() or {} for s in w.firestore.get_all(refs) if s.exists})
+        if not docs:
             return {"readers": 0}
         size = w.model.params.feed_shown
         latest = w.latest()
         sums = {"feed": 0.0, "latest": 0.0, "oracle": 0.0}
-        for uid, feed in feeds.items():
+        arms: dict[str, dict[str, dict[str, float]]] = {}
+        for uid, doc in docs.items():
             reader = w.readers[uid]
-            sums["feed"] += w.model.expected_clicks(reader, feed, w.stories, now)
+            served = w.model.expected_clicks(reader, feed_story_ids(doc), w.stories, now)
+            oracle = w.model.expected_clicks(reader, w.model.oracle_feed(reader, w.stories, now, size), w.stories, now)
+            sums["feed"] += served
             sums["latest"] += w.model.expected_clicks(reader, latest, w.stories, now)
-            sums["oracle"] += w.model.expected_clicks(
-                reader, w.model.oracle_feed(reader, w.stories, now, size), w.stories, now
-            )
-        return {"readers": len(feeds), **{k: round(v / len(feeds), 4) for k, v in sums.items()}}
+            sums["oracle"] += oracle
+            add_look(arms, doc, served, oracle)
+        return {"readers": len(docs), **{k: round(v / len(docs), 4) for k, v in sums.items()}, "arms": arms}
 
     def export(self, today: date, active: set[str]) -> dict[str, Any]:
         publish = at(today, 2)
@@ -332,6 +367,15 @@ class Simulation:
         watermark = ExportState(wiring.document_store(s), s.collections.state).watermark()
         engine_state = self.stack.state_dir / "personalize"
         return inv.check_export(self.world, self.exports, watermark) + inv.check_import(s, self.exports, engine_state)
+
+    def online_checks(self) -> list[inv.Check]:
+        """Impressions captured, clicks' attribution in the exported rows, the exposure files (after data_checks)."""
+        s = settings()
+        return [
+            self.online.impressions(self.world),
+            self.online.attribution(self.world, s, self.exports),
+            *self.online.exposure_checks(self.world, s),
+        ]
 
     def train(self, today: date) -> dict[str, Any]:
         outcome = self.night.train(at(today, 3))
@@ -445,7 +489,7 @@ class Simulation:
                 hostile += len(w.hostile(1))
             self.clock.set(at(today, 0) + timedelta(seconds=seconds))
             doc = feeds.get(uid) or {}
-            clicks += len(w.visit(w.readers[uid], feed_story_ids(doc) if doc else []))
+            clicks += len(w.visit(w.readers[uid], feed_story_ids(doc) if doc else [], doc))
         for seconds in hostile_times:
             self.clock.set(at(today, 0) + timedelta(seconds=seconds))
             hostile += len(w.hostile(1))
@@ -529,12 +573,40 @@ class Simulation:
             self.facts["wall_seconds"] = round(wall, 1)
             self.facts["days_per_minute"] = round(self.config.days / (wall / 60), 2)
             self.facts["quality"] = quality_table(self.ledger_path, record)
+            self.facts["lift"] = self.lift(record)
+            self.facts["online_tests"] = self.online_tests()
             record["totals"] = {"violations": self.violations, "not_checked": self.not_checked, **self.facts}
         self.write(record)
+
+    def online_tests(self) -> list[dict[str, Any]]:
+        """The AWS stage's last look at each test (the monitor's verdict, as ``storyrec status`` shows it) and
+        every decision record's action: what the online test decided during the run."""
+        deps = wiring.stage_deps(settings())
+        out: list[dict[str, Any]] = []
+        for look in deps.state.looks():
+            users = {a.get("arm"): a.get("users") for a in look.get("arms") or []}
+            keep = ("experiment_id", "action", "days", "reasons", "candidate", "looked_at")
+            out.append({**{k: look.get(k) for k in keep}, "exposed": users})
+        for decision in deps.state.decisions():
+            version = str(decision.get("candidate") or decision.get("version") or "?").rsplit("/", 1)[-1]
+            out.append({"version": version, "decision": decision.get("action"), "reasons": decision.get("reasons")})
+        return out
+
+    def lift(self, last: dict[str, Any]) -> dict[str, Any]:
+        """The run's lift table (per test and arm, beside the oracle), also written to ``lift.json``."""
+        looks: dict[str, dict[str, dict[str, float]]] = {}
+        for line in self.ledger_path.read_text().splitlines():
+            if line:
+                add_looks(looks, json.loads(line)["stages"].get("quality"))
+        add_looks(looks, last["stages"].get("quality"))
+        table = lift_table(events(self.world.impressions, self.world.clicks), looks)
+        (self.work / "lift.json").write_text(json.dumps(table, indent=1), encoding="utf-8")
+        return table
 
 
 def run_simulation(config: SimConfig, log: Any = print) -> SimResult:
     """Start the local stack (fresh), run the simulation, stop the stack; the result."""
+    config.settings_env()  # a bad option fails before the stack starts
     state = Path(config.state_dir or DEFAULT_STATE_DIR.parent / "simulate")
     work = state / "run"
     work.mkdir(parents=True, exist_ok=True)
@@ -556,6 +628,10 @@ def run_simulation(config: SimConfig, log: Any = print) -> SimResult:
             "POWERTOOLS_METRICS_NAMESPACE": "storyrec",
             "POWERTOOLS_SERVICE_NAME": "storyrec",
             "STORYREC_CAPTURE_METRICS": "log",
+            # the role a deployment gives batch inference (the challenger arm's feeds): Personalize, and the local
+            # engine, refuse CreateBatchInferenceJob without one
+            "STORYREC_FEED_BATCH_ROLE_ARN": LOCAL_BATCH_ROLE,
+            **config.settings_env(),
         }
         with environment(values):
             s = settings()

@@ -17,7 +17,7 @@ from typing import Any
 
 import numpy as np
 
-from infra.local.simulate.readers import Reader, ReaderModel, Shown, Story
+from infra.local.simulate.readers import Reader, ReaderModel, Shown, Story, Visit
 from shared.capture.records import Writer
 from shared.capture.service import CaptureService, Outcome
 from shared.config import Settings
@@ -64,11 +64,60 @@ class SentClick:
     source: str = ""
     position: int = -1
     outcome: str = ""
+    view: FeedView | None = None
+    """The list the click came from, as the client knew it (None: a hostile write, no list)."""
+    impression_id: str = ""
+    """The impression the client recorded for that view (the export joins it into IMPRESSION)."""
 
     @property
     def key(self) -> tuple[str, str, int, str]:
         """What identifies the click in an export row and in the engine's dataset."""
         return (self.uid, self.sid, int(self.created.timestamp()), self.type)
+
+
+@dataclass(frozen=True)
+class FeedView:
+    """A list as a client shows it, with its attribution (docs/client.md): the reader's feed document's
+    ``recommendationId`` / ``attributionSource`` / ``arm`` / ``experimentId``, or the "latest" list."""
+
+    list: str
+    """``feed`` or ``latest``."""
+    recommendation_id: str | None = None
+    source: str | None = None
+    arm: str | None = None
+    experiment_id: str | None = None
+    kind: str | None = None
+    """The feed's ``kind`` (personalized / popular)."""
+
+    @classmethod
+    def of_feed(cls, doc: dict[str, Any]) -> FeedView:
+        def text(name: str) -> str | None:
+            value = doc.get(name)
+            return value if isinstance(value, str) and value else None
+
+        return cls(
+            "feed", text("recommendationId"), text("attributionSource"), text("arm"), text("experimentId"), text("kind")
+        )
+
+    def fields(self) -> dict[str, str]:
+        """The attribution a click or an impression from this list carries (client.md: the feed's
+        ``recommendationId`` and ``attributionSource``, or ``source: latest``)."""
+        if self.list == "latest":
+            return {"source": "latest"}
+        out = {"recommendationId": self.recommendation_id, "source": self.source}
+        return {k: v for k, v in out.items() if v}
+
+
+@dataclass(frozen=True)
+class SentImpression:
+    """An impression the simulation wrote (``impressions/{id}``): what one view of a list showed."""
+
+    impression_id: str
+    uid: str
+    story_ids: tuple[str, ...]
+    view: FeedView
+    created: datetime
+    outcome: str = ""
 
 
 @dataclass
@@ -90,12 +139,14 @@ class World:
     left: dict[str, datetime] = field(default_factory=dict)
     joined: dict[str, datetime] = field(default_factory=dict)
     clicks: list[SentClick] = field(default_factory=list)
+    impressions: list[SentImpression] = field(default_factory=list)
     clock_skew_hours: float = 0.0
     """Client clock skew (a fault): odd readers' devices 4 minutes ahead, even ones this many hours behind
     (both within docs/client.md's tolerance, so their clicks must be captured)."""
     _story_seq: int = 0
     _reader_seq: int = 0
     _click_seq: int = 0
+    _impression_seq: int = 0
 
     # --- stories -------------------------------------------------------------------------------------
     def publish(self, count: int) -> list[str]:
@@ -173,15 +224,45 @@ class World:
         self._click_seq += 1
         return f"c{self._click_seq:08d}"
 
+    def _skew_hours(self, uid: str) -> float:
+        skew_hours = self.clock_skew_hours * (1 if sum(map(ord, uid)) % 2 else -1) if self.clock_skew_hours else 0.0
+        return min(skew_hours, 4 / 60) if skew_hours > 0 else skew_hours  # ahead: the contract tolerates 5 minutes
+
+    def write_impression(self, uid: str, story_ids: list[str], view: FeedView) -> SentImpression:
+        """Write impressions/{id} as the client does (docs/client.md: a client-generated id, the stories seen
+        in list order, the list's attribution) and run the capture use case on it, as its trigger would."""
+        now = self.clock()
+        self._impression_seq += 1
+        impression_id = f"i{self._impression_seq:08d}"
+        data: dict[str, Any] = {
+            "userId": uid,
+            "storyIds": story_ids[:25],
+            **view.fields(),
+            "clientTime": now + timedelta(hours=self._skew_hours(uid)),
+            "createdAt": now,
+        }
+        self.firestore.document(f"{self.settings.collections.impressions}/{impression_id}").set(data)
+        outcome = self.capture.capture_impression(impression_id, data, writer=Writer("user", uid))
+        sent = SentImpression(impression_id, uid, tuple(story_ids[:25]), view, now, outcome.value)
+        self.impressions.append(sent)
+        return sent
+
     def write_click(
-        self, uid: str, sid: str, kind: str, *, writer: str | None = None, hostile: str = "", shown: Shown | None = None
+        self,
+        uid: str,
+        sid: str,
+        kind: str,
+        *,
+        writer: str | None = None,
+        hostile: str = "",
+        shown: Shown | None = None,
+        view: FeedView | None = None,
+        impression_id: str = "",
     ) -> SentClick:
         """Write clicks/{id} as the client does and run the capture use case on it, as its trigger would."""
         now = self.clock()
         click_id = self._next_click_id()
-        skew_hours = self.clock_skew_hours * (1 if sum(map(ord, uid)) % 2 else -1) if self.clock_skew_hours else 0.0
-        if skew_hours > 0:
-            skew_hours = min(skew_hours, 4 / 60)  # ahead: the contract tolerates 5 minutes
+        skew_hours = self._skew_hours(uid)
         if hostile == "clock_ahead":
             skew_hours = 7.0
         data: dict[str, Any] = {
@@ -192,6 +273,7 @@ class World:
             "sessionId": f"{uid}-{now:%Y%m%d}",
             "device": "web",
             "createdAt": now,  # the server's request time (the rules insist), here the virtual one
+            **(view.fields() if view else {}),
         }
         author = Writer("user", writer or uid)
         outcome: Outcome | type[_Unsent] = _Unsent
@@ -209,14 +291,34 @@ class World:
             shown.source if shown else "",
             shown.position if shown else -1,
             outcome.value,
+            view,
+            impression_id,
         )
         self.clicks.append(sent)
         return sent
 
-    def visit(self, reader: Reader, feed: list[str]) -> list[SentClick]:
-        """One visit: the reader sees their feed and the latest list and clicks (closed loop)."""
-        chosen = self.model.visit(reader, feed, self.latest(), self.stories, self.clock())
-        return [self.write_click(reader.uid, c.sid, self.model.click_type(), shown=c) for c in chosen]
+    def visit(self, reader: Reader, feed: list[str], feed_doc: dict[str, Any] | None = None) -> list[SentClick]:
+        """One visit: the reader sees their feed and the latest list and clicks (closed loop). The client
+        records an impression of each list the reader saw something of, then each click with its list's
+        attribution (docs/client.md); both are written at the visit's time, impressions first."""
+        look: Visit = self.model.look(reader, feed, self.latest(), self.stories, self.clock())
+        views = {"feed": FeedView.of_feed(feed_doc or {}), "latest": FeedView("latest")}
+        written: dict[str, str] = {}
+        for name, view in views.items():
+            seen = look.seen_in(name)
+            if seen:
+                written[name] = self.write_impression(reader.uid, seen, view).impression_id
+        return [
+            self.write_click(
+                reader.uid,
+                c.sid,
+                self.model.click_type(),
+                shown=c,
+                view=views[c.source],
+                impression_id=written.get(c.source, ""),
+            )
+            for c in look.clicked
+        ]
 
     def hostile(self, count: int) -> list[SentClick]:
         """Writes a hostile client makes that reach capture: each must be quarantined, never exported."""

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from datetime import date, timedelta
 from pathlib import Path
 
@@ -29,6 +30,10 @@ EVERY_NIGHT = EVERY_DAY | {
     "active readers have a fresh feed",
     "no deleted story in a feed",
     "no already-read story in a feed",
+    "impressions captured",
+    "clicks carry their list's attribution and impression",
+    "impressions exported once",
+    "exposure counted in the arm the reader saw",
 }
 
 
@@ -54,6 +59,21 @@ def test_five_days_with_every_default_fault_end_with_no_violation(tmp_path: Path
     # the readers clicked, hostile clients wrote, and the oracle bounds the feeds
     assert sum(s["day"]["clicks"] for d, s in stages.items() if d < 5) > 50
     assert all(s["quality"]["oracle"] >= s["quality"]["feed"] for d, s in stages.items() if d >= 1)
+    # impressions and attributed clicks (docs/client.md) went through capture into the export; with nothing
+    # serving there is no test: every feed is popular, attributed to storyrec-popular, and the lift table says so
+    checks = {(r["day"], c["invariant"]): c for r in records for c in r["checks"]}
+    feed_impressions = [re.search(r"\((\d+) of a feed", checks[(d, "impressions captured")]["detail"]) for d in (1, 5)]
+    assert all(m and int(m.group(1)) > 0 for m in feed_impressions)
+    attributed = checks[(5, "clicks carry their list's attribution and impression")]["detail"]
+    assert re.fullmatch(r"[1-9]\d* feed and [1-9]\d* latest-list clicks exported", attributed), attributed
+    lift = json.loads((tmp_path / "run" / "lift.json").read_text())
+    assert lift == records[-1]["totals"]["lift"] and [t["test"] for t in lift["tests"]] == ["no test"]
+    (champion,) = lift["tests"][0]["arms"]
+    assert champion["arm"] == "champion" and champion["readers"] > 10 and champion["impressions"] > champion["clicks"]
+    per = champion["clicks_per_reader"]
+    assert 0 <= per["low"] < per["value"] < per["high"]
+    expected = champion["expected_clicks_per_look"]
+    assert expected["looks"] > 0 and 0 <= expected["served"] <= expected["oracle"]
     # only the first night has no export to check yet; nothing else was left unchecked
     assert result.not_checked == 0, [(r["day"], c) for r in records for c in r["checks"] if c["status"] != "ok"]
     assert all(state == "down" for state in LocalStack(tmp_path).status().values())

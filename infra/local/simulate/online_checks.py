@@ -1,0 +1,217 @@
+"""The online test's invariants (docs/simulate.md): impressions and attributed clicks, reconciled from the
+readers' ground truth through Firestore, the export's interactions rows and its daily exposure files.
+
+* impressions captured: every impression a reader wrote is in ``ml_impressions`` with its stories and its
+  list's attribution (checked for the impressions written since the last check);
+* clicks carry their list's attribution and impression: each exported row of a click the readers made on a
+  list carries that list's ``RECOMMENDATION_ID`` (when it has no source) and ``EVENT_ATTRIBUTION_SOURCE``,
+  and the ``IMPRESSION`` of the view the click came from (docs/export.md, "Attribution and impressions");
+* impressions exported once: on every day the export wrote an exposure file for (a test ran), each reader
+  with a feed impression or a feed click that day is in exactly one of that day's files, with exactly the
+  stories seen and feed clicks the readers made.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import re
+from collections import Counter
+from collections.abc import Mapping
+from typing import Any
+
+from infra.local.simulate.invariants import Check, Exports, not_checked, ok, violated
+from infra.local.simulate.world import SentClick, SentImpression, World, accepted
+from shared import wiring
+from shared.config import Settings
+
+Key = tuple[str, str, int, str]
+_DAY_FILE = re.compile(r"([^/]+)/(\d{4}-\d{2}-\d{2})\.csv$")
+IMPRESSIONS = "impressions captured"
+ATTRIBUTION = "clicks carry their list's attribution and impression"
+EXPOSURE = "impressions exported once"
+ARMS = "exposure counted in the arm the reader saw"
+NAMES = (IMPRESSIONS, ATTRIBUTION, EXPOSURE, ARMS)
+
+
+def captured(imp: SentImpression) -> bool:
+    return imp.outcome in ("captured", "duplicate")
+
+
+def from_feed(fields: Mapping[str, str]) -> bool:
+    """The export's rule (shared/export/exposure.py): a recommendation id or a ``storyrec-*`` source."""
+    return bool(fields.get("recommendationId")) or fields.get("source", "").startswith("storyrec-")
+
+
+class OnlineChecks:
+    """State across days: the impressions already checked, the export's full rows per manifest."""
+
+    def __init__(self) -> None:
+        self.checked = 0
+        self._rows: dict[str, tuple[str, dict[Key, list[dict[str, str]]]]] = {}
+
+    # --- impressions in ml_impressions --------------------------------------------------------------
+    def impressions(self, world: World) -> Check:
+        new = world.impressions[self.checked :]
+        lost = [i.impression_id for i in new if not captured(i)]
+        collection = world.firestore.collection(world.settings.collections.ml_impressions)
+        found: dict[str, dict[str, Any]] = {}
+        ids = [i.impression_id for i in new if captured(i)]
+        for start in range(0, len(ids), 300):
+            refs = [collection.document(i) for i in ids[start : start + 300]]
+            found.update({s.id: s.to_dict() or {} for s in world.firestore.get_all(refs) if s.exists})
+        wrong = []
+        for imp in new:
+            if not captured(imp):
+                continue
+            record = found.get(imp.impression_id)
+            fields = imp.view.fields()
+            want = (
+                imp.uid,
+                list(imp.story_ids),
+                fields.get("recommendationId"),
+                fields.get("source"),
+            )
+            got = (
+                (
+                    record.get("USER_ID"),
+                    record.get("ITEM_IDS"),
+                    record.get("RECOMMENDATION_ID") or None,
+                    record.get("EVENT_ATTRIBUTION_SOURCE") or None,
+                )
+                if record is not None
+                else None
+            )
+            if got != want:
+                wrong.append((imp.impression_id, want, got))
+        self.checked = len(world.impressions)
+        if lost or wrong:
+            return violated(IMPRESSIONS, f"{len(lost)} not captured, {len(wrong)} missing or different", lost + wrong)
+        feed = sum(1 for i in new if i.view.list == "feed")
+        return ok(IMPRESSIONS, f"{len(new)} new impressions ({feed} of a feed, {len(new) - feed} of the latest list)")
+
+    # --- the exported rows' attribution ---------------------------------------------------------------
+    def _refresh(self, settings: Settings, exports: Exports) -> dict[Key, list[dict[str, str]]]:
+        store = wiring.import_store(settings)
+        for key, manifest in exports.manifests.items():
+            if key in self._rows and self._rows[key][0] == manifest.run_id:
+                continue
+            rows: dict[Key, list[dict[str, str]]] = {}
+            spec = manifest.dataset("interactions")
+            for part in spec.files if spec else ():
+                for r in csv.DictReader(io.StringIO(store.get_bytes(part.key).decode("utf-8"))):
+                    k = (r["USER_ID"], r["ITEM_ID"], int(r["TIMESTAMP"]), r["EVENT_TYPE"])
+                    rows.setdefault(k, []).append(r)
+            self._rows[key] = (manifest.run_id, rows)
+        merged: dict[Key, list[dict[str, str]]] = {}
+        for _, rows in self._rows.values():
+            for k, found in rows.items():
+                merged.setdefault(k, []).extend(found)
+        return merged
+
+    def attribution(self, world: World, settings: Settings, exports: Exports) -> Check:
+        rows = self._refresh(settings, exports)
+        by_id = {i.impression_id: i for i in world.impressions}
+        wrong: list[Any] = []
+        checked = Counter[str]()
+        for click in world.clicks:
+            if click.hostile or not accepted(click) or click.view is None or click.key not in rows:
+                continue
+            want = expected_row(click, by_id.get(click.impression_id))
+            for row in rows[click.key]:
+                got = {k: row.get(k, "") for k in want}
+                if got != want:
+                    wrong.append((click.click_id, want, got))
+            checked[click.view.list] += 1
+        if wrong:
+            return violated(ATTRIBUTION, f"{len(wrong)} exported rows with another attribution", wrong)
+        return ok(ATTRIBUTION, f"{checked['feed']} feed and {checked['latest']} latest-list clicks exported")
+
+    # --- the exposure files ---------------------------------------------------------------------------
+    def exposure(self, world: World, settings: Settings) -> Check:
+        return self.exposure_checks(world, settings)[0]
+
+    def exposure_checks(self, world: World, settings: Settings) -> list[Check]:
+        """Impressions exported once (counts), and each exposure row's test and arm are those of the feeds
+        the reader saw that day (a reader whose challenger feed was never made must not count as challenger)."""
+        store = wiring.import_store(settings)
+        prefix = settings.import_prefix + settings.experiment.aggregate_prefix
+        files: dict[str, list[tuple[str, bytes]]] = {}
+        for info in store.list(prefix):
+            m = _DAY_FILE.search(info.key)
+            if m and m.group(1) != "pre":
+                files.setdefault(m.group(2), []).append((m.group(1), store.get_bytes(info.key)))
+        if not files:
+            state = world.firestore.document(f"{settings.collections.state}/experiment").get()
+            if not (state.exists and (state.to_dict() or {}).get("experimentId")):
+                why = "no test has run (nothing serves): no exposure file is due"
+                return [ok(EXPOSURE, why), ok(ARMS, why)]
+            why = "a test runs but no export has written its first day yet"
+            return [not_checked(EXPOSURE, why), not_checked(ARMS, why)]
+        truth = ground_truth(world)
+        saw = arms_seen(world)
+        problems: list[Any] = []
+        other_arm: list[Any] = []
+        for day, found in sorted(files.items()):
+            seen: Counter[str] = Counter()
+            for experiment_id, data in found:
+                for r in csv.DictReader(io.StringIO(data.decode("utf-8"))):
+                    uid = r.get("user_id") or ""
+                    seen[uid] += 1
+                    want = truth.get((day, uid), (0, 0))
+                    got = (int(float(r.get("impressions") or 0)), int(float(r.get("clicks") or 0)))
+                    if got != want:
+                        problems.append((day, experiment_id, uid, "want", want, "got", got))
+                    arms = saw.get((day, uid), set())
+                    if arms and (experiment_id, r.get("arm") or "") not in arms:
+                        other_arm.append((day, uid, "counted", experiment_id, r.get("arm"), "saw", sorted(arms)))
+            problems += [(day, uid, "in", n, "files") for uid, n in seen.items() if n > 1]
+            problems += [(day, uid, "missing") for (d, uid) in truth if d == day and uid not in seen]
+        rows = sum(1 for d, _ in truth if d in files)
+        counted = (
+            violated(EXPOSURE, f"{len(problems)} reader-days differ from the readers' truth", problems)
+            if problems
+            else ok(EXPOSURE, f"{len(files)} day(s) with a test: {rows} reader-days as the readers made them")
+        )
+        arm_check = (
+            violated(
+                ARMS, f"{len(other_arm)} reader-days counted in a test or arm whose feed they did not see", other_arm
+            )
+            if other_arm
+            else ok(ARMS, f"{rows} reader-days, each in the test and arm of the feeds the reader saw")
+        )
+        return [counted, arm_check]
+
+
+def expected_row(click: SentClick, impression: SentImpression | None) -> dict[str, str]:
+    """The attribution cells of a click's exported row (docs/client.md, "What reaches Personalize")."""
+    fields = click.view.fields() if click.view else {}
+    source = fields.get("source", "")
+    return {
+        "RECOMMENDATION_ID": "" if source else fields.get("recommendationId", ""),
+        "EVENT_ATTRIBUTION_SOURCE": source,
+        "IMPRESSION": "|".join(impression.story_ids) if impression is not None and captured(impression) else "",
+    }
+
+
+def arms_seen(world: World) -> dict[tuple[str, str], set[tuple[str, str]]]:
+    """Per (UTC day, reader): the (experimentId, arm) of every feed they saw something of."""
+    out: dict[tuple[str, str], set[tuple[str, str]]] = {}
+    for imp in world.impressions:
+        if captured(imp) and imp.view.list == "feed" and from_feed(imp.view.fields()):
+            key = (imp.created.date().isoformat(), imp.uid)
+            out.setdefault(key, set()).add((imp.view.experiment_id or "", imp.view.arm or ""))
+    return out
+
+
+def ground_truth(world: World) -> dict[tuple[str, str], tuple[int, int]]:
+    """Per (UTC day, reader): stories seen in feed impressions and clicks from a feed, as the readers made them."""
+    impressions: Counter[tuple[str, str]] = Counter()
+    clicks: Counter[tuple[str, str]] = Counter()
+    for imp in world.impressions:
+        if captured(imp) and from_feed(imp.view.fields()):
+            impressions[(imp.created.date().isoformat(), imp.uid)] += len(imp.story_ids)
+    for c in world.clicks:
+        if not c.hostile and accepted(c) and c.view is not None and from_feed(c.view.fields()):
+            clicks[(c.created.date().isoformat(), c.uid)] += 1
+    return {k: (impressions[k], clicks[k]) for k in set(impressions) | set(clicks)}

@@ -1,0 +1,211 @@
+"""The simulated client's impressions and attributed clicks (docs/client.md), and the online-test invariants."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import numpy as np
+import pytest
+
+from infra.local.readers import MODELS
+from infra.local.simulate import online_checks as oc
+from infra.local.simulate.readers import ReaderModel, Story
+from infra.local.simulate.world import FeedView, SentClick, SentImpression, World, WorldParams
+from shared.capture.service import Outcome
+from shared.config import Settings
+
+pytestmark = pytest.mark.unit
+T0 = datetime(2026, 11, 1, 12, tzinfo=UTC)
+PERSONALIZED = FeedView("feed", "rid-1", None, "champion", "holdout-v1", "personalized")
+CONTROL = FeedView("feed", None, "storyrec-control", "control", "holdout-v1", "popular")
+LATEST = FeedView("latest")
+
+
+def test_a_view_carries_its_lists_attribution() -> None:
+    doc = {
+        "recommendationId": "rid-1",
+        "attributionSource": None,
+        "arm": "champion",
+        "experimentId": "holdout-v1",
+        "kind": "personalized",
+    }
+    assert FeedView.of_feed(doc) == PERSONALIZED
+    assert PERSONALIZED.fields() == {"recommendationId": "rid-1"}
+    assert CONTROL.fields() == {"source": "storyrec-control"}
+    assert LATEST.fields() == {"source": "latest"}
+    assert FeedView.of_feed({}).fields() == {}  # no feed document yet: nothing to attribute
+
+
+def _imp(
+    i: str, view: FeedView, stories: tuple[str, ...], outcome: str = "captured", uid: str = "r1"
+) -> SentImpression:
+    return SentImpression(i, uid, stories, view, T0, outcome)
+
+
+def _click(view: FeedView | None, imp: str = "", hostile: str = "", uid: str = "r1", at: datetime = T0) -> SentClick:
+    return SentClick("c1", uid, "s1", "open", at, hostile, outcome="captured", view=view, impression_id=imp)
+
+
+def test_the_exported_row_of_a_click_has_its_lists_attribution_and_its_views_impression() -> None:
+    imp = _imp("i1", PERSONALIZED, ("s1", "s2"))
+    assert oc.expected_row(_click(PERSONALIZED, "i1"), imp) == {
+        "RECOMMENDATION_ID": "rid-1",
+        "EVENT_ATTRIBUTION_SOURCE": "",
+        "IMPRESSION": "s1|s2",
+    }
+    assert oc.expected_row(_click(CONTROL, "i2"), _imp("i2", CONTROL, ("s1",))) == {
+        "RECOMMENDATION_ID": "",
+        "EVENT_ATTRIBUTION_SOURCE": "storyrec-control",
+        "IMPRESSION": "s1",
+    }
+    assert oc.expected_row(_click(LATEST, "i3"), _imp("i3", LATEST, ("s1",), outcome="quarantined")) == {
+        "RECOMMENDATION_ID": "",
+        "EVENT_ATTRIBUTION_SOURCE": "latest",
+        "IMPRESSION": "",
+    }
+
+
+def test_the_ground_truth_counts_feed_stories_seen_and_feed_clicks_per_day_and_reader() -> None:
+    class W:
+        impressions = [
+            _imp("i1", PERSONALIZED, ("s1", "s2")),
+            _imp("i2", CONTROL, ("s3",), uid="r2"),
+            _imp("i3", LATEST, ("s4",)),  # the latest list is no feed
+            _imp("i4", PERSONALIZED, ("s5",), outcome="quarantined"),
+        ]
+        clicks = [
+            _click(PERSONALIZED),
+            _click(LATEST),
+            _click(PERSONALIZED, hostile="x"),
+            _click(CONTROL, uid="r2", at=T0 + timedelta(days=1)),
+        ]
+
+    day, next_day = T0.date().isoformat(), (T0 + timedelta(days=1)).date().isoformat()
+    assert oc.ground_truth(W()) == {(day, "r1"): (2, 1), (day, "r2"): (1, 0), (next_day, "r2"): (0, 1)}  # type: ignore[arg-type]
+
+
+def test_a_row_with_another_attribution_is_a_violation(monkeypatch: pytest.MonkeyPatch) -> None:
+    imp = _imp("i1", PERSONALIZED, ("s1", "s2"))
+    click = _click(PERSONALIZED, "i1")
+
+    class W:
+        impressions = [imp]
+        clicks = [click]
+
+    good = {"RECOMMENDATION_ID": "rid-1", "EVENT_ATTRIBUTION_SOURCE": "", "IMPRESSION": "s1|s2"}
+    checks = oc.OnlineChecks()
+    for row, status in (
+        (good, "ok"),
+        ({**good, "IMPRESSION": ""}, "violated"),
+        ({**good, "RECOMMENDATION_ID": ""}, "violated"),
+    ):
+        monkeypatch.setattr(checks, "_refresh", lambda *_a, row=row: {click.key: [row]})
+        assert checks.attribution(W(), None, None).status == status  # type: ignore[arg-type]
+
+
+class FakeDoc:
+    def __init__(self, log: list[tuple[str, dict[str, Any]]], path: str) -> None:
+        self.log, self.path = log, path
+
+    def set(self, data: dict[str, Any]) -> None:
+        self.log.append((self.path, data))
+
+
+class FakeFirestore:
+    def __init__(self) -> None:
+        self.log: list[tuple[str, dict[str, Any]]] = []
+
+    def document(self, path: str) -> FakeDoc:
+        return FakeDoc(self.log, path)
+
+
+class FakeCapture:
+    def capture_impression(self, *_a: Any, **_k: Any) -> Outcome:
+        return Outcome.CAPTURED
+
+    def capture_click(self, *_a: Any, **_k: Any) -> Outcome:
+        return Outcome.CAPTURED
+
+
+def test_a_visit_writes_each_lists_impression_before_its_clicks_with_the_lists_attribution() -> None:
+    params = MODELS["stable"]
+    model = ReaderModel(params, np.random.default_rng(0))
+    firestore = FakeFirestore()
+    world = World(
+        Settings.from_env({"GOOGLE_CLOUD_PROJECT": "demo-test"}),
+        model,
+        WorldParams(),
+        np.random.default_rng(1),
+        firestore,
+        FakeCapture(),
+        lambda: T0,
+    )  # type: ignore[arg-type]
+    for i in range(40):
+        world.stories[f"s{i}"] = Story(f"s{i}", i % params.topics, T0 - timedelta(hours=1))
+    readers = [model.new_reader(f"r{i}") for i in range(30)]
+    doc = {"recommendationId": "rid-9", "arm": "champion", "experimentId": "holdout-v1", "kind": "personalized"}
+    feed = [f"s{i}" for i in range(20, 40)]
+    clicks = [c for r in readers for c in world.visit(r, feed, doc)]
+    assert clicks and world.impressions
+    written = [p for p, _ in firestore.log]
+    for click in clicks:
+        imp = next(i for i in world.impressions if i.impression_id == click.impression_id)
+        assert imp.uid == click.uid and click.sid in imp.story_ids and imp.view == click.view
+        assert written.index(f"impressions/{imp.impression_id}") < written.index(f"clicks/{click.click_id}")
+        data = next(d for p, d in firestore.log if p == f"clicks/{click.click_id}")
+        want = {"recommendationId": "rid-9"} if click.view == FeedView.of_feed(doc) else {"source": "latest"}
+        assert {k: data[k] for k in ("recommendationId", "source") if k in data} == want
+    for imp in world.impressions:
+        assert 1 <= len(imp.story_ids) <= params.feed_shown and len(set(imp.story_ids)) == len(imp.story_ids)
+        data = next(d for p, d in firestore.log if p == f"impressions/{imp.impression_id}")
+        assert data["storyIds"] == list(imp.story_ids) and data["userId"] == imp.uid and data["createdAt"] == T0
+
+
+def test_the_runs_settings_are_productions_but_for_the_options() -> None:
+    from infra.local.simulate.run import SimConfig
+
+    assert SimConfig(5, 50).settings_env() == {"STORYREC_PROMOTION_MODE": "auto"}
+    config = SimConfig(5, 50, promotion="online", control_share=0.2, env={"STORYREC_EXPERIMENT_MIN_USERS": "20"})
+    assert config.settings_env() == {
+        "STORYREC_PROMOTION_MODE": "online",
+        "STORYREC_EXPERIMENT_CONTROL_SHARE": "0.2",
+        "STORYREC_EXPERIMENT_MIN_USERS": "20",
+    }
+    s = Settings.from_env({"GOOGLE_CLOUD_PROJECT": "demo-test", **config.settings_env()})
+    assert s.experiment.control_share == 0.2 and s.experiment.min_users_per_arm == 20
+    for bad in (SimConfig(5, 50, promotion="sometimes"), SimConfig(5, 50, env={"AWS_ENDPOINT_URL": "x"})):
+        with pytest.raises(ValueError):
+            bad.settings_env()
+
+
+def test_exposure_rows_must_match_what_each_reader_saw(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Counts equal to the readers' truth pass; a reader counted as challenger while every feed they saw was the
+    champion's (their challenger feed was never made) is a violation of the arm check."""
+    from shared.ports import ObjectInfo
+
+    settings = Settings.from_env({"GOOGLE_CLOUD_PROJECT": "demo-test"})
+    prefix = settings.import_prefix + settings.experiment.aggregate_prefix
+    champion = FeedView("feed", "rid-1", None, "champion", "test-b-vs-a", "personalized")
+    day = T0.date().isoformat()
+
+    class W:
+        impressions = [_imp("i1", champion, ("s1", "s2"))]
+        clicks = [_click(champion)]
+
+    def store(arm: str) -> Any:
+        body = f"experiment_id,user_id,day,arm,impressions,clicks,pre_clicks\ntest-b-vs-a,r1,{day},{arm},2,1,0\n"
+
+        class Store:
+            def list(self, p: str) -> list[ObjectInfo]:
+                return [ObjectInfo(f"{prefix}test-b-vs-a/{day}.csv", len(body), "e")] if p == prefix else []
+
+            def get_bytes(self, key: str) -> bytes:
+                return body.encode()
+
+        return Store()
+
+    for arm, status in (("champion", "ok"), ("challenger", "violated")):
+        monkeypatch.setattr(oc.wiring, "import_store", lambda _s, arm=arm: store(arm))
+        counted, arms = oc.OnlineChecks().exposure_checks(W(), settings)  # type: ignore[arg-type]
+        assert (counted.status, arms.status) == ("ok", status), (counted, arms)
