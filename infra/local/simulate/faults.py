@@ -1,4 +1,5 @@
-"""Faults on a schedule, from a plan file (JSON): ``{"faults": [{"day": 2, "kind": "s3_event_dropped"}, ...]}``.
+"""Faults on a schedule, from a plan file (JSON): ``{"faults": [{"day": 2, "kind": "s3_event_dropped"}, ...]}``,
+optionally ``"hostile_per_day": N`` (hostile client writes at a steady rate, every day of the run).
 
 ``day`` is the 0-based simulated day whose night (export, import, feeds) or daytime (clicks) gets the fault;
 ``every`` (optional) repeats it every that many days. The kinds the run can inject (docs/simulate.md):
@@ -52,8 +53,20 @@ class Fault:
         return day == self.day or (self.every > 0 and (day - self.day) % self.every == 0)
 
 
+@dataclass(frozen=True)
+class Plan:
+    faults: list[Fault]
+    hostile_per_day: int | None = None
+    """Hostile client writes a day, at a steady rate from day 0 (None: the world's default)."""
+
+
 def load_plan(path: Path | None) -> list[Fault]:
     """The faults of ``path`` (the default plan when None); PlanError names what is wrong."""
+    return read_plan(path).faults
+
+
+def read_plan(path: Path | None) -> Plan:
+    """The plan of ``path`` (the default plan when None): its faults and its hostile-write rate."""
     source = path or DEFAULT_PLAN
     try:
         raw: Any = json.loads(source.read_text(encoding="utf-8"))
@@ -70,7 +83,10 @@ def load_plan(path: Path | None) -> list[Fault]:
         if not isinstance(day, int) or day < 0 or not isinstance(every, int) or every < 0:
             raise PlanError(f"{source}: fault {i}: day and every must be non-negative integers")
         faults.append(Fault(day, str(entry["kind"]), every))
-    return faults
+    hostile = raw.get("hostile_per_day")
+    if hostile is not None and (not isinstance(hostile, int) or isinstance(hostile, bool) or hostile < 0):
+        raise PlanError(f"{source}: hostile_per_day must be a non-negative integer")
+    return Plan(faults, hostile)
 
 
 def active(faults: list[Fault], day: int) -> set[str]:

@@ -19,7 +19,7 @@ import time
 import urllib.request
 import warnings
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -143,7 +143,10 @@ class Simulation:
         self.start = config.start_date()
         self.clock = VirtualClock(at(self.start, 0))
         self.night = Night(self.clock, log)
-        self.faults = fault_plan.load_plan(config.faults)
+        plan = fault_plan.read_plan(config.faults)
+        self.faults = plan.faults
+        if plan.hostile_per_day is not None:  # the plan's steady rate of hostile client writes
+            self.config = replace(config, world=replace(config.world, hostile_per_day=plan.hostile_per_day))
         self.exports = inv.Exports()
         self.operator_deployed: set[str] = set()
         self.violations = 0
@@ -400,8 +403,6 @@ class Simulation:
                             counts[c.sid] = counts.get(c.sid, 0) + 1
                     world.delete_story(max(sorted(world.stories), key=lambda s: counts.get(s, 0)))
                 return found
-
-        from dataclasses import replace
 
         return replace(deps, docs=Docs())
 

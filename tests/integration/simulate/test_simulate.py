@@ -36,7 +36,13 @@ def test_five_days_with_every_default_fault_end_with_no_violation(tmp_path: Path
     # the 1st of last month falls on day 2 (the run stays in the past of the engine's real clock): the monthly
     # training runs, on too little data, so its versions fail and alert
     first = (date.today().replace(day=1) - timedelta(days=1)).replace(day=1)
-    config = SimConfig(days=5, readers=50, seed=0, state_dir=tmp_path, start=first - timedelta(days=2))
+    config = SimConfig(
+        days=5,
+        readers=50,
+        seed=0,
+        state_dir=tmp_path,
+        start=first - timedelta(days=2),
+    )
     result = run_simulation(config, log=lambda _: None)
     records = [json.loads(line) for line in result.ledger.read_text().splitlines()]
     problems = [(r["day"], c) for r in records for c in r["checks"] if c["status"] == "violated"]

@@ -111,6 +111,9 @@ def test_the_default_plan_has_every_fault_kind(tmp_path: Path) -> None:
         "{}",
         '{"faults": [{"day": 1, "kind": "meteor"}]}',
         '{"faults": [{"day": -1, "kind": "s3_event_dropped"}]}',
+        '{"faults": [], "hostile_per_day": -1}',
+        '{"faults": [], "hostile_per_day": "4"}',
+        '{"faults": [], "hostile_per_day": true}',
         "{",
     ],
 )
@@ -119,6 +122,15 @@ def test_a_bad_plan_is_refused_with_its_file_named(tmp_path: Path, body: str) ->
     path.write_text(body)
     with pytest.raises(faults.PlanError, match=r"plan\.json"):
         faults.load_plan(path)
+
+
+def test_a_plan_sets_the_steady_rate_of_hostile_writes(tmp_path: Path) -> None:
+    path = tmp_path / "plan.json"
+    path.write_text(json.dumps({"faults": [], "hostile_per_day": 12}))
+    assert faults.read_plan(path).hostile_per_day == 12
+    path.write_text(json.dumps({"faults": []}))
+    assert faults.read_plan(path).hostile_per_day is None  # the world's default
+    assert faults.read_plan(None).hostile_per_day == 4
 
 
 def test_a_fault_repeats_every_n_days(tmp_path: Path) -> None:
