@@ -31,6 +31,7 @@ from infra.local.environ import environment
 from infra.local.readers import MODELS
 from infra.local.simulate import faults as fault_plan
 from infra.local.simulate import invariants as inv
+from infra.local.simulate import outages
 from infra.local.simulate.clock import VirtualClock, install, uninstall
 from infra.local.simulate.pipeline import Night, at, endpoint_down, settings
 from infra.local.simulate.readers import ReaderModel
@@ -224,7 +225,7 @@ class Simulation:
             checks = self.data_checks()
         if today.day == 1:
             with timed(took, "training"):
-                stages["training"] = self.train(today)
+                stages["training"] = self.train(today, active)
         with timed(took, "checks"):
             checks += inv.check_served(settings(), self.operator_deployed)
         fill_at = at(today, 5)
@@ -327,9 +328,14 @@ class Simulation:
         engine_state = self.stack.state_dir / "personalize"
         return inv.check_export(self.world, self.exports, watermark) + inv.check_import(s, self.exports, engine_state)
 
-    def train(self, today: date) -> dict[str, Any]:
-        outcome = self.night.train(at(today, 3))
+    def train(self, today: date, active: set[str]) -> dict[str, Any]:
+        first: dict[str, Any] = {}
+        if "engine_down_training" in active:  # the first delivery meets the engine down
+            first = self.train_engine_down(today)
+        outcome = first.get("outcome") or self.night.train(at(today, 3, 1) if first else at(today, 3))
         info: dict[str, Any] = {"name": outcome.get("name"), "deferred": outcome.get("deferred")}
+        if first:
+            info["first_delivery"] = first["what"]
         if outcome.get("deferred") or not outcome.get("versions"):
             self.facts["trainings"].append(info)
             return info
@@ -349,6 +355,18 @@ class Simulation:
             info["served_by_operator"] = self.operator_serves(decision)
         self.facts["trainings"].append(info)
         return info
+
+    def train_engine_down(self, today: date) -> dict[str, Any]:
+        """The schedule's first delivery with the engine down: if it raises, the Lambda's async retry comes a
+        minute later (the caller's); if it returns (e.g. deferred), that is the outcome."""
+        result: dict[str, Any] = {}
+
+        def call() -> Any:
+            result["outcome"] = self.night.train(at(today, 3))
+            return result["outcome"]
+
+        _raised, result["what"] = outages.first_delivery(call, outages.PERSONALIZE, closed_port())
+        return result
 
     def operator_serves(self, decision: dict[str, Any]) -> bool:
         """Nothing serves and the first candidate was held: the operator runs the decision's promote command."""
