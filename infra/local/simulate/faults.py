@@ -24,6 +24,8 @@ KINDS: dict[str, str] = {
     "overlapping_monitor_passes": "every monitor pass of the night runs twice at once",
     "story_deleted_during_fill": "a story in many feeds is deleted while the fill runs",
     "client_clock_skew": "devices 4 minutes ahead or 20 hours behind (within the contract) for the day's clicks",
+    "firestore_down_capture": "Firestore unreachable for the first delivery of the day's first click (the trigger's "
+    "retry redelivers)",
     "engine_down_training": "the Personalize engine unreachable for the monthly training's first delivery (no-op on "
     "a day without a training)",
 }

@@ -25,3 +25,32 @@ def first_delivery(call: Callable[[], Any], variables: tuple[str, ...], closed_p
         except Exception as exc:
             return True, f"raised {type(exc).__name__}: {str(exc)[:160]}"
     return False, f"returned {str(out)[:160]}"
+
+
+class CaptureWithFirestoreDown:
+    """The capture service of a day whose first ``count`` click deliveries (one by default) meet Firestore down.
+
+    Each such delivery runs the capture use case on a service wired while Firestore's endpoint is a closed
+    port (what the trigger's instance sees); when it raises, the trigger's retry (``retry: true``) delivers the
+    same event again, which the day's real service captures. Everything else is the real service's.
+    """
+
+    def __init__(self, real: Any, build: Callable[[], Any], closed_port: int, count: int = 1) -> None:
+        self.real, self.build, self.closed_port, self.left = real, build, closed_port, count
+        self.deliveries: list[str] = []
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.real, name)
+
+    def capture_click(self, click_id: str, data: Any, **kwargs: Any) -> Any:
+        if self.left > 0:
+            self.left -= 1
+            with endpoint_down(FIRESTORE, self.closed_port):
+                try:
+                    outcome = self.build().capture_click(click_id, data, **kwargs)
+                except Exception as exc:  # the trigger raised: its retry delivers the event again
+                    self.deliveries.append(f"{click_id}: raised {type(exc).__name__}; redelivered")
+                else:  # the product answered without Firestore: no retry, that is the outcome
+                    self.deliveries.append(f"{click_id}: returned {outcome} with Firestore down")
+                    return outcome
+        return self.real.capture_click(click_id, data, **kwargs)

@@ -207,11 +207,28 @@ class Simulation:
         if index > 0:
             checks += self.night_of(today, active, record)
         took = record.setdefault("seconds", {})
-        with timed(took, "daytime"):
+        with timed(took, "daytime"), self.capture_faults(active, record):
             self.daytime(index, today, active, record)
         with timed(took, "checks"):
             checks += inv.check_capture(self.world)
         self.finish(record, checks)
+
+    @contextlib.contextmanager
+    def capture_faults(self, active: set[str], record: dict[str, Any]) -> Iterator[None]:
+        """``firestore_down_capture``: the day's first click deliveries meet Firestore down, then are redelivered."""
+        if "firestore_down_capture" not in active:
+            yield
+            return
+        from shared.capture.wiring import build_service
+
+        real = self.world.capture
+        down = outages.CaptureWithFirestoreDown(real, lambda: build_service(settings()), closed_port())
+        self.world.capture = down
+        try:
+            yield
+        finally:
+            self.world.capture = real
+            record["stages"]["capture_firestore_down"] = down.deliveries
 
     def night_of(self, today: date, active: set[str], record: dict[str, Any]) -> list[inv.Check]:
         """The night before ``today``'s daytime: export of yesterday, import, training, feeds."""
