@@ -26,6 +26,7 @@ KINDS: dict[str, str] = {
     "client_clock_skew": "devices 4 minutes ahead or 20 hours behind (within the contract) for the day's clicks",
     "firestore_down_capture": "Firestore unreachable for the first delivery of the day's first click (the trigger's "
     "retry redelivers)",
+    "firestore_down_feeds": "Firestore unreachable for the feed fill's first delivery (Cloud Scheduler retries)",
     "engine_down_training": "the Personalize engine unreachable for the monthly training's first delivery (no-op on "
     "a day without a training)",
 }

@@ -39,6 +39,7 @@ from infra.local.simulate.world import World, WorldParams
 from infra.local.stack import DEFAULT_STATE_DIR, LOCAL_PROJECT, LocalStack, provision_buckets
 from shared import wiring
 
+ZERO = timedelta(0)
 SERVICES = ("moto", "gcs", "firestore", "pubsub", "personalize")
 """Pub/Sub runs for the export's own fan-out publisher; the daily tick's payload is handed to its handler."""
 
@@ -409,9 +410,31 @@ class Simulation:
         hook = self.delete_during_fill if "story_deleted_during_fill" in active else None
         engine_down = "engine_down_feeds" in active
         variables = ("AWS_ENDPOINT_URL_PERSONALIZE", "AWS_ENDPOINT_URL_PERSONALIZE_RUNTIME")
+        first = self.fill_first_delivery(fill_at, active)
         with endpoint_down(variables, closed_port()) if engine_down else contextlib.nullcontext():
-            summary = self.night.fill_feeds(fill_at, hook)
+            summary = first.get("summary") or self.night.fill_feeds(fill_at + first.get("retry_after", ZERO), hook)
+        if first:
+            summary["first_delivery"] = first["what"]
         return summary, engine_down
+
+    def fill_first_delivery(self, fill_at: datetime, active: set[str]) -> dict[str, Any]:
+        """``firestore_down_feeds``: the schedule's first delivery of the fill meets the service
+        down; if it raises, Cloud Scheduler retries 10 minutes later (``min_backoff_seconds``); if it returns,
+        that is the fill's outcome."""
+        services = {"firestore_down_feeds": outages.FIRESTORE}
+        down = tuple(v for kind, variables in services.items() if kind in active for v in variables)
+        if not down:
+            return {}
+        first: dict[str, Any] = {}
+
+        def call() -> Any:
+            first["summary"] = self.night.fill_feeds(fill_at)
+            return first["summary"]
+
+        raised, first["what"] = outages.first_delivery(call, down, closed_port())
+        if raised:
+            first["retry_after"] = timedelta(minutes=10)
+        return first
 
     def delete_during_fill(self, deps: Any) -> Any:
         """Wrap the fill's document store so the most-read live story is deleted right after the fill has read
