@@ -27,6 +27,7 @@ KINDS: dict[str, str] = {
     "firestore_down_capture": "Firestore unreachable for the first delivery of the day's first click (the trigger's "
     "retry redelivers)",
     "firestore_down_feeds": "Firestore unreachable for the feed fill's first delivery (Cloud Scheduler retries)",
+    "sns_down_feeds": "SNS unreachable for the feed fill's first delivery (its degraded alert cannot be sent)",
     "engine_down_training": "the Personalize engine unreachable for the monthly training's first delivery (no-op on "
     "a day without a training)",
 }

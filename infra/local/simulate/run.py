@@ -418,10 +418,10 @@ class Simulation:
         return summary, engine_down
 
     def fill_first_delivery(self, fill_at: datetime, active: set[str]) -> dict[str, Any]:
-        """``firestore_down_feeds``: the schedule's first delivery of the fill meets the service
+        """``firestore_down_feeds``, ``sns_down_feeds``: the schedule's first delivery of the fill meets the service
         down; if it raises, Cloud Scheduler retries 10 minutes later (``min_backoff_seconds``); if it returns,
         that is the fill's outcome."""
-        services = {"firestore_down_feeds": outages.FIRESTORE}
+        services = {"firestore_down_feeds": outages.FIRESTORE, "sns_down_feeds": outages.SNS}
         down = tuple(v for kind, variables in services.items() if kind in active for v in variables)
         if not down:
             return {}

@@ -58,7 +58,7 @@ def test_five_days_with_every_default_fault_end_with_no_violation(tmp_path: Path
     assert stages[2]["feeds"]["withdrawn"] >= 1
     assert stages[2]["training"]["name"] == f"storyrec-{first:%Y%m%d}" and stages[2]["training"]["failed"]
     assert "raised" in stages[2]["training"]["first_delivery"]  # the engine was down for the first delivery
-    assert "raised" in stages[1]["feeds"]["first_delivery"]
+    assert "raised" in stages[1]["feeds"]["first_delivery"] and "raised" in stages[3]["feeds"]["first_delivery"]
     assert "redelivered" in stages[3]["capture_firestore_down"][0]
     # the readers clicked, hostile clients wrote, and the oracle bounds the feeds
     assert sum(s["day"]["clicks"] for d, s in stages.items() if d < 5) > 50
