@@ -28,6 +28,8 @@ KINDS: dict[str, str] = {
     "retry redelivers)",
     "firestore_down_feeds": "Firestore unreachable for the feed fill's first delivery (Cloud Scheduler retries)",
     "sns_down_feeds": "SNS unreachable for the feed fill's first delivery (its degraded alert cannot be sent)",
+    "held_file_expires": "the oldest held interactions day's parts expire after the night's import (the bucket's "
+    "lifecycle rule): reported lost once when its group forms, re-exported by the operator",
     "engine_down_training": "the Personalize engine unreachable for the monthly training's first delivery (no-op on "
     "a day without a training)",
 }

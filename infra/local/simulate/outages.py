@@ -54,3 +54,31 @@ class CaptureWithFirestoreDown:
                     self.deliveries.append(f"{click_id}: returned {outcome} with Firestore down")
                     return outcome
         return self.real.capture_click(click_id, data, **kwargs)
+
+
+def expire_oldest_held_day(settings: Any) -> dict[str, Any]:
+    """Delete the parts of the oldest held interactions day, as the import bucket's lifecycle rule expires
+    them (docs/aws.md): the product must report that day lost once, by name, when its group forms, and
+    import the others. What was expired (nothing when no day is held)."""
+    from shared import wiring
+    from shared.personalize.held import HeldDays
+
+    store = wiring.import_store(settings)
+    days, _ = HeldDays(store, settings.aws_stage.state_prefix).days()
+    if not days:
+        return {}
+    day = days[0]
+    for part in day.parts:
+        store.delete(part.key)
+    return {
+        "day": day.day.isoformat(),
+        "manifest_key": day.manifest_key,
+        "rows": day.rows,
+        "parts": [p.key for p in day.parts],
+    }
+
+
+def lost_days(alerts: list[str]) -> list[str]:
+    """The dates named by the product's "held interactions lost: <date>" alerts."""
+    marker = "held interactions lost: "
+    return [a.split(marker, 1)[1].strip() for a in alerts if marker in a]

@@ -54,6 +54,8 @@ class SimConfig:
     state_dir: Path | None = None
     start: date | None = None
     world: WorldParams = field(default_factory=WorldParams)
+    env: dict[str, str] = field(default_factory=dict)
+    """Product settings for the run (e.g. ``STORYREC_MIN_INCREMENTAL_ROWS``: a short run's held days combine)."""
 
     def start_date(self) -> date:
         """Default: the run ends yesterday (UTC), so every simulated time is in the engine's past."""
@@ -155,6 +157,10 @@ class Simulation:
         self.not_checked = 0
         self.facts: dict[str, Any] = {"trainings": [], "decisions": [], "alerts": 0}
         self.previous_manifest: tuple[str, int] | None = None
+        self.early_alerts: list[str] = []
+        self.expired: dict[str, dict[str, Any]] = {}  # held_file_expires: date -> what was expired
+        self.reported: set[str] = set()  # expired dates the product reported lost
+        self.reexported: set[str] = set()
         self.started = time.monotonic()
 
     def write(self, record: dict[str, Any]) -> None:
@@ -239,6 +245,7 @@ class Simulation:
             stages["export"] = self.export(today, active)
         with timed(took, "import"):
             stages["import"] = self.import_(today - timedelta(days=1), active)
+            stages.update(self.held_expiry(active))
         with timed(took, "checks"):
             checks = self.data_checks()
         if today.day == 1:
@@ -336,6 +343,76 @@ class Simulation:
         passes = self.night.settle_imports(overlap="overlapping_monitor_passes" in active)
         result["monitor_passes"] = len(passes)
         return result
+
+    def held_expiry(self, active: set[str]) -> dict[str, Any]:
+        """The operator re-runs the export of each day the product reported lost (as its alert says), then
+        ``held_file_expires`` expires the oldest held day's parts (docs/simulate.md)."""
+        self.early_alerts += self.alerts.drain()  # before the import checks: the operator acts on them first
+        out: dict[str, Any] = {}
+        reexported = self.operator_reexports(self.early_alerts)
+        if reexported:
+            out["operator_reexported"] = reexported
+        if "held_file_expires" in active:
+            expired = outages.expire_oldest_held_day(settings())
+            out["held_expired"] = expired or "no held day"
+            if expired:
+                self.expired[expired["day"]] = {"fault_day": self.clock().date().isoformat(), **expired}
+        return out
+
+    def operator_reexports(self, alerts: list[str]) -> list[dict[str, Any]]:
+        """For each "held interactions lost: <date>" alert, the operator re-runs that date's export (``replace``:
+        the catalogue moved on since) and its manifest's S3 event is delivered: the day is held again."""
+        import base64
+
+        from shared.export.trigger import handle_message
+        from shared.export.wiring import connect
+
+        done = []
+        for day in outages.lost_days(alerts):
+            if day in self.reexported:
+                continue
+            self.reexported.add(day)
+            body = base64.b64encode(json.dumps({"date": day, "replace": True}).encode()).decode()
+            outcome = handle_message(body, self.clock(), settings(), connect, self.clock()).value
+            key, found = self.night.manifest(date.fromisoformat(day))
+            if found is not None:
+                self.night.s3_event(key, int(found["bytes"]))
+            done.append({"date": day, "export": str(outcome), "manifest": key if found else None})
+        if done:
+            self.night.settle_imports()
+        return done
+
+    def expiry_alerts(self, alerts: list[str]) -> tuple[list[str], list[str]]:
+        """(alerts left, notes): the first "held interactions lost" alert of each expired day is expected."""
+        left, notes = [], []
+        for alert in alerts:
+            day = next(iter(outages.lost_days([alert])), None)
+            if day is not None and day in self.expired and day not in self.reported:
+                self.reported.add(day)
+                notes.append(f"{alert}: its parts expired (held_file_expires on {self.expired[day]['fault_day']})")
+            else:
+                left.append(alert)
+        return left, notes
+
+    def expiry_checks(self, final: bool) -> list[inv.Check]:
+        """Each expired held day was reported lost (once: a second alert is unexplained), or is still held
+        because no group reached the minimum since (at the run's end: not checked); none left silently."""
+        from shared.personalize.held import HeldDays
+
+        name = "expired held days reported"
+        if not self.expired:
+            return [inv.ok(name, "no held day expired")]
+        s = settings()
+        held, _ = HeldDays(wiring.import_store(s), s.aws_stage.state_prefix).days()
+        still = {d.day.isoformat() for d in held}
+        silent = sorted(d for d in self.expired if d not in self.reported and d not in still)
+        waiting = sorted(d for d in self.expired if d not in self.reported and d in still)
+        if silent:
+            return [inv.violated(name, f"{len(silent)} expired day(s) left the held set without an alert", silent)]
+        if waiting:
+            why = f"{waiting}: still held, no group reached the minimum since it expired"
+            return [inv.not_checked(name, why) if final else inv.ok(name, why)]
+        return [inv.ok(name, f"{sorted(self.reported)} reported lost once and re-exported by the operator")]
 
     def data_checks(self) -> list[inv.Check]:
         s = settings()
@@ -535,7 +612,9 @@ class Simulation:
             any(m in str(r).lower() for m in data_minimums) for r in training["failed"].values()
         ):
             explained["training failed"] = f"the scheduled training failed: {training['failed']}"
+        alerts, expiry_notes = self.expiry_alerts(alerts)
         unmatched, unexplained, notes = fault_plan.match_alerts(faults, alerts, explained)
+        notes += expiry_notes
         one = (
             inv.violated("one alert per injected fault", "; ".join(unmatched), unmatched)
             if unmatched
@@ -549,10 +628,15 @@ class Simulation:
         return [one, none]
 
     def finish(self, record: dict[str, Any], checks: list[inv.Check], *, final: bool = False) -> None:
-        alerts = self.alerts.drain()
+        alerts, self.early_alerts = self.early_alerts + self.alerts.drain(), []
         self.facts["alerts"] += len(alerts)
         record["alerts"] = alerts
+        reexported = self.operator_reexports(alerts)  # a loss reported after the import checks
+        if reexported:
+            record["stages"].setdefault("operator_reexported", []).extend(reexported)
         checks += self.alert_checks(set(record["faults"]), alerts, record)
+        if "export" in record["stages"]:  # a night
+            checks += self.expiry_checks(final)
         record["checks"] = [c.as_dict() for c in checks]
         bad, unknown = inv.summarize(checks)
         record["violations"] = bad
@@ -586,6 +670,7 @@ def run_simulation(config: SimConfig, log: Any = print) -> SimResult:
             "POWERTOOLS_METRICS_NAMESPACE": "storyrec",
             "POWERTOOLS_SERVICE_NAME": "storyrec",
             "STORYREC_CAPTURE_METRICS": "log",
+            **config.env,
         }
         with environment(values):
             s = settings()

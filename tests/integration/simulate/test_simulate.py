@@ -29,6 +29,7 @@ EVERY_NIGHT = EVERY_DAY | {
     "active readers have a fresh feed",
     "no deleted story in a feed",
     "no already-read story in a feed",
+    "expired held days reported",
 }
 
 
@@ -36,12 +37,15 @@ def test_five_days_with_every_default_fault_end_with_no_violation(tmp_path: Path
     # the 1st of last month falls on day 2 (the run stays in the past of the engine's real clock): the monthly
     # training runs, on too little data, so its versions fail and alert
     first = (date.today().replace(day=1) - timedelta(days=1)).replace(day=1)
+    # held days combine past 80 rows (not 1,000), so a five-day run imports them and meets an expired one
+    env = {"STORYREC_MIN_INCREMENTAL_ROWS": "80"}
     config = SimConfig(
         days=5,
         readers=50,
         seed=0,
         state_dir=tmp_path,
         start=first - timedelta(days=2),
+        env=env,
     )
     result = run_simulation(config, log=lambda _: None)
     records = [json.loads(line) for line in result.ledger.read_text().splitlines()]
@@ -60,6 +64,12 @@ def test_five_days_with_every_default_fault_end_with_no_violation(tmp_path: Path
     assert "raised" in stages[2]["training"]["first_delivery"]  # the engine was down for the first delivery
     assert "raised" in stages[1]["feeds"]["first_delivery"] and "raised" in stages[3]["feeds"]["first_delivery"]
     assert "redelivered" in stages[3]["capture_firestore_down"][0]
+    # the expired held day was reported lost once, by name, re-exported by the operator and held again
+    expired = stages[2]["held_expired"]["day"]
+    lost = [a for r in records for a in r["alerts"] if "held interactions lost" in a]
+    assert lost == [f"storyrec held interactions lost: {expired}"], lost
+    assert [x["date"] for s in stages.values() for x in s.get("operator_reexported", [])] == [expired]
+    assert [c["status"] for c in records[-1]["checks"] if c["invariant"] == "expired held days reported"] == ["ok"]
     # the readers clicked, hostile clients wrote, and the oracle bounds the feeds
     assert sum(s["day"]["clicks"] for d, s in stages.items() if d < 5) > 50
     assert all(s["quality"]["oracle"] >= s["quality"]["feed"] for d, s in stages.items() if d >= 1)
