@@ -30,6 +30,9 @@ KINDS: dict[str, str] = {
     "sns_down_feeds": "SNS unreachable for the feed fill's first delivery (its degraded alert cannot be sent)",
     "held_file_expires": "the oldest held interactions day's parts expire after the night's import (the bucket's "
     "lifecycle rule): reported lost once when its group forms, re-exported by the operator",
+    "version_fails": "the next main version to train fails by itself (the engine's injected fault)",
+    "version_metrics_missing": "the next main version that trains reports no metrics",
+    "version_worse": "the next main version that trains reports half its metrics (worse than what serves)",
     "engine_down_training": "the Personalize engine unreachable for the monthly training's first delivery (no-op on "
     "a day without a training)",
 }
@@ -39,8 +42,17 @@ EXPECTED_ALERTS: dict[str, str] = {
     "gcs_down_export": "export failed",
     "engine_down_feeds": "feed fill degraded",
     "firestore_down_export": "export failed",
+    "version_fails": "training failed",
 }
 """The alert subject each fault must cause exactly once (on its day); a fault not listed must cause none."""
+
+VERSION_FAULTS: dict[str, str] = {
+    "version_fails": "fail",
+    "version_metrics_missing": "no_metrics",
+    "version_worse": "worse",
+}
+"""Armed on their day in the local engine (infra/local/personalize/injected.py), taken by the next training that
+gets that far: their alert is expected on the day a training took them, not on the day they were armed."""
 
 DEFAULT_PLAN = Path(__file__).with_name("default_faults.json")
 

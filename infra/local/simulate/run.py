@@ -158,6 +158,7 @@ class Simulation:
         self.facts: dict[str, Any] = {"trainings": [], "decisions": [], "alerts": 0}
         self.previous_manifest: tuple[str, int] | None = None
         self.early_alerts: list[str] = []
+        self.engine_state = stack.state_dir / "personalize"
         self.expired: dict[str, dict[str, Any]] = {}  # held_file_expires: date -> what was expired
         self.reported: set[str] = set()  # expired dates the product reported lost
         self.reexported: set[str] = set()
@@ -210,6 +211,7 @@ class Simulation:
         today = self.start + timedelta(days=index)
         active = fault_plan.active(self.faults, index)
         record: dict[str, Any] = {"day": index, "date": today.isoformat(), "faults": sorted(active), "stages": {}}
+        self.arm_version_faults(active, record)
         checks: list[inv.Check] = []
         if index > 0:
             checks += self.night_of(today, active, record)
@@ -424,6 +426,16 @@ class Simulation:
         return inv.check_export(self.world, self.exports, watermark) + inv.check_import(s, self.exports, engine_state)
 
     def train(self, today: date, active: set[str]) -> dict[str, Any]:
+        from infra.local.personalize import injected
+
+        armed = injected.pending(self.engine_state)
+        info = self.train_once(today, active)
+        taken = self.version_faults_taken(armed)
+        if taken:
+            info["faults_taken"] = taken
+        return info
+
+    def train_once(self, today: date, active: set[str]) -> dict[str, Any]:
         first: dict[str, Any] = {}
         if "engine_down_training" in active:  # the first delivery meets the engine down
             first = self.train_engine_down(today)
@@ -451,6 +463,39 @@ class Simulation:
         self.facts["trainings"].append(info)
         return info
 
+    def arm_version_faults(self, active: set[str], record: dict[str, Any]) -> None:
+        """``version_*``: the engine's next version of the main solution to train fails, reports no metrics, or
+        reports halved metrics (infra/local/personalize/injected.py); taken by the next training that gets
+        that far, whose day then expects the fault's alert."""
+        from infra.local.personalize import injected
+
+        armed = [kind for kind in sorted(active) if kind in fault_plan.VERSION_FAULTS]
+        for kind in armed:
+            injected.arm(self.engine_state, settings().personalize.solution, fault_plan.VERSION_FAULTS[kind])
+        if armed:
+            record["stages"]["versions_armed"] = armed
+
+    def version_faults_taken(self, before: list[dict[str, str]]) -> list[str]:
+        """The version faults the night's training took from the engine's queue (armed before, gone now)."""
+        from infra.local.personalize import injected
+
+        left = injected.pending(self.engine_state)
+        taken = [e["fault"] for e in before if before.count(e) > left.count(e)]
+        kinds = {fault: kind for kind, fault in fault_plan.VERSION_FAULTS.items()}
+        return sorted({kinds[f] for f in taken})
+
+    def version_fault_checks(self) -> list[inv.Check]:
+        """At the end: every armed version fault was taken by a training (its effects are checked that night by
+        the alert and served-version invariants); one still queued is named, not passed."""
+        from infra.local.personalize import injected
+
+        name = "version faults took effect"
+        taken = [k for t in self.facts["trainings"] for k in t.get("faults_taken", [])]
+        left = injected.pending(self.engine_state)
+        if left:
+            return [inv.not_checked(name, f"still armed, no version trained that far since: {left}; taken: {taken}")]
+        return [inv.ok(name, f"taken: {taken}" if taken else "none armed")]
+
     def train_engine_down(self, today: date) -> dict[str, Any]:
         """The schedule's first delivery with the engine down: if it raises, the Lambda's async retry comes a
         minute later (the caller's); if it returns (e.g. deferred), that is the outcome."""
@@ -470,6 +515,8 @@ class Simulation:
 
         deps = wiring.stage_deps(settings())
         if campaign_arn(deps) is not None or decision.get("action") != "hold" or not decision.get("candidate"):
+            return False
+        if decision.get("invalid"):  # the report names missing or invalid metrics: an operator does not deploy it
             return False
         p = deps.settings.personalize
         arn = deps.personalize.ensure_campaign(p.campaign, decision["candidate"], p.min_campaign_tps)
@@ -602,16 +649,20 @@ class Simulation:
     def alert_checks(self, faults: set[str], alerts: list[str], record: dict[str, Any]) -> list[inv.Check]:
         """Exactly one alert per injected fault that must alert; no alert that neither a fault nor a known
         state of the run explains (those explained by state are listed in the ledger)."""
+        training = record["stages"].get("training") or {}
+        faults = (faults - set(fault_plan.VERSION_FAULTS)) | set(training.get("faults_taken", []))
         explained: dict[str, str] = {"storyrec training: ": "the promotion decision's report (one per decision)"}
         fill = record["stages"].get("feeds") or {}
         if fill and not fill.get("solution_version_arn"):
             explained["feed fill degraded"] = "no campaign serves yet: warm readers keep their feed, marked stale"
-        training = record["stages"].get("training") or {}
         data_minimums = ("interactions", "users", "too few", "not enough")
-        if training.get("failed") and all(
-            any(m in str(r).lower() for m in data_minimums) for r in training["failed"].values()
-        ):
-            explained["training failed"] = f"the scheduled training failed: {training['failed']}"
+        for_data = {
+            role: r
+            for role, r in (training.get("failed") or {}).items()
+            if "injected fault" not in str(r).lower() and any(m in str(r).lower() for m in data_minimums)
+        }
+        if for_data and len(for_data) + ("version_fails" in faults) == len(training["failed"]):
+            explained["training failed"] = f"the scheduled training failed for want of data: {for_data}"
         alerts, expiry_notes = self.expiry_alerts(alerts)
         unmatched, unexplained, notes = fault_plan.match_alerts(faults, alerts, explained)
         notes += expiry_notes
@@ -637,6 +688,8 @@ class Simulation:
         checks += self.alert_checks(set(record["faults"]), alerts, record)
         if "export" in record["stages"]:  # a night
             checks += self.expiry_checks(final)
+        if final:
+            checks += self.version_fault_checks()
         record["checks"] = [c.as_dict() for c in checks]
         bad, unknown = inv.summarize(checks)
         record["violations"] = bad
