@@ -355,6 +355,7 @@ class Simulation:
         if reexported:
             out["operator_reexported"] = reexported
         if "held_file_expires" in active:
+            self.exports.refresh(settings())  # the ground truth of what was exported, read before its parts expire
             expired = outages.expire_oldest_held_day(settings())
             out["held_expired"] = expired or "no held day"
             if expired:
