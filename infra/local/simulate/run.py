@@ -18,6 +18,7 @@ import socket
 import time
 import urllib.request
 import warnings
+from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, timedelta
@@ -159,9 +160,8 @@ class Simulation:
         self.previous_manifest: tuple[str, int] | None = None
         self.early_alerts: list[str] = []
         self.engine_state = stack.state_dir / "personalize"
-        self.expired: dict[str, dict[str, Any]] = {}  # held_file_expires: date -> what was expired
-        self.reported: set[str] = set()  # expired dates the product reported lost
-        self.reexported: set[str] = set()
+        self.expired: dict[str, list[dict[str, Any]]] = {}  # held_file_expires: date -> each expiry of it
+        self.reported: Counter[str] = Counter()  # reports of each expired date the product sent
         self.started = time.monotonic()
 
     def write(self, record: dict[str, Any]) -> None:
@@ -349,9 +349,10 @@ class Simulation:
     def held_expiry(self, active: set[str]) -> dict[str, Any]:
         """The operator re-runs the export of each day the product reported lost (as its alert says), then
         ``held_file_expires`` expires the oldest held day's parts (docs/simulate.md)."""
-        self.early_alerts += self.alerts.drain()  # before the import checks: the operator acts on them first
+        new = self.alerts.drain()  # before the import checks: the operator acts on them first
+        self.early_alerts += new
         out: dict[str, Any] = {}
-        reexported = self.operator_reexports(self.early_alerts)
+        reexported = self.operator_reexports(new)
         if reexported:
             out["operator_reexported"] = reexported
         if "held_file_expires" in active:
@@ -359,7 +360,8 @@ class Simulation:
             expired = outages.expire_oldest_held_day(settings())
             out["held_expired"] = expired or "no held day"
             if expired:
-                self.expired[expired["day"]] = {"fault_day": self.clock().date().isoformat(), **expired}
+                when = {"fault_day": self.clock().date().isoformat(), **expired}
+                self.expired.setdefault(expired["day"], []).append(when)
         return out
 
     def operator_reexports(self, alerts: list[str]) -> list[dict[str, Any]]:
@@ -372,9 +374,6 @@ class Simulation:
 
         done = []
         for day in outages.lost_days(alerts):
-            if day in self.reexported:
-                continue
-            self.reexported.add(day)
             body = base64.b64encode(json.dumps({"date": day, "replace": True}).encode()).decode()
             outcome = handle_message(body, self.clock(), settings(), connect, self.clock()).value
             key, found = self.night.manifest(date.fromisoformat(day))
@@ -390,9 +389,10 @@ class Simulation:
         left, notes = [], []
         for alert in alerts:
             day = next(iter(outages.lost_days([alert])), None)
-            if day is not None and day in self.expired and day not in self.reported:
-                self.reported.add(day)
-                notes.append(f"{alert}: its parts expired (held_file_expires on {self.expired[day]['fault_day']})")
+            if day is not None and self.reported[day] < len(self.expired.get(day, [])):
+                fault_day = self.expired[day][self.reported[day]]["fault_day"]
+                self.reported[day] += 1
+                notes.append(f"{alert}: its parts expired (held_file_expires on {fault_day})")
             else:
                 left.append(alert)
         return left, notes
@@ -408,8 +408,9 @@ class Simulation:
         s = settings()
         held, _ = HeldDays(wiring.import_store(s), s.aws_stage.state_prefix).days()
         still = {d.day.isoformat() for d in held}
-        silent = sorted(d for d in self.expired if d not in self.reported and d not in still)
-        waiting = sorted(d for d in self.expired if d not in self.reported and d in still)
+        due = {d for d, times in self.expired.items() if self.reported[d] < len(times)}  # an expiry not reported yet
+        silent = sorted(d for d in due if d not in still)
+        waiting = sorted(d for d in due if d in still)
         if silent:
             return [inv.violated(name, f"{len(silent)} expired day(s) left the held set without an alert", silent)]
         if waiting:
@@ -680,10 +681,11 @@ class Simulation:
         return [one, none]
 
     def finish(self, record: dict[str, Any], checks: list[inv.Check], *, final: bool = False) -> None:
-        alerts, self.early_alerts = self.early_alerts + self.alerts.drain(), []
+        new = self.alerts.drain()
+        alerts, self.early_alerts = self.early_alerts + new, []
         self.facts["alerts"] += len(alerts)
         record["alerts"] = alerts
-        reexported = self.operator_reexports(alerts)  # a loss reported after the import checks
+        reexported = self.operator_reexports(new)  # a loss reported after the import checks
         if reexported:
             record["stages"].setdefault("operator_reexported", []).extend(reexported)
         checks += self.alert_checks(set(record["faults"]), alerts, record)
