@@ -16,6 +16,7 @@ import base64
 import contextlib
 import io
 import os
+import sys
 import time
 import warnings
 from collections.abc import Callable, Iterator
@@ -126,8 +127,12 @@ class Night:
         while True:
             self.clock.advance(MONITOR_EVERY)
             if overlap:
-                with ThreadPoolExecutor(2) as pool:
-                    passes += list(pool.map(lambda _: self.monitor(), range(2)))
+                saved = sys.stdout  # redirect_stdout from two threads at once can leave the Lambda log as stdout
+                try:
+                    with ThreadPoolExecutor(2) as pool:
+                        passes += list(pool.map(lambda _: self.monitor(), range(2)))
+                finally:
+                    sys.stdout = saved
             else:
                 passes.append(self.monitor())
             if not deps.state.parked_imports() and pending_imports(deps, ensure_datasets(deps)) == 0:
