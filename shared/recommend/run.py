@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from shared.errors import ServiceUnavailable
 from shared.experiment.assign import Experiment
 from shared.logs import get_logger
 from shared.personalize.model import Recommendations
@@ -172,7 +173,12 @@ def keep_previous(run: FeedRun) -> None:
 
 
 def finish(deps: FeedDeps, summary: FillSummary, failures: Mapping[str, str]) -> None:
-    """One alert when users were left stale, the run's metrics, and its summary in the log."""
+    """One alert when users were left stale, the run's metrics, and its summary in the log.
+
+    An alert that cannot be sent (SNS down) fails the run once its feeds and metrics are written: stale feeds
+    must never go unreported, and the scheduler's retry fills again and alerts (the tick's claim is released).
+    """
+    unsent: Exception | None = None
     if failures:
         sample = next(iter(failures.values()))
         message = (
@@ -184,8 +190,9 @@ def finish(deps: FeedDeps, summary: FillSummary, failures: Mapping[str, str]) ->
                 "storyrec feed fill degraded", message, {"run_id": summary.run_id, "affected": str(len(failures))}
             )
             summary.alerted = True
-        except Exception:  # the alert is best effort; the summary and logs still tell
+        except Exception as exc:  # raised below, after the metrics and the summary
             _log.exception("alert failed")
+            unsent = exc
     for name, value in (
         ("FeedsPersonalized", summary.personalized),
         ("FeedsPopular", summary.popular),
@@ -200,3 +207,7 @@ def finish(deps: FeedDeps, summary: FillSummary, failures: Mapping[str, str]) ->
     except Exception:
         _log.exception("metrics flush failed")
     _log.info("feed fill finished", extra=summary.as_dict())
+    if unsent is not None:
+        raise ServiceUnavailable(
+            f"feed fill {summary.run_id}: {len(failures)} users left stale and the alert could not be sent: {unsent}"
+        ) from unsent

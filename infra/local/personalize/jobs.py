@@ -13,7 +13,7 @@ from typing import Any
 
 import pandas as pd
 
-from infra.local.personalize import attribution
+from infra.local.personalize import attribution, injected
 from infra.local.personalize import filters as filter_expr
 from infra.local.personalize import schema as schemas
 from infra.local.personalize.data import TrainingConfig, canonical_order, config_from_solution, encode_ids, top_n
@@ -163,7 +163,10 @@ class Worker:
         store = self.store
         version = store.update("solutionVersions", version_arn, status="CREATE IN_PROGRESS")
         started = time.monotonic()
+        solution = str(version.get("solutionArn", "")).rsplit("/", 1)[-1]
         try:
+            if injected.take(store.root, solution, ("fail",)):  # test-only (the file is absent otherwise)
+                raise TrainingFailed("Injected fault: the training job failed (local engine, injected-faults.json).")
             with phase("training data", version_arn):
                 interactions, items = self._training_data(version["datasetGroupArn"])
             config = config_from_solution(version)
@@ -182,6 +185,7 @@ class Worker:
         if model.tuned_params:
             params = {k: _hyperparameter_text(v) for k, v in model.tuned_params.items()}
             tuned = {"tunedHPOParams": {"algorithmHyperParameters": params}}
+        metrics = injected.apply_to_metrics(injected.take(store.root, solution, ("no_metrics", "worse")), metrics)
         store.update("solutionVersions", version_arn, status="ACTIVE", trainingHours=hours, _metrics=metrics, **tuned)
         log.info("training done", extra={"version": version_arn, "metrics": metrics})
 

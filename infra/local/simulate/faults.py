@@ -1,4 +1,5 @@
-"""Faults on a schedule, from a plan file (JSON): ``{"faults": [{"day": 2, "kind": "s3_event_dropped"}, ...]}``.
+"""Faults on a schedule, from a plan file (JSON): ``{"faults": [{"day": 2, "kind": "s3_event_dropped"}, ...]}``,
+optionally ``"hostile_per_day": N`` (hostile client writes at a steady rate, every day of the run).
 
 ``day`` is the 0-based simulated day whose night (export, import, feeds) or daytime (clicks) gets the fault;
 ``every`` (optional) repeats it every that many days. The kinds the run can inject (docs/simulate.md):
@@ -23,6 +24,17 @@ KINDS: dict[str, str] = {
     "overlapping_monitor_passes": "every monitor pass of the night runs twice at once",
     "story_deleted_during_fill": "a story in many feeds is deleted while the fill runs",
     "client_clock_skew": "devices 4 minutes ahead or 20 hours behind (within the contract) for the day's clicks",
+    "firestore_down_capture": "Firestore unreachable for the first delivery of the day's first click (the trigger's "
+    "retry redelivers)",
+    "firestore_down_feeds": "Firestore unreachable for the feed fill's first delivery (Cloud Scheduler retries)",
+    "sns_down_feeds": "SNS unreachable for the feed fill's first delivery (its degraded alert cannot be sent)",
+    "held_file_expires": "the oldest held interactions day's parts expire after the night's import (the bucket's "
+    "lifecycle rule): reported lost once when its group forms, re-exported by the operator",
+    "version_fails": "the next main version to train fails by itself (the engine's injected fault)",
+    "version_metrics_missing": "the next main version that trains reports no metrics",
+    "version_worse": "the next main version that trains reports half its metrics (worse than what serves)",
+    "engine_down_training": "the Personalize engine unreachable for the monthly training's first delivery (no-op on "
+    "a day without a training)",
 }
 
 EXPECTED_ALERTS: dict[str, str] = {
@@ -30,8 +42,17 @@ EXPECTED_ALERTS: dict[str, str] = {
     "gcs_down_export": "export failed",
     "engine_down_feeds": "feed fill degraded",
     "firestore_down_export": "export failed",
+    "version_fails": "training failed",
 }
 """The alert subject each fault must cause exactly once (on its day); a fault not listed must cause none."""
+
+VERSION_FAULTS: dict[str, str] = {
+    "version_fails": "fail",
+    "version_metrics_missing": "no_metrics",
+    "version_worse": "worse",
+}
+"""Armed on their day in the local engine (infra/local/personalize/injected.py), taken by the next training that
+gets that far: their alert is expected on the day a training took them, not on the day they were armed."""
 
 DEFAULT_PLAN = Path(__file__).with_name("default_faults.json")
 
@@ -52,8 +73,20 @@ class Fault:
         return day == self.day or (self.every > 0 and (day - self.day) % self.every == 0)
 
 
+@dataclass(frozen=True)
+class Plan:
+    faults: list[Fault]
+    hostile_per_day: int | None = None
+    """Hostile client writes a day, at a steady rate from day 0 (None: the world's default)."""
+
+
 def load_plan(path: Path | None) -> list[Fault]:
     """The faults of ``path`` (the default plan when None); PlanError names what is wrong."""
+    return read_plan(path).faults
+
+
+def read_plan(path: Path | None) -> Plan:
+    """The plan of ``path`` (the default plan when None): its faults and its hostile-write rate."""
     source = path or DEFAULT_PLAN
     try:
         raw: Any = json.loads(source.read_text(encoding="utf-8"))
@@ -70,7 +103,10 @@ def load_plan(path: Path | None) -> list[Fault]:
         if not isinstance(day, int) or day < 0 or not isinstance(every, int) or every < 0:
             raise PlanError(f"{source}: fault {i}: day and every must be non-negative integers")
         faults.append(Fault(day, str(entry["kind"]), every))
-    return faults
+    hostile = raw.get("hostile_per_day")
+    if hostile is not None and (not isinstance(hostile, int) or isinstance(hostile, bool) or hostile < 0):
+        raise PlanError(f"{source}: hostile_per_day must be a non-negative integer")
+    return Plan(faults, hostile)
 
 
 def active(faults: list[Fault], day: int) -> set[str]:

@@ -19,6 +19,7 @@ import sys
 import time
 import urllib.request
 import warnings
+from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, timedelta
@@ -32,6 +33,7 @@ from infra.local.environ import environment
 from infra.local.readers import MODELS
 from infra.local.simulate import faults as fault_plan
 from infra.local.simulate import invariants as inv
+from infra.local.simulate import outages
 from infra.local.simulate.clock import VirtualClock, install, uninstall
 from infra.local.simulate.lift import add_look, add_looks, events, lift_table, report_arms
 from infra.local.simulate.online_checks import OnlineChecks
@@ -41,6 +43,7 @@ from infra.local.simulate.world import World, WorldParams
 from infra.local.stack import DEFAULT_STATE_DIR, LOCAL_PROJECT, LocalStack, provision_buckets
 from shared import wiring
 
+ZERO = timedelta(0)
 SERVICES = ("moto", "gcs", "firestore", "pubsub", "personalize")
 """Pub/Sub runs for the export's own fan-out publisher; the daily tick's payload is handed to its handler."""
 CAPTURE_WORKERS = 4
@@ -71,7 +74,8 @@ class SimConfig:
     challenger_share: float | None = None
     """The challenger arm's share while a candidate is under test (None: the product's default, 10 %)."""
     env: dict[str, str] = field(default_factory=dict)
-    """Further ``STORYREC_*`` settings for the run (e.g. ``STORYREC_EXPERIMENT_MIN_USERS``)."""
+    """Further ``STORYREC_*`` settings for the run (e.g. ``STORYREC_EXPERIMENT_MIN_USERS``, or
+    ``STORYREC_MIN_INCREMENTAL_ROWS`` so a short run's held days combine)."""
 
     def settings_env(self) -> dict[str, str]:
         """The product settings this run changes from production's (the rest are the defaults)."""
@@ -177,7 +181,10 @@ class Simulation:
         self.start = config.start_date()
         self.clock = VirtualClock(at(self.start, 0))
         self.night = Night(self.clock, log)
-        self.faults = fault_plan.load_plan(config.faults)
+        plan = fault_plan.read_plan(config.faults)
+        self.faults = plan.faults
+        if plan.hostile_per_day is not None:  # the plan's steady rate of hostile client writes
+            self.config = replace(config, world=replace(config.world, hostile_per_day=plan.hostile_per_day))
         self.exports = inv.Exports()
         self.online = OnlineChecks()
         self.operator_deployed: set[str] = set()
@@ -187,6 +194,10 @@ class Simulation:
         """Clicks whose ml_interactions document has been checked (each is read the day it is written)."""
         self.facts: dict[str, Any] = {"trainings": [], "decisions": [], "alerts": 0}
         self.previous_manifest: tuple[str, int] | None = None
+        self.early_alerts: list[str] = []
+        self.engine_state = stack.state_dir / "personalize"
+        self.expired: dict[str, list[dict[str, Any]]] = {}  # held_file_expires: date -> each expiry of it
+        self.reported: Counter[str] = Counter()  # reports of each expired date the product sent
         self.started = time.monotonic()
 
     def write(self, record: dict[str, Any]) -> None:
@@ -237,18 +248,37 @@ class Simulation:
         today = self.start + timedelta(days=index)
         active = fault_plan.active(self.faults, index)
         record: dict[str, Any] = {"day": index, "date": today.isoformat(), "faults": sorted(active), "stages": {}}
+        self.arm_version_faults(active, record)
         checks: list[inv.Check] = []
         if index > 0:
             checks += self.night_of(today, active, record)
         took = record.setdefault("seconds", {})
-        with timed(took, "daytime"):
-            self.daytime(index, today, active, record)
-        with timed(took, "captures"):
-            self.send_clicks()
+        with self.capture_faults(active, record):  # the day's clicks are captured in send_clicks()
+            with timed(took, "daytime"):
+                self.daytime(index, today, active, record)
+            with timed(took, "captures"):
+                self.send_clicks()
         with timed(took, "checks"):
             checks += inv.check_capture(self.world, since=self.capture_checked)
             self.capture_checked = len(self.world.clicks)
         self.finish(record, checks)
+
+    @contextlib.contextmanager
+    def capture_faults(self, active: set[str], record: dict[str, Any]) -> Iterator[None]:
+        """``firestore_down_capture``: the day's first click deliveries meet Firestore down, then are redelivered."""
+        if "firestore_down_capture" not in active:
+            yield
+            return
+        from shared.capture.wiring import build_service
+
+        real = self.world.capture
+        down = outages.CaptureWithFirestoreDown(real, lambda: build_service(settings()), closed_port())
+        self.world.capture = down
+        try:
+            yield
+        finally:
+            self.world.capture = real
+            record["stages"]["capture_firestore_down"] = down.deliveries
 
     def night_of(self, today: date, active: set[str], record: dict[str, Any]) -> list[inv.Check]:
         """The night before ``today``'s daytime: export of yesterday, import, training, feeds."""
@@ -258,12 +288,13 @@ class Simulation:
             stages["export"] = self.export(today, active)
         with timed(took, "import"):
             stages["import"] = self.import_(today - timedelta(days=1), active)
+            stages.update(self.held_expiry(active))
         with timed(took, "checks"):
             checks = self.data_checks()
             checks += self.online_checks()
         if today.day == 1:
             with timed(took, "training"):
-                stages["training"] = self.train(today)
+                stages["training"] = self.train(today, active)
         with timed(took, "checks"):
             checks += inv.check_served(settings(), self.operator_deployed)
         fill_at = at(today, 5)
@@ -359,6 +390,78 @@ class Simulation:
         result["monitor_passes"] = len(passes)
         return result
 
+    def held_expiry(self, active: set[str]) -> dict[str, Any]:
+        """The operator re-runs the export of each day the product reported lost (as its alert says), then
+        ``held_file_expires`` expires the oldest held day's parts (docs/simulate.md)."""
+        new = self.alerts.drain()  # before the import checks: the operator acts on them first
+        self.early_alerts += new
+        out: dict[str, Any] = {}
+        reexported = self.operator_reexports(new)
+        if reexported:
+            out["operator_reexported"] = reexported
+        if "held_file_expires" in active:
+            self.exports.refresh(settings())  # the ground truth of what was exported, read before its parts expire
+            expired = outages.expire_oldest_held_day(settings())
+            out["held_expired"] = expired or "no held day"
+            if expired:
+                when = {"fault_day": self.clock().date().isoformat(), **expired}
+                self.expired.setdefault(expired["day"], []).append(when)
+        return out
+
+    def operator_reexports(self, alerts: list[str]) -> list[dict[str, Any]]:
+        """For each "held interactions lost: <date>" alert, the operator re-runs that date's export (``replace``:
+        the catalogue moved on since) and its manifest's S3 event is delivered: the day is held again."""
+        import base64
+
+        from shared.export.trigger import handle_message
+        from shared.export.wiring import connect
+
+        done = []
+        for day in outages.lost_days(alerts):
+            body = base64.b64encode(json.dumps({"date": day, "replace": True}).encode()).decode()
+            outcome = handle_message(body, self.clock(), settings(), connect, self.clock()).value
+            key, found = self.night.manifest(date.fromisoformat(day))
+            if found is not None:
+                self.night.s3_event(key, int(found["bytes"]))
+            done.append({"date": day, "export": str(outcome), "manifest": key if found else None})
+        if done:
+            self.night.settle_imports()
+        return done
+
+    def expiry_alerts(self, alerts: list[str]) -> tuple[list[str], list[str]]:
+        """(alerts left, notes): the first "held interactions lost" alert of each expired day is expected."""
+        left, notes = [], []
+        for alert in alerts:
+            day = next(iter(outages.lost_days([alert])), None)
+            if day is not None and self.reported[day] < len(self.expired.get(day, [])):
+                fault_day = self.expired[day][self.reported[day]]["fault_day"]
+                self.reported[day] += 1
+                notes.append(f"{alert}: its parts expired (held_file_expires on {fault_day})")
+            else:
+                left.append(alert)
+        return left, notes
+
+    def expiry_checks(self, final: bool) -> list[inv.Check]:
+        """Each expired held day was reported lost (once: a second alert is unexplained), or is still held
+        because no group reached the minimum since (at the run's end: not checked); none left silently."""
+        from shared.personalize.held import HeldDays
+
+        name = "expired held days reported"
+        if not self.expired:
+            return [inv.ok(name, "no held day expired")]
+        s = settings()
+        held, _ = HeldDays(wiring.import_store(s), s.aws_stage.state_prefix).days()
+        still = {d.day.isoformat() for d in held}
+        due = {d for d, times in self.expired.items() if self.reported[d] < len(times)}  # an expiry not reported yet
+        silent = sorted(d for d in due if d not in still)
+        waiting = sorted(d for d in due if d in still)
+        if silent:
+            return [inv.violated(name, f"{len(silent)} expired day(s) left the held set without an alert", silent)]
+        if waiting:
+            why = f"{waiting}: still held, no group reached the minimum since it expired"
+            return [inv.not_checked(name, why) if final else inv.ok(name, why)]
+        return [inv.ok(name, f"{sorted(self.reported)} reported lost once and re-exported by the operator")]
+
     def data_checks(self) -> list[inv.Check]:
         s = settings()
         self.exports.refresh(s)
@@ -377,9 +480,24 @@ class Simulation:
             *self.online.exposure_checks(self.world, s),
         ]
 
-    def train(self, today: date) -> dict[str, Any]:
-        outcome = self.night.train(at(today, 3))
+    def train(self, today: date, active: set[str]) -> dict[str, Any]:
+        from infra.local.personalize import injected
+
+        armed = injected.pending(self.engine_state)
+        info = self.train_once(today, active)
+        taken = self.version_faults_taken(armed)
+        if taken:
+            info["faults_taken"] = taken
+        return info
+
+    def train_once(self, today: date, active: set[str]) -> dict[str, Any]:
+        first: dict[str, Any] = {}
+        if "engine_down_training" in active:  # the first delivery meets the engine down
+            first = self.train_engine_down(today)
+        outcome = first.get("outcome") or self.night.train(at(today, 3, 1) if first else at(today, 3))
         info: dict[str, Any] = {"name": outcome.get("name"), "deferred": outcome.get("deferred")}
+        if first:
+            info["first_delivery"] = first["what"]
         if outcome.get("deferred") or not outcome.get("versions"):
             self.facts["trainings"].append(info)
             return info
@@ -400,6 +518,51 @@ class Simulation:
         self.facts["trainings"].append(info)
         return info
 
+    def arm_version_faults(self, active: set[str], record: dict[str, Any]) -> None:
+        """``version_*``: the engine's next version of the main solution to train fails, reports no metrics, or
+        reports halved metrics (infra/local/personalize/injected.py); taken by the next training that gets
+        that far, whose day then expects the fault's alert."""
+        from infra.local.personalize import injected
+
+        armed = [kind for kind in sorted(active) if kind in fault_plan.VERSION_FAULTS]
+        for kind in armed:
+            injected.arm(self.engine_state, settings().personalize.solution, fault_plan.VERSION_FAULTS[kind])
+        if armed:
+            record["stages"]["versions_armed"] = armed
+
+    def version_faults_taken(self, before: list[dict[str, str]]) -> list[str]:
+        """The version faults the night's training took from the engine's queue (armed before, gone now)."""
+        from infra.local.personalize import injected
+
+        left = injected.pending(self.engine_state)
+        taken = [e["fault"] for e in before if before.count(e) > left.count(e)]
+        kinds = {fault: kind for kind, fault in fault_plan.VERSION_FAULTS.items()}
+        return sorted({kinds[f] for f in taken})
+
+    def version_fault_checks(self) -> list[inv.Check]:
+        """At the end: every armed version fault was taken by a training (its effects are checked that night by
+        the alert and served-version invariants); one still queued is named, not passed."""
+        from infra.local.personalize import injected
+
+        name = "version faults took effect"
+        taken = [k for t in self.facts["trainings"] for k in t.get("faults_taken", [])]
+        left = injected.pending(self.engine_state)
+        if left:
+            return [inv.not_checked(name, f"still armed, no version trained that far since: {left}; taken: {taken}")]
+        return [inv.ok(name, f"taken: {taken}" if taken else "none armed")]
+
+    def train_engine_down(self, today: date) -> dict[str, Any]:
+        """The schedule's first delivery with the engine down: if it raises, the Lambda's async retry comes a
+        minute later (the caller's); if it returns (e.g. deferred), that is the outcome."""
+        result: dict[str, Any] = {}
+
+        def call() -> Any:
+            result["outcome"] = self.night.train(at(today, 3))
+            return result["outcome"]
+
+        _raised, result["what"] = outages.first_delivery(call, outages.PERSONALIZE, closed_port())
+        return result
+
     def operator_serves(self, decision: dict[str, Any]) -> bool:
         """Nothing serves and the first candidate was held: the operator runs the decision's promote command."""
         from shared.personalize.stage import campaign_arn
@@ -407,6 +570,8 @@ class Simulation:
 
         deps = wiring.stage_deps(settings())
         if campaign_arn(deps) is not None or decision.get("action") != "hold" or not decision.get("candidate"):
+            return False
+        if decision.get("invalid"):  # the report names missing or invalid metrics: an operator does not deploy it
             return False
         p = deps.settings.personalize
         arn = deps.personalize.ensure_campaign(p.campaign, decision["candidate"], p.min_campaign_tps)
@@ -424,9 +589,31 @@ class Simulation:
         hook = self.delete_during_fill if "story_deleted_during_fill" in active else None
         engine_down = "engine_down_feeds" in active
         variables = ("AWS_ENDPOINT_URL_PERSONALIZE", "AWS_ENDPOINT_URL_PERSONALIZE_RUNTIME")
+        first = self.fill_first_delivery(fill_at, active)
         with endpoint_down(variables, closed_port()) if engine_down else contextlib.nullcontext():
-            summary = self.night.fill_feeds(fill_at, hook)
+            summary = first.get("summary") or self.night.fill_feeds(fill_at + first.get("retry_after", ZERO), hook)
+        if first:
+            summary["first_delivery"] = first["what"]
         return summary, engine_down
+
+    def fill_first_delivery(self, fill_at: datetime, active: set[str]) -> dict[str, Any]:
+        """``firestore_down_feeds``, ``sns_down_feeds``: the schedule's first delivery of the fill meets the service
+        down; if it raises, Cloud Scheduler retries 10 minutes later (``min_backoff_seconds``); if it returns,
+        that is the fill's outcome."""
+        services = {"firestore_down_feeds": outages.FIRESTORE, "sns_down_feeds": outages.SNS}
+        down = tuple(v for kind, variables in services.items() if kind in active for v in variables)
+        if not down:
+            return {}
+        first: dict[str, Any] = {}
+
+        def call() -> Any:
+            first["summary"] = self.night.fill_feeds(fill_at)
+            return first["summary"]
+
+        raised, first["what"] = outages.first_delivery(call, down, closed_port())
+        if raised:
+            first["retry_after"] = timedelta(minutes=10)
+        return first
 
     def delete_during_fill(self, deps: Any) -> Any:
         """Wrap the fill's document store so the most-read live story is deleted right after the fill has read
@@ -453,8 +640,6 @@ class Simulation:
                             counts[c.sid] = counts.get(c.sid, 0) + 1
                     world.delete_story(max(sorted(world.stories), key=lambda s: counts.get(s, 0)))
                 return found
-
-        from dataclasses import replace
 
         return replace(deps, docs=Docs())
 
@@ -534,17 +719,23 @@ class Simulation:
     def alert_checks(self, faults: set[str], alerts: list[str], record: dict[str, Any]) -> list[inv.Check]:
         """Exactly one alert per injected fault that must alert; no alert that neither a fault nor a known
         state of the run explains (those explained by state are listed in the ledger)."""
+        training = record["stages"].get("training") or {}
+        faults = (faults - set(fault_plan.VERSION_FAULTS)) | set(training.get("faults_taken", []))
         explained: dict[str, str] = {"storyrec training: ": "the promotion decision's report (one per decision)"}
         fill = record["stages"].get("feeds") or {}
         if fill and not fill.get("solution_version_arn"):
             explained["feed fill degraded"] = "no campaign serves yet: warm readers keep their feed, marked stale"
-        training = record["stages"].get("training") or {}
         data_minimums = ("interactions", "users", "too few", "not enough")
-        if training.get("failed") and all(
-            any(m in str(r).lower() for m in data_minimums) for r in training["failed"].values()
-        ):
-            explained["training failed"] = f"the scheduled training failed: {training['failed']}"
+        for_data = {
+            role: r
+            for role, r in (training.get("failed") or {}).items()
+            if "injected fault" not in str(r).lower() and any(m in str(r).lower() for m in data_minimums)
+        }
+        if for_data and len(for_data) + ("version_fails" in faults) == len(training["failed"]):
+            explained["training failed"] = f"the scheduled training failed for want of data: {for_data}"
+        alerts, expiry_notes = self.expiry_alerts(alerts)
         unmatched, unexplained, notes = fault_plan.match_alerts(faults, alerts, explained)
+        notes += expiry_notes
         one = (
             inv.violated("one alert per injected fault", "; ".join(unmatched), unmatched)
             if unmatched
@@ -558,10 +749,18 @@ class Simulation:
         return [one, none]
 
     def finish(self, record: dict[str, Any], checks: list[inv.Check], *, final: bool = False) -> None:
-        alerts = self.alerts.drain()
+        new = self.alerts.drain()
+        alerts, self.early_alerts = self.early_alerts + new, []
         self.facts["alerts"] += len(alerts)
         record["alerts"] = alerts
+        reexported = self.operator_reexports(new)  # a loss reported after the import checks
+        if reexported:
+            record["stages"].setdefault("operator_reexported", []).extend(reexported)
         checks += self.alert_checks(set(record["faults"]), alerts, record)
+        if "export" in record["stages"]:  # a night
+            checks += self.expiry_checks(final)
+        if final:
+            checks += self.version_fault_checks()
         record["checks"] = [c.as_dict() for c in checks]
         bad, unknown = inv.summarize(checks)
         record["violations"] = bad

@@ -145,6 +145,25 @@ def test_an_outage_keeps_previous_feeds_marks_them_stale_and_alerts_once(docs: I
     assert attrs["affected"] == "3" and "3 of 3 users" in message
 
 
+def test_an_outage_whose_alert_cannot_be_sent_fails_the_run_after_its_work_so_the_scheduler_retries(
+    docs: InMemoryDocumentStore,
+) -> None:
+    class DeadNotifier:
+        def notify(self, subject: str, message: str, attributes: Any = None) -> str:
+            raise ServiceUnavailable("SNS unreachable: connection refused")
+
+    rec = recommender(ITEMS)
+    deps = make_deps(rec, docs)
+    fill_feeds(deps)
+    rec.fail = Unavailable("EndpointConnectionError", "unreachable: connection refused")
+    later = at(deps, 24)
+    later.notifier = DeadNotifier()
+    with pytest.raises(ServiceUnavailable, match="alert could not be sent"):
+        fill_feeds(later)
+    assert feed(docs, "alice")["stale"] is True  # the run's work is done: feeds kept and marked stale
+    assert later.metrics.total("FeedsStale") == 2  # type: ignore[attr-defined]  # and its metrics are sent
+
+
 def test_the_breaker_stops_calling_a_dead_service(docs: InMemoryDocumentStore) -> None:
     for i in range(50):
         click(docs, f"u{i:02d}", "s5")

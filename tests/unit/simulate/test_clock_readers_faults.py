@@ -101,7 +101,12 @@ def test_drifting_readers_gain_a_topic_on_schedule_and_keep_normalised_tastes() 
 def test_the_default_plan_has_every_fault_kind(tmp_path: Path) -> None:
     plan = faults.load_plan(None)
     assert {f.kind for f in plan} == set(faults.KINDS)
-    assert all(f.day < 5 for f in plan)  # a five-day run meets each once
+    assert all(f.day < 5 for f in plan if f.kind not in faults.VERSION_FAULTS)  # a five-day run meets each once
+    # version faults wait for the trainings after the first two (the first promotion, and one judged against it):
+    # a version's metrics missing, then one worse than what serves, then one failing, each taken by the next training
+    versions = sorted((f.day, f.kind) for f in plan if f.kind in faults.VERSION_FAULTS)
+    assert [k for _, k in versions] == ["version_metrics_missing", "version_worse", "version_fails"]
+    assert all(d > 61 and d + 31 < 180 for d, _ in versions)  # a 180-day run has a training after each
 
 
 @pytest.mark.parametrize(
@@ -111,6 +116,9 @@ def test_the_default_plan_has_every_fault_kind(tmp_path: Path) -> None:
         "{}",
         '{"faults": [{"day": 1, "kind": "meteor"}]}',
         '{"faults": [{"day": -1, "kind": "s3_event_dropped"}]}',
+        '{"faults": [], "hostile_per_day": -1}',
+        '{"faults": [], "hostile_per_day": "4"}',
+        '{"faults": [], "hostile_per_day": true}',
         "{",
     ],
 )
@@ -119,6 +127,15 @@ def test_a_bad_plan_is_refused_with_its_file_named(tmp_path: Path, body: str) ->
     path.write_text(body)
     with pytest.raises(faults.PlanError, match=r"plan\.json"):
         faults.load_plan(path)
+
+
+def test_a_plan_sets_the_steady_rate_of_hostile_writes(tmp_path: Path) -> None:
+    path = tmp_path / "plan.json"
+    path.write_text(json.dumps({"faults": [], "hostile_per_day": 12}))
+    assert faults.read_plan(path).hostile_per_day == 12
+    path.write_text(json.dumps({"faults": []}))
+    assert faults.read_plan(path).hostile_per_day is None  # the world's default
+    assert faults.read_plan(None).hostile_per_day == 4
 
 
 def test_a_fault_repeats_every_n_days(tmp_path: Path) -> None:

@@ -1,0 +1,88 @@
+"""A service down for one delivery of a stage, then the platform's redelivery with it back (docs/simulate.md, "Faults").
+
+Each helper runs the stage's first delivery with the service's endpoint on a closed loopback port, records
+what the product did (returned or raised), and leaves the redelivery to the caller: Pub/Sub's retry for a
+Firestore trigger, EventBridge's async retry for a Lambda, Cloud Scheduler's retry for the feed fill.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from typing import Any
+
+from infra.local.simulate.pipeline import endpoint_down
+
+PERSONALIZE = ("AWS_ENDPOINT_URL_PERSONALIZE", "AWS_ENDPOINT_URL_PERSONALIZE_RUNTIME")
+FIRESTORE = ("FIRESTORE_EMULATOR_HOST",)
+SNS = ("AWS_ENDPOINT_URL_SNS",)
+
+
+def first_delivery(call: Callable[[], Any], variables: tuple[str, ...], closed_port: int) -> tuple[bool, str]:
+    """Run ``call`` with ``variables`` down: (raised, what happened). A raise is what the platform redelivers."""
+    with endpoint_down(variables, closed_port):
+        try:
+            out = call()
+        except Exception as exc:
+            return True, f"raised {type(exc).__name__}: {str(exc)[:160]}"
+    return False, f"returned {str(out)[:160]}"
+
+
+class CaptureWithFirestoreDown:
+    """The capture service of a day whose first ``count`` click deliveries (one by default) meet Firestore down.
+
+    Each such delivery runs the capture use case on a service wired while Firestore's endpoint is a closed
+    port (what the trigger's instance sees); when it raises, the trigger's retry (``retry: true``) delivers the
+    same event again, which the day's real service captures. Everything else is the real service's.
+    """
+
+    def __init__(self, real: Any, build: Callable[[], Any], closed_port: int, count: int = 1) -> None:
+        self.real, self.build, self.closed_port, self.left = real, build, closed_port, count
+        self.deliveries: list[str] = []
+        self.lock = threading.Lock()
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.real, name)
+
+    def capture_click(self, click_id: str, data: Any, **kwargs: Any) -> Any:
+        with self.lock:  # the day's clicks are captured four writers at a time
+            first = self.left > 0
+            self.left -= 1 if first else 0
+        if first:
+            with endpoint_down(FIRESTORE, self.closed_port):
+                try:
+                    outcome = self.build().capture_click(click_id, data, **kwargs)
+                except Exception as exc:  # the trigger raised: its retry delivers the event again
+                    self.deliveries.append(f"{click_id}: raised {type(exc).__name__}; redelivered")
+                else:  # the product answered without Firestore: no retry, that is the outcome
+                    self.deliveries.append(f"{click_id}: returned {outcome} with Firestore down")
+                    return outcome
+        return self.real.capture_click(click_id, data, **kwargs)
+
+
+def expire_oldest_held_day(settings: Any) -> dict[str, Any]:
+    """Delete the parts of the oldest held interactions day, as the import bucket's lifecycle rule expires
+    them (docs/aws.md): the product must report that day lost once, by name, when its group forms, and
+    import the others. What was expired (nothing when no day is held)."""
+    from shared import wiring
+    from shared.personalize.held import HeldDays
+
+    store = wiring.import_store(settings)
+    days, _ = HeldDays(store, settings.aws_stage.state_prefix).days()
+    if not days:
+        return {}
+    day = days[0]
+    for part in day.parts:
+        store.delete(part.key)
+    return {
+        "day": day.day.isoformat(),
+        "manifest_key": day.manifest_key,
+        "rows": day.rows,
+        "parts": [p.key for p in day.parts],
+    }
+
+
+def lost_days(alerts: list[str]) -> list[str]:
+    """The dates named by the product's "held interactions lost: <date>" alerts."""
+    marker = "held interactions lost: "
+    return [a.split(marker, 1)[1].strip() for a in alerts if marker in a]
