@@ -1,4 +1,4 @@
-"""The exposure aggregate: rows from a day's counts with arms recomputed from the uid, a CSV round trip,
+"""The exposure aggregate: rows from a day's counts in the arm of the feed each reader was served, a CSV round trip,
 and a corrupt file that gives "no decision" rather than a smaller arm."""
 
 from __future__ import annotations
