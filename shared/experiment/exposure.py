@@ -30,16 +30,20 @@ def exposure_rows(
     impressions: Mapping[str, int],
     feed_clicks: Mapping[str, int],
     pre_clicks: Mapping[str, int],
+    served: Mapping[str, str],
 ) -> list[UserDay]:
-    """The day's rows: every reader with an impression or a feed click that day, their arm recomputed from the
-    uid and the test's salt (the same hash the fill used), and their pre-test clicks."""
+    """The day's rows: every reader with an impression or a feed click that day whose feed was one of this
+    test's, in the arm of the feed they saw (``served``: uid → the ``arm`` of their ``feeds/{uid}`` when it
+    carries this test's ``experimentId``), with their pre-test clicks. A reader not in ``served`` (a stale
+    feed from before the test, a failed fill) saw no arm of this test and is left out: exposure is what was
+    served, not what the uid hash assigned (docs/experiment.md)."""
     eid = experiment.experiment_id
     if eid is None:
         return []
-    users = sorted(set(impressions) | set(feed_clicks))
+    users = sorted(u for u in set(impressions) | set(feed_clicks) if u in served)
     return [
         UserDay(
-            eid, uid, day.isoformat(), experiment.arm(uid),
+            eid, uid, day.isoformat(), served[uid],
             float(impressions.get(uid, 0)), float(feed_clicks.get(uid, 0)), float(pre_clicks.get(uid, 0)),
         )
         for uid in users

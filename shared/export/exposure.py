@@ -3,8 +3,10 @@
 Kept apart from the export's datasets: it reads the test the feed fill used (``ml_state/experiment``), the
 day's impressions from a feed (``ml_impressions``, never sent to Personalize) and the day's clicks that came
 from a feed (interactions with a ``RECOMMENDATION_ID`` or a ``storyrec-*`` ``EVENT_ATTRIBUTION_SOURCE``),
-and writes ``<prefix>experiments/<experimentId>/<day>.csv`` (one row per exposed reader, the arm
-recomputed from the uid) to the import bucket, where the monitor reads it. Each reader's pre-test activity
+and writes ``<prefix>experiments/<experimentId>/<day>.csv`` (one row per exposed reader) to the import
+bucket, where the monitor reads it. A reader is exposed in the arm of the feed they saw: their
+``feeds/{uid}`` carries this test's ``experimentId`` and its ``arm`` (:func:`served_arms`); a reader whose
+fill failed kept an older feed and is left out, whatever the uid hash assigned. Each reader's pre-test activity
 (all interactions in the ``PRE_DAYS`` before the test's first day) is counted once per test and kept next
 to the day files (``pre/clicks.csv``). A failure here is logged and counted (``ExposureFailed``); it
 never fails the export (the data is exported; the test waits a day).
@@ -21,7 +23,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from shared.errors import NotFound
-from shared.experiment.assign import experiment_from_record
+from shared.experiment.assign import Experiment, experiment_from_record
 from shared.experiment.exposure import exposure_key, exposure_rows, to_csv
 from shared.export.job import ExportDeps
 from shared.logs import get_logger
@@ -64,6 +66,28 @@ def _pre_clicks(deps: ExportDeps, key: str, first_day: date, zone: ZoneInfo) -> 
     return dict(counts)
 
 
+def served_arms(deps: ExportDeps, test: Experiment, day_end: datetime) -> dict[str, str]:
+    """uid → the arm of the feed the reader saw on the exported day, for the feeds of this test.
+
+    The export runs in the night after the day (02:00) and the fill in the morning (05:00), so the
+    ``feeds/{uid}`` read now is the one the reader had during the exported day. A feed generated after the
+    day ended (a refresh, or a late re-run of the export after the next fill) is not the one they saw: the
+    reader is left out (smaller, never wrongly labelled). Feeds of another test, with an arm the test does
+    not have, or with no ``generatedAt`` are left out too.
+    """
+    experiment_id, arms = test.experiment_id, set(test.shares())
+    out: dict[str, str] = {}
+    query = Query(deps.collections.feeds, (Where("experimentId", "==", experiment_id),))
+    for snap in deps.docs.stream(query):
+        feed = snap.data
+        generated, arm = feed.get("generatedAt"), feed.get("arm")
+        if feed.get("experimentId") != experiment_id or arm not in arms:
+            continue
+        if isinstance(generated, datetime) and generated.tzinfo is not None and generated < day_end:
+            out[snap.id] = str(arm)
+    return out
+
+
 def write_exposure(day: date, deps: ExportDeps) -> str | None:
     """Write the day's exposure file of the running test; its key, or None when no test runs."""
     state = deps.docs.get(f"{deps.collections.state}/experiment")
@@ -86,7 +110,11 @@ def write_exposure(day: date, deps: ExportDeps) -> str | None:
     base = f"{deps.prefix}{deps.experiment_prefix}"
     pre = _pre_clicks(deps, f"{base}{test.experiment_id}/pre/clicks.csv", min(first_day, day), zone)
     key = exposure_key(base, test.experiment_id, day)
-    rows = exposure_rows(test, day, impressions, clicks, pre)
+    served = served_arms(deps, test, datetime.fromtimestamp(end, UTC))
+    rows = exposure_rows(test, day, impressions, clicks, pre, served)
+    left_out = len((set(impressions) | set(clicks)) - set(served))
+    if left_out:
+        _log.info("readers without a feed of the test left out", extra={"readers": left_out, "date": day.isoformat()})
     deps.import_store.put_bytes(key, to_csv(rows), content_type="text/csv")
     return key
 
