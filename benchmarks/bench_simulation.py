@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import math
 import os
 import subprocess
 import sys
@@ -26,6 +25,8 @@ from typing import Any
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
+
+from benchmarks.harness import growth  # noqa: E402  (one fit for every benchmark)
 
 
 def _load() -> float:
@@ -64,16 +65,6 @@ def _child(days: int, readers: int, seed: int, state_dir: Path) -> dict[str, Any
         "load_before": before,
         "load_after": _load(),
     }
-
-
-def growth(points: list[tuple[float, float]]) -> float | None:
-    """Least-squares slope of log(seconds) on log(size): b in seconds = a * size ** b."""
-    pts = [(math.log(x), math.log(y)) for x, y in points if x > 0 and y > 0]
-    if len(pts) < 2:
-        return None
-    mx, my = sum(x for x, _ in pts) / len(pts), sum(y for _, y in pts) / len(pts)
-    sxx = sum((x - mx) ** 2 for x, _ in pts)
-    return round(sum((x - mx) * (y - my) for x, y in pts) / sxx, 3) if sxx else None
 
 
 def summary(rows: list[dict[str, Any]]) -> dict[str, Any]:
