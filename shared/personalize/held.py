@@ -7,6 +7,10 @@ time are both kept (no read-modify-write of a shared document). A day leaves the
 ``held-done/<hash>.json`` marker, written once its combined job has started, or once it was reported
 lost (a part gone or changed: one alert naming it, the other days still imported).
 
+Each hold has its own identity (``hold_id``, drawn when its object is created; a redelivery finds the
+object and keeps it), so a day re-exported after a loss and lost again is a new loss with its own alert,
+although the manifest key and the bytes are the same.
+
 Days are combined under a lease (``held-lease/<window>.json``, create-only, released when done), so two
 passes that list different days never import one day twice; a pass without the lease leaves the
 held days to the next. A lease left by a crashed pass lapses with its time window.
@@ -16,9 +20,10 @@ from __future__ import annotations
 
 import hashlib
 import json
+import uuid
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date, datetime
 from typing import Any
 
@@ -56,6 +61,9 @@ class HeldDay:
     day: date
     rows: int
     parts: tuple[HeldPart, ...]
+    hold_id: str = ""
+    """This hold's identity (a day held again after a loss is a new hold); empty only for a day held by an
+    earlier release."""
 
     def as_json(self) -> bytes:
         body = {
@@ -63,6 +71,7 @@ class HeldDay:
             "day": self.day.isoformat(),
             "rows": self.rows,
             "parts": [{"key": p.key, "sha256": p.sha256} for p in self.parts],
+            "hold_id": self.hold_id,
         }
         return json.dumps(body, sort_keys=True, indent=2).encode("utf-8")
 
@@ -70,7 +79,8 @@ class HeldDay:
     def from_json(cls, raw: bytes) -> HeldDay:
         body: Any = json.loads(raw)
         parts = tuple(HeldPart(str(p["key"]), str(p.get("sha256", ""))) for p in body["parts"])
-        return cls(str(body["manifest_key"]), date.fromisoformat(body["day"]), int(body["rows"]), parts)
+        day, rows, hold_id = date.fromisoformat(body["day"]), int(body["rows"]), str(body.get("hold_id", ""))
+        return cls(str(body["manifest_key"]), day, rows, parts, hold_id)
 
     @classmethod
     def of(cls, manifest_key: str, manifest: Manifest, spec: ManifestDataset) -> HeldDay:
@@ -98,7 +108,8 @@ class HeldDays:
         """Keep ``day`` until it is combined; True if this call held it (False: held or imported before).
 
         A day reported lost is held again: its manifest was re-exported (the old one's parts are gone, so
-        the import refuses it before it gets here).
+        the import refuses it before it gets here). Each hold gets a new ``hold_id``; the create-only write
+        keeps the first writer's, so every delivery of one hold reads the same identity.
         """
         try:
             marker: Any = json.loads(self.store.get_bytes(self._done_key(day.manifest_key)))
@@ -107,9 +118,23 @@ class HeldDays:
         if marker is not None:
             if not str(marker.get("outcome", "")).startswith("lost"):
                 return False
+            self._drop_lost(day.manifest_key, str(marker.get("hold_id", "")))
             self.store.delete(self._done_key(day.manifest_key))
         key = self._held_key(day.manifest_key)
-        return self.store.put_if_absent(key, day.as_json(), content_type="application/json")
+        held = replace(day, hold_id=uuid.uuid4().hex)
+        return self.store.put_if_absent(key, held.as_json(), content_type="application/json")
+
+    def _drop_lost(self, manifest_key: str, hold_id: str) -> None:
+        """Remove the object of the lost hold ``hold_id`` if a pass died before it did (never a newer hold's)."""
+        key = self._held_key(manifest_key)
+        try:
+            left = HeldDay.from_json(self.store.get_bytes(key))
+        except NotFound:
+            return
+        except (ValueError, KeyError, TypeError):
+            return  # unreadable: the next pass reports it
+        if left.hold_id == hold_id:
+            self.store.delete(key)
 
     def days(self) -> tuple[list[HeldDay], list[str]]:
         """The held days, oldest first, and the keys of held objects that cannot be read (reported by the caller)."""
@@ -129,7 +154,8 @@ class HeldDays:
     def done(self, days: Iterable[HeldDay], outcome: str) -> None:
         """Take ``days`` out of the held set (the marker first: a crash in between leaves a day done, not held)."""
         for day in days:
-            body = json.dumps({"manifest_key": day.manifest_key, "outcome": outcome}).encode("utf-8")
+            marker = {"manifest_key": day.manifest_key, "hold_id": day.hold_id, "outcome": outcome}
+            body = json.dumps(marker).encode("utf-8")
             self.store.put_if_absent(self._done_key(day.manifest_key), body, content_type="application/json")
             self.store.delete(self._held_key(day.manifest_key))
 

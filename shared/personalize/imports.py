@@ -316,7 +316,7 @@ def _import_groups(deps: StageDeps, held: HeldDays, outcome: ImportOutcome) -> N
         for day, why in lost:
             _alert_once(
                 deps,
-                f"held-lost:{day.manifest_key}",
+                f"held-lost:{day.manifest_key}:{day.hold_id or 'earlier-release'}",  # each hold's loss once
                 f"storyrec held interactions lost: {day.day}",
                 f"The held interactions of {day.manifest_key} ({day.rows} rows) cannot be imported: {why}.\n"
                 "The other held days are imported. Re-run the export for that date to import them.",

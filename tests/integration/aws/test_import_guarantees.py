@@ -106,6 +106,32 @@ def test_a_held_day_whose_csv_expired_alerts_once_and_every_later_import_goes_on
     assert _held(stage) == [small]
 
 
+def test_a_re_exported_day_lost_again_alerts_again(stage: Stage, handlers: Any) -> None:
+    """Issue 24: a held day lost, re-exported by the operator (same key, same bytes) and lost again alerts again."""
+    gone_day = DAY - timedelta(days=4)
+    gone = stage.put_export(gone_day, users=20, per_user=30)  # 600 rows: held
+    part = gone.replace("manifests", "interactions").replace("manifest.json", "part-00000.csv")
+    _at_once([lambda: handlers.imports(gone)] * 2)  # S3 delivers the event twice at once
+    stage.s3.delete_object(Bucket=stage.settings.import_bucket, Key=part)  # the 90-day expiry
+    small = stage.put_export(DAY - timedelta(days=3), users=15, per_user=30)  # 600 + 450 >= 1,000: the group forms
+    _at_once([lambda: handlers.imports(small)] * 2)
+    handlers.imports(stage.put_export(DAY - timedelta(days=2), users=20, per_user=30))  # 450 + 600: imported
+    assert _held(stage) == []
+    lost = f"storyrec held interactions lost: {gone_day}"
+    assert [s for s in _subjects(stage) if "lost" in s] == [lost]
+
+    assert stage.put_export(gone_day, users=20, per_user=30) == gone  # the operator re-runs the export
+    _at_once([lambda: handlers.imports(gone)] * 2)
+    handlers.imports(gone)
+    assert _held(stage) == [gone]
+    stage.s3.delete_object(Bucket=stage.settings.import_bucket, Key=part)  # and it expires again
+    later = stage.put_export(DAY - timedelta(days=1), users=15, per_user=30)
+    _at_once([lambda: handlers.imports(later)] * 2)
+    _at_once([handlers.monitor] * 2)  # overlapping monitor passes
+    assert [s for s in _subjects(stage) if "lost" in s] == [lost]  # the second loss, once
+    assert _held(stage) == [later]
+
+
 BAD = {
     "interactions imported as FULL": {"interactions": {"import_mode": "FULL"}},
     "a date a year off its key": {"date": "2025-11-28"},

@@ -8,7 +8,7 @@ import json
 import threading
 import time
 from dataclasses import replace
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from typing import Any
 
 import pytest
@@ -17,7 +17,7 @@ from hypothesis import strategies as st
 
 from shared.adapters.memory import InMemoryObjectStore, RecordingMetrics, RecordingNotifier
 from shared.config import Settings
-from shared.personalize.held import HeldDays
+from shared.personalize.held import HeldDay, HeldDays
 from shared.personalize.imports import import_manifest
 from shared.personalize.monitor import monitor
 from shared.personalize.stage import StageDeps
@@ -251,6 +251,79 @@ def test_a_lost_day_re_exported_is_held_again() -> None:
     assert len(notifier.sent) == 1
     import_manifest(_export(deps, "2026-11-25", rows=5, snapshots=False), deps)  # the operator re-runs the export
     assert _held(deps) == [] and len(notifier.sent) == 1  # re-held, then combined with the 26th
+
+
+def _deliver_at_once(deps: StageDeps, key: str, times: int = 2) -> None:
+    """``times`` deliveries of one manifest's S3 event at the same moment."""
+    barrier = threading.Barrier(times)
+
+    def deliver() -> None:
+        barrier.wait()
+        import_manifest(key, deps)
+
+    threads = [threading.Thread(target=deliver) for _ in range(times)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+
+
+def test_a_re_exported_day_lost_again_is_reported_again() -> None:
+    """Issue 24's simulation: a day lost, re-exported (same bytes), then lost again had its second loss dropped
+    without an alert (the alert was claimed once per manifest key). Each hold is its own: each loss alerts once."""
+    deps, _, notifier, metrics = _deps(minimum=8)
+    lost = "interactions/dt=2026-11-25/part-00000.csv"
+
+    def alerted() -> list[str]:
+        return [s for s, _, _ in notifier.sent]
+
+    def deliver(day: str, rows: int) -> str:
+        key = _export(deps, day, rows=rows, snapshots=False)
+        import_manifest(key, deps)
+        _deliver_at_once(deps, key)  # the S3 event delivered again, twice at once
+        import_manifest(key, deps)
+        return key
+
+    first = deliver("2026-11-25", 5)
+    assert _held(deps) == [first] and metrics.total("ImportDeltaHeld") == 1
+    deps.bucket.delete(lost)  # the bucket's expiry
+    deliver("2026-11-26", 4)  # 5 + 4 >= 8: the group forms, the 25th is gone
+    assert alerted() == ["storyrec held interactions lost: 2026-11-25"]
+    for _ in range(2):
+        monitor(deps)
+    third = deliver("2026-11-27", 4)  # the 26th and 27th are imported together
+    assert _held(deps) == [] and len(alerted()) == 1 and third
+
+    again = deliver("2026-11-25", 5)  # the operator re-runs the export: the same manifest, the same bytes
+    assert again == first and _held(deps) == [first] and metrics.total("ImportDeltaHeld") == 4
+    assert len(alerted()) == 1
+    deps.bucket.delete(lost)  # and it expires again
+    deliver("2026-11-28", 4)  # 5 + 4 >= 8: the group forms again without the 25th
+    assert alerted() == ["storyrec held interactions lost: 2026-11-25"] * 2
+    assert metrics.total("ImportHeldDayLost") == 2
+    for _ in range(2):
+        monitor(deps)
+    assert len(alerted()) == 2 and first not in _held(deps)
+
+
+def test_a_lost_hold_left_behind_by_a_crash_is_not_taken_for_the_re_export() -> None:
+    """A pass that died between the lost marker and removing the held object leaves the lost hold's object:
+    the re-export is still a new hold, so its own loss is a new alert."""
+    deps, *_ = _deps(minimum=8)
+    key = _export(deps, "2026-11-25", rows=5, snapshots=False)
+    held = HeldDays(deps.bucket, deps.settings.aws_stage.state_prefix)
+    day = HeldDay(key, date(2026, 11, 25), 5, ())
+    assert held.hold(day) and not held.hold(day)  # a redelivery keeps the hold (and its identity)
+    [first] = held.days()[0]
+    store = deps.bucket
+    delete = store.delete
+    store.delete = lambda key: None  # type: ignore[method-assign]  # the pass dies after the marker
+    held.done([first], "lost: part gone")
+    store.delete = delete  # type: ignore[method-assign]
+    assert held.days()[0] == []
+    assert held.hold(day) and not held.hold(day)  # the operator's re-export, delivered twice
+    [second] = held.days()[0]
+    assert second.hold_id not in ("", first.hold_id) and second.manifest_key == key
 
 
 # --- isolation ---------------------------------------------------------------------------------------
