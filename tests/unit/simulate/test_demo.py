@@ -35,9 +35,9 @@ def test_the_window_holds_two_monthly_trainings_the_first_after_lead_days_and_en
 
 
 def test_the_window_for_a_known_day() -> None:
-    assert demo_window(date(2026, 12, 6)) == (date(2026, 10, 22), 40)
-    assert demo_window(date(2026, 12, 1)) == (date(2026, 9, 21), 41)  # yesterday was Nov 30: Oct 1 and Nov 1
-    assert demo_window(date(2026, 12, 2)) == (date(2026, 10, 22), 40)
+    assert demo_window(date(2026, 12, 6)) == (date(2026, 10, 20), 42)
+    assert demo_window(date(2026, 12, 1)) == (date(2026, 9, 19), 43)  # yesterday was Nov 30: Oct 1 and Nov 1
+    assert demo_window(date(2026, 12, 2)) == (date(2026, 10, 20), 42)
     with pytest.raises(ValueError):
         demo_window(date(2026, 12, 6), 0)
 
