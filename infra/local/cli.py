@@ -169,13 +169,13 @@ def simulate(
     demo: bool = typer.Option(
         False,
         "--demo",
-        help="The demo preset: 300 readers, dates chosen from today so two monthly trainings run, the second "
-        "judged against the first; prints each decision's report and the lift table at 80 columns.",
+        help="The demo preset: 300 readers, no scheduled faults, dates chosen from today so two monthly trainings "
+        "run, the second judged against the first; prints each decision's report and the lift table at 80 columns.",
     ),
 ) -> None:
     """Live N simulated days of the pipeline on the local stack; exit 1 on any invariant violation."""
     from infra.local.readers import MODELS
-    from infra.local.simulate.demo import DEMO_READERS, demo_window, trainings_text
+    from infra.local.simulate.demo import DEMO_FAULTS, DEMO_READERS, demo_window, trainings_text
     from infra.local.simulate.faults import PlanError, load_plan
     from infra.local.simulate.run import SimConfig, run_simulation
 
@@ -188,6 +188,7 @@ def simulate(
         first_day, days = demo_window(utc_now().date())
         start = datetime.combine(first_day, datetime.min.time())
         readers = readers or DEMO_READERS
+        faults = faults or DEMO_FAULTS
         _log(f"demo: {days} days from {first_day.isoformat()}, {readers} readers (trainings on the two 1sts)")
     days, readers = days or 5, readers or 50
 

@@ -13,6 +13,7 @@ from __future__ import annotations
 import textwrap
 from collections.abc import Iterable, Mapping
 from datetime import date, timedelta
+from pathlib import Path
 from typing import Any
 
 DEMO_LEAD_DAYS = 12
@@ -20,6 +21,10 @@ DEMO_LEAD_DAYS = 12
 minimum) and held days import once they add up to 1,000 rows; 300 readers click 85-200 times a day while
 nothing serves (1,171 rows in the first 9 days of the 2026-12-06 run), so 12 days leave a margin."""
 DEMO_READERS = 300
+DEMO_FAULTS = Path(__file__).with_name("demo_faults.json")
+"""No scheduled faults, the steady hostile writes only: the demo shows the learning loop; the default plan's
+faults are the CI test's and the long runs' (over 40 days its expiries and redeliveries meet in ways the
+invariants flag, docs/simulate.md, "The demo preset")."""
 WIDTH = 80
 
 

@@ -14,6 +14,7 @@ from typer.testing import CliRunner
 from infra.local.cli import app
 from infra.local.simulate import run
 from infra.local.simulate.demo import demo_window, trainings_text, wrap
+from infra.local.simulate.faults import load_plan
 
 pytestmark = pytest.mark.unit
 
@@ -98,5 +99,6 @@ def test_demo_runs_its_window_and_prints_decisions_and_the_narrow_lift_table(
     assert result.exit_code == 0, result.output
     config = seen["config"]
     assert (config.start, config.days, config.readers) == (*demo_window(datetime.now(UTC).date()), 300)
+    assert load_plan(config.faults) == []  # no scheduled faults (the steady hostile writes only)
     assert "Training 1: t1" in result.output and "is not 1.0 % above the serving" in result.output
     assert "lift table: no data" in result.output
