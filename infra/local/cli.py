@@ -139,8 +139,10 @@ def demo(
 
 @app.command()
 def simulate(
-    days: int = typer.Option(5, "--days", min=1, max=3650, help="Simulated days."),
-    readers: int = typer.Option(50, "--readers", min=2, max=1_000_000, help="Readers over the run."),
+    days: Annotated[int | None, typer.Option("--days", min=1, max=3650, help="Simulated days (default 5).")] = None,
+    readers: Annotated[
+        int | None, typer.Option("--readers", min=2, max=1_000_000, help="Readers over the run (default 50).")
+    ] = None,
     seed: int = typer.Option(0, "--seed", help="Seed of the readers and the app."),
     faults: Annotated[
         Path | None, typer.Option("--faults", help="Fault plan (JSON); default: the built-in plan.")
@@ -164,11 +166,31 @@ def simulate(
         list[str] | None,
         typer.Option("--set", help="A product setting for the run, STORYREC_NAME=VALUE (repeatable)."),
     ] = None,
+    demo: bool = typer.Option(
+        False,
+        "--demo",
+        help="The demo preset: 300 readers, no scheduled faults, dates chosen from today so two monthly trainings "
+        "run, the second judged against the first; prints each decision's report and the lift table at 80 columns.",
+    ),
 ) -> None:
     """Live N simulated days of the pipeline on the local stack; exit 1 on any invariant violation."""
     from infra.local.readers import MODELS
+    from infra.local.simulate.demo import DEMO_FAULTS, DEMO_READERS, demo_window, trainings_text
     from infra.local.simulate.faults import PlanError, load_plan
     from infra.local.simulate.run import SimConfig, run_simulation
+
+    if demo and (days is not None or start is not None):
+        _console.print("--demo chooses --days and --start itself: give neither", style="red", markup=False)
+        raise typer.Exit(2)
+    if demo:
+        from shared.wiring import utc_now
+
+        first_day, days = demo_window(utc_now().date())
+        start = datetime.combine(first_day, datetime.min.time())
+        readers = readers or DEMO_READERS
+        faults = faults or DEMO_FAULTS
+        _log(f"demo: {days} days from {first_day.isoformat()}, {readers} readers (trainings on the two 1sts)")
+    days, readers = days or 5, readers or 50
 
     if readers_model not in MODELS:
         _console.print(f"--readers-model must be one of {sorted(MODELS)}", style="red", markup=False)
@@ -206,8 +228,8 @@ def simulate(
     facts = result.facts
     trainings = [(t.get("name"), t.get("decision") or t.get("deferred") or t.get("failed")) for t in facts["trainings"]]
     _log(
-        f"{facts.get('wall_seconds')} s wall, {facts.get('days_per_minute')} simulated days per minute; "
-        f"trainings: {trainings}"
+        f"{facts.get('wall_seconds')} s wall, {facts.get('days_per_minute')} simulated days per minute"
+        + ("" if demo else f"; trainings: {trainings}")
     )
     for name, row in facts.get("quality", {}).items():
         _log(f"expected clicks per look, {name:>6}: {row['mean']:.3f} ± {row['ci95']:.3f} over {row['days']} mornings")
@@ -221,7 +243,9 @@ def simulate(
             _log(f"version {t.get('version')}: {t.get('decision')}: {'; '.join(t.get('reasons') or [])}")
     from infra.local.simulate.lift import render
 
-    _console.print(render(facts.get("lift") or {}), markup=False, soft_wrap=True)
+    if demo:
+        _console.print(trainings_text(facts["trainings"], facts.get("decision_reports") or {}), markup=False)
+    _console.print(render(facts.get("lift") or {}, narrow=demo), markup=False, soft_wrap=True)
     colour = "green" if result.violations == 0 else "red"
     _console.print(
         f"[{colour}]{result.days} days: {result.violations} invariant violation(s)[/{colour}], "

@@ -63,6 +63,9 @@ class Exports:
         self._seen: dict[str, tuple[str, list[Key]]] = {}
         self._etags: dict[str, str] = {}
         self.manifests: dict[str, Manifest] = {}
+        self.records: dict[str, list[dict[str, str]]] = {}
+        """Each manifest's interactions rows as read (column: value): what later checks read, since the parts of
+        a held day may expire (``held_file_expires``) after this read."""
 
     def refresh(self, settings: Settings) -> None:
         import csv
@@ -81,12 +84,16 @@ class Exports:
             if key in self._seen and self._seen[key][0] == manifest.run_id:
                 continue
             rows: list[Key] = []
+            records: list[dict[str, str]] = []
             spec = manifest.dataset("interactions")
             for part in spec.files if spec else ():
                 reader = csv.reader(io.StringIO(store.get_bytes(part.key).decode("utf-8")))
                 header = next(reader)
-                rows += [_row_key(r, header) for r in reader if r]
+                found = [r for r in reader if r]
+                rows += [_row_key(r, header) for r in found]
+                records += [dict(zip(header, r, strict=False)) for r in found]
             self._seen[key] = (manifest.run_id, rows)
+            self.records[key] = records
             self.manifests[key] = manifest
 
     def counts(self) -> Counter[Key]:

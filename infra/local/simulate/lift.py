@@ -181,27 +181,37 @@ def _pct(row: Mapping[str, Any]) -> str:
     return f"{p(row['lift'])} [{p(row['low'])}, {p(row['high'])}]"
 
 
-def render(table: Mapping[str, Any]) -> str:
-    """The table as fixed-width text (``storyrec-dev simulate`` prints it)."""
+def render(table: Mapping[str, Any], *, narrow: bool = False) -> str:
+    """The table as fixed-width text (``storyrec-dev simulate`` prints it): one row per arm (138 columns), or
+    ``narrow``: each test's arms in two blocks of at most 80 columns (what they saw, then what it gave)."""
     tests = table.get("tests") or []
     if not tests:
         return "lift table: no data (no reader saw a feed)"
-    head = (
-        f"{'arm':<11}{'readers':>8}{'impr.':>8}{'clicks':>7}  {'clicks/impression [95 %]':<26}"
-        f"{'clicks/reader [95 %]':<24}{'lift/reader vs control':<24}{'expected/look: feed':>20}{'oracle':>8}"
-    )
+    seen = f"{'readers':>8}{'impr.':>8}{'clicks':>7}  {'clicks/impression [95 %]':<26}"
+    gave = f"{'clicks/reader [95 %]':<24}{'lift/reader vs control':<24}"
     lines = []
     for t in tests:
-        lines += [f"test {t['test']}", head]
         lift_of = {x["arm"]: x for x in t.get("lifts") or [] if x["metric"] == "clicks_per_reader"}
+        rows = []
         for a in t.get("arms") or []:
             exp = a.get("expected_clicks_per_look") or {}
             lifted = "-" if a["arm"] == "control" else _pct(lift_of[a["arm"]]) if a["arm"] in lift_of else "no data"
-            lines.append(
-                f"{a['arm']:<11}{a['readers']:>8}{a['impressions']:>8}{a['clicks']:>7}  "
-                f"{_ci(a['clicks_per_impression'], 3):<26}{_ci(a['clicks_per_reader'], 2):<24}{lifted:<24}"
-                f"{_fmt(exp.get('served')):>20}{_fmt(exp.get('oracle')):>8}"
+            rows.append(
+                (
+                    f"{a['arm']:<11}",
+                    f"{a['readers']:>8}{a['impressions']:>8}{a['clicks']:>7}  {_ci(a['clicks_per_impression'], 3):<26}",
+                    f"{_ci(a['clicks_per_reader'], 2):<24}{lifted:<24}",
+                    (_fmt(exp.get("served")), _fmt(exp.get("oracle"))),
+                )
             )
+        lines.append(f"test {t['test']}")
+        if narrow:
+            lines += [f"{'arm':<11}{seen}".rstrip(), *(f"{arm}{a}".rstrip() for arm, a, _, _ in rows)]
+            lines += [f"{'arm':<11}{gave}{'exp./look':>10}{'oracle':>8}".rstrip()]
+            lines += [f"{arm}{b}{e[0]:>10}{e[1]:>8}".rstrip() for arm, _, b, e in rows]
+        else:
+            lines.append(f"{'arm':<11}{seen}{gave}{'expected/look: feed':>20}{'oracle':>8}")
+            lines += [f"{arm}{a}{b}{e[0]:>20}{e[1]:>8}" for arm, a, b, e in rows]
     return "\n".join(lines)
 
 

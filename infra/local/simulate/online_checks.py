@@ -92,16 +92,13 @@ class OnlineChecks:
 
     # --- the exported rows' attribution ---------------------------------------------------------------
     def _refresh(self, settings: Settings, exports: Exports) -> dict[Key, list[dict[str, str]]]:
-        store = wiring.import_store(settings)
-        for key, manifest in exports.manifests.items():
+        for key, manifest in exports.manifests.items():  # the rows Exports read (a held day's parts may expire)
             if key in self._rows and self._rows[key][0] == manifest.run_id:
                 continue
             rows: dict[Key, list[dict[str, str]]] = {}
-            spec = manifest.dataset("interactions")
-            for part in spec.files if spec else ():
-                for r in csv.DictReader(io.StringIO(store.get_bytes(part.key).decode("utf-8"))):
-                    k = (r["USER_ID"], r["ITEM_ID"], int(r["TIMESTAMP"]), r["EVENT_TYPE"])
-                    rows.setdefault(k, []).append(r)
+            for r in exports.records.get(key, []):
+                k = (r["USER_ID"], r["ITEM_ID"], int(r["TIMESTAMP"]), r["EVENT_TYPE"])
+                rows.setdefault(k, []).append(r)
             self._rows[key] = (manifest.run_id, rows)
         merged: dict[Key, list[dict[str, str]]] = {}
         for _, rows in self._rows.values():

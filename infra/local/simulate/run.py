@@ -144,6 +144,8 @@ class AlertProbe:
         s = settings()
         sns, self.sqs = wiring.aws_client("sns", s), wiring.aws_client("sqs", s)
         self.topic = str(sns.create_topic(Name="storyrec-alerts")["TopicArn"])
+        self.reports: dict[str, str] = {}
+        """The promotion decisions' reports (subject: message), as the operators receive them."""
         self.queue = self.sqs.create_queue(QueueName="storyrec-simulate-alerts")["QueueUrl"]
         arn = self.sqs.get_queue_attributes(QueueUrl=self.queue, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
         sns.subscribe(TopicArn=self.topic, Protocol="sqs", Endpoint=arn)
@@ -158,6 +160,8 @@ class AlertProbe:
             for msg in messages:
                 body = json.loads(msg["Body"])
                 subjects.append(str(body.get("Subject") or body.get("Message", "")[:80]))
+                if subjects[-1].startswith("storyrec training: "):
+                    self.reports[subjects[-1]] = str(body.get("Message", ""))
                 self.sqs.delete_message(QueueUrl=self.queue, ReceiptHandle=msg["ReceiptHandle"])
 
 
@@ -221,6 +225,7 @@ class Simulation:
                 self.day(index)
             self.final_night()
             self.facts["report"] = str(self.report())
+            self.facts["decision_reports"] = dict(self.alerts.reports)
         finally:
             uninstall()
         return SimResult(self.config.days, self.violations, self.not_checked, self.ledger_path, self.facts)
@@ -513,6 +518,7 @@ class Simulation:
             info["failed"] = failed
         info["decision"] = (decision or {}).get("action")
         info["reasons"] = (decision or {}).get("reasons")
+        info["candidate"] = (decision or {}).get("candidate")
         if decision is not None:
             info["served_by_operator"] = self.operator_serves(decision)
         self.facts["trainings"].append(info)

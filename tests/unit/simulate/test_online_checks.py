@@ -209,3 +209,20 @@ def test_exposure_rows_must_match_what_each_reader_saw(monkeypatch: pytest.Monke
         monkeypatch.setattr(oc.wiring, "import_store", lambda _s, arm=arm: store(arm))
         counted, arms = oc.OnlineChecks().exposure_checks(W(), settings)  # type: ignore[arg-type]
         assert (counted.status, arms.status) == ("ok", status), (counted, arms)
+
+
+def test_attribution_reads_the_rows_exports_read_not_the_parts_that_may_have_expired() -> None:
+    """held_file_expires deletes a held day's parts after Exports read them: the check must not read S3 again
+    (a 40-day run with the default plan raised NotFound on day 9 when it did)."""
+    from types import SimpleNamespace
+
+    from infra.local.simulate.invariants import Exports
+
+    exports = Exports()
+    row = {"USER_ID": "u1", "ITEM_ID": "s1", "TIMESTAMP": "1700000000", "EVENT_TYPE": "open", "X": "y"}
+    exports.manifests["m1"] = SimpleNamespace(run_id="run-1")  # type: ignore[assignment]
+    exports.records["m1"] = [row]
+    checks = oc.OnlineChecks()
+    assert checks._refresh(None, exports) == {("u1", "s1", 1700000000, "open"): [row]}  # type: ignore[arg-type]
+    exports.records["m1"] = []  # read once per run id: a later refresh keeps the rows it had
+    assert checks._refresh(None, exports) == {("u1", "s1", 1700000000, "open"): [row]}  # type: ignore[arg-type]
