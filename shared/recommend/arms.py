@@ -21,7 +21,7 @@ from shared.logs import get_logger
 from shared.ports import NewerWrite
 from shared.recommend.batch import fill_batch
 from shared.recommend.deps import FeedDeps
-from shared.recommend.run import FeedRun
+from shared.recommend.run import FeedRun, add_whole_history
 from shared.recommend.writer import FeedWriter, write_feeds
 
 _log = get_logger("recommend")
@@ -36,7 +36,8 @@ def split(run: FeedRun, users: Sequence[str]) -> tuple[list[str], list[str], lis
 
 
 def fill_control(run: FeedRun, users: Sequence[str], writer: FeedWriter) -> None:
-    """The held-out readers' popularity feeds (no Personalize call)."""
+    """The held-out readers' popularity feeds (no Personalize call), without anything they ever read."""
+    add_whole_history(run, users)
     for uid in users:
         writer.add(run.cold(uid))
 

@@ -146,8 +146,12 @@ class History:
     """item id → interactions in the window (the popularity ranking for cold users)."""
 
     def add(self, user_id: str, item_id: str, event_type: str, seen_types: Iterable[str]) -> None:
-        self.seen.setdefault(user_id, set())
         self.counts[item_id] += 1
+        self.mark_seen(user_id, item_id, event_type, seen_types)
+
+    def mark_seen(self, user_id: str, item_id: str, event_type: str, seen_types: Iterable[str]) -> None:
+        """Note an interaction that does not count towards the window's popularity (one before the window)."""
+        self.seen.setdefault(user_id, set())
         types = set(seen_types)
         if "*" in types or event_type in types:
             self.seen[user_id].add(item_id)

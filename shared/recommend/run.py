@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import threading
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -125,6 +125,25 @@ def read_window(deps: FeedDeps, since: datetime) -> tuple[History, list[str]]:
         else:
             users.setdefault(snap.id)
     return history, [u for u in users if u not in inactive]
+
+
+IN_QUERY_LIMIT = 30
+"""Firestore's most values in one ``in`` filter."""
+
+
+def add_whole_history(run: FeedRun, users: Sequence[str]) -> None:
+    """Add everything ``users`` ever read (outside the window too) to the run's history, a query per 30 readers.
+
+    For feeds not made by the campaign whose filter already excludes all a reader read (the control arm's
+    popularity feed): otherwise it would repeat old reads that the campaign's feed never shows.
+    """
+    deps = run.deps
+    for group in chunked(list(users), IN_QUERY_LIMIT):
+        query = Query(deps.collections.ml_interactions, (Where("USER_ID", "in", list(group)),))
+        for snap in deps.docs.stream(query):
+            user, item, event = snap.data.get("USER_ID"), snap.data.get("ITEM_ID"), snap.data.get("EVENT_TYPE")
+            if isinstance(user, str) and isinstance(item, str) and user and item:
+                run.history.mark_seen(user, item, str(event), deps.config.seen_event_types)
 
 
 def has_history(deps: FeedDeps, uid: str) -> bool:

@@ -196,3 +196,25 @@ def test_a_cold_challenger_reader_gets_the_popular_feed_counted_in_its_arm_but_n
     # ... but the popular feed is never attributed to the candidate (Personalize's per-source report)
     assert feeds["challenger"]["attributionSource"] == feeds["champion"]["attributionSource"] == "storyrec-popular"
     assert feeds["challenger"]["solutionVersionArn"] is None and job.solution_version_arn == CANDIDATE
+
+
+def test_a_control_reader_never_sees_a_story_read_before_the_window() -> None:
+    """The arms differ in ranking only: the campaign's filter excludes all a reader ever read, so the control
+    arm's popularity feed must too, or the lift would credit Personalize with not repeating old reads."""
+    docs = _docs()
+    test = _test(CAMPAIGN.solution_version_arn)
+    control = [u for u in USERS if test.arm(u) == "control"]
+    for uid in USERS:  # s5 is the popular story of the window
+        click(docs, uid, "s5")
+    for uid in control:
+        click(docs, uid, "s3", days_ago=200)  # long before the window, and the window's most popular story
+        click(docs, uid, "s7", days_ago=200)
+    for uid in USERS[:len(USERS) // 2]:
+        click(docs, uid, "s3")
+        click(docs, uid, "s7")
+    deps, _ = _deps(docs)
+    fill_feeds(deps)
+    for uid in control:
+        doc = docs.get(f"feeds/{uid}") or {}
+        assert doc["arm"] == "control" and feed_story_ids(doc), uid
+        assert not {"s0", "s3", "s5", "s7"} & set(feed_story_ids(doc)), uid
