@@ -75,8 +75,8 @@ def send_kept(kept: KeptAlerts, notifier: Notifier) -> None:
     """Send the kept alerts before a delivery runs; a failure (SNS or Firestore still down) only logs."""
     try:
         sent = kept.send(notifier)
-    except Exception:
-        _log.exception("kept export alerts could not be sent yet")
+    except Exception as exc:  # expected while SNS or Firestore is down: they stay kept, no traceback
+        _log.warning("kept export alerts could not be sent yet", extra={"reason": f"{type(exc).__name__}: {exc}"})
         return
     if sent:
         _log.warning("kept export alerts sent", extra={"sent": sent})
