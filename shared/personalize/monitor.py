@@ -58,6 +58,7 @@ class MonitorReport:
 def monitor(deps: StageDeps) -> MonitorReport:
     """One pass of the monitor (idempotent: alerts and decisions are keyed, so reruns repeat nothing)."""
     now = deps.clock()
+    deps.state.resend_kept(deps.notifier)  # alerts an earlier run could not send (SNS down): first, each once
     report = MonitorReport(redriven=redrive_parked(deps))
     report.redriven += import_missed(deps, (now - timedelta(days=CATCH_UP_DAYS)).date())
     held = import_held_isolated(deps)  # held days wait for no manifest: a pass imports them once they suffice
