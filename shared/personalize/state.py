@@ -23,7 +23,7 @@ from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from shared.errors import NotFound
+from shared.errors import NotFound, ServiceUnavailable
 from shared.logs import get_logger
 from shared.personalize.names import safe_name
 from shared.ports import Clock, Notifier, ObjectStore
@@ -31,6 +31,10 @@ from shared.ports import Clock, Notifier, ObjectStore
 _log = get_logger("personalize.state")
 RESEND_AFTER = timedelta(minutes=30)
 """An alert claimed this long ago with no message id was lost with its run (a Lambda lives 15 minutes at most)."""
+
+
+class AlertNotSent(ServiceUnavailable):
+    """SNS did not take an alert; it is kept and the next pass sends it (:meth:`StageState.resend_kept`)."""
 
 
 def _json(body: Mapping[str, Any]) -> bytes:
@@ -105,10 +109,10 @@ class StageState:
             return False
         try:
             message_id = notifier.notify(subject, message, attributes)
-        except Exception:
+        except Exception as exc:
             self.store.delete(self.prefix + marker)
             self._keep(key, subject, message, attributes)
-            raise
+            raise AlertNotSent(f"alert {key!r} not sent (kept for the next pass): {type(exc).__name__}: {exc}") from exc
         self._put(marker, {**body, "message_id": message_id})
         _log.warning("alert sent", extra={"alert_key": key, "subject": subject})
         return True

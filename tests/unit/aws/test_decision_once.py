@@ -302,3 +302,20 @@ def test_a_decision_report_sns_could_not_take_is_sent_by_the_next_pass_once() ->
     monitor(deps)
     assert len(_reports(deps)) == 1 and switches() == 1
     assert _reports(deps)[0].startswith("storyrec training: promote")
+    # SNS being down is not an item's failure: no "storyrec monitor: decision failed" about it
+    assert [s for s, _, _ in deps.notifier.sent] == _reports(deps)  # type: ignore[attr-defined]
+
+
+def test_sns_down_while_importing_held_days_fails_the_run_without_an_alert_about_itself(monkeypatch: Any) -> None:
+    from shared.personalize import imports
+    from shared.personalize.state import AlertNotSent
+
+    deps, _, _, _ = _deps()
+
+    def lost_alert_refused(_: StageDeps) -> Any:
+        raise AlertNotSent("alert 'held-lost:x' not sent (kept for the next pass): SNS unreachable")
+
+    monkeypatch.setattr(imports, "import_held", lost_alert_refused)
+    with pytest.raises(AlertNotSent):
+        imports.import_held_isolated(deps)
+    assert deps.notifier.sent == [] and deps.bucket.list("storyrec-state/alerts-kept/") == []  # type: ignore[attr-defined]
