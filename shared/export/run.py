@@ -27,6 +27,7 @@ from shared.export.job import (
     report_refusal,
     run_id_for,
 )
+from shared.export.kept_alerts import KeepingNotifier, KeptAlerts, send_kept
 from shared.export.shards import Shard, fan_out, run_shard
 from shared.export.window import ExportState
 from shared.logs import correlated, get_logger
@@ -77,7 +78,14 @@ def run_history(
 
 
 def _with_policy(day: date, deps: ExportDeps, run: Callable[[Progress], ExportResult | None]) -> ExportResult | None:
-    """Run one export: a rejected date only logs; a refusal or a failure alerts, counts and raises."""
+    """Run one export: a rejected date only logs; a refusal or a failure alerts, counts and raises.
+
+    Alerts an earlier delivery could not send (SNS down) are sent first; this run's own alert, if SNS refuses
+    it, is kept for the next delivery (:mod:`shared.export.kept_alerts`).
+    """
+    kept = KeptAlerts(deps.docs, deps.collections.state, deps.clock)
+    send_kept(kept, deps.notifier)
+    notifier = KeepingNotifier(deps.notifier, kept)
     progress = Progress()
     try:
         result = run(progress)
@@ -86,11 +94,11 @@ def _with_policy(day: date, deps: ExportDeps, run: Callable[[Progress], ExportRe
         raise
     except ExportRefused as exc:
         with correlated(progress.run_id):
-            report_refusal(day, exc, deps.notifier, deps.metrics)
+            report_refusal(day, exc, notifier, deps.metrics)
         raise
     except Exception as exc:
         with correlated(progress.run_id):
-            report_failure(day, progress.step, progress.run_id, exc, deps.notifier, deps.metrics)
+            report_failure(day, progress.step, progress.run_id, exc, notifier, deps.metrics)
         raise ExportFailed(day, progress.step, exc) from exc
     if result is None:
         return None

@@ -35,6 +35,7 @@ from shared.personalize.held import HeldDay, HeldDays, combined_csv, combined_ke
 from shared.personalize.model import ImportJob, ImportRequest, LimitExceeded, ResourceInUse, Throttled
 from shared.personalize.names import import_job_day, import_job_name
 from shared.personalize.stage import Datasets, StageDeps, ensure_datasets, pending_imports
+from shared.personalize.state import AlertNotSent
 from shared.ports import ObjectStore
 from shared.schema import DATASET_TYPES
 
@@ -162,13 +163,16 @@ def import_manifest(manifest_key: str, deps: StageDeps, *, with_held: bool = Tru
     """Start the import jobs of one manifest (idempotent); park what cannot start now; then (``with_held``)
     import the held days that reach the minimum.
 
-    It never raises for what one manifest or one held day holds: a refused manifest alerts once and
-    starts nothing; an unexpected failure alerts once (per manifest and error) and parks the manifest,
-    so the monitor retries it while every other manifest goes on.
+    It never raises for what one manifest or one held day holds (only when SNS refuses an alert: it is kept,
+    and the retry, or the next monitor pass, sends it): a refused manifest alerts once and starts nothing; an
+    unexpected failure alerts once (per manifest and error) and parks the manifest, so the monitor retries it
+    while every other manifest goes on.
     """
     outcome = ImportOutcome(manifest_key)
     try:
         _import(manifest_key, deps, outcome)
+    except AlertNotSent:  # SNS is down, not the manifest: the invocation fails, the next one sends the kept alert
+        raise
     except Exception as exc:  # isolation: one manifest's failure is reported, never propagated
         _failed(deps, outcome, exc)
     if not with_held:
@@ -352,6 +356,8 @@ def import_held_isolated(deps: StageDeps) -> ImportOutcome:
     """:func:`import_held`, its failure reported once (by error class) instead of raised."""
     try:
         return import_held(deps)
+    except AlertNotSent:  # SNS is down, not the import: the kept alert goes with the next pass
+        raise
     except Exception as exc:  # isolation: the held days never stop a manifest's own imports
         _log.exception("held interactions not imported", extra={"error": repr(exc)})
         _alert_once(

@@ -37,6 +37,7 @@ from shared.personalize.stage import (
     ensure_solutions,
     pending_imports,
 )
+from shared.personalize.state import AlertNotSent
 from shared.personalize.training import TrainOutcome, train
 
 _log = get_logger("personalize.monitor")
@@ -58,6 +59,7 @@ class MonitorReport:
 def monitor(deps: StageDeps) -> MonitorReport:
     """One pass of the monitor (idempotent: alerts and decisions are keyed, so reruns repeat nothing)."""
     now = deps.clock()
+    deps.state.resend_kept(deps.notifier)  # alerts an earlier run could not send (SNS down): first, each once
     report = MonitorReport(redriven=redrive_parked(deps))
     report.redriven += import_missed(deps, (now - timedelta(days=CATCH_UP_DAYS)).date())
     held = import_held_isolated(deps)  # held days wait for no manifest: a pass imports them once they suffice
@@ -89,6 +91,8 @@ def _isolated(deps: StageDeps, report: MonitorReport, kind: str, item: str, run:
     rest of the pass goes on; the next pass tries the item again."""
     try:
         return run()
+    except AlertNotSent:  # SNS is down, not the item: the pass fails, the next one sends the kept alert
+        raise
     except Exception as exc:
         _log.exception("a monitor item failed; the pass goes on", extra={"item": item})
         deps.metrics.put("MonitorItemFailed", 1, dimensions={"Item": kind})

@@ -10,6 +10,7 @@
 * ``handled-manifests/<hash>.json``: manifests whose imports all started (the catch-up skips them);
 * ``held-days/``, ``held-done/``: interaction deltas too small to import alone (:mod:`shared.personalize.held`);
 * ``training-request.json``: a training run deferred until the pending imports have settled;
+* ``alerts-kept/<hash>.json``: alerts SNS could not take, sent by the next monitor pass (``resend_kept``);
 * ``experiment.json``: the challenger under test (promotion mode ``online``), read by the daily fill;
   ``verdicts/<version>.json``: the test's verdict on it, created create-only (one verdict, one report).
 """
@@ -22,7 +23,7 @@ from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from shared.errors import NotFound
+from shared.errors import NotFound, ServiceUnavailable
 from shared.logs import get_logger
 from shared.personalize.names import safe_name
 from shared.ports import Clock, Notifier, ObjectStore
@@ -30,6 +31,10 @@ from shared.ports import Clock, Notifier, ObjectStore
 _log = get_logger("personalize.state")
 RESEND_AFTER = timedelta(minutes=30)
 """An alert claimed this long ago with no message id was lost with its run (a Lambda lives 15 minutes at most)."""
+
+
+class AlertNotSent(ServiceUnavailable):
+    """SNS did not take an alert; it is kept and the next pass sends it (:meth:`StageState.resend_kept`)."""
 
 
 def _json(body: Mapping[str, Any]) -> bytes:
@@ -93,7 +98,8 @@ class StageState:
         """Publish the alert ``key`` once, however many runs overlap; True if this call published it.
 
         The marker is created create-only BEFORE publishing, so of overlapping runs only its writer
-        publishes; a failed publish removes it again and raises (the next pass retries). A run that died
+        publishes; a failed publish removes it again, keeps the alert and raises: the next monitor pass sends it
+        (:meth:`resend_kept`), even when what raised it does not come again. A run that died
         between the two leaves a marker without ``message_id``: once that is older than
         ``RESEND_AFTER``, one later call (create-only again) re-sends it, so an alert is never lost.
         """
@@ -103,12 +109,47 @@ class StageState:
             return False
         try:
             message_id = notifier.notify(subject, message, attributes)
-        except Exception:
+        except Exception as exc:
             self.store.delete(self.prefix + marker)
-            raise
+            self._keep(key, subject, message, attributes)
+            raise AlertNotSent(f"alert {key!r} not sent (kept for the next pass): {type(exc).__name__}: {exc}") from exc
         self._put(marker, {**body, "message_id": message_id})
         _log.warning("alert sent", extra={"alert_key": key, "subject": subject})
         return True
+
+    def _keep(self, key: str, subject: str, message: str, attributes: Mapping[str, str] | None) -> None:
+        """Keep an alert whose publish failed, for :meth:`resend_kept`: the condition that raised it may not
+        come again (a decision is recorded before its report), so the next pass must not depend on it."""
+        body = {"key": key, "subject": subject, "message": message, "attributes": dict(attributes or {})}
+        try:
+            self._put(f"alerts-kept/{_hash(key)}.json", {**body, "kept_at": self.clock().isoformat()})
+        except Exception:
+            _log.exception("an alert that could not be sent could not be kept either", extra={"alert_key": key})
+
+    def resend_kept(self, notifier: Notifier) -> list[str]:
+        """Send the alerts an earlier run could not (each still once: :meth:`alert_once`); the keys sent.
+
+        A kept alert is forgotten once its marker records a message id (sent, by this call or another run);
+        while SNS is still down it stays kept, and this call only logs."""
+        sent = []
+        for info in self.store.list(self.prefix + "alerts-kept/"):
+            kept = self._get(info.key[len(self.prefix) :])
+            if kept is None:
+                continue
+            key = str(kept.get("key"))
+            try:
+                if self.alert_once(
+                    notifier, key, str(kept.get("subject")), str(kept.get("message")), kept.get("attributes")
+                ):
+                    sent.append(key)
+            except Exception as exc:  # still down: kept (alert_once kept it again)
+                _log.warning(
+                    "kept alerts not sent yet", extra={"alert_key": key, "reason": f"{type(exc).__name__}: {exc}"}
+                )
+                return sent
+            if "message_id" in (self._get(f"alerts/{_hash(key)}.json") or {}):
+                self.store.delete(info.key)
+        return sent
 
     def _takes_over(self, marker: str, key: str) -> bool:
         """True if ``marker`` was claimed by a run that never published and this call wins the re-send."""
@@ -215,8 +256,9 @@ class StageState:
     # the online test ------------------------------------------------------------------------------
     def start_test(self, champion: str, challenger: str) -> None:
         """The challenger under test against ``champion`` (what the daily fill reads to fill its arm)."""
-        self._put("experiment.json", {"champion": champion, "challenger": challenger,
-                                      "started_at": self.clock().isoformat()})
+        self._put(
+            "experiment.json", {"champion": champion, "challenger": challenger, "started_at": self.clock().isoformat()}
+        )
 
     def current_test(self) -> dict[str, Any] | None:
         return self._get("experiment.json")

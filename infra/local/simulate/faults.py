@@ -27,6 +27,16 @@ KINDS: dict[str, str] = {
     "firestore_down_capture": "Firestore unreachable for the first delivery of the day's first click (the trigger's "
     "retry redelivers)",
     "firestore_down_feeds": "Firestore unreachable for the feed fill's first delivery (Cloud Scheduler retries)",
+    "firestore_down_stories": "Firestore unreachable for the first delivery of the day's first story change (the "
+    "stories trigger's retry redelivers)",
+    "firestore_down_users": "Firestore unreachable for the first delivery of the day's first user change (the users "
+    "trigger's retry redelivers)",
+    "firestore_down_first_feed": "Firestore unreachable for the first delivery of the day's first new-user feed (the "
+    "trigger's retry redelivers)",
+    "sns_down_export": "SNS unreachable for the export's first delivery (with another export fault that day, its "
+    "failure alert is kept and sent by the redelivery)",
+    "sns_down_aws": "SNS unreachable for the AWS stage's Lambdas until one fails to alert (the alert's marker is "
+    "removed; the next pass or retry re-sends it once)",
     "sns_down_feeds": "SNS unreachable for the feed fill's first delivery (its degraded alert cannot be sent)",
     "held_file_expires": "the oldest held interactions day's parts expire after the night's import (the bucket's "
     "lifecycle rule): reported lost once when its group forms, re-exported by the operator",

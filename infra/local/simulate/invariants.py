@@ -339,5 +339,66 @@ def check_feeds(
     ]
 
 
+def read_docs(world: World, collection: str, ids: Iterable[str]) -> dict[str, dict[str, Any]]:
+    """The documents of ``collection`` with ``ids`` that exist (a few round trips)."""
+    ids, ref = sorted(set(ids)), world.firestore.collection(collection)
+    found: dict[str, dict[str, Any]] = {}
+    for start in range(0, len(ids), 300):
+        refs = [ref.document(i) for i in ids[start : start + 300]]
+        found.update({s.id: s.to_dict() or {} for s in world.firestore.get_all(refs) if s.exists})
+    return found
+
+
+def catalogue_check(
+    world: World,
+    items: dict[str, dict[str, Any]],
+    users: dict[str, dict[str, Any]],
+    stories: Iterable[str] | None = None,
+    readers: Iterable[str] | None = None,
+) -> list[Check]:
+    """Each story published (live) has an active ``ml_items`` record, each one retired a tombstone (``active``
+    false); the same for readers who joined or left in ``ml_users`` (``stories`` / ``readers``: the ids to check,
+    default every one the world knows). Their triggers' retries must have delivered each change."""
+    name = "stories and readers captured"
+    stories = sorted(stories if stories is not None else [*world.stories, *world.retired])
+    readers = sorted(readers if readers is not None else [*world.readers, *world.left])
+    wrong: list[tuple[str, str, str]] = []
+    for kind, ids, live, docs in (
+        ("story", stories, world.stories, items),
+        ("reader", readers, world.readers, users),
+    ):
+        for doc_id in ids:
+            doc = docs.get(doc_id)
+            if doc is None:
+                wrong.append((kind, doc_id, "missing"))
+            elif doc_id in live and doc.get("active") is False:
+                wrong.append((kind, doc_id, "live but a tombstone"))
+            elif doc_id not in live and doc.get("active") is not False:
+                wrong.append((kind, doc_id, "left but active" if kind == "reader" else "retired but active"))
+    if wrong:
+        return [violated(name, f"{len(wrong)} of {len(stories)} stories and {len(readers)} readers", wrong)]
+    return [ok(name, f"{len(stories)} stories and {len(readers)} readers changed")]
+
+
+def check_catalogue(world: World, stories: list[str], readers: list[str]) -> list[Check]:
+    """:func:`catalogue_check` of the given changes, read from ``ml_items`` and ``ml_users``."""
+    c = world.settings.collections
+    items, users = read_docs(world, c.ml_items, stories), read_docs(world, c.ml_users, readers)
+    return catalogue_check(world, items, users, stories, readers)
+
+
+def first_feed_check(joined: list[str], feeds: dict[str, dict[str, Any]]) -> list[Check]:
+    """Every reader who joined has a feed right after the new-user trigger ran (its retry included)."""
+    name = "new readers have a first feed"
+    missing = [uid for uid in joined if uid not in feeds]
+    if missing:
+        return [violated(name, f"{len(missing)} of {len(joined)} new readers have no feed", missing)]
+    return [ok(name, f"{len(joined)} new readers")]
+
+
+def check_first_feeds(world: World, joined: list[str]) -> list[Check]:
+    return first_feed_check(joined, read_docs(world, world.settings.collections.feeds, joined))
+
+
 def summarize(checks: list[Check]) -> tuple[int, int]:
     return sum(c.status == "violated" for c in checks), sum(c.status == "not checked" for c in checks)

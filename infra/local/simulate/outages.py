@@ -29,35 +29,49 @@ def first_delivery(call: Callable[[], Any], variables: tuple[str, ...], closed_p
 
 
 class CaptureWithFirestoreDown:
-    """The capture service of a day whose first ``count`` click deliveries (one by default) meet Firestore down.
+    """The capture service of a day whose first delivery of each faulted trigger (``methods``; ``count`` of each,
+    one by default) meets Firestore down.
 
     Each such delivery runs the capture use case on a service wired while Firestore's endpoint is a closed
     port (what the trigger's instance sees); when it raises, the trigger's retry (``retry: true``) delivers the
     same event again, which the day's real service captures. Everything else is the real service's.
     """
 
-    def __init__(self, real: Any, build: Callable[[], Any], closed_port: int, count: int = 1) -> None:
-        self.real, self.build, self.closed_port, self.left = real, build, closed_port, count
+    def __init__(
+        self,
+        real: Any,
+        build: Callable[[], Any],
+        closed_port: int,
+        count: int = 1,
+        methods: tuple[str, ...] = ("capture_click",),
+    ) -> None:
+        self.real, self.build, self.closed_port = real, build, closed_port
+        self.left = dict.fromkeys(methods, count)
         self.deliveries: list[str] = []
         self.lock = threading.Lock()
 
     def __getattr__(self, name: str) -> Any:
-        return getattr(self.real, name)
+        real = getattr(self.real, name)
+        if name not in self.left:
+            return real
 
-    def capture_click(self, click_id: str, data: Any, **kwargs: Any) -> Any:
-        with self.lock:  # the day's clicks are captured four writers at a time
-            first = self.left > 0
-            self.left -= 1 if first else 0
-        if first:
-            with endpoint_down(FIRESTORE, self.closed_port):
-                try:
-                    outcome = self.build().capture_click(click_id, data, **kwargs)
-                except Exception as exc:  # the trigger raised: its retry delivers the event again
-                    self.deliveries.append(f"{click_id}: raised {type(exc).__name__}; redelivered")
-                else:  # the product answered without Firestore: no retry, that is the outcome
-                    self.deliveries.append(f"{click_id}: returned {outcome} with Firestore down")
-                    return outcome
-        return self.real.capture_click(click_id, data, **kwargs)
+        def delivered(doc_id: str, data: Any, **kwargs: Any) -> Any:
+            with self.lock:  # the day's clicks are captured four writers at a time
+                first = self.left[name] > 0
+                self.left[name] -= 1 if first else 0
+            if first:
+                label = doc_id if name == "capture_click" else f"{name} {doc_id}"
+                with endpoint_down(FIRESTORE, self.closed_port):
+                    try:
+                        outcome = getattr(self.build(), name)(doc_id, data, **kwargs)
+                    except Exception as exc:  # the trigger raised: its retry delivers the event again
+                        self.deliveries.append(f"{label}: raised {type(exc).__name__}; redelivered")
+                    else:  # the product answered without Firestore: no retry, that is the outcome
+                        self.deliveries.append(f"{label}: returned {outcome} with Firestore down")
+                        return outcome
+            return real(doc_id, data, **kwargs)
+
+        return delivered
 
 
 def expire_oldest_held_day(settings: Any) -> dict[str, Any]:

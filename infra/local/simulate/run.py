@@ -33,7 +33,7 @@ from infra.local.environ import environment
 from infra.local.readers import MODELS
 from infra.local.simulate import faults as fault_plan
 from infra.local.simulate import invariants as inv
-from infra.local.simulate import outages
+from infra.local.simulate import outages, release
 from infra.local.simulate.clock import VirtualClock, install, uninstall
 from infra.local.simulate.lift import add_look, add_looks, events, lift_table, report_arms
 from infra.local.simulate.online_checks import OnlineChecks
@@ -203,6 +203,8 @@ class Simulation:
         self.expired: dict[str, list[dict[str, Any]]] = {}  # held_file_expires: date -> each expiry of it
         self.reported: Counter[str] = Counter()  # reports of each expired date the product sent
         self.started = time.monotonic()
+        self.changed: tuple[list[str], list[str], list[str]] = ([], [], [])
+        """The day's stories published or retired, readers joined or left, and readers joined (their checks)."""
 
     def write(self, record: dict[str, Any]) -> None:
         with open(self.ledger_path, "a", encoding="utf-8") as out:
@@ -266,19 +268,31 @@ class Simulation:
         with timed(took, "checks"):
             checks += inv.check_capture(self.world, since=self.capture_checked)
             self.capture_checked = len(self.world.clicks)
+            stories, readers, joined = self.changed
+            checks += inv.check_catalogue(self.world, stories, readers)
+            checks += inv.check_first_feeds(self.world, joined)
         self.finish(record, checks)
+
+    CAPTURE_FAULTS = {
+        "firestore_down_capture": "capture_click",
+        "firestore_down_stories": "capture_story",
+        "firestore_down_users": "capture_user",
+    }
+    """The Firestore-triggered captures a fault takes down for their first delivery of the day."""
 
     @contextlib.contextmanager
     def capture_faults(self, active: set[str], record: dict[str, Any]) -> Iterator[None]:
-        """``firestore_down_capture``: the day's first click deliveries meet Firestore down, then are redelivered."""
-        if "firestore_down_capture" not in active:
+        """``firestore_down_capture`` / ``_stories`` / ``_users``: the day's first click, story or user delivery
+        meets Firestore down, then is redelivered (the trigger's retry)."""
+        methods = tuple(m for kind, m in self.CAPTURE_FAULTS.items() if kind in active)
+        if not methods:
             yield
             return
         from shared.capture.wiring import build_service
 
         real = self.world.capture
-        down = outages.CaptureWithFirestoreDown(real, lambda: build_service(settings()), closed_port())
-        self.world.capture = down
+        down = outages.CaptureWithFirestoreDown(real, lambda: build_service(settings()), closed_port(), methods=methods)
+        self.world.capture = down  # type: ignore[assignment]
         try:
             yield
         finally:
@@ -289,6 +303,8 @@ class Simulation:
         """The night before ``today``'s daytime: export of yesterday, import, training, feeds."""
         stages = record["stages"]
         took = record.setdefault("seconds", {})
+        if "sns_down_aws" in active:  # the AWS stage's Lambdas meet SNS down until one of them raises for it
+            self.night.sns_down, self.night.sns_raised = closed_port(), []
         with timed(took, "export"):
             stages["export"] = self.export(today, active)
         with timed(took, "import"):
@@ -302,6 +318,9 @@ class Simulation:
                 stages["training"] = self.train(today, active)
         with timed(took, "checks"):
             checks += inv.check_served(settings(), self.operator_deployed)
+        if "sns_down_aws" in active:
+            stages["sns_down_aws"] = self.night.sns_raised or "no AWS-stage alert tonight (nothing raised)"
+            self.night.sns_down = None
         fill_at = at(today, 5)
         with timed(took, "feeds"):
             fill, engine_fault = self.feeds(fill_at, active)
@@ -348,17 +367,22 @@ class Simulation:
             "gcs_down_export": ("STORAGE_EMULATOR_HOST",),
             "firestore_down_export": ("FIRESTORE_EMULATOR_HOST",),
         }
-        for kind, variables in down.items():
-            if kind in active:  # the first delivery meets the service down, then Pub/Sub redelivers
-                from shared.export.trigger import handle_message
-                from shared.export.wiring import connect
+        sns = ("AWS_ENDPOINT_URL_SNS",) if "sns_down_export" in active else ()
+        failing = [kind for kind in down if kind in active]
+        if sns and not failing:  # SNS alone: a first delivery that has nothing to alert
+            failing = ["sns_down_export"]
+        for kind in failing:  # the first delivery meets the service down, then Pub/Sub redelivers
+            from shared.export.trigger import handle_message
+            from shared.export.wiring import connect
 
-                with endpoint_down(variables, closed_port()):
-                    try:
-                        first[kind] = handle_message("", publish, settings(), connect, self.clock()).value
-                    except Exception as exc:
-                        first[kind] = f"raised {type(exc).__name__} (redelivered)"
-                self.clock.advance(timedelta(minutes=10))
+            with endpoint_down(down.get(kind, ()) + sns, closed_port()):
+                try:
+                    first[kind] = handle_message("", publish, settings(), connect, self.clock()).value
+                except Exception as exc:
+                    first[kind] = f"raised {type(exc).__name__} (redelivered)"
+            self.clock.advance(timedelta(minutes=10))
+        if failing == ["sns_down_export"] and first[failing[0]] == "exported":
+            return {"outcome": "exported", "first_delivery": first}  # acknowledged: no redelivery
         outcome = self.night.export(publish)
         return {"outcome": outcome, **({"first_delivery": first} if first else {})}
 
@@ -662,7 +686,11 @@ class Simulation:
             joining = rest * index // max(1, self.config.days - 1) - rest * (index - 1) // max(1, self.config.days - 1)
         left = w.leave() if index > 0 else []
         joined = w.join(joining)
-        self.night.first_feeds(joined)
+        firestore_down = closed_port() if "firestore_down_first_feed" in active else None
+        first = self.night.first_feeds(joined, firestore_down=firestore_down)
+        if firestore_down is not None:
+            record["stages"]["first_feed_firestore_down"] = first.pop("first_delivery", "no reader joined")
+        self.changed = (published + retired, joined + left, joined)
         w.clock_skew_hours = 20.0 if "client_clock_skew" in active else 0.0
         visits = []
         for uid in sorted(w.readers):
@@ -720,7 +748,22 @@ class Simulation:
         record: dict[str, Any] = {"day": self.config.days, "date": today.isoformat(), "faults": [], "stages": {}}
         checks = self.night_of(today, set(), record)
         checks += inv.check_capture(self.world)  # every click's document, once more
+        w = self.world
+        checks += inv.check_catalogue(w, [*w.stories, *w.retired], [*w.readers, *w.left])  # all, once more
+        with timed(record.setdefault("seconds", {}), "release"):
+            checks += self.release(record)
         self.finish(record, checks, final=True)
+
+    def release(self, record: dict[str, Any]) -> list[inv.Check]:
+        """The simulated operator releases the dataset (``storyrec publish-dataset``, infra/local/simulate/release.py)
+        into ``<state-dir>/run/release``; the invariant checks it against the ground truth."""
+        out = self.work / "release"
+        shutil.rmtree(out, ignore_errors=True)
+        outcome = release.publish(out)
+        record["stages"]["release"] = outcome
+        self.facts["release"] = {k: outcome[k] for k in ("command", "exit")}
+        self.exports.refresh(settings())
+        return release.check_release(self.world, self.exports.counts(), out, outcome)
 
     def alert_checks(self, faults: set[str], alerts: list[str], record: dict[str, Any]) -> list[inv.Check]:
         """Exactly one alert per injected fault that must alert; no alert that neither a fault nor a known

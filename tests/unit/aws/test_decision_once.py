@@ -279,3 +279,43 @@ def test_no_failing_call_makes_a_pass_raise_or_switch_twice(failing: set[str], e
     assert switches() <= 1 and len(_reports(deps)) <= 1
     sent = [json.dumps(s) for s, _, _ in deps.notifier.sent]  # type: ignore[attr-defined]
     assert len(sent) == len(set(sent))  # each alert once
+
+
+def test_a_decision_report_sns_could_not_take_is_sent_by_the_next_pass_once() -> None:
+    """SNS down as the version is decided: the decision stands (recorded, acted on once), and its report, whose
+    marker ``alert_once`` removed, is sent by the next pass with SNS back, once (issue 24: SNS down, AWS stage)."""
+    deps, port, _, _ = _deps()
+    _serving_old(deps, port)
+    version, _ = _trained(deps, port, BETTER, {P: 0.1})
+    switches = _switches(port, version)
+    send = deps.notifier.notify
+
+    def down(subject: str, message: str, attributes: Any = None) -> str:
+        raise ServiceUnavailable("SNS unreachable: connection refused")
+
+    deps.notifier.notify = down  # type: ignore[method-assign]
+    with contextlib.suppress(ServiceUnavailable):  # the pass fails: the Lambda's next scheduled pass comes
+        monitor(deps)
+    assert (deps.state.decision_for(version) or {})["action"] == "promote" and switches() == 1
+    deps.notifier.notify = send  # type: ignore[method-assign]
+    monitor(deps)
+    monitor(deps)
+    assert len(_reports(deps)) == 1 and switches() == 1
+    assert _reports(deps)[0].startswith("storyrec training: promote")
+    # SNS being down is not an item's failure: no "storyrec monitor: decision failed" about it
+    assert [s for s, _, _ in deps.notifier.sent] == _reports(deps)  # type: ignore[attr-defined]
+
+
+def test_sns_down_while_importing_held_days_fails_the_run_without_an_alert_about_itself(monkeypatch: Any) -> None:
+    from shared.personalize import imports
+    from shared.personalize.state import AlertNotSent
+
+    deps, _, _, _ = _deps()
+
+    def lost_alert_refused(_: StageDeps) -> Any:
+        raise AlertNotSent("alert 'held-lost:x' not sent (kept for the next pass): SNS unreachable")
+
+    monkeypatch.setattr(imports, "import_held", lost_alert_refused)
+    with pytest.raises(AlertNotSent):
+        imports.import_held_isolated(deps)
+    assert deps.notifier.sent == [] and deps.bucket.list("storyrec-state/alerts-kept/") == []  # type: ignore[attr-defined]

@@ -80,3 +80,29 @@ def test_an_alert_claimed_by_a_run_that_died_is_re_sent_once_later() -> None:
     assert state.alert_once(notifier, "k", "s", "m")
     assert not state.alert_once(notifier, "k", "s", "m")
     assert len(notifier.sent) == 1
+
+
+def test_an_alert_sns_refused_is_kept_and_sent_once_by_a_later_pass_even_if_nothing_raises_it_again() -> None:
+    store, notifier = InMemoryObjectStore("b"), _FailingOnce()
+    state = StageState(store, "state/", lambda: T0)
+    with pytest.raises(ServiceUnavailable):
+        state.alert_once(notifier, "held-lost:2026-10-30", "storyrec held interactions lost: 2026-10-30", "m")
+    assert [o.key for o in store.list("state/alerts/")] == []  # the marker is gone: a retry may send it
+    assert state.resend_kept(notifier) == ["held-lost:2026-10-30"]
+    assert state.resend_kept(notifier) == [] and [o.key for o in store.list("state/alerts-kept/")] == []
+    assert [s for s, _, _ in notifier.sent] == ["storyrec held interactions lost: 2026-10-30"]
+    assert not state.alert_once(notifier, "held-lost:2026-10-30", "again", "m")  # still once per key
+
+
+def test_a_kept_alert_stays_kept_while_sns_is_still_down() -> None:
+    class Down(RecordingNotifier):
+        def notify(self, subject: str, message: str, attributes: Mapping[str, str] | None = None) -> str:
+            raise ServiceUnavailable("SNS down")
+
+    store = InMemoryObjectStore("b")
+    state = StageState(store, "state/", lambda: T0)
+    with pytest.raises(ServiceUnavailable):
+        state.alert_once(Down(), "k", "s", "m")
+    assert state.resend_kept(Down()) == [] and len(store.list("state/alerts-kept/")) == 1
+    back = RecordingNotifier()
+    assert state.resend_kept(back) == ["k"] and [s for s, _, _ in back.sent] == ["s"]

@@ -310,3 +310,39 @@ def test_logs_are_structured_and_carry_the_run_id(deps: ExportDeps) -> None:
     assert {line["correlation_id"] for line in lines} == {result.run_id}
     assert [line["message"] for line in lines][-1] == "export failed"
     assert lines[-1]["step"] == "upload_s3" and lines[-1]["date"] == "2026-11-28"
+
+
+def test_a_failure_alert_sns_could_not_take_is_sent_by_the_next_delivery(deps: ExportDeps, clock: Any) -> None:
+    """SNS down while a step fails: the alert is kept (Firestore) and sent by the next delivery, even when that
+    one succeeds (the failed step healed), so the failure is never unnoticed; sent once, then forgotten."""
+
+    class DeadNotifier:
+        def notify(self, subject: str, message: str, attributes: Any = None) -> str:
+            raise ConnectionError("sns down")
+
+    _seed_world(deps)
+    with pytest.raises(ExportFailed, match="upload_gcs"):
+        run_export(DAY, replace(deps, notifier=DeadNotifier(), backup_store=FailingStore(deps.backup_store)))
+    assert isinstance(deps.notifier, RecordingNotifier) and deps.notifier.sent == []
+    run_export(DAY, deps)  # the redelivery: GCS and SNS are back, the export succeeds
+    subjects = [sent[0] for sent in deps.notifier.sent]
+    assert subjects == ["storyrec export failed: 2026-11-28 at upload_gcs"]
+    assert "(kept while SNS was unreachable" in deps.notifier.sent[0][1]
+    clock.now += timedelta(days=1)
+    run_export(DAY + timedelta(days=1), deps)  # nothing left to send
+    assert [sent[0] for sent in deps.notifier.sent] == subjects
+
+
+def test_a_kept_alert_waits_while_sns_stays_down(deps: ExportDeps, clock: Any) -> None:
+    class DeadNotifier:
+        def notify(self, subject: str, message: str, attributes: Any = None) -> str:
+            raise ConnectionError("sns down")
+
+    _seed_world(deps)
+    dead = replace(deps, notifier=DeadNotifier())
+    with pytest.raises(ExportFailed):
+        run_export(DAY, replace(dead, backup_store=FailingStore(deps.backup_store)))
+    run_export(DAY, dead)  # succeeds, SNS still down: the alert stays kept, the run is not failed for it
+    clock.now += timedelta(days=1)
+    run_export(DAY + timedelta(days=1), deps)
+    assert [sent[0] for sent in deps.notifier.sent] == ["storyrec export failed: 2026-11-28 at upload_gcs"]

@@ -138,3 +138,30 @@ def test_the_quality_table_averages_every_morning_with_an_interval(tmp_path: Any
     table = quality_table(ledger, {"stages": {"quality": mornings[1]}})
     assert table["feed"]["mean"] == 0.2 and table["feed"]["days"] == 2 and table["feed"]["ci95"] > 0
     assert table["latest"] == {"mean": 0.5, "ci95": 0.0, "days": 2} and table["oracle"]["mean"] == 2.0
+
+
+class CatalogueWorld:
+    stories = {"s1": object()}
+    retired = {"s0": T0}
+    readers = {"r1": object()}
+    left = {"r0": T0}
+
+
+def test_each_story_and_reader_change_is_captured_once_in_its_state() -> None:
+    items = {"s1": {"active": True}, "s0": {"active": False}}
+    users = {"r1": {"USER_ID": "r1"}, "r0": {"active": False}}
+    [check] = inv.catalogue_check(CatalogueWorld(), items, users)  # type: ignore[arg-type]
+    assert check.status == "ok" and check.name == "stories and readers captured", check.detail
+    missing = {"s0": {"active": False}}  # the published story never captured (its trigger's retry lost)
+    [check] = inv.catalogue_check(CatalogueWorld(), missing, {**users, "r0": {"USER_ID": "r0"}})  # type: ignore[arg-type]
+    assert check.status == "violated"
+    assert check.examples == [("story", "s1", "missing"), ("reader", "r0", "left but active")]
+
+
+def test_every_new_reader_has_a_first_feed() -> None:
+    [ok] = inv.first_feed_check(["r1", "r2"], {"r1": {"kind": "popular"}, "r2": {"kind": "popular"}})
+    assert ok.status == "ok" and ok.name == "new readers have a first feed"
+    [bad] = inv.first_feed_check(["r1", "r2"], {"r1": {"kind": "popular"}})
+    assert bad.status == "violated" and bad.examples == ["r2"]
+    [none] = inv.first_feed_check([], {})
+    assert none.status == "ok"
