@@ -43,7 +43,7 @@ class ExportRun:
 
 @dataclass(frozen=True)
 class ImportRun:
-    """One dataset import job, by the day it started (in the configured time zone)."""
+    """One dataset import job, by the export day it imports (its name's; a foreign job: the day it started)."""
 
     day: date
     dataset: str

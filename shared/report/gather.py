@@ -23,6 +23,7 @@ from shared.limits import EVENT_TYPES
 from shared.manifest import ExportReader, read_manifests
 from shared.operate.status import campaign_status, quarantine_by_reason, read_feeds
 from shared.personalize.model import SolutionVersion as Trained
+from shared.personalize.names import import_job_day, training_day
 from shared.personalize.stage import StageDeps
 from shared.personalize.state import StageState
 from shared.ports import DocumentCounter, DocumentStore, Where
@@ -147,10 +148,12 @@ def solution_versions(
     decided = {str(d.get("candidate", "")) for d in history}
     for v in trained:
         if v.arn not in decided:
+            day = training_day(v.name)  # the run's day, not the engine's clock (a simulation's is virtual)
+            created = datetime.combine(day, time(0), tzinfo=UTC) if day else v.created
             out.append(
                 SolutionVersion(
                     name=v.arn.rsplit("/", 1)[-1],
-                    created=v.created or datetime.min.replace(tzinfo=UTC),
+                    created=created or datetime.min.replace(tzinfo=UTC),
                     metrics={},
                     decision=_undecided(v, serving),
                     reason=v.failure_reason or "",
@@ -170,21 +173,27 @@ def _main_solution(deps: StageDeps) -> str | None:
 def stage_versions(deps: StageDeps) -> tuple[SolutionVersion, ...]:
     """Every version of the main solution with what was decided, the campaign's version marked serving."""
     solution = _main_solution(deps)
-    trained = deps.personalize.list_solution_versions(solution) if solution else []
+    history = deps.state.decisions()
+    decided = {str(d.get("candidate", "")) for d in history}
+    listed = deps.personalize.list_solution_versions(solution) if solution else []
+    # a listing carries no name (the training's day): read it for the few versions no decision dates
+    trained = [v if v.arn in decided else deps.personalize.describe_solution_version(v.arn) for v in listed]
     campaign = campaign_status(deps)
-    return solution_versions(deps.state.decisions(), trained, campaign.solution_version_arn if campaign else None)
+    return solution_versions(history, trained, campaign.solution_version_arn if campaign else None)
 
 
 def import_runs(deps: StageDeps, zone: ZoneInfo) -> tuple[ImportRun, ...]:
-    """Every import job of the dataset group's datasets, by the day it started in ``zone``."""
+    """Every import job of the dataset group's datasets, by the export day its name carries (a foreign
+    job: the day it started, in ``zone``)."""
     port = deps.personalize
     group = port.find_arn("dataset_group", deps.settings.personalize.dataset_group)
     out = []
     for dataset_type in DATASET_TYPES if group else ():
         arn = port.find_arn("dataset", f"storyrec-{dataset_type}", group)
         for job in port.list_import_jobs(arn) if arn else []:
-            if job.created is not None:
-                out.append(ImportRun(job.created.astimezone(zone).date(), dataset_type, job.status.value, job.name))
+            day = import_job_day(job.name) or (job.created.astimezone(zone).date() if job.created else None)
+            if day is not None:
+                out.append(ImportRun(day, dataset_type, job.status.value, job.name))
     return tuple(sorted(out, key=lambda r: (r.day, r.dataset, r.name)))
 
 

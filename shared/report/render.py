@@ -90,7 +90,7 @@ def render_html(data: ReportData) -> str:
         _section("exports", "Daily exports", data.exports, _exports, "The export manifests in the backup bucket."),
         _section(
             "imports",
-            "Imports into Personalize, per day",
+            "Imports into Personalize, per export day",
             data.imports,
             lambda runs: _imports(runs, period),
             "The dataset import jobs (Personalize), filled when the report reads the AWS stage.",
@@ -352,9 +352,9 @@ def _imports(runs: Sequence[ImportRun], period: Period | None = None) -> str:
     svg, total, days = _daily_bars("imports-per-day", series, "import jobs", 3.0, {"failed": "#c0392b"}, period)
     n_failed = sum(failed.values())
     caption = (
-        f"{_plural(total, 'import job')} started on {_plural(days, 'day')}"
-        f"{f', {n_failed:,} failed' if n_failed else ''} (table: the last 14 days). A day without an "
-        f"interactions import was held until the held days reached the import minimum."
+        f"{_plural(total, 'import job')} for {_plural(days, 'export day')}"
+        f"{f', {n_failed:,} failed' if n_failed else ''} (table: the last 14). A day without an "
+        f"interactions import was held, and imported with a later day once the held days reached the minimum."
         f"{_few_days(_span([r.day for r in runs], period))}"
     )
     by_day: dict[date, dict[str, list[str]]] = defaultdict(lambda: defaultdict(list))
@@ -367,7 +367,7 @@ def _imports(runs: Sequence[ImportRun], period: Period | None = None) -> str:
         + "</tr>"
         for day in sorted(by_day)[-14:]
     )
-    return _wrap("imports-per-day", svg, caption) + f"<table><tr><th>started</th>{head}</tr>{body}</table>"
+    return _wrap("imports-per-day", svg, caption) + f"<table><tr><th>export day</th>{head}</tr>{body}</table>"
 
 
 ALERTS_LISTED = 20
@@ -446,7 +446,8 @@ def _export_figure(ordered: Sequence[ExportRun], datasets: Sequence[str]) -> Fig
     for d in datasets:
         ax.plot(_dates([r.day for r in ordered]), [r.rows.get(d, 0) for r in ordered], marker=marker, label=d)
     ax.set_ylabel("rows exported")
-    ax.set_ylim(bottom=0)  # from zero: a few rows' change must not look like a collapse
+    top = max((r.rows.get(d, 0) for r in ordered for d in datasets), default=0)
+    ax.set_ylim(0, max(1.0, top * 1.08))  # from zero: a few rows' change must not look like a collapse
     _whole_numbers(ax.yaxis)
     _date_axis(ax, [r.day for r in ordered])
     ax.legend(ncols=len(datasets), loc="lower left", bbox_to_anchor=(0, 1), frameon=False)

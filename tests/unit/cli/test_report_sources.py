@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from datetime import timedelta
+from datetime import date, timedelta
 from typing import Any
 
 import pytest
@@ -163,3 +163,38 @@ def test_imports_and_alerts_come_from_the_stage(fakes: Fakes) -> None:
     assert [(a.subject, a.sent_at) for a in data.alerts or ()] == [("storyrec import failed", NOW)]
     page = render_html(data)
     assert 'data-plot="imports-per-day"' in page and "storyrec import failed" in page
+
+
+def test_days_come_from_the_product_s_names_not_the_engine_s_clock(fakes: Fakes) -> None:
+    """The local engine stamps jobs and versions with its wall clock while a simulation's clock is virtual:
+    an import is dated by the export day its name carries, a failed training by its run's name."""
+    from shared.personalize.model import ImportJob
+    from shared.personalize.names import import_job_name
+
+    versions = json.loads(fakes.run("train", "--name", "storyrec-20261101", "--json").stdout)["versions"]
+    fakes.port.set_version(versions["main"], Status.CREATE_FAILED, reason="no data")
+    group = fakes.port.ensure_dataset_group(fakes.deps.settings.personalize.dataset_group)
+    arn = fakes.port.ensure_dataset(group, "users", "schema", "storyrec-users")
+    name = import_job_name("users", date(2026, 10, 30), "run", arn, 0)
+    fakes.port.jobs[arn].append(ImportJob("a1", name, Status.ACTIVE, NOW))  # the engine's "now"
+    data = _gather(fakes, stage=fakes.deps)
+    [version] = data.solution_versions or ()
+    assert version.created.date() == date(2026, 11, 1)
+    assert [(i.day, i.dataset) for i in data.imports or ()] == [(date(2026, 10, 30), "users")]
+
+
+@pytest.mark.parametrize(
+    ("name", "day"),
+    [
+        ("storyrec-20261101", date(2026, 11, 1)),
+        ("storyrec-manual-202612051403", date(2026, 12, 5)),
+        ("run-1", None),
+        ("storyrec-20261399", None),
+        (None, None),
+    ],
+)
+def test_training_day_reads_the_day_training_names_carry(name: str | None, day: date | None) -> None:
+    from shared.personalize.names import training_day, training_name
+
+    assert training_day(name) == day
+    assert training_day(training_name("storyrec", "20260704")) == date(2026, 7, 4)
