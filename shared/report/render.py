@@ -76,7 +76,7 @@ def render_html(data: ReportData) -> str:
             "interactions",
             "Interactions per day, by type",
             data.interactions_per_day,
-            _interactions,
+            lambda rows: _interactions(rows, period),
             "ml_interactions counts by TIMESTAMP day (Firestore count()).",
         ),
         _section(
@@ -104,7 +104,7 @@ def render_html(data: ReportData) -> str:
             "Filled once the train/promote stage records its solution versions.",
             empty="No solution version yet: the first training runs on the 1st of the month (or `storyrec train`).",
         ),
-        _feeds_section(data.feeds, data.feed_days),
+        _feeds_section(data.feeds, data.feed_days, period),
         _section(
             "experiments",
             "Online tests: arms, exposure, lift with its always-valid interval, verdict",
@@ -312,13 +312,13 @@ def _bars_figure(
     return fig, sum(bottom), len(days)
 
 
-def _interactions(rows: Sequence[DailyCount]) -> str:
+def _interactions(rows: Sequence[DailyCount], period: Period | None = None) -> str:
     types = [t for t in EVENT_ORDER if any(r.event_type == t for r in rows)]
     types += sorted({r.event_type for r in rows} - set(types))
     counts: dict[str, dict[date, int]] = {t: {} for t in types}
     for r in rows:
         counts[r.event_type][r.day] = counts[r.event_type].get(r.day, 0) + r.count
-    svg, total, days = _daily_bars("interactions-per-day", counts, "interactions")
+    svg, total, days = _daily_bars("interactions-per-day", counts, "interactions", period=period)
     caption = f"{_plural(total, 'interaction')} over {_plural(days, 'day')}.{_few_days(days)}"
     return _wrap("interactions-per-day", svg, caption)
 
@@ -523,9 +523,11 @@ def _age(hours: float) -> str:
     return f"{hours:.1f} h" if hours <= 72 else f"{hours / 24:.1f} d"
 
 
-def _feeds_section(feeds: FeedSnapshot | None, history: Sequence[FeedDay] | None = None) -> str:
+def _feeds_section(
+    feeds: FeedSnapshot | None, history: Sequence[FeedDay] | None = None, period: Period | None = None
+) -> str:
     title = "Feeds: coverage and freshness"
-    daily = _feed_days(history) if history else ""
+    daily = _feed_days(history, period) if history else ""
     if feeds is None:
         body = _empty("No data yet: no data source is connected. Filled once the recommend stage writes feeds.")
         return f'<section data-section="feeds"><h2>{title}</h2>{daily}{body}</section>\n'
@@ -561,7 +563,7 @@ def _feeds_section(feeds: FeedSnapshot | None, history: Sequence[FeedDay] | None
     return f'<section data-section="feeds"><h2>{title}</h2>{daily}{_figure("feeds", fig, caption)}</section>\n'
 
 
-def _feed_days(history: Sequence[FeedDay]) -> str:
+def _feed_days(history: Sequence[FeedDay], period: Period | None = None) -> str:
     """Each morning's fill: readers with a personalized or a popular feed, stale or missing ones."""
     rows = sorted(history, key=lambda d: d.day)
     series = {
@@ -575,7 +577,7 @@ def _feed_days(history: Sequence[FeedDay]) -> str:
                "missing": "#c0392b"}
     if not series:
         return _empty("No feed fill has run yet.")
-    svg, _total, days = _daily_bars("feeds-per-day", series, "readers", 3.0, colours)
+    svg, _total, days = _daily_bars("feeds-per-day", series, "readers", 3.0, colours, period)
     last = rows[-1]
     caption = (
         f"Each morning's fill over {_plural(days, 'day')}; the last ({last.day.isoformat()}): "

@@ -170,3 +170,13 @@ def test_rare_events_are_plotted_across_the_report_s_days_and_not_called_too_few
     """Two alerts in a month are two bars in a month, not a trend-less plot of two days."""
     page = render_html(full_report_data())
     assert _caption(page, "alerts-per-day") == "2 alerts on 2 days, by kind."
+
+
+def test_bars_over_the_report_s_days_share_its_x_range() -> None:
+    """One day's bar inside a three-day report spans the report's days, as every other per-day plot does."""
+    import matplotlib.dates as mdates
+
+    fig, total, days = _bars_figure({"open": {DAY: 3}}, "interactions", period=(DAY, DAY + timedelta(days=2)))
+    low, high = (mdates.num2date(x) for x in fig.axes[0].get_xlim())
+    assert (total, days) == (3, 1)
+    assert (low.date(), high.date(), low.hour, high.hour) == (DAY - timedelta(days=1), DAY + timedelta(days=2), 12, 12)
