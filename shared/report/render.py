@@ -34,6 +34,7 @@ if TYPE_CHECKING:
     from matplotlib.figure import Figure
 
 EVENT_ORDER = ("open", "read", "like", "save", "comment")
+DATASETS = ("interactions", "items", "users")
 METRICS = (
     "normalized_discounted_cumulative_gain_at_10",
     "precision_at_10",
@@ -87,7 +88,13 @@ def render_html(data: ReportData) -> str:
             "ml_quarantine counts by reason.",
             empty="Nothing quarantined: every client write was valid.",
         ),
-        _section("exports", "Daily exports", data.exports, _exports, "The export manifests in the backup bucket."),
+        _section(
+            "exports",
+            "Daily exports",
+            data.exports,
+            lambda runs: _exports(runs, period),
+            "The export manifests in the backup bucket.",
+        ),
         _section(
             "imports",
             "Imports into Personalize, per export day",
@@ -343,6 +350,7 @@ def _imports(runs: Sequence[ImportRun], period: Period | None = None) -> str:
     """Import jobs started per day, by dataset; failed ones in their own colour, the last days as a table."""
     datasets = sorted({r.dataset for r in runs})
     series: dict[str, dict[date, int]] = {d: {} for d in datasets}
+    columns = sorted({*datasets, *DATASETS})  # interactions too: a held day shows as "-" beside its stories
     failed: dict[date, int] = {}
     for r in runs:
         bucket = failed if "FAILED" in r.status else series[r.dataset]
@@ -360,10 +368,10 @@ def _imports(runs: Sequence[ImportRun], period: Period | None = None) -> str:
     by_day: dict[date, dict[str, list[str]]] = defaultdict(lambda: defaultdict(list))
     for r in runs:
         by_day[r.day][r.dataset].append(r.status.lower())
-    head = "".join(f"<th>{html.escape(d)}</th>" for d in datasets)
+    head = "".join(f"<th>{html.escape(d)}</th>" for d in columns)
     body = "".join(
         f"<tr><td>{day.isoformat()}</td>"
-        + "".join(f"<td>{html.escape(', '.join(by_day[day].get(d, [])) or '-')}</td>" for d in datasets)
+        + "".join(f"<td>{html.escape(', '.join(by_day[day].get(d, [])) or '-')}</td>" for d in columns)
         + "</tr>"
         for day in sorted(by_day)[-14:]
     )
@@ -421,7 +429,7 @@ def _quarantine(rows: Sequence[ReasonCount]) -> str:
     return _figure("quarantine-reasons", fig, caption)
 
 
-def _exports(runs: Sequence[ExportRun]) -> str:
+def _exports(runs: Sequence[ExportRun], period: Period | None = None) -> str:
     ordered = sorted(runs, key=lambda r: r.day)
     datasets = sorted({d for r in ordered for d in r.rows})
     head = "".join(f"<th>{html.escape(d)} rows</th>" for d in datasets)
@@ -431,7 +439,7 @@ def _exports(runs: Sequence[ExportRun]) -> str:
         + f"<td>{sum(r.rejected.values()):,}</td><td>{html.escape(r.run_id)}</td></tr>"
         for r in ordered[-14:]
     )
-    fig = _export_figure(ordered, datasets)
+    fig = _export_figure(ordered, datasets, period)
     days = len({r.day for r in ordered})
     caption = f"{_plural(len(ordered), 'export run')} (table: the last 14).{_few_days(days)}"
     plot = _figure("export-rows", fig, caption)
@@ -439,7 +447,7 @@ def _exports(runs: Sequence[ExportRun]) -> str:
     return plot + table
 
 
-def _export_figure(ordered: Sequence[ExportRun], datasets: Sequence[str]) -> Figure:
+def _export_figure(ordered: Sequence[ExportRun], datasets: Sequence[str], period: Period | None = None) -> Figure:
     fig = _new_figure(10.0, 3.0)
     ax = fig.add_subplot()
     marker = "o" if len(ordered) <= 31 else None
@@ -449,7 +457,7 @@ def _export_figure(ordered: Sequence[ExportRun], datasets: Sequence[str]) -> Fig
     top = max((r.rows.get(d, 0) for r in ordered for d in datasets), default=0)
     ax.set_ylim(0, max(1.0, top * 1.08))  # from zero: a few rows' change must not look like a collapse
     _whole_numbers(ax.yaxis)
-    _date_axis(ax, [r.day for r in ordered])
+    _date_axis(ax, list(period) if period else [r.day for r in ordered])
     ax.legend(ncols=len(datasets), loc="lower left", bbox_to_anchor=(0, 1), frameon=False)
     fig.autofmt_xdate()
     return fig

@@ -99,6 +99,8 @@ def test_a_one_day_run_says_too_little_data_under_every_plot_over_time() -> None
     for plot in OVER_TIME[:-1]:
         assert "too little data to show a trend" in _caption(page, plot), plot
     assert "No alert sent." in _section(page, "alerts") and 'data-plot="alerts-per-day"' not in page
+    imports = _section(page, "imports")  # the held interactions day still has its column, with "-"
+    assert "<th>interactions</th>" in imports and "<td>-</td>" in imports
     # no fill yet after one day: the simulation's expected-clicks plot is absent, not an empty axis
     assert 'data-plot="expected-clicks-per-day"' not in page and 'data-plot="feeds-per-day"' not in page
     assert 'No solution version yet' in _section(page, "solutions")
