@@ -13,7 +13,6 @@ from shared.adapters.folder import FolderExport
 from shared.config import Settings
 from shared.errors import ConfigError
 from shared.manifest import ExportReader
-from shared.personalize.state import StageState
 from shared.report import gather_report_data, render_html
 
 Out = Annotated[Path, typer.Option("--out", "-o", help="HTML file to write.")]
@@ -29,7 +28,9 @@ ExportsDir = Annotated[
 ]
 
 
-NoAws = Annotated[bool, typer.Option("--no-aws", help="Skip the AWS stage's decision history (S3).")]
+NoAws = Annotated[
+    bool, typer.Option("--no-aws", help="Skip the AWS stage (decisions, versions, imports, alerts: S3, Personalize).")
+]
 NoFeeds = Annotated[bool, typer.Option("--no-feeds", help="Skip reading feeds/* (it reads every feed).")]
 
 
@@ -40,9 +41,10 @@ def report(
     no_aws: NoAws = False,
     no_feeds: NoFeeds = False,
 ) -> None:
-    """Interactions per day by type, quarantine reasons, exports, solution versions and feeds, in one file.
+    """Interactions, quarantine, exports and imports per day, solution versions, feeds and alerts, in one file.
 
-    Solution versions come from the AWS stage's decision history (S3), feeds from feeds/* (Firestore);
+    Solution versions come from Personalize and the AWS stage's decision history (S3), imports from
+    Personalize, alerts from the stage's state (S3), feeds from feeds/* (Firestore);
     a source that cannot be read is named in the report's notes. Exit codes: 0 written, 2 configuration
     (or the `report` extra is not installed).
     """
@@ -60,11 +62,9 @@ def report(
         raise typer.Exit(2) from exc
     backup: ExportReader = FolderExport(exports_dir) if exports_dir else wiring.backup_store(settings)
     counter = FirestoreCounter(wiring.firestore_client(settings), timeout=settings.timeouts.firestore)
-    state = (
-        None if no_aws else StageState(wiring.import_store(settings), settings.aws_stage.state_prefix, wiring.utc_now)
-    )
+    stage = None if no_aws else wiring.stage_deps(settings)
     feeds = None if no_feeds else wiring.document_store(settings)
-    data = gather_report_data(settings, counter, backup, wiring.utc_now(), days=days, state=state, feeds=feeds)
+    data = gather_report_data(settings, counter, backup, wiring.utc_now(), days=days, stage=stage, feeds=feeds)
     page = render_html(data)
     out.write_text(page, encoding="utf-8")
     typer.echo(f"{out} ({len(page.encode('utf-8')) / 1000:.0f} kB)")

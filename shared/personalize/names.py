@@ -51,3 +51,18 @@ def import_job_day(job_name: str) -> date | None:
 def training_name(prefix: str, period: str) -> str:
     """A solution version's name for one training period (e.g. the month the schedule fired in)."""
     return safe_name(f"{prefix}-{period}")
+
+
+_TRAINING_DAY = re.compile(r"^storyrec(?:-manual)?-(\d{8})(?:\d{4})?$")
+
+
+def training_day(name: str | None) -> date | None:
+    """The day a storyrec training's name carries (``storyrec-YYYYMMDD``, ``storyrec-manual-YYYYMMDDHHMM``);
+    None for other names."""
+    match = _TRAINING_DAY.match(name or "")
+    if not match:
+        return None
+    try:
+        return datetime.strptime(match.group(1), "%Y%m%d").date()
+    except ValueError:
+        return None

@@ -13,11 +13,13 @@ from typing import Literal
 from shared.operate.status import ReasonCount
 
 __all__ = [
-    "DailyCount", "Decision", "ExperimentLook", "ExportRun", "FeedSnapshot", "ReasonCount", "ReportData",
-    "SimulatedArm", "SolutionVersion",
+    "Alert", "DailyCount", "Decision", "ExperimentLook", "ExportRun", "FeedDay", "FeedSnapshot", "ImportRun",
+    "ReasonCount", "ReportData", "SimulatedArm", "SolutionVersion",
 ]
 
-Decision = Literal["promoted", "kept", "serving", "failed", "pending", "testing", "retired"]
+Decision = Literal["promoted", "kept", "serving", "failed", "held", "pending", "training", "testing", "retired"]
+"""``held``: the promotion step held it for an operator (manual mode); ``pending``: trained, not decided yet;
+``training``: still training; ``failed``: its training or its campaign update failed."""
 
 
 @dataclass(frozen=True)
@@ -37,6 +39,26 @@ class ExportRun:
     run_id: str
     rows: dict[str, int]
     rejected: dict[str, int] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class ImportRun:
+    """One dataset import job, by the export day it imports (its name's; a foreign job: the day it started)."""
+
+    day: date
+    dataset: str
+    status: str
+    """Personalize's: ACTIVE (imported), CREATE PENDING / CREATE IN_PROGRESS, CREATE FAILED."""
+    name: str = ""
+
+
+@dataclass(frozen=True)
+class Alert:
+    """One alert the AWS stage sent (its marker in the stage's state)."""
+
+    sent_at: datetime | None
+    subject: str
+    key: str = ""
 
 
 @dataclass(frozen=True)
@@ -60,6 +82,23 @@ class FeedSnapshot:
     """Age of each feed (now minus its last refresh)."""
     items_total: int
     items_in_feeds: int
+
+
+@dataclass(frozen=True)
+class FeedDay:
+    """One day's feed fill (only a simulation keeps these: a deployment keeps the newest feed per reader, not
+    a history of fills). Expected clicks per look are the generator's, for the served feed, the plain
+    "latest" list and the oracle feed (``None``: not measured that day)."""
+
+    day: date
+    readers: int
+    personalized: int
+    popular: int
+    stale: int
+    missing: int
+    expected_feed: float | None = None
+    expected_latest: float | None = None
+    expected_oracle: float | None = None
 
 
 @dataclass(frozen=True)
@@ -130,3 +169,9 @@ class ReportData:
     notes: tuple[str, ...] = ()
     simulated_arms: tuple[SimulatedArm, ...] | None = None
     """Only a simulation fills it (a deployment has no oracle): the section is left out when None."""
+    quarantine_per_day: tuple[DailyCount, ...] | None = None
+    """Quarantined documents per day (``event_type``: ``quarantined``), by ``quarantined_at``."""
+    imports: tuple[ImportRun, ...] | None = None
+    alerts: tuple[Alert, ...] | None = None
+    feed_days: tuple[FeedDay, ...] | None = None
+    """Only a simulation fills it (from its ledger); without it the feeds section is the snapshot alone."""

@@ -4,7 +4,9 @@ Counting goes through :class:`~shared.ports.DocumentCounter`: Firestore's ``coun
 production (:class:`shared.adapters.counters.FirestoreCounter`, one cheap aggregation per day and event
 type, no documents read), or a plain query over any store (:class:`~shared.adapters.counters.StoreCounter`)
 in tests. Solution versions come from
-the AWS stage's decision history in S3 (:class:`~shared.personalize.state.StageState`), feeds from
+the AWS stage's decision history in S3 (:class:`~shared.personalize.state.StageState`) and, given the
+stage's adapters, from Personalize too (every version of the main solution, failed ones included, and the
+version the campaign actually serves), with the import jobs and the stage's alerts; feeds from
 ``feeds/*`` (read as ``storyrec status`` reads them, :mod:`shared.operate.status`); a source not
 given stays ``None`` and renders as "no data yet".
 """
@@ -19,20 +21,26 @@ from zoneinfo import ZoneInfo
 from shared.config import Settings
 from shared.limits import EVENT_TYPES
 from shared.manifest import ExportReader, read_manifests
-from shared.operate.status import quarantine_by_reason, read_feeds
+from shared.operate.status import campaign_status, quarantine_by_reason, read_feeds
+from shared.personalize.model import SolutionVersion as Trained
+from shared.personalize.names import import_job_day, training_day
+from shared.personalize.stage import StageDeps
 from shared.personalize.state import StageState
 from shared.ports import DocumentCounter, DocumentStore, Where
 from shared.report.data import (
+    Alert,
     ArmRow,
     DailyCount,
     Decision,
     ExperimentLook,
     ExportRun,
     FeedSnapshot,
+    ImportRun,
     LiftRow,
     ReportData,
     SolutionVersion,
 )
+from shared.schema import DATASET_TYPES
 
 T = TypeVar("T")
 
@@ -63,6 +71,20 @@ def interactions_per_day(
     return tuple(out)
 
 
+def quarantined_per_day(
+    counter: DocumentCounter, collection: str, days: Sequence[date], zone: ZoneInfo
+) -> tuple[DailyCount, ...]:
+    """Quarantined documents per day, by ``quarantined_at``; days with none are left out."""
+    out = []
+    for day in days:
+        start = datetime.combine(day, time(0), tzinfo=zone)
+        where = (Where("quarantined_at", ">=", start), Where("quarantined_at", "<", start + timedelta(days=1)))
+        n = counter.count(collection, where)
+        if n:
+            out.append(DailyCount(day, "quarantined", n))
+    return tuple(out)
+
+
 def export_runs(reader: ExportReader, prefix: str = "") -> tuple[ExportRun, ...]:
     """One row per export manifest."""
     runs = []
@@ -80,20 +102,36 @@ def _decision(record: dict[str, Any], serving: str | None) -> Decision:
         return "serving"
     if str(record.get("outcome", "")).startswith("update failed"):
         return "failed"
-    by_action: dict[str, Decision] = {"promote": "promoted", "keep": "kept", "test": "testing", "retire": "retired"}
+    by_action: dict[str, Decision] = {
+        "promote": "promoted", "keep": "kept", "hold": "held", "test": "testing", "retire": "retired"
+    }
     return by_action.get(str(record.get("action")), "pending")
 
 
-def solution_versions(history: list[dict[str, Any]]) -> tuple[SolutionVersion, ...]:
-    """One point per decided version, oldest first, from the decision history (``decisions/*.json``).
+def _undecided(v: Trained, serving: str | None) -> Decision:
+    if v.arn == serving:
+        return "serving"
+    if v.status.failed:
+        return "failed"
+    return "pending" if v.status.value == "ACTIVE" else "training"
 
-    The version serving is the candidate of the newest promotion whose update did not fail; a held
-    version (manual mode) is ``pending`` until an operator promotes it.
+
+def solution_versions(
+    history: list[dict[str, Any]], trained: Sequence[Trained] = (), serving: str | None = None
+) -> tuple[SolutionVersion, ...]:
+    """One point per version, oldest first: each decided one (``decisions/*.json``), and each version of
+    the main solution ``trained`` lists that no decision names (failed, still training, not decided yet).
+
+    ``serving`` is the version the campaign serves (Personalize); without it, the candidate of the newest
+    promotion whose update did not fail. A held version (manual mode) is ``held`` unless it serves, however
+    it came to serve (``storyrec promote``, or a deployment outside storyrec).
     """
-    promoted = [
-        d for d in history if d.get("action") == "promote" and not str(d.get("outcome", "")).startswith("update failed")
-    ]
-    serving = str(promoted[-1]["candidate"]) if promoted else None
+    if serving is None:
+        promoted = [
+            d for d in history
+            if d.get("action") == "promote" and not str(d.get("outcome", "")).startswith("update failed")
+        ]
+        serving = str(promoted[-1]["candidate"]) if promoted else None
     out = []
     for record in history:
         candidate = str(record.get("candidate", ""))
@@ -102,12 +140,71 @@ def solution_versions(history: list[dict[str, Any]]) -> tuple[SolutionVersion, .
             SolutionVersion(
                 name=candidate.rsplit("/", 1)[-1],
                 created=datetime.fromisoformat(str(record["decided_at"])),
-                metrics={str(k): float(v) for k, v in metrics.items()},
+                metrics={str(k): float(v) for k, v in metrics.items() if _float(v) is not None},
                 decision=_decision(record, serving),
                 reason="; ".join(str(r) for r in record.get("reasons", [])),
             )
         )
-    return tuple(out)
+    decided = {str(d.get("candidate", "")) for d in history}
+    for v in trained:
+        if v.arn not in decided:
+            day = training_day(v.name)  # the run's day, not the engine's clock (a simulation's is virtual)
+            created = datetime.combine(day, time(0), tzinfo=UTC) if day else v.created
+            out.append(
+                SolutionVersion(
+                    name=v.arn.rsplit("/", 1)[-1],
+                    created=created or datetime.min.replace(tzinfo=UTC),
+                    metrics={},
+                    decision=_undecided(v, serving),
+                    reason=v.failure_reason or "",
+                )
+            )
+    return tuple(sorted(out, key=lambda v: v.created))
+
+
+def _main_solution(deps: StageDeps) -> str | None:
+    name = deps.settings.personalize.solution
+    if name.startswith("arn:"):
+        return name
+    group = deps.personalize.find_arn("dataset_group", deps.settings.personalize.dataset_group)
+    return deps.personalize.find_arn("solution", name, group) if group else None
+
+
+def stage_versions(deps: StageDeps) -> tuple[SolutionVersion, ...]:
+    """Every version of the main solution with what was decided, the campaign's version marked serving."""
+    solution = _main_solution(deps)
+    history = deps.state.decisions()
+    decided = {str(d.get("candidate", "")) for d in history}
+    listed = deps.personalize.list_solution_versions(solution) if solution else []
+    # a listing carries no name (the training's day): read it for the few versions no decision dates
+    trained = [v if v.arn in decided else deps.personalize.describe_solution_version(v.arn) for v in listed]
+    campaign = campaign_status(deps)
+    return solution_versions(history, trained, campaign.solution_version_arn if campaign else None)
+
+
+def import_runs(deps: StageDeps, zone: ZoneInfo) -> tuple[ImportRun, ...]:
+    """Every import job of the dataset group's datasets, by the export day its name carries (a foreign
+    job: the day it started, in ``zone``)."""
+    port = deps.personalize
+    group = port.find_arn("dataset_group", deps.settings.personalize.dataset_group)
+    out = []
+    for dataset_type in DATASET_TYPES if group else ():
+        arn = port.find_arn("dataset", f"storyrec-{dataset_type}", group)
+        for job in port.list_import_jobs(arn) if arn else []:
+            day = import_job_day(job.name) or (job.created.astimezone(zone).date() if job.created else None)
+            if day is not None:
+                out.append(ImportRun(day, dataset_type, job.status.value, job.name))
+    return tuple(sorted(out, key=lambda r: (r.day, r.dataset, r.name)))
+
+
+def stage_alerts(state: StageState, limit: int = 10_000) -> tuple[Alert, ...]:
+    """The alerts the AWS stage sent (its markers), oldest first."""
+    out = []
+    for m in state.alerts(limit):
+        sent = m.get("sent_at")
+        at = datetime.fromisoformat(sent) if isinstance(sent, str) else None
+        out.append(Alert(at, str(m.get("subject", "")), str(m.get("key", ""))))
+    return tuple(sorted(out, key=lambda a: a.sent_at or datetime.min.replace(tzinfo=UTC)))
 
 
 def _float(v: Any) -> float | None:
@@ -182,19 +279,29 @@ def gather_report_data(
     *,
     state: StageState | None = None,
     feeds: DocumentStore | None = None,
+    stage: StageDeps | None = None,
 ) -> ReportData:
     """Everything the report can show, for the last ``days`` days up to ``now``.
 
-    ``state`` (the AWS stage's S3 state) fills the solution versions, ``feeds`` (Firestore) the feeds.
+    ``state`` (the AWS stage's S3 state) fills the solution versions from the decision history; ``stage``
+    (its adapters, state included) fills them from Personalize and the history, and the imports and alerts;
+    ``feeds`` (Firestore) the feeds.
     """
     zone = settings.tz
     today = now.astimezone(zone).date()
     notes = [f"Interactions: the {days} days up to {today.isoformat()} ({settings.time_zone})."]
     window = [today - timedelta(days=n) for n in range(days - 1, -1, -1)]
     cols = settings.collections
-    versions = (
-        _or_note(lambda: solution_versions(state.decisions()), "decision history", notes) if state is not None else None
-    )
+    state = stage.state if stage is not None else state
+    if stage is not None:
+        versions = _or_note(lambda: stage_versions(stage), "solution versions", notes)
+    else:
+        versions = (
+            _or_note(lambda: solution_versions(state.decisions()), "decision history", notes)
+            if state is not None else None
+        )
+    imports = _or_note(lambda: import_runs(stage, zone), "import jobs", notes) if stage is not None else None
+    alerts = _or_note(lambda: stage_alerts(state), "alerts", notes) if state is not None else None
     feed = _or_note(lambda: feed_snapshot(counter, feeds, settings, now), "feeds", notes) if feeds is not None else None
     tests = _or_note(lambda: experiment_looks(state.looks()), "online tests", notes) if state is not None else None
     return ReportData(
@@ -202,9 +309,12 @@ def gather_report_data(
         generated_at=now,
         interactions_per_day=interactions_per_day(counter, cols.ml_interactions, window, zone),
         quarantine=quarantine_by_reason(counter, cols.quarantine),
+        quarantine_per_day=quarantined_per_day(counter, cols.quarantine, window, zone),
         exports=_or_note(lambda: export_runs(backup, settings.import_prefix), "exports", notes) or (),
         solution_versions=versions,
         feeds=feed,
         experiments=tests,
         notes=tuple(notes),
+        imports=imports,
+        alerts=alerts,
     )

@@ -17,10 +17,13 @@ from typing import TYPE_CHECKING, Any
 
 from shared.personalize.metrics import metric_label
 from shared.report.data import (
+    Alert,
     DailyCount,
     ExperimentLook,
     ExportRun,
+    FeedDay,
     FeedSnapshot,
+    ImportRun,
     ReasonCount,
     ReportData,
     SimulatedArm,
@@ -31,6 +34,7 @@ if TYPE_CHECKING:
     from matplotlib.figure import Figure
 
 EVENT_ORDER = ("open", "read", "like", "save", "comment")
+DATASETS = ("interactions", "items", "users")
 METRICS = (
     "normalized_discounted_cumulative_gain_at_10",
     "precision_at_10",
@@ -42,7 +46,9 @@ DECISION_STYLE = {
     "promoted": ("#2a6fdb", "^"),
     "kept": ("#888888", "o"),
     "failed": ("#c0392b", "x"),
-    "pending": ("#e0a100", "s"),
+    "held": ("#e0a100", "s"),
+    "pending": ("#b8860b", "P"),
+    "training": ("#aaaaaa", "."),
     "testing": ("#7b3fb5", "D"),
     "retired": ("#555555", "v"),
 }
@@ -59,42 +65,68 @@ figcaption{color:#555;font-size:.9rem}
 .tiles{display:flex;gap:1rem;flex-wrap:wrap}.tile{background:#f3f6fb;border-radius:6px;padding:.8rem 1rem}
 .tile b{display:block;font-size:1.4rem}
 table{border-collapse:collapse;font-size:.9rem}td,th{border-bottom:1px solid #e3e3e3;padding:.3rem .7rem;
-text-align:right}th:first-child,td:first-child{text-align:left}
+text-align:right}th:first-child,td:first-child,.text{text-align:left}
 """
 
 
 def render_html(data: ReportData) -> str:
     """The whole report as one HTML document."""
+    period = _period(data)
     sections = [
         _section(
             "interactions",
             "Interactions per day, by type",
             data.interactions_per_day,
-            _interactions,
+            lambda rows: _interactions(rows, period),
             "ml_interactions counts by TIMESTAMP day (Firestore count()).",
         ),
         _section(
             "quarantine",
-            "Quarantined documents, by reason",
+            "Quarantined documents, per day and by reason",
             data.quarantine,
-            _quarantine,
+            lambda rows: _quarantine_per_day(data.quarantine_per_day, period) + _quarantine(rows),
             "ml_quarantine counts by reason.",
+            empty="Nothing quarantined: every client write was valid.",
         ),
-        _section("exports", "Daily exports", data.exports, _exports, "The export manifests in the backup bucket."),
+        _section(
+            "exports",
+            "Daily exports",
+            data.exports,
+            lambda runs: _exports(runs, period),
+            "The export manifests in the backup bucket.",
+        ),
+        _section(
+            "imports",
+            "Imports into Personalize, per export day",
+            data.imports,
+            lambda runs: _imports(runs, period),
+            "The dataset import jobs (Personalize), filled when the report reads the AWS stage.",
+            empty="No import job yet: the first export's import starts once its manifest lands in S3.",
+        ),
         _section(
             "solutions",
             "Solution versions: offline metrics and promotion decisions",
             data.solution_versions,
             _solutions,
             "Filled once the train/promote stage records its solution versions.",
+            empty="No solution version yet: the first training runs on the 1st of the month (or `storyrec train`).",
         ),
-        _feeds_section(data.feeds),
+        _feeds_section(data.feeds, data.feed_days, period),
         _section(
             "experiments",
             "Online tests: arms, exposure, lift with its always-valid interval, verdict",
             data.experiments,
             _experiments,
             "Filled once the monitor looks at a test (promotion mode online, or the control arm's holdout).",
+            empty="No online test looked at yet: the monitor looks once a campaign serves and arms are exposed.",
+        ),
+        _section(
+            "alerts",
+            "Alerts sent, per day",
+            data.alerts,
+            lambda alerts: _alerts(alerts, period),
+            "The AWS stage's alert markers (S3 state), filled when the report reads the AWS stage.",
+            empty="No alert sent.",
         ),
     ]
     if data.simulated_arms is not None:
@@ -103,7 +135,7 @@ def render_html(data: ReportData) -> str:
                 "simulated-arms",
                 "Simulation: the arms' lift beside the oracle",
                 data.simulated_arms,
-                _simulated_arms,
+                lambda arms: _simulated_arms(arms) + _quality_plot(data.feed_days or ()),
                 "The simulation's lift table (readers' ground truth; the generator's expected clicks).",
             )
         )
@@ -125,12 +157,18 @@ def render_html(data: ReportData) -> str:
 
 
 def _section(
-    name: str, title: str, rows: Sequence[Any] | None, draw: Callable[[Sequence[Any]], str], source: str
+    name: str,
+    title: str,
+    rows: Sequence[Any] | None,
+    draw: Callable[[Sequence[Any]], str],
+    source: str,
+    empty: str = "",
 ) -> str:
+    """``rows`` None: no source connected; empty: the source had nothing (``empty`` says what that means)."""
     if rows is None:
         body = _empty(f"No data yet: no data source is connected. {source}")
     elif not rows:
-        body = _empty(f"No data yet: the source has nothing to show. {source}")
+        body = _empty(empty or f"No data yet: the source has nothing to show. {source}")
     else:
         body = draw(rows)
     return f'<section data-section="{name}"><h2>{html.escape(title)}</h2>{body}</section>\n'
@@ -151,13 +189,15 @@ def _tiles(data: ReportData) -> str:
     if data.solution_versions:
         serving = [v.name for v in data.solution_versions if v.decision == "serving"]
         tiles.append(("serving version", serving[-1] if serving else "none"))
+    if data.alerts is not None:
+        tiles.append(("alerts", f"{len(data.alerts):,}"))
     if data.feeds:
         tiles.append(("users with a feed", f"{data.feeds.users_with_feed:,} / {data.feeds.users_total:,}"))
     cells = "".join(f'<div class="tile">{html.escape(k)}<b>{html.escape(v)}</b></div>' for k, v in tiles)
     return f'<div class="tiles">{cells}</div>'
 
 
-def _figure(name: str, fig: Figure, caption: str) -> str:
+def _svg(name: str, fig: Figure) -> str:
     from matplotlib import rc_context
 
     buf = io.StringIO()
@@ -165,8 +205,15 @@ def _figure(name: str, fig: Figure, caption: str) -> str:
         fig.savefig(buf, format="svg", bbox_inches="tight", metadata={"Date": None})
     svg = _XML_PROLOGUE.sub("", buf.getvalue())
     # several SVGs share one HTML document: give each its own id namespace (glyphs, clip paths, groups)
-    svg = _ID_REF.sub(lambda m: f"{m.group(1)}{name}-{m.group(2)}", svg)
+    return _ID_REF.sub(lambda m: f"{m.group(1)}{name}-{m.group(2)}", svg)
+
+
+def _wrap(name: str, svg: str, caption: str) -> str:
     return f'<figure class="plot" data-plot="{name}">{svg}<figcaption>{html.escape(caption)}</figcaption></figure>'
+
+
+def _figure(name: str, fig: Figure, caption: str) -> str:
+    return _wrap(name, _svg(name, fig), caption)
 
 
 def _new_figure(width: float = 10.0, height: float = 4.0) -> Figure:
@@ -205,8 +252,8 @@ def _whole_numbers(axis: Any) -> None:
     axis.set_major_locator(MaxNLocator(integer=True))
 
 
-def _plural(n: int, word: str) -> str:
-    return f"{n:,} {word}{'' if n == 1 else 's'}"
+def _plural(n: int, word: str, words: str = "") -> str:
+    return f"{n:,} {word if n == 1 else words or word + 's'}"
 
 
 def _few_days(days: int) -> str:
@@ -215,28 +262,158 @@ def _few_days(days: int) -> str:
     return f" Only {_plural(days, 'day')} so far: too little data to show a trend."
 
 
-def _interactions(rows: Sequence[DailyCount]) -> str:
-    days = sorted({r.day for r in rows})
-    types = [t for t in EVENT_ORDER if any(r.event_type == t for r in rows)]
-    types += sorted({r.event_type for r in rows} - set(types))
-    counts: dict[str, dict[Any, int]] = defaultdict(dict)
-    for r in rows:
-        counts[r.event_type][r.day] = counts[r.event_type].get(r.day, 0) + r.count
-    fig = _new_figure()
+def _daily_bars(
+    name: str,
+    series: dict[str, dict[date, int]],
+    ylabel: str,
+    height: float = 4.0,
+    colours: dict[str, str] | None = None,
+    period: Period | None = None,
+) -> tuple[str, int, int]:
+    """Stacked bars per day, one colour per series (a legend only with more than one); the figure's SVG,
+    the total and the number of days with a bar. The x axis spans ``period`` (the report's days) when given,
+    so rare events (alerts, quarantine) stand in their month, not alone on an axis of their own days."""
+    fig, total, days = _bars_figure(series, ylabel, height, colours, period)
+    return _svg(name, fig), total, days
+
+
+Period = tuple[date, date]
+
+
+def _period(data: ReportData) -> Period | None:
+    """First and last day the report's daily data covers (None: no daily data)."""
+    days = [r.day for r in data.interactions_per_day or ()] + [r.day for r in data.exports or ()]
+    days += [r.day for r in data.imports or ()] + [r.day for r in data.quarantine_per_day or ()]
+    days += [d.day for d in data.feed_days or ()] + [a.sent_at.date() for a in data.alerts or () if a.sent_at]
+    return (min(days), max(days)) if days else None
+
+
+def _span(days: Sequence[date], period: Period | None) -> int:
+    """Days a plot covers: its period's, or its own first to last."""
+    first, last = period or (min(days), max(days))
+    return (last - first).days + 1
+
+
+def _bars_figure(
+    series: dict[str, dict[date, int]],
+    ylabel: str,
+    height: float = 4.0,
+    colours: dict[str, str] | None = None,
+    period: Period | None = None,
+) -> tuple[Figure, int, int]:
+    days = sorted({d for counts in series.values() for d in counts})
+    fig = _new_figure(10.0, height)
     ax = fig.add_subplot()
     bottom = [0] * len(days)
-    for t in types:
-        values = [counts[t].get(d, 0) for d in days]
-        ax.bar(_dates(days), values, bottom=bottom, label=t, width=0.8)
+    for label, counts in series.items():
+        values = [counts.get(d, 0) for d in days]
+        colour = (colours or {}).get(label)
+        ax.bar(_dates(days), values, bottom=bottom, label=label, width=0.8, color=colour)
         bottom = [b + v for b, v in zip(bottom, values, strict=True)]
-    ax.set_ylabel("interactions")
+    ax.set_ylabel(ylabel)
     _whole_numbers(ax.yaxis)
-    _date_axis(ax, days)
-    ax.legend(ncols=len(types), loc="lower left", bbox_to_anchor=(0, 1), frameon=False)
+    _date_axis(ax, list(period) if period else days)
+    if len(series) > 1:
+        ax.legend(ncols=len(series), loc="lower left", bbox_to_anchor=(0, 1), frameon=False)
     fig.autofmt_xdate()
-    total = sum(bottom)
-    caption = f"{_plural(total, 'interaction')} over {_plural(len(days), 'day')}.{_few_days(len(days))}"
-    return _figure("interactions-per-day", fig, caption)
+    return fig, sum(bottom), len(days)
+
+
+def _interactions(rows: Sequence[DailyCount], period: Period | None = None) -> str:
+    types = [t for t in EVENT_ORDER if any(r.event_type == t for r in rows)]
+    types += sorted({r.event_type for r in rows} - set(types))
+    counts: dict[str, dict[date, int]] = {t: {} for t in types}
+    for r in rows:
+        counts[r.event_type][r.day] = counts[r.event_type].get(r.day, 0) + r.count
+    svg, total, days = _daily_bars("interactions-per-day", counts, "interactions", period=period)
+    caption = f"{_plural(total, 'interaction')} over {_plural(days, 'day')}.{_few_days(days)}"
+    return _wrap("interactions-per-day", svg, caption)
+
+
+def _quarantine_per_day(rows: Sequence[DailyCount] | None, period: Period | None = None) -> str:
+    if not rows:
+        return ""
+    counts: dict[date, int] = {}
+    for r in rows:
+        counts[r.day] = counts.get(r.day, 0) + r.count
+    svg, total, days = _daily_bars(
+        "quarantine-per-day", {"quarantined": counts}, "documents", 2.5, {"quarantined": "#c0392b"}, period
+    )
+    caption = (
+        f"{_plural(total, 'document')} quarantined, on {_plural(days, 'day')} (by quarantined_at)."
+        f"{_few_days(_span(list(counts), period))}"
+    )
+    return _wrap("quarantine-per-day", svg, caption)
+
+
+def _imports(runs: Sequence[ImportRun], period: Period | None = None) -> str:
+    """Import jobs started per day, by dataset; failed ones in their own colour, the last days as a table."""
+    datasets = sorted({r.dataset for r in runs})
+    series: dict[str, dict[date, int]] = {d: {} for d in datasets}
+    columns = sorted({*datasets, *DATASETS})  # interactions too: a held day shows as "-" beside its stories
+    failed: dict[date, int] = {}
+    for r in runs:
+        bucket = failed if "FAILED" in r.status else series[r.dataset]
+        bucket[r.day] = bucket.get(r.day, 0) + 1
+    if failed:
+        series["failed"] = failed
+    svg, total, days = _daily_bars("imports-per-day", series, "import jobs", 3.0, {"failed": "#c0392b"}, period)
+    n_failed = sum(failed.values())
+    caption = (
+        f"{_plural(total, 'import job')} for {_plural(days, 'export day')}"
+        f"{f', {n_failed:,} failed' if n_failed else ''} (table: the last 14). A day without an "
+        f"interactions import was held, and imported with a later day once the held days reached the minimum."
+        f"{_few_days(_span([r.day for r in runs], period))}"
+    )
+    by_day: dict[date, dict[str, list[str]]] = defaultdict(lambda: defaultdict(list))
+    for r in runs:
+        by_day[r.day][r.dataset].append(r.status.lower())
+    head = "".join(f"<th>{html.escape(d)}</th>" for d in columns)
+    body = "".join(
+        f"<tr><td>{day.isoformat()}</td>"
+        + "".join(f"<td>{html.escape(', '.join(by_day[day].get(d, [])) or '-')}</td>" for d in columns)
+        + "</tr>"
+        for day in sorted(by_day)[-14:]
+    )
+    return _wrap("imports-per-day", svg, caption) + f"<table><tr><th>export day</th>{head}</tr>{body}</table>"
+
+
+ALERTS_LISTED = 20
+
+
+def _alerts(alerts: Sequence[Alert], period: Period | None = None) -> str:
+    """Alerts per day (by subject's first words) and the newest ones, word for word."""
+    dated = [a for a in alerts if a.sent_at is not None]
+    parts = []
+    if dated:
+        series: dict[str, dict[date, int]] = {}
+        for a in dated:
+            assert a.sent_at is not None
+            kind = _alert_kind(a.subject)
+            day = a.sent_at.date()
+            series.setdefault(kind, {})[day] = series.get(kind, {}).get(day, 0) + 1
+        svg, total, days = _daily_bars("alerts-per-day", dict(sorted(series.items())), "alerts", 3.0, None, period)
+        span = _span([a.sent_at.date() for a in dated if a.sent_at], period)
+        kinds = ", by kind" if len(series) > 1 else f", all {next(iter(series))!r}"
+        caption = f"{_plural(total, 'alert')} on {_plural(days, 'day')}{kinds}.{_few_days(span)}"
+        parts.append(_wrap("alerts-per-day", svg, caption))
+    newest = sorted(alerts, key=lambda a: a.sent_at.isoformat() if a.sent_at else "", reverse=True)[:ALERTS_LISTED]
+    rows = "".join(
+        f"<tr><td>{a.sent_at.strftime('%Y-%m-%d %H:%M') if a.sent_at else '-'}</td>"
+        f'<td class="text">{html.escape(a.subject)}</td></tr>'
+        for a in newest
+    )
+    listed = f"the newest {ALERTS_LISTED} of {len(alerts):,}" if len(alerts) > ALERTS_LISTED else "all"
+    head = '<tr><th>sent (UTC)</th><th class="text">subject</th></tr>'
+    parts.append(f"<p>Subjects, newest first ({listed}):</p><table>{head}{rows}</table>")
+    return "".join(parts)
+
+
+def _alert_kind(subject: str) -> str:
+    """The subject without what names one instance (a date, a version, a run): ``storyrec import failed``."""
+    words = subject.split(":", 1)[0].split()
+    kept = [w for w in words if not any(c.isdigit() for c in w)]
+    return " ".join(kept[:4]) or subject[:30]
 
 
 def _quarantine(rows: Sequence[ReasonCount]) -> str:
@@ -252,7 +429,7 @@ def _quarantine(rows: Sequence[ReasonCount]) -> str:
     return _figure("quarantine-reasons", fig, caption)
 
 
-def _exports(runs: Sequence[ExportRun]) -> str:
+def _exports(runs: Sequence[ExportRun], period: Period | None = None) -> str:
     ordered = sorted(runs, key=lambda r: r.day)
     datasets = sorted({d for r in ordered for d in r.rows})
     head = "".join(f"<th>{html.escape(d)} rows</th>" for d in datasets)
@@ -262,16 +439,7 @@ def _exports(runs: Sequence[ExportRun]) -> str:
         + f"<td>{sum(r.rejected.values()):,}</td><td>{html.escape(r.run_id)}</td></tr>"
         for r in ordered[-14:]
     )
-    fig = _new_figure(10.0, 3.0)
-    ax = fig.add_subplot()
-    marker = "o" if len(ordered) <= 31 else None
-    for d in datasets:
-        ax.plot(_dates([r.day for r in ordered]), [r.rows.get(d, 0) for r in ordered], marker=marker, label=d)
-    ax.set_ylabel("rows exported")
-    _whole_numbers(ax.yaxis)
-    _date_axis(ax, [r.day for r in ordered])
-    ax.legend(ncols=len(datasets), loc="lower left", bbox_to_anchor=(0, 1), frameon=False)
-    fig.autofmt_xdate()
+    fig = _export_figure(ordered, datasets, period)
     days = len({r.day for r in ordered})
     caption = f"{_plural(len(ordered), 'export run')} (table: the last 14).{_few_days(days)}"
     plot = _figure("export-rows", fig, caption)
@@ -279,46 +447,98 @@ def _exports(runs: Sequence[ExportRun]) -> str:
     return plot + table
 
 
+def _export_figure(ordered: Sequence[ExportRun], datasets: Sequence[str], period: Period | None = None) -> Figure:
+    fig = _new_figure(10.0, 3.0)
+    ax = fig.add_subplot()
+    marker = "o" if len(ordered) <= 31 else None
+    for d in datasets:
+        ax.plot(_dates([r.day for r in ordered]), [r.rows.get(d, 0) for r in ordered], marker=marker, label=d)
+    ax.set_ylabel("rows exported")
+    top = max((r.rows.get(d, 0) for r in ordered for d in datasets), default=0)
+    ax.set_ylim(0, max(1.0, top * 1.08))  # from zero: a few rows' change must not look like a collapse
+    _whole_numbers(ax.yaxis)
+    _date_axis(ax, list(period) if period else [r.day for r in ordered])
+    ax.legend(ncols=len(datasets), loc="lower left", bbox_to_anchor=(0, 1), frameon=False)
+    fig.autofmt_xdate()
+    return fig
+
+
 def _solutions(versions: Sequence[SolutionVersion]) -> str:
     ordered = sorted(versions, key=lambda v: v.created)
+    key_metric = METRICS[0]
+    rows = "".join(
+        f"<tr><td>{html.escape(v.name)}</td><td>{v.created:%Y-%m-%d}</td><td>{html.escape(v.decision)}</td>"
+        f'<td>{_metric(v.metrics.get(key_metric))}</td><td class="text">{html.escape(v.reason)}</td></tr>'
+        for v in ordered
+    )
+    table = (
+        "<table><tr><th>version</th><th>date</th><th>decision</th>"
+        f'<th>{_short(key_metric)}</th><th class="text">why</th></tr>{rows}</table>'
+    )
+    if not any(m in v.metrics for v in ordered for m in METRICS):
+        return _empty(f"{_plural(len(ordered), 'solution version')}, none with offline metrics to plot.") + table
+    caption = (
+        f"{_plural(len(ordered), 'solution version')}; markers on {_short(key_metric)} show each promotion "
+        "decision (a version without metrics sits on the bottom edge)."
+    )
+    if len(ordered) < 2:
+        caption += " One version so far: nothing to compare it with yet."
+    return _figure("solution-metrics", _solutions_figure(ordered), caption) + table
+
+
+def _metric(v: float | None) -> str:
+    return "-" if v is None else f"{v:.4f}"
+
+
+def _solutions_figure(ordered: Sequence[SolutionVersion]) -> Figure:
+    """Each metric over the versions; a marker per decision, on the key metric (on the bottom edge when the
+    version has none), and a legend entry only for what is drawn."""
     fig = _new_figure()
     ax = fig.add_subplot()
     x = list(range(len(ordered)))
     for metric in METRICS:  # markers too: a single version has no line to draw
-        values = [v.metrics.get(metric, float("nan")) for v in ordered]
-        ax.plot(x, values, label=_short(metric), alpha=0.8, marker=".")
+        if any(metric in v.metrics for v in ordered):
+            values = [v.metrics.get(metric, float("nan")) for v in ordered]
+            ax.plot(x, values, label=_short(metric), alpha=0.8, marker=".")
     key_metric = METRICS[0]
+    edge = ax.get_xaxis_transform()  # x in data, y in axes: 0 is the bottom edge
     for decision, (colour, marker) in DECISION_STYLE.items():
         chosen = [i for i, v in enumerate(ordered) if v.decision == decision]
-        if chosen:
-            ys = [ordered[i].metrics.get(key_metric, float("nan")) for i in chosen]
-            ax.scatter(chosen, ys, color=colour, marker=marker, s=120, zorder=3, label=decision)
+        scored = [i for i in chosen if key_metric in ordered[i].metrics]
+        unscored = [i for i in chosen if key_metric not in ordered[i].metrics]
+        if scored:
+            ys = [ordered[i].metrics[key_metric] for i in scored]
+            ax.scatter(scored, ys, color=colour, marker=marker, s=120, zorder=3, label=decision)
+        if unscored:
+            ax.scatter(unscored, [0.03] * len(unscored), color=colour, marker=marker, s=120, zorder=3,
+                       transform=edge, clip_on=False, label=f"{decision} (no metrics)")
     ax.set_xticks(x, [f"{v.name}\n{v.created:%Y-%m-%d}" for v in ordered], fontsize=8)
+    ax.set_xlim(-0.5, len(ordered) - 0.5)
+    ax.set_ylim(bottom=0)
     ax.set_ylabel("offline metric")
-    ax.legend(ncols=3, frameon=False, fontsize=8)
-    rows = "".join(
-        f"<tr><td>{html.escape(v.name)}</td><td>{html.escape(v.decision)}</td>"
-        f"<td>{v.metrics.get(key_metric, float('nan')):.4f}</td><td>{html.escape(v.reason)}</td></tr>"
-        for v in ordered
-    )
-    table = f"<table><tr><th>version</th><th>decision</th><th>{_short(key_metric)}</th><th>why</th></tr>{rows}</table>"
-    caption = (
-        f"{_plural(len(ordered), 'solution version')}; markers on {_short(key_metric)} show each promotion decision."
-    )
-    if len(ordered) < 2:
-        caption += " One version so far: nothing to compare it with yet."
-    return _figure("solution-metrics", fig, caption) + table
+    if len(ordered) > 8:
+        fig.autofmt_xdate(rotation=45, ha="right")
+    ax.legend(ncols=5, loc="lower left", bbox_to_anchor=(0, 1), frameon=False, fontsize=8)
+    return fig
 
 
 def _short(metric: str) -> str:
     return metric_label(metric)
 
 
-def _feeds_section(feeds: FeedSnapshot | None) -> str:
+def _age(hours: float) -> str:
+    """An age in the unit a reader takes in: hours up to three days, days past them."""
+    return f"{hours:.1f} h" if hours <= 72 else f"{hours / 24:.1f} d"
+
+
+def _feeds_section(
+    feeds: FeedSnapshot | None, history: Sequence[FeedDay] | None = None, period: Period | None = None
+) -> str:
     title = "Feeds: coverage and freshness"
+    daily = _feed_days(history, period) if history else ""
     if feeds is None:
         body = _empty("No data yet: no data source is connected. Filled once the recommend stage writes feeds.")
-        return f'<section data-section="feeds"><h2>{title}</h2>{body}</section>\n'
+        return f'<section data-section="feeds"><h2>{title}</h2>{daily}{body}</section>\n'
     from matplotlib.ticker import PercentFormatter
 
     fig = _new_figure(10.0, 3.5)
@@ -331,7 +551,7 @@ def _feeds_section(feeds: FeedSnapshot | None) -> str:
     left.bar_label(bars, labels=[f"{s:.0%}" for s in shares], padding=3)
     left.set_xlim(0, 1.15)
     left.xaxis.set_major_formatter(PercentFormatter(1.0, decimals=0))
-    left.set_title("coverage")
+    left.set_title("coverage now")
     in_days = bool(feeds.ages_hours) and max(feeds.ages_hours) > 72  # hours past three days are hard to read
     unit, scale = ("days", 24.0) if in_days else ("hours", 1.0)
     if feeds.ages_hours:
@@ -341,11 +561,69 @@ def _feeds_section(feeds: FeedSnapshot | None) -> str:
         right.text(0.5, 0.5, "no feed yet", ha="center", va="center", transform=right.transAxes, color="#555")
     right.set_xlabel(f"feed age ({unit})")
     right.set_ylabel("feeds")
-    right.set_title("freshness")
+    right.set_title("freshness now")
     ages = sorted(feeds.ages_hours)
-    median = f"median age {ages[len(ages) // 2] / scale:.1f} {unit[0]}" if ages else "no feed to age yet"
-    caption = f"{feeds.users_with_feed:,} of {_plural(feeds.users_total, 'user')} have a feed; {median}."
-    return f'<section data-section="feeds"><h2>{title}</h2>{_figure("feeds", fig, caption)}</section>\n'
+    median = f"median age {_age(ages[len(ages) // 2])}, oldest {_age(ages[-1])}" if ages else "no feed to age yet"
+    caption = (
+        f"Now: {feeds.users_with_feed:,} of {_plural(feeds.users_total, 'user')} have a feed; {median}; "
+        f"the feeds use {feeds.items_in_feeds:,} of {_plural(feeds.items_total, 'story', 'stories')}."
+    )
+    return f'<section data-section="feeds"><h2>{title}</h2>{daily}{_figure("feeds", fig, caption)}</section>\n'
+
+
+def _feed_days(history: Sequence[FeedDay], period: Period | None = None) -> str:
+    """Each morning's fill: readers with a personalized or a popular feed, stale or missing ones."""
+    rows = sorted(history, key=lambda d: d.day)
+    series = {
+        "personalized": {d.day: d.personalized for d in rows},
+        "popular": {d.day: d.popular for d in rows},
+        "stale (kept from before)": {d.day: d.stale for d in rows},
+        "missing": {d.day: d.missing for d in rows},
+    }
+    series = {k: v for k, v in series.items() if any(v.values())}
+    colours = {"personalized": "#1b7f3b", "popular": "#2a6fdb", "stale (kept from before)": "#e0a100",
+               "missing": "#c0392b"}
+    if not series:
+        return _empty("No feed fill has run yet.")
+    svg, _total, days = _daily_bars("feeds-per-day", series, "readers", 3.0, colours, period)
+    last = rows[-1]
+    caption = (
+        f"Each morning's fill over {_plural(days, 'day')}; the last ({last.day.isoformat()}): "
+        f"{last.personalized:,} personalized, {last.popular:,} popular, {last.stale:,} stale, "
+        f"{last.missing:,} missing of {_plural(last.readers, 'reader')}.{_few_days(days)}"
+    )
+    return _wrap("feeds-per-day", svg, caption)
+
+
+def _quality_plot(history: Sequence[FeedDay]) -> str:
+    """Expected clicks of one look per morning: the served feed, the plain latest list, the oracle."""
+    rows = sorted((d for d in history if d.expected_feed is not None), key=lambda d: d.day)
+    if not rows:
+        return ""
+    if len(rows) < FEW_DAYS:
+        return _empty(
+            f"Expected clicks per look, measured on {_plural(len(rows), 'morning')} so far: too little data to "
+            "show a trend (the table above has the run's values)."
+        )
+    fig = _new_figure(10.0, 3.0)
+    ax = fig.add_subplot()
+    days = [d.day for d in rows]
+    for label, values, colour in (
+        ("oracle", [d.expected_oracle for d in rows], "#7b3fb5"),
+        ("latest list", [d.expected_latest for d in rows], "#888888"),
+        ("served feed", [d.expected_feed for d in rows], "#1b7f3b"),
+    ):
+        ax.plot(_dates(days), [float("nan") if v is None else v for v in values], label=label, color=colour)
+    ax.set_ylim(bottom=0)
+    ax.set_ylabel("expected clicks / look")
+    _date_axis(ax, days)
+    ax.legend(ncols=3, loc="lower left", bbox_to_anchor=(0, 1), frameon=False)
+    fig.autofmt_xdate()
+    caption = (
+        f"The generator's expected clicks of one look at each reader's feed, the latest list and the oracle "
+        f"feed, over {_plural(len(rows), 'morning')}."
+    )
+    return _figure("expected-clicks-per-day", fig, caption)
 
 
 def _pct(v: float | None) -> str:

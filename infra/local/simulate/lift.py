@@ -20,10 +20,11 @@ from __future__ import annotations
 import math
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
+from datetime import date
 from typing import Any
 
 from shared.experiment.stats import METRICS, Moments, estimate, lift
-from shared.report.data import SimulatedArm
+from shared.report.data import FeedDay, SimulatedArm
 
 NO_TEST = "no test"
 ARM_ORDER = ("champion", "challenger", "control")
@@ -238,4 +239,30 @@ def report_arms(table: Mapping[str, Any]) -> tuple[SimulatedArm, ...]:
                     exp.get("oracle"),
                 )
             )
+    return tuple(out)
+
+
+def report_feed_days(ledger: Iterable[Mapping[str, Any]]) -> tuple[FeedDay, ...]:
+    """Each morning's fill and expected clicks per look, from the ledger's records (a night without a fill,
+    e.g. day 0, has none), as the HTML report's per-day feeds."""
+    out = []
+    for record in ledger:
+        fill = (record.get("stages") or {}).get("feeds")
+        if not isinstance(fill, dict):
+            continue
+        quality = (record.get("stages") or {}).get("quality") or {}
+        measured = bool(quality.get("readers"))
+        out.append(
+            FeedDay(
+                date.fromisoformat(str(record["date"])),
+                int(fill.get("users") or 0),
+                int(fill.get("personalized") or 0),
+                int(fill.get("popular") or 0),
+                int(fill.get("stale") or 0),
+                int(fill.get("missing") or 0),
+                quality.get("feed") if measured else None,
+                quality.get("latest") if measured else None,
+                quality.get("oracle") if measured else None,
+            )
+        )
     return tuple(out)

@@ -35,7 +35,7 @@ from infra.local.simulate import faults as fault_plan
 from infra.local.simulate import invariants as inv
 from infra.local.simulate import outages, release
 from infra.local.simulate.clock import VirtualClock, install, uninstall
-from infra.local.simulate.lift import add_look, add_looks, events, lift_table, report_arms
+from infra.local.simulate.lift import add_look, add_looks, events, lift_table, report_arms, report_feed_days
 from infra.local.simulate.online_checks import OnlineChecks
 from infra.local.simulate.pipeline import Night, at, endpoint_down, settings
 from infra.local.simulate.readers import ReaderModel
@@ -235,17 +235,19 @@ class Simulation:
     def report(self) -> Path:
         """The operator's HTML report (``storyrec report``'s code) as of the run's end, over the whole run."""
         from shared.adapters.counters import FirestoreCounter
-        from shared.personalize.state import StageState
         from shared.report import gather_report_data, render_html
 
         s = settings()
         counter = FirestoreCounter(wiring.firestore_client(s), timeout=s.timeouts.firestore)
-        state = StageState(wiring.import_store(s), s.aws_stage.state_prefix, wiring.utc_now)
         days = min(366, self.config.days + 1)
         data = gather_report_data(
-            s, counter, wiring.backup_store(s), self.clock(), days=days, state=state, feeds=wiring.document_store(s)
+            s, counter, wiring.backup_store(s), self.clock(), days=days, stage=wiring.stage_deps(s),
+            feeds=wiring.document_store(s),
         )
-        data = replace(data, simulated_arms=report_arms(self.facts.get("lift") or {}))
+        records = [json.loads(line) for line in self.ledger_path.read_text().splitlines() if line]
+        data = replace(
+            data, simulated_arms=report_arms(self.facts.get("lift") or {}), feed_days=report_feed_days(records)
+        )
         out = self.work / "report.html"
         out.write_text(render_html(data), encoding="utf-8")
         return out

@@ -59,8 +59,10 @@ def test_report_and_release_read_the_backup_bucket(
     shown = runner.invoke(app, ["report", "--out", str(page)])
     assert shown.exit_code == 0, shown.output
     text = page.read_text(encoding="utf-8")
-    assert 'data-plot="export-rows"' in text and text.count('data-empty="true"') == 4  # no Firestore data, no test
-    assert 'data-plot="feeds"' in text and "decision history unreadable" in text  # feeds/* read (empty); no AWS
+    # no Firestore data, no AWS: interactions, quarantine, versions, tests, imports, alerts are empty panels
+    assert 'data-plot="export-rows"' in text and text.count('data-empty="true"') == 6
+    assert 'data-plot="feeds"' in text and "solution versions unreadable" in text  # feeds/* read (empty); no AWS
+    assert "import jobs unreadable" in text and "alerts unreadable" in text
 
     release = tmp_path / "release"
     published = runner.invoke(app, ["publish-dataset", str(release), "--min-users", "100"])

@@ -67,7 +67,8 @@ def test_every_plot_renders_in_chromium(chromium: str, tmp_path: Path) -> None:
     probe, pixels = _open(chromium, tmp_path, full_report_data())
     plots = {p["plot"]: p for p in probe["plots"]}
     assert set(plots) == {
-        "interactions-per-day", "quarantine-reasons", "export-rows", "solution-metrics", "feeds", "lift-test-v5-vs-v4"
+        "interactions-per-day", "quarantine-per-day", "quarantine-reasons", "export-rows", "imports-per-day",
+        "solution-metrics", "feeds-per-day", "feeds", "lift-test-v5-vs-v4", "alerts-per-day",
     }
     assert probe["empty"] == []
     for name, plot in plots.items():
@@ -79,6 +80,6 @@ def test_every_plot_renders_in_chromium(chromium: str, tmp_path: Path) -> None:
 def test_sections_without_data_render_their_panels(chromium: str, tmp_path: Path) -> None:
     probe, pixels = _open(chromium, tmp_path, today_report_data())
     assert {p["plot"] for p in probe["plots"]} == {"interactions-per-day", "export-rows"}
-    assert len(probe["empty"]) == 4 and all(h > 20 for h in probe["empty"])
+    assert len(probe["empty"]) == 6 and all(h > 20 for h in probe["empty"])
     for plot in probe["plots"]:
         assert _painted(pixels, plot) > 0.03

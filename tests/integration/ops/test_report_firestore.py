@@ -77,4 +77,5 @@ def test_firestore_count_agrees_with_reading_the_documents(settings: Settings, t
     text = page.read_text(encoding="utf-8")
     # feeds are drawn from feeds/* (none yet: zero coverage of the users counted)
     assert set(re.findall(r'data-plot="([^"]+)"', text)) == {"interactions-per-day", "quarantine-reasons", "feeds"}
-    assert text.count('data-empty="true"') == 3  # exports (none yet), solution versions, online test
+    # exports (none yet); solution versions, online test, imports, alerts (no AWS here)
+    assert text.count('data-empty="true"') == 5

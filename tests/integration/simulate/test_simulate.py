@@ -131,4 +131,11 @@ def test_five_days_with_every_default_fault_end_with_no_violation(tmp_path: Path
     assert result.not_checked == 1
     # the operator's release at the end: written, and checked against the ground truth ("dataset release")
     assert stages[5]["release"]["exit"] == 0 and (tmp_path / "run" / "release" / "release.json").exists()
+    # the operator's report shows the failed training (from Personalize: no decision names it), the alerts and
+    # each morning's fill (docs/operate.md)
+    page = (tmp_path / "run" / "report.html").read_text(encoding="utf-8")
+    versions = page.split('data-section="solutions"')[1].split("</section>")[0]
+    assert ">failed<" in versions and "Injected fault" in versions
+    for plot in ("alerts-per-day", "imports-per-day", "feeds-per-day", "expected-clicks-per-day"):
+        assert f'data-plot="{plot}"' in page, plot
     assert all(state == "down" for state in LocalStack(tmp_path).status().values())

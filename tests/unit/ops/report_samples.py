@@ -6,14 +6,18 @@ import random
 from datetime import UTC, date, datetime, timedelta
 
 from shared.report.data import (
+    Alert,
     ArmRow,
     DailyCount,
     ExperimentLook,
     ExportRun,
+    FeedDay,
     FeedSnapshot,
+    ImportRun,
     LiftRow,
     ReasonCount,
     ReportData,
+    SimulatedArm,
     SolutionVersion,
 )
 
@@ -65,6 +69,19 @@ def full_report_data(seed: int = 1) -> ReportData:
             ),
         ),
         notes=("generated for a test",),
+        quarantine_per_day=tuple(DailyCount(d, "quarantined", rng.randint(0, 60)) for d in days),
+        imports=tuple(
+            ImportRun(d, dataset, "CREATE FAILED" if (d.day, dataset) == (3, "items") else "ACTIVE", f"imp-{d}")
+            for d in days
+            for dataset in ("interactions", "items", "users")
+        ),
+        alerts=(
+            Alert(NOW - timedelta(days=12), "storyrec import failed: items 2026-11-03", "k1"),
+            Alert(NOW - timedelta(days=2), "storyrec training: keep v5", "k2"),
+        ),
+        feed_days=tuple(
+            FeedDay(d, 1800, 1200 + n, 500 - n, 40, 60 - n, 0.3, 0.55, 2.2) for n, d in enumerate(days)
+        ),
     )
 
 
@@ -77,4 +94,65 @@ def today_report_data() -> ReportData:
         interactions_per_day=full.interactions_per_day,
         quarantine=(),
         exports=full.exports,
+    )
+
+
+def run_history(days: int, seed: int = 0) -> ReportData:
+    """What a simulation's report holds after ``days`` days: every section, monthly trainings (one failed,
+    one held then deployed, one kept), imports held on small days, a few alerts, a fill every morning."""
+    rng = random.Random(seed)
+    end = NOW.date() - timedelta(days=1)
+    window = [end - timedelta(days=n) for n in range(days - 1, -1, -1)]
+    counts = tuple(
+        DailyCount(d, t, rng.randint(20, 200)) for d in window for t in ("open", "like") if rng.random() > 0.05
+    )
+    first_of_month = [d for d in window if d.day == 1]
+    outcomes = ["failed", "serving", "kept", "promoted", "kept", "kept"]
+    versions = tuple(
+        SolutionVersion(
+            f"v{i}",
+            datetime(d.year, d.month, d.day, 3, tzinfo=UTC),
+            {} if outcome == "failed" else {
+                "normalized_discounted_cumulative_gain_at_10": rng.uniform(0.2, 0.6),
+                "precision_at_10": rng.uniform(0.05, 0.1),
+                "coverage": rng.uniform(0.1, 0.3),
+            },
+            outcome,  # type: ignore[arg-type]
+            "not enough interactions" if outcome == "failed" else f"rule {i}",
+        )
+        for i, (d, outcome) in enumerate(zip(first_of_month, outcomes, strict=False))
+    )
+    imports = tuple(
+        ImportRun(d, dataset, "ACTIVE", f"{dataset}-{d}")
+        for i, d in enumerate(window)
+        for dataset in ("interactions", "items", "users")
+        if dataset != "interactions" or i % 6 == 5
+    )
+    alerts = tuple(
+        Alert(datetime(d.year, d.month, d.day, 2, 30, tzinfo=UTC), f"storyrec export failed: {d} at check_date")
+        for i, d in enumerate(window)
+        if i % 7 == 4
+    )
+    return ReportData(
+        project="sim",
+        generated_at=NOW,
+        interactions_per_day=counts,
+        quarantine=(ReasonCount("unknown_story", 3 * days), ReasonCount("csv_hostile", days)),
+        quarantine_per_day=tuple(DailyCount(d, "quarantined", 4) for d in window),
+        exports=tuple(
+            ExportRun(d, f"export-{d:%Y%m%d}", {"interactions": 100, "items": 300, "users": 40}) for d in window
+        ),
+        imports=imports,
+        solution_versions=versions,
+        feeds=FeedSnapshot(40, 38, tuple(rng.uniform(0, 30) for _ in range(38)), 300, 120),
+        feed_days=tuple(
+            FeedDay(d, 40, 30 if i > 30 else 0, 8 if i > 30 else 38, 2, 0, 0.2, 0.55, 2.1)
+            for i, d in enumerate(window[1:])
+        ),
+        experiments=(),
+        alerts=alerts,
+        simulated_arms=(
+            SimulatedArm("no test", "champion", 36, 1.2, 1.0, 1.4, None, None, None, 0.2, 2.1),
+            SimulatedArm("no test", "control", 4, 0.9, 0.5, 1.3, None, None, None, 0.5, 2.1),
+        ),
     )

@@ -22,7 +22,10 @@ EXTERNAL = re.compile(
     r"""(?:src|href)\s*=\s*["']?\s*(?:https?:|//)|url\(\s*["']?(?!#)|@import|<script\b[^>]*\bsrc|<link\b|<iframe""",
     re.I,
 )
-PLOTS = {"interactions-per-day", "quarantine-reasons", "export-rows", "solution-metrics", "feeds", "lift-test-v5-vs-v4"}
+PLOTS = {
+    "interactions-per-day", "quarantine-per-day", "quarantine-reasons", "export-rows", "imports-per-day",
+    "solution-metrics", "feeds-per-day", "feeds", "lift-test-v5-vs-v4", "alerts-per-day",
+}
 
 
 def _plots(page: str) -> set[str]:
@@ -42,9 +45,11 @@ def test_every_section_has_its_plot_and_nothing_is_fetched() -> None:
 def test_sections_without_a_source_say_no_data_yet() -> None:
     page = render_html(today_report_data())
     assert _plots(page) == {"interactions-per-day", "export-rows"}
-    for section in ("quarantine", "solutions", "feeds", "experiments"):
+    for section in ("solutions", "feeds", "experiments", "imports", "alerts"):
         block = re.search(rf'<section data-section="{section}">(.*?)</section>', page, re.S)
         assert block and 'data-empty="true">No data yet' in block.group(1), section
+    quarantine = re.search(r'<section data-section="quarantine">(.*?)</section>', page, re.S)
+    assert quarantine and 'data-empty="true">Nothing quarantined' in quarantine.group(1)  # a source, no rows
 
 
 def test_text_from_the_data_is_escaped() -> None:

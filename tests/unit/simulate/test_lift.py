@@ -12,7 +12,17 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from statsmodels.stats.weightstats import DescrStatsW
 
-from infra.local.simulate.lift import NO_TEST, FeedEvent, add_look, add_looks, events, lift_table, render, report_arms
+from infra.local.simulate.lift import (
+    NO_TEST,
+    FeedEvent,
+    add_look,
+    add_looks,
+    events,
+    lift_table,
+    render,
+    report_arms,
+    report_feed_days,
+)
 from infra.local.simulate.world import FeedView
 
 T0 = datetime(2026, 11, 1, 9, tzinfo=UTC)
@@ -172,3 +182,21 @@ def test_the_report_shows_the_arms_beside_the_oracle_only_for_a_simulation() -> 
     section = html.split('data-section="simulated-arms"')[1].split("</section>")[0]
     assert "champion" in section and "0.3100" in section and "2.2000" in section and "no data" in section
     assert 'data-section="simulated-arms"' not in render_html(ReportData("demo", T0))
+
+
+def test_the_ledger_s_fills_become_the_report_s_feeds_per_day() -> None:
+    """Day 0 has no fill; a morning with no reader measured has no expected clicks (not zeros)."""
+    from datetime import date
+
+    fill = {"users": 40, "personalized": 30, "popular": 8, "stale": 2, "missing": 0}
+    measured = {"readers": 30, "feed": 0.2, "latest": 0.5, "oracle": 2}
+    ledger = [
+        {"day": 0, "date": "2026-11-01", "stages": {"day": {"readers": 28}}},
+        {"day": 1, "date": "2026-11-02", "stages": {"feeds": fill, "quality": {"readers": 0}}},
+        {"day": 2, "date": "2026-11-03", "stages": {"feeds": fill, "quality": measured}},
+    ]
+    days = report_feed_days(ledger)
+    assert [(d.day, d.personalized, d.expected_feed, d.expected_oracle) for d in days] == [
+        (date(2026, 11, 2), 30, None, None),
+        (date(2026, 11, 3), 30, 0.2, 2),
+    ]
