@@ -42,7 +42,7 @@ import pandas as pd
 import scipy.sparse as sp
 
 from infra.local.personalize.clock import EngineClock
-from infra.local.personalize.data import DAY, History, select_events
+from infra.local.personalize.data import DAY, DEFAULT_RECIPE, RECIPE_PREFIX, History, recipe_name, select_events
 from infra.local.personalize.recipes import RECIPES, SEEN_PENALTY, Model
 from infra.local.personalize.store import Store
 
@@ -154,7 +154,7 @@ class AutoUpdates:
     def model(self, version_arn: str, campaign_config: dict[str, Any] | None = None) -> Model:
         """What a campaign serving ``version_arn`` answers from now."""
         base = self.store.model(version_arn)
-        slot = self.due_slot(version_arn, base)
+        slot = self.due_slot(version_arn)
         if slot is None:
             return base
         found = self._update(version_arn, base, slot)
@@ -175,22 +175,22 @@ class AutoUpdates:
         so that an update never sees data imported after its time."""
         for version in self.store.find("solutionVersions", datasetGroupArn=dataset_group_arn):
             arn = version["solutionVersionArn"]
-            if version.get("status") != "ACTIVE" or "_trainedAt" not in version:
+            slot = self.due_slot(arn)
+            if slot is None:
                 continue
             try:
                 base = self.store.model(arn)
             except Exception:  # a version without a readable model has nothing to update
                 continue
-            slot = self.due_slot(arn, base)
-            if slot is not None:
-                self._update(arn, base, slot)
+            self._update(arn, base, slot)
 
-    def due_slot(self, version_arn: str, base: Model) -> int | None:
+    def due_slot(self, version_arn: str) -> int | None:
         """How many two-hour periods since the version trained, if it takes automatic updates (else None)."""
-        if not RECIPES[base.recipe].auto_updates:
-            return None
         version = self.store.resources["solutionVersions"].get(version_arn)
         if version is None or version.get("status") != "ACTIVE":
+            return None
+        spec = RECIPES.get(recipe_name(str(version.get("recipeArn") or RECIPE_PREFIX + DEFAULT_RECIPE)))
+        if spec is None or not spec.auto_updates:
             return None
         trained = version.get("_trainedAt")
         if not isinstance(trained, int | float) or version.get("trainingMode", "FULL") not in UPDATED_MODES:
