@@ -52,6 +52,7 @@ EXPLORATION_AGE_CUTOFF_DAYS = 30.0
 PERSONAL_PARTS = ("taste", "neighbours", "sequence", "plain_taste", "knn")
 POPULAR_PARTS = ("trending", "popularity")
 UPDATED_MODES = ("FULL", "AUTOTRAIN")
+DENSE_TOKENS = 4_000_000  # new items x metadata tokens kept as an array up to this size (32 MB)
 
 
 @dataclass(frozen=True)
@@ -101,7 +102,7 @@ def _number(value: Any) -> float | None:
 class ColdItems:
     """What an update knows of the items it adds (``n`` of them, after the trained model's items)."""
 
-    tokens: sp.csr_matrix  # new items x metadata tokens, rows L2-normalised
+    tokens: sp.csc_matrix  # new items x metadata tokens, rows L2-normalised
     profiles: sp.csr_matrix  # users (the updated model's index) x tokens, rows L2-normalised
     seen: sp.csr_matrix  # users x new items the user interacted with since training
     popularity: np.ndarray  # decayed imported interactions, scaled against every item's
@@ -109,6 +110,7 @@ class ColdItems:
     interactions: np.ndarray  # weighted interactions of each new item
     age_days: np.ndarray  # before the newest interaction (inf when unknown)
     updated_at: float
+    dense_tokens: np.ndarray | None = None  # ``tokens`` as an array when it is small (DENSE_TOKENS)
 
     def scores(self, uidx: int | None, weights: dict[str, float], explore: Exploration) -> np.ndarray:
         personal = sum(max(weights.get(c, 0.0), 0.0) for c in PERSONAL_PARTS)
@@ -117,10 +119,15 @@ class ColdItems:
         eligible = self.age_days <= explore.age_cutoff_days
         scores = scores + explore.weight * np.where(eligible, 1.0 / (1.0 + self.interactions), 0.0)
         if uidx is not None and uidx < self.profiles.shape[0]:
-            similarity = np.asarray((self.tokens @ self.profiles[uidx].T).todense()).ravel()
-            scores = scores + personal * similarity
+            # the profile's row and the seen row read from the CSR arrays directly: a scipy row slice costs
+            # more than the arithmetic on the request path
+            lo, hi = self.profiles.indptr[uidx], self.profiles.indptr[uidx + 1]
+            if hi > lo:
+                columns, values = self.profiles.indices[lo:hi], self.profiles.data[lo:hi]
+                tokens = self.dense_tokens if self.dense_tokens is not None else self.tokens
+                scores = scores + personal * np.asarray(tokens[:, columns] @ values).ravel()
             if weights.get("repeat", 0.0) < 0:
-                scores[self.seen[uidx].indices] -= SEEN_PENALTY
+                scores[self.seen.indices[self.seen.indptr[uidx] : self.seen.indptr[uidx + 1]]] -= SEEN_PENALTY
         return scores.astype(np.float32)
 
 
@@ -282,8 +289,10 @@ def build_update(store: Store, dataset_group_arn: str, base: Model, at: float) -
         shape=(len(user_ids), len(new)),
     )
     seen.sum_duplicates()
+    new_tokens = _l2_rows(tokens[len(base.item_ids) :])
     cold = ColdItems(
-        tokens=_l2_rows(tokens[len(base.item_ids) :]),
+        tokens=new_tokens.tocsc(),
+        dense_tokens=new_tokens.toarray() if new_tokens.shape[0] * new_tokens.shape[1] <= DENSE_TOKENS else None,
         profiles=profiles,
         seen=seen,
         popularity=popularity,

@@ -4,6 +4,7 @@ version every two hours of the engine's clock, never other recipes; filters appl
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from functools import cache
 from pathlib import Path
 from typing import Any
@@ -13,7 +14,7 @@ import pandas as pd
 import pytest
 
 from infra.local.personalize import clock
-from infra.local.personalize.autoupdate import UPDATE_EVERY, AutoUpdates, check_exploration, exploration
+from infra.local.personalize.autoupdate import UPDATE_EVERY, AutoUpdates, UpdatedModel, check_exploration, exploration
 from infra.local.personalize.data import RECIPE_PREFIX, TrainingConfig
 from infra.local.personalize.errors import InvalidInputException
 from infra.local.personalize.jobs import Worker
@@ -278,3 +279,17 @@ def test_the_clock_file_is_read_and_a_bad_one_falls_back_to_real_time(tmp_path: 
     assert engine_clock.now() == 456.0
     (tmp_path / clock.FILE).write_text("not json")
     assert engine_clock.now() > 1_700_000_000
+
+
+def test_the_sparse_and_dense_metadata_paths_agree(tmp_path: Path) -> None:
+    store = world(tmp_path)
+    for k in range(4):
+        import_story(store, f"n-{k}", f"c{k}", readers=("u000", "u005"))
+    at(store, UPDATE_EVERY)
+    model = AutoUpdates(store).model(VERSION)
+    assert isinstance(model, UpdatedModel) and model.cold is not None
+    assert model.cold.dense_tokens is not None
+    sparse = replace(model.cold, dense_tokens=None)
+    for uidx in range(len(model.user_ids)):
+        dense_scores = model.cold.scores(uidx, model.weights, model.exploration)
+        assert np.allclose(dense_scores, sparse.scores(uidx, model.weights, model.exploration))
