@@ -111,13 +111,20 @@ class ColdItems:
     age_days: np.ndarray  # before the newest interaction (inf when unknown)
     updated_at: float
     dense_tokens: np.ndarray | None = None  # ``tokens`` as an array when it is small (DENSE_TOKENS)
+    _shared: dict[Exploration, tuple[float, np.ndarray]] = field(default_factory=dict, repr=False)
 
     def scores(self, uidx: int | None, weights: dict[str, float], explore: Exploration) -> np.ndarray:
-        personal = sum(max(weights.get(c, 0.0), 0.0) for c in PERSONAL_PARTS)
-        popular = sum(max(weights.get(c, 0.0), 0.0) for c in POPULAR_PARTS)
-        scores = popular * self.popularity + max(weights.get("freshness", 0.0), 0.0) * self.freshness
-        eligible = self.age_days <= explore.age_cutoff_days
-        scores = scores + explore.weight * np.where(eligible, 1.0 / (1.0 + self.interactions), 0.0)
+        """Each new item's score for user ``uidx`` (None: unknown) under the trained blend's ``weights``
+        (always the same model's: the user-independent part is kept per exploration setting)."""
+        cached = self._shared.get(explore)
+        if cached is None:
+            personal = sum(max(weights.get(c, 0.0), 0.0) for c in PERSONAL_PARTS)
+            popular = sum(max(weights.get(c, 0.0), 0.0) for c in POPULAR_PARTS)
+            shared = popular * self.popularity + max(weights.get("freshness", 0.0), 0.0) * self.freshness
+            eligible = self.age_days <= explore.age_cutoff_days
+            shared = shared + explore.weight * np.where(eligible, 1.0 / (1.0 + self.interactions), 0.0)
+            cached = self._shared[explore] = (personal, shared)
+        personal, scores = cached[0], cached[1].copy()
         if uidx is not None and uidx < self.profiles.shape[0]:
             # the profile's row and the seen row read from the CSR arrays directly: a scipy row slice costs
             # more than the arithmetic on the request path
