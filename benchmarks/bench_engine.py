@@ -103,9 +103,19 @@ def wait_status(describe: Any, timeout: float = 300) -> dict[str, Any]:
     raise RuntimeError("timed out")
 
 
-def setup_campaign(personalize: Any, s3: Any) -> tuple[str, list[str]]:
-    """Deskdrop through the API: schemas, datasets, imports, training, campaign."""
+def setup_campaign(personalize: Any, s3: Any, updated_state: str | None = None) -> tuple[str, list[str]]:
+    """Deskdrop through the API: schemas, datasets, imports, training, campaign.
+
+    ``updated_state`` (the engine's state dir): the newest 10 % of the items and their interactions are
+    imported after training, and the engine's clock file is moved 3 h on, so the campaign answers from an
+    automatic update (infra/local/personalize/autoupdate.py) that adds them."""
     interactions, items = load_deskdrop()
+    later_items = later_rows = None
+    if updated_state is not None:
+        newest = items.sort_values(["CREATION_TIMESTAMP", "ITEM_ID"]).tail(len(items) // 10)["ITEM_ID"]
+        later_items, items = items[items["ITEM_ID"].isin(newest)], items[~items["ITEM_ID"].isin(newest)]
+        fresh = interactions["ITEM_ID"].isin(newest)
+        later_rows, interactions = interactions[fresh], interactions[~fresh]
     s3.create_bucket(Bucket="bench")
     s3.put_object(Bucket="bench", Key="interactions.csv", Body=interactions.to_csv(index=False).encode())
     s3.put_object(Bucket="bench", Key="items.csv", Body=items.to_csv(index=False).encode())
@@ -121,11 +131,13 @@ def setup_campaign(personalize: Any, s3: Any) -> tuple[str, list[str]]:
         ],
     }
     group = personalize.create_dataset_group(name="bench")["datasetGroupArn"]
+    datasets = {}
     for kind, schema, key in (("Interactions", ischema, "interactions.csv"), ("Items", tschema, "items.csv")):
         schema_arn = personalize.create_schema(name=f"bench-{kind}", schema=json.dumps(schema))["schemaArn"]
         dataset = personalize.create_dataset(
             name=f"bench-{kind}", schemaArn=schema_arn, datasetGroupArn=group, datasetType=kind
         )["datasetArn"]
+        datasets[kind] = dataset
         job = personalize.create_dataset_import_job(
             jobName=f"bench-{kind}", datasetArn=dataset, dataSource={"dataLocation": f"s3://bench/{key}"}
         )
@@ -139,6 +151,23 @@ def setup_campaign(personalize: Any, s3: Any) -> tuple[str, list[str]]:
     wait_status(lambda: personalize.describe_solution_version(solutionVersionArn=version)["solutionVersion"])
     campaign = personalize.create_campaign(name="bench", solutionVersionArn=version)["campaignArn"]
     wait_status(lambda: personalize.describe_campaign(campaignArn=campaign)["campaign"])
+    if updated_state is not None and later_items is not None and later_rows is not None:
+        from infra.local.personalize import clock
+
+        for kind, frame in (("Items", later_items), ("Interactions", later_rows)):
+            s3.put_object(Bucket="bench", Key=f"later-{kind}.csv", Body=frame.to_csv(index=False).encode())
+            job = personalize.create_dataset_import_job(
+                jobName=f"bench-later-{kind}",
+                datasetArn=datasets[kind],
+                dataSource={"dataLocation": f"s3://bench/later-{kind}.csv"},
+                importMode="INCREMENTAL",
+            )["datasetImportJobArn"]
+            found = wait_status(
+                lambda a=job: personalize.describe_dataset_import_job(datasetImportJobArn=a)["datasetImportJob"]
+            )
+            assert found["status"] == "ACTIVE", found
+        clock.set_now(updated_state, time.time() + 3 * 3600)
+        print(f"automatic update: {len(later_items)} items, {len(later_rows)} interactions after training", flush=True)
     return campaign, sorted(interactions["USER_ID"].unique())
 
 
@@ -170,7 +199,7 @@ def client_loop(
     out.extend(local)
 
 
-def bench_latency(clients: int, requests: int, rates: list[float], modes: list[str]) -> None:
+def bench_latency(clients: int, requests: int, rates: list[float], modes: list[str], updated: bool = False) -> None:
     import boto3
     from moto.server import ThreadedMotoServer
 
@@ -216,7 +245,7 @@ def bench_latency(clients: int, requests: int, rates: list[float], modes: list[s
         try:
             wait_healthy(url)
             personalize = boto3.client("personalize", endpoint_url=url)
-            campaign, users = setup_campaign(personalize, boto3.client("s3"))
+            campaign, users = setup_campaign(personalize, boto3.client("s3"), state if updated else None)
             client_loop(port, campaign, users, 200, 99, [])
             for mode in modes:
                 for rate in rates:
@@ -387,6 +416,11 @@ def main(argv: list[str] | None = None) -> int:
         default="asyncio,threads",
         help="asyncio: raw HTTP on 16 connections; threads: http.client",
     )
+    lat.add_argument(
+        "--updated",
+        action="store_true",
+        help="answer from an automatic update: the newest 10%% of items imported after training, clock +3 h",
+    )
     s = sub.add_parser("scale")
     s.add_argument("--events", type=int, default=10_000_000)
     s.add_argument("--users", type=int, default=1_000_000)
@@ -397,7 +431,7 @@ def main(argv: list[str] | None = None) -> int:
         bench_train(args.repeats)
     elif args.cmd == "latency":
         rates = [float(r) for r in args.rates.split(",")]
-        bench_latency(args.clients, args.requests, rates, args.client.split(","))
+        bench_latency(args.clients, args.requests, rates, args.client.split(","), args.updated)
     else:
         bench_scale(args.events, args.users, args.items, args.profile)
     return 0

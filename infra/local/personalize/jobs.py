@@ -16,6 +16,7 @@ import pandas as pd
 from infra.local.personalize import attribution, injected
 from infra.local.personalize import filters as filter_expr
 from infra.local.personalize import schema as schemas
+from infra.local.personalize.autoupdate import AutoUpdates
 from infra.local.personalize.data import TrainingConfig, canonical_order, config_from_solution, encode_ids, top_n
 from infra.local.personalize.errors import PersonalizeError
 from infra.local.personalize.hpo import HpoConfigError
@@ -112,8 +113,9 @@ def read_s3_csvs(location: str) -> list[tuple[str, bytes]]:
 class Worker:
     """Runs jobs one at a time in the background and moves their statuses along."""
 
-    def __init__(self, store: Store) -> None:
+    def __init__(self, store: Store, updates: AutoUpdates | None = None) -> None:
         self.store = store
+        self.updates = updates or AutoUpdates(store)
         self.pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="personalize-worker")
 
     def submit(self, fn: Callable[..., object], *args: Any) -> Future[None]:
@@ -145,6 +147,7 @@ class Worker:
             return
         new = pd.concat(frames, ignore_index=True)
         full = job.get("importMode", "FULL") == "FULL"
+        self.updates.catch_up(dataset["datasetGroupArn"])  # a due automatic update never sees this import
         merged = schemas.merge(store.frame(dataset["datasetArn"]), new, dataset["datasetType"], full)
         store.set_frame(dataset["datasetArn"], merged)
         try:
@@ -186,7 +189,16 @@ class Worker:
             params = {k: _hyperparameter_text(v) for k, v in model.tuned_params.items()}
             tuned = {"tunedHPOParams": {"algorithmHyperParameters": params}}
         metrics = injected.apply_to_metrics(injected.take(store.root, solution, ("no_metrics", "worse")), metrics)
-        store.update("solutionVersions", version_arn, status="ACTIVE", trainingHours=hours, _metrics=metrics, **tuned)
+        trained = self.updates.clock.now()  # automatic updates count their two hours from here (autoupdate.py)
+        store.update(
+            "solutionVersions",
+            version_arn,
+            status="ACTIVE",
+            trainingHours=hours,
+            _metrics=metrics,
+            _trainedAt=trained,
+            **tuned,
+        )
         log.info("training done", extra={"version": version_arn, "metrics": metrics})
 
     def _training_data(self, group_arn: str) -> tuple[pd.DataFrame, pd.DataFrame | None]:

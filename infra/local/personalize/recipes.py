@@ -225,6 +225,7 @@ class Recipe:
     parts: frozenset[Part] = frozenset()
     needs_user: bool = False
     supports_update: bool = False
+    auto_updates: bool = False  # Personalize adds new items to its latest version every two hours (autoupdate.py)
     tuned: bool = False
     popularity_decays: bool = False  # the item prior decays with popularity_half_life_days
     backward_transitions: float = 0.0
@@ -259,6 +260,7 @@ def _user_personalization(name: str) -> Recipe:
         frozenset({"als", "neighbours", "transitions"}),
         needs_user=True,
         supports_update=True,
+        auto_updates=True,
         tuned=True,
     )
 

@@ -9,6 +9,7 @@ import numpy as np
 
 from infra.local.personalize import filters as filter_expr
 from infra.local.personalize.attribution import recommendation_id
+from infra.local.personalize.autoupdate import AutoUpdates
 from infra.local.personalize.data import top_n
 from infra.local.personalize.errors import InvalidInputException, ResourceNotFoundException
 from infra.local.personalize.recipes import Model
@@ -26,8 +27,9 @@ def _parsed(expression: str) -> list[filter_expr.Clause]:
 class Runtime:
     """Answers runtime requests from the model behind a campaign."""
 
-    def __init__(self, store: Store) -> None:
+    def __init__(self, store: Store, updates: AutoUpdates | None = None) -> None:
         self.store = store
+        self.updates = updates or AutoUpdates(store)
 
     def _campaign_model(self, body: dict[str, Any]) -> Model:
         arn = _text(body, "campaignArn")
@@ -38,7 +40,8 @@ class Runtime:
             raise ResourceNotFoundException(f"Campaign not found: {arn}")
         if campaign["status"] != "ACTIVE":
             raise InvalidInputException(f"Campaign {arn} is {campaign['status']}, not ACTIVE.")
-        return self.store.model(campaign["solutionVersionArn"])
+        # the version as its latest automatic update left it (autoupdate.py), under the same ARN
+        return self.updates.model(campaign["solutionVersionArn"], campaign.get("campaignConfig"))
 
     def _allowed(self, body: dict[str, Any], model: Model, user_id: str | None) -> np.ndarray | None:
         arn = _text(body, "filterArn")

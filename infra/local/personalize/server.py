@@ -20,6 +20,7 @@ from typing import Any, cast
 
 import orjson
 
+from infra.local.personalize.autoupdate import AutoUpdates
 from infra.local.personalize.errors import InvalidInputException, PersonalizeError, UnknownOperationException
 from infra.local.personalize.jobs import Worker
 from infra.local.personalize.runtime import Runtime
@@ -78,9 +79,10 @@ class Engine:
 
     def __init__(self, state_dir: str | Path) -> None:
         self.store = Store(state_dir)
-        self.worker = Worker(self.store)
+        self.updates = AutoUpdates(self.store)
+        self.worker = Worker(self.store, self.updates)
         self.control = ControlPlane(self.store, self.worker)
-        self.runtime = Runtime(self.store)
+        self.runtime = Runtime(self.store, self.updates)
         self.control.resume()
         self.routes = {
             "/recommendations": self.runtime.get_recommendations,

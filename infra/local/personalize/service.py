@@ -14,6 +14,7 @@ from typing import Any
 from infra.local.personalize import filters as filter_expr
 from infra.local.personalize import schema as schemas
 from infra.local.personalize.attribution import MetricAttributionOps
+from infra.local.personalize.autoupdate import check_exploration
 from infra.local.personalize.data import DEFAULT_RECIPE, RECIPE_PREFIX, recipe_name
 from infra.local.personalize.errors import (
     InvalidInputException,
@@ -338,6 +339,7 @@ class ControlPlane(MetricAttributionOps):
         tps = int(body.get("minProvisionedTPS", 1))
         if tps < 1:
             raise InvalidInputException("minProvisionedTPS must be at least 1.")
+        _check_campaign_config(body)
         record = {
             "name": name,
             "campaignArn": arn,
@@ -387,6 +389,7 @@ class ControlPlane(MetricAttributionOps):
         if campaign["status"] != "ACTIVE" or campaign.get("_update", {}).get("status") == "UPDATE PENDING":
             raise ResourceInUseException(f"Campaign {arn} is not ACTIVE or has an update pending.")
         version = self._active_version(body.get("solutionVersionArn") or campaign["solutionVersionArn"])
+        _check_campaign_config(body)
         stamp = now()
         update = {
             "solutionVersionArn": version,
@@ -503,6 +506,12 @@ class ControlPlane(MetricAttributionOps):
 
 def _opt(body: dict[str, Any], *keys: str) -> dict[str, Any]:
     return {k: body[k] for k in keys if body.get(k) is not None}
+
+
+def _check_campaign_config(body: dict[str, Any]) -> None:
+    reason = check_exploration(body.get("campaignConfig"))
+    if reason:
+        raise InvalidInputException(f"Invalid campaignConfig: {reason}")
 
 
 def _check_events_config(config: dict[str, Any]) -> None:

@@ -13,19 +13,25 @@ import sys
 import threading
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from types import FunctionType
 from typing import Any
+
+from infra.local.personalize import clock as engine_clock
 
 
 class VirtualClock:
     """A settable UTC time that only moves forward (``advance``/``set``); thread-safe reads."""
 
-    def __init__(self, start: datetime) -> None:
+    def __init__(self, start: datetime, on_set: Callable[[datetime], None] | None = None) -> None:
         if start.tzinfo is None:
             raise ValueError("the virtual clock needs an aware datetime")
         self._now = start.astimezone(UTC)
         self._lock = threading.Lock()
         self._pinned = threading.local()
+        self._on_set = on_set  # told every move (the engine's clock file follows it: EngineClockFile)
+        if on_set is not None:
+            on_set(self._now)
 
     def __call__(self) -> datetime:
         pinned: datetime | None = getattr(self._pinned, "at", None)
@@ -54,10 +60,30 @@ class VirtualClock:
             if when < self._now:
                 raise ValueError(f"the virtual clock does not go back: {when} < {self._now}")
             self._now = when
-            return when
+        if self._on_set is not None:
+            self._on_set(when)
+        return when
 
     def advance(self, delta: timedelta) -> datetime:
         return self.set(self() + delta)
+
+
+class EngineClockFile:
+    """Writes the virtual time into the local engine's clock file (infra/local/personalize/clock.py), so its
+    scheduled work (Personalize's two-hourly automatic updates) follows the simulated day; at most one write
+    per ``resolution`` of virtual time (the engine lags the clock by less than that)."""
+
+    def __init__(self, engine_state: Path, resolution: timedelta = timedelta(minutes=1)) -> None:
+        self.engine_state = engine_state
+        self.resolution = resolution
+        self._written: datetime | None = None
+
+    def __call__(self, when: datetime) -> None:
+        if self._written is not None and abs(when - self._written) < self.resolution:
+            return
+        self.engine_state.mkdir(parents=True, exist_ok=True)
+        engine_clock.set_now(self.engine_state, when.timestamp())
+        self._written = when
 
 
 def _modules() -> Iterator[Any]:

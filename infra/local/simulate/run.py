@@ -34,7 +34,7 @@ from infra.local.readers import MODELS
 from infra.local.simulate import faults as fault_plan
 from infra.local.simulate import invariants as inv
 from infra.local.simulate import outages, release
-from infra.local.simulate.clock import VirtualClock, install, uninstall
+from infra.local.simulate.clock import EngineClockFile, VirtualClock, install, uninstall
 from infra.local.simulate.lift import add_look, add_looks, events, lift_table, report_arms, report_feed_days
 from infra.local.simulate.online_checks import OnlineChecks
 from infra.local.simulate.pipeline import Night, at, endpoint_down, settings
@@ -183,7 +183,8 @@ class Simulation:
         self.ledger_path = work / "ledger.jsonl"
         self.ledger_path.write_text("")
         self.start = config.start_date()
-        self.clock = VirtualClock(at(self.start, 0))
+        # the engine's automatic updates (every two hours) follow the simulated day, not the real one
+        self.clock = VirtualClock(at(self.start, 0), on_set=EngineClockFile(stack.state_dir / "personalize"))
         self.night = Night(self.clock, log)
         plan = fault_plan.read_plan(config.faults)
         self.faults = plan.faults
