@@ -64,3 +64,27 @@ def test_the_days_reported_lost_are_read_from_the_alert_subjects() -> None:
         "x held interactions lost: 2026-11-03 ",
     ]
     assert outages.lost_days(alerts) == ["2026-11-02", "2026-11-03"]
+
+
+def test_the_expiry_takes_the_oldest_held_day_whose_parts_are_still_there() -> None:
+    """Issue 24's 42-day run: the oldest held day's parts had expired a week before (still held: no group had
+    formed since), and the next ``held_file_expires`` "expired" it again although it deleted nothing. The run
+    counted two expiries against one report, so "expired held days reported" stayed violated to the end. A
+    lifecycle rule expires what exists: the next oldest day with its parts."""
+    from datetime import date
+
+    from shared.adapters.memory import InMemoryObjectStore
+    from shared.personalize.held import HeldDay, HeldDays, HeldPart
+
+    store, prefix = InMemoryObjectStore("b"), "storyrec-state/"
+    held = HeldDays(store, prefix)
+    for day in ("2026-10-27", "2026-10-28", "2026-10-29"):
+        part = f"interactions/dt={day}/part-00000.csv"
+        store.put_bytes(part, b"USER_ID\n")
+        held.hold(HeldDay(f"manifests/dt={day}/manifest.json", date.fromisoformat(day), 100, (HeldPart(part),)))
+    first = outages.expire_oldest_held(store, prefix)
+    assert first["day"] == "2026-10-27" and first["parts"] == ["interactions/dt=2026-10-27/part-00000.csv"]
+    second = outages.expire_oldest_held(store, prefix)  # the 27th is still held, its parts gone
+    assert second["day"] == "2026-10-28"
+    assert outages.expire_oldest_held(store, prefix)["day"] == "2026-10-29"
+    assert outages.expire_oldest_held(store, prefix) == {}  # every held day's parts gone: nothing to expire
