@@ -89,7 +89,13 @@ def served_arms(deps: ExportDeps, test: Experiment, day_end: datetime) -> dict[s
 
 
 def write_exposure(day: date, deps: ExportDeps) -> str | None:
-    """Write the day's exposure file of the running test; its key, or None when no test runs."""
+    """Write the day's exposure file of the running test, once; its key, or None when no test ran that day.
+
+    A file already there is kept: the export of the night after the day wrote it from the feeds the readers
+    had; a later re-run (a lost day re-exported days after, as the import's alert asks) finds them refilled
+    since and would leave the readers out. A day before the running test began gets no file (the test did
+    not run then).
+    """
     state = deps.docs.get(f"{deps.collections.state}/experiment")
     test = experiment_from_record(state)
     if test.experiment_id is None or state is None:
@@ -97,6 +103,14 @@ def write_exposure(day: date, deps: ExportDeps) -> str | None:
     zone = ZoneInfo(deps.time_zone)
     started = state.get("startedAt")
     first_day = started.astimezone(zone).date() if isinstance(started, datetime) else day
+    if day < first_day:
+        _log.info("no exposure file: the test began after the day", extra={"date": day.isoformat()})
+        return None
+    base = f"{deps.prefix}{deps.experiment_prefix}"
+    key = exposure_key(base, test.experiment_id, day)
+    if deps.import_store.head(key) is not None:
+        _log.info("the day's exposure file was written before; kept", extra={"date": day.isoformat(), "key": key})
+        return key
     start, end = _bounds(day, zone)
     impressions: Counter[str] = Counter()
     for r in _stream(deps, deps.collections.ml_impressions, start, end):
@@ -107,15 +121,13 @@ def write_exposure(day: date, deps: ExportDeps) -> str | None:
         str(r["USER_ID"]) for r in _stream(deps, deps.collections.ml_interactions, start, end)
         if from_feed(r) and isinstance(r.get("USER_ID"), str)
     )
-    base = f"{deps.prefix}{deps.experiment_prefix}"
-    pre = _pre_clicks(deps, f"{base}{test.experiment_id}/pre/clicks.csv", min(first_day, day), zone)
-    key = exposure_key(base, test.experiment_id, day)
+    pre = _pre_clicks(deps, f"{base}{test.experiment_id}/pre/clicks.csv", first_day, zone)
     served = served_arms(deps, test, datetime.fromtimestamp(end, UTC))
     rows = exposure_rows(test, day, impressions, clicks, pre, served)
     left_out = len((set(impressions) | set(clicks)) - set(served))
     if left_out:
         _log.info("readers without a feed of the test left out", extra={"readers": left_out, "date": day.isoformat()})
-    deps.import_store.put_bytes(key, to_csv(rows), content_type="text/csv")
+    deps.import_store.put_if_absent(key, to_csv(rows), content_type="text/csv")  # two runs at once: one file
     return key
 
 

@@ -77,7 +77,10 @@ class HeldDay:
 
     @classmethod
     def from_json(cls, raw: bytes) -> HeldDay:
-        body: Any = json.loads(raw)
+        return cls.from_dict(json.loads(raw))
+
+    @classmethod
+    def from_dict(cls, body: Any) -> HeldDay:
         parts = tuple(HeldPart(str(p["key"]), str(p.get("sha256", ""))) for p in body["parts"])
         day, rows, hold_id = date.fromisoformat(body["day"]), int(body["rows"]), str(body.get("hold_id", ""))
         return cls(str(body["manifest_key"]), day, rows, parts, hold_id)
@@ -103,6 +106,27 @@ class HeldDays:
 
     def is_done(self, manifest_key: str) -> bool:
         return self.store.head(self._done_key(manifest_key)) is not None
+
+    def find(self, manifest_key: str) -> HeldDay | None:
+        """The day of ``manifest_key`` if it is held now (not done); None otherwise, or if its object is unreadable."""
+        try:
+            day = HeldDay.from_json(self.store.get_bytes(self._held_key(manifest_key)))
+        except NotFound:
+            return None
+        except (ValueError, KeyError, TypeError):
+            return None  # unreadable: the next combining pass reports it
+        return None if self.is_done(manifest_key) else day
+
+    def finished(self, manifest_key: str) -> tuple[HeldDay, str] | None:
+        """The last hold of ``manifest_key`` and its outcome ("imported", "lost: ...") if it left the held set
+        (and was not held again since); None otherwise, or for a marker of an earlier release (no hold kept)."""
+        try:
+            marker: Any = json.loads(self.store.get_bytes(self._done_key(manifest_key)))
+            return HeldDay.from_dict(marker["held"]), str(marker["outcome"])
+        except NotFound:
+            return None
+        except (ValueError, KeyError, TypeError, AttributeError):
+            return None
 
     def hold(self, day: HeldDay) -> bool:
         """Keep ``day`` until it is combined; True if this call held it (False: held or imported before).
@@ -154,7 +178,8 @@ class HeldDays:
     def done(self, days: Iterable[HeldDay], outcome: str) -> None:
         """Take ``days`` out of the held set (the marker first: a crash in between leaves a day done, not held)."""
         for day in days:
-            marker = {"manifest_key": day.manifest_key, "hold_id": day.hold_id, "outcome": outcome}
+            held = json.loads(day.as_json())  # what was held, to recognise the lost hold's manifest if delivered again
+            marker = {"manifest_key": day.manifest_key, "hold_id": day.hold_id, "outcome": outcome, "held": held}
             body = json.dumps(marker).encode("utf-8")
             self.store.put_if_absent(self._done_key(day.manifest_key), body, content_type="application/json")
             self.store.delete(self._held_key(day.manifest_key))
@@ -216,22 +241,28 @@ def first_group(days: list[HeldDay], minimum: int) -> list[HeldDay]:
     return []
 
 
+def read_parts(store: ObjectStore, day: HeldDay) -> tuple[list[bytes], str | None]:
+    """The held day's parts as they were exported, or why they cannot be (one gone or changed)."""
+    bodies = []
+    for part in day.parts:
+        try:
+            body = store.get_bytes(part.key)
+        except NotFound:
+            return [], f"part s3://{store.bucket}/{part.key} is gone"
+        if part.sha256 and hashlib.sha256(body).hexdigest() != part.sha256:
+            return [], f"part s3://{store.bucket}/{part.key} changed since it was exported"
+        bodies.append(body)
+    return bodies, None
+
+
 def combined_csv(store: ObjectStore, group: list[HeldDay]) -> tuple[bytes, list[tuple[HeldDay, str]]]:
     """The group's parts as one CSV (one header), and the days whose parts are gone or changed, with why."""
     chunks: list[bytes] = []
     lost: list[tuple[HeldDay, str]] = []
     for day in group:
-        bodies = []
-        for part in day.parts:
-            try:
-                body = store.get_bytes(part.key)
-            except NotFound:
-                lost.append((day, f"part s3://{store.bucket}/{part.key} is gone"))
-                break
-            if part.sha256 and hashlib.sha256(body).hexdigest() != part.sha256:
-                lost.append((day, f"part s3://{store.bucket}/{part.key} changed since it was exported"))
-                break
-            bodies.append(body)
+        bodies, why = read_parts(store, day)
+        if why is not None:
+            lost.append((day, why))
         else:
             for body in bodies:
                 chunk = body if not chunks else body.split(b"\n", 1)[1] if b"\n" in body else b""

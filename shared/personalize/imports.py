@@ -31,7 +31,7 @@ from shared.manifest import (
     manifest_keys,
     parse_manifest,
 )
-from shared.personalize.held import HeldDay, HeldDays, combined_csv, combined_key, first_group
+from shared.personalize.held import HeldDay, HeldDays, combined_csv, combined_key, first_group, read_parts
 from shared.personalize.model import ImportJob, ImportRequest, LimitExceeded, ResourceInUse, Throttled
 from shared.personalize.names import import_job_day, import_job_name
 from shared.personalize.stage import Datasets, StageDeps, ensure_datasets, pending_imports
@@ -207,6 +207,8 @@ def _import(manifest_key: str, deps: StageDeps, outcome: ImportOutcome) -> None:
             deps.settings.aws_stage.min_incremental_rows,
         )
     except BadManifest as exc:
+        if _held_day_lost(deps, manifest_key, raw, outcome):
+            return
         _refuse(deps, manifest_key, raw, str(exc))
         outcome.skipped["*"] = str(exc)
         state.unpark_import(manifest_key)
@@ -318,15 +320,7 @@ def _import_groups(deps: StageDeps, held: HeldDays, outcome: ImportOutcome) -> N
             break
         body, lost = combined_csv(deps.bucket, group)
         for day, why in lost:
-            _alert_once(
-                deps,
-                f"held-lost:{day.manifest_key}:{day.hold_id or 'earlier-release'}",  # each hold's loss once
-                f"storyrec held interactions lost: {day.day}",
-                f"The held interactions of {day.manifest_key} ({day.rows} rows) cannot be imported: {why}.\n"
-                "The other held days are imported. Re-run the export for that date to import them.",
-                "ImportHeldDayLost",
-            )
-            held.done([day], f"lost: {why}")
+            _report_lost(deps, held, day, why)
         if lost:
             continue
         reason = _start_group(deps, group, body, outcome)
@@ -334,6 +328,57 @@ def _import_groups(deps: StageDeps, held: HeldDays, outcome: ImportOutcome) -> N
             _log.warning("held interactions wait for a free import slot", extra={"reason": reason})
             break
         held.done(group, "imported")
+
+
+def _report_lost(deps: StageDeps, held: HeldDays, day: HeldDay, why: str) -> None:
+    """One alert per lost hold, naming the date and the command that re-exports it; the day leaves the held set."""
+    _alert_once(
+        deps,
+        f"held-lost:{day.manifest_key}:{day.hold_id or 'earlier-release'}",  # each hold's loss once
+        f"storyrec held interactions lost: {day.day}",
+        f"The held interactions of {day.manifest_key} ({day.rows} rows) cannot be imported: {why}.\n"
+        "The other held days are imported. Re-run the export for that date to import them:\n"
+        f"  storyrec export --date {day.day} --replace\n"
+        f'(or publish {{"date": "{day.day}", "replace": true}} on the export topic); the new manifest is held again.',
+        "ImportHeldDayLost",
+    )
+    held.done([day], f"lost: {why}")
+
+
+def _held_day_lost(deps: StageDeps, manifest_key: str, raw: bytes, outcome: ImportOutcome) -> bool:
+    """True if the refused manifest is a held day's, unchanged, whose parts are gone or changed since it was
+    held: it was valid then, so its event delivered again now (redelivered, reordered, caught up) is not a
+    refused manifest but that day's loss, reported once per hold, or nothing new when the hold was already
+    reported lost or imported."""
+    held = _held(deps)
+    current = held.find(manifest_key)
+    day, before = (current, "") if current else held.finished(manifest_key) or (None, "")
+    if day is None or not _lists_parts(raw, manifest_key, day):
+        return False
+    _, why = read_parts(deps.bucket, day)
+    if why is None:
+        return False
+    if current is not None:
+        _log.warning("a held day's parts are gone: reported lost", extra={"manifest_key": manifest_key, "why": why})
+        _report_lost(deps, held, current, why)
+        why = f"held day lost: {why}"
+    else:  # the loss was reported (once per hold) or the day imported: nothing new to say
+        why = f"held day {before} before; {why} since"
+        _log.info("a held day's event delivered again", extra={"manifest_key": manifest_key, "why": why})
+    outcome.skipped["*"] = why
+    deps.state.unpark_import(manifest_key)
+    deps.state.mark_handled(manifest_key, why)
+    return True
+
+
+def _lists_parts(raw: bytes, manifest_key: str, day: HeldDay) -> bool:
+    """Whether the manifest ``raw`` lists exactly the held day's interaction parts (the manifest it was held from)."""
+    try:
+        manifest = parse_manifest(raw)
+    except BadManifest:
+        return False
+    spec = manifest.dataset("interactions")
+    return spec is not None and HeldDay.of(manifest_key, manifest, spec).parts == day.parts
 
 
 def _start_group(deps: StageDeps, group: list[HeldDay], body: bytes, outcome: ImportOutcome) -> str | None:

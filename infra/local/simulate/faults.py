@@ -38,8 +38,9 @@ KINDS: dict[str, str] = {
     "sns_down_aws": "SNS unreachable for the AWS stage's Lambdas until one fails to alert (the alert's marker is "
     "removed; the next pass or retry re-sends it once)",
     "sns_down_feeds": "SNS unreachable for the feed fill's first delivery (its degraded alert cannot be sent)",
-    "held_file_expires": "the oldest held interactions day's parts expire after the night's import (the bucket's "
-    "lifecycle rule): reported lost once when its group forms, re-exported by the operator",
+    "held_file_expires": "the parts of the oldest held interactions day that still has them expire after the "
+    "night's import (the bucket's lifecycle rule): reported lost once (when its group forms, or when its event "
+    "is delivered again), re-exported by the operator",
     "version_fails": "the next main version to train fails by itself (the engine's injected fault)",
     "version_metrics_missing": "the next main version that trains reports no metrics",
     "version_worse": "the next main version that trains reports half its metrics (worse than what serves)",

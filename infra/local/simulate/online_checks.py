@@ -145,26 +145,19 @@ class OnlineChecks:
                 return [ok(EXPOSURE, why), ok(ARMS, why)]
             why = "a test runs but no export has written its first day yet"
             return [not_checked(EXPOSURE, why), not_checked(ARMS, why)]
-        truth = ground_truth(world)
+        truth = truth_by_test(world)
         saw = arms_seen(world)
-        problems: list[Any] = []
+        problems = compare_files(files, truth)
         other_arm: list[Any] = []
         for day, found in sorted(files.items()):
-            seen: Counter[str] = Counter()
             for experiment_id, data in found:
                 for r in csv.DictReader(io.StringIO(data.decode("utf-8"))):
-                    uid = r.get("user_id") or ""
-                    seen[uid] += 1
-                    want = truth.get((day, uid), (0, 0))
-                    got = (int(float(r.get("impressions") or 0)), int(float(r.get("clicks") or 0)))
-                    if got != want:
-                        problems.append((day, experiment_id, uid, "want", want, "got", got))
-                    arms = saw.get((day, uid), set())
+                    arms = saw.get((day, r.get("user_id") or ""), set())
                     if arms and (experiment_id, r.get("arm") or "") not in arms:
+                        uid = r.get("user_id")
                         other_arm.append((day, uid, "counted", experiment_id, r.get("arm"), "saw", sorted(arms)))
-            problems += [(day, uid, "in", n, "files") for uid, n in seen.items() if n > 1]
-            problems += [(day, uid, "missing") for (d, uid) in truth if d == day and uid not in seen]
-        rows = sum(1 for d, _ in truth if d in files)
+        written = {(day, experiment_id) for day, found in files.items() for experiment_id, _ in found}
+        rows = sum(1 for d, e, _ in truth if (d, e) in written)
         counted = (
             violated(EXPOSURE, f"{len(problems)} reader-days differ from the readers' truth", problems)
             if problems
@@ -178,6 +171,47 @@ class OnlineChecks:
             else ok(ARMS, f"{rows} reader-days, each in the test and arm of the feeds the reader saw")
         )
         return [counted, arm_check]
+
+
+def compare_files(
+    files: Mapping[str, list[tuple[str, bytes]]], truth: Mapping[tuple[str, str, str], tuple[int, int]]
+) -> list[Any]:
+    """What differs between the day files (per day: each test's file) and the readers' truth (:func:`truth_by_test`):
+    a row's counts, a reader in several files, a reader shown a test's feed missing from its file, a file for
+    a day no reader was shown its test's feed."""
+    problems: list[Any] = []
+    for day, found in sorted(files.items()):
+        seen: Counter[str] = Counter()
+        for experiment_id, data in found:
+            if not any(d == day and e == experiment_id for d, e, _ in truth):
+                problems.append((day, experiment_id, "no reader was shown this test's feed that day"))
+            for r in csv.DictReader(io.StringIO(data.decode("utf-8"))):
+                uid = r.get("user_id") or ""
+                seen[uid] += 1
+                want = truth.get((day, experiment_id, uid), (0, 0))
+                got = (int(float(r.get("impressions") or 0)), int(float(r.get("clicks") or 0)))
+                if got != want:
+                    problems.append((day, experiment_id, uid, "want", want, "got", got))
+            due = {uid for d, e, uid in truth if d == day and e == experiment_id}
+            problems += [(day, uid, "missing") for uid in sorted(due - set(seen))]
+        problems += [(day, uid, "in", n, "files") for uid, n in seen.items() if n > 1]
+    return problems
+
+
+def truth_by_test(world: World) -> dict[tuple[str, str, str], tuple[int, int]]:
+    """Per (UTC day, test, reader): stories seen in impressions and clicks from a feed that carried the test
+    (its ``experimentId``), as the readers made them: a reader counts in a test's day file only if shown that
+    test's feed that day (docs/experiment.md, "Who counts as exposed")."""
+    impressions: Counter[tuple[str, str, str]] = Counter()
+    clicks: Counter[tuple[str, str, str]] = Counter()
+    for imp in world.impressions:
+        if captured(imp) and from_feed(imp.view.fields()) and imp.view.experiment_id:
+            impressions[(imp.created.date().isoformat(), imp.view.experiment_id, imp.uid)] += len(imp.story_ids)
+    for c in world.clicks:
+        view = c.view
+        if not c.hostile and accepted(c) and view is not None and from_feed(view.fields()) and view.experiment_id:
+            clicks[(c.created.date().isoformat(), view.experiment_id, c.uid)] += 1
+    return {k: (impressions[k], clicks[k]) for k in set(impressions) | set(clicks)}
 
 
 def expected_row(click: SentClick, impression: SentImpression | None) -> dict[str, str]:
@@ -199,16 +233,3 @@ def arms_seen(world: World) -> dict[tuple[str, str], set[tuple[str, str]]]:
             key = (imp.created.date().isoformat(), imp.uid)
             out.setdefault(key, set()).add((imp.view.experiment_id or "", imp.view.arm or ""))
     return out
-
-
-def ground_truth(world: World) -> dict[tuple[str, str], tuple[int, int]]:
-    """Per (UTC day, reader): stories seen in feed impressions and clicks from a feed, as the readers made them."""
-    impressions: Counter[tuple[str, str]] = Counter()
-    clicks: Counter[tuple[str, str]] = Counter()
-    for imp in world.impressions:
-        if captured(imp) and from_feed(imp.view.fields()):
-            impressions[(imp.created.date().isoformat(), imp.uid)] += len(imp.story_ids)
-    for c in world.clicks:
-        if not c.hostile and accepted(c) and c.view is not None and from_feed(c.view.fields()):
-            clicks[(c.created.date().isoformat(), c.uid)] += 1
-    return {k: (impressions[k], clicks[k]) for k in set(impressions) | set(clicks)}

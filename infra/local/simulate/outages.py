@@ -75,17 +75,23 @@ class CaptureWithFirestoreDown:
 
 
 def expire_oldest_held_day(settings: Any) -> dict[str, Any]:
-    """Delete the parts of the oldest held interactions day, as the import bucket's lifecycle rule expires
-    them (docs/aws.md): the product must report that day lost once, by name, when its group forms, and
-    import the others. What was expired (nothing when no day is held)."""
+    """:func:`expire_oldest_held` on the run's import bucket."""
     from shared import wiring
+
+    return expire_oldest_held(wiring.import_store(settings), settings.aws_stage.state_prefix)
+
+
+def expire_oldest_held(store: Any, prefix: str) -> dict[str, Any]:
+    """Delete the parts of the oldest held interactions day that still has them, as the import bucket's
+    lifecycle rule expires them (docs/aws.md): the product must report that day lost once, by name, and
+    import the others. A held day whose parts expired before (still held: no group formed since) has nothing
+    left to expire and is passed over. What was expired (nothing when no held day has parts left)."""
     from shared.personalize.held import HeldDays
 
-    store = wiring.import_store(settings)
-    days, _ = HeldDays(store, settings.aws_stage.state_prefix).days()
-    if not days:
+    days, _ = HeldDays(store, prefix).days()
+    day = next((d for d in days if any(store.head(p.key) is not None for p in d.parts)), None)
+    if day is None:
         return {}
-    day = days[0]
     for part in day.parts:
         store.delete(part.key)
     return {

@@ -132,6 +132,37 @@ def test_a_re_exported_day_lost_again_alerts_again(stage: Stage, handlers: Any) 
     assert _held(stage) == [later]
 
 
+def test_a_held_day_s_event_redelivered_after_its_parts_expired_is_one_lost_alert_then_re_exported_once(
+    stage: Stage, handlers: Any
+) -> None:
+    """Issue 24's 42-day simulation: a held day's parts expired, then its S3 event came again (reordered). The
+    import refused the manifest ("import refused") and the day was reported lost again when its group formed:
+    two alerts. Now one alert names the day and the command; the re-export is imported once."""
+    gone_day = DAY - timedelta(days=3)
+    gone = stage.put_export(gone_day, users=20, per_user=30)  # 600 rows: held
+    handlers.imports(gone)
+    assert _held(stage) == [gone]
+    part = gone.replace("manifests", "interactions").replace("manifest.json", "part-00000.csv")
+    stage.s3.delete_object(Bucket=stage.settings.import_bucket, Key=part)  # the 90-day expiry
+    _at_once([lambda: handlers.imports(gone)] * 2)  # its event delivered again, twice at once
+    handlers.imports(gone)
+    [message] = stage.probe.drain()
+    assert message["Subject"] == f"storyrec held interactions lost: {gone_day}"
+    assert f"storyrec export --date {gone_day} --replace" in message["Message"]
+    assert _held(stage) == []
+    small = stage.put_export(DAY - timedelta(days=2), users=15, per_user=30)  # 450 rows: held, nothing reported
+    handlers.imports(small)
+    _at_once([handlers.monitor] * 2)
+    assert _subjects(stage) == [] and _held(stage) == [small]
+    assert stage.put_export(gone_day, users=20, per_user=30) == gone  # what the alert says: re-export the date
+    _at_once([lambda: handlers.imports(gone)] * 2)
+    handlers.monitor()
+    assert _held(stage) == [] and _subjects(stage) == []
+    combined = _combined_days(stage)
+    assert combined.count(gone_day.toordinal()) == 600 and len(combined) == 1050  # each row once
+    assert len([j for j in _jobs(stage) if j.name.endswith("-900")]) == 1
+
+
 BAD = {
     "interactions imported as FULL": {"interactions": {"import_mode": "FULL"}},
     "a date a year off its key": {"date": "2025-11-28"},

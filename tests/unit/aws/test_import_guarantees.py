@@ -217,24 +217,29 @@ def test_two_small_days_delivered_at_once_are_both_kept_then_imported_together()
 
 @settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(
-    st.lists(st.tuples(st.integers(1, 9), st.booleans()), min_size=1, max_size=8),
+    st.lists(st.tuples(st.integers(1, 9), st.booleans(), st.booleans()), min_size=1, max_size=8),
 )
-def test_no_held_day_is_dropped_without_an_alert(days: list[tuple[int, bool]]) -> None:
-    """Whatever the sizes, and whichever parts expire: every held day is imported once, still held, or alerted."""
+def test_no_held_day_is_dropped_without_an_alert(days: list[tuple[int, bool, bool]]) -> None:
+    """Whatever the sizes, whichever parts expire and whichever events are delivered again after the expiry:
+    every held day is imported once, still held, or alerted once as lost (never refused as well)."""
     deps, _port, notifier, _ = _deps(minimum=10)
     keys = []
-    for n, (rows, expires) in enumerate(days):
+    for n, (rows, expires, redelivered) in enumerate(days):
         day = f"2026-11-{n + 1:02d}"
         key = _export(deps, day, rows=rows, snapshots=False)
         keys.append(key)
         import_manifest(key, deps)
         if expires:
             deps.bucket.delete(f"interactions/dt={day}/part-00000.csv")
+        if redelivered:
+            import_manifest(key, deps)
         monitor(deps)
+    subjects = [s for s, _, _ in notifier.sent]
+    assert not [s for s in subjects if "refused" in s] and len(subjects) == len(set(subjects))
     combined = [o.key for o in deps.bucket.list("storyrec-state/held/")]
     imported_days = [line.rsplit(b",", 1)[1] for k in combined for line in deps.bucket.get_bytes(k).splitlines()[1:]]
     alerted = " ".join(m for _, m, _ in notifier.sent)
-    for (rows, _), key in zip(days, keys, strict=True):
+    for (rows, _, _), key in zip(days, keys, strict=True):
         day = key.split("dt=")[1][:10].encode()
         count = imported_days.count(day)
         assert count in (0, rows)
@@ -304,6 +309,64 @@ def test_a_re_exported_day_lost_again_is_reported_again() -> None:
     for _ in range(2):
         monitor(deps)
     assert len(alerted()) == 2 and first not in _held(deps)
+
+
+def test_a_redelivered_event_of_a_held_day_whose_parts_expired_is_one_lost_day_alert() -> None:
+    """Issue 24's 42-day simulation: a day's event was dropped, the monitor's catch-up held it, its parts
+    expired, then S3 delivered its event again. The import refused the manifest ("import refused": a second,
+    different alert for the same loss, without the day or the fix). The redelivery is that held day's loss:
+    one alert naming the date and the command; the re-export is held again and imported once."""
+    deps, port, notifier, metrics = _deps(minimum=8)
+    first = _export(deps, "2026-11-25", rows=5, snapshots=False)
+    import_manifest(first, deps)  # the monitor's catch-up (import_missed) holds it
+    assert _held(deps) == [first]
+    deps.bucket.delete("interactions/dt=2026-11-25/part-00000.csv")  # the bucket's expiry
+    import_manifest(first, deps)  # the event, redelivered (reordered)
+    _deliver_at_once(deps, first)  # and twice more at once
+    for _ in range(2):
+        monitor(deps)
+    assert [s for s, _, _ in notifier.sent] == ["storyrec held interactions lost: 2026-11-25"]
+    assert "storyrec export --date 2026-11-25 --replace" in notifier.sent[0][1]
+    assert metrics.total("ImportRefused") == 0 and metrics.total("ImportHeldDayLost") == 1
+    assert _held(deps) == [] and deps.state.is_handled(first) and not deps.state.parked_imports()
+    second = _export(deps, "2026-11-26", rows=5, snapshots=False)
+    import_manifest(second, deps)  # 5 < 8: held; the lost day is not reported again
+    assert _held(deps) == [second] and len(notifier.sent) == 1
+    again = _export(deps, "2026-11-25", rows=5, snapshots=False)  # what the alert says
+    import_manifest(again, deps)
+    import_manifest(again, deps)
+    monitor(deps)
+    assert _held(deps) == [] and len(notifier.sent) == 1
+    [job] = _jobs(port)
+    body = deps.bucket.get_bytes(next(o.key for o in deps.bucket.list("storyrec-state/held/")))
+    assert body.count(b",2026-11-25\n") == 5 and body.count(b",2026-11-26\n") == 5 and job.name.endswith("-900")
+
+
+def test_a_lost_day_s_event_delivered_after_its_report_adds_no_alert() -> None:
+    """The group reported the expired day lost first; its old event delivered afterwards is the same loss."""
+    deps, _, notifier, metrics = _deps(minimum=8)
+    first = _export(deps, "2026-11-25", rows=5, snapshots=False)
+    import_manifest(first, deps)
+    deps.bucket.delete("interactions/dt=2026-11-25/part-00000.csv")
+    import_manifest(_export(deps, "2026-11-26", rows=5, snapshots=False), deps)  # the group forms: reported
+    _deliver_at_once(deps, first)
+    import_manifest(first, deps)
+    assert [s for s, _, _ in notifier.sent] == ["storyrec held interactions lost: 2026-11-25"]
+    assert metrics.total("ImportRefused") == 0
+
+
+def test_a_manifest_refused_for_what_its_held_day_does_not_explain_is_still_refused() -> None:
+    """Only the held day's own parts gone or changed make a redelivery that day's loss; a held manifest whose
+    parts are intact but rewritten to lie (another size) is refused as before."""
+    deps, _, notifier, metrics = _deps(minimum=8)
+    key = _export(deps, "2026-11-25", rows=5, snapshots=False)
+    import_manifest(key, deps)
+    body = json.loads(deps.bucket.get_bytes(key))
+    body["datasets"]["interactions"]["files"][0]["bytes"] += 1
+    deps.bucket.put_bytes(key, json.dumps(body).encode())
+    import_manifest(key, deps)
+    assert [s.split(":")[0] for s, _, _ in notifier.sent] == ["storyrec import refused"]
+    assert metrics.total("ImportHeldDayLost") == 0 and _held(deps) == [key]
 
 
 def test_a_lost_hold_left_behind_by_a_crash_is_not_taken_for_the_re_export() -> None:

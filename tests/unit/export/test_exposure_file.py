@@ -121,11 +121,35 @@ def test_a_failed_challenger_fill_shows_as_a_sample_ratio_mismatch_that_blocks_t
     assert verdict.action == "blocked" and "sample ratio mismatch" in verdict.reasons[0]
     for u in uids:  # the same readers, every fill served: no mismatch
         _feed(deps, u)
+    deps.import_store.delete(key)  # a day's file is written once: a re-run keeps it
     key = write_exposure(DAY, deps)
     assert key is not None
     rows = from_csv(deps.import_store.get_bytes(key), TEST.experiment_id or "")
     assert len(rows) == len(uids)
     assert judge(TEST, rows, ExperimentSettings(min_days=1, min_users_per_arm=10)).action != "blocked"
+
+
+def test_a_re_export_after_the_next_fill_keeps_the_day_file(deps: ExportDeps) -> None:
+    """Issue 24's 42-day simulation: the operator re-exported a lost day nine days later (as the alert says);
+    every feed had been refilled since, so a rewritten file would leave all its readers out. The day's file is
+    written once, by the export of that night."""
+    _seed(deps)
+    key = write_exposure(DAY, deps)
+    assert key is not None
+    first = deps.import_store.get_bytes(key)
+    for uid in ("a", "b", "c", "d"):  # the fills of the days since
+        _feed(deps, uid, generated=FILLED + timedelta(days=9))
+    assert write_exposure(DAY, deps) == key
+    assert deps.import_store.get_bytes(key) == first
+
+
+def test_a_day_before_the_test_began_gets_no_file(deps: ExportDeps) -> None:
+    """A re-export of a day from before the running test (a lost day re-exported after a promotion) writes no
+    file for a day the test did not run: the monitor would count it, the readers in it saw no test's feed."""
+    _seed(deps)  # the test began 2026-11-27
+    assert write_exposure(date(2026, 11, 26), deps) is None
+    assert deps.import_store.list(f"experiments/{TEST.experiment_id}/2026-11-26") == []
+    assert write_exposure(date(2026, 11, 27), deps) is not None  # its first day has one
 
 
 def test_no_test_no_file_and_a_failure_never_fails_the_export(deps: ExportDeps) -> None:

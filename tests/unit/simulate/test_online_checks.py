@@ -82,7 +82,11 @@ def test_the_ground_truth_counts_feed_stories_seen_and_feed_clicks_per_day_and_r
         ]
 
     day, next_day = T0.date().isoformat(), (T0 + timedelta(days=1)).date().isoformat()
-    assert oc.ground_truth(W()) == {(day, "r1"): (2, 1), (day, "r2"): (1, 0), (next_day, "r2"): (0, 1)}  # type: ignore[arg-type]
+    assert oc.truth_by_test(W()) == {  # type: ignore[arg-type]
+        (day, "holdout-v1", "r1"): (2, 1),
+        (day, "holdout-v1", "r2"): (1, 0),
+        (next_day, "holdout-v1", "r2"): (0, 1),
+    }
 
 
 def test_a_row_with_another_attribution_is_a_violation(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -226,3 +230,32 @@ def test_attribution_reads_the_rows_exports_read_not_the_parts_that_may_have_exp
     assert checks._refresh(None, exports) == {("u1", "s1", 1700000000, "open"): [row]}  # type: ignore[arg-type]
     exports.records["m1"] = []  # read once per run id: a later refresh keeps the rows it had
     assert checks._refresh(None, exports) == {("u1", "s1", 1700000000, "open"): [row]}  # type: ignore[arg-type]
+
+
+def test_a_reader_shown_no_feed_of_the_test_that_day_is_not_due_in_its_file() -> None:
+    """Issue 24's 42-day run (fixed chain): on each ``engine_down_feeds`` morning the fill cannot read which
+    version serves, so it writes cold readers' popular feeds with no test (docs/experiment.md: a reader counts
+    in a test only on a day they were served its feed). Those readers saw a feed, but none of the test's: the
+    export leaves them out, and the check called them missing. Due: the readers shown the file's test's feed."""
+    untested = FeedView("feed", None, "storyrec-popular", "champion", None, "popular")
+
+    class W:
+        impressions = [
+            _imp("i1", PERSONALIZED, ("s1", "s2")),
+            _imp("i2", untested, ("s3",), uid="r2"),
+        ]
+        clicks = [_click(PERSONALIZED), _click(untested, uid="r2")]
+
+    day = T0.date().isoformat()
+    truth = oc.truth_by_test(W())  # type: ignore[arg-type]
+    assert truth == {(day, "holdout-v1", "r1"): (2, 1)}
+    row = "experiment_id,user_id,day,arm,impressions,clicks,pre_clicks\nholdout-v1,r1,{day},champion,2,1,0\n"
+    files = {day: [("holdout-v1", row.format(day=day).encode())]}
+    assert oc.compare_files(files, truth) == []
+    missing = {day: [("holdout-v1", row.format(day=day).replace("r1,", "r9,").encode())]}
+    assert (day, "r1", "missing") in oc.compare_files(missing, truth)
+    # a file for a day no reader was shown its test's feed (a day before the test began) is itself wrong
+    earlier = (T0 - timedelta(days=3)).date().isoformat()
+    assert (earlier, "holdout-v1", "no reader was shown this test's feed that day") in oc.compare_files(
+        {earlier: [("holdout-v1", b"experiment_id,user_id,day,arm,impressions,clicks,pre_clicks\n")]}, truth
+    )

@@ -148,3 +148,27 @@ def test_the_aws_stage_meets_sns_down_until_one_lambda_raises_for_it_then_its_re
     assert sent == ["training failed"] and night.sns_down is None
     assert night.sns_raised == ["monitor: raised ServiceUnavailable: SNS unreachable: refused"]
     assert night._aws("monitor", alerting_pass, alerting_pass) == "sent" and len(sent) == 2  # SNS is back
+
+
+def test_the_expiry_takes_the_oldest_held_day_whose_parts_are_still_there() -> None:
+    """Issue 24's 42-day run: the oldest held day's parts had expired a week before (still held: no group had
+    formed since), and the next ``held_file_expires`` "expired" it again although it deleted nothing. The run
+    counted two expiries against one report, so "expired held days reported" stayed violated to the end. A
+    lifecycle rule expires what exists: the next oldest day with its parts."""
+    from datetime import date
+
+    from shared.adapters.memory import InMemoryObjectStore
+    from shared.personalize.held import HeldDay, HeldDays, HeldPart
+
+    store, prefix = InMemoryObjectStore("b"), "storyrec-state/"
+    held = HeldDays(store, prefix)
+    for day in ("2026-10-27", "2026-10-28", "2026-10-29"):
+        part = f"interactions/dt={day}/part-00000.csv"
+        store.put_bytes(part, b"USER_ID\n")
+        held.hold(HeldDay(f"manifests/dt={day}/manifest.json", date.fromisoformat(day), 100, (HeldPart(part),)))
+    first = outages.expire_oldest_held(store, prefix)
+    assert first["day"] == "2026-10-27" and first["parts"] == ["interactions/dt=2026-10-27/part-00000.csv"]
+    second = outages.expire_oldest_held(store, prefix)  # the 27th is still held, its parts gone
+    assert second["day"] == "2026-10-28"
+    assert outages.expire_oldest_held(store, prefix)["day"] == "2026-10-29"
+    assert outages.expire_oldest_held(store, prefix) == {}  # every held day's parts gone: nothing to expire
