@@ -258,7 +258,7 @@ class Simulation:
         if index > 0:
             checks += self.night_of(today, active, record)
         took = record.setdefault("seconds", {})
-        with self.capture_faults(active, record):  # the day's clicks are captured in send_clicks()
+        with self.capture_faults(active, record):  # the day's impressions and clicks are captured in send_clicks()
             with timed(took, "daytime"):
                 self.daytime(index, today, active, record)
             with timed(took, "captures"):
@@ -673,7 +673,7 @@ class Simulation:
         feeds = self.todays_feeds(sorted({uid for _, uid in visits}))
         from shared.recommend.document import feed_story_ids
 
-        w.deferred = []  # the clicks are sent and captured after the day's visits: self.send_clicks()
+        w.deferred = []  # impressions and clicks are sent and captured after the day's visits: self.send_clicks()
         for seconds, uid in sorted(visits):
             while hostile_times and hostile_times[0] <= seconds:
                 self.clock.set(at(today, 0) + timedelta(seconds=hostile_times.pop(0)))
@@ -711,7 +711,8 @@ class Simulation:
         return feeds
 
     def send_clicks(self) -> None:
-        """The day's clicks written and captured, each at its own virtual time (``World.send_deferred``)."""
+        """The day's impressions and clicks written and captured, each at its own virtual time
+        (``World.send_deferred``)."""
         self.world.send_deferred(self.clock.pinned, workers=CAPTURE_WORKERS)
 
     def final_night(self) -> None:
