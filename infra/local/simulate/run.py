@@ -329,10 +329,11 @@ class Simulation:
         latest = w.latest()
         sums = {"feed": 0.0, "latest": 0.0, "oracle": 0.0}
         arms: dict[str, dict[str, dict[str, float]]] = {}
+        best = w.model.oracle_feeds([w.readers[uid] for uid in docs], w.stories, now, size)
         for uid, doc in docs.items():
             reader = w.readers[uid]
             served = w.model.expected_clicks(reader, feed_story_ids(doc), w.stories, now)
-            oracle = w.model.expected_clicks(reader, w.model.oracle_feed(reader, w.stories, now, size), w.stories, now)
+            oracle = w.model.expected_clicks(reader, best[uid], w.stories, now)
             sums["feed"] += served
             sums["latest"] += w.model.expected_clicks(reader, latest, w.stories, now)
             sums["oracle"] += oracle
