@@ -157,9 +157,41 @@ class ReaderModel:
 
     def oracle_feed(self, reader: Reader, stories: dict[str, Story], now: datetime, size: int) -> list[str]:
         """The best feed for this reader now: unread stories by their true appeal, best first."""
-        scored = [(self.appeal(reader, s, now), sid) for sid, s in stories.items() if sid not in reader.read]
-        scored.sort(key=lambda t: (-t[0], t[1]))
-        return [sid for _, sid in scored[:size]]
+        return self.oracle_feeds([reader], stories, now, size)[reader.uid]
+
+    def oracle_feeds(
+        self, readers: list[Reader], stories: dict[str, Story], now: datetime, size: int
+    ) -> dict[str, list[str]]:
+        """:meth:`oracle_feed` of each reader, the stories' freshness computed once: each story's score is the
+        very float :meth:`appeal` gives (same operations, element-wise), ties broken by story id."""
+        p = self.params
+        sids = sorted(stories)
+        if not sids:
+            return {r.uid: [] for r in readers}
+        topics = np.array([stories[sid].topic for sid in sids])
+        fresh = np.array(
+            [
+                math.pow(
+                    0.5,
+                    max(0.0, (now - stories[sid].published_at).total_seconds() / 3600.0) / p.freshness_half_life_hours,
+                )
+                for sid in sids
+            ]
+        )
+        out: dict[str, list[str]] = {}
+        for reader in readers:
+            tastes = np.zeros(max(int(topics.max()) + 1, len(reader.tastes)))
+            tastes[: len(reader.tastes)] = reader.tastes
+            score = click_probability(p, tastes[topics], self.topics, fresh)
+            order = np.lexsort((np.arange(len(sids)), -score))  # best first, then by story id
+            best: list[str] = []
+            for i in order:
+                if sids[i] not in reader.read:
+                    best.append(sids[i])
+                    if len(best) == size:
+                        break
+            out[reader.uid] = best
+        return out
 
     def expected_clicks(self, reader: Reader, feed: list[str], stories: dict[str, Story], now: datetime) -> float:
         """Expected clicks on one look at ``feed`` (its shown head): the oracle's and the arms' common yardstick."""

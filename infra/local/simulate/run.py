@@ -263,7 +263,7 @@ class Simulation:
         if index > 0:
             checks += self.night_of(today, active, record)
         took = record.setdefault("seconds", {})
-        with self.capture_faults(active, record):  # the day's clicks are captured in send_clicks()
+        with self.capture_faults(active, record):  # the day's impressions and clicks are captured in send_clicks()
             with timed(took, "daytime"):
                 self.daytime(index, today, active, record)
             with timed(took, "captures"):
@@ -351,10 +351,11 @@ class Simulation:
         latest = w.latest()
         sums = {"feed": 0.0, "latest": 0.0, "oracle": 0.0}
         arms: dict[str, dict[str, dict[str, float]]] = {}
+        best = w.model.oracle_feeds([w.readers[uid] for uid in docs], w.stories, now, size)
         for uid, doc in docs.items():
             reader = w.readers[uid]
             served = w.model.expected_clicks(reader, feed_story_ids(doc), w.stories, now)
-            oracle = w.model.expected_clicks(reader, w.model.oracle_feed(reader, w.stories, now, size), w.stories, now)
+            oracle = w.model.expected_clicks(reader, best[uid], w.stories, now)
             sums["feed"] += served
             sums["latest"] += w.model.expected_clicks(reader, latest, w.stories, now)
             sums["oracle"] += oracle
@@ -704,7 +705,7 @@ class Simulation:
         feeds = self.todays_feeds(sorted({uid for _, uid in visits}))
         from shared.recommend.document import feed_story_ids
 
-        w.deferred = []  # the clicks are sent and captured after the day's visits: self.send_clicks()
+        w.deferred = []  # impressions and clicks are sent and captured after the day's visits: self.send_clicks()
         for seconds, uid in sorted(visits):
             while hostile_times and hostile_times[0] <= seconds:
                 self.clock.set(at(today, 0) + timedelta(seconds=hostile_times.pop(0)))
@@ -742,7 +743,8 @@ class Simulation:
         return feeds
 
     def send_clicks(self) -> None:
-        """The day's clicks written and captured, each at its own virtual time (``World.send_deferred``)."""
+        """The day's impressions and clicks written and captured, each at its own virtual time
+        (``World.send_deferred``)."""
         self.world.send_deferred(self.clock.pinned, workers=CAPTURE_WORKERS)
 
     def final_night(self) -> None:

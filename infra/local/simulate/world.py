@@ -135,7 +135,8 @@ class World:
     retired: dict[str, datetime] = field(default_factory=dict)
     readers: dict[str, Reader] = field(default_factory=dict)
     deferred: list[tuple[int, str, dict[str, Any], Writer]] | None = None
-    """When a list, :meth:`write_click` queues the click here for :meth:`send_deferred` instead of sending it."""
+    """When a list, :meth:`write_click` and :meth:`write_impression` queue their document here for
+    :meth:`send_deferred` instead of sending it (an impression's index is ``-1 - its index``)."""
     left: dict[str, datetime] = field(default_factory=dict)
     joined: dict[str, datetime] = field(default_factory=dict)
     clicks: list[SentClick] = field(default_factory=list)
@@ -241,8 +242,12 @@ class World:
             "clientTime": now + timedelta(hours=self._skew_hours(uid)),
             "createdAt": now,
         }
-        self.firestore.document(f"{self.settings.collections.impressions}/{impression_id}").set(data)
-        outcome = self.capture.capture_impression(impression_id, data, writer=Writer("user", uid))
+        writer = Writer("user", uid)
+        outcome: Outcome | type[_Unsent] = _Unsent
+        if self.deferred is None:
+            outcome = self._send_impression(impression_id, data, writer)
+        else:  # sent by send_deferred(), at this virtual time, before the visit's clicks
+            self.deferred.append((-1 - len(self.impressions), impression_id, data, writer))
         sent = SentImpression(impression_id, uid, tuple(story_ids[:25]), view, now, outcome.value)
         self.impressions.append(sent)
         return sent
@@ -354,11 +359,16 @@ class World:
         self.firestore.document(f"{self.settings.collections.clicks}/{click_id}").set(data)
         return self.capture.capture_click(click_id, data, writer=writer)
 
+    def _send_impression(self, impression_id: str, data: dict[str, Any], writer: Writer) -> Outcome:
+        self.firestore.document(f"{self.settings.collections.impressions}/{impression_id}").set(data)
+        return self.capture.capture_impression(impression_id, data, writer=writer)
+
     def send_deferred(self, pin: Callable[[datetime], Any], workers: int = 4) -> None:
-        """Write the clicks :meth:`write_click` deferred and capture them, each under ``pin(its createdAt)``
-        (the virtual clock pinned on the worker's thread), ``workers`` writers at a time: one writer's clicks in
-        order (its rate limit counts them), writers side by side as the capture trigger's instances run them.
-        Each click's outcome is then recorded in ``clicks``."""
+        """Write the impressions and clicks deferred by :meth:`write_impression` / :meth:`write_click` and
+        capture them, each under ``pin(its createdAt)`` (the virtual clock pinned on the worker's thread),
+        ``workers`` readers at a time: one reader's documents in the order the client wrote them (a visit's
+        impressions before its clicks; the rate limit counts them), readers side by side as the capture
+        triggers' instances run them. Each outcome is then recorded in ``clicks`` / ``impressions``."""
         from concurrent.futures import ThreadPoolExecutor
 
         pending, self.deferred = self.deferred or [], None
@@ -368,15 +378,19 @@ class World:
 
         def send(items: list[tuple[int, str, dict[str, Any], Writer]]) -> list[tuple[int, str]]:
             done = []
-            for index, click_id, data, writer in items:
+            for index, doc_id, data, writer in items:
                 with pin(data["createdAt"]):
-                    done.append((index, self._send_click(click_id, data, writer).value))
+                    send_one = self._send_click if index >= 0 else self._send_impression
+                    done.append((index, send_one(doc_id, data, writer).value))
             return done
 
         with ThreadPoolExecutor(max(1, workers)) as pool:
             for done in pool.map(send, [by_writer[k] for k in sorted(by_writer)]):
                 for index, outcome in done:
-                    self.clicks[index] = replace(self.clicks[index], outcome=outcome)
+                    if index >= 0:
+                        self.clicks[index] = replace(self.clicks[index], outcome=outcome)
+                    else:
+                        self.impressions[-1 - index] = replace(self.impressions[-1 - index], outcome=outcome)
 
 
 def accepted(click: SentClick) -> bool:

@@ -88,6 +88,28 @@ def test_the_oracle_feed_is_an_upper_bound_on_any_feed(seed: int, n: int) -> Non
         assert model.expected_clicks(reader, feed, stories, T0) <= oracle + 1e-9
 
 
+@settings(max_examples=40, deadline=None)
+@given(seed=st.integers(0, 10_000), n=st.integers(0, 80), size=st.integers(1, 12))
+def test_the_oracle_feeds_of_many_readers_are_each_readers_ranking_by_appeal(seed: int, n: int, size: int) -> None:
+    """The batch path (stories' freshness once a night) ranks exactly as one ``appeal`` per story and reader."""
+    model = ReaderModel(MODELS["drifting"], np.random.default_rng(seed))
+    stories = _stories(model, n)
+    readers = [model.new_reader(f"r{i}") for i in range(6)]
+    rng = np.random.default_rng(seed + 1)
+    for i, reader in enumerate(readers):
+        reader.read = {sid for sid in stories if rng.random() < 0.3}
+        if i == 1:
+            reader.tastes = np.full(model.topics, 1.0 / model.topics)  # ties everywhere: broken by story id
+        if i == 2:
+            reader.tastes = reader.tastes[:2]  # a topic the reader has no taste for yet
+    now = T0 + timedelta(hours=int(rng.integers(0, 72)))
+    got = model.oracle_feeds(readers, stories, now, size)
+    for reader in readers:
+        scored = sorted((-model.appeal(reader, s, now), sid) for sid, s in stories.items() if sid not in reader.read)
+        assert got[reader.uid] == [sid for _, sid in scored[:size]]
+        assert model.oracle_feed(reader, stories, now, size) == got[reader.uid]
+
+
 def test_drifting_readers_gain_a_topic_on_schedule_and_keep_normalised_tastes() -> None:
     model = ReaderModel(MODELS["drifting"], np.random.default_rng(1))
     readers = [model.new_reader(f"r{i}") for i in range(50)]

@@ -1,5 +1,5 @@
-"""What makes the simulation fast without changing what it does: the pinned clock, the deferred clicks
-sent side by side, the incremental capture check and the down-service timeouts."""
+"""What makes the simulation fast without changing what it does: the pinned clock, the deferred impressions
+and clicks sent side by side, the incremental capture check and the down-service timeouts."""
 
 from __future__ import annotations
 
@@ -73,6 +73,12 @@ class FakeCapture:
             self.seen.setdefault(writer.auth_id, []).append((click_id, self.clock()))
         return Outcome.QUARANTINED if data["type"] == "teleport" else Outcome.CAPTURED
 
+    def capture_impression(self, impression_id: str, data: dict[str, Any], *, writer: Writer) -> Outcome:
+        time.sleep(0.001)
+        with self.lock:
+            self.seen.setdefault(writer.auth_id, []).append((impression_id, self.clock()))
+        return Outcome.DUPLICATE if impression_id.endswith("3") else Outcome.CAPTURED
+
 
 def _world(clock: VirtualClock) -> tuple[World, FakeDocs, FakeCapture]:
     docs, capture = FakeDocs(), FakeCapture(clock)
@@ -107,6 +113,31 @@ def test_deferred_clicks_are_captured_at_their_own_times_in_each_writers_order_w
     assert len(docs.written) == 40 and world.deferred is None
     assert [c.outcome for c in world.clicks] == ["quarantined" if i == 7 else "captured" for i in range(40)]
     assert clock() == T0 + timedelta(hours=16)
+
+
+def test_deferred_impressions_are_captured_before_their_visits_clicks_with_their_outcomes() -> None:
+    from infra.local.simulate.world import FeedView
+
+    clock = VirtualClock(T0)
+    world, docs, capture = _world(clock)
+    world.deferred = []
+    expected: dict[str, list[tuple[str, datetime]]] = {}
+    for minute in range(12):
+        clock.set(T0 + timedelta(minutes=minute))
+        uid = f"r{minute % 3}"
+        imp = world.write_impression(uid, [f"s{minute}", f"s{minute + 1}"], FeedView("latest"))
+        click = world.write_click(uid, f"s{minute}", "open")
+        assert imp.outcome == "" and click.outcome == ""
+        expected.setdefault(uid, []).extend([(imp.impression_id, clock()), (click.click_id, clock())])
+    assert docs.written == []
+    clock.set(T0 + timedelta(hours=16))
+    world.send_deferred(clock.pinned, workers=3)
+    assert capture.seen == expected  # a visit's impression before its click, each reader's in order
+    assert len(docs.written) == 24 and world.deferred is None
+    assert [i.outcome for i in world.impressions] == [
+        "duplicate" if i.impression_id.endswith("3") else "captured" for i in world.impressions
+    ]
+    assert [c.outcome for c in world.clicks] == ["captured"] * 12
 
 
 def test_without_deferral_a_click_is_sent_at_once() -> None:
