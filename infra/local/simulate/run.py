@@ -728,9 +728,6 @@ class Simulation:
         training = record["stages"].get("training") or {}
         faults = (faults - set(fault_plan.VERSION_FAULTS)) | set(training.get("faults_taken", []))
         explained: dict[str, str] = {"storyrec training: ": "the promotion decision's report (one per decision)"}
-        fill = record["stages"].get("feeds") or {}
-        if fill and not fill.get("solution_version_arn"):
-            explained["feed fill degraded"] = "no campaign serves yet: warm readers keep their feed, marked stale"
         data_minimums = ("interactions", "users", "too few", "not enough")
         for_data = {
             role: r
