@@ -20,7 +20,7 @@ import time
 import urllib.request
 import warnings
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
@@ -176,8 +176,12 @@ def _reset_firestore(host: str) -> None:
 class Simulation:
     """One run: the world, the night's stages, the faults and the ledger."""
 
-    def __init__(self, config: SimConfig, stack: LocalStack, work: Path, log: Any) -> None:
+    def __init__(
+        self, config: SimConfig, stack: LocalStack, work: Path, log: Any, progress: Callable[[dict[str, Any]], None]
+    ) -> None:
         self.config = config
+        self.progress = progress
+        """Called with each day's ledger record once it is written (the demo's line per day)."""
         self.stack = stack
         self.work = work
         self.ledger_path = work / "ledger.jsonl"
@@ -207,6 +211,7 @@ class Simulation:
     def write(self, record: dict[str, Any]) -> None:
         with open(self.ledger_path, "a", encoding="utf-8") as out:
             out.write(json.dumps(record, default=str) + "\n")
+        self.progress(record)
 
     def run(self) -> SimResult:
         install(self.clock)
@@ -806,8 +811,11 @@ class Simulation:
         return table
 
 
-def run_simulation(config: SimConfig, log: Any = print) -> SimResult:
-    """Start the local stack (fresh), run the simulation, stop the stack; the result."""
+def run_simulation(
+    config: SimConfig, log: Any = print, progress: Callable[[dict[str, Any]], None] | None = None
+) -> SimResult:
+    """Start the local stack (fresh), run the simulation, stop the stack; the result. ``progress``: called with
+    each day's ledger record."""
     config.settings_env()  # a bad option fails before the stack starts
     state = Path(config.state_dir or DEFAULT_STATE_DIR.parent / "simulate")
     work = state / "run"
@@ -848,6 +856,6 @@ def run_simulation(config: SimConfig, log: Any = print) -> SimResult:
             ):
                 # for the whole run: the overlapping monitor passes invoke Lambdas from two threads at once
                 warnings.filterwarnings("ignore", "No application metrics to publish")
-                return Simulation(config, stack, work, lambda_log).run()
+                return Simulation(config, stack, work, lambda_log, progress or (lambda _: None)).run()
     finally:
         stack.down(log=log)
