@@ -246,9 +246,9 @@ def simulate(
     from infra.local.simulate.lift import render
 
     if demo:
-        _log("\nThe monthly trainings, each decision as the product reported it (the second judged against the first):")
+        _log("\nThe monthly trainings, each decision as the product reported it over SNS:")
         _log(preset.trainings_text(facts["trainings"], facts.get("decision_reports") or {}))
-        _log("\n" + preset.wrap(preset.HOW_TO_READ))
+        _log("\n" + preset.HOW_TO_READ)
     _console.print(render(facts.get("lift") or {}, narrow=demo), markup=False, soft_wrap=True)
     colour = "green" if result.violations == 0 else "red"
     if demo:

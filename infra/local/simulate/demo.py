@@ -138,13 +138,14 @@ def day_line(record: Mapping[str, Any], days: int) -> str:
     return "\n".join([wrap(head)] + ([wrap("  " + "; ".join(notes))] if notes else []))
 
 
-HOW_TO_READ = (
+HOW_TO_READ = textwrap.fill(
     'How to read the lift table: a test is a period with one serving version ("no test": before the first'
-    " promotion). champion readers got that version's feeds, control readers the popularity feed. "
-    "clicks/reader is what they clicked in the period; lift/reader vs control is the champion's clicks per reader"
-    " over the control's, with its 95 % interval (an interval that spans 0 % shows no measurable difference). "
-    "exp./look: the expected clicks of one look at the feed, scored by the readers' true tastes; oracle: the best"
-    " feed those tastes allow (the upper bound)."
+    " promotion). champion readers got that version's feeds, control readers the popularity feed."
+    " clicks/reader is what they clicked in the period; lift/reader vs control is the champion's clicks per"
+    " reader over the control's, with its 95% interval (an interval that spans 0% shows no measurable"
+    " difference). exp./look: the expected clicks of one look at the feed, scored by the readers' true"
+    " tastes; oracle: the best feed those tastes allow (the upper bound).",
+    WIDTH,
 )
 
 
@@ -160,7 +161,7 @@ def where_text(report: str | None, ledger: Path, cwd: Path | None = None) -> str
 
     rows = [("HTML report: ", short(Path(report)), " (open it in a browser)")] if report else []
     rows += [
-        ("ledger:      ", short(ledger), " (one JSON record per day: stages, checks)"),
+        ("ledger:      ", short(ledger), " (a JSON record per day)"),
         ("lift table:  ", short(ledger.with_name("lift.json")), ""),
     ]
     # a path is never broken: a long one goes on a line of its own
