@@ -5,14 +5,15 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-$(shell sha256sum pyproject.toml | cut -c1-12)
 
-.PHONY: help venv tools demo test test-unit test-integration lint typecheck stack-up stack-down stack-status bundle clean
+.PHONY: help venv tools demo demo-day test test-unit test-integration lint typecheck stack-up stack-down stack-status bundle clean
 
 help:
-	@echo "make demo   - run the whole pipeline locally against the local cloud stack"
+	@echo "make demo   - 42 simulated days of the whole pipeline on the local stack: two trainings, the lift table"
+	@echo "make demo-day - one day through the deployed wiring (Functions emulator, rules, the homepage)"
 	@echo "make test   - install everything and run lint plus the whole test suite"
 	@echo "other: venv tools lint typecheck test-unit test-integration stack-up stack-down stack-status bundle clean"
 	@echo "bench: make bench (every benchmark, ~1 h+), make bench-quick (< 10 min): docs/BENCHMARKS.md"
-	@echo "dev CLI: .venv/bin/storyrec-dev stack up|down|status|env, demo (operator CLI: .venv/bin/storyrec)"
+	@echo "dev CLI: .venv/bin/storyrec-dev stack up|down|status|env, demo, simulate (operator CLI: .venv/bin/storyrec)"
 
 # One progress line per step with its elapsed time; pip's notes about a machine's unreachable local index
 # mirrors ("WARNING: Location ... is ignored") are filtered, everything else pip says is shown.
@@ -38,7 +39,12 @@ tools: venv $(DEPLOY_TOOLS)
 	@t=$$SECONDS; echo "tools: firebase-tools, the emulators' launcher, functions_gcp/venv, rules and bundler tests ..."; \
 	bash infra/local/firebase/setup.sh >/dev/null && echo "tools: ready ($$((SECONDS - t)) s)"
 
+# The newcomer's first command: a short simulation (docs/simulate.md, "The demo preset"). demo-day: the one-day
+# demo through the Functions emulator, the Firestore rules and the homepage (what tests/e2e/test_demo.py runs).
 demo: venv
+	$(VENV)/bin/storyrec-dev simulate --demo
+
+demo-day: venv
 	$(VENV)/bin/storyrec-dev demo
 
 test: venv tools lint typecheck

@@ -175,7 +175,7 @@ def simulate(
 ) -> None:
     """Live N simulated days of the pipeline on the local stack; exit 1 on any invariant violation."""
     from infra.local.readers import MODELS
-    from infra.local.simulate.demo import DEMO_FAULTS, DEMO_READERS, demo_window, trainings_text
+    from infra.local.simulate import demo as preset
     from infra.local.simulate.faults import PlanError, load_plan
     from infra.local.simulate.run import SimConfig, run_simulation
 
@@ -185,11 +185,12 @@ def simulate(
     if demo:
         from shared.wiring import utc_now
 
-        first_day, days = demo_window(utc_now().date())
+        first_day, days = preset.demo_window(utc_now().date())
         start = datetime.combine(first_day, datetime.min.time())
-        readers = readers or DEMO_READERS
-        faults = faults or DEMO_FAULTS
-        _log(f"demo: {days} days from {first_day.isoformat()}, {readers} readers (trainings on the two 1sts)")
+        readers = readers or preset.DEMO_READERS
+        faults = faults or preset.DEMO_FAULTS
+        control_share = preset.DEMO_CONTROL_SHARE if control_share is None else control_share
+        _log(preset.intro_text(first_day, days, readers, control_share))
     days, readers = days or 5, readers or 50
 
     if readers_model not in MODELS:
@@ -222,7 +223,8 @@ def simulate(
         _console.print(str(exc), style="red", markup=False)
         raise typer.Exit(2) from exc
     try:
-        result = run_simulation(config, log=_log)
+        progress = (lambda record: _log(preset.day_line(record, days))) if demo else None
+        result = run_simulation(config, log=_log, progress=progress)
     except (StackError, ConfigError) as exc:
         raise _fail("simulate", exc) from exc
     facts = result.facts
@@ -233,7 +235,7 @@ def simulate(
     )
     for name, row in facts.get("quality", {}).items():
         _log(f"expected clicks per look, {name:>6}: {row['mean']:.3f} ± {row['ci95']:.3f} over {row['days']} mornings")
-    for t in facts.get("online_tests") or []:
+    for t in [] if demo else facts.get("online_tests") or []:
         if "experiment_id" in t:
             _log(
                 f"online test {t['experiment_id']}: {t.get('action')} after {t.get('days')} day(s), "
@@ -244,14 +246,26 @@ def simulate(
     from infra.local.simulate.lift import render
 
     if demo:
-        _console.print(trainings_text(facts["trainings"], facts.get("decision_reports") or {}), markup=False)
+        _log("\nThe monthly trainings, each decision as the product reported it over SNS:")
+        _log(preset.trainings_text(facts["trainings"], facts.get("decision_reports") or {}))
+        _log("\n" + preset.HOW_TO_READ)
     _console.print(render(facts.get("lift") or {}, narrow=demo), markup=False, soft_wrap=True)
     colour = "green" if result.violations == 0 else "red"
-    _console.print(
-        f"[{colour}]{result.days} days: {result.violations} invariant violation(s)[/{colour}], "
-        f"{result.not_checked} check(s) not made; ledger {result.ledger}; report {result.facts.get('report')}",
-        soft_wrap=True,
-    )
+    if demo:
+        _console.print(
+            f"\n[{colour}]{result.days} days: {result.violations} invariant violation(s)[/{colour}], "
+            f"{result.not_checked} check(s) not made",
+            soft_wrap=True,
+        )
+        _console.print(
+            preset.where_text(facts.get("report"), result.ledger), markup=False, highlight=False, soft_wrap=True
+        )
+    else:
+        _console.print(
+            f"[{colour}]{result.days} days: {result.violations} invariant violation(s)[/{colour}], "
+            f"{result.not_checked} check(s) not made; ledger {result.ledger}; report {result.facts.get('report')}",
+            soft_wrap=True,
+        )
     raise typer.Exit(0 if result.violations == 0 else 1)
 
 

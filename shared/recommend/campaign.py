@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from shared.config import RecommendSettings
-from shared.errors import AlreadyExists
+from shared.errors import AlreadyExists, NotFound
 from shared.personalize.model import PersonalizeError, ResourceAlreadyExists, ResourceInUse, ResourceNotFound, Status
 from shared.personalize.port import PersonalizePort
 from shared.recommend.deps import FeedDeps
@@ -62,6 +62,10 @@ def min_created(now: datetime, config: RecommendSettings) -> int:
     return int(now.timestamp()) - config.max_story_age_days * DAY
 
 
+class NoCampaign(ResourceNotFound):
+    """No campaign exists yet (nothing was ever promoted): a young deployment's expected state, not an outage."""
+
+
 def resolve_arn(port: PersonalizePort, kind: str, name_or_arn: str, parent_arn: str | None = None) -> str:
     """``name_or_arn`` as an ARN (looked up by name); ResourceNotFound when nothing has that name."""
     if name_or_arn.startswith("arn:"):
@@ -73,9 +77,13 @@ def resolve_arn(port: PersonalizePort, kind: str, name_or_arn: str, parent_arn: 
 
 
 def serving_campaign(port: PersonalizePort, name_or_arn: str) -> CampaignInfo:
-    """The campaign and the solution version it serves; ResourceInUse while it is not ACTIVE."""
-    arn = resolve_arn(port, "campaign", name_or_arn)
-    found = port.describe_campaign(arn)
+    """The campaign and the solution version it serves; ResourceInUse while it is not ACTIVE, :class:`NoCampaign`
+    when none exists (by name or ARN)."""
+    try:
+        arn = resolve_arn(port, "campaign", name_or_arn)
+        found = port.describe_campaign(arn)
+    except NotFound as exc:
+        raise NoCampaign("ResourceNotFoundException", f"no campaign {name_or_arn!r} yet: {exc}") from exc
     # While an update deploys, the campaign still serves the version it had: report that one.
     update = found.latest_update
     version = found.solution_version_arn or (update.solution_version_arn if update else "")
@@ -124,7 +132,8 @@ def ensure_feed_filter(
 
 
 def prepare(deps: FeedDeps) -> tuple[CampaignInfo, str]:
-    """The campaign (with its serving solution version) and the feed filter, created once."""
+    """The campaign (with its serving solution version) and the feed filter, created once; :class:`NoCampaign`
+    before the first promotion (the filter is then not needed)."""
     port, names = deps.recommender, deps.personalize
     campaign = serving_campaign(port, names.campaign)
     name, expression = feed_filter_spec(names.filter, deps.config)

@@ -59,6 +59,8 @@ class FillSummary:
     solution_version_arn: str | None = None
     seconds: float = 0.0
     alerted: bool = False
+    no_campaign: bool = False
+    """No campaign existed yet: every reader got the popular feed (not stale, no alert)."""
     errors: dict[str, int] = field(default_factory=dict)
 
     def as_dict(self) -> dict[str, Any]:

@@ -7,7 +7,9 @@ under a rate limit (:mod:`~shared.recommend.realtime`; or one batch inference jo
 batches of 500 on writer threads, each batch's stories re-read just before it is written
 (:mod:`~shared.recommend.writer`; a feed never replaces a newer one, nor shows a story deleted since);
 users the recommender failed keep their previous feed marked stale, and one alert tells the operators
-how many (:mod:`~shared.recommend.run`). Also here: one user's refresh and a new user's first feed.
+how many (:mod:`~shared.recommend.run`). Before the first promotion no campaign exists: an expected state,
+so every reader gets the popular feed (not stale) and the run logs it and counts it (``FeedFillNoCampaign``)
+without an alert. Also here: one user's refresh and a new user's first feed.
 """
 
 from __future__ import annotations
@@ -22,13 +24,14 @@ from shared.ports import NewerWrite, Query, Where
 from shared.recommend.arms import fill_challenger, fill_control, save_experiment, split, stored_experiment
 from shared.recommend.batch import fill_batch
 from shared.recommend.calls import with_retries
-from shared.recommend.campaign import AGE_PARAM, min_created, prepare, request_size
+from shared.recommend.campaign import AGE_PARAM, NoCampaign, min_created, prepare, request_size
 from shared.recommend.catalogue import Catalogue, History, Loading, Story, popular
 from shared.recommend.deps import FeedDeps, FillSummary
 from shared.recommend.document import VERSION_FIELD, feed_document, feed_items, popular_for
 from shared.recommend.realtime import fill_realtime
 from shared.recommend.run import (
     FeedRun,
+    add_whole_history,
     attribution_source,
     finish,
     has_history,
@@ -65,6 +68,9 @@ def fill_feeds(deps: FeedDeps, *, run_id: str | None = None, users: Sequence[str
     try:
         campaign, filter_arn = prepare(deps)
         summary.solution_version_arn = campaign.solution_version_arn
+    except NoCampaign:  # expected before the first promotion: everyone gets the popular feed, nobody is paged
+        summary.no_campaign = True
+        _log.info("no campaign serves yet: every reader gets the popular feed", extra={"run_id": summary.run_id})
     except StoryrecError as exc:  # Personalize is down before we start: every warm user keeps its feed
         setup_error = exc
     run = FeedRun(
@@ -82,18 +88,20 @@ def fill_feeds(deps: FeedDeps, *, run_id: str | None = None, users: Sequence[str
     batch = len(warm) > config.batch_threshold and deps.batch_store is not None
     writer = FeedWriter(deps.docs, recheck=catalogue.recheck)
     try:
-        if setup_error is None and not batch:
+        if campaign is not None and not batch:
             fill_realtime(run, warm, writer, loading)  # builds no feed before the catalogue is loaded
         run.ranking = loading.result()
+        if summary.no_campaign:  # popular feeds without anything ever read, as the campaign's filter would
+            add_whole_history(run, warm)
         for uid in targets:
-            if uid not in warm_set:
+            if uid not in warm_set or summary.no_campaign:
                 writer.add(run.cold(uid))
         fill_control(run, control, writer)
         if setup_error is None:
             fill_challenger(run, challenger, writer)
         if setup_error is not None:
             run.failures.update(dict.fromkeys(warm, str(setup_error)))
-        elif batch:
+        elif batch and campaign is not None:
             summary.mode = "batch"
             fill_batch(run, warm, writer)
     finally:
@@ -182,6 +190,8 @@ def refresh_user(deps: FeedDeps, uid: str) -> RefreshResult:
                         deps.sleep,
                     )
                     writer.add(run.personalized(uid, ranked))
+            except NoCampaign:  # nothing serves yet: the popular feed (its history is already whole), not stale
+                writer.add(run.cold(uid))
             except StoryrecError as exc:
                 _log.warning("feed refresh failed; the previous feed is kept", extra={"uid": uid, "reason": str(exc)})
                 run.failures[uid] = str(exc)

@@ -220,6 +220,8 @@ def finish(deps: FeedDeps, summary: FillSummary, failures: Mapping[str, str]) ->
         ("FeedStoriesWithdrawn", summary.withdrawn),
     ):
         deps.metrics.put(name, float(value))
+    if summary.no_campaign:
+        deps.metrics.put("FeedFillNoCampaign")
     deps.metrics.put("FeedFillSeconds", summary.seconds, unit="Seconds")
     try:
         deps.metrics.flush()

@@ -1,4 +1,5 @@
-"""`make demo` runs the pipeline through its real wiring, shows what it claims, and leaves no process behind."""
+"""`make demo-day` (`storyrec-dev demo`) runs the pipeline through its real wiring, shows what it claims, and leaves
+no process behind."""
 
 from __future__ import annotations
 

@@ -10,6 +10,7 @@ reported it (the decision's SNS report, word for word, wrapped at 80 columns) an
 
 from __future__ import annotations
 
+import contextlib
 import textwrap
 from collections.abc import Iterable, Mapping
 from datetime import date, timedelta
@@ -25,6 +26,11 @@ DEMO_FAULTS = Path(__file__).with_name("demo_faults.json")
 """No scheduled faults, the steady hostile writes only: the demo shows the learning loop; the default plan's
 faults are the CI test's and the long runs' (over 40 days its expiries and redeliveries meet in ways the
 invariants flag, docs/simulate.md, "The demo preset")."""
+DEMO_CONTROL_SHARE = 0.2
+"""The control arm's share in the demo (the product's default is 0.05): at 300 readers 5 % is about 14
+readers, and the lift's 95 % interval spanned -65 % to +33 % (docs/simulate.md, "The demo preset"); 20 %
+(about 57) roughly halves it (the interval goes as sqrt(1/control + 1/champion)), while 80 % of the readers
+still get the serving version's feeds. ``--control-share`` may change it."""
 WIDTH = 80
 
 
@@ -79,3 +85,87 @@ def trainings_text(trainings: Iterable[Mapping[str, Any]], reports: Mapping[str,
             lines.append("(nothing served: the simulated operator deployed it by its promote command)")
         blocks.append("\n".join(lines))
     return wrap("\n\n".join(blocks)) if blocks else "no training ran"
+
+
+def intro_text(start: date, days: int, readers: int, control_share: float) -> str:
+    """What the run is, before it starts (80 columns)."""
+    firsts = [d for d in (start + timedelta(days=k) for k in range(1, days + 1)) if d.day == 1]
+    end = start + timedelta(days=days)
+    trainings = (
+        f" On {firsts[0].isoformat()} the monthly training makes a first version, judged against the popularity"
+        f" baseline; on {firsts[1].isoformat()} a second one is judged against the serving one."
+        if len(firsts) >= 2
+        else f" The monthly training runs on the 1sts ({', '.join(d.isoformat() for d in firsts) or 'none here'})."
+    )
+    return textwrap.fill(
+        f"storyrec demo: {days} simulated days ({start.isoformat()} to {end.isoformat()}) of the whole pipeline"
+        f" on the local stack, with {readers} simulated readers who click on the feeds they are given. Every night"
+        " the clicks are exported and imported into the local Personalize engine, and every morning each"
+        f" reader's feed is filled (popular until a version serves).{trainings} Once a version serves,"
+        f" {round(control_share * 100)} % of the readers are held out on popular feeds (the control arm) to"
+        " measure its lift. Invariants are checked every day. One line per simulated day follows (readers,"
+        " their clicks, the feeds written that morning); a few minutes.",
+        WIDTH,
+    )
+
+
+def day_line(record: Mapping[str, Any], days: int) -> str:
+    """One simulated day of the ledger in one short line; a second, indented, only for what stands out (the
+    training's decision, stale feeds, a violated invariant)."""
+    stages = record.get("stages") or {}
+    day, feeds, training = stages.get("day") or {}, stages.get("feeds"), stages.get("training")
+    when = str(record.get("date", "?"))
+    with contextlib.suppress(ValueError):
+        when = date.fromisoformat(when).strftime("%b %d")
+    head = f"day {record.get('day', '?'):>2}/{days} {when}: "
+    head += f"{day.get('readers', 0):>3} readers {day.get('clicks', 0):>4} clicks" if day else "the final night"
+    if isinstance(feeds, Mapping):
+        head += f"; feeds {feeds.get('personalized', 0):>3} personalized {feeds.get('popular', 0):>3} popular"
+    elif record.get("day") == 0:
+        head += "; first feeds popular"
+    notes = []
+    if isinstance(training, Mapping):
+        decision = training.get("decision") or ("deferred" if training.get("deferred") else "no decision")
+        version = str(training.get("candidate") or "").rsplit("/", 1)[-1]
+        notes.append(f"training {training.get('name') or '?'}: {decision} {version}".rstrip())
+    if isinstance(feeds, Mapping) and feeds.get("stale"):
+        notes.append(f"{feeds['stale']} feeds kept, marked stale")
+    violated = [c.get("name") for c in record.get("checks") or [] if c.get("status") == "violated"]
+    if violated or record.get("violations"):
+        notes.append(
+            f"{record.get('violations') or len(violated)} invariant(s) violated: {', '.join(map(str, violated))}"
+        )
+    return "\n".join([wrap(head)] + ([wrap("  " + "; ".join(notes))] if notes else []))
+
+
+HOW_TO_READ = textwrap.fill(
+    'How to read the lift table: a test is a period with one serving version ("no test": before the first'
+    " promotion). champion readers got that version's feeds, control readers the popularity feed."
+    " clicks/reader is what they clicked in the period; lift/reader vs control is the champion's clicks per"
+    " reader over the control's, with its 95% interval (an interval that spans 0% shows no measurable"
+    " difference). exp./look: the expected clicks of one look at the feed, scored by the readers' true"
+    " tastes; oracle: the best feed those tastes allow (the upper bound).",
+    WIDTH,
+)
+
+
+def where_text(report: str | None, ledger: Path, cwd: Path | None = None) -> str:
+    """Where the run's outputs are, relative to ``cwd`` when under it."""
+    here = (cwd or Path.cwd()).resolve()
+
+    def short(path: Path) -> str:
+        try:
+            return str(path.resolve().relative_to(here))
+        except ValueError:
+            return str(path)
+
+    rows = [("HTML report: ", short(Path(report)), " (open it in a browser)")] if report else []
+    rows += [
+        ("ledger:      ", short(ledger), " (a JSON record per day)"),
+        ("lift table:  ", short(ledger.with_name("lift.json")), ""),
+    ]
+    # a path is never broken: a long one goes on a line of its own
+    return "\n".join(
+        f"{label}{path}{note}" if len(label + path + note) <= WIDTH else f"{label}{note.strip()}\n  {path}"
+        for label, path, note in rows
+    )

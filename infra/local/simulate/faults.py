@@ -130,7 +130,7 @@ def match_alerts(
     """(faults without exactly one alert, alerts no fault and no known state explains, notes on the rest).
 
     ``explained`` maps an alert subject fragment to the state that explains it without a fault (e.g. the
-    feed fill is degraded every day while no campaign serves).
+    promotion decision's report, one per decision).
     """
     remaining = list(alerts)
     unmatched = []

@@ -279,8 +279,8 @@ def check_feeds(
 ) -> list[Check]:
     """Right after the fill: each active reader (a click in the product's active window) has a feed from this
     fill, or their previous one marked stale by this fill while the fill alerted (the product's documented
-    degraded mode: never silently stale); no feed holds a story deleted, or read by its reader, before it was
-    generated."""
+    degraded mode: never silently stale; not while no campaign exists, when every reader gets a popular feed);
+    no feed holds a story deleted, or read by its reader, before it was generated."""
     from shared.recommend.document import feed_story_ids
 
     if fill is None:
@@ -300,17 +300,13 @@ def check_feeds(
         generated, stale_since = feed.get("generatedAt"), feed.get("staleSince")
         if generated is not None and generated >= since:
             continue
-        if feed.get("stale") and stale_since is not None and stale_since >= since and fill.get("alerted"):
+        degraded = fill.get("alerted") and not fill.get("no_campaign")  # no campaign yet: everyone is filled
+        if feed.get("stale") and stale_since is not None and stale_since >= since and degraded:
             marked.append(uid)  # the documented degraded mode: kept, marked stale by this run, operators alerted
             continue
         stale.append((uid, generated, feed.get("stale"), stale_since))
-    why = (
-        " (the engine was down)"
-        if engine_fault
-        else " (no campaign serves yet)"
-        if not fill.get("solution_version_arn")
-        else ""
-    )
+    # no campaign yet is not a failure: the fill gives everyone a fresh popular feed, so a stale one is a violation
+    why = " (the engine was down)" if engine_fault else ""
     recent: dict[str, list[Any]] = {}  # each reader's accepted clicks in the window (one pass, not one per feed)
     for c in world.clicks:
         if c.uid in feeds and c.created >= window and accepted(c):

@@ -20,7 +20,7 @@ import time
 import urllib.request
 import warnings
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
@@ -176,8 +176,12 @@ def _reset_firestore(host: str) -> None:
 class Simulation:
     """One run: the world, the night's stages, the faults and the ledger."""
 
-    def __init__(self, config: SimConfig, stack: LocalStack, work: Path, log: Any) -> None:
+    def __init__(
+        self, config: SimConfig, stack: LocalStack, work: Path, log: Any, progress: Callable[[dict[str, Any]], None]
+    ) -> None:
         self.config = config
+        self.progress = progress
+        """Called with each day's ledger record once it is written (the demo's line per day)."""
         self.stack = stack
         self.work = work
         self.ledger_path = work / "ledger.jsonl"
@@ -210,6 +214,7 @@ class Simulation:
     def write(self, record: dict[str, Any]) -> None:
         with open(self.ledger_path, "a", encoding="utf-8") as out:
             out.write(json.dumps(record, default=str) + "\n")
+        self.progress(record)
 
     def run(self) -> SimResult:
         install(self.clock)
@@ -776,9 +781,6 @@ class Simulation:
         training = record["stages"].get("training") or {}
         faults = (faults - set(fault_plan.VERSION_FAULTS)) | set(training.get("faults_taken", []))
         explained: dict[str, str] = {"storyrec training: ": "the promotion decision's report (one per decision)"}
-        fill = record["stages"].get("feeds") or {}
-        if fill and not fill.get("solution_version_arn"):
-            explained["feed fill degraded"] = "no campaign serves yet: warm readers keep their feed, marked stale"
         data_minimums = ("interactions", "users", "too few", "not enough")
         for_data = {
             role: r
@@ -857,8 +859,11 @@ class Simulation:
         return table
 
 
-def run_simulation(config: SimConfig, log: Any = print) -> SimResult:
-    """Start the local stack (fresh), run the simulation, stop the stack; the result."""
+def run_simulation(
+    config: SimConfig, log: Any = print, progress: Callable[[dict[str, Any]], None] | None = None
+) -> SimResult:
+    """Start the local stack (fresh), run the simulation, stop the stack; the result. ``progress``: called with
+    each day's ledger record."""
     config.settings_env()  # a bad option fails before the stack starts
     state = Path(config.state_dir or DEFAULT_STATE_DIR.parent / "simulate")
     work = state / "run"
@@ -899,6 +904,6 @@ def run_simulation(config: SimConfig, log: Any = print) -> SimResult:
             ):
                 # for the whole run: the overlapping monitor passes invoke Lambdas from two threads at once
                 warnings.filterwarnings("ignore", "No application metrics to publish")
-                return Simulation(config, stack, work, lambda_log).run()
+                return Simulation(config, stack, work, lambda_log, progress or (lambda _: None)).run()
     finally:
         stack.down(log=log)

@@ -172,6 +172,35 @@ def test_an_engine_outage_keeps_the_old_feeds_marks_them_stale_and_alerts_once(
     assert messages[0]["MessageAttributes"]["affected"]["Value"] == str(len(warm))
 
 
+@pytest.mark.parametrize("campaign", ["never-promoted", "arn:aws:personalize:us-east-1:000000000000:campaign/none"])
+def test_before_the_first_campaign_every_reader_gets_a_fresh_popular_feed_and_nobody_is_paged(
+    deskdrop: Deskdrop, seeded: Any, make_deps: Callable[..., FeedDeps], sns_topic: Any, campaign: str
+) -> None:
+    """No campaign (by name or ARN) on the real engine: popular feeds without anything ever read, no stale, no SNS."""
+    fill_feeds(make_deps())  # yesterday's feeds, from a campaign
+    deps = make_deps(later=MS)
+    deps.personalize = replace(deps.personalize, campaign=campaign)
+    summary = fill_feeds(deps)
+    after = feeds(seeded)
+    active = active_users(deskdrop)
+    assert summary.no_campaign and not summary.alerted and summary.stale == 0 and summary.personalized == 0
+    # a reader who read every story of the popular ranking (2 x NUM_RESULTS) gets nothing new: counted missing,
+    # their feed is left as it was (as for a cold or control reader)
+    assert summary.popular + summary.missing == len(active) == len(after) and summary.missing <= len(active) // 50
+    read = read_by_user(deskdrop)
+    written = {uid: feed for uid, feed in after.items() if feed["generatedAt"] == deskdrop.now + MS}
+    assert len(written) == summary.popular
+    for uid, feed in written.items():
+        assert feed["kind"] == "popular" and feed["stale"] is False and feed["solutionVersionArn"] is None, uid
+        assert feed["storyIds"] and not set(feed["storyIds"]) & read.get(uid, set()), uid
+    assert sum(len(f["storyIds"]) == 10 for f in written.values()) >= 0.9 * len(written)
+    assert not any(feed["stale"] for feed in after.values())
+    assert sns_topic.messages(expect=1, timeout=3) == []
+    uid = sorted(active)[0]
+    result = refresh_user(deps, uid)
+    assert result.kind == "popular" and not result.stale and result.reason is None
+
+
 def test_the_batch_path_writes_the_same_feeds(
     deskdrop: Deskdrop, seeded: Any, make_deps: Callable[..., FeedDeps]
 ) -> None:

@@ -83,7 +83,9 @@ def test_five_days_with_every_default_fault_end_with_no_violation(tmp_path: Path
     assert stages[2]["feeds"]["withdrawn"] >= 1
     assert stages[2]["training"]["name"] == f"storyrec-{first:%Y%m%d}" and stages[2]["training"]["failed"]
     assert "raised" in stages[2]["training"]["first_delivery"]  # the engine was down for the first delivery
-    assert "raised" in stages[1]["feeds"]["first_delivery"] and "raised" in stages[3]["feeds"]["first_delivery"]
+    assert "raised" in stages[1]["feeds"]["first_delivery"]  # Firestore down: the scheduler's retry filled
+    # SNS down while no campaign exists: the fill does not degrade (popular feeds, no alert), so nothing failed
+    assert stages[3]["feeds"]["first_delivery"].startswith("returned") and stages[3]["feeds"]["no_campaign"]
     assert "redelivered" in stages[3]["capture_firestore_down"][0]
     # a story's and a user's capture, and a new reader's first feed, met Firestore down and their retries delivered
     # them once (checked by "stories and readers captured" and "new readers have a first feed")

@@ -63,3 +63,10 @@ def make_deps(port: FakePersonalize, docs: InMemoryDocumentStore | None = None, 
         sleep=lambda _: None,
         batch_poll_seconds=0.0,
     )
+
+
+def without_campaign(order: list[str]) -> FakePersonalize:
+    """A fake Personalize before the first promotion: the dataset group exists, no campaign does."""
+    port = FakePersonalize(NOW, order)
+    port.ensure_dataset_group(NAMES.dataset_group)
+    return port

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import threading
+from dataclasses import replace
 from datetime import timedelta
 from typing import Any
 
@@ -11,13 +12,13 @@ import pytest
 
 from shared.adapters.memory import InMemoryDocumentStore, InMemoryObjectStore
 from shared.errors import ServiceUnavailable
-from shared.personalize.model import PersonalizeError, Unavailable
+from shared.personalize.model import PersonalizeError, Status, Unavailable
 from shared.ports import Query
 from shared.recommend import fill_feeds, first_feed, refresh_user
 from shared.recommend.campaign import filter_expression, filter_name
 from shared.recommend.catalogue import Story
 from shared.recommend.document import feed_document, feed_items, feed_story_ids
-from tests.unit.recommend.fakes import CAMPAIGN, NOW, click, make_deps, recommender, story
+from tests.unit.recommend.fakes import CAMPAIGN, NOW, click, make_deps, recommender, story, without_campaign
 
 pytestmark = pytest.mark.unit
 ITEMS = [f"s{i}" for i in range(12)]
@@ -172,6 +173,62 @@ def test_the_breaker_stops_calling_a_dead_service(docs: InMemoryDocumentStore) -
     summary = fill_feeds(make_deps(rec, docs, breaker_failures=5, retries=1, concurrency=1))
     assert summary.stale == 52
     assert len(rec.calls) == 5 * 2  # 5 users, each tried twice, then the breaker opened
+
+
+def test_before_the_first_campaign_every_reader_gets_a_fresh_popular_feed_without_an_alert(
+    docs: InMemoryDocumentStore,
+) -> None:
+    """No campaign yet is a young deployment's expected state, not an outage: popular feeds, not stale, no page."""
+    click(docs, "alice", "s4", days_ago=60)  # read before the window: the campaign's filter would exclude it too
+    docs.set("ml_users/carol", {"USER_ID": "carol", "active": True, "updated_at": NOW})
+    rec = without_campaign(ITEMS)
+    deps = make_deps(rec, docs)
+    first_feed(deps, "alice", as_of=NOW - timedelta(days=1))  # a feed from the day before, which this run must replace
+    summary = fill_feeds(deps)
+    for uid in ("alice", "bob", "carol"):
+        doc = feed(docs, uid)
+        assert doc["kind"] == "popular" and doc["stale"] is False and doc["generatedAt"] == NOW, uid
+        assert doc["staleReason"] is None and len(doc["storyIds"]) == 5, uid
+    assert not {"s0", "s1", "s4"} & set(feed(docs, "alice")["storyIds"])
+    assert not {"s0", "s2"} & set(feed(docs, "bob")["storyIds"])
+    assert summary.no_campaign and summary.popular == 3 and summary.stale == 0 and summary.personalized == 0
+    assert not summary.alerted and deps.notifier.sent == []  # type: ignore[attr-defined]
+    assert deps.metrics.total("FeedFillNoCampaign") == 1  # type: ignore[attr-defined]
+    assert rec.calls == [] and summary.solution_version_arn is None
+    assert fill_feeds(at(deps, 24)).no_campaign and deps.notifier.sent == []  # type: ignore[attr-defined]
+
+
+def test_a_campaign_that_exists_but_cannot_serve_still_marks_stale_and_alerts(docs: InMemoryDocumentStore) -> None:
+    rec = recommender(ITEMS)
+    deps = make_deps(rec, docs)
+    fill_feeds(deps)
+    rec.campaigns[CAMPAIGN.campaign_arn] = replace(
+        rec.campaigns[CAMPAIGN.campaign_arn], status=Status.CREATE_FAILED, solution_version_arn=""
+    )
+    summary = fill_feeds(at(deps, 24))
+    assert feed(docs, "alice")["stale"] is True and feed(docs, "alice")["kind"] == "personalized"
+    assert summary.alerted and not summary.no_campaign and summary.stale == 2
+    assert len(deps.notifier.sent) == 1  # type: ignore[attr-defined]
+
+
+def test_personalize_down_before_the_first_campaign_is_an_outage(docs: InMemoryDocumentStore) -> None:
+    """Unable to tell whether a campaign exists: the outage path (stale and one alert), never a silent popular."""
+    rec = without_campaign(ITEMS)
+    deps = make_deps(rec, docs)
+    fill_feeds(deps)
+
+    def down(kind: str, name: str, parent_arn: str | None = None) -> str | None:
+        raise Unavailable("EndpointConnectionError", "unreachable: connection refused")
+
+    rec.find_arn = down  # type: ignore[method-assign]
+    summary = fill_feeds(at(deps, 24))
+    assert feed(docs, "alice")["stale"] is True and summary.alerted and not summary.no_campaign
+
+
+def test_refresh_before_the_first_campaign_gives_a_fresh_popular_feed(docs: InMemoryDocumentStore) -> None:
+    result = refresh_user(make_deps(without_campaign(ITEMS), docs), "alice")
+    assert result.kind == "popular" and not result.stale and result.reason is None and result.items == 5
+    assert not {"s0", "s1"} & set(feed(docs, "alice")["storyIds"])
 
 
 def test_a_recovered_user_is_no_longer_stale(docs: InMemoryDocumentStore) -> None:

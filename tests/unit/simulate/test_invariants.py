@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections import Counter
 from datetime import UTC, datetime, timedelta
+from types import SimpleNamespace
 from typing import Any
 
 import pytest
@@ -165,3 +166,55 @@ def test_every_new_reader_has_a_first_feed() -> None:
     assert bad.status == "violated" and bad.examples == ["r2"]
     [none] = inv.first_feed_check([], {})
     assert none.status == "ok"
+
+
+class _Snap:
+    def __init__(self, uid: str, data: dict[str, Any]) -> None:
+        self.id, self.exists, self._data = uid, True, data
+
+    def to_dict(self) -> dict[str, Any]:
+        return self._data
+
+
+class _Feeds:
+    """The few Firestore calls check_feeds makes, over a dict of feeds."""
+
+    def __init__(self, feeds: dict[str, dict[str, Any]]) -> None:
+        self.feeds = feeds
+
+    def collection(self, name: str) -> Any:
+        return self
+
+    def document(self, uid: str) -> str:
+        return uid
+
+    def get_all(self, refs: list[str]) -> list[_Snap]:
+        return [_Snap(u, self.feeds[u]) for u in refs if u in self.feeds]
+
+
+class FeedWorld:
+    def __init__(self, clicks: list[SentClick], feeds: dict[str, dict[str, Any]]) -> None:
+        self.clicks, self.readers, self.retired = clicks, {c.uid: object() for c in clicks}, {}
+        self.firestore, self.settings = _Feeds(feeds), SimpleNamespace(collections=SimpleNamespace(feeds="feeds"))
+
+
+def test_before_the_first_campaign_a_stale_feed_is_a_violation_even_with_an_alert() -> None:
+    """No campaign yet is not an outage: the fill gives every reader a fresh feed, so a kept feed marked stale
+    (the fill's old behaviour, with its daily alert) is flagged; after a failed fill that alerted it is the
+    degraded mode."""
+    fill_at = T0 + timedelta(days=1)
+    clicks = [_click(1), _click(2)]
+    fresh = {"generatedAt": fill_at, "kind": "popular", "stale": False}
+    stale = {"generatedAt": T0 - timedelta(days=3), "stale": True, "staleSince": fill_at}
+    no_campaign = {"solution_version_arn": None, "no_campaign": True, "alerted": False}
+    world: Any = FeedWorld(clicks, {"r1": fresh, "r2": fresh})
+    assert (
+        _statuses(inv.check_feeds(world, fill_at, no_campaign, False, 30))["active readers have a fresh feed"] == "ok"
+    )
+    world = FeedWorld(clicks, {"r1": fresh, "r2": stale})
+    for fill in (no_campaign, {**no_campaign, "alerted": True}):
+        [fresh_check, *_] = inv.check_feeds(world, fill_at, fill, False, 30)
+        assert fresh_check.status == "violated" and fresh_check.detail == "1 of 2 active readers", fill
+    outage = {"solution_version_arn": None, "alerted": True}  # the engine down: no telling whether a campaign exists
+    [fresh_check, *_] = inv.check_feeds(world, fill_at, outage, True, 30)
+    assert fresh_check.status == "ok" and "the engine was down" in fresh_check.detail
