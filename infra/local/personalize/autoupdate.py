@@ -9,7 +9,8 @@ Other recipes (SIMS, popularity-count, trending-now, personalized-ranking) are n
 the next training.
 
 Here, for a recipe with ``auto_updates`` (recipes.py), the latest ACTIVE version of its solution, trained
-FULL, is updated at ``trained + k x 2 h`` on the engine's clock (clock.py: the simulation's virtual time
+FULL, is updated at ``trained + k x 2 h`` on the engine's clock (once a newer version is ACTIVE, an older
+one keeps its last update and takes no more) (clock.py: the simulation's virtual time
 when it runs one). An update takes the items the model does not know from the Items dataset and from the
 imported interactions, as the datasets are at that moment (before an import changes them, the due update
 is taken first, so an update never sees data imported after its time), and scores each new item for a user
@@ -209,18 +210,24 @@ class AutoUpdates:
         trained = version.get("_trainedAt")
         if not isinstance(trained, int | float) or version.get("trainingMode", "FULL") not in UPDATED_MODES:
             return None
-        if self._latest_active(version["solutionArn"]) != version_arn:
-            return None
-        slot = math.floor((self.clock.now() - float(trained)) / UPDATE_EVERY)
+        until = self.clock.now()
+        superseded = self._superseded_at(version)
+        if superseded is not None:  # no longer the latest: it keeps the updates it took until then, no more
+            until = min(until, superseded)
+        slot = math.floor((until - float(trained)) / UPDATE_EVERY)
         return slot if slot >= 1 else None
 
-    def _latest_active(self, solution_arn: str) -> str | None:
-        active = [
-            v for v in self.store.find("solutionVersions", solutionArn=solution_arn) if v.get("status") == "ACTIVE"
+    def _superseded_at(self, version: dict[str, Any]) -> float | None:
+        """When a newer version of the same solution became ACTIVE (the latest since), if one did."""
+        order = (version["creationDateTime"], version["solutionVersionArn"])
+        newer = [
+            float(v["_trainedAt"])
+            for v in self.store.find("solutionVersions", solutionArn=version["solutionArn"])
+            if v.get("status") == "ACTIVE"
+            and (v["creationDateTime"], v["solutionVersionArn"]) > order
+            and isinstance(v.get("_trainedAt"), int | float)
         ]
-        if not active:
-            return None
-        return str(max(active, key=lambda v: (v["creationDateTime"], v["solutionVersionArn"]))["solutionVersionArn"])
+        return min(newer) if newer else None
 
     def _update(self, version_arn: str, base: Model, slot: int) -> UpdatedModel | None:
         with self._lock:

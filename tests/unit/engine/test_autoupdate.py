@@ -293,3 +293,31 @@ def test_the_sparse_and_dense_metadata_paths_agree(tmp_path: Path) -> None:
     for uidx in range(len(model.user_ids)):
         dense_scores = model.cold.scores(uidx, model.weights, model.exploration)
         assert np.allclose(dense_scores, sparse.scores(uidx, model.weights, model.exploration))
+
+
+def test_a_version_no_longer_the_latest_keeps_its_last_update_and_takes_no_more(tmp_path: Path) -> None:
+    """Personalize updates the latest version only: once a newer version of the solution is ACTIVE (a monthly
+    training whose version was kept out), the serving one stops taking new items but keeps those it took."""
+    store = world(tmp_path)
+    updates = AutoUpdates(store)
+    import_story(store, "n-c0", "c0", readers=("u004", "u008"))
+    superseded = TRAINED + 5 * UPDATE_EVERY + 60
+    later = SOLUTION + "/v2"
+    store.set_model(later, store.model(VERSION))
+    store.put(
+        "solutionVersions",
+        later,
+        {
+            **store.get("solutionVersions", VERSION),
+            "solutionVersionArn": later,
+            "creationDateTime": 2.0,
+            "_trainedAt": superseded,
+        },
+    )
+    at(store, 6 * UPDATE_EVERY)
+    updates.catch_up(GROUP)  # the worker, before the next import changes a dataset
+    import_story(store, "n-c1", "c1", readers=("u005", "u009"))
+    at(store, 10 * UPDATE_EVERY)
+    kept = updates.model(VERSION).item_index
+    assert "n-c0" in kept and "n-c1" not in kept
+    assert "n-c1" in updates.model(later).item_index
