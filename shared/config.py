@@ -205,6 +205,8 @@ class RecommendSettings:
     """Stories created longer ago than this never enter a feed."""
     seen_event_types: tuple[str, ...] = ("*",)
     """Event types that mark a story as already read ('*' = any interaction)."""
+    popular_half_life_hours: float = 24.0
+    """The popularity ranking (cold readers, the control arm) halves a read's weight every this many hours."""
     concurrency: int = 8
     campaign_tps: int = 50
     """GetRecommendations calls per second at most (keep under the campaign's provisioned TPS)."""
@@ -228,6 +230,9 @@ class RecommendSettings:
             active_days=reader.integer("STORYREC_FEED_ACTIVE_DAYS", d.active_days, 1, 3650),
             max_story_age_days=reader.integer("STORYREC_FEED_MAX_STORY_AGE_DAYS", d.max_story_age_days, 1, 36500),
             seen_event_types=tuple(t.strip() for t in seen.split(",") if t.strip()),
+            popular_half_life_hours=reader.number(
+                "STORYREC_FEED_POPULAR_HALF_LIFE_HOURS", d.popular_half_life_hours, 1.0, 100_000.0
+            ),
             concurrency=reader.integer("STORYREC_FEED_CONCURRENCY", d.concurrency, 1, 256),
             campaign_tps=reader.integer("STORYREC_FEED_CAMPAIGN_TPS", d.campaign_tps, 1, 100_000),
             retries=reader.integer("STORYREC_FEED_RETRIES", d.retries, 0, 10),

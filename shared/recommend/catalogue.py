@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 import threading
-from collections import Counter
+from collections import defaultdict
 from collections.abc import Callable, Collection, Iterable, Mapping
 from dataclasses import dataclass, field
 from functools import cached_property
@@ -142,11 +142,11 @@ class History:
 
     seen: dict[str, set[str]] = field(default_factory=dict)
     """user id → items with an interaction of a 'seen' event type."""
-    counts: Counter[str] = field(default_factory=Counter)
-    """item id → interactions in the window (the popularity ranking for cold users)."""
+    counts: defaultdict[str, float] = field(default_factory=lambda: defaultdict(float))
+    """item id → interactions in the window, each weighted by its recency (the popularity ranking)."""
 
-    def add(self, user_id: str, item_id: str, event_type: str, seen_types: Iterable[str]) -> None:
-        self.counts[item_id] += 1
+    def add(self, user_id: str, item_id: str, event_type: str, seen_types: Iterable[str], weight: float = 1.0) -> None:
+        self.counts[item_id] += weight
         self.mark_seen(user_id, item_id, event_type, seen_types)
 
     def mark_seen(self, user_id: str, item_id: str, event_type: str, seen_types: Iterable[str]) -> None:

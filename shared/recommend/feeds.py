@@ -57,7 +57,7 @@ def fill_feeds(deps: FeedDeps, *, run_id: str | None = None, users: Sequence[str
     now = deps.clock()
     summary = FillSummary(run_id or run_id_for(now))
     config = deps.config
-    history, active = read_window(deps, now - timedelta(days=config.active_days))
+    history, active = read_window(deps, now - timedelta(days=config.active_days), now)
     targets = list(users) if users is not None else active
     summary.users = len(targets)
     catalogue = Catalogue(deps.docs, deps.collections, min_created(now, config))

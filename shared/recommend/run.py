@@ -108,15 +108,26 @@ def attribution_source(arm: str, kind: str, rid: str | None) -> str | None:
     return POPULAR_SOURCE if kind == "popular" else None
 
 
-def read_window(deps: FeedDeps, since: datetime) -> tuple[History, list[str]]:
+def recency_weight(timestamp: Any, now: float, half_life_hours: float) -> float:
+    """An interaction's weight in the popularity ranking: halved every ``half_life_hours`` of age (a time in the
+    future counts as now; a missing or non-number time counts nothing)."""
+    if isinstance(timestamp, bool) or not isinstance(timestamp, int | float) or timestamp != timestamp:
+        return 0.0
+    age_hours = max(now - float(timestamp), 0.0) / 3600.0
+    return float(0.5 ** (age_hours / half_life_hours))
+
+
+def read_window(deps: FeedDeps, since: datetime, now: datetime) -> tuple[History, list[str]]:
     """Interactions since ``since`` and the users active in it (interactions or a profile change)."""
     cols, config = deps.collections, deps.config
     history = History()
     query = Query(cols.ml_interactions, (Where("TIMESTAMP", ">=", int(since.timestamp())),), ("TIMESTAMP",))
+    at = now.timestamp()
     for snap in deps.docs.stream(query):
         user, item, event = snap.data.get("USER_ID"), snap.data.get("ITEM_ID"), snap.data.get("EVENT_TYPE")
         if isinstance(user, str) and isinstance(item, str) and user and item:
-            history.add(user, item, str(event), config.seen_event_types)
+            weight = recency_weight(snap.data.get("TIMESTAMP"), at, config.popular_half_life_hours)
+            history.add(user, item, str(event), config.seen_event_types, weight)
     users = dict.fromkeys(sorted(history.seen))
     inactive: set[str] = set()
     for snap in deps.docs.stream(Query(cols.ml_users, (Where("updated_at", ">=", since),), ("updated_at",))):

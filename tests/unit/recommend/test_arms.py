@@ -209,7 +209,7 @@ def test_a_control_reader_never_sees_a_story_read_before_the_window() -> None:
     for uid in control:
         click(docs, uid, "s3", days_ago=200)  # long before the window, and the window's most popular story
         click(docs, uid, "s7", days_ago=200)
-    for uid in USERS[:len(USERS) // 2]:
+    for uid in USERS[: len(USERS) // 2]:
         click(docs, uid, "s3")
         click(docs, uid, "s7")
     deps, _ = _deps(docs)

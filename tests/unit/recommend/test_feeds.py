@@ -107,6 +107,20 @@ def test_a_user_without_history_gets_the_popular_feed(docs: InMemoryDocumentStor
     assert docs.get("feeds/gone") is None and summary.popular == 1
 
 
+def test_the_popular_feed_ranks_by_recent_reads_not_the_whole_windows(docs: InMemoryDocumentStore) -> None:
+    """News goes stale in days: five reads three weeks ago weigh less than two today (half-life 24 h), or the
+    cold readers' feed (and the control arm's) leads with yesterday's news."""
+    for k in range(5):
+        click(docs, f"early{k}", "s7", days_ago=21)
+    for k in range(2):
+        click(docs, f"today{k}", "s9", days_ago=0.1)
+    docs.set("ml_users/carol", {"USER_ID": "carol", "active": True, "updated_at": NOW})
+    fill_feeds(make_deps(recommender(ITEMS), docs))
+    ids = feed(docs, "carol")["storyIds"]
+    assert ids[:2] == ["s9", "s0"]  # twice in the last hours, then twice a day ago
+    assert "s7" not in ids[:4], ids  # five reads three weeks ago: behind every story read this week
+
+
 def test_a_feed_whose_recommendations_are_all_gone_falls_back_to_popular(docs: InMemoryDocumentStore) -> None:
     rec = recommender(ITEMS)
     rec.per_user["alice"] = ["s0", "s1", "ghost"]

@@ -14,6 +14,7 @@ BASE = {"GOOGLE_CLOUD_PROJECT": "demo-storyrec"}
 def test_defaults() -> None:
     rec = Settings.from_env(BASE).recommend
     assert rec.active_days == 30 and rec.seen_event_types == ("*",) and rec.schedule == "every day 05:00"
+    assert rec.popular_half_life_hours == 24.0
 
 
 def test_values_are_read() -> None:
@@ -38,6 +39,9 @@ def test_values_are_read() -> None:
         ("STORYREC_FEED_SEEN_EVENT_TYPES", 'read") | INCLUDE ItemID WHERE ("x'),
         ("STORYREC_FEED_BACKOFF_SECONDS", "nan-ish"),
         ("STORYREC_FEED_BACKOFF_SECONDS", "999"),
+        ("STORYREC_FEED_POPULAR_HALF_LIFE_HOURS", "0"),
+        ("STORYREC_FEED_POPULAR_HALF_LIFE_HOURS", "nan"),
+        ("STORYREC_FEED_POPULAR_HALF_LIFE_HOURS", "inf"),
         ("STORYREC_FEED_BATCH_ROLE_ARN", "role"),
         ("STORYREC_FEED_SCHEDULE", "whenever"),
     ],
