@@ -39,13 +39,7 @@ def import_job_name(dataset: str, day: date, run_id: str, dataset_arn: str, part
 
 def import_job_day(job_name: str) -> date | None:
     """The export date a storyrec import job name carries (None for foreign names)."""
-    match = _JOB_DATE.search(job_name)
-    if not match:
-        return None
-    try:
-        return datetime.strptime(match.group(1), "%Y%m%d").date()
-    except ValueError:
-        return None
+    return _yyyymmdd(_JOB_DATE.search(job_name))
 
 
 def training_name(prefix: str, period: str) -> str:
@@ -59,7 +53,11 @@ _TRAINING_DAY = re.compile(r"^storyrec(?:-manual)?-(\d{8})(?:\d{4})?$")
 def training_day(name: str | None) -> date | None:
     """The day a storyrec training's name carries (``storyrec-YYYYMMDD``, ``storyrec-manual-YYYYMMDDHHMM``);
     None for other names."""
-    match = _TRAINING_DAY.match(name or "")
+    return _yyyymmdd(_TRAINING_DAY.match(name or ""))
+
+
+def _yyyymmdd(match: re.Match[str] | None) -> date | None:
+    """The date of a match's first group (``YYYYMMDD``), None without a match or for an impossible date."""
     if not match:
         return None
     try:
