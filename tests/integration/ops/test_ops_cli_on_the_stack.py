@@ -47,6 +47,11 @@ def test_report_and_release_read_the_backup_bucket(
     }
     for name, value in env.items():
         monkeypatch.setenv(name, value)
+    # "no AWS" whatever ran before: the session stack (started by an earlier test) exports moto's and the
+    # engine's endpoints, so the report would read them; AWS on a closed port is unreadable, every time
+    for name in [n for n in os.environ if n.startswith("AWS_ENDPOINT_URL")]:
+        monkeypatch.delenv(name)
+    monkeypatch.setenv("AWS_ENDPOINT_URL", "http://127.0.0.1:9")
     settings = Settings.from_env(os.environ)
     wiring.storage_client(settings).create_bucket(settings.backup_bucket)
     bucket = wiring.backup_store(settings)
