@@ -108,6 +108,14 @@ def attribution_source(arm: str, kind: str, rid: str | None) -> str | None:
     return POPULAR_SOURCE if kind == "popular" else None
 
 
+def interaction(data: Mapping[str, Any]) -> tuple[str, str, str] | None:
+    """(user, item, event type) of an ``ml_interactions`` document, None when its ids are missing or not text."""
+    user, item, event = data.get("USER_ID"), data.get("ITEM_ID"), data.get("EVENT_TYPE")
+    if isinstance(user, str) and isinstance(item, str) and user and item:
+        return user, item, str(event)
+    return None
+
+
 def recency_weight(timestamp: Any, now: float, half_life_hours: float) -> float:
     """An interaction's weight in the popularity ranking: halved every ``half_life_hours`` of age (a time in the
     future counts as now; a missing or non-number time counts nothing)."""
@@ -124,10 +132,9 @@ def read_window(deps: FeedDeps, since: datetime, now: datetime) -> tuple[History
     query = Query(cols.ml_interactions, (Where("TIMESTAMP", ">=", int(since.timestamp())),), ("TIMESTAMP",))
     at = now.timestamp()
     for snap in deps.docs.stream(query):
-        user, item, event = snap.data.get("USER_ID"), snap.data.get("ITEM_ID"), snap.data.get("EVENT_TYPE")
-        if isinstance(user, str) and isinstance(item, str) and user and item:
+        if (found := interaction(snap.data)) is not None:
             weight = recency_weight(snap.data.get("TIMESTAMP"), at, config.popular_half_life_hours)
-            history.add(user, item, str(event), config.seen_event_types, weight)
+            history.add(*found, config.seen_event_types, weight)
     users = dict.fromkeys(sorted(history.seen))
     inactive: set[str] = set()
     for snap in deps.docs.stream(Query(cols.ml_users, (Where("updated_at", ">=", since),), ("updated_at",))):
@@ -152,9 +159,8 @@ def add_whole_history(run: FeedRun, users: Sequence[str]) -> None:
     for group in chunked(list(users), IN_QUERY_LIMIT):
         query = Query(deps.collections.ml_interactions, (Where("USER_ID", "in", list(group)),))
         for snap in deps.docs.stream(query):
-            user, item, event = snap.data.get("USER_ID"), snap.data.get("ITEM_ID"), snap.data.get("EVENT_TYPE")
-            if isinstance(user, str) and isinstance(item, str) and user and item:
-                run.history.mark_seen(user, item, str(event), deps.config.seen_event_types)
+            if (found := interaction(snap.data)) is not None:
+                run.history.mark_seen(*found, deps.config.seen_event_types)
 
 
 def has_history(deps: FeedDeps, uid: str) -> bool:
