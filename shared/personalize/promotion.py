@@ -198,8 +198,9 @@ def by_hand(rule: Decision, operator: str) -> Decision:
 
 
 def metrics_table(candidate: Metrics | None, serving: Metrics | None, baseline: Metrics | None) -> str:
-    """The three metric sets side by side, as fixed-width text for the SNS report ("-": not there)."""
-    names = sorted(set(candidate or {}) | set(serving or {}) | set(baseline or {}))
+    """The three metric sets side by side, as fixed-width text for the SNS report ("-": not there), each metric by
+    its short label (``NDCG@10``) in the usual order."""
+    names = sorted(set(candidate or {}) | set(serving or {}) | set(baseline or {}), key=metric_order)
 
     def cell(metrics: Metrics | None, name: str) -> str:
         if not metrics or name not in metrics:
@@ -208,6 +209,10 @@ def metrics_table(candidate: Metrics | None, serving: Metrics | None, baseline: 
         small_int = isinstance(value, int) and not isinstance(value, bool) and abs(value) < 10**9
         return f"{value:.4f}" if isinstance(value, float) or small_int else repr(value)[:10]
 
-    lines = [f"{'metric':<45} {'candidate':>10} {'serving':>10} {'baseline':>10}"]
-    lines += [f"{n:<45} {cell(candidate, n):>10} {cell(serving, n):>10} {cell(baseline, n):>10}" for n in names]
+    width = max([len("metric")] + [len(metric_label(n)) for n in names])
+    lines = [f"{'metric':<{width}} {'candidate':>10} {'serving':>10} {'baseline':>10}"]
+    lines += [
+        f"{metric_label(n):<{width}} {cell(candidate, n):>10} {cell(serving, n):>10} {cell(baseline, n):>10}"
+        for n in names
+    ]
     return "\n".join(lines)

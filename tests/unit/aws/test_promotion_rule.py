@@ -206,3 +206,15 @@ def test_the_report_table_shows_any_value_without_failing() -> None:
 
     table = metrics_table({P: math.nan, "coverage": 10**400}, {P: None, "precision_at_10": "x"}, None)
     assert "nan" in table and "1000000000" in table and "None" in table and "'x'" in table
+
+
+def test_the_report_table_names_metrics_by_their_short_labels_in_the_usual_order() -> None:
+    """An operator reads the SNS report on a phone: NDCG@10, not normalized_discounted_cumulative_gain_at_10."""
+    from shared.personalize.promotion import metrics_table
+
+    full = {name: 0.5 for name in METRIC_RANGES}
+    lines = metrics_table(full, full, {**full, "some_new_metric": 0.1}).splitlines()
+    assert [line.split()[0] for line in lines[1:]] == [
+        "NDCG@5", "NDCG@10", "NDCG@25", "P@5", "P@10", "P@25", "MRR@25", "coverage", "some_new_metric"
+    ]
+    assert max(map(len, lines)) <= 72
