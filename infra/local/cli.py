@@ -17,11 +17,22 @@ from rich.console import Console
 from rich.table import Table
 
 from infra.local.stack import DEFAULT_STATE_DIR, LocalStack, StackError, provision_buckets, shell_exports
+from shared.cli.common import OperatorCommand, OperatorGroup
 from shared.config import Settings
 from shared.errors import ConfigError
 
-app = typer.Typer(help="storyrec development tooling: the local cloud stack and the demo.", no_args_is_help=True)
-stack_app = typer.Typer(help="Start, stop and inspect the local stand-ins of the clouds.", no_args_is_help=True)
+app = typer.Typer(
+    cls=OperatorGroup,
+    help="storyrec development tooling: the local cloud stack and the demo.",
+    no_args_is_help=True,
+    rich_markup_mode=None,  # plain help, paragraphs re-flowed to the terminal (as the operator CLI's)
+)
+stack_app = typer.Typer(
+    cls=OperatorGroup,
+    help="Start, stop and inspect the local stand-ins of the clouds.",
+    no_args_is_help=True,
+    rich_markup_mode=None,
+)
 app.add_typer(stack_app, name="stack")
 _console = Console(stderr=True)
 
@@ -267,6 +278,11 @@ def simulate(
             soft_wrap=True,
         )
     raise typer.Exit(0 if result.violations == 0 else 1)
+
+
+for _typer in (app, stack_app):  # flags listed without a type (``--demo``, not ``--demo <bool>``)
+    for _info in _typer.registered_commands:
+        _info.cls = _info.cls or OperatorCommand
 
 
 def main() -> None:

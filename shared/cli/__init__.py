@@ -15,6 +15,7 @@ app = typer.Typer(
     cls=OperatorGroup,
     help="storyrec: personalised story recommendations for a Firebase news app.",
     no_args_is_help=True,
+    rich_markup_mode=None,  # click's plain help: paragraphs re-flowed to the terminal, not at the docstring's breaks
 )
 bootstrap.register(app)
 stage.register(app)

@@ -23,7 +23,9 @@ from shared.personalize.model import ResourceNotFound
 from shared.recommend.feeds import fill_feeds, refresh_user
 from shared.recommend.wiring import feed_deps
 
-feeds_app = typer.Typer(cls=OperatorGroup, help="The users' feeds (feeds/{uid} in Firestore).", no_args_is_help=True)
+feeds_app = typer.Typer(
+    cls=OperatorGroup, help="The users' feeds (feeds/{uid} in Firestore).", no_args_is_help=True, rich_markup_mode=None
+)
 User = Annotated[str, typer.Option("--user", "-u", help="The user's id (Firebase uid).")]
 Users = Annotated[
     list[str] | None, typer.Option("--user", "-u", help="Only this user (repeatable). Default: every active user.")

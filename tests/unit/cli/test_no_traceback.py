@@ -7,6 +7,7 @@ where the command first touches the cloud (its wiring), as the SDK would raise i
 
 from __future__ import annotations
 
+import itertools
 from typing import Any
 
 import pytest
@@ -101,12 +102,32 @@ def test_no_project_is_a_configuration_error_exit_2(monkeypatch: pytest.MonkeyPa
         assert result.exit_code == 2 and "STORYREC_GCP_PROJECT is not set" in result.output, command
 
 
+HELP_COMMANDS = [
+    *[(), ("import",), ("train",), ("promote",), ("evaluate",), ("recommend",), ("feeds", "refresh"), ("export",)],
+    *[("status",), ("report",), ("backfill",), ("publish-dataset",), ("rebuild",)],
+]
+
+
 def test_help_shows_flags_without_a_type() -> None:
     runner = CliRunner()
-    names = [(), ("import",), ("train",), ("promote",), ("evaluate",), ("recommend",), ("feeds", "refresh")]
-    for command in [*names, ("export",), ("status",), ("report",), ("backfill",), ("publish-dataset",), ("rebuild",)]:
+    for command in HELP_COMMANDS:
         shown = runner.invoke(app, [*command, "--help"])
         assert shown.exit_code == 0 and "<bool>" not in shown.output, command
+
+
+def test_help_paragraphs_are_wrapped_at_the_terminal_width_not_at_the_docstrings_line_breaks() -> None:
+    """At 80 columns a docstring's line breaks must not leave ragged short lines mid-sentence."""
+    runner = CliRunner()
+    for command in HELP_COMMANDS:
+        shown = runner.invoke(app, [*command, "--help"], terminal_width=80, env={"COLUMNS": "80"})
+        lines = shown.output.splitlines()
+        ends = [i for i, line in enumerate(lines) if line.startswith(("Options", "Arguments", "Commands", "╭"))]
+        description = lines[: min(ends, default=len(lines))]
+        ragged = [a for a, b in itertools.pairwise(description) if b.strip() and len(a.rstrip()) < 45]
+        assert not [a for a in ragged if a.strip() and not a.lstrip().startswith(("Usage:", "-", "storyrec"))], (
+            command,
+            ragged,
+        )
 
 
 def test_an_unknown_recipe_exits_2(monkeypatch: pytest.MonkeyPatch) -> None:
