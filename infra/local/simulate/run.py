@@ -30,6 +30,7 @@ import numpy as np
 
 from infra.local.demo.runner import logs_to
 from infra.local.environ import environment
+from infra.local.personalize.service import ID_SEED_VARIABLE
 from infra.local.readers import MODELS
 from infra.local.simulate import faults as fault_plan
 from infra.local.simulate import invariants as inv
@@ -247,7 +248,12 @@ class Simulation:
         counter = FirestoreCounter(wiring.firestore_client(s), timeout=s.timeouts.firestore)
         days = min(366, self.config.days + 1)
         data = gather_report_data(
-            s, counter, wiring.backup_store(s), self.clock(), days=days, stage=wiring.stage_deps(s),
+            s,
+            counter,
+            wiring.backup_store(s),
+            self.clock(),
+            days=days,
+            stage=wiring.stage_deps(s),
             feeds=wiring.document_store(s),
         )
         records = [json.loads(line) for line in self.ledger_path.read_text().splitlines() if line]
@@ -873,7 +879,10 @@ def run_simulation(
     stack = LocalStack(state)
     stack.down(log=log)
     shutil.rmtree(stack.state_dir / "personalize", ignore_errors=True)
-    env = stack.up(SERVICES, log=log)
+    # the engine inherits this environment: version ids drawn from the run's seed, so what is keyed on a version
+    # (the online test's holdout, salted by the serving version's id) is the same in two runs of one seed
+    with environment({ID_SEED_VARIABLE: str(abs(config.seed))}):
+        env = stack.up(SERVICES, log=log)
     try:
         _reset_firestore(env["FIRESTORE_EMULATOR_HOST"])
         values = {
