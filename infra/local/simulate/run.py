@@ -192,8 +192,11 @@ class Simulation:
         self.night = Night(self.clock, log)
         plan = fault_plan.read_plan(config.faults)
         self.faults = plan.faults
-        if plan.hostile_per_day is not None:  # the plan's steady rate of hostile client writes
+        if plan.hostile_per_day is not None:  # the plan's steady rate of hostile clicks
             self.config = replace(config, world=replace(config.world, hostile_per_day=plan.hostile_per_day))
+        if plan.hostile_impressions_per_day is not None:  # and of hostile impressions
+            world = replace(self.config.world, hostile_impressions_per_day=plan.hostile_impressions_per_day)
+            self.config = replace(self.config, world=world)
         self.exports = inv.Exports()
         self.online = OnlineChecks()
         self.operator_deployed: set[str] = set()
@@ -229,6 +232,7 @@ class Simulation:
             self.world = World(
                 s, model, self.config.world, rng, wiring.firestore_client(s), build_service(s), self.clock
             )
+            self.world.hostile_rng = np.random.default_rng(self.config.seed + 2)
             for index in range(self.config.days):
                 self.day(index)
             self.final_night()
@@ -275,6 +279,7 @@ class Simulation:
                 self.send_clicks()
         with timed(took, "checks"):
             checks += inv.check_capture(self.world, since=self.capture_checked)
+            checks.append(inv.check_hostile_impressions(self.world))
             self.capture_checked = len(self.world.clicks)
             stories, readers, joined = self.changed
             checks += inv.check_catalogue(self.world, stories, readers)
@@ -516,6 +521,7 @@ class Simulation:
             self.online.impressions(self.world),
             self.online.attribution(self.world, s, self.exports),
             *self.online.exposure_checks(self.world, s),
+            self.online.hostile(self.world, s, self.exports),
         ]
 
     def train(self, today: date, active: set[str]) -> dict[str, Any]:
@@ -706,21 +712,29 @@ class Simulation:
             for _ in range(w.model.visits(w.readers[uid])):
                 visits.append((float(w.rng.uniform(7 * 3600, 23 * 3600)), uid))
         hostile_times = sorted(float(w.rng.uniform(7 * 3600, 23 * 3600)) for _ in range(params.hostile_per_day))
-        clicks = hostile = 0
+        hostile_impression_times = [  # their own generator: the other draws stay those of a run without them
+            float(w.hostile_rng.uniform(7 * 3600, 23 * 3600)) for _ in range(params.hostile_impressions_per_day)
+        ]
+        clicks = hostile = hostile_impressions = 0
         feeds = self.todays_feeds(sorted({uid for _, uid in visits}))
         from shared.recommend.document import feed_story_ids
 
+        # the day in time order: a hostile click before a visit at the same second, as before hostile impressions
+        timeline = sorted(
+            [(t, 0, "") for t in hostile_times]
+            + [(t, 1, uid) for t, uid in visits]
+            + [(t, 2, "") for t in hostile_impression_times]
+        )
         w.deferred = []  # impressions and clicks are sent and captured after the day's visits: self.send_clicks()
-        for seconds, uid in sorted(visits):
-            while hostile_times and hostile_times[0] <= seconds:
-                self.clock.set(at(today, 0) + timedelta(seconds=hostile_times.pop(0)))
+        for seconds, kind, uid in timeline:
+            self.clock.set(at(today, 0) + timedelta(seconds=seconds))
+            if kind == 0:
                 hostile += len(w.hostile(1))
-            self.clock.set(at(today, 0) + timedelta(seconds=seconds))
-            doc = feeds.get(uid) or {}
-            clicks += len(w.visit(w.readers[uid], feed_story_ids(doc) if doc else [], doc))
-        for seconds in hostile_times:
-            self.clock.set(at(today, 0) + timedelta(seconds=seconds))
-            hostile += len(w.hostile(1))
+            elif kind == 1:
+                doc = feeds.get(uid) or {}
+                clicks += len(w.visit(w.readers[uid], feed_story_ids(doc) if doc else [], doc))
+            else:
+                hostile_impressions += w.write_hostile_impression(feeds) is not None
         self.clock.set(at(today, 23, 59))
         topic_added = w.model.end_of_day(list(w.readers.values()), index)
         record["stages"]["day"] = {
@@ -732,6 +746,7 @@ class Simulation:
             "visits": len(visits),
             "clicks": clicks,
             "hostile": hostile,
+            "hostile_impressions": hostile_impressions,
             **({"new_topic": w.model.topics - 1} if topic_added else {}),
         }
 
@@ -758,6 +773,7 @@ class Simulation:
         record: dict[str, Any] = {"day": self.config.days, "date": today.isoformat(), "faults": [], "stages": {}}
         checks = self.night_of(today, set(), record)
         checks += inv.check_capture(self.world)  # every click's document, once more
+        checks.append(inv.check_hostile_impressions(self.world))
         w = self.world
         checks += inv.check_catalogue(w, [*w.stories, *w.retired], [*w.readers, *w.left])  # all, once more
         with timed(record.setdefault("seconds", {}), "release"):
