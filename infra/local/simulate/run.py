@@ -112,19 +112,31 @@ def closed_port() -> int:
         return int(s.getsockname()[1])
 
 
-def quality_table(ledger: Path, last: dict[str, Any]) -> dict[str, dict[str, float]]:
+def quality_table(ledger: Path, last: dict[str, Any]) -> dict[str, dict[str, float | None]]:
     """Mean expected clicks per look over the run's mornings, per list, with a 95 % interval (normal
-    approximation over the days; days are not independent, so it is a rough width)."""
+    approximation over the days; days are not independent, so it is a rough width; None with one morning)."""
     days = [json.loads(line)["stages"].get("quality") for line in ledger.read_text().splitlines() if line]
     days = [q for q in [*days, last["stages"].get("quality")] if q and q.get("readers")]
-    table: dict[str, dict[str, float]] = {}
+    table: dict[str, dict[str, float | None]] = {}
     for name in ("feed", "latest", "oracle"):
         values = np.array([q[name] for q in days], dtype=float)
         if len(values) == 0:
             continue
-        half = 1.96 * values.std(ddof=1) / np.sqrt(len(values)) if len(values) > 1 else float("nan")
-        table[name] = {"mean": round(float(values.mean()), 4), "ci95": round(float(half), 4), "days": len(values)}
+        half = round(float(1.96 * values.std(ddof=1) / np.sqrt(len(values))), 4) if len(values) > 1 else None
+        table[name] = {"mean": round(float(values.mean()), 4), "ci95": half, "days": len(values)}
     return table
+
+
+def quality_lines(table: dict[str, dict[str, Any]]) -> list[str]:
+    """The quality table as the console prints it: a mean and its interval, or the one morning's value."""
+    out = []
+    for name, row in table.items():
+        head = f"expected clicks per look, {name:>6}: {row['mean']:.3f}"
+        if row.get("ci95") is None:  # one morning has no spread to draw an interval from
+            out.append(f"{head} (one morning: no interval)")
+        else:
+            out.append(f"{head} ± {row['ci95']:.3f} over {row['days']} mornings")
+    return out
 
 
 @contextlib.contextmanager
