@@ -548,10 +548,13 @@ class Simulation:
 
     def train_once(self, today: date, active: set[str]) -> dict[str, Any]:
         first: dict[str, Any] = {}
+        readers = self.metrics_readers()  # the dataset the versions train on: what their metrics rest on
         if "engine_down_training" in active:  # the first delivery meets the engine down
             first = self.train_engine_down(today)
         outcome = first.get("outcome") or self.night.train(at(today, 3, 1) if first else at(today, 3))
         info: dict[str, Any] = {"name": outcome.get("name"), "deferred": outcome.get("deferred")}
+        if readers is not None:
+            info["metrics_readers"] = readers
         if first:
             info["first_delivery"] = first["what"]
         if outcome.get("deferred") or not outcome.get("versions"):
@@ -570,10 +573,27 @@ class Simulation:
         info["decision"] = (decision or {}).get("action")
         info["reasons"] = (decision or {}).get("reasons")
         info["candidate"] = (decision or {}).get("candidate")
+        info["serving"] = (decision or {}).get("serving")  # the version it was judged against (None: nothing served)
         if decision is not None:
             info["served_by_operator"] = self.operator_serves(decision)
         self.facts["trainings"].append(info)
         return info
+
+    def metrics_readers(self) -> dict[str, int] | None:
+        """How many readers GetSolutionMetrics' protocol scores on the engine's interactions dataset as it is now
+        (infra/local/demo/summary.py's ``scored_of``, the one-day demo's count), beside the readers and rows."""
+        from infra.local.demo.summary import scored_of
+        from shared.personalize.stage import ensure_datasets
+
+        arn = ensure_datasets(wiring.stage_deps(settings())).by_type.get("interactions")
+        rows = inv.engine_interactions(self.engine_state, arn) if arn else None
+        if rows is None:
+            return None
+        per_reader: Counter[str] = Counter()
+        for (uid, _, _, _), n in rows.items():
+            per_reader[uid] += n
+        scored, eligible = scored_of(per_reader.values())
+        return {"scored": scored, "eligible": eligible, "readers": len(per_reader), "rows": sum(rows.values())}
 
     def arm_version_faults(self, active: set[str], record: dict[str, Any]) -> None:
         """``version_*``: the engine's next version of the main solution to train fails, reports no metrics, or
