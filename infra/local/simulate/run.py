@@ -641,7 +641,11 @@ class Simulation:
         return result
 
     def operator_serves(self, decision: dict[str, Any]) -> bool:
-        """Nothing serves and the first candidate was held: the operator runs the decision's promote command."""
+        """Nothing serves and the first candidate was held: the operator runs the decision's promote command,
+        ``storyrec promote --version <candidate>`` (its code, ``promote_by_hand``): the campaign is created and the
+        promotion recorded with the version's metrics, which the next training's rule compares with. (Creating the
+        campaign alone left no record: the next decision found the serving version's metrics missing and held.)"""
+        from shared.operate.promote import promote_by_hand
         from shared.personalize.stage import campaign_arn
         from shared.retry import wait_until
 
@@ -650,8 +654,9 @@ class Simulation:
             return False
         if decision.get("invalid"):  # the report names missing or invalid metrics: an operator does not deploy it
             return False
-        p = deps.settings.personalize
-        arn = deps.personalize.ensure_campaign(p.campaign, decision["candidate"], p.min_campaign_tps)
+        promote_by_hand(deps, str(decision["candidate"]), operator="the simulated operator")
+        arn = campaign_arn(deps)
+        assert arn is not None  # promote_by_hand created it or raised
         wait_until(
             lambda: deps.personalize.describe_campaign(arn),
             lambda c: c.status.value == "ACTIVE" and not (c.latest_update and c.latest_update.status.pending),
