@@ -188,7 +188,7 @@ def simulate(
     from infra.local.readers import MODELS
     from infra.local.simulate import demo as preset
     from infra.local.simulate.faults import PlanError, load_plan
-    from infra.local.simulate.run import SimConfig, run_simulation
+    from infra.local.simulate.run import SimConfig, quality_lines, run_simulation
 
     if demo and (days is not None or start is not None):
         _console.print("--demo chooses --days and --start itself: give neither", style="red", markup=False)
@@ -244,8 +244,8 @@ def simulate(
         f"{facts.get('wall_seconds')} s wall, {facts.get('days_per_minute')} simulated days per minute"
         + ("" if demo else f"; trainings: {trainings}")
     )
-    for name, row in facts.get("quality", {}).items():
-        _log(f"expected clicks per look, {name:>6}: {row['mean']:.3f} ± {row['ci95']:.3f} over {row['days']} mornings")
+    for line in quality_lines(facts.get("quality", {})):
+        _log(line)
     for t in [] if demo else facts.get("online_tests") or []:
         if "experiment_id" in t:
             _log(

@@ -6,6 +6,7 @@ import os
 import subprocess
 import sys
 from collections import Counter
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
@@ -60,26 +61,34 @@ def _quarantine(reasons: dict[str, int]) -> Table:
     return table
 
 
-def scored_readers(data: DemoData) -> tuple[int, int]:
-    """(readers the engine's metrics score, readers eligible): 10% of those with 10+ interactions, as the local
-    engine draws them (infra/local/personalize/metrics.py, Personalize's documented protocol)."""
+def scored_of(per_reader: Iterable[int]) -> tuple[int, int]:
+    """(readers the engine's metrics score, readers eligible) among readers with these interaction counts: 10% of
+    those with 10+ interactions, as the local engine draws them (infra/local/personalize/metrics.py, Personalize's
+    documented protocol)."""
     from infra.local.personalize.metrics import MAX_TEST_USERS, MIN_INTERACTIONS, TEST_USER_FRACTION
 
-    kept = Counter(c.user for c in data.clicks if c.type != "follow" and c.story in data.stories)
-    eligible = sum(1 for n in kept.values() if n >= MIN_INTERACTIONS)
+    eligible = sum(1 for n in per_reader if n >= MIN_INTERACTIONS)
     return (min(MAX_TEST_USERS, max(1, round(eligible * TEST_USER_FRACTION))) if eligible else 0), eligible
+
+
+def scored_readers(data: DemoData) -> tuple[int, int]:
+    """:func:`scored_of` the demo's readers (their clicks the engine keeps)."""
+    return scored_of(Counter(c.user for c in data.clicks if c.type != "follow" and c.story in data.stories).values())
+
+
+def metrics_caption(scored: tuple[int, int]) -> str:
+    """How many readers the offline metrics rest on, and what they measure (:func:`scored_of`)."""
+    return (
+        f"Offline metrics on {scored[0]} readers (10% of the {scored[1]} with 10+ interactions): each one's "
+        "newest 10% of interactions held out. They include stories the reader had already opened "
+        "(Personalize's protocol), which a model that repeats a reader's stories finds; feeds never "
+        "show read stories. Few readers: a rough signal, not a benchmark (docs/BENCHMARKS.md)."
+    )
 
 
 def _promotion(decision: dict[str, Any], scored: tuple[int, int] | None = None) -> Table:
     metrics = decision.get("metrics") or {}
-    caption = None
-    if scored is not None:
-        caption = (
-            f"Offline metrics on {scored[0]} readers (10% of the {scored[1]} with 10+ interactions): each one's "
-            "newest 10% of interactions held out. They include stories the reader had already opened "
-            "(Personalize's protocol), which a model that repeats a reader's stories finds; feeds never "
-            "show read stories. Few readers: a rough signal, not a benchmark (docs/BENCHMARKS.md)."
-        )
+    caption = metrics_caption(scored) if scored is not None else None
     table = Table(
         "metric",
         "candidate",

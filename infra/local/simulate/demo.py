@@ -17,6 +17,8 @@ from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
 
+from infra.local.demo.summary import metrics_caption
+
 DEMO_LEAD_DAYS = 12
 """Days of clicks before the first training: the engine trains on at least 1,000 interactions (Personalize's
 minimum) and held days import once they add up to 1,000 rows; 300 readers click 85-200 times a day while
@@ -81,6 +83,11 @@ def trainings_text(trainings: Iterable[Mapping[str, Any]], reports: Mapping[str,
             lines += [f"Decision: {decision}"] + [f"- {r}" for r in t.get("reasons") or []]
         else:
             lines += [f"The decision's report (SNS), subject: {subject}", report.rstrip()]
+        scored = t.get("metrics_readers")
+        if decision is not None and isinstance(scored, Mapping):  # the report does not say how many readers
+            lines.append(metrics_caption((int(scored.get("scored", 0)), int(scored.get("eligible", 0)))))
+            if t.get("serving"):
+                lines.append("(The serving version's metrics are those of its own training, on its readers then.)")
         if t.get("served_by_operator"):
             lines.append("(nothing served: the simulated operator deployed it by its promote command)")
         blocks.append("\n".join(lines))

@@ -1,5 +1,6 @@
 """Faults on a schedule, from a plan file (JSON): ``{"faults": [{"day": 2, "kind": "s3_event_dropped"}, ...]}``,
-optionally ``"hostile_per_day": N`` (hostile client writes at a steady rate, every day of the run).
+optionally ``"hostile_per_day": N`` and ``"hostile_impressions_per_day": N`` (hostile clicks and hostile
+impressions at a steady rate, every day of the run).
 
 ``day`` is the 0-based simulated day whose night (export, import, feeds) or daytime (clicks) gets the fault;
 ``every`` (optional) repeats it every that many days. The kinds the run can inject (docs/simulate.md):
@@ -88,7 +89,9 @@ class Fault:
 class Plan:
     faults: list[Fault]
     hostile_per_day: int | None = None
-    """Hostile client writes a day, at a steady rate from day 0 (None: the world's default)."""
+    """Hostile clicks a day, at a steady rate from day 0 (None: the world's default)."""
+    hostile_impressions_per_day: int | None = None
+    """Hostile impressions a day (the capture corpus's cases in turn), likewise."""
 
 
 def load_plan(path: Path | None) -> list[Fault]:
@@ -114,10 +117,13 @@ def read_plan(path: Path | None) -> Plan:
         if not isinstance(day, int) or day < 0 or not isinstance(every, int) or every < 0:
             raise PlanError(f"{source}: fault {i}: day and every must be non-negative integers")
         faults.append(Fault(day, str(entry["kind"]), every))
-    hostile = raw.get("hostile_per_day")
-    if hostile is not None and (not isinstance(hostile, int) or isinstance(hostile, bool) or hostile < 0):
-        raise PlanError(f"{source}: hostile_per_day must be a non-negative integer")
-    return Plan(faults, hostile)
+    rates = {}
+    for name in ("hostile_per_day", "hostile_impressions_per_day"):
+        rate = raw.get(name)
+        if rate is not None and (not isinstance(rate, int) or isinstance(rate, bool) or rate < 0):
+            raise PlanError(f"{source}: {name} must be a non-negative integer")
+        rates[name] = rate
+    return Plan(faults, **rates)
 
 
 def active(faults: list[Fault], day: int) -> set[str]:

@@ -156,6 +156,55 @@ def check_capture(world: World, since: int = 0) -> list[Check]:
     return checks
 
 
+HOSTILE_IMPRESSIONS = "hostile impressions quarantined"
+
+
+def hostile_impressions_check(
+    world: World, quarantined: dict[str, dict[str, Any]], captured: set[str]
+) -> Check:
+    """Each hostile impression (a capture corpus case) was quarantined with the reason the corpus expects, or
+    refused by Firestore (a document it cannot hold never reaches capture); none is in ``ml_impressions``.
+    ``quarantined``: the ``ml_quarantine`` records by impression id; ``captured``: the ids in ``ml_impressions``."""
+    wrong: list[Any] = []
+    refused = 0
+    for imp in world.hostile_impressions:
+        if imp.impression_id in captured:
+            wrong.append((imp.impression_id[:40], imp.case, "in ml_impressions"))
+        elif imp.outcome == "refused":
+            refused += 1
+        elif imp.outcome != "quarantined":
+            wrong.append((imp.impression_id[:40], imp.case, imp.outcome or "not sent"))
+        elif (quarantined.get(imp.impression_id) or {}).get("reason") != imp.reason:
+            got = (quarantined.get(imp.impression_id) or {}).get("reason", "no quarantine record")
+            wrong.append((imp.impression_id[:40], imp.case, f"quarantined as {got}, the corpus says {imp.reason}"))
+    total = len(world.hostile_impressions)
+    if wrong:
+        return violated(HOSTILE_IMPRESSIONS, f"{len(wrong)} of {total} hostile impressions", wrong)
+    cases = len({i.case for i in world.hostile_impressions})
+    return ok(
+        HOSTILE_IMPRESSIONS,
+        f"{total} hostile impressions ({cases} corpus cases): {total - refused} quarantined with the corpus's reason, "
+        f"{refused} refused by Firestore",
+    )
+
+
+def check_hostile_impressions(world: World) -> Check:
+    """:func:`hostile_impressions_check` with the quarantine records and ``ml_impressions`` read back."""
+    from shared.capture.quarantine import quarantine_id
+
+    c = world.settings.collections
+    keys = {i.impression_id: quarantine_id("impressions", i.impression_id) for i in world.hostile_impressions}
+    records = read_docs(world, c.quarantine, keys.values())
+    quarantined = {i: records[key] for i, key in keys.items() if key in records}
+    valid = [i.impression_id for i in world.hostile_impressions if _document_id(i.impression_id)]
+    return hostile_impressions_check(world, quarantined, set(read_docs(world, c.ml_impressions, valid)))
+
+
+def _document_id(doc_id: str) -> bool:
+    """Whether Firestore could name a document so (else no document can have that id)."""
+    return bool(doc_id) and "/" not in doc_id and len(doc_id.encode("utf-8", "surrogatepass")) <= 1500
+
+
 def check_export(world: World, exports: Exports, watermark: datetime | None) -> list[Check]:
     """Every accepted click before the export watermark exported exactly once, none after it; nothing else."""
     if watermark is None:

@@ -63,9 +63,16 @@ def _num(v: float) -> float | None:
 
 
 def _interval(m: Moments, metric: str) -> dict[str, float | None]:
+    """The estimate and its 95 % interval; the normal approximation's lower bound is cut at 0 (a rate of clicks
+    is never negative: with a few readers the bound fell below it)."""
     e = estimate(m, METRICS[metric])
     low, high = e.interval()
-    return {"value": _num(e.value), "low": _num(low), "high": _num(high)}
+    return {"value": _num(e.value), "low": _num(_floor(low, 0.0)), "high": _num(high)}
+
+
+def _floor(bound: float, least: float) -> float:
+    """An interval's lower bound, never below what the quantity can be (the normal approximation goes past it)."""
+    return max(least, bound) if math.isfinite(bound) else bound
 
 
 def _expected(row: Mapping[str, Any] | None) -> dict[str, float | None]:
@@ -127,7 +134,7 @@ def lift_table(
                             "over": "control",
                             "metric": label,
                             "lift": _num(x.lift),
-                            "low": _num(x.interval[0]),
+                            "low": _num(_floor(x.interval[0], -1.0)),  # below -100 % is impossible
                             "high": _num(x.interval[1]),
                         }
                     )

@@ -8,7 +8,11 @@ readers' ground truth through Firestore, the export's interactions rows and its 
   and the ``IMPRESSION`` of the view the click came from (docs/export.md, "Attribution and impressions");
 * impressions exported once: on every day the export wrote an exposure file for (a test ran), each reader
   with a feed impression or a feed click that day is in exactly one of that day's files, with exactly the
-  stories seen and feed clicks the readers made.
+  stories seen and feed clicks the readers made;
+* no hostile impression exported: no exported row's ``IMPRESSION`` cell is other than one of its reader's own
+  captured impressions (a hostile one's stories are ids the app never publishes), and no exposure file counts a
+  reader-day's stories beyond the readers' truth on a day a hostile impression with a feed's attribution was
+  written for that reader.
 """
 
 from __future__ import annotations
@@ -31,7 +35,8 @@ IMPRESSIONS = "impressions captured"
 ATTRIBUTION = "clicks carry their list's attribution and impression"
 EXPOSURE = "impressions exported once"
 ARMS = "exposure counted in the arm the reader saw"
-NAMES = (IMPRESSIONS, ATTRIBUTION, EXPOSURE, ARMS)
+HOSTILE = "no hostile impression exported"
+NAMES = (IMPRESSIONS, ATTRIBUTION, EXPOSURE, ARMS, HOSTILE)
 
 
 def captured(imp: SentImpression) -> bool:
@@ -124,6 +129,11 @@ class OnlineChecks:
             return violated(ATTRIBUTION, f"{len(wrong)} exported rows with another attribution", wrong)
         return ok(ATTRIBUTION, f"{checked['feed']} feed and {checked['latest']} latest-list clicks exported")
 
+    # --- hostile impressions --------------------------------------------------------------------------
+    def hostile(self, world: World, settings: Settings, exports: Exports) -> Check:
+        """No hostile impression in an exported ``IMPRESSION`` cell or an exposure file (after data_checks)."""
+        return hostile_exported(world, self._refresh(settings, exports), exposure_files(settings))
+
     # --- the exposure files ---------------------------------------------------------------------------
     def exposure(self, world: World, settings: Settings) -> Check:
         return self.exposure_checks(world, settings)[0]
@@ -131,13 +141,7 @@ class OnlineChecks:
     def exposure_checks(self, world: World, settings: Settings) -> list[Check]:
         """Impressions exported once (counts), and each exposure row's test and arm are those of the feeds
         the reader saw that day (a reader whose challenger feed was never made must not count as challenger)."""
-        store = wiring.import_store(settings)
-        prefix = settings.import_prefix + settings.experiment.aggregate_prefix
-        files: dict[str, list[tuple[str, bytes]]] = {}
-        for info in store.list(prefix):
-            m = _DAY_FILE.search(info.key)
-            if m and m.group(1) != "pre":
-                files.setdefault(m.group(2), []).append((m.group(1), store.get_bytes(info.key)))
+        files = exposure_files(settings)
         if not files:
             state = world.firestore.document(f"{settings.collections.state}/experiment").get()
             if not (state.exists and (state.to_dict() or {}).get("experimentId")):
@@ -171,6 +175,60 @@ class OnlineChecks:
             else ok(ARMS, f"{rows} reader-days, each in the test and arm of the feeds the reader saw")
         )
         return [counted, arm_check]
+
+
+def exposure_files(settings: Settings) -> dict[str, list[tuple[str, bytes]]]:
+    """The test's day files in the import bucket: per day, each (experimentId, CSV bytes)."""
+    store = wiring.import_store(settings)
+    prefix = settings.import_prefix + settings.experiment.aggregate_prefix
+    files: dict[str, list[tuple[str, bytes]]] = {}
+    for info in store.list(prefix):
+        m = _DAY_FILE.search(info.key)
+        if m and m.group(1) != "pre":
+            files.setdefault(m.group(2), []).append((m.group(1), store.get_bytes(info.key)))
+    return files
+
+
+def hostile_exported(
+    world: World, rows: Mapping[Key, list[dict[str, str]]], files: Mapping[str, list[tuple[str, bytes]]]
+) -> Check:
+    """No exported row's ``IMPRESSION`` cell is anything but one of its reader's captured impressions (a hostile
+    impression's cell is named as such); no exposure file counts a reader more stories than the readers' truth
+    on a day a hostile impression carrying a feed's attribution was written for that reader."""
+    own: dict[str, set[str]] = {}
+    for imp in world.impressions:
+        if captured(imp):
+            own.setdefault(imp.uid, set()).add("|".join(imp.story_ids))
+    cells = {i.cell for i in world.hostile_impressions if i.cell}
+    wrong: list[Any] = []
+    for found in rows.values():
+        for row in found:
+            cell, uid = row.get("IMPRESSION") or "", row.get("USER_ID") or ""
+            if cell and cell not in own.get(uid, set()):
+                what = "a hostile impression's stories" if cell in cells else "no impression of the reader"
+                wrong.append(("IMPRESSION", uid, cell[:80], what))
+    truth = truth_by_test(world)
+    suspects = {(i.created.date().isoformat(), i.uid) for i in world.hostile_impressions if i.from_feed}
+    in_files = 0
+    for day, found in sorted(files.items()):
+        for experiment_id, data in found:
+            for r in csv.DictReader(io.StringIO(data.decode("utf-8"))):
+                uid = r.get("user_id") or ""
+                if (day, uid) not in suspects:
+                    continue
+                in_files += 1
+                want = truth.get((day, experiment_id, uid), (0, 0))[0]
+                got = int(float(r.get("impressions") or 0))
+                if got != want:
+                    wrong.append(("exposure", day, experiment_id, uid, "impressions", got, "readers' truth", want))
+    total = len(world.hostile_impressions)
+    if wrong:
+        return violated(HOSTILE, f"{len(wrong)} exported rows carry what no reader's own impression did", wrong)
+    return ok(
+        HOSTILE,
+        f"{total} hostile impressions: none in an IMPRESSION cell; {in_files} exposure row(s) of readers who had "
+        "one that day count only their own impressions",
+    )
 
 
 def compare_files(

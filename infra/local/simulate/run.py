@@ -113,19 +113,31 @@ def closed_port() -> int:
         return int(s.getsockname()[1])
 
 
-def quality_table(ledger: Path, last: dict[str, Any]) -> dict[str, dict[str, float]]:
+def quality_table(ledger: Path, last: dict[str, Any]) -> dict[str, dict[str, float | None]]:
     """Mean expected clicks per look over the run's mornings, per list, with a 95 % interval (normal
-    approximation over the days; days are not independent, so it is a rough width)."""
+    approximation over the days; days are not independent, so it is a rough width; None with one morning)."""
     days = [json.loads(line)["stages"].get("quality") for line in ledger.read_text().splitlines() if line]
     days = [q for q in [*days, last["stages"].get("quality")] if q and q.get("readers")]
-    table: dict[str, dict[str, float]] = {}
+    table: dict[str, dict[str, float | None]] = {}
     for name in ("feed", "latest", "oracle"):
         values = np.array([q[name] for q in days], dtype=float)
         if len(values) == 0:
             continue
-        half = 1.96 * values.std(ddof=1) / np.sqrt(len(values)) if len(values) > 1 else float("nan")
-        table[name] = {"mean": round(float(values.mean()), 4), "ci95": round(float(half), 4), "days": len(values)}
+        half = round(float(1.96 * values.std(ddof=1) / np.sqrt(len(values))), 4) if len(values) > 1 else None
+        table[name] = {"mean": round(float(values.mean()), 4), "ci95": half, "days": len(values)}
     return table
+
+
+def quality_lines(table: dict[str, dict[str, Any]]) -> list[str]:
+    """The quality table as the console prints it: a mean and its interval, or the one morning's value."""
+    out = []
+    for name, row in table.items():
+        head = f"expected clicks per look, {name:>6}: {row['mean']:.3f}"
+        if row.get("ci95") is None:  # one morning has no spread to draw an interval from
+            out.append(f"{head} (one morning: no interval)")
+        else:
+            out.append(f"{head} ± {row['ci95']:.3f} over {row['days']} mornings")
+    return out
 
 
 @contextlib.contextmanager
@@ -193,8 +205,11 @@ class Simulation:
         self.night = Night(self.clock, log)
         plan = fault_plan.read_plan(config.faults)
         self.faults = plan.faults
-        if plan.hostile_per_day is not None:  # the plan's steady rate of hostile client writes
+        if plan.hostile_per_day is not None:  # the plan's steady rate of hostile clicks
             self.config = replace(config, world=replace(config.world, hostile_per_day=plan.hostile_per_day))
+        if plan.hostile_impressions_per_day is not None:  # and of hostile impressions
+            world = replace(self.config.world, hostile_impressions_per_day=plan.hostile_impressions_per_day)
+            self.config = replace(self.config, world=world)
         self.exports = inv.Exports()
         self.online = OnlineChecks()
         self.operator_deployed: set[str] = set()
@@ -230,6 +245,7 @@ class Simulation:
             self.world = World(
                 s, model, self.config.world, rng, wiring.firestore_client(s), build_service(s), self.clock
             )
+            self.world.hostile_rng = np.random.default_rng(self.config.seed + 2)
             for index in range(self.config.days):
                 self.day(index)
             self.final_night()
@@ -281,6 +297,7 @@ class Simulation:
                 self.send_clicks()
         with timed(took, "checks"):
             checks += inv.check_capture(self.world, since=self.capture_checked)
+            checks.append(inv.check_hostile_impressions(self.world))
             self.capture_checked = len(self.world.clicks)
             stories, readers, joined = self.changed
             checks += inv.check_catalogue(self.world, stories, readers)
@@ -522,6 +539,7 @@ class Simulation:
             self.online.impressions(self.world),
             self.online.attribution(self.world, s, self.exports),
             *self.online.exposure_checks(self.world, s),
+            self.online.hostile(self.world, s, self.exports),
         ]
 
     def train(self, today: date, active: set[str]) -> dict[str, Any]:
@@ -536,10 +554,13 @@ class Simulation:
 
     def train_once(self, today: date, active: set[str]) -> dict[str, Any]:
         first: dict[str, Any] = {}
+        readers = self.metrics_readers()  # the dataset the versions train on: what their metrics rest on
         if "engine_down_training" in active:  # the first delivery meets the engine down
             first = self.train_engine_down(today)
         outcome = first.get("outcome") or self.night.train(at(today, 3, 1) if first else at(today, 3))
         info: dict[str, Any] = {"name": outcome.get("name"), "deferred": outcome.get("deferred")}
+        if readers is not None:
+            info["metrics_readers"] = readers
         if first:
             info["first_delivery"] = first["what"]
         if outcome.get("deferred") or not outcome.get("versions"):
@@ -558,10 +579,27 @@ class Simulation:
         info["decision"] = (decision or {}).get("action")
         info["reasons"] = (decision or {}).get("reasons")
         info["candidate"] = (decision or {}).get("candidate")
+        info["serving"] = (decision or {}).get("serving")  # the version it was judged against (None: nothing served)
         if decision is not None:
             info["served_by_operator"] = self.operator_serves(decision)
         self.facts["trainings"].append(info)
         return info
+
+    def metrics_readers(self) -> dict[str, int] | None:
+        """How many readers GetSolutionMetrics' protocol scores on the engine's interactions dataset as it is now
+        (infra/local/demo/summary.py's ``scored_of``, the one-day demo's count), beside the readers and rows."""
+        from infra.local.demo.summary import scored_of
+        from shared.personalize.stage import ensure_datasets
+
+        arn = ensure_datasets(wiring.stage_deps(settings())).by_type.get("interactions")
+        rows = inv.engine_interactions(self.engine_state, arn) if arn else None
+        if rows is None:
+            return None
+        per_reader: Counter[str] = Counter()
+        for (uid, _, _, _), n in rows.items():
+            per_reader[uid] += n
+        scored, eligible = scored_of(per_reader.values())
+        return {"scored": scored, "eligible": eligible, "readers": len(per_reader), "rows": sum(rows.values())}
 
     def arm_version_faults(self, active: set[str], record: dict[str, Any]) -> None:
         """``version_*``: the engine's next version of the main solution to train fails, reports no metrics, or
@@ -609,7 +647,11 @@ class Simulation:
         return result
 
     def operator_serves(self, decision: dict[str, Any]) -> bool:
-        """Nothing serves and the first candidate was held: the operator runs the decision's promote command."""
+        """Nothing serves and the first candidate was held: the operator runs the decision's promote command,
+        ``storyrec promote --version <candidate>`` (its code, ``promote_by_hand``): the campaign is created and the
+        promotion recorded with the version's metrics, which the next training's rule compares with. (Creating the
+        campaign alone left no record: the next decision found the serving version's metrics missing and held.)"""
+        from shared.operate.promote import promote_by_hand
         from shared.personalize.stage import campaign_arn
         from shared.retry import wait_until
 
@@ -618,8 +660,9 @@ class Simulation:
             return False
         if decision.get("invalid"):  # the report names missing or invalid metrics: an operator does not deploy it
             return False
-        p = deps.settings.personalize
-        arn = deps.personalize.ensure_campaign(p.campaign, decision["candidate"], p.min_campaign_tps)
+        promote_by_hand(deps, str(decision["candidate"]), operator="the simulated operator")
+        arn = campaign_arn(deps)
+        assert arn is not None  # promote_by_hand created it or raised
         wait_until(
             lambda: deps.personalize.describe_campaign(arn),
             lambda c: c.status.value == "ACTIVE" and not (c.latest_update and c.latest_update.status.pending),
@@ -712,21 +755,29 @@ class Simulation:
             for _ in range(w.model.visits(w.readers[uid])):
                 visits.append((float(w.rng.uniform(7 * 3600, 23 * 3600)), uid))
         hostile_times = sorted(float(w.rng.uniform(7 * 3600, 23 * 3600)) for _ in range(params.hostile_per_day))
-        clicks = hostile = 0
+        hostile_impression_times = [  # their own generator: the other draws stay those of a run without them
+            float(w.hostile_rng.uniform(7 * 3600, 23 * 3600)) for _ in range(params.hostile_impressions_per_day)
+        ]
+        clicks = hostile = hostile_impressions = 0
         feeds = self.todays_feeds(sorted({uid for _, uid in visits}))
         from shared.recommend.document import feed_story_ids
 
+        # the day in time order: a hostile click before a visit at the same second, as before hostile impressions
+        timeline = sorted(
+            [(t, 0, "") for t in hostile_times]
+            + [(t, 1, uid) for t, uid in visits]
+            + [(t, 2, "") for t in hostile_impression_times]
+        )
         w.deferred = []  # impressions and clicks are sent and captured after the day's visits: self.send_clicks()
-        for seconds, uid in sorted(visits):
-            while hostile_times and hostile_times[0] <= seconds:
-                self.clock.set(at(today, 0) + timedelta(seconds=hostile_times.pop(0)))
+        for seconds, kind, uid in timeline:
+            self.clock.set(at(today, 0) + timedelta(seconds=seconds))
+            if kind == 0:
                 hostile += len(w.hostile(1))
-            self.clock.set(at(today, 0) + timedelta(seconds=seconds))
-            doc = feeds.get(uid) or {}
-            clicks += len(w.visit(w.readers[uid], feed_story_ids(doc) if doc else [], doc))
-        for seconds in hostile_times:
-            self.clock.set(at(today, 0) + timedelta(seconds=seconds))
-            hostile += len(w.hostile(1))
+            elif kind == 1:
+                doc = feeds.get(uid) or {}
+                clicks += len(w.visit(w.readers[uid], feed_story_ids(doc) if doc else [], doc))
+            else:
+                hostile_impressions += w.write_hostile_impression(feeds) is not None
         self.clock.set(at(today, 23, 59))
         topic_added = w.model.end_of_day(list(w.readers.values()), index)
         record["stages"]["day"] = {
@@ -738,6 +789,7 @@ class Simulation:
             "visits": len(visits),
             "clicks": clicks,
             "hostile": hostile,
+            "hostile_impressions": hostile_impressions,
             **({"new_topic": w.model.topics - 1} if topic_added else {}),
         }
 
@@ -764,6 +816,7 @@ class Simulation:
         record: dict[str, Any] = {"day": self.config.days, "date": today.isoformat(), "faults": [], "stages": {}}
         checks = self.night_of(today, set(), record)
         checks += inv.check_capture(self.world)  # every click's document, once more
+        checks.append(inv.check_hostile_impressions(self.world))
         w = self.world
         checks += inv.check_catalogue(w, [*w.stories, *w.retired], [*w.readers, *w.left])  # all, once more
         with timed(record.setdefault("seconds", {}), "release"):

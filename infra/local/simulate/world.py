@@ -41,7 +41,10 @@ class WorldParams:
     leave_per_day: float = 0.004
     """Daily probability that a reader deletes their account."""
     hostile_per_day: int = 4
-    """Hostile client writes per day (the capture must quarantine each: never exported)."""
+    """Hostile clicks per day (the capture must quarantine each: never exported)."""
+    hostile_impressions_per_day: int = 4
+    """Hostile impressions per day, the capture corpus's cases in turn (infra/local/simulate/hostile.py): each
+    quarantined by capture (or refused by Firestore), never in an export's IMPRESSION cell or exposure file."""
     latest_size: int = 10
 
 
@@ -120,6 +123,39 @@ class SentImpression:
     outcome: str = ""
 
 
+@dataclass(frozen=True)
+class SentHostileImpression:
+    """A hostile impression the simulation wrote: a capture corpus case (infra/local/simulate/hostile.py)."""
+
+    impression_id: str
+    uid: str
+    """The reader whose client wrote it (as the run attributes it; the document may say otherwise)."""
+    case: str
+    reason: str
+    """The quarantine reason the corpus expects."""
+    created: datetime
+    cell: str | None
+    """The IMPRESSION cell it would give a click if it leaked (its story ids), None if it has no id list."""
+    from_feed: bool
+    """Whether it carries a feed's attribution (a leak would count in an exposure file)."""
+    outcome: str = ""
+    """``quarantined`` (capture), ``refused`` (Firestore would not hold the document), or what capture said."""
+
+
+@dataclass(frozen=True)
+class _Pending:
+    """A document :meth:`World.send_deferred` writes and captures: a click, an impression or a hostile one."""
+
+    kind: str
+    index: int
+    doc_id: str
+    data: Any
+    writer: Writer
+    at: datetime
+    """The virtual time it was written (capture's clock; a hostile ``createdAt`` may be anything)."""
+    reader: str
+
+
 @dataclass
 class World:
     """Ground truth: every story, reader and click, as the generator knows them."""
@@ -134,13 +170,17 @@ class World:
     stories: dict[str, Story] = field(default_factory=dict)
     retired: dict[str, datetime] = field(default_factory=dict)
     readers: dict[str, Reader] = field(default_factory=dict)
-    deferred: list[tuple[int, str, dict[str, Any], Writer]] | None = None
-    """When a list, :meth:`write_click` and :meth:`write_impression` queue their document here for
-    :meth:`send_deferred` instead of sending it (an impression's index is ``-1 - its index``)."""
+    deferred: list[_Pending] | None = None
+    """When a list, :meth:`write_click`, :meth:`write_impression` and :meth:`write_hostile_impression` queue
+    their document here for :meth:`send_deferred` instead of sending it."""
     left: dict[str, datetime] = field(default_factory=dict)
     joined: dict[str, datetime] = field(default_factory=dict)
     clicks: list[SentClick] = field(default_factory=list)
     impressions: list[SentImpression] = field(default_factory=list)
+    hostile_impressions: list[SentHostileImpression] = field(default_factory=list)
+    hostile_rng: np.random.Generator = field(default_factory=lambda: np.random.default_rng(0))
+    """Draws of the hostile impressions (their own generator: the readers' and the app's draws stay those of a
+    run without them)."""
     clock_skew_hours: float = 0.0
     """Client clock skew (a fault): odd readers' devices 4 minutes ahead, even ones this many hours behind
     (both within docs/client.md's tolerance, so their clicks must be captured)."""
@@ -148,6 +188,7 @@ class World:
     _reader_seq: int = 0
     _click_seq: int = 0
     _impression_seq: int = 0
+    _hostile_seq: int = 0
 
     # --- stories -------------------------------------------------------------------------------------
     def publish(self, count: int) -> list[str]:
@@ -247,7 +288,7 @@ class World:
         if self.deferred is None:
             outcome = self._send_impression(impression_id, data, writer)
         else:  # sent by send_deferred(), at this virtual time, before the visit's clicks
-            self.deferred.append((-1 - len(self.impressions), impression_id, data, writer))
+            self.deferred.append(_Pending("impression", len(self.impressions), impression_id, data, writer, now, uid))
         sent = SentImpression(impression_id, uid, tuple(story_ids[:25]), view, now, outcome.value)
         self.impressions.append(sent)
         return sent
@@ -285,7 +326,7 @@ class World:
         if self.deferred is None:
             outcome = self._send_click(click_id, data, author)
         else:  # sent by send_deferred(), at this virtual time
-            self.deferred.append((len(self.clicks), click_id, data, author))
+            self.deferred.append(_Pending("click", len(self.clicks), click_id, data, author, now, uid))
         sent = SentClick(
             click_id,
             uid,
@@ -354,6 +395,39 @@ class World:
                 sent.append(self.write_click(uid, gone, "open", hostile=kind))
         return sent
 
+    def write_hostile_impression(self, feeds: dict[str, dict[str, Any]]) -> SentHostileImpression | None:
+        """A hostile client writes the next capture corpus case as an impression (infra/local/simulate/hostile.py),
+        by the path the readers' impressions take; ``feeds``: the day's feed documents (a reader with one sends
+        its attribution, so a leak would count in the test's exposure file). None when no reader exists."""
+        from infra.local.simulate import hostile
+
+        if not self.readers:
+            return None
+        uids = sorted(u for u in feeds if u in self.readers) or sorted(self.readers)
+        uid = uids[int(self.hostile_rng.integers(len(uids)))]
+        everyone = sorted(self.readers)
+        other = everyone[(everyone.index(uid) + 1) % len(everyone)]  # another reader, for a forged userId
+        other = other if other != uid else f"{uid}-other"
+        view = FeedView.of_feed(feeds[uid]) if uid in feeds else FeedView("latest")
+        attribution = view.fields() or FeedView("latest").fields()
+        cases = hostile.corpus_cases()
+        now = self.clock()
+        case = hostile.adapt(cases[self._hostile_seq % len(cases)], self._hostile_seq, uid, other, attribution, now)
+        self._hostile_seq += 1
+        fields = case.data if isinstance(case.data, dict) else {}
+        feed = bool(fields.get("recommendationId")) or str(fields.get("source", "")).startswith("storyrec-")
+        outcome: str = _Unsent.value
+        if self.deferred is None:
+            outcome = self._send_hostile_impression(case.doc_id, case.data, case.writer)
+        else:
+            index = len(self.hostile_impressions)
+            self.deferred.append(_Pending("hostile_impression", index, case.doc_id, case.data, case.writer, now, uid))
+        sent = SentHostileImpression(
+            case.doc_id, uid, case.case, case.reason, now, hostile.story_cell(case.data), feed, outcome
+        )
+        self.hostile_impressions.append(sent)
+        return sent
+
     # --- deferred clicks ---------------------------------------------------------------------------------
     def _send_click(self, click_id: str, data: dict[str, Any], writer: Writer) -> Outcome:
         self.firestore.document(f"{self.settings.collections.clicks}/{click_id}").set(data)
@@ -363,34 +437,55 @@ class World:
         self.firestore.document(f"{self.settings.collections.impressions}/{impression_id}").set(data)
         return self.capture.capture_impression(impression_id, data, writer=writer)
 
+    def _send_hostile_impression(self, impression_id: str, data: Any, writer: Writer) -> str:
+        """Write it; a document Firestore will not hold (a path for an id, a list for a document) is refused
+        there and never reaches capture: ``refused``. Otherwise capture's outcome (``quarantined`` is due)."""
+        from google.api_core import exceptions
+
+        try:
+            self.firestore.document(f"{self.settings.collections.impressions}/{impression_id}").set(data)
+        except (ValueError, TypeError, AttributeError, exceptions.InvalidArgument):
+            return "refused"
+        return self.capture.capture_impression(impression_id, data, writer=writer).value
+
+    def _send(self, item: _Pending) -> str:
+        if item.kind == "click":
+            return self._send_click(item.doc_id, item.data, item.writer).value
+        if item.kind == "impression":
+            return self._send_impression(item.doc_id, item.data, item.writer).value
+        return self._send_hostile_impression(item.doc_id, item.data, item.writer)
+
     def send_deferred(self, pin: Callable[[datetime], Any], workers: int = 4) -> None:
-        """Write the impressions and clicks deferred by :meth:`write_impression` / :meth:`write_click` and
-        capture them, each under ``pin(its createdAt)`` (the virtual clock pinned on the worker's thread),
-        ``workers`` readers at a time: one reader's documents in the order the client wrote them (a visit's
-        impressions before its clicks; the rate limit counts them), readers side by side as the capture
-        triggers' instances run them. Each outcome is then recorded in ``clicks`` / ``impressions``."""
+        """Write the impressions and clicks deferred by :meth:`write_impression` / :meth:`write_click` (and the
+        hostile impressions) and capture them, each under ``pin(the virtual time it was written)`` (the virtual
+        clock pinned on the worker's thread), ``workers`` readers at a time: one reader's documents in the order
+        the client wrote them (a visit's impressions before its clicks; the rate limit counts them), readers
+        side by side as the capture triggers' instances run them. Each outcome is then recorded in ``clicks`` /
+        ``impressions`` / ``hostile_impressions``."""
         from concurrent.futures import ThreadPoolExecutor
 
         pending, self.deferred = self.deferred or [], None
-        by_writer: dict[str, list[tuple[int, str, dict[str, Any], Writer]]] = {}
+        by_writer: dict[str, list[_Pending]] = {}
         for item in pending:
-            by_writer.setdefault(str(item[2]["userId"]), []).append(item)
+            by_writer.setdefault(item.reader, []).append(item)
 
-        def send(items: list[tuple[int, str, dict[str, Any], Writer]]) -> list[tuple[int, str]]:
+        def send(items: list[_Pending]) -> list[tuple[_Pending, str]]:
             done = []
-            for index, doc_id, data, writer in items:
-                with pin(data["createdAt"]):
-                    send_one = self._send_click if index >= 0 else self._send_impression
-                    done.append((index, send_one(doc_id, data, writer).value))
+            for item in items:
+                with pin(item.at):
+                    done.append((item, self._send(item)))
             return done
 
         with ThreadPoolExecutor(max(1, workers)) as pool:
             for done in pool.map(send, [by_writer[k] for k in sorted(by_writer)]):
-                for index, outcome in done:
-                    if index >= 0:
-                        self.clicks[index] = replace(self.clicks[index], outcome=outcome)
+                for item, outcome in done:
+                    i = item.index
+                    if item.kind == "click":
+                        self.clicks[i] = replace(self.clicks[i], outcome=outcome)
+                    elif item.kind == "impression":
+                        self.impressions[i] = replace(self.impressions[i], outcome=outcome)
                     else:
-                        self.impressions[-1 - index] = replace(self.impressions[-1 - index], outcome=outcome)
+                        self.hostile_impressions[i] = replace(self.hostile_impressions[i], outcome=outcome)
 
 
 def accepted(click: SentClick) -> bool:

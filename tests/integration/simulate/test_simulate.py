@@ -18,6 +18,7 @@ pytestmark = pytest.mark.integration
 EVERY_DAY = {
     "clicks captured",
     "hostile clicks quarantined",
+    "hostile impressions quarantined",
     "ml_interactions match the ground truth",
     "one alert per injected fault",
     "no alert without a fault",
@@ -36,6 +37,7 @@ EVERY_NIGHT = EVERY_DAY | {
     "clicks carry their list's attribution and impression",
     "impressions exported once",
     "exposure counted in the arm the reader saw",
+    "no hostile impression exported",
     "expired held days reported",
 }
 
@@ -108,6 +110,10 @@ def test_five_days_with_every_default_fault_end_with_no_violation(tmp_path: Path
     assert [c["status"] for c in records[-1]["checks"] if c["invariant"] == "expired held days reported"] == ["ok"]
     # the readers clicked, hostile clients wrote, and the oracle bounds the feeds
     assert sum(s["day"]["clicks"] for d, s in stages.items() if d < 5) > 50
+    # hostile impressions (the capture corpus's cases, 4 a day) each quarantined with the corpus's reason
+    assert all(s["day"]["hostile_impressions"] == 4 for d, s in stages.items() if d < 5)
+    quarantined = [c for c in records[-1]["checks"] if c["invariant"] == "hostile impressions quarantined"]
+    assert quarantined[0]["detail"].startswith("20 hostile impressions (20 corpus cases): 20 quarantined"), quarantined
     assert all(s["quality"]["oracle"] >= s["quality"]["feed"] for d, s in stages.items() if d >= 1)
     # impressions and attributed clicks (docs/client.md) went through capture into the export; with nothing
     # serving there is no test: every feed is popular, attributed to storyrec-popular, and the lift table says so

@@ -141,6 +141,8 @@ def test_the_default_plan_has_every_fault_kind(tmp_path: Path) -> None:
         '{"faults": [], "hostile_per_day": -1}',
         '{"faults": [], "hostile_per_day": "4"}',
         '{"faults": [], "hostile_per_day": true}',
+        '{"faults": [], "hostile_impressions_per_day": -2}',
+        '{"faults": [], "hostile_impressions_per_day": 1.5}',
         "{",
     ],
 )
@@ -158,6 +160,9 @@ def test_a_plan_sets_the_steady_rate_of_hostile_writes(tmp_path: Path) -> None:
     path.write_text(json.dumps({"faults": []}))
     assert faults.read_plan(path).hostile_per_day is None  # the world's default
     assert faults.read_plan(None).hostile_per_day == 4
+    path.write_text(json.dumps({"faults": [], "hostile_impressions_per_day": 40}))
+    assert faults.read_plan(path).hostile_impressions_per_day == 40 and faults.read_plan(path).hostile_per_day is None
+    assert faults.read_plan(None).hostile_impressions_per_day == 4
 
 
 def test_a_fault_repeats_every_n_days(tmp_path: Path) -> None:

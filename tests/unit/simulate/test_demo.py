@@ -76,6 +76,20 @@ def test_each_training_is_told_with_the_product_report_wrapped_at_80_columns() -
     assert trainings_text([], {}) == "no training ran"
 
 
+def test_a_decision_says_how_many_readers_its_offline_metrics_rest_on() -> None:
+    """The product's report gives the metrics, not how many readers GetSolutionMetrics' protocol scored (10 % of
+    those with 10+ interactions): 4 readers made the demo's first version score NDCG@10 0.96."""
+    readers = {"scored": 4, "eligible": 38, "readers": 221, "rows": 1171}
+    first = {"name": "storyrec-20261101", "decision": "promote", "candidate": "arn:x/v1", "metrics_readers": readers}
+    second = {**first, "name": "storyrec-20261201", "candidate": "arn:x/v2", "serving": "arn:x/v1"}
+    text = " ".join(trainings_text([first, second], {}).split())
+    assert text.count("Offline metrics on 4 readers (10% of the 38 with 10+ interactions)") == 2, text
+    assert text.count("The serving version's metrics are those of its own training") == 1
+    assert all(len(line) <= 80 for line in trainings_text([first, second], {}).splitlines())
+    failed = {"name": "n", "failed": {"main": "x"}, "decision": None, "metrics_readers": readers}
+    assert "Offline metrics" not in trainings_text([failed], {})  # no version scored: nothing rests on them
+
+
 def test_wrap_keeps_short_lines_and_indents_a_list_items_continuation() -> None:
     assert wrap("short\n\n- x") == "short\n\n- x"
     lines = wrap("- " + "word " * 30).splitlines()

@@ -141,6 +141,24 @@ def test_the_quality_table_averages_every_morning_with_an_interval(tmp_path: Any
     assert table["latest"] == {"mean": 0.5, "ci95": 0.0, "days": 2} and table["oracle"]["mean"] == 2.0
 
 
+def test_one_morning_has_no_interval_and_the_console_says_so(tmp_path: Any) -> None:
+    """A 1-day run printed "0.687 ± nan over 1 mornings": one morning has no spread, so no interval, in words."""
+    import json
+
+    from infra.local.simulate.run import quality_lines, quality_table
+
+    ledger = tmp_path / "ledger.jsonl"
+    ledger.write_text(json.dumps({"stages": {}}) + "\n")
+    table = quality_table(ledger, {"stages": {"quality": {"readers": 3, "feed": 0.687, "latest": 0.5, "oracle": 2}}})
+    assert table["feed"] == {"mean": 0.687, "ci95": None, "days": 1}
+    json.dumps(table, allow_nan=False)  # the ledger's totals stay strict JSON
+    lines = quality_lines(table)
+    assert lines[0] == "expected clicks per look,   feed: 0.687 (one morning: no interval)"
+    assert not any("nan" in line or "inf" in line for line in lines)
+    two = quality_lines({"feed": {"mean": 0.2, "ci95": 0.196, "days": 2}})
+    assert two == ["expected clicks per look,   feed: 0.200 ± 0.196 over 2 mornings"]
+
+
 class CatalogueWorld:
     stories = {"s1": object()}
     retired = {"s0": T0}

@@ -164,10 +164,25 @@ def test_the_table_is_total(feed_events: list[FeedEvent], expected: dict) -> Non
                     assert r["value"] is None
                 if r["low"] is not None and r["high"] is not None:
                     assert r["low"] <= r["value"] + 1e-9 and r["value"] <= r["high"] + 1e-9
+                assert r["low"] is None or r["low"] >= 0  # a rate of clicks is never negative
         for x in t["lifts"]:
             assert x["arm"] != "control"
             if x["low"] is not None:
                 assert x["low"] <= x["lift"] + 1e-9 <= x["high"] + 2e-9
+                assert x["low"] >= -1  # a lift below -100 % is impossible
+
+
+def test_a_few_readers_lower_bound_stops_at_zero_and_a_lift_at_minus_100_percent() -> None:
+    """With a handful of readers the normal approximation's interval reaches below what a rate (0) or a lift
+    (-100 %) can be: the table cuts it there (a 1-day run printed clicks/reader [-0.08, 0.65])."""
+    few = [FeedEvent("t1", "champion", f"r{i}", stories=5, clicks=int(i == 0)) for i in range(7)]
+    few += [FeedEvent("t1", "control", f"c{i}", stories=5, clicks=3 * int(i < 2)) for i in range(4)]
+    table = lift_table(few)
+    row = _arm(table, "t1", "champion")
+    assert row["clicks_per_reader"]["low"] == 0 and row["clicks_per_impression"]["low"] == 0
+    assert row["clicks_per_reader"]["high"] > row["clicks_per_reader"]["value"] > 0
+    lifts = {x["metric"]: x for x in table["tests"][0]["lifts"]}
+    assert lifts["clicks_per_reader"]["low"] == -1 and lifts["clicks_per_reader"]["lift"] > -1
 
 
 def test_the_report_shows_the_arms_beside_the_oracle_only_for_a_simulation() -> None:
