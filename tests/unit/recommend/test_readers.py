@@ -18,6 +18,7 @@ from shared.ports import Query
 from shared.recommend import fill_feeds
 from shared.recommend.document import feed_story_ids
 from tests.corpus.capture_cases import click
+from tests.corpus.reader_cases import READER_CASES, ReaderCase
 from tests.unit.recommend.fakes import NOW, make_deps, recommender, story, without_campaign
 
 pytestmark = pytest.mark.unit
@@ -198,3 +199,20 @@ def test_the_aggregates_give_the_same_warm_cold_split_and_exclusions_as_the_quer
     assert docs.reader_queries == 0 and fast.history_queries == 0
     assert _feeds(docs) == _feeds(old)
     assert (fast.personalized, fast.popular, fast.arms) == (slow.personalized, slow.popular, slow.arms)
+
+
+@pytest.mark.parametrize("case", READER_CASES, ids=[c.name for c in READER_CASES])
+def test_a_damaged_or_incomplete_aggregate_is_answered_by_the_query(case: ReaderCase) -> None:
+    docs = _world()
+    _capture(docs, 1, "r", "s1", days_ago=60)
+    _capture(docs, 2, "other", "s1", days_ago=1)
+    _profile(docs, "r")
+    docs.set("ml_readers/r", case.doc)
+    summary = fill_feeds(make_deps(without_campaign(STORIES), docs))
+    assert summary.history_queries == docs.reader_queries  # warm or cold, then the whole history: 0 or 2
+    assert (docs.reader_queries > 0) == (case.expect == "queried")
+    assert docs.get("feeds/r") is not None
+    if case.expect == "queried":  # exactly the old path's feed
+        old = _old_path(docs)
+        fill_feeds(make_deps(without_campaign(STORIES), old))
+        assert old.get("feeds/r") == docs.get("feeds/r")
