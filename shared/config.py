@@ -43,6 +43,8 @@ class Collections:
     impressions: str = "impressions"
     ml_impressions: str = "ml_impressions"
     impression_rate: str = "ml_impression_rate"
+    ml_readers: str = "ml_readers"
+    """One aggregate per reader, kept by click capture: the stories they interacted with, per event type."""
 
 
 @dataclass(frozen=True)

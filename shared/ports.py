@@ -108,6 +108,19 @@ def newer_decision(stored: Mapping[str, Any] | None, write: NewerWrite, version_
 
 
 @dataclass(frozen=True)
+class ArrayUnion:
+    """A field value of a merge write: adds to the stored array each of ``values`` it lacks (the array is created
+    when absent). Idempotent and commutative, so at-least-once deliveries in any order leave the same set
+    (Firestore's ``ArrayUnion`` transform). Only as a top-level field of a ``set``/``create``/batch write."""
+
+    values: tuple[Any, ...]
+
+
+MAX_DOCUMENT_BYTES = 1_048_576
+"""Firestore's largest document (1 MiB): a write that would make a document larger fails with ``InvalidRequest``."""
+
+
+@dataclass(frozen=True)
 class Write:
     """One write of a batch. ``kind`` 'set' replaces (or merges), 'delete' removes."""
 
@@ -125,8 +138,12 @@ class DocumentStore(Protocol):
 
     def set(self, path: str, data: Mapping[str, Any], *, merge: bool = False) -> None: ...
 
-    def create(self, path: str, data: Mapping[str, Any]) -> bool:
-        """Write only if absent. True if written, False if the document already existed."""
+    def create(self, path: str, data: Mapping[str, Any], *, also: Sequence[Write] = ()) -> bool:
+        """Write only if absent. True if written, False if the document already existed.
+
+        ``also``: more writes committed atomically with the create (all or none: none when the document existed
+        or when any of them is refused, e.g. ``InvalidRequest`` for a document over 1 MiB).
+        """
         ...
 
     def delete(self, path: str) -> None: ...

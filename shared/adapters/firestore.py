@@ -36,6 +36,7 @@ from shared.errors import (
 )
 from shared.logs import get_logger
 from shared.ports import (
+    ArrayUnion,
     Document,
     NewerOutcome,
     NewerWrite,
@@ -183,15 +184,30 @@ class FirestoreDocumentStore:
 
     def set(self, path: str, data: Mapping[str, Any], *, merge: bool = False) -> None:
         with _mapped("set", path):
-            self._client.document(path).set(dict(data), merge=merge, **self._opts)
+            self._client.document(path).set(_sdk_fields(data), merge=merge, **self._opts)
 
-    def create(self, path: str, data: Mapping[str, Any]) -> bool:
+    def create(self, path: str, data: Mapping[str, Any], *, also: Sequence[Write] = ()) -> bool:
+        """A plain create, or with ``also`` one commit holding the create and those writes (all or none)."""
         try:
             with _mapped("create", path):
-                self._client.document(path).create(dict(data), **self._opts)
+                if not also:
+                    self._client.document(path).create(_sdk_fields(data), **self._opts)
+                    return True
+                batch = self._client.batch()
+                batch.create(self._client.document(path), _sdk_fields(data))
+                self._add_writes(batch, also)
+                batch.commit(**self._opts)
         except AlreadyExists:
             return False
         return True
+
+    def _add_writes(self, batch: Any, writes: Sequence[Write]) -> None:
+        for w in writes:
+            ref = self._client.document(w.path)
+            if w.kind == "delete":
+                batch.delete(ref)
+            else:
+                batch.set(ref, _sdk_fields(w.data), merge=w.merge)
 
     def delete(self, path: str) -> None:
         with _mapped("delete", path):
@@ -331,12 +347,7 @@ class FirestoreDocumentStore:
         for chunk in chunked(writes, MAX_BATCH):
             with _mapped("batch commit", f"{applied} writes applied before"):
                 batch = self._client.batch()
-                for w in chunk:
-                    ref = self._client.document(w.path)
-                    if w.kind == "delete":
-                        batch.delete(ref)
-                    else:
-                        batch.set(ref, dict(w.data), merge=w.merge)
+                self._add_writes(batch, chunk)
                 batch.commit(**self._opts)
             applied += len(chunk)
         return applied
@@ -398,6 +409,11 @@ class FirestoreDocumentStore:
                     "stream reopened",
                     extra={"collection": query.collection, "delivered": delivered, "error": type(exc).__name__},
                 )
+
+
+def _sdk_fields(data: Mapping[str, Any]) -> dict[str, Any]:
+    """A write's fields with the port's transforms as the SDK's (:class:`ArrayUnion`)."""
+    return {k: firestore_v1.ArrayUnion(list(v.values)) if isinstance(v, ArrayUnion) else v for k, v in data.items()}
 
 
 def _rounds(writes: Sequence[NewerWrite]) -> list[list[int]]:

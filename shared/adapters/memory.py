@@ -14,6 +14,8 @@ from typing import Any
 
 from shared.errors import InvalidRequest, NotFound
 from shared.ports import (
+    MAX_DOCUMENT_BYTES,
+    ArrayUnion,
     Document,
     NewerOutcome,
     NewerWrite,
@@ -66,6 +68,44 @@ def _document_path(path: str) -> str:
     return path
 
 
+def _value_size(value: Any) -> int:
+    if isinstance(value, str):
+        return len(value.encode("utf-8", "surrogatepass")) + 1
+    if isinstance(value, bytes):
+        return len(value) + 1
+    if value is None or isinstance(value, bool):
+        return 1
+    if isinstance(value, Mapping):
+        return sum(_value_size(str(k)) + _value_size(v) for k, v in value.items())
+    if isinstance(value, list | tuple):
+        return sum(_value_size(v) for v in value)
+    return 8  # numbers, timestamps
+
+
+def document_size(path: str, data: Mapping[str, Any]) -> int:
+    """A document's size as Firestore counts it against its 1 MiB limit (its name, field names and values, 32)."""
+    name = sum(_value_size(part) for part in path.split("/")) + 16
+    return name + _value_size(data) + 32
+
+
+def _written(base: Mapping[str, Any] | None, data: Mapping[str, Any], merge: bool) -> Document:
+    """The document after a set of ``data`` onto ``base`` (its :class:`ArrayUnion` values applied)."""
+    out: Document = copy.deepcopy(dict(base or {})) if merge else {}
+    for key, value in data.items():
+        if isinstance(value, ArrayUnion):
+            if not value.values:  # as the Firestore SDK refuses it
+                raise InvalidRequest(f"{key!r}: an ArrayUnion needs at least one value")
+            current = out.get(key)
+            items = list(current) if isinstance(current, list) else []
+            for item in copy.deepcopy(list(value.values)):
+                if item not in items:
+                    items.append(item)
+            out[key] = items
+        else:
+            out[key] = copy.deepcopy(value)
+    return out
+
+
 class InMemoryDocumentStore:
     """A dict of documents keyed by path, with the update time of each (like Firestore's)."""
 
@@ -79,16 +119,44 @@ class InMemoryDocumentStore:
         return copy.deepcopy(doc) if doc is not None else None
 
     def set(self, path: str, data: Mapping[str, Any], *, merge: bool = False) -> None:
-        _document_path(path)
-        base = self.docs.get(path, {}) if merge else {}
-        self.docs[path] = {**base, **copy.deepcopy(dict(data))}
-        self.update_times[path] = datetime.now(UTC)
+        self._commit({path: self._staged(path, data, merge, {})})
 
-    def create(self, path: str, data: Mapping[str, Any]) -> bool:
-        if _document_path(path) in self.docs:
-            return False
-        self.set(path, data)
-        return True
+    def _staged(
+        self, path: str, data: Mapping[str, Any], merge: bool, staged: Mapping[str, Document | None]
+    ) -> Document:
+        """The document ``path`` becomes (refused as Firestore refuses it: a bad path, over 1 MiB)."""
+        _document_path(path)
+        base = staged[path] if path in staged else self.docs.get(path)
+        doc = _written(base, data, merge)
+        if document_size(path, doc) > MAX_DOCUMENT_BYTES:
+            raise InvalidRequest(f"{path[:200]!r}: the document would pass {MAX_DOCUMENT_BYTES} bytes")
+        return doc
+
+    def _commit(self, staged: Mapping[str, Document | None]) -> None:
+        now = datetime.now(UTC)
+        for path, doc in staged.items():
+            if doc is None:
+                self.docs.pop(path, None)
+                self.update_times.pop(path, None)
+            else:
+                self.docs[path] = doc
+                self.update_times[path] = now
+
+    def _stage_all(self, writes: Sequence[Write], staged: dict[str, Document | None]) -> None:
+        for w in writes:
+            if w.kind == "delete":
+                staged[_document_path(w.path)] = None
+            else:
+                staged[w.path] = self._staged(w.path, w.data, w.merge, staged)
+
+    def create(self, path: str, data: Mapping[str, Any], *, also: Sequence[Write] = ()) -> bool:
+        with self._lock:  # one atomic commit: the create and ``also``, or nothing
+            if _document_path(path) in self.docs:
+                return False
+            staged: dict[str, Document | None] = {path: self._staged(path, data, False, {})}
+            self._stage_all(also, staged)
+            self._commit(staged)
+            return True
 
     def delete(self, path: str) -> None:
         self.docs.pop(_document_path(path), None)
@@ -119,13 +187,14 @@ class InMemoryDocumentStore:
         return outcomes
 
     def write_batch(self, writes: Sequence[Write]) -> int:
+        applied = 0
         for batch in chunked(writes, MAX_BATCH):
-            for w in batch:
-                if w.kind == "delete":
-                    self.delete(w.path)
-                else:
-                    self.set(w.path, w.data, merge=w.merge)
-        return len(writes)
+            with self._lock:  # each batch atomic, as Firestore commits it
+                staged: dict[str, Document | None] = {}
+                self._stage_all(batch, staged)
+                self._commit(staged)
+            applied += len(batch)
+        return applied
 
     def _collection(self, collection: str) -> list[Snapshot]:
         depth = collection.count("/") + 2

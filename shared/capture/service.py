@@ -23,6 +23,7 @@ from typing import Any
 
 from shared.capture.quarantine import quarantine_id, quarantine_record
 from shared.capture.rate import CLICKS_PER_MINUTE, IMPRESSIONS_PER_MINUTE, claim_slot
+from shared.capture.readers import INDEXED, add_to_reader, erase_reader, overflowed, reader_path, reader_update
 from shared.capture.records import (
     Writer,
     check_doc_id,
@@ -34,8 +35,9 @@ from shared.capture.records import (
 )
 from shared.capture.validation import Invalid, Reason
 from shared.config import Collections
+from shared.errors import InvalidRequest
 from shared.logs import get_logger
-from shared.ports import Clock, DocumentStore, MetricsSink
+from shared.ports import Clock, DocumentStore, MetricsSink, Write
 
 _log = get_logger("capture")
 
@@ -89,11 +91,30 @@ class CaptureService:
         if not slot and self.store.get(path) is None:  # one captured before slots existed stays a duplicate
             detail = f"userId: over {CLICKS_PER_MINUTE} clicks in the minute of createdAt"
             return self._quarantine("clicks", click_id, Reason.RATE_LIMITED, detail, data, version=None)
-        created = self.store.create(path, {**record, "captured_at": now})
+        created = self._record_click(path, {**record, "captured_at": now, INDEXED: True})
         outcome = Outcome.CAPTURED if created else Outcome.DUPLICATE
         self._count("Click", outcome, {"event_type": record["EVENT_TYPE"]})
         _log.info("click %s", outcome, extra={"click_id": click_id, "event_type": record["EVENT_TYPE"]})
         return outcome
+
+    def _record_click(self, path: str, record: dict[str, Any]) -> bool:
+        """Create the interaction and add it to its reader's aggregate in one commit (True if created).
+
+        A duplicate adds it to the aggregate again (a no-op, or a repair of one captured before aggregates
+        existed). An aggregate that can hold no more (1 MiB) never fails the capture: the interaction is created
+        alone and the aggregate marked overflowed, so the fill queries this reader's history instead.
+        """
+        uid, items = record["USER_ID"], {record["EVENT_TYPE"]: [record["ITEM_ID"]]}
+        update = Write(reader_path(self.collections, uid), data=reader_update(uid, items), merge=True)
+        try:
+            created = self.store.create(path, record, also=(update,))
+        except InvalidRequest as exc:  # the aggregate's part (the record alone raises again if it was the record)
+            created = self.store.create(path, record)
+            overflowed(self.store, self.collections, self.metrics, uid, exc)
+            return created
+        if not created:
+            add_to_reader(self.store, self.collections, self.metrics, uid, items)
+        return created
 
     def capture_impression(self, impression_id: str, data: Any, *, writer: Writer | None = None) -> Outcome:
         """Validate and record one impression exactly once (``ml_impressions``); quarantine it if it is bad."""
@@ -177,6 +198,8 @@ class CaptureService:
                 stamps={"updated_at": self.clock()},
             )
             outcome = {"written": Outcome.DEACTIVATED, "unchanged": Outcome.IGNORED, "stale": Outcome.STALE}[written]
+            if collection == self.collections.ml_users and written != "stale":  # a retry repairs it too
+                erase_reader(self.store, self.collections, doc_id)
         self._count(kind, outcome)
         _log.info("%s %s", kind.lower(), outcome, extra={"doc_id": doc_id, "source": source})
         return outcome

@@ -1,4 +1,5 @@
-"""``storyrec backfill [stories|users|clicks|impressions|all]``: replay existing documents into the ML collections."""
+"""``storyrec backfill [stories|users|clicks|impressions|readers|all]``: replay existing documents into the ML
+collections; ``readers`` builds the per-reader aggregates from ``ml_interactions`` (docs/capture.md)."""
 
 from __future__ import annotations
 
@@ -23,6 +24,7 @@ from rich.table import Table
 
 from shared.capture import wiring
 from shared.capture.backfill import SOURCES, AggregatingMetrics, ordered, replay
+from shared.capture.readers import backfill_readers
 from shared.capture.service import CaptureService, Outcome
 from shared.config import Settings
 from shared.errors import ConfigError
@@ -36,6 +38,7 @@ class Target(StrEnum):
     users = "users"
     clicks = "clicks"
     impressions = "impressions"
+    readers = "readers"
     all = "all"
 
 
@@ -43,7 +46,9 @@ def backfill(
     target: Annotated[Target, typer.Argument(help="Which collection to replay.")] = Target.all,
     page_size: Annotated[int, typer.Option(min=1, max=1000, help="Documents read per page.")] = 500,
 ) -> None:
-    """Replay existing stories, users, clicks and impressions through the capture code path (idempotent)."""
+    """Replay existing stories, users, clicks and impressions through the capture code path (idempotent); then
+    (``readers``, last of ``all``) build every reader's aggregate from ``ml_interactions`` and mark them complete,
+    so the feed fill stops querying ``ml_interactions`` per reader (resumable: a rerun goes on where it stopped)."""
     try:
         settings = Settings.from_env(os.environ)
     except ConfigError as exc:
@@ -80,8 +85,9 @@ def _run(service: CaptureService, target: Target, page_size: int, metrics: Aggre
         TimeElapsedColumn(),
     )
     failed = 0
+    readers = target in (Target.all, Target.readers)
     with correlated() as run_id, Progress(*columns, console=_console) as progress:
-        _console.print(f"backfill run {run_id}: {', '.join(sources)}")
+        _console.print(f"backfill run {run_id}: {', '.join([*sources, *(['readers'] if readers else [])])}")
         for source in sources:
             task = progress.add_task(source, total=None)
 
@@ -92,6 +98,22 @@ def _run(service: CaptureService, target: Target, page_size: int, metrics: Aggre
             progress.update(task, total=sum(counts.values()))
             table.add_row(source, *[str(counts.get(o, 0)) for o in Outcome])
             failed += counts.get(Outcome.FAILED, 0)
+        if readers:
+            task = progress.add_task("readers", total=None)
+            built = backfill_readers(
+                service.store,
+                service.collections,
+                metrics,
+                service.clock(),
+                page_size=page_size,
+                on_page=lambda n: progress.advance(task, n),
+            )
+            progress.update(task, total=built.interactions)
+            resumed = f", resumed after {built.resumed_after}" if built.resumed_after else ""
+            _console.print(
+                f"readers: {built.interactions} interactions into {built.readers} aggregate writes, "
+                f"{built.erased} deleted users erased, {built.overflowed} overflowed{resumed}; marked complete"
+            )
         metrics.flush()
     return table, failed
 

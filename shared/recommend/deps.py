@@ -62,6 +62,8 @@ class FillSummary:
     no_campaign: bool = False
     """No campaign existed yet: every reader got the popular feed (not stale, no alert)."""
     errors: dict[str, int] = field(default_factory=dict)
+    history_queries: int = 0
+    """Readers whose whole history came from a query on ``ml_interactions`` (no trusted aggregate)."""
 
     def as_dict(self) -> dict[str, Any]:
         return dict(vars(self))

@@ -28,13 +28,13 @@ from shared.recommend.campaign import AGE_PARAM, NoCampaign, min_created, prepar
 from shared.recommend.catalogue import Catalogue, History, Loading, Story, popular
 from shared.recommend.deps import FeedDeps, FillSummary
 from shared.recommend.document import VERSION_FIELD, feed_document, feed_items, popular_for
+from shared.recommend.readers import ReaderIndex
 from shared.recommend.realtime import fill_realtime
 from shared.recommend.run import (
     FeedRun,
     add_whole_history,
     attribution_source,
     finish,
-    has_history,
     keep_previous,
     read_window,
 )
@@ -76,12 +76,21 @@ def fill_feeds(deps: FeedDeps, *, run_id: str | None = None, users: Sequence[str
     run = FeedRun(
         deps, summary, now, history, catalogue, [], campaign, filter_arn, {AGE_PARAM: str(catalogue.min_created)}
     )
+    run.readers = ReaderIndex.for_run(deps.docs, deps.collections, now)
     if campaign is not None and deps.experiment is not None:
         run.experiment = deps.experiment(campaign.solution_version_arn)
         summary.experiment_id = run.experiment.experiment_id
         save_experiment(deps, run.experiment, now)
     # explicit users (a backfill, a benchmark) all go to the campaign: it answers unknown users too
-    warm = targets if users is not None else [u for u in targets if u in history.seen or has_history(deps, u)]
+    if users is None:  # readers without an interaction in the window: warm if they ever had one
+        outside = [u for u in targets if u not in history.seen]
+        run.readers.load(outside)
+        before = run.readers.fallbacks
+        known = {u for u in outside if run.readers.has_history(u)}
+        summary.history_queries += run.readers.fallbacks - before
+        warm = [u for u in targets if u in history.seen or u in known]
+    else:
+        warm = targets
     warm_set = set(warm)
     # the arms first: the control and challenger readers' feeds never come from the campaign
     warm, challenger, control = split(run, warm)

@@ -17,6 +17,7 @@ from shared.recommend.campaign import CampaignInfo
 from shared.recommend.catalogue import Catalogue, History, Story
 from shared.recommend.deps import FeedDeps, FillSummary
 from shared.recommend.document import FeedKind, Scored, clean, feed_document, popular_for
+from shared.recommend.readers import ReaderIndex, split_known
 from shared.recommend.writer import WRITE_CHUNK, FeedWrite, recheck_stories, write_feeds
 
 _log = get_logger("recommend")
@@ -41,6 +42,8 @@ class FeedRun:
     failures: dict[str, str] = field(default_factory=dict)
     lock: threading.Lock = field(default_factory=threading.Lock)
     experiment: Experiment = field(default_factory=lambda: Experiment(None))
+    readers: ReaderIndex | None = None
+    """The readers' aggregates (None: the queries on ``ml_interactions``, as a refresh does)."""
 
     def document(
         self, uid: str, stories: list[Scored], kind: FeedKind, rid: str | None, stale_reason: str | None = None
@@ -150,23 +153,25 @@ IN_QUERY_LIMIT = 30
 
 
 def add_whole_history(run: FeedRun, users: Sequence[str]) -> None:
-    """Add everything ``users`` ever read (outside the window too) to the run's history, a query per 30 readers.
+    """Add everything ``users`` ever read (outside the window too) to the run's history: from their aggregates,
+    read by id in bulk, or (no trusted aggregate) a query on ``ml_interactions`` per 30 readers.
 
     For feeds not made by the campaign whose filter already excludes all a reader read (the control arm's
     popularity feed): otherwise it would repeat old reads that the campaign's feed never shows.
     """
     deps = run.deps
-    for group in chunked(list(users), IN_QUERY_LIMIT):
+    rest = list(users)
+    if run.readers is not None:
+        known, rest = split_known(run.readers, rest)
+        for uid, aggregate in known.items():
+            if aggregate.items:  # as a query marks every reader it finds, whatever the event type
+                run.history.seen.setdefault(uid, set()).update(aggregate.seen(deps.config.seen_event_types))
+    run.summary.history_queries += len(rest)
+    for group in chunked(rest, IN_QUERY_LIMIT):
         query = Query(deps.collections.ml_interactions, (Where("USER_ID", "in", list(group)),))
         for snap in deps.docs.stream(query):
             if (found := interaction(snap.data)) is not None:
                 run.history.mark_seen(*found, deps.config.seen_event_types)
-
-
-def has_history(deps: FeedDeps, uid: str) -> bool:
-    """Whether the user ever interacted (outside the window too)."""
-    query = Query(deps.collections.ml_interactions, (Where("USER_ID", "==", uid),), limit=1)
-    return bool(deps.docs.query(query))
 
 
 def keep_previous(run: FeedRun) -> None:

@@ -16,7 +16,8 @@ from typing import Any, Literal
 NOW = datetime(2026, 11, 29, 12, 0, tzinfo=UTC)
 VERSION = NOW - timedelta(seconds=30)
 """The source document's update time every story/user case is captured at."""
-STORIES = ("s1", "-4110354420726924665")
+LONGEST_STORY_ID = "s" * 256
+STORIES = ("s1", "-4110354420726924665", LONGEST_STORY_ID)
 """Stories that exist before any click case runs."""
 
 Source = Literal["clicks", "stories", "users", "impressions"]
@@ -109,6 +110,8 @@ CLICKS: list[Case] = [
     Case("numeric story id with a minus", "clicks", click(storyId="-4110354420726924665"), "captured"),
     Case("client clock 2 minutes ahead", "clicks", click(clientTime=NOW + timedelta(minutes=2)), "captured"),
     Case("256-character user id", "clicks", click(userId="u" * 256), "captured"),
+    # the reader aggregate's ml_readers/{uid} and its items: the longest ids capture accepts
+    Case("256-character user and story ids", "clicks", click(userId="u" * 256, storyId="s" * 256), "captured"),
     Case("unicode user id", "clicks", click(userId="usuário-ü"), "captured"),
     Case("unknown extra fields", "clicks", click(appVersion="3.2.1", role="admin"), "captured"),
     Case(

@@ -15,7 +15,7 @@ from shared.adapters.cloudwatch import CloudWatchMetrics
 from shared.adapters.memory import InMemoryDocumentStore, InMemoryObjectStore, RecordingNotifier
 from shared.adapters.sns import SnsNotifier
 from shared.errors import InvalidRequest, NotFound
-from shared.ports import DocumentStore, NewerWrite, ObjectStore, Query, Where, Write
+from shared.ports import MAX_DOCUMENT_BYTES, ArrayUnion, DocumentStore, NewerWrite, ObjectStore, Query, Where, Write
 from shared.wiring import aws_client
 
 
@@ -51,6 +51,29 @@ def test_document_create_is_write_once(store: DocumentStore) -> None:
     assert store.create("ml_interactions/c1", {"n": 1}) is True
     assert store.create("ml_interactions/c1", {"n": 2}) is False
     assert store.get("ml_interactions/c1") == {"n": 1}
+
+
+def test_array_union_adds_each_value_once_in_any_order(store: DocumentStore) -> None:
+    store.set("r/u", {"a": ArrayUnion(("x", "y"))}, merge=True)
+    store.set("r/u", {"a": ArrayUnion(("y", "z")), "b": 1}, merge=True)
+    store.write_batch([Write("r/u", data={"a": ArrayUnion(("x", "w"))}, merge=True)])
+    assert store.get("r/u") == {"a": ["x", "y", "z", "w"], "b": 1}
+    with pytest.raises(InvalidRequest):
+        store.set("r/u", {"a": ArrayUnion(())}, merge=True)
+
+
+def test_create_with_other_writes_is_one_commit(store: DocumentStore) -> None:
+    agg = Write("r/u", data={"a": ArrayUnion(("x",))}, merge=True)
+    assert store.create("i/1", {"n": 1}, also=(agg,)) is True
+    assert store.get("r/u") == {"a": ["x"]}
+    # the document exists: nothing of the commit is applied
+    assert store.create("i/1", {"n": 2}, also=(Write("r/u", data={"a": ArrayUnion(("y",))}, merge=True),)) is False
+    assert store.get("r/u") == {"a": ["x"]} and store.get("i/1") == {"n": 1}
+    # a write of the commit over 1 MiB: refused whole, the create included
+    big = Write("r/u", data={"a": ArrayUnion(("z" * MAX_DOCUMENT_BYTES,))}, merge=True)
+    with pytest.raises(InvalidRequest):
+        store.create("i/2", {"n": 3}, also=(big,))
+    assert store.get("i/2") is None and store.get("r/u") == {"a": ["x"]}
 
 
 def test_batch_of_more_than_500_writes(store: DocumentStore) -> None:

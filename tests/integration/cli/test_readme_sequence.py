@@ -31,6 +31,7 @@ EXPECTED: dict[str, tuple[int, str]] = {
     "bootstrap": (0, "bootstrap"),
     "rebuild": (1, "no export manifest"),
     "backfill all": (0, "backfill"),
+    "backfill readers": (0, "marked complete"),
     "export --history": (3, "run `storyrec backfill all` first"),
     "export": (2, "no interactions have been captured yet"),
     "import": (1, "run `storyrec export` first"),

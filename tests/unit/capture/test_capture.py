@@ -28,6 +28,7 @@ def test_click_becomes_an_interaction_record(service: CaptureService, store: InM
         "EVENT_ATTRIBUTION_SOURCE": None,
         "click_id": "c1",
         "captured_at": NOW,
+        "reader_indexed": True,
     }
 
 

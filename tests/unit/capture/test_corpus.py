@@ -108,14 +108,21 @@ def test_corpus_case_through_the_use_case(case: Case) -> None:
         assert firestore_size(record) + firestore_size(key) + 32 < FIRESTORE_MAX_DOC
         assert record["raw_bytes"] >= len(record["raw"].encode()) and len(record["raw_sha256"]) == 64
         assert _ml_paths(store, collection) == []
+        assert _ml_paths(store, "ml_readers") == []
     elif expected == "captured":
         [path] = _ml_paths(store, collection)
         record = store.get(path)
         assert record is not None and firestore_size(record) < FIRESTORE_MAX_DOC
         _assert_exportable(dataset, record)
+        if case.source == "clicks":  # and in its reader's aggregate, in the same commit
+            reader = store.get(f"ml_readers/{record['USER_ID']}")
+            assert reader is not None and reader[f"items_{record['EVENT_TYPE']}"] == [record["ITEM_ID"]]
+            assert firestore_size(reader) < FIRESTORE_MAX_DOC
     elif expected == "deactivated":
         record = store.get(f"{collection}/{case.id}")
         assert record is not None and record["active"] is False and record["source_updated_at"] == VERSION
+        if case.source == "users":  # no story id kept for a deleted user
+            assert store.get(f"ml_readers/{case.id}") == {"USER_ID": case.id, "incomplete": "erased"}
     else:
         assert _ml_paths(store, collection) == []
 
