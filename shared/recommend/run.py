@@ -24,6 +24,8 @@ _log = get_logger("recommend")
 ATTRIBUTION_SOURCES = {"control": "storyrec-control", "challenger": "storyrec-challenger"}
 """The event attribution source of an arm's feeds (Personalize's metric attribution reports per source)."""
 POPULAR_SOURCE = "storyrec-popular"
+NEWEST_TOP_UP = 1000
+"""How many of the newest stories can top up a popular feed the reader has mostly read."""
 
 
 @dataclass
@@ -42,6 +44,7 @@ class FeedRun:
     failures: dict[str, str] = field(default_factory=dict)
     lock: threading.Lock = field(default_factory=threading.Lock)
     experiment: Experiment = field(default_factory=lambda: Experiment(None))
+    newest: list[Story] | None = None
     readers: ReaderIndex | None = None
     """The readers' aggregates (None: the queries on ``ml_interactions``, as a refresh does)."""
 
@@ -72,12 +75,28 @@ class FeedRun:
         stories = clean(ranked, seen, self.catalogue, limit)
         kind: FeedKind = "personalized"
         if not stories:  # everything recommended was read, deleted or too old: never an empty feed
-            stories, kind = popular_for(seen, self.ranking, limit), "popular"
+            stories, kind = self.popular_feed(uid), "popular"
         return self._write(uid, stories, kind, ranked.recommendation_id)
 
     def cold(self, uid: str) -> FeedWrite | None:
-        stories = popular_for(self.history.seen.get(uid, set()), self.ranking, self.deps.personalize.num_results)
-        return self._write(uid, stories, "popular", None)
+        return self._write(uid, self.popular_feed(uid), "popular", None)
+
+    def popular_feed(self, uid: str) -> list[Scored]:
+        """The popular ranking minus what the reader read, topped up with the newest stories they have not read:
+        a reader who read the whole ranking still gets a fresh feed, not their old one."""
+        seen = self.history.seen.get(uid, set())
+        limit = self.deps.personalize.num_results
+        stories = popular_for(seen, self.ranking, limit)
+        if len(stories) < limit:
+            chosen = seen | {story.story_id for story, _ in stories}
+            stories += popular_for(chosen, self._newest(), limit - len(stories))
+        return stories
+
+    def _newest(self) -> list[Story]:
+        with self.lock:  # read once per run, by the first reader who needs it (the catalogue is preloaded)
+            if self.newest is None:
+                self.newest = self.catalogue.newest(NEWEST_TOP_UP)
+            return self.newest
 
     def _write(self, uid: str, stories: list[Scored], kind: FeedKind, rid: str | None) -> FeedWrite | None:
         with self.lock:  # feeds are built on the worker threads
@@ -181,7 +200,6 @@ def keep_previous(run: FeedRun) -> None:
     stale nor replaced.
     """
     deps, summary = run.deps, run.summary
-    n = deps.personalize.num_results
     for uids in chunked(list(run.failures), WRITE_CHUNK):
         marks = [
             NewerWrite(
@@ -198,7 +216,7 @@ def keep_previous(run: FeedRun) -> None:
                 summary.stale += outcome == "written"
                 summary.superseded += outcome == "kept"
                 continue
-            stories = popular_for(run.history.seen.get(uid, set()), run.ranking, n)
+            stories = run.popular_feed(uid)
             if not stories:
                 summary.missing += 1
                 continue

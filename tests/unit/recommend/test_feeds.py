@@ -507,3 +507,18 @@ def test_a_catalogue_that_cannot_be_read_fails_the_run_without_writing_a_feed(do
     with pytest.raises(ServiceUnavailable):
         fill_feeds(make_deps(recommender(ITEMS), slow), users=["alice", "bob"])
     assert slow.query(Query("feeds")) == []
+
+
+def test_a_reader_who_read_the_whole_popular_ranking_gets_the_newest_stories_they_have_not_read() -> None:
+    """The ranking holds twice a feed's length; a reader who read all of it still gets a fresh feed of unread
+    stories, not their old feed of stories they have read."""
+    docs = InMemoryDocumentStore()
+    for age, sid in enumerate(reversed(ITEMS)):  # s11 is the newest story, s0 the oldest
+        story(docs, sid, age_days=1 + age)
+    for sid in ITEMS[:10]:  # the ranking: the ten stories read in the window
+        click(docs, "heavy", sid)
+    docs.set("feeds/heavy", {"storyIds": ["s0"], "generatedAt": NOW - timedelta(days=1)})
+    summary = fill_feeds(make_deps(without_campaign(ITEMS), docs))
+    assert summary.missing == 0 and summary.popular == 1
+    assert feed(docs, "heavy")["storyIds"] == ["s11", "s10"]
+    assert feed(docs, "heavy")["generatedAt"] == NOW
