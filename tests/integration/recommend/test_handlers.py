@@ -173,10 +173,16 @@ def test_scheduled_fill_runs_on_the_schedulers_post(
         "X-CloudScheduler-JobName": "feeds",
         "Content-Type": "application/json",
     }
+    # the deployed fill reads its window back from the real clock: one click of an hour ago keeps this reader in it
+    # whatever the data's dates (2017's Deskdrop leaves a 10-year window in 2027; the generated stand-in did already)
+    last = deskdrop.interactions.iloc[-1]
+    uid = str(last["USER_ID"])
+    recent = {"USER_ID": uid, "ITEM_ID": str(last["ITEM_ID"]), "EVENT_TYPE": str(last["EVENT_TYPE"])}
+    seeded.set(f"ml_interactions/recent-{uid}", {**recent, "TIMESTAMP": int(time.time()) - 3600})
     with serve("fill_feeds_daily", function_env, tmp_path) as url:
         status, _ = post(url, b"{}", headers)
     assert status == 200
-    written = seeded.get(f"feeds/{deskdrop.interactions['USER_ID'].astype(str).iloc[-1]}")
+    written = seeded.get(f"feeds/{uid}")
     assert written is not None and written["runId"] == "20261129T050000" and feed_story_ids(written)
 
 
