@@ -1,8 +1,10 @@
 """Feed-fill throughput against the local Personalize engine, beside the engine's raw GetRecommendations.
 
 Starts a private local stack (Firestore emulator, moto, the engine), trains user-personalization on
-generated interactions of ``--users`` users, seeds the stories and ml_items the feeds join, then
-alternates, ``--repeats`` times over the same users at the same concurrency:
+generated interactions of ``--users`` users, seeds the stories and ml_items the feeds join (sized like a
+news app's: each story has a 1,240-character summary, the median of Deskdrop's, and a ``--body-chars``
+body, 5,000 by default; ``ml_items`` holds what capture writes, SUMMARY included), then alternates,
+``--repeats`` times over the same users at the same concurrency:
 
 * raw: ``--concurrency`` threads calling GetRecommendations (same boto3 client config, filter,
   filter values and numResults as the fill) and discarding the answers;
@@ -27,6 +29,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import re
 import sys
 import tempfile
 import time
@@ -117,29 +120,84 @@ def train(settings: Settings, interactions: pd.DataFrame, catalogue: pd.DataFram
     wait(lambda: control.describe_campaign(campaignArn=campaign), "campaign")
 
 
-def seed_stories(settings: Settings, catalogue: pd.DataFrame) -> None:
+WORDS = tuple(
+    re.findall(
+        r"\w+",
+        "the of and to in a is that for on with as by at from market city government report new year people said "
+        "company data cloud service users study league season police minister court health climate energy price "
+        "school team players election policy research growth council water transport local national plan week",
+    )
+)
+
+
+SUMMARY_CHARS = 1_240
+"""The median summary of Deskdrop's articles (``training_text`` of ../shared/data/deskdrop/articles.csv)."""
+
+
+def text(rng: np.random.Generator, chars: int) -> str:
+    """About ``chars`` characters of words (a summary or an article body)."""
+    if chars <= 0:
+        return ""
+    words = rng.choice(WORDS, size=chars // 5 + 1)
+    return " ".join(words)[:chars]
+
+
+def story_documents(sid: str, created: int, rng: np.random.Generator, body_chars: int) -> tuple[dict, dict]:
+    """A ``stories/{id}`` document as a news app stores it and the ``ml_items/{id}`` capture makes of it.
+
+    ``body_chars`` 0: the tiny documents the bench used before (display fields only; ``ml_items`` with
+    ITEM_ID, CREATION_TIMESTAMP and active), kept to compare with the older figures.
+    """
+    display = {
+        "title": f"Story {sid}",
+        "url": f"https://news/{sid}",
+        "image": f"https://img/{sid}.jpg",
+        "source": "wire",
+    }
+    if body_chars <= 0:
+        return display, {"ITEM_ID": sid, "CREATION_TIMESTAMP": created, "active": True}
+    published = pd.Timestamp(created, unit="s", tz="UTC").to_pydatetime()
+    title = text(rng, 70).capitalize()
+    summary = text(rng, SUMMARY_CHARS)
+    tags = [str(t) for t in rng.choice(WORDS, size=5, replace=False)]
+    story = {
+        **display,
+        "title": title,
+        "category": "news",
+        "tags": tags,
+        "lang": "en",
+        "summary": summary,
+        "body": text(rng, body_chars),
+        "publishedAt": published,
+        "status": "published",
+    }
+    item = {  # what capture writes (shared.capture.records.story_to_item and the version stamps)
+        "ITEM_ID": sid,
+        "CREATION_TIMESTAMP": created,
+        "CATEGORY": "news",
+        "TAGS": "|".join(tags),
+        "SOURCE": "wire",
+        "LANGUAGE": "en",
+        "SUMMARY": summary,
+        "TITLE": title,
+        "tags_dropped": 0,
+        "active": True,
+        "source_updated_at": published,
+        "updated_at": published,
+    }
+    return story, item
+
+
+def seed_stories(settings: Settings, catalogue: pd.DataFrame, body_chars: int) -> None:
     from shared import wiring
 
+    rng = np.random.default_rng(1)
     writes = []
     for row in catalogue.itertuples(index=False):
         sid = str(row.ITEM_ID)
-        writes.append(
-            Write(
-                f"stories/{sid}",
-                data={
-                    "title": f"Story {sid}",
-                    "url": f"https://news/{sid}",
-                    "image": f"https://img/{sid}.jpg",
-                    "source": "wire",
-                },
-            )
-        )
-        writes.append(
-            Write(
-                f"ml_items/{sid}",
-                data={"ITEM_ID": sid, "CREATION_TIMESTAMP": int(row.CREATION_TIMESTAMP), "active": True},
-            )
-        )
+        story, item = story_documents(sid, int(row.CREATION_TIMESTAMP), rng, body_chars)
+        writes.append(Write(f"stories/{sid}", data=story))
+        writes.append(Write(f"ml_items/{sid}", data=item))
     wiring.document_store(settings).write_batch(writes)
 
 
@@ -285,6 +343,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--no-batch", action="store_true")
     parser.add_argument("--memory-store", action="store_true", help="also fill into an in-memory store")
     parser.add_argument("--shapes", type=int, default=0, help="only the write rate of N feeds by shape and API")
+    parser.add_argument(
+        "--body-chars",
+        type=int,
+        default=5_000,
+        help="characters of each story's body (about 800 words); 0: the tiny story documents of the older figures",
+    )
     args = parser.parse_args(argv)
     if args.shapes:
         shapes(args.shapes)
@@ -305,14 +369,17 @@ def main(argv: list[str] | None = None) -> int:
                 # the realtime fill is the one measured against raw: batch inference only where asked for
                 "STORYREC_FEED_BATCH_THRESHOLD": str(args.users + 1),
                 "STORYREC_FEED_BATCH_ROLE_ARN": "arn:aws:iam::000000000000:role/bench",
+                # every reader goes to the campaign, as in the raw run (no held-out control arm)
+                "STORYREC_EXPERIMENT_CONTROL_SHARE": "0",
             }
         )
         interactions, catalogue = generate(args.users, args.items, args.per_user)
         started = time.perf_counter()
         train(settings, interactions, catalogue)
-        seed_stories(settings, catalogue)
+        seed_stories(settings, catalogue, args.body_chars)
         print(
             f"setup users={args.users} interactions={len(interactions)} items={args.items} "
+            f"body_chars={args.body_chars} "
             f"seconds={time.perf_counter() - started:.1f}",
             flush=True,
         )
