@@ -11,6 +11,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
+from dataclasses import replace
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, TypeVar
 
@@ -248,13 +249,14 @@ class FirestoreDocumentStore:
             message = f"Firestore {where}: still contended after {MAX_VERSIONED_ATTEMPTS} attempts: {exc}"
             raise ServiceUnavailable(message) from exc
 
-    def get_many(self, paths: Sequence[str]) -> list[Document | None]:
-        """``get_all`` in chunks of 500 (one BatchGetDocuments each)."""
+    def get_many(self, paths: Sequence[str], *, fields: Sequence[str] | None = None) -> list[Document | None]:
+        """``get_all`` in chunks of 500 (one BatchGetDocuments each), with a field mask when ``fields`` is given."""
         found: dict[str, Document] = {}
+        mask = None if fields is None else _field_paths(fields)
         for chunk in chunked(dict.fromkeys(paths), MAX_BATCH):
             with _mapped("get_many", chunk[0]):
                 refs = [self._client.document(p) for p in chunk]
-                for snap in self._client.get_all(refs, **self._opts):
+                for snap in self._client.get_all(refs, field_paths=mask, **self._opts):
                     if snap.exists:
                         found[snap.reference.path] = snap.to_dict() or {}
         return [found.get(p) for p in paths]
@@ -356,11 +358,14 @@ class FirestoreDocumentStore:
             q = q.start_after(values)
         if query.limit is not None:
             q = q.limit(query.limit)
+        if query.fields is not None:
+            # the order fields too: a stream reopens after its last snapshot, whose values of them make the cursor
+            q = q.select(_field_paths((*query.fields, *(f for f in query.order_by if f not in query.fields))))
         return q
 
     def query(self, query: Query) -> list[Snapshot]:
         with _mapped("query", query.collection):
-            return [_snapshot(s) for s in self._build(query).stream(**self._opts)]
+            return [_snapshot(s, query.fields) for s in self._build(query).stream(**self._opts)]
 
     def stream(self, query: Query, *, page_size: int = 1000) -> Iterator[Snapshot]:
         """Every matching document from one RunQuery, reopened after the last one delivered if it breaks.
@@ -372,7 +377,7 @@ class FirestoreDocumentStore:
         """
         remaining = query.limit
         with _mapped("query", query.collection):
-            base = self._build(Query(query.collection, query.where, query.order_by, None, query.start_after))
+            base = self._build(replace(query, limit=None))
         cursor = None
         while remaining is None or remaining > 0:
             with _mapped("stream", query.collection):
@@ -386,7 +391,7 @@ class FirestoreDocumentStore:
                     delivered += 1
                     if remaining is not None:
                         remaining -= 1
-                    yield _snapshot(snap)
+                    yield _snapshot(snap, query.fields)
                 return
             except Exception as exc:
                 error = translate(exc, f"Firestore stream {query.collection[:200]!r}")
@@ -512,5 +517,13 @@ def _decode(value: Any) -> Any:
     return _helpers.decode_value(_document_types.Value.wrap(value), None)
 
 
-def _snapshot(snap: Any) -> Snapshot:
-    return Snapshot(snap.id, snap.reference.path, snap.to_dict() or {}, snap.update_time)
+def _snapshot(snap: Any, fields: Sequence[str] | None = None) -> Snapshot:
+    data = snap.to_dict() or {}
+    if fields is not None:  # without the order fields a projected query reads for its cursor
+        data = {k: v for k, v in data.items() if k in fields}
+    return Snapshot(snap.id, snap.reference.path, data, snap.update_time)
+
+
+def _field_paths(fields: Sequence[str]) -> list[str]:
+    """Top-level field names as Firestore field paths (a name that is not a plain identifier is quoted)."""
+    return [FieldPath(name).to_api_repr() for name in fields]
