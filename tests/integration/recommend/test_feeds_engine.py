@@ -232,8 +232,8 @@ class CatalogueRead:
     def __getattr__(self, name: str) -> Any:
         return getattr(self._inner, name)
 
-    def get_many(self, paths: Any) -> Any:
-        found = self._inner.get_many(paths)
+    def get_many(self, paths: Any, **kw: Any) -> Any:
+        found = self._inner.get_many(paths, **kw)
         self.loaded.set()
         return found
 
