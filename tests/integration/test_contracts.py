@@ -285,6 +285,7 @@ def test_write_newer_stores_every_value_type_as_set_does(store: DocumentStore) -
     store.write_newer([NewerWrite("feeds/t", data, V2)], version_field="v")
     store.set("feeds/s", data)
     assert store.get("feeds/t") == store.get("feeds/s") == data
+    assert store.get_many(["feeds/t", "feeds/s"]) == [data, data]  # decoded as get decodes, every type
 
 
 def test_get_many_reads_in_order_with_none_for_the_absent(store: DocumentStore) -> None:

@@ -52,6 +52,9 @@ CALLS = {
     "write_batch": lambda s: s.write_batch([Write("stories/a", data={"n": 1})]),
     "query": lambda s: s.query(Query("stories")),
     "stream": lambda s: list(s.stream(Query("stories"))),
+    "get_many": lambda s: s.get_many(["stories/a"]),
+    "get_many masked": lambda s: s.get_many(["stories/a"], fields=("title",)),
+    "stream masked": lambda s: list(s.stream(Query("stories", (), ("t",), fields=("title",)))),
 }
 ERRORS = [
     (gexc.ServiceUnavailable("down"), ServiceUnavailable),
