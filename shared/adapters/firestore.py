@@ -16,6 +16,7 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, TypeVar, cast
 
 from google.api_core import exceptions as gexc
+from google.api_core.datetime_helpers import DatetimeWithNanoseconds
 from google.api_core.retry import Retry
 from google.auth import exceptions as auth_exc
 from google.cloud import firestore_v1
@@ -114,6 +115,10 @@ _DocumentMask = _common_types.DocumentMask.pb()
 _Write = _write_types.Write.pb()
 _BatchGetRequest = _firestore_types.BatchGetDocumentsRequest.pb()
 _BatchWriteRequest = _firestore_types.BatchWriteRequest.pb()
+_RunQueryRequest = _firestore_types.RunQueryRequest.pb()
+# errors a stream that delivered nothing is opened again after (the SDK's own stream retries these)
+_TRANSIENT = (gexc.ServiceUnavailable, gexc.InternalServerError, gexc.TooManyRequests)
+STREAM_ATTEMPTS = 5
 
 
 def translate(exc: BaseException, where: str) -> StoryrecError | None:
@@ -371,7 +376,7 @@ class FirestoreDocumentStore:
 
     def query(self, query: Query) -> list[Snapshot]:
         with _mapped("query", query.collection):
-            return [_snapshot(s, query.fields) for s in self._build(query).stream(**self._opts)]
+            return [_only(s, query.fields) for s in self._run(self._build(query), self._opts)]
 
     def stream(self, query: Query, *, page_size: int = 1000) -> Iterator[Snapshot]:
         """Every matching document from one RunQuery, reopened after the last one delivered if it breaks.
@@ -379,36 +384,69 @@ class FirestoreDocumentStore:
         ``page_size`` is not used here. Reading page by page with cursors cost a query per page, and the
         emulator scans and sorts the whole result for each query, so a read cost pages x size
         (docs/BENCHMARKS.md, Export). A stream that breaks (its deadline, a dropped connection) after
-        delivering documents goes on after the last of them; one that breaks before delivering any raises.
+        delivering documents goes on after the last of them. One that breaks before delivering any raises,
+        unless the service was briefly unavailable (:data:`_TRANSIENT`, as the SDK's own stream retries):
+        that one is opened again after a pause, at most :data:`STREAM_ATTEMPTS` times in a row.
         """
         remaining = query.limit
         with _mapped("query", query.collection):
             base = self._build(replace(query, limit=None))
-        cursor = None
+        last: Snapshot | None = None
+        failed = 0  # openings in a row that delivered nothing
+        pauses = CONTENTION_BACKOFF.delays()
         while remaining is None or remaining > 0:
             with _mapped("stream", query.collection):
-                page_query = base.start_after(cursor) if cursor is not None else base
+                # the cursor: the last document's fields (the order fields among them) and its id
+                page_query = base if last is None else base.start_after({**last.data, "__name__": last.id})
                 if remaining is not None:
                     page_query = page_query.limit(remaining)
             delivered = 0
             try:
-                for snap in page_query.stream(**self._stream_opts):
-                    cursor = snap
+                for snap in self._run(page_query, self._stream_opts):
+                    last = snap
                     delivered += 1
                     if remaining is not None:
                         remaining -= 1
-                    yield _snapshot(snap, query.fields)
+                    yield _only(snap, query.fields)
                 return
             except Exception as exc:
                 error = translate(exc, f"Firestore stream {query.collection[:200]!r}")
                 if error is None:
                     raise
-                if delivered == 0 or not error.retryable:
+                failed = 0 if delivered else failed + 1
+                if not error.retryable or (failed and (not isinstance(exc, _TRANSIENT) or failed >= STREAM_ATTEMPTS)):
                     raise error from exc
+                if failed:
+                    self._sleep(next(pauses))
                 _log.info(
                     "stream reopened",
                     extra={"collection": query.collection, "delivered": delivered, "error": type(exc).__name__},
                 )
+
+    def _run(self, query: Any, opts: Mapping[str, Any]) -> Iterator[Snapshot]:
+        """The documents of one RunQuery of the SDK query ``query``, sent and decoded as plain protobuf.
+
+        The SDK's ``Query.stream`` builds a snapshot of each document through proto-plus wrappers and
+        deep-copies its data again in ``to_dict``: three times the CPU of this for the feed fill's
+        catalogue read (docs/BENCHMARKS.md, Feeds, "The fixed cost of a run"). The request is the one the
+        SDK sends (its ``_to_protobuf``), through the client's own transport, metadata, retry and timeout;
+        the fields are decoded by the SDK's ``decode_dict``.
+        """
+        client = self._client
+        parent, _ = query._parent._parent_info()
+        request = _RunQueryRequest(parent=parent, structured_query=query._to_protobuf()._pb)
+        responses = client._firestore_api.run_query(
+            request=_firestore_types.RunQueryRequest.wrap(request), metadata=client._rpc_metadata, **opts
+        )
+        prefix = f"{client._database_string}/documents/"
+        for response in responses:
+            pb = response._pb
+            if not pb.HasField("document"):
+                continue
+            doc = pb.document
+            path = doc.name[len(prefix) :] if doc.name.startswith(prefix) else doc.name
+            data = cast(Document, _helpers.decode_dict(doc.fields, client))
+            yield Snapshot(path.rsplit("/", 1)[-1], path, data, _time(doc.update_time))
 
 
 def _rounds(writes: Sequence[NewerWrite]) -> list[list[int]]:
@@ -539,11 +577,18 @@ def _decode(value: Any) -> Any:
     return _helpers.decode_value(_document_types.Value.wrap(value), None)
 
 
-def _snapshot(snap: Any, fields: Sequence[str] | None = None) -> Snapshot:
-    data = snap.to_dict() or {}
-    if fields is not None:  # without the order fields a projected query reads for its cursor
-        data = {k: v for k, v in data.items() if k in fields}
-    return Snapshot(snap.id, snap.reference.path, data, snap.update_time)
+def _only(snap: Snapshot, fields: Sequence[str] | None) -> Snapshot:
+    """``snap`` without the order fields a projected query reads for its cursor."""
+    if fields is None:
+        return snap
+    return Snapshot(snap.id, snap.path, {k: v for k, v in snap.data.items() if k in fields}, snap.update_time)
+
+
+def _time(pb: Any) -> datetime | None:
+    """A protobuf Timestamp as the SDK gives it (a ``DatetimeWithNanoseconds``); None when unset."""
+    if not (pb.seconds or pb.nanos):
+        return None
+    return cast(datetime, DatetimeWithNanoseconds.from_timestamp_pb(pb))  # type: ignore[no-untyped-call]
 
 
 def _field_paths(fields: Sequence[str]) -> list[str]:

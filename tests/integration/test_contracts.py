@@ -329,27 +329,18 @@ def test_a_projected_stream_that_breaks_goes_on_after_its_last_document(
     from google.api_core import exceptions as gexc
 
     doc_store.write_batch([Write(f"items/i{i:02d}", data={"t": i % 4, "w": i, "body": "x"}) for i in range(12)])
-    build = doc_store._build
+    run = doc_store._run
+    opened: list[int] = []
 
-    class Breaking:
-        """The real query, whose first stream breaks after three documents."""
+    def breaking(query: Any, opts: Any) -> Any:
+        """The real RunQuery, whose first stream breaks after three documents."""
+        opened.append(len(opened))
+        for n, snap in enumerate(run(query, opts)):
+            if len(opened) == 1 and n == 3:
+                raise gexc.DeadlineExceeded("deadline")
+            yield snap
 
-        def __init__(self, inner: Any, first: bool) -> None:
-            self.inner, self.first = inner, first
-
-        def start_after(self, snap: Any) -> Any:
-            return Breaking(self.inner.start_after(snap), False)
-
-        def limit(self, k: int) -> Any:
-            return Breaking(self.inner.limit(k), self.first)
-
-        def stream(self, **kw: Any) -> Any:
-            for n, snap in enumerate(self.inner.stream(**kw)):
-                if self.first and n == 3:
-                    raise gexc.DeadlineExceeded("deadline")
-                yield snap
-
-    monkeypatch.setattr(doc_store, "_build", lambda q: Breaking(build(q), True))
+    monkeypatch.setattr(doc_store, "_run", breaking)
     found = list(doc_store.stream(Query("items", (Where("t", ">=", 0),), ("t",), fields=("w",))))
     assert [s.data["w"] for s in found] == sorted(range(12), key=lambda i: (i % 4, f"i{i:02d}"))
-    assert all(set(s.data) == {"w"} for s in found)
+    assert all(set(s.data) == {"w"} for s in found) and len(opened) == 2
