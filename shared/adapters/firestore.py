@@ -478,12 +478,17 @@ class _RawCalls:
     def __init__(self, client: Any, opts: Mapping[str, Any]) -> None:
         self._client = client
         self._api = client._firestore_api
-        self._database = client._database_string
+        self._database = str(client._database_string)
         self._metadata = client._rpc_metadata
         self._opts = opts
 
     def name(self, path: str) -> str:
-        return str(self._client.document(path)._document_path)
+        """The document's full resource name. Built here: the SDK's ``document(path)._document_path`` rebuilds the
+        database name on every call, a third of the CPU of reading a small document (ValueError as it raises)."""
+        segments = path.split("/")
+        if len(segments) % 2 or not all(segments):
+            raise ValueError(f"{path[:200]!r} is not a document path")
+        return f"{self._database}/documents/{path}"
 
     def versions(self, names: list[str], version_field: str) -> dict[str, tuple[Any, Any]]:
         """name → (stored version as a Python value or None, update_time protobuf or None if absent)."""
