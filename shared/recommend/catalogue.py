@@ -22,7 +22,9 @@ from shared.ports import DocumentStore, Query, Where
 DISPLAY_FIELDS = ("title", "url", "image", "source")
 ITEM_FIELDS = ("CREATION_TIMESTAMP", "active", "TITLE", "SOURCE")
 """What the catalogue reads of an ``ml_items`` document (a field mask: never SUMMARY, TAGS and the rest)."""
-STORY_FIELDS = (*DISPLAY_FIELDS, "status")
+PUBLISHED_FIELDS = ("status",)
+"""What ``is_published`` reads of a ``stories`` document: all the write-time re-check reads of it."""
+STORY_FIELDS = (*DISPLAY_FIELDS, *PUBLISHED_FIELDS)
 """What the catalogue reads of a ``stories`` document: the display fields and what ``is_published`` reads
 (never the body, summary or tags of the app's story). tests/unit/recommend/test_catalogue.py checks that a
 catalogue read through these masks decides as one read from whole documents."""
@@ -85,7 +87,7 @@ class Catalogue:
         """Of ``story_ids``, those deleted or unpublished by now (one bulk read of ``stories``); the run
         shows none of them from then on."""
         ids = sorted(story_ids)
-        found = self._docs.get_many([f"{self._collections.stories}/{i}" for i in ids], fields=STORY_FIELDS)
+        found = self._docs.get_many([f"{self._collections.stories}/{i}" for i in ids], fields=PUBLISHED_FIELDS)
         gone = {i for i, story in zip(ids, found, strict=True) if story is None or not is_published(story)}
         if gone:
             with self._lock:

@@ -170,7 +170,8 @@ NEEDS_EACH_FIELD = [
 @pytest.mark.parametrize(
     ("constant", "left_out"),
     [("ITEM_FIELDS", f) for f in catalogue_module.ITEM_FIELDS]
-    + [("STORY_FIELDS", f) for f in catalogue_module.STORY_FIELDS],
+    + [("STORY_FIELDS", f) for f in catalogue_module.STORY_FIELDS]
+    + [("PUBLISHED_FIELDS", f) for f in catalogue_module.PUBLISHED_FIELDS],
 )
 def test_a_mask_without_a_field_the_catalogue_reads_is_caught(
     monkeypatch: pytest.MonkeyPatch, constant: str, left_out: str
