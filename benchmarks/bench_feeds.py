@@ -22,6 +22,11 @@ feeds). Prints one ``key=value`` line per measurement. Usage (from the repo root
 of maps vs the JSON string) and write API (``write_batch`` vs the guarded ``write_newer``)::
 
     .venv/bin/python benchmarks/bench_feeds.py --shapes 5000
+
+``--catalogue-reads R`` only measures this process's CPU reading the catalogue of ``--items`` stories (the
+run's preload with and without its field masks, and each read with no field at all), median of R::
+
+    .venv/bin/python benchmarks/bench_feeds.py --catalogue-reads 7
 """
 
 from __future__ import annotations
@@ -310,6 +315,65 @@ def shapes(n: int) -> None:
                 )
 
 
+def catalogue_reads(n_items: int, body_chars: int, repeats: int) -> None:
+    """CPU seconds of this process reading the catalogue of ``n_items`` stories on the emulator: the run's
+    preload through its field masks and through none (whole documents), and each of its two reads with the
+    masks and with no field at all (the cost of a document read, whatever it holds)."""
+    import statistics
+    from dataclasses import replace as with_
+
+    from shared import wiring
+    from shared.config import Collections
+    from shared.ports import Where
+    from shared.recommend.catalogue import ITEM_FIELDS, STORY_FIELDS, Catalogue
+
+    class WholeDocuments:
+        """The store with every field mask dropped."""
+
+        def __init__(self, inner: Any) -> None:
+            self._inner = inner
+
+        def __getattr__(self, name: str) -> Any:
+            return getattr(self._inner, name)
+
+        def get_many(self, paths: Any, **_: Any) -> Any:
+            return self._inner.get_many(paths)
+
+        def stream(self, query: Query, **kw: Any) -> Any:
+            return self._inner.stream(with_(query, fields=None), **kw)
+
+    with tempfile.TemporaryDirectory(prefix="bench-catalogue-") as tmp, stack_env(Path(tmp), ("firestore",)) as env:
+        settings = Settings.from_env(env)
+        _, catalogue = generate(1, n_items, 1)
+        seed_stories(settings, catalogue, body_chars)
+        docs = wiring.document_store(settings)
+        since = NOW - 30 * 86400
+        recent = Query("ml_items", (Where("CREATION_TIMESTAMP", ">=", since),), ("CREATION_TIMESTAMP",))
+        paths = [f"stories/{i}" for i in catalogue["ITEM_ID"]]
+        steps = {
+            "preload masks": lambda: Catalogue(docs, Collections(), since).preload(),
+            "preload whole_documents": lambda: Catalogue(WholeDocuments(docs), Collections(), since).preload(),
+            "stream_ml_items masks": lambda: list(docs.stream(with_(recent, fields=ITEM_FIELDS))),
+            "stream_ml_items whole_documents": lambda: list(docs.stream(recent)),
+            "stream_ml_items no_field": lambda: list(docs.stream(with_(recent, fields=()))),
+            "get_many_stories masks": lambda: docs.get_many(paths, fields=STORY_FIELDS),
+            "get_many_stories whole_documents": lambda: docs.get_many(paths),
+            "get_many_stories no_field": lambda: docs.get_many(paths, fields=()),
+        }
+        for label, step in steps.items():
+            cpu = []
+            for _ in range(repeats):
+                start = time.process_time()
+                step()
+                cpu.append(time.process_time() - start)
+            read, how = label.split()
+            print(
+                f"catalogue read={read} fields={how} items={n_items} body_chars={body_chars} "
+                f"bench_cpu_s_median={statistics.median(cpu):.3f} min={min(cpu):.3f} load={load_average()}",
+                flush=True,
+            )
+
+
 def load_average() -> str:
     return "/".join(f"{v:.1f}" for v in os.getloadavg())
 
@@ -350,7 +414,17 @@ def main(argv: list[str] | None = None) -> int:
         default=5_000,
         help="characters of each story's body (about 800 words); 0: the tiny story documents of the older figures",
     )
+    parser.add_argument(
+        "--catalogue-reads",
+        type=int,
+        default=0,
+        metavar="REPEATS",
+        help="only the CPU of reading the catalogue of --items stories, with and without field masks",
+    )
     args = parser.parse_args(argv)
+    if args.catalogue_reads:
+        catalogue_reads(args.items, args.body_chars, args.catalogue_reads)
+        return 0
     if args.shapes:
         shapes(args.shapes)
         return 0
