@@ -1,8 +1,10 @@
 """Feed-fill throughput against the local Personalize engine, beside the engine's raw GetRecommendations.
 
 Starts a private local stack (Firestore emulator, moto, the engine), trains user-personalization on
-generated interactions of ``--users`` users, seeds the stories and ml_items the feeds join, then
-alternates, ``--repeats`` times over the same users at the same concurrency:
+generated interactions of ``--users`` users, seeds the stories and ml_items the feeds join (sized like a
+news app's: each story has a 1,240-character summary, the median of Deskdrop's, and a ``--body-chars``
+body, 5,000 by default; ``ml_items`` holds what capture writes, SUMMARY included), then alternates,
+``--repeats`` times over the same users at the same concurrency:
 
 * raw: ``--concurrency`` threads calling GetRecommendations (same boto3 client config, filter,
   filter values and numResults as the fill) and discarding the answers;
@@ -20,6 +22,11 @@ feeds). Prints one ``key=value`` line per measurement. Usage (from the repo root
 of maps vs the JSON string) and write API (``write_batch`` vs the guarded ``write_newer``)::
 
     .venv/bin/python benchmarks/bench_feeds.py --shapes 5000
+
+``--catalogue-reads R`` only measures this process's CPU reading the catalogue of ``--items`` stories (the
+run's preload with and without its field masks, and each read with no field at all), median of R::
+
+    .venv/bin/python benchmarks/bench_feeds.py --catalogue-reads 7
 """
 
 from __future__ import annotations
@@ -27,6 +34,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import re
 import sys
 import tempfile
 import time
@@ -117,29 +125,84 @@ def train(settings: Settings, interactions: pd.DataFrame, catalogue: pd.DataFram
     wait(lambda: control.describe_campaign(campaignArn=campaign), "campaign")
 
 
-def seed_stories(settings: Settings, catalogue: pd.DataFrame) -> None:
+WORDS = tuple(
+    re.findall(
+        r"\w+",
+        "the of and to in a is that for on with as by at from market city government report new year people said "
+        "company data cloud service users study league season police minister court health climate energy price "
+        "school team players election policy research growth council water transport local national plan week",
+    )
+)
+
+
+SUMMARY_CHARS = 1_240
+"""The median summary of Deskdrop's articles (``training_text`` of ../shared/data/deskdrop/articles.csv)."""
+
+
+def text(rng: np.random.Generator, chars: int) -> str:
+    """About ``chars`` characters of words (a summary or an article body)."""
+    if chars <= 0:
+        return ""
+    words = rng.choice(WORDS, size=chars // 5 + 1)
+    return " ".join(words)[:chars]
+
+
+def story_documents(sid: str, created: int, rng: np.random.Generator, body_chars: int) -> tuple[dict, dict]:
+    """A ``stories/{id}`` document as a news app stores it and the ``ml_items/{id}`` capture makes of it.
+
+    ``body_chars`` 0: the tiny documents the bench used before (display fields only; ``ml_items`` with
+    ITEM_ID, CREATION_TIMESTAMP and active), kept to compare with the older figures.
+    """
+    display = {
+        "title": f"Story {sid}",
+        "url": f"https://news/{sid}",
+        "image": f"https://img/{sid}.jpg",
+        "source": "wire",
+    }
+    if body_chars <= 0:
+        return display, {"ITEM_ID": sid, "CREATION_TIMESTAMP": created, "active": True}
+    published = pd.Timestamp(created, unit="s", tz="UTC").to_pydatetime()
+    title = text(rng, 70).capitalize()
+    summary = text(rng, SUMMARY_CHARS)
+    tags = [str(t) for t in rng.choice(WORDS, size=5, replace=False)]
+    story = {
+        **display,
+        "title": title,
+        "category": "news",
+        "tags": tags,
+        "lang": "en",
+        "summary": summary,
+        "body": text(rng, body_chars),
+        "publishedAt": published,
+        "status": "published",
+    }
+    item = {  # what capture writes (shared.capture.records.story_to_item and the version stamps)
+        "ITEM_ID": sid,
+        "CREATION_TIMESTAMP": created,
+        "CATEGORY": "news",
+        "TAGS": "|".join(tags),
+        "SOURCE": "wire",
+        "LANGUAGE": "en",
+        "SUMMARY": summary,
+        "TITLE": title,
+        "tags_dropped": 0,
+        "active": True,
+        "source_updated_at": published,
+        "updated_at": published,
+    }
+    return story, item
+
+
+def seed_stories(settings: Settings, catalogue: pd.DataFrame, body_chars: int) -> None:
     from shared import wiring
 
+    rng = np.random.default_rng(1)
     writes = []
     for row in catalogue.itertuples(index=False):
         sid = str(row.ITEM_ID)
-        writes.append(
-            Write(
-                f"stories/{sid}",
-                data={
-                    "title": f"Story {sid}",
-                    "url": f"https://news/{sid}",
-                    "image": f"https://img/{sid}.jpg",
-                    "source": "wire",
-                },
-            )
-        )
-        writes.append(
-            Write(
-                f"ml_items/{sid}",
-                data={"ITEM_ID": sid, "CREATION_TIMESTAMP": int(row.CREATION_TIMESTAMP), "active": True},
-            )
-        )
+        story, item = story_documents(sid, int(row.CREATION_TIMESTAMP), rng, body_chars)
+        writes.append(Write(f"stories/{sid}", data=story))
+        writes.append(Write(f"ml_items/{sid}", data=item))
     wiring.document_store(settings).write_batch(writes)
 
 
@@ -177,14 +240,15 @@ def fill_run(deps: Any, users: list[str], label: str, run: int) -> tuple[float, 
     return len(users) / elapsed, summary
 
 
-def fixed_run(deps: Any, run: int) -> float:
-    """Seconds of a fill of no user: the fixed cost of a run (window, catalogue, ranking, campaign, report)."""
+def fixed_run(deps: Any, run: int) -> tuple[float, float]:
+    """Seconds and this process's CPU seconds of a fill of no user: the fixed cost of a run (window,
+    catalogue, ranking, campaign, report)."""
     from shared.recommend import fill_feeds
 
     deps.clock = lambda: clock() + timedelta(seconds=run)
-    start = time.perf_counter()
+    start, cpu = time.perf_counter(), time.process_time()
     fill_feeds(deps, users=[], run_id=f"bench-fixed-{run}")
-    return time.perf_counter() - start
+    return time.perf_counter() - start, time.process_time() - cpu
 
 
 def clock() -> Any:
@@ -251,6 +315,65 @@ def shapes(n: int) -> None:
                 )
 
 
+def catalogue_reads(n_items: int, body_chars: int, repeats: int) -> None:
+    """CPU seconds of this process reading the catalogue of ``n_items`` stories on the emulator: the run's
+    preload through its field masks and through none (whole documents), and each of its two reads with the
+    masks and with no field at all (the cost of a document read, whatever it holds)."""
+    import statistics
+    from dataclasses import replace as with_
+
+    from shared import wiring
+    from shared.config import Collections
+    from shared.ports import Where
+    from shared.recommend.catalogue import ITEM_FIELDS, STORY_FIELDS, Catalogue
+
+    class WholeDocuments:
+        """The store with every field mask dropped."""
+
+        def __init__(self, inner: Any) -> None:
+            self._inner = inner
+
+        def __getattr__(self, name: str) -> Any:
+            return getattr(self._inner, name)
+
+        def get_many(self, paths: Any, **_: Any) -> Any:
+            return self._inner.get_many(paths)
+
+        def stream(self, query: Query, **kw: Any) -> Any:
+            return self._inner.stream(with_(query, fields=None), **kw)
+
+    with tempfile.TemporaryDirectory(prefix="bench-catalogue-") as tmp, stack_env(Path(tmp), ("firestore",)) as env:
+        settings = Settings.from_env(env)
+        _, catalogue = generate(1, n_items, 1)
+        seed_stories(settings, catalogue, body_chars)
+        docs = wiring.document_store(settings)
+        since = NOW - 30 * 86400
+        recent = Query("ml_items", (Where("CREATION_TIMESTAMP", ">=", since),), ("CREATION_TIMESTAMP",))
+        paths = [f"stories/{i}" for i in catalogue["ITEM_ID"]]
+        steps = {
+            "preload masks": lambda: Catalogue(docs, Collections(), since).preload(),
+            "preload whole_documents": lambda: Catalogue(WholeDocuments(docs), Collections(), since).preload(),
+            "stream_ml_items masks": lambda: list(docs.stream(with_(recent, fields=ITEM_FIELDS))),
+            "stream_ml_items whole_documents": lambda: list(docs.stream(recent)),
+            "stream_ml_items no_field": lambda: list(docs.stream(with_(recent, fields=()))),
+            "get_many_stories masks": lambda: docs.get_many(paths, fields=STORY_FIELDS),
+            "get_many_stories whole_documents": lambda: docs.get_many(paths),
+            "get_many_stories no_field": lambda: docs.get_many(paths, fields=()),
+        }
+        for label, step in steps.items():
+            cpu = []
+            for _ in range(repeats):
+                start = time.process_time()
+                step()
+                cpu.append(time.process_time() - start)
+            read, how = label.split()
+            print(
+                f"catalogue read={read} fields={how} items={n_items} body_chars={body_chars} "
+                f"bench_cpu_s_median={statistics.median(cpu):.3f} min={min(cpu):.3f} load={load_average()}",
+                flush=True,
+            )
+
+
 def load_average() -> str:
     return "/".join(f"{v:.1f}" for v in os.getloadavg())
 
@@ -285,7 +408,23 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--no-batch", action="store_true")
     parser.add_argument("--memory-store", action="store_true", help="also fill into an in-memory store")
     parser.add_argument("--shapes", type=int, default=0, help="only the write rate of N feeds by shape and API")
+    parser.add_argument(
+        "--body-chars",
+        type=int,
+        default=5_000,
+        help="characters of each story's body (about 800 words); 0: the tiny story documents of the older figures",
+    )
+    parser.add_argument(
+        "--catalogue-reads",
+        type=int,
+        default=0,
+        metavar="REPEATS",
+        help="only the CPU of reading the catalogue of --items stories, with and without field masks",
+    )
     args = parser.parse_args(argv)
+    if args.catalogue_reads:
+        catalogue_reads(args.items, args.body_chars, args.catalogue_reads)
+        return 0
     if args.shapes:
         shapes(args.shapes)
         return 0
@@ -305,14 +444,17 @@ def main(argv: list[str] | None = None) -> int:
                 # the realtime fill is the one measured against raw: batch inference only where asked for
                 "STORYREC_FEED_BATCH_THRESHOLD": str(args.users + 1),
                 "STORYREC_FEED_BATCH_ROLE_ARN": "arn:aws:iam::000000000000:role/bench",
+                # every reader goes to the campaign, as in the raw run (no held-out control arm)
+                "STORYREC_EXPERIMENT_CONTROL_SHARE": "0",
             }
         )
         interactions, catalogue = generate(args.users, args.items, args.per_user)
         started = time.perf_counter()
         train(settings, interactions, catalogue)
-        seed_stories(settings, catalogue)
+        seed_stories(settings, catalogue, args.body_chars)
         print(
             f"setup users={args.users} interactions={len(interactions)} items={args.items} "
+            f"body_chars={args.body_chars} "
             f"seconds={time.perf_counter() - started:.1f}",
             flush=True,
         )
@@ -334,8 +476,11 @@ def main(argv: list[str] | None = None) -> int:
                 f"bench_cpu_ms_per_user={CPU_MS_PER_USER[0]:.2f}",
                 flush=True,
             )
-            fixed = fixed_run(deps, 2 * repeat + 1)
-            print(f"fixed repeat={repeat} seconds={fixed:.3f} load={load_average()}", flush=True)
+            fixed, fixed_cpu = fixed_run(deps, 2 * repeat + 1)
+            print(
+                f"fixed repeat={repeat} seconds={fixed:.3f} bench_cpu_s={fixed_cpu:.3f} load={load_average()}",
+                flush=True,
+            )
         if args.memory_store:  # the same fill writing to an in-memory store: the fill's own cost, no database
             from shared.adapters.memory import InMemoryDocumentStore
 

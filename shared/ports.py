@@ -39,6 +39,9 @@ class Query:
     limit: int | None = None
     start_after: tuple[Any, ...] | None = None
     """Values of the ``order_by`` fields of the last document of the previous page."""
+    fields: tuple[str, ...] | None = None
+    """Read only these top-level fields of each matching document (a projection: each snapshot's data holds
+    those of them it has, nothing else); None reads every field. Filters and order still see whole documents."""
 
 
 @dataclass(frozen=True)
@@ -158,8 +161,12 @@ class DocumentStore(Protocol):
         """
         ...
 
-    def get_many(self, paths: Sequence[str]) -> list[Document | None]:
-        """Read many documents in a few round trips; one entry per path, in order (None when absent)."""
+    def get_many(self, paths: Sequence[str], *, fields: Sequence[str] | None = None) -> list[Document | None]:
+        """Read many documents in a few round trips; one entry per path, in order (None when absent).
+
+        ``fields``: read only these top-level fields of each document (a projection; a document that has
+        none of them reads as ``{}``, not None); None reads every field.
+        """
         ...
 
     def write_newer(self, writes: Sequence[NewerWrite], *, version_field: str) -> list[NewerOutcome]:

@@ -11,10 +11,12 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
+from dataclasses import replace
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar, cast
 
 from google.api_core import exceptions as gexc
+from google.api_core.datetime_helpers import DatetimeWithNanoseconds
 from google.api_core.retry import Retry
 from google.auth import exceptions as auth_exc
 from google.cloud import firestore_v1
@@ -114,6 +116,10 @@ _DocumentMask = _common_types.DocumentMask.pb()
 _Write = _write_types.Write.pb()
 _BatchGetRequest = _firestore_types.BatchGetDocumentsRequest.pb()
 _BatchWriteRequest = _firestore_types.BatchWriteRequest.pb()
+_RunQueryRequest = _firestore_types.RunQueryRequest.pb()
+# errors a stream that delivered nothing is opened again after (the SDK's own stream retries these)
+_TRANSIENT = (gexc.ServiceUnavailable, gexc.InternalServerError, gexc.TooManyRequests)
+STREAM_ATTEMPTS = 5
 
 
 def translate(exc: BaseException, where: str) -> StoryrecError | None:
@@ -264,15 +270,22 @@ class FirestoreDocumentStore:
             message = f"Firestore {where}: still contended after {MAX_VERSIONED_ATTEMPTS} attempts: {exc}"
             raise ServiceUnavailable(message) from exc
 
-    def get_many(self, paths: Sequence[str]) -> list[Document | None]:
-        """``get_all`` in chunks of 500 (one BatchGetDocuments each)."""
+    def get_many(self, paths: Sequence[str], *, fields: Sequence[str] | None = None) -> list[Document | None]:
+        """One BatchGetDocuments per 500 paths, with a field mask when ``fields`` is given.
+
+        Sent and decoded as plain protobuf (:class:`_RawCalls`), each document's fields by the SDK's own
+        ``decode_dict``: the SDK's ``get_all`` also builds a snapshot and deep-copies its data for each
+        document, which cost the feed fill's catalogue read about three times its CPU (docs/BENCHMARKS.md,
+        Feeds, "The fixed cost of a run").
+        """
         found: dict[str, Document] = {}
+        mask = None if fields is None else _field_paths(fields)
         for chunk in chunked(dict.fromkeys(paths), MAX_BATCH):
             with _mapped("get_many", chunk[0]):
-                refs = [self._client.document(p) for p in chunk]
-                for snap in self._client.get_all(refs, **self._opts):
-                    if snap.exists:
-                        found[snap.reference.path] = snap.to_dict() or {}
+                raw = _RawCalls(self._client, self._opts)  # inside: the client's transport may fail to start
+                names = {raw.name(p): p for p in chunk}
+                for name, data in raw.documents(list(names), mask).items():
+                    found[names[name]] = data
         return [found.get(p) for p in paths]
 
     def write_newer(self, writes: Sequence[NewerWrite], *, version_field: str) -> list[NewerOutcome]:
@@ -367,11 +380,14 @@ class FirestoreDocumentStore:
             q = q.start_after(values)
         if query.limit is not None:
             q = q.limit(query.limit)
+        if query.fields is not None:
+            # the order fields too: a stream reopens after its last snapshot, whose values of them make the cursor
+            q = q.select(_field_paths((*query.fields, *(f for f in query.order_by if f not in query.fields))))
         return q
 
     def query(self, query: Query) -> list[Snapshot]:
         with _mapped("query", query.collection):
-            return [_snapshot(s) for s in self._build(query).stream(**self._opts)]
+            return [_only(s, query.fields) for s in self._run(self._build(query), self._opts)]
 
     def stream(self, query: Query, *, page_size: int = 1000) -> Iterator[Snapshot]:
         """Every matching document from one RunQuery, reopened after the last one delivered if it breaks.
@@ -379,36 +395,69 @@ class FirestoreDocumentStore:
         ``page_size`` is not used here. Reading page by page with cursors cost a query per page, and the
         emulator scans and sorts the whole result for each query, so a read cost pages x size
         (docs/BENCHMARKS.md, Export). A stream that breaks (its deadline, a dropped connection) after
-        delivering documents goes on after the last of them; one that breaks before delivering any raises.
+        delivering documents goes on after the last of them. One that breaks before delivering any raises,
+        unless the service was briefly unavailable (:data:`_TRANSIENT`, as the SDK's own stream retries):
+        that one is opened again after a pause, at most :data:`STREAM_ATTEMPTS` times in a row.
         """
         remaining = query.limit
         with _mapped("query", query.collection):
-            base = self._build(Query(query.collection, query.where, query.order_by, None, query.start_after))
-        cursor = None
+            base = self._build(replace(query, limit=None))
+        last: Snapshot | None = None
+        failed = 0  # openings in a row that delivered nothing
+        pauses = CONTENTION_BACKOFF.delays()
         while remaining is None or remaining > 0:
             with _mapped("stream", query.collection):
-                page_query = base.start_after(cursor) if cursor is not None else base
+                # the cursor: the last document's fields (the order fields among them) and its id
+                page_query = base if last is None else base.start_after({**last.data, "__name__": last.id})
                 if remaining is not None:
                     page_query = page_query.limit(remaining)
             delivered = 0
             try:
-                for snap in page_query.stream(**self._stream_opts):
-                    cursor = snap
+                for snap in self._run(page_query, self._stream_opts):
+                    last = snap
                     delivered += 1
                     if remaining is not None:
                         remaining -= 1
-                    yield _snapshot(snap)
+                    yield _only(snap, query.fields)
                 return
             except Exception as exc:
                 error = translate(exc, f"Firestore stream {query.collection[:200]!r}")
                 if error is None:
                     raise
-                if delivered == 0 or not error.retryable:
+                failed = 0 if delivered else failed + 1
+                if not error.retryable or (failed and (not isinstance(exc, _TRANSIENT) or failed >= STREAM_ATTEMPTS)):
                     raise error from exc
+                if failed:
+                    self._sleep(next(pauses))
                 _log.info(
                     "stream reopened",
                     extra={"collection": query.collection, "delivered": delivered, "error": type(exc).__name__},
                 )
+
+    def _run(self, query: Any, opts: Mapping[str, Any]) -> Iterator[Snapshot]:
+        """The documents of one RunQuery of the SDK query ``query``, sent and decoded as plain protobuf.
+
+        The SDK's ``Query.stream`` builds a snapshot of each document through proto-plus wrappers and
+        deep-copies its data again in ``to_dict``: three times the CPU of this for the feed fill's
+        catalogue read (docs/BENCHMARKS.md, Feeds, "The fixed cost of a run"). The request is the one the
+        SDK sends (its ``_to_protobuf``), through the client's own transport, metadata, retry and timeout;
+        the fields are decoded by the SDK's ``decode_dict``.
+        """
+        client = self._client
+        parent, _ = query._parent._parent_info()
+        request = _RunQueryRequest(parent=parent, structured_query=query._to_protobuf()._pb)
+        responses = client._firestore_api.run_query(
+            request=_firestore_types.RunQueryRequest.wrap(request), metadata=client._rpc_metadata, **opts
+        )
+        prefix = f"{client._database_string}/documents/"
+        for response in responses:
+            pb = response._pb
+            if not pb.HasField("document"):
+                continue
+            doc = pb.document
+            path = doc.name[len(prefix) :] if doc.name.startswith(prefix) else doc.name
+            data = cast(Document, _helpers.decode_dict(doc.fields, client))
+            yield Snapshot(path.rsplit("/", 1)[-1], path, data, _time(doc.update_time))
 
 
 def _sdk_fields(data: Mapping[str, Any]) -> dict[str, Any]:
@@ -431,7 +480,7 @@ def _rounds(writes: Sequence[NewerWrite]) -> list[list[int]]:
 
 
 class _RawCalls:
-    """BatchGetDocuments and BatchWrite with plain protobuf messages, for :meth:`write_newer`.
+    """BatchGetDocuments and BatchWrite with plain protobuf messages, for :meth:`write_newer` and :meth:`get_many`.
 
     The SDK's batch and snapshot classes go through proto-plus wrappers; measured in the feed fill
     (docs/BENCHMARKS.md, Feeds), that marshalling cost more CPU per feed than the GetRecommendations call
@@ -445,12 +494,17 @@ class _RawCalls:
     def __init__(self, client: Any, opts: Mapping[str, Any]) -> None:
         self._client = client
         self._api = client._firestore_api
-        self._database = client._database_string
+        self._database = str(client._database_string)
         self._metadata = client._rpc_metadata
         self._opts = opts
 
     def name(self, path: str) -> str:
-        return str(self._client.document(path)._document_path)
+        """The document's full resource name. Built here: the SDK's ``document(path)._document_path`` rebuilds the
+        database name on every call, a third of the CPU of reading a small document (ValueError as it raises)."""
+        segments = path.split("/")
+        if len(segments) % 2 or not all(segments):
+            raise ValueError(f"{path[:200]!r} is not a document path")
+        return f"{self._database}/documents/{path}"
 
     def versions(self, names: list[str], version_field: str) -> dict[str, tuple[Any, Any]]:
         """name → (stored version as a Python value or None, update_time protobuf or None if absent)."""
@@ -471,6 +525,22 @@ class _RawCalls:
                 found[doc.name] = (None if value is None else _decode(value), doc.update_time)
             else:
                 found[pb.missing] = (None, None)
+        return found
+
+    def documents(self, names: list[str], mask: list[str] | None) -> dict[str, Document]:
+        """name → data of each document found (only the ``mask`` field paths, when given), decoded as the SDK does."""
+        request = _BatchGetRequest(database=self._database, documents=names)
+        if mask is not None:
+            request.mask.field_paths.extend(mask)
+            request.mask.SetInParent()  # an empty mask still asks for no field
+        found: dict[str, Document] = {}
+        responses = self._api.batch_get_documents(
+            request=_firestore_types.BatchGetDocumentsRequest.wrap(request), metadata=self._metadata, **self._opts
+        )
+        for response in responses:
+            pb = response._pb
+            if pb.WhichOneof("result") == "found":
+                found[pb.found.name] = cast(Document, _helpers.decode_dict(pb.found.fields, self._client))
         return found
 
     def guarded_write(self, name: str, write: NewerWrite, update_time: Any) -> Any:
@@ -528,5 +598,20 @@ def _decode(value: Any) -> Any:
     return _helpers.decode_value(_document_types.Value.wrap(value), None)
 
 
-def _snapshot(snap: Any) -> Snapshot:
-    return Snapshot(snap.id, snap.reference.path, snap.to_dict() or {}, snap.update_time)
+def _only(snap: Snapshot, fields: Sequence[str] | None) -> Snapshot:
+    """``snap`` without the order fields a projected query reads for its cursor."""
+    if fields is None:
+        return snap
+    return Snapshot(snap.id, snap.path, {k: v for k, v in snap.data.items() if k in fields}, snap.update_time)
+
+
+def _time(pb: Any) -> datetime | None:
+    """A protobuf Timestamp as the SDK gives it (a ``DatetimeWithNanoseconds``); None when unset."""
+    if not (pb.seconds or pb.nanos):
+        return None
+    return cast(datetime, DatetimeWithNanoseconds.from_timestamp_pb(pb))  # type: ignore[no-untyped-call]
+
+
+def _field_paths(fields: Sequence[str]) -> list[str]:
+    """Top-level field names as Firestore field paths (a name that is not a plain identifier is quoted)."""
+    return [FieldPath(name).to_api_repr() for name in fields]

@@ -60,6 +60,11 @@ def _matches(data: Mapping[str, Any], cond: Where) -> bool:
     return False
 
 
+def _projected(data: Document, fields: Sequence[str]) -> Document:
+    """Only ``fields`` of ``data`` (those it has), as Firestore's field mask returns them."""
+    return {k: v for k, v in data.items() if k in fields}
+
+
 def _document_path(path: str) -> str:
     """Refuse what Firestore refuses as a document path (an odd number of segments, an empty one)."""
     parts = path.split("/")
@@ -172,8 +177,9 @@ class InMemoryDocumentStore:
                 self.set(path, {**data, **stamps})
             return outcome
 
-    def get_many(self, paths: Sequence[str]) -> list[Document | None]:
-        return [self.get(p) for p in paths]
+    def get_many(self, paths: Sequence[str], *, fields: Sequence[str] | None = None) -> list[Document | None]:
+        found = [self.get(p) for p in paths]
+        return found if fields is None else [None if d is None else _projected(d, fields) for d in found]
 
     def write_newer(self, writes: Sequence[NewerWrite], *, version_field: str) -> list[NewerOutcome]:
         """Each write decided and applied under the lock, so concurrent callers see one order."""
@@ -217,7 +223,11 @@ class InMemoryDocumentStore:
         if query.start_after is not None:
             cursor = tuple(query.start_after)
             snaps = [s for s in snaps if key(s)[: len(cursor)] > cursor]
-        return snaps[: query.limit] if query.limit is not None else snaps
+        snaps = snaps[: query.limit] if query.limit is not None else snaps
+        if query.fields is not None:
+            fields = query.fields
+            snaps = [Snapshot(s.id, s.path, _projected(s.data, fields), s.update_time) for s in snaps]
+        return snaps
 
     def stream(self, query: Query, *, page_size: int = 1000) -> Iterator[Snapshot]:
         yield from self.query(query)

@@ -20,6 +20,14 @@ from shared.config import Collections
 from shared.ports import DocumentStore, Query, Where
 
 DISPLAY_FIELDS = ("title", "url", "image", "source")
+ITEM_FIELDS = ("CREATION_TIMESTAMP", "active", "TITLE", "SOURCE")
+"""What the catalogue reads of an ``ml_items`` document (a field mask: never SUMMARY, TAGS and the rest)."""
+PUBLISHED_FIELDS = ("status",)
+"""What ``is_published`` reads of a ``stories`` document: all the write-time re-check reads of it."""
+STORY_FIELDS = (*DISPLAY_FIELDS, *PUBLISHED_FIELDS)
+"""What the catalogue reads of a ``stories`` document: the display fields and what ``is_published`` reads
+(never the body, summary or tags of the app's story). tests/unit/recommend/test_catalogue.py checks that a
+catalogue read through these masks decides as one read from whole documents."""
 _MISSING = object()
 
 
@@ -66,12 +74,9 @@ class Catalogue:
     def preload(self) -> int:
         """Load every story recent enough to be shown, in bulk (a run's display join, read once up front
         instead of two reads per story on the workers' first sight of it). Returns how many may be shown."""
-        query = Query(
-            self._collections.ml_items, (Where("CREATION_TIMESTAMP", ">=", self.min_created),), ("CREATION_TIMESTAMP",)
-        )
-        items = {s.id: s.data for s in self._docs.stream(query) if s.data.get("active") is True}
+        items = {s.id: s.data for s in self._docs.stream(self._recent()) if s.data.get("active") is True}
         ids = [i for i in items if i and "/" not in i]
-        stories = self._docs.get_many([f"{self._collections.stories}/{i}" for i in ids])
+        stories = self._docs.get_many([f"{self._collections.stories}/{i}" for i in ids], fields=STORY_FIELDS)
         loaded = {i: self._story(i, items[i], story) for i, story in zip(ids, stories, strict=True)}
         with self._lock:
             self._cache.update(loaded)
@@ -82,7 +87,7 @@ class Catalogue:
         """Of ``story_ids``, those deleted or unpublished by now (one bulk read of ``stories``); the run
         shows none of them from then on."""
         ids = sorted(story_ids)
-        found = self._docs.get_many([f"{self._collections.stories}/{i}" for i in ids])
+        found = self._docs.get_many([f"{self._collections.stories}/{i}" for i in ids], fields=PUBLISHED_FIELDS)
         gone = {i for i, story in zip(ids, found, strict=True) if story is None or not is_published(story)}
         if gone:
             with self._lock:
@@ -92,10 +97,20 @@ class Catalogue:
     def _load(self, story_id: str) -> Story | None:
         if not story_id or "/" in story_id:
             return None
-        item = self._docs.get(f"{self._collections.ml_items}/{story_id}")
+        (item,) = self._docs.get_many([f"{self._collections.ml_items}/{story_id}"], fields=ITEM_FIELDS)
         if not item or item.get("active") is not True:
             return None
-        return self._story(story_id, item, self._docs.get(f"{self._collections.stories}/{story_id}"))
+        (story,) = self._docs.get_many([f"{self._collections.stories}/{story_id}"], fields=STORY_FIELDS)
+        return self._story(story_id, item, story)
+
+    def _recent(self) -> Query:
+        """The ``ml_items`` created within the age limit, oldest first, with the fields the catalogue reads."""
+        return Query(
+            self._collections.ml_items,
+            (Where("CREATION_TIMESTAMP", ">=", self.min_created),),
+            ("CREATION_TIMESTAMP",),
+            fields=ITEM_FIELDS,
+        )
 
     def _story(self, story_id: str, item: Mapping[str, Any], story: Mapping[str, Any] | None) -> Story | None:
         created = item.get("CREATION_TIMESTAMP")
@@ -117,10 +132,7 @@ class Catalogue:
                 shown = [s for s in self._cache.values() if s is not None]
             shown.sort(key=lambda s: (-s.created, s.story_id))
             return shown[:limit]
-        query = Query(
-            self._collections.ml_items, (Where("CREATION_TIMESTAMP", ">=", self.min_created),), ("CREATION_TIMESTAMP",)
-        )
-        candidates = [s for s in self._docs.stream(query) if s.data.get("active") is True]
+        candidates = [s for s in self._docs.stream(self._recent()) if s.data.get("active") is True]
         candidates.sort(key=lambda s: (-int(s.data.get("CREATION_TIMESTAMP") or 0), s.id))
         out: list[Story] = []
         for snap in candidates:

@@ -308,6 +308,7 @@ def test_write_newer_stores_every_value_type_as_set_does(store: DocumentStore) -
     store.write_newer([NewerWrite("feeds/t", data, V2)], version_field="v")
     store.set("feeds/s", data)
     assert store.get("feeds/t") == store.get("feeds/s") == data
+    assert store.get_many(["feeds/t", "feeds/s"]) == [data, data]  # decoded as get decodes, every type
 
 
 def test_get_many_reads_in_order_with_none_for_the_absent(store: DocumentStore) -> None:
@@ -316,3 +317,53 @@ def test_get_many_reads_in_order_with_none_for_the_absent(store: DocumentStore) 
     found = store.get_many(paths)
     assert found[:3] == [{"i": 0}, None, {"i": 2}] and found[-1] == {"i": 0} and len(found) == 1204
     assert sum(d is not None for d in found) == 602 + 1
+
+
+def test_a_field_mask_reads_only_the_fields_asked(store: DocumentStore) -> None:
+    """``fields`` on get_many, query and stream: a projection; filters and order still see whole documents."""
+    store.write_batch(
+        [
+            Write("stories/a", data={"title": "A", "body": "x" * 5000, "t": 2, "status": "published", "a.b": 1}),
+            Write("stories/b", data={"body": "y", "t": 1}),
+            Write("stories/c", data={"title": "C", "status": "draft"}),  # no "t": outside an order by "t"
+        ]
+    )
+    paths = ["stories/a", "stories/b", "stories/x"]
+    assert store.get_many(paths, fields=("title", "status", "a.b")) == [
+        {"title": "A", "status": "published", "a.b": 1},
+        {},
+        None,
+    ]
+    assert store.get_many(paths, fields=()) == [{}, {}, None]
+    ordered = Query("stories", (Where("t", ">=", 1),), ("t",), fields=("title",))
+    expected = [("b", {}), ("a", {"title": "A"})]
+    assert [(s.id, s.data) for s in store.query(ordered)] == expected
+    assert [(s.id, s.data) for s in store.stream(ordered)] == expected
+    filtered = Query("stories", (Where("status", "==", "published"),), fields=("t", "a.b"))
+    assert [(s.id, s.data) for s in store.stream(filtered)] == [("a", {"t": 2, "a.b": 1})]
+    assert [s.data for s in store.query(Query("stories", limit=2))][1] == {"body": "y", "t": 1}  # no mask: whole
+
+
+def test_a_projected_stream_that_breaks_goes_on_after_its_last_document(
+    doc_store: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The stream reopens after its last snapshot, whose order-field values make the cursor: the mask keeps
+    them (and the snapshots still hold only the fields asked)."""
+    from google.api_core import exceptions as gexc
+
+    doc_store.write_batch([Write(f"items/i{i:02d}", data={"t": i % 4, "w": i, "body": "x"}) for i in range(12)])
+    run = doc_store._run
+    opened: list[int] = []
+
+    def breaking(query: Any, opts: Any) -> Any:
+        """The real RunQuery, whose first stream breaks after three documents."""
+        opened.append(len(opened))
+        for n, snap in enumerate(run(query, opts)):
+            if len(opened) == 1 and n == 3:
+                raise gexc.DeadlineExceeded("deadline")
+            yield snap
+
+    monkeypatch.setattr(doc_store, "_run", breaking)
+    found = list(doc_store.stream(Query("items", (Where("t", ">=", 0),), ("t",), fields=("w",))))
+    assert [s.data["w"] for s in found] == sorted(range(12), key=lambda i: (i % 4, f"i{i:02d}"))
+    assert all(set(s.data) == {"w"} for s in found) and len(opened) == 2

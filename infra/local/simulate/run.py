@@ -717,9 +717,9 @@ class Simulation:
             def __getattr__(self, name: str) -> Any:
                 return getattr(deps.docs, name)
 
-            def get_many(self, paths: Any) -> Any:
+            def get_many(self, paths: Any, **kw: Any) -> Any:
                 paths = list(paths)
-                found = deps.docs.get_many(paths)
+                found = deps.docs.get_many(paths, **kw)
                 if not Docs.fired and world.stories and paths and all(p.startswith(stories) for p in paths):
                     Docs.fired = True
                     counts: dict[str, int] = {}

@@ -15,8 +15,8 @@ import pytest
 from shared import wiring
 from shared.adapters.personalize import PersonalizeGateway
 from shared.adapters.sns import SnsNotifier
-from shared.ports import Query
-from shared.recommend import FeedDeps, fill_feeds, refresh_user
+from shared.ports import Query, Write
+from shared.recommend import FeedDeps, fill_feeds, first_feed, refresh_user
 from shared.recommend.campaign import AGE_PARAM, ensure_feed_filter, filter_expression, filter_name, request_size
 from shared.recommend.document import feed_items, feed_story_ids
 from shared.recommend.wiring import feed_deps
@@ -232,8 +232,8 @@ class CatalogueRead:
     def __getattr__(self, name: str) -> Any:
         return getattr(self._inner, name)
 
-    def get_many(self, paths: Any) -> Any:
-        found = self._inner.get_many(paths)
+    def get_many(self, paths: Any, **kw: Any) -> Any:
+        found = self._inner.get_many(paths, **kw)
         self.loaded.set()
         return found
 
@@ -285,3 +285,61 @@ def test_stories_withdrawn_after_recommending_never_reach_a_feed(
     assert offending == set()
     assert all(f["storyIds"] for f in written.values())
     assert summary.withdrawn >= 1
+
+
+class WholeDocuments:
+    """The run's document store with every field mask dropped: the catalogue reads whole documents."""
+
+    def __init__(self, inner: Any) -> None:
+        self._inner = inner
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._inner, name)
+
+    def get_many(self, paths: Any, **_: Any) -> Any:
+        return self._inner.get_many(paths)
+
+    def stream(self, query: Query, **kw: Any) -> Any:
+        return self._inner.stream(replace(query, fields=None), **kw)
+
+    def query(self, query: Query) -> Any:
+        return self._inner.query(replace(query, fields=None))
+
+
+def test_the_catalogues_field_masks_change_no_feed(
+    deskdrop: Deskdrop, seeded: Any, make_deps: Callable[..., FeedDeps]
+) -> None:
+    """The fill through its field masks writes the feeds, the saved ranking and the first feeds a fill reading
+    whole documents writes, on stories shaped like a news app's (body, summary, tags) and the cases the masked
+    fields decide: the display fields falling back to ml_items' TITLE and SOURCE, a draft, status spellings."""
+    top = [str(i) for i in deskdrop.interactions["ITEM_ID"].value_counts().index[:6]]
+    extra = {"summary": "s " * 600, "body": "word " * 1000, "tags": ["a", "b", "c"], "lang": "en"}
+    seeded.write_batch(
+        [Write(f"stories/{row.ITEM_ID}", data=extra, merge=True) for row in deskdrop.items.itertuples(index=False)]
+    )
+    seeded.set(f"stories/{top[0]}", {**extra, "url": "https://deskdrop/x", "status": "published"})  # no title, source
+    seeded.set(f"ml_items/{top[0]}", {"TITLE": "Item title", "SOURCE": "item source", "SUMMARY": "s"}, merge=True)
+    seeded.set(f"stories/{top[1]}", {"status": "draft"}, merge=True)  # ml_items still says active
+    seeded.set(f"stories/{top[2]}", {"status": " Published "}, merge=True)
+    seeded.set(f"stories/{top[3]}", {"title": "No status", "url": "u", "image": "i", "source": "s"})
+
+    def run(deps: FeedDeps, run_id: str, newcomer: str) -> tuple[Any, ...]:
+        summary = fill_feeds(deps, run_id=run_id)
+        assert first_feed(deps, newcomer)
+        written = feeds(seeded)
+        first = written.pop(newcomer)
+        kept = {u: (f["kind"], f["stale"], f["items"]) for u, f in written.items() if not u.startswith("newcomer")}
+        counts = (summary.personalized, summary.popular, summary.missing, summary.withdrawn, summary.stale)
+        ranking = seeded.get("ml_state/popular_feed")["storyIds"]
+        return kept, counts, ranking, (first["kind"], first["items"])
+
+    masked = run(make_deps(), "masked", "newcomer-m")
+    whole_deps = make_deps(later=MS)
+    whole_deps.docs = WholeDocuments(whole_deps.docs)
+    whole = run(whole_deps, "whole", "newcomer-w")
+    assert masked == whole
+    shown = {i["storyId"]: i for items in (f[2] for f in masked[0].values()) for i in items}
+    assert top[1] not in shown and top[1] not in masked[2]  # the draft
+    assert {top[0], top[2], top[3]} <= set(shown) | set(masked[2])
+    if top[0] in shown:
+        assert (shown[top[0]]["title"], shown[top[0]]["source"]) == ("Item title", "item source")

@@ -13,6 +13,7 @@ from google.auth import exceptions as auth_exc
 from shared.adapters.firestore import (
     CONTENTION_BACKOFF,
     MAX_VERSIONED_ATTEMPTS,
+    STREAM_ATTEMPTS,
     FirestoreDocumentStore,
     status_error,
     translate,
@@ -25,7 +26,7 @@ from shared.errors import (
     PreconditionFailed,
     ServiceUnavailable,
 )
-from shared.ports import Query, Write
+from shared.ports import Query, Snapshot, Write
 
 pytestmark = pytest.mark.unit
 
@@ -52,6 +53,9 @@ CALLS = {
     "write_batch": lambda s: s.write_batch([Write("stories/a", data={"n": 1})]),
     "query": lambda s: s.query(Query("stories")),
     "stream": lambda s: list(s.stream(Query("stories"))),
+    "get_many": lambda s: s.get_many(["stories/a"]),
+    "get_many masked": lambda s: s.get_many(["stories/a"], fields=("title",)),
+    "stream masked": lambda s: list(s.stream(Query("stories", (), ("t",), fields=("title",)))),
 }
 ERRORS = [
     (gexc.ServiceUnavailable("down"), ServiceUnavailable),
@@ -148,34 +152,24 @@ def test_endless_contention_is_a_retryable_error_after_the_last_attempt() -> Non
     assert len(sleeps) == MAX_VERSIONED_ATTEMPTS - 1
 
 
-class _Doc:
-    def __init__(self, n: int) -> None:
-        self.id, self.n = f"d{n:03d}", n
-        self.reference = type("Ref", (), {"path": f"c/{self.id}"})()
-        self.update_time = None
-
-    def to_dict(self) -> dict[str, Any]:
-        return {"n": self.n}
-
-
 class _BreakingQuery:
     """A query over documents 0..n-1 whose streams break after ``per_stream`` documents (or at once)."""
 
     def __init__(self, n: int, per_stream: int, error: BaseException, after: int = -1) -> None:
         self.n, self.per_stream, self.error, self.after = n, per_stream, error, after
 
-    def start_after(self, snap: _Doc) -> _BreakingQuery:
-        return _BreakingQuery(self.n, self.per_stream, self.error, snap.n)
+    def start_after(self, cursor: dict[str, Any]) -> _BreakingQuery:
+        return _BreakingQuery(self.n, self.per_stream, self.error, cursor["n"])
 
     def limit(self, k: int) -> _BreakingQuery:
         return self
 
-    def stream(self, **_: Any) -> Any:
+    def run(self, _: Any, __: Any) -> Any:
         OPENED.append(self.after)
         for sent, n in enumerate(range(self.after + 1, self.n)):
             if sent == self.per_stream:
                 raise self.error
-            yield _Doc(n)
+            yield Snapshot(f"d{n:03d}", f"c/d{n:03d}", {"n": n})
 
 
 OPENED: list[int] = []
@@ -186,6 +180,7 @@ def test_a_broken_stream_goes_on_after_its_last_document(monkeypatch: pytest.Mon
     store = FirestoreDocumentStore(Failing(RuntimeError()), timeout=1.0)  # type: ignore[arg-type]
     query = _BreakingQuery(10, 4, gexc.DeadlineExceeded("deadline"))
     monkeypatch.setattr(store, "_build", lambda q: query)
+    monkeypatch.setattr(store, "_run", lambda q, opts: q.run(q, opts))
     assert [s.data["n"] for s in store.stream(Query("c"))] == list(range(10))
     assert OPENED == [-1, 3, 7]  # one query per break, each after the last document delivered
 
@@ -199,5 +194,41 @@ def test_a_stream_that_breaks_without_progress_or_for_good_raises(
     store = FirestoreDocumentStore(Failing(RuntimeError()), timeout=1.0)  # type: ignore[arg-type]
     per_stream = 0 if isinstance(error, gexc.DeadlineExceeded) else 3
     monkeypatch.setattr(store, "_build", lambda q: _BreakingQuery(10, per_stream, error))
+    monkeypatch.setattr(store, "_run", lambda q, opts: q.run(q, opts))
     with pytest.raises((ServiceUnavailable, AccessDenied)):
         list(store.stream(Query("c")))
+
+
+def test_a_stream_the_service_refuses_for_a_moment_is_opened_again_after_a_pause(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Before any document, a transient refusal (as the SDK's own stream retries) opens the stream again after a
+    pause, a few times in a row at most."""
+    OPENED.clear()
+    pauses: list[float] = []
+    store = FirestoreDocumentStore(Failing(RuntimeError()), timeout=1.0, sleep=pauses.append)  # type: ignore[arg-type]
+    openings = iter([_BreakingQuery(10, 0, gexc.ServiceUnavailable("busy"))] * 2 + [_BreakingQuery(10, 99, None)])
+    monkeypatch.setattr(store, "_build", lambda q: _Reopened(openings))
+    monkeypatch.setattr(store, "_run", lambda q, opts: next(openings).run(q, opts))
+    assert [s.data["n"] for s in store.stream(Query("c"))] == list(range(10))
+    assert len(OPENED) == 3 and len(pauses) == 2
+    OPENED.clear()
+    monkeypatch.setattr(
+        store, "_run", lambda q, opts: _BreakingQuery(10, 0, gexc.ServiceUnavailable("down")).run(q, opts)
+    )
+    with pytest.raises(ServiceUnavailable):
+        list(store.stream(Query("c")))
+    assert len(OPENED) == STREAM_ATTEMPTS
+
+
+class _Reopened:
+    """A query whose cursor and limit are ignored (the openings decide what each stream returns)."""
+
+    def __init__(self, _: Any) -> None:
+        pass
+
+    def start_after(self, _: Any) -> _Reopened:
+        return self
+
+    def limit(self, _: int) -> _Reopened:
+        return self

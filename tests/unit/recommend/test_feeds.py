@@ -466,13 +466,13 @@ class SlowCatalogue(InMemoryDocumentStore):
             self.set(snap.path, snap.data)
         self.answered, self.fail, self.held = answered, fail, False
 
-    def get_many(self, paths: Any) -> Any:
+    def get_many(self, paths: Any, **kw: Any) -> Any:
         if not self.held and paths and str(next(iter(paths))).startswith("stories/"):
             self.held = True
             assert self.answered.wait(10), "the campaign was not called while the catalogue loaded"
             if self.fail:
                 raise ServiceUnavailable("firestore down")
-        return super().get_many(paths)
+        return super().get_many(paths, **kw)
 
 
 def test_recommending_starts_while_the_catalogue_loads_and_builds_the_same_feeds(
