@@ -82,6 +82,10 @@ class Solutions:
     baseline: str
 
 
+SLOT_LABELS = ("slot a", "slot b")
+"""How status and the report name the two slots (the configured solution, then ``<name>-b``)."""
+
+
 def slot_names(settings: Settings) -> tuple[str, str]:
     """The two slots as configured: the serving solution's name (or ARN) and its second slot's name."""
     solution = settings.personalize.solution

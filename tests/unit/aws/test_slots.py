@@ -131,3 +131,35 @@ def test_training_waits_while_the_campaign_switches_between_slots_or_cannot_be_r
     unread = train(deps, "storyrec-20270101")
     assert unread.versions == {} and unread.deferred and "could not be read" in unread.deferred
     assert "personalize is down" in unread.deferred
+
+
+def test_status_lists_both_slots_newest_first_and_judges_health_by_the_last_training() -> None:
+    from shared.operate.status import gather_status
+    from shared.personalize.training import train
+
+    deps, port, _notifier, _clock = _deps()
+    first, _ = _trained(deps, port, GOOD, {P: 0.1})
+    assert (monitor(deps).decision or {})["action"] == "promote"
+    failed = train(deps, "storyrec-20270101").versions["main"]
+    port.set_version(failed, Status.CREATE_FAILED, reason="Insufficient data")
+    status = gather_status(deps)
+    main = [(v.solution, v.arn) for v in status.versions or [] if v.solution != "baseline"]
+    assert main == [("slot b", failed), ("slot a", first)] and not status.healthy
+    again, _ = _trained(deps, port, {**GOOD, P: 0.2}, {P: 0.1})  # serving is still on slot a: slot b again
+    after = gather_status(deps)
+    assert next(v.arn for v in after.versions or []) == again and after.healthy
+
+
+def test_the_report_shows_the_versions_of_both_slots() -> None:
+    from shared.personalize.training import train
+    from shared.report.gather import stage_versions
+
+    deps, port, _notifier, _clock = _deps()
+    first, _ = _trained(deps, port, GOOD, {P: 0.1})
+    monitor(deps)
+    kept, _ = _trained(deps, port, {**GOOD, P: 0.2}, {P: 0.1})
+    monitor(deps)
+    training = train(deps, "storyrec-20270101").versions["main"]  # slot b again, still training
+    shown = {v.name: v.decision for v in stage_versions(deps)}
+    assert shown == {first.rsplit("/", 1)[-1]: "serving", kept.rsplit("/", 1)[-1]: "kept",
+                     training.rsplit("/", 1)[-1]: "training"}
