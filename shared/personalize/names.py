@@ -21,12 +21,13 @@ def _digest(text: str, size: int = 10) -> str:
     return hashlib.sha256(text.encode("utf-8")).hexdigest()[:size]
 
 
-def safe_name(text: str) -> str:
-    """``text`` made a valid name; too long or altered → a readable head plus a hash of the original."""
+def safe_name(text: str, limit: int = MAX_NAME) -> str:
+    """``text`` made a valid name of at most ``limit`` characters; too long or altered → a readable head plus
+    a hash of the original."""
     cleaned = _BAD.sub("-", text).strip("-_") or "x"
-    if cleaned == text and len(text) <= MAX_NAME:
+    if cleaned == text and len(text) <= limit:
         return text
-    return f"{cleaned[: MAX_NAME - 11]}-{_digest(text)}"
+    return f"{cleaned[: limit - 11]}-{_digest(text)}"
 
 
 def import_job_name(dataset: str, day: date, run_id: str, dataset_arn: str, part: int) -> str:
