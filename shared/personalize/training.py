@@ -1,10 +1,11 @@
 """Training use case: a new FULL solution version of the serving solution and of the popularity baseline.
 
 The candidate goes to the slot of the serving solution that does not hold the serving version
-(:mod:`shared.personalize.slots`), so the serving version stays its solution's latest and keeps Personalize's
-automatic updates whatever is decided about the candidate; when what serves cannot be read, the run is
-deferred rather than guessed. Both are created under one deterministic name (from the schedule's time), so a
-retried invocation finds the versions the first one created. While imports are pending the run is deferred: a request
+(:mod:`shared.personalize.slots`), so the serving version stays its solution's latest and keeps
+Personalize's automatic updates whatever is decided about the candidate; when what serves cannot be read,
+the run is deferred rather than guessed. Both are created under one deterministic name (from the
+schedule's time), so a retried invocation finds the versions the first one created (on the same slot, as
+long as the campaign has not switched meanwhile). While imports are pending the run is deferred: a request
 is stored and the monitor starts the training once the imports have settled.
 
 Training that cannot succeed is refused by ``storyrec train`` before anything is created
