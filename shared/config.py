@@ -15,6 +15,7 @@ from typing import TypeVar
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from shared.errors import ConfigError
+from shared.limits import SOLUTION_NAME_MAX_CHARS
 from shared.limits import VALID_RESOURCE_NAME as _NAME
 
 _N = TypeVar("_N", int, float)
@@ -348,7 +349,7 @@ class Settings:
         d_p = defaults.personalize
         personalize = PersonalizeSettings(
             dataset_group=reader.name_or_arn("STORYREC_PERSONALIZE_DATASET_GROUP", d_p.dataset_group),
-            solution=reader.name_or_arn("STORYREC_PERSONALIZE_SOLUTION", d_p.solution),
+            solution=_solution_name(reader.name_or_arn("STORYREC_PERSONALIZE_SOLUTION", d_p.solution)),
             campaign=reader.name_or_arn("STORYREC_PERSONALIZE_CAMPAIGN", d_p.campaign),
             filter=reader.name_or_arn("STORYREC_PERSONALIZE_FILTER", d_p.filter),
             recipe_arn=reader.get("STORYREC_PERSONALIZE_RECIPE_ARN", d_p.recipe_arn, _ARN_OR_RECIPE),
@@ -416,6 +417,16 @@ def _publish_settings(reader: _Reader) -> PublishSettings:
 def _prefix(value: str) -> str:
     value = value.strip("/")
     return f"{value}/" if value else ""
+
+
+def _solution_name(value: str) -> str:
+    """The serving solution's name leaves room for its second slot's ``-b`` (docs/aws.md, "Two solution slots")."""
+    if not _ARN.match(value) and len(value) > SOLUTION_NAME_MAX_CHARS:
+        raise ConfigError(
+            f"STORYREC_PERSONALIZE_SOLUTION={value!r} is {len(value)} characters: at most {SOLUTION_NAME_MAX_CHARS}, "
+            "so that its second slot (the name plus '-b') is a valid Personalize name"
+        )
+    return value
 
 
 class _Reader:

@@ -33,6 +33,10 @@ DOCUMENT_ID_MAX_BYTES = 1500
 RESOURCE_NAME_MAX_CHARS = 63
 """Personalize: a resource or job name is 1-63 characters, ``^[a-zA-Z0-9][a-zA-Z0-9\\-_]*``."""
 VALID_RESOURCE_NAME = re.compile(r"^[a-zA-Z0-9][a-zA-Z0-9\-_]{0,62}$")
+SOLUTION_SLOT_SUFFIX = "-b"
+"""storyrec: the serving solution's second slot is ``<name>-b`` (shared.personalize.names.second_slot)."""
+SOLUTION_NAME_MAX_CHARS = RESOURCE_NAME_MAX_CHARS - len(SOLUTION_SLOT_SUFFIX)
+"""storyrec: the serving solution's name leaves room for its second slot's suffix (the IAM policy names both)."""
 """Firestore: a document id is at most 1,500 bytes of UTF-8."""
 
 CSV_HOSTILE = frozenset(',"|')

@@ -37,9 +37,11 @@ def bootstrap(
 ) -> None:
     """Create every Personalize resource the config file names that does not exist yet.
 
-    Dataset group, schemas (from the Avro files), datasets, the serving and the popularity-baseline
-    solutions, filters, the metric attribution (clicks and reads per source, its reports under the
-    import bucket). The campaign is created by the first promotion. A second run changes nothing.
+    Dataset group, schemas (from the Avro files), datasets, the serving solution's two slots (the
+    configured name and <name>-b, same recipe and configuration: training alternates between them), the
+    popularity-baseline solution, filters, the metric attribution (clicks and reads per source, its reports
+    under the import bucket). The campaign is created by the first promotion. A second run changes nothing;
+    on a deployment made before the slots it creates the second slot (the serving version stays where it is).
     Exit codes: 0 done (or nothing to do), 1 Personalize refused or failed, 2 bad config or settings.
     """
     settings = load_settings()

@@ -105,6 +105,8 @@ def train_(name: RunName = None, json_: Json = False) -> None:
         for role, arn in outcome.versions.items():
             state = f"FAILED: {failed[role]}" if role in failed else "started"
             console.print(f"{role:<9} {state:<8} {arn}")
+        if outcome.slot:
+            console.print(f"slot      {outcome.slot}")
     if failed:
         fail(f"training {run} failed (rerun with another --name after fixing the cause)", EXIT_FAILED)
     if outcome.deferred:

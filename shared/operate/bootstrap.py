@@ -1,10 +1,11 @@
 """``storyrec bootstrap``: every Personalize resource from one config file, describe-or-create.
 
 The file (``infra/personalize/resources.json``) names the dataset group, the serving and baseline
-solutions (recipes, auto-training), the campaign and the filters; the schemas and datasets come from
-the Avro files (:mod:`shared.schema`). It is checked offline against the Personalize service model
-(the request each create would send: types, lengths, name patterns) before anything is called, and its
-names must agree with the settings the functions run with, or they would look for something else.
+solutions (recipes, auto-training), the campaign and the filters (the serving solution gets a second slot,
+``<name>-b``, with the same recipe and configuration: docs/aws.md, "Two solution slots"); the schemas and
+datasets come from the Avro files (:mod:`shared.schema`). It is checked offline against the Personalize
+service model (the request each create would send: types, lengths, name patterns) before anything is
+called, and its names must agree with the settings the functions run with, or they would look for something else.
 
 :func:`plan` only describes (what exists, what would be created); :func:`apply` creates what is
 missing through the port's describe-or-create, so a second run changes nothing. The campaign is
@@ -35,6 +36,7 @@ from shared.personalize.model import (
     SolutionSpec,
     Status,
 )
+from shared.personalize.names import second_slot
 from shared.personalize.port import PersonalizePort
 from shared.recommend.campaign import feed_filter_spec
 from shared.retry import wait_until
@@ -66,6 +68,12 @@ class SolutionConfig:
         return SolutionSpec(
             self.name, dataset_group_arn, self.recipe_arn, self.perform_auto_training, dict(self.event_weights)
         )
+
+
+def second_slot_config(serving: SolutionConfig, solution: str) -> SolutionConfig:
+    """The serving solution's second slot: the same recipe and configuration under ``<name>-b``
+    (``solution``: the configured name, or the ARN of a solution given by ARN)."""
+    return replace(serving, name=second_slot(solution))
 
 
 @dataclass(frozen=True)
@@ -156,6 +164,11 @@ def parse_config(body: Any) -> ResourcesConfig:
     names = [f.name for f in config.filters]
     if len(set(names)) != len(names):
         raise ConfigError(f"filter names repeat: {names}")
+    if second_slot(config.serving.name) == config.baseline.name:
+        raise ConfigError(
+            f"solutions.baseline.name {config.baseline.name!r} is the serving solution's second slot "
+            f"({config.serving.name!r} + '-b'): name the baseline otherwise"
+        )
     validate_requests(config)
     return config
 
@@ -203,7 +216,7 @@ def create_requests(config: ResourcesConfig) -> list[tuple[str, dict[str, Any]]]
                 },
             )
         )
-    for solution in (config.serving, config.baseline):
+    for solution in (config.serving, second_slot_config(config.serving, config.serving.name), config.baseline):
         requests.append(("CreateSolution", solution_request(solution.spec(_PLACEHOLDER_ARN))))
     requests.append(
         (
@@ -325,17 +338,11 @@ def plan(boot: Bootstrap) -> list[Step]:
         if arn and dataset_type == "interactions":
             check_interactions_schema(port, arn, group_setting if _given(group_setting) else config.dataset_group)
         steps.append(Step("dataset", name, "exists" if arn else "create", arn, dataset_type))
-    solutions: dict[str, str | None] = {}
-    for role, solution, setting in (
-        ("serving", config.serving, boot.settings.personalize.solution),
-        ("baseline", config.baseline, boot.settings.aws_stage.baseline_solution),
-    ):
+    for role, solution, setting in solution_roles(boot):
         if _given(setting):
             steps.append(Step("solution", setting, "given", setting, role))
-            solutions[role] = setting
             continue
         arn = port.find_arn("solution", solution.name, group) if group else None
-        solutions[role] = arn
         steps.append(
             Step("solution", solution.name, "exists" if arn else "create", arn, f"{role}: {solution.recipe_arn}")
         )
@@ -362,6 +369,18 @@ def plan(boot: Bootstrap) -> list[Step]:
             )
         )
     return steps
+
+
+def solution_roles(boot: Bootstrap) -> list[tuple[str, SolutionConfig, str]]:
+    """Each solution bootstrap manages, with its role and its setting (a name, or an ARN: given, not managed):
+    the serving solution's two slots (the second always by name: ``<name>-b``, docs/aws.md) and the baseline."""
+    serving = boot.settings.personalize.solution
+    second = second_slot_config(boot.config.serving, serving)
+    return [
+        ("serving", boot.config.serving, serving),
+        ("second slot", second, second.name),
+        ("baseline", boot.config.baseline, boot.settings.aws_stage.baseline_solution),
+    ]
 
 
 class OutdatedInteractionsSchema(StoryrecError):
@@ -455,8 +474,8 @@ def apply(boot: Bootstrap, progress: Any = None) -> list[Step]:
         if status is not Status.ACTIVE:
             raise PersonalizeError("DatasetNotActive", f"dataset {arn} is {status.value}")
         record(by_key[("dataset", name)], arn)
-    for role, solution in (("serving", config.serving), ("baseline", config.baseline)):
-        step = next(s for s in steps if s.kind == "solution" and s.detail.startswith(role))
+    for _role, solution, setting in solution_roles(boot):
+        step = by_key[("solution", setting if _given(setting) else solution.name)]
         if step.action == "given":
             record(step, step.name)
             continue

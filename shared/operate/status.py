@@ -18,15 +18,16 @@ from typing import Any, TypeVar
 from shared.capture.validation import Reason
 from shared.manifest import manifest_keys, read_manifest
 from shared.personalize.held import HeldDays
+from shared.personalize.model import SolutionVersion
 from shared.personalize.port import PersonalizePort
-from shared.personalize.stage import StageDeps
+from shared.personalize.stage import SLOT_LABELS, StageDeps, slot_names
 from shared.ports import DocumentCounter, DocumentStore, Query, Where
 from shared.recommend.document import feed_story_ids
 from shared.schema import DATASET_TYPES
 
 T = TypeVar("T")
 _OLDEST = datetime.min.replace(tzinfo=UTC)
-RECENT_VERSIONS = 5  # per solution: metrics are read for these, newest first
+RECENT_VERSIONS = 5  # of the two slots together, and of the baseline: metrics are read for these, newest first
 
 
 @dataclass(frozen=True)
@@ -60,7 +61,8 @@ class ImportsStatus:
 @dataclass(frozen=True)
 class VersionStatus:
     solution: str
-    """``serving`` (the solution the campaign serves from) or ``baseline`` (popularity count)."""
+    """``slot a`` or ``slot b`` (the serving solution's two slots: training alternates between them) or
+    ``baseline`` (popularity count)."""
     arn: str
     status: str
     created: datetime | None
@@ -120,11 +122,12 @@ class PipelineStatus:
 
     @property
     def healthy(self) -> bool:
-        """No unreadable source; the newest import job of each dataset, the newest version of each solution
-        and the campaign's latest update did not fail (older failures stay listed, not alarming)."""
+        """No unreadable source; the newest import job of each dataset, the newest version of the two slots
+        (the last training) and of the baseline, and the campaign's latest update did not fail (older failures
+        stay listed, not alarming)."""
         newest: dict[str, str] = {}
-        for v in self.versions or []:  # newest first per solution
-            newest.setdefault(v.solution, v.status)
+        for v in self.versions or []:  # newest first: the slots together, then the baseline
+            newest.setdefault("baseline" if v.solution == "baseline" else "main", v.status)
         failed_version = any(status.endswith(("FAILED", "STOPPED")) for status in newest.values())
         failed_import = any(
             j.status.endswith(("FAILED", "STOPPED")) for j in (self.imports.last if self.imports else [])
@@ -202,23 +205,24 @@ def imports_status(deps: StageDeps) -> ImportsStatus:
 
 
 def versions_status(deps: StageDeps, decisions: list[dict[str, Any]]) -> list[VersionStatus]:
-    """The newest versions of the serving and baseline solutions, with metrics for the ACTIVE ones."""
+    """The newest versions of the serving solution's two slots (together, newest first) and of the baseline
+    solution, with metrics for the ACTIVE ones."""
     port = deps.personalize
     group = _find(port, "dataset_group", deps.settings.personalize.dataset_group)
     decided = {str(d.get("candidate")): str(d.get("action")) for d in decisions}
-    out: list[VersionStatus] = []
-    for role, name in (
-        ("serving", deps.settings.personalize.solution),
-        ("baseline", deps.settings.aws_stage.baseline_solution),
-    ):
+    main: list[tuple[str, SolutionVersion]] = []
+    for label, name in zip(SLOT_LABELS, slot_names(deps.settings), strict=True):
         solution = _find(port, "solution", name, group) if group or name.startswith("arn:") else None
-        if not solution:
-            continue
-        for v in port.list_solution_versions(solution)[:RECENT_VERSIONS]:
-            metrics = port.solution_metrics(v.arn) if v.status.value == "ACTIVE" else None
-            out.append(
-                VersionStatus(role, v.arn, v.status.value, v.created, metrics, decided.get(v.arn), v.failure_reason)
-            )
+        main += [(label, v) for v in port.list_solution_versions(solution)] if solution else []
+    main.sort(key=lambda lv: lv[1].created or _OLDEST, reverse=True)
+    baseline_name = deps.settings.aws_stage.baseline_solution
+    baseline = _find(port, "solution", baseline_name, group) if group or baseline_name.startswith("arn:") else None
+    rows = main[:RECENT_VERSIONS]
+    rows += [("baseline", v) for v in port.list_solution_versions(baseline)[:RECENT_VERSIONS]] if baseline else []
+    out: list[VersionStatus] = []
+    for role, v in rows:
+        metrics = port.solution_metrics(v.arn) if v.status.value == "ACTIVE" else None
+        out.append(VersionStatus(role, v.arn, v.status.value, v.created, metrics, decided.get(v.arn), v.failure_reason))
     return out
 
 

@@ -12,9 +12,10 @@ campaign only once the deployed functions demonstrably serve from the new one.
 
 :func:`prepare_switch` (after the rebuild's imports; the old campaign serves throughout):
 
-1. describe-or-create the solutions, filters and metric attribution in NEW (bootstrap's ``apply``);
-2. train one version of each solution under ``rebuild-<attempt>``: a rerun finds them, and a failed
-   attempt is followed by a fresh one on the next run;
+1. describe-or-create the solutions (the serving one's two slots, docs/aws.md), filters and metric
+   attribution in NEW (bootstrap's ``apply``);
+2. train one version of the first slot and of the baseline under ``rebuild-<attempt>``: a rerun finds
+   them, and a failed attempt is followed by a fresh one on the next run;
 3. check the version with the promotion rule (every metric valid, beats the popularity baseline trained
    on the same data): refused otherwise, nothing switched;
 4. describe-or-create the campaign, wait until it is ACTIVE, and ask it (through the new feed filter) for
@@ -26,7 +27,7 @@ campaign only once the deployed functions demonstrably serve from the new one.
 
 1. the settings in use name the new resources (the operator loaded what they deployed);
 2. the new campaign is ACTIVE;
-3. the newest personalized feed written since the switch was prepared comes from NEW's version;
+3. the newest personalized feed written since the switch was prepared comes from a version of NEW (either slot);
 4. the history is imported again if an export arrived since (the rebuild's FULL import, by digest: a no-op
    otherwise), so the days exported before the redeploy reach NEW;
 5. the old campaign is deleted (it bills while ACTIVE); already deleted is not an error.
@@ -45,14 +46,16 @@ from typing import Any
 
 from shared.config import Collections, Settings
 from shared.errors import ConfigError
+from shared.limits import SOLUTION_NAME_MAX_CHARS
 from shared.manifest import read_manifests
 from shared.operate.bootstrap import Bootstrap, ResourcesConfig, apply
 from shared.operate.rebuild import Rebuild, RebuildRefused, RebuildResult, run_rebuild
 from shared.personalize.model import Campaign, ResourceNotFound, SolutionVersion, Status
 from shared.personalize.monitor import decision_record, record_and_report
-from shared.personalize.names import safe_name
+from shared.personalize.names import safe_name, second_slot
 from shared.personalize.port import PersonalizePort
 from shared.personalize.promotion import Decision, Evidence, Policy, decide
+from shared.personalize.slots import in_slot
 from shared.personalize.stage import StageDeps
 from shared.ports import DocumentStore, Query, Where
 from shared.recommend.campaign import AGE_PARAM, ensure_feed_filter, feed_filter_spec, serving_campaign
@@ -117,7 +120,9 @@ def new_names(settings: Settings, new_group: str) -> Names:
     filter_base = derive(old.filter, old.dataset_group, new_group)
     if len(filter_base) > 54:
         filter_base = safe_name(filter_base[:43] + "-" + filter_base)[:54]
-    return Names(new_group, derived(old.solution), derived(old.baseline_solution), filter_base, derived(old.campaign))
+    # the serving solution's second slot is "<name>-b" (names.second_slot): keep room for it
+    solution = safe_name(derived(old.solution), SOLUTION_NAME_MAX_CHARS)
+    return Names(new_group, solution, derived(old.baseline_solution), filter_base, derived(old.campaign))
 
 
 def switched_settings(settings: Settings, names: Names) -> Settings:
@@ -454,8 +459,9 @@ def finish_switch(
     if campaign.status is not Status.ACTIVE:
         raise RebuildRefused(f"campaign {campaign_arn} is {campaign.status.value}: wait for ACTIVE, then rerun")
     version, at = served(since)
-    solution_arn = port.find_arn("solution", new.solution) or ""
-    if version is None or not version.startswith(f"{solution_arn}/"):
+    # either slot of NEW: a monthly training may have been promoted since the switch was prepared
+    slots = [port.find_arn("solution", name) or "" for name in (new.solution, second_slot(new.solution))]
+    if version is None or not any(in_slot(version, slot) for slot in slots):
         where = f"from {version}" if version else "none was written"
         raise RebuildRefused(
             f"the newest personalized feed since {since:%Y-%m-%d %H:%M} UTC is not from {group} ({where}): the "

@@ -2,11 +2,11 @@
 
 Each run: re-drive parked imports and import recent manifests whose S3 event was lost; alert once per
 failed or stuck import job and solution version and per failed campaign update; start a deferred
-training once imports settle; and when the newest version of the serving solution is ACTIVE and
-undecided, compare its offline metrics with the serving version's (as recorded when it was promoted)
-and the popularity baseline's by the rule of :mod:`shared.personalize.promotion`, promote, hold or
-keep, keep the decision in S3 and report it over SNS. ``shared.operate.promote`` (the manual path)
-uses the same evidence and record.
+training once imports settle; and when the newest version of the serving solution's two slots
+(:mod:`shared.personalize.slots`) is ACTIVE and undecided, compare its offline metrics with the serving
+version's (as recorded when it was promoted) and the popularity baseline's by the rule of
+:mod:`shared.personalize.promotion`, promote, hold or keep, keep the decision in S3 and report it over SNS.
+``shared.operate.promote`` (the manual path) uses the same evidence and record.
 
 Overlapping runs (a Lambda retry, a manual promotion) act once: the decision record is created
 create-only before acting, and only its writer switches the campaign (after claiming the version's
@@ -16,9 +16,9 @@ decision are handled on their own: one failing alerts once and the rest of the p
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any, TypeVar
 
 from shared.errors import NotFound
@@ -28,6 +28,7 @@ from shared.logs import get_logger
 from shared.personalize.imports import ImportOutcome, import_held_isolated, import_missed, redrive_parked
 from shared.personalize.model import Campaign, ResourceInUse, SolutionVersion
 from shared.personalize.online import day_files, experiment, fingerprint, load_exposure, verdict_table
+from shared.personalize.port import PersonalizePort
 from shared.personalize.promotion import Action, Decision, Evidence, Metrics, Policy, decide, metrics_table
 from shared.personalize.stage import (
     Datasets,
@@ -45,6 +46,7 @@ CATCH_UP_DAYS = 3  # manifests this recent that were never imported are imported
 PENDING = "pending: decided, not carried out yet"
 """The outcome of a decision record between its create-only write and the end of its action."""
 T = TypeVar("T")
+_OLDEST = datetime.min.replace(tzinfo=UTC)
 
 
 @dataclass
@@ -114,7 +116,7 @@ def _follow_and_decide(deps: StageDeps, group_arn: str, now: datetime, stuck: ti
         report,
         "listing",
         "the solution versions",
-        lambda: (port.list_solution_versions(solutions.main), port.list_solution_versions(solutions.baseline)),
+        lambda: (slot_versions(port, solutions.slots), port.list_solution_versions(solutions.baseline)),
     )
     if isinstance(listed, _Failed):  # without the baseline's versions a decision would hold for nothing
         return
@@ -222,6 +224,13 @@ def _campaign(deps: StageDeps, report: MonitorReport) -> Campaign | None:
         ):  # the switch ended: an operator may try it again with `storyrec promote`
             deps.state.release_promotion(update.solution_version_arn)
     return campaign
+
+
+def slot_versions(port: PersonalizePort, slots: Iterable[str]) -> list[SolutionVersion]:
+    """Every version of the serving solution's slots, newest first (the candidate is the newest ACTIVE one,
+    whichever slot it was trained on)."""
+    versions = [v for slot in dict.fromkeys(slots) for v in port.list_solution_versions(slot)]
+    return sorted(versions, key=lambda v: v.created or _OLDEST, reverse=True)
 
 
 def newest_active(versions: list[SolutionVersion]) -> SolutionVersion | None:

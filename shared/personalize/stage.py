@@ -8,6 +8,7 @@ from functools import partial
 from shared.config import Settings
 from shared.logs import get_logger
 from shared.personalize.model import SolutionSpec, Status
+from shared.personalize.names import second_slot
 from shared.personalize.port import PersonalizePort
 from shared.personalize.state import StageState
 from shared.ports import Clock, MetricsSink, Notifier, ObjectStore
@@ -75,20 +76,33 @@ def ensure_datasets(deps: StageDeps) -> Datasets:
 
 @dataclass(frozen=True)
 class Solutions:
-    main: str
+    """The serving solution's two slots (the configured one, then ``<name>-b``) and the popularity baseline."""
+
+    slots: tuple[str, str]
     baseline: str
 
 
+SLOT_LABELS = ("slot a", "slot b")
+"""How status and the report name the two slots (the configured solution, then ``<name>-b``)."""
+
+
+def slot_names(settings: Settings) -> tuple[str, str]:
+    """The two slots as configured: the serving solution's name (or ARN) and its second slot's name."""
+    solution = settings.personalize.solution
+    return solution, second_slot(solution)
+
+
 def ensure_solutions(deps: StageDeps, group_arn: str) -> Solutions:
-    """The solution that serves, and a popularity-count solution on the same data as the baseline."""
+    """Both slots of the serving solution (same recipe and configuration) and a popularity-count solution
+    on the same data as the baseline; describe-or-create by name (a solution given by ARN is used as is)."""
     port, names, stage = deps.personalize, deps.settings.personalize, deps.settings.aws_stage
-    main = (
-        names.solution
-        if _is_arn(names.solution)
-        else port.ensure_solution(
-            SolutionSpec(names.solution, group_arn, names.recipe_arn, stage.perform_auto_training)
-        )
-    )
+
+    def slot(name: str) -> str:
+        spec = SolutionSpec(name, group_arn, names.recipe_arn, stage.perform_auto_training)
+        return name if _is_arn(name) else port.ensure_solution(spec)
+
+    first, second = slot_names(deps.settings)
+    slots = (slot(first), slot(second))
     baseline = (
         stage.baseline_solution
         if _is_arn(stage.baseline_solution)
@@ -96,7 +110,17 @@ def ensure_solutions(deps: StageDeps, group_arn: str) -> Solutions:
             SolutionSpec(stage.baseline_solution, group_arn, POPULARITY_RECIPE, stage.perform_auto_training)
         )
     )
-    return Solutions(main, baseline)
+    return Solutions(slots, baseline)
+
+
+def find_slots(port: PersonalizePort, settings: Settings, group_arn: str | None) -> list[str]:
+    """The ARNs of the slots that exist (read-only: nothing is created), first slot first."""
+    found = []
+    for name in slot_names(settings):
+        arn = name if _is_arn(name) else port.find_arn("solution", name, group_arn) if group_arn else None
+        if arn:
+            found.append(arn)
+    return found
 
 
 def pending_imports(deps: StageDeps, datasets: Datasets) -> int:

@@ -1,7 +1,11 @@
 """Training use case: a new FULL solution version of the serving solution and of the popularity baseline.
 
-Both are created under one deterministic name (from the schedule's time), so a retried invocation
-finds the versions the first one created. While imports are pending the run is deferred: a request
+The candidate goes to the slot of the serving solution that does not hold the serving version
+(:mod:`shared.personalize.slots`), so the serving version stays its solution's latest and keeps
+Personalize's automatic updates whatever is decided about the candidate; when what serves cannot be read,
+the run is deferred rather than guessed. Both are created under one deterministic name (from the
+schedule's time), so a retried invocation finds the versions the first one created (on the same slot, as
+long as the campaign has not switched meanwhile). While imports are pending the run is deferred: a request
 is stored and the monitor starts the training once the imports have settled.
 
 Training that cannot succeed is refused by ``storyrec train`` before anything is created
@@ -21,9 +25,10 @@ from datetime import datetime
 from shared.errors import NotReady
 from shared.logs import get_logger
 from shared.manifest import read_manifests
-from shared.personalize.model import LimitExceeded, ResourceInUse, Status, Throttled
+from shared.personalize.model import LimitExceeded, ResourceInUse, ResourceNotFound, Status, Throttled
 from shared.personalize.names import training_name
-from shared.personalize.stage import StageDeps, ensure_datasets, ensure_solutions, pending_imports
+from shared.personalize.slots import ServingState, choose_slot
+from shared.personalize.stage import StageDeps, campaign_arn, ensure_datasets, ensure_solutions, pending_imports
 
 _log = get_logger("personalize.training")
 
@@ -32,8 +37,10 @@ _log = get_logger("personalize.training")
 class TrainOutcome:
     name: str
     versions: dict[str, str] = field(default_factory=dict)
-    """Solution version ARNs: ``main`` and ``baseline``."""
+    """Solution version ARNs: ``main`` (the candidate, on the slot chosen) and ``baseline``."""
     deferred: str | None = None
+    slot: str | None = None
+    """The solution the candidate was trained on, and why (``<ARN>: <reason>``)."""
 
 
 MIN_INTERACTIONS = 1000
@@ -85,14 +92,37 @@ def train(deps: StageDeps, name: str) -> TrainOutcome:
         pending = pending_imports(deps, datasets)
         if pending:
             return _defer(deps, outcome, f"{pending} import job(s) still pending")
-        outcome.versions["main"] = deps.personalize.create_solution_version(solutions.main, name, "FULL")
+        choice = choose_slot(solutions.slots, serving_state(deps))
+        if choice.solution is None:
+            return _defer(deps, outcome, choice.reason)
+        outcome.slot = f"{choice.solution}: {choice.reason}"
+        outcome.versions["main"] = deps.personalize.create_solution_version(choice.solution, name, "FULL")
         outcome.versions["baseline"] = deps.personalize.create_solution_version(solutions.baseline, name, "FULL")
     except (ResourceInUse, LimitExceeded, Throttled, NotReady) as exc:
         return _defer(deps, outcome, str(exc))
     deps.state.clear_training_request()
     deps.metrics.put("TrainingStarted")
-    _log.info("training started", extra={"run": name, "versions": outcome.versions})
+    _log.info("training started", extra={"run": name, "versions": outcome.versions, "slot": outcome.slot})
     return outcome
+
+
+def serving_state(deps: StageDeps) -> ServingState:
+    """What the campaign serves (and an update's target), or why it cannot be read."""
+    try:
+        arn = campaign_arn(deps)
+        try:
+            campaign = deps.personalize.describe_campaign(arn) if arn else None
+        except ResourceNotFound:  # listed, then deleted: nothing serves
+            campaign = None
+    except Exception as exc:  # any failure: the slot would be a guess, so the training waits (the reason says why)
+        _log.warning("what the campaign serves could not be read", exc_info=True)
+        return ServingState(unreadable=f"{type(exc).__name__}: {str(exc)[:200]}")
+    if campaign is None:
+        return ServingState()
+    serving = [campaign.solution_version_arn]
+    if campaign.latest_update is not None and campaign.latest_update.status.pending:
+        serving.append(campaign.latest_update.solution_version_arn)
+    return ServingState(tuple(v for v in serving if v))
 
 
 def failed_versions(deps: StageDeps, outcome: TrainOutcome) -> dict[str, str]:

@@ -5,7 +5,7 @@ production (:class:`shared.adapters.counters.FirestoreCounter`, one cheap aggreg
 type, no documents read), or a plain query over any store (:class:`~shared.adapters.counters.StoreCounter`)
 in tests. Solution versions come from
 the AWS stage's decision history in S3 (:class:`~shared.personalize.state.StageState`) and, given the
-stage's adapters, from Personalize too (every version of the main solution, failed ones included, and the
+stage's adapters, from Personalize too (every version of the main solution's two slots, failed ones included, and the
 version the campaign actually serves), with the import jobs and the stage's alerts; feeds from
 ``feeds/*`` (read as ``storyrec status`` reads them, :mod:`shared.operate.status`); a source not
 given stays ``None`` and renders as "no data yet".
@@ -24,7 +24,7 @@ from shared.manifest import ExportReader, read_manifests
 from shared.operate.status import campaign_status, quarantine_by_reason, read_feeds
 from shared.personalize.model import SolutionVersion as Trained
 from shared.personalize.names import import_job_day, training_day
-from shared.personalize.stage import StageDeps
+from shared.personalize.stage import StageDeps, find_slots
 from shared.personalize.state import StageState
 from shared.ports import DocumentCounter, DocumentStore, Where
 from shared.report.data import (
@@ -120,7 +120,7 @@ def solution_versions(
     history: list[dict[str, Any]], trained: Sequence[Trained] = (), serving: str | None = None
 ) -> tuple[SolutionVersion, ...]:
     """One point per version, oldest first: each decided one (``decisions/*.json``), and each version of
-    the main solution ``trained`` lists that no decision names (failed, still training, not decided yet).
+    the main solution's slots ``trained`` lists that no decision names (failed, still training, not decided yet).
 
     ``serving`` is the version the campaign serves (Personalize); without it, the candidate of the newest
     promotion whose update did not fail. A held version (manual mode) is ``held`` unless it serves, however
@@ -162,20 +162,20 @@ def solution_versions(
     return tuple(sorted(out, key=lambda v: v.created))
 
 
-def _main_solution(deps: StageDeps) -> str | None:
-    name = deps.settings.personalize.solution
-    if name.startswith("arn:"):
-        return name
-    group = deps.personalize.find_arn("dataset_group", deps.settings.personalize.dataset_group)
-    return deps.personalize.find_arn("solution", name, group) if group else None
+def _main_solutions(deps: StageDeps) -> list[str]:
+    """The serving solution's two slots that exist (the candidate alternates between them)."""
+    group = deps.settings.personalize.dataset_group
+    if not group.startswith("arn:"):
+        group = deps.personalize.find_arn("dataset_group", group) or ""
+    return find_slots(deps.personalize, deps.settings, group or None)
 
 
 def stage_versions(deps: StageDeps) -> tuple[SolutionVersion, ...]:
-    """Every version of the main solution with what was decided, the campaign's version marked serving."""
-    solution = _main_solution(deps)
+    """Every version of the main solution's two slots with what was decided, the campaign's version marked
+    serving."""
     history = deps.state.decisions()
     decided = {str(d.get("candidate", "")) for d in history}
-    listed = deps.personalize.list_solution_versions(solution) if solution else []
+    listed = [v for solution in _main_solutions(deps) for v in deps.personalize.list_solution_versions(solution)]
     # a listing carries no name (the training's day): read it for the few versions no decision dates
     trained = [v if v.arn in decided else deps.personalize.describe_solution_version(v.arn) for v in listed]
     campaign = campaign_status(deps)

@@ -155,7 +155,8 @@ def test_renamed_resources_yield_matching_arns_and_environment(serverless_bin: P
     assert by_kind["dataset"] == {"dataset/news/*"}
     assert by_kind["campaign"] == {"campaign/news-feed"}
     assert by_kind["filter"] == {"filter/news-unseen-*"}
-    assert by_kind["solution"] == {f"solution/{n}{v}" for n in ("news-main", "news-popular") for v in ("", "/*")}
+    slots = ("news-main", "news-main-b", "news-popular")  # the serving solution's two slots, the baseline
+    assert by_kind["solution"] == {f"solution/{n}{v}" for n in slots for v in ("", "/*")}
     buckets = [a for a in arns if "arn:aws:s3:::" in a]
     assert buckets and all('arn:aws:s3:::news-import-bucket"' in a or "news-import-bucket/" in a for a in buckets)
     for prefix in ("interactions", "items", "users", "manifests"):

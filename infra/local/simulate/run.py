@@ -43,6 +43,7 @@ from infra.local.simulate.readers import ReaderModel
 from infra.local.simulate.world import World, WorldParams
 from infra.local.stack import DEFAULT_STATE_DIR, LOCAL_PROJECT, LocalStack, provision_buckets
 from shared import wiring
+from shared.personalize.stage import slot_names
 
 ZERO = timedelta(0)
 SERVICES = ("moto", "gcs", "firestore", "pubsub", "personalize")
@@ -176,6 +177,11 @@ class AlertProbe:
                 if subjects[-1].startswith("storyrec training: "):
                     self.reports[subjects[-1]] = str(body.get("Message", ""))
                 self.sqs.delete_message(QueueUrl=self.queue, ReceiptHandle=msg["ReceiptHandle"])
+
+
+def _slots() -> list[str]:
+    """The names of the serving solution's two slots (the engine keys an injected fault by solution name)."""
+    return [name.rsplit("/", 1)[-1] for name in slot_names(settings())]
 
 
 def _reset_firestore(host: str) -> None:
@@ -602,14 +608,15 @@ class Simulation:
         return {"scored": scored, "eligible": eligible, "readers": len(per_reader), "rows": sum(rows.values())}
 
     def arm_version_faults(self, active: set[str], record: dict[str, Any]) -> None:
-        """``version_*``: the engine's next version of the main solution to train fails, reports no metrics, or
-        reports halved metrics (infra/local/personalize/injected.py); taken by the next training that gets
-        that far, whose day then expects the fault's alert."""
+        """``version_*``: the engine's next version of the main solution (either slot) to train fails, reports
+        no metrics, or reports halved metrics (infra/local/personalize/injected.py); taken by the next training
+        that gets that far, whose day then expects the fault's alert."""
         from infra.local.personalize import injected
 
         armed = [kind for kind in sorted(active) if kind in fault_plan.VERSION_FAULTS]
-        for kind in armed:
-            injected.arm(self.engine_state, settings().personalize.solution, fault_plan.VERSION_FAULTS[kind])
+        for kind in armed:  # on both slots: the training goes to the one that does not serve (its twin is dropped)
+            for solution in _slots():
+                injected.arm(self.engine_state, solution, fault_plan.VERSION_FAULTS[kind])
         if armed:
             record["stages"]["versions_armed"] = armed
 
@@ -618,9 +625,12 @@ class Simulation:
         from infra.local.personalize import injected
 
         left = injected.pending(self.engine_state)
-        taken = [e["fault"] for e in before if before.count(e) > left.count(e)]
+        taken = [e for e in before if before.count(e) > left.count(e)]
+        for entry in {(e["solution"], e["fault"]) for e in taken}:  # its twin on the other slot is not for later
+            for other in set(_slots()) - {entry[0]}:
+                injected.take(self.engine_state, other, (entry[1],))
         kinds = {fault: kind for kind, fault in fault_plan.VERSION_FAULTS.items()}
-        return sorted({kinds[f] for f in taken})
+        return sorted({kinds[e["fault"]] for e in taken})
 
     def version_fault_checks(self) -> list[inv.Check]:
         """At the end: every armed version fault was taken by a training (its effects are checked that night by

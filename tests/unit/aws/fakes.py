@@ -9,7 +9,7 @@ import json
 import threading
 from collections.abc import Mapping
 from dataclasses import replace
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from shared.errors import NotFound, StoryrecError
 from shared.personalize.model import (
@@ -127,8 +127,10 @@ class FakePersonalize:
         return next(j for js in self.jobs.values() for j in js if j.arn == arn)
 
     def create_solution_version(self, solution_arn: str, name: str, mode: TrainingMode = "FULL") -> str:
-        arn = f"{solution_arn}/{next(self._ids):04d}"
-        self.versions[solution_arn].insert(0, SolutionVersion(arn, Status.CREATE_PENDING, solution_arn, name, self.now))
+        n = next(self._ids)
+        arn = f"{solution_arn}/{n:04d}"
+        created = self.now + timedelta(microseconds=n)  # distinct, in creation order, as Personalize's timestamps
+        self.versions[solution_arn].insert(0, SolutionVersion(arn, Status.CREATE_PENDING, solution_arn, name, created))
         return arn
 
     def list_solution_versions(self, solution_arn: str) -> list[SolutionVersion]:

@@ -182,12 +182,24 @@ def test_training_requests_match_the_model() -> None:
     control, bucket = Checked("personalize"), InMemoryObjectStore("import-bucket")
     _expect_datasets(control)
     sol, pop = f"{ACCOUNT}:solution/storyrec-user-personalization", f"{ACCOUNT}:solution/storyrec-popularity-baseline"
+    sol_b = f"{sol}-b"
     control.expect("list_solutions", {"solutions": []}, {"datasetGroupArn": GROUP})
     control.expect(
         "create_solution",
         {"solutionArn": sol},
         {
             "name": "storyrec-user-personalization",
+            "datasetGroupArn": GROUP,
+            "recipeArn": "arn:aws:personalize:::recipe/aws-user-personalization",
+            "performAutoTraining": False,
+        },
+    )
+    control.expect("list_solutions", {"solutions": []}, {"datasetGroupArn": GROUP})
+    control.expect(
+        "create_solution",
+        {"solutionArn": sol_b},
+        {
+            "name": "storyrec-user-personalization-b",  # the second slot: same recipe and configuration
             "datasetGroupArn": GROUP,
             "recipeArn": "arn:aws:personalize:::recipe/aws-user-personalization",
             "performAutoTraining": False,
@@ -214,6 +226,7 @@ def test_training_requests_match_the_model() -> None:
             },
             {"datasetArn": _ds(t)},
         )
+    control.expect("list_campaigns", {"campaigns": []})  # nothing serves: the candidate goes to the first slot
     for arn in (sol, pop):
         control.expect("list_solution_versions", {"solutionVersions": []}, {"solutionArn": arn})
         control.expect(
@@ -316,30 +329,31 @@ def test_a_monitor_pass_that_promotes_makes_only_model_valid_requests() -> None:
 
     control, bucket = Checked("personalize"), InMemoryObjectStore("import-bucket")
     sol, pop = f"{ACCOUNT}:solution/storyrec-user-personalization", f"{ACCOUNT}:solution/storyrec-popularity-baseline"
-    campaign = f"{ACCOUNT}:campaign/storyrec-feed"
-    old, new, base = f"{sol}/old", f"{sol}/new", f"{pop}/b1"
+    sol_b, campaign = f"{sol}-b", f"{ACCOUNT}:campaign/storyrec-feed"
+    old, new, base = f"{sol}/old", f"{sol_b}/new", f"{pop}/b1"
     _expect_datasets(control)
     for t in DATASET_TYPES:
         control.expect("list_dataset_import_jobs", {"datasetImportJobs": []}, {"datasetArn": _ds(t)})
-    control.expect(
-        "list_solutions",
-        {"solutions": [{"name": "storyrec-user-personalization", "solutionArn": sol}]},
-        {"datasetGroupArn": GROUP},
-    )
-    control.expect(
-        "list_solutions",
-        {"solutions": [{"name": "storyrec-popularity-baseline", "solutionArn": pop}]},
-        {"datasetGroupArn": GROUP},
-    )
+    solutions = [
+        {"name": "storyrec-user-personalization", "solutionArn": sol},
+        {"name": "storyrec-user-personalization-b", "solutionArn": sol_b},
+        {"name": "storyrec-popularity-baseline", "solutionArn": pop},
+    ]
+    for _ in range(3):  # the two slots, then the baseline: each found by name
+        control.expect("list_solutions", {"solutions": solutions}, {"datasetGroupArn": GROUP})
     control.expect(
         "list_solution_versions",
         {
             "solutionVersions": [
-                {"solutionVersionArn": new, "status": "ACTIVE", "creationDateTime": NOW},
                 {"solutionVersionArn": old, "status": "ACTIVE", "creationDateTime": datetime(2026, 11, 1, tzinfo=UTC)},
             ]
         },
         {"solutionArn": sol},
+    )
+    control.expect(  # the candidate, trained on the slot that does not serve
+        "list_solution_versions",
+        {"solutionVersions": [{"solutionVersionArn": new, "status": "ACTIVE", "creationDateTime": NOW}]},
+        {"solutionArn": sol_b},
     )
     control.expect(
         "list_solution_versions",

@@ -17,6 +17,7 @@ from shared.operate.bootstrap import (
     apply,
     changed,
     check_against_settings,
+    create_requests,
     feed_filter,
     load_config,
     parse_config,
@@ -52,7 +53,7 @@ def test_dry_run_on_an_empty_account_plans_everything_and_creates_nothing() -> N
     port = FakePersonalize(NOW)
     steps = plan(_boot(port))
     assert {s.action for s in steps if s.kind != "campaign"} == {"create"}
-    assert [s.kind for s in steps].count("schema") == 3 and [s.kind for s in steps].count("solution") == 2
+    assert [s.kind for s in steps].count("schema") == 3 and [s.kind for s in steps].count("solution") == 3
     assert next(s for s in steps if s.kind == "campaign").action == "deferred"
     assert port.arns == {}
 
@@ -71,6 +72,49 @@ def test_apply_creates_then_a_second_run_changes_nothing() -> None:
     assert not changed(second) and {s.action for s in second if s.kind != "campaign"} == {"exists"}
     assert port.arns == created
     assert {s.action for s in plan(_boot(port)) if s.kind != "campaign"} == {"exists"}
+
+
+def test_the_serving_solution_has_a_second_slot_with_the_same_recipe_and_configuration() -> None:
+    body = _body()
+    body["solutions"]["serving"]["eventWeights"] = {"read": 1.0, "like": 2.0}
+    solutions = [r for op, r in create_requests(parse_config(body)) if op == "CreateSolution"]
+    first, second = solutions[0], solutions[1]
+    assert second["name"] == f"{first['name']}-b" and {**second, "name": first["name"]} == first
+
+
+def test_an_existing_deployment_with_one_solution_gets_its_second_slot_from_a_rerun() -> None:
+    port = FakePersonalize(NOW)
+    group = port.ensure_dataset_group("storyrec")
+    boot = _boot(port)
+    first = port.ensure_solution(boot.config.serving.spec(group))  # what bootstrap created before the slots
+    served = port.create_solution_version(first, "storyrec-20261101")
+    steps = {s.name: s.action for s in plan(boot) if s.kind == "solution"}
+    assert steps == {
+        "storyrec-user-personalization": "exists",
+        "storyrec-user-personalization-b": "create",
+        "storyrec-popularity-baseline": "create",
+    }
+    done = apply(boot)
+    assert [s.action for s in done if s.kind == "solution"] == ["exists", "created", "created"]
+    assert port.find_arn("solution", "storyrec-user-personalization") == first
+    assert [v.arn for v in port.list_solution_versions(first)] == [served]  # the serving version stays where it is
+    assert not changed(apply(boot))
+
+
+def test_a_serving_solution_given_by_arn_gets_its_second_slot_by_name() -> None:
+    port = FakePersonalize(NOW)
+    given = "arn:aws:personalize:us-east-1:123456789012:solution/theirs"
+    steps = apply(_boot(port, {"STORYREC_PERSONALIZE_SOLUTION": given}))
+    solutions = {s.name: s.action for s in steps if s.kind == "solution"}
+    assert solutions[given] == "given" and solutions["theirs-b"] == "created"
+    assert ("solution", "theirs") not in port.arns
+
+
+def test_a_baseline_named_like_the_second_slot_is_refused() -> None:
+    body = _body()
+    body["solutions"]["baseline"]["name"] = body["solutions"]["serving"]["name"] + "-b"
+    with pytest.raises(ConfigError, match="second slot"):
+        parse_config(body)
 
 
 def test_a_resource_given_as_an_arn_is_used_not_created() -> None:

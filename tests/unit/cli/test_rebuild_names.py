@@ -11,6 +11,7 @@ from shared.config import Settings
 from shared.limits import RESOURCE_NAME_MAX_CHARS, VALID_RESOURCE_NAME
 from shared.operate.bootstrap import DEFAULT_CONFIG, load_config, parse_config
 from shared.operate.switch import Names, config_json, derive, new_names, switched_config, switched_settings
+from shared.personalize.names import second_slot
 from shared.recommend.campaign import feed_filter_spec
 
 pytestmark = pytest.mark.unit
@@ -39,6 +40,7 @@ def test_the_written_settings_are_what_the_functions_read(new: str) -> None:
     env = {"STORYREC_GCP_PROJECT": "p", **names.env()}
     assert Settings.from_env(env) == switched_settings(old, names)  # typed and valid as read
     assert Names.of(Settings.from_env(env)) == names
+    assert second_slot(names.solution) == f"{names.solution}-b"  # the new group's second slot fits its name
     filter_name, _ = feed_filter_spec(names.filter, old.recommend)
     assert VALID_RESOURCE_NAME.fullmatch(filter_name) and len(filter_name) <= RESOURCE_NAME_MAX_CHARS
 
