@@ -56,6 +56,27 @@ from infra.local.stack import LocalStack  # noqa: E402
 from shared.config import Settings  # noqa: E402
 from shared.ports import Query, Write  # noqa: E402
 
+
+class WholeDocuments:
+    """A document store with every field mask dropped: the catalogue reads whole documents (the bench's and the
+    emulator test's comparison of the masked read with the unmasked one)."""
+
+    def __init__(self, inner: Any) -> None:
+        self._inner = inner
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._inner, name)
+
+    def get_many(self, paths: Any, **_: Any) -> Any:
+        return self._inner.get_many(paths)
+
+    def stream(self, query: Query, **kw: Any) -> Any:
+        return self._inner.stream(replace(query, fields=None), **kw)
+
+    def query(self, query: Query) -> Any:
+        return self._inner.query(replace(query, fields=None))
+
+
 CPU_MS_PER_USER = [0.0]
 """This process's CPU (the Python client side, not the emulator's or the engine's) per user of the last run."""
 NOW = 1_764_400_000  # 2025-11-29: generated stories are from the 30 days before it
@@ -326,21 +347,6 @@ def catalogue_reads(n_items: int, body_chars: int, repeats: int) -> None:
     from shared.config import Collections
     from shared.ports import Where
     from shared.recommend.catalogue import ITEM_FIELDS, STORY_FIELDS, Catalogue
-
-    class WholeDocuments:
-        """The store with every field mask dropped."""
-
-        def __init__(self, inner: Any) -> None:
-            self._inner = inner
-
-        def __getattr__(self, name: str) -> Any:
-            return getattr(self._inner, name)
-
-        def get_many(self, paths: Any, **_: Any) -> Any:
-            return self._inner.get_many(paths)
-
-        def stream(self, query: Query, **kw: Any) -> Any:
-            return self._inner.stream(with_(query, fields=None), **kw)
 
     with tempfile.TemporaryDirectory(prefix="bench-catalogue-") as tmp, stack_env(Path(tmp), ("firestore",)) as env:
         settings = Settings.from_env(env)

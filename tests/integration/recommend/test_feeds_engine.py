@@ -12,6 +12,7 @@ from typing import Any
 
 import pytest
 
+from benchmarks.bench_feeds import WholeDocuments
 from shared import wiring
 from shared.adapters.personalize import PersonalizeGateway
 from shared.adapters.sns import SnsNotifier
@@ -285,25 +286,6 @@ def test_stories_withdrawn_after_recommending_never_reach_a_feed(
     assert offending == set()
     assert all(f["storyIds"] for f in written.values())
     assert summary.withdrawn >= 1
-
-
-class WholeDocuments:
-    """The run's document store with every field mask dropped: the catalogue reads whole documents."""
-
-    def __init__(self, inner: Any) -> None:
-        self._inner = inner
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self._inner, name)
-
-    def get_many(self, paths: Any, **_: Any) -> Any:
-        return self._inner.get_many(paths)
-
-    def stream(self, query: Query, **kw: Any) -> Any:
-        return self._inner.stream(replace(query, fields=None), **kw)
-
-    def query(self, query: Query) -> Any:
-        return self._inner.query(replace(query, fields=None))
 
 
 def test_the_catalogues_field_masks_change_no_feed(
