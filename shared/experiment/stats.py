@@ -210,9 +210,10 @@ def lift(
     reduction = 1 - var / raw_var if raw_var > 0 else 0.0
     half = z_value(0.95) * math.sqrt(var) if var >= 0 else math.nan
     seq = sequential_halfwidth(var, t.n + c.n, alpha, tuned_n)
+    floor = min(-1.0, value)  # a rate's relative lift is at least -100 %: a lower bound below it says nothing more
     return Lift(
         metric, t_name, c_name, adj_t.value, adj_c.value, value,
-        (value - half, value + half), (value - seq, value + seq), reduction,
+        (max(value - half, floor), value + half), (max(value - seq, floor), value + seq), reduction,
     )
 
 

@@ -130,6 +130,15 @@ def test_relative_lift_variance_matches_a_bootstrap() -> None:
     assert var == pytest.approx(boot.var(ddof=1), rel=0.15)
 
 
+def test_a_lifts_lower_bound_stops_at_minus_100_percent() -> None:
+    """Few readers give a wide interval: its lower bound says "down to -100 %", never below (the 180-day run's
+    report showed -172.5 % with 5 control readers)."""
+    t, c = moments(*readers(np.random.default_rng(1), 6)), moments(*readers(np.random.default_rng(2), 5))
+    result = lift("clicks_per_user", ("t", t), ("c", c))
+    assert result.defined and result.sequence[0] == -1.0 and result.sequence[1] > result.interval[1]
+    assert result.interval[0] >= -1.0
+
+
 def test_the_sequence_is_wider_than_the_fixed_interval_and_shrinks() -> None:
     assert sequential_halfwidth(1.0, 10_000, 0.05, 10_000) > z_value(0.95)
     later = sequential_halfwidth(1 / 20_000, 20_000, 0.05, 10_000)
@@ -165,6 +174,7 @@ def test_the_statistics_are_total(rows_t, rows_c, metric) -> None:  # type: igno
     result = lift(metric, ("t", Moments.of(rows_t)), ("c", Moments.of(rows_c)))
     if result.defined:
         assert result.sequence[0] <= result.interval[0] <= result.lift <= result.interval[1] <= result.sequence[1]
+        assert result.lift < -1 or result.sequence[0] >= -1  # no rate falls by more than 100 %
     counts = [len(rows_t), len(rows_c)]
     p = sample_ratio_p(counts, [0.5, 0.5])
     assert math.isnan(p) or 0.0 <= p <= 1.0
