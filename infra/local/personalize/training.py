@@ -482,7 +482,7 @@ def preference(objective: float, coverage: float) -> float:
     former ``objective + COVERAGE_WEIGHT x coverage`` mixed units: where the objective's values were
     small (a time split's NDCG@25 of 0.08 in the mean, a precision objective) coverage outweighed it.
     """
-    return objective * max(coverage, 0.0) ** COVERAGE_WEIGHT
+    return float(objective * max(coverage, 0.0) ** COVERAGE_WEIGHT)
 
 
 class Search:
