@@ -238,6 +238,7 @@ def main(argv: list[str] | None = None) -> int:
                 metrics = mean(runs)
                 print(f"| {name} | {protocol} | {label} | " + " | ".join(f"{metrics[m]:.4f}" for m in SHOWN) + " |")
             notes.append(floor_line(name, protocol, results))
+            notes += seed_lines(name, protocol, results, seeds)
             if name == "deskdrop" and protocol == "metrics":
                 notes += deskdrop_lines(results["user-personalization"])
         if name == "movielens100k":
@@ -249,6 +250,16 @@ def main(argv: list[str] | None = None) -> int:
     print("\n".join(notes))
     print(f"# seeds={args.seeds} elapsed_s={time.perf_counter() - start:.1f}")
     return 0
+
+
+def seed_lines(name: str, protocol: str, results: dict[str, list[dict[str, float]]], seeds: list[int]) -> list[str]:
+    """Every model's metrics on every seed (Amazon's eight for Deskdrop, the table's columns elsewhere)."""
+    shown = list(AMAZON) if name == "deskdrop" else SHOWN
+    return [
+        f"# seed {name} [{protocol}] {label} {seed}: " + " ".join(f"{m}={run.get(m, float('nan')):.4f}" for m in shown)
+        for label, runs in results.items()
+        for seed, run in zip(seeds, runs, strict=True)
+    ]
 
 
 def deskdrop_lines(runs: list[dict[str, float]]) -> list[str]:

@@ -5,6 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from infra.local.personalize import synthetic, training
 from infra.local.personalize.data import TrainingConfig
@@ -119,3 +121,50 @@ def test_plain_als_started_from_the_taste_factors_leaves_them_untouched() -> Non
     assert not np.shares_memory(model.user_factors, model.plain_user_factors)
     assert not np.shares_memory(model.item_factors, model.plain_item_factors)
     assert not np.allclose(model.item_factors, model.plain_item_factors)
+
+
+def _search_over(entries: list[tuple[float, float]], splits: int = 2) -> Search:
+    """A search whose tried blends are ``entries`` (objective on every split, coverage); the plain
+    models score 0, so every blend is admissible and at least as good as them on every split."""
+    search = Search([], "normalized_discounted_cumulative_gain_at_25", True, {}, {})
+    for name, plain in PLAIN_MODELS.items():
+        key = tuple(float(plain.get(c, 0.0)) for c in COMPONENTS)
+        search.tried[key] = (0.0, 0.0, (0.0,) * splits)
+        search.starts[name] = key
+        search.simple_scores[name] = 0.0
+    for k, (objective, coverage) in enumerate(entries):
+        key = tuple(float(k + 1) if c == "taste" else 0.0 for c in COMPONENTS)
+        search.tried[key] = (objective, coverage, (objective,) * splits)
+    return search
+
+
+def _chosen(entries: list[tuple[float, float]]) -> float:
+    search = _search_over(entries)
+    weights, _ = search._widest({c: 0.0 for c in COMPONENTS}, 0.0)
+    return weights["taste"]
+
+
+@given(
+    st.lists(st.tuples(st.floats(0.01, 1.0), st.floats(0.01, 1.0)), min_size=2, max_size=12, unique_by=lambda e: e[0]),
+    st.floats(0.05, 20.0),
+    st.floats(0.05, 3.0),
+)
+@settings(max_examples=200, deadline=None)
+def test_the_coverage_preference_does_not_depend_on_the_scale_of_the_objective_or_coverage(
+    entries: list[tuple[float, float]], objective_scale: float, coverage_scale: float
+) -> None:
+    """The same blends win whether the objective is NDCG@25 (about 0.4) or precision@25 (0.04), and
+    whatever the coverage's scale (catalogue size, validation users)."""
+    chosen = _chosen(entries)
+    assert _chosen([(o * objective_scale, c) for o, c in entries]) == chosen
+    assert _chosen([(o, c * coverage_scale) for o, c in entries]) == chosen
+
+
+def test_the_coverage_preference_trades_in_relative_terms() -> None:
+    # 10% less objective for 30% more coverage: 0.9 x 1.3 ** 0.5 = 1.026 > 1, taken at any scale
+    for scale in (0.04, 0.4):
+        assert _chosen([(1.0 * scale, 0.2), (0.9 * scale, 0.26)]) == 2.0
+        # 10% less for 20% more: 0.9 x 1.2 ** 0.5 = 0.986 < 1, refused
+        assert _chosen([(1.0 * scale, 0.2), (0.9 * scale, 0.24)]) == 1.0
+    # beyond the tolerance (15%) no coverage buys it
+    assert _chosen([(1.0, 0.1), (0.8, 1.0)]) == 1.0
