@@ -9,6 +9,10 @@ with the days: a run that re-read everything every day would show its last third
 
     .venv/bin/python benchmarks/bench_simulation.py --runs 7x100,7x300,7x1000
     .venv/bin/python benchmarks/bench_simulation.py --runs 35x300 --json     # one JSON line last (the harness)
+
+``--tables MODEL:SEED=STATE_DIR ...`` prints, from finished runs' ledgers (``storyrec-dev simulate --state-dir``),
+the Markdown tables docs/BENCHMARKS.md records: each run's outcome and expected clicks per look of the feed,
+the latest list and the oracle, then every holdout test's arms (personalized vs control, beside the oracle).
 """
 
 from __future__ import annotations
@@ -27,6 +31,7 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
 from benchmarks.harness import growth  # noqa: E402  (one fit for every benchmark)
+from infra.local.simulate.lift import interval_text, lift_text, value_text  # noqa: E402
 
 
 def _load() -> float:
@@ -92,14 +97,74 @@ def summary(rows: list[dict[str, Any]]) -> dict[str, Any]:
     }
 
 
+def _totals(state_dir: Path) -> dict[str, Any]:
+    lines = (state_dir / "run" / "ledger.jsonl").read_text(encoding="utf-8").splitlines()
+    last = json.loads(lines[-1]) if lines else {}
+    if "totals" not in last:
+        raise SystemExit(f"{state_dir}: the run has not finished (its ledger has no final record)")
+    return {"days": len(lines), **last["totals"]}
+
+
+def _training_text(training: dict[str, Any]) -> str:
+    day = str(training.get("name", "")).rsplit("-", 1)[-1]
+    outcome = training.get("decision") or ("deferred" if training.get("deferred") else None)
+    return f"{day[4:6]}-{day[6:]} {outcome or ('failed' if training.get('failed') else '?')}"
+
+
+def tables(runs: list[tuple[str, Path]]) -> str:
+    """Markdown: one row per run (outcome, expected clicks per look), then each holdout test's arms."""
+    head = [
+        "| readers model | seed | days | wall s | violations | not checked | trainings (MM-DD decision) "
+        "| expected clicks per look: feed | latest | oracle |",
+        "|---|---|---|---|---|---|---|---|---|---|",
+    ]
+    arms = [
+        "| readers model | seed | test (served version) | arm | readers | impressions | clicks "
+        "| clicks per reader [95 %] | lift per reader vs control [95 %] | expected clicks per look: served | oracle |",
+        "|---|---|---|---|---|---|---|---|---|---|---|",
+    ]
+    for label, state_dir in runs:
+        model, _, seed = label.partition(":")
+        t = _totals(state_dir)
+        q = t.get("quality") or {}
+
+        def look(name: str, q: dict[str, Any] = q) -> str:
+            row = q.get(name) or {}
+            spread = f" ± {row['ci95']:.3f}" if row.get("ci95") is not None else ""
+            return f"{value_text(row.get('mean'))}{spread}"
+
+        trainings = ", ".join(_training_text(x) for x in t.get("trainings") or []) or "none"
+        head.append(
+            f"| {model} | {seed} | {t['days'] - 1} | {t.get('wall_seconds')} | {t.get('violations')} "
+            f"| {t.get('not_checked')} | {trainings} | {look('feed')} | {look('latest')} | {look('oracle')} |"
+        )
+        for test in (t.get("lift") or {}).get("tests") or []:
+            if test["test"] == "no test":
+                continue
+            lifts = {x["arm"]: x for x in test.get("lifts") or [] if x.get("metric") == "clicks_per_reader"}
+            for arm in test.get("arms") or []:
+                exp = arm.get("expected_clicks_per_look") or {}
+                lifted = "-" if arm["arm"] not in lifts else lift_text(lifts[arm["arm"]])
+                arms.append(
+                    f"| {model} | {seed} | {test['test']} | {arm['arm']} | {arm['readers']} | {arm['impressions']} "
+                    f"| {arm['clicks']} | {interval_text(arm['clicks_per_reader'], 2)} | {lifted} "
+                    f"| {value_text(exp.get('served'))} | {value_text(exp.get('oracle'))} |"
+                )
+    return "\n".join([*head, "", *arms])
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=(__doc__ or "").split("\n\n", 1)[0])
     parser.add_argument("--runs", default="7x100,7x300", help="comma-separated DAYSxREADERS (default 7x100,7x300)")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--json", action="store_true", help="print one JSON line with every run and the summary")
+    parser.add_argument("--tables", nargs="+", metavar="MODEL:SEED=STATE_DIR", help="Markdown tables of finished runs")
     parser.add_argument("--child", nargs=3, type=int, metavar=("DAYS", "READERS", "SEED"), help=argparse.SUPPRESS)
     parser.add_argument("--state-dir", type=Path, help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if args.tables:
+        print(tables([(spec.split("=", 1)[0], Path(spec.split("=", 1)[1])) for spec in args.tables]))
+        return 0
     if args.child:
         days, readers, seed = args.child
         print(json.dumps(_child(days, readers, seed, args.state_dir)))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Any
 
@@ -48,3 +49,41 @@ def test_the_docs_section_is_replaced_between_its_markers(tmp_path: Path, monkey
     assert text.count("<!-- harness:begin -->") == 1 and text.index("harness:end") < text.index("## Export")
     assert "| 1,000 | 500 | 400 | 0.80 | 0.8 | **no** | 0.5 | 0.3 |" in text  # load 2: a quiet machine
     assert "not built yet (issue #24)" in text and "hand-written" in text
+
+
+def _ledger(tmp_path: Path, final: dict[str, Any] | None) -> Path:
+    run = tmp_path / "run"
+    run.mkdir(parents=True)
+    lines = [{"day": 0}, {"day": 1, **({"totals": final} if final else {})}]
+    (run / "ledger.jsonl").write_text("".join(json.dumps(x) + "\n" for x in lines), encoding="utf-8")
+    return tmp_path
+
+
+def test_simulation_tables_refuse_an_unfinished_run(tmp_path: Path) -> None:
+    from benchmarks import bench_simulation
+
+    with pytest.raises(SystemExit, match="has not finished"):
+        bench_simulation.tables([("stable:0", _ledger(tmp_path, None))])
+
+
+def test_simulation_tables_show_each_run_and_each_holdout_arm(tmp_path: Path) -> None:
+    from benchmarks import bench_simulation
+
+    arm = {"readers": 9, "impressions": 90, "clicks": 12, "clicks_per_reader": {"value": 1.3, "low": 1.0, "high": 1.6}}
+    totals = {
+        "wall_seconds": 12.5, "violations": 0, "not_checked": 1,
+        "trainings": [{"name": "storyrec-20260701", "decision": "promote"},
+                      {"name": "storyrec-20260801", "failed": "x"}],
+        "quality": {"feed": {"mean": 0.5, "ci95": 0.1}, "latest": {"mean": 0.4, "ci95": None}, "oracle": {}},
+        "lift": {"tests": [
+            {"test": "no test", "arms": [{"arm": "champion", **arm}]},
+            {"test": "holdout-v1", "arms": [{"arm": "champion", **arm, "expected_clicks_per_look": {"served": 0.7,
+                                                                                                    "oracle": 2.0}},
+                                            {"arm": "control", **arm}],
+             "lifts": [{"arm": "champion", "metric": "clicks_per_reader", "lift": 0.25, "low": -0.1, "high": 0.6}]},
+        ]},
+    }
+    text = bench_simulation.tables([("drifting:2", _ledger(tmp_path, totals))])
+    assert "| drifting | 2 | 1 | 12.5 | 0 | 1 | 07-01 promote, 08-01 failed | 0.500 ± 0.100 | 0.400 | no data |" in text
+    assert "| holdout-v1 | champion | 9 | 90 | 12 | 1.30 [1.00, 1.60] | +25% [-10%, +60%] | 0.700 | 2.000 |" in text
+    assert "| holdout-v1 | control |" in text and "no test" not in text

@@ -166,19 +166,22 @@ def add_looks(into: dict[str, dict[str, dict[str, float]]], day: Mapping[str, An
                 acc[k] += float(row.get(k) or 0.0)
 
 
-def _fmt(v: object, digits: int = 3) -> str:
+def value_text(v: object, digits: int = 3) -> str:
+    """A finite number to ``digits`` places, else "no data"."""
     return f"{v:.{digits}f}" if isinstance(v, int | float) and math.isfinite(v) else "no data"
 
 
-def _ci(row: Mapping[str, Any], digits: int = 3) -> str:
+def interval_text(row: Mapping[str, Any], digits: int = 3) -> str:
+    """``value [low, high]`` of a table row, or why there is none."""
     if row.get("value") is None:
         return "no data"
     if row.get("low") is None or row.get("high") is None:
-        return f"{_fmt(row['value'], digits)} (no interval)"
-    return f"{_fmt(row['value'], digits)} [{_fmt(row['low'], digits)}, {_fmt(row['high'], digits)}]"
+        return f"{value_text(row['value'], digits)} (no interval)"
+    return f"{value_text(row['value'], digits)} [{value_text(row['low'], digits)}, {value_text(row['high'], digits)}]"
 
 
-def _pct(row: Mapping[str, Any]) -> str:
+def lift_text(row: Mapping[str, Any]) -> str:
+    """A relative lift and its interval in percent (``+12% [-3%, +30%]``), or why there is none."""
     def p(v: object) -> str:
         return f"{v:+.0%}" if isinstance(v, int | float) and math.isfinite(v) else "?"
 
@@ -203,13 +206,15 @@ def render(table: Mapping[str, Any], *, narrow: bool = False) -> str:
         rows = []
         for a in t.get("arms") or []:
             exp = a.get("expected_clicks_per_look") or {}
-            lifted = "-" if a["arm"] == "control" else _pct(lift_of[a["arm"]]) if a["arm"] in lift_of else "no data"
+            lifted = "no data" if a["arm"] not in lift_of else lift_text(lift_of[a["arm"]])
+            lifted = "-" if a["arm"] == "control" else lifted
             rows.append(
                 (
                     f"{a['arm']:<11}",
-                    f"{a['readers']:>8}{a['impressions']:>8}{a['clicks']:>7}  {_ci(a['clicks_per_impression'], 3):<26}",
-                    f"{_ci(a['clicks_per_reader'], 2):<24}{lifted:<24}",
-                    (_fmt(exp.get("served")), _fmt(exp.get("oracle"))),
+                    f"{a['readers']:>8}{a['impressions']:>8}{a['clicks']:>7}  "
+                    f"{interval_text(a['clicks_per_impression'], 3):<26}",
+                    f"{interval_text(a['clicks_per_reader'], 2):<24}{lifted:<24}",
+                    (value_text(exp.get("served")), value_text(exp.get("oracle"))),
                 )
             )
         lines.append(f"test {t['test']}")
