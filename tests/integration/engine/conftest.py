@@ -248,7 +248,11 @@ def train_solution(personalize: Any, group: str, recipe: str, **solution: Any) -
         "solutionArn"
     ]
     version = personalize.create_solution_version(solutionArn=arn)["solutionVersionArn"]
-    return arn, wait_for(lambda: personalize.describe_solution_version(solutionVersionArn=version)["solutionVersion"])
+    # A whole catalogue's training (Deskdrop: ~73k rows) takes well over a minute on a busy 2-core machine; the
+    # wait returns as soon as the version is terminal, so the longer bound only matters for a real hang.
+    return arn, wait_for(
+        lambda: personalize.describe_solution_version(solutionVersionArn=version)["solutionVersion"], timeout=300
+    )
 
 
 @pytest.fixture(scope="package")
