@@ -114,12 +114,17 @@ class OnlineChecks:
     def attribution(self, world: World, settings: Settings, exports: Exports) -> Check:
         rows = self._refresh(settings, exports)
         by_id = {i.impression_id: i for i in world.impressions}
+        same_second = views_by_second(world.impressions)
         wrong: list[Any] = []
         checked = Counter[str]()
+        ties = 0
         for click in world.clicks:
             if click.hostile or not accepted(click) or click.view is None or click.key not in rows:
                 continue
-            want = expected_row(click, by_id.get(click.impression_id))
+            seen = by_id.get(click.impression_id)
+            joined = tie_winner(click, seen, same_second)
+            ties += joined is not seen
+            want = expected_row(click, joined)
             for row in rows[click.key]:
                 got = {k: row.get(k, "") for k in want}
                 if got != want:
@@ -127,7 +132,8 @@ class OnlineChecks:
             checked[click.view.list] += 1
         if wrong:
             return violated(ATTRIBUTION, f"{len(wrong)} exported rows with another attribution", wrong)
-        return ok(ATTRIBUTION, f"{checked['feed']} feed and {checked['latest']} latest-list clicks exported")
+        tied = f"; {ties} decided by the same-second tie rule" if ties else ""
+        return ok(ATTRIBUTION, f"{checked['feed']} feed and {checked['latest']} latest-list clicks exported{tied}")
 
     # --- hostile impressions --------------------------------------------------------------------------
     def hostile(self, world: World, settings: Settings, exports: Exports) -> Check:
@@ -270,6 +276,32 @@ def truth_by_test(world: World) -> dict[tuple[str, str, str], tuple[int, int]]:
         if not c.hostile and accepted(c) and view is not None and from_feed(view.fields()) and view.experiment_id:
             clicks[(c.created.date().isoformat(), view.experiment_id, c.uid)] += 1
     return {k: (impressions[k], clicks[k]) for k in set(impressions) | set(clicks)}
+
+
+ViewKey = tuple[str, tuple[tuple[str, str], ...], int]
+
+
+def views_by_second(impressions: list[SentImpression]) -> dict[ViewKey, list[SentImpression]]:
+    """Captured impressions by (reader, list attribution, whole second): the export's join key and resolution."""
+    out: dict[ViewKey, list[SentImpression]] = {}
+    for imp in impressions:
+        if captured(imp):
+            key = (imp.uid, tuple(sorted(imp.view.fields().items())), int(imp.created.timestamp()))
+            out.setdefault(key, []).append(imp)
+    return out
+
+
+def tie_winner(
+    click: SentClick, seen: SentImpression | None, same_second: dict[ViewKey, list[SentImpression]]
+) -> SentImpression | None:
+    """The impression docs/export.md's join gives ``click``: the view the reader clicked in (``seen``), unless a
+    later view of the same list by the same reader fell in the click's own second (TIMESTAMP has whole seconds;
+    ties go to the highest impression id, so the later view's)."""
+    if seen is None or not captured(seen) or click.view is None:
+        return seen
+    key = (click.uid, tuple(sorted(click.view.fields().items())), int(click.created.timestamp()))
+    later = [i for i in same_second.get(key, ()) if i.impression_id > seen.impression_id]
+    return max(later, key=lambda i: i.impression_id) if later else seen
 
 
 def expected_row(click: SentClick, impression: SentImpression | None) -> dict[str, str]:

@@ -108,6 +108,34 @@ def test_a_row_with_another_attribution_is_a_violation(monkeypatch: pytest.Monke
         assert checks.attribution(W(), None, None).status == status  # type: ignore[arg-type]
 
 
+def test_two_views_of_a_list_in_one_second_follow_the_exports_documented_tie_rule(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """180 days x 1,000 readers, seed 0: a reader viewed their feed and the latest list twice within 0.28 s and
+    clicked in the first view. TIMESTAMP has whole seconds, and docs/export.md joins the most recent impression
+    at or before the click's second, ties to the highest id: the second view's. The check expects that rule,
+    not the ground truth, which no export at Personalize's resolution could tell apart."""
+    first = SentImpression("i1", "r1", ("s1", "s2"), PERSONALIZED, T0, "captured")
+    second = SentImpression("i2", "r1", ("s1", "s3"), PERSONALIZED, T0 + timedelta(seconds=0.28), "captured")
+    later = SentImpression("i3", "r1", ("s9",), PERSONALIZED, T0 + timedelta(seconds=1), "captured")
+    other_list = SentImpression("i4", "r1", ("s7",), LATEST, T0 + timedelta(seconds=0.5), "captured")
+    click = _click(PERSONALIZED, "i1", at=T0 + timedelta(seconds=0.1))
+
+    class W:
+        impressions = [first, second, later, other_list]
+        clicks = [click]
+
+    checks = oc.OnlineChecks()
+    rows = {"tie rule": "s1|s3", "ground truth": "s1|s2", "a later second": "s9", "another list": "s7"}
+    for name, cell in rows.items():
+        row = {"RECOMMENDATION_ID": "rid-1", "EVENT_ATTRIBUTION_SOURCE": "", "IMPRESSION": cell}
+        monkeypatch.setattr(checks, "_refresh", lambda *_a, row=row: {click.key: [row]})
+        found = checks.attribution(W(), None, None)  # type: ignore[arg-type]
+        assert found.status == ("ok" if name == "tie rule" else "violated"), name
+        if name == "tie rule":
+            assert "1 decided by the same-second tie rule" in found.detail
+
+
 class FakeDoc:
     def __init__(self, log: list[tuple[str, dict[str, Any]]], path: str) -> None:
         self.log, self.path = log, path
