@@ -482,6 +482,8 @@ def preference(objective: float, coverage: float) -> float:
     former ``objective + COVERAGE_WEIGHT x coverage`` mixed units: where the objective's values were
     small (a time split's NDCG@25 of 0.08 in the mean, a precision objective) coverage outweighed it.
     """
+    if not (np.isfinite(objective) and np.isfinite(coverage)):
+        return float("-inf")  # a blend whose figures could not be measured is never preferred
     return float(objective * max(coverage, 0.0) ** COVERAGE_WEIGHT)
 
 

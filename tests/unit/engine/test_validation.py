@@ -168,3 +168,8 @@ def test_the_coverage_preference_trades_in_relative_terms() -> None:
         assert _chosen([(1.0 * scale, 0.2), (0.9 * scale, 0.24)]) == 1.0
     # beyond the tolerance (15%) no coverage buys it
     assert _chosen([(1.0, 0.1), (0.8, 1.0)]) == 1.0
+
+
+@pytest.mark.parametrize("objective, coverage", [(float("nan"), 0.3), (0.4, float("nan")), (float("inf"), 0.3)])
+def test_a_blend_with_an_unmeasured_figure_is_never_preferred(objective: float, coverage: float) -> None:
+    assert training.preference(objective, coverage) < training.preference(1e-9, 1e-9)
