@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import re
+import threading
+import time
+from collections.abc import Sequence
 from datetime import UTC, date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
@@ -11,10 +14,12 @@ import pytest
 from shared.adapters.counters import StoreCounter
 from shared.adapters.memory import InMemoryDocumentStore, InMemoryObjectStore
 from shared.config import Settings
+from shared.limits import EVENT_TYPES
 from shared.manifest import Manifest, ManifestDataset, ManifestFile, manifest_key, serialize_manifest
-from shared.ports import Write
+from shared.ports import Where, Write
 from shared.report import gather_report_data, render_html
-from shared.report.gather import day_bounds, export_runs
+from shared.report.data import DailyCount
+from shared.report.gather import day_bounds, export_runs, interactions_per_day, quarantined_per_day
 from tests.unit.ops.report_samples import full_report_data, today_report_data
 
 pytestmark = pytest.mark.unit
@@ -100,6 +105,40 @@ def test_gather_counts_by_day_type_and_reason_and_reads_the_manifests() -> None:
     assert now - timedelta(days=3) < datetime.combine(
         min(c.day for c in data.interactions_per_day or ()), datetime.min.time(), UTC
     )
+
+
+class _PairedCounter:
+    """Answers only when two counts are in flight together (a sequential caller breaks the barrier), in an
+    order unlike the request order, and with a count that names its query."""
+
+    def __init__(self) -> None:
+        self.barrier = threading.Barrier(2, timeout=10)
+
+    def count(self, collection: str, where: Sequence[Where] = ()) -> int:
+        self.barrier.wait()
+        start = next(w.value for w in where if w.op == ">=")
+        key = start if isinstance(start, int) else int(start.timestamp())
+        time.sleep((key // 86_400 % 3) * 0.01)
+        return key % 97 + (where[0].value == "read")
+
+
+def test_the_per_day_counts_run_concurrently_and_keep_the_day_order() -> None:
+    zone = ZoneInfo("America/Sao_Paulo")
+    days = [date(2026, 11, 1) + timedelta(days=n) for n in range(10)]
+    concurrent = interactions_per_day(_PairedCounter(), "ml_interactions", days, zone, concurrency=4)
+    expected = tuple(
+        DailyCount(day, t, day_bounds(day, zone)[0] % 97 + (t == "read"))
+        for day in days
+        for t in EVENT_TYPES
+        if day_bounds(day, zone)[0] % 97 + (t == "read")
+    )
+    assert concurrent == expected
+    quarantined = quarantined_per_day(_PairedCounter(), "ml_quarantine", days, zone, concurrency=2)
+    assert [q.day for q in quarantined] == [d for d in days if day_bounds(d, zone)[0] % 97]
+    with pytest.raises(threading.BrokenBarrierError):  # the barrier proves the test would see a sequential caller
+        counter = _PairedCounter()
+        counter.barrier = threading.Barrier(2, timeout=0.2)
+        interactions_per_day(counter, "ml_interactions", days[:1], zone, concurrency=1)
 
 
 def test_the_cli_offers_report_and_publish_dataset() -> None:
