@@ -1,15 +1,17 @@
 """Test-only faults of solution versions, armed by a file in the engine's state directory (never in AWS).
 
 The simulation (docs/simulate.md, "Faults") needs versions that fail by themselves, whose metrics are
-missing, or that are worse than the version serving, on demand. It arms them by appending to
-``<state dir>/injected-faults.json`` (a JSON list of ``{"solution": <solution name>, "fault": <kind>}``);
-the next version of that solution to train takes the first entry for it (consumed: one fault, one version;
-the metric faults only by a version that trained):
+missing, that are worse than the version serving, or whose metrics overstate them, on demand. It arms
+them by appending to ``<state dir>/injected-faults.json`` (a JSON list of ``{"solution": <solution name>,
+"fault": <kind>}``); the next version of that solution to train takes the first entry for it (consumed: one
+fault, one version; the metric faults only by a version that trained):
 
 * ``fail``: the version ends ``CREATE FAILED`` with a reason naming the injection, before any training;
 * ``no_metrics``: it trains, then ``GetSolutionMetrics`` answers no metrics;
 * ``worse``: it trains, then every metric it reports is halved (below what a version trained on less
-  data scored, which is what serves).
+  data scored, which is what serves);
+* ``overrated``: it trains, then every metric it reports is 1.0, its range's top (offline metrics that
+  overstate the version: the offline rule admits it, and only the online test's readers can judge it).
 
 Without the file nothing changes: the engine reads it only when a version starts training.
 """
@@ -22,7 +24,9 @@ from pathlib import Path
 from typing import Any
 
 FILE = "injected-faults.json"
-FAULTS = ("fail", "no_metrics", "worse")
+FAULTS = ("fail", "no_metrics", "worse", "overrated")
+METRIC_FAULTS = ("no_metrics", "worse", "overrated")
+"""Taken only by a version that trained (``fail`` is taken when a version starts)."""
 
 
 def arm(state_dir: Path, solution: str, fault: str) -> None:
@@ -57,6 +61,8 @@ def apply_to_metrics(fault: str | None, metrics: dict[str, Any]) -> dict[str, An
         return {}
     if fault == "worse":
         return {k: v / 2 if isinstance(v, int | float) else v for k, v in metrics.items()}
+    if fault == "overrated":  # every metric Personalize reports (coverage, MRR, NDCG, precision) lies in 0..1
+        return {k: 1.0 if isinstance(v, int | float) else v for k, v in metrics.items()}
     return metrics
 
 

@@ -188,7 +188,7 @@ class Worker:
         if model.tuned_params:
             params = {k: _hyperparameter_text(v) for k, v in model.tuned_params.items()}
             tuned = {"tunedHPOParams": {"algorithmHyperParameters": params}}
-        metrics = injected.apply_to_metrics(injected.take(store.root, solution, ("no_metrics", "worse")), metrics)
+        metrics = injected.apply_to_metrics(injected.take(store.root, solution, injected.METRIC_FAULTS), metrics)
         trained = self.updates.clock.now()  # automatic updates count their two hours from here (autoupdate.py)
         store.update(
             "solutionVersions",

@@ -45,6 +45,8 @@ KINDS: dict[str, str] = {
     "version_fails": "the next main version to train fails by itself (the engine's injected fault)",
     "version_metrics_missing": "the next main version that trains reports no metrics",
     "version_worse": "the next main version that trains reports half its metrics (worse than what serves)",
+    "version_overrated": "the next main version that trains reports 1.0 for every metric (the offline rule admits "
+    "it; in promotion mode online the challenger test judges it by the readers)",
     "engine_down_training": "the Personalize engine unreachable for the monthly training's first delivery (no-op on "
     "a day without a training)",
 }
@@ -62,9 +64,16 @@ VERSION_FAULTS: dict[str, str] = {
     "version_fails": "fail",
     "version_metrics_missing": "no_metrics",
     "version_worse": "worse",
+    "version_overrated": "overrated",
 }
 """Armed on their day in the local engine (infra/local/personalize/injected.py), taken by the next training that
 gets that far: their alert is expected on the day a training took them, not on the day they were armed."""
+
+NOT_IN_DEFAULT_PLAN: dict[str, str] = {
+    "version_overrated": "in the default promotion mode (offline) the rule would promote it with metrics no later "
+    "version can beat; it is for runs in promotion mode online (tests/integration/simulate/test_challenger.py)",
+}
+"""Kinds the default plan leaves out, and why; it has every other kind at least once."""
 
 DEFAULT_PLAN = Path(__file__).with_name("default_faults.json")
 

@@ -5,10 +5,14 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from infra.local.personalize import injected
 from infra.local.personalize.jobs import Worker
 from infra.local.personalize.store import Store
+from shared.personalize.metrics import METRIC_RANGES
+from shared.personalize.promotion import Evidence, Policy, decide
 
 SOLUTION = "arn:aws:personalize:us-east-1:000000000000:solution/storyrec-main"
 
@@ -38,7 +42,27 @@ def test_metrics_are_dropped_or_halved_and_otherwise_untouched() -> None:
         "normalized_discounted_cumulative_gain_at_10": 0.2,
         "coverage": 0.4,
     }
+    assert injected.apply_to_metrics("overrated", metrics) == {
+        "normalized_discounted_cumulative_gain_at_10": 1.0,
+        "coverage": 1.0,
+    }
     assert injected.apply_to_metrics(None, metrics) == metrics
+
+
+METRIC = st.floats(0.0, 0.98, allow_nan=False)
+
+
+@given(serving=st.fixed_dictionaries({n: METRIC for n in METRIC_RANGES}), real=st.fixed_dictionaries(
+    {n: METRIC for n in METRIC_RANGES}), baseline=METRIC)
+def test_an_overrated_version_passes_the_offline_rule_against_any_serving_version(
+    serving: dict[str, float], real: dict[str, float], baseline: float
+) -> None:
+    """What the fault is for: the offline rule admits the version whatever it really scored, so in promotion
+    mode online only the challenger test (the readers) can keep it out."""
+    reported = injected.apply_to_metrics("overrated", real)
+    evidence = Evidence(reported, {"normalized_discounted_cumulative_gain_at_10": baseline}, "v1", serving)
+    assert decide(evidence, Policy(online=True)).action == "test"
+    assert decide(evidence, Policy()).action == "promote"
 
 
 def test_an_armed_failure_fails_the_next_version_of_its_solution_with_a_reason_naming_it(tmp_path: Path) -> None:
