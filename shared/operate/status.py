@@ -90,6 +90,8 @@ class FeedsStatus:
     newest_hours: float | None
     median_hours: float | None
     ages_hours: tuple[float, ...] = ()
+    stale_ages_hours: tuple[float, ...] = ()
+    """The ages of the feeds marked stale (kept after a failed refresh), also in ``ages_hours``."""
     story_ids: frozenset[str] = frozenset()
     by_arm: dict[str, int] = field(default_factory=dict)
     """Feeds per experiment arm (champion, challenger, control; feeds written before arms: ``-``)."""
@@ -139,7 +141,9 @@ class PipelineStatus:
         """JSON-ready (``--json``): every section; feeds without the per-feed lists."""
         body = asdict(self)
         if self.feeds is not None:
-            body["feeds"] = {k: v for k, v in body["feeds"].items() if k not in ("ages_hours", "story_ids")}
+            body["feeds"] = {
+                k: v for k, v in body["feeds"].items() if k not in ("ages_hours", "stale_ages_hours", "story_ids")
+            }
         body["healthy"] = self.healthy
         return body
 
@@ -264,6 +268,7 @@ def _as_datetime(value: Any) -> datetime | None:
 def feeds_status(docs: Iterable[dict[str, Any]], now: datetime) -> FeedsStatus:
     """Freshness of the feeds (``generatedAt``), how many are stale, by kind, and the stories they use."""
     ages: list[float] = []
+    stale_ages: list[float] = []
     kinds: dict[str, int] = {}
     arms: dict[str, int] = {}
     stale = 0
@@ -276,6 +281,8 @@ def feeds_status(docs: Iterable[dict[str, Any]], now: datetime) -> FeedsStatus:
             if generated.tzinfo is None:
                 generated = generated.replace(tzinfo=now.tzinfo)
             ages.append(max(0.0, (now - generated).total_seconds() / 3600))
+            if doc.get("stale"):
+                stale_ages.append(ages[-1])
         kind = str(doc.get("kind", "unknown"))
         kinds[kind] = kinds.get(kind, 0) + 1
         arm = str(doc.get("arm") or "-")
@@ -290,6 +297,7 @@ def feeds_status(docs: Iterable[dict[str, Any]], now: datetime) -> FeedsStatus:
         newest_hours=min(ages) if ages else None,
         median_hours=statistics.median(ages) if ages else None,
         ages_hours=tuple(ages),
+        stale_ages_hours=tuple(stale_ages),
         story_ids=frozenset(stories),
         by_arm=arms,
     )

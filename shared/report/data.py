@@ -82,6 +82,10 @@ class FeedSnapshot:
     """Age of each feed (now minus its last refresh)."""
     items_total: int
     items_in_feeds: int
+    stale_ages_hours: tuple[float, ...] = ()
+    """Ages of the feeds marked stale (kept after a failed refresh); they are also in ``ages_hours``."""
+    active_days: int | None = None
+    """The fill refreshes the feeds of readers active in this many days (``STORYREC_FEED_ACTIVE_DAYS``)."""
 
 
 @dataclass(frozen=True)

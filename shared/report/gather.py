@@ -277,6 +277,8 @@ def feed_snapshot(counter: DocumentCounter, store: DocumentStore, settings: Sett
         ages_hours=feeds.ages_hours,
         items_total=counter.count(cols.ml_items),
         items_in_feeds=len(feeds.story_ids),
+        stale_ages_hours=feeds.stale_ages_hours,
+        active_days=settings.recommend.active_days,
     )
 
 

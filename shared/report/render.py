@@ -10,7 +10,8 @@ from __future__ import annotations
 import html
 import io
 import re
-from collections import defaultdict
+import statistics
+from collections import Counter, defaultdict
 from collections.abc import Callable, Sequence
 from datetime import date
 from typing import TYPE_CHECKING, Any
@@ -531,14 +532,30 @@ def _age(hours: float) -> str:
     return f"{hours:.1f} h" if hours <= 72 else f"{hours / 24:.1f} d"
 
 
-def _feeds_section(
-    feeds: FeedSnapshot | None, history: Sequence[FeedDay] | None = None, period: Period | None = None
-) -> str:
-    title = "Feeds: coverage and freshness"
-    daily = _feed_days(history, period) if history else ""
-    if feeds is None:
-        body = _empty("No data yet: no data source is connected. Filled once the recommend stage writes feeds.")
-        return f'<section data-section="feeds"><h2>{title}</h2>{daily}{body}</section>\n'
+REFRESHED_HOURS = 26.0  # "within a day": a daily fill's feeds, with two hours for the fill's own run
+FEED_AGE_GROUPS = (  # (legend label, colour)
+    ("refreshed within a day", "#1b7f3b"),
+    ("kept, marked stale", "#e0a100"),
+    ("older, not stale", "#8c8c8c"),
+)
+
+
+def _feed_age_groups(feeds: FeedSnapshot) -> tuple[list[float], list[float], list[float]]:
+    """The feeds' ages split as the fill left them: refreshed within a day, kept stale after a failed
+    refresh, and older without a failure (the feeds of readers the fill no longer counts as active)."""
+    stale_left = Counter(feeds.stale_ages_hours)
+    fresh: list[float] = []
+    older: list[float] = []
+    for age in feeds.ages_hours:
+        if stale_left[age] > 0:
+            stale_left[age] -= 1
+        else:
+            (fresh if age <= REFRESHED_HOURS else older).append(age)
+    return fresh, sorted(feeds.stale_ages_hours), older
+
+
+def _feeds_figure(feeds: FeedSnapshot) -> Figure:
+    """Coverage now (readers, catalogue) beside a histogram of the feeds' ages, stacked by how the fill left them."""
     from matplotlib.ticker import PercentFormatter
 
     fig = _new_figure(10.0, 3.5)
@@ -554,21 +571,65 @@ def _feeds_section(
     left.set_title("coverage now")
     in_days = bool(feeds.ages_hours) and max(feeds.ages_hours) > 72  # hours past three days are hard to read
     unit, scale = ("days", 24.0) if in_days else ("hours", 1.0)
-    if feeds.ages_hours:
-        right.hist([a / scale for a in feeds.ages_hours], bins=24, color="#e0a100")
+    groups = [
+        (ages, label, colour)
+        for ages, (label, colour) in zip(_feed_age_groups(feeds), FEED_AGE_GROUPS, strict=True)
+        if ages
+    ]
+    if groups:
+        right.hist(
+            [[a / scale for a in ages] for ages, _, _ in groups],
+            bins=24,
+            stacked=True,
+            color=[colour for _, _, colour in groups],
+            label=[label for _, label, _ in groups],
+        )
+        if len(groups) > 1:
+            right.legend(frameon=False, fontsize=8)
         _whole_numbers(right.yaxis)
     else:
         right.text(0.5, 0.5, "no feed yet", ha="center", va="center", transform=right.transAxes, color="#555")
     right.set_xlabel(f"feed age ({unit})")
     right.set_ylabel("feeds")
     right.set_title("freshness now")
-    ages = sorted(feeds.ages_hours)
-    median = f"median age {_age(ages[len(ages) // 2])}, oldest {_age(ages[-1])}" if ages else "no feed to age yet"
-    caption = (
-        f"Now: {feeds.users_with_feed:,} of {_plural(feeds.users_total, 'user')} have a feed; {median}; "
-        f"the feeds use {feeds.items_in_feeds:,} of {_plural(feeds.items_total, 'story', 'stories')}."
+    return fig
+
+
+def _feeds_caption(feeds: FeedSnapshot) -> str:
+    fresh, stale, older = _feed_age_groups(feeds)
+    parts = []
+    if fresh:
+        parts.append(f"{len(fresh):,} refreshed within a day (median age {_age(statistics.median(fresh))})")
+    if stale:
+        parts.append(f"{len(stale):,} kept and marked stale after a failed refresh (oldest {_age(max(stale))})")
+    if older:
+        parts.append(
+            f"{len(older):,} older and not marked stale (median {_age(statistics.median(older))}, "
+            f"oldest {_age(max(older))})"
+        )
+    window = f"the last {_plural(feeds.active_days, 'day')}" if feeds.active_days else "recent days"
+    why = (
+        f": the fill refreshes only the feeds of readers active in {window}, so these readers have gone quiet, "
+        "unless the fills stopped" if older else ""
     )
-    return f'<section data-section="feeds"><h2>{title}</h2>{daily}{_figure("feeds", fig, caption)}</section>\n'
+    ages = "; ".join(parts) if parts else "no feed to age yet"
+    stories = f"{feeds.items_in_feeds:,} of {_plural(feeds.items_total, 'story', 'stories')}"
+    return (
+        f"Now: {feeds.users_with_feed:,} of {_plural(feeds.users_total, 'user')} have a feed; {ages}{why}"
+        + (f". The feeds use {stories}." if why else f"; the feeds use {stories}.")
+    )
+
+
+def _feeds_section(
+    feeds: FeedSnapshot | None, history: Sequence[FeedDay] | None = None, period: Period | None = None
+) -> str:
+    title = "Feeds: coverage and freshness"
+    daily = _feed_days(history, period) if history else ""
+    if feeds is None:
+        body = _empty("No data yet: no data source is connected. Filled once the recommend stage writes feeds.")
+        return f'<section data-section="feeds"><h2>{title}</h2>{daily}{body}</section>\n'
+    figure = _figure("feeds", _feeds_figure(feeds), _feeds_caption(feeds))
+    return f'<section data-section="feeds"><h2>{title}</h2>{daily}{figure}</section>\n'
 
 
 def _feed_days(history: Sequence[FeedDay], period: Period | None = None) -> str:

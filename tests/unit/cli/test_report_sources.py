@@ -71,6 +71,10 @@ def test_the_report_draws_versions_from_a_real_monitor_pass_and_feeds_from_fires
         "feeds/u0", {"generatedAt": NOW - timedelta(hours=3), "kind": "personalized", "itemsJson": _items("s1", "s2")}
     )
     docs.set("feeds/u1", {"generatedAt": NOW - timedelta(hours=5), "kind": "popular", "itemsJson": _items("s2", "s3")})
+    docs.set(
+        "feeds/u2",
+        {"generatedAt": NOW - timedelta(hours=30), "kind": "personalized", "stale": True, "itemsJson": _items("s3")},
+    )
     data = gather_report_data(
         fakes.deps.settings,
         StoreCounter(docs),
@@ -83,8 +87,10 @@ def test_the_report_draws_versions_from_a_real_monitor_pass_and_feeds_from_fires
     [version] = data.solution_versions or ()
     assert version.decision == "serving" and version.metrics[P] == GOOD[P] and "by hand" in version.reason
     assert data.feeds is not None
-    assert (data.feeds.users_total, data.feeds.users_with_feed, data.feeds.items_total) == (4, 2, 10)
-    assert data.feeds.items_in_feeds == 3 and sorted(data.feeds.ages_hours) == [3.0, 5.0]
+    assert (data.feeds.users_total, data.feeds.users_with_feed, data.feeds.items_total) == (4, 3, 10)
+    assert data.feeds.items_in_feeds == 3 and sorted(data.feeds.ages_hours) == [3.0, 5.0, 30.0]
+    assert data.feeds.stale_ages_hours == (30.0,)
+    assert data.feeds.active_days == fakes.deps.settings.recommend.active_days
     assert {"solution-metrics", "feeds"} <= _plots(render_html(data))
 
 

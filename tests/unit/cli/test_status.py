@@ -100,6 +100,17 @@ def test_feed_ages_accept_iso_strings_and_skip_missing_times() -> None:
     assert status.feeds == 2 and status.median_hours == pytest.approx(2) and status.by_kind["unknown"] == 1
 
 
+def test_stale_feeds_keep_their_ages_apart() -> None:
+    docs = [
+        {"generatedAt": "2026-12-01T02:00:00Z", "stale": True},
+        {"generatedAt": "2026-12-01T03:00:00Z"},
+        {"stale": True},  # stale without a time: counted, no age to give
+    ]
+    status = feeds_status(docs, NOW)
+    assert status.stale == 2 and status.stale_ages_hours == (pytest.approx(2),)
+    assert sorted(status.ages_hours) == [pytest.approx(1), pytest.approx(2)]
+
+
 def test_only_the_newest_failure_alarms(fakes: Fakes) -> None:
     _manifest(fakes, "2026-11-27")
     assert fakes.run("import").exit_code == 0

@@ -10,7 +10,7 @@ import pytest
 
 from shared.report import render_html
 from shared.report.data import DailyCount, ExportRun, FeedSnapshot, ReportData, SolutionVersion
-from shared.report.render import _bars_figure, _date_axis, _export_figure, _solutions_figure
+from shared.report.render import _bars_figure, _date_axis, _export_figure, _feeds_figure, _solutions_figure
 from tests.unit.ops.report_samples import NOW, full_report_data, run_history
 
 pytestmark = pytest.mark.unit
@@ -70,15 +70,42 @@ def test_the_date_axis_spans_the_days_plotted_with_ticks_on_whole_days(days: int
 def test_feed_ages_past_three_days_are_told_in_days() -> None:
     data = _one_day()
     weeks = ReportData(**{**data.__dict__, "feeds": FeedSnapshot(3, 3, (1.0, 240.0, 350.0), 24, 5)})
-    assert "3 of 3 users have a feed; median age 10.0 d, oldest 14.6 d;" in _caption(render_html(weeks), "feeds")
-    hours = ReportData(**{**data.__dict__, "feeds": FeedSnapshot(3, 3, (1.0, 2.0, 30.0), 24, 5)})
-    assert "3 of 3 users have a feed; median age 2.0 h, oldest 30.0 h;" in _caption(render_html(hours), "feeds")
+    assert "3 of 3 users have a feed; 1 refreshed within a day (median age 1.0 h); 2 older and not marked stale " \
+        "(median 12.3 d, oldest 14.6 d)" in _caption(render_html(weeks), "feeds")
+    hours = ReportData(**{**data.__dict__, "feeds": FeedSnapshot(3, 3, (1.0, 2.0, 20.0), 24, 5)})
+    assert "3 of 3 users have a feed; 3 refreshed within a day (median age 2.0 h);" in _caption(
+        render_html(hours), "feeds"
+    )
 
 
 def test_a_fresh_median_beside_a_month_old_feed_keeps_its_hours() -> None:
     """Most feeds filled this morning, one left a month ago: "median 0.0 d" would hide the morning's fill."""
     data = replace(_one_day(), feeds=FeedSnapshot(3, 3, (2.0, 3.0, 720.0), 24, 5))
-    assert "median age 3.0 h, oldest 30.0 d" in _caption(render_html(data), "feeds")
+    assert "2 refreshed within a day (median age 2.5 h); 1 older and not marked stale (median 30.0 d, oldest " \
+        "30.0 d)" in _caption(render_html(data), "feeds")
+
+
+def test_feeds_the_fill_left_alone_are_told_apart_from_the_mornings_fill() -> None:
+    """After months, readers who went quiet keep feeds months old beside this morning's: the caption and the
+    histogram say which feeds the fill refreshed, which it kept marked stale, and which it leaves by design."""
+    ages = (2.0, 3.0, 50.0, 30 * 24.0, 100 * 24.0)
+    feeds = FeedSnapshot(5, 5, ages, 24, 5, stale_ages_hours=(50.0,), active_days=30)
+    page = render_html(replace(_one_day(), feeds=feeds))
+    assert _caption(page, "feeds") == (
+        "Now: 5 of 5 users have a feed; 2 refreshed within a day (median age 2.5 h); 1 kept and marked stale "
+        "after a failed refresh (oldest 50.0 h); 2 older and not marked stale (median 65.0 d, oldest 100.0 d): "
+        "the fill refreshes only the feeds of readers active in the last 30 days, so these readers have gone "
+        "quiet, unless the fills stopped. The feeds use 5 of 24 stories."
+    )
+    freshness = _feeds_figure(feeds).axes[1].get_legend()
+    assert [t.get_text() for t in freshness.get_texts()] == [
+        "refreshed within a day", "kept, marked stale", "older, not stale"
+    ]
+
+
+def test_one_kind_of_feed_needs_no_legend() -> None:
+    feeds = FeedSnapshot(2, 2, (1.0, 2.0), 24, 5, active_days=30)
+    assert _feeds_figure(feeds).axes[1].get_legend() is None
 
 
 def _section(page: str, name: str) -> str:
