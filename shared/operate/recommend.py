@@ -12,7 +12,7 @@ from datetime import UTC, datetime
 
 from shared.ports import Query, Where
 from shared.recommend.campaign import AGE_PARAM, min_created, prepare
-from shared.recommend.catalogue import Catalogue
+from shared.recommend.catalogue import Catalogue, History
 from shared.recommend.deps import FeedDeps
 
 RECENT_READS = 10
@@ -60,7 +60,8 @@ def when(timestamp: object) -> str:
 def recommend_for(deps: FeedDeps, uid: str, num_results: int | None = None) -> UserRecommendations:
     """GetRecommendations for ``uid`` with the feed's filter; the user's newest reads beside it.
 
-    A recommended story the feed would drop at write time (inactive, too old, unknown) is marked so.
+    A recommended story the feed would drop at write time is marked so: inactive, too old or unknown, or already
+    read (Personalize's filter sees only a reader's newest events; the fill drops every read story).
     """
     now = deps.clock()
     catalogue = Catalogue(deps.docs, deps.collections, min_created(now, deps.config))
@@ -69,13 +70,21 @@ def recommend_for(deps: FeedDeps, uid: str, num_results: int | None = None) -> U
     ranked = deps.recommender.get_recommendations(
         campaign.campaign_arn, uid, min(500, n), filter_arn, {AGE_PARAM: str(catalogue.min_created)}
     )
+    reads = deps.docs.query(Query(deps.collections.ml_interactions, (Where("USER_ID", "==", uid),)))
+    history = History()
+    for snap in reads:
+        history.mark_seen(
+            uid, str(snap.data.get("ITEM_ID", "")), str(snap.data.get("EVENT_TYPE")), deps.config.seen_event_types
+        )
+    seen = history.seen.get(uid, set())
     recommended = []
     for item in ranked:
-        shown = catalogue.story(item.item_id) is not None
         score = f"{item.score:.4f}" if item.score is not None else ""
-        detail = score + ("" if shown else " (not showable: dropped)")
-        recommended.append(Line(item.item_id, _title(deps, item.item_id), detail.strip()))
-    reads = deps.docs.query(Query(deps.collections.ml_interactions, (Where("USER_ID", "==", uid),)))
+        if item.item_id in seen:
+            score += " (already read: dropped)"
+        elif catalogue.story(item.item_id) is None:
+            score += " (not showable: dropped)"
+        recommended.append(Line(item.item_id, _title(deps, item.item_id), score.strip()))
     newest = sorted(reads, key=lambda s: int(s.data.get("TIMESTAMP") or 0), reverse=True)[:RECENT_READS]
     recent = [
         Line(

@@ -51,6 +51,9 @@ def test_recommend_shows_reads_beside_recommendations_and_writes_nothing(world: 
     assert result.recent[0].title == "Title s1" and result.recent[0].detail.startswith("like")
     assert result.recommended[0].story_id == "old" and "dropped" in result.recommended[0].detail
     assert result.recommended[1].title == "Title s0" and result.solution_version_arn == CAMPAIGN.solution_version_arn
+    # alice read s0 and s1: the fill drops them (the filter sees only a reader's last 200 events), so they are marked
+    assert [line.story_id for line in result.recommended if "already read" in line.detail] == ["s0", "s1"]
+    assert not any("dropped" in line.detail for line in result.recommended[3:])
     assert world.rec.calls[-1][1]["MIN_CREATED"]  # the feed's filter value
     assert world.docs.get("feeds/alice") is None
     shown = world.run("recommend", "--user", "alice")
