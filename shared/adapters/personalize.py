@@ -414,6 +414,8 @@ class PersonalizeGateway:
         }
         if request.filter_arn:
             kwargs["filterArn"] = request.filter_arn
+        if request.item_exploration:
+            kwargs["batchInferenceJobConfig"] = {"itemExplorationConfig": dict(request.item_exploration)}
         return self._describe_or_create(
             "batch_inference_job",
             request.job_name,

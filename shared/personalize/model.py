@@ -6,9 +6,10 @@ Adapters turn Describe/List responses into these, so the use cases never read ra
 from __future__ import annotations
 
 import enum
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
+from types import MappingProxyType
 from typing import Literal
 
 from shared.errors import AlreadyExists, NotFound, ServiceUnavailable, StoryrecError
@@ -186,6 +187,24 @@ class BatchInferenceRequest:
     num_results: int
     role_arn: str | None
     filter_arn: str | None = None
+    item_exploration: Mapping[str, str] | None = None
+    """``batchInferenceJobConfig.itemExplorationConfig`` (User-Personalization only)."""
+
+
+CAMPAIGN_ITEM_EXPLORATION: Mapping[str, str] = MappingProxyType(
+    {"explorationWeight": "0.3", "explorationItemAgeCutOff": "30"}
+)
+"""What storyrec's campaign explores with: it is created without ``campaignConfig``, so Personalize's documented
+User-Personalization defaults. A batch job is sent the same, so that batch feeds (the challenger's, or every
+reader's past ``STORYREC_FEED_BATCH_THRESHOLD``) give new stories the chance the campaign's feeds give them."""
+
+EXPLORING_RECIPE = "aws-user-personalization"
+"""The recipe that takes ``itemExplorationConfig`` ("only if your solution uses the User-Personalization recipe")."""
+
+
+def item_exploration(recipe_arn: str) -> Mapping[str, str] | None:
+    """The exploration a batch job of ``recipe_arn``'s versions is sent (None: the recipe takes none)."""
+    return CAMPAIGN_ITEM_EXPLORATION if recipe_arn.rsplit("/", 1)[-1] == EXPLORING_RECIPE else None
 
 
 @dataclass(frozen=True)

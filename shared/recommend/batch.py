@@ -8,7 +8,14 @@ from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 
 from shared.errors import NotReady, StoryrecError
-from shared.personalize.model import BatchInferenceJob, BatchInferenceRequest, Recommendation, Recommendations, Status
+from shared.personalize.model import (
+    BatchInferenceJob,
+    BatchInferenceRequest,
+    Recommendation,
+    Recommendations,
+    Status,
+    item_exploration,
+)
 from shared.recommend.campaign import request_size
 from shared.recommend.deps import FeedDeps
 from shared.recommend.run import FeedRun
@@ -47,6 +54,7 @@ def fill_batch(
             num_results=request_size(deps.personalize.num_results),
             role_arn=config.batch_role_arn or deps.personalize.import_role_arn,
             filter_arn=run.filter_arn,
+            item_exploration=item_exploration(deps.personalize.recipe_arn),
         )
 
     output = f"{base}output/"

@@ -99,6 +99,33 @@ def _number(value: Any) -> float | None:
     return number if math.isfinite(number) else None
 
 
+def exploration_bonus(interactions: np.ndarray, age_days: np.ndarray, explore: Exploration) -> np.ndarray:
+    """``explorationWeight`` x 1 / (1 + interactions) for items no older than ``explorationItemAgeCutOff``
+    days (``inf``: age unknown, never explored), 0 for the others."""
+    eligible = age_days <= explore.age_cutoff_days
+    return explore.weight * np.where(eligible, 1.0 / (1.0 + interactions), 0.0)
+
+
+def explored(
+    model: Model, explore: Exploration, interactions: np.ndarray | None = None, newest: float | None = None
+) -> Model:
+    """``model`` as a campaign or a batch job serves it: its cold items (no interaction in its training data)
+    explored by ``explore``. ``interactions`` (per trained item, imported since training) and ``newest`` (the
+    newest interaction) are an automatic update's; without them the version is as trained. A recipe without
+    exploration, a version without the counts (trained by an older engine) or nothing to explore: ``model``."""
+    if not model.spec.auto_updates or model.item_interactions is None or model.item_created is None:
+        return model
+    cold = model.item_interactions <= 0
+    if explore.weight <= 0 or not cold.any():
+        return model
+    now = model.reference_time if newest is None else newest
+    created = model.item_created
+    age_days = np.where(np.isfinite(created), np.maximum(now - created, 0.0) / DAY, np.inf)
+    since = np.zeros(model.n_items) if interactions is None else interactions
+    bonus = np.where(cold, exploration_bonus(since, age_days, explore), 0.0).astype(np.float32)
+    return replace(model, exploration_bonus=bonus, item_masks={}) if bonus.any() else model
+
+
 @dataclass
 class ColdItems:
     """What an update knows of the items it adds (``n`` of them, after the trained model's items)."""
@@ -111,6 +138,8 @@ class ColdItems:
     interactions: np.ndarray  # weighted interactions of each new item
     age_days: np.ndarray  # before the newest interaction (inf when unknown)
     updated_at: float
+    trained_interactions: np.ndarray  # weighted interactions of each trained item among the imported ones
+    newest: float  # the newest imported interaction
     dense_tokens: np.ndarray | None = None  # ``tokens`` as an array when it is small (DENSE_TOKENS)
     _shared: dict[Exploration, tuple[float, np.ndarray]] = field(default_factory=dict, repr=False)
 
@@ -122,8 +151,7 @@ class ColdItems:
             personal = sum(max(weights.get(c, 0.0), 0.0) for c in PERSONAL_PARTS)
             popular = sum(max(weights.get(c, 0.0), 0.0) for c in POPULAR_PARTS)
             shared = popular * self.popularity + max(weights.get("freshness", 0.0), 0.0) * self.freshness
-            eligible = self.age_days <= explore.age_cutoff_days
-            shared = shared + explore.weight * np.where(eligible, 1.0 / (1.0 + self.interactions), 0.0)
+            shared = shared + exploration_bonus(self.interactions, self.age_days, explore)
             cached = self._shared[explore] = (personal, shared)
         personal, scores = cached[0], cached[1].copy()
         if uidx is not None and uidx < self.profiles.shape[0]:
@@ -164,25 +192,31 @@ class AutoUpdates:
         self._lock = threading.Lock()
         # version ARN -> (slot, update); None: that update found no new item (the version serves as trained)
         self._updates: dict[str, tuple[int, UpdatedModel | None]] = {}
-        self._views: dict[tuple[str, int, Exploration], UpdatedModel] = {}
+        # (version ARN, update slot or None: as trained, exploration) -> what a campaign serves
+        self._views: dict[tuple[str, int | None, Exploration], Model] = {}
 
     def model(self, version_arn: str, campaign_config: dict[str, Any] | None = None) -> Model:
         """What a campaign serving ``version_arn`` answers from now."""
         base = self.store.model(version_arn)
         slot = self.due_slot(version_arn)
-        if slot is None:
-            return base
-        found = self._update(version_arn, base, slot)
-        if found is None:
-            return base
+        found = self._update(version_arn, base, slot) if slot is not None else None
         explore = exploration(campaign_config)
-        key = (version_arn, slot, explore)
+        key = (version_arn, slot if found is not None else None, explore)
         with self._lock:
-            view = self._views.get(key)
-            if view is None:
-                if len(self._views) > 32:
-                    self._views.clear()
-                view = self._views[key] = replace(found, exploration=explore, item_masks={})
+            cached = self._views.get(key)
+        if cached is not None:
+            return cached
+        view: Model
+        if found is None or found.cold is None:
+            view = explored(base, explore)
+        else:
+            cold = found.cold
+            trained = explored(base, explore, cold.trained_interactions, cold.newest)
+            view = replace(found, base=trained, exploration=explore, item_masks={})
+        with self._lock:
+            if len(self._views) > 32:
+                self._views.clear()
+            self._views[key] = view
         return view
 
     def catch_up(self, dataset_group_arn: str) -> None:
@@ -273,7 +307,8 @@ def build_update(store: Store, dataset_group_arn: str, base: Model, at: float) -
     p = base.config.param
     decayed = np.bincount(codes, weights * 0.5 ** ((newest - ts) / DAY / p("popularity_half_life_days")), len(item_ids))
     popularity = decayed[len(base.item_ids) :] / max(float(decayed.max(initial=0.0)), 1e-12)
-    counts = np.bincount(codes, weights, len(item_ids))[len(base.item_ids) :]
+    every_count = np.bincount(codes, weights, len(item_ids))
+    counts = every_count[len(base.item_ids) :]
     created = _created(meta, new, codes - len(base.item_ids), ts)
     age_days = np.where(np.isfinite(created), np.maximum(newest - created, 0.0) / DAY, np.inf)
     freshness = np.where(np.isfinite(age_days), 0.5 ** (age_days / p("freshness_half_life_days")), 0.0)
@@ -314,6 +349,8 @@ def build_update(store: Store, dataset_group_arn: str, base: Model, at: float) -
         interactions=counts,
         age_days=age_days,
         updated_at=at,
+        trained_interactions=every_count[: len(base.item_ids)],
+        newest=newest,
     )
     extended_history, event_types = _history(
         base, since[on_new], since_users[on_new], since_items[on_new], len(user_ids)

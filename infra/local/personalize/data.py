@@ -326,12 +326,19 @@ def popularity(data: Prepared, half_life_days: float | None) -> np.ndarray:
     return (pop / max(float(pop.max(initial=0.0)), 1e-12)).astype(np.float32)
 
 
-def freshness(data: Prepared, now: float, half_life_days: float) -> np.ndarray | None:
-    """1 for an item created at the newest interaction, halving every half-life; 0 when unknown."""
+def creation_times(data: Prepared) -> np.ndarray | None:
+    """Each item's CREATION_TIMESTAMP (nan where unknown); None without the column."""
     meta = data.item_meta
     if meta is None or "CREATION_TIMESTAMP" not in meta.columns:
         return None
-    created = pd.to_numeric(meta["CREATION_TIMESTAMP"], errors="coerce").to_numpy(dtype=float)
+    return pd.to_numeric(meta["CREATION_TIMESTAMP"], errors="coerce").to_numpy(dtype=float)
+
+
+def freshness(data: Prepared, now: float, half_life_days: float) -> np.ndarray | None:
+    """1 for an item created at the newest interaction, halving every half-life; 0 when unknown."""
+    created = creation_times(data)
+    if created is None:
+        return None
     age = np.maximum(now - created, 0.0) / DAY
     fresh: np.ndarray = np.nan_to_num(0.5 ** (age / half_life_days), nan=0.0).astype(np.float32)
     return fresh

@@ -16,7 +16,7 @@ import pandas as pd
 from infra.local.personalize import attribution, injected
 from infra.local.personalize import filters as filter_expr
 from infra.local.personalize import schema as schemas
-from infra.local.personalize.autoupdate import AutoUpdates
+from infra.local.personalize.autoupdate import AutoUpdates, exploration, explored
 from infra.local.personalize.data import TrainingConfig, canonical_order, config_from_solution, encode_ids, top_n
 from infra.local.personalize.errors import PersonalizeError
 from infra.local.personalize.hpo import HpoConfigError
@@ -216,7 +216,7 @@ class Worker:
         store = self.store
         job = store.update("batchInferenceJobs", job_arn, status="CREATE IN_PROGRESS")
         try:
-            model = store.model(job["solutionVersionArn"])
+            model = self.batch_model(job)
             clauses = None
             if job.get("filterArn"):
                 clauses = filter_expr.parse(store.get("filters", job["filterArn"])["filterExpression"])
@@ -233,6 +233,11 @@ class Worker:
             store.update("batchInferenceJobs", job_arn, status="CREATE FAILED", failureReason=str(exc))
             return
         store.update("batchInferenceJobs", job_arn, status="ACTIVE")
+
+    def batch_model(self, job: dict[str, Any]) -> Model:
+        """The job's version as trained (a batch job takes no automatic update, as Personalize's), its cold
+        items explored by the job's ``batchInferenceJobConfig`` (Personalize's defaults without one)."""
+        return explored(self.store.model(job["solutionVersionArn"]), exploration(job.get("batchInferenceJobConfig")))
 
 
 @contextmanager

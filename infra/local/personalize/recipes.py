@@ -29,6 +29,7 @@ from infra.local.personalize.data import (
     TrainingConfig,
     aligned,
     build_history,
+    creation_times,
     fit_als,
     fit_neighbours,
     fit_transitions,
@@ -41,7 +42,7 @@ from infra.local.personalize.data import (
 )
 
 # Bump when Model's fields change: the store refuses models (and state) of another format.
-MODEL_FORMAT = 3
+MODEL_FORMAT = 4
 # Items a user already interacted with sink below every other item when blend_repeat < 0.
 SEEN_PENALTY = 1e3
 # The parts of the user-personalization blend, in the order tuning stores them.
@@ -82,6 +83,12 @@ class Model:
     weights: dict[str, float] = field(default_factory=dict)
     tuned_params: dict[str, float | str] = field(default_factory=dict)
     reference_time: float = 0.0
+    item_interactions: np.ndarray | None = None
+    """Weighted interactions per item in the training data: 0 marks a cold item (known from Items alone)."""
+    item_created: np.ndarray | None = None
+    """CREATION_TIMESTAMP per item (nan where unknown)."""
+    exploration_bonus: np.ndarray | None = field(default=None, repr=False)
+    """Added to every user's scores by a serving view with item exploration (autoupdate.explored); never stored."""
     format_version: int = MODEL_FORMAT
     _user_index: dict[str, int] | None = field(default=None, repr=False)
     _item_index: dict[str, int] | None = field(default=None, repr=False)
@@ -90,7 +97,7 @@ class Model:
 
     def __getstate__(self) -> dict[str, Any]:
         state = dict(self.__dict__)
-        state["_user_index"] = state["_item_index"] = state["_prior_scores"] = None
+        state["_user_index"] = state["_item_index"] = state["_prior_scores"] = state["exploration_bonus"] = None
         state["item_masks"] = {}
         return state
 
@@ -115,13 +122,16 @@ class Model:
         return len(self.item_ids)
 
     def score_user(self, user_id: str | None) -> np.ndarray:
-        """Scores over all items for a user (unknown users get the popularity prior)."""
+        """Scores over all items for a user (unknown users get the popularity prior), plus the serving
+        view's exploration of cold items, if it has one."""
         uidx = self.user_index.get(user_id) if user_id is not None else None
         if uidx is not None:
-            return self.spec.score_user(self, uidx)
-        if self.spec.tuned and self._prior().any():  # the blend's user-independent part
-            return self._prior() + 1e-3 * self.popularity
-        return self.popularity.copy()
+            scores = self.spec.score_user(self, uidx)
+        elif self.spec.tuned and self._prior().any():  # the blend's user-independent part
+            scores = self._prior() + 1e-3 * self.popularity
+        else:
+            scores = self.popularity.copy()
+        return scores if self.exploration_bonus is None else scores + self.exploration_bonus
 
     def score_item(self, item_id: str) -> np.ndarray | None:
         """Scores of items related to ``item_id``; None if the item is unknown."""
@@ -335,6 +345,8 @@ def fit(
         popularity=trending if spec.popularity_decays else popularity(data, None),
         trending=trending,
         reference_time=float(data.ts.max()) if len(data.ts) else 0.0,
+        item_interactions=np.bincount(data.items, weights=data.weights, minlength=data.n_items).astype(np.float32),
+        item_created=creation_times(data),
     )
     model.freshness = freshness(data, model.reference_time, p("freshness_half_life_days"))
     if weights is None:

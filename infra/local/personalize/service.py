@@ -461,6 +461,9 @@ class ControlPlane(MetricAttributionOps):
             raise InvalidInputException("numResults must be between 1 and 500.")
         if body.get("filterArn"):
             self.store.get("filters", body["filterArn"])
+        reason = check_exploration(body.get("batchInferenceJobConfig"))
+        if reason:
+            raise InvalidInputException(f"Invalid batchInferenceJobConfig: {reason}")
         arn = self.arn("batch-inference-job", name)
         record = {
             "jobName": name,

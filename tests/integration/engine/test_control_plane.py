@@ -319,6 +319,35 @@ def test_batch_inference(personalize: Any, s3: Any, bucket: str, trained: Any, a
     assert all(len(line["output"]["recommendedItems"]) == 5 for line in lines)
 
 
+def test_batch_inference_takes_an_item_exploration_config_and_refuses_a_bad_one(
+    personalize: Any, s3: Any, bucket: str, trained: Any, assert_shape: Any
+) -> None:
+    key = f"batch/{unique('explore')}.json"
+    s3.put_object(Bucket=bucket, Key=key, Body=b'{"userId": "u1"}\n')
+    job = {
+        "solutionVersionArn": trained.version_arn,
+        "numResults": 5,
+        "jobInput": {"s3DataSource": {"path": f"s3://{bucket}/{key}"}},
+        "jobOutput": {"s3DataDestination": {"path": f"s3://{bucket}/batch-explore/"}},
+        "roleArn": "arn:aws:iam::000000000000:role/p",
+    }
+    with pytest.raises(ClientError) as exc:
+        personalize.create_batch_inference_job(
+            jobName=unique("batch-bad"),
+            batchInferenceJobConfig={"itemExplorationConfig": {"explorationWeight": "1.5"}},
+            **job,
+        )
+    assert error_code(exc) == "InvalidInputException" and "explorationWeight" in str(exc.value)
+    explore = {"explorationWeight": "0.5", "explorationItemAgeCutOff": "10"}
+    arn = personalize.create_batch_inference_job(
+        jobName=unique("batch-x"), batchInferenceJobConfig={"itemExplorationConfig": explore}, **job
+    )["batchInferenceJobArn"]
+    found = wait_for(lambda: personalize.describe_batch_inference_job(batchInferenceJobArn=arn)["batchInferenceJob"])
+    assert found["status"] == "ACTIVE", found
+    assert found["batchInferenceJobConfig"] == {"itemExplorationConfig": explore}
+    assert_shape(personalize, "DescribeBatchInferenceJob", {"batchInferenceJob": found})
+
+
 def test_batch_inference_applies_the_filter(
     personalize: Any, s3: Any, bucket: str, trained: Any, engine_env: Any
 ) -> None:

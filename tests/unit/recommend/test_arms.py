@@ -4,6 +4,7 @@ its test and its attribution source (docs/client.md). Refresh and first feeds ke
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import timedelta
 from typing import Any
 
@@ -11,7 +12,7 @@ import pytest
 
 from shared.adapters.memory import InMemoryDocumentStore, InMemoryObjectStore
 from shared.experiment.assign import Experiment, experiment_for
-from shared.personalize.model import BatchInferenceJob, BatchInferenceRequest, Status
+from shared.personalize.model import CAMPAIGN_ITEM_EXPLORATION, BatchInferenceJob, BatchInferenceRequest, Status
 from shared.recommend import fill_feeds, first_feed, refresh_user
 from shared.recommend.document import feed_story_ids
 from tests.unit.recommend.fakes import CAMPAIGN, NOW, click, make_deps, recommender, story
@@ -54,6 +55,7 @@ def test_each_arm_is_served_by_its_source_and_says_so() -> None:
     assert summary.arms == {a: list(arms.values()).count(a) for a in ("challenger", "control")}
     [job] = rec.batches  # one batch job: the challenger arm, from the candidate version
     assert job.solution_version_arn == CANDIDATE and job.job_name.endswith("-challenger")
+    assert job.item_exploration == CAMPAIGN_ITEM_EXPLORATION  # it explores new stories as the champion's campaign
     asked = {c[0] for c in rec.calls}  # the campaign answered the champion arm only
     assert asked == {u for u, a in arms.items() if a == "champion"}
     for uid, arm in arms.items():
@@ -68,6 +70,15 @@ def test_each_arm_is_served_by_its_source_and_says_so() -> None:
         else:
             assert doc["recommendationId"] == f"rid-{uid}" and doc["attributionSource"] is None
     assert (docs.get("ml_state/experiment") or {})["challenger"] == CANDIDATE
+
+
+def test_a_recipe_without_exploration_sends_no_exploration_config() -> None:
+    docs = _docs()
+    deps, rec = _deps(docs)
+    deps.personalize = replace(deps.personalize, recipe_arn="arn:aws:personalize:::recipe/aws-user-personalization-v2")
+    fill_feeds(deps)
+    [job] = rec.batches
+    assert job.item_exploration is None
 
 
 def test_without_the_batch_bucket_the_challenger_arm_keeps_stale_feeds_and_alerts() -> None:

@@ -170,6 +170,21 @@ def test_batch_inference_is_describe_or_create_and_reports_a_typed_status(client
     assert (found.status, found.failure_reason) == (Status.CREATE_FAILED, "no role")
 
 
+def test_a_batch_job_carries_its_item_exploration(clients: Any) -> None:
+    control, runtime, c, _ = clients
+    explore = {"explorationWeight": "0.3", "explorationItemAgeCutOff": "30"}
+    request = BatchInferenceRequest("feeds-2", "v", "s3://b/in.jsonl", "s3://b/out/", 25, "r", None, explore)
+    sent: list[dict[str, Any]] = []
+    control.meta.events.register(
+        "provide-client-params.personalize.CreateBatchInferenceJob", lambda params, **_: sent.append(dict(params))
+    )
+    c.add_response("list_batch_inference_jobs", {"batchInferenceJobs": []})
+    c.add_response("create_batch_inference_job", {"batchInferenceJobArn": f"{ACCOUNT}:batch-inference-job/feeds-2"})
+    adapter(control, runtime).start_batch_inference(request)
+    assert sent[0]["batchInferenceJobConfig"] == {"itemExplorationConfig": explore}
+    assert "filterArn" not in sent[0]
+
+
 @pytest.mark.parametrize(
     ("code", "status", "error", "retryable"),
     [
