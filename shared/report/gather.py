@@ -54,8 +54,11 @@ def day_bounds(day: date, zone: ZoneInfo) -> tuple[int, int]:
 
 
 # Firestore answers each count() in one round trip; the report asks ~5 per day (one per event type), so
-# 30 days sequentially is 150 round trips and a 180-day report 905. The emulator scans the collection for each.
+# 30 days sequentially is 150 round trips and a 180-day report 905. The emulator scans the whole collection for
+# each and concurrent counts share that work: 8 at once over 113k interactions outlasted the 20 s count timeout
+# (a 180-day simulation's report, 2026-12-07), so on the emulator they run one at a time.
 COUNT_CONCURRENCY = 8
+EMULATOR_COUNT_CONCURRENCY = 1
 
 
 def _counts(
@@ -325,12 +328,22 @@ def gather_report_data(
     alerts = _or_note(lambda: stage_alerts(state), "alerts", notes) if state is not None else None
     feed = _or_note(lambda: feed_snapshot(counter, feeds, settings, now), "feeds", notes) if feeds is not None else None
     tests = _or_note(lambda: experiment_looks(state.looks()), "online tests", notes) if state is not None else None
+    at_once = EMULATOR_COUNT_CONCURRENCY if settings.emulators.firestore_host else COUNT_CONCURRENCY
+    interactions = _or_note(
+        lambda: interactions_per_day(counter, cols.ml_interactions, window, zone, at_once), "interactions", notes
+    )
+    quarantine = _or_note(lambda: quarantine_by_reason(counter, cols.quarantine), "quarantine", notes)
+    quarantine_days = (
+        _or_note(lambda: quarantined_per_day(counter, cols.quarantine, window, zone, at_once), "quarantine", notes)
+        if quarantine is not None
+        else None
+    )
     return ReportData(
         project=settings.gcp_project,
         generated_at=now,
-        interactions_per_day=interactions_per_day(counter, cols.ml_interactions, window, zone),
-        quarantine=quarantine_by_reason(counter, cols.quarantine),
-        quarantine_per_day=quarantined_per_day(counter, cols.quarantine, window, zone),
+        interactions_per_day=interactions or (),
+        quarantine=quarantine or (),
+        quarantine_per_day=quarantine_days or (),
         exports=_or_note(lambda: export_runs(backup, settings.import_prefix), "exports", notes) or (),
         solution_versions=versions,
         feeds=feed,

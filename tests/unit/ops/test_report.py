@@ -141,6 +141,48 @@ def test_the_per_day_counts_run_concurrently_and_keep_the_day_order() -> None:
         interactions_per_day(counter, "ml_interactions", days[:1], zone, concurrency=1)
 
 
+REPORT_NOW = datetime(2026, 12, 1, 4, tzinfo=UTC)
+
+
+class _SlowCounter:
+    """Fails every count with the SDK's deadline error, as a loaded emulator did for a 180-day report, and
+    records the most counts it saw in flight at once."""
+
+    def __init__(self, fail: bool) -> None:
+        self.fail, self.lock, self.in_flight, self.most = fail, threading.Lock(), 0, 0
+
+    def count(self, collection: str, where: Sequence[Where] = ()) -> int:
+        from google.api_core.exceptions import DeadlineExceeded
+
+        with self.lock:
+            self.in_flight += 1
+            self.most = max(self.most, self.in_flight)
+        time.sleep(0.005)
+        with self.lock:
+            self.in_flight -= 1
+        if self.fail:
+            raise DeadlineExceeded("Deadline Exceeded")
+        return 1
+
+
+def test_counts_that_time_out_leave_their_sections_empty_with_a_note_not_a_traceback() -> None:
+    dead = _SlowCounter(fail=True)
+    data = gather_report_data(Settings(gcp_project="p"), dead, InMemoryObjectStore(), REPORT_NOW, days=3)
+    assert data.interactions_per_day == () and data.quarantine_per_day == () and data.quarantine == ()
+    assert any(n.startswith("interactions unreadable: DeadlineExceeded") for n in data.notes)
+    assert any(n.startswith("quarantine unreadable: DeadlineExceeded") for n in data.notes)
+    render_html(data)
+
+
+def test_on_the_emulator_the_counts_run_one_at_a_time() -> None:
+    """The emulator answers each count by scanning the collection: eight at once outlasted the count timeout."""
+    emulator = Settings.from_env({"STORYREC_GCP_PROJECT": "p", "FIRESTORE_EMULATOR_HOST": "localhost:8080"})
+    alone, together = _SlowCounter(fail=False), _SlowCounter(fail=False)
+    gather_report_data(emulator, alone, InMemoryObjectStore(), REPORT_NOW, days=10)
+    gather_report_data(Settings(gcp_project="p"), together, InMemoryObjectStore(), REPORT_NOW, days=10)
+    assert alone.most == 1 and together.most > 1
+
+
 def test_the_cli_offers_report_and_publish_dataset() -> None:
     from typer.testing import CliRunner
 
