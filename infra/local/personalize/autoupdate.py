@@ -101,9 +101,12 @@ def _number(value: Any) -> float | None:
 
 def exploration_bonus(interactions: np.ndarray, age_days: np.ndarray, explore: Exploration) -> np.ndarray:
     """``explorationWeight`` x 1 / (1 + interactions) for items no older than ``explorationItemAgeCutOff``
-    days (``inf``: age unknown, never explored), 0 for the others."""
-    eligible = age_days <= explore.age_cutoff_days
-    return explore.weight * np.where(eligible, 1.0 / (1.0 + interactions), 0.0)
+    days (``inf``: age unknown, never explored), 0 for the others and for a count that is not a finite,
+    non-negative number (a bonus must never be NaN or unbounded: it is added to every score)."""
+    counts = np.asarray(interactions, dtype=np.float64)
+    usable = np.isfinite(counts) & (counts >= 0)
+    eligible = (age_days <= explore.age_cutoff_days) & usable
+    return explore.weight * np.where(eligible, 1.0 / (1.0 + np.where(usable, counts, 0.0)), 0.0)
 
 
 def explored(

@@ -146,8 +146,8 @@ def test_a_batch_job_with_bad_exploration_settings_is_refused(tmp_path: Path) ->
 
 
 @given(
-    counts=arrays(np.float64, 12, elements=st.floats(0, 1e6)),
-    ages=arrays(np.float64, 12, elements=st.floats(0, 1e4) | st.just(np.inf)),
+    counts=arrays(np.float64, 12, elements=st.floats(0, 1e6) | st.just(np.nan) | st.floats(-1e6, -1e-9)),
+    ages=arrays(np.float64, 12, elements=st.floats(0, 1e4) | st.just(np.inf) | st.just(np.nan)),
     weight=st.floats(0, 1),
     cutoff=st.floats(1e-3, 1e4),
 )
@@ -156,7 +156,9 @@ def test_the_bonus_is_bounded_fades_with_reads_and_stops_at_the_cutoff(
 ) -> None:
     explore = Exploration(weight, cutoff)
     bonus = exploration_bonus(counts, ages, explore)
-    assert np.all((bonus >= 0) & (bonus <= weight))
-    assert np.all(bonus[ages > cutoff] == 0)
-    more = exploration_bonus(counts + 1, ages, explore)
+    assert np.all(np.isfinite(bonus)) and np.all((bonus >= 0) & (bonus <= weight))
+    assert np.all(bonus[ages > cutoff] == 0) and np.all(bonus[np.isnan(ages)] == 0)
+    assert np.all(bonus[~(counts >= 0)] == 0)  # NaN or negative counts: no bonus, never an unbounded one
+    valid = counts >= 0
+    more = exploration_bonus(np.where(valid, counts + 1, counts), ages, explore)
     assert np.all(more <= bonus)
