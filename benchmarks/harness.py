@@ -258,6 +258,24 @@ def _verdict(ratio: float | None, loads: Sequence[float]) -> str:
     return met if loads and max(loads) <= QUIET else f"{met} (noisy: load {max(loads or [0]):.0f})"
 
 
+def _loads(node: Any, key: str = "") -> list[float]:
+    """Every load average recorded anywhere in a results tree (keys starting with ``load``)."""
+    if isinstance(node, dict):
+        return [x for k, v in node.items() for x in _loads(v, k)]
+    if isinstance(node, list):
+        return [x for v in node for x in _loads(v, key)]
+    return [float(node)] if key.startswith("load") and isinstance(node, int | float) else []
+
+
+def _machine_sentence(results: dict[str, Any]) -> str:
+    """Whether the run had the machine to itself, from the highest load average it recorded."""
+    highest = max(_loads(results), default=None)
+    if highest is not None and highest <= QUIET:
+        return (f"The highest load average recorded was {highest:.2f} on {results['machine']['cores']} cores: "
+                "a quiet machine, so the rates are this machine's, not another session's noise.")
+    return "Other sessions shared the machine: compare only ratios measured side by side."
+
+
 def _ratio_cell(values: Sequence[float]) -> str:
     return ", ".join(f"{v:.2f}" for v in values)
 
@@ -272,8 +290,7 @@ def render(results: dict[str, Any]) -> str:
         f"`{results.get('command')}`), commit {m['commit']}: {m['cores']} x {m['cpu']}, {m['memory_gib']} GiB, "
         f"Python {m['python']}; 1-minute load average {results.get('load_before')} at its start, "
         f"{results.get('load_after', '(interrupted)')} at its end, and beside each figure below (each benchmark "
-        "records when it was measured in the results file). Other sessions share the machine: compare only ratios "
-        "measured side by side.",
+        f"records when it was measured in the results file). {_machine_sentence(results)}",
         "",
     ]
     for name, figures in failed.items():
