@@ -95,3 +95,13 @@ def test_the_machine_sentence_follows_the_highest_load_recorded() -> None:
     loaded = json.loads(json.dumps(RESULTS))
     loaded["benchmarks"]["feeds"]["sizes"][0]["load_avg_1m_each"] = [2.0, 17.5]
     assert "Other sessions shared the machine" in harness.render(loaded)
+
+
+def test_the_fill_table_shows_the_machine_bound_and_a_dash_where_an_older_bench_had_none() -> None:
+    older = harness.render(RESULTS)
+    row = next(line for line in older.splitlines() if line.startswith("| 1,000 |"))
+    assert "| - | - |" in row
+    newer = json.loads(json.dumps(RESULTS))
+    newer["benchmarks"]["feeds"]["sizes"][0].update(raw_machine_busy_share=[0.97], ratio_bound=[0.61])
+    row = next(line for line in harness.render(newer).splitlines() if line.startswith("| 1,000 |"))
+    assert "| 0.97 | 0.61 |" in row
