@@ -10,7 +10,9 @@ transitions, ...) and the solution's defaults, then moves one weight at a time o
 the objective improves. It only ever accepts a better candidate, so the chosen blend is never worse on
 validation than the best simple model. With ``performHPO`` the other settings (ALS size, half-lives,
 ...) are drawn from ``hpoConfig.algorithmHyperParameterRanges`` for ``maxNumberOfTrainingJobs`` trials,
-each with its own blend search, and the best trial wins.
+each with its own blend search. Between searches (trials, sequence shapes, trending half-lives) the
+same rule picks as within one: the best objective, or a blend close to it that covers more of the
+catalogue (``preferred``).
 """
 
 from __future__ import annotations
