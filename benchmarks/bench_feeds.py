@@ -79,6 +79,8 @@ class WholeDocuments:
 
 CPU_MS_PER_USER = [0.0]
 """This process's CPU (the Python client side, not the emulator's or the engine's) per user of the last run."""
+MACHINE = [""]
+"""The whole machine's CPU over the last run (``machine_fields``): the engine's and the emulator's work too."""
 NOW = 1_764_400_000  # 2025-11-29: generated stories are from the 30 days before it
 
 
@@ -227,6 +229,19 @@ def seed_stories(settings: Settings, catalogue: pd.DataFrame, body_chars: int) -
     wiring.document_store(settings).write_batch(writes)
 
 
+def machine_busy_s() -> float:
+    """CPU seconds the whole machine has been busy since boot, all cores and processes (the bench, the engine,
+    the emulator, moto): user, system and interrupt time; niced work and time stolen by the host excluded."""
+    user, _nice, system, _idle, _iowait, irq, softirq = (int(x) for x in Path("/proc/stat").read_text().split()[1:8])
+    return (user + system + irq + softirq) / os.sysconf("SC_CLK_TCK")
+
+
+def machine_fields(busy_s: float, wall_s: float) -> str:
+    """``key=value`` tokens of the machine's work over a run: its CPU seconds and the share of its cores used."""
+    cores = os.cpu_count() or 1
+    return f"machine_cpu_s={busy_s:.3f} machine_busy_share={busy_s / (wall_s * cores):.2f}"
+
+
 def raw_run(deps: Any, users: list[str], concurrency: int) -> float:
     """GetRecommendations for every user through the same adapter and parameters as the fill; users/s."""
     from shared.recommend.campaign import AGE_PARAM, min_created, prepare, request_size
@@ -238,11 +253,12 @@ def raw_run(deps: Any, users: list[str], concurrency: int) -> float:
     def one(uid: str) -> int:
         return len(deps.recommender.get_recommendations(campaign.campaign_arn, uid, n, filter_arn, values))
 
-    start, cpu = time.perf_counter(), time.process_time()
+    start, cpu, busy = time.perf_counter(), time.process_time(), machine_busy_s()
     with ThreadPoolExecutor(max_workers=concurrency) as pool:
         answered = sum(1 for count in pool.map(one, users, chunksize=64) if count)
     elapsed = time.perf_counter() - start
     CPU_MS_PER_USER[0] = (time.process_time() - cpu) * 1000 / len(users)
+    MACHINE[0] = machine_fields(machine_busy_s() - busy, elapsed)
     assert answered == len(users), answered
     return len(users) / elapsed
 
@@ -252,10 +268,11 @@ def fill_run(deps: Any, users: list[str], label: str, run: int) -> tuple[float, 
     from shared.recommend import fill_feeds
 
     deps.clock = lambda: clock() + timedelta(seconds=run)
-    start, cpu = time.perf_counter(), time.process_time()
+    start, cpu, busy = time.perf_counter(), time.process_time(), machine_busy_s()
     summary = fill_feeds(deps, users=users, run_id=label)
     elapsed = time.perf_counter() - start
     CPU_MS_PER_USER[0] = (time.process_time() - cpu) * 1000 / len(users)
+    MACHINE[0] = machine_fields(machine_busy_s() - busy, elapsed)
     assert summary.personalized == len(users) and summary.stale == 0 and summary.superseded == 0, summary
     assert summary.mode == ("batch" if deps.config.batch_threshold <= len(users) else "realtime"), summary
     return len(users) / elapsed, summary
@@ -267,9 +284,11 @@ def fixed_run(deps: Any, run: int) -> tuple[float, float]:
     from shared.recommend import fill_feeds
 
     deps.clock = lambda: clock() + timedelta(seconds=run)
-    start, cpu = time.perf_counter(), time.process_time()
+    start, cpu, busy = time.perf_counter(), time.process_time(), machine_busy_s()
     fill_feeds(deps, users=[], run_id=f"bench-fixed-{run}")
-    return time.perf_counter() - start, time.process_time() - cpu
+    elapsed = time.perf_counter() - start
+    MACHINE[0] = machine_fields(machine_busy_s() - busy, elapsed)
+    return elapsed, time.process_time() - cpu
 
 
 def clock() -> Any:
@@ -472,19 +491,20 @@ def main(argv: list[str] | None = None) -> int:
             raw = raw_run(deps, users, args.concurrency)
             print(
                 f"raw repeat={repeat} concurrency={args.concurrency} users_per_s={raw:.0f} load={load_average()} "
-                f"bench_cpu_ms_per_user={CPU_MS_PER_USER[0]:.2f}",
+                f"bench_cpu_ms_per_user={CPU_MS_PER_USER[0]:.2f} {MACHINE[0]}",
                 flush=True,
             )
             fill, summary = fill_run(deps, users, f"bench-{repeat}", 2 * repeat)
             print(
                 f"fill repeat={repeat} concurrency={args.concurrency} users_per_s={fill:.0f} "
                 f"ratio={fill / raw:.2f} mode={summary.mode} load={load_average()} "
-                f"bench_cpu_ms_per_user={CPU_MS_PER_USER[0]:.2f}",
+                f"bench_cpu_ms_per_user={CPU_MS_PER_USER[0]:.2f} {MACHINE[0]}",
                 flush=True,
             )
             fixed, fixed_cpu = fixed_run(deps, 2 * repeat + 1)
             print(
-                f"fixed repeat={repeat} seconds={fixed:.3f} bench_cpu_s={fixed_cpu:.3f} load={load_average()}",
+                f"fixed repeat={repeat} seconds={fixed:.3f} bench_cpu_s={fixed_cpu:.3f} {MACHINE[0]} "
+                f"load={load_average()}",
                 flush=True,
             )
         if args.memory_store:  # the same fill writing to an in-memory store: the fill's own cost, no database

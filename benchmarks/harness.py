@@ -144,16 +144,20 @@ def bench_feeds(sizes: Sizes) -> dict[str, Any]:
                    "--no-batch"]
         out, seconds, before, after = run(command, timeout=3 * 3600)
         raw, fill, fixed, loads = [], [], [], []
+        raw_busy, fill_cpu = [], []  # the whole machine's: share of its cores during raw, CPU s of a fill
         for line in out.splitlines():
             kv = pairs(line)
             if line.startswith("raw repeat="):
                 raw.append(float(kv["users_per_s"]))
+                raw_busy.append(float(kv.get("machine_busy_share", "nan")))
             elif line.startswith("fill repeat="):
                 fill.append(float(kv["users_per_s"]))
+                fill_cpu.append(float(kv.get("machine_cpu_s", "nan")))
                 loads.append(float(kv["load"].split("/")[0]))
             elif line.startswith("fixed repeat="):
                 fixed.append(float(kv["seconds"]))
         ratios = [round(f / r, 2) for f, r in zip(fill, raw, strict=True)]
+        cores = os.cpu_count() or 1
         rows.append({
             "users": users, "raw_users_per_s": raw, "fill_users_per_s": fill, "ratios": ratios,
             "median_ratio": round(statistics.median(ratios), 2) if ratios else None,
@@ -161,6 +165,11 @@ def bench_feeds(sizes: Sizes) -> dict[str, Any]:
             "fixed_run_s": fixed, "load_avg_1m_each": loads,
             # what the fill costs over the raw calls, per run: its fixed cost once overlapped (seconds)
             "extra_s": [round(users / f - users / r, 2) for f, r in zip(fill, raw, strict=True)],
+            # the machine's cores were this busy during the raw calls; a fill needing C CPU seconds of the whole
+            # machine cannot take less than C / cores, so fill ÷ raw cannot exceed raw s x cores / C
+            "raw_machine_busy_share": raw_busy, "fill_machine_cpu_s": fill_cpu,
+            "ratio_bound": [round(users / r * cores / c, 2) if c > 0 else None for r, c in zip(raw, fill_cpu,
+                                                                                              strict=True)],
             "load_before": before, "load_after": after,
             "command": shlex.join(command), "bench_s": round(seconds, 1),
         })
@@ -258,6 +267,30 @@ def _verdict(ratio: float | None, loads: Sequence[float]) -> str:
     return met if loads and max(loads) <= QUIET else f"{met} (noisy: load {max(loads or [0]):.0f})"
 
 
+def _loads(node: Any, key: str = "") -> list[float]:
+    """Every load average recorded anywhere in a results tree (keys starting with ``load``)."""
+    if isinstance(node, dict):
+        return [x for k, v in node.items() for x in _loads(v, k)]
+    if isinstance(node, list):
+        return [x for v in node for x in _loads(v, key)]
+    return [float(node)] if key.startswith("load") and isinstance(node, int | float) else []
+
+
+def _machine_sentence(results: dict[str, Any]) -> str:
+    """Whether the run had the machine to itself, from the highest load average it recorded."""
+    highest = max(_loads(results), default=None)
+    if highest is not None and highest <= QUIET:
+        return (f"The highest load average recorded was {highest:.2f} on {results['machine']['cores']} cores: "
+                "a quiet machine, so the rates are this machine's, not another session's noise.")
+    return "Other sessions shared the machine: compare only ratios measured side by side."
+
+
+def _optional_cells(values: Sequence[float | None] | None) -> str:
+    """Figures an older bench did not record show as a dash."""
+    shown = [f"{v:.2f}" for v in values or [] if v is not None and math.isfinite(v)]
+    return ", ".join(shown) or "-"
+
+
 def _ratio_cell(values: Sequence[float]) -> str:
     return ", ".join(f"{v:.2f}" for v in values)
 
@@ -272,8 +305,7 @@ def render(results: dict[str, Any]) -> str:
         f"`{results.get('command')}`), commit {m['commit']}: {m['cores']} x {m['cpu']}, {m['memory_gib']} GiB, "
         f"Python {m['python']}; 1-minute load average {results.get('load_before')} at its start, "
         f"{results.get('load_after', '(interrupted)')} at its end, and beside each figure below (each benchmark "
-        "records when it was measured in the results file). Other sessions share the machine: compare only ratios "
-        "measured side by side.",
+        f"records when it was measured in the results file). {_machine_sentence(results)}",
         "",
     ]
     for name, figures in failed.items():
@@ -313,11 +345,13 @@ def render(results: dict[str, Any]) -> str:
             "**Feed fill (realtime) vs raw GetRecommendations** (private emulator, moto and engine; 8 threads "
             "each, alternately). *fill s - raw s*: what a run costs over the raw calls for the same users (its "
             "fixed cost as it remains, overlapped); *a fill of no user*: the catalogue read and set-up with "
-            "nothing to overlap them:",
+            "nothing to overlap them; *cores busy in raw*: the share of the machine's cores in use (all processes) "
+            "during the raw calls; *bound*: the highest fill ÷ raw this machine allows for the CPU seconds the "
+            "fill's work took on it (engine, emulator and client together), raw s x cores / fill's CPU s:",
             "",
             "| users | raw users/s | fill users/s | fill ÷ raw (each pair) | median | ≥ 0.9 | fill s - raw s "
-            "| a fill of no user s | load (1 min) | command |",
-            "|---|---|---|---|---|---|---|---|---|---|",
+            "| a fill of no user s | cores busy in raw | bound | load (1 min) | command |",
+            "|---|---|---|---|---|---|---|---|---|---|---|---|",
         ]
         for r in b["feeds"]["sizes"]:
             out.append(
@@ -326,6 +360,7 @@ def render(results: dict[str, Any]) -> str:
                 f"| {r['median_ratio']} | {_verdict(r['median_ratio'], r['load_avg_1m_each'])} "
                 f"| {', '.join(str(x) for x in r.get('extra_s', []))} "
                 f"| {', '.join(str(x) for x in r['fixed_run_s'])} "
+                f"| {_optional_cells(r.get('raw_machine_busy_share'))} | {_optional_cells(r.get('ratio_bound'))} "
                 f"| {', '.join(str(x) for x in r['load_avg_1m_each'])} | `{r['command']}` |"
             )
         out.append("")

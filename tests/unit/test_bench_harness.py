@@ -87,3 +87,21 @@ def test_simulation_tables_show_each_run_and_each_holdout_arm(tmp_path: Path) ->
     assert "| drifting | 2 | 1 | 12.5 | 0 | 1 | 07-01 promote, 08-01 failed | 0.500 ± 0.100 | 0.400 | no data |" in text
     assert "| holdout-v1 | champion | 9 | 90 | 12 | 1.30 [1.00, 1.60] | +25% [-10%, +60%] | 0.700 | 2.000 |" in text
     assert "| holdout-v1 | control |" in text and "no test" not in text
+
+
+def test_the_machine_sentence_follows_the_highest_load_recorded() -> None:
+    quiet = harness.render(RESULTS)
+    assert "highest load average recorded was 2.00" in quiet and "shared the machine" not in quiet
+    loaded = json.loads(json.dumps(RESULTS))
+    loaded["benchmarks"]["feeds"]["sizes"][0]["load_avg_1m_each"] = [2.0, 17.5]
+    assert "Other sessions shared the machine" in harness.render(loaded)
+
+
+def test_the_fill_table_shows_the_machine_bound_and_a_dash_where_an_older_bench_had_none() -> None:
+    older = harness.render(RESULTS)
+    row = next(line for line in older.splitlines() if line.startswith("| 1,000 |"))
+    assert "| - | - |" in row
+    newer = json.loads(json.dumps(RESULTS))
+    newer["benchmarks"]["feeds"]["sizes"][0].update(raw_machine_busy_share=[0.97], ratio_bound=[0.61])
+    row = next(line for line in harness.render(newer).splitlines() if line.startswith("| 1,000 |"))
+    assert "| 0.97 | 0.61 |" in row

@@ -10,7 +10,9 @@ transitions, ...) and the solution's defaults, then moves one weight at a time o
 the objective improves. It only ever accepts a better candidate, so the chosen blend is never worse on
 validation than the best simple model. With ``performHPO`` the other settings (ALS size, half-lives,
 ...) are drawn from ``hpoConfig.algorithmHyperParameterRanges`` for ``maxNumberOfTrainingJobs`` trials,
-each with its own blend search, and the best trial wins.
+each with its own blend search. Between searches (trials, sequence shapes, trending half-lives) the
+same rule picks as within one: the best objective, or a blend close to it that covers more of the
+catalogue (``preferred``).
 """
 
 from __future__ import annotations
@@ -127,6 +129,7 @@ class Choice:
     simple_scores: dict[str, float] = field(default_factory=dict)
     candidate: str = "defaults"  # which start the chosen weights are, or "blend"
     everywhere: bool = False  # at least the best plain model on every validation split
+    coverage: float = float("nan")  # on validation, beside ``score``
     reported: dict[str, float | str] = field(default_factory=dict)
     warm_start: Model | None = None  # the validation model, when the final fit may start from it
 
@@ -142,6 +145,7 @@ def choose(interactions: pd.DataFrame, items: pd.DataFrame | None, config: Train
     if not split.truths or (not free and not plan.trials):
         return Choice(config, defaults, plan.objective)
     best: Choice | None = None
+    searched: list[Choice] = []  # each search's choice (a sequence shape and a trending half-life)
     # One validation fit per distinct training set of the protocols scored.
     frames = {id(split.trains[name]): split.trains[name] for name in split.truths}
     warm = len(frames) == 1 and len(interactions) - len(split.train) <= WARM_START_MAX_HELD_OUT * len(interactions)
@@ -168,11 +172,13 @@ def choose(interactions: pd.DataFrame, items: pd.DataFrame | None, config: Train
                     pool.set_global("trending", owner.trending[j])
                 search = Search(pools, plan.objective, plan.maximize, plan.grids, _pinned(fixed, owners[0].model))
                 weights, score = impressions_if_clear(search, *search.run(defaults))
-                if best is None or (search.everywhere, search.better(score, best.score)) > (best.everywhere, False):
-                    chosen = replace(shape, params={**shape.params, HALF_LIFE: half_life})
-                    best = Choice(chosen, weights, plan.objective, score, search.simple_scores, search.name_of(weights))
-                    best.everywhere = search.everywhere
-                    best.warm_start = owners[0].model if warm else None
+                chosen = replace(shape, params={**shape.params, HALF_LIFE: half_life})
+                choice = Choice(chosen, weights, plan.objective, score, search.simple_scores, search.name_of(weights))
+                choice.everywhere = search.everywhere
+                choice.coverage = search.tried.get(search.key(weights), (score, float("nan")))[1]
+                choice.warm_start = owners[0].model if warm else None
+                searched.append(choice)
+                best = preferred(searched, plan.maximize)
             if best is not None and best.config.params.get(HALF_LIFE) in half_lives:
                 keep = half_lives.index(best.config.params[HALF_LIFE])  # the other shapes keep the best one
                 half_lives = [half_lives[keep]]
@@ -192,6 +198,25 @@ def choose(interactions: pd.DataFrame, items: pd.DataFrame | None, config: Train
         extra={"weights": best.weights, "objective": plan.objective, "score": best.score, "simple": best.simple_scores},
     )
     return best
+
+
+def preferred(choices: Sequence[Choice], maximize: bool) -> Choice:
+    """The choice among the searches' (one per sequence shape and half-life), by the rule each search
+    applies to its own blends: those at least the best plain model on every split first; among them,
+    within ``COVERAGE_TOLERANCE`` of the best objective, the best ``preference``. Picking the best
+    objective alone here would undo, across searches, the coverage each search traded for. The first
+    of equals wins; without a measured objective, or a minimised one, the best objective."""
+    scored = [(float(c.score), c) for c in choices if c.score is not None and np.isfinite(c.score)]
+    if not scored:
+        return choices[0]
+    everywhere = [(score, c) for score, c in scored if c.everywhere]
+    pool = everywhere or scored
+    sign = 1.0 if maximize else -1.0
+    best_score, best = max(pool, key=lambda entry: sign * entry[0])  # max keeps the first of equals
+    if not maximize or not everywhere:
+        return best
+    close = [c for score, c in pool if score >= best_score * (1 - COVERAGE_TOLERANCE)]
+    return max(close, key=lambda c: preference(float(c.score or 0.0), c.coverage))
 
 
 def _pinned(fixed: Mapping[str, float], model: Model) -> dict[str, float]:
@@ -520,8 +545,13 @@ class Search:
         key = tuple(float(weights.get(c, 0.0)) for c in COMPONENTS)
         return next((name for name, start in self.starts.items() if start == key), "blend")
 
+    @staticmethod
+    def key(weights: Mapping[str, float]) -> tuple[float, ...]:
+        """The weights as the key of ``tried``."""
+        return tuple(float(weights.get(c, 0.0)) for c in COMPONENTS)
+
     def score(self, weights: Mapping[str, float]) -> float:
-        key = tuple(float(weights.get(c, 0.0)) for c in COMPONENTS)
+        key = self.key(weights)
         if key not in self.tried:
             vec = np.array(key, dtype=np.float32)
             exclude = weights.get("repeat", 0.0) < 0

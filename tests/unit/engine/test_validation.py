@@ -173,3 +173,60 @@ def test_the_coverage_preference_trades_in_relative_terms() -> None:
 @pytest.mark.parametrize("objective, coverage", [(float("nan"), 0.3), (0.4, float("nan")), (float("inf"), 0.3)])
 def test_a_blend_with_an_unmeasured_figure_is_never_preferred(objective: float, coverage: float) -> None:
     assert training.preference(objective, coverage) < training.preference(1e-9, 1e-9)
+
+
+def _choices(entries: list[tuple[float, float, bool]]) -> list[training.Choice]:
+    """One choice per search: (objective on validation, coverage, at least the best plain model everywhere)."""
+    config = TrainingConfig(recipe="aws-user-personalization")
+    out = []
+    for k, (score, coverage, everywhere) in enumerate(entries):
+        choice = training.Choice(config, {"taste": float(k)}, "ndcg", score, coverage=coverage)
+        choice.everywhere = everywhere
+        out.append(choice)
+    return out
+
+
+def test_across_searches_the_coverage_preference_applies_as_within_one() -> None:
+    # a Deskdrop seed's searches (validation NDCG@25, coverage): the best objective alone took the 4th
+    searches = [(0.2137, 0.554, True), (0.2195, 0.467, True), (0.2259, 0.373, True), (0.2406, 0.342, True)]
+    assert training.preferred(_choices(searches), maximize=True).weights["taste"] == 0.0
+    # beyond the tolerance no coverage buys it; a blend below a plain model somewhere loses to one that is not
+    assert training.preferred(_choices([(0.20, 0.9, True), (0.2406, 0.342, True)]), True).weights["taste"] == 1.0
+    assert training.preferred(_choices([(0.30, 0.5, False), (0.2406, 0.342, True)]), True).weights["taste"] == 1.0
+    # none good everywhere, or a minimised objective: the best objective, as before
+    assert training.preferred(_choices([(0.2137, 0.554, False), (0.2406, 0.342, False)]), True).weights["taste"] == 1.0
+    assert training.preferred(_choices([(0.2137, 0.554, True), (0.2406, 0.342, True)]), False).weights["taste"] == 0.0
+
+
+@given(
+    st.lists(
+        st.tuples(st.floats(0.01, 1.0), st.one_of(st.floats(0.0, 1.0), st.just(float("nan"))), st.booleans()),
+        min_size=1,
+        max_size=8,
+    ),
+    st.floats(0.05, 20.0),
+    st.floats(0.05, 3.0),
+)
+@settings(max_examples=300, deadline=None)
+def test_the_choice_across_searches_is_total_close_to_the_best_and_scale_free(
+    entries: list[tuple[float, float, bool]], objective_scale: float, coverage_scale: float
+) -> None:
+    chosen = training.preferred(_choices(entries), maximize=True)
+    pool = [e for e in entries if e[2]] or entries
+    top = max(e[0] for e in pool)
+    assert chosen.everywhere == any(e[2] for e in entries)
+    assert float(chosen.score or 0.0) >= top * (1 - training.COVERAGE_TOLERANCE) - 1e-12
+    if any(e[2] for e in entries) and any(
+        np.isfinite(e[1]) and e[0] >= top * (1 - training.COVERAGE_TOLERANCE) for e in pool
+    ):
+        assert np.isfinite(chosen.coverage)  # an unmeasured coverage never wins over a measured one
+    scaled = [(o * objective_scale, c * coverage_scale, e) for o, c, e in entries]
+    assert training.preferred(_choices(scaled), maximize=True).weights == chosen.weights
+
+
+def test_a_search_without_a_measured_objective_never_wins() -> None:
+    choices = _choices([(0.2, 0.3, True), (0.3, 0.3, True)])
+    choices[1].score = float("nan")
+    assert training.preferred(choices, maximize=True).weights["taste"] == 0.0
+    choices[0].score = None
+    assert training.preferred(choices, maximize=True) is choices[0]  # nothing measured: the first
