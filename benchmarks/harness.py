@@ -18,6 +18,7 @@ a day ten times larger costs about ``10 ** b`` times as long.
 from __future__ import annotations
 
 import argparse
+import itertools
 import json
 import math
 import os
@@ -267,6 +268,11 @@ def _verdict(ratio: float | None, loads: Sequence[float]) -> str:
     return met if loads and max(loads) <= QUIET else f"{met} (noisy: load {max(loads or [0]):.0f})"
 
 
+def _earlier(figures: dict[str, Any], started: str | None) -> bool:
+    """Whether a benchmark's figures were measured before the run that wrote the file (kept from an older run)."""
+    return bool(started and figures.get("measured") and str(figures["measured"]) < started)
+
+
 def _loads(node: Any, key: str = "") -> list[float]:
     """Every load average recorded anywhere in a results tree (keys starting with ``load``)."""
     if isinstance(node, dict):
@@ -277,12 +283,16 @@ def _loads(node: Any, key: str = "") -> list[float]:
 
 
 def _machine_sentence(results: dict[str, Any]) -> str:
-    """Whether the run had the machine to itself, from the highest load average it recorded."""
-    highest = max(_loads(results), default=None)
+    """Whether the run had the machine to itself, from the highest load average it recorded (benchmarks kept
+    from an earlier run are not this run's)."""
+    started = results.get("started")
+    mine = {k: v for k, v in results.get("benchmarks", {}).items() if not _earlier(v, started)}
+    highest = max(_loads({**results, "benchmarks": mine}), default=None)
     if highest is not None and highest <= QUIET:
         return (f"The highest load average recorded was {highest:.2f} on {results['machine']['cores']} cores: "
                 "a quiet machine, so the rates are this machine's, not another session's noise.")
-    return "Other sessions shared the machine: compare only ratios measured side by side."
+    shown = "" if highest is None else f" (up to {highest:.1f} on {results['machine']['cores']} cores)"
+    return f"Other work ran on the machine{shown}: compare only ratios measured side by side."
 
 
 def _optional_cells(values: Sequence[float | None] | None) -> str:
@@ -379,13 +389,21 @@ def render(results: dict[str, Any]) -> str:
                 f"| {r['events']:,} | {r['users']:,} | {r['items']:,} | {r['status']} | {r['solution_version_s']} "
                 f"| {r['cpu_s']} | {r['peak_rss_gb']} | {r['load_before']} / {r['load_after']} | `{r['command']}` |"
             )
-        out += [
-            "",
-            f"Growth of the training's CPU seconds with the events: exponent **{t['growth_exponent_cpu_s']}**: ten "
-            f"times the events take about **{t['ten_times_costs_cpu']}x** the CPU (users and items grow with the "
-            f"events here; wall seconds: exponent {t['growth_exponent_wall_s']}, which the load distorts).",
-            "",
-        ]
+        cpu = [r["cpu_s"] for r in t["sizes"]]
+        if all(a < b for a, b in itertools.pairwise(cpu)):
+            growth_line = (
+                f"Growth of the training's CPU seconds with the events: exponent **{t['growth_exponent_cpu_s']}**: "
+                f"ten times the events take about **{t['ten_times_costs_cpu']}x** the CPU (users and items grow with "
+                f"the events here; wall seconds: exponent {t['growth_exponent_wall_s']}, which the load distorts)."
+            )
+        else:
+            growth_line = (
+                "**No growth law**: the training's CPU seconds do not rise with the events here "
+                f"({', '.join(map(str, cpu))} s), so no exponent (the fit would say {t['growth_exponent_cpu_s']}) "
+                "tells what ten times the events cost: the engine takes other paths at other sizes (warm starts, "
+                "a reused choice; section Training at scale)."
+            )
+        out += ["", growth_line, ""]
     if "latency" in b:
         lat = b["latency"]
         out += [
@@ -412,14 +430,15 @@ def render(results: dict[str, Any]) -> str:
         out += [f"| {r['module']} | {r['min_ms']} | {r['median_ms']} |" for r in imp["handlers"]]
         out.append("")
     if "simulation" in b:
-        out += _simulation_table(b["simulation"])
+        out += _simulation_table(b["simulation"], results.get("started"))
     return "\n".join(out).rstrip() + "\n"
 
 
-def _simulation_table(sim: dict[str, Any]) -> list[str]:
+def _simulation_table(sim: dict[str, Any], started: str | None = None) -> list[str]:
     if "runs" not in sim:
         return [f"**Simulation, days per minute**: {sim.get('status') or sim}", ""]
-    out = [
+    out = [f"*Not rerun in the run above: measured {sim['measured']}.*", ""] if _earlier(sim, started) else []
+    out += [
         f"**Simulation** (`{sim['command']}`: whole runs of `storyrec-dev simulate`, default fault plan, stable "
         "readers, seed 0; wall seconds exclude the stack's start; *stage s*: the ledger's seconds per stage over "
         "the run, largest first):",

@@ -31,9 +31,21 @@ RESULTS: dict[str, Any] = {
     "load_after": 2.0,
     "machine": {"cpu": "cpu", "cores": 2, "memory_gib": 24.0, "python": "3.11.7", "commit": "abc"},
     "benchmarks": {
-        "feeds": {"sizes": [{"users": 1000, "raw_users_per_s": [500.0], "fill_users_per_s": [400.0],
-                             "ratios": [0.8], "median_ratio": 0.8, "fixed_run_s": [0.3], "extra_s": [0.5],
-                             "load_avg_1m_each": [2.0], "command": "x"}]},
+        "feeds": {
+            "sizes": [
+                {
+                    "users": 1000,
+                    "raw_users_per_s": [500.0],
+                    "fill_users_per_s": [400.0],
+                    "ratios": [0.8],
+                    "median_ratio": 0.8,
+                    "fixed_run_s": [0.3],
+                    "extra_s": [0.5],
+                    "load_avg_1m_each": [2.0],
+                    "command": "x",
+                }
+            ]
+        },
         "simulation": {"status": "not built yet (issue #24)"},
     },
 }
@@ -71,17 +83,29 @@ def test_simulation_tables_show_each_run_and_each_holdout_arm(tmp_path: Path) ->
 
     arm = {"readers": 9, "impressions": 90, "clicks": 12, "clicks_per_reader": {"value": 1.3, "low": 1.0, "high": 1.6}}
     totals = {
-        "wall_seconds": 12.5, "violations": 0, "not_checked": 1,
-        "trainings": [{"name": "storyrec-20260701", "decision": "promote"},
-                      {"name": "storyrec-20260801", "failed": "x"}],
+        "wall_seconds": 12.5,
+        "violations": 0,
+        "not_checked": 1,
+        "trainings": [
+            {"name": "storyrec-20260701", "decision": "promote"},
+            {"name": "storyrec-20260801", "failed": "x"},
+        ],
         "quality": {"feed": {"mean": 0.5, "ci95": 0.1}, "latest": {"mean": 0.4, "ci95": None}, "oracle": {}},
-        "lift": {"tests": [
-            {"test": "no test", "arms": [{"arm": "champion", **arm}]},
-            {"test": "holdout-v1", "arms": [{"arm": "champion", **arm, "expected_clicks_per_look": {"served": 0.7,
-                                                                                                    "oracle": 2.0}},
-                                            {"arm": "control", **arm}],
-             "lifts": [{"arm": "champion", "metric": "clicks_per_reader", "lift": 0.25, "low": -0.1, "high": 0.6}]},
-        ]},
+        "lift": {
+            "tests": [
+                {"test": "no test", "arms": [{"arm": "champion", **arm}]},
+                {
+                    "test": "holdout-v1",
+                    "arms": [
+                        {"arm": "champion", **arm, "expected_clicks_per_look": {"served": 0.7, "oracle": 2.0}},
+                        {"arm": "control", **arm},
+                    ],
+                    "lifts": [
+                        {"arm": "champion", "metric": "clicks_per_reader", "lift": 0.25, "low": -0.1, "high": 0.6}
+                    ],
+                },
+            ]
+        },
     }
     text = bench_simulation.tables([("drifting:2", _ledger(tmp_path, totals))])
     assert "| drifting | 2 | 1 | 12.5 | 0 | 1 | 07-01 promote, 08-01 failed | 0.500 ± 0.100 | 0.400 | no data |" in text
@@ -94,7 +118,7 @@ def test_the_machine_sentence_follows_the_highest_load_recorded() -> None:
     assert "highest load average recorded was 2.00" in quiet and "shared the machine" not in quiet
     loaded = json.loads(json.dumps(RESULTS))
     loaded["benchmarks"]["feeds"]["sizes"][0]["load_avg_1m_each"] = [2.0, 17.5]
-    assert "Other sessions shared the machine" in harness.render(loaded)
+    assert "Other work ran on the machine (up to 17.5 on 2 cores)" in harness.render(loaded)
 
 
 def test_the_fill_table_shows_the_machine_bound_and_a_dash_where_an_older_bench_had_none() -> None:
@@ -105,3 +129,44 @@ def test_the_fill_table_shows_the_machine_bound_and_a_dash_where_an_older_bench_
     newer["benchmarks"]["feeds"]["sizes"][0].update(raw_machine_busy_share=[0.97], ratio_bound=[0.61])
     row = next(line for line in harness.render(newer).splitlines() if line.startswith("| 1,000 |"))
     assert "| 0.97 | 0.61 |" in row
+
+
+def test_training_that_does_not_grow_with_the_size_gets_no_growth_claim_and_old_figures_are_marked() -> None:
+    results = json.loads(json.dumps(RESULTS))
+    results["started"] = "2026-12-07T03:00:00+00:00"
+    rows = [
+        {
+            "events": n,
+            "users": 1,
+            "items": 1,
+            "status": "ACTIVE",
+            "solution_version_s": s,
+            "cpu_s": s,
+            "peak_rss_gb": 1.0,
+            "load_before": 1.0,
+            "load_after": 1.0,
+            "command": "x",
+        }
+        for n, s in ((1_000_000, 211.0), (3_000_000, 383.9), (10_000_000, 307.5))
+    ]
+    results["benchmarks"]["training"] = {"sizes": rows, **harness.training_growth(rows)}
+    one = {
+        "readers": 1,
+        "days": 1,
+        "days_per_minute": 1.0,
+        "wall_s": 1.0,
+        "first_third_day_s": 1.0,
+        "last_third_day_s": 1.0,
+    }
+    results["benchmarks"]["simulation"] = {
+        "runs": [],
+        "command": "y",
+        "measured": "2026-12-06T08:00:00+00:00",
+        "largest": one,
+        "days_growth": one,
+        "growth_exponent_readers": 1.0,
+        "ten_times_readers_costs": 10.0,
+    }
+    text = harness.render(results)
+    assert "No growth law" in text and "ten times the events take" not in text
+    assert "Not rerun in the run above: measured 2026-12-06T08:00:00+00:00" in text
