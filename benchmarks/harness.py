@@ -146,14 +146,17 @@ def bench_feeds(sizes: Sizes) -> dict[str, Any]:
         out, seconds, before, after = run(command, timeout=3 * 3600)
         raw, fill, fixed, loads = [], [], [], []
         raw_busy, fill_cpu = [], []  # the whole machine's: share of its cores during raw, CPU s of a fill
+        raw_ms, fill_ms = [], []  # the bench process's own CPU per user (one Python process: the GIL's core)
         for line in out.splitlines():
             kv = pairs(line)
             if line.startswith("raw repeat="):
                 raw.append(float(kv["users_per_s"]))
                 raw_busy.append(float(kv.get("machine_busy_share", "nan")))
+                raw_ms.append(float(kv.get("bench_cpu_ms_per_user", "nan")))
             elif line.startswith("fill repeat="):
                 fill.append(float(kv["users_per_s"]))
                 fill_cpu.append(float(kv.get("machine_cpu_s", "nan")))
+                fill_ms.append(float(kv.get("bench_cpu_ms_per_user", "nan")))
                 loads.append(float(kv["load"].split("/")[0]))
             elif line.startswith("fixed repeat="):
                 fixed.append(float(kv["seconds"]))
@@ -169,6 +172,10 @@ def bench_feeds(sizes: Sizes) -> dict[str, Any]:
             # the machine's cores were this busy during the raw calls; a fill needing C CPU seconds of the whole
             # machine cannot take less than C / cores, so fill ÷ raw cannot exceed raw s x cores / C
             "raw_machine_busy_share": raw_busy, "fill_machine_cpu_s": fill_cpu,
+            # one Python process runs the calls and the fill on one core at a time (the GIL): at the same share of
+            # that core, fill ÷ raw cannot exceed raw CPU per user / fill CPU per user
+            "raw_cpu_ms_per_user": raw_ms, "fill_cpu_ms_per_user": fill_ms,
+            "client_bound": [round(r / f, 2) if f > 0 else None for r, f in zip(raw_ms, fill_ms, strict=True)],
             "ratio_bound": [round(users / r * cores / c, 2) if c > 0 else None for r, c in zip(raw, fill_cpu,
                                                                                               strict=True)],
             "load_before": before, "load_after": after,
@@ -357,11 +364,13 @@ def render(results: dict[str, Any]) -> str:
             "fixed cost as it remains, overlapped); *a fill of no user*: the catalogue read and set-up with "
             "nothing to overlap them; *cores busy in raw*: the share of the machine's cores in use (all processes) "
             "during the raw calls; *bound*: the highest fill ÷ raw this machine allows for the CPU seconds the "
-            "fill's work took on it (engine, emulator and client together), raw s x cores / fill's CPU s:",
+            "fill's work took on it (engine, emulator and client together), raw s x cores / fill's CPU s; "
+            "*client bound*: raw ÷ fill CPU per user of the one Python process that makes the calls and the fill "
+            "(its threads share one core at a time):",
             "",
             "| users | raw users/s | fill users/s | fill ÷ raw (each pair) | median | ≥ 0.9 | fill s - raw s "
-            "| a fill of no user s | cores busy in raw | bound | load (1 min) | command |",
-            "|---|---|---|---|---|---|---|---|---|---|---|---|",
+            "| a fill of no user s | cores busy in raw | bound | client bound | load (1 min) | command |",
+            "|---|---|---|---|---|---|---|---|---|---|---|---|---|",
         ]
         for r in b["feeds"]["sizes"]:
             out.append(
@@ -371,6 +380,7 @@ def render(results: dict[str, Any]) -> str:
                 f"| {', '.join(str(x) for x in r.get('extra_s', []))} "
                 f"| {', '.join(str(x) for x in r['fixed_run_s'])} "
                 f"| {_optional_cells(r.get('raw_machine_busy_share'))} | {_optional_cells(r.get('ratio_bound'))} "
+                f"| {_optional_cells(r.get('client_bound'))} "
                 f"| {', '.join(str(x) for x in r['load_avg_1m_each'])} | `{r['command']}` |"
             )
         out.append("")

@@ -124,11 +124,13 @@ def test_the_machine_sentence_follows_the_highest_load_recorded() -> None:
 def test_the_fill_table_shows_the_machine_bound_and_a_dash_where_an_older_bench_had_none() -> None:
     older = harness.render(RESULTS)
     row = next(line for line in older.splitlines() if line.startswith("| 1,000 |"))
-    assert "| - | - |" in row
+    assert "| - | - | - |" in row
     newer = json.loads(json.dumps(RESULTS))
-    newer["benchmarks"]["feeds"]["sizes"][0].update(raw_machine_busy_share=[0.97], ratio_bound=[0.61])
+    newer["benchmarks"]["feeds"]["sizes"][0].update(
+        raw_machine_busy_share=[0.97], ratio_bound=[0.61], client_bound=[0.78]
+    )
     row = next(line for line in harness.render(newer).splitlines() if line.startswith("| 1,000 |"))
-    assert "| 0.97 | 0.61 |" in row
+    assert "| 0.97 | 0.61 | 0.78 |" in row
 
 
 def test_training_that_does_not_grow_with_the_size_gets_no_growth_claim_and_old_figures_are_marked() -> None:
