@@ -184,6 +184,11 @@ def choose(interactions: pd.DataFrame, items: pd.DataFrame | None, config: Train
                 half_lives = [half_lives[keep]]
                 for f in fits.values():
                     f.trending = [f.trending[keep]]
+        # Memory as with one best kept: an earlier trial's validation model is freed unless its choice is the best
+        # (should a later trial make a freed choice the best again, its final fit starts from scratch).
+        for earlier in searched:
+            if earlier is not best:
+                earlier.warm_start = None
     assert best is not None
     if best.warm_start is not None:
         best.warm_start = factors_only(best.warm_start, any(best.weights.get(c, 0.0) for c in PLAIN_COMPONENTS))
@@ -241,7 +246,7 @@ def impressions_if_clear(search: Search, weights: dict[str, float], score: float
         return weights, score
     key = max(without, key=lambda k: without[k][0])
     base_mean, _, base_each = without[key]
-    chosen = search.tried[tuple(float(weights.get(c, 0.0)) for c in COMPONENTS)]
+    chosen = search.tried[Search.key(weights)]
     gain = impressions.MIN_GAIN
     if chosen[0] >= base_mean * (1 + gain) and all(
         a >= b * (1 + gain) for a, b in zip(chosen[2], base_each, strict=True)
@@ -542,7 +547,7 @@ class Search:
 
     def name_of(self, weights: Mapping[str, float]) -> str:
         """The start (a simple model, or ``defaults``) these weights are, else ``blend``."""
-        key = tuple(float(weights.get(c, 0.0)) for c in COMPONENTS)
+        key = self.key(weights)
         return next((name for name, start in self.starts.items() if start == key), "blend")
 
     @staticmethod
@@ -577,7 +582,7 @@ class Search:
         for name, start in starts.items():
             weights = {**self._within_ranges(start), **self.fixed}
             score = self.score(weights)
-            self.starts.setdefault(name, tuple(float(weights.get(c, 0.0)) for c in COMPONENTS))
+            self.starts.setdefault(name, self.key(weights))
             if name != "defaults":
                 self.simple_scores[name] = score
             if self.better(score, best_score):
