@@ -41,7 +41,7 @@ import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -236,10 +236,25 @@ def machine_busy_s() -> float:
     return (user + system + irq + softirq) / os.sysconf("SC_CLK_TCK")
 
 
-def machine_fields(busy_s: float, wall_s: float) -> str:
-    """``key=value`` tokens of the machine's work over a run: its CPU seconds and the share of its cores used."""
+@dataclass
+class Measured:
+    """One run's wall seconds and this process's CPU seconds; the machine's work goes to ``MACHINE``."""
+
+    wall_s: float = 0.0
+    cpu_s: float = 0.0
+
+
+@contextmanager
+def measured() -> Iterator[Measured]:
+    """Times the block: wall and this process's CPU seconds, and the whole machine's CPU as ``MACHINE``'s tokens
+    (its CPU seconds and the share of its cores used)."""
+    out = Measured()
+    start, cpu, busy = time.perf_counter(), time.process_time(), machine_busy_s()
+    yield out
+    out.wall_s, out.cpu_s = time.perf_counter() - start, time.process_time() - cpu
+    machine = machine_busy_s() - busy
     cores = os.cpu_count() or 1
-    return f"machine_cpu_s={busy_s:.3f} machine_busy_share={busy_s / (wall_s * cores):.2f}"
+    MACHINE[0] = f"machine_cpu_s={machine:.3f} machine_busy_share={machine / (out.wall_s * cores):.2f}"
 
 
 def raw_run(deps: Any, users: list[str], concurrency: int) -> float:
@@ -253,14 +268,11 @@ def raw_run(deps: Any, users: list[str], concurrency: int) -> float:
     def one(uid: str) -> int:
         return len(deps.recommender.get_recommendations(campaign.campaign_arn, uid, n, filter_arn, values))
 
-    start, cpu, busy = time.perf_counter(), time.process_time(), machine_busy_s()
-    with ThreadPoolExecutor(max_workers=concurrency) as pool:
+    with measured() as run, ThreadPoolExecutor(max_workers=concurrency) as pool:
         answered = sum(1 for count in pool.map(one, users, chunksize=64) if count)
-    elapsed = time.perf_counter() - start
-    CPU_MS_PER_USER[0] = (time.process_time() - cpu) * 1000 / len(users)
-    MACHINE[0] = machine_fields(machine_busy_s() - busy, elapsed)
+    CPU_MS_PER_USER[0] = run.cpu_s * 1000 / len(users)
     assert answered == len(users), answered
-    return len(users) / elapsed
+    return len(users) / run.wall_s
 
 
 def fill_run(deps: Any, users: list[str], label: str, run: int) -> tuple[float, Any]:
@@ -268,14 +280,12 @@ def fill_run(deps: Any, users: list[str], label: str, run: int) -> tuple[float, 
     from shared.recommend import fill_feeds
 
     deps.clock = lambda: clock() + timedelta(seconds=run)
-    start, cpu, busy = time.perf_counter(), time.process_time(), machine_busy_s()
-    summary = fill_feeds(deps, users=users, run_id=label)
-    elapsed = time.perf_counter() - start
-    CPU_MS_PER_USER[0] = (time.process_time() - cpu) * 1000 / len(users)
-    MACHINE[0] = machine_fields(machine_busy_s() - busy, elapsed)
+    with measured() as timed:
+        summary = fill_feeds(deps, users=users, run_id=label)
+    CPU_MS_PER_USER[0] = timed.cpu_s * 1000 / len(users)
     assert summary.personalized == len(users) and summary.stale == 0 and summary.superseded == 0, summary
     assert summary.mode == ("batch" if deps.config.batch_threshold <= len(users) else "realtime"), summary
-    return len(users) / elapsed, summary
+    return len(users) / timed.wall_s, summary
 
 
 def fixed_run(deps: Any, run: int) -> tuple[float, float]:
@@ -284,11 +294,9 @@ def fixed_run(deps: Any, run: int) -> tuple[float, float]:
     from shared.recommend import fill_feeds
 
     deps.clock = lambda: clock() + timedelta(seconds=run)
-    start, cpu, busy = time.perf_counter(), time.process_time(), machine_busy_s()
-    fill_feeds(deps, users=[], run_id=f"bench-fixed-{run}")
-    elapsed = time.perf_counter() - start
-    MACHINE[0] = machine_fields(machine_busy_s() - busy, elapsed)
-    return elapsed, time.process_time() - cpu
+    with measured() as timed:
+        fill_feeds(deps, users=[], run_id=f"bench-fixed-{run}")
+    return timed.wall_s, timed.cpu_s
 
 
 def clock() -> Any:

@@ -325,6 +325,10 @@ def render(results: dict[str, Any]) -> str:
         f"records when it was measured in the results file). {_machine_sentence(results)}",
         "",
     ]
+    kept = {k: v["measured"] for k, v in results["benchmarks"].items() if _earlier(v, results.get("started"))}
+    if kept:
+        out += ["*Not rerun in this run, kept from an earlier one:* "
+                + ", ".join(f"{name} (measured {when})" for name, when in kept.items()) + ".", ""]
     for name, figures in failed.items():
         out += [f"**{name}**: {' '.join(figures['status'].split())} (at {figures.get('measured')})", ""]
     if "export" in b:
@@ -410,8 +414,8 @@ def render(results: dict[str, Any]) -> str:
             growth_line = (
                 "**No growth law**: the training's CPU seconds do not rise with the events here "
                 f"({', '.join(map(str, cpu))} s), so no exponent (the fit would say {t['growth_exponent_cpu_s']}) "
-                "tells what ten times the events cost: the engine takes other paths at other sizes (warm starts, "
-                "a reused choice; section Training at scale)."
+                "tells what ten times the events cost (the engine's path depends on the size: warm starts, a "
+                "reused choice, section Training at scale; which one cost what here is not in these figures)."
             )
         out += ["", growth_line, ""]
     if "latency" in b:
@@ -440,15 +444,14 @@ def render(results: dict[str, Any]) -> str:
         out += [f"| {r['module']} | {r['min_ms']} | {r['median_ms']} |" for r in imp["handlers"]]
         out.append("")
     if "simulation" in b:
-        out += _simulation_table(b["simulation"], results.get("started"))
+        out += _simulation_table(b["simulation"])
     return "\n".join(out).rstrip() + "\n"
 
 
-def _simulation_table(sim: dict[str, Any], started: str | None = None) -> list[str]:
+def _simulation_table(sim: dict[str, Any]) -> list[str]:
     if "runs" not in sim:
         return [f"**Simulation, days per minute**: {sim.get('status') or sim}", ""]
-    out = [f"*Not rerun in the run above: measured {sim['measured']}.*", ""] if _earlier(sim, started) else []
-    out += [
+    out = [
         f"**Simulation** (`{sim['command']}`: whole runs of `storyrec-dev simulate`, default fault plan, stable "
         "readers, seed 0; wall seconds exclude the stack's start; *stage s*: the ledger's seconds per stage over "
         "the run, largest first):",

@@ -171,4 +171,4 @@ def test_training_that_does_not_grow_with_the_size_gets_no_growth_claim_and_old_
     }
     text = harness.render(results)
     assert "No growth law" in text and "ten times the events take" not in text
-    assert "Not rerun in the run above: measured 2026-12-06T08:00:00+00:00" in text
+    assert "kept from an earlier one:* simulation (measured 2026-12-06T08:00:00+00:00)." in text
