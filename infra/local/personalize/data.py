@@ -8,7 +8,7 @@ neighbours, next-item transitions, freshness) are plain numpy / scipy arrays.
 from __future__ import annotations
 
 import warnings
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -171,6 +171,7 @@ def _selection(df: pd.DataFrame, config: TrainingConfig) -> tuple[np.ndarray, np
 
 
 ID_COLUMNS = ("USER_ID", "ITEM_ID", "EVENT_TYPE")
+PACKED_KEY_BITS = 63  # a packed word stays a non-negative int64
 
 
 def encode_ids(interactions: pd.DataFrame) -> pd.DataFrame:
@@ -202,10 +203,34 @@ def canonical_order(interactions: pd.DataFrame) -> pd.DataFrame:
 
     keys = [codes("USER_ID"), interactions["TIMESTAMP"].to_numpy(dtype=np.int64)]
     keys += [codes(column) for column in ("ITEM_ID", "EVENT_TYPE") if column in interactions]
-    order = np.lexsort(tuple(reversed(keys)))
+    order = np.lexsort(tuple(reversed(packed_keys(keys))))
     if (np.diff(order) == 1).all():
         return interactions
     return interactions.iloc[order].reset_index(drop=True)
+
+
+def packed_keys(keys: Sequence[np.ndarray]) -> list[np.ndarray]:
+    """Integer sort keys (most significant first) packed into as few int64 words as their ranges allow, in
+    the same lexicographic order: ``np.lexsort`` makes one stable pass per key, so on millions of rows
+    four keys that fit in two words sort in about half the time."""
+    words: list[np.ndarray] = []
+    word: np.ndarray | None = None
+    used = 0
+    for key in keys:
+        low, high = (int(key.min()), int(key.max())) if len(key) else (0, 0)
+        bits = (high - low).bit_length()
+        if bits > PACKED_KEY_BITS:  # a range this wide keeps its own word, as given
+            words += [] if word is None else [word]
+            words.append(key)
+            word, used = None, 0
+            continue
+        shifted = key.astype(np.int64) - np.int64(low)
+        if word is not None and used + bits <= PACKED_KEY_BITS:
+            word, used = (word << np.int64(bits)) | shifted, used + bits
+        else:
+            words += [] if word is None else [word]
+            word, used = shifted, bits
+    return words + ([] if word is None else [word])
 
 
 def id_codes(column: pd.Series) -> pd.Categorical:

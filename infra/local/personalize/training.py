@@ -497,9 +497,9 @@ def _top(vec: np.ndarray, k: int = POOL_PER_COMPONENT) -> np.ndarray:
     """
     if k >= len(vec):
         return np.arange(len(vec))
-    nonzero = np.flatnonzero(vec)
-    if 2 * len(nonzero) >= len(vec):
+    if 2 * np.count_nonzero(vec) >= len(vec):  # dense: counting is cheaper than listing the indices
         return np.argpartition(-vec, k - 1)[:k]
+    nonzero = np.flatnonzero(vec)
     if len(nonzero) <= k:
         return nonzero
     return nonzero[np.argpartition(-vec[nonzero], k - 1)[:k]]

@@ -12,8 +12,10 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
-from infra.local.personalize.data import TrainingConfig, canonical_order, encode_ids, top_n
+from infra.local.personalize.data import TrainingConfig, canonical_order, encode_ids, packed_keys, top_n
 from infra.local.personalize.jobs import METRICS_SEED, Evaluated, training_rows
 from infra.local.personalize.metrics import evaluate
 from infra.local.personalize.recipes import Model, fit
@@ -109,3 +111,33 @@ def test_canonical_order_sorts_by_user_then_time_item_event() -> None:
         ("b", "x"),
         ("c", "z"),
     ]
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.lists(
+        st.tuples(st.integers(0, 2**20), st.integers(-(2**62), 2**62), st.integers(0, 40)),
+        min_size=1,
+        max_size=4,
+    ),
+    st.integers(1, 60),
+    st.integers(0, 2**32),
+)
+def test_packed_keys_sort_as_the_keys_they_pack(shapes: list[tuple[int, int, int]], rows: int, seed: int) -> None:
+    """Packing keys of any range (narrow ones share a word, a wide one keeps its own) changes no lexsort order,
+    ties included (the sort stays stable)."""
+    rng = np.random.default_rng(seed)
+    keys = []
+    for width, low, distinct in shapes:
+        values = rng.integers(0, width + 1, size=max(distinct, 1), dtype=np.int64)
+        keys.append(np.clip(low + values[rng.integers(0, len(values), size=rows)], -(2**63), 2**63 - 1))
+    expected = np.lexsort(tuple(reversed(keys)))
+    assert np.array_equal(np.lexsort(tuple(reversed(packed_keys(keys)))), expected)
+
+
+def test_a_key_wider_than_a_word_is_sorted_as_given() -> None:
+    wide = np.array([2**62, -(2**62), 0, 2**62], dtype=np.int64)
+    narrow = np.array([1, 0, 1, 0], dtype=np.int64)
+    packed = packed_keys([narrow, wide, narrow])
+    assert len(packed) == 3
+    assert np.array_equal(np.lexsort(tuple(reversed(packed))), np.lexsort((narrow, wide, narrow)))
