@@ -525,10 +525,12 @@ def main(argv: list[str] | None = None) -> int:
                 memory.set(snap.path, snap.data)
             on_emulator, deps.docs = deps.docs, memory
             raw = raw_run(deps, users, args.concurrency)
+            raw_cpu = CPU_MS_PER_USER[0]
             fill, _ = fill_run(deps, users, "bench-memory", 2 * args.repeats + 2)
             print(
                 f"fill_memory_store concurrency={args.concurrency} raw_users_per_s={raw:.0f} "
-                f"fill_users_per_s={fill:.0f} ratio={fill / raw:.2f} load={load_average()}",
+                f"fill_users_per_s={fill:.0f} ratio={fill / raw:.2f} load={load_average()} "
+                f"raw_cpu_ms_per_user={raw_cpu:.2f} fill_cpu_ms_per_user={CPU_MS_PER_USER[0]:.2f}",
                 flush=True,
             )
             deps.docs = on_emulator

@@ -117,14 +117,17 @@ class InMemoryDocumentStore:
     def __init__(self) -> None:
         self.docs: dict[str, Document] = {}
         self.update_times: dict[str, datetime] = {}
-        self._lock = threading.Lock()
+        # reentrant: the guarded writes decide and ``set`` under it; every change and every scan takes it,
+        # so a stream on one thread never iterates the dict another thread is changing (as the feed fill does)
+        self._lock = threading.RLock()
 
     def get(self, path: str) -> Document | None:
         doc = self.docs.get(_document_path(path))
         return copy.deepcopy(doc) if doc is not None else None
 
     def set(self, path: str, data: Mapping[str, Any], *, merge: bool = False) -> None:
-        self._commit({path: self._staged(path, data, merge, {})})
+        with self._lock:
+            self._commit({path: self._staged(path, data, merge, {})})
 
     def _staged(
         self, path: str, data: Mapping[str, Any], merge: bool, staged: Mapping[str, Document | None]
@@ -164,8 +167,9 @@ class InMemoryDocumentStore:
             return True
 
     def delete(self, path: str) -> None:
-        self.docs.pop(_document_path(path), None)
-        self.update_times.pop(path, None)
+        with self._lock:
+            self.docs.pop(_document_path(path), None)
+            self.update_times.pop(path, None)
 
     def put_versioned(
         self, path: str, data: Mapping[str, Any], *, version_field: str, stamps: Mapping[str, Any]
@@ -204,11 +208,13 @@ class InMemoryDocumentStore:
 
     def _collection(self, collection: str) -> list[Snapshot]:
         depth = collection.count("/") + 2
-        out = []
-        for path, data in self.docs.items():
-            if path.startswith(collection + "/") and path.count("/") + 1 == depth:
-                out.append(Snapshot(path.rsplit("/", 1)[1], path, copy.deepcopy(data), self.update_times.get(path)))
-        return out
+        with self._lock:  # documents are replaced, never changed in place: copying them can wait
+            found = [
+                (path, data, self.update_times.get(path))
+                for path, data in self.docs.items()
+                if path.startswith(collection + "/") and path.count("/") + 1 == depth
+            ]
+        return [Snapshot(path.rsplit("/", 1)[1], path, copy.deepcopy(data), at) for path, data, at in found]
 
     def query(self, query: Query) -> list[Snapshot]:
         snaps = [s for s in self._collection(query.collection) if all(_matches(s.data, w) for w in query.where)]
