@@ -17,6 +17,11 @@ from shared.recommend.writer import FeedWrite, FeedWriter, bounded_map
 
 _log = get_logger("recommend")
 
+MAX_WAITING = 500
+"""Answers held for the catalogue at most: then the run waits for it. The catalogue is read on a thread of its
+own, which the worker threads starve of the GIL; unbounded, a 10,000-user run (BENCHMARKS, Feeds) read it
+while all the calls were made and built every feed after them, the writes no longer overlapping the calls."""
+
 
 def fill_realtime(run: FeedRun, users: Sequence[str], writer: FeedWriter, loading: Loading | None = None) -> None:
     """Recommend to each user and hand their feed to ``writer``; failures go to ``run.failures``.
@@ -76,6 +81,8 @@ def fill_realtime(run: FeedRun, users: Sequence[str], writer: FeedWriter, loadin
                     writer.add(run.personalized(uid, result))
                 else:
                     waiting.append((uid, result))
+                    if len(waiting) >= MAX_WAITING:
+                        build_waiting()  # waits for the catalogue (see MAX_WAITING)
             else:
                 writer.add(result)
             progress.tick()

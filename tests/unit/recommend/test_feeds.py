@@ -522,3 +522,53 @@ def test_a_reader_who_read_the_whole_popular_ranking_gets_the_newest_stories_the
     assert summary.missing == 0 and summary.popular == 1
     assert feed(docs, "heavy")["storyIds"] == ["s11", "s10"]
     assert feed(docs, "heavy")["generatedAt"] == NOW
+
+
+class HeldCatalogue(SlowCatalogue):
+    """Holds the run's catalogue read until the campaign has not been called for a while (the run waits for
+    it), and records how many users the campaign had answered by then."""
+
+    def __init__(self, source: InMemoryDocumentStore, calls: list[str]) -> None:
+        super().__init__(source, threading.Event())
+        self.calls, self.answered_before_release = calls, -1
+
+    def get_many(self, paths: Any, **kw: Any) -> Any:
+        if not self.held and paths and str(next(iter(paths))).startswith("stories/"):
+            self.held = True
+            seen = -1
+            while len(self.calls) != seen:  # released once the calls have stopped
+                seen = len(self.calls)
+                threading.Event().wait(0.2)
+            self.answered_before_release = seen
+        return InMemoryDocumentStore.get_many(self, paths, **kw)
+
+
+def test_answers_wait_for_the_catalogue_up_to_a_bound_then_the_run_waits_for_it(
+    docs: InMemoryDocumentStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A slow catalogue read does not let every call be made first and every feed built after them: past
+    MAX_WAITING answers the run waits for the catalogue (and its feeds are the same)."""
+    from shared.recommend import realtime
+
+    monkeypatch.setattr(realtime, "MAX_WAITING", 20)
+    users = [f"u{k}" for k in range(300)]
+    calls: list[str] = []
+    rec = recommender(ITEMS)
+    answer = rec.get_recommendations
+
+    def counting(campaign: str, uid: str, *args: Any, **kwargs: Any) -> Any:
+        calls.append(uid)
+        return answer(campaign, uid, *args, **kwargs)
+
+    rec.get_recommendations = counting  # type: ignore[method-assign]
+    held = HeldCatalogue(docs, calls)
+    deps = make_deps(rec, held)
+    summary = fill_feeds(deps, users=users)
+    window = deps.config.concurrency * 4
+    assert 20 <= held.answered_before_release <= 20 + window + deps.config.concurrency
+    assert summary.personalized == len(users) and len(calls) == len(users)
+    reference = InMemoryDocumentStore()
+    for snap in held.query(Query("stories")) + held.query(Query("ml_items")):
+        reference.set(snap.path, snap.data)
+    fill_feeds(make_deps(recommender(ITEMS), reference), users=users)
+    assert all(feed(held, uid)["items"] == feed(reference, uid)["items"] for uid in users)
