@@ -47,12 +47,11 @@ def _anonymous_if_emulated(emulator_host: str | None) -> Any:
 
 
 def firestore_client(settings: Settings) -> FirestoreClient:
-    """A Firestore client for the project; anonymous credentials against the emulator."""
-    from google.cloud import firestore
+    """A Firestore client for the project (its streams read on the calling thread: ``firestore_client.Client``);
+    anonymous credentials against the emulator."""
+    from shared.adapters.firestore_client import Client  # cold-start: google-cloud-firestore, not on Lambda
 
-    return firestore.Client(
-        project=settings.gcp_project, credentials=_anonymous_if_emulated(settings.emulators.firestore_host)
-    )
+    return Client(project=settings.gcp_project, credentials=_anonymous_if_emulated(settings.emulators.firestore_host))
 
 
 def storage_client(settings: Settings) -> StorageClient:
@@ -77,8 +76,9 @@ def aws_client(service: str, settings: Settings) -> Any:
     stage = settings.aws_stage
     factory: Any = boto3
     if stage.aws_role_arn:
-        factory = _federated_session(stage.aws_role_arn, stage.aws_role_audience, stage.gce_metadata_host,
-                                     settings.region)
+        factory = _federated_session(
+            stage.aws_role_arn, stage.aws_role_audience, stage.gce_metadata_host, settings.region
+        )
     return factory.client(
         service,
         region_name=settings.region,

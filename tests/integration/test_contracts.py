@@ -5,6 +5,7 @@ from __future__ import annotations
 import functools
 import os
 import random
+import threading
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -367,3 +368,20 @@ def test_a_projected_stream_that_breaks_goes_on_after_its_last_document(
     found = list(doc_store.stream(Query("items", (Where("t", ">=", 0),), ("t",), fields=("w",))))
     assert [s.data["w"] for s in found] == sorted(range(12), key=lambda i: (i % 4, f"i{i:02d}"))
     assert all(set(s.data) == {"w"} for s in found) and len(opened) == 2
+
+
+def test_the_firestore_adapters_streams_run_on_the_calling_thread(doc_store: Any) -> None:
+    """Every server-streaming read (a query's stream, get_many, the guarded writes' version read) is read by the
+    thread that asked, without gRPC's channel-spin thread (shared/adapters/firestore_client.py)."""
+    at = datetime(2026, 12, 7, tzinfo=UTC)
+    doc_store.write_batch([Write(f"stories/s{k}", data={"n": k}) for k in range(30)])
+    before = set(threading.enumerate())
+    read, during = [], set()
+    for snap in doc_store.stream(Query("stories", order_by=("n",))):
+        read.append(snap.data["n"])
+        during |= {t.name for t in threading.enumerate() if t not in before}  # gRPC's spin thread, by default
+    assert read == list(range(30)) and during == set()
+    assert doc_store.get_many(["stories/s1", "stories/none"]) == [{"n": 1}, None]
+    assert doc_store.write_newer([NewerWrite("feeds/u", {"generatedAt": at}, at)], version_field="generatedAt") == [
+        "written"
+    ]
