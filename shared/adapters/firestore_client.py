@@ -4,10 +4,10 @@ RunQuery and BatchGetDocuments (every stream, ``get_many`` and the guarded write
 message per document. gRPC Python's default unary-stream call hands each message from a channel-spin thread to
 the caller through a condition variable; with ``SingleThreadedUnaryStream`` (a channel option gRPC reads itself,
 not passed to its core) the caller reads them directly. Measured in the feed fill on the emulator
-(docs/BENCHMARKS.md, Feeds, "Streams on the calling thread"): half the client CPU of a guarded feed write,
-a third of the catalogue read's. The SDK builds its channel inside the client, so the option is added where
-it does: the transport's documented ``create_channel`` and, for the emulator, the client's own
-``_emulator_channel`` (kept as the SDK writes it, plus the option).
+(docs/BENCHMARKS.md, Feeds, "The fill's tail and the streams on the calling thread"): half the client CPU of a
+guarded feed write, a third of the catalogue read's. The SDK builds its channel inside the client, so the option
+is added where it does: the transport's documented ``create_channel`` and, for the emulator, the client's own
+``_emulator_channel`` (the SDK's synchronous branch, plus the option).
 """
 
 from __future__ import annotations
