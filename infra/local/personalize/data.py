@@ -214,23 +214,22 @@ def packed_keys(keys: Sequence[np.ndarray]) -> list[np.ndarray]:
     the same lexicographic order: ``np.lexsort`` makes one stable pass per key, so on millions of rows
     four keys that fit in two words sort in about half the time."""
     words: list[np.ndarray] = []
-    word: np.ndarray | None = None
-    used = 0
+    used = PACKED_KEY_BITS + 1  # bits of the last word in use; no word open yet
     for key in keys:
         low, high = (int(key.min()), int(key.max())) if len(key) else (0, 0)
         bits = (high - low).bit_length()
         if bits > PACKED_KEY_BITS:  # a range this wide keeps its own word, as given
-            words += [] if word is None else [word]
             words.append(key)
-            word, used = None, 0
+            used = PACKED_KEY_BITS + 1
             continue
         shifted = key.astype(np.int64) - np.int64(low)
-        if word is not None and used + bits <= PACKED_KEY_BITS:
-            word, used = (word << np.int64(bits)) | shifted, used + bits
+        if used + bits <= PACKED_KEY_BITS:
+            words[-1] = (words[-1] << np.int64(bits)) | shifted
+            used += bits
         else:
-            words += [] if word is None else [word]
-            word, used = shifted, bits
-    return words + ([] if word is None else [word])
+            words.append(shifted)
+            used = bits
+    return words
 
 
 def id_codes(column: pd.Series) -> pd.Categorical:
