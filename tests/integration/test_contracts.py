@@ -305,6 +305,9 @@ def test_write_newer_stores_every_value_type_as_set_does(store: DocumentStore) -
         "when": datetime(2026, 1, 2, 3, 4, 5, 678901, tzinfo=UTC),
         "list": [1, "two", None, {"three": [3.0]}],
         "map": {"a.b": {"c": False}, "d": 1},
+        "empty map": {},
+        "empty list": [],
+        "empties inside": {"m": {}, "l": [{}]},
     }
     store.write_newer([NewerWrite("feeds/t", data, V2)], version_field="v")
     store.set("feeds/s", data)

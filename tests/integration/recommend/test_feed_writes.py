@@ -25,11 +25,11 @@ def test_a_write_that_lost_the_race_is_decided_again_on_what_won(
     real = adapter._RawCalls.guarded_write
     sneaks: list[str] = []
 
-    def sneaky(raw: Any, name: str, write: NewerWrite, update_time: Any) -> Any:
+    def sneaky(raw: Any, batch: Any, name: str, write: NewerWrite, update_time: Any) -> None:
         if write.path == "feeds/a" and not sneaks:
             sneaks.append(write.path)
             doc_store.set("feeds/a", {"generatedAt": sneaked, "by": "other"})
-        return real(raw, name, write, update_time)
+        real(raw, batch, name, write, update_time)
 
     monkeypatch.setattr(adapter._RawCalls, "guarded_write", sneaky)
     writes = [NewerWrite(f"feeds/{k}", {"generatedAt": ours, "by": "us"}, ours) for k in ("a", "b")]
