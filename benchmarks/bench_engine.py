@@ -10,7 +10,8 @@ Subcommands (run from the repo root):
            its next request as soon as it has an answer); a rate paces the clients to that total.
   scale    CreateSolutionVersion on generated interactions (default 10M events, 1M users, 100k items),
            through the control plane and the worker's run_training: wall and CPU time, peak RSS, the
-           engine's per-phase log lines.
+           engine's log lines (each phase's seconds, the validation split, each ALS fit warm or from
+           scratch, the blend chosen).
 """
 
 from __future__ import annotations

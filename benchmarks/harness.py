@@ -12,12 +12,15 @@ Each benchmark runs in its own process, the same command an operator can run alo
 figures). Every comparison is a ratio of two rates measured alternately in the same process, so both see
 the same load; the 1-minute load average is recorded beside every figure. For the export and the engine's
 training the harness fits the growth exponent b of ``seconds = a * size ** b`` (least squares on log-log):
-a day ten times larger costs about ``10 ** b`` times as long.
+a day ten times larger costs about ``10 ** b`` times as long. For the training it also keeps the seconds of
+each phase the engine logs (``training phase`` lines) and what its log lines say the size chose (blend
+searches, a reused final blend, validation fits, ALS fits from scratch or warm-started).
 """
 
 from __future__ import annotations
 
 import argparse
+import collections
 import itertools
 import json
 import math
@@ -187,18 +190,115 @@ def bench_feeds(sizes: Sizes) -> dict[str, Any]:
 def bench_training(sizes: Sizes) -> dict[str, Any]:
     rows = []
     for events, users, items in sizes.training:
-        command = [PY, "benchmarks/bench_engine.py", "scale", "--events", str(events), "--users", str(users),
-                   "--items", str(items)]
+        command = [PY, "benchmarks/bench_engine.py", "scale", "--events", str(events), "--users", str(users)]
+        command += ["--items", str(items)]
         out, seconds, before, after = run(command, timeout=3 * 3600)
         line = next(x for x in out.splitlines() if x.startswith("scale "))
         kv = pairs(line)
-        rows.append({
-            "events": events, "users": users, "items": items, "status": kv.get("status"),
-            "solution_version_s": float(kv["solution_version_s"]), "cpu_s": float(kv["cpu_s"]),
-            "peak_rss_gb": float(kv["peak_rss_gb"]), "load_before": before, "load_after": after,
-            "command": shlex.join(command), "bench_s": round(seconds, 1),
-        })
+        records = log_records(out)
+        rows.append(
+            {
+                "events": events,
+                "users": users,
+                "items": items,
+                "status": kv.get("status"),
+                "solution_version_s": float(kv["solution_version_s"]),
+                "cpu_s": float(kv["cpu_s"]),
+                "peak_rss_gb": float(kv["peak_rss_gb"]),
+                "load_before": before,
+                "load_after": after,
+                "command": shlex.join(command),
+                "bench_s": round(seconds, 1),
+                # where the seconds went (the engine's phase lines) and the path the size chose (other log lines)
+                "phases": training_phases(records),
+                "path": training_path(records),
+            }
+        )
     return {"sizes": rows, **training_growth(rows)}
+
+
+PHASES = ("training data", "metrics", "final model", "persist model")
+"""The phases ``run_training`` logs (infra/local/personalize/jobs.py, ``phase``), in the order it runs them."""
+
+
+def log_records(out: str) -> list[dict[str, Any]]:
+    """The JSON log lines of a bench's output (the engine's ``JsonFormatter``); any other line is skipped."""
+    records = []
+    for line in out.splitlines():
+        text = line.strip()
+        if not text.startswith("{"):
+            continue
+        try:
+            record = json.loads(text)
+        except ValueError:
+            continue
+        if isinstance(record, dict) and isinstance(record.get("msg"), str):
+            records.append(record)
+    return records
+
+
+def _figure(value: Any) -> float | None:
+    """A finite, non-negative number (seconds, rows) of a log line, else None."""
+    if isinstance(value, bool) or not isinstance(value, int | float | str):
+        return None
+    try:
+        number = float(value)
+    except ValueError:
+        return None
+    return number if math.isfinite(number) and number >= 0 else None
+
+
+def training_phases(records: Sequence[dict[str, Any]]) -> dict[str, dict[str, float]]:
+    """{phase: {"wall_s", "cpu_s"}} of the engine's ``training phase`` lines; a line without a phase name or
+    with seconds that are not numbers is left out (fewer phases, never an error); a phase logged twice adds up."""
+    phases: dict[str, dict[str, float]] = {}
+    for record in records:
+        name = record.get("phase")
+        wall, cpu = _figure(record.get("wall_s")), _figure(record.get("cpu_s"))
+        if record.get("msg") != "training phase" or not isinstance(name, str) or wall is None or cpu is None:
+            continue
+        seen = phases.setdefault(name, {"wall_s": 0.0, "cpu_s": 0.0})
+        seen["wall_s"], seen["cpu_s"] = round(seen["wall_s"] + wall, 2), round(seen["cpu_s"] + cpu, 2)
+    return phases
+
+
+def training_path(records: Sequence[dict[str, Any]]) -> dict[str, Any]:
+    """What the logs say about the path the data's size chose: how many blend searches ran (``blend chosen``,
+    training.py; one per ``choose``), whether the final model reused the evaluated blend and warm-started
+    (jobs.py ``Evaluated.final_model``) or was trained anew, each validation split (training.py: kind,
+    validation fits) and the ALS fits (data.py ``fit_als``), from scratch or warm,
+    with their CPU seconds. Only what was logged is stated: an empty mapping when nothing was."""
+    path: dict[str, Any] = {}
+    searches = sum(1 for r in records if r.get("msg") == "blend chosen")
+    if searches:
+        path["blend_searches"] = searches
+    reused = next((r for r in records if r.get("msg") == "final model reuses the evaluated blend"), None)
+    if reused is not None:
+        path["final_model"] = "reused"
+        held_out = _figure(reused.get("held_out_rows"))
+        if held_out is not None:
+            path["final_model_held_out_rows"] = int(held_out)
+    elif any(r.get("msg") == "training phase" and r.get("phase") == "final model" for r in records):
+        path["final_model"] = "trained anew"
+    splits = [
+        {"kind": str(r.get("kind")), "fits": r["fits"]}
+        for r in records
+        if r.get("msg") == "validation split" and isinstance(r.get("fits"), int) and not isinstance(r["fits"], bool)
+    ]
+    if splits:
+        path["validation"] = splits
+    als: dict[str, Any] = {}
+    for record in records:
+        if record.get("msg") != "als fit" or not isinstance(record.get("warm"), bool):
+            continue
+        how = "warm" if record["warm"] else "cold"
+        als[how] = als.get(how, 0) + 1
+        cpu = _figure(record.get("cpu_s"))
+        if cpu is not None:
+            als[f"{how}_cpu_s"] = round(als.get(f"{how}_cpu_s", 0.0) + cpu, 2)
+    if als:
+        path["als_fits"] = als
+    return path
 
 
 def training_growth(rows: Sequence[dict[str, Any]]) -> dict[str, Any]:
@@ -403,7 +503,9 @@ def render(results: dict[str, Any]) -> str:
                 f"| {r['events']:,} | {r['users']:,} | {r['items']:,} | {r['status']} | {r['solution_version_s']} "
                 f"| {r['cpu_s']} | {r['peak_rss_gb']} | {r['load_before']} / {r['load_after']} | `{r['command']}` |"
             )
+        out += _phase_table(t["sizes"])
         cpu = [r["cpu_s"] for r in t["sizes"]]
+        by_phase = _phase_growth(t["sizes"])
         if all(a < b for a, b in itertools.pairwise(cpu)):
             growth_line = (
                 f"Growth of the training's CPU seconds with the events: exponent **{t['growth_exponent_cpu_s']}**: "
@@ -411,13 +513,14 @@ def render(results: dict[str, Any]) -> str:
                 f"the events here; wall seconds: exponent {t['growth_exponent_wall_s']}, which the load distorts)."
             )
         else:
+            unknown = "" if by_phase else "; which one cost what here is not in these figures"
             growth_line = (
                 "**No growth law**: the training's CPU seconds do not rise with the events here "
                 f"({', '.join(map(str, cpu))} s), so no exponent (the fit would say {t['growth_exponent_cpu_s']}) "
                 "tells what ten times the events cost (the engine's path depends on the size: warm starts, a "
-                "reused choice, section Training at scale; which one cost what here is not in these figures)."
+                f"reused choice, section Training at scale{unknown})."
             )
-        out += ["", growth_line, ""]
+        out += ["", " ".join(x for x in (growth_line, by_phase) if x), ""]
     if "latency" in b:
         lat = b["latency"]
         out += [
@@ -446,6 +549,107 @@ def render(results: dict[str, Any]) -> str:
     if "simulation" in b:
         out += _simulation_table(b["simulation"])
     return "\n".join(out).rstrip() + "\n"
+
+
+def _phase_names(rows: Sequence[dict[str, Any]]) -> list[str]:
+    """The phases any row logged: the engine's in the order it runs them, then any other in order of appearance."""
+    seen = dict.fromkeys(name for r in rows for name in r.get("phases") or {})
+    return [name for name in PHASES if name in seen] + [name for name in seen if name not in PHASES]
+
+
+def _path_cell(path: dict[str, Any] | None) -> str:
+    """The path the size chose, as the logs stated it (bench_training's ``training_path``)."""
+    path = path or {}
+    parts = []
+    if path.get("blend_searches"):
+        parts.append(f"blend searches {path['blend_searches']}")
+    if path.get("final_model") == "reused":
+        parts.append("final model: evaluated blend reused, ALS warm-started")
+    elif path.get("final_model"):
+        parts.append(f"final model: {path['final_model']}")
+    splits = collections.Counter(f"{s.get('kind')}, {s.get('fits')} fits" for s in path.get("validation") or [])
+    if splits:
+        parts.append("validation split " + ", ".join(f"{k} ({n}x)" if n > 1 else k for k, n in splits.items()))
+    als = path.get("als_fits") or {}
+    fits = [
+        f"{als[how]} {label}" + (f" ({als[how + '_cpu_s']} CPU s)" if how + "_cpu_s" in als else "")
+        for how, label in (("cold", "from scratch"), ("warm", "warm"))
+        if als.get(how)
+    ]
+    if fits:
+        parts.append(f"ALS fits {', '.join(fits)}")
+    return "; ".join(parts) or "-"
+
+
+def _outside(row: dict[str, Any]) -> float:
+    """The run's CPU seconds outside the phases it logged (the control plane's call around them, rounding)."""
+    return round(float(row["cpu_s"]) - sum(float(p["cpu_s"]) for p in row["phases"].values()), 1) + 0.0  # no -0.0
+
+
+def _phase_table(rows: Sequence[dict[str, Any]]) -> list[str]:
+    """CPU seconds of each phase the engine logged, one row per size (rows of an older harness, without
+    ``phases``, are not in it; no table when none has them)."""
+    logged = [r for r in rows if "phases" in r]
+    names = _phase_names(logged)
+    if not logged or not names:
+        return []
+    paths = any(r.get("path") for r in logged)
+    out = [
+        "",
+        "**CPU seconds by phase** (the engine's `training phase` log lines, infra/local/personalize/jobs.py; "
+        "*outside the phases*: the run's CPU seconds minus theirs"
+        + (
+            "; *engine path*: what the size chose, as the engine's log lines state it (training.py's "
+            "`validation split` and `blend chosen`, data.py's `als fit`, jobs.py's reused blend)"
+            if paths
+            else ""
+        )
+        + "):",
+        "",
+        "| events | " + " | ".join(names) + " | outside the phases |" + (" engine path |" if paths else ""),
+        "|---|" + "---|" * (len(names) + 1 + paths),
+    ]
+    for r in logged:
+        phases = r["phases"]
+        cells = [f"{phases[n]['cpu_s']}" if n in phases else "-" for n in names]
+        rest = _outside(r) if phases else "-"
+        path = f" {_path_cell(r.get('path'))} |" if paths else ""
+        out.append(f"| {r['events']:,} | " + " | ".join(cells) + f" | {rest} |{path}")
+    return out
+
+
+def _phase_growth(rows: Sequence[dict[str, Any]]) -> str:
+    """Which phases' CPU seconds do not rise with the events (sizes in events order; empty without phases)."""
+    logged = sorted((r for r in rows if r.get("phases")), key=lambda r: r["events"])
+    if len(logged) < 2:
+        return ""
+    flat, rising = [], []
+    for name in _phase_names(logged):
+        values = [r["phases"][name]["cpu_s"] if name in r["phases"] else None for r in logged]
+        known = [v for v in values if v is not None]
+        if len(known) < 2:
+            continue
+        figures = ", ".join("-" if v is None else str(v) for v in values)
+        if all(a < b for a, b in itertools.pairwise(known)):
+            rising.append(f"{name} ({figures} s)")
+        else:
+            flat.append((max(known), f"**{name}** ({figures} s)"))
+    if not flat and not rising:
+        return ""
+    sizes = ", ".join(f"{r['events']:,}" for r in logged)
+    if not flat:
+        rest = [_outside(r) for r in logged]
+        return (
+            f"By phase (CPU seconds at {sizes} events) every phase logged rises with the events: "
+            f"{', '.join(rising)}; outside the phases: {', '.join(map(str, rest))} s."
+        )
+    flat.sort(key=lambda entry: -entry[0])  # the phase costing the most first
+    verb = "does" if len(flat) == 1 else "do"
+    also = f"; rising: {', '.join(rising)}" if rising else ""
+    return (
+        f"By phase (CPU seconds at {sizes} events), what {verb} not rise with the events: "
+        f"{', '.join(shown for _, shown in flat)}{also}."
+    )
 
 
 def _simulation_table(sim: dict[str, Any]) -> list[str]:

@@ -7,6 +7,8 @@ neighbours, next-item transitions, freshness) are plain numpy / scipy arrays.
 
 from __future__ import annotations
 
+import logging
+import time
 import warnings
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -17,6 +19,7 @@ import pandas as pd
 import scipy.sparse as sp
 from threadpoolctl import threadpool_limits
 
+log = logging.getLogger(__name__)
 RECIPE_PREFIX = "arn:aws:personalize:::recipe/"
 DEFAULT_RECIPE = "aws-user-personalization"
 DAY = 86_400.0
@@ -386,7 +389,19 @@ def fit_als(
         )
         if start is not None:
             model.user_factors, model.item_factors = (np.ascontiguousarray(f, dtype=np.float32) for f in start)
+        wall, cpu = time.perf_counter(), time.process_time()
         model.fit(matrix, show_progress=False)
+    log.info(
+        "als fit",
+        extra={
+            "warm": start is not None,
+            "users": int(matrix.shape[0]),
+            "items": int(matrix.shape[1]),
+            "nnz": int(matrix.nnz),
+            "wall_s": round(time.perf_counter() - wall, 2),
+            "cpu_s": round(time.process_time() - cpu, 2),
+        },
+    )
     return np.asarray(model.user_factors), np.asarray(model.item_factors)
 
 

@@ -149,6 +149,16 @@ def choose(interactions: pd.DataFrame, items: pd.DataFrame | None, config: Train
     # One validation fit per distinct training set of the protocols scored.
     frames = {id(split.trains[name]): split.trains[name] for name in split.truths}
     warm = len(frames) == 1 and len(interactions) - len(split.train) <= WARM_START_MAX_HELD_OUT * len(interactions)
+    log.info(
+        "validation split",
+        extra={
+            "kind": split.kind,
+            "fits": len(frames),
+            "rows": len(interactions),
+            "held_out_rows": len(interactions) - min(len(frame) for frame in frames.values()),
+            "warm": warm,
+        },
+    )
     spec = recipe(config.recipe)
     for trial_config in plan.configs(config):
         half_lives = [trial_config.param(HALF_LIFE)]
