@@ -23,6 +23,13 @@ of maps vs the JSON string) and write API (``write_batch`` vs the guarded ``writ
 
     .venv/bin/python benchmarks/bench_feeds.py --shapes 5000
 
+``--cpu-split`` adds to each raw and fill line the CPU (of the thread that ran it) spent inside each step, in ms
+per user: the GetRecommendations call, the feed's build, the guarded write, the re-check and the catalogue's
+reads (``split_ms_per_user=...``). It wraps those functions of the product for the run, so read the other
+figures of such a run as slightly higher than without it::
+
+    .venv/bin/python benchmarks/bench_feeds.py --users 10000 --repeats 2 --no-batch --cpu-split
+
 ``--catalogue-reads R`` only measures this process's CPU reading the catalogue of ``--items`` stories (the
 run's preload with and without its field masks, and each read with no field at all), median of R::
 
@@ -78,6 +85,8 @@ class WholeDocuments:
 
 
 CPU_MS_PER_USER = [0.0]
+SPLIT: dict[str, float] = {}
+"""Thread CPU seconds inside each step of the run being measured (``--cpu-split``; empty without it)."""
 """This process's CPU (the Python client side, not the emulator's or the engine's) per user of the last run."""
 MACHINE = [""]
 """The whole machine's CPU over the last run (``machine_fields``): the engine's and the emulator's work too."""
@@ -244,6 +253,54 @@ class Measured:
     cpu_s: float = 0.0
 
 
+def split_cpu() -> None:
+    """Count, in :data:`SPLIT`, the CPU of the thread running each step of a raw run or a fill (outermost call only:
+    a step inside another is counted in the outer one)."""
+    import functools
+    import threading
+
+    from shared.adapters.firestore import FirestoreDocumentStore
+    from shared.adapters.personalize import PersonalizeGateway
+    from shared.recommend.catalogue import Catalogue
+    from shared.recommend.run import FeedRun
+
+    inside = threading.local()
+    steps = [
+        (PersonalizeGateway, "get_recommendations", "call"),
+        (FeedRun, "personalized", "build"),
+        (FirestoreDocumentStore, "write_newer", "write"),
+        (Catalogue, "recheck", "recheck"),
+        (FirestoreDocumentStore, "get_many", "reads"),
+        (Catalogue, "preload", "reads"),
+    ]
+
+    def timed(step: str, method: Any) -> Any:
+        @functools.wraps(method)
+        def wrapper(*args: Any, **kwargs: Any) -> Any:
+            if getattr(inside, "step", None) is not None:
+                return method(*args, **kwargs)
+            inside.step, started = step, time.thread_time()
+            try:
+                return method(*args, **kwargs)
+            finally:
+                inside.step = None
+                SPLIT[step] = SPLIT.get(step, 0.0) + time.thread_time() - started
+
+        return wrapper
+
+    for owner, name, step in steps:
+        setattr(owner, name, timed(step, getattr(owner, name)))
+
+
+def split_text(users: int) -> str:
+    """The ``--cpu-split`` figures of the run just measured (then reset), or nothing without it."""
+    if not SPLIT:
+        return ""
+    text = ",".join(f"{step}:{seconds * 1000 / users:.3f}" for step, seconds in SPLIT.items())
+    SPLIT.clear()
+    return f" split_ms_per_user={text}"
+
+
 @contextmanager
 def measured() -> Iterator[Measured]:
     """Times the block: wall and this process's CPU seconds, and the whole machine's CPU as ``MACHINE``'s tokens
@@ -268,6 +325,7 @@ def raw_run(deps: Any, users: list[str], concurrency: int) -> float:
     def one(uid: str) -> int:
         return len(deps.recommender.get_recommendations(campaign.campaign_arn, uid, n, filter_arn, values))
 
+    SPLIT.clear()
     with measured() as run, ThreadPoolExecutor(max_workers=concurrency) as pool:
         answered = sum(1 for count in pool.map(one, users, chunksize=64) if count)
     CPU_MS_PER_USER[0] = run.cpu_s * 1000 / len(users)
@@ -280,6 +338,7 @@ def fill_run(deps: Any, users: list[str], label: str, run: int) -> tuple[float, 
     from shared.recommend import fill_feeds
 
     deps.clock = lambda: clock() + timedelta(seconds=run)
+    SPLIT.clear()
     with measured() as timed:
         summary = fill_feeds(deps, users=users, run_id=label)
     CPU_MS_PER_USER[0] = timed.cpu_s * 1000 / len(users)
@@ -440,6 +499,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--repeats", type=int, default=2)
     parser.add_argument("--no-batch", action="store_true")
     parser.add_argument("--memory-store", action="store_true", help="also fill into an in-memory store")
+    parser.add_argument("--cpu-split", action="store_true", help="also the client CPU per user of each step")
     parser.add_argument("--shapes", type=int, default=0, help="only the write rate of N feeds by shape and API")
     parser.add_argument(
         "--body-chars",
@@ -464,6 +524,8 @@ def main(argv: list[str] | None = None) -> int:
     import logging
 
     logging.getLogger("storyrec").setLevel(logging.WARNING)
+    if args.cpu_split:
+        split_cpu()
     with tempfile.TemporaryDirectory(prefix="bench-feeds-") as tmp, stack_env(Path(tmp)) as env:
         from shared.adapters.memory import RecordingMetrics, RecordingNotifier
         from shared.recommend.wiring import feed_deps
@@ -499,14 +561,14 @@ def main(argv: list[str] | None = None) -> int:
             raw = raw_run(deps, users, args.concurrency)
             print(
                 f"raw repeat={repeat} concurrency={args.concurrency} users_per_s={raw:.0f} load={load_average()} "
-                f"bench_cpu_ms_per_user={CPU_MS_PER_USER[0]:.2f} {MACHINE[0]}",
+                f"bench_cpu_ms_per_user={CPU_MS_PER_USER[0]:.2f} {MACHINE[0]}{split_text(len(users))}",
                 flush=True,
             )
             fill, summary = fill_run(deps, users, f"bench-{repeat}", 2 * repeat)
             print(
                 f"fill repeat={repeat} concurrency={args.concurrency} users_per_s={fill:.0f} "
                 f"ratio={fill / raw:.2f} mode={summary.mode} load={load_average()} "
-                f"bench_cpu_ms_per_user={CPU_MS_PER_USER[0]:.2f} {MACHINE[0]}",
+                f"bench_cpu_ms_per_user={CPU_MS_PER_USER[0]:.2f} {MACHINE[0]}{split_text(len(users))}",
                 flush=True,
             )
             fixed, fixed_cpu = fixed_run(deps, 2 * repeat + 1)
