@@ -567,7 +567,9 @@ def _path_cell(path: dict[str, Any] | None) -> str:
         parts.append("final model: evaluated blend reused, ALS warm-started")
     elif path.get("final_model"):
         parts.append(f"final model: {path['final_model']}")
-    splits = collections.Counter(f"{s.get('kind')}, {s.get('fits')} fits" for s in path.get("validation") or [])
+    splits = collections.Counter(
+        f"{s.get('kind')}, {s.get('fits')} fit{'' if s.get('fits') == 1 else 's'}" for s in path.get("validation") or []
+    )
     if splits:
         parts.append("validation split " + ", ".join(f"{k} ({n}x)" if n > 1 else k for k, n in splits.items()))
     als = path.get("als_fits") or {}

@@ -236,14 +236,16 @@ def _path_lines(reused: bool) -> list[str]:
     searches = 1 if reused else 2
     lines = [_log("blend chosen", "infra.local.personalize.training", weights={"taste": 0.1})] * searches
     lines += [
-        _log("validation split", "benchmarks.bench_engine", kind="time+users", fits=1, rows=10, held_out_rows=1)
+        _log(
+            "validation split", "infra.local.personalize.training", kind="time+users", fits=1, rows=10, held_out_rows=1
+        )
     ] * searches
     lines += [
-        _log("als fit", "benchmarks.bench_engine", warm=False, cpu_s=40.0),
-        _log("als fit", "benchmarks.bench_engine", warm=True, cpu_s=5.5),
-        _log("als fit", "benchmarks.bench_engine", warm=True, cpu_s=4.5),
-        _log("als fit", "benchmarks.bench_engine", cpu_s=99.0),  # whether it was warm is not said: not counted
-        _log("validation split", "benchmarks.bench_engine", kind="users", fits="two"),  # not a count: left out
+        _log("als fit", "infra.local.personalize.data", warm=False, cpu_s=40.0),
+        _log("als fit", "infra.local.personalize.data", warm=True, cpu_s=5.5),
+        _log("als fit", "infra.local.personalize.data", warm=True, cpu_s=4.5),
+        _log("als fit", "infra.local.personalize.data", cpu_s=99.0),  # whether it was warm is not said: not counted
+        _log("validation split", "infra.local.personalize.training", kind="users", fits="two"),  # not a count: left out
         _phase("final model", 50.6, 25.5),
     ]
     if reused:
