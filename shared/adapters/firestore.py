@@ -550,7 +550,8 @@ class _RawCalls:
     def guarded_write(self, batch: Any, name: str, write: NewerWrite, update_time: Any) -> None:
         """Add to ``batch`` a Write of ``write`` under a precondition: absent (``update_time`` None), else unchanged
         since read. Encoded in place: building each Write and Value apart and copying them into the request cost
-        three times the CPU (docs/BENCHMARKS.md, Feeds, "The guarded write encoded in place")."""
+        more than twice the CPU (docs/BENCHMARKS.md, Feeds, "The guarded write encoded in place, and where the
+        fill's CPU goes now")."""
         pb = batch.writes.add()
         pb.update.name = name
         fields = pb.update.fields
