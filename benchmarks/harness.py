@@ -571,7 +571,7 @@ def _path_cell(path: dict[str, Any] | None) -> str:
         f"{s.get('kind')}, {s.get('fits')} fit{'' if s.get('fits') == 1 else 's'}" for s in path.get("validation") or []
     )
     if splits:
-        parts.append("validation split " + ", ".join(f"{k} ({n}x)" if n > 1 else k for k, n in splits.items()))
+        parts.append("validation split " + ", ".join(f"{k} ({n} times)" if n > 1 else k for k, n in splits.items()))
     als = path.get("als_fits") or {}
     fits = [
         f"{als[how]} {label}" + (f" ({als[how + '_cpu_s']} CPU s)" if how + "_cpu_s" in als else "")
