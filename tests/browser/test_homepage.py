@@ -295,10 +295,14 @@ def test_refresh_asks_the_callable_for_the_readers_own_feed(world: World, open_h
     frank = open_homepage("frank")  # no history: the refresh writes the popular feed, no Personalize call
 
     frank.page.click("#refresh")
-    frank.page.wait_for_function(
-        "document.querySelector('#message').textContent.startsWith('feed refreshed')", timeout=120_000
+    frank.page.wait_for_function(  # either outcome ends the wait, so a failed call says why instead of timing out
+        "['feed refreshed', 'refresh failed']"
+        ".some((s) => document.querySelector('#message').textContent.startsWith(s))",
+        timeout=120_000,
     )
-    count = len(wait_cards(frank, "feed", int(frank.page.inner_text("#message").split()[2])))
+    message = frank.page.inner_text("#message")
+    assert message.startswith("feed refreshed"), message
+    count = len(wait_cards(frank, "feed", int(message.split()[2])))
     assert count > 0
     assert frank.page.locator("#badges .badge.cold").count() == 1
     assert world.admin.document("feeds/frank").get().get("kind") == "popular"
