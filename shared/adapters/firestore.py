@@ -25,7 +25,6 @@ from google.cloud.firestore_v1.field_path import FieldPath
 from google.cloud.firestore_v1.types import common as _common_types
 from google.cloud.firestore_v1.types import document as _document_types
 from google.cloud.firestore_v1.types import firestore as _firestore_types
-from google.cloud.firestore_v1.types import write as _write_types
 
 from shared.errors import (
     AccessDenied,
@@ -110,10 +109,7 @@ TRANSLATION: tuple[tuple[tuple[type[BaseException], ...], type[StoryrecError]], 
 # a conditional write that failed with one of these lost its race: read and decide again
 _LOST_RACE = (NotFound, AlreadyExists, PreconditionFailed)
 # plain protobuf classes behind the SDK's proto-plus types (see _RawCalls)
-_Value = _document_types.Value.pb()
-_Document = _document_types.Document.pb()
 _DocumentMask = _common_types.DocumentMask.pb()
-_Write = _write_types.Write.pb()
 _BatchGetRequest = _firestore_types.BatchGetDocumentsRequest.pb()
 _BatchWriteRequest = _firestore_types.BatchWriteRequest.pb()
 _RunQueryRequest = _firestore_types.RunQueryRequest.pb()
