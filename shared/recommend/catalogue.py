@@ -41,13 +41,14 @@ class Story:
 
     @cached_property
     def json_head(self) -> str:
-        """The start of this story's feed item: ``{"storyId":<id>,"score":`` (see feeds._items_json)."""
+        """The start of this story's feed item: ``{"storyId":<id>,"score":`` (see document._items_json)."""
         return '{"storyId":' + json.dumps(self.story_id, ensure_ascii=False) + ',"score":'
 
     @cached_property
-    def display_json(self) -> str:
-        """The display fields as JSON object members (no braces), encoded once per story per run."""
-        return json.dumps(dict(self.display), ensure_ascii=False, separators=(",", ":"))[1:-1]
+    def json_tail(self) -> str:
+        """The rest of its feed item after the score: the display fields and the closing brace (encoded once per
+        story per run; the display always holds its four fields)."""
+        return "," + json.dumps(dict(self.display), ensure_ascii=False, separators=(",", ":"))[1:]
 
 
 class Catalogue:

@@ -8,6 +8,7 @@ from dataclasses import replace
 from datetime import timedelta
 from typing import Any
 
+import numpy as np
 import pytest
 
 from shared.adapters.memory import InMemoryDocumentStore, InMemoryObjectStore
@@ -378,12 +379,14 @@ def test_nothing_showable_writes_nothing_rather_than_an_empty_feed() -> None:
 
 def test_items_json_is_valid_json_for_any_title_and_score(docs: InMemoryDocumentStore) -> None:
     odd = Story('q"\\/\n', 1, {"title": 'He said "hi"\n\u2028é', "url": None, "image": "x", "source": "\x01"})
-    stories = [(odd, 0.1), (odd, None), (odd, float("nan")), (odd, 3)]
+    # a float subclass (numpy's float64 reprs as "np.float64(0.5)"), infinities and a bool are not JSON numbers as is
+    stories = [(odd, 0.1), (odd, None), (odd, float("nan")), (odd, 3), (odd, np.float64(0.5)), (odd, float("-inf"))]
+    stories += [(odd, True)]  # type: ignore[list-item]
     doc = feed_document(
         stories, kind="personalized", generated_at=NOW, run_id="r", campaign=None, recommendation_id=None
     )
     items = json.loads(doc["itemsJson"])
-    assert [i["score"] for i in items] == [0.1, None, None, 3]
+    assert [i["score"] for i in items] == [0.1, None, None, 3, 0.5, None, None]
     assert items[0] == {"storyId": 'q"\\/\n', "score": 0.1, **odd.display}
 
 
