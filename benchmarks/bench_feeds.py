@@ -30,6 +30,13 @@ figures of such a run as slightly higher than without it::
 
     .venv/bin/python benchmarks/bench_feeds.py --users 10000 --repeats 2 --no-batch --cpu-split
 
+Every raw and fill line also carries ``call_share``: the share of this process's CPU spent inside the
+GetRecommendations calls (``PersonalizeGateway.get_recommendations``, the CPU of the thread that ran each). The
+calls are the same work in both, so the fill's share over raw's, measured within each run, is what the fill's own
+client work costs against the calls, whatever speed the machine had during that run; the machine's speed moves by
+a third within minutes here (docs/BENCHMARKS.md, Feeds). After the last fill a closing raw run brackets it, so
+each fill has a raw run on both sides.
+
 ``--catalogue-reads R`` only measures this process's CPU reading the catalogue of ``--items`` stories (the
 run's preload with and without its field masks, and each read with no field at all), median of R::
 
@@ -253,9 +260,9 @@ class Measured:
     cpu_s: float = 0.0
 
 
-def split_cpu() -> None:
+def split_cpu(only_call: bool = False) -> None:
     """Count, in :data:`SPLIT`, the CPU of the thread running each step of a raw run or a fill (outermost call only:
-    a step inside another is counted in the outer one)."""
+    a step inside another is counted in the outer one); ``only_call``: the GetRecommendations call alone."""
     import functools
     import threading
 
@@ -288,17 +295,17 @@ def split_cpu() -> None:
 
         return wrapper
 
-    for owner, name, step in steps:
+    for owner, name, step in steps[:1] if only_call else steps:
         setattr(owner, name, timed(step, getattr(owner, name)))
 
 
-def split_text(users: int) -> str:
-    """The ``--cpu-split`` figures of the run just measured (then reset), or nothing without it."""
-    if not SPLIT:
-        return ""
+def split_text(users: int, detailed: bool) -> str:
+    """The run just measured: the calls' share of this process's CPU, and with ``detailed`` (``--cpu-split``) the
+    CPU per user of each step; then resets the counts."""
+    share = SPLIT.get("call", 0.0) * 1000 / users / CPU_MS_PER_USER[0] if CPU_MS_PER_USER[0] > 0 else float("nan")
     text = ",".join(f"{step}:{seconds * 1000 / users:.3f}" for step, seconds in SPLIT.items())
     SPLIT.clear()
-    return f" split_ms_per_user={text}"
+    return f" call_share={share:.4f}" + (f" split_ms_per_user={text}" if detailed else "")
 
 
 @contextmanager
@@ -524,8 +531,7 @@ def main(argv: list[str] | None = None) -> int:
     import logging
 
     logging.getLogger("storyrec").setLevel(logging.WARNING)
-    if args.cpu_split:
-        split_cpu()
+    split_cpu(only_call=not args.cpu_split)
     with tempfile.TemporaryDirectory(prefix="bench-feeds-") as tmp, stack_env(Path(tmp)) as env:
         from shared.adapters.memory import RecordingMetrics, RecordingNotifier
         from shared.recommend.wiring import feed_deps
@@ -561,14 +567,14 @@ def main(argv: list[str] | None = None) -> int:
             raw = raw_run(deps, users, args.concurrency)
             print(
                 f"raw repeat={repeat} concurrency={args.concurrency} users_per_s={raw:.0f} load={load_average()} "
-                f"bench_cpu_ms_per_user={CPU_MS_PER_USER[0]:.2f} {MACHINE[0]}{split_text(len(users))}",
+                f"bench_cpu_ms_per_user={CPU_MS_PER_USER[0]:.2f} {MACHINE[0]}{split_text(len(users), args.cpu_split)}",
                 flush=True,
             )
             fill, summary = fill_run(deps, users, f"bench-{repeat}", 2 * repeat)
             print(
                 f"fill repeat={repeat} concurrency={args.concurrency} users_per_s={fill:.0f} "
                 f"ratio={fill / raw:.2f} mode={summary.mode} load={load_average()} "
-                f"bench_cpu_ms_per_user={CPU_MS_PER_USER[0]:.2f} {MACHINE[0]}{split_text(len(users))}",
+                f"bench_cpu_ms_per_user={CPU_MS_PER_USER[0]:.2f} {MACHINE[0]}{split_text(len(users), args.cpu_split)}",
                 flush=True,
             )
             fixed, fixed_cpu = fixed_run(deps, 2 * repeat + 1)
@@ -577,6 +583,14 @@ def main(argv: list[str] | None = None) -> int:
                 f"load={load_average()}",
                 flush=True,
             )
+        # a closing raw run: each fill has one before and one after it (the machine's speed drifts between runs)
+        raw = raw_run(deps, users, args.concurrency)
+        print(
+            f"raw repeat={args.repeats + 1} closing=yes concurrency={args.concurrency} users_per_s={raw:.0f} "
+            f"load={load_average()} bench_cpu_ms_per_user={CPU_MS_PER_USER[0]:.2f} {MACHINE[0]}"
+            f"{split_text(len(users), args.cpu_split)}",
+            flush=True,
+        )
         if args.memory_store:  # the same fill writing to an in-memory store: the fill's own cost, no database
             from shared.adapters.memory import InMemoryDocumentStore
 

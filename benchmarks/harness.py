@@ -141,6 +141,34 @@ def bench_export(sizes: Sizes) -> dict[str, Any]:
     }
 
 
+def feed_row(
+    users: int, raw: list[float], fill: list[float], raw_share: list[float], fill_share: list[float]
+) -> dict[str, Any]:
+    """The ratios of one size's runs: raw, fill, raw, fill, ..., and (newer benches) a closing raw run.
+
+    ``ratios``: each fill over the raw run just before it. ``bracketed_ratios``: over the mean of the raw runs
+    before and after it, which cancels a steady drift of the machine's speed; the median of these (else of
+    ``ratios``) is the size's figure. ``raw_drift``: each raw run over the one before (1.0 on a steady machine).
+    ``call_share_ratios``: the calls' share of the client's CPU in the fill over that share in the raw run before
+    it: the fill's own client work against the same calls, read within each run, whatever the machine's speed.
+    """
+    ratios = [round(f / r, 2) for f, r in zip(fill, raw, strict=False)]
+    bracketed = [round(f / ((a + b) / 2), 2) for f, a, b in zip(fill, raw, raw[1:], strict=False)]
+    shares = [
+        round(f / r, 3) if math.isfinite(f) and math.isfinite(r) and r > 0 else None
+        for f, r in zip(fill_share, raw_share, strict=False)
+    ]
+    headline = bracketed if len(bracketed) == len(fill) and fill else ratios
+    return {
+        "users": users, "raw_users_per_s": raw, "fill_users_per_s": fill, "ratios": ratios,
+        "bracketed_ratios": bracketed if len(bracketed) == len(fill) else [],
+        "raw_drift": [round(b / a, 2) for a, b in itertools.pairwise(raw)],
+        "call_share_ratios": shares,
+        "median_ratio": round(statistics.median(headline), 2) if headline else None,
+        "best_ratio": round(max(fill) / max(raw), 2) if raw and fill else None,
+    }
+
+
 def bench_feeds(sizes: Sizes) -> dict[str, Any]:
     rows = []
     for users in sizes.feeds:
@@ -150,37 +178,36 @@ def bench_feeds(sizes: Sizes) -> dict[str, Any]:
         raw, fill, fixed, loads = [], [], [], []
         raw_busy, fill_cpu = [], []  # the whole machine's: share of its cores during raw, CPU s of a fill
         raw_ms, fill_ms = [], []  # the bench process's own CPU per user (one Python process: the GIL's core)
+        raw_share, fill_share = [], []  # the share of that CPU inside the GetRecommendations calls
         for line in out.splitlines():
             kv = pairs(line)
             if line.startswith("raw repeat="):
                 raw.append(float(kv["users_per_s"]))
                 raw_busy.append(float(kv.get("machine_busy_share", "nan")))
                 raw_ms.append(float(kv.get("bench_cpu_ms_per_user", "nan")))
+                raw_share.append(float(kv.get("call_share", "nan")))
             elif line.startswith("fill repeat="):
                 fill.append(float(kv["users_per_s"]))
                 fill_cpu.append(float(kv.get("machine_cpu_s", "nan")))
                 fill_ms.append(float(kv.get("bench_cpu_ms_per_user", "nan")))
+                fill_share.append(float(kv.get("call_share", "nan")))
                 loads.append(float(kv["load"].split("/")[0]))
             elif line.startswith("fixed repeat="):
                 fixed.append(float(kv["seconds"]))
-        ratios = [round(f / r, 2) for f, r in zip(fill, raw, strict=True)]
         cores = os.cpu_count() or 1
-        rows.append({
-            "users": users, "raw_users_per_s": raw, "fill_users_per_s": fill, "ratios": ratios,
-            "median_ratio": round(statistics.median(ratios), 2) if ratios else None,
-            "best_ratio": round(max(fill) / max(raw), 2) if raw else None,
+        rows.append(feed_row(users, raw, fill, raw_share, fill_share) | {
             "fixed_run_s": fixed, "load_avg_1m_each": loads,
             # what the fill costs over the raw calls, per run: its fixed cost once overlapped (seconds)
-            "extra_s": [round(users / f - users / r, 2) for f, r in zip(fill, raw, strict=True)],
+            "extra_s": [round(users / f - users / r, 2) for f, r in zip(fill, raw, strict=False)],
             # the machine's cores were this busy during the raw calls; a fill needing C CPU seconds of the whole
             # machine cannot take less than C / cores, so fill ÷ raw cannot exceed raw s x cores / C
             "raw_machine_busy_share": raw_busy, "fill_machine_cpu_s": fill_cpu,
             # one Python process runs the calls and the fill on one core at a time (the GIL): at the same share of
             # that core, fill ÷ raw cannot exceed raw CPU per user / fill CPU per user
             "raw_cpu_ms_per_user": raw_ms, "fill_cpu_ms_per_user": fill_ms,
-            "client_bound": [round(r / f, 2) if f > 0 else None for r, f in zip(raw_ms, fill_ms, strict=True)],
+            "client_bound": [round(r / f, 2) if f > 0 else None for r, f in zip(raw_ms, fill_ms, strict=False)],
             "ratio_bound": [round(users / r * cores / c, 2) if c > 0 else None for r, c in zip(raw, fill_cpu,
-                                                                                              strict=True)],
+                                                                                              strict=False)],
             "load_before": before, "load_after": after,
             "command": shlex.join(command), "bench_s": round(seconds, 1),
         })
@@ -470,17 +497,26 @@ def render(results: dict[str, Any]) -> str:
             "during the raw calls; *bound*: the highest fill ÷ raw this machine allows for the CPU seconds the "
             "fill's work took on it (engine, emulator and client together), raw s x cores / fill's CPU s; "
             "*client bound*: raw ÷ fill CPU per user of the one Python process that makes the calls and the fill "
-            "(its threads share one core at a time):",
+            "(its threads share one core at a time). The runs go raw, fill, raw, fill, raw: *fill ÷ raw before* "
+            "compares each fill with the raw run just before it, *fill ÷ raw around* with the mean of the raw runs "
+            "before and after it (a steady drift of the machine's speed cancels; its median is the size's figure), "
+            "*raw after ÷ before* shows that drift (1.00 on a steady machine), and *calls' share, fill ÷ raw* is the "
+            "share of the client's CPU spent inside the GetRecommendations calls in the fill over that share in the "
+            "raw run: the fill's own client work against the same calls, read within each run, so the machine's "
+            "speed cancels:",
             "",
-            "| users | raw users/s | fill users/s | fill ÷ raw (each pair) | median | ≥ 0.9 | fill s - raw s "
+            "| users | raw users/s | fill users/s | fill ÷ raw before | fill ÷ raw around | median | ≥ 0.9 "
+            "| raw after ÷ before | calls' share, fill ÷ raw | fill s - raw s "
             "| a fill of no user s | cores busy in raw | bound | client bound | load (1 min) | command |",
-            "|---|---|---|---|---|---|---|---|---|---|---|---|---|",
+            "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|",
         ]
         for r in b["feeds"]["sizes"]:
             out.append(
                 f"| {r['users']:,} | {', '.join(f'{x:,.0f}' for x in r['raw_users_per_s'])} "
                 f"| {', '.join(f'{x:,.0f}' for x in r['fill_users_per_s'])} | {_ratio_cell(r['ratios'])} "
+                f"| {_optional_cells(r.get('bracketed_ratios'))} "
                 f"| {r['median_ratio']} | {_verdict(r['median_ratio'], r['load_avg_1m_each'])} "
+                f"| {_optional_cells(r.get('raw_drift'))} | {_optional_cells(r.get('call_share_ratios'))} "
                 f"| {', '.join(str(x) for x in r.get('extra_s', []))} "
                 f"| {', '.join(str(x) for x in r['fixed_run_s'])} "
                 f"| {_optional_cells(r.get('raw_machine_busy_share'))} | {_optional_cells(r.get('ratio_bound'))} "

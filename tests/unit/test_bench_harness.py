@@ -59,7 +59,7 @@ def test_the_docs_section_is_replaced_between_its_markers(tmp_path: Path, monkey
     harness.write_docs({"quick": RESULTS})  # a second run replaces, never duplicates
     text = doc.read_text()
     assert text.count("<!-- harness:begin -->") == 1 and text.index("harness:end") < text.index("## Export")
-    assert "| 1,000 | 500 | 400 | 0.80 | 0.8 | **no** | 0.5 | 0.3 |" in text  # load 2: a quiet machine
+    assert "| 1,000 | 500 | 400 | 0.80 | - | 0.8 | **no** | - | - | 0.5 | 0.3 |" in text  # load 2: a quiet machine
     assert "not built yet (issue #24)" in text and "hand-written" in text
 
 
@@ -379,3 +379,19 @@ def test_an_older_row_without_phases_stays_out_of_the_phase_table() -> None:
     assert rows[0] == "| 3,000,000 | - | - |"
     assert len(_rows_of(text, "**Engine training**")) == 3
     assert "which one cost what here is not in these figures" in text  # one size with phases: no comparison
+
+
+def test_a_fill_is_judged_against_the_raw_runs_on_both_sides_and_the_calls_share_of_the_cpu() -> None:
+    # raw 1000, fill 850, raw 800, fill 760, closing raw 800: the machine slowed between the first two raw runs
+    row = harness.feed_row(20_000, [1000.0, 800.0, 800.0], [850.0, 760.0], [0.95, 0.94, 0.95], [0.86, 0.85])
+    assert row["ratios"] == [0.85, 0.95]  # each fill over the raw run just before it
+    assert row["bracketed_ratios"] == [0.94, 0.95]  # over the mean of the raw runs around it
+    assert row["median_ratio"] == round((0.94 + 0.95) / 2, 2)  # the bracketed ones decide, not 0.9
+    assert row["raw_drift"] == [0.8, 1.0]
+    assert row["call_share_ratios"] == [0.905, 0.904]
+
+
+def test_an_older_bench_without_a_closing_raw_run_keeps_the_adjacent_ratios() -> None:
+    row = harness.feed_row(1_000, [500.0, 600.0], [400.0, 540.0], [float("nan")] * 2, [float("nan")] * 2)
+    assert row["ratios"] == [0.8, 0.9] and row["median_ratio"] == 0.85
+    assert row["bracketed_ratios"] == [] and row["call_share_ratios"] == [None, None]
