@@ -47,8 +47,9 @@ class Story:
     @cached_property
     def json_tail(self) -> str:
         """The rest of its feed item after the score: the display fields and the closing brace (encoded once per
-        story per run; the display always holds its four fields)."""
-        return "," + json.dumps(dict(self.display), ensure_ascii=False, separators=(",", ":"))[1:]
+        story per run)."""
+        members = json.dumps(dict(self.display), ensure_ascii=False, separators=(",", ":"))[1:-1]
+        return ("," + members if members else "") + "}"
 
 
 class Catalogue:

@@ -390,6 +390,13 @@ def test_items_json_is_valid_json_for_any_title_and_score(docs: InMemoryDocument
     assert items[0] == {"storyId": 'q"\\/\n', "score": 0.1, **odd.display}
 
 
+def test_items_json_is_valid_json_for_a_story_without_display_fields() -> None:
+    bare = Story("s1", 1, {})
+    doc = feed_document([(bare, 0.5)], kind="popular", generated_at=NOW, run_id="r", campaign=None,
+                        recommendation_id=None)
+    assert json.loads(doc["itemsJson"]) == [{"storyId": "s1", "score": 0.5}]
+
+
 def test_only_items_json_is_read() -> None:
     shapes_never_shipped = {"storyIds": ["a"], "items": [{"storyId": "a", "rank": 1}]}
     assert feed_story_ids(shapes_never_shipped) == [] and feed_items(shapes_never_shipped) == []
