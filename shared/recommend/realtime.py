@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import threading
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -13,7 +14,7 @@ from shared.recommend.calls import Breaker, RateLimiter, error_code, with_retrie
 from shared.recommend.campaign import request_size
 from shared.recommend.catalogue import Loading
 from shared.recommend.run import FeedRun
-from shared.recommend.writer import FeedWrite, FeedWriter, bounded_map
+from shared.recommend.writer import FeedWriter
 
 _log = get_logger("recommend")
 
@@ -26,8 +27,11 @@ while all the calls were made and built every feed after them, the writes no lon
 def fill_realtime(run: FeedRun, users: Sequence[str], writer: FeedWriter, loading: Loading | None = None) -> None:
     """Recommend to each user and hand their feed to ``writer``; failures go to ``run.failures``.
 
-    With ``loading`` (the catalogue and ranking being read), the calls start at once: answers that come
-    before it has finished wait, unbuilt, and are built when it has (its ranking becomes ``run.ranking``).
+    ``config.concurrency`` worker threads each take the next user, call, build the feed and hand it on: no
+    future per user and no hand-off to a collecting thread, whose cost is CPU of the same interpreter as
+    the calls (docs/BENCHMARKS.md, Feeds, "One loop per worker thread"). With ``loading`` (the catalogue
+    and ranking being read), the calls start at once: answers that come before it has finished wait,
+    unbuilt, and are built when it has (its ranking becomes ``run.ranking``).
     """
     deps, config = run.deps, run.deps.config
     assert run.campaign is not None
@@ -35,9 +39,12 @@ def fill_realtime(run: FeedRun, users: Sequence[str], writer: FeedWriter, loadin
     limiter = RateLimiter(config.campaign_tps)  # real time: the campaign's TPS is a real-time quota
     breaker = Breaker(config.breaker_failures)
     ready = threading.Event()
+    held = threading.Lock()  # the answers waiting for the catalogue, and the run's failure counts
     waiting: list[tuple[str, Recommendations]] = []
+    progress = Progress(len(users), run.summary.run_id, deps.monotonic)
 
     def build_waiting() -> None:
+        """With ``held``: the catalogue's result (waited for), then every waiting answer's feed."""
         if loading is not None:
             run.ranking = loading.result()
         ready.set()
@@ -48,10 +55,9 @@ def fill_realtime(run: FeedRun, users: Sequence[str], writer: FeedWriter, loadin
     if loading is None or loading.done():
         build_waiting()
 
-    def one(uid: str) -> tuple[str, FeedWrite | Recommendations | StoryrecError | None]:
-        """Recommend and build the feed on the worker thread (its catalogue look-ups run in parallel)."""
+    def recommend(uid: str) -> Recommendations | StoryrecError:
         if breaker.open:
-            return uid, breaker.refusal()
+            return breaker.refusal()
 
         def call() -> Recommendations:
             limiter.acquire()
@@ -61,54 +67,68 @@ def fill_realtime(run: FeedRun, users: Sequence[str], writer: FeedWriter, loadin
             ranked = with_retries(call, config, deps.sleep)
         except StoryrecError as exc:
             breaker.record(exc)
-            return uid, exc
+            return exc
         breaker.record(None)
-        if not ready.is_set():
-            return uid, ranked  # built on the main thread once the catalogue is loaded
-        return uid, run.personalized(uid, ranked)
+        return ranked
 
-    progress = Progress(len(users), run.summary.run_id, deps.monotonic)
-    with ThreadPoolExecutor(max_workers=config.concurrency, thread_name_prefix="feed") as pool:
-        for uid, result in bounded_map(pool, one, users, config.concurrency * 4):
-            if not ready.is_set() and loading is not None and loading.done():
-                build_waiting()
-            if isinstance(result, StoryrecError):
-                code = error_code(result)
+    def settle(uid: str, result: Recommendations | StoryrecError) -> None:
+        """A failure to the run's counts, an answer to the writer as a feed, or to wait for the catalogue."""
+        if isinstance(result, StoryrecError):
+            code = error_code(result)
+            with held:
                 run.failures[uid] = str(result)
                 run.summary.errors[code] = run.summary.errors.get(code, 0) + 1
-            elif isinstance(result, Recommendations):
-                if ready.is_set():
-                    writer.add(run.personalized(uid, result))
-                else:
+            return
+        if not ready.is_set():
+            with held:
+                if not ready.is_set():
                     waiting.append((uid, result))
-                    if len(waiting) >= MAX_WAITING:
-                        build_waiting()  # waits for the catalogue (see MAX_WAITING)
-            else:
-                writer.add(result)
-            progress.tick()
+                    if (loading is not None and loading.done()) or len(waiting) >= MAX_WAITING:
+                        build_waiting()  # past MAX_WAITING this waits for the catalogue (see MAX_WAITING)
+                    return
+        writer.add(run.personalized(uid, result))  # built on this worker thread
+
+    next_user = itertools.count()  # next() of a count is one step of C code: atomic under the GIL
+    stop = threading.Event()
+
+    def work() -> None:
+        try:
+            while not stop.is_set() and (i := next(next_user)) < len(users):
+                settle(users[i], recommend(users[i]))
+                progress.tick()
+        except BaseException:
+            stop.set()  # the other workers stop after their current user; the error reaches the caller
+            raise
+
+    with ThreadPoolExecutor(max_workers=config.concurrency, thread_name_prefix="feed") as pool:
+        workers = [pool.submit(work) for _ in range(min(config.concurrency, len(users)))]
+        for worker in workers:
+            worker.result()
     if not ready.is_set():
-        build_waiting()
+        with held:
+            build_waiting()
 
 
 class Progress:
-    """Logs the run's progress every tenth of its users."""
+    """Logs the run's progress every tenth of its users (ticked from any thread)."""
 
     def __init__(self, total: int, run_id: str, monotonic: Callable[[], float]) -> None:
-        self._total, self._done, self._run_id = total, 0, run_id
+        self._total, self._run_id = total, run_id
+        self._done = itertools.count(1)
         self._step = max(1, total // 10)
         self._monotonic = monotonic
         self._started = monotonic()
 
     def tick(self) -> None:
-        self._done += 1
-        if self._done % self._step == 0 or self._done == self._total:
+        done = next(self._done)
+        if done % self._step == 0 or done == self._total:
             elapsed = self._monotonic() - self._started
             _log.info(
                 "feed fill progress",
                 extra={
                     "run_id": self._run_id,
-                    "done": self._done,
+                    "done": done,
                     "total": self._total,
-                    "users_per_second": round(self._done / max(elapsed, 1e-9), 1),
+                    "users_per_second": round(done / max(elapsed, 1e-9), 1),
                 },
             )

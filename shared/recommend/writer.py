@@ -4,6 +4,7 @@ catalogue is taken out of the feeds it was in)."""
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable, Collection, Iterable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, replace
@@ -74,7 +75,7 @@ class FeedWriter:
 
     At most twice as many batches as threads wait at any time: a slow database slows the run down instead
     of filling memory. With ``recheck``, each batch's stories are re-read on the writer thread just before
-    the batch is written (:func:`recheck_stories`).
+    the batch is written (:func:`recheck_stories`). ``add`` may be called from several threads.
     """
 
     def __init__(self, docs: DocumentStore, threads: int = WRITER_THREADS, recheck: Recheck | None = None) -> None:
@@ -82,6 +83,7 @@ class FeedWriter:
         self._threads = threads
         self._recheck = recheck
         self._pool = ThreadPoolExecutor(max_workers=threads, thread_name_prefix="feed-writer")
+        self._lock = threading.Lock()  # the pending feeds and batches; a thread waiting for room holds it
         self._pending: list[FeedWrite] = []
         self._futures: list[Future[tuple[list[str], Checked]]] = []
         self.written = 0
@@ -95,11 +97,16 @@ class FeedWriter:
     def add(self, write: FeedWrite | None) -> None:
         if write is None:
             return
-        self._pending.append(write)
-        if len(self._pending) >= WRITE_CHUNK:
-            self.flush()
+        with self._lock:
+            self._pending.append(write)
+            if len(self._pending) >= WRITE_CHUNK:
+                self._flush()
 
     def flush(self) -> None:
+        with self._lock:
+            self._flush()
+
+    def _flush(self) -> None:
         if self._pending:
             self._futures.append(self._pool.submit(self._write, self._pending))
             self._pending = []
@@ -120,7 +127,8 @@ class FeedWriter:
     def close(self) -> int:
         try:
             # the last batch is the run's tail (nothing overlaps it): one slice per writer thread
-            pending, self._pending = self._pending, []
+            with self._lock:
+                pending, self._pending = self._pending, []
             step = max(1, -(-len(pending) // self._threads))
             for start in range(0, len(pending), step):
                 self._futures.append(self._pool.submit(self._write, pending[start : start + step]))

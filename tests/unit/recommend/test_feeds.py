@@ -582,3 +582,25 @@ def test_answers_wait_for_the_catalogue_up_to_a_bound_then_the_run_waits_for_it(
         reference.set(snap.path, snap.data)
     fill_feeds(make_deps(recommender(ITEMS), reference), users=users)
     assert all(feed(held, uid)["items"] == feed(reference, uid)["items"] for uid in users)
+
+
+def test_an_unexpected_error_on_one_worker_stops_the_others_and_reaches_the_caller(
+    docs: InMemoryDocumentStore,
+) -> None:
+    """A bug (not a Personalize failure) for one reader fails the run, as it did when the main thread collected
+    each answer: the other workers stop after their current reader instead of calling for everyone."""
+    users = [f"u{k}" for k in range(5000)]
+    rec = recommender(ITEMS)
+    answer = rec.get_recommendations
+    calls: list[str] = []
+
+    def failing(campaign: str, uid: str, *args: Any, **kwargs: Any) -> Any:
+        calls.append(uid)
+        if uid == "u5":
+            raise RuntimeError("a bug in the answer's parsing")
+        return answer(campaign, uid, *args, **kwargs)
+
+    rec.get_recommendations = failing  # type: ignore[method-assign]
+    with pytest.raises(RuntimeError, match="a bug in the answer's parsing"):
+        fill_feeds(make_deps(rec, docs), users=users)
+    assert "u5" in calls and len(calls) < len(users)
